@@ -1,0 +1,62 @@
+import type { Config, NodeList } from './schema.js';
+
+/** One node slot with its settings resolved (defaults per board, SPEC section 3). */
+export interface ResolvedNode {
+  number: number;
+  /** The configured name, or "Node n". */
+  name: string;
+  protected: boolean;
+  agent: boolean;
+  enabled: boolean;
+}
+
+/** The board model a config drives: simulated boards behave as the model they simulate. */
+export function boardModel(config: Config): 'tpi1' | 'tpi2' | 'gpio' {
+  if (config.board.type === 'simulator') return config.board.simulate.model === 'generic' ? 'gpio' : config.board.simulate.model;
+  return config.board.type;
+}
+
+/** How many node slots the configured board has. */
+export function boardNodeCount(config: Config): number {
+  const { board } = config;
+  switch (board.type) {
+    case 'tpi1':
+      return 7;
+    case 'tpi2':
+      return 4;
+    case 'gpio': {
+      const numbers = Object.keys(board.gpio).map(Number);
+      return numbers.length === 0 ? 0 : Math.max(...numbers);
+    }
+    case 'simulator':
+      if (board.simulate.model === 'tpi1') return 7;
+      if (board.simulate.model === 'tpi2') return 4;
+      return board.simulate.nodes ?? 8;
+  }
+}
+
+/** Every slot of the board, numbered 1..n, with its settings. A gpio board's unwired slots are disabled. */
+export function resolveNodes(config: Config): ResolvedNode[] {
+  const count = boardNodeCount(config);
+  const nodes: ResolvedNode[] = [];
+  for (let number = 1; number <= count; number++) {
+    const settings = config.nodes[String(number)] ?? null;
+    const wired = config.board.type !== 'gpio' || config.board.gpio[String(number)] !== undefined;
+    // HARDWARE.md: a tpi1 whose master (node 1) is switched off cannot recover by itself.
+    const protectedByDefault = boardModel(config) === 'tpi1' && number === 1;
+    nodes.push({
+      number,
+      name: settings?.name ?? `Node ${number}`,
+      protected: settings?.protected ?? protectedByDefault,
+      agent: settings?.agent ?? false,
+      enabled: wired && (settings?.enabled ?? true),
+    });
+  }
+  return nodes;
+}
+
+/** The node numbers a list names: "all" is every enabled, non-protected node (SPEC section 3). */
+export function expandNodeList(list: NodeList, nodes: ResolvedNode[]): number[] {
+  if (list === 'all') return nodes.filter((n) => n.enabled && !n.protected).map((n) => n.number);
+  return [...new Set(list)].sort((a, b) => a - b);
+}

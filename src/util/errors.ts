@@ -1,0 +1,34 @@
+/** Typed errors with stable codes (ARCHITECTURE habit 7): messages are for people, codes for programs. */
+export type ErrorCode =
+  | 'CONFIG'
+  | 'USAGE'
+  | 'BUS'
+  | 'BUS_LOCKED'
+  | 'VERIFY'
+  | 'PROTECTED'
+  | 'BAD_COMMAND'
+  | 'NODE_OFF'
+  | 'BMC'
+  | 'BMC_AUTH'
+  | 'BMC_UNSUPPORTED'
+  | 'AGENT'
+  | 'TIMEOUT'
+  | 'BUSY'
+  | 'BROKER'
+  | 'UNSUPPORTED'
+  | 'STATE';
+
+export class TpmError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = 'TpmError';
+  }
+}
+
+export function errorMessage(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}

@@ -1,0 +1,44 @@
+import { pino, type Logger as PinoLogger } from 'pino';
+
+/**
+ * The logger every part gets handed (never a module singleton: ARCHITECTURE habit 1).
+ * pino's redaction removes secrets by key wherever they appear, at every level.
+ */
+export type Logger = Pick<PinoLogger, 'debug' | 'info' | 'warn' | 'error' | 'child' | 'level'>;
+
+export type LogFormat = 'pretty' | 'json';
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+
+/** Keys whose values never reach a log line, whatever nests them. */
+export const SECRET_KEYS = ['password', 'token', 'authorization', 'Authorization', 'key', 'passphrase', 'id_token'];
+
+const redactPaths = SECRET_KEYS.flatMap((key) => [key, `*.${key}`, `*.*.${key}`, `*.*.*.${key}`]);
+
+export interface LoggerOptions {
+  level?: LogLevel;
+  format?: LogFormat;
+  /** Where lines go; default stdout. Tests pass a stream to read what was logged. */
+  destination?: NodeJS.WritableStream;
+}
+
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const level = options.level ?? 'info';
+  const redact = { paths: redactPaths, censor: '[redacted]' };
+  if (options.format === 'json' || options.destination) {
+    return pino({ level, redact, base: undefined }, (options.destination ?? process.stdout) as pino.DestinationStream);
+  }
+  return pino({
+    level,
+    redact,
+    base: undefined,
+    transport: {
+      target: 'pino-pretty',
+      options: { colorize: process.stdout.isTTY === true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' },
+    },
+  });
+}
+
+/** A logger that drops everything, for tests and library users who bring none. */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}
