@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { cronProblem, isValidTimeZone } from './cron.js';
 import { formatDuration, parseDuration } from './duration.js';
 
 /**
@@ -38,8 +39,8 @@ const tlsSchema = z.strictObject({
   ca: nullableString.default(null).describe('path of a CA certificate file (PEM)'),
   cert: nullableString.default(null).describe('path of a client certificate file (PEM)'),
   key: nullableString.default(null).describe('path of the client key file (PEM)'),
-  reject_unauthorized: z.boolean().default(true),
-  server_name: nullableString.default(null),
+  reject_unauthorized: z.boolean().default(true).describe('refuse a broker whose certificate does not check out'),
+  server_name: nullableString.default(null).describe('name expected in the broker certificate, if not the URL host'),
 });
 
 const mqttSchema = z.strictObject({
@@ -48,94 +49,150 @@ const mqttSchema = z.strictObject({
     .refine((url) => url === 'embedded' || /^(mqtts?|wss?):\/\/[^\s]+$/.test(url), {
       message: 'must be mqtt://, mqtts://, ws://, wss:// URL or "embedded"',
     })
-    .default('mqtt://127.0.0.1:1883'),
+    .default('mqtt://127.0.0.1:1883')
+    .describe('broker URL (mqtt://, mqtts://, ws://, wss://), or "embedded" for the built-in broker'),
   embedded: z
     .strictObject({
       host: z.string().default('127.0.0.1'),
       port: z.number().int().min(0).max(65535).default(1883),
     })
-    .prefault({}),
+    .prefault({})
+    .describe('the built-in broker, used only with url: embedded'),
   username: nullableString.default(null),
-  password: nullableString.default(null),
-  client_id: nullableString.default(null),
+  password: nullableString.default(null).describe('better ${MQTT_PASSWORD} than the password itself'),
+  client_id: nullableString.default(null).describe('default turingpi-<board.id>-bridge / turingpi-<board.id>-agent-<n>'),
   base_topic: z
     .string()
     .regex(/^[^#+\s]+$/, 'must not be empty and must not contain #, + or white space')
     .refine((t) => !t.startsWith('/') && !t.endsWith('/'), 'must not start or end with /')
-    .default('turingpi'),
-  keepalive: z.number().int().min(5).max(3600).default(30),
-  protocol_version: z.union([z.literal(4), z.literal(5)]).default(4),
-  tls: tlsSchema.prefault({}),
+    .default('turingpi')
+    .describe('first level of every topic; one per board'),
+  keepalive: z.number().int().min(5).max(3600).default(30).describe('seconds'),
+  protocol_version: z.union([z.literal(4), z.literal(5)]).default(4).describe('4 (MQTT 3.1.1) or 5 (MQTT 5)'),
+  tls: tlsSchema.prefault({}).describe('certificates for mqtts:// and wss://'),
 });
 
 const homeassistantSchema = z.strictObject({
-  enabled: z.boolean().default(true),
+  enabled: z.boolean().default(true).describe('publish Home Assistant MQTT discovery'),
   discovery_prefix: z.string().regex(/^[^#+\s]+$/, 'must not contain #, + or white space').default('homeassistant'),
   status_topic: z.string().regex(/^[^#+\s]+$/, 'must not contain #, + or white space').default('homeassistant/status'),
 });
 
 const gpioLineSchema = z.strictObject({
   line: z.number().int().min(0).max(1023).describe('BCM line number'),
-  active_low: z.boolean().default(false),
+  active_low: z.boolean().default(false).describe('true when a low level switches the node on'),
 });
 
 const nodeKey = z.string().regex(/^[0-9]+$/, 'node keys are node numbers (1, 2, ...)');
 
 const boardSchema = z.strictObject({
-  type: z.enum(['simulator', 'tpi1', 'tpi2', 'gpio']).default('simulator'),
-  id: z.string().regex(ID_PATTERN, 'must be 1-32 characters of a-z, 0-9, _ and -').default('turingpi'),
-  name: z.string().min(1).max(64).default('Turing Pi'),
-  poll_interval: duration(SECOND, HOUR).default(5 * SECOND),
-  i2c_bus: z.number().int().min(0).max(255).default(1),
-  persist_power_state: z.boolean().default(false),
-  eeprom_writes_per_day: z.number().int().min(1).max(10_000).default(200),
+  type: z
+    .enum(['simulator', 'tpi1', 'tpi2', 'gpio'])
+    .default('simulator')
+    .describe('simulator | tpi1 (I2C bus) | tpi2 (BMC over HTTPS) | gpio (one line per node)'),
+  id: z
+    .string()
+    .regex(ID_PATTERN, 'must be 1-32 characters of a-z, 0-9, _ and -')
+    .default('turingpi')
+    .describe('[a-z0-9_-]{1,32}; part of every Home Assistant unique_id: do not change it later'),
+  name: z.string().min(1).max(64).default('Turing Pi').describe('device name in Home Assistant'),
+  poll_interval: duration(SECOND, HOUR).default(5 * SECOND).describe('how often the board is read'),
+  i2c_bus: z.number().int().min(0).max(255).default(1).describe('tpi1: the I2C bus number (/dev/i2c-1)'),
+  persist_power_state: z
+    .boolean()
+    .default(false)
+    .describe('tpi1: false writes power to shadow SRAM (lost at power-up); true to EEPROM (survives, wears it)'),
+  eeprom_writes_per_day: z
+    .number()
+    .int()
+    .min(1)
+    .max(10_000)
+    .default(200)
+    .describe('tpi1 with persist_power_state: writes beyond this per day are refused'),
   bmc: z
     .strictObject({
-      url: z.string().regex(/^https?:\/\/[^\s]+$/, 'must be an http:// or https:// URL').default('https://turingpi.local'),
+      url: z
+        .string()
+        .regex(/^https?:\/\/[^\s]+$/, 'must be an http:// or https:// URL')
+        .default('https://turingpi.local')
+        .describe('https:// for firmware 2.x, http:// for firmware 1.x (no login)'),
       username: z.string().default('root'),
-      password: nullableString.default(null),
+      password: nullableString.default(null).describe('better ${TPI_BMC_PASSWORD} than the password itself'),
       ca: nullableString.default(null).describe('path of the BMC certificate or its CA (PEM)'),
       insecure: z.boolean().default(false).describe('accept any certificate (not recommended)'),
     })
-    .prefault({}),
-  gpio: z.record(nodeKey, gpioLineSchema).default({}),
+    .prefault({})
+    .describe('tpi2: the BMC'),
+  gpio: z.record(nodeKey, gpioLineSchema).default({}).describe('gpio: node number -> { line: 17, active_low: false }'),
   simulate: z
     .strictObject({
-      model: z.enum(['tpi1', 'tpi2', 'generic']).default('tpi1'),
-      nodes: z.number().int().min(1).max(1024).nullable().default(null),
-      state_file: nullableString.default(null),
+      model: z.enum(['tpi1', 'tpi2', 'generic']).default('tpi1').describe('the board the simulator behaves as'),
+      nodes: z.number().int().min(1).max(1024).nullable().default(null).describe('generic: number of nodes (default 8)'),
+      state_file: nullableString.default(null).describe('keep the simulated power state in this file across restarts'),
     })
-    .prefault({}),
+    .prefault({})
+    .describe('simulator: the simulated board'),
 });
 
 const nodeSchema = z.strictObject({
   name: z.string().min(1).max(64).nullable().default(null),
   protected: z.boolean().nullable().default(null).describe('default: true for tpi1 node 1, else false'),
-  agent: z.boolean().default(false),
-  enabled: z.boolean().default(true),
+  agent: z.boolean().default(false).describe('an agent runs on this node: graceful shutdown/reboot and telemetry'),
+  enabled: z.boolean().default(true).describe('false: the node is left out of MQTT, Home Assistant and "all"'),
 });
 
 const powerSchema = z.strictObject({
-  off_mode: z.enum(['graceful', 'hard']).default('graceful'),
-  reboot_mode: z.enum(['graceful', 'hard']).default('graceful'),
-  reboot_off_time: duration(500, 30 * SECOND).default(2 * SECOND),
-  graceful_timeout: duration(5 * SECOND, HOUR).default(120 * SECOND),
-  settle_time: duration(0, 10 * MINUTE).default(30 * SECOND),
-  min_off_time: duration(0, 10 * MINUTE).default(3 * SECOND),
-  on_stagger: duration(0, 10 * MINUTE).default(2 * SECOND),
-  restore_on_start: z.enum(['keep', 'last']).default('keep'),
+  off_mode: z
+    .enum(['graceful', 'hard'])
+    .default('graceful')
+    .describe('graceful: nodes with agent: true shut their OS down first; hard: cut power'),
+  reboot_mode: z
+    .enum(['graceful', 'hard'])
+    .default('graceful')
+    .describe('graceful: the agent reboots the OS (power untouched); hard: power cycle'),
+  reboot_off_time: duration(500, 30 * SECOND).default(2 * SECOND).describe('hard reboot: time off between off and on'),
+  graceful_timeout: duration(5 * SECOND, HOUR)
+    .default(120 * SECOND)
+    .describe('wait this long for the OS to go down; on time-out nothing is cut'),
+  settle_time: duration(0, 10 * MINUTE).default(30 * SECOND).describe('after the agent is gone, before power is cut'),
+  min_off_time: duration(0, 10 * MINUTE).default(3 * SECOND).describe('a node switched off is not switched on sooner'),
+  on_stagger: duration(0, 10 * MINUTE).default(2 * SECOND).describe('nodes switched on together start this far apart'),
+  restore_on_start: z
+    .enum(['keep', 'last'])
+    .default('keep')
+    .describe('keep: leave power as it is at start; last: restore the last commanded power'),
 });
 
-const nodeList = z.union([z.literal('all'), z.array(z.number().int().min(1).max(1024)).min(1)]);
+const nodeList = z
+  .union([z.literal('all'), z.array(z.number().int().min(1).max(1024)).min(1)])
+  .describe('"all" (every enabled, non-protected node) or a list of node numbers, e.g. [2, 3]');
 
 const scheduleSchema = z.strictObject({
   name: z.string().regex(ID_PATTERN, 'must be 1-32 characters of a-z, 0-9, _ and -'),
-  cron: z.string().min(1),
-  timezone: z.string().nullable().default(null).describe("IANA time zone; default: the host's"),
-  action: z.enum(['on', 'off', 'reboot', 'shutdown']),
+  cron: z
+    .string()
+    .min(1)
+    .superRefine((expression, ctx) => {
+      const problem = cronProblem(expression);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    })
+    .describe('5 fields (minute hour day-of-month month day-of-week), or 6 with seconds first'),
+  timezone: z
+    .string()
+    .superRefine((zone, ctx) => {
+      if (!isValidTimeZone(zone)) {
+        ctx.addIssue({ code: 'custom', message: `"${zone}" is not a known IANA time zone (e.g. Europe/Berlin, America/New_York, UTC)` });
+      }
+    })
+    .nullable()
+    .default(null)
+    .describe("IANA time zone, e.g. Europe/Berlin; default: the host's"),
+  action: z.enum(['on', 'off', 'reboot', 'shutdown']).describe('on | off | reboot | shutdown'),
   nodes: nodeList,
   enabled: z.boolean().default(true),
-  catch_up: duration(0, DAY).default(15 * MINUTE),
+  catch_up: duration(0, DAY)
+    .default(15 * MINUTE)
+    .describe('on/off/shutdown runs missed while the bridge was down are made up within this window; 0 = never'),
 });
 
 const policiesSchema = z.strictObject({
@@ -146,7 +203,8 @@ const policiesSchema = z.strictObject({
       offline_after: duration(MINUTE, DAY).default(10 * MINUTE),
       max_per_hour: z.number().int().min(1).max(60).default(2),
     })
-    .prefault({}),
+    .prefault({})
+    .describe('hard power cycle of nodes whose agent has been offline for offline_after while powered'),
   thermal: z
     .strictObject({
       enabled: z.boolean().default(false),
@@ -155,33 +213,39 @@ const policiesSchema = z.strictObject({
       clear_celsius: z.number().min(20).max(120).default(75),
       action: z.enum(['shutdown', 'off']).default('shutdown'),
     })
-    .prefault({}),
+    .prefault({})
+    .describe("shut down or switch off nodes whose agent reports max_celsius, until they cool to clear_celsius"),
 });
 
 const argv = z.array(z.string().min(1)).min(1);
 
 const agentSchema = z.strictObject({
-  node: z.number().int().min(1).max(1024).nullable().default(null),
-  interval: duration(SECOND, HOUR).default(15 * SECOND),
-  shutdown_command: argv.default(['systemctl', 'poweroff']),
-  reboot_command: argv.default(['systemctl', 'reboot']),
+  node: z.number().int().min(1).max(1024).nullable().default(null).describe('the node this agent runs on (required for the agent)'),
+  interval: duration(SECOND, HOUR).default(15 * SECOND).describe('how often telemetry is published'),
+  shutdown_command: argv
+    .default(['systemctl', 'poweroff'])
+    .describe('an argv, never a shell string; may be a script (drain first)'),
+  reboot_command: argv.default(['systemctl', 'reboot']).describe('an argv, never a shell string'),
 });
 
 const logSchema = z.strictObject({
   level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'),
-  format: z.enum(['pretty', 'json']).default('pretty'),
+  format: z.enum(['pretty', 'json']).default('pretty').describe('pretty for people, json for log collectors'),
 });
 
 export const configSchema = z.strictObject({
-  mqtt: mqttSchema.prefault({}),
-  homeassistant: homeassistantSchema.prefault({}),
-  board: boardSchema.prefault({}),
-  nodes: z.record(nodeKey, nodeSchema.prefault({}).nullable()).default({}),
-  power: powerSchema.prefault({}),
-  schedules: z.array(scheduleSchema).default([]),
-  policies: policiesSchema.prefault({}),
-  agent: agentSchema.prefault({}),
-  state_dir: z.string().min(1).default('./data'),
+  mqtt: mqttSchema.prefault({}).describe('the MQTT broker'),
+  homeassistant: homeassistantSchema.prefault({}).describe('Home Assistant discovery'),
+  board: boardSchema.prefault({}).describe('the board this bridge drives'),
+  nodes: z
+    .record(nodeKey, nodeSchema.prefault({}).nullable())
+    .default({})
+    .describe('optional per-node settings, keyed by node number'),
+  power: powerSchema.prefault({}).describe('how power is switched'),
+  schedules: z.array(scheduleSchema).default([]).describe('cron schedules of power actions'),
+  policies: policiesSchema.prefault({}).describe('automatic actions: watchdog and thermal'),
+  agent: agentSchema.prefault({}).describe('agent role only'),
+  state_dir: z.string().min(1).default('./data').describe('bridge state: schedule flags, occurrences run, last commanded power'),
   log: logSchema.prefault({}),
 });
 

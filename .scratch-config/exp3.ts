@@ -1,0 +1,10 @@
+import { z } from 'zod';
+import { configSchema } from '/work/main/src/config/schema.ts';
+const s: any = configSchema;
+console.log(s._zod.def.type, Object.keys(s._zod.def.shape));
+const mqtt: any = s._zod.def.shape.mqtt; console.log(mqtt._zod.def.type, mqtt._zod.def.innerType._zod.def.type);
+const pi: any = s._zod.def.shape.board._zod.def.innerType._zod.def.shape.poll_interval; console.log(pi._zod.def.type, pi._zod.def.innerType._zod.def.type, pi._zod.def.innerType.description);
+const r = configSchema.safeParse({ mqtt: { protocol_version: 3, password: 123, tls: 5 }, board: {poll_interval: true}, homeassistant: {enabled: 'yes'}});
+console.log(JSON.stringify(r.error?.issues, null, 1));
+const js = z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' });
+console.log(JSON.stringify(js).slice(0, 1500));

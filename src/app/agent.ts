@@ -1,0 +1,213 @@
+import { describeFailure, parseAgentCommand, spawnRunner, type AgentAction, type CommandRunner, type RunResult } from '../agent/command.js';
+import { defaultSystemInfo, type SystemInfoSource } from '../agent/system-info.js';
+import { changedMeaningfully, TelemetrySampler, type Telemetry } from '../agent/telemetry.js';
+import type { Config } from '../config/schema.js';
+import { MqttConnection } from '../mqtt/connection.js';
+import { brokerUrl, mqttClientOptions } from '../mqtt/options.js';
+import { topics } from '../mqtt/topics.js';
+import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
+import { TpmError, errorMessage } from '../util/errors.js';
+import { silentLogger, type Logger } from '../util/logger.js';
+
+export type AgentState = 'online' | 'shutting_down' | 'offline';
+
+export interface AgentDeps {
+  systemInfo?: SystemInfoSource;
+  run?: CommandRunner;
+  clock?: Clock;
+  logger?: Logger;
+}
+
+export interface Agent {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The non-retained JSON on `<b>/node/<n>/agent/event` when a command's argv failed. */
+export interface AgentEvent {
+  time: string;
+  type: 'command';
+  action: AgentAction;
+  result: 'error';
+  error: string;
+}
+
+/** `<b>/node/<n>/agent/event`: not (yet) in topics.ts, so built here in one place. */
+export function agentEventTopic(baseTopic: string, node: number): string {
+  return `${baseTopic}/node/${node}/agent/event`;
+}
+
+/** The default client id (SPEC section 3): one per node, so agents never kick each other off. */
+export function agentClientId(config: Config, node: number): string {
+  return config.mqtt.client_id ?? `turingpi-${config.board.id}-agent-${node}`;
+}
+
+const MAX_COMMAND_BYTES = 1024;
+
+/**
+ * The agent role (SPEC sections 1, 4, 6): publishes this node's health and shuts its OS
+ * down or reboots it on the bridge's command, by the configured argv only.
+ */
+export function createAgent(config: Config, deps: AgentDeps = {}): Agent {
+  const node = config.agent.node;
+  if (node === null) {
+    throw new TpmError('CONFIG', 'agent.node is not set: give the number of the node this agent runs on (agent: { node: 3 })');
+  }
+  const clock = deps.clock ?? systemClock;
+  const logger = (deps.logger ?? silentLogger()).child({ role: 'agent', node });
+  // The argv may be a drain script; the bridge waits no longer than graceful_timeout anyway.
+  const commandTimeoutMs = config.power.graceful_timeout;
+  const run = deps.run ?? spawnRunner(commandTimeoutMs);
+  const t = topics(config.mqtt.base_topic);
+  const stateTopic = t.agentState(node);
+  const telemetryTopic = t.agentTelemetry(node);
+  const commandTopic = t.agentCommand(node);
+  const eventTopic = agentEventTopic(config.mqtt.base_topic, node);
+
+  const connection = new MqttConnection({
+    url: brokerUrl(config),
+    options: mqttClientOptions(config, agentClientId(config, node), { topic: stateTopic, payload: 'offline' }),
+    logger,
+    clock,
+  });
+
+  let sampler: TelemetrySampler | undefined;
+  let lastPublished: Telemetry | undefined;
+  let sampleTimer: TimerHandle | undefined;
+  let running = false;
+  let stopped = false;
+  let commandRunning = false;
+
+  const setState = async (state: AgentState): Promise<void> => {
+    try {
+      await connection.publishState(stateTopic, state);
+    } catch (error) {
+      logger.warn(`publishing agent state ${state} failed: ${errorMessage(error)}`);
+    }
+  };
+
+  const sampleOnce = async (): Promise<void> => {
+    if (!sampler) return;
+    const telemetry = await sampler.sample();
+    if (!changedMeaningfully(lastPublished, telemetry)) return;
+    lastPublished = telemetry;
+    // Through publishState: retained, and republished after a reconnection.
+    await connection.publishState(telemetryTopic, JSON.stringify(telemetry));
+  };
+
+  const scheduleSample = (): void => {
+    if (!running) return;
+    sampleTimer = clock.setTimeout(() => {
+      sampleTimer = undefined;
+      void sampleOnce()
+        .catch((error: unknown) => logger.error(`telemetry sample failed: ${errorMessage(error)}`))
+        .finally(scheduleSample);
+    }, config.agent.interval);
+  };
+
+  const runWithTimeout = (argv: string[]): Promise<RunResult> =>
+    new Promise((resolve, reject) => {
+      const timer = clock.setTimeout(
+        () => reject(new Error(`${JSON.stringify(argv)} did not finish within ${Math.round(commandTimeoutMs / 1000)}s`)),
+        commandTimeoutMs,
+      );
+      run([...argv]).then(
+        (result) => {
+          clock.clearTimeout(timer);
+          resolve(result);
+        },
+        (error: unknown) => {
+          clock.clearTimeout(timer);
+          reject(error instanceof Error ? error : new Error(String(error)));
+        },
+      );
+    });
+
+  const execute = async (action: AgentAction): Promise<void> => {
+    // The argv comes from the config only; nothing of the payload reaches it.
+    const argv = action === 'shutdown' ? config.agent.shutdown_command : config.agent.reboot_command;
+    commandRunning = true;
+    logger.info(`${action.toUpperCase()} received: running ${JSON.stringify(argv)}`);
+    await setState('shutting_down');
+    let failure: string | undefined;
+    try {
+      const result = await runWithTimeout(argv);
+      if (result.code !== 0) failure = describeFailure(argv, result);
+    } catch (error) {
+      failure = `${JSON.stringify(argv)} could not be run: ${errorMessage(error)}`;
+    } finally {
+      commandRunning = false;
+    }
+    if (failure === undefined) {
+      // The OS is going down: it stops this process, and the clean offline (SIGTERM) or the
+      // last will tells the bridge. Until then the state stays shutting_down.
+      logger.info(`${action} command accepted by the system; waiting for the OS to stop the agent`);
+      return;
+    }
+    logger.error(`${action} failed: ${failure}`);
+    if (stopped) return;
+    await setState('online');
+    const event: AgentEvent = { time: new Date(clock.now()).toISOString(), type: 'command', action, result: 'error', error: failure };
+    try {
+      await connection.publish(eventTopic, JSON.stringify(event), { retain: false, qos: 1 });
+    } catch (error) {
+      logger.warn(`publishing the command error event failed: ${errorMessage(error)}`);
+    }
+  };
+
+  const onCommand = (_topic: string, payload: Buffer, packet: { retain?: boolean }): void => {
+    const shown = JSON.stringify(payload.subarray(0, 64).toString('utf8'));
+    if (packet.retain) {
+      // SPEC section 4: a stale retained command is never acted on.
+      logger.warn(`ignored a retained command ${shown} on ${commandTopic}: commands are never taken from retained messages`);
+      return;
+    }
+    const action = payload.length > MAX_COMMAND_BYTES ? undefined : parseAgentCommand(payload.toString('utf8'));
+    if (!action) {
+      logger.warn(`ignored unknown command ${shown} on ${commandTopic} (expected SHUTDOWN or REBOOT)`);
+      return;
+    }
+    if (commandRunning) {
+      logger.warn(`ignored ${action.toUpperCase()}: a command is already running`);
+      return;
+    }
+    if (stopped) return;
+    void execute(action).catch((error: unknown) => logger.error(`${action} failed: ${errorMessage(error)}`));
+  };
+
+  return {
+    async start() {
+      // One life per agent: after stop() a new createAgent() is needed (as after a reboot).
+      if (running || stopped) return;
+      running = true;
+      const source = deps.systemInfo ?? (await defaultSystemInfo());
+      if (stopped) return; // stopped while systeminformation was loading
+      sampler = new TelemetrySampler(source, clock, logger);
+      await connection.subscribe(commandTopic, onCommand);
+      // Held by the connection and (re)published on every connection, after the will.
+      await connection.publishState(stateTopic, 'online');
+      logger.info(`agent of node ${node} connecting to ${brokerUrl(config)}`);
+      await connection.start();
+      if (stopped) return;
+      logger.info(`agent of node ${node} online`);
+      try {
+        await sampleOnce();
+      } catch (error) {
+        logger.error(`telemetry sample failed: ${errorMessage(error)}`);
+      }
+      scheduleSample();
+    },
+
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      running = false;
+      clock.clearTimeout(sampleTimer);
+      sampleTimer = undefined;
+      // A clean offline: the broker drops the will on a clean disconnect, so we say it ourselves.
+      await setState('offline');
+      await connection.stop();
+      logger.info(`agent of node ${node} stopped`);
+    },
+  };
+}

@@ -1,0 +1,73 @@
+import type { DiscoveryIndex } from '../homeassistant/cleanup.js';
+import type { JournalEntry, PowerJournal } from '../power/power-service.js';
+
+/** What the bridge keeps in state_dir/bridge.json across restarts. */
+export interface BridgeStateData {
+  version: 1;
+  maintenance: boolean;
+  /** started_at of the last run, to tell our own stale retained `online` from another bridge's. */
+  last_started_at: string | null;
+  /** Operations under way; left here by a crash, reported at the next start. */
+  in_flight: JournalEntry[];
+  /** Last commanded power per node, for restore_on_start: last. */
+  commanded: Record<string, boolean>;
+  discovery: DiscoveryIndex;
+}
+
+export function defaultBridgeState(): BridgeStateData {
+  return { version: 1, maintenance: false, last_started_at: null, in_flight: [], commanded: {}, discovery: {} };
+}
+
+/** Accepts what a file holds only when it has the right shape; else the caller uses defaults. */
+export function parseBridgeState(value: unknown): BridgeStateData | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const v = value as Partial<BridgeStateData>;
+  if (v.version !== 1 || typeof v.maintenance !== 'boolean' || !Array.isArray(v.in_flight)) return undefined;
+  if (typeof v.commanded !== 'object' || v.commanded === null || typeof v.discovery !== 'object' || v.discovery === null) return undefined;
+  return {
+    version: 1,
+    maintenance: v.maintenance,
+    last_started_at: typeof v.last_started_at === 'string' ? v.last_started_at : null,
+    in_flight: v.in_flight.filter((e): e is JournalEntry => typeof e === 'object' && e !== null && typeof e.node === 'number'),
+    commanded: v.commanded,
+    discovery: v.discovery,
+  };
+}
+
+/** The state file's load/save, as the state module provides them. */
+export interface StateFile<T> {
+  load(): Promise<T>;
+  save(value: T): Promise<void>;
+}
+
+/** The bridge's persisted state, with the power journal on top of it. */
+export class BridgeState implements PowerJournal {
+  constructor(
+    private readonly file: StateFile<BridgeStateData>,
+    public data: BridgeStateData,
+  ) {}
+
+  async update(change: (data: BridgeStateData) => void): Promise<void> {
+    change(this.data);
+    await this.file.save(this.data);
+  }
+
+  begin(entry: JournalEntry): Promise<void> {
+    return this.update((d) => {
+      d.in_flight = [...d.in_flight.filter((e) => e.node !== entry.node), entry];
+    });
+  }
+
+  end(node: number): Promise<void> {
+    return this.update((d) => {
+      d.in_flight = d.in_flight.filter((e) => e.node !== node);
+    });
+  }
+
+  commanded(node: number, on: boolean): Promise<void> {
+    if (this.data.commanded[String(node)] === on) return Promise.resolve();
+    return this.update((d) => {
+      d.commanded[String(node)] = on;
+    });
+  }
+}

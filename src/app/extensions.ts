@@ -1,0 +1,132 @@
+import { expandNodeList } from '../config/nodes.js';
+import type { ScheduleConfig } from '../config/schema.js';
+import { schedulesStateFile } from '../schedule/schedule-state.js';
+import { Scheduler, type RunContext, type RunOutcome } from '../schedule/scheduler.js';
+import type { CommandSource, NodeAction } from '../power/types.js';
+import { errorMessage } from '../util/errors.js';
+import type { BridgeApp } from './bridge.js';
+import { InputError, knownKeys, payloadText, quote } from './input.js';
+import { BUILD_DATE } from './version.js';
+
+const SCHEDULE_ACTIONS: Record<ScheduleConfig['action'], NodeAction> = { on: 'on', off: 'off', reboot: 'reboot', shutdown: 'shutdown' };
+
+/**
+ * The parts of the bridge beyond the board itself: schedules, policies and the agents'
+ * topics. Kept apart from bridge.ts so each concern stays small.
+ */
+export class BridgeExtensions {
+  private scheduler: Scheduler | undefined;
+
+  constructor(private readonly bridge: BridgeApp) {}
+
+  async prepare(): Promise<void> {
+    const { config, clock, logger } = this.bridge;
+    if (config.schedules.length === 0) return;
+    this.scheduler = new Scheduler({
+      schedules: config.schedules,
+      clock,
+      logger: logger.child({ part: 'schedule' }),
+      store: schedulesStateFile(config.state_dir, logger),
+      buildTime: BUILD_DATE,
+      runAction: (schedule, context) => this.runSchedule(schedule, context),
+      isPaused: () => this.bridge.maintenance,
+      onStateChange: (name, state) => {
+        this.bridge.connection.publishState(this.bridge.topics.schedule(name), JSON.stringify(state)).catch(() => undefined);
+      },
+      onSkipped: (schedule, report) => {
+        this.bridge.event({
+          type: 'schedule', action: schedule.action, source: 'schedule', result: 'error',
+          error: `schedule ${schedule.name}: occurrence ${report.occurrenceKey} not run: ${report.reason}`,
+        });
+      },
+    });
+  }
+
+  scheduleNames(): { name: string }[] {
+    return (this.scheduler?.names() ?? []).map((name) => ({ name }));
+  }
+
+  private async runSchedule(schedule: ScheduleConfig, context: RunContext): Promise<RunOutcome> {
+    const nodes = expandNodeList(schedule.nodes, this.bridge.nodes);
+    const how = context.manual ? 'run by request' : context.catchUp ? `catch-up of ${context.occurrenceKey}` : `occurrence ${context.occurrenceKey}`;
+    this.bridge.event({ type: 'schedule', action: schedule.action, source: 'schedule', result: 'progress', message: `schedule ${schedule.name}: ${how}, nodes ${nodes.join(', ')}` });
+    const results = await this.bridge.power.executeMany(nodes, SCHEDULE_ACTIONS[schedule.action], 'schedule');
+    const failed = results.filter((r) => !r.ok);
+    const outcome: RunOutcome = { result: failed.length === 0 ? 'ok' : 'error', perNode: results };
+    if (failed.length > 0) outcome.error = failed.map((r) => `node ${r.node}: ${r.error}`).join('; ');
+    this.bridge.event({
+      type: 'schedule', action: schedule.action, source: 'schedule', result: outcome.result,
+      ...(outcome.error ? { error: `schedule ${schedule.name}: ${outcome.error}` } : { message: `schedule ${schedule.name} done` }),
+    });
+    return outcome;
+  }
+
+  async subscribe(): Promise<void> {
+    const { connection, topics } = this.bridge;
+    if (this.scheduler) {
+      await connection.subscribe(topics.scheduleSetWildcard, (topic, payload, packet) =>
+        this.bridge.guard(topic, packet, () => this.onScheduleSet(topic, payload)),
+      );
+    }
+  }
+
+  private async onScheduleSet(topic: string, payload: Buffer): Promise<void> {
+    const name = topic.slice(`${this.bridge.config.mqtt.base_topic}/schedule/`.length, -'/set'.length);
+    try {
+      const word = payloadText(payload).trim().toUpperCase();
+      this.requireSchedule(name);
+      if (word === 'ON' || word === 'OFF') await this.scheduler!.setEnabled(name, word === 'ON');
+      else if (word === 'RUN') await this.scheduler!.runNow(name);
+      else throw new InputError(`unknown schedule command ${quote(word)}: use ON, OFF or RUN`);
+      if (word !== 'RUN') this.bridge.event({ type: 'schedule', source: 'mqtt', result: 'ok', message: `schedule ${name} ${word === 'ON' ? 'enabled' : 'disabled'}` });
+    } catch (error) {
+      this.bridge.event({ type: 'schedule', source: 'mqtt', result: 'error', error: errorMessage(error) });
+    }
+  }
+
+  private requireSchedule(name: unknown): string {
+    if (typeof name !== 'string' || !this.scheduler?.names().includes(name)) {
+      const known = this.scheduler?.names().join(', ') || 'none configured';
+      throw new InputError(`unknown schedule ${quote(String(name))} (schedules: ${known})`);
+    }
+    return name;
+  }
+
+  /** bridge/request/schedule/*; undefined when the action is not ours. */
+  async request(action: string, request: Record<string, unknown>, _source: CommandSource): Promise<unknown> {
+    if (action === 'schedule/run') {
+      knownKeys(request, ['name']);
+      const name = this.requireSchedule(request.name);
+      const outcome = await this.scheduler!.runNow(name);
+      if (outcome.result === 'error') throw new InputError(outcome.error ?? 'schedule run failed');
+      return this.scheduler!.state(name);
+    }
+    if (action === 'schedule/enable') {
+      knownKeys(request, ['name', 'enabled']);
+      const name = this.requireSchedule(request.name);
+      if (typeof request.enabled !== 'boolean') throw new InputError('"enabled" must be true or false');
+      return this.scheduler!.setEnabled(name, request.enabled);
+    }
+    return undefined;
+  }
+
+  status(): object {
+    if (!this.scheduler) return {};
+    return { schedules: Object.fromEntries(this.scheduler.names().map((n) => [n, this.scheduler!.state(n)])) };
+  }
+
+  async start(): Promise<void> {
+    await this.scheduler?.start();
+  }
+
+  /** Called on every poll, after the board was read. */
+  async poll(): Promise<void> {}
+
+  powerChanged(_node: number, _on: boolean | null): void {}
+
+  expectDown(_node: number): void {}
+
+  async stop(): Promise<void> {
+    await this.scheduler?.stop();
+  }
+}

@@ -1,0 +1,92 @@
+import type { BoardInfo } from '../board/types.js';
+import type { Config } from '../config/schema.js';
+import type { ResolvedNode } from '../config/nodes.js';
+import { buildDiscovery, type DiscoveryMessage } from '../homeassistant/discovery.js';
+import { indexOf, planDiscoveryChanges, type DiscoveryIndex, type PlannedMessage } from '../homeassistant/cleanup.js';
+import type { MqttConnection } from '../mqtt/connection.js';
+import { sleep, type Clock, type TimerHandle } from '../util/clock.js';
+import { errorMessage } from '../util/errors.js';
+import type { Logger } from '../util/logger.js';
+
+export interface HaPublisherDeps {
+  config: Config;
+  nodes: ResolvedNode[];
+  board: BoardInfo;
+  version: string;
+  schedules: () => { name: string }[];
+  connection: MqttConnection;
+  clock: Clock;
+  logger: Logger;
+  /** The index persisted by the last run, and where to save the new one. */
+  previousIndex: DiscoveryIndex;
+  saveIndex(index: DiscoveryIndex): Promise<void>;
+  random?: () => number;
+}
+
+/**
+ * Publishes Home Assistant discovery (SPEC section 5): at start (cleaning up what earlier runs
+ * published and this one does not), and again 1-5 s after each Home Assistant birth, one
+ * republish per birth however many births arrive while one is pending.
+ */
+export class HaPublisher {
+  private birthTimer: TimerHandle | undefined;
+  private messages: DiscoveryMessage[] = [];
+  /** Discovery republishes done, for tests and the benchmark. */
+  republishes = 0;
+
+  constructor(
+    private readonly deps: HaPublisherDeps,
+    /** Republishes every retained state after discovery (HA forgets states on restart). */
+    private readonly republishStates: () => Promise<void>,
+  ) {}
+
+  build(): DiscoveryMessage[] {
+    const { config, nodes, board, version } = this.deps;
+    return buildDiscovery({ config, nodes, board, version, schedules: this.deps.schedules() });
+  }
+
+  /** First publication of this run, with the clean-up of stale devices and components. */
+  async publishAtStart(): Promise<void> {
+    this.messages = this.build();
+    const plan = planDiscoveryChanges(this.deps.previousIndex, this.messages);
+    if (plan.first.length > 0) {
+      for (const message of plan.first) await this.send(message);
+      // HA must process the reduced components before the final configs replace them.
+      await sleep(this.deps.clock, 1000);
+    }
+    for (const message of plan.then) await this.send(message);
+    await this.deps.saveIndex(indexOf(this.messages));
+  }
+
+  private async send(message: PlannedMessage): Promise<void> {
+    const payload = message.payload === null ? '' : JSON.stringify(message.payload);
+    await this.deps.connection.publish(message.topic, payload, { retain: true });
+  }
+
+  /** `homeassistant/status` arrived. */
+  onStatus(payload: string): void {
+    if (payload.trim() !== 'online' || this.birthTimer !== undefined) return;
+    const random = this.deps.random ?? Math.random;
+    const delay = 1000 + Math.floor(random() * 4000);
+    this.deps.logger.info(`Home Assistant came online: republishing discovery in ${(delay / 1000).toFixed(1)}s`);
+    this.birthTimer = this.deps.clock.setTimeout(() => {
+      this.birthTimer = undefined;
+      void this.republish();
+    }, delay);
+  }
+
+  private async republish(): Promise<void> {
+    try {
+      this.republishes++;
+      for (const message of this.messages) await this.send(message);
+      await this.republishStates();
+    } catch (error) {
+      this.deps.logger.warn(`republishing discovery failed: ${errorMessage(error)}`);
+    }
+  }
+
+  stop(): void {
+    this.deps.clock.clearTimeout(this.birthTimer);
+    this.birthTimer = undefined;
+  }
+}

@@ -1,0 +1,62 @@
+import { NODE_ACTIONS, type NodeAction } from '../power/types.js';
+
+/** SPEC section 4: a payload over 1 KiB is refused before it is read. */
+export const MAX_PAYLOAD_BYTES = 1024;
+
+export class InputError extends Error {}
+
+/** The text of a command payload, or an InputError a person understands. */
+export function payloadText(payload: Buffer): string {
+  if (payload.length > MAX_PAYLOAD_BYTES) throw new InputError(`payload of ${payload.length} bytes refused: at most ${MAX_PAYLOAD_BYTES} bytes`);
+  const text = payload.toString('utf8');
+  if (text.includes('\uFFFD') || /[\u0000-\u0008\u000E-\u001F]/.test(text)) throw new InputError('payload is not readable text');
+  return text;
+}
+
+/** Parses a request's JSON object; anything else is an InputError. */
+export function requestObject(payload: Buffer): Record<string, unknown> {
+  const text = payloadText(payload).trim();
+  if (text === '') return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new InputError('payload is not valid JSON');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InputError('payload must be a JSON object');
+  return value as Record<string, unknown>;
+}
+
+/** The transaction id to echo, when it is a short string or number; anything else is ignored. */
+export function transactionOf(request: Record<string, unknown> | undefined): string | number | undefined {
+  const t = request?.transaction;
+  if (typeof t === 'number' && Number.isFinite(t)) return t;
+  if (typeof t === 'string' && t.length <= 128) return t;
+  return undefined;
+}
+
+export function knownKeys(request: Record<string, unknown>, allowed: string[]): void {
+  const unknown = Object.keys(request).filter((k) => !allowed.includes(k) && k !== 'transaction');
+  if (unknown.length > 0) throw new InputError(`unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k.slice(0, 40)}"`).join(', ')}`);
+}
+
+/** `{node: 3 | "all", action}` of bridge/request/power. */
+export function powerRequest(request: Record<string, unknown>): { node: number | 'all'; action: NodeAction } {
+  knownKeys(request, ['node', 'action']);
+  const { node, action } = request;
+  let target: number | 'all';
+  if (node === 'all') target = 'all';
+  else if (typeof node === 'number' && Number.isInteger(node) && node >= 1) target = node;
+  else if (typeof node === 'string' && /^[1-9][0-9]{0,3}$/.test(node)) target = Number(node);
+  else throw new InputError('"node" must be a node number or "all"');
+  if (typeof action !== 'string' || !(NODE_ACTIONS as readonly string[]).includes(action.toLowerCase())) {
+    throw new InputError(`"action" must be one of ${NODE_ACTIONS.join(', ')}`);
+  }
+  return { node: target, action: action.toLowerCase() as NodeAction };
+}
+
+/** A short, printable rendering of untrusted text for error messages. */
+export function quote(text: string): string {
+  const clean = text.replace(/[^\x20-\x7E]/g, '?');
+  return JSON.stringify(clean.length > 40 ? `${clean.slice(0, 40)}…` : clean);
+}

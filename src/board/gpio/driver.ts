@@ -1,0 +1,213 @@
+import { systemClock, type Clock } from '../../util/clock.js';
+import { TpmError, errorMessage } from '../../util/errors.js';
+import { silentLogger, type Logger } from '../../util/logger.js';
+import type { BoardDriver, BoardInfo, BoardType, PowerReading } from '../types.js';
+import { onoffFactory, type GpioFactory, type GpioLine } from './lines.js';
+import { DEFAULT_SYSFS_GPIO_ROOT, permissionOr, readSysfsLevel, socGpioBase } from './sysfs.js';
+
+/** One node's line as in config `board.gpio` (BCM number). */
+export interface GpioLineConfig {
+  line: number;
+  active_low: boolean;
+}
+
+export interface GpioDriverOptions {
+  /** Config `board.gpio`: node number (as a string key) -> { line: BCM number, active_low }. */
+  lines: Record<string, GpioLineConfig>;
+  /** Injected line factory (SPEC section 7 `deps.gpio`); default: onoff, lazily imported. */
+  gpio?: GpioFactory;
+  /**
+   * The current physical level of a sysfs-numbered line, read without changing it. Default:
+   * from sysfs when sysfs is used (default factory or an explicit sysfsRoot); with an
+   * injected factory and no probe, see `openLine`.
+   */
+  currentLevel?: (sysfsLine: number) => Promise<0 | 1 | null>;
+  /**
+   * Added to each BCM number to get the sysfs number. Default: the base of the SoC's
+   * gpiochip from sysfs when sysfs is used, else 0 (an injected factory takes line numbers as given).
+   */
+  base?: number;
+  /** Root of the sysfs GPIO tree (tests pass a fake one); default /sys/class/gpio. */
+  sysfsRoot?: string;
+  clock?: Clock;
+  logger?: Logger;
+  type?: BoardType;
+  model?: string;
+}
+
+interface OpenLine {
+  node: number;
+  bcm: number;
+  sysfs: number;
+  activeLow: boolean;
+  handle: GpioLine;
+}
+
+/**
+ * Nodes switched by relay or MOSFET boards on GPIO lines (HARDWARE.md "GPIO-switched
+ * clusters"): one output line per node, state read back from the line.
+ */
+export class GpioDriver implements BoardDriver {
+  readonly info: BoardInfo;
+  private readonly config: Map<number, GpioLineConfig>;
+  private readonly factory: GpioFactory;
+  private readonly usesSysfs: boolean;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private lines = new Map<number, OpenLine>();
+
+  constructor(private readonly options: GpioDriverOptions) {
+    this.config = validateLines(options.lines);
+    this.factory = options.gpio ?? onoffFactory();
+    this.usesSysfs = options.gpio === undefined || options.sysfsRoot !== undefined;
+    this.clock = options.clock ?? systemClock;
+    this.logger = options.logger ?? silentLogger();
+    this.info = {
+      type: options.type ?? 'gpio',
+      model: options.model ?? 'GPIO cluster',
+      nodes: Math.max(0, ...this.config.keys()),
+      hasRtc: false,
+      canTellPresence: false,
+      nativeReset: false,
+      reportsPowerOnTime: false,
+      hasFans: false,
+    };
+  }
+
+  async open(): Promise<void> {
+    if (this.lines.size > 0) return;
+    const base = await this.resolveBase();
+    const opened = new Map<number, OpenLine>();
+    for (const [node, { line, active_low: activeLow }] of this.config) {
+      const sysfs = base + line;
+      const handle = await this.openLine(sysfs);
+      opened.set(node, { node, bcm: line, sysfs, activeLow, handle });
+    }
+    this.lines = opened;
+    this.logger.info({ nodes: opened.size, base }, 'GPIO lines opened as outputs at their current levels');
+  }
+
+  /**
+   * Lines are deliberately left exported and driven: unexporting an output can turn it back
+   * into an input, which switches its node (HARDWARE.md). Dropping the handles is all.
+   */
+  async close(): Promise<void> {
+    this.lines = new Map();
+  }
+
+  async readPower(): Promise<PowerReading> {
+    const power: (boolean | null)[] = [];
+    for (let node = 1; node <= this.info.nodes; node++) {
+      const line = this.lines.get(node);
+      power.push(line ? await this.readLine(line) : null);
+    }
+    return { power };
+  }
+
+  async setPower(node: number, on: boolean): Promise<boolean> {
+    const line = this.lineOf(node);
+    if ((await this.readLine(line)) === on) return on;
+    const raw = on !== line.activeLow ? 1 : 0;
+    try {
+      await line.handle.write(raw);
+    } catch (error) {
+      throw permissionOr(error, line.sysfs);
+    }
+    const after = await this.readLine(line);
+    if (after !== on) {
+      throw new TpmError(
+        'VERIFY',
+        `node ${node} did not switch ${on ? 'on' : 'off'}: GPIO ${line.bcm} reads back ${on ? 'off' : 'on'} after the write`,
+      );
+    }
+    return after;
+  }
+
+  private lineOf(node: number): OpenLine {
+    if (!Number.isInteger(node) || node < 1 || node > this.info.nodes) {
+      throw new TpmError('BAD_COMMAND', `node must be 1-${this.info.nodes} on this GPIO board (got ${node})`);
+    }
+    const line = this.lines.get(node);
+    if (line) return line;
+    if (!this.config.has(node)) throw new TpmError('BAD_COMMAND', `node ${node} has no GPIO line in board.gpio`);
+    throw new TpmError('STATE', 'the GPIO board is not open');
+  }
+
+  private async readLine(line: OpenLine): Promise<boolean> {
+    let raw: number;
+    try {
+      raw = await line.handle.read();
+    } catch (error) {
+      throw permissionOr(error, line.sysfs);
+    }
+    return (raw === 1) !== line.activeLow;
+  }
+
+  private async resolveBase(): Promise<number> {
+    if (this.options.base !== undefined) return this.options.base;
+    if (!this.usesSysfs) return 0;
+    const chip = await socGpioBase(this.options.sysfsRoot ?? DEFAULT_SYSFS_GPIO_ROOT);
+    this.logger.debug({ chip: chip.name, label: chip.label, base: chip.base }, 'BCM lines are on this gpiochip');
+    return chip.base;
+  }
+
+  /**
+   * Opens a line as an output without glitching its node. Plain 'out' would drive it low at
+   * once, switching a node that is on (or, active-low, one that is off). So the current level
+   * is read first and the line is opened as 'high' or 'low' to match: the node keeps its
+   * state, whether the line was already our output (bridge restart) or an input held by the
+   * relay board's pull resistors (first start after boot).
+   *
+   * The level comes from sysfs without touching the pin. An injected factory without a
+   * probe gets the fallback: open the line as an input, read it, then reopen it as an
+   * output at that level. That is glitch-free for a line that is an input, and the best
+   * available without a probe; real hardware always has the sysfs probe.
+   */
+  private async openLine(sysfs: number): Promise<GpioLine> {
+    let level = await this.probe(sysfs);
+    try {
+      if (level === null) {
+        const input = await this.factory(sysfs, 'in');
+        level = (await input.read()) === 1 ? 1 : 0;
+        this.logger.debug({ line: sysfs, level }, 'GPIO level read through an input, no probe available');
+      }
+      return await this.factory(sysfs, level === 1 ? 'high' : 'low');
+    } catch (error) {
+      throw permissionOr(error, sysfs);
+    }
+  }
+
+  private async probe(sysfs: number): Promise<0 | 1 | null> {
+    if (this.options.currentLevel) return this.options.currentLevel(sysfs);
+    if (!this.usesSysfs) return null;
+    try {
+      return await readSysfsLevel(sysfs, { root: this.options.sysfsRoot ?? DEFAULT_SYSFS_GPIO_ROOT, clock: this.clock });
+    } catch (error) {
+      if (error instanceof TpmError) throw error;
+      this.logger.warn({ line: sysfs, reason: errorMessage(error) }, 'cannot read the GPIO level through sysfs');
+      return null;
+    }
+  }
+}
+
+function validateLines(lines: Record<string, GpioLineConfig>): Map<number, GpioLineConfig> {
+  const byNode = new Map<number, GpioLineConfig>();
+  const nodeOfLine = new Map<number, number>();
+  for (const [key, config] of Object.entries(lines)) {
+    const node = Number(key);
+    if (!Number.isInteger(node) || node < 1 || node > 1024) {
+      throw new TpmError('CONFIG', `board.gpio: node keys are node numbers 1-1024 (got "${key}")`);
+    }
+    if (!Number.isInteger(config.line) || config.line < 0 || config.line > 1023) {
+      throw new TpmError('CONFIG', `board.gpio.${key}.line must be a BCM line number 0-1023 (got ${config.line})`);
+    }
+    const other = nodeOfLine.get(config.line);
+    if (other !== undefined) {
+      throw new TpmError('CONFIG', `board.gpio: nodes ${other} and ${node} both use GPIO ${config.line}`);
+    }
+    nodeOfLine.set(config.line, node);
+    byNode.set(node, { line: config.line, active_low: config.active_low === true });
+  }
+  if (byNode.size === 0) throw new TpmError('CONFIG', 'board.gpio names no node: give each node its { line: <BCM number> }');
+  return new Map([...byNode].sort((a, b) => a[0] - b[0]));
+}

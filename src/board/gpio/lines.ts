@@ -1,0 +1,67 @@
+import { TpmError, errorMessage } from '../../util/errors.js';
+import { permissionOr } from './sysfs.js';
+
+/** onoff's directions: 'high' and 'low' make an output starting at that level, glitch-free. */
+export type GpioDirection = 'in' | 'out' | 'high' | 'low';
+
+/** The part of onoff's Gpio the driver uses (SPEC section 7: `gpio(line, direction)`). */
+export interface GpioLine {
+  read(): Promise<number> | number;
+  write(value: 0 | 1): Promise<void> | void;
+  unexport(): void;
+}
+
+/** Opens a line by its sysfs number. */
+export type GpioFactory = (line: number, direction: GpioDirection) => GpioLine | Promise<GpioLine>;
+
+interface OnoffModule {
+  Gpio: (new (
+    gpio: number,
+    direction: GpioDirection,
+    edge?: 'none',
+    options?: { activeLow?: boolean; reconfigureDirection?: boolean },
+  ) => GpioLine) & { accessible: boolean };
+}
+
+/**
+ * The default factory: onoff, imported only when a gpio board is opened (ARCHITECTURE
+ * habit 2), so hosts without its native addon run the other boards.
+ *
+ * - activeLow false: sysfs inverts nothing; the driver applies `active_low` itself, so
+ *   a stale sysfs active_low left by another program cannot flip our view.
+ * - reconfigureDirection false: a line already driven as an output is not rewritten when
+ *   reopened, so a bridge restart does not touch it.
+ */
+export function onoffFactory(): GpioFactory {
+  let loaded: Promise<OnoffModule> | null = null;
+  return async (line, direction) => {
+    loaded ??= loadOnoff();
+    const onoff = await loaded;
+    if (!onoff.Gpio.accessible) {
+      throw new TpmError(
+        'UNSUPPORTED',
+        'sysfs GPIO is not accessible on this host (onoff: Gpio.accessible is false): run the bridge on the ' +
+          'host whose GPIO lines switch the nodes, as a member of the gpio group',
+      );
+    }
+    try {
+      return new onoff.Gpio(line, direction, 'none', { activeLow: false, reconfigureDirection: false });
+    } catch (error) {
+      throw permissionOr(error, line);
+    }
+  };
+}
+
+async function loadOnoff(): Promise<OnoffModule> {
+  try {
+    const module = (await import('onoff')) as unknown as OnoffModule & { default?: OnoffModule };
+    return module.Gpio ? module : module.default!;
+  } catch (error) {
+    throw new TpmError(
+      'UNSUPPORTED',
+      `the onoff GPIO module cannot be loaded (${errorMessage(error)}): install it on the host that switches ` +
+        'the nodes (npm install onoff, which builds a native addon) and run the bridge as a member of the gpio group',
+      { cause: error },
+    );
+  }
+}

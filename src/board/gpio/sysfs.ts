@@ -1,0 +1,121 @@
+import { readFile, readdir, writeFile, access } from 'node:fs/promises';
+import { join } from 'node:path';
+import { sleep, type Clock } from '../../util/clock.js';
+import { TpmError, errorMessage } from '../../util/errors.js';
+
+/**
+ * The sysfs GPIO facts of HARDWARE.md "GPIO-switched clusters": onoff takes sysfs numbers,
+ * which on current kernels are the BCM number plus the base of the SoC's gpiochip.
+ */
+export const DEFAULT_SYSFS_GPIO_ROOT = '/sys/class/gpio';
+
+/**
+ * Labels of the chips that carry the 40-pin header's BCM lines, best first: the RP1 on a
+ * Pi 5, the SoC's pinctrl on a Pi 4 / 400 / CM4 (bcm2711) and on older Pis (bcm2835).
+ * Other chips (the firmware's expander, 'raspberrypi-exp-gpio', or the Pi 5's own SoC pins)
+ * are not the header.
+ */
+export const SOC_GPIOCHIP_LABELS = ['pinctrl-rp1', 'pinctrl-bcm2711', 'pinctrl-bcm2835', 'pinctrl-bcm2712'];
+
+export interface GpioChip {
+  name: string;
+  label: string;
+  base: number;
+}
+
+export async function listGpioChips(root = DEFAULT_SYSFS_GPIO_ROOT): Promise<GpioChip[]> {
+  let entries: string[];
+  try {
+    entries = await readdir(root);
+  } catch (error) {
+    throw new TpmError(
+      'UNSUPPORTED',
+      `sysfs GPIO is not available (${root}: ${errorMessage(error)}); the gpio board needs a kernel with /sys/class/gpio`,
+      { cause: error },
+    );
+  }
+  const chips: GpioChip[] = [];
+  for (const name of entries.filter((entry) => entry.startsWith('gpiochip')).sort()) {
+    try {
+      const label = (await readFile(join(root, name, 'label'), 'utf8')).trim();
+      const base = Number((await readFile(join(root, name, 'base'), 'utf8')).trim());
+      if (Number.isInteger(base)) chips.push({ name, label, base });
+    } catch {
+      // a chip without readable label/base is not one we can use
+    }
+  }
+  return chips;
+}
+
+/** The sysfs base of the SoC chip that carries the BCM lines. */
+export async function socGpioBase(root = DEFAULT_SYSFS_GPIO_ROOT): Promise<GpioChip> {
+  const chips = await listGpioChips(root);
+  for (const label of SOC_GPIOCHIP_LABELS) {
+    const chip = chips.find((c) => c.label === label);
+    if (chip) return chip;
+  }
+  if (chips.length === 1) return chips[0]!;
+  const found = chips.map((c) => `${c.name} "${c.label}" base ${c.base}`).join(', ') || 'none';
+  throw new TpmError(
+    'UNSUPPORTED',
+    `cannot tell which gpiochip carries the BCM lines (looked for ${SOC_GPIOCHIP_LABELS.join(', ')}; found ${found})`,
+  );
+}
+
+/**
+ * The physical level of a sysfs line without changing it: exports it if needed (exporting
+ * leaves the pin's mode and level alone) and reads `value`, undoing a sysfs `active_low`.
+ * For an input this is the level the relay board's pull resistors give it, i.e. what the
+ * board sees now; for an output it is what is driven. null when it cannot be read.
+ */
+export async function readSysfsLevel(
+  sysfsLine: number,
+  options: { root?: string; clock: Clock },
+): Promise<0 | 1 | null> {
+  const root = options.root ?? DEFAULT_SYSFS_GPIO_ROOT;
+  const dir = join(root, `gpio${sysfsLine}`);
+  if (!(await exists(join(dir, 'value')))) {
+    try {
+      await writeFile(join(root, 'export'), String(sysfsLine));
+    } catch (error) {
+      throw permissionOr(error, sysfsLine);
+    }
+    // udev gives the gpio group access a moment after the export.
+    for (let attempt = 0; attempt < 20 && !(await exists(join(dir, 'value'))); attempt++) await sleep(options.clock, 50);
+  }
+  try {
+    const value = (await readFile(join(dir, 'value'), 'utf8')).trim();
+    const activeLow = (await readFile(join(dir, 'active_low'), 'utf8').catch(() => '0')).trim();
+    if (value !== '0' && value !== '1') return null;
+    const logical = value === '1' ? 1 : 0;
+    return (activeLow === '1' ? 1 - logical : logical) as 0 | 1;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM') throw permissionOr(error, sysfsLine);
+    return null;
+  }
+}
+
+/** An EACCES/EPERM becomes the advice about the gpio group; anything else is passed on. */
+export function permissionOr(error: unknown, sysfsLine: number): TpmError {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'EACCES' || code === 'EPERM') {
+    return new TpmError(
+      'BUS',
+      `no permission to use GPIO ${sysfsLine} (sysfs): add the user running the bridge to the gpio group ` +
+        '(sudo usermod -aG gpio <user>) and start a new login session',
+      { cause: error },
+    );
+  }
+  if (error instanceof TpmError) return error;
+  return new TpmError('BUS', `GPIO ${sysfsLine}: ${errorMessage(error)}`, { cause: error });
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

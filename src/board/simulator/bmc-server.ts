@@ -1,0 +1,258 @@
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { generate } from 'selfsigned';
+import { systemClock, type Clock } from '../../util/clock.js';
+import { BMC_NODES, BmcModel, type BmcStats } from './bmc-model.js';
+
+/**
+ * A simulated Turing Pi 2 BMC: a real HTTPS server on loopback with a self-signed
+ * certificate, speaking the API exactly as HARDWARE.md "Turing Pi 2 / 2.5" describes
+ * (bmcd 2.x), or firmware 1.x (plain HTTP, no authentication, numeric values).
+ *
+ * Where the simulator differs from bmcd, on purpose:
+ * - bmcd skips authentication for its own loopback; every client here is on loopback, so
+ *   the simulator authenticates everyone.
+ * - bmcd answers a reset after the 1 s off time; the simulator answers at once and switches
+ *   the slot back on 1 s later on its (injectable) clock, so tests with a FakeClock do not
+ *   hang on the request.
+ * - Banned peers get what bmcd gives them: 403 with a text body on the login path, 401 with
+ *   WWW-Authenticate on every other call ("Exceeded allowed authentication attempts...").
+ */
+export interface BmcSimulatorOptions {
+  clock?: Clock;
+  username?: string;
+  password: string;
+  firmware?: 1 | 2;
+  /** A Turing Pi 2.5 with a fan answering `opt=get&type=cooling`. */
+  cooling?: boolean;
+  /** Port of the API (0: any free port). */
+  port?: number;
+  /** Also listen on plain HTTP answering 308 to the HTTPS address, as bmcd does on port 80. */
+  redirectHttp?: boolean;
+  /** Initial stored (and physical) power of nodes 1-4. */
+  power?: boolean[];
+}
+
+export interface BmcSimulator {
+  /** https://127.0.0.1:<port> (http:// for firmware 1.x). */
+  url: string;
+  /** The plain-HTTP address that redirects, when redirectHttp was asked for. */
+  httpUrl: string | null;
+  /** PEM of the server's self-signed certificate (empty for firmware 1.x). */
+  ca: string;
+  state: BmcModel;
+  stats: BmcStats;
+  /** All tokens become stale, as after a BMC reboot. */
+  restart(): void;
+  /** While true, requests are received and never answered. */
+  stopAnswering(stop: boolean): void;
+  close(): Promise<void>;
+}
+
+const REALM = 'bmcd';
+
+export async function startBmcSimulator(options: BmcSimulatorOptions): Promise<BmcSimulator> {
+  const clock = options.clock ?? systemClock;
+  const firmware = options.firmware ?? 2;
+  const model = new BmcModel(clock, { [options.username ?? 'root']: options.password });
+  options.power?.slice(0, BMC_NODES).forEach((on, index) => model.setPower(index, on));
+  model.stats.powerSets = 0;
+  let silent = false;
+
+  const handler = (request: IncomingMessage, response: ServerResponse): void => {
+    model.stats.requests++;
+    if (silent) return; // held until the connection is closed: a BMC that stopped answering
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      try {
+        handle(request, Buffer.concat(chunks).toString('utf8'), response);
+      } catch (error) {
+        sendResult(response, 500, error instanceof Error ? error.message : String(error));
+      }
+    });
+  };
+
+  const handle = (request: IncomingMessage, body: string, response: ServerResponse): void => {
+    const url = new URL(request.url ?? '/', 'https://bmc.invalid');
+    const peer = request.socket.remoteAddress ?? 'unknown';
+    if (firmware === 2 && url.pathname === '/api/bmc/authenticate') {
+      if (request.method !== 'POST') return sendText(response, 405, 'method not allowed');
+      let credentials: { username?: unknown; password?: unknown };
+      try {
+        credentials = JSON.parse(body) as typeof credentials;
+      } catch (error) {
+        return sendText(response, 403, `error trying to parse credentials: ${(error as Error).message}`);
+      }
+      const outcome = model.login(peer, credentials?.username, credentials?.password);
+      if ('token' in outcome) {
+        response.setHeader('X-Auth-Token', outcome.token);
+        return sendJson(response, 200, {
+          id: outcome.token,
+          name: 'User Session',
+          description: 'User Session',
+          username: credentials.username,
+        });
+      }
+      return sendText(response, outcome.status, outcome.message);
+    }
+    if (url.pathname !== '/api/bmc' || request.method !== 'GET') return sendText(response, 404, 'not found');
+    if (firmware === 2) {
+      const auth = model.authorize(peer, request.headers.authorization);
+      if (!auth.ok) {
+        const challenge =
+          auth.scheme === 'Bearer'
+            ? `Bearer realm="${REALM}" error="invalid_token" error_description="${auth.message}"`
+            : auth.scheme === 'Basic'
+              ? `Basic realm="${REALM}"`
+              : `realm="${REALM}"`;
+        response.setHeader('WWW-Authenticate', challenge);
+        return sendText(response, auth.status, auth.message);
+      }
+    }
+    api(url.searchParams, response);
+  };
+
+  const api = (query: URLSearchParams, response: ServerResponse): void => {
+    const opt = query.get('opt');
+    if (opt !== 'get' && opt !== 'set') return sendResult(response, 400, 'Missing `opt` parameter');
+    const type = query.get('type');
+    if (type === null) return sendResult(response, 400, 'Missing `type` parameter');
+    const key = `${type}:${opt}`;
+    if (key === 'power:get') {
+      if (firmware === 1) {
+        const numbers = Object.fromEntries(model.stored.map((on, i) => [`node${i + 1}`, on ? 1 : 0]));
+        return sendJson(response, 200, { response: [numbers] });
+      }
+      const states = Object.fromEntries(
+        model.stored.map((on, i) => [`node${i + 1}`, model.unknown[i] ? 'Unknown' : on ? '1' : '0']),
+      );
+      return sendResult(response, 200, [states]);
+    }
+    if (key === 'power:set') {
+      const changes: [number, boolean][] = [];
+      for (let i = 0; i < BMC_NODES; i++) {
+        const value = query.get(`node${i + 1}`);
+        if (value === null) continue;
+        if (value !== '0' && value !== '1') {
+          return sendResult(response, 400, `Invalid value \`${value}\` for parameter \`node${i + 1}\``);
+        }
+        changes.push([i, value === '1']);
+      }
+      for (const [index, on] of changes) model.setPower(index, on);
+      return sendResult(response, 200, 'ok');
+    }
+    if (key === 'reset:set') {
+      const node = query.get('node');
+      if (node === null) return sendResult(response, 400, 'Missing `node` parameter');
+      if (!/^-?[0-9]+$/.test(node)) return sendResult(response, 400, 'Parameter `node` is not a number');
+      const index = Number(node);
+      if (index < 0 || index >= BMC_NODES) {
+        return sendResult(response, 400, 'Parameter `node` is out of range 0..3 of node IDs');
+      }
+      model.reset(index);
+      return sendResult(response, 200, 'ok');
+    }
+    if (key === 'node_info:get' && firmware === 2) {
+      const nodes = model.stored.map((_, i) => ({
+        name: `node${i + 1}`,
+        module_name: model.physical[i] ? 'Raspberry Pi CM4' : '',
+        power_on_time: model.powerOnSeconds(i),
+        uart_baud: 115200,
+      }));
+      return sendResult(response, 200, nodes);
+    }
+    if (key === 'nodeinfo:get') {
+      // The other call, without the underscore, answers zeros (HARDWARE.md).
+      return sendResult(response, 200, [{ node1: 0, node2: 0, node3: 0, node4: 0 }]);
+    }
+    if (key === 'cooling:get' && firmware === 2 && options.cooling) {
+      return sendResult(response, 200, model.fans);
+    }
+    return sendResult(response, 400, `Invalid \`type\` parameter ${type}`);
+  };
+
+  let ca = '';
+  let server: http.Server | https.Server;
+  if (firmware === 2) {
+    const pems = await generate([{ name: 'commonName', value: 'turingpi.local' }], {
+      keyType: 'ec',
+      curve: 'P-256',
+      algorithm: 'sha256',
+      extensions: [
+        { name: 'basicConstraints', cA: true },
+        {
+          name: 'subjectAltName',
+          altNames: [
+            { type: 2, value: 'turingpi.local' },
+            { type: 2, value: 'localhost' },
+            { type: 7, ip: '127.0.0.1' },
+          ],
+        },
+      ],
+    });
+    ca = pems.cert;
+    server = https.createServer({ key: pems.private, cert: pems.cert }, handler);
+  } else {
+    server = http.createServer(handler);
+  }
+  const port = await listen(server, options.port ?? 0);
+  const url = `${firmware === 2 ? 'https' : 'http'}://127.0.0.1:${port}`;
+
+  let redirect: http.Server | null = null;
+  let httpUrl: string | null = null;
+  if (options.redirectHttp && firmware === 2) {
+    redirect = http.createServer((request, response) => {
+      model.stats.requests++;
+      response.writeHead(308, { location: `${url}${request.url ?? '/'}` });
+      response.end();
+    });
+    httpUrl = `http://127.0.0.1:${await listen(redirect, 0)}`;
+  }
+
+  return {
+    url,
+    httpUrl,
+    ca,
+    state: model,
+    stats: model.stats,
+    restart: () => model.restart(),
+    stopAnswering: (stop) => {
+      silent = stop;
+    },
+    close: async () => {
+      for (const s of [server, redirect]) {
+        if (!s) continue;
+        s.closeAllConnections();
+        await new Promise<void>((resolve) => s.close(() => resolve()));
+      }
+    },
+  };
+}
+
+function listen(server: http.Server, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+function sendJson(response: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  response.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  response.end(text);
+}
+
+/** bmcd's legacy envelope: `{"response":[{"result": ...}]}`, for answers and errors alike. */
+function sendResult(response: ServerResponse, status: number, result: unknown): void {
+  sendJson(response, status, { response: [{ result }] });
+}
+
+function sendText(response: ServerResponse, status: number, text: string): void {
+  response.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  response.end(text);
+}

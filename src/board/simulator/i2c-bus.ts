@@ -1,0 +1,184 @@
+import type { Clock } from '../../util/clock.js';
+import type { I2cBus } from '../tpi1/i2c.js';
+import { FaultInjector, i2cError, type BusOperation, type TransactionInfo } from './faults.js';
+
+/**
+ * A simulated I2C bus behind the same I2cBus interface as the i2c-bus addon (ARCHITECTURE
+ * habit 3: fake the device, not the driver). Addresses route to register-level chips; an
+ * address nobody answers fails like a real NACK.
+ */
+
+/** A chip on the bus. Each call is one bus transaction; throw (i2cError) to not acknowledge. */
+export interface I2cDevice {
+  /** Reads `length` bytes from `register` on (the chip's own auto-increment). */
+  read(register: number, length: number): number[];
+  /** Writes bytes to `register` on. */
+  write(register: number, bytes: readonly number[]): void;
+}
+
+/** One transaction, as seen by onTransaction listeners (for tests that check order). */
+export interface TransactionRecord {
+  operation: BusOperation;
+  address: number;
+  register: number;
+  /** Bytes written, or bytes returned by a read. */
+  bytes: number[];
+  /** The error message when the transaction failed. */
+  error?: string;
+  /** A write the fault injector acknowledged and dropped. */
+  dropped?: boolean;
+}
+
+export interface SimulatedI2cBusOptions {
+  /** The clock that latency faults wait on. */
+  clock: Clock;
+  faults?: FaultInjector;
+}
+
+/** i2c-bus's limit for I2C block transfers (I2C_SMBUS_BLOCK_MAX). */
+const BLOCK_MAX = 32;
+
+export class SimulatedI2cBus implements I2cBus {
+  readonly faults: FaultInjector;
+  private readonly clock: Clock;
+  private readonly devices = new Map<number, I2cDevice>();
+  private listeners: ((record: TransactionRecord) => void)[] = [];
+  /** close() calls so far; the bus keeps working (a bridge restart reopens the same bus). */
+  closeCount = 0;
+
+  constructor(options: SimulatedI2cBusOptions) {
+    this.clock = options.clock;
+    this.faults = options.faults ?? new FaultInjector();
+  }
+
+  attach(address: number, device: I2cDevice): void {
+    checkAddress(address);
+    this.devices.set(address, device);
+  }
+
+  detach(address: number): void {
+    this.devices.delete(address);
+  }
+
+  device(address: number): I2cDevice | undefined {
+    return this.devices.get(address);
+  }
+
+  /** Calls `listener` after every transaction. Returns a function that removes it. */
+  onTransaction(listener: (record: TransactionRecord) => void): () => void {
+    this.listeners.push(listener);
+    return () => {
+      this.listeners = this.listeners.filter((l) => l !== listener);
+    };
+  }
+
+  async readByte(address: number, register: number): Promise<number> {
+    const [byte] = await this.read(address, register, 1);
+    return byte ?? 0;
+  }
+
+  async writeByte(address: number, register: number, byte: number): Promise<void> {
+    checkByte(byte, 'byte');
+    await this.write(address, register, [byte]);
+  }
+
+  async readI2cBlock(
+    address: number,
+    register: number,
+    length: number,
+    buffer: Buffer,
+  ): Promise<{ bytesRead: number; buffer: Buffer }> {
+    checkLength(length, buffer);
+    const bytes = await this.read(address, register, length);
+    bytes.forEach((byte, index) => {
+      buffer[index] = byte;
+    });
+    return { bytesRead: bytes.length, buffer };
+  }
+
+  async writeI2cBlock(
+    address: number,
+    register: number,
+    length: number,
+    buffer: Buffer,
+  ): Promise<{ bytesWritten: number; buffer: Buffer }> {
+    checkLength(length, buffer);
+    await this.write(address, register, Array.from(buffer.subarray(0, length)));
+    return { bytesWritten: length, buffer };
+  }
+
+  async close(): Promise<void> {
+    this.closeCount++;
+  }
+
+  private async read(address: number, register: number, length: number): Promise<number[]> {
+    checkAddress(address);
+    checkByte(register, 'register');
+    const transaction: TransactionInfo = { address, operation: 'read', register, length };
+    try {
+      await this.faults.enter(transaction, this.clock);
+      const device = this.deviceAt(address);
+      const bytes = this.faults.alterRead(transaction, device.read(register, length));
+      this.faults.noteBytes('read', bytes.length);
+      this.emit({ operation: 'read', address, register, bytes });
+      return bytes;
+    } catch (error) {
+      this.fail(transaction, [], error);
+      throw error;
+    }
+  }
+
+  private async write(address: number, register: number, bytes: number[]): Promise<void> {
+    checkAddress(address);
+    checkByte(register, 'register');
+    const transaction: TransactionInfo = { address, operation: 'write', register, length: bytes.length };
+    try {
+      await this.faults.enter(transaction, this.clock);
+      const device = this.deviceAt(address);
+      const dropped = this.faults.dropsWrite(transaction);
+      if (!dropped) device.write(register, bytes);
+      this.faults.noteBytes('write', bytes.length);
+      this.emit({ operation: 'write', address, register, bytes, ...(dropped ? { dropped } : {}) });
+    } catch (error) {
+      this.fail(transaction, bytes, error);
+      throw error;
+    }
+  }
+
+  private deviceAt(address: number): I2cDevice {
+    const device = this.devices.get(address);
+    if (!device) throw i2cError('ENXIO', `simulated: nothing answers at ${hex(address)}`);
+    return device;
+  }
+
+  private fail(transaction: TransactionInfo, bytes: number[], error: unknown): void {
+    this.faults.noteError();
+    const message = error instanceof Error ? error.message : String(error);
+    this.emit({ operation: transaction.operation, address: transaction.address, register: transaction.register, bytes, error: message });
+  }
+
+  private emit(record: TransactionRecord): void {
+    for (const listener of this.listeners) listener(record);
+  }
+}
+
+function checkAddress(address: number): void {
+  if (!Number.isInteger(address) || address < 0 || address > 0x7f) {
+    throw new RangeError(`invalid I2C address ${address}: 7-bit addresses are 0-0x7f`);
+  }
+}
+
+function checkByte(value: number, what: string): void {
+  if (!Number.isInteger(value) || value < 0 || value > 0xff) throw new RangeError(`invalid ${what} ${value}: must be 0-255`);
+}
+
+function checkLength(length: number, buffer: Buffer): void {
+  if (!Number.isInteger(length) || length < 1 || length > BLOCK_MAX) {
+    throw new RangeError(`invalid length ${length}: I2C block transfers are 1-${BLOCK_MAX} bytes`);
+  }
+  if (buffer.length < length) throw new RangeError(`buffer of ${buffer.length} bytes is shorter than length ${length}`);
+}
+
+function hex(value: number): string {
+  return `0x${value.toString(16).padStart(2, '0')}`;
+}

@@ -1,0 +1,112 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { Clock } from '../../util/clock.js';
+import { TpmError, errorMessage } from '../../util/errors.js';
+
+/**
+ * The EEPROM write budget of persist_power_state (SPEC section 3, HARDWARE.md "two dangers"):
+ * every 0xF2 write with SEE = 0 wears the DS4520's EEPROM, so at most
+ * `eeprom_writes_per_day` are made in any rolling 24 hours. The times of the writes are kept
+ * in a store so that a restart does not reset the count.
+ */
+
+export const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** Where the times (ms since the epoch) of recent EEPROM writes are kept. */
+export interface EepromBudgetStore {
+  load(): Promise<number[]>;
+  save(writeTimes: number[]): Promise<void>;
+}
+
+export function memoryBudgetStore(initial: number[] = []): EepromBudgetStore {
+  let saved = [...initial];
+  return {
+    load: async () => [...saved],
+    save: async (writeTimes) => {
+      saved = [...writeTimes];
+    },
+  };
+}
+
+export const BUDGET_FILE_NAME = 'tpi1-eeprom-writes.json';
+
+/** A JSON file `<directory>/tpi1-eeprom-writes.json`, replaced atomically (write, then rename). */
+export function fileBudgetStore(directory: string): EepromBudgetStore {
+  const file = path.join(directory, BUDGET_FILE_NAME);
+  return {
+    async load() {
+      let text: string;
+      try {
+        text = await fs.readFile(file, 'utf8');
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+        throw new TpmError('STATE', `cannot read the EEPROM write counter ${file}: ${errorMessage(error)}`, { cause: error });
+      }
+      try {
+        const parsed = JSON.parse(text) as { writes?: unknown };
+        if (!Array.isArray(parsed.writes) || !parsed.writes.every((t) => typeof t === 'number' && Number.isFinite(t))) {
+          throw new Error('"writes" is not a list of times');
+        }
+        return parsed.writes as number[];
+      } catch (error) {
+        throw new TpmError(
+          'STATE',
+          `the EEPROM write counter ${file} is damaged (${errorMessage(error)}); fix or delete it ` +
+            '(deleting it forgets the writes of the last 24 hours)',
+          { cause: error },
+        );
+      }
+    },
+    async save(writeTimes) {
+      await fs.mkdir(directory, { recursive: true });
+      const temporary = `${file}.${process.pid}.tmp`;
+      await fs.writeFile(temporary, `${JSON.stringify({ writes: writeTimes })}\n`, 'utf8');
+      await fs.rename(temporary, file);
+    },
+  };
+}
+
+export class EepromWriteBudget {
+  private writes: number[] | null = null;
+
+  constructor(
+    private readonly store: EepromBudgetStore,
+    private readonly writesPerDay: number,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Writes counted in the last 24 hours. */
+  async used(): Promise<number> {
+    return (await this.recent()).length;
+  }
+
+  /**
+   * Counts one EEPROM write, or refuses it when the budget is spent. Called before the
+   * write and saved at once: a write that fails on the bus may still have reached the
+   * EEPROM, and a crash right after it must not forget it.
+   */
+  async reserve(): Promise<void> {
+    const writes = await this.recent();
+    if (writes.length >= this.writesPerDay) {
+      const oldest = Math.min(...writes);
+      const nextAllowed = new Date(oldest + DAY_MS).toISOString();
+      throw new TpmError(
+        'BUSY',
+        `EEPROM write budget spent: ${writes.length} writes of 0xF2 to the DS4520's EEPROM in the last 24 hours ` +
+          `(board.eeprom_writes_per_day: ${this.writesPerDay}); the next is allowed at ${nextAllowed}. ` +
+          'Raise the limit, or set persist_power_state: false to write the shadow SRAM instead',
+      );
+    }
+    writes.push(this.clock.now());
+    this.writes = writes;
+    await this.store.save(writes);
+  }
+
+  private async recent(): Promise<number[]> {
+    this.writes ??= await this.store.load();
+    const now = this.clock.now();
+    // Writes stamped in the future (the clock was stepped back) still count until 24 h away.
+    this.writes = this.writes.filter((time) => Math.abs(now - time) < DAY_MS);
+    return this.writes;
+  }
+}

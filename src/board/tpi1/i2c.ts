@@ -1,0 +1,77 @@
+import { TpmError, errorMessage } from '../../util/errors.js';
+
+/**
+ * The subset of `i2c-bus`'s PromisifiedBus the Turing Pi 1 driver uses (SPEC section 7:
+ * no other methods), so that a real bus, the simulator or a program's own fake all fit.
+ */
+export interface I2cBus {
+  readByte(address: number, register: number): Promise<number>;
+  writeByte(address: number, register: number, byte: number): Promise<void>;
+  readI2cBlock(
+    address: number,
+    register: number,
+    length: number,
+    buffer: Buffer,
+  ): Promise<{ bytesRead: number; buffer: Buffer }>;
+  writeI2cBlock(
+    address: number,
+    register: number,
+    length: number,
+    buffer: Buffer,
+  ): Promise<{ bytesWritten: number; buffer: Buffer }>;
+  close?(): Promise<void>;
+}
+
+export interface OpenI2cBusOptions {
+  /**
+   * Talk to addresses a kernel driver has claimed (I2C_SLAVE_FORCE). Needed on a Turing Pi 1
+   * with `dtoverlay=i2c-rtc,mcp7940x`, where rtc-ds1307 owns 0x6F (HARDWARE.md).
+   */
+  forceAccess: boolean;
+  /** Loads the `i2c-bus` module; tests replace it. */
+  importModule?: () => Promise<I2cBusModule>;
+}
+
+/** The part of the `i2c-bus` module this file uses. */
+export interface I2cBusModule {
+  openPromisified(busNumber: number, options?: { forceAccess: boolean }): Promise<I2cBus>;
+}
+
+/**
+ * Opens /dev/i2c-<busNumber> with the `i2c-bus` native addon. The addon is imported lazily
+ * (ARCHITECTURE habit 2) so that hosts without it still run every other board type.
+ */
+export async function openI2cBus(busNumber: number, options: OpenI2cBusOptions): Promise<I2cBus> {
+  const importModule = options.importModule ?? importI2cBus;
+  let module: I2cBusModule;
+  try {
+    module = await importModule();
+  } catch (error) {
+    throw new TpmError(
+      'BUS',
+      `the i2c-bus native addon could not be loaded (${errorMessage(error)}); board type tpi1 needs it: ` +
+        'install turingpi-mqtt with its optional dependencies on the Raspberry Pi (npm install i2c-bus builds it)',
+      { cause: error },
+    );
+  }
+  try {
+    return await module.openPromisified(busNumber, { forceAccess: options.forceAccess });
+  } catch (error) {
+    throw new TpmError(
+      'BUS',
+      `cannot open /dev/i2c-${busNumber}: ${errorMessage(error)}; enable the Cluster Management Bus with ` +
+        '"dtoverlay=i2c1,pins_44_45" (and "dtoverlay=i2c-rtc,mcp7940x" for the clock) in /boot/config.txt, reboot, ' +
+        `and make sure this user may use /dev/i2c-${busNumber} (group i2c)`,
+      { cause: error },
+    );
+  }
+}
+
+async function importI2cBus(): Promise<I2cBusModule> {
+  const module = await import('i2c-bus');
+  // The addon is CommonJS: depending on the loader its functions sit on the namespace or on default.
+  const candidate = (module as unknown as { openPromisified?: unknown; default?: I2cBusModule }).openPromisified
+    ? (module as unknown as I2cBusModule)
+    : (module as unknown as { default: I2cBusModule }).default;
+  return candidate;
+}

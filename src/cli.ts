@@ -1,0 +1,204 @@
+#!/usr/bin/env node
+import { existsSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { formatPowerAnswer, parsePowerArgs, requestPower } from './cli/power-client.js';
+import { demoConfig } from './cli/demo.js';
+import { ConfigError, formatProblems } from './config/problems.js';
+import { loadConfigFile } from './config/load.js';
+import { runValidate } from './config/validate.js';
+import type { Config } from './config/schema.js';
+import { VERSION } from './app/version.js';
+import { TpmError, errorMessage } from './util/errors.js';
+import { createLogger, type Logger } from './util/logger.js';
+
+const HELP = `turingpi-mqtt ${VERSION}: Turing Pi cluster boards in MQTT and Home Assistant
+
+Usage:
+  turingpi-mqtt [bridge] [-c FILE]     run the bridge (default: config/turingpi-mqtt.yaml, else the demo)
+  turingpi-mqtt agent -c FILE          run the node agent
+  turingpi-mqtt validate -c FILE       check a config file (exit 0 valid, 2 invalid)
+  turingpi-mqtt power NODE|all ACTION [-c FILE] [--json] [--timeout S]
+                                       ACTION: on off force-off toggle reboot shutdown status
+  turingpi-mqtt --version | --help
+`;
+
+const DEFAULT_CONFIG = 'config/turingpi-mqtt.yaml';
+
+/** Exit codes: 0 ok, 1 runtime failure or error answer, 2 usage or config error (SPEC section 2). */
+async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        config: { type: 'string', short: 'c' },
+        json: { type: 'boolean' },
+        timeout: { type: 'string' },
+        version: { type: 'boolean', short: 'v' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (error) {
+    return usage(errorMessage(error));
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (values.version) {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  const [command = 'bridge', ...rest] = positionals;
+  switch (command) {
+    case 'bridge':
+      if (rest.length > 0) return usage(`unexpected argument "${rest[0]}"`);
+      return runBridge(values.config);
+    case 'agent':
+      if (rest.length > 0) return usage(`unexpected argument "${rest[0]}"`);
+      if (!values.config) return usage('agent needs -c FILE (the agent config of this node)');
+      return runAgent(values.config);
+    case 'validate':
+      if (!values.config) return usage('validate needs -c FILE');
+      return runValidate(values.config, process.stdout);
+    case 'power':
+      return runPower(rest, values.config, values.json === true, values.timeout);
+    default:
+      return usage(`unknown command "${command}"`);
+  }
+}
+
+function usage(reason: string): number {
+  process.stderr.write(`turingpi-mqtt: ${reason}\nRun turingpi-mqtt --help for usage.\n`);
+  return 2;
+}
+
+/** Reads the config or says why not, one line per problem, no stack trace. */
+async function readConfig(path: string | undefined, role: 'bridge' | 'agent'): Promise<{ config: Config; warnings: string[]; demo: boolean }> {
+  if (path === undefined && role === 'bridge' && !existsSync(DEFAULT_CONFIG)) {
+    return { config: demoConfig(), warnings: [], demo: true };
+  }
+  const { config, warnings } = await loadConfigFile(path ?? DEFAULT_CONFIG, { role });
+  return { config, warnings, demo: false };
+}
+
+function reportStartError(error: unknown): number {
+  if (error instanceof ConfigError) {
+    for (const line of formatProblems(error.problems)) process.stderr.write(`${line}\n`);
+    return 2;
+  }
+  process.stderr.write(`turingpi-mqtt: ${errorMessage(error)}\n`);
+  if (!(error instanceof TpmError) && process.env.TURINGPI_DEBUG) process.stderr.write(`${(error as Error).stack ?? ''}\n`);
+  return error instanceof TpmError && (error.code === 'CONFIG' || error.code === 'USAGE') ? 2 : 1;
+}
+
+interface Service {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs a service until SIGINT/SIGTERM. A stop never touches power; a hard reboot under way
+ * finishes first. The hard-exit timer is the last resort (homebridge's habit).
+ */
+async function runService(service: Service, logger: Logger, graceMs: number): Promise<number> {
+  let stopping = false;
+  const done = new Promise<number>((resolve) => {
+    const onSignal = (signal: string): void => {
+      if (stopping) return;
+      stopping = true;
+      logger.info(`${signal}: stopping`);
+      setTimeout(() => {
+        logger.error('stop took too long: exiting anyway');
+        process.exit(1);
+      }, graceMs).unref();
+      service.stop().then(
+        () => resolve(0),
+        (error: unknown) => {
+          logger.error(`stop failed: ${errorMessage(error)}`);
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGINT', () => onSignal('SIGINT'));
+    process.on('SIGTERM', () => onSignal('SIGTERM'));
+  });
+  try {
+    await service.start();
+  } catch (error) {
+    stopping = true;
+    await service.stop().catch(() => undefined);
+    return reportStartError(error);
+  }
+  return done;
+}
+
+async function runBridge(path: string | undefined): Promise<number> {
+  let loaded;
+  try {
+    loaded = await readConfig(path, 'bridge');
+  } catch (error) {
+    return reportStartError(error);
+  }
+  const { config, warnings, demo } = loaded;
+  const logger = createLogger({ level: config.log.level, format: config.log.format });
+  for (const warning of warnings) logger.warn(warning);
+  if (demo) logger.info(`no ${DEFAULT_CONFIG}: running the demo (simulated Turing Pi 1, embedded broker)`);
+  const { createBridge } = await import('./app/bridge.js');
+  const bridge = createBridge(config, { logger });
+  if (demo) {
+    const { withDemoAgents } = await import('./cli/demo.js');
+    return runService(withDemoAgents(bridge, config, logger), logger, 5000 + config.power.reboot_off_time);
+  }
+  return runService(bridge, logger, 5000 + config.power.reboot_off_time);
+}
+
+async function runAgent(path: string): Promise<number> {
+  let loaded;
+  try {
+    loaded = await readConfig(path, 'agent');
+  } catch (error) {
+    return reportStartError(error);
+  }
+  const logger = createLogger({ level: loaded.config.log.level, format: loaded.config.log.format });
+  for (const warning of loaded.warnings) logger.warn(warning);
+  const { createAgent } = await import('./app/agent.js');
+  return runService(createAgent(loaded.config, { logger }), logger, 5000);
+}
+
+async function runPower(args: string[], path: string | undefined, json: boolean, timeout: string | undefined): Promise<number> {
+  let command;
+  let config: Config;
+  try {
+    if (args.length > 2) throw new TpmError('USAGE', `unexpected argument "${args[2]}"`);
+    command = parsePowerArgs(args[0], args[1]);
+    if (timeout !== undefined && !/^\d+(\.\d+)?$/.test(timeout)) throw new TpmError('USAGE', `--timeout takes seconds, not "${timeout}"`);
+    config = (await readConfig(path, 'bridge')).config;
+  } catch (error) {
+    if (error instanceof TpmError && error.code === 'USAGE') return usage(error.message);
+    return reportStartError(error);
+  }
+  const logger = createLogger({ level: 'silent' });
+  try {
+    const answer = await requestPower(config, { ...command, ...(timeout ? { timeoutMs: Number(timeout) * 1000 } : {}) }, logger);
+    process.stdout.write(`${json ? JSON.stringify(answer) : formatPowerAnswer(answer)}\n`);
+    return answer.status === 'ok' ? 0 : 1;
+  } catch (error) {
+    process.stderr.write(`turingpi-mqtt: ${errorMessage(error)}\n`);
+    return 1;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+    // Bridges and agents end their connections in stop(); a short-lived command may leave sockets.
+    setTimeout(() => process.exit(code), 200).unref();
+  },
+  (error: unknown) => {
+    process.stderr.write(`turingpi-mqtt: ${errorMessage(error)}\n`);
+    process.exit(1);
+  },
+);

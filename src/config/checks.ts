@@ -1,0 +1,153 @@
+import { Cron } from 'croner';
+import { cronProblem, isValidTimeZone } from './cron.js';
+import type { RawProblem } from './issues.js';
+import { boardNodeCount, resolveNodes, type ResolvedNode } from './nodes.js';
+import type { Config, NodeList } from './schema.js';
+
+/**
+ * Checks that need more than one key at a time (the zod schema checks each key alone).
+ * Every function returns all it finds; none throws.
+ */
+
+/** Which node numbers the board has, and how to say so in a message. */
+interface BoardSlots {
+  has(node: number): boolean;
+  describe: string;
+}
+
+function boardSlots(config: Config): BoardSlots {
+  if (config.board.type === 'gpio') {
+    const wired = Object.keys(config.board.gpio).map(Number).sort((a, b) => a - b);
+    return {
+      has: (node) => wired.includes(node),
+      describe: wired.length === 0 ? 'board.gpio wires no nodes' : `board.gpio wires nodes ${wired.join(', ')}`,
+    };
+  }
+  const count = boardNodeCount(config);
+  const board = config.board.type === 'simulator' ? `the simulated ${config.board.simulate.model} board` : `a ${config.board.type} board`;
+  return { has: (node) => Number.isInteger(node) && node >= 1 && node <= count, describe: `${board} has nodes 1-${count}` };
+}
+
+/** Off, reboot and shutdown lists must not name a protected node (SPEC section 3). */
+function checkNodeList(
+  list: NodeList,
+  path: (string | number)[],
+  slots: BoardSlots,
+  nodes: ResolvedNode[],
+  cutsPower: string | undefined,
+): RawProblem[] {
+  if (list === 'all') return [];
+  const problems: RawProblem[] = [];
+  list.forEach((node, index) => {
+    if (!slots.has(node)) {
+      problems.push({ segments: [...path, index], message: `node ${node} does not exist: ${slots.describe}` });
+    } else if (cutsPower && nodes.find((n) => n.number === node)?.protected) {
+      problems.push({
+        segments: [...path, index],
+        message: `node ${node} is protected and cannot be in a list that ${cutsPower} (set nodes.${node}.protected: false if you mean it)`,
+      });
+    }
+  });
+  return problems;
+}
+
+export function crossFieldProblems(config: Config): RawProblem[] {
+  const problems: RawProblem[] = [];
+  const slots = boardSlots(config);
+  const nodes = resolveNodes(config);
+
+  if (config.board.type === 'gpio' && Object.keys(config.board.gpio).length === 0) {
+    problems.push({ segments: ['board', 'gpio'], message: 'a gpio board needs at least one node line, e.g. gpio: { 1: { line: 17 } }' });
+  }
+  const lineOwners = new Map<number, string>();
+  for (const [node, wiring] of Object.entries(config.board.gpio)) {
+    if (Number(node) < 1) problems.push({ segments: ['board', 'gpio', node], message: 'node numbers start at 1', at: 'key' });
+    const owner = lineOwners.get(wiring.line);
+    if (owner !== undefined) {
+      problems.push({ segments: ['board', 'gpio', node, 'line'], message: `line ${wiring.line} is already node ${owner}'s line` });
+    } else lineOwners.set(wiring.line, node);
+  }
+
+  for (const key of Object.keys(config.nodes)) {
+    const number = Number(key);
+    if (String(number) !== key) {
+      problems.push({ segments: ['nodes', key], message: `write the node number as ${number}, not ${key}`, at: 'key' });
+    } else if (!slots.has(number)) {
+      problems.push({ segments: ['nodes', key], message: `node ${key} does not exist: ${slots.describe}`, at: 'key' });
+    }
+  }
+
+  const firstIndexOfName = new Map<string, number>();
+  config.schedules.forEach((schedule, index) => {
+    const path = ['schedules', index];
+    const earlier = firstIndexOfName.get(schedule.name);
+    if (earlier !== undefined) {
+      problems.push({ segments: [...path, 'name'], message: `"${schedule.name}" is already the name of schedules.${earlier}; names must be unique` });
+    } else firstIndexOfName.set(schedule.name, index);
+
+    const cutsPower = { on: undefined, off: 'switches nodes off', reboot: 'reboots nodes', shutdown: 'shuts nodes down' }[schedule.action];
+    problems.push(...checkNodeList(schedule.nodes, [...path, 'nodes'], slots, nodes, cutsPower));
+  });
+
+  const { watchdog, thermal } = config.policies;
+  problems.push(...checkNodeList(watchdog.nodes, ['policies', 'watchdog', 'nodes'], slots, nodes, 'power-cycles nodes'));
+  problems.push(...checkNodeList(thermal.nodes, ['policies', 'thermal', 'nodes'], slots, nodes, thermal.action === 'off' ? 'switches nodes off' : 'shuts nodes down'));
+  if (thermal.clear_celsius >= thermal.max_celsius) {
+    problems.push({
+      segments: ['policies', 'thermal', 'clear_celsius'],
+      message: `must be below max_celsius (${thermal.max_celsius}), got ${thermal.clear_celsius}`,
+    });
+  }
+  return problems;
+}
+
+/** Things that work but are probably not what the user meant. */
+export function configWarnings(config: Config): RawProblem[] {
+  const warnings: RawProblem[] = [];
+  const { board } = config;
+  // HARDWARE.md: firmware 2.x serves HTTPS and wants a login; firmware 1.x is plain HTTP without one.
+  if (board.type === 'tpi2' && board.bmc.password === null && !board.bmc.url.startsWith('http://')) {
+    warnings.push({
+      segments: ['board', 'bmc', 'password'],
+      message: 'is not set: BMC firmware 2.x (https) needs a login; set it, e.g. password: ${TPI_BMC_PASSWORD}',
+    });
+  }
+  if (board.type === 'tpi2' && board.bmc.insecure) {
+    warnings.push({ segments: ['board', 'bmc', 'insecure'], message: 'any certificate is accepted; better give the BMC certificate in board.bmc.ca' });
+  }
+  if (board.type === 'tpi1' && config.nodes['1']?.protected === false) {
+    // HARDWARE.md: a tpi1 whose master is off cannot recover by itself.
+    warnings.push({
+      segments: ['nodes', '1', 'protected'],
+      message: 'node 1 is the Turing Pi 1 master: switched off, the board cannot switch it back on by itself',
+    });
+  }
+  config.schedules.forEach((schedule, index) => {
+    if (cronProblem(schedule.cron) !== undefined) return;
+    if (schedule.timezone !== null && !isValidTimeZone(schedule.timezone)) return;
+    const next = new Cron(schedule.cron, { paused: true, ...(schedule.timezone ? { timezone: schedule.timezone } : {}) }).nextRun();
+    if (next === null) warnings.push({ segments: ['schedules', index, 'cron'], message: `"${schedule.cron}" never matches a date` });
+  });
+  const nodes = resolveNodes(config);
+  const { watchdog } = config.policies;
+  if (watchdog.enabled && watchdog.nodes !== 'all') {
+    for (const node of watchdog.nodes) {
+      const resolved = nodes.find((n) => n.number === node);
+      if (resolved && !resolved.agent) {
+        warnings.push({
+          segments: ['policies', 'watchdog', 'nodes'],
+          message: `node ${node} has no agent (nodes.${node}.agent: false): the watchdog cannot tell whether it hangs`,
+        });
+      }
+    }
+  }
+  return warnings;
+}
+
+/** What the agent role needs beyond a valid file: the node it runs on. */
+export function agentProblems(config: Config): RawProblem[] {
+  if (config.agent.node === null) {
+    return [{ segments: ['agent', 'node'], message: 'the agent needs the number of the node it runs on, e.g. agent: { node: 3 }' }];
+  }
+  return [];
+}

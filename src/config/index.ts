@@ -1,0 +1,17 @@
+/** Configuration: schema, loading and validation (SPEC sections 2, 3 and 7). */
+export { configSchema, duration, ID_PATTERN } from './schema.js';
+export type { Config, ConfigInput, NodeList, ScheduleConfig } from './schema.js';
+export { boardModel, boardNodeCount, expandNodeList, resolveNodes } from './nodes.js';
+export type { ResolvedNode } from './nodes.js';
+export { formatDuration, parseDuration } from './duration.js';
+export { ConfigError, formatProblem, formatProblems } from './problems.js';
+export type { Problem } from './problems.js';
+export { checkAgentConfig, parseConfig } from './parse.js';
+export { checkConfigText, loadConfig, loadConfigFile } from './load.js';
+export type { LoadedConfig, LoadOptions, TextCheck } from './load.js';
+export { substituteEnv } from './env.js';
+export type { Environment } from './env.js';
+export { cronProblem, isValidTimeZone } from './cron.js';
+export { runValidate } from './validate.js';
+export type { LineWriter } from './validate.js';
+export { configJsonSchema } from './write-schema.js';

@@ -1,0 +1,213 @@
+import { readFile, stat } from 'node:fs/promises';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Scalar } from 'yaml';
+import { agentProblems } from './checks.js';
+import { substituteEnv, type Environment } from './env.js';
+import { dottedPath, schemaAt, type PathSegment, type RawProblem } from './issues.js';
+import { validateConfigObject } from './parse.js';
+import { ConfigError, formatProblem, sortProblems, type Problem } from './problems.js';
+import type { Config } from './schema.js';
+
+export interface LoadOptions {
+  /** Where `${VAR}` is looked up; default process.env. */
+  env?: Environment;
+  /** 'agent' also requires what the agent role needs (agent.node), located in the file. */
+  role?: 'bridge' | 'agent';
+}
+
+export interface LoadedConfig {
+  config: Config;
+  /** Formatted lines, e.g. `FILE:LINE:COL path: message`: worth telling, not fatal. */
+  warnings: string[];
+}
+
+export interface TextCheck {
+  /** Present when there are no problems. */
+  config: Config | undefined;
+  problems: Problem[];
+  warnings: string[];
+  /** Dotted paths of scalars that were exactly one `${VAR}` without a default: their value lives outside the file. */
+  fromEnvironment: Set<string>;
+}
+
+type YamlDocument = Document.Parsed;
+
+/**
+ * Validates YAML text as a config file named `file`, without throwing: YAML syntax, `${VAR}`
+ * substitution, the schema and the checks across keys, each problem placed at its line:col.
+ */
+export function checkConfigText(text: string, file: string, options: LoadOptions = {}): TextCheck {
+  const env = options.env ?? process.env;
+  const lineCounter = new LineCounter();
+  // merge: true lets users share settings with anchors and `<<:` (e.g. across schedules).
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, merge: true, uniqueKeys: true });
+  const at = (offset: number | undefined): Pick<Problem, 'line' | 'col'> => {
+    if (offset === undefined) return {};
+    const { line, col } = lineCounter.linePos(offset);
+    return { line, col };
+  };
+  const fromEnvironment = new Set<string>();
+  const result = (problems: Problem[], warnings: string[], config?: Config): TextCheck => ({
+    config: problems.length === 0 ? config : undefined,
+    problems: sortProblems(problems),
+    warnings,
+    fromEnvironment,
+  });
+
+  const yamlWarnings = doc.warnings.map((w) => formatProblem({ file, path: '', message: w.message, ...at(w.pos[0]) }));
+  if (doc.errors.length > 0) {
+    const lines = text.split('\n');
+    const problems = doc.errors.map((e) => {
+      const position = at(e.pos[0]);
+      // In [ ] and { }, "{" is YAML syntax: an unquoted ${VAR} there breaks the parse.
+      const hint = lines[(position.line ?? 0) - 1]?.includes('${') ? ' (in [ ] or { }, quote a ${VAR}: "${VAR}")' : '';
+      return { file, path: '', message: `YAML syntax error: ${e.message}${hint}`, ...position };
+    });
+    return result(problems, yamlWarnings);
+  }
+
+  const place = (raw: RawProblem): Problem => ({
+    file,
+    path: dottedPath(raw.segments),
+    message: raw.message,
+    ...at(locate(doc, raw.segments, raw.at ?? 'value')),
+  });
+
+  const envProblems = substituteScalars(doc, env, fromEnvironment).map(place);
+  if (envProblems.length > 0) return result(envProblems, yamlWarnings);
+
+  let object: unknown;
+  try {
+    object = doc.toJS({ maxAliasCount: 1000 });
+  } catch (error) {
+    return result([{ file, path: '', message: `cannot read the YAML: ${error instanceof Error ? error.message : String(error)}` }], yamlWarnings);
+  }
+  const validation = validateConfigObject(object);
+  const problems = validation.problems.map(place);
+  if (validation.config && options.role === 'agent') problems.push(...agentProblems(validation.config).map(place));
+  const warnings = [...yamlWarnings, ...validation.warnings.map((w) => formatProblem(place(w)))];
+  return result(problems, warnings, validation.config);
+}
+
+/** Reads, substitutes and validates a config file; throws a ConfigError listing every problem. */
+export async function loadConfigFile(path: string, options: LoadOptions = {}): Promise<LoadedConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message;
+    throw new ConfigError([{ file: path, path: '', message: `cannot read the config file: ${reason}` }]);
+  }
+  const checked = checkConfigText(text, path, options);
+  if (!checked.config) throw new ConfigError(checked.problems);
+  const warnings = [...checked.warnings];
+  if (await exposesPassword(path, checked.config, checked.fromEnvironment)) {
+    warnings.push(`${path} is readable by other users and holds a password: chmod 600 ${path}`);
+  }
+  return { config: checked.config, warnings };
+}
+
+/** loadConfigFile without the warnings (SPEC section 7). */
+export async function loadConfig(path: string, options: LoadOptions = {}): Promise<Config> {
+  return (await loadConfigFile(path, options)).config;
+}
+
+/** A password written in the file (not just a `${VAR}` reference) while group or others may read it. */
+async function exposesPassword(path: string, config: Config, fromEnvironment: Set<string>): Promise<boolean> {
+  if (process.platform === 'win32') return false; // no POSIX modes to speak of
+  const held = [
+    ['mqtt.password', config.mqtt.password],
+    ['board.bmc.password', config.board.bmc.password],
+  ].some(([key, value]) => value !== null && !fromEnvironment.has(key as string));
+  if (!held) return false;
+  const { mode } = await stat(path);
+  return (mode & 0o044) !== 0;
+}
+
+function keyText(key: unknown): string | undefined {
+  return isScalar(key) ? String(key.value) : undefined;
+}
+
+/**
+ * Replaces `${VAR}` in every string value (not in keys), in place in the document so that
+ * positions stay known. A value that was a reference and does not fit the schema as a string
+ * is read as the number, boolean or null it spells: `port: ${MQTT_PORT:-1883}` works.
+ */
+function substituteScalars(doc: YamlDocument, env: Environment, fromEnvironment: Set<string>): RawProblem[] {
+  const problems: RawProblem[] = [];
+  const visitScalar = (node: Scalar, segments: PathSegment[]) => {
+    if (typeof node.value !== 'string' || !node.value.includes('$')) return;
+    const original = node.value;
+    const substitution = substituteEnv(original, env);
+    for (const message of substitution.problems) problems.push({ segments, message });
+    if (!substitution.substituted && substitution.value === original) return;
+    node.value = coerce(substitution.value, segments);
+    if (/^\$\{[A-Za-z_][A-Za-z0-9_]*\}$/.test(original)) fromEnvironment.add(dottedPath(segments));
+  };
+  const walk = (node: unknown, segments: PathSegment[]): void => {
+    if (isMap(node)) {
+      for (const pair of node.items) {
+        const key = keyText(pair.key);
+        if (key !== undefined) walk(pair.value, [...segments, key]);
+      }
+    } else if (isSeq(node)) {
+      node.items.forEach((item, index) => walk(item, [...segments, index]));
+    } else if (isScalar(node)) {
+      visitScalar(node, segments);
+    }
+  };
+  walk(doc.contents, []);
+  return problems;
+}
+
+function coerce(text: string, segments: PathSegment[]): unknown {
+  const schema = schemaAt(segments);
+  if (!schema || schema.safeParse(text).success) return text;
+  const trimmed = text.trim();
+  const candidates: unknown[] = [];
+  if (/^-?\d+(\.\d+)?$/.test(trimmed)) candidates.push(Number(trimmed));
+  if (trimmed === 'true' || trimmed === 'false') candidates.push(trimmed === 'true');
+  if (trimmed === '' || trimmed === 'null' || trimmed === '~') candidates.push(null);
+  return candidates.find((candidate) => schema.safeParse(candidate).success) ?? text;
+}
+
+/**
+ * The offset in the text that a path names: the value (or with `at: 'key'`, the key); for a
+ * path that is not in the file (a missing key), the nearest enclosing map or list.
+ */
+function locate(doc: YamlDocument, segments: readonly PathSegment[], at: 'key' | 'value'): number | undefined {
+  let node: unknown = doc.contents;
+  let offset = rangeStart(node);
+  for (let index = 0; index < segments.length; index++) {
+    if (isAlias(node)) node = node.resolve(doc);
+    const segment = segments[index] as PathSegment;
+    const last = index === segments.length - 1;
+    if (isMap(node)) {
+      const pair = node.items.find((p) => keyText(p.key) === String(segment));
+      if (!pair) return offset;
+      const keyStart = rangeStart(pair.key);
+      const valueStart = hasSource(pair.value) ? rangeStart(pair.value) : undefined;
+      if (last) return at === 'key' ? (keyStart ?? offset) : (valueStart ?? keyStart ?? offset);
+      node = pair.value;
+      offset = valueStart ?? keyStart ?? offset;
+    } else if (isSeq(node) && typeof segment === 'number') {
+      const item = node.items[segment];
+      if (item === undefined) return offset;
+      node = item;
+      offset = rangeStart(item) ?? offset;
+    } else {
+      return offset;
+    }
+  }
+  return offset;
+}
+
+function rangeStart(node: unknown): number | undefined {
+  const range = (node as { range?: [number, number, number] } | null)?.range;
+  return range?.[0];
+}
+
+/** An empty value (`key:` with nothing after it) has no text to point at; its key does. */
+function hasSource(node: unknown): boolean {
+  const range = (node as { range?: [number, number, number] } | null)?.range;
+  return range !== undefined && range[1] > range[0];
+}

@@ -1,0 +1,212 @@
+import { connect, type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
+import { TpmError, errorMessage } from '../util/errors.js';
+import type { Logger } from '../util/logger.js';
+import { topicMatches } from './match.js';
+
+export type MessageHandler = (topic: string, payload: Buffer, packet: IPublishPacket) => void;
+
+export interface MqttConnectionOptions {
+  url: string;
+  options: IClientOptions;
+  logger: Logger;
+  clock?: Clock;
+  /** Called after every (re)connection, once subscriptions are renewed: republish what must be there. */
+  onConnect?: () => Promise<void> | void;
+  /** Back-off between reconnection attempts: first and longest wait. */
+  backoff?: { initialMs: number; maxMs: number };
+}
+
+/** CONNACK codes (MQTT 3.1.1 and 5) that mean the broker refused our credentials. */
+const AUTH_CODES = new Set([4, 5, 134, 135]);
+
+/**
+ * One MQTT.js client with what every role needs: reconnection with back-off (never a tight
+ * loop, even on refused credentials), retained state published only when it changed and
+ * republished after a reconnection, and incoming messages routed by topic filter.
+ */
+export class MqttConnection {
+  private client: MqttClient | undefined;
+  private readonly handlers: { filter: string; handler: MessageHandler }[] = [];
+  private readonly retained = new Map<string, string>();
+  private readonly clock: Clock;
+  private readonly backoff: { initialMs: number; maxMs: number };
+  private reconnectTimer: TimerHandle | undefined;
+  private attempt = 0;
+  private stopping = false;
+  private lastError = '';
+  private connectedOnce = false;
+  /** Messages published, for benchmarks and tests. */
+  published = 0;
+
+  constructor(private readonly opts: MqttConnectionOptions) {
+    this.clock = opts.clock ?? systemClock;
+    this.backoff = opts.backoff ?? { initialMs: 1000, maxMs: 60_000 };
+  }
+
+  get connected(): boolean {
+    return this.client?.connected === true;
+  }
+
+  /**
+   * Connects. With `failFast` the first failure rejects (the CLI client); without it the
+   * first connection is awaited through retries, like every later one.
+   */
+  start(failFast = false): Promise<void> {
+    const client = connect(this.opts.url, this.opts.options);
+    this.client = client;
+    client.on('message', (topic, payload, packet) => this.route(topic, payload, packet));
+    return new Promise((resolve, reject) => {
+      client.on('connect', () => {
+        this.attempt = 0;
+        if (this.lastError) this.opts.logger.info({ url: this.opts.url }, 'MQTT reconnected');
+        this.lastError = '';
+        void this.afterConnect().then(() => {
+          if (!this.connectedOnce) {
+            this.connectedOnce = true;
+            resolve();
+          }
+        });
+      });
+      client.on('error', (error) => {
+        const reason = describeMqttError(error, this.opts.url);
+        if (failFast && !this.connectedOnce) {
+          this.stopping = true;
+          client.end(true);
+          reject(new TpmError('BROKER', reason));
+          return;
+        }
+        if (reason !== this.lastError) this.opts.logger.error(reason);
+        this.lastError = reason;
+      });
+      client.on('close', () => {
+        if (failFast && !this.connectedOnce && !this.stopping) {
+          this.stopping = true;
+          reject(new TpmError('BROKER', `cannot connect to MQTT broker ${this.opts.url}`));
+          return;
+        }
+        this.scheduleReconnect();
+      });
+    });
+  }
+
+  private async afterConnect(): Promise<void> {
+    const client = this.client;
+    if (!client) return;
+    // Clean sessions (SPEC section 4): the broker forgets subscriptions, so we renew them.
+    const filters = [...new Set(this.handlers.map((h) => h.filter))];
+    try {
+      if (filters.length > 0) await client.subscribeAsync(filters, { qos: 1 });
+      for (const [topic, payload] of this.retained) await client.publishAsync(topic, payload, { qos: 1, retain: true });
+      await this.opts.onConnect?.();
+    } catch (error) {
+      this.opts.logger.warn(`MQTT: republishing after connect failed: ${errorMessage(error)}`);
+    }
+  }
+
+  private scheduleReconnect(): void {
+    if (this.stopping || this.reconnectTimer !== undefined || !this.client) return;
+    const wait = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** this.attempt);
+    this.attempt++;
+    this.opts.logger.warn(`MQTT: disconnected from ${this.opts.url}; retrying in ${Math.round(wait / 1000)}s`);
+    this.reconnectTimer = this.clock.setTimeout(() => {
+      this.reconnectTimer = undefined;
+      if (!this.stopping) this.client?.reconnect();
+    }, wait);
+  }
+
+  private route(topic: string, payload: Buffer, packet: IPublishPacket): void {
+    for (const { filter, handler } of this.handlers) {
+      if (!topicMatches(filter, topic)) continue;
+      try {
+        handler(topic, payload, packet);
+      } catch (error) {
+        // The bridge never crashes on input (SPEC section 4): a handler's bug is logged, not thrown.
+        this.opts.logger.error(`handling ${topic} failed: ${errorMessage(error)}`);
+      }
+    }
+  }
+
+  async subscribe(filter: string, handler: MessageHandler): Promise<void> {
+    this.handlers.push({ filter, handler });
+    if (this.client?.connected) await this.client.subscribeAsync(filter, { qos: 1 });
+  }
+
+  /** A one-off publish (events, responses, commands): never retained unless asked. */
+  async publish(topic: string, payload: string | Buffer, options: { retain?: boolean; qos?: 0 | 1 } = {}): Promise<void> {
+    if (!this.client) throw new TpmError('BROKER', 'MQTT connection not started');
+    this.published++;
+    await this.client.publishAsync(topic, payload, { qos: options.qos ?? 1, retain: options.retain ?? false });
+  }
+
+  /**
+   * Retained state, QoS 1, published only when it differs from what this connection last
+   * published on that topic ("with nothing changing, the bridge publishes nothing").
+   * Returns whether a message was sent.
+   */
+  async publishState(topic: string, payload: string, force = false): Promise<boolean> {
+    if (!force && this.retained.get(topic) === payload) return false;
+    this.retained.set(topic, payload);
+    if (!this.client?.connected) return false; // republished from `retained` on connect
+    await this.publish(topic, payload, { retain: true });
+    return true;
+  }
+
+  /** Forgets a retained topic and clears it on the broker (empty retained message). */
+  async clearRetained(topic: string): Promise<void> {
+    this.retained.delete(topic);
+    await this.publish(topic, '', { retain: true });
+  }
+
+  /** Every retained state published so far, for a full republish (Home Assistant birth). */
+  async republishAll(): Promise<void> {
+    for (const [topic, payload] of this.retained) await this.publish(topic, payload, { retain: true });
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.clock.clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    const client = this.client;
+    if (!client) return;
+    if (client.connected) {
+      try {
+        await withTimeout(client.endAsync(), 2000);
+      } catch {
+        client.end(true);
+      }
+    } else {
+      client.end(true);
+    }
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('timed out')), ms);
+    promise.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(timer);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  });
+}
+
+/** A reason a person can act on, without credentials. */
+export function describeMqttError(error: Error & { code?: string | number }, url: string): string {
+  const code = error.code;
+  if (typeof code === 'number' && AUTH_CODES.has(code)) {
+    return `MQTT broker ${url} refused the credentials (not authorized): check mqtt.username and mqtt.password`;
+  }
+  if (code === 'ECONNREFUSED') return `cannot connect to MQTT broker ${url}: connection refused (is the broker running?)`;
+  if (code === 'ENOTFOUND') return `cannot connect to MQTT broker ${url}: host not found`;
+  if (typeof code === 'string' && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code)) {
+    return `TLS to MQTT broker ${url} failed: ${error.message} (check mqtt.tls.ca)`;
+  }
+  return `MQTT broker ${url}: ${error.message}`;
+}

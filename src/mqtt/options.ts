@@ -1,0 +1,42 @@
+import { readFileSync } from 'node:fs';
+import type { IClientOptions } from 'mqtt';
+import type { Config } from '../config/schema.js';
+
+export interface Will {
+  topic: string;
+  payload: string;
+}
+
+/** The broker URL a config points at; `embedded` means the in-process broker. */
+export function brokerUrl(config: Config): string {
+  if (config.mqtt.url !== 'embedded') return config.mqtt.url;
+  const { host, port } = config.mqtt.embedded;
+  return `mqtt://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/**
+ * MQTT.js options from the config: clean session always (SPEC section 4), the retained last
+ * will, TLS files read here so a missing file is a clear error before any connection.
+ */
+export function mqttClientOptions(config: Config, clientId: string, will: Will): IClientOptions {
+  const { mqtt } = config;
+  const options: IClientOptions = {
+    clientId,
+    clean: true,
+    keepalive: mqtt.keepalive,
+    protocolVersion: mqtt.protocol_version,
+    reconnectPeriod: 0, // reconnection is ours: with back-off, see connection.ts
+    connectTimeout: 10_000,
+    will: { topic: will.topic, payload: Buffer.from(will.payload), qos: 1, retain: true },
+    resubscribe: true,
+  };
+  if (mqtt.username !== null) options.username = mqtt.username;
+  if (mqtt.password !== null) options.password = mqtt.password;
+  const { tls } = mqtt;
+  if (tls.ca) options.ca = readFileSync(tls.ca);
+  if (tls.cert) options.cert = readFileSync(tls.cert);
+  if (tls.key) options.key = readFileSync(tls.key);
+  options.rejectUnauthorized = tls.reject_unauthorized;
+  if (tls.server_name) options.servername = tls.server_name;
+  return options;
+}

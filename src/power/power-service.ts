@@ -1,0 +1,342 @@
+import type { BoardDriver } from '../board/types.js';
+import type { Config } from '../config/schema.js';
+import type { ResolvedNode } from '../config/nodes.js';
+import { formatDuration } from '../config/duration.js';
+import { sleep, type Clock } from '../util/clock.js';
+import { TpmError, errorMessage } from '../util/errors.js';
+import type { Logger } from '../util/logger.js';
+import type { AgentTracker } from './agents.js';
+import { Mutex } from './mutex.js';
+import type { CommandSource, EventInput, NodeAction, NodeResult, NodeStateName } from './types.js';
+
+/** An operation under way, recorded so that a crash in the middle is reported at the next start. */
+export interface JournalEntry {
+  node: number;
+  action: NodeAction;
+  source: CommandSource;
+  started_at: string;
+}
+
+export interface PowerJournal {
+  begin(entry: JournalEntry): Promise<void>;
+  end(node: number): Promise<void>;
+  /** Remembers what a node was last switched to, for restore_on_start: last. */
+  commanded(node: number, on: boolean): Promise<void>;
+}
+
+export interface PowerServiceDeps {
+  driver: BoardDriver;
+  nodes: ResolvedNode[];
+  power: Config['power'];
+  clock: Clock;
+  logger: Logger;
+  /** The bridge's view of power, updated from every read-back. */
+  view: PowerView;
+  event(event: EventInput): void;
+  journal: PowerJournal;
+  /** Present where any node runs an agent. */
+  agents?: AgentTracker;
+  /** Tells policies a node is going down on purpose (not hung). */
+  expectDown?(node: number): void;
+}
+
+/** What the power service reads and updates of the bridge's node model. */
+export interface PowerView {
+  power(node: number): boolean | null;
+  setPower(node: number, on: boolean | null): void;
+  state(node: number): NodeStateName;
+  setState(node: number, state: NodeStateName, source: CommandSource | 'board', reason: string): void;
+}
+
+/**
+ * Every power action of every source goes through here: checks (protected, disabled, off
+ * nodes), per-node exclusivity, the board-wide write lock, on_stagger and min_off_time, the
+ * graceful sequences with the agent, and read-back of every change (SPEC section 6).
+ */
+export class PowerService {
+  private readonly writes = new Mutex();
+  private readonly busy = new Map<number, NodeAction>();
+  private readonly lastOffAt = new Map<number, number>();
+  private lastOnAt = Number.NEGATIVE_INFINITY;
+  private readonly stopping = new AbortController();
+  /** Hard reboots under way: a stop waits for them so that no node is left off (SPEC 6). */
+  private readonly hardReboots = new Set<Promise<unknown>>();
+
+  constructor(private readonly deps: PowerServiceDeps) {}
+
+  private node(number: number): ResolvedNode {
+    const node = this.deps.nodes.find((n) => n.number === number);
+    if (!node) {
+      const count = this.deps.nodes.length;
+      throw new TpmError('BAD_COMMAND', `unknown node ${number}: this board has nodes 1-${count}`);
+    }
+    return node;
+  }
+
+  /** Resolves the nodes of "all" (every enabled, non-protected node) or one node number. */
+  targets(target: number | 'all'): number[] {
+    if (target === 'all') return this.deps.nodes.filter((n) => n.enabled && !n.protected).map((n) => n.number);
+    return [target];
+  }
+
+  /** Runs one action on several nodes; ONs are staggered by the write lock. One failure does not stop the others. */
+  async executeMany(nodes: number[], action: NodeAction, source: CommandSource): Promise<NodeResult[]> {
+    return Promise.all(nodes.map((n) => this.execute(n, action, source)));
+  }
+
+  /** Runs one action on one node and resolves when it is finished (never rejects). */
+  async execute(number: number, action: NodeAction, source: CommandSource): Promise<NodeResult> {
+    try {
+      const node = this.node(number);
+      if (action === 'status') return this.result(number, action, true);
+      if (!node.enabled) throw new TpmError('BAD_COMMAND', `node ${number} is disabled in the config`);
+      const resolved = this.resolveAction(node, action);
+      this.checkProtected(node, resolved, action);
+      const running = this.busy.get(number);
+      if (running) throw new TpmError('BUSY', `node ${number} is busy (${running} under way); try again when it is done`);
+      this.busy.set(number, action);
+      try {
+        return await this.run(node, resolved, action, source);
+      } finally {
+        this.busy.delete(number);
+      }
+    } catch (error) {
+      const message = errorMessage(error);
+      this.deps.event({ type: 'power', node: number, action, source, result: 'error', error: message });
+      return { ...this.result(number, action, false), error: message };
+    }
+  }
+
+  private result(node: number, action: NodeAction, ok: boolean, note?: string): NodeResult {
+    const { view } = this.deps;
+    const result: NodeResult = { node, action, ok, power: view.power(node), state: view.state(node) };
+    if (note) result.note = note;
+    return result;
+  }
+
+  /** toggle and off follow the current power and off_mode; what is left are concrete steps. */
+  private resolveAction(node: ResolvedNode, action: NodeAction): 'on' | 'graceful-off' | 'cut' | 'graceful-reboot' | 'hard-reboot' {
+    const { power } = this.deps;
+    const current = this.deps.view.power(node.number);
+    switch (action) {
+      case 'on':
+        return 'on';
+      case 'toggle':
+        if (current === null) throw new TpmError('BAD_COMMAND', `node ${node.number}'s power is unknown; say ON or OFF`);
+        return current ? this.resolveAction(node, 'off') : 'on';
+      case 'off':
+        return power.off_mode === 'graceful' && node.agent ? 'graceful-off' : 'cut';
+      case 'shutdown':
+        // SPEC 6: a graceful off; a node without an agent has no OS to ask, so it is cut at once.
+        return node.agent ? 'graceful-off' : 'cut';
+      case 'force-off':
+        return 'cut';
+      case 'reboot':
+        if (current !== true) throw new TpmError('NODE_OFF', `node ${node.number} is off: REBOOT does not switch it on (say ON)`);
+        return power.reboot_mode === 'graceful' && node.agent ? 'graceful-reboot' : 'hard-reboot';
+      case 'status':
+        throw new TpmError('BAD_COMMAND', 'status is not a power change');
+    }
+  }
+
+  private checkProtected(node: ResolvedNode, step: string, action: NodeAction): void {
+    if (!node.protected) return;
+    if (step === 'on' || step === 'graceful-reboot') return;
+    const word = action === 'toggle' ? 'TOGGLE (off)' : action.toUpperCase().replace('-', '_');
+    throw new TpmError('PROTECTED', `node ${node.number} is protected: ${word} refused (set nodes.${node.number}.protected: false to allow it)`);
+  }
+
+  private async run(
+    node: ResolvedNode,
+    step: 'on' | 'graceful-off' | 'cut' | 'graceful-reboot' | 'hard-reboot',
+    action: NodeAction,
+    source: CommandSource,
+  ): Promise<NodeResult> {
+    const n = node.number;
+    const { journal } = this.deps;
+    await journal.begin({ node: n, action, source, started_at: new Date(this.deps.clock.now()).toISOString() });
+    try {
+      switch (step) {
+        case 'on':
+          return await this.switchOn(n, action, source);
+        case 'cut':
+          return await this.cut(n, action, source, 'switched off');
+        case 'graceful-off':
+          return await this.gracefulOff(n, action, source);
+        case 'graceful-reboot':
+          return await this.gracefulReboot(n, action, source);
+        case 'hard-reboot': {
+          const reboot = this.hardReboot(n, action, source);
+          this.hardReboots.add(reboot);
+          try {
+            return await reboot;
+          } finally {
+            this.hardReboots.delete(reboot);
+          }
+        }
+      }
+    } finally {
+      await journal.end(n);
+    }
+  }
+
+  /** Writes one node's power under the board lock and publishes the read-back. */
+  private async write(n: number, on: boolean): Promise<boolean> {
+    return this.writes.run(async () => {
+      if (on) {
+        // on_stagger: nodes switched on together start this far apart (inrush current).
+        const wait = this.lastOnAt + this.deps.power.on_stagger - this.deps.clock.now();
+        if (wait > 0) await sleep(this.deps.clock, wait);
+      }
+      let readBack: boolean;
+      try {
+        readBack = await this.deps.driver.setPower(n, on);
+      } catch (error) {
+        // The write may or may not have happened: learn what the board says now, never assume.
+        await this.refresh(n);
+        throw error;
+      }
+      this.deps.view.setPower(n, readBack);
+      if (readBack !== on) throw new TpmError('VERIFY', `node ${n} reads ${readBack ? 'ON' : 'OFF'} after switching it ${on ? 'on' : 'off'}`);
+      if (on) this.lastOnAt = this.deps.clock.now();
+      else this.lastOffAt.set(n, this.deps.clock.now());
+      await this.deps.journal.commanded(n, on);
+      return readBack;
+    });
+  }
+
+  private async refresh(n: number): Promise<void> {
+    try {
+      const reading = await this.deps.driver.readPower();
+      this.deps.view.setPower(n, reading.power[n - 1] ?? null);
+    } catch {
+      // The poll will tell; the command's error already says the write failed.
+    }
+  }
+
+  private async switchOn(n: number, action: NodeAction, source: CommandSource): Promise<NodeResult> {
+    const { view, clock, power } = this.deps;
+    if (view.power(n) === true) {
+      this.deps.event({ type: 'power', node: n, action, source, result: 'ok', message: 'already on' });
+      return this.result(n, action, true, 'already on');
+    }
+    let note: string | undefined;
+    const offAt = this.lastOffAt.get(n);
+    const delay = offAt === undefined ? 0 : offAt + power.min_off_time - clock.now();
+    if (delay > 0) {
+      note = `delayed ${formatDuration(Math.ceil(delay / 100) * 100)} by min_off_time`;
+      this.deps.event({ type: 'power', node: n, action, source, result: 'progress', message: note });
+      await sleep(clock, delay);
+    }
+    await this.write(n, true);
+    const node = this.node(n);
+    view.setState(n, node.agent ? 'starting' : 'on', source, 'switched on');
+    this.deps.event({ type: 'power', node: n, action, source, result: 'ok', message: note ?? 'switched on' });
+    return this.result(n, action, true, note);
+  }
+
+  private async cut(n: number, action: NodeAction, source: CommandSource, reason: string): Promise<NodeResult> {
+    const { view } = this.deps;
+    if (view.power(n) === false) {
+      this.deps.event({ type: 'power', node: n, action, source, result: 'ok', message: 'already off' });
+      return this.result(n, action, true, 'already off');
+    }
+    this.deps.expectDown?.(n);
+    await this.write(n, false);
+    view.setState(n, 'off', source, reason);
+    this.deps.event({ type: 'power', node: n, action, source, result: 'ok', message: reason });
+    return this.result(n, action, true);
+  }
+
+  private requireAgent(n: number): AgentTracker {
+    const agents = this.deps.agents;
+    const status = agents?.status(n) ?? 'unknown';
+    if (!agents || status !== 'online') {
+      throw new TpmError('AGENT', `the agent of node ${n} is not online (${status}): nothing was cut; use FORCE_OFF to cut power anyway`);
+    }
+    return agents;
+  }
+
+  private async gracefulOff(n: number, action: NodeAction, source: CommandSource): Promise<NodeResult> {
+    const { view, power, clock } = this.deps;
+    if (view.power(n) === false) return this.cut(n, action, source, 'already off');
+    const agents = this.requireAgent(n);
+    const signal = this.stopping.signal;
+    this.deps.expectDown?.(n);
+    view.setState(n, 'shutting_down', source, 'agent asked to shut the OS down');
+    this.deps.event({ type: 'power', node: n, action, source, result: 'progress', message: 'asking the agent to shut the OS down' });
+    try {
+      await agents.command(n, 'SHUTDOWN');
+      await agents.waitFor(n, (s) => s === 'offline', {
+        timeoutMs: power.graceful_timeout,
+        signal,
+        timeoutMessage: `node ${n}'s OS did not go down within ${formatDuration(power.graceful_timeout)}: nothing was cut; use FORCE_OFF to cut power anyway`,
+      });
+    } catch (error) {
+      view.setState(n, view.power(n) === false ? 'off' : 'on', source, `shutdown failed: ${errorMessage(error)}`);
+      if (signal.aborted) throw new TpmError('AGENT', `node ${n}: shutdown interrupted by a bridge stop; power left on`);
+      throw new TpmError('AGENT', `node ${n}: shutdown failed, power stays on: ${errorMessage(error)}`);
+    }
+    this.deps.event({
+      type: 'power', node: n, action, source, result: 'progress',
+      message: `agent gone; waiting ${formatDuration(power.settle_time)} for the OS to finish before cutting power`,
+    });
+    try {
+      await sleep(clock, power.settle_time, signal);
+    } catch {
+      throw new TpmError('AGENT', `node ${n}: the bridge stopped before power was cut; the OS is down but power stays on`);
+    }
+    return this.cut(n, action, source, 'OS shut down, power cut');
+  }
+
+  private async gracefulReboot(n: number, action: NodeAction, source: CommandSource): Promise<NodeResult> {
+    const { view, power } = this.deps;
+    const agents = this.requireAgent(n);
+    const signal = this.stopping.signal;
+    view.setState(n, 'rebooting', source, 'agent asked to reboot the OS');
+    this.deps.event({ type: 'power', node: n, action, source, result: 'progress', message: 'asking the agent to reboot the OS' });
+    try {
+      await agents.command(n, 'REBOOT');
+      const timeoutMessage = `node ${n} did not come back within ${formatDuration(power.graceful_timeout)}`;
+      await agents.waitFor(n, (s) => s === 'offline', { timeoutMs: power.graceful_timeout, signal, timeoutMessage });
+      await agents.waitFor(n, (s) => s === 'online', { timeoutMs: power.graceful_timeout, signal, timeoutMessage });
+    } catch (error) {
+      view.setState(n, 'unknown', source, `reboot: ${errorMessage(error)}`);
+      throw new TpmError('AGENT', `node ${n}: reboot failed: ${errorMessage(error)}`);
+    }
+    view.setState(n, 'on', source, 'rebooted');
+    this.deps.event({ type: 'power', node: n, action, source, result: 'ok', message: 'OS rebooted' });
+    return this.result(n, action, true);
+  }
+
+  private async hardReboot(n: number, action: NodeAction, source: CommandSource): Promise<NodeResult> {
+    const { view, power, clock, driver } = this.deps;
+    view.setState(n, 'rebooting', source, 'power cycle');
+    this.deps.expectDown?.(n);
+    this.deps.event({ type: 'power', node: n, action, source, result: 'progress', message: 'power cycling' });
+    if (driver.info.nativeReset && driver.reset) {
+      await this.writes.run(() => driver.reset!(n));
+      await sleep(clock, power.reboot_off_time);
+      await this.refresh(n);
+    } else {
+      await this.write(n, false);
+      // Not abortable: a reboot under way when a stop is asked finishes first (SPEC 6).
+      await sleep(clock, power.reboot_off_time);
+      await this.write(n, true);
+    }
+    view.setState(n, this.node(n).agent ? 'starting' : 'on', source, 'power cycled');
+    this.deps.event({ type: 'power', node: n, action, source, result: 'ok', message: 'power cycled' });
+    return this.result(n, action, true);
+  }
+
+  /** Aborts graceful waits (power stays as it is) and waits for hard reboots to switch their node back on. */
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    await Promise.allSettled([...this.hardReboots]);
+  }
+
+  /** Whether a hard reboot is under way (the lifecycle waits for it). */
+  get rebooting(): boolean {
+    return this.hardReboots.size > 0;
+  }
+}

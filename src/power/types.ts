@@ -1,0 +1,59 @@
+/** Vocabulary shared by every source of power commands (MQTT, CLI, schedules, policies). */
+
+export const NODE_ACTIONS = ['on', 'off', 'force-off', 'toggle', 'reboot', 'shutdown', 'status'] as const;
+export type NodeAction = (typeof NODE_ACTIONS)[number];
+
+export type CommandSource = 'mqtt' | 'schedule' | 'policy' | 'cli' | 'startup';
+
+export type NodeStateName = 'off' | 'starting' | 'on' | 'shutting_down' | 'rebooting' | 'unknown';
+
+/** `node/<n>/state` (SPEC section 4). */
+export interface NodeState {
+  state: NodeStateName;
+  /** ISO 8601 time of the last change of `state`. */
+  since: string;
+  source: CommandSource | 'board';
+  reason: string;
+}
+
+/** `bridge/event` (SPEC section 4). */
+export interface BridgeEvent {
+  time: string;
+  type: string;
+  node?: number;
+  action?: string;
+  source: CommandSource;
+  result: 'ok' | 'error' | 'progress';
+  error?: string;
+  /** What happened, for people reading the event stream. */
+  message?: string;
+}
+
+export type EventInput = Omit<BridgeEvent, 'time'>;
+
+/** The outcome of one action on one node. */
+export interface NodeResult {
+  node: number;
+  action: NodeAction;
+  ok: boolean;
+  /** The read-back power after the action (null where unknown). */
+  power: boolean | null;
+  state: NodeStateName;
+  error?: string;
+  /** A short note, e.g. "already on" or "delayed 2s by min_off_time". */
+  note?: string;
+}
+
+/** Maps the words of `node/<n>/set` (SPEC section 4) to actions. */
+export function parseSetPayload(payload: string): NodeAction | undefined {
+  const word = payload.trim().toUpperCase();
+  const map: Record<string, NodeAction> = {
+    ON: 'on',
+    OFF: 'off',
+    FORCE_OFF: 'force-off',
+    TOGGLE: 'toggle',
+    REBOOT: 'reboot',
+    SHUTDOWN: 'shutdown',
+  };
+  return map[word];
+}

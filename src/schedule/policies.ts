@@ -1,0 +1,297 @@
+import { expandNodeList, resolveNodes } from '../config/nodes.js';
+import type { Config } from '../config/schema.js';
+import type { Clock, TimerHandle } from '../util/clock.js';
+import { errorMessage } from '../util/errors.js';
+
+/**
+ * The watchdog and thermal policies (SPEC sections 3 `policies`, 6). Pure logic: the bridge
+ * feeds them what it sees on MQTT and the board, and they call back to act. Each decision
+ * is an event in the shape of `bridge/event` (source `policy`); `reason` says why, for the
+ * node's `state` and the log.
+ */
+export interface PolicyEvent {
+  time: string;
+  type: 'watchdog' | 'thermal';
+  node: number;
+  action: 'power_cycle' | 'shutdown' | 'off';
+  source: 'policy';
+  result: 'ok' | 'error';
+  reason: string;
+  error?: string;
+}
+
+export type AgentStateName = 'online' | 'shutting_down' | 'offline';
+
+const HOUR = 3_600_000;
+/** While maintenance pauses the watchdog, a hung node is looked at again this often. */
+const PAUSED_RECHECK_MS = 60_000;
+
+export interface WatchdogOptions {
+  /** Nodes watched: `policies.watchdog.nodes` among the nodes with `agent: true` (see policyNodes). */
+  nodes: number[];
+  offlineAfterMs: number;
+  maxPerHour: number;
+  clock: Clock;
+  /** Maintenance ON pauses the policy (SPEC section 4, `bridge/maintenance`). */
+  isPaused: () => boolean;
+  /** A hard power cycle (off, reboot_off_time, on): the bridge's hard reboot. */
+  powerCycle: (node: number) => Promise<void>;
+  onEvent: (event: PolicyEvent) => void;
+}
+
+interface WatchedNode {
+  agent: AgentStateName | undefined;
+  power: boolean | null;
+  /** When power was last seen switching ON. */
+  powerOnSince: number;
+  /** The OS was taken down on purpose (agent shutting_down, or a graceful off under way). */
+  downOnPurpose: boolean;
+  /** Since when the agent has been away while power is on; undefined while it is not. */
+  hungSince: number | undefined;
+  timer: TimerHandle | undefined;
+  pausedReported: boolean;
+  capReported: boolean;
+  cycling: boolean;
+}
+
+/**
+ * Hard power-cycles a node whose agent has been offline for `offline_after` while its power
+ * is ON, at most `max_per_hour` (a sliding hour).
+ *
+ * Not hung: a node whose power is off or unknown; one whose agent said `shutting_down`, or
+ * for which the bridge called `expectDown` (a graceful off or shutdown), until its agent is
+ * online again or its power goes off. A node halted on purpose and left powered (a graceful
+ * sequence that failed, a bridge stopped mid-sequence) is therefore never switched back on
+ * by the watchdog. An agent never heard from counts as offline from the time power is seen ON.
+ */
+export class Watchdog {
+  private readonly nodes = new Map<number, WatchedNode>();
+  private readonly cycles: number[] = [];
+  private stopped = false;
+
+  constructor(private readonly opts: WatchdogOptions) {
+    for (const node of opts.nodes) {
+      this.nodes.set(node, {
+        agent: undefined,
+        power: null,
+        powerOnSince: 0,
+        downOnPurpose: false,
+        hungSince: undefined,
+        timer: undefined,
+        pausedReported: false,
+        capReported: false,
+        cycling: false,
+      });
+    }
+  }
+
+  /** What `<b>/node/<n>/agent/state` said, and when (default: now). */
+  agentState(node: number, state: AgentStateName, at?: number): void {
+    const watched = this.nodes.get(node);
+    if (!watched) return;
+    watched.agent = state;
+    if (state === 'online') watched.downOnPurpose = false;
+    if (state === 'shutting_down') watched.downOnPurpose = true;
+    this.evaluate(node, watched, at);
+  }
+
+  /** The node's power as the board reports it (null: unknown). */
+  power(node: number, on: boolean | null, at?: number): void {
+    const watched = this.nodes.get(node);
+    if (!watched) return;
+    const wasOn = watched.power === true;
+    watched.power = on;
+    // Power off ends a deliberate shutdown: at the next power on the agent must come back.
+    if (on === false) watched.downOnPurpose = false;
+    if (on === true && !wasOn) {
+      // A fresh boot gets a full offline_after before its agent is missed.
+      watched.powerOnSince = Math.min(at ?? this.opts.clock.now(), this.opts.clock.now());
+      watched.hungSince = undefined;
+    }
+    this.evaluate(node, watched, at);
+  }
+
+  /** The bridge starts a graceful off / shutdown of this node: its agent going away is expected. */
+  expectDown(node: number): void {
+    const watched = this.nodes.get(node);
+    if (!watched) return;
+    watched.downOnPurpose = true;
+    this.evaluate(node, watched);
+  }
+
+  /** Whether the node counts as hung now (for tests and status). */
+  isHung(node: number): boolean {
+    return this.nodes.get(node)?.hungSince !== undefined;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const watched of this.nodes.values()) this.disarm(watched);
+  }
+
+  private evaluate(node: number, watched: WatchedNode, at?: number): void {
+    if (this.stopped || watched.cycling) return;
+    const hung = watched.power === true && watched.agent !== 'online' && watched.agent !== 'shutting_down' && !watched.downOnPurpose;
+    if (!hung) {
+      watched.hungSince = undefined;
+      watched.pausedReported = false;
+      watched.capReported = false;
+      this.disarm(watched);
+      return;
+    }
+    if (watched.hungSince !== undefined) return; // already counting
+    // Offline "while power is ON": counted from the later of the two.
+    const now = this.opts.clock.now();
+    watched.hungSince = Math.min(now, Math.max(at ?? now, watched.powerOnSince));
+    this.arm(node, watched, watched.hungSince + this.opts.offlineAfterMs - this.opts.clock.now());
+  }
+
+  private arm(node: number, watched: WatchedNode, delayMs: number): void {
+    this.disarm(watched);
+    watched.timer = this.opts.clock.setTimeout(() => {
+      watched.timer = undefined;
+      void this.fire(node, watched);
+    }, Math.max(0, delayMs));
+  }
+
+  private disarm(watched: WatchedNode): void {
+    this.opts.clock.clearTimeout(watched.timer);
+    watched.timer = undefined;
+  }
+
+  private async fire(node: number, watched: WatchedNode): Promise<void> {
+    if (this.stopped || watched.hungSince === undefined) return;
+    const now = this.opts.clock.now();
+    const away = formatMinutes(now - watched.hungSince);
+    const reason = `agent offline for ${away} while power is ON`;
+    if (this.opts.isPaused()) {
+      if (!watched.pausedReported) {
+        watched.pausedReported = true;
+        this.emit(node, 'error', reason, `not power-cycled: maintenance is ON (${reason})`);
+      }
+      this.arm(node, watched, PAUSED_RECHECK_MS);
+      return;
+    }
+    while (this.cycles.length > 0 && this.cycles[0]! <= now - HOUR) this.cycles.shift();
+    if (this.cycles.length >= this.opts.maxPerHour) {
+      if (!watched.capReported) {
+        watched.capReported = true;
+        this.emit(
+          node,
+          'error',
+          reason,
+          `not power-cycled: already ${this.cycles.length} watchdog power cycles in the last hour (max_per_hour ${this.opts.maxPerHour})`,
+        );
+      }
+      // Look again when the oldest cycle leaves the sliding hour.
+      this.arm(node, watched, this.cycles[0]! + HOUR - now);
+      return;
+    }
+    this.cycles.push(now);
+    watched.cycling = true;
+    watched.capReported = false;
+    watched.pausedReported = false;
+    try {
+      await this.opts.powerCycle(node);
+      this.emit(node, 'ok', `power-cycled: ${reason}`);
+    } catch (error) {
+      this.emit(node, 'error', reason, `power cycle failed: ${errorMessage(error)}`);
+    } finally {
+      watched.cycling = false;
+    }
+    // The offline timer restarts after a cycle: the node gets a full offline_after to boot.
+    watched.hungSince = undefined;
+    this.disarm(watched);
+    this.evaluate(node, watched);
+  }
+
+  private emit(node: number, result: 'ok' | 'error', reason: string, error?: string): void {
+    const event: PolicyEvent = { time: new Date(this.opts.clock.now()).toISOString(), type: 'watchdog', node, action: 'power_cycle', source: 'policy', result, reason };
+    if (error !== undefined) event.error = error;
+    this.opts.onEvent(event);
+  }
+}
+
+export interface ThermalOptions {
+  /** Nodes watched: `policies.thermal.nodes` among the nodes with `agent: true` (see policyNodes). */
+  nodes: number[];
+  maxCelsius: number;
+  clearCelsius: number;
+  action: 'shutdown' | 'off';
+  isPaused: () => boolean;
+  clock: Clock;
+  /** The bridge's SHUTDOWN (graceful) or OFF of the node, from source `policy`. */
+  act: (node: number, action: 'shutdown' | 'off') => Promise<void>;
+  onEvent: (event: PolicyEvent) => void;
+}
+
+/**
+ * A node above `max_celsius` gets `action` once, and not again until it has been below
+ * `clear_celsius` (hysteresis: a node hovering at the limit is not acted on per sample).
+ * While maintenance is ON nothing is done (one event says so); a node still hot when
+ * maintenance ends is acted on at its next temperature.
+ */
+export class Thermal {
+  private readonly tripped = new Set<number>();
+  private readonly pausedReported = new Set<number>();
+  private readonly watched: Set<number>;
+
+  constructor(private readonly opts: ThermalOptions) {
+    this.watched = new Set(opts.nodes);
+  }
+
+  /** A temperature from `<b>/node/<n>/agent/telemetry` (null: not readable, ignored). */
+  async temperature(node: number, celsius: number | null): Promise<void> {
+    if (!this.watched.has(node) || celsius === null || !Number.isFinite(celsius)) return;
+    if (this.tripped.has(node)) {
+      if (celsius < this.opts.clearCelsius) this.tripped.delete(node);
+      return;
+    }
+    if (celsius <= this.opts.maxCelsius) {
+      this.pausedReported.delete(node);
+      return;
+    }
+    const reason = `temperature ${celsius} °C above max_celsius ${this.opts.maxCelsius} °C`;
+    if (this.opts.isPaused()) {
+      if (!this.pausedReported.has(node)) {
+        this.pausedReported.add(node);
+        this.emit(node, 'error', reason, `no ${this.opts.action}: maintenance is ON (${reason})`);
+      }
+      return;
+    }
+    this.pausedReported.delete(node);
+    this.tripped.add(node); // before acting: a second sample during the action does not act again
+    try {
+      await this.opts.act(node, this.opts.action);
+      this.emit(node, 'ok', reason);
+    } catch (error) {
+      this.emit(node, 'error', reason, `${this.opts.action} failed: ${errorMessage(error)}`);
+    }
+  }
+
+  /** Whether the node has been acted on and not yet cooled below clear_celsius. */
+  isTripped(node: number): boolean {
+    return this.tripped.has(node);
+  }
+
+  private emit(node: number, result: 'ok' | 'error', reason: string, error?: string): void {
+    const event: PolicyEvent = { time: new Date(this.opts.clock.now()).toISOString(), type: 'thermal', node, action: this.opts.action, source: 'policy', result, reason };
+    if (error !== undefined) event.error = error;
+    this.opts.onEvent(event);
+  }
+}
+
+/**
+ * The nodes a policy watches: its `nodes` list among the enabled nodes with `agent: true`
+ * (only an agent reports liveness and temperature).
+ */
+export function policyNodes(config: Config, policy: 'watchdog' | 'thermal'): number[] {
+  const nodes = resolveNodes(config);
+  const withAgent = new Set(nodes.filter((n) => n.agent && n.enabled).map((n) => n.number));
+  return expandNodeList(config.policies[policy].nodes, nodes).filter((n) => withAgent.has(n));
+}
+
+function formatMinutes(ms: number): string {
+  const minutes = ms / 60_000;
+  return Number.isInteger(minutes) ? `${minutes}m` : `${Math.round(ms / 1000)}s`;
+}

@@ -1,0 +1,460 @@
+import type { ScheduleConfig } from '../config/schema.js';
+import type { StateStore } from '../state/store.js';
+import type { Clock, TimerHandle } from '../util/clock.js';
+import { TpmError, errorMessage } from '../util/errors.js';
+import type { Logger } from '../util/logger.js';
+import { type CronExpression, type Occurrence, latestOccurrence, nextOccurrence, parseCron } from './cron.js';
+import {
+  REMEMBERED_OCCURRENCES,
+  type ScheduleRecord,
+  type SchedulesState,
+  emptyScheduleRecord,
+} from './schedule-state.js';
+import { formatInstant, hostTimeZone } from './time-zone.js';
+
+/**
+ * Runs the configured schedules (SPEC sections 3, 4 and 6): each occurrence once, in the
+ * schedule's time zone, never twice across restarts, clock steps or catch-up.
+ *
+ * How it stays correct when the wall clock moves under it: timers are only wake-ups. On
+ * every wake the scheduler compares the clock's now with the occurrences since its last
+ * look, so a timer that fires early or late, or a clock stepped either way, cannot make it
+ * run something twice or at the wrong moment. Timers are capped at `recheckMs` so a step
+ * is noticed within that time. Before an occurrence runs, its key is saved in the state
+ * file; a saved key is never run again.
+ */
+
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+
+/**
+ * After a small step of the clock backwards, occurrences up to this far before the one
+ * handled last count as handled. A larger step back means the clock had been wrong (ahead);
+ * then only the remembered keys protect, and the real occurrences run.
+ */
+const STEP_BACK_GUARD_MS = 24 * HOUR;
+
+export type ScheduleResult = 'ok' | 'error' | 'skipped';
+
+export interface RunContext {
+  /** Key of the occurrence being run (cron.ts), null for a manual run. */
+  occurrenceKey: string | null;
+  /** When the occurrence was due (ms), null for a manual run. */
+  scheduledAt: number | null;
+  /** True when the run makes up an occurrence missed while the bridge was down or stalled. */
+  catchUp: boolean;
+  /** True for `runNow` (`schedule/<name>/set RUN`, `bridge/request/schedule/run`). */
+  manual: boolean;
+}
+
+export interface RunOutcome {
+  result: 'ok' | 'error';
+  error?: string;
+  /** Whatever the action reports per node; passed through untouched. */
+  perNode?: unknown;
+}
+
+/** The `schedule/<name>` payload (SPEC section 4). */
+export interface ScheduleStatePayload {
+  enabled: boolean;
+  cron: string;
+  timezone: string;
+  action: ScheduleConfig['action'];
+  nodes: ScheduleConfig['nodes'];
+  /** ISO 8601 with the zone's offset; null while disabled or before the clock is plausible. */
+  next_run: string | null;
+  last_run: string | null;
+  last_result: ScheduleResult | null;
+}
+
+export interface SkipReport {
+  occurrenceKey: string;
+  scheduledAt: number;
+  catchUp: boolean;
+  /** For people, e.g. "maintenance is on". */
+  reason: string;
+}
+
+export interface SchedulerOptions {
+  schedules: readonly ScheduleConfig[];
+  clock: Clock;
+  logger: Logger;
+  store: StateStore<SchedulesState>;
+  /** Schedules are armed only once clock.now() >= buildTime (a plausible clock, SPEC section 6). */
+  buildTime: number;
+  /** Carries out the schedule's action; its errors are reported, never thrown at the scheduler. */
+  runAction: (schedule: ScheduleConfig, context: RunContext) => Promise<RunOutcome>;
+  /** Maintenance (SPEC section 4): while true, occurrences are skipped and reported. */
+  isPaused?: () => boolean;
+  /** Called with the new payload whenever a schedule's `schedule/<name>` payload changes. */
+  onStateChange?: (name: string, state: ScheduleStatePayload) => void;
+  /** Called when an occurrence is not run (maintenance, missed, still running), for `bridge/event`. */
+  onSkipped?: (schedule: ScheduleConfig, report: SkipReport) => void;
+  /** A wake this late after an occurrence still counts as on time. Default 60 s. */
+  lateGraceMs?: number;
+  /** Longest a timer is armed, so a clock step is noticed. Default 60 s. */
+  recheckMs?: number;
+}
+
+interface Entry {
+  config: ScheduleConfig;
+  timeZone: string;
+  cron: CronExpression;
+  record: ScheduleRecord;
+  next: Occurrence | null;
+  running: boolean;
+  published: string | null;
+}
+
+export class Scheduler {
+  private readonly options: SchedulerOptions;
+  private readonly logger: Logger;
+  private readonly clock: Clock;
+  private readonly entries = new Map<string, Entry>();
+  private readonly lateGraceMs: number;
+  private readonly recheckMs: number;
+  private timer: TimerHandle | undefined;
+  private started = false;
+  private stopped = false;
+  private armed = false;
+  private warnedImplausible = false;
+  /** Occurrences up to this instant have been looked at. */
+  private cursor = 0;
+  /** The wake in progress (wakes never overlap). */
+  private waking: Promise<void> = Promise.resolve();
+  private readonly runs = new Set<Promise<unknown>>();
+
+  constructor(options: SchedulerOptions) {
+    this.options = options;
+    this.logger = options.logger;
+    this.clock = options.clock;
+    this.lateGraceMs = options.lateGraceMs ?? MINUTE;
+    this.recheckMs = options.recheckMs ?? MINUTE;
+    for (const config of options.schedules) {
+      if (this.entries.has(config.name)) throw new TpmError('CONFIG', `schedule "${config.name}" is defined twice`);
+      let cron: CronExpression;
+      try {
+        cron = parseCron(config.cron);
+      } catch (error) {
+        throw new TpmError('CONFIG', `schedule "${config.name}": ${errorMessage(error)}`);
+      }
+      this.entries.set(config.name, {
+        config,
+        timeZone: config.timezone ?? hostTimeZone(),
+        cron,
+        record: emptyScheduleRecord(),
+        next: null,
+        running: false,
+        published: null,
+      });
+    }
+  }
+
+  /** Loads the state file, publishes every schedule, and arms them once the clock is plausible. */
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    const stored = await this.options.store.load();
+    let changed = false;
+    for (const entry of this.entries.values()) {
+      const record = stored.schedules[entry.config.name];
+      if (!record) continue;
+      entry.record = record;
+      if (record.enabled && record.enabled.config_enabled !== entry.config.enabled) {
+        // The config file changed `enabled` since the flag was set over MQTT: the file wins.
+        entry.record.enabled = null;
+        changed = true;
+      }
+    }
+    if (changed || Object.keys(stored.schedules).some((name) => !this.entries.has(name))) await this.persist();
+    await this.wake();
+  }
+
+  /** Stops arming timers. Runs already started finish; resolves when the scheduler is idle. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.waking;
+  }
+
+  /** Resolves when the runs started so far have finished and been recorded (for tests and shutdown). */
+  async idle(): Promise<void> {
+    await this.waking;
+    while (this.runs.size > 0) await Promise.allSettled([...this.runs]);
+  }
+
+  names(): string[] {
+    return [...this.entries.keys()];
+  }
+
+  state(name: string): ScheduleStatePayload {
+    return this.payload(this.entry(name));
+  }
+
+  /** Enables or disables a schedule (`schedule/<name>/set ON|OFF`); persisted. */
+  async setEnabled(name: string, enabled: boolean): Promise<ScheduleStatePayload> {
+    const entry = this.entry(name);
+    entry.record.enabled = { value: enabled, config_enabled: entry.config.enabled };
+    this.logger.info({ schedule: name, enabled }, `schedule ${name} ${enabled ? 'enabled' : 'disabled'}`);
+    await this.persist();
+    this.refreshNext(entry, this.clock.now());
+    this.publish(entry);
+    return this.payload(entry);
+  }
+
+  /**
+   * Runs the schedule's action now (`RUN`): not an occurrence, so it changes nothing about
+   * which occurrences run. Works while disabled or in maintenance, as any command does.
+   */
+  async runNow(name: string): Promise<RunOutcome> {
+    const entry = this.entry(name);
+    if (entry.running) throw new TpmError('BUSY', `schedule "${name}" is still running; try again when it is done`);
+    return this.run(entry, { occurrenceKey: null, scheduledAt: null, catchUp: false, manual: true });
+  }
+
+  private entry(name: string): Entry {
+    const entry = this.entries.get(name);
+    if (!entry) {
+      const known = this.names();
+      throw new TpmError('BAD_COMMAND', `unknown schedule "${name}"${known.length ? ` (known: ${known.join(', ')})` : ''}`);
+    }
+    return entry;
+  }
+
+  private isEnabled(entry: Entry): boolean {
+    return entry.record.enabled?.value ?? entry.config.enabled;
+  }
+
+  private payload(entry: Entry): ScheduleStatePayload {
+    const enabled = this.isEnabled(entry);
+    return {
+      enabled,
+      cron: entry.config.cron,
+      timezone: entry.timeZone,
+      action: entry.config.action,
+      nodes: entry.config.nodes,
+      next_run: enabled && this.armed && entry.next ? formatInstant(entry.next.at, entry.timeZone) : null,
+      last_run: entry.record.last_run,
+      last_result: entry.record.last_result,
+    };
+  }
+
+  private publish(entry: Entry): void {
+    if (this.stopped) return;
+    const payload = this.payload(entry);
+    const text = JSON.stringify(payload);
+    if (text === entry.published) return;
+    entry.published = text;
+    try {
+      this.options.onStateChange?.(entry.config.name, payload);
+    } catch (error) {
+      this.logger.error({ schedule: entry.config.name, err: errorMessage(error) }, 'publishing schedule state failed');
+    }
+  }
+
+  private async persist(): Promise<void> {
+    const schedules: Record<string, ScheduleRecord> = {};
+    for (const [name, entry] of this.entries) schedules[name] = structuredClone(entry.record);
+    try {
+      await this.options.store.save({ version: 1, schedules });
+    } catch (error) {
+      // Keep going: the records in memory still prevent repeats until the next restart.
+      this.logger.error({ err: errorMessage(error) }, 'cannot save schedule state; a restart may not know the latest runs');
+    }
+  }
+
+  private refreshNext(entry: Entry, now: number): void {
+    entry.next = nextOccurrence(entry.cron, entry.timeZone, now);
+  }
+
+  // ---- the wake loop ----
+
+  private arm(delayMs: number): void {
+    if (this.stopped) return;
+    this.clock.clearTimeout(this.timer);
+    this.timer = this.clock.setTimeout(() => {
+      this.timer = undefined;
+      void this.wake();
+    }, Math.max(0, delayMs));
+  }
+
+  /** Serialised: a wake that comes while one is going waits for it. */
+  private wake(): Promise<void> {
+    this.waking = this.waking.then(() => this.wakeOnce()).catch((error: unknown) => {
+      this.logger.error({ err: errorMessage(error) }, 'scheduler wake failed; retrying later');
+      this.arm(this.recheckMs);
+    });
+    return this.waking;
+  }
+
+  private async wakeOnce(): Promise<void> {
+    if (this.stopped) return;
+    const now = this.clock.now();
+    if (now < this.options.buildTime) {
+      this.waitForPlausibleClock(now);
+      return;
+    }
+    if (!this.armed) {
+      await this.armAt(now);
+    } else if (now < this.cursor) {
+      this.logger.warn(
+        { steppedBackMs: this.cursor - now },
+        'system clock went back; occurrences already handled will not run again',
+      );
+    }
+    for (const entry of this.entries.values()) await this.handleDue(entry, this.cursor, now);
+    this.cursor = now;
+    this.rearm(this.clock.now());
+  }
+
+  private waitForPlausibleClock(now: number): void {
+    if (!this.warnedImplausible) {
+      this.warnedImplausible = true;
+      this.logger.warn(
+        { now: new Date(now).toISOString(), buildTime: new Date(this.options.buildTime).toISOString() },
+        'system clock is before the build date of this program; schedules wait until the clock is set',
+      );
+    }
+    if (this.armed) {
+      this.armed = false;
+      for (const entry of this.entries.values()) entry.next = null;
+    }
+    for (const entry of this.entries.values()) this.publish(entry);
+    this.arm(this.recheckMs);
+  }
+
+  /**
+   * First wake with a plausible clock: catch-up of what was missed before now, then normal
+   * operation; an occurrence due exactly now is on time, not a catch-up.
+   */
+  private async armAt(now: number): Promise<void> {
+    if (this.warnedImplausible) this.logger.info('system clock is plausible now; schedules armed');
+    this.armed = true;
+    for (const entry of this.entries.values()) await this.catchUp(entry, now - 1);
+    this.cursor = now - 1;
+  }
+
+  /** Makes up the latest occurrence in [upTo - catch_up, upTo] not handled yet. */
+  private async catchUp(entry: Entry, upTo: number): Promise<void> {
+    const { config } = entry;
+    if (!this.isEnabled(entry) || config.catch_up <= 0) return;
+    const missed = latestOccurrence(entry.cron, entry.timeZone, upTo - config.catch_up - 1, upTo);
+    if (!missed || this.alreadyHandled(entry, missed)) return;
+    await this.handleOccurrence(entry, missed, true);
+  }
+
+  private rearm(now: number): void {
+    let earliest = Infinity;
+    for (const entry of this.entries.values()) {
+      if (this.armed) this.refreshNext(entry, now);
+      if (entry.next) earliest = Math.min(earliest, entry.next.at);
+      this.publish(entry);
+    }
+    this.arm(Math.min(earliest - now, this.recheckMs));
+  }
+
+  /** The occurrence due in (from, now], if any: the latest one (older ones were missed). */
+  private async handleDue(entry: Entry, from: number, now: number): Promise<void> {
+    if (now <= from) return;
+    const due = latestOccurrence(entry.cron, entry.timeZone, from, now);
+    if (!due || this.alreadyHandled(entry, due)) return;
+    if (!this.isEnabled(entry)) {
+      // Remembered (saved with the next write, e.g. when it is enabled again) so that a
+      // restart soon after enabling it does not "catch up" an occurrence it was disabled for.
+      this.remember(entry, due);
+      return;
+    }
+    const lateMs = now - due.at;
+    if (lateMs <= this.lateGraceMs) {
+      await this.handleOccurrence(entry, due, false);
+    } else if (entry.config.action !== 'reboot' && entry.config.catch_up > 0 && lateMs <= entry.config.catch_up) {
+      await this.handleOccurrence(entry, due, true);
+    } else {
+      await this.skip(
+        entry,
+        due,
+        false,
+        `missed by ${Math.round(lateMs / SECOND)} s (the clock stepped forward or the bridge was stalled)` +
+          (entry.config.action === 'reboot' ? '; reboots are never made up' : '; outside the catch_up window'),
+      );
+    }
+  }
+
+  private alreadyHandled(entry: Entry, occurrence: Occurrence): boolean {
+    const { record } = entry;
+    if (record.done.includes(occurrence.key)) return true;
+    return (
+      record.latest_at !== null &&
+      occurrence.at <= record.latest_at &&
+      record.latest_at - occurrence.at <= STEP_BACK_GUARD_MS
+    );
+  }
+
+  private remember(entry: Entry, occurrence: Occurrence): void {
+    const { record } = entry;
+    record.done = [...record.done.filter((key) => key !== occurrence.key), occurrence.key].slice(-REMEMBERED_OCCURRENCES);
+    record.latest_at = occurrence.at;
+  }
+
+  private async handleOccurrence(entry: Entry, occurrence: Occurrence, catchUp: boolean): Promise<void> {
+    if (catchUp && entry.config.action === 'reboot') {
+      await this.skip(entry, occurrence, catchUp, 'reboots are never made up');
+    } else if (this.options.isPaused?.()) {
+      await this.skip(entry, occurrence, catchUp, 'maintenance is on');
+    } else if (entry.running) {
+      await this.skip(entry, occurrence, catchUp, 'the previous run of this schedule is still going');
+    } else {
+      // Recorded before it runs: a crash during the run must not make it run again.
+      this.remember(entry, occurrence);
+      await this.persist();
+      this.logger.info(
+        { schedule: entry.config.name, occurrence: occurrence.key, catchUp },
+        catchUp ? `schedule ${entry.config.name}: making up missed run of ${occurrence.wallTime}` : `schedule ${entry.config.name} runs`,
+      );
+      const run = this.run(entry, { occurrenceKey: occurrence.key, scheduledAt: occurrence.at, catchUp, manual: false });
+      // Not awaited: a graceful shutdown can take minutes, other schedules must not wait.
+      this.runs.add(run);
+      void run.finally(() => this.runs.delete(run));
+    }
+  }
+
+  private async skip(entry: Entry, occurrence: Occurrence, catchUp: boolean, reason: string): Promise<void> {
+    this.remember(entry, occurrence);
+    entry.record.last_run = formatInstant(this.clock.now(), entry.timeZone);
+    entry.record.last_result = 'skipped';
+    await this.persist();
+    this.logger.warn(
+      { schedule: entry.config.name, occurrence: occurrence.key, reason },
+      `schedule ${entry.config.name}: ${occurrence.wallTime} not run: ${reason}`,
+    );
+    try {
+      this.options.onSkipped?.(entry.config, { occurrenceKey: occurrence.key, scheduledAt: occurrence.at, catchUp, reason });
+    } catch (error) {
+      this.logger.error({ err: errorMessage(error) }, 'reporting a skipped schedule run failed');
+    }
+    this.publish(entry);
+  }
+
+  private async run(entry: Entry, context: RunContext): Promise<RunOutcome> {
+    entry.running = true;
+    const startedAt = this.clock.now();
+    let outcome: RunOutcome;
+    try {
+      outcome = await this.options.runAction(entry.config, context);
+    } catch (error) {
+      outcome = { result: 'error', error: errorMessage(error) };
+    } finally {
+      entry.running = false;
+    }
+    entry.record.last_run = formatInstant(startedAt, entry.timeZone);
+    entry.record.last_result = outcome.result;
+    await this.persist();
+    if (outcome.result === 'error') {
+      this.logger.warn({ schedule: entry.config.name, error: outcome.error }, `schedule ${entry.config.name} failed`);
+    }
+    this.publish(entry);
+    return outcome;
+  }
+}

@@ -1,0 +1,174 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import type { Logger } from '../util/logger.js';
+
+/**
+ * Persistence in `state_dir` (SPEC section 3 and issue 3, item 6): a JSON document per
+ * concern (schedules, maintenance, last commanded power), written atomically so that a
+ * power cut during a write leaves either the old file or the new one, never half of each.
+ * A missing file means defaults; a truncated or corrupt one is reported, kept aside for a
+ * person to look at, and replaced by defaults: the bridge always starts.
+ */
+
+/** What a consumer of persisted state needs; `JsonStateFile` and `MemoryState` provide it. */
+export interface StateStore<T> {
+  /** The stored value, or the defaults (never throws for bad content). */
+  load(): Promise<T>;
+  /** Replaces the stored value. Saves happen one after another, in call order. */
+  save(value: T): Promise<void>;
+}
+
+export interface JsonStateFileOptions<T> {
+  /** The state directory (created with its parents when missing). */
+  dir: string;
+  /** File name inside `dir`, e.g. `schedules.json`. */
+  name: string;
+  /** A fresh default value (called each time one is needed, so callers may mutate it). */
+  defaults: () => T;
+  /**
+   * Turns parsed JSON into a value, or throws an Error saying what is wrong. Typically a
+   * zod schema's `parse`. Unknown or partly wrong content is the validator's call.
+   */
+  validate: (raw: unknown) => T;
+  logger?: Logger;
+  /** Time for the name of a corrupt file kept aside; default Date.now. */
+  now?: () => number;
+}
+
+export interface LoadResult<T> {
+  value: T;
+  /** Set when the file was unreadable and defaults were used; says where the bad file went. */
+  warning?: string;
+}
+
+export class JsonStateFile<T> implements StateStore<T> {
+  readonly path: string;
+  private readonly options: JsonStateFileOptions<T>;
+  /** The tail of the chain of writes: each save waits for the one before. */
+  private writes: Promise<void> = Promise.resolve();
+
+  constructor(options: JsonStateFileOptions<T>) {
+    if (basename(options.name) !== options.name || options.name.length === 0) {
+      throw new Error(`state file name "${options.name}" must be a plain file name`);
+    }
+    this.options = options;
+    this.path = join(options.dir, options.name);
+  }
+
+  async load(): Promise<T> {
+    return (await this.loadWithReport()).value;
+  }
+
+  /** Like load, and says whether defaults replaced a bad file (also logged as a warning). */
+  async loadWithReport(): Promise<LoadResult<T>> {
+    let text: string;
+    try {
+      text = await readFile(this.path, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { value: this.options.defaults() };
+      const warning = `state file ${this.path} cannot be read (${describe(error)}); using defaults`;
+      this.options.logger?.warn(warning);
+      return { value: this.options.defaults(), warning };
+    }
+    try {
+      return { value: this.options.validate(JSON.parse(text)) };
+    } catch (error) {
+      const problem = text.trim().length === 0 ? 'is empty' : `is not valid (${describe(error)})`;
+      const keptAt = await this.keepAside();
+      const where = keptAt ? `kept as ${keptAt}` : 'could not be moved aside';
+      const warning = `state file ${this.path} ${problem}; using defaults, the bad file is ${where}`;
+      this.options.logger?.warn(warning);
+      return { value: this.options.defaults(), warning };
+    }
+  }
+
+  save(value: T): Promise<void> {
+    let text: string;
+    try {
+      // Serialised now: the caller may change the object after save returns.
+      text = `${JSON.stringify(value, null, 2)}\n`;
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+    const write = this.writes.then(() => this.writeAtomically(text));
+    // The chain goes on after a failed write; the caller of that save gets the error.
+    this.writes = write.catch(() => undefined);
+    return write;
+  }
+
+  private async keepAside(): Promise<string | null> {
+    const stamp = new Date((this.options.now ?? Date.now)()).toISOString().replace(/[:.]/g, '-');
+    const target = `${this.path}.corrupt-${stamp}`;
+    try {
+      await rename(this.path, target);
+      return target;
+    } catch (error) {
+      this.options.logger?.warn(`cannot move bad state file ${this.path} aside: ${describe(error)}`);
+      return null;
+    }
+  }
+
+  /** Temp file in the same directory, fsync, rename over the old file, fsync the directory. */
+  private async writeAtomically(text: string): Promise<void> {
+    const dir = dirname(this.path);
+    await mkdir(dir, { recursive: true });
+    const temp = join(dir, `.${this.options.name}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+    try {
+      const file = await open(temp, 'w', 0o600);
+      try {
+        await file.writeFile(text, 'utf8');
+        await file.sync();
+      } finally {
+        await file.close();
+      }
+      await rename(temp, this.path);
+    } catch (error) {
+      await rm(temp, { force: true }).catch(() => undefined);
+      throw error;
+    }
+    await syncDirectory(dir);
+  }
+}
+
+/** Makes the rename itself durable. Some file systems refuse fsync on a directory: fine. */
+async function syncDirectory(dir: string): Promise<void> {
+  let handle;
+  try {
+    handle = await open(dir, 'r');
+    await handle.sync();
+  } catch {
+    // Not supported here (e.g. some network or Windows file systems); the rename is done.
+  } finally {
+    await handle?.close().catch(() => undefined);
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** A StateStore in memory, for tests and for programs that do not persist. */
+export class MemoryState<T> implements StateStore<T> {
+  private value: T;
+  /** How many times save was called. */
+  saves = 0;
+
+  constructor(initial: T) {
+    this.value = structuredClone(initial);
+  }
+
+  async load(): Promise<T> {
+    return structuredClone(this.value);
+  }
+
+  async save(value: T): Promise<void> {
+    this.saves++;
+    this.value = structuredClone(value);
+  }
+
+  /** The stored value, for assertions. */
+  peek(): T {
+    return structuredClone(this.value);
+  }
+}

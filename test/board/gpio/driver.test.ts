@@ -1,0 +1,157 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GpioDriver } from '../../../src/board/gpio/driver.js';
+import type { GpioDirection, GpioFactory } from '../../../src/board/gpio/lines.js';
+import { socGpioBase } from '../../../src/board/gpio/sysfs.js';
+import { createSimulatedGpioLines } from '../../../src/board/simulator/generic.js';
+import { TpmError } from '../../../src/util/errors.js';
+import { FakeClock } from '../../../src/util/fake-clock.js';
+
+describe('GpioDriver with injected lines', () => {
+  function board(nodes: number, lines: Record<string, { line: number; active_low: boolean }>, faults = {}) {
+    const sim = createSimulatedGpioLines({ nodes, faults });
+    const driver = new GpioDriver({ lines, gpio: sim.gpio, currentLevel: sim.currentLevel, clock: new FakeClock() });
+    return { sim, driver };
+  }
+  const plain = (n: number) => ({ line: n, active_low: false });
+
+  it('opens every line as an output at its current level, so no node changes on start', async () => {
+    const { sim, driver } = board(3, { 1: plain(1), 2: plain(2), 3: plain(3) });
+    await sim.gpio(2, 'high'); // node 2 was left on by an earlier run
+    const glitchesBefore = sim.stats.glitches;
+    const opensBefore = { ...sim.stats.opens };
+    await driver.open();
+    assert.deepEqual((await driver.readPower()).power, [false, true, false]);
+    assert.equal(sim.stats.opens.out, 0, "plain 'out' would drive low at once");
+    assert.equal(sim.stats.opens.high - opensBefore.high, 1, 'node 2 reopened high');
+    assert.equal(sim.stats.glitches, glitchesBefore);
+    assert.deepEqual([1, 2, 3].map((l) => sim.directionOf(l)), ['out', 'out', 'out']);
+  });
+
+  it('inverts active_low lines: a low line means the node is on', async () => {
+    const { sim, driver } = board(2, { 1: { line: 1, active_low: true }, 2: plain(2) });
+    await driver.open();
+    assert.deepEqual((await driver.readPower()).power, [true, false]);
+    assert.equal(await driver.setPower(1, false), false);
+    assert.equal(sim.levelOf(1), 1);
+    assert.equal(await driver.setPower(1, true), true);
+    assert.equal(sim.levelOf(1), 0);
+  });
+
+  it('switches node 3 on, verifies by reading the line back, and writes nothing when already so', async () => {
+    const { sim, driver } = board(4, { 1: plain(1), 3: plain(3) });
+    await driver.open();
+    assert.equal(await driver.setPower(1, false), false);
+    assert.equal(sim.stats.writes, 0);
+    assert.equal(await driver.setPower(3, true), true);
+    assert.equal(sim.stats.writes, 1);
+    assert.equal(sim.isOn(3), true);
+    assert.deepEqual((await driver.readPower()).power, [false, null, true], 'node 2 has no line');
+    await assert.rejects(driver.setPower(2, true), (error: TpmError) => error.code === 'BAD_COMMAND');
+  });
+
+  it('reports a line that does not follow the write (dead relay) as a failed verification', async () => {
+    const { sim, driver } = board(2, { 1: plain(1), 2: plain(2) }, { stuck: [2] });
+    await driver.open();
+    await assert.rejects(driver.setPower(2, true), (error: TpmError) => error.code === 'VERIFY' && /node 2/.test(error.message));
+    assert.equal(sim.levelOf(2), 0);
+  });
+
+  it('never unexports output lines on close, so powered nodes stay powered', async () => {
+    const { sim, driver } = board(3, { 1: plain(1), 2: plain(2), 3: plain(3) });
+    await driver.open();
+    await driver.setPower(3, true);
+    await driver.close();
+    await driver.close();
+    assert.equal(sim.stats.unexports, 0);
+    assert.equal(sim.directionOf(3), 'out');
+    assert.equal(sim.isOn(3), true);
+    assert.equal(sim.stats.glitches, 0);
+  });
+
+  it('without a probe, reads an input line first and then drives the level it had', async () => {
+    const sim = createSimulatedGpioLines({ nodes: 2 });
+    const driver = new GpioDriver({ lines: { 1: plain(1), 2: plain(2) }, gpio: sim.gpio });
+    await driver.open();
+    assert.deepEqual(sim.stats.opens, { in: 2, out: 0, high: 0, low: 2 });
+    assert.equal(sim.stats.glitches, 0);
+    assert.deepEqual((await driver.readPower()).power, [false, false]);
+  });
+
+  it('names the gpio group when a line cannot be opened for lack of permission', async () => {
+    const { driver } = board(2, { 1: plain(1), 2: plain(2) }, { noPermission: [2] });
+    await assert.rejects(driver.open(), (error: TpmError) => {
+      assert.equal(error.code, 'BUS');
+      assert.match(error.message, /gpio group/);
+      return true;
+    });
+  });
+
+  it('refuses two nodes on one line', () => {
+    assert.throws(
+      () => new GpioDriver({ lines: { 1: plain(17), 2: plain(17) }, gpio: createSimulatedGpioLines({ nodes: 1 }).gpio }),
+      (error: TpmError) => error.code === 'CONFIG' && /nodes 1 and 2 both use GPIO 17/.test(error.message),
+    );
+  });
+});
+
+describe('GpioDriver on a (fake) sysfs tree', () => {
+  let root: string;
+
+  beforeEach(() => {
+    root = mkdtempSync(join(tmpdir(), 'tpm-sysfs-'));
+    writeFileSync(join(root, 'export'), '');
+  });
+  afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+  function chip(name: string, label: string, base: number): void {
+    mkdirSync(join(root, name));
+    writeFileSync(join(root, name, 'label'), `${label}\n`);
+    writeFileSync(join(root, name, 'base'), `${base}\n`);
+  }
+  function exported(line: number, value: string, activeLow = '0'): void {
+    mkdirSync(join(root, `gpio${line}`));
+    writeFileSync(join(root, `gpio${line}`, 'value'), `${value}\n`);
+    writeFileSync(join(root, `gpio${line}`, 'active_low'), `${activeLow}\n`);
+  }
+
+  it('adds the base of the SoC gpiochip to the BCM number and opens each line at its sysfs level', async () => {
+    chip('gpiochip512', 'pinctrl-bcm2711', 512);
+    chip('gpiochip570', 'raspberrypi-exp-gpio', 570);
+    exported(529, '1'); // BCM 17, driven high
+    exported(534, '1', '1'); // BCM 22, active_low set in sysfs: physically low
+    const opened: [number, GpioDirection][] = [];
+    const levels = new Map<number, number>();
+    const fake: GpioFactory = (line, direction) => {
+      opened.push([line, direction]);
+      levels.set(line, direction === 'high' ? 1 : 0);
+      return { read: () => levels.get(line) ?? 0, write: async (v) => void levels.set(line, v), unexport: () => {} };
+    };
+    const driver = new GpioDriver({
+      lines: { 1: { line: 17, active_low: false }, 2: { line: 22, active_low: false } },
+      gpio: fake,
+      sysfsRoot: root,
+      clock: new FakeClock(),
+    });
+    await driver.open();
+    assert.deepEqual(opened, [
+      [529, 'high'],
+      [534, 'low'],
+    ]);
+    assert.deepEqual((await driver.readPower()).power, [true, false]);
+    assert.equal(readFileSync(join(root, 'export'), 'utf8'), '', 'already exported lines are not exported again');
+  });
+
+  it('picks the RP1 chip on a Raspberry Pi 5', async () => {
+    chip('gpiochip512', 'pinctrl-bcm2712', 512);
+    chip('gpiochip571', 'pinctrl-rp1', 571);
+    assert.equal((await socGpioBase(root)).base, 571);
+  });
+
+  it('explains a host without sysfs GPIO', async () => {
+    const driver = new GpioDriver({ lines: { 1: { line: 17, active_low: false } }, sysfsRoot: join(root, 'missing') });
+    await assert.rejects(driver.open(), (error: TpmError) => error.code === 'UNSUPPORTED' && /sysfs GPIO/.test(error.message));
+  });
+});

@@ -1,0 +1,243 @@
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { startBmcSimulator, type BmcSimulator, type BmcSimulatorOptions } from '../../../src/board/simulator/bmc-server.js';
+import { Tpi2Driver, type Tpi2DriverOptions } from '../../../src/board/tpi2/driver.js';
+import { FakeClock } from '../../../src/util/fake-clock.js';
+import { TpmError } from '../../../src/util/errors.js';
+import { createLogger } from '../../../src/util/logger.js';
+
+const PASSWORD = 'S3cret-turing!';
+
+describe('Tpi2Driver against the simulated BMC over HTTPS', () => {
+  let clock: FakeClock;
+  let bmc: BmcSimulator;
+  const drivers: Tpi2Driver[] = [];
+
+  async function startBmc(options: Partial<BmcSimulatorOptions> = {}): Promise<BmcSimulator> {
+    bmc = await startBmcSimulator({ clock, password: PASSWORD, ...options });
+    return bmc;
+  }
+
+  function driverFor(options: Partial<Tpi2DriverOptions> = {}): Tpi2Driver {
+    const driver = new Tpi2Driver({ url: bmc.url, username: 'root', password: PASSWORD, ca: bmc.ca, clock, ...options });
+    drivers.push(driver);
+    return driver;
+  }
+
+  beforeEach(() => {
+    clock = new FakeClock(Date.UTC(2026, 2, 1, 12));
+  });
+
+  afterEach(async () => {
+    for (const driver of drivers.splice(0)) await driver.close();
+    await bmc?.close();
+  });
+
+  it('logs in once, then reads power with the bearer token, string values as booleans', async () => {
+    await startBmc({ power: [true, false, false, true] });
+    const driver = driverFor();
+    await driver.open();
+    assert.deepEqual((await driver.readPower()).power, [true, false, false, true]);
+    await driver.readPower();
+    assert.equal(bmc.stats.logins, 1);
+    assert.equal(bmc.stats.staleTokens, 0);
+    assert.deepEqual(
+      { model: driver.info.model, nodes: driver.info.nodes, rtc: driver.info.hasRtc, presence: driver.info.canTellPresence },
+      { model: 'Turing Pi 2', nodes: 4, rtc: false, presence: false },
+    );
+  });
+
+  it('trusts the BMC certificate only through bmc.ca or an explicit bmc.insecure', async () => {
+    await startBmc();
+    await assert.rejects(driverFor({ ca: null }).open(), (error: TpmError) => {
+      assert.equal(error.code, 'BMC');
+      assert.match(error.message, /certificate/i);
+      return true;
+    });
+    await driverFor({ ca: null, insecure: true }).open();
+  });
+
+  it('logs in afresh (without a failed request) when the token is about to expire after 3 h idle', async () => {
+    await startBmc();
+    const driver = driverFor();
+    await driver.open();
+    await clock.advance(10_800_000);
+    await driver.readPower();
+    assert.equal(bmc.stats.successfulLogins, 2);
+    assert.equal(bmc.stats.staleTokens, 0);
+  });
+
+  it('answers a 401 for an expired token with exactly one new login and one retry', async () => {
+    await startBmc({ power: [false, true, false, false] });
+    // The driver does not know the lifetime here, so the BMC's expiry surprises it.
+    const driver = driverFor({ tokenLifetimeMs: 10 * 10_800_000 });
+    await driver.open();
+    await clock.advance(10_800_001);
+    assert.deepEqual((await driver.readPower()).power, [false, true, false, false]);
+    assert.equal(bmc.stats.staleTokens, 1);
+    assert.equal(bmc.stats.successfulLogins, 2);
+  });
+
+  it('costs exactly one login after a BMC restart made every token stale', async () => {
+    await startBmc();
+    const driver = driverFor();
+    await driver.open();
+    const loginsBefore = bmc.stats.logins;
+    bmc.restart();
+    await Promise.all([driver.readPower(), driver.readPower(), driver.readPower()]);
+    await driver.readPower();
+    assert.equal(bmc.stats.logins - loginsBefore, 1);
+    assert.equal(bmc.stats.staleTokens, 1, 'only the first request meets the stale token');
+    assert.equal(bmc.stats.bans, 0);
+  });
+
+  it('with a wrong password polls for a simulated hour without a retry storm and is never banned', async () => {
+    await startBmc();
+    const driver = driverFor({ password: 'wrong-password' });
+    const errors: TpmError[] = [];
+    for (let second = 0; second < 3600; second += 5) {
+      await driver.readPower().catch((error: TpmError) => errors.push(error));
+      await clock.advance(5_000);
+    }
+    assert.equal(errors.length, 720);
+    assert.ok(errors.every((error) => error.code === 'BMC_AUTH'));
+    assert.ok(bmc.stats.logins <= 4, `${bmc.stats.logins} logins in an hour`);
+    assert.ok(bmc.stats.logins >= 2, 'it does retry, spaced');
+    assert.equal(bmc.stats.bans, 0);
+    assert.equal(bmc.stats.bannedRequests, 0);
+    assert.ok(bmc.stats.maxPenalty < 5);
+    assert.match(errors.at(-1)!.message, /not logging in to the BMC for another \d+ min/);
+  });
+
+  it('recognises a firmware 1.x BMC and refuses it with a message to upgrade', async () => {
+    await startBmc({ firmware: 1, power: [true, false, false, false] });
+    await assert.rejects(driverFor().open(), (error: TpmError) => {
+      assert.equal(error.code, 'BMC_UNSUPPORTED');
+      assert.match(error.message, /firmware 1\.x/);
+      assert.match(error.message, /upgrade .*2\.x/);
+      return true;
+    });
+    assert.equal(bmc.stats.logins, 0);
+  });
+
+  it('reports the HTTP port redirect as a configuration error naming https', async () => {
+    await startBmc({ redirectHttp: true });
+    await assert.rejects(driverFor({ url: bmc.httpUrl! }).open(), (error: TpmError) => {
+      assert.equal(error.code, 'CONFIG');
+      assert.match(error.message, /https:\/\//);
+      return true;
+    });
+  });
+
+  it('resets node 3 with the zero-based index 2, and the node goes off for 1 s', async () => {
+    await startBmc({ power: [true, true, true, true] });
+    const driver = driverFor();
+    await driver.open();
+    await driver.reset(3);
+    assert.equal(bmc.stats.resets, 1);
+    assert.deepEqual(bmc.state.physical, [true, true, false, true]);
+    await clock.advance(1_000);
+    assert.deepEqual(bmc.state.physical, [true, true, true, true]);
+  });
+
+  it('refuses to reset a node that is off, without sending the reset', async () => {
+    await startBmc({ power: [true, false, true, true] });
+    const driver = driverFor();
+    await driver.open();
+    await assert.rejects(driver.reset(2), (error: TpmError) => error.code === 'NODE_OFF' && /node 2 is off/.test(error.message));
+    assert.equal(bmc.stats.resets, 0);
+    assert.equal(bmc.state.physical[1], false);
+  });
+
+  it('reports "Unknown" as null rather than guessing', async () => {
+    await startBmc({ power: [true, true, false, false] });
+    bmc.state.unknown[1] = true;
+    const driver = driverFor();
+    await driver.open();
+    assert.deepEqual((await driver.readPower()).power, [true, null, false, false]);
+  });
+
+  it('switches node 2 on with node2=1, verifies by reading back, and writes nothing when already so', async () => {
+    await startBmc({ power: [true, false, false, false] });
+    const driver = driverFor();
+    await driver.open();
+    assert.equal(await driver.setPower(1, true), true);
+    assert.equal(bmc.stats.powerSets, 0);
+    assert.equal(await driver.setPower(2, true), true);
+    assert.equal(bmc.stats.powerSets, 1);
+    assert.deepEqual(bmc.state.stored, [true, true, false, false]);
+    assert.equal(await driver.setPower(1, false), false);
+    assert.deepEqual(bmc.state.stored, [false, true, false, false]);
+  });
+
+  it('fails the verification when the read-back disagrees', async () => {
+    await startBmc({ power: [false, false, false, false] });
+    bmc.state.unknown[3] = true;
+    const driver = driverFor();
+    await driver.open();
+    await assert.rejects(driver.setPower(4, true), (error: TpmError) => error.code === 'VERIFY' && /Unknown/.test(error.message));
+  });
+
+  it('reads power-on times from node_info', async () => {
+    await startBmc();
+    const driver = driverFor();
+    await driver.open();
+    await driver.setPower(4, true);
+    await clock.advance(90_000);
+    assert.deepEqual((await driver.readNodeTimes()).powerOnSeconds, [null, null, null, 90]);
+  });
+
+  it('reads the fan of a 2.5 board from cooling, and reports no fans where cooling is missing', async () => {
+    await startBmc({ cooling: true });
+    const withFan = driverFor();
+    await withFan.open();
+    assert.equal(withFan.info.hasFans, true);
+    assert.deepEqual(await withFan.readFans(), [{ device: 'fan0', speed: 2100, maxSpeed: 6000 }]);
+    await bmc.close();
+
+    await startBmc({ cooling: false });
+    const without = driverFor();
+    await without.open();
+    assert.equal(without.info.hasFans, false);
+    assert.deepEqual(await without.readFans(), []);
+  });
+
+  it('fails fast with a clear timeout when the BMC stops answering', async () => {
+    await startBmc();
+    const driver = driverFor({ requestTimeoutMs: 10_000 });
+    await driver.open();
+    bmc.stopAnswering(true);
+    const reading = driver.readPower();
+    reading.catch(() => {});
+    await clock.advance(10_000);
+    await assert.rejects(reading, (error: TpmError) => {
+      assert.equal(error.code, 'TIMEOUT');
+      assert.match(error.message, /did not answer power get within 10 s/);
+      return true;
+    });
+  });
+
+  it('never puts the password in an error message or a log line', async () => {
+    await startBmc({ password: 'the-right-one' });
+    const lines: string[] = [];
+    const destination = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const logger = createLogger({ level: 'debug', destination });
+    const messages: string[] = [];
+    const driver = driverFor({ password: PASSWORD, logger });
+    await driver.open().catch((error: Error) => messages.push(error.message));
+    await driver.readPower().catch((error: Error) => messages.push(error.message));
+    bmc.stopAnswering(true);
+    await clock.advance(3_600_000);
+    const reading = driver.readPower().catch((error: Error) => messages.push(error.message));
+    await clock.advance(10_000);
+    await reading;
+    assert.equal(messages.length, 3);
+    assert.match(messages[0]!, /refused the login/);
+    for (const text of [...messages, ...lines]) assert.ok(!text.includes(PASSWORD), `leaked in: ${text}`);
+  });
+});

@@ -1,0 +1,231 @@
+import assert from 'node:assert/strict';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { checkConfigText, ConfigError, formatProblems, loadConfig, loadConfigFile, runValidate } from '../../src/config/index.js';
+
+/** The formatted problems of YAML text named c.yaml. */
+function problemLines(text: string): string[] {
+  return formatProblems(checkConfigText(text, 'c.yaml', { env: {} }).problems);
+}
+
+describe('config files', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'tpm-config-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function file(name: string, text: string, mode = 0o600): Promise<string> {
+    const path = join(dir, name);
+    await writeFile(path, text);
+    await chmod(path, mode);
+    return path;
+  }
+
+  describe('locating problems', () => {
+    it('points at an unknown key itself, at every depth', () => {
+      const text = [
+        'mqtt:', //                     1
+        '  url: mqtt://broker:1883', // 2
+        '  port: 1883', //              3
+        'board:', //                    4
+        '  bmc:', //                    5
+        '    pasword: x', //            6
+        'schedules:', //                7
+        '  - name: night', //           8
+        '    cron: "0 23 * * *"', //    9
+        '    action: off', //           10
+        '    nodes: [3]', //            11
+        '    timezon: UTC', //          12
+        'colour: blue', //              13
+      ].join('\n');
+      const lines = problemLines(text);
+      assert.equal(lines.length, 4);
+      assert.match(lines[0] ?? '', /^c\.yaml:3:3 mqtt\.port: unknown key "port"/);
+      assert.match(lines[1] ?? '', /^c\.yaml:6:5 board\.bmc\.pasword: unknown key "pasword" \(did you mean "password"\?\)/);
+      assert.match(lines[2] ?? '', /^c\.yaml:12:5 schedules\.0\.timezon: unknown key "timezon" \(did you mean "timezone"\?\)/);
+      assert.match(lines[3] ?? '', /^c\.yaml:13:1 colour: unknown key "colour"/);
+    });
+
+    it('points at a bad value', () => {
+      assert.deepEqual(problemLines('board:\n  type: tpi1\n  poll_interval: 2ms\n'), [
+        'c.yaml:3:18 board.poll_interval: must be between 1s and 1h',
+      ]);
+    });
+
+    it('points at the enclosing map for a missing required key', () => {
+      const text = 'schedules:\n  - name: night\n    cron: "0 23 * * *"\n    nodes: all\n';
+      assert.deepEqual(problemLines(text), ['c.yaml:2:5 schedules.0.action: is required: on | off | reboot | shutdown']);
+    });
+
+    it('points at a bad cron expression and a bad time zone in flow maps', () => {
+      const text = [
+        'board: { type: tpi1 }',
+        'schedules:',
+        '  - { name: a, cron: "0 25 * * *", action: on, nodes: all }',
+        '  - { name: b, cron: "0 1 * * *", timezone: Mars/Base, action: off, nodes: [3, 1] }',
+      ].join('\n');
+      const lines = problemLines(text);
+      assert.match(lines[0] ?? '', /^c\.yaml:3:22 schedules\.0\.cron: "0 25 \* \* \*" is not a valid cron expression/);
+      assert.match(lines[1] ?? '', /^c\.yaml:4:45 schedules\.1\.timezone: "Mars\/Base" is not a known IANA time zone/);
+    });
+
+    it('points at a protected node once the schema passes', () => {
+      const text = 'board: { type: tpi1 }\nschedules:\n  - { name: b, cron: "0 1 * * *", action: off, nodes: [3, 1] }\n';
+      assert.deepEqual(problemLines(text), [
+        'c.yaml:3:59 schedules.0.nodes.1: node 1 is protected and cannot be in a list that switches nodes off (set nodes.1.protected: false if you mean it)',
+      ]);
+    });
+
+    it('points at the key of a node the board does not have', () => {
+      assert.deepEqual(problemLines('board:\n  type: tpi2\nnodes:\n  2: { agent: true }\n  6:\n'), [
+        'c.yaml:5:3 nodes.6: node 6 does not exist: a tpi2 board has nodes 1-4',
+      ]);
+    });
+
+    it('gives the line and column of a YAML syntax error', () => {
+      assert.deepEqual(problemLines('mqtt:\n  url: x\nboard: {type: tpi1\n'), [
+        'c.yaml:4:1: YAML syntax error: Flow map in block collection must be sufficiently indented and end with a }',
+      ]);
+      const [duplicate] = problemLines('log:\n  level: info\n  level: debug\n');
+      assert.match(duplicate ?? '', /^c\.yaml:3:3: YAML syntax error: Map keys must be unique/);
+    });
+
+    it('reports a file that is not a map', () => {
+      assert.deepEqual(problemLines('- mqtt\n- board\n'), ['c.yaml:1:1: the file must be a map of sections (mqtt, board, nodes, ...)']);
+    });
+
+    it('follows anchors and merge keys', () => {
+      const text = [
+        'schedules:',
+        '  - &weekday { name: off-1, cron: "0 23 * * 1-5", action: off, nodes: [3] }',
+        '  - { <<: *weekday, name: off-2, nodes: [4] }',
+      ].join('\n');
+      const { config, problems } = checkConfigText(text, 'c.yaml', { env: {} });
+      assert.deepEqual(problems, []);
+      assert.deepEqual(config?.schedules.map((s) => [s.name, s.cron, s.nodes]), [
+        ['off-1', '0 23 * * 1-5', [3]],
+        ['off-2', '0 23 * * 1-5', [4]],
+      ]);
+    });
+  });
+
+  describe('loadConfig', () => {
+    it('reads an empty file as the all-defaults config', async () => {
+      const config = await loadConfig(await file('empty.yaml', ''));
+      assert.equal(config.board.type, 'simulator');
+      assert.equal(config.mqtt.base_topic, 'turingpi');
+    });
+
+    it('reads a file of comments only as the all-defaults config', async () => {
+      const config = await loadConfig(await file('comments.yaml', '# nothing yet\n'));
+      assert.equal(config.power.on_stagger, 2000);
+    });
+
+    it('throws a ConfigError whose message lists every problem as FILE:LINE:COL path: message', async () => {
+      const path = await file('bad.yaml', 'mqtt:\n  keepalive: 1\nlog:\n  level: loud\n');
+      await assert.rejects(loadConfig(path), (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.equal(error.code, 'CONFIG');
+        assert.deepEqual(error.message.split('\n'), [
+          `${path}:2:14 mqtt.keepalive: must be at least 5, not 1`,
+          `${path}:4:10 log.level: must be one of "trace", "debug", "info", "warn", "error", "silent", not "loud"`,
+        ]);
+        assert.deepEqual(error.problems[0], { file: path, path: 'mqtt.keepalive', message: 'must be at least 5, not 1', line: 2, col: 14 });
+        return true;
+      });
+    });
+
+    it('says so when the file does not exist', async () => {
+      const path = join(dir, 'missing.yaml');
+      await assert.rejects(loadConfig(path), { message: `${path}: cannot read the config file: no such file` });
+    });
+
+    it('uses the injected environment', async () => {
+      const path = await file('env.yaml', 'mqtt:\n  base_topic: ${BASE:-turingpi}\n');
+      assert.equal((await loadConfig(path, { env: { BASE: 'rack2' } })).mqtt.base_topic, 'rack2');
+    });
+
+    it('with role agent, requires agent.node and says where', async () => {
+      const path = await file('agent.yaml', 'agent:\n  interval: 30s\n');
+      await assert.rejects(loadConfig(path, { role: 'agent' }), (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.match(error.message, /agent\.yaml:2:3 agent\.node: the agent needs the number of the node it runs on/);
+        return true;
+      });
+    });
+  });
+
+  describe('warnings', () => {
+    const withPassword = 'mqtt:\n  username: bridge\n  password: hunter2\n';
+
+    it('warns when a file holding a password is readable by other users', async () => {
+      const path = await file('open.yaml', withPassword, 0o644);
+      const { warnings } = await loadConfigFile(path);
+      assert.deepEqual(warnings, [`${path} is readable by other users and holds a password: chmod 600 ${path}`]);
+    });
+
+    it('warns for a BMC password readable by the group', async () => {
+      const path = await file('group.yaml', 'board:\n  type: tpi2\n  bmc: { password: turing }\n', 0o640);
+      const { warnings } = await loadConfigFile(path);
+      assert.ok(warnings.includes(`${path} is readable by other users and holds a password: chmod 600 ${path}`));
+    });
+
+    it('does not warn for a private file, a file without a password, or a password from the environment', async () => {
+      assert.deepEqual((await loadConfigFile(await file('private.yaml', withPassword, 0o600))).warnings, []);
+      assert.deepEqual((await loadConfigFile(await file('nopass.yaml', 'mqtt:\n  username: bridge\n', 0o644))).warnings, []);
+      const fromEnv = await file('fromenv.yaml', 'mqtt:\n  password: ${MQTT_PASSWORD}\n', 0o644);
+      assert.deepEqual((await loadConfigFile(fromEnv, { env: { MQTT_PASSWORD: 'x' } })).warnings, []);
+    });
+
+    it('warns, with the place, about a tpi2 BMC on https without a password', async () => {
+      const path = await file('tpi2.yaml', 'board:\n  type: tpi2\n  bmc:\n    url: https://tpi.lan\n');
+      const { warnings } = await loadConfigFile(path);
+      assert.equal(warnings.length, 1);
+      // the key is missing: the place is the map it belongs in
+      assert.match(warnings[0] ?? '', new RegExp(`^${path}:4:5 board\\.bmc\\.password: is not set: BMC firmware 2\\.x`));
+      const http = await file('tpi2-fw1.yaml', 'board:\n  type: tpi2\n  bmc:\n    url: http://tpi.lan\n');
+      assert.deepEqual((await loadConfigFile(http)).warnings, []);
+    });
+  });
+
+  describe('runValidate', () => {
+    function collector() {
+      const lines: string[] = [];
+      return { lines, write: (text: string) => lines.push(text) };
+    }
+
+    it('prints "FILE: valid" and returns 0 for a valid file', async () => {
+      const path = await file('ok.yaml', 'board: { type: tpi1 }\n');
+      const out = collector();
+      assert.equal(await runValidate(path, out), 0);
+      assert.deepEqual(out.lines, [`${path}: valid\n`]);
+    });
+
+    it('prints warnings after "valid"', async () => {
+      const path = await file('warn.yaml', 'mqtt: { password: secret }\n', 0o644);
+      const out = collector();
+      assert.equal(await runValidate(path, out), 0);
+      assert.equal(out.lines.length, 2);
+      assert.match(out.lines[1] ?? '', /^warning: .* is readable by other users/);
+    });
+
+    it('prints every problem and returns 2 for an invalid file', async () => {
+      const path = await file('invalid.yaml', 'mqtt:\n  port: 1\nboard:\n  poll_interval: 0\n');
+      const out = collector();
+      assert.equal(await runValidate(path, out), 2);
+      assert.equal(out.lines.length, 2);
+      assert.match(out.lines[0] ?? '', new RegExp(`^${path}:2:3 mqtt\\.port: unknown key "port"`));
+      assert.equal(out.lines[1], `${path}:4:18 board.poll_interval: must be between 1s and 1h\n`);
+    });
+
+    it('returns 2 for a missing file', async () => {
+      const out = collector();
+      assert.equal(await runValidate(join(dir, 'nope.yaml'), out), 2);
+      assert.match(out.lines[0] ?? '', /cannot read the config file: no such file/);
+    });
+  });
+});

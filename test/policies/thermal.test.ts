@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { Thermal, type PolicyEvent } from '../../src/schedule/policies.js';
+import { FakeClock } from '../../src/util/fake-clock.js';
+
+describe('thermal policy', () => {
+  let acted: { node: number; action: string }[];
+  let events: PolicyEvent[];
+  let paused: boolean;
+  let thermal: Thermal;
+
+  beforeEach(() => {
+    acted = [];
+    events = [];
+    paused = false;
+    thermal = new Thermal({
+      nodes: [3, 4],
+      maxCelsius: 85,
+      clearCelsius: 75,
+      action: 'shutdown',
+      isPaused: () => paused,
+      clock: new FakeClock(),
+      act: (node, action) => {
+        acted.push({ node, action });
+        return Promise.resolve();
+      },
+      onEvent: (event) => events.push(event),
+    });
+  });
+
+  it('shuts a node down once when it goes above max_celsius', async () => {
+    await thermal.temperature(3, 84);
+    await thermal.temperature(3, 85); // at the limit is not above it
+    assert.equal(acted.length, 0);
+    await thermal.temperature(3, 86);
+    assert.deepEqual(acted, [{ node: 3, action: 'shutdown' }]);
+    assert.equal(events.length, 1);
+    assert.equal(events[0]?.type, 'thermal');
+    assert.equal(events[0]?.result, 'ok');
+    assert.match(events[0]!.reason, /86 °C above max_celsius 85 °C/);
+  });
+
+  it('does not act again until the node has been below clear_celsius', async () => {
+    await thermal.temperature(3, 90);
+    await thermal.temperature(3, 91);
+    await thermal.temperature(3, 80); // cooler, but not below clear
+    await thermal.temperature(3, 88);
+    assert.equal(acted.length, 1);
+    await thermal.temperature(3, 74);
+    await thermal.temperature(3, 87);
+    assert.equal(acted.length, 2);
+  });
+
+  it('keeps nodes apart', async () => {
+    await thermal.temperature(3, 90);
+    await thermal.temperature(4, 90);
+    assert.deepEqual(acted.map((a) => a.node), [3, 4]);
+  });
+
+  it('is paused by maintenance, says so once, and acts when maintenance ends if still hot', async () => {
+    paused = true;
+    await thermal.temperature(3, 90);
+    await thermal.temperature(3, 91);
+    assert.equal(acted.length, 0);
+    assert.equal(events.length, 1);
+    assert.match(events[0]!.error!, /maintenance is ON/);
+    paused = false;
+    await thermal.temperature(3, 90);
+    assert.equal(acted.length, 1);
+  });
+
+  it('ignores null temperatures and nodes it does not watch', async () => {
+    await thermal.temperature(3, null);
+    await thermal.temperature(5, 100);
+    assert.equal(acted.length, 0);
+    assert.equal(events.length, 0);
+  });
+
+  it('reports a failed action as an error event and does not retry per sample', async () => {
+    thermal = new Thermal({
+      nodes: [3],
+      maxCelsius: 85,
+      clearCelsius: 75,
+      action: 'off',
+      isPaused: () => false,
+      clock: new FakeClock(),
+      act: () => Promise.reject(new Error('node 3 is protected')),
+      onEvent: (event) => events.push(event),
+    });
+    await thermal.temperature(3, 95);
+    await thermal.temperature(3, 96);
+    assert.equal(events.length, 1);
+    assert.equal(events[0]?.action, 'off');
+    assert.match(events[0]!.error!, /off failed: node 3 is protected/);
+  });
+});

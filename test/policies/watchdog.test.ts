@@ -1,0 +1,177 @@
+import assert from 'node:assert/strict';
+import { Watchdog, type PolicyEvent } from '../../src/schedule/policies.js';
+import { FakeClock } from '../../src/util/fake-clock.js';
+
+const MINUTE = 60_000;
+
+describe('watchdog policy', () => {
+  let clock: FakeClock;
+  let cycled: { node: number; at: number }[];
+  let events: PolicyEvent[];
+  let paused: boolean;
+  let cycleFails: boolean;
+  let watchdog: Watchdog;
+
+  beforeEach(() => {
+    clock = new FakeClock(Date.UTC(2026, 2, 1, 12, 0, 0));
+    cycled = [];
+    events = [];
+    paused = false;
+    cycleFails = false;
+    watchdog = new Watchdog({
+      nodes: [2, 3],
+      offlineAfterMs: 10 * MINUTE,
+      maxPerHour: 2,
+      clock,
+      isPaused: () => paused,
+      powerCycle: (node) => {
+        cycled.push({ node, at: clock.now() });
+        return cycleFails ? Promise.reject(new Error('board not answering')) : Promise.resolve();
+      },
+      onEvent: (event) => events.push(event),
+    });
+  });
+
+  afterEach(() => watchdog.stop());
+
+  /** Node 3 powered and its agent online, then the agent goes offline now. */
+  function hangNode3(): void {
+    watchdog.power(3, true);
+    watchdog.agentState(3, 'online');
+    watchdog.agentState(3, 'offline');
+  }
+
+  it('power-cycles a node whose agent has been offline for offline_after while power is ON', async () => {
+    hangNode3();
+    await clock.advance(10 * MINUTE - 1);
+    assert.equal(cycled.length, 0);
+    await clock.advance(1);
+    assert.deepEqual(cycled.map((c) => c.node), [3]);
+    assert.equal(events.length, 1);
+    assert.equal(events[0]?.type, 'watchdog');
+    assert.equal(events[0]?.action, 'power_cycle');
+    assert.equal(events[0]?.result, 'ok');
+    assert.equal(events[0]?.source, 'policy');
+    assert.equal(events[0]?.node, 3);
+    assert.match(events[0]!.reason, /agent offline for 10m while power is ON/);
+  });
+
+  it('does nothing while the power is OFF, however long the agent is away', async () => {
+    watchdog.power(3, false);
+    watchdog.agentState(3, 'offline');
+    await clock.advance(3 * 60 * MINUTE);
+    assert.equal(cycled.length, 0);
+    assert.equal(events.length, 0);
+  });
+
+  it('counts offline time only while power is ON', async () => {
+    watchdog.power(3, false);
+    watchdog.agentState(3, 'offline');
+    await clock.advance(30 * MINUTE);
+    watchdog.power(3, true);
+    await clock.advance(9 * MINUTE);
+    assert.equal(cycled.length, 0);
+    await clock.advance(MINUTE);
+    assert.equal(cycled.length, 1);
+  });
+
+  it('forgets an agent that comes back online in time', async () => {
+    hangNode3();
+    await clock.advance(9 * MINUTE);
+    watchdog.agentState(3, 'online');
+    await clock.advance(60 * MINUTE);
+    assert.equal(cycled.length, 0);
+  });
+
+  it('restarts the offline timer after a cycle', async () => {
+    hangNode3();
+    await clock.advance(10 * MINUTE);
+    assert.equal(cycled.length, 1);
+    await clock.advance(10 * MINUTE - 1);
+    assert.equal(cycled.length, 1);
+    await clock.advance(1);
+    assert.deepEqual(cycled.map((c) => c.at - cycled[0]!.at), [0, 10 * MINUTE]);
+  });
+
+  it('cycles at most max_per_hour in a sliding hour, and says so once when it refuses', async () => {
+    hangNode3();
+    await clock.advance(30 * MINUTE); // cycles at 10 and 20 min; refused at 30
+    assert.equal(cycled.length, 2);
+    const refusals = events.filter((e) => e.result === 'error');
+    assert.equal(refusals.length, 1);
+    assert.match(refusals[0]!.error!, /already 2 watchdog power cycles in the last hour \(max_per_hour 2\)/);
+    await clock.advance(39 * MINUTE); // 69 min: the first cycle (at 10 min) is still inside the hour
+    assert.equal(cycled.length, 2);
+    await clock.advance(MINUTE); // 70 min: it has left the hour
+    assert.equal(cycled.length, 3);
+    assert.equal(events.filter((e) => e.result === 'error').length, 1);
+  });
+
+  it('shares the hourly cap among all nodes', async () => {
+    hangNode3();
+    watchdog.power(2, true);
+    watchdog.agentState(2, 'offline');
+    await clock.advance(10 * MINUTE);
+    assert.equal(cycled.length, 2);
+    await clock.advance(10 * MINUTE);
+    assert.equal(cycled.length, 2);
+    assert.equal(events.filter((e) => e.result === 'error').length, 2); // one refusal per node
+  });
+
+  it('is paused by maintenance, says so once, and acts when maintenance ends', async () => {
+    paused = true;
+    hangNode3();
+    await clock.advance(30 * MINUTE);
+    assert.equal(cycled.length, 0);
+    assert.equal(events.length, 1);
+    assert.equal(events[0]?.result, 'error');
+    assert.match(events[0]!.error!, /maintenance is ON/);
+    paused = false;
+    await clock.advance(MINUTE);
+    assert.equal(cycled.length, 1);
+  });
+
+  it('leaves a node alone whose agent said shutting_down', async () => {
+    watchdog.power(3, true);
+    watchdog.agentState(3, 'online');
+    watchdog.agentState(3, 'shutting_down');
+    watchdog.agentState(3, 'offline'); // the OS halted; power still on
+    await clock.advance(2 * 60 * MINUTE);
+    assert.equal(cycled.length, 0);
+  });
+
+  it('leaves a node alone during a graceful off the bridge announced with expectDown', async () => {
+    watchdog.power(3, true);
+    watchdog.agentState(3, 'online');
+    watchdog.expectDown(3);
+    watchdog.agentState(3, 'offline');
+    await clock.advance(2 * 60 * MINUTE);
+    assert.equal(cycled.length, 0);
+    // Switched off and on again: the agent must come back this time.
+    watchdog.power(3, false);
+    watchdog.power(3, true);
+    await clock.advance(10 * MINUTE);
+    assert.equal(cycled.length, 1);
+  });
+
+  it('counts an agent never heard from as offline from the time power is seen ON', async () => {
+    watchdog.power(2, true);
+    await clock.advance(10 * MINUTE);
+    assert.deepEqual(cycled.map((c) => c.node), [2]);
+  });
+
+  it('reports a failed power cycle as an error event', async () => {
+    cycleFails = true;
+    hangNode3();
+    await clock.advance(10 * MINUTE);
+    assert.equal(events[0]?.result, 'error');
+    assert.match(events[0]!.error!, /power cycle failed: board not answering/);
+  });
+
+  it('ignores nodes it does not watch', async () => {
+    watchdog.power(5, true);
+    watchdog.agentState(5, 'offline');
+    await clock.advance(60 * MINUTE);
+    assert.equal(cycled.length, 0);
+  });
+});
