@@ -34,7 +34,7 @@ export interface AgentEvent {
 
 /** `<b>/node/<n>/agent/event`: not (yet) in topics.ts, so built here in one place. */
 export function agentEventTopic(baseTopic: string, node: number): string {
-  return `${baseTopic}/node/${node}/agent/event`;
+  return topics(baseTopic).agentEvent(node);
 }
 
 /** The default client id (SPEC section 3): one per node, so agents never kick each other off. */

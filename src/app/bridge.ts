@@ -371,7 +371,9 @@ export class BridgeApp implements Bridge {
         if (node !== 'all' && !this.nodes.some((x) => x.number === node)) {
           throw new InputError(`unknown node ${node}: this board has nodes 1-${this.nodes.length}`);
         }
-        const results = await this.power.executeMany(this.power.targets(node), nodeAction, source);
+        // "all" means every enabled, non-protected node for changes; a status covers every node.
+        const targets = node === 'all' && nodeAction === 'status' ? this.nodes.filter((x) => x.enabled).map((x) => x.number) : this.power.targets(node);
+        const results = await this.power.executeMany(targets, nodeAction, source);
         const failed = results.filter((r) => !r.ok);
         if (failed.length > 0) throw new TpmError('BAD_COMMAND', failed.map((r) => r.error).join('; '));
         return node === 'all' ? results.map(publicResult) : publicResult(results[0] as NodeResult);

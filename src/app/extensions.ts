@@ -1,5 +1,8 @@
 import { expandNodeList } from '../config/nodes.js';
 import type { ScheduleConfig } from '../config/schema.js';
+import { nodeFromTopic } from '../mqtt/topics.js';
+import type { AgentStatus } from '../power/agents.js';
+import { policyNodes, Thermal, Watchdog, type PolicyEvent } from '../schedule/policies.js';
 import { schedulesStateFile } from '../schedule/schedule-state.js';
 import { Scheduler, type RunContext, type RunOutcome } from '../schedule/scheduler.js';
 import type { CommandSource, NodeAction } from '../power/types.js';
@@ -16,10 +19,13 @@ const SCHEDULE_ACTIONS: Record<ScheduleConfig['action'], NodeAction> = { on: 'on
  */
 export class BridgeExtensions {
   private scheduler: Scheduler | undefined;
+  private watchdog: Watchdog | undefined;
+  private thermal: Thermal | undefined;
 
   constructor(private readonly bridge: BridgeApp) {}
 
   async prepare(): Promise<void> {
+    this.preparePolicies();
     const { config, clock, logger } = this.bridge;
     if (config.schedules.length === 0) return;
     this.scheduler = new Scheduler({
@@ -40,6 +46,44 @@ export class BridgeExtensions {
         });
       },
     });
+  }
+
+  private preparePolicies(): void {
+    const { config, clock } = this.bridge;
+    const { watchdog, thermal } = config.policies;
+    const onEvent = (e: PolicyEvent): void =>
+      this.bridge.event({ type: e.type, node: e.node, action: e.action, source: 'policy', result: e.result, message: e.reason, ...(e.error ? { error: e.error } : {}) });
+    const isPaused = (): boolean => this.bridge.maintenance;
+    if (watchdog.enabled) {
+      this.watchdog = new Watchdog({
+        nodes: policyNodes(config, 'watchdog'),
+        offlineAfterMs: watchdog.offline_after,
+        maxPerHour: watchdog.max_per_hour,
+        clock,
+        isPaused,
+        // A hung OS cannot shut itself down: the watchdog's cycle is always a hard one.
+        powerCycle: async (n) => {
+          const result = await this.bridge.power.powerCycle(n, 'policy');
+          if (!result.ok) throw new Error(result.error);
+        },
+        onEvent,
+      });
+    }
+    if (thermal.enabled) {
+      this.thermal = new Thermal({
+        nodes: policyNodes(config, 'thermal'),
+        maxCelsius: thermal.max_celsius,
+        clearCelsius: thermal.clear_celsius,
+        action: thermal.action,
+        isPaused,
+        clock,
+        act: async (n, action) => {
+          const result = await this.bridge.power.execute(n, action, 'policy');
+          if (!result.ok) throw new Error(result.error);
+        },
+        onEvent,
+      });
+    }
   }
 
   scheduleNames(): { name: string }[] {
@@ -63,10 +107,54 @@ export class BridgeExtensions {
 
   async subscribe(): Promise<void> {
     const { connection, topics } = this.bridge;
+    if (this.bridge.nodes.some((n) => n.agent)) {
+      // Not commands, but the agents' own state: graceful sequences and policies need it.
+      await connection.subscribe(topics.agentStateWildcard, (topic, payload) => this.onAgentState(topic, payload));
+      await connection.subscribe(topics.agentEventWildcard, (topic, payload) => this.onAgentEvent(topic, payload));
+      await connection.subscribe(topics.agentTelemetryWildcard, (topic, payload) => this.onTelemetry(topic, payload));
+    }
     if (this.scheduler) {
       await connection.subscribe(topics.scheduleSetWildcard, (topic, payload, packet) =>
         this.bridge.guard(topic, packet, () => this.onScheduleSet(topic, payload)),
       );
+    }
+  }
+
+  private agentNode(topic: string, suffix: string): number | undefined {
+    const n = nodeFromTopic(this.bridge.topics, topic, suffix);
+    return n !== undefined && this.bridge.nodes.some((x) => x.number === n && x.agent) ? n : undefined;
+  }
+
+  private onAgentState(topic: string, payload: Buffer): void {
+    const n = this.agentNode(topic, 'agent/state');
+    const text = payload.toString().trim();
+    if (n === undefined || !['online', 'shutting_down', 'offline'].includes(text)) return;
+    const status = text as AgentStatus & ('online' | 'shutting_down' | 'offline');
+    this.bridge.agentState(n, status);
+    this.watchdog?.agentState(n, status);
+    const { model } = this.bridge;
+    if (status === 'online' && model.state(n) === 'starting') model.setState(n, 'on', 'board', 'agent online');
+  }
+
+  private onAgentEvent(topic: string, payload: Buffer): void {
+    const n = this.agentNode(topic, 'agent/event');
+    if (n === undefined || payload.length > 4096) return;
+    try {
+      const event = JSON.parse(payload.toString()) as { result?: unknown; error?: unknown };
+      if (event.result === 'error' && typeof event.error === 'string') this.bridge.agentFailure(n, `the agent reports: ${event.error.slice(0, 300)}`);
+    } catch {
+      // not an agent of ours: ignored
+    }
+  }
+
+  private onTelemetry(topic: string, payload: Buffer): void {
+    const n = this.agentNode(topic, 'agent/telemetry');
+    if (n === undefined || !this.thermal || payload.length > 4096) return;
+    try {
+      const { temperature } = JSON.parse(payload.toString()) as { temperature?: unknown };
+      void this.thermal.temperature(n, typeof temperature === 'number' ? temperature : null);
+    } catch {
+      // malformed telemetry: ignored
     }
   }
 
@@ -122,11 +210,16 @@ export class BridgeExtensions {
   /** Called on every poll, after the board was read. */
   async poll(): Promise<void> {}
 
-  powerChanged(_node: number, _on: boolean | null): void {}
+  powerChanged(node: number, on: boolean | null): void {
+    this.watchdog?.power(node, on);
+  }
 
-  expectDown(_node: number): void {}
+  expectDown(node: number): void {
+    this.watchdog?.expectDown(node);
+  }
 
   async stop(): Promise<void> {
+    this.watchdog?.stop();
     await this.scheduler?.stop();
   }
 }

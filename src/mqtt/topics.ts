@@ -26,6 +26,8 @@ export function topics(base: string) {
     agentTelemetry: (n: number) => `${node(n)}/agent/telemetry`,
     agentTelemetryWildcard: `${base}/node/+/agent/telemetry`,
     agentCommand: (n: number) => `${node(n)}/agent/command`,
+    agentEvent: (n: number) => `${node(n)}/agent/event`,
+    agentEventWildcard: `${base}/node/+/agent/event`,
     nodeBooted: (n: number) => `${node(n)}/booted`,
     fan: `${base}/board/fan`,
     rtc: `${base}/rtc`,

@@ -267,9 +267,15 @@ export class PowerService {
     this.deps.event({ type: 'power', node: n, action, source, result: 'progress', message: 'asking the agent to shut the OS down' });
     try {
       await agents.command(n, 'SHUTDOWN');
+      let acknowledged = false;
       await agents.waitFor(n, (s) => s === 'offline', {
         timeoutMs: power.graceful_timeout,
         signal,
+        // An agent back online after shutting_down means its command failed: the OS is up.
+        failIf: (s) => {
+          if (s === 'shutting_down') acknowledged = true;
+          return s === 'online' && acknowledged ? 'the agent went back online: its shutdown command failed' : undefined;
+        },
         timeoutMessage: `node ${n}'s OS did not go down within ${formatDuration(power.graceful_timeout)}: nothing was cut; use FORCE_OFF to cut power anyway`,
       });
     } catch (error) {
@@ -327,6 +333,26 @@ export class PowerService {
     view.setState(n, this.node(n).agent ? 'starting' : 'on', source, 'power cycled');
     this.deps.event({ type: 'power', node: n, action, source, result: 'ok', message: 'power cycled' });
     return this.result(n, action, true);
+  }
+
+  /** A hard power cycle whatever reboot_mode says (the watchdog: a hung OS cannot reboot itself). */
+  async powerCycle(number: number, source: CommandSource): Promise<NodeResult> {
+    try {
+      const node = this.node(number);
+      if (node.protected) throw new TpmError('PROTECTED', `node ${number} is protected: a hard reboot is refused`);
+      if (this.deps.view.power(number) !== true) throw new TpmError('NODE_OFF', `node ${number} is off: nothing to power cycle`);
+      if (this.busy.get(number)) throw new TpmError('BUSY', `node ${number} is busy`);
+      this.busy.set(number, 'reboot');
+      try {
+        return await this.run(node, 'hard-reboot', 'reboot', source);
+      } finally {
+        this.busy.delete(number);
+      }
+    } catch (error) {
+      const message = errorMessage(error);
+      this.deps.event({ type: 'power', node: number, action: 'reboot', source, result: 'error', error: message });
+      return { ...this.result(number, 'reboot', false), error: message };
+    }
   }
 
   /** Aborts graceful waits (power stays as it is) and waits for hard reboots to switch their node back on. */

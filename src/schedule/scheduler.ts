@@ -303,6 +303,8 @@ export class Scheduler {
         { steppedBackMs: this.cursor - now },
         'system clock went back; occurrences already handled will not run again',
       );
+      // The step happened at most one timer period ago: look at that stretch of the new time.
+      this.cursor = now - this.recheckMs;
     }
     for (const entry of this.entries.values()) await this.handleDue(entry, this.cursor, now);
     this.cursor = now;

@@ -41,3 +41,11 @@ describe('shipped config files', () => {
     assert.equal(schema.properties['state_dir']?.default, './data');
   });
 });
+
+describe('config/demo.yaml', () => {
+  it('is the built-in demo that runs without -c, as a file', async () => {
+    const { demoConfig } = await import('../../src/cli/demo.js');
+    const { config } = checkConfigText(readFileSync(join(configDir, 'demo.yaml'), 'utf8'), 'demo.yaml', { env: {} });
+    assert.deepEqual(config, demoConfig());
+  });
+});

@@ -1,3 +1,4 @@
+import { constants as fsConstants, promises as fs } from 'node:fs';
 import { TpmError, errorMessage } from '../../util/errors.js';
 
 /**
@@ -30,6 +31,8 @@ export interface OpenI2cBusOptions {
   forceAccess: boolean;
   /** Loads the `i2c-bus` module; tests replace it. */
   importModule?: () => Promise<I2cBusModule>;
+  /** The device file to check; default /dev/i2c-<busNumber>. */
+  devicePath?: string;
 }
 
 /** The part of the `i2c-bus` module this file uses. */
@@ -54,16 +57,25 @@ export async function openI2cBus(busNumber: number, options: OpenI2cBusOptions):
       { cause: error },
     );
   }
+  const devicePath = options.devicePath ?? `/dev/i2c-${busNumber}`;
+  const cannotOpen = (error: unknown): TpmError =>
+    new TpmError(
+      'BUS',
+      `cannot open ${devicePath}: ${errorMessage(error)}; enable the Cluster Management Bus with ` +
+        '"dtoverlay=i2c1,pins_44_45" (and "dtoverlay=i2c-rtc,mcp7940x" for the clock) in /boot/config.txt, reboot, ' +
+        `and make sure this user may use ${devicePath} (group i2c)`,
+      { cause: error },
+    );
+  // i2c-bus opens the device file only at the first transfer: check it now, for a clear error at start.
+  try {
+    await fs.access(devicePath, fsConstants.R_OK | fsConstants.W_OK);
+  } catch (error) {
+    throw cannotOpen(error);
+  }
   try {
     return await module.openPromisified(busNumber, { forceAccess: options.forceAccess });
   } catch (error) {
-    throw new TpmError(
-      'BUS',
-      `cannot open /dev/i2c-${busNumber}: ${errorMessage(error)}; enable the Cluster Management Bus with ` +
-        '"dtoverlay=i2c1,pins_44_45" (and "dtoverlay=i2c-rtc,mcp7940x" for the clock) in /boot/config.txt, reboot, ' +
-        `and make sure this user may use /dev/i2c-${busNumber} (group i2c)`,
-      { cause: error },
-    );
+    throw cannotOpen(error);
   }
 }
 
