@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import { FakeClock } from '../../../src/util/fake-clock.js';
+import { createSimulatedTpi1 } from '../../../src/board/simulator/tpi1.js';
+
+function bcdBlock(bytes: number[]): string {
+  return bytes.map((b) => b.toString(16).padStart(2, '0')).join(' ');
+}
+
+describe('simulated MCP7940N (0x6F)', () => {
+  let clock: FakeClock;
+
+  beforeEach(() => {
+    clock = new FakeClock(Date.UTC(2026, 0, 1, 12, 0, 0));
+  });
+
+  it('ticks with the clock while ST is set, and reads back BCD with ST, OSCRUN and VBATEN', async () => {
+    const { bus } = createSimulatedTpi1({ clock, startTime: Date.parse('2026-12-31T23:59:58Z') });
+    const read = async () => [...(await bus.readI2cBlock(0x6f, 0x00, 7, Buffer.alloc(7))).buffer];
+    // 2026-12-31 is a Thursday: 5 with Sunday = 1.
+    assert.equal(bcdBlock(await read()), 'd8 59 23 2d 31 12 26');
+    await clock.advance(999);
+    assert.equal(bcdBlock(await read()), 'd8 59 23 2d 31 12 26');
+    await clock.advance(2001);
+    assert.equal(bcdBlock(await read()), '81 00 00 2e 01 01 27', 'new year, weekday stepped, OSCRUN kept');
+  });
+
+  it('keeps 12-hour format as it ticks past noon and midnight', async () => {
+    const { bus, rtc } = createSimulatedTpi1({ clock, startTime: Date.parse('2026-03-01T11:59:59Z'), rtc: { hour12: true } });
+    assert.equal(await bus.readByte(0x6f, 0x02), 0x40 | 0x11, '11 AM');
+    await clock.advance(1000);
+    assert.equal(await bus.readByte(0x6f, 0x02), 0x40 | 0x20 | 0x12, '12 PM');
+    await clock.advance(12 * 60 * 60 * 1000);
+    assert.equal(await bus.readByte(0x6f, 0x02), 0x40 | 0x12, '12 AM');
+    assert.equal(rtc.time()?.toISOString(), '2026-03-02T00:00:00.000Z');
+  });
+
+  it('stands still while ST is clear, and OSCRUN follows ST after the stop and start delays', async () => {
+    const { bus, rtc } = createSimulatedTpi1({ clock, rtc: { oscillatorStopMs: 3, oscillatorStartMs: 5 } });
+    const seconds = await bus.readByte(0x6f, 0x00);
+    await bus.writeByte(0x6f, 0x00, seconds & 0x7f);
+    assert.equal((await bus.readByte(0x6f, 0x03)) & 0x20, 0x20, 'still running just after ST cleared');
+    await clock.advance(3);
+    assert.equal((await bus.readByte(0x6f, 0x03)) & 0x20, 0);
+    await clock.advance(10_000);
+    assert.equal(rtc.time()?.toISOString(), '2026-01-01T12:00:00.000Z', 'no time passed while stopped');
+    await bus.writeByte(0x6f, 0x00, seconds | 0x80);
+    assert.equal(rtc.oscillatorRunning, false);
+    await clock.advance(5);
+    assert.equal(rtc.oscillatorRunning, true);
+    await clock.advance(995);
+    assert.equal(rtc.time()?.toISOString(), '2026-01-01T12:00:01.000Z');
+  });
+
+  it('reports LPYR in leap years and ignores writes to it', async () => {
+    const { bus } = createSimulatedTpi1({ clock, startTime: Date.parse('2028-02-29T00:00:00Z') });
+    assert.equal(await bus.readByte(0x6f, 0x05), 0x20 | 0x02);
+    await bus.writeByte(0x6f, 0x06, 0x27);
+    assert.equal(await bus.readByte(0x6f, 0x05), 0x02);
+  });
+
+  it('sets PWRFAIL on a power failure with VBATEN; only writing 0 clears it, and that clears the time stamps', async () => {
+    const { bus, rtc } = createSimulatedTpi1({ clock, startTime: Date.parse('2026-05-06T07:08:09Z') });
+    rtc.mainPowerFailure();
+    const flags = await bus.readByte(0x6f, 0x03);
+    assert.equal(flags & 0x10, 0x10);
+    assert.equal(bcdBlock([...(await bus.readI2cBlock(0x6f, 0x18, 4, Buffer.alloc(4))).buffer]), '08 07 06 05');
+    await bus.writeByte(0x6f, 0x03, flags); // writing 1 keeps it
+    assert.equal((await bus.readByte(0x6f, 0x03)) & 0x10, 0x10);
+    await bus.writeByte(0x6f, 0x03, flags & ~0x10);
+    assert.equal((await bus.readByte(0x6f, 0x03)) & 0x10, 0);
+    assert.equal(bcdBlock([...(await bus.readI2cBlock(0x6f, 0x18, 4, Buffer.alloc(4))).buffer]), '00 00 00 00');
+  });
+
+  it('loses everything on a power failure without VBATEN', async () => {
+    const { bus, rtc } = createSimulatedTpi1({ clock, rtc: { batteryBackup: false } });
+    rtc.mainPowerFailure();
+    assert.equal(bcdBlock([...(await bus.readI2cBlock(0x6f, 0x00, 7, Buffer.alloc(7))).buffer]), '00 00 00 00 00 00 00');
+    assert.equal(rtc.time(), null);
+  });
+
+  it('stops when its crystal fails', async () => {
+    const { rtc } = createSimulatedTpi1({ clock });
+    rtc.setCrystalFailed(true);
+    await clock.advance(5000);
+    assert.equal(rtc.oscillatorRunning, false);
+    assert.equal(rtc.time()?.toISOString(), '2026-01-01T12:00:00.000Z');
+  });
+
+  it('keeps its 64 bytes of SRAM', async () => {
+    const { bus } = createSimulatedTpi1({ clock });
+    await bus.writeI2cBlock(0x6f, 0x20, 4, Buffer.from([0xde, 0xad, 0xbe, 0xef]));
+    assert.equal(bcdBlock([...(await bus.readI2cBlock(0x6f, 0x20, 4, Buffer.alloc(4))).buffer]), 'de ad be ef');
+  });
+});
