@@ -36,19 +36,22 @@ describe('simulated DS4520 (0x57)', () => {
   });
 
   it('reproduces the official examples of HARDWARE.md', async () => {
+    // SEE = 0 by default: each write is an EEPROM write cycle, during which the chip is deaf.
     await i2cset(sim.bus, 0x57, 0xf2, 0x00, 0x08); // node 3 off
     assert.deepEqual(poweredNodes(sim), [1, 2, 4, 5, 6, 7]);
+    await clock.advance(20);
     assert.equal(await i2cget(sim.bus, 0x57, 0xf2), 0xf7);
-    await clock.advance(20); // EEPROM write cycle (SEE = 0 by default)
 
     await i2cset(sim.bus, 0x57, 0xf2, 0x00, 0xfc); // nodes 2-7 off, node 1 and bit 0 untouched
     assert.deepEqual(poweredNodes(sim), [1]);
-    assert.equal(await i2cget(sim.bus, 0x57, 0xf2), 0x03);
     await clock.advance(20);
+    assert.equal(await i2cget(sim.bus, 0x57, 0xf2), 0x03);
 
     await i2cset(sim.bus, 0x57, 0xf2, 0xff, 0x20); // node 7 on
     assert.deepEqual(poweredNodes(sim), [1, 7]);
+    await clock.advance(20);
     assert.equal(await i2cget(sim.bus, 0x57, 0xf2), 0x23);
+    assert.equal(sim.ds4520.eepromControl, 0x23, 'persisted: SEE = 0');
   });
 
   it('wires node 5 to bit 7, node 6 to bit 6 and node 7 to bit 5', async () => {
