@@ -58,7 +58,7 @@ export function parseCron(expression: string): CronExpression {
     return { source, hasSeconds: fields.length === 6, matcher };
   } catch (error) {
     const reason = (error instanceof Error ? error.message : String(error)).replace(/^CronPattern:\s*/, '');
-    throw new Error(`cron expression "${expression}" is not valid: ${reason}`);
+    throw new Error(`cron expression "${expression}" is not valid: ${reason}`, { cause: error });
   }
 }
 

@@ -199,8 +199,9 @@ export class Scheduler {
     entry.record.enabled = { value: enabled, config_enabled: entry.config.enabled };
     this.logger.info({ schedule: name, enabled }, `schedule ${name} ${enabled ? 'enabled' : 'disabled'}`);
     await this.persist();
-    this.refreshNext(entry, this.clock.now());
-    this.publish(entry);
+    // Re-plan at once, so an occurrence due within the next timer period is not late.
+    if (this.started && this.armed && !this.stopped) await this.wake();
+    else this.publish(entry);
     return this.payload(entry);
   }
 

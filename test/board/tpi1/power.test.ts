@@ -298,8 +298,9 @@ describe('Tpi1Driver: faults on the bus', () => {
   it('fails with BUS and writes nothing when reads never agree', async () => {
     const driver = driverFor(sim, clock);
     await driver.open();
-    let flip = false;
-    sim.faults.glitchReads((actual) => ((flip = !flip) ? actual : actual ^ 0x40), { address: 0x57, register: 0xf2 }, 1000);
+    let reads = 0;
+    // Every second read has node 6's bit flipped: no pair ever agrees.
+    sim.faults.glitchReads((actual) => (reads++ % 2 === 0 ? actual : actual ^ 0x40), { address: 0x57, register: 0xf2 }, 1000);
     const records = recordTransactions(sim);
     await assert.rejects(driver.setPower(5, false), (error: unknown) => {
       assert.ok(isCode('BUS')(error));
