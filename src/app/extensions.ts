@@ -8,6 +8,7 @@ import { Scheduler, type RunContext, type RunOutcome } from '../schedule/schedul
 import type { CommandSource, NodeAction } from '../power/types.js';
 import { errorMessage } from '../util/errors.js';
 import type { BridgeApp } from './bridge.js';
+import { BoardExtras } from './board-extras.js';
 import { InputError, knownKeys, payloadText, quote } from './input.js';
 import { BUILD_DATE } from './version.js';
 
@@ -21,11 +22,14 @@ export class BridgeExtensions {
   private scheduler: Scheduler | undefined;
   private watchdog: Watchdog | undefined;
   private thermal: Thermal | undefined;
+  private boardExtras: BoardExtras | undefined;
 
   constructor(private readonly bridge: BridgeApp) {}
 
   async prepare(): Promise<void> {
     this.preparePolicies();
+    const extras = new BoardExtras(this.bridge.board.driver, this.bridge.nodes, this.bridge.connection, this.bridge.topics, this.bridge.clock);
+    if (extras.active) this.boardExtras = extras;
     const { config, clock, logger } = this.bridge;
     if (config.schedules.length === 0) return;
     this.scheduler = new Scheduler({
@@ -208,7 +212,9 @@ export class BridgeExtensions {
   }
 
   /** Called on every poll, after the board was read. */
-  async poll(): Promise<void> {}
+  async poll(): Promise<void> {
+    await this.boardExtras?.poll();
+  }
 
   powerChanged(node: number, on: boolean | null): void {
     this.watchdog?.power(node, on);

@@ -76,6 +76,8 @@ export class MqttConnection {
           reject(new TpmError('BROKER', reason));
           return;
         }
+        // Publishes racing a stop end with "write after end": nothing a person must act on.
+        if (this.stopping) return;
         if (reason !== this.lastError) this.opts.logger.error(reason);
         this.lastError = reason;
       });

@@ -38,7 +38,8 @@ const SEARCH_LIMIT_MS = 9 * 366 * 24 * 60 * 60 * 1000;
  * Parses a 5-field (minute hour day-of-month month day-of-week) or 6-field (seconds first)
  * expression. Throws an Error with a message a person understands.
  * Besides numbers, lists (1,15), ranges (1-5), steps (*\/15, 0-30/10) and names (JAN-DEC,
- * SUN-SAT; 7 is Sunday too), croner's L (last), W (nearest weekday) and # (nth weekday) work.
+ * SUN-SAT; 7 is Sunday too), croner's L (last), W (nearest weekday), # (nth weekday) and
+ * ? (same as *) work: exactly what the config check (config/cron.ts) accepts.
  * Day-of-month and day-of-week combine like Vixie cron: when both are restricted, a day
  * matching either one fires.
  */
@@ -49,9 +50,6 @@ export function parseCron(expression: string): CronExpression {
     throw new Error(
       `cron expression "${expression}" has ${fields.length} field(s); use 5 (minute hour day month weekday) or 6 (seconds first)`,
     );
-  }
-  if (fields.some((field) => field.includes('?'))) {
-    throw new Error(`cron expression "${expression}": "?" is not supported; use "*"`);
   }
   try {
     const matcher = new Cron(fields.join(' '), { timezone: 'UTC', mode: '5-or-6-parts', domAndDow: false });

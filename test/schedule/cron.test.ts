@@ -49,12 +49,11 @@ describe('cron expressions', () => {
       assert.match(checkCron('@daily') ?? '', /has 1 field/);
     });
 
-    it('refuses values out of range, unknown words and "?"', () => {
+    it('refuses values out of range and unknown words', () => {
       assert.match(checkCron('61 * * * *') ?? '', /not valid: .*minute/);
       assert.match(checkCron('0 25 * * *') ?? '', /not valid/);
       assert.match(checkCron('0 0 * * FUNDAY') ?? '', /not valid/);
       assert.match(checkCron('0 0 32 * *') ?? '', /not valid/);
-      assert.match(checkCron('0 0 ? * MON') ?? '', /"\?" is not supported/);
     });
   });
 
@@ -148,6 +147,10 @@ describe('cron expressions', () => {
         '2026-01-01T00:01:15Z',
       ]);
       assert.deepEqual(fires('30 0 7 * * *', 'UTC', from, 2), ['2026-01-01T07:00:30Z', '2026-01-02T07:00:30Z']);
+    });
+
+    it('"?" in a day field means any, as in Quartz-style expressions', () => {
+      assert.deepEqual(fires('0 0 ? * MON', 'UTC', from, 2), ['2026-01-05T00:00:00Z', '2026-01-12T00:00:00Z']);
     });
 
     it('the last day of the month (L)', () => {

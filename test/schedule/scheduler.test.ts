@@ -386,6 +386,18 @@ describe('Scheduler', () => {
       }
     });
 
+    it('remembers a bounded number of occurrence keys, newest last', async () => {
+      const store = new MemoryState(emptySchedulesState());
+      const h = new Harness('2026-01-10T12:00:00.500Z', store);
+      await h.start([schedule({ cron: '* * * * * *', timezone: 'UTC', catch_up: 0 })]);
+      await h.advance(100 * SECOND);
+      assert.equal(h.runs.length, 100);
+      const record = store.peek().schedules['nightly-off'];
+      assert.equal(record?.done.length, 64);
+      assert.equal(record?.done.at(-1), '2026-01-10T12:01:40[UTC]');
+      assert.equal(record?.latest_at, Date.parse('2026-01-10T12:01:40Z'));
+    });
+
     it('a clock step backwards does not run an occurrence again', async () => {
       const h = new Harness('2026-01-10T21:59:00Z');
       await h.start([schedule()]);

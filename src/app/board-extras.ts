@@ -1,0 +1,55 @@
+import type { BoardDriver } from '../board/types.js';
+import type { ResolvedNode } from '../config/nodes.js';
+import type { MqttConnection } from '../mqtt/connection.js';
+import type { Topics } from '../mqtt/topics.js';
+import type { Clock } from '../util/clock.js';
+
+/** A boot time that moves by less than this between polls is the same boot (polls are not instantaneous). */
+const BOOT_JITTER_MS = 5000;
+
+/**
+ * What only some boards report: the Turing Pi 2 BMC's power-on time per slot (published as
+ * `node/<n>/booted` for nodes without an agent, whose telemetry would say it better) and its fans.
+ */
+export class BoardExtras {
+  private readonly booted = new Map<number, number | null>();
+  private fans = '';
+
+  constructor(
+    private readonly driver: BoardDriver,
+    private readonly nodes: ResolvedNode[],
+    private readonly connection: MqttConnection,
+    private readonly topics: Topics,
+    private readonly clock: Clock,
+  ) {}
+
+  get active(): boolean {
+    return (this.driver.info.reportsPowerOnTime && this.driver.readNodeTimes !== undefined) || this.driver.readFans !== undefined;
+  }
+
+  async poll(): Promise<void> {
+    if (this.driver.info.reportsPowerOnTime && this.driver.readNodeTimes) {
+      const times = await this.driver.readNodeTimes();
+      const now = this.clock.now();
+      for (const node of this.nodes) {
+        if (!node.enabled || node.agent) continue;
+        const seconds = times.powerOnSeconds[node.number - 1] ?? null;
+        const at = seconds === null ? null : now - seconds * 1000;
+        const last = this.booted.get(node.number);
+        const same = last !== undefined && (at === null || last === null ? at === last : Math.abs(at - last) < BOOT_JITTER_MS);
+        if (same) continue;
+        this.booted.set(node.number, at);
+        // HA's timestamp sensor takes "None" for unknown; an empty payload would be ignored.
+        const payload = at === null ? 'None' : new Date(Math.round(at / 1000) * 1000).toISOString();
+        await this.connection.publishState(this.topics.nodeBooted(node.number), payload);
+      }
+    }
+    if (this.driver.info.hasFans && this.driver.readFans) {
+      const fans = JSON.stringify(await this.driver.readFans());
+      if (fans !== this.fans) {
+        this.fans = fans;
+        await this.connection.publishState(this.topics.fan, fans);
+      }
+    }
+  }
+}
