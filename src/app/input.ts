@@ -9,6 +9,8 @@ export class InputError extends Error {}
 export function payloadText(payload: Buffer): string {
   if (payload.length > MAX_PAYLOAD_BYTES) throw new InputError(`payload of ${payload.length} bytes refused: at most ${MAX_PAYLOAD_BYTES} bytes`);
   const text = payload.toString('utf8');
+  // Control characters are never part of a command word or of JSON: such a payload is binary junk.
+  // eslint-disable-next-line no-control-regex
   if (text.includes('\uFFFD') || /[\u0000-\u0008\u000E-\u001F]/.test(text)) throw new InputError('payload is not readable text');
   return text;
 }

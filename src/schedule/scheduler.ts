@@ -309,7 +309,7 @@ export class Scheduler {
     }
     for (const entry of this.entries.values()) await this.handleDue(entry, this.cursor, now);
     this.cursor = now;
-    this.rearm(this.clock.now());
+    this.rearm(now);
   }
 
   private waitForPlausibleClock(now: number): void {
@@ -348,14 +348,18 @@ export class Scheduler {
     await this.handleOccurrence(entry, missed, true);
   }
 
-  private rearm(now: number): void {
+  /**
+   * Plans the next wake from `lookedAt` (the end of what was just handled); anything due
+   * since then, while runs were being recorded, makes the timer fire at once.
+   */
+  private rearm(lookedAt: number): void {
     let earliest = Infinity;
     for (const entry of this.entries.values()) {
-      if (this.armed) this.refreshNext(entry, now);
+      if (this.armed) this.refreshNext(entry, lookedAt);
       if (entry.next) earliest = Math.min(earliest, entry.next.at);
       this.publish(entry);
     }
-    this.arm(Math.min(earliest - now, this.recheckMs));
+    this.arm(Math.min(earliest - this.clock.now(), this.recheckMs));
   }
 
   /** The occurrence due in (from, now], if any: the latest one (older ones were missed). */

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { repoPath } from '../support/paths.js';
 import { checkAgentConfig, checkConfigText, configJsonSchema, formatProblems } from '../../src/config/index.js';
 
-const configDir = join(import.meta.dirname, '../../config');
+const configDir = repoPath('config');
 const examples = readdirSync(configDir).filter((name) => name.endsWith('.yaml'));
 // The examples read their secrets from the environment, as users are told to.
 const env = { MQTT_PASSWORD: 'example', TPI_BMC_PASSWORD: 'example' };

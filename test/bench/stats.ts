@@ -1,0 +1,58 @@
+/** Small statistics for the benchmark's figures. */
+
+/** The p-th percentile (0-100) of `values`, nearest-rank. */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))] as number;
+}
+
+export const median = (values: readonly number[]): number => percentile(values, 50);
+
+export function round(value: number, digits = 2): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
+
+/** A figure beside its floor: the ratio is what the README quotes. */
+export interface Comparison {
+  name: string;
+  unit: string;
+  value: number;
+  floor: number | null;
+  ratio: number | null;
+  note?: string;
+}
+
+export function compare(name: string, unit: string, value: number, floor: number | null, note?: string): Comparison {
+  return {
+    name,
+    unit,
+    value: round(value, 3),
+    floor: floor === null ? null : round(floor, 3),
+    ratio: floor === null || floor === 0 ? null : round(value / floor, 2),
+    ...(note ? { note } : {}),
+  };
+}
+
+/** The comparisons as an aligned text table. */
+export function table(rows: readonly Comparison[]): string {
+  const cells = rows.map((r) => [
+    r.name,
+    `${fmt(r.value)} ${r.unit}`,
+    r.floor === null ? '-' : `${fmt(r.floor)} ${r.unit}`,
+    r.ratio === null ? '-' : `${r.ratio.toFixed(2)}x`,
+    r.note ?? '',
+  ]);
+  const header = ['figure', 'value', 'floor', 'ratio', ''];
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? '').length)));
+  const line = (c: string[]): string => c.map((x, i) => (i === 0 || i === 4 ? x.padEnd(widths[i] ?? 0) : x.padStart(widths[i] ?? 0))).join('  ').trimEnd();
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');
+}
+
+function fmt(value: number): string {
+  if (Math.abs(value) >= 100) return value.toFixed(0);
+  if (Math.abs(value) >= 10) return value.toFixed(1);
+  return value.toFixed(2);
+}
