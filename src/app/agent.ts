@@ -146,13 +146,16 @@ export function createAgent(config: Config, deps: AgentDeps = {}): Agent {
     }
     logger.error(`${action} failed: ${failure}`);
     if (stopped) return;
-    await setState('online');
+    // The reason is sent before `online`: the bridge ends its sequence at whichever comes
+    // first, and only the event says why. One client's QoS 1 messages arrive in the order they
+    // were handed to the client, so the event is not awaited first (offline, that would hold
+    // `online` back until the broker is reachable again).
     const event: AgentEvent = { time: new Date(clock.now()).toISOString(), type: 'command', action, result: 'error', error: failure };
-    try {
-      await connection.publish(eventTopic, JSON.stringify(event), { retain: false, qos: 1 });
-    } catch (error) {
+    const sent = connection.publish(eventTopic, JSON.stringify(event), { retain: false, qos: 1 }).catch((error: unknown) => {
       logger.warn(`publishing the command error event failed: ${errorMessage(error)}`);
-    }
+    });
+    await setState('online');
+    await sent;
   };
 
   const onCommand = (_topic: string, payload: Buffer, packet: { retain?: boolean }): void => {

@@ -1,4 +1,4 @@
-import type { IPublishPacket } from 'mqtt';
+import type { IClientOptions, IPublishPacket } from 'mqtt';
 import { randomUUID } from 'node:crypto';
 import { openBoard, type BoardDeps, type OpenedBoard } from '../board/factory.js';
 import type { Config } from '../config/schema.js';
@@ -93,15 +93,18 @@ export class BridgeApp implements Bridge {
     this.model = new NodeModel(this.nodes, clock, (n, snap) => this.publishNode(n, snap));
     const clientId = config.mqtt.client_id ?? `turingpi-${config.board.id}-bridge`;
     const url = brokerUrl(config);
+    const options = mqttClientOptions(config, clientId, { topic: this.topics.bridgeState, payload: 'offline' });
+    // Before connecting with our client id: a second bridge with the same id would take the
+    // first one's session over (both then kick each other off the broker every second).
+    await this.refuseSecondBridge(url, options);
     this.connection = new MqttConnection({
       url,
-      options: mqttClientOptions(config, clientId, { topic: this.topics.bridgeState, payload: 'offline' }),
+      options,
       logger: logger.child({ part: 'mqtt' }),
       clock,
       onConnect: () => this.onReconnect(),
     });
     await this.connection.start();
-    await this.refuseSecondBridge(url);
     logger.info(`connected to MQTT broker ${url} as ${clientId}`);
     if (this.broker) {
       logger.info(`watch it with: mosquitto_sub -h ${this.broker.host} -p ${this.broker.port} -t '${config.mqtt.base_topic}/#' -v`);
@@ -166,18 +169,27 @@ export class BridgeApp implements Bridge {
   }
 
   /** SPEC section 1: only one bridge may drive a board; a retained `online` of another one refuses the start. */
-  private async refuseSecondBridge(url: string): Promise<void> {
+  private async refuseSecondBridge(url: string, bridgeOptions: IClientOptions): Promise<void> {
+    // A look with a client id of its own and no will: it takes over no session and leaves nothing behind.
+    const options: IClientOptions = { ...bridgeOptions, clientId: `turingpi-probe-${randomUUID().slice(0, 8)}` };
+    delete options.will;
+    const probe = new MqttConnection({ url, options, logger: this.logger.child({ part: 'mqtt' }), clock: this.clock });
+    await probe.start();
     const retained = new Map<string, string>();
-    const seen = new Promise<void>((resolve) => {
-      let count = 0;
-      const onMessage = (topic: string, payload: Buffer, packet: IPublishPacket): void => {
-        if (packet.retain) retained.set(topic, payload.toString());
-        if (++count === 2) resolve();
-      };
-      void this.connection.subscribe(this.topics.bridgeState, onMessage);
-      void this.connection.subscribe(this.topics.bridgeInfo, onMessage);
-    });
-    await Promise.race([seen, sleep(systemClock, 500)]);
+    try {
+      const seen = new Promise<void>((resolve) => {
+        let count = 0;
+        const onMessage = (topic: string, payload: Buffer, packet: IPublishPacket): void => {
+          if (packet.retain) retained.set(topic, payload.toString());
+          if (++count === 2) resolve();
+        };
+        void probe.subscribe(this.topics.bridgeState, onMessage);
+        void probe.subscribe(this.topics.bridgeInfo, onMessage);
+      });
+      await Promise.race([seen, sleep(systemClock, 500)]);
+    } finally {
+      await probe.stop();
+    }
     if (retained.get(this.topics.bridgeState) !== 'online') return;
     let startedAt: unknown;
     try {
@@ -187,7 +199,6 @@ export class BridgeApp implements Bridge {
     }
     // Our own previous run, killed before its will was sent, left that `online`: take over.
     if (startedAt !== undefined && startedAt === this.state.data.last_started_at) return;
-    await this.connection.stop();
     throw new TpmError(
       'BUSY',
       `another bridge is online on base topic "${this.config.mqtt.base_topic}" at ${url} (started ${String(startedAt ?? 'at an unknown time')}): one bridge per board; give this board its own mqtt.base_topic and board.id`,
@@ -357,7 +368,9 @@ export class BridgeApp implements Bridge {
       await respond({ status: 'ok', data });
     } catch (error) {
       const reason = errorMessage(error);
-      if (error instanceof InputError || (error instanceof TpmError && error.code === 'BAD_COMMAND')) {
+      // A refused power change was already reported by the power service (one event per
+      // node): a second event here would count one bad request twice.
+      if (error instanceof InputError) {
         this.event({ type: 'request', action, source: 'mqtt', result: 'error', error: reason });
       }
       await respond({ status: 'error', error: reason });
@@ -492,7 +505,12 @@ export class BridgeApp implements Bridge {
       // A hard reboot under way finishes (its node is switched back on) before we go.
       ['power', () => this.power?.stop()],
       ['offline', async () => {
-        if (this.connection?.connected) await this.connection.publish(this.topics.bridgeState, 'offline', { retain: true });
+        // A broker that went away just now would leave a QoS 1 publish waiting for ever: the
+        // will says offline then, and the stop goes on.
+        if (this.connection?.connected) {
+          const sent = this.connection.publish(this.topics.bridgeState, 'offline', { retain: true });
+          await Promise.race([sent, sleep(systemClock, 1000)]);
+        }
       }],
       ['mqtt', () => this.connection?.stop()],
       ['board', () => this.board?.close()],

@@ -57,7 +57,7 @@ export function checkConfigText(text: string, file: string, options: LoadOptions
   if (doc.errors.length > 0) {
     const lines = text.split('\n');
     const problems = doc.errors.map((e) => {
-      const position = at(e.pos[0]);
+      const position = at(openerOf(text, e.message, e.pos[0]));
       // In [ ] and { }, "{" is YAML syntax: an unquoted ${VAR} there breaks the parse.
       const hint = lines[(position.line ?? 0) - 1]?.includes('${') ? ' (in [ ] or { }, quote a ${VAR}: "${VAR}")' : '';
       return { file, path: '', message: `YAML syntax error: ${e.message}${hint}`, ...position };
@@ -121,6 +121,20 @@ async function exposesPassword(path: string, config: Config, fromEnvironment: Se
   if (!held) return false;
   const { mode } = await stat(path);
   return (mode & 0o044) !== 0;
+}
+
+/**
+ * An unclosed quote is reported by the YAML parser where the file ends; a person needs the
+ * place where it was opened. Other errors keep the parser's position.
+ */
+function openerOf(text: string, message: string, offset: number): number {
+  const quote = /^Missing closing (["'])quote/.exec(message)?.[1];
+  if (!quote) return offset;
+  // Nothing after the opening quote closes it: it is the last unescaped quote before `offset`.
+  for (let i = Math.min(offset, text.length) - 1; i >= 0; i--) {
+    if (text[i] === quote && text[i - 1] !== '\\') return i;
+  }
+  return offset;
 }
 
 function keyText(key: unknown): string | undefined {

@@ -18,10 +18,12 @@ type Waiter = { match: (m: Seen) => boolean; resolve: (m: Seen) => void };
 export class Probe {
   private waiters: Waiter[] = [];
   private counters = new Map<string, { messages: number; bytes: number }>();
+  private readonly latest = new Map<string, string>();
 
   private constructor(readonly client: MqttClient) {
     client.on('message', (topic, payload, packet) => {
       const seen: Seen = { topic, payload, retain: packet.retain, at: performance.now() };
+      this.latest.set(topic, payload.toString());
       for (const [prefix, counter] of this.counters) {
         if (topic.startsWith(prefix)) {
           counter.messages++;
@@ -38,6 +40,8 @@ export class Probe {
 
   static async connect(url: string): Promise<Probe> {
     const client = await connectAsync(url, { clean: true, reconnectPeriod: 0, clientId: `bench-probe-${process.pid}-${Math.random().toString(16).slice(2, 8)}` });
+    // As the floor client: no Nagle delay of the benchmark's own on top of what it measures.
+    (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
     return new Probe(client);
   }
 
@@ -65,13 +69,24 @@ export class Probe {
 
   /** The next live (not retained) message on `topic` with `payload` (any payload if omitted). */
   next(topic: string, payload?: string, timeoutMs = 10_000): Promise<Seen> {
+    return this.nextWhere(
+      (m) => m.topic === topic && !m.retain && (payload === undefined || m.payload.toString() === payload),
+      `${payload ?? 'message'} on ${topic}`,
+      timeoutMs,
+      topic,
+    );
+  }
+
+  /** The next message `match` accepts; `what` and `topic` only serve the time-out's message. */
+  nextWhere(match: (m: Seen) => boolean, what: string, timeoutMs = 10_000, topic?: string): Promise<Seen> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w !== waiter);
-        reject(new Error(`no ${payload ?? 'message'} on ${topic} within ${timeoutMs} ms`));
+        const last = topic ? ` (last seen there: ${this.latest.get(topic) ?? 'nothing'}; last event: ${this.latest.get(topic.replace(/\/node\/.*$/, '/bridge/event')) ?? 'none'})` : '';
+        reject(new Error(`no ${what} within ${timeoutMs} ms${last}`));
       }, timeoutMs);
       const waiter: Waiter = {
-        match: (m) => m.topic === topic && !m.retain && (payload === undefined || m.payload.toString() === payload),
+        match,
         resolve: (m) => {
           clearTimeout(timer);
           resolve(m);
@@ -81,12 +96,14 @@ export class Probe {
     });
   }
 
-  /** The retained message a fresh subscription returns, or undefined after `timeoutMs`. */
-  async retained(topic: string, timeoutMs = 1000): Promise<string | undefined> {
-    const seen = new Promise<Seen>((resolve) => this.waiters.push({ match: (m) => m.topic === topic && m.retain, resolve }));
-    await this.client.subscribeAsync(topic, { qos: 1 });
-    const result = await Promise.race([seen, new Promise<undefined>((resolve) => setTimeout(resolve, timeoutMs))]);
-    return result?.payload.toString();
+  /** Stops waiting for what `nextWhere` returned (the other side of a race won). */
+  cancel(match: (m: Seen) => boolean): void {
+    this.waiters = this.waiters.filter((w) => w.match !== match);
+  }
+
+  /** The last payload seen on `topic` under a watched prefix. */
+  last(topic: string): string | undefined {
+    return this.latest.get(topic);
   }
 
   publish(topic: string, payload: string): Promise<unknown> {

@@ -1,0 +1,143 @@
+import { spawn } from 'node:child_process';
+import { watch } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { round } from './stats.js';
+
+/** Figures taken inside one process: import costs, and the bridge's poll through the library. */
+
+export interface ImportCost {
+  module: string;
+  ms: number;
+  /** RSS beyond a bare `node` in KiB. */
+  rssKiB: number;
+}
+
+/** Imports each module alone in a fresh node and reports its time and resident memory. */
+export async function measureImports(benchDir: string): Promise<ImportCost[]> {
+  const dist = resolve(benchDir, '../../src');
+  const modules: [string, string][] = [
+    ['(bare node)', ''],
+    ...['mqtt', 'pino', 'pino-pretty', 'zod', 'yaml', 'croner', 'node-cron', 'aedes', 'systeminformation'].map(
+      (name): [string, string] => [name, import.meta.resolve(name)],
+    ),
+    ['dist: config/index.js', pathToFileURL(join(dist, 'config/index.js')).href],
+    ['dist: util/logger.js', pathToFileURL(join(dist, 'util/logger.js')).href],
+    ['dist: app/bridge.js', pathToFileURL(join(dist, 'app/bridge.js')).href],
+    ['dist: app/agent.js', pathToFileURL(join(dist, 'app/agent.js')).href],
+    ['dist: index.js (library)', pathToFileURL(join(dist, 'index.js')).href],
+  ];
+  const results: ImportCost[] = [];
+  let bare = 0;
+  for (const [name, url] of modules) {
+    const script = `const t = performance.now(); ${url ? `await import(${JSON.stringify(url)});` : ''} const ms = performance.now() - t; process.stdout.write(JSON.stringify({ ms, rss: Number(/VmRSS:\\s+(\\d+)/.exec((await import('node:fs')).readFileSync('/proc/self/status','utf8'))[1]) }));`;
+    // Median of three starts: one cold start is mostly the disk cache.
+    const runs: { ms: number; rss: number }[] = [];
+    for (let i = 0; i < 3; i++) runs.push(await runScript(script));
+    runs.sort((a, b) => a.ms - b.ms);
+    const mid = runs[1] as { ms: number; rss: number };
+    if (!url) bare = mid.rss;
+    results.push({ module: name, ms: round(mid.ms, 1), rssKiB: url ? mid.rss - bare : mid.rss });
+  }
+  return results;
+}
+
+function runScript(script: string): Promise<{ ms: number; rss: number }> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    child.on('exit', (code) => {
+      if (code !== 0) reject(new Error(`import measurement failed: ${err}`));
+      else resolvePromise(JSON.parse(out) as { ms: number; rss: number });
+    });
+  });
+}
+
+/** Counts the renames of bridge.json in a state directory (each is one fsync'd, atomic write). */
+export function measureStateWrites(stateDir: string): { stop(): number } {
+  let writes = 0;
+  const watcher = watch(stateDir, (event, file) => {
+    if (event === 'rename' && file === 'bridge.json') writes++;
+  });
+  return {
+    stop: () => {
+      watcher.close();
+      return writes;
+    },
+  };
+}
+
+export interface PollFigures {
+  polls: number;
+  busTransactionsPerPoll: number;
+  /** Transactions of the one poll a minute that also reads the RTC, beyond a plain poll. */
+  rtcTransactions: number;
+  messagesPerPoll: number;
+  microsecondsPerPoll: number;
+  /** Heap still held after `polls` polls and a full gc, per poll. */
+  heapBytesPerPoll: number;
+}
+
+/**
+ * A Turing Pi 1 bridge through the library (SPEC section 7) on the simulated bus, so the
+ * bus's own counters say what one poll costs. The poll timer is set to an hour: the polls
+ * counted are the ones called here, with nothing changing on the board.
+ */
+export async function measureInProcessPolls(benchDir: string, url: string, work: string, polls: number): Promise<PollFigures> {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const lib = (await import(pathToFileURL(resolve(benchDir, '../../src/index.js')).href)) as typeof import('../../src/index.js');
+  const sim = lib.createSimulatedTpi1({ clock: lib.systemClock });
+  const base = `bench/inproc${process.pid}`;
+  const config = lib.parseConfig({
+    mqtt: { url, base_topic: base },
+    homeassistant: { enabled: true, discovery_prefix: `bench-ha/inproc${process.pid}`, status_topic: `bench-ha/inproc${process.pid}/status` },
+    board: { type: 'tpi1', id: 'benchinproc', poll_interval: '1h' },
+    power: { min_off_time: 0, on_stagger: 0 },
+    state_dir: join(work, 'inproc'),
+    log: { level: 'silent', format: 'json' },
+  });
+  const bridge = lib.createBridge(config, { i2cBus: sim.bus, logger: lib.silentLogger() });
+  await bridge.start();
+  try {
+    // The first poll after start read the RTC too (once a minute): count one plain poll first.
+    sim.faults.resetCounters();
+    await bridge.poll();
+    const plain = sim.faults.counters.reads + sim.faults.counters.writes;
+
+    for (let i = 0; i < 50; i++) await bridge.poll(); // warm-up: JIT, caches
+    gc();
+    const heap0 = process.memoryUsage().heapUsed;
+    sim.faults.resetCounters();
+    const published0 = bridge.connection.published;
+    const t0 = performance.now();
+    for (let i = 0; i < polls; i++) await bridge.poll();
+    const elapsed = performance.now() - t0;
+    const transactions = sim.faults.counters.reads + sim.faults.counters.writes;
+    const published = bridge.connection.published - published0;
+    gc();
+    const heap1 = process.memoryUsage().heapUsed;
+
+    // One poll with the RTC due: step the bridge's memory of its last RTC read back.
+    (bridge as unknown as { lastRtcRead: number }).lastRtcRead = Number.NEGATIVE_INFINITY;
+    sim.faults.resetCounters();
+    await bridge.poll();
+    const withRtc = sim.faults.counters.reads + sim.faults.counters.writes;
+
+    return {
+      polls,
+      busTransactionsPerPoll: round(transactions / polls, 2),
+      rtcTransactions: withRtc - plain,
+      messagesPerPoll: round(published / polls, 3),
+      microsecondsPerPoll: round((elapsed * 1000) / polls, 1),
+      heapBytesPerPoll: round(Math.max(0, heap1 - heap0) / polls, 1),
+    };
+  } finally {
+    await bridge.stop();
+  }
+}

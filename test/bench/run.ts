@@ -1,0 +1,380 @@
+/**
+ * `npm run bench`: what the bridge and the agent cost, each figure beside the floor measured
+ * in the same run (a bare MQTT.js client through the same broker) and their ratio. Needs a
+ * real mosquitto (MOSQUITTO=/path, default /usr/sbin/mosquitto). Takes 2-4 minutes.
+ * Writes bench-results/latest.json in the current directory.
+ *
+ * BENCH_QUICK=1 shortens every phase (for checking the bench itself, not for figures).
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { writeBridgeConfig, writeAgentConfig, type BridgeRun } from './configs.js';
+import { startMosquitto, type Mosquitto } from './mosquitto.js';
+import { cpuMs, rssKiB, spawnNode, whileAlive, type Child } from './process.js';
+import { Probe, type Seen } from './probe.js';
+import { compare, median, percentile, round, table, type Comparison } from './stats.js';
+import { measureImports, measureInProcessPolls, measureStateWrites, type ImportCost, type PollFigures } from './in-process.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const CLI = resolve(here, '../../src/cli.js');
+const FLOOR = resolve(here, 'floor-client.js');
+const QUICK = process.env.BENCH_QUICK === '1';
+
+const N = {
+  startups: QUICK ? 2 : 5,
+  warmup: QUICK ? 20 : 100,
+  latency: QUICK ? 200 : 1000,
+  soak: QUICK ? 1000 : 10_000,
+  agentCommands: QUICK ? 50 : 500,
+  idleSeconds: QUICK ? 5 : 20,
+  stockCommands: QUICK ? 60 : 200,
+  scale: [8, 64, 512],
+  polls: QUICK ? 200 : 2000,
+};
+/** SPEC section 3: the default board.poll_interval. */
+const DEFAULT_POLL_MS = 5000;
+/** A node that is neither protected (tpi1 node 1 is) nor an agent node. */
+const NODE = 5;
+/** The soak switches these (tpi1 nodes 2-7: none protected, none an agent node) side by side. */
+const SOAK_NODES = [2, 3, 4, 5, 6, 7];
+/** The soak stops here even if the bridge has not yet had all its commands (the count says how many). */
+const SOAK_CAP_MS = 90_000;
+
+const log = (text: string): void => void process.stdout.write(`${text}\n`);
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const kib = (k: number): number => round(k / 1024, 1);
+
+interface Running {
+  child: Child;
+  startupMs: number;
+}
+
+/** Starts a bridge process and waits for its `bridge/state` online (published after discovery and states). */
+async function startBridge(probe: Probe, run: BridgeRun): Promise<Running & { messages: { base: number; discovery: number; discoveryBytes: number } }> {
+  await probe.watch(run.base);
+  await probe.watch(run.discovery);
+  const online = probe.next(`${run.base}/bridge/state`, 'online', 60_000);
+  const t0 = performance.now();
+  const child = spawnNode([CLI, '-c', run.file], { env: { NODE_ENV: 'production' } });
+  const seen = await whileAlive(child, online, 'bridge start');
+  const base = probe.count(run.base);
+  const discovery = probe.count(run.discovery);
+  return { child, startupMs: seen.at - t0, messages: { base: base.messages, discovery: discovery.messages, discoveryBytes: discovery.bytes } };
+}
+
+async function startFloor(probe: Probe, prefix: string, url: string): Promise<Running> {
+  await probe.subscribe(`${prefix}/state`);
+  await probe.subscribe(`${prefix}/pong`);
+  const online = probe.next(`${prefix}/state`, 'online', 20_000);
+  const t0 = performance.now();
+  const child = spawnNode([FLOOR, url, prefix]);
+  const seen = await whileAlive(child, online, 'floor client start');
+  return { child, startupMs: seen.at - t0 };
+}
+
+/** One request/response through the broker, timed from the publish to the answer. */
+async function roundTrip(probe: Probe, sendTopic: string, payload: string, answerTopic: string, answer?: string): Promise<number> {
+  const answered = probe.next(answerTopic, answer);
+  const t0 = performance.now();
+  void probe.publish(sendTopic, payload);
+  const seen = await answered;
+  return seen.at - t0;
+}
+
+/** Commands to one node alternately ON and OFF; each timed to its `node/<n>/power`. */
+class BridgeCommander {
+  private next: 'ON' | 'OFF' = 'ON';
+  constructor(
+    private readonly probe: Probe,
+    private readonly base: string,
+    private readonly node = NODE,
+  ) {}
+
+  /** Starts with the opposite of what the bridge published at start (the probe watched it). */
+  init(): this {
+    const now = this.probe.last(`${this.base}/node/${this.node}/power`);
+    if (now === undefined) throw new Error(`the bridge published no ${this.base}/node/${this.node}/power at start`);
+    this.next = now === 'ON' ? 'OFF' : 'ON';
+    return this;
+  }
+
+  /**
+   * The bridge publishes the read-back power before it has finished the command (its state
+   * file is written after): a command sent at once may be refused "busy". Such a refusal is
+   * counted and the command sent again; the latency is that of the accepted command.
+   */
+  busyRefusals = 0;
+
+  async command(): Promise<number> {
+    const want = this.next;
+    this.next = want === 'ON' ? 'OFF' : 'ON';
+    const power = `${this.base}/node/${this.node}/power`;
+    const event = `${this.base}/bridge/event`;
+    for (;;) {
+      const isPower = (m: Seen): boolean => m.topic === power && !m.retain && m.payload.toString() === want;
+      const isBusy = (m: Seen): boolean => m.topic === event && m.payload.includes('"error"') && m.payload.includes('busy') && m.payload.includes(`"node":${this.node},`);
+      const answered = this.probe.nextWhere(isPower, `${want} on ${power}`, 10_000, power);
+      const refused = this.probe.nextWhere(isBusy, 'busy event', 10_000);
+      refused.catch(() => undefined);
+      const t0 = performance.now();
+      void this.probe.publish(`${this.base}/node/${this.node}/set`, want);
+      const seen = await Promise.race([answered, refused]);
+      if (seen.topic === power) {
+        this.probe.cancel(isBusy);
+        return seen.at - t0;
+      }
+      this.probe.cancel(isPower);
+      answered.catch(() => undefined);
+      this.busyRefusals++;
+      await sleep(1);
+    }
+  }
+}
+
+class FloorCommander {
+  private i = 0;
+  constructor(
+    private readonly probe: Probe,
+    private readonly prefix: string,
+  ) {}
+
+  command(): Promise<number> {
+    const payload = String(++this.i);
+    return roundTrip(this.probe, `${this.prefix}/ping`, payload, `${this.prefix}/pong`, payload);
+  }
+}
+
+/** Bridge and floor in alternating blocks, so a slow moment of the machine hits both alike. */
+async function interleaved(bridge: BridgeCommander, floor: FloorCommander, count: number, block = 50): Promise<{ bridge: number[]; floor: number[] }> {
+  const result = { bridge: [] as number[], floor: [] as number[] };
+  while (result.bridge.length < count) {
+    for (let i = 0; i < block; i++) result.floor.push(await floor.command());
+    for (let i = 0; i < block; i++) result.bridge.push(await bridge.command());
+  }
+  return result;
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  const work = mkdtempSync(join(tmpdir(), 'tpm-bench-'));
+  const rows: Comparison[] = [];
+  const results: Record<string, unknown> = {
+    date: new Date().toISOString(),
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+    quick: QUICK,
+  };
+  const brokers: Mosquitto[] = [];
+  const children: Child[] = [];
+  try {
+    // ---- where start-up time and memory go: each import alone ----------------------------
+    log('imports: each module alone in a fresh node ...');
+    const imports: ImportCost[] = await measureImports(here);
+    results.imports = imports;
+
+    const broker = await startMosquitto({ tcpNoDelay: true });
+    brokers.push(broker);
+    const probe = await Probe.connect(broker.url);
+
+    // ---- start-up -------------------------------------------------------------------------
+    log(`start-up: ${N.startups} x bridge (simulated Turing Pi 1) and floor client ...`);
+    const bridgeStarts: number[] = [];
+    const floorStarts: number[] = [];
+    let startMessages = { base: 0, discovery: 0, discoveryBytes: 0 };
+    for (let i = 0; i < N.startups; i++) {
+      const floor = await startFloor(probe, `bench/floor-start-${i}`, broker.url);
+      floorStarts.push(floor.startupMs);
+      await floor.child.stop();
+      const bridge = await startBridge(probe, writeBridgeConfig(work, broker.url, { model: 'tpi1' }));
+      bridgeStarts.push(bridge.startupMs);
+      startMessages = bridge.messages;
+      await bridge.child.stop();
+    }
+    rows.push(compare('start-up to online (median)', 'ms', median(bridgeStarts), median(floorStarts), `${startMessages.base + startMessages.discovery} messages`));
+    results.startup = { bridge_ms: bridgeStarts.map((x) => round(x, 1)), floor_ms: floorStarts.map((x) => round(x, 1)), messages_at_online: startMessages };
+
+    // ---- the long-running trio: bridge, agent, floor ---------------------------------------
+    log('memory and idle cost: bridge, agent and floor client running side by side ...');
+    const run = writeBridgeConfig(work, broker.url, { model: 'tpi1' });
+    const bridge = await startBridge(probe, run);
+    children.push(bridge.child);
+    const floor = await startFloor(probe, 'bench/floor', broker.url);
+    children.push(floor.child);
+    // The agent with real systeminformation; its argv fails on purpose so each command ends in an event.
+    const agentTelemetry = probe.next(`${run.base}/node/3/agent/telemetry`, undefined, 30_000);
+    await probe.watch(`${run.base}/node/3/agent`);
+    const agentT0 = performance.now();
+    const agent = spawnNode([CLI, 'agent', '-c', writeAgentConfig(work, broker.url, run.base, 3, ['false'])], { env: { NODE_ENV: 'production' } });
+    children.push(agent);
+    const agentStartupMs = (await whileAlive(agent, agentTelemetry, 'agent start')).at - agentT0;
+    rows.push(compare('agent start-up to first telemetry', 'ms', agentStartupMs, median(floorStarts)));
+    await sleep(1000);
+    const rssStart = { bridge: rssKiB(bridge.child.pid), agent: rssKiB(agent.pid), floor: rssKiB(floor.child.pid) };
+    rows.push(compare('bridge RSS after start', 'MiB', kib(rssStart.bridge), kib(rssStart.floor)));
+    rows.push(compare('agent RSS after start', 'MiB', kib(rssStart.agent), kib(rssStart.floor)));
+
+    // ---- idle: nothing changes; default poll interval --------------------------------------
+    probe.resetCount(run.base);
+    probe.resetCount(`${run.base}/node/3/agent`);
+    const cpu0 = { bridge: cpuMs(bridge.child.pid), agent: cpuMs(agent.pid), floor: cpuMs(floor.child.pid) };
+    await sleep(N.idleSeconds * 1000);
+    const cpu1 = { bridge: cpuMs(bridge.child.pid), agent: cpuMs(agent.pid), floor: cpuMs(floor.child.pid) };
+    const perMinute = (k: 'bridge' | 'agent' | 'floor'): number => ((cpu1[k] - cpu0[k]) * 60) / N.idleSeconds;
+    const agentMessages = probe.count(`${run.base}/node/3/agent`).messages;
+    const bridgeIdleMessages = probe.count(run.base).messages - agentMessages;
+    const idlePolls = (N.idleSeconds * 1000) / DEFAULT_POLL_MS;
+    rows.push(compare('bridge idle CPU (poll 5 s)', 'ms/min', perMinute('bridge'), perMinute('floor'), `${N.idleSeconds} s window, 10 ms ticks`));
+    rows.push(compare('agent idle CPU (interval 15 s)', 'ms/min', perMinute('agent'), perMinute('floor')));
+    rows.push(compare('bridge MQTT messages per idle poll', 'msg', bridgeIdleMessages / idlePolls, null, `${bridgeIdleMessages} in ${idlePolls} polls`));
+    results.idle = {
+      seconds: N.idleSeconds,
+      cpu_ms_per_minute: { bridge: round(perMinute('bridge')), agent: round(perMinute('agent')), floor: round(perMinute('floor')) },
+      bridge_messages: bridgeIdleMessages,
+      agent_messages: agentMessages,
+      polls: idlePolls,
+    };
+
+    // ---- command latency ------------------------------------------------------------------
+    log(`command latency: ${N.latency} commands to the bridge and ${N.latency} echoes, interleaved ...`);
+    const bridgeCommander = new BridgeCommander(probe, run.base);
+    bridgeCommander.init();
+    const floorCommander = new FloorCommander(probe, 'bench/floor');
+    const warmed = (await interleaved(bridgeCommander, floorCommander, N.warmup)).bridge.length;
+    const stateWrites = measureStateWrites(join(work, run.base.split('/')[1] ?? ''));
+    const latency = await interleaved(bridgeCommander, floorCommander, N.latency);
+    const writesPerCommand = stateWrites.stop() / latency.bridge.length;
+    rows.push(compare('command latency p50', 'ms', percentile(latency.bridge, 50), percentile(latency.floor, 50), 'set -> power, set_tcp_nodelay'));
+    rows.push(compare('command latency p99', 'ms', percentile(latency.bridge, 99), percentile(latency.floor, 99)));
+    results.latency = {
+      commands: latency.bridge.length,
+      bridge_ms: { p50: round(percentile(latency.bridge, 50), 3), p90: round(percentile(latency.bridge, 90), 3), p99: round(percentile(latency.bridge, 99), 3), max: round(Math.max(...latency.bridge), 3) },
+      floor_ms: { p50: round(percentile(latency.floor, 50), 3), p90: round(percentile(latency.floor, 90), 3), p99: round(percentile(latency.floor, 99), 3), max: round(Math.max(...latency.floor), 3) },
+      state_file_writes_per_command: round(writesPerCommand, 2),
+      busy_refusals: bridgeCommander.busyRefusals,
+    };
+
+    // ---- memory after many commands -------------------------------------------------------
+    log(`memory: ${N.soak} more commands to the bridge (and echoes), ${N.agentCommands} to the agent ...`);
+    const soakT0 = performance.now();
+    for (let i = 0; i < N.soak; i++) await floorCommander.command();
+    // One chain of commands per node, side by side, as a busy Home Assistant would send them.
+    let soaked = 0;
+    await Promise.all(
+      SOAK_NODES.map(async (node) => {
+        const commander = node === NODE ? bridgeCommander : new BridgeCommander(probe, run.base, node).init();
+        while (soaked < N.soak && performance.now() - soakT0 < SOAK_CAP_MS) {
+          soaked++;
+          await commander.command();
+        }
+      }),
+    );
+    const soakSeconds = (performance.now() - soakT0) / 1000;
+    let agentCommands = 0;
+    const agentT = performance.now();
+    for (; agentCommands < N.agentCommands && performance.now() - agentT < 20_000; agentCommands++) {
+      await roundTrip(probe, `${run.base}/node/3/agent/command`, 'REBOOT', `${run.base}/node/3/agent/event`);
+    }
+    await sleep(1000);
+    const rssAfter = { bridge: rssKiB(bridge.child.pid), agent: rssKiB(agent.pid), floor: rssKiB(floor.child.pid) };
+    const bridgeCommands = warmed + latency.bridge.length + soaked;
+    rows.push(compare(`bridge RSS after ${bridgeCommands} commands`, 'MiB', kib(rssAfter.bridge), kib(rssAfter.floor), `floor after as many echoes`));
+    rows.push(compare(`agent RSS after ${agentCommands} commands`, 'MiB', kib(rssAfter.agent), kib(rssAfter.floor)));
+    results.memory = {
+      rss_kib_after_start: rssStart,
+      rss_kib_after_commands: rssAfter,
+      bridge_commands: bridgeCommands,
+      agent_commands: agentCommands,
+      soak_seconds: round(soakSeconds, 1),
+    };
+    for (const child of [bridge.child, agent, floor.child]) await child.stop();
+    children.length = 0;
+
+    // ---- in-process: bus transactions, messages and heap per poll --------------------------
+    log(`idle polls in-process: ${N.polls} polls of a Turing Pi 1 on the simulated bus ...`);
+    const polls: PollFigures = await measureInProcessPolls(here, broker.url, work, N.polls);
+    rows.push(compare('bus transactions per idle poll', 'txn', polls.busTransactionsPerPoll, null, `+${polls.rtcTransactions} for the RTC once a minute`));
+    rows.push(compare('MQTT messages per idle poll (in-process)', 'msg', polls.messagesPerPoll, null, 'goal: 0'));
+    rows.push(compare('time per poll (in-process)', 'us', polls.microsecondsPerPoll, null));
+    rows.push(compare('heap kept per poll', 'bytes', polls.heapBytesPerPoll, null, 'after gc; 0 = nothing grows'));
+    results.polls = polls;
+
+    // ---- scale ----------------------------------------------------------------------------
+    log(`scale: simulated generic boards of ${N.scale.join(', ')} nodes ...`);
+    const scale: Record<string, unknown>[] = [];
+    for (const nodes of N.scale) {
+      const s = await startBridge(probe, writeBridgeConfig(work, broker.url, { model: 'generic', nodes }));
+      children.push(s.child);
+      await sleep(500);
+      const rss = rssKiB(s.child.pid);
+      await s.child.stop();
+      children.length = 0;
+      scale.push({ nodes, startup_ms: round(s.startupMs, 1), discovery_messages: s.messages.discovery, discovery_bytes: s.messages.discoveryBytes, state_messages: s.messages.base, rss_kib: rss });
+    }
+    const first = scale[0] as { nodes: number; rss_kib: number; startup_ms: number };
+    for (const s of scale as { nodes: number; rss_kib: number; startup_ms: number; discovery_messages: number; discovery_bytes: number }[]) {
+      const perNode = s.nodes === first.nodes ? null : (s.rss_kib - first.rss_kib) / (s.nodes - first.nodes);
+      rows.push(compare(`${s.nodes} nodes: start-up`, 'ms', s.startup_ms, median(floorStarts), `${s.discovery_messages} discovery msgs, ${round(s.discovery_bytes / 1024, 1)} KiB`));
+      rows.push(compare(`${s.nodes} nodes: RSS`, 'MiB', kib(s.rss_kib), kib(rssStart.floor), perNode === null ? '' : `${round(perNode, 1)} KiB per node beyond ${first.nodes}`));
+    }
+    results.scale = scale;
+    await probe.close();
+
+    // ---- stock mosquitto: what users see without set_tcp_nodelay ---------------------------
+    log(`stock mosquitto (set_tcp_nodelay false): ${N.stockCommands} commands and echoes ...`);
+    const stock = await startMosquitto({ tcpNoDelay: false });
+    brokers.push(stock);
+    const stockProbe = await Probe.connect(stock.url);
+    const stockRun = writeBridgeConfig(work, stock.url, { model: 'tpi1' });
+    const stockBridge = await startBridge(stockProbe, stockRun);
+    children.push(stockBridge.child);
+    const stockFloor = await startFloor(stockProbe, 'bench/floor', stock.url);
+    children.push(stockFloor.child);
+    const sb = new BridgeCommander(stockProbe, stockRun.base);
+    sb.init();
+    const sf = new FloorCommander(stockProbe, 'bench/floor');
+    await interleaved(sb, sf, 20, 10);
+    const stockLatency = await interleaved(sb, sf, N.stockCommands);
+    rows.push(compare('stock broker: latency p50', 'ms', percentile(stockLatency.bridge, 50), percentile(stockLatency.floor, 50), 'set_tcp_nodelay false'));
+    rows.push(compare('stock broker: latency p99', 'ms', percentile(stockLatency.bridge, 99), percentile(stockLatency.floor, 99)));
+    results.stock_broker_latency = {
+      commands: stockLatency.bridge.length,
+      bridge_ms: { p50: round(percentile(stockLatency.bridge, 50), 3), p99: round(percentile(stockLatency.bridge, 99), 3) },
+      floor_ms: { p50: round(percentile(stockLatency.floor, 50), 3), p99: round(percentile(stockLatency.floor, 99), 3) },
+    };
+    await stockBridge.child.stop();
+    await stockFloor.child.stop();
+    children.length = 0;
+    await stockProbe.close();
+
+    // ---- report ---------------------------------------------------------------------------
+    results.comparisons = rows;
+    results.seconds = round((performance.now() - started) / 1000, 1);
+    log('');
+    log(`turingpi-mqtt bench, ${results.date}, node ${process.version}, ${process.platform} ${process.arch}${QUICK ? ' (QUICK: not for quoting)' : ''}`);
+    log('floor = a bare MQTT.js client process through the same mosquitto, measured in this run');
+    log('');
+    log(table(rows));
+    log('');
+    log('heaviest imports (each alone, fresh node):');
+    for (const i of [...imports].sort((a, b) => b.ms - a.ms).slice(0, 8)) log(`  ${i.module.padEnd(34)} ${String(round(i.ms, 0)).padStart(5)} ms  +${kib(i.rssKiB)} MiB`);
+    log(`state file writes per command: ${writesPerCommand.toFixed(2)} (each fsync'd); commands refused "busy" right after their power answer: ${bridgeCommander.busyRefusals} (resent)`);
+    log(`bench took ${results.seconds} s`);
+    mkdirSync('bench-results', { recursive: true });
+    writeFileSync(join('bench-results', 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
+    log('written: bench-results/latest.json');
+  } finally {
+    for (const child of children) await child.stop();
+    for (const b of brokers) await b.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict';
+import { chmodSync } from 'node:fs';
+import path from 'node:path';
+import { runCli, startCli, tempDir, testBridgeConfig, writeConfig, type CliProcess } from '../support/cli.js';
+import { requireMosquitto } from '../support/mosquitto.js';
+import { makeTestPki, startSecureMosquitto, type SecureMosquitto, type TestPki } from '../support/mosquitto-secure.js';
+import { Recorder } from '../support/recorder.js';
+import { delay } from './helpers.js';
+
+/**
+ * Issue 6, item 5: TLS with a CA file, username/password, refused connections retried with
+ * back-off (never a tight loop), secrets absent from every log line (debug included), from
+ * bridge/info, events and answers, and the warning for a config file others may read.
+ * One mosquitto serves it all: a TLS listener that also requires a password.
+ */
+describe('faults: security of the broker connection and of secrets', function () {
+  this.timeout(60_000);
+  const PASSWORD = 'pw-7Hq2xZ-bridge-secret';
+  const WRONG = 'pw-wrong-9Kd3-not-it';
+  const WATCHER_PASSWORD = 'pw-watcher-4Lm8';
+  const WATCH_SECONDS = 4.5;
+  let binary: string;
+  let pki: TestPki;
+  let broker: SecureMosquitto | undefined;
+  const bridges: CliProcess[] = [];
+
+  before(async function () {
+    binary = requireMosquitto(this);
+    pki = makeTestPki();
+    broker = await startSecureMosquitto(binary, {
+      listenerLines: [`cafile ${pki.ca}`, `certfile ${pki.serverCert}`, `keyfile ${pki.serverKey}`],
+      users: { bridge: PASSWORD, watcher: WATCHER_PASSWORD },
+    });
+  });
+
+  after(async () => {
+    for (const bridge of bridges) if (bridge.running) await bridge.stop('SIGTERM');
+    await broker?.stop();
+  });
+
+  function bridgeConfig(id: string, mqtt: Record<string, unknown>): string {
+    const dir = tempDir(`tpm-sec-${id}-`);
+    const config = testBridgeConfig({
+      dir,
+      id,
+      base: `sec-${id}`,
+      url: `mqtts://127.0.0.1:${broker!.port}`,
+      overrides: { mqtt: { username: 'bridge', ...mqtt }, homeassistant: { enabled: false }, log: { level: 'debug', format: 'json' } },
+    });
+    const file = writeConfig(dir, config);
+    chmodSync(file, 0o600);
+    return file;
+  }
+
+  it('connects over TLS with the CA and the password, refuses a wrong CA and a wrong password with back-off, and never shows a secret', async () => {
+    const good = startCli(['bridge', '-c', bridgeConfig('good', { password: PASSWORD, tls: { ca: pki.ca } })]);
+    const wrongCa = startCli(['bridge', '-c', bridgeConfig('badca', { password: PASSWORD, tls: { ca: pki.otherCa } })]);
+    const wrongPassword = startCli(['bridge', '-c', bridgeConfig('badpw', { password: WRONG, tls: { ca: pki.ca } })]);
+    bridges.push(good, wrongCa, wrongPassword);
+    const started = Date.now();
+
+    await good.waitForLog(/^bridge online/, 15_000);
+    const watcher = await Recorder.connect(`mqtts://127.0.0.1:${broker!.port}`, 'sec-good', {
+      filters: ['#'],
+      client: { username: 'watcher', password: WATCHER_PASSWORD, ca: await import('node:fs').then((fs) => fs.readFileSync(pki.ca)) },
+    });
+    // Things that make the bridge talk: a status, a refused request, an unknown command.
+    const status = await watcher.request('status', {});
+    assert.equal(status.status, 'ok');
+    const refused = await watcher.request('power', { node: 1, action: 'off', password: PASSWORD });
+    assert.equal(refused.status, 'error');
+    await watcher.command(9, 'ON');
+    await watcher.waitForEvent((e) => /unknown node/.test(e.error ?? ''), 3000);
+
+    const remaining = WATCH_SECONDS * 1000 - (Date.now() - started);
+    if (remaining > 0) await delay(remaining);
+    const attempts = (p: CliProcess): number => p.logLines().filter((l) => /retrying in/.test(l.msg)).length;
+    const errors = (p: CliProcess): string[] => p.logLines().filter((l) => l.level >= 50).map((l) => l.msg);
+
+    assert.ok(wrongCa.running && wrongPassword.running, 'refused bridges keep trying, they do not exit');
+    assert.ok(!wrongCa.logLines().some((l) => /^bridge online/.test(l.msg)));
+    assert.ok(errors(wrongCa).some((m) => /TLS to MQTT broker .* failed: .*(certificate|self.signed|verify)/i.test(m)), errors(wrongCa).join('\n'));
+    assert.ok(errors(wrongPassword).some((m) => /refused the credentials \(not authorized\): check mqtt.username and mqtt.password/.test(m)), errors(wrongPassword).join('\n'));
+    // Back-off 1 s, 2 s, 4 s...: at most 4 attempts in 4.5 s; a tight loop would make hundreds.
+    for (const [name, proc] of [['wrong CA', wrongCa], ['wrong password', wrongPassword]] as const) {
+      const count = attempts(proc);
+      assert.ok(count >= 2 && count <= 4, `${name}: ${count} reconnection attempts in ${WATCH_SECONDS} s`);
+      assert.equal(new Set(errors(proc)).size, errors(proc).length, `${name}: the same error is logged once, not per attempt`);
+    }
+
+    const everything = [
+      ...bridges.map((p) => p.stdout + p.stderr),
+      ...watcher.messages.map((m) => `${m.topic} ${m.payload}`),
+      broker!.output(),
+    ].join('\n');
+    for (const secret of [PASSWORD, WRONG]) assert.ok(!everything.includes(secret), `a password appears in the output or on MQTT`);
+    const info = watcher.last('sec-good/bridge/info');
+    assert.ok(info && !/password|secret/i.test(info.payload), 'bridge/info carries no secret');
+    const lines = bridges.reduce((sum, p) => sum + p.logLines().length, 0);
+    await watcher.close();
+    console.log(
+      `      security: TLS+password connected; wrong CA -> "${errors(wrongCa)[0]?.slice(0, 60)}…" ${attempts(wrongCa)} attempts in ${WATCH_SECONDS} s; ` +
+        `wrong password -> ${attempts(wrongPassword)} attempts in ${WATCH_SECONDS} s; secrets found in ${lines} debug log lines + ${watcher.messages.length} MQTT messages: 0`,
+    );
+  });
+
+  it('warns about a config file with a password that others may read', async () => {
+    const dir = tempDir('tpm-sec-mode-');
+    const file = writeConfig(dir, { mqtt: { url: 'mqtt://127.0.0.1:1883', username: 'bridge', password: PASSWORD } });
+    chmodSync(file, 0o644);
+    const open = await runCli(['validate', '-c', file]);
+    assert.equal(open.code, 0);
+    assert.match(open.stdout, /warning: .* is readable by other users and holds a password: chmod 600/);
+    assert.ok(!(open.stdout + open.stderr).includes(PASSWORD));
+    chmodSync(file, 0o600);
+    const closed = await runCli(['validate', '-c', file]);
+    assert.doesNotMatch(closed.stdout, /readable by other users/);
+    // A ${VAR} reference keeps the secret out of the file: no warning even when readable.
+    const byEnv = writeConfig(dir, { mqtt: { password: '${TPM_FAULTS_MQTT_PASSWORD}' } }, 'env.yaml');
+    chmodSync(byEnv, 0o644);
+    const env = await runCli(['validate', '-c', path.basename(byEnv)], { cwd: dir, env: { TPM_FAULTS_MQTT_PASSWORD: PASSWORD } });
+    assert.equal(env.code, 0);
+    assert.doesNotMatch(env.stdout, /readable by other users/);
+    console.log('      security: config with a password and mode 644 -> warning (chmod 600); mode 600 or ${VAR} -> none');
+  });
+});
