@@ -20,10 +20,23 @@ export function isoWithOffset(date: Date): string {
   return `${local.toISOString().slice(0, 19)}${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
 }
 
-export function rtcPayload(reading: RtcReading, systemNow: number): RtcPayload {
+/**
+ * The chip counts whole seconds: its true time lies in [t, t + 1 s), so t + 0.5 s estimates it
+ * to within half a second. Rounding that estimate alone would flip between two values with the
+ * moment of the second the chip is read at (a publish for nothing, SPEC section 4), so the
+ * previous drift is kept while the estimate stays within a second of it.
+ */
+export function rtcDrift(rtcTime: number, systemNow: number, previous?: number): number {
+  const estimate = (rtcTime + 500 - systemNow) / 1000;
+  if (previous !== undefined && Math.abs(estimate - previous) <= 1) return previous;
+  // Halves round down: a clock in step, read on the very tick, has an estimate of exactly +0.5.
+  return Math.ceil(estimate - 0.5) + 0; // + 0: never -0
+}
+
+export function rtcPayload(reading: RtcReading, systemNow: number, previousDrift?: number): RtcPayload {
   return {
     time: isoWithOffset(new Date(Math.floor(reading.time.getTime() / 1000) * 1000)),
-    drift: Math.round((reading.time.getTime() - systemNow) / 1000),
+    drift: rtcDrift(reading.time.getTime(), systemNow, previousDrift),
     oscillator_running: reading.oscillatorRunning,
     battery_backup: reading.batteryBackup,
     power_failed: reading.powerFailed,
@@ -45,8 +58,8 @@ export class RtcMonitor {
   /** The payload to publish, or undefined when nothing but the time moved. */
   async poll(): Promise<RtcPayload | undefined> {
     if (!this.driver.readRtc) return undefined;
-    const payload = rtcPayload(await this.driver.readRtc(), this.clock.now());
     const last = this.last;
+    const payload = rtcPayload(await this.driver.readRtc(), this.clock.now(), last?.drift);
     this.last = payload;
     if (
       last &&

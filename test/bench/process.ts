@@ -14,14 +14,18 @@ export function rssKiB(pid: number): number {
 /** Clock ticks per second of /proc/<pid>/stat times: 100 on every Linux this runs on (USER_HZ). */
 export const CLOCK_TICKS_PER_SECOND = 100;
 
-/** CPU time (user + system) a process has used so far, in milliseconds. */
+/**
+ * CPU time (user + system) a process has used so far, in milliseconds, with that of the
+ * children it has waited for (the agent runs `df`, `lsb_release` and the like through
+ * systeminformation: their CPU is the agent's cost too).
+ */
 export function cpuMs(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const utime = Number(fields[11]);
-  const stime = Number(fields[12]);
-  return ((utime + stime) * 1000) / CLOCK_TICKS_PER_SECOND;
+  // utime, stime, cutime, cstime: fields 14-17 of proc(5).
+  const ticks = [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0);
+  return (ticks * 1000) / CLOCK_TICKS_PER_SECOND;
 }
 
 export interface Child {

@@ -1,0 +1,66 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { STACK_LINE, runCli, tempDir, testBridgeConfig, writeConfig } from '../support/cli.js';
+
+/** The built command line's own answers (SPEC section 2): version, help, validate, usage errors. */
+describe('turingpi-mqtt command line', function () {
+  this.timeout(20_000);
+
+  it('--version prints the package version and exits 0', async () => {
+    // dist/test/integration/ when compiled, test/integration/ from the sources.
+    const compiled = fileURLToPath(new URL('../../../package.json', import.meta.url));
+    const pkgFile = existsSync(compiled) ? compiled : fileURLToPath(new URL('../../package.json', import.meta.url));
+    const pkg = JSON.parse(readFileSync(pkgFile, 'utf8')) as { version: string };
+    const result = await runCli(['--version']);
+    assert.equal(result.code, 0);
+    assert.equal(result.stdout.trim(), pkg.version);
+  });
+
+  it('--help lists the commands and exits 0', async () => {
+    const result = await runCli(['--help']);
+    assert.equal(result.code, 0);
+    for (const word of ['bridge', 'agent', 'validate', 'power']) assert.match(result.stdout, new RegExp(`turingpi-mqtt ${word}|\\[${word}\\]`));
+  });
+
+  it('validate exits 0 for a valid config', async () => {
+    const dir = tempDir();
+    const file = writeConfig(dir, testBridgeConfig({ dir, url: 'mqtt://127.0.0.1:1' }));
+    const result = await runCli(['validate', '-c', file]);
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    assert.match(result.stdout, /valid/);
+  });
+
+  it('validate exits 2 and places every problem at FILE:LINE:COL, without a stack trace', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'bad.yaml');
+    writeFileSync(file, ['mqtt:', '  url: ftp://example.com', 'board:', '  poll_interval: soon', '  colour: blue', ''].join('\n'));
+    const result = await runCli(['validate', '-c', file]);
+    assert.equal(result.code, 2);
+    const lines = result.stdout.trim().split('\n');
+    assert.equal(lines.length, 3, result.stdout);
+    for (const line of lines) assert.match(line, new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+ [a-z_.]+: .+`));
+    assert.match(result.stdout, /:2:\d+ mqtt\.url: /);
+    assert.match(result.stdout, /:4:\d+ board\.poll_interval: /);
+    assert.match(result.stdout, /:5:\d+ board\.colour: /);
+    assert.doesNotMatch(result.stdout + result.stderr, STACK_LINE);
+  });
+
+  it('exits 2 with a one-line reason for an unknown command', async () => {
+    const result = await runCli(['frobnicate']);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /unknown command "frobnicate"/);
+    assert.doesNotMatch(result.stderr, STACK_LINE);
+  });
+
+  it('exits 2 when a bridge config is invalid, one line per problem', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'bad.yaml');
+    writeFileSync(file, 'board:\n  type: spaceship\n');
+    const result = await runCli(['bridge', '-c', file], { cwd: dir });
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /bad\.yaml:2:\d+ board\.type: /);
+    assert.doesNotMatch(result.stderr, STACK_LINE);
+  });
+});

@@ -1,0 +1,243 @@
+import assert from 'node:assert/strict';
+import type { NodeAction } from '../../src/power/types.js';
+import { rig } from './helpers.js';
+
+/**
+ * PowerService on the real Turing Pi 1 driver over the simulated chips, in fake time
+ * (SPEC section 6: serialized, verified writes; on_stagger; min_off_time; protected nodes;
+ * graceful sequences with the agent; what a stop leaves behind).
+ */
+describe('PowerService', () => {
+  describe('writes', () => {
+    it('serializes the writes of several nodes switched at once, and verifies each', async () => {
+      const r = await rig({ power: { on_stagger: 0, min_off_time: 0 } });
+      const results = await r.finish(r.service.executeMany([2, 3, 4, 5], 'off', 'mqtt'));
+      assert.deepEqual(results.map((x) => [x.node, x.ok, x.power]), [[2, true, false], [3, true, false], [4, true, false], [5, true, false]]);
+      assert.equal(r.maxConcurrentWrites, 1);
+      for (const n of [2, 3, 4, 5]) assert.equal(r.powered(n), false);
+      for (const n of [1, 6, 7]) assert.equal(r.powered(n), true, `node ${n} untouched`);
+    });
+
+    it('writes nothing for a node that is already as asked', async () => {
+      const r = await rig();
+      const result = await r.finish(r.service.execute(4, 'on', 'mqtt'));
+      assert.equal(result.ok, true);
+      assert.equal(result.note, 'already on');
+      assert.deepEqual(r.writes, []);
+    });
+
+    it('starts nodes switched on together on_stagger apart', async () => {
+      const r = await rig({ power: { on_stagger: '2s', min_off_time: 0 } });
+      for (const n of [2, 3, 4]) await r.setDirectly(n, false);
+      const results = await r.finish(r.service.executeMany([2, 3, 4], 'on', 'schedule'));
+      assert.ok(results.every((x) => x.ok && x.power === true));
+      const ons = r.writes.filter((w) => w.on);
+      assert.equal(ons.length, 3);
+      for (let i = 1; i < ons.length; i++) {
+        const gap = (ons[i]?.at ?? 0) - (ons[i - 1]?.at ?? 0);
+        assert.ok(gap >= 2000, `ON ${i} came ${gap} ms after the one before`);
+      }
+    });
+
+    it('delays (does not drop) an ON within min_off_time of the OFF, and says by how much', async () => {
+      const r = await rig({ power: { min_off_time: '3s', on_stagger: 0 } });
+      await r.finish(r.service.execute(5, 'off', 'mqtt'));
+      const offAt = r.writes.find((w) => !w.on)?.at ?? 0;
+      const result = await r.finish(r.service.execute(5, 'on', 'mqtt'));
+      assert.equal(result.ok, true);
+      assert.equal(result.power, true);
+      assert.match(result.note ?? '', /^delayed 3s by min_off_time$/);
+      const onAt = r.writes.find((w) => w.on)?.at ?? 0;
+      assert.ok(onAt - offAt >= 3000, `ON ${onAt - offAt} ms after OFF`);
+      assert.ok(r.events.some((e) => e.node === 5 && e.result === 'progress' && /min_off_time/.test(e.message ?? '')));
+      assert.equal(r.powered(5), true);
+    });
+  });
+
+  describe('protected node 1', () => {
+    const refused: NodeAction[] = ['off', 'force-off', 'shutdown', 'toggle', 'reboot'];
+    for (const action of refused) {
+      it(`refuses ${action} from every source and writes nothing`, async () => {
+        const r = await rig({ power: { reboot_mode: 'hard' } });
+        for (const source of ['mqtt', 'schedule', 'policy', 'cli', 'startup'] as const) {
+          const result = await r.finish(r.service.execute(1, action, source));
+          assert.equal(result.ok, false);
+          assert.match(result.error ?? '', /node 1 is protected/);
+        }
+        assert.deepEqual(r.writes, []);
+        assert.equal(r.powered(1), true);
+        assert.equal(r.events.filter((e) => e.result === 'error').length, 5);
+      });
+    }
+
+    it('refuses a watchdog power cycle', async () => {
+      const r = await rig();
+      const result = await r.finish(r.service.powerCycle(1, 'policy'));
+      assert.equal(result.ok, false);
+      assert.match(result.error ?? '', /protected/);
+      assert.deepEqual(r.writes, []);
+    });
+
+    it('allows ON (it is already on: nothing written)', async () => {
+      const r = await rig();
+      assert.equal((await r.finish(r.service.execute(1, 'on', 'mqtt'))).ok, true);
+      assert.deepEqual(r.writes, []);
+    });
+  });
+
+  it('refuses REBOOT of a node that is off and does not switch it on', async () => {
+    const r = await rig();
+    await r.setDirectly(6, false);
+    const result = await r.finish(r.service.execute(6, 'reboot', 'mqtt'));
+    assert.equal(result.ok, false);
+    assert.match(result.error ?? '', /node 6 is off/);
+    assert.equal(r.powered(6), false);
+    assert.deepEqual(r.writes, []);
+  });
+
+  describe('graceful off with an agent', () => {
+    const config = { nodes: { 3: { agent: true } }, power: { settle_time: '5s', graceful_timeout: '30s', min_off_time: 0, on_stagger: 0 } };
+
+    it('asks the agent, waits for it to go, waits settle_time, then cuts', async () => {
+      const r = await rig(config);
+      r.agents.update(3, 'online');
+      const done = r.service.execute(3, 'off', 'mqtt');
+      await r.clock.advance(10);
+      assert.deepEqual(r.sent, [{ node: 3, word: 'SHUTDOWN' }]);
+      assert.equal(r.view.state(3), 'shutting_down');
+      r.agents.update(3, 'shutting_down');
+      await r.clock.advance(2000);
+      r.agents.update(3, 'offline');
+      const goneAt = r.clock.now();
+      await r.clock.advance(4900);
+      assert.equal(r.writes.length, 0, 'cut before settle_time passed');
+      assert.equal(r.powered(3), true);
+      const result = await r.finish(done);
+      assert.equal(result.ok, true);
+      assert.equal(r.powered(3), false);
+      assert.equal(r.view.state(3), 'off');
+      assert.deepEqual(r.writes.map((w) => [w.node, w.on]), [[3, false]]);
+      assert.ok((r.writes[0]?.at ?? 0) - goneAt >= 5000);
+      assert.ok(r.events.some((e) => e.node === 3 && e.result === 'progress' && /waiting 5s/.test(e.message ?? '')));
+    });
+
+    it('cuts nothing when the agent is not online, and says to use FORCE_OFF', async () => {
+      const r = await rig(config);
+      r.agents.update(3, 'offline');
+      const result = await r.finish(r.service.execute(3, 'off', 'mqtt'));
+      assert.equal(result.ok, false);
+      assert.match(result.error ?? '', /FORCE_OFF/);
+      assert.deepEqual(r.sent, []);
+      assert.deepEqual(r.writes, []);
+      assert.equal(r.powered(3), true);
+      // FORCE_OFF then does cut at once.
+      assert.equal((await r.finish(r.service.execute(3, 'force-off', 'mqtt'))).ok, true);
+      assert.equal(r.powered(3), false);
+    });
+
+    it('cuts nothing when the OS does not go down within graceful_timeout', async () => {
+      const r = await rig(config);
+      r.agents.update(3, 'online');
+      const done = r.service.execute(3, 'shutdown', 'schedule');
+      await r.clock.advance(10);
+      r.agents.update(3, 'shutting_down');
+      const result = await r.finish(done);
+      assert.equal(result.ok, false);
+      assert.match(result.error ?? '', /did not go down within 30s.*FORCE_OFF/);
+      assert.deepEqual(r.writes, []);
+      assert.equal(r.powered(3), true);
+      assert.equal(r.view.state(3), 'on');
+    });
+
+    it('cuts nothing when the agent comes back online (its shutdown command failed)', async () => {
+      const r = await rig(config);
+      r.agents.update(3, 'online');
+      const done = r.service.execute(3, 'off', 'mqtt');
+      await r.clock.advance(10);
+      r.agents.update(3, 'shutting_down');
+      await r.clock.advance(500);
+      r.agents.update(3, 'online');
+      const result = await r.finish(done);
+      assert.equal(result.ok, false);
+      assert.match(result.error ?? '', /power stays on/);
+      assert.deepEqual(r.writes, []);
+      assert.equal(r.powered(3), true);
+    });
+
+    it('cuts nothing when the agent reports that its command failed', async () => {
+      const r = await rig(config);
+      r.agents.update(3, 'online');
+      const done = r.service.execute(3, 'off', 'mqtt');
+      await r.clock.advance(10);
+      r.agents.reportFailure(3, 'the agent reports: systemctl exited with 1');
+      const result = await r.finish(done);
+      assert.equal(result.ok, false);
+      assert.match(result.error ?? '', /systemctl exited with 1/);
+      assert.deepEqual(r.writes, []);
+    });
+
+    it('leaves power on when the bridge stops during the wait', async () => {
+      const r = await rig(config);
+      r.agents.update(3, 'online');
+      const done = r.service.execute(3, 'off', 'mqtt');
+      await r.clock.advance(10);
+      r.agents.update(3, 'shutting_down');
+      await r.finish(r.service.stop());
+      const result = await r.finish(done);
+      assert.equal(result.ok, false);
+      assert.match(result.error ?? '', /stop/);
+      assert.deepEqual(r.writes, []);
+      assert.equal(r.powered(3), true);
+    });
+
+    it('leaves power on when the bridge stops during settle_time', async () => {
+      const r = await rig(config);
+      r.agents.update(3, 'online');
+      const done = r.service.execute(3, 'off', 'mqtt');
+      await r.clock.advance(10);
+      r.agents.update(3, 'offline');
+      await r.clock.advance(1000);
+      await r.finish(r.service.stop());
+      const result = await r.finish(done);
+      assert.equal(result.ok, false);
+      assert.deepEqual(r.writes, []);
+      assert.equal(r.powered(3), true);
+    });
+  });
+
+  describe('hard reboot', () => {
+    it('switches the node off, waits reboot_off_time, and on again', async () => {
+      const r = await rig({ power: { reboot_off_time: '2s', min_off_time: 0 } });
+      const result = await r.finish(r.service.execute(6, 'reboot', 'mqtt'));
+      assert.equal(result.ok, true);
+      assert.deepEqual(r.writes.map((w) => `${w.node}:${w.on ? 'on' : 'off'}`), ['6:off', '6:on']);
+      assert.ok((r.writes[1]?.at ?? 0) - (r.writes[0]?.at ?? 0) >= 2000);
+      assert.equal(r.powered(6), true);
+    });
+
+    it('finishes (the node back on) before stop() resolves', async () => {
+      const r = await rig({ power: { reboot_off_time: '2s', min_off_time: '3s' } });
+      const reboot = r.service.execute(6, 'reboot', 'mqtt');
+      await r.clock.advance(500);
+      assert.equal(r.powered(6), false, 'the reboot is under way');
+      let stopped = false;
+      const stop = r.service.stop().then(() => (stopped = true));
+      await r.clock.advance(500);
+      assert.equal(stopped, false, 'stop() waits for the reboot');
+      await r.finish(stop);
+      assert.equal(r.powered(6), true, 'node 6 is back on when stop() resolves');
+      assert.equal((await reboot).ok, true);
+    });
+  });
+
+  it('refuses a second action on a node while one is under way', async () => {
+    const r = await rig({ power: { reboot_off_time: '2s' } });
+    const reboot = r.service.execute(6, 'reboot', 'mqtt');
+    await r.clock.advance(100);
+    const second = await r.finish(r.service.execute(6, 'off', 'mqtt'));
+    assert.equal(second.ok, false);
+    assert.match(second.error ?? '', /busy/);
+    assert.equal((await r.finish(reboot)).ok, true);
+    assert.equal(r.powered(6), true);
+  });
+});
