@@ -58,9 +58,9 @@ export class BridgeState implements PowerJournal {
     });
   }
 
-  end(node: number): Promise<void> {
+  end(entry: JournalEntry): Promise<void> {
     return this.update((d) => {
-      d.in_flight = d.in_flight.filter((e) => e.node !== node);
+      d.in_flight = d.in_flight.filter((e) => !(e.node === entry.node && e.started_at === entry.started_at && e.action === entry.action));
     });
   }
 

@@ -19,7 +19,8 @@ export interface JournalEntry {
 
 export interface PowerJournal {
   begin(entry: JournalEntry): Promise<void>;
-  end(node: number): Promise<void>;
+  /** The operation `entry` finished (only that entry is removed: another may have begun since). */
+  end(entry: JournalEntry): Promise<void>;
   /** Remembers what a node was last switched to, for restore_on_start: last. */
   commanded(node: number, on: boolean): Promise<void>;
 }
@@ -154,7 +155,8 @@ export class PowerService {
   ): Promise<NodeResult> {
     const n = node.number;
     const { journal } = this.deps;
-    await journal.begin({ node: n, action, source, started_at: new Date(this.deps.clock.now()).toISOString() });
+    const entry: JournalEntry = { node: n, action, source, started_at: new Date(this.deps.clock.now()).toISOString() };
+    await journal.begin(entry);
     try {
       switch (step) {
         case 'on':
@@ -176,7 +178,10 @@ export class PowerService {
         }
       }
     } finally {
-      await journal.end(n);
+      // Not busy from the moment the outcome is known: a command right after the "ok" must
+      // not be refused while the journal's file is being written (slow SD cards).
+      this.busy.delete(n);
+      await journal.end(entry);
     }
   }
 
