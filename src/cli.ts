@@ -125,12 +125,21 @@ async function runService(service: Service, logger: Logger, graceMs: number): Pr
     process.on('SIGINT', () => onSignal('SIGINT'));
     process.on('SIGTERM', () => onSignal('SIGTERM'));
   });
-  try {
-    await service.start();
-  } catch (error) {
+  // A signal while the start still waits (for a broker that refuses us, say) stops at once:
+  // the start never finishes then, so waiting for it would only run into the hard-exit timer.
+  let startError: unknown;
+  const started = service.start().then(
+    () => 'started' as const,
+    (error: unknown) => {
+      startError = error;
+      return 'failed' as const;
+    },
+  );
+  const first = await Promise.race([started, done.then(() => 'stopped' as const)]);
+  if (first === 'failed' && !stopping) {
     stopping = true;
     await service.stop().catch(() => undefined);
-    return reportStartError(error);
+    return reportStartError(startError);
   }
   return done;
 }

@@ -62,6 +62,11 @@ export class PowerService {
   private readonly stopping = new AbortController();
   /** Hard reboots under way: a stop waits for them so that no node is left off (SPEC 6). */
   private readonly hardReboots = new Set<Promise<unknown>>();
+  /**
+   * Every operation under way, journal writes included: a stop waits for all of them (graceful
+   * ones end at once on the abort), so none is left half-recorded in state_dir.
+   */
+  private readonly running = new Set<Promise<unknown>>();
 
   constructor(private readonly deps: PowerServiceDeps) {}
 
@@ -90,6 +95,7 @@ export class PowerService {
     try {
       const node = this.node(number);
       if (action === 'status') return this.result(number, action, true);
+      this.refuseWhileStopping(number, action);
       if (!node.enabled) throw new TpmError('BAD_COMMAND', `node ${number} is disabled in the config`);
       const resolved = this.resolveAction(node, action);
       this.checkProtected(node, resolved, action);
@@ -97,7 +103,7 @@ export class PowerService {
       if (running) throw new TpmError('BUSY', `node ${number} is busy (${running} under way); try again when it is done`);
       this.busy.set(number, action);
       try {
-        return await this.run(node, resolved, action, source);
+        return await this.track(this.run(node, resolved, action, source));
       } finally {
         this.busy.delete(number);
       }
@@ -106,6 +112,22 @@ export class PowerService {
       this.deps.event({ type: 'power', node: number, action, source, result: 'error', error: message });
       return { ...this.result(number, action, false), error: message };
     }
+  }
+
+  /** Once a stop began, nothing new starts: it could not finish (SPEC 6: a stop never cuts power). */
+  private refuseWhileStopping(node: number, action: NodeAction): void {
+    if (this.stopping.signal.aborted) {
+      throw new TpmError('BUSY', `the bridge is stopping: ${action} of node ${node} was not started`);
+    }
+  }
+
+  private track<T>(operation: Promise<T>): Promise<T> {
+    this.running.add(operation);
+    const forget = (): void => {
+      this.running.delete(operation);
+    };
+    operation.then(forget, forget);
+    return operation;
   }
 
   private result(node: number, action: NodeAction, ok: boolean, note?: string): NodeResult {
@@ -191,7 +213,7 @@ export class PowerService {
       if (on) {
         // on_stagger: nodes switched on together start this far apart (inrush current).
         const wait = this.lastOnAt + this.deps.power.on_stagger - this.deps.clock.now();
-        if (wait > 0) await sleep(this.deps.clock, wait);
+        if (wait > 0) await this.waitBeforeWrite(wait, n);
       }
       let readBack: boolean;
       try {
@@ -208,6 +230,15 @@ export class PowerService {
       await this.deps.journal.commanded(n, on);
       return readBack;
     });
+  }
+
+  /** A wait before a node is switched on (on_stagger, min_off_time): a stop ends it, nothing written. */
+  private async waitBeforeWrite(ms: number, n: number): Promise<void> {
+    try {
+      await sleep(this.deps.clock, ms, this.stopping.signal);
+    } catch {
+      throw new TpmError('BUSY', `the bridge is stopping: node ${n} was not switched on`);
+    }
   }
 
   private async refresh(n: number): Promise<void> {
@@ -231,7 +262,7 @@ export class PowerService {
     if (delay > 0) {
       note = `delayed ${formatDuration(Math.ceil(delay / 100) * 100)} by min_off_time`;
       this.deps.event({ type: 'power', node: n, action, source, result: 'progress', message: note });
-      await sleep(clock, delay);
+      await this.waitBeforeWrite(delay, n);
     }
     await this.write(n, true);
     const node = this.node(n);
@@ -347,9 +378,10 @@ export class PowerService {
       if (node.protected) throw new TpmError('PROTECTED', `node ${number} is protected: a hard reboot is refused`);
       if (this.deps.view.power(number) !== true) throw new TpmError('NODE_OFF', `node ${number} is off: nothing to power cycle`);
       if (this.busy.get(number)) throw new TpmError('BUSY', `node ${number} is busy`);
+      this.refuseWhileStopping(number, 'reboot');
       this.busy.set(number, 'reboot');
       try {
-        return await this.run(node, 'hard-reboot', 'reboot', source);
+        return await this.track(this.run(node, 'hard-reboot', 'reboot', source));
       } finally {
         this.busy.delete(number);
       }
@@ -363,7 +395,7 @@ export class PowerService {
   /** Aborts graceful waits (power stays as it is) and waits for hard reboots to switch their node back on. */
   async stop(): Promise<void> {
     this.stopping.abort();
-    await Promise.allSettled([...this.hardReboots]);
+    await Promise.allSettled([...this.hardReboots, ...this.running]);
   }
 
   /** Whether a hard reboot is under way (the lifecycle waits for it). */
