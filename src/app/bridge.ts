@@ -96,7 +96,8 @@ export class BridgeApp implements Bridge {
     const options = mqttClientOptions(config, clientId, { topic: this.topics.bridgeState, payload: 'offline' });
     // Before connecting with our client id: a second bridge with the same id would take the
     // first one's session over (both then kick each other off the broker every second).
-    await this.refuseSecondBridge(url, options);
+    // Our own broker, just started, has no other bridge on it.
+    if (!this.broker) await this.refuseSecondBridge(url, options);
     this.connection = new MqttConnection({
       url,
       options,
@@ -177,16 +178,17 @@ export class BridgeApp implements Bridge {
     await probe.start();
     const retained = new Map<string, string>();
     try {
-      const seen = new Promise<void>((resolve) => {
-        let count = 0;
-        const onMessage = (topic: string, payload: Buffer, packet: IPublishPacket): void => {
-          if (packet.retain) retained.set(topic, payload.toString());
-          if (++count === 2) resolve();
-        };
-        void probe.subscribe(this.topics.bridgeState, onMessage);
-        void probe.subscribe(this.topics.bridgeInfo, onMessage);
-      });
-      await Promise.race([seen, sleep(systemClock, 500)]);
+      const onMessage = (topic: string, payload: Buffer, packet: IPublishPacket): void => {
+        if (packet.retain) retained.set(topic, payload.toString());
+      };
+      // The broker sends retained messages in order, before it answers a later request on the
+      // same connection: after one round trip, whatever was retained has arrived.
+      const looked = (async () => {
+        await probe.subscribe(this.topics.bridgeState, onMessage);
+        await probe.subscribe(this.topics.bridgeInfo, onMessage);
+        await probe.roundTrip(`${this.config.mqtt.base_topic}/bridge/probe`);
+      })();
+      await Promise.race([looked, sleep(systemClock, 2000)]);
     } finally {
       await probe.stop();
     }

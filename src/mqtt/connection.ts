@@ -58,6 +58,9 @@ export class MqttConnection {
     client.on('message', (topic, payload, packet) => this.route(topic, payload, packet));
     return new Promise((resolve, reject) => {
       client.on('connect', () => {
+        // MQTT.js leaves Nagle on: a publish right after our PUBACK would wait for the
+        // broker's delayed ACK (~40 ms per command). Small messages go out at once.
+        (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
         this.attempt = 0;
         if (this.lastError) this.opts.logger.info({ url: this.opts.url }, 'MQTT reconnected');
         this.lastError = '';
@@ -132,6 +135,12 @@ export class MqttConnection {
   async subscribe(filter: string, handler: MessageHandler): Promise<void> {
     this.handlers.push({ filter, handler });
     if (this.client?.connected) await this.client.subscribeAsync(filter, { qos: 1 });
+  }
+
+  /** Resolves once the broker answered a request sent now (everything it sent before has arrived). */
+  async roundTrip(unusedTopic: string): Promise<void> {
+    if (!this.client) throw new TpmError('BROKER', 'MQTT connection not started');
+    await this.client.unsubscribeAsync(unusedTopic);
   }
 
   /** A one-off publish (events, responses, commands): never retained unless asked. */

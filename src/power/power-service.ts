@@ -178,7 +178,11 @@ export class PowerService {
     const n = node.number;
     const { journal } = this.deps;
     const entry: JournalEntry = { node: n, action, source, started_at: new Date(this.deps.clock.now()).toISOString() };
-    await journal.begin(entry);
+    // Only sequences of several steps are journalled: a single verified write ends in
+    // milliseconds and the next start reads its result anyway, while each journal write is an
+    // fsync'd file on an SD card (5-30 ms and wear) in the path of every command.
+    const journalled = step !== 'on' && step !== 'cut';
+    if (journalled) await journal.begin(entry);
     try {
       switch (step) {
         case 'on':
@@ -199,21 +203,26 @@ export class PowerService {
           }
         }
       }
+      throw new TpmError('BAD_COMMAND', `unknown step ${String(step)}`);
     } finally {
       // Not busy from the moment the outcome is known: a command right after the "ok" must
       // not be refused while the journal's file is being written (slow SD cards).
       this.busy.delete(n);
-      await journal.end(entry);
+      if (journalled) await journal.end(entry);
     }
   }
 
-  /** Writes one node's power under the board lock and publishes the read-back. */
-  private async write(n: number, on: boolean): Promise<boolean> {
+  /**
+   * Writes one node's power under the board lock and publishes the read-back. `mustFinish`:
+   * the second half of a hard reboot, which a stop never prevents (its node must come back on).
+   */
+  private async write(n: number, on: boolean, mustFinish = false): Promise<boolean> {
     return this.writes.run(async () => {
       if (on) {
         // on_stagger: nodes switched on together start this far apart (inrush current).
         const wait = this.lastOnAt + this.deps.power.on_stagger - this.deps.clock.now();
-        if (wait > 0) await this.waitBeforeWrite(wait, n);
+        if (wait > 0 && mustFinish) await sleep(this.deps.clock, wait);
+        else if (wait > 0) await this.waitBeforeWrite(wait, n);
       }
       let readBack: boolean;
       try {
@@ -227,7 +236,10 @@ export class PowerService {
       if (readBack !== on) throw new TpmError('VERIFY', `node ${n} reads ${readBack ? 'ON' : 'OFF'} after switching it ${on ? 'on' : 'off'}`);
       if (on) this.lastOnAt = this.deps.clock.now();
       else this.lastOffAt.set(n, this.deps.clock.now());
-      await this.deps.journal.commanded(n, on);
+      // Only restore_on_start: last reads it; written after the node is free again.
+      if (this.deps.power.restore_on_start === 'last') {
+        this.deps.journal.commanded(n, on).catch((error: unknown) => this.deps.logger.warn(`saving node ${n}'s power failed: ${errorMessage(error)}`));
+      }
       return readBack;
     });
   }
@@ -364,7 +376,7 @@ export class PowerService {
       await this.write(n, false);
       // Not abortable: a reboot under way when a stop is asked finishes first (SPEC 6).
       await sleep(clock, power.reboot_off_time);
-      await this.write(n, true);
+      await this.write(n, true, true);
     }
     view.setState(n, this.node(n).agent ? 'starting' : 'on', source, 'power cycled');
     this.deps.event({ type: 'power', node: n, action, source, result: 'ok', message: 'power cycled' });

@@ -107,7 +107,7 @@ describe('faults: the bridge process is stopped or killed mid-operation', functi
         await delay(100);
       }
       // Hard reboot: off, 1 s, on. Shutdown: agent 0.2 s, settle 2 s, then the cut.
-      const at = process.env.FAULTS_KILL_AT ? Number(process.env.FAULTS_KILL_AT) : Math.round(op === 'hard reboot' ? 20 + random() * 1200 : 50 + random() * 1900);
+      const at = process.env.FAULTS_KILL_AT ? Number(process.env.FAULTS_KILL_AT) : Math.round(op === 'hard reboot' ? random() * 1250 : random() * 1950);
       await rec.command(n, op === 'hard reboot' ? 'REBOOT' : 'SHUTDOWN');
       await delay(at);
       const exit = await current.bridge.stop(signal, 15_000);
