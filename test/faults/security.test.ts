@@ -5,7 +5,9 @@ import { runCli, startCli, tempDir, testBridgeConfig, writeConfig, type CliProce
 import { requireMosquitto } from '../support/mosquitto.js';
 import { makeTestPki, startSecureMosquitto, type SecureMosquitto, type TestPki } from '../support/mosquitto-secure.js';
 import { Recorder } from '../support/recorder.js';
-import { delay } from './helpers.js';
+import { connectAsync } from 'mqtt';
+import { mosquittoAcl } from './acl.js';
+import { delay, startLibraryBridge, until } from './helpers.js';
 
 /**
  * Issue 6, item 5: TLS with a CA file, username/password, refused connections retried with
@@ -126,5 +128,33 @@ describe('faults: security of the broker connection and of secrets', function ()
     assert.equal(env.code, 0);
     assert.doesNotMatch(env.stdout, /readable by other users/);
     console.log('      security: config with a password and mode 644 -> warning (chmod 600); mode 600 or ${VAR} -> none');
+  });
+
+  it('with the documented ACL, only the bridge and Home Assistant can command a node', async () => {
+    const users = { 'turingpi-bridge': PASSWORD, homeassistant: 'pw-ha-2Xy7', 'turingpi-agent-3': 'pw-agent-3', guest: 'pw-guest' };
+    const aclBroker = await startSecureMosquitto(binary, { listenerLines: [], users, acl: mosquittoAcl('tp', [3]) });
+    const url = `mqtt://127.0.0.1:${aclBroker.port}`;
+    const lab = await startLibraryBridge(url, { sections: { mqtt: { username: 'turingpi-bridge', password: PASSWORD }, board: { poll_interval: '1h' } } });
+    const client = (user: keyof typeof users) => connectAsync(url, { username: user, password: users[user], clean: true, reconnectPeriod: 0 });
+    const [ha, agent, guest] = await Promise.all([client('homeassistant'), client('turingpi-agent-3'), client('guest')]);
+    try {
+      const changes: number[] = [];
+      lab.sim.ds4520.onPowerChange((control) => changes.push(control));
+      const wasOn = lab.sim.ds4520.nodePowered(2);
+      // Refused publishes are dropped by mosquitto: the bridge never sees them.
+      await guest.publishAsync('tp/node/2/set', wasOn ? 'OFF' : 'ON', { qos: 1 });
+      await agent.publishAsync('tp/node/2/set', wasOn ? 'OFF' : 'ON', { qos: 1 });
+      await agent.publishAsync('tp/bridge/request/power', JSON.stringify({ node: 2, action: 'toggle' }), { qos: 1 });
+      await delay(500);
+      assert.deepEqual(changes, [], 'a guest or an agent cannot switch a node');
+      await ha.publishAsync('tp/node/2/set', wasOn ? 'OFF' : 'ON', { qos: 1 });
+      await until(() => lab.sim.ds4520.nodePowered(2) === !wasOn, 'Home Assistant switching node 2', 3000);
+      assert.equal(changes.length, 1);
+      console.log('      security, ACL: guest and agent command publishes dropped by mosquitto (0 power changes); Home Assistant command acted (1)');
+    } finally {
+      await Promise.all([ha, agent, guest].map((c) => c.endAsync(true).catch(() => undefined)));
+      await lab.bridge.stop();
+      await aclBroker.stop();
+    }
   });
 });

@@ -1,0 +1,35 @@
+/**
+ * The mosquitto ACL of the README (docs fragment "Securing the broker"), built for a base topic
+ * so that the suite tests exactly the text it documents. Only the bridge and Home Assistant
+ * may publish commands; each agent only its own node's agent topics; anyone else nothing.
+ */
+export function mosquittoAcl(base: string, agents: number[]): string {
+  const lines = [
+    '# The bridge: its whole base topic, and Home Assistant discovery.',
+    'user turingpi-bridge',
+    `topic readwrite ${base}/#`,
+    'topic readwrite homeassistant/#',
+    '',
+    '# Home Assistant: reads every state, sends commands and requests.',
+    'user homeassistant',
+    `topic read ${base}/#`,
+    `topic write ${base}/node/+/set`,
+    `topic write ${base}/bridge/request/#`,
+    `topic write ${base}/bridge/maintenance/set`,
+    `topic write ${base}/rtc/set`,
+    `topic write ${base}/schedule/+/set`,
+    'topic readwrite homeassistant/#',
+  ];
+  for (const n of agents) {
+    lines.push(
+      '',
+      `# The agent of node ${n}: its own topics only.`,
+      `user turingpi-agent-${n}`,
+      `topic read ${base}/node/${n}/agent/command`,
+      `topic write ${base}/node/${n}/agent/state`,
+      `topic write ${base}/node/${n}/agent/telemetry`,
+      `topic write ${base}/node/${n}/agent/event`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
