@@ -427,19 +427,25 @@ export class BridgeApp implements Bridge {
     };
   }
 
-  private async onRtcSet(payload: Buffer): Promise<void> {
-    let text: string;
+  /**
+   * The command word of a plain topic (rtc/set, maintenance/set) if it is one of `words`;
+   * otherwise one error event and undefined (SPEC section 4: bad input changes nothing).
+   */
+  private commandWord(payload: Buffer, type: string, words: string[]): string | undefined {
+    let word: string;
     try {
-      text = payloadText(payload).trim().toUpperCase();
+      word = payloadText(payload).trim().toUpperCase();
     } catch (error) {
-      this.event({ type: 'rtc', source: 'mqtt', result: 'error', error: errorMessage(error) });
-      return;
+      this.event({ type, source: 'mqtt', result: 'error', error: errorMessage(error) });
+      return undefined;
     }
-    if (text !== 'SYNC') {
-      this.event({ type: 'rtc', source: 'mqtt', result: 'error', error: `unknown rtc command ${quote(text)}: use SYNC` });
-      return;
-    }
-    await this.syncRtc('mqtt').catch(() => undefined);
+    if (words.includes(word)) return word;
+    this.event({ type, source: 'mqtt', result: 'error', error: `unknown ${type} command ${quote(word)}: use ${words.join(' or ')}` });
+    return undefined;
+  }
+
+  private async onRtcSet(payload: Buffer): Promise<void> {
+    if (this.commandWord(payload, 'rtc', ['SYNC'])) await this.syncRtc('mqtt').catch(() => undefined);
   }
 
   private async syncRtc(source: CommandSource): Promise<unknown> {
@@ -456,18 +462,8 @@ export class BridgeApp implements Bridge {
   }
 
   private async onMaintenanceSet(payload: Buffer): Promise<void> {
-    let word: string;
-    try {
-      word = payloadText(payload).trim().toUpperCase();
-    } catch (error) {
-      this.event({ type: 'maintenance', source: 'mqtt', result: 'error', error: errorMessage(error) });
-      return;
-    }
-    if (word !== 'ON' && word !== 'OFF') {
-      this.event({ type: 'maintenance', source: 'mqtt', result: 'error', error: `unknown maintenance command ${quote(word)}: use ON or OFF` });
-      return;
-    }
-    await this.setMaintenance(word === 'ON', 'mqtt');
+    const word = this.commandWord(payload, 'maintenance', ['ON', 'OFF']);
+    if (word) await this.setMaintenance(word === 'ON', 'mqtt');
   }
 
   async setMaintenance(on: boolean, source: CommandSource): Promise<void> {
