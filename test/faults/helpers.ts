@@ -7,6 +7,18 @@ import { parseConfig } from '../../src/config/parse.js';
 import { systemClock, type Clock } from '../../src/util/clock.js';
 import { captureLogger, type CapturedLog } from '../support/log-capture.js';
 
+/** mulberry32: a small, seedable PRNG. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 /** Small figures for the fault suite's summary lines. */
 export function percentile(values: readonly number[], p: number): number {
   if (values.length === 0) return Number.NaN;

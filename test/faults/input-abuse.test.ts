@@ -3,7 +3,7 @@ import { connectAsync, type MqttClient } from 'mqtt';
 import { parseSetPayload } from '../../src/power/types.js';
 import { startAedes, type TestBroker } from '../support/aedes.js';
 import { Recorder } from '../support/recorder.js';
-import { delay, startLibraryBridge, until, type LibraryBridge } from './helpers.js';
+import { delay, prng, startLibraryBridge, until, type LibraryBridge } from './helpers.js';
 
 /**
  * Issue 6, item 3: at least 10,000 generated messages over every command and request topic.
@@ -16,18 +16,6 @@ import { delay, startLibraryBridge, until, type LibraryBridge } from './helpers.
 const SEED = Number(process.env.FAULTS_SEED ?? 20_260_106);
 const MESSAGES = 10_000;
 const BASE = 'tp';
-
-/** mulberry32: a small, seedable PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Generated {
   topic: string;

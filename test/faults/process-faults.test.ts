@@ -4,7 +4,7 @@ import path from 'node:path';
 import { startBridge, tempDir, testBridgeConfig, writeConfig, type CliProcess } from '../support/cli.js';
 import { requireMosquitto, startMosquitto, type Mosquitto } from '../support/mosquitto.js';
 import { Recorder, type EventPayload } from '../support/recorder.js';
-import { delay } from './helpers.js';
+import { delay, prng } from './helpers.js';
 
 /**
  * Issue 6, item 6: SIGTERM and SIGKILL of the BUILT bridge at random points of a hard reboot
@@ -36,11 +36,7 @@ describe('faults: the bridge process is stopped or killed mid-operation', functi
   });
 
   it('leaves power as documented after SIGTERM/SIGKILL in hard reboots and graceful shutdowns', async () => {
-    let seed = SEED;
-    const random = (): number => {
-      seed = (seed * 1103515245 + 12345) % 2 ** 31;
-      return seed / 2 ** 31;
-    };
+    const random = prng(SEED);
     mosquitto = await startMosquitto({ binary });
     rec = await Recorder.connect(mosquitto.url, 'tp', { filters: ['tp/#'] });
     const dir = tempDir('tpm-process-');
