@@ -92,7 +92,8 @@ export class BridgeApp implements Bridge {
 
     this.model = new NodeModel(this.nodes, clock, (n, snap) => this.publishNode(n, snap));
     const clientId = config.mqtt.client_id ?? `turingpi-${config.board.id}-bridge`;
-    const url = brokerUrl(config);
+    // With the embedded broker on port 0 (tests, several demos at once), the port it bound.
+    const url = this.broker ? `mqtt://${this.broker.host.includes(':') ? `[${this.broker.host}]` : this.broker.host}:${this.broker.port}` : brokerUrl(config);
     const options = mqttClientOptions(config, clientId, { topic: this.topics.bridgeState, payload: 'offline' });
     // Before connecting with our client id: a second bridge with the same id would take the
     // first one's session over (both then kick each other off the broker every second).
