@@ -157,7 +157,7 @@ async function runBridge(path: string | undefined): Promise<number> {
   if (demo) logger.info(`no ${DEFAULT_CONFIG}: running the demo (simulated Turing Pi 1, embedded broker)`);
   const { createBridge } = await import('./app/bridge.js');
   const bridge = createBridge(config, { logger });
-  if (demo) {
+  if (config.board.type === 'simulator' && config.board.simulate.agents) {
     const { withDemoAgents } = await import('./cli/demo.js');
     return runService(withDemoAgents(bridge, config, logger), logger, 5000 + config.power.reboot_off_time);
   }

@@ -129,6 +129,10 @@ const boardSchema = z.strictObject({
       model: z.enum(['tpi1', 'tpi2', 'generic']).default('tpi1').describe('the board the simulator behaves as'),
       nodes: z.number().int().min(1).max(1024).nullable().default(null).describe('generic: number of nodes (default 8)'),
       state_file: nullableString.default(null).describe('keep the simulated power state in this file across restarts'),
+      agents: z
+        .boolean()
+        .default(false)
+        .describe('run a simulated agent on every node with agent: true (the demo); leave false when real agents connect'),
     })
     .prefault({})
     .describe('simulator: the simulated board'),
