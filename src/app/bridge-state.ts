@@ -1,4 +1,4 @@
-import type { DiscoveryIndex } from '../homeassistant/cleanup.js';
+import { parseDiscoveryIndex, type DiscoveryIndex } from '../homeassistant/cleanup.js';
 import type { JournalEntry, PowerJournal } from '../power/power-service.js';
 
 /** What the bridge keeps in state_dir/bridge.json across restarts. */
@@ -29,9 +29,18 @@ export function parseBridgeState(value: unknown): BridgeStateData | undefined {
     maintenance: v.maintenance,
     last_started_at: typeof v.last_started_at === 'string' ? v.last_started_at : null,
     in_flight: v.in_flight.filter((e): e is JournalEntry => typeof e === 'object' && e !== null && typeof e.node === 'number'),
-    commanded: v.commanded,
-    discovery: v.discovery,
+    commanded: commandedPower(v.commanded),
+    // A damaged index would make the start publish or clear topics that were never ours.
+    discovery: parseDiscoveryIndex(v.discovery) ?? {},
   };
+}
+
+/**
+ * Only true/false per node number: restore_on_start: last switches power from these, and a
+ * damaged value (0, null, "off") must not switch a node off.
+ */
+function commandedPower(value: object): Record<string, boolean> {
+  return Object.fromEntries(Object.entries(value).filter(([node, on]) => /^[0-9]+$/.test(node) && typeof on === 'boolean')) as Record<string, boolean>;
 }
 
 /** The state file's load/save, as the state module provides them. */

@@ -129,6 +129,12 @@ export class BridgeApp implements Bridge {
     });
     if (info.hasRtc) this.rtc = new RtcMonitor(this.board.driver, clock);
 
+    // Before the first reading: the policies must see the power it finds (a node already on
+    // whose agent never reports is watched from now), and the board's extras (booted, fans)
+    // are published with it rather than one poll_interval later.
+    this.extensions = new BridgeExtensions(this);
+    await this.extensions.prepare();
+
     // First reading: state is published as the board has it; no power is changed (SPEC 6, keep).
     await this.poll();
     for (const entry of interrupted) {
@@ -144,9 +150,6 @@ export class BridgeApp implements Bridge {
 
     await this.connection.publishState(this.topics.bridgeInfo, JSON.stringify(this.info()));
     await this.connection.publishState(this.topics.maintenance, this.state.data.maintenance ? 'ON' : 'OFF');
-
-    this.extensions = new BridgeExtensions(this);
-    await this.extensions.prepare();
 
     if (config.homeassistant.enabled || Object.keys(this.state.data.discovery).length > 0) {
       this.ha = new HaPublisher(

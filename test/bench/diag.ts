@@ -1,0 +1,65 @@
+import { writeFileSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { getHeapSpaceStatistics } from 'node:v8';
+
+/**
+ * Preloaded into a measured process by profile.ts (`node --import diag.js ...`): on SIGUSR2 it
+ * writes where its memory is (process.memoryUsage and V8's heap spaces) to $DIAG_OUT, so the
+ * RSS the bench reads from outside can be taken apart. Not loaded by `npm run bench`.
+ */
+const out = process.env.DIAG_OUT;
+if (out) {
+  process.on('SIGUSR2', () => {
+    const mib = (n: number): number => Math.round((n / 1048576) * 10) / 10;
+    const usage = Object.fromEntries(Object.entries(process.memoryUsage()).map(([k, v]) => [k, mib(v)]));
+    const spaces = Object.fromEntries(
+      getHeapSpaceStatistics().map((s) => [s.space_name, { size: mib(s.space_size), used: mib(s.space_used_size), physical: mib(s.physical_space_size) }]),
+    );
+    writeFileSync(out, `${JSON.stringify({ usage, spaces }, null, 2)}\n`);
+  });
+}
+
+/**
+ * With DIAG_LATENCY=IN:OUT (e.g. `/set:/power`): the time inside this process from reading a
+ * message with IN in its topic off the socket to writing the first one with OUT, written beside the memory figures ($DIAG_OUT.latency, since the last SIGUSR2):
+ * what the bridge adds, without the broker, the benchmark's client and the other processes.
+ */
+if (out && process.env.DIAG_LATENCY) {
+  const inside: number[] = [];
+  let readAt = 0;
+  type Chunks = { chunk: unknown }[];
+  const [inTopic = '/set', outTopic = '/power'] = process.env.DIAG_LATENCY.split(':');
+  const proto = Socket.prototype as unknown as {
+    push: (chunk: unknown, ...rest: unknown[]) => boolean;
+    _writev: (chunks: Chunks, cb: unknown) => unknown;
+    _write: (chunk: unknown, ...rest: unknown[]) => unknown;
+  };
+  const push = proto.push;
+  const has = (data: unknown, text: string): boolean => (Buffer.isBuffer(data) || typeof data === 'string') && data.includes(text);
+  proto.push = function (this: unknown, chunk: unknown, ...rest: unknown[]) {
+    if (has(chunk, inTopic)) readAt = performance.now();
+    return push.call(this, chunk, ...rest);
+  };
+  const note = (data: unknown): void => {
+    if (readAt > 0 && has(data, outTopic)) {
+      inside.push((performance.now() - readAt) * 1000);
+      readAt = 0;
+    }
+  };
+  const writev = proto._writev;
+  proto._writev = function (this: unknown, chunks: Chunks, cb: unknown) {
+    for (const c of chunks) note(c.chunk);
+    return writev.call(this, chunks, cb);
+  };
+  const write = proto._write;
+  proto._write = function (this: unknown, chunk: unknown, ...rest: unknown[]) {
+    note(chunk);
+    return write.call(this, chunk, ...rest);
+  };
+  process.on('SIGUSR2', () => {
+    const sorted = [...inside].sort((a, b) => a - b);
+    const q = (p: number): number => Math.round(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN);
+    writeFileSync(`${out}.latency`, JSON.stringify({ n: sorted.length, p50: q(50), p90: q(90), p99: q(99) }));
+    inside.length = 0;
+  });
+}

@@ -1,0 +1,91 @@
+/**
+ * A diagnostic run, not a figure for the README: one bridge (simulated Turing Pi 1) through a
+ * real mosquitto with set_tcp_nodelay, COMMANDS commands to one node (and as many echoes of
+ * the floor client, interleaved), then where the bridge's memory is. Node flags for the
+ * bridge go in PROFILE_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", "--trace-gc").
+ *
+ *   node dist/test/bench/profile.js [COMMANDS]
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { writeBridgeConfig } from './configs.js';
+import { BridgeCommander, FloorCommander, interleaved, startBridge, startFloor } from './harness.js';
+import { startMosquitto } from './mosquitto.js';
+import { cpuMs, rssKiB, type Child } from './process.js';
+import { Probe } from './probe.js';
+import { percentile, round } from './stats.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const commands = Number(process.argv[2] ?? 2000);
+const nodeArgs = (process.env.PROFILE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function memory(child: Child, file: string): Promise<unknown> {
+  process.kill(child.pid, 'SIGUSR2');
+  await sleep(300);
+  return { rss_mib: round(rssKiB(child.pid) / 1024, 1), ...(JSON.parse(readFileSync(file, 'utf8')) as object) };
+}
+
+async function main(): Promise<void> {
+  const work = mkdtempSync(join(tmpdir(), 'tpm-profile-'));
+  const broker = await startMosquitto({ tcpNoDelay: true });
+  const probe = await Probe.connect(broker.url);
+  const diagOut = join(work, 'diag.json');
+  process.env.DIAG_OUT = diagOut;
+  process.env.DIAG_LATENCY = '/set:/power';
+  const run = writeBridgeConfig(work, broker.url, { model: 'tpi1' });
+  const bridge = await startBridge(probe, run, ['--import', resolve(here, 'diag.js'), ...nodeArgs]);
+  // The floor client gets the same preload, for its own time from ping in to pong out.
+  const floorDiag = join(work, 'floor-diag.json');
+  process.env.DIAG_OUT = floorDiag;
+  process.env.DIAG_LATENCY = '/ping:/pong';
+  const floor = await startFloor(probe, 'bench/floor', broker.url, ['--import', resolve(here, 'diag.js')]);
+  try {
+    process.stdout.write(`start-up ${round(bridge.startupMs, 1)} ms\n`);
+    await sleep(1000);
+    const atStart = await memory(bridge.child, diagOut);
+    const bc = new BridgeCommander(probe, run.base).init();
+    const fc = new FloorCommander(probe, 'bench/floor');
+    await interleaved(bc, fc, 100);
+    const t0 = performance.now();
+    await memory(bridge.child, diagOut); // resets the inside-the-process latencies
+    await memory(floor.child, floorDiag);
+    const cpu0 = { bridge: cpuMs(bridge.child.pid), floor: cpuMs(floor.child.pid) };
+    const lat = await interleaved(bc, fc, commands);
+    const cpuPer = (k: 'bridge' | 'floor', pid: number): number => round(((cpuMs(pid) - cpu0[k]) * 1000) / commands, 0);
+    const cpu = { bridge: cpuPer('bridge', bridge.child.pid), floor: cpuPer('floor', floor.child.pid) };
+    const seconds = (performance.now() - t0) / 1000;
+    await sleep(1000);
+    const after = await memory(bridge.child, diagOut);
+    await memory(floor.child, floorDiag);
+    const insideOf = (file: string): string => (existsSync(`${file}.latency`) ? readFileSync(`${file}.latency`, 'utf8') : 'n/a');
+    const inside = `bridge ${insideOf(diagOut)}, floor ${insideOf(floorDiag)}`;
+    const floorRss = round(rssKiB(floor.child.pid) / 1024, 1);
+    const p = (xs: number[], q: number): number => round(percentile(xs, q), 3);
+    const summary = `p50 ${p(lat.bridge, 50)} vs ${p(lat.floor, 50)} ms (${round(percentile(lat.bridge, 50) / percentile(lat.floor, 50), 2)}x), p99 ${p(lat.bridge, 99)} vs ${p(lat.floor, 99)} ms; CPU ${cpu.bridge} vs ${cpu.floor} us/command; RSS ${(atStart as { rss_mib: number }).rss_mib} -> ${(after as { rss_mib: number }).rss_mib} MiB, floor ${floorRss} MiB`;
+    if (process.env.PROFILE_BRIEF) {
+      process.stdout.write(`${summary}\ninside the process (us): ${inside}\n`);
+      return;
+    }
+    process.stdout.write(
+      `${JSON.stringify({ commands, seconds: round(seconds, 1), bridge: { p50: p(lat.bridge, 50), p90: p(lat.bridge, 90), p99: p(lat.bridge, 99) }, floor: { p50: p(lat.floor, 50), p90: p(lat.floor, 90), p99: p(lat.floor, 99) }, busy: bc.busyRefusals, floorRss, atStart, after }, null, 1)}\n`,
+    );
+  } finally {
+    await bridge.child.stop();
+    await floor.child.stop();
+    await probe.close();
+    await broker.stop();
+    if (!process.env.PROFILE_BRIEF) process.stdout.write(bridge.child.output().slice(-3000));
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`profile failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);
