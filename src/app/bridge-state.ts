@@ -28,7 +28,12 @@ export function parseBridgeState(value: unknown): BridgeStateData | undefined {
     version: 1,
     maintenance: v.maintenance,
     last_started_at: typeof v.last_started_at === 'string' ? v.last_started_at : null,
-    in_flight: v.in_flight.filter((e): e is JournalEntry => typeof e === 'object' && e !== null && typeof e.node === 'number'),
+    // Only whole entries: a damaged one would make the interruption report unreadable.
+    in_flight: v.in_flight.filter(
+      (e): e is JournalEntry =>
+        typeof e === 'object' && e !== null && Number.isInteger(e.node) && typeof e.action === 'string' &&
+        typeof e.source === 'string' && typeof e.started_at === 'string',
+    ),
     commanded: commandedPower(v.commanded),
     // A damaged index would make the start publish or clear topics that were never ours.
     discovery: parseDiscoveryIndex(v.discovery) ?? {},

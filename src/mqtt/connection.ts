@@ -56,6 +56,7 @@ export class MqttConnection {
     const client = connect(this.opts.url, this.opts.options);
     this.client = client;
     client.on('message', (topic, payload, packet) => this.route(topic, payload, packet));
+    client.handleMessage = (_packet, callback) => queueMicrotask(() => callback());
     return new Promise((resolve, reject) => {
       client.on('connect', () => {
         // MQTT.js leaves Nagle on: a publish right after our PUBACK would wait for the
