@@ -2,7 +2,7 @@ import { connect, type IClientOptions, type IPublishPacket, type MqttClient } fr
 import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { TpmError, errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
-import { topicMatches } from './match.js';
+import { levelsMatch } from './match.js';
 
 export type MessageHandler = (topic: string, payload: Buffer, packet: IPublishPacket) => void;
 
@@ -27,7 +27,7 @@ const AUTH_CODES = new Set([4, 5, 134, 135]);
  */
 export class MqttConnection {
   private client: MqttClient | undefined;
-  private readonly handlers: { filter: string; handler: MessageHandler }[] = [];
+  private readonly handlers: { filter: string; levels: string[]; handler: MessageHandler }[] = [];
   private readonly retained = new Map<string, string>();
   private readonly clock: Clock;
   private readonly backoff: { initialMs: number; maxMs: number };
@@ -56,6 +56,11 @@ export class MqttConnection {
     const client = connect(this.opts.url, this.opts.options);
     this.client = client;
     client.on('message', (topic, payload, packet) => this.route(topic, payload, packet));
+    // The PUBACK of an incoming message, held back by one microtask: MQTT.js would otherwise
+    // write it at once, in a socket write of its own ahead of the command's answer. A command
+    // that finishes without waiting for I/O (a simulated board) then sends acknowledgement and
+    // answer in one write; any other sends its acknowledgement as before, right after the
+    // message was handed over.
     client.handleMessage = (_packet, callback) => queueMicrotask(() => callback());
     return new Promise((resolve, reject) => {
       client.on('connect', () => {
@@ -122,8 +127,9 @@ export class MqttConnection {
   }
 
   private route(topic: string, payload: Buffer, packet: IPublishPacket): void {
-    for (const { filter, handler } of this.handlers) {
-      if (!topicMatches(filter, topic)) continue;
+    const levels = topic.split('/');
+    for (const { levels: filter, handler } of this.handlers) {
+      if (!levelsMatch(filter, levels)) continue;
       try {
         handler(topic, payload, packet);
       } catch (error) {
@@ -134,7 +140,7 @@ export class MqttConnection {
   }
 
   async subscribe(filter: string, handler: MessageHandler): Promise<void> {
-    this.handlers.push({ filter, handler });
+    this.handlers.push({ filter, levels: filter.split('/'), handler });
     if (this.client?.connected) await this.client.subscribeAsync(filter, { qos: 1 });
   }
 

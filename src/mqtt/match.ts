@@ -1,12 +1,18 @@
 /** MQTT topic filter matching (`+` one level, `#` the rest), for routing incoming messages. */
 export function topicMatches(filter: string, topic: string): boolean {
-  const f = filter.split('/');
-  const t = topic.split('/');
-  for (let i = 0; i < f.length; i++) {
-    const part = f[i];
+  return levelsMatch(filter.split('/'), topic.split('/'));
+}
+
+/**
+ * The same on topics already split into levels: a connection splits each filter once when it
+ * subscribes and each incoming topic once, not both for every handler of every message.
+ */
+export function levelsMatch(filter: readonly string[], topic: readonly string[]): boolean {
+  for (let i = 0; i < filter.length; i++) {
+    const part = filter[i];
     if (part === '#') return true;
-    if (i >= t.length) return false;
-    if (part !== '+' && part !== t[i]) return false;
+    if (i >= topic.length) return false;
+    if (part !== '+' && part !== topic[i]) return false;
   }
-  return f.length === t.length;
+  return filter.length === topic.length;
 }

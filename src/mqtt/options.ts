@@ -14,6 +14,8 @@ export function brokerUrl(config: Config): string {
   return `mqtt://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
+function ignoreTrace(): void {}
+
 /**
  * MQTT.js options from the config: clean session always (SPEC section 4), the retained last
  * will, TLS files read here so a missing file is a clear error before any connection.
@@ -30,6 +32,10 @@ export function mqttClientOptions(config: Config, clientId: string, will: Will):
     will: { topic: will.topic, payload: Buffer.from(will.payload), qos: 1, retain: true },
     resubscribe: true,
   };
+  // MQTT.js traces through `debug` dozens of times per packet, and each call allocates its
+  // arguments even while tracing is off: a fifth of all the bridge allocates per command.
+  // Traces stay available the usual way (DEBUG=mqttjs*).
+  if (!process.env.DEBUG) options.log = ignoreTrace;
   if (mqtt.username !== null) options.username = mqtt.username;
   if (mqtt.password !== null) options.password = mqtt.password;
   const { tls } = mqtt;

@@ -33,6 +33,18 @@ if (out && process.env.DIAG_LATENCY) {
     push: (chunk: unknown, ...rest: unknown[]) => boolean;
     _writev: (chunks: Chunks, cb: unknown) => unknown;
     _write: (chunk: unknown, ...rest: unknown[]) => unknown;
+    write: (chunk: unknown, ...rest: unknown[]) => boolean;
+  };
+  // When the answer was handed to the (corked) socket, and when the socket wrote it out.
+  const head: number[] = [];
+  let queuedAt = 0;
+  const streamWrite = proto.write;
+  proto.write = function (this: unknown, chunk: unknown, ...rest: unknown[]) {
+    if (readAt > 0 && queuedAt === 0 && has(chunk, outTopic)) {
+      queuedAt = performance.now();
+      head.push((queuedAt - readAt) * 1000);
+    }
+    return streamWrite.call(this, chunk, ...rest);
   };
   const push = proto.push;
   const has = (data: unknown, text: string): boolean => (Buffer.isBuffer(data) || typeof data === 'string') && data.includes(text);
@@ -44,6 +56,7 @@ if (out && process.env.DIAG_LATENCY) {
     if (readAt > 0 && has(data, outTopic)) {
       inside.push((performance.now() - readAt) * 1000);
       readAt = 0;
+      queuedAt = 0;
     }
   };
   const writev = proto._writev;
@@ -57,9 +70,34 @@ if (out && process.env.DIAG_LATENCY) {
     return write.call(this, chunk, ...rest);
   };
   process.on('SIGUSR2', () => {
-    const sorted = [...inside].sort((a, b) => a - b);
-    const q = (p: number): number => Math.round(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN);
-    writeFileSync(`${out}.latency`, JSON.stringify({ n: sorted.length, p50: q(50), p90: q(90), p99: q(99) }));
+    const q = (xs: number[], p: number): number => {
+      const sorted = [...xs].sort((a, b) => a - b);
+      return Math.round(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN);
+    };
+    writeFileSync(`${out}.latency`, JSON.stringify({ n: inside.length, p50: q(inside, 50), p90: q(inside, 90), p99: q(inside, 99), queued_p50: q(head, 50) }));
     inside.length = 0;
+    head.length = 0;
+  });
+}
+
+/**
+ * With DIAG_ALLOC=1: what the process allocates, garbage included (V8's sampling heap
+ * profiler keeping objects that the collector has freed since), written at each SIGUSR2 to
+ * $DIAG_OUT.heapprofile (the allocations since the previous one).
+ */
+if (out && process.env.DIAG_ALLOC) {
+  const { Session } = await import('node:inspector');
+  const session = new Session();
+  session.connect();
+  const post = (method: string, params?: object): Promise<unknown> =>
+    new Promise((resolve, reject) => session.post(method, params, (error, result) => (error ? reject(error) : resolve(result))));
+  const start = (): Promise<unknown> =>
+    post('HeapProfiler.startSampling', { samplingInterval: 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  await start();
+  process.on('SIGUSR2', () => {
+    void post('HeapProfiler.stopSampling').then(async (result) => {
+      writeFileSync(`${out}.heapprofile`, JSON.stringify((result as { profile: unknown }).profile));
+      await start();
+    });
   });
 }

@@ -6,7 +6,7 @@
  *
  *   node dist/test/bench/profile.js [COMMANDS]
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -59,14 +59,23 @@ async function main(): Promise<void> {
     const seconds = (performance.now() - t0) / 1000;
     await sleep(1000);
     const after = await memory(bridge.child, diagOut);
-    await memory(floor.child, floorDiag);
+    const floorAfter = (await memory(floor.child, floorDiag)) as object;
+    // DIAG_ALLOC=1: what each allocated during the commands, kept for a look after the run.
+    if (existsSync(`${diagOut}.heapprofile`)) copyFileSync(`${diagOut}.heapprofile`, join(tmpdir(), 'bridge-commands.heapprofile'));
+    if (existsSync(`${floorDiag}.heapprofile`)) copyFileSync(`${floorDiag}.heapprofile`, join(tmpdir(), 'floor-echoes.heapprofile'));
     const insideOf = (file: string): string => (existsSync(`${file}.latency`) ? readFileSync(`${file}.latency`, 'utf8') : 'n/a');
     const inside = `bridge ${insideOf(diagOut)}, floor ${insideOf(floorDiag)}`;
     const floorRss = round(rssKiB(floor.child.pid) / 1024, 1);
     const p = (xs: number[], q: number): number => round(percentile(xs, q), 3);
     const summary = `p50 ${p(lat.bridge, 50)} vs ${p(lat.floor, 50)} ms (${round(percentile(lat.bridge, 50) / percentile(lat.floor, 50), 2)}x), p99 ${p(lat.bridge, 99)} vs ${p(lat.floor, 99)} ms; CPU ${cpu.bridge} vs ${cpu.floor} us/command; RSS ${(atStart as { rss_mib: number }).rss_mib} -> ${(after as { rss_mib: number }).rss_mib} MiB, floor ${floorRss} MiB`;
     if (process.env.PROFILE_BRIEF) {
+      const brief = (m: unknown): string => {
+        const { usage, spaces } = m as { usage: Record<string, number>; spaces: Record<string, { physical: number }> };
+        const physical = Object.entries(spaces).filter(([, v]) => v.physical > 0).map(([k, v]) => `${k.replace('_space', '')} ${v.physical}`);
+        return `rss ${usage.rss} heapUsed ${usage.heapUsed} external ${usage.external} | ${physical.join(', ')}`;
+      };
       process.stdout.write(`${summary}\ninside the process (us): ${inside}\n`);
+      process.stdout.write(`bridge at start: ${brief(atStart)}\nbridge after:    ${brief(after)}\nfloor after:     ${brief(floorAfter)}\n`);
       return;
     }
     process.stdout.write(

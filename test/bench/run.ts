@@ -8,9 +8,9 @@
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeBridgeConfig, writeAgentConfig, type BridgeRun } from './configs.js';
+import { writeBridgeConfig, writeAgentConfig } from './configs.js';
 import { startMosquitto, type Mosquitto } from './mosquitto.js';
 import { CLI, NODE, BridgeCommander, FloorCommander, interleaved, roundTrip, startBridge, startFloor } from './harness.js';
 import { cpuMs, rssKiB, spawnNode, whileAlive, type Child } from './process.js';
@@ -36,6 +36,8 @@ const N = {
 const DEFAULT_POLL_MS = 5000;
 /** The soak switches these (tpi1 nodes 2-7: none protected, none an agent node) side by side. */
 const SOAK_NODES = [2, 3, 4, 5, 6, 7];
+/** How long a process stays quiet before its memory is read again as settled (V8 shrinks after ~8 s). */
+const SETTLE_MS = QUICK ? 10_000 : 15_000;
 /** The soak stops here even if the bridge has not yet had all its commands (the count says how many). */
 const SOAK_CAP_MS = 90_000;
 
@@ -117,6 +119,12 @@ async function main(): Promise<void> {
     rows.push(compare('bridge idle CPU (poll 5 s)', 'ms/min', perMinute('bridge'), perMinute('floor'), `${N.idleSeconds} s window, 10 ms ticks, children incl.`));
     rows.push(compare('agent idle CPU (interval 15 s)', 'ms/min', perMinute('agent'), perMinute('floor')));
     rows.push(compare('bridge MQTT messages per idle poll', 'msg', bridgeIdleMessages / idlePolls, null, `${bridgeIdleMessages} in ${idlePolls} polls`));
+    // The same three after the idle window: V8 gives back the young generation that start-up
+    // grew only once a process has been quiet for some seconds (its memory reducer), so the
+    // figure 1 s after start holds that transient and this one what a running service keeps.
+    const rssSettled = { bridge: rssKiB(bridge.child.pid), agent: rssKiB(agent.pid), floor: rssKiB(floor.child.pid) };
+    rows.push(compare('bridge RSS settled (after idle window)', 'MiB', kib(rssSettled.bridge), kib(rssSettled.floor)));
+    rows.push(compare('agent RSS settled (after idle window)', 'MiB', kib(rssSettled.agent), kib(rssSettled.floor)));
     results.idle = {
       seconds: N.idleSeconds,
       cpu_ms_per_minute: { bridge: round(perMinute('bridge')), agent: round(perMinute('agent')), floor: round(perMinute('floor')) },
@@ -170,9 +178,16 @@ async function main(): Promise<void> {
     const bridgeCommands = warmed + latency.bridge.length + soaked;
     rows.push(compare(`bridge RSS after ${bridgeCommands} commands`, 'MiB', kib(rssAfter.bridge), kib(rssAfter.floor), `floor after as many echoes`));
     rows.push(compare(`agent RSS after ${agentCommands} commands`, 'MiB', kib(rssAfter.agent), kib(rssAfter.floor)));
+    // And once quiet again (see rssSettled): what the commands left behind, not what is in flight.
+    await sleep(SETTLE_MS);
+    const rssAfterSettled = { bridge: rssKiB(bridge.child.pid), agent: rssKiB(agent.pid), floor: rssKiB(floor.child.pid) };
+    rows.push(compare(`bridge RSS ${SETTLE_MS / 1000} s after the commands`, 'MiB', kib(rssAfterSettled.bridge), kib(rssAfterSettled.floor)));
+    rows.push(compare(`agent RSS ${SETTLE_MS / 1000} s after the commands`, 'MiB', kib(rssAfterSettled.agent), kib(rssAfterSettled.floor)));
     results.memory = {
       rss_kib_after_start: rssStart,
+      rss_kib_settled_after_start: rssSettled,
       rss_kib_after_commands: rssAfter,
+      rss_kib_settled_after_commands: rssAfterSettled,
       bridge_commands: bridgeCommands,
       agent_commands: agentCommands,
       soak_seconds: round(soakSeconds, 1),

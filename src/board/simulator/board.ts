@@ -1,13 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../../config/schema.js';
 import type { BoardContext } from '../factory.js';
-import { GpioDriver } from '../gpio/driver.js';
-import { Tpi1Driver } from '../tpi1/driver.js';
-import { Tpi2Driver } from '../tpi2/driver.js';
 import type { BoardDriver } from '../types.js';
-import { startBmcSimulator } from './bmc-server.js';
-import { createSimulatedGpioLines } from './generic.js';
-import { createSimulatedTpi1 } from './tpi1.js';
 
 export interface SimulatedBoard {
   driver: BoardDriver;
@@ -18,13 +12,16 @@ export interface SimulatedBoard {
 /**
  * `board.type: simulator` (SPEC section 3): the REAL driver of the simulated model on top of
  * the simulated hardware (ARCHITECTURE habit 3): the chips at register level for tpi1, a real
- * HTTPS BMC on loopback for tpi2, fake GPIO lines for generic clusters.
+ * HTTPS BMC on loopback for tpi2, fake GPIO lines for generic clusters. Each model's modules
+ * are imported when it is chosen: the tpi2 BMC alone brings a certificate generator of some
+ * 250 files (selfsigned and its X.509 stack), which a simulated Turing Pi 1 never needs.
  */
 export async function buildSimulatedBoard(config: Config, ctx: BoardContext): Promise<SimulatedBoard> {
   const { simulate } = config.board;
   const protectedNodes = ctx.nodes.filter((n) => n.protected).map((n) => n.number);
   switch (simulate.model) {
     case 'tpi1': {
+      const [{ createSimulatedTpi1 }, { Tpi1Driver }] = await Promise.all([import('./tpi1.js'), import('../tpi1/driver.js')]);
       const sim = createSimulatedTpi1({ clock: ctx.clock, stateFile: simulate.state_file });
       const driver = new Tpi1Driver({
         bus: sim.bus,
@@ -42,6 +39,7 @@ export async function buildSimulatedBoard(config: Config, ctx: BoardContext): Pr
     }
     case 'tpi2': {
       // A password of the run's own: the simulated BMC is reached only through this driver.
+      const [{ startBmcSimulator }, { Tpi2Driver }] = await Promise.all([import('./bmc-server.js'), import('../tpi2/driver.js')]);
       const password = randomBytes(12).toString('hex');
       const bmc = await startBmcSimulator({ clock: ctx.clock, password, cooling: true, power: [true, true, false, false] });
       const driver = new Tpi2Driver({
@@ -57,6 +55,7 @@ export async function buildSimulatedBoard(config: Config, ctx: BoardContext): Pr
       return { driver, simulatedPower: (n) => bmc.state.physical[n - 1] ?? null, cleanup: () => bmc.close() };
     }
     case 'generic': {
+      const [{ createSimulatedGpioLines }, { GpioDriver }] = await Promise.all([import('./generic.js'), import('../gpio/driver.js')]);
       const lines = createSimulatedGpioLines({ nodes: simulate.nodes ?? 8, stateFile: simulate.state_file });
       const driver = new GpioDriver({
         lines: lines.mapping,
