@@ -1,3 +1,4 @@
+import { displayUrl } from '../util/redact.js';
 import { describeFailure, parseAgentCommand, spawnRunner, type AgentAction, type CommandRunner, type RunResult } from '../agent/command.js';
 import { defaultSystemInfo, type SystemInfoSource } from '../agent/system-info.js';
 import { changedMeaningfully, TelemetrySampler, type Telemetry } from '../agent/telemetry.js';
@@ -189,7 +190,7 @@ export function createAgent(config: Config, deps: AgentDeps = {}): Agent {
       await connection.subscribe(commandTopic, onCommand);
       // Held by the connection and (re)published on every connection, after the will.
       await connection.publishState(stateTopic, 'online');
-      logger.info(`agent of node ${node} connecting to ${brokerUrl(config)}`);
+      logger.info(`agent of node ${node} connecting to ${displayUrl(brokerUrl(config))}`);
       await connection.start();
       if (stopped) return;
       logger.info(`agent of node ${node} online`);

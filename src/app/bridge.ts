@@ -21,6 +21,7 @@ import { RtcMonitor } from './rtc-monitor.js';
 import { openStateFile } from './state-file.js';
 import { BridgeExtensions } from './extensions.js';
 import { VERSION } from './version.js';
+import { displayUrl } from '../util/redact.js';
 
 export interface BridgeDeps extends BoardDeps {
   clock?: Clock;
@@ -107,7 +108,7 @@ export class BridgeApp implements Bridge {
       onConnect: () => this.onReconnect(),
     });
     await this.connection.start();
-    logger.info(`connected to MQTT broker ${url} as ${clientId}`);
+    logger.info(`connected to MQTT broker ${displayUrl(url)} as ${clientId}`);
     if (this.broker) {
       logger.info(`watch it with: mosquitto_sub -h ${this.broker.host} -p ${this.broker.port} -t '${config.mqtt.base_topic}/#' -v`);
     }
@@ -207,7 +208,7 @@ export class BridgeApp implements Bridge {
     if (startedAt !== undefined && startedAt === this.state.data.last_started_at) return;
     throw new TpmError(
       'BUSY',
-      `another bridge is online on base topic "${this.config.mqtt.base_topic}" at ${url} (started ${String(startedAt ?? 'at an unknown time')}): one bridge per board; give this board its own mqtt.base_topic and board.id`,
+      `another bridge is online on base topic "${this.config.mqtt.base_topic}" at ${displayUrl(url)} (started ${String(startedAt ?? 'at an unknown time')}): one bridge per board; give this board its own mqtt.base_topic and board.id`,
     );
   }
 

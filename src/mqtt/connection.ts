@@ -2,6 +2,7 @@ import { connect, type IClientOptions, type IPublishPacket, type MqttClient } fr
 import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { TpmError, errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
+import { displayUrl } from '../util/redact.js';
 import { levelsMatch } from './match.js';
 
 export type MessageHandler = (topic: string, payload: Buffer, packet: IPublishPacket) => void;
@@ -68,7 +69,7 @@ export class MqttConnection {
         // broker's delayed ACK (~40 ms per command). Small messages go out at once.
         (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
         this.attempt = 0;
-        if (this.lastError) this.opts.logger.info({ url: this.opts.url }, 'MQTT reconnected');
+        if (this.lastError) this.opts.logger.info({ url: displayUrl(this.opts.url) }, 'MQTT reconnected');
         this.lastError = '';
         void this.afterConnect().then(() => {
           if (!this.connectedOnce) {
@@ -78,7 +79,7 @@ export class MqttConnection {
         });
       });
       client.on('error', (error) => {
-        const reason = describeMqttError(error, this.opts.url);
+        const reason = describeMqttError(error, displayUrl(this.opts.url));
         if (failFast && !this.connectedOnce) {
           this.stopping = true;
           client.end(true);
@@ -93,7 +94,7 @@ export class MqttConnection {
       client.on('close', () => {
         if (failFast && !this.connectedOnce && !this.stopping) {
           this.stopping = true;
-          reject(new TpmError('BROKER', `cannot connect to MQTT broker ${this.opts.url}`));
+          reject(new TpmError('BROKER', `cannot connect to MQTT broker ${displayUrl(this.opts.url)}`));
           return;
         }
         this.scheduleReconnect();
@@ -119,7 +120,7 @@ export class MqttConnection {
     if (this.stopping || this.reconnectTimer !== undefined || !this.client) return;
     const wait = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** this.attempt);
     this.attempt++;
-    this.opts.logger.warn(`MQTT: disconnected from ${this.opts.url}; retrying in ${Math.round(wait / 1000)}s`);
+    this.opts.logger.warn(`MQTT: disconnected from ${displayUrl(this.opts.url)}; retrying in ${Math.round(wait / 1000)}s`);
     this.reconnectTimer = this.clock.setTimeout(() => {
       this.reconnectTimer = undefined;
       if (!this.stopping) this.client?.reconnect();

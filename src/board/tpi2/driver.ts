@@ -1,3 +1,4 @@
+import { displayUrl } from '../../util/redact.js';
 import { systemClock, type Clock } from '../../util/clock.js';
 import { TpmError, errorMessage } from '../../util/errors.js';
 import { silentLogger, type Logger } from '../../util/logger.js';
@@ -73,7 +74,7 @@ export class Tpi2Driver implements BoardDriver {
     try {
       this.base = new URL(options.url);
     } catch {
-      throw new TpmError('CONFIG', `board.bmc.url is not a URL: ${options.url}`);
+      throw new TpmError('CONFIG', `board.bmc.url is not a URL: ${displayUrl(options.url)}`);
     }
     if (this.base.protocol !== 'https:' && this.base.protocol !== 'http:') {
       throw new TpmError('CONFIG', `board.bmc.url must start with https:// (got ${this.base.protocol})`);
