@@ -4,8 +4,8 @@ import type { RunResult } from '../../src/agent/command.js';
 import type { Telemetry } from '../../src/agent/telemetry.js';
 import { createAgent, type Agent } from '../../src/app/agent.js';
 import { FakeClock } from '../../src/util/fake-clock.js';
-import { settle, startBroker, waitFor, watch, type Received, type TestBroker } from './broker.js';
-import { agentConfig, FakeSystem, recordingLogger } from './helpers.js';
+import { startAedes, type TestBroker } from '../support/aedes.js';
+import { agentConfig, FakeSystem, recordingLogger, settle, waitFor, watch, type Received } from './helpers.js';
 
 const BOOT = Date.UTC(2026, 0, 1, 0, 0, 0);
 const START = BOOT + 3_600_000; // the node has been up one hour when the agent starts
@@ -45,7 +45,7 @@ describe('agent', () => {
   }
 
   beforeEach(async () => {
-    broker = await startBroker();
+    broker = await startAedes();
     watcher = await watch(broker.url, ['tp/node/3/agent/#']);
     clock = new FakeClock(START);
     system = new FakeSystem(() => clock.now(), BOOT);

@@ -1,7 +1,9 @@
 import { Writable } from 'node:stream';
+import { connectAsync, type MqttClient } from 'mqtt';
 import type { SystemInfoSource } from '../../src/agent/system-info.js';
 import { configSchema, type Config } from '../../src/config/schema.js';
 import { createLogger, type Logger } from '../../src/util/logger.js';
+import { delay, until } from '../support/wait.js';
 
 /** A logger whose lines a test can read: `lines` holds {level, msg} of every line. */
 export function recordingLogger(): { logger: Logger; lines: { level: number; msg: string }[] } {
@@ -66,4 +68,29 @@ export class FakeSystem implements SystemInfoSource {
   getThrottled() {
     return Promise.resolve(this.throttled);
   }
+}
+
+export interface Received {
+  topic: string;
+  payload: string;
+  retain: boolean;
+}
+
+/** A watching client that records every message on the filters it subscribes to. */
+export async function watch(url: string, filters: string[]): Promise<{ client: MqttClient; messages: Received[] }> {
+  const client = await connectAsync(url, { clientId: `watcher-${Math.random().toString(16).slice(2)}`, reconnectPeriod: 0 });
+  const messages: Received[] = [];
+  client.on('message', (topic, payload, packet) => messages.push({ topic, payload: payload.toString(), retain: packet.retain }));
+  await client.subscribeAsync(filters, { qos: 1 });
+  return { client, messages };
+}
+
+/** Polls in real time (network delivery) until the predicate holds; the agent tests allow 3 s. */
+export function waitFor(predicate: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
+  return until(predicate, what, timeoutMs);
+}
+
+/** Lets in-flight messages arrive, to assert that nothing more was published. */
+export function settle(ms = 150): Promise<void> {
+  return delay(ms);
 }

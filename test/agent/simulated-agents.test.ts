@@ -4,7 +4,8 @@ import type { Telemetry } from '../../src/agent/telemetry.js';
 import { simulatedSystem, startSimulatedAgents, type SimulatedAgents } from '../../src/board/simulator/agents.js';
 import { configSchema } from '../../src/config/schema.js';
 import { FakeClock } from '../../src/util/fake-clock.js';
-import { settle, startBroker, waitFor, watch, type Received, type TestBroker } from './broker.js';
+import { startAedes, type TestBroker } from '../support/aedes.js';
+import { settle, waitFor, watch, type Received } from './helpers.js';
 
 describe('simulated agents', () => {
   let broker: TestBroker;
@@ -17,7 +18,7 @@ describe('simulated agents', () => {
     watcher.messages.filter((m) => m.topic === `tp/node/${node}/agent/state`).map((m) => m.payload);
 
   beforeEach(async () => {
-    broker = await startBroker();
+    broker = await startAedes();
     watcher = await watch(broker.url, ['tp/node/+/agent/#']);
     clock = new FakeClock();
     power = new Map([

@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
 import { systemClock } from '../../src/util/clock.js';
-import { startAedes, type TestBroker } from '../support/aedes.js';
 import { Recorder, type RecordedMessage } from '../support/recorder.js';
-import { BASE, BOARD_ID, createCountedTpi1, delay, readBridgeState, runBridge, stateDirOf, tempFolder, type BridgeRun } from './helpers.js';
+import { BASE, BOARD_ID, bridgeFixture, createCountedTpi1, delay, readBridgeState } from './helpers.js';
 
 /**
  * Home Assistant discovery across restarts with a changed config (SPEC section 5): a device
@@ -12,64 +10,46 @@ import { BASE, BOARD_ID, createCountedTpi1, delay, readBridgeState, runBridge, s
  */
 describe('bridge: stale discovery cleanup across restarts', function () {
   this.timeout(20_000);
-  let broker: TestBroker;
-  let rec: Recorder;
-  let folder: string;
-  let run: BridgeRun | undefined;
-  const extraFolders: string[] = [];
+  const env = bridgeFixture('suite', { filters: ['homeassistant/#', `${BASE}/bridge/#`] });
 
   const node3Topic = `homeassistant/device/${BOARD_ID}_node3/config`;
   const node7Topic = `homeassistant/device/${BOARD_ID}_node7/config`;
   type Components = Record<string, Record<string, unknown>>;
   const componentsOf = (message: RecordedMessage): Components => (JSON.parse(message.payload) as { components: Components }).components;
 
-  before(async () => {
-    broker = await startAedes();
-    rec = await Recorder.connect(broker.url, BASE, { filters: ['homeassistant/#', `${BASE}/bridge/#`] });
-    folder = tempFolder();
-  });
-
-  after(async () => {
-    await run?.bridge.stop();
-    await rec?.close();
-    await broker?.close();
-    for (const dir of [folder, ...extraFolders]) rmSync(dir, { recursive: true, force: true });
-  });
-
   it('clears node 7 after it was disabled, and retires node 3\'s agent components in two steps', async () => {
     // Real time: the bridge waits 1 s between the reduced and the final configs.
     const clock = systemClock;
     const board = createCountedTpi1(clock);
-    const stateDir = stateDirOf(folder);
+    const stateDir = env.stateDir;
 
-    run = await runBridge(broker.url, stateDir, {
+    await env.start({
       clock,
       bus: board.countingBus,
       sections: { homeassistant: { enabled: true }, nodes: { 3: { agent: true } } },
     });
-    const firstNode7 = await rec.waitFor(node7Topic);
-    const firstNode3 = await rec.waitFor(node3Topic);
+    const firstNode7 = await env.rec.waitFor(node7Topic);
+    const firstNode3 = await env.rec.waitFor(node3Topic);
     assert.ok(firstNode7.payload.length > 0, 'node 7 has a device config');
     const before = componentsOf(firstNode3);
     assert.ok('agent' in before, `node 3 with an agent has agent components (${Object.keys(before).join(', ')})`);
     assert.ok(Object.keys(readBridgeState(stateDir).discovery).includes(node7Topic), 'what was published is indexed in bridge.json');
-    await run.bridge.stop();
-    run = undefined;
+    await env.stop();
 
-    const mark = rec.mark();
-    run = await runBridge(broker.url, stateDir, {
+    const mark = env.rec.mark();
+    await env.start({
       clock,
       bus: board.countingBus,
       sections: { homeassistant: { enabled: true }, nodes: { 3: { agent: false }, 7: { enabled: false } } },
     });
-    await rec.waitForPayload(`${BASE}/bridge/state`, 'online', 5000, mark);
+    await env.rec.waitForPayload(`${BASE}/bridge/state`, 'online', 5000, mark);
 
     // Node 7: one empty retained payload clears it from HA and from the broker.
-    const node7 = rec.since(mark, node7Topic);
+    const node7 = env.rec.since(mark, node7Topic);
     assert.deepEqual(node7.map((m) => m.payload), [''], 'node 7\'s config is cleared, and only that');
 
     // Node 3: the reduced config first, then the final one.
-    const node3 = rec.since(mark, node3Topic);
+    const node3 = env.rec.since(mark, node3Topic);
     assert.equal(node3.length, 2, `two configs for node 3 (${node3.map((m) => m.payload.slice(0, 80)).join(' | ')})`);
     const [reduced, final] = node3.map(componentsOf) as [Components, Components];
     const removed = Object.keys(before).filter((key) => !(key in final) || final[key]?.platform !== before[key]?.platform);
@@ -84,7 +64,7 @@ describe('bridge: stale discovery cleanup across restarts', function () {
     assert.ok(node3[1]!.at - node3[0]!.at >= 900, 'HA gets about a second to process the reduced config');
 
     // What the broker keeps: nothing for node 7, the final config for node 3.
-    const late = await Recorder.connect(broker.url, BASE, { filters: [node3Topic, node7Topic] });
+    const late = await Recorder.connect(env.broker.url, BASE, { filters: [node3Topic, node7Topic] });
     try {
       const retained3 = await late.waitFor(node3Topic);
       assert.deepEqual(componentsOf(retained3), final);
@@ -101,33 +81,29 @@ describe('bridge: stale discovery cleanup across restarts', function () {
   it('clears every device it published once homeassistant.enabled is turned off, and publishes none', async () => {
     const clock = systemClock;
     const board = createCountedTpi1(clock);
-    const otherFolder = tempFolder();
-    extraFolders.push(otherFolder);
-    const stateDir = stateDirOf(otherFolder);
+    const stateDir = env.anotherStateDir();
     const isDevice = (topic: string): boolean => topic.startsWith('homeassistant/device/');
-    await run?.bridge.stop();
-    const firstMark = rec.mark();
-    run = await runBridge(broker.url, stateDir, { clock, bus: board.countingBus, sections: { homeassistant: { enabled: true } } });
-    await rec.waitForPayload(`${BASE}/bridge/state`, 'online', 5000, firstMark);
-    const published = new Set(rec.since(firstMark, isDevice).filter((m) => m.payload !== '').map((m) => m.topic));
+    await env.stop();
+    const firstMark = env.rec.mark();
+    await env.start({ clock, bus: board.countingBus, sections: { homeassistant: { enabled: true } } }, stateDir);
+    await env.rec.waitForPayload(`${BASE}/bridge/state`, 'online', 5000, firstMark);
+    const published = new Set(env.rec.since(firstMark, isDevice).filter((m) => m.payload !== '').map((m) => m.topic));
     assert.equal(published.size, 8, `the board and its 7 nodes (${[...published].join(', ')})`);
-    await run.bridge.stop();
-    run = undefined;
+    await env.stop();
 
-    const mark = rec.mark();
-    run = await runBridge(broker.url, stateDir, { clock, bus: board.countingBus, sections: { homeassistant: { enabled: false } } });
-    await rec.waitForPayload(`${BASE}/bridge/state`, 'online', 5000, mark);
-    const after = rec.since(mark, isDevice);
+    const mark = env.rec.mark();
+    await env.start({ clock, bus: board.countingBus, sections: { homeassistant: { enabled: false } } }, stateDir);
+    await env.rec.waitForPayload(`${BASE}/bridge/state`, 'online', 5000, mark);
+    const after = env.rec.since(mark, isDevice);
     assert.deepEqual(new Set(after.map((m) => m.topic)), published, 'each device published before is addressed once');
     assert.equal(after.length, published.size);
     assert.ok(after.every((m) => m.payload === ''), 'and cleared, nothing new published');
     assert.deepEqual(readBridgeState(stateDir).discovery, {}, 'the index is empty: the next start publishes nothing');
-    await run.bridge.stop();
-    run = undefined;
+    await env.stop();
 
-    const thirdMark = rec.mark();
-    run = await runBridge(broker.url, stateDir, { clock, bus: board.countingBus, sections: { homeassistant: { enabled: false } } });
-    await rec.waitForPayload(`${BASE}/bridge/state`, 'online', 5000, thirdMark);
-    assert.deepEqual(rec.since(thirdMark, isDevice), [], 'a later start with Home Assistant off touches no discovery topic');
+    const thirdMark = env.rec.mark();
+    await env.start({ clock, bus: board.countingBus, sections: { homeassistant: { enabled: false } } }, stateDir);
+    await env.rec.waitForPayload(`${BASE}/bridge/state`, 'online', 5000, thirdMark);
+    assert.deepEqual(env.rec.since(thirdMark, isDevice), [], 'a later start with Home Assistant off touches no discovery topic');
   });
 });

@@ -1,40 +1,29 @@
-import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { createBridge, type BridgeApp } from '../../src/app/bridge.js';
 import type { BridgeStateData } from '../../src/app/bridge-state.js';
 import { createSimulatedTpi1, type SimulatedTpi1 } from '../../src/board/simulator/tpi1.js';
 import { TPI1_SLOT_PINS } from '../../src/board/simulator/ds4520.js';
 import type { I2cBus } from '../../src/board/tpi1/i2c.js';
-import { parseConfig } from '../../src/config/parse.js';
 import type { Clock } from '../../src/util/clock.js';
 import type { FakeClock } from '../../src/util/fake-clock.js';
-import { captureLogger, type CapturedLog } from '../support/log-capture.js';
+import { startAedes, type TestBroker } from '../support/aedes.js';
+import { tempDir } from '../support/cli.js';
+import { BASE, runBridge, stateDirOf, type BridgeRun, type RunOptions } from '../support/in-process-bridge.js';
+import { Recorder } from '../support/recorder.js';
+import { delay } from '../support/wait.js';
 
 /**
- * Pieces the bridge feature tests share: a bridge on a state_dir of the test's choosing (so a
- * second run sees what the first one left), a bus that counts power writes, and waiting that
- * interleaves fake time with the real I/O of MQTT.
+ * Pieces the bridge feature tests share: a broker, recorder and state_dir set up around each
+ * test (the bridge restarted on the same state_dir sees what the first run left), a bus that
+ * counts power writes, and waiting that interleaves fake time with the real I/O of MQTT.
  */
 
-export const BASE = 'tp';
-export const BOARD_ID = 'lab';
+export { BASE, BOARD_ID, type BridgeRun } from '../support/in-process-bridge.js';
+export { delay, until } from '../support/wait.js';
+
 /** DS4520 0x57, register 0xF2: the power pins of a Turing Pi 1 (HARDWARE.md). */
 const DS4520_ADDRESS = 0x57;
 const IO_CONTROL_0 = 0xf2;
-
-export function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Polls `test` every 10 ms (real time) until it holds; fails after `timeoutMs` saying what was awaited. */
-export async function until(test: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!test()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await delay(10);
-  }
-}
 
 /**
  * Moves fake time forward in `stepMs` steps, letting real I/O (the broker, the simulated bus)
@@ -50,59 +39,88 @@ export async function advanceUntil(clock: FakeClock, test: () => boolean, what: 
   }
 }
 
-/** A fresh temporary folder; `stateDir(folder)` is where a bridge keeps its files. */
-export function tempFolder(prefix = 'tpm-bridge-'): string {
-  return mkdtempSync(path.join(tmpdir(), prefix));
-}
-
-export function stateDirOf(folder: string): string {
-  return path.join(folder, 'state');
-}
-
-export interface BridgeRun {
-  bridge: BridgeApp;
-  log: CapturedLog;
-  stateDir: string;
-}
-
-export interface RunOptions {
-  clock: Clock;
-  /** The simulated Turing Pi 1 whose bus the REAL Tpi1Driver drives (omitted with board.type simulator). */
-  bus?: I2cBus;
-  /** Merged over the defaults one level deep; `nodes`, `schedules` and `policies` are taken as given. */
-  sections?: Record<string, unknown>;
-}
-
 /**
- * createBridge on `url`, base topic `tp`, board id `lab`, state in `stateDir`, debug logs
- * captured, polls only when the test asks (poll_interval 1h). Started before it resolves.
+ * What every bridge feature test stands on: an in-process broker, a recorder subscribed to
+ * `tp/#` and `homeassistant/#` (or `filters`), and a temporary folder whose `state` is the
+ * bridge's state_dir. Torn down with the bridge the test started last: stopped, then the
+ * recorder, the broker and the folders. `per: 'test'` sets all of it up afresh for each test
+ * (beforeEach/afterEach); `per: 'suite'` once for the describe block, so a later test sees
+ * what an earlier one left on the broker.
  */
-export async function runBridge(url: string, stateDir: string, options: RunOptions): Promise<BridgeRun> {
-  const sections: Record<string, unknown> = {
-    mqtt: { url, base_topic: BASE, keepalive: 30 },
-    homeassistant: { enabled: false },
-    board: { type: 'tpi1', id: BOARD_ID, poll_interval: '1h' },
-    power: { reboot_off_time: '500ms', min_off_time: 0, on_stagger: 0, settle_time: 0, graceful_timeout: '5s' },
-  };
-  for (const [key, value] of Object.entries(options.sections ?? {})) {
-    const current = sections[key];
-    const mergeable = isPlainObject(current) && isPlainObject(value) && !['nodes', 'policies'].includes(key);
-    sections[key] = mergeable ? { ...current, ...value } : value;
-  }
-  const config = parseConfig({ ...sections, state_dir: stateDir });
-  const log = captureLogger('debug');
-  const bridge = createBridge(config, { clock: options.clock, logger: log.logger, ...(options.bus ? { i2cBus: options.bus } : {}) });
-  try {
-    await bridge.start();
-  } catch (error) {
-    await bridge.stop().catch(() => undefined);
-    throw error;
-  }
-  return { bridge, log, stateDir };
+export interface BridgeFixture {
+  readonly broker: TestBroker;
+  readonly rec: Recorder;
+  readonly stateDir: string;
+  /** The bridge `start` started last; fails when none is running. */
+  readonly run: BridgeRun;
+  /** runBridge on the fixture's broker, in `stateDir` unless given another one. */
+  start(options: RunOptions, stateDir?: string): Promise<BridgeRun>;
+  /** Stops the running bridge, if any (as a restart's first half). */
+  stop(): Promise<void>;
+  /** A state_dir in a further temporary folder, removed with the fixture's own. */
+  anotherStateDir(): string;
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+export function bridgeFixture(per: 'test' | 'suite', options: { filters?: string[] } = {}): BridgeFixture {
+  let broker: TestBroker | undefined;
+  let rec: Recorder | undefined;
+  let folders: string[] = [];
+  let run: BridgeRun | undefined;
+  const ready = <T>(value: T | undefined, what: string): T => {
+    if (value === undefined) throw new Error(`the bridge fixture has no ${what} (outside its hooks?)`);
+    return value;
+  };
+  const fixture: BridgeFixture = {
+    get broker() {
+      return ready(broker, 'broker');
+    },
+    get rec() {
+      return ready(rec, 'recorder');
+    },
+    get stateDir() {
+      return stateDirOf(ready(folders[0], 'folder'));
+    },
+    get run() {
+      return ready(run, 'running bridge');
+    },
+    async start(runOptions, stateDir = fixture.stateDir) {
+      run = await runBridge(fixture.broker.url, stateDir, runOptions);
+      return run;
+    },
+    async stop() {
+      const running = run;
+      run = undefined;
+      await running?.bridge.stop();
+    },
+    anotherStateDir() {
+      const folder = tempDir('tpm-bridge-');
+      folders.push(folder);
+      return stateDirOf(folder);
+    },
+  };
+
+  const setUp = async (): Promise<void> => {
+    broker = await startAedes();
+    rec = await Recorder.connect(broker.url, BASE, options.filters ? { filters: options.filters } : {});
+    folders = [tempDir('tpm-bridge-')];
+  };
+  const tearDown = async (): Promise<void> => {
+    await fixture.stop();
+    await rec?.close();
+    await broker?.close();
+    for (const folder of folders) rmSync(folder, { recursive: true, force: true });
+    rec = undefined;
+    broker = undefined;
+    folders = [];
+  };
+  if (per === 'test') {
+    beforeEach(setUp);
+    afterEach(tearDown);
+  } else {
+    before(setUp);
+    after(tearDown);
+  }
+  return fixture;
 }
 
 /** state_dir/bridge.json as the bridge last wrote it. */

@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { defaultBridgeState } from '../../src/app/bridge-state.js';
 import { FakeClock } from '../../src/util/fake-clock.js';
-import { startAedes, type TestBroker } from '../support/aedes.js';
-import { Recorder } from '../support/recorder.js';
-import { BASE, createCountedTpi1, filesIn, readBridgeState, runBridge, stateDirOf, tempFolder, until, type BridgeRun } from './helpers.js';
+import { BASE, bridgeFixture, createCountedTpi1, filesIn, readBridgeState, until } from './helpers.js';
 
 /**
  * What the bridge finds in state_dir at start (SPEC section 3): a damaged file never stops it
@@ -13,26 +11,12 @@ import { BASE, createCountedTpi1, filesIn, readBridgeState, runBridge, stateDirO
  */
 describe('bridge: state_dir at start', function () {
   this.timeout(20_000);
-  let broker: TestBroker;
-  let rec: Recorder;
-  let folder: string;
+  const env = bridgeFixture('test');
   let stateDir: string;
-  let run: BridgeRun | undefined;
 
   beforeEach(async () => {
-    broker = await startAedes();
-    rec = await Recorder.connect(broker.url, BASE);
-    folder = tempFolder();
-    stateDir = stateDirOf(folder);
+    stateDir = env.stateDir;
     mkdirSync(stateDir, { recursive: true });
-  });
-
-  afterEach(async () => {
-    await run?.bridge.stop();
-    run = undefined;
-    await rec?.close();
-    await broker?.close();
-    rmSync(folder, { recursive: true, force: true });
   });
 
   it('starts with garbage in bridge.json and schedules.json: warns, keeps the bad files aside, goes online', async () => {
@@ -43,14 +27,14 @@ describe('bridge: state_dir at start', function () {
     const clock = new FakeClock(Date.now());
     const board = createCountedTpi1(clock);
 
-    run = await runBridge(broker.url, stateDir, {
+    await env.start({
       clock,
       bus: board.countingBus,
       sections: { schedules: [{ name: 'nightly', cron: '0 3 * * *', timezone: 'UTC', action: 'off', nodes: [5] }] },
     });
-    await rec.waitForPayload(`${BASE}/bridge/state`, 'online');
+    await env.rec.waitForPayload(`${BASE}/bridge/state`, 'online');
 
-    const warnings = run.log.messages(40);
+    const warnings = env.run.log.messages(40);
     for (const name of ['bridge.json', 'schedules.json']) {
       assert.ok(
         warnings.some((w) => w.includes(name) && /not valid|empty/.test(w) && w.includes('.corrupt-')),
@@ -69,9 +53,9 @@ describe('bridge: state_dir at start', function () {
     const state = readBridgeState(stateDir);
     assert.equal(state.version, 1);
     assert.equal(state.maintenance, false);
-    await rec.waitForPayload(`${BASE}/bridge/maintenance`, 'OFF');
-    await rec.waitFor(`${BASE}/schedule/nightly`, (m) => JSON.parse(m.payload).enabled === true);
-    const response = await rec.request('power', { node: 4, action: 'off' });
+    await env.rec.waitForPayload(`${BASE}/bridge/maintenance`, 'OFF');
+    await env.rec.waitFor(`${BASE}/schedule/nightly`, (m) => JSON.parse(m.payload).enabled === true);
+    const response = await env.rec.request('power', { node: 4, action: 'off' });
     assert.equal(response.status, 'ok', JSON.stringify(response));
     assert.equal(board.ds4520.nodePowered(4), false);
   });
@@ -87,14 +71,14 @@ describe('bridge: state_dir at start', function () {
     const clock = new FakeClock(Date.now());
     const board = createCountedTpi1(clock);
 
-    run = await runBridge(broker.url, stateDir, {
+    await env.start({
       clock,
       bus: board.countingBus,
       sections: { power: { restore_on_start: 'last' } },
     });
-    await rec.waitForPayload(`${BASE}/bridge/state`, 'online');
+    await env.rec.waitForPayload(`${BASE}/bridge/state`, 'online');
     assert.deepEqual(board.changes, [{ node: 5, on: false }], 'only node 5 (commanded false) was switched');
-    const published = rec.since(0, (t) => t.startsWith('homeassistant/'));
+    const published = env.rec.since(0, (t) => t.startsWith('homeassistant/'));
     assert.deepEqual(published.map((m) => `${m.topic} ${m.payload}`), [], 'nothing published from a damaged discovery index');
     const saved = readBridgeState(stateDir);
     // Node 9 is well-formed (this board just has no node 9: restore passes it by); the rest is dropped.
@@ -110,8 +94,8 @@ describe('bridge: state_dir at start', function () {
     const clock = new FakeClock(Date.now());
     const board = createCountedTpi1(clock);
 
-    run = await runBridge(broker.url, stateDir, { clock, bus: board.countingBus });
-    const event = await rec.waitForEvent((e) => e.source === 'startup' && e.result === 'error');
+    await env.start({ clock, bus: board.countingBus });
+    const event = await env.rec.waitForEvent((e) => e.source === 'startup' && e.result === 'error');
     assert.equal(event.node, 5);
     assert.equal(event.action, 'shutdown');
     assert.match(event.error ?? '', /interrupted/);
@@ -119,6 +103,6 @@ describe('bridge: state_dir at start', function () {
     await until(() => readBridgeState(stateDir).in_flight.length === 0, 'the in_flight entry removed from bridge.json');
     assert.equal(readBridgeState(stateDir).last_started_at, new Date(clock.now()).toISOString(), 'this run recorded its start');
     assert.equal(board.changes.length, 0, 'the interrupted shutdown is not resumed: no power change');
-    assert.ok(run.log.messages(40).some((m) => m.includes('node 5') && m.includes('interrupted')), 'and it is logged as a warning');
+    assert.ok(env.run.log.messages(40).some((m) => m.includes('node 5') && m.includes('interrupted')), 'and it is logged as a warning');
   });
 });

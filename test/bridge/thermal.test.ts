@@ -1,9 +1,6 @@
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
 import { FakeClock } from '../../src/util/fake-clock.js';
-import { startAedes, type TestBroker } from '../support/aedes.js';
-import { Recorder } from '../support/recorder.js';
-import { BASE, createCountedTpi1, runBridge, stateDirOf, tempFolder, type BridgeRun, type CountedBoard } from './helpers.js';
+import { BASE, bridgeFixture, createCountedTpi1, type CountedBoard } from './helpers.js';
 
 /**
  * policies.thermal wired into the bridge (SPEC section 6): a node whose agent reports more
@@ -12,19 +9,13 @@ import { BASE, createCountedTpi1, runBridge, stateDirOf, tempFolder, type Bridge
  */
 describe('bridge: thermal policy end to end', function () {
   this.timeout(20_000);
-  let broker: TestBroker;
-  let rec: Recorder;
-  let folder: string;
-  let run: BridgeRun | undefined;
+  const env = bridgeFixture('test');
   let board: CountedBoard;
 
   beforeEach(async () => {
-    broker = await startAedes();
-    rec = await Recorder.connect(broker.url, BASE);
-    folder = tempFolder();
     const clock = new FakeClock(Date.now());
     board = createCountedTpi1(clock);
-    run = await runBridge(broker.url, stateDirOf(folder), {
+    await env.start({
       clock,
       bus: board.countingBus,
       sections: {
@@ -35,40 +26,32 @@ describe('bridge: thermal policy end to end', function () {
     });
   });
 
-  afterEach(async () => {
-    await run?.bridge.stop();
-    run = undefined;
-    await rec?.close();
-    await broker?.close();
-    rmSync(folder, { recursive: true, force: true });
-  });
-
   /** The agent of node 2 (played by the test) reports a temperature; resolves once the bridge handled it. */
   async function temperature(celsius: number): Promise<void> {
-    await rec.publish(`${BASE}/node/2/agent/telemetry`, JSON.stringify({ temperature: celsius, cpu_load: 10, hostname: 'node2' }));
+    await env.rec.publish(`${BASE}/node/2/agent/telemetry`, JSON.stringify({ temperature: celsius, cpu_load: 10, hostname: 'node2' }));
     // A later request's answer: the telemetry before it has been taken in.
-    await rec.request('status');
+    await env.rec.request('status');
   }
 
-  const thermalEvents = (from: number) => rec.events(from).filter((e) => e.type === 'thermal');
+  const thermalEvents = (from: number) => env.rec.events(from).filter((e) => e.type === 'thermal');
   const offs = (): number => board.changes.filter((c) => c.node === 2 && !c.on).length;
 
   it('switches a hot node off once, not again while it stays hot, and again after it cooled and got hot', async () => {
-    await rec.publish(`${BASE}/node/2/agent/state`, 'online');
-    const mark = rec.mark();
+    await env.rec.publish(`${BASE}/node/2/agent/state`, 'online');
+    const mark = env.rec.mark();
     await temperature(79);
     assert.equal(offs(), 0, 'at or below max_celsius nothing happens');
 
     await temperature(91);
-    await rec.waitForPayload(`${BASE}/node/2/power`, 'OFF', 5000, mark);
-    const acted = await rec.waitForEvent((e) => e.type === 'thermal' && e.result === 'ok', 5000, mark);
+    await env.rec.waitForPayload(`${BASE}/node/2/power`, 'OFF', 5000, mark);
+    const acted = await env.rec.waitForEvent((e) => e.type === 'thermal' && e.result === 'ok', 5000, mark);
     assert.equal(acted.source, 'policy');
     assert.equal(acted.node, 2);
     assert.equal(acted.action, 'off');
     assert.match(acted.message ?? '', /91/);
     assert.deepEqual(board.changes, [{ node: 2, on: false }], 'only node 2 changed');
 
-    const secondMark = rec.mark();
+    const secondMark = env.rec.mark();
     const writes = board.powerWrites();
     await temperature(95);
     assert.equal(board.powerWrites(), writes, 'a second hot sample writes nothing');
@@ -76,26 +59,26 @@ describe('bridge: thermal policy end to end', function () {
 
     // Cooled (below clear_celsius), switched back on by a person, hot again: acted on again.
     await temperature(65);
-    await rec.command(2, 'ON');
-    await rec.waitForPayload(`${BASE}/node/2/power`, 'ON', 5000, secondMark);
-    const thirdMark = rec.mark();
+    await env.rec.command(2, 'ON');
+    await env.rec.waitForPayload(`${BASE}/node/2/power`, 'ON', 5000, secondMark);
+    const thirdMark = env.rec.mark();
     await temperature(88);
-    await rec.waitForPayload(`${BASE}/node/2/power`, 'OFF', 5000, thirdMark);
-    await rec.waitForEvent((e) => e.type === 'thermal' && e.result === 'ok', 5000, thirdMark);
+    await env.rec.waitForPayload(`${BASE}/node/2/power`, 'OFF', 5000, thirdMark);
+    await env.rec.waitForEvent((e) => e.type === 'thermal' && e.result === 'ok', 5000, thirdMark);
     assert.equal(offs(), 2);
     assert.equal(thermalEvents(mark).filter((e) => e.result === 'ok').length, 2, 'two thermal actions in all');
   });
 
   it('does not act on a sample between clear_celsius and max_celsius after a trip', async () => {
-    await rec.publish(`${BASE}/node/2/agent/state`, 'online');
+    await env.rec.publish(`${BASE}/node/2/agent/state`, 'online');
     await temperature(90);
-    await rec.waitForPayload(`${BASE}/node/2/power`, 'OFF');
-    const onMark = rec.mark();
-    await rec.command(2, 'ON');
-    await rec.waitForPayload(`${BASE}/node/2/power`, 'ON', 5000, onMark);
+    await env.rec.waitForPayload(`${BASE}/node/2/power`, 'OFF');
+    const onMark = env.rec.mark();
+    await env.rec.command(2, 'ON');
+    await env.rec.waitForPayload(`${BASE}/node/2/power`, 'ON', 5000, onMark);
     // 75 °C is below max but not below clear: still tripped; the next hot sample does nothing.
     await temperature(75);
-    const mark = rec.mark();
+    const mark = env.rec.mark();
     await temperature(90);
     assert.equal(offs(), 1, 'still tripped: no second off');
     assert.deepEqual(thermalEvents(mark), []);

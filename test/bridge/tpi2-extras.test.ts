@@ -1,9 +1,6 @@
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
 import { FakeClock } from '../../src/util/fake-clock.js';
-import { startAedes, type TestBroker } from '../support/aedes.js';
-import { Recorder } from '../support/recorder.js';
-import { BASE, delay, runBridge, stateDirOf, tempFolder, type BridgeRun } from './helpers.js';
+import { BASE, bridgeFixture, delay } from './helpers.js';
 
 /**
  * What only a Turing Pi 2 reports (board-extras.ts): when the BMC switched each slot on, as
@@ -12,48 +9,32 @@ import { BASE, delay, runBridge, stateDirOf, tempFolder, type BridgeRun } from '
  */
 describe('bridge: Turing Pi 2 extras (simulated BMC)', function () {
   this.timeout(20_000);
-  let broker: TestBroker;
-  let rec: Recorder;
-  let folder: string;
-  let run: BridgeRun | undefined;
+  const env = bridgeFixture('suite');
   const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z$/;
-
-  before(async () => {
-    broker = await startAedes();
-    rec = await Recorder.connect(broker.url, BASE);
-    folder = tempFolder();
-  });
-
-  after(async () => {
-    await run?.bridge.stop();
-    await rec?.close();
-    await broker?.close();
-    rmSync(folder, { recursive: true, force: true });
-  });
 
   it('publishes booted for powered nodes without an agent and the fans once, and again only on a change', async () => {
     const clock = new FakeClock(Date.now());
     const startedAt = clock.now();
-    run = await runBridge(broker.url, stateDirOf(folder), {
+    await env.start({
       clock,
       sections: { board: { type: 'simulator', simulate: { model: 'tpi2' } }, nodes: { 2: { agent: true } } },
     });
-    const booted1 = await rec.waitFor(`${BASE}/node/1/booted`);
+    const booted1 = await env.rec.waitFor(`${BASE}/node/1/booted`);
     assert.match(booted1.payload, ISO);
     assert.ok(Math.abs(Date.parse(booted1.payload) - startedAt) <= 2000, `node 1 booted about when the simulated BMC started (${booted1.payload})`);
-    const fan = await rec.waitFor(`${BASE}/board/fan`);
+    const fan = await env.rec.waitFor(`${BASE}/board/fan`);
     const fans = JSON.parse(fan.payload) as unknown[];
     assert.ok(Array.isArray(fans) && fans.length > 0, `board/fan is a JSON list of fans (${fan.payload})`);
-    await rec.waitForPayload(`${BASE}/node/3/booted`, 'None');
-    await rec.waitForPayload(`${BASE}/node/4/booted`, 'None');
+    await env.rec.waitForPayload(`${BASE}/node/3/booted`, 'None');
+    await env.rec.waitForPayload(`${BASE}/node/4/booted`, 'None');
 
     // Polls while nothing changes: time moves, power_on_time grows with it, the boot is the same.
     for (let i = 0; i < 4; i++) {
       await clock.advance(7000);
-      await run.bridge.poll();
+      await env.run.bridge.poll();
     }
-    await rec.request('status'); // everything the polls published has arrived before its answer
-    const count = (topic: string): number => rec.since(0, `${BASE}/${topic}`).length;
+    await env.rec.request('status'); // everything the polls published has arrived before its answer
+    const count = (topic: string): number => env.rec.since(0, `${BASE}/${topic}`).length;
     assert.equal(count('node/1/booted'), 1, 'node 1 booted is not republished');
     assert.equal(count('node/3/booted'), 1);
     assert.equal(count('node/4/booted'), 1);
@@ -61,15 +42,15 @@ describe('bridge: Turing Pi 2 extras (simulated BMC)', function () {
     assert.equal(count('node/2/booted'), 0, 'node 2 has an agent: its telemetry says when it booted');
 
     // Node 3 switched on: its booted time appears at the next poll.
-    const mark = rec.mark();
-    await rec.command(3, 'ON');
-    await rec.waitForPayload(`${BASE}/node/3/power`, 'ON', 5000, mark);
+    const mark = env.rec.mark();
+    await env.rec.command(3, 'ON');
+    await env.rec.waitForPayload(`${BASE}/node/3/power`, 'ON', 5000, mark);
     await clock.advance(3000);
-    await run.bridge.poll();
-    const booted3 = await rec.waitFor(`${BASE}/node/3/booted`, (m) => m.payload !== 'None', 5000, mark);
+    await env.run.bridge.poll();
+    const booted3 = await env.rec.waitFor(`${BASE}/node/3/booted`, (m) => m.payload !== 'None', 5000, mark);
     assert.match(booted3.payload, ISO);
     assert.ok(Date.parse(booted3.payload) > Date.parse(booted1.payload), 'node 3 booted after node 1');
     await delay(50);
-    assert.equal(rec.since(mark, `${BASE}/node/1/booted`).length, 0, 'node 1 untouched');
+    assert.equal(env.rec.since(mark, `${BASE}/node/1/booted`).length, 0, 'node 1 untouched');
   });
 });

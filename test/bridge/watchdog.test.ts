@@ -1,9 +1,6 @@
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
 import { FakeClock } from '../../src/util/fake-clock.js';
-import { startAedes, type TestBroker } from '../support/aedes.js';
-import { Recorder } from '../support/recorder.js';
-import { advanceUntil, BASE, createCountedTpi1, delay, runBridge, stateDirOf, tempFolder, until, type BridgeRun, type CountedBoard } from './helpers.js';
+import { advanceUntil, BASE, bridgeFixture, createCountedTpi1, delay, until, type CountedBoard } from './helpers.js';
 
 /**
  * policies.watchdog wired into the bridge (SPEC section 6): an agent offline for
@@ -12,21 +9,15 @@ import { advanceUntil, BASE, createCountedTpi1, delay, runBridge, stateDirOf, te
  */
 describe('bridge: watchdog policy end to end', function () {
   this.timeout(20_000);
+  const env = bridgeFixture('test');
   const MINUTE = 60_000;
-  let broker: TestBroker;
-  let rec: Recorder;
-  let folder: string;
-  let run: BridgeRun | undefined;
   let clock: FakeClock;
   let board: CountedBoard;
 
   beforeEach(async () => {
-    broker = await startAedes();
-    rec = await Recorder.connect(broker.url, BASE);
-    folder = tempFolder();
     clock = new FakeClock(Date.now());
     board = createCountedTpi1(clock);
-    run = await runBridge(broker.url, stateDirOf(folder), {
+    await env.start({
       clock,
       bus: board.countingBus,
       sections: {
@@ -36,19 +27,11 @@ describe('bridge: watchdog policy end to end', function () {
     });
   });
 
-  afterEach(async () => {
-    await run?.bridge.stop();
-    run = undefined;
-    await rec?.close();
-    await broker?.close();
-    rmSync(folder, { recursive: true, force: true });
-  });
-
   /** The agent of node 3 (played by the test) says `word`, and the bridge has taken it in. */
   async function agentSays(word: 'online' | 'offline'): Promise<void> {
-    await rec.publish(`${BASE}/node/3/agent/state`, word);
+    await env.rec.publish(`${BASE}/node/3/agent/state`, word);
     // The bridge's answer to a later request proves it has handled the earlier message.
-    const response = await rec.request('status');
+    const response = await env.rec.request('status');
     const node3 = (response.data as { nodes: { node: number; agent_state?: string }[] }).nodes.find((n) => n.node === 3);
     assert.equal(node3?.agent_state, word);
   }
@@ -62,7 +45,7 @@ describe('bridge: watchdog policy end to end', function () {
     await delay(20);
     assert.equal(node3Cycles(), 0, 'an online agent is left alone');
 
-    const mark = rec.mark();
+    const mark = env.rec.mark();
     await agentSays('offline');
     await clock.advance(MINUTE - 1000);
     await delay(50);
@@ -70,47 +53,47 @@ describe('bridge: watchdog policy end to end', function () {
 
     await advanceUntil(clock, () => board.changes.some((c) => c.node === 3 && c.on), 'node 3 back on after the power cycle', 250, 10_000);
     assert.deepEqual(board.changes, [{ node: 3, on: false }, { node: 3, on: true }], 'node 3 off then on, nothing else touched');
-    const cycled = await rec.waitForEvent((e) => e.type === 'watchdog' && e.result === 'ok', 5000, mark);
+    const cycled = await env.rec.waitForEvent((e) => e.type === 'watchdog' && e.result === 'ok', 5000, mark);
     assert.equal(cycled.source, 'policy');
     assert.equal(cycled.node, 3);
     assert.match(cycled.message ?? '', /offline/);
-    await rec.waitForEvent((e) => e.type === 'power' && e.node === 3 && e.source === 'policy' && e.result === 'ok', 5000, mark);
+    await env.rec.waitForEvent((e) => e.type === 'power' && e.node === 3 && e.source === 'policy' && e.result === 'ok', 5000, mark);
 
     // The agent never comes back: the next cycle would be the second in the hour.
-    const capMark = rec.mark();
+    const capMark = env.rec.mark();
     await clock.advance(2 * MINUTE);
-    await rec.waitForEvent((e) => e.type === 'watchdog' && e.result === 'error' && /max_per_hour/.test(e.error ?? ''), 5000, capMark);
+    await env.rec.waitForEvent((e) => e.type === 'watchdog' && e.result === 'error' && /max_per_hour/.test(e.error ?? ''), 5000, capMark);
     for (let i = 0; i < 10; i++) {
       await clock.advance(5 * MINUTE);
       await delay(5);
     }
     assert.equal(node3Cycles(), 1, 'one power cycle in the first hour (max_per_hour 1)');
     assert.equal(
-      rec.events(capMark).filter((e) => e.type === 'watchdog' && e.result === 'error').length,
+      env.rec.events(capMark).filter((e) => e.type === 'watchdog' && e.result === 'error').length,
       1,
       'the cap is reported once, not at every look',
     );
   });
 
   it('power-cycles node 3 found on at start whose agent is never heard from, offline_after after the start', async () => {
-    const mark = rec.mark();
+    const mark = env.rec.mark();
     await clock.advance(MINUTE - 1000);
     await delay(50);
     assert.equal(node3Cycles(), 0, 'not before offline_after');
     await advanceUntil(clock, () => board.changes.some((c) => c.node === 3 && c.on), 'the power cycle of a node whose agent never reported', 250, 10_000);
     assert.deepEqual(board.changes, [{ node: 3, on: false }, { node: 3, on: true }]);
-    await rec.waitForEvent((e) => e.type === 'watchdog' && e.result === 'ok' && e.node === 3, 5000, mark);
+    await env.rec.waitForEvent((e) => e.type === 'watchdog' && e.result === 'ok' && e.node === 3, 5000, mark);
   });
 
   it('does not power-cycle during maintenance, says so, and does once maintenance is OFF', async () => {
-    await rec.publish(`${BASE}/bridge/maintenance/set`, 'ON');
-    await rec.waitForPayload(`${BASE}/bridge/maintenance`, 'ON');
-    await until(() => run!.bridge.maintenance, 'maintenance on in the bridge');
+    await env.rec.publish(`${BASE}/bridge/maintenance/set`, 'ON');
+    await env.rec.waitForPayload(`${BASE}/bridge/maintenance`, 'ON');
+    await until(() => env.run.bridge.maintenance, 'maintenance on in the bridge');
     await agentSays('online');
-    const mark = rec.mark();
+    const mark = env.rec.mark();
     await agentSays('offline');
     await clock.advance(MINUTE + 1000);
-    const paused = await rec.waitForEvent((e) => e.type === 'watchdog' && e.result === 'error', 5000, mark);
+    const paused = await env.rec.waitForEvent((e) => e.type === 'watchdog' && e.result === 'error', 5000, mark);
     assert.match(paused.error ?? '', /maintenance/);
     for (let i = 0; i < 6; i++) {
       await clock.advance(5 * MINUTE);
@@ -119,8 +102,8 @@ describe('bridge: watchdog policy end to end', function () {
     assert.equal(node3Cycles(), 0, 'no power cycle during maintenance');
     assert.equal(board.ds4520.nodePowered(3), true);
 
-    await rec.publish(`${BASE}/bridge/maintenance/set`, 'OFF');
-    await until(() => !run!.bridge.maintenance, 'maintenance off in the bridge');
+    await env.rec.publish(`${BASE}/bridge/maintenance/set`, 'OFF');
+    await until(() => !env.run.bridge.maintenance, 'maintenance off in the bridge');
     await advanceUntil(clock, () => board.changes.some((c) => c.node === 3 && c.on), 'the power cycle after maintenance', 1000, 5 * MINUTE);
     assert.equal(node3Cycles(), 1);
   });

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { startBridge, tempDir, testBridgeConfig, writeConfig, type CliProcess } from '../support/cli.js';
 import { requireMosquitto, startMosquitto, type Mosquitto } from '../support/mosquitto.js';
 import { Recorder, type EventPayload } from '../support/recorder.js';
-import { firstPayload, nodeStates, payloads, startAgentProcess, writeScript } from './harness.js';
+import { firstPayload, nodeStates, payloads, startAgentProcess, stopBridgeAndBroker, writeScript } from './harness.js';
 
 /**
  * SPEC section 6, graceful off / shutdown, end to end: a real mosquitto, the built bridge CLI
@@ -67,13 +67,7 @@ describe('e2e: graceful shutdown of an agent node (real mosquitto, bridge and ag
 
   after(async () => {
     if (agent?.running) await agent.stop('SIGKILL');
-    if (bridge) {
-      const exit = await bridge.stop();
-      assert.equal(exit.code, 0, `the bridge exits 0 on SIGTERM\n${bridge.describe()}`);
-    }
-    await recorder?.close();
-    await broker?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await stopBridgeAndBroker({ bridge, recorder, broker, dir });
   });
 
   /** Node 3 on (as the board reports it) and its agent online, running `script` on SHUTDOWN. */

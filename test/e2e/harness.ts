@@ -1,6 +1,8 @@
-import { writeFileSync } from 'node:fs';
+import assert from 'node:assert/strict';
+import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startCli, writeConfig, type CliProcess } from '../support/cli.js';
+import type { Mosquitto } from '../support/mosquitto.js';
 import type { Recorder, RecordedMessage } from '../support/recorder.js';
 
 /**
@@ -92,25 +94,16 @@ export function firstPayload(recorder: Recorder, topic: string, payload: string,
 }
 
 /**
- * `turingpi-mqtt bridge -c FILE` with extra environment (a `${VAR}` in the config), resolved
- * once it logged that it is online. test/support/cli.ts's startBridge takes no environment.
+ * The end of an end-to-end suite: SIGTERM to the bridge, which must exit 0 (a clean stop is
+ * part of every run), then the recorder, the broker and the temporary folder. Whatever the
+ * `before` hook did not get to start is passed over.
  */
-export async function startBridgeProcess(configFile: string, env: NodeJS.ProcessEnv = {}, timeoutMs = 15_000): Promise<CliProcess> {
-  const proc = startCli(['bridge', '-c', configFile], { cwd: path.dirname(configFile), env });
-  try {
-    await proc.waitForLog(/^bridge online/, timeoutMs);
-  } catch (error) {
-    if (proc.running) await proc.stop('SIGKILL');
-    throw error;
+export async function stopBridgeAndBroker(run: { bridge?: CliProcess; recorder?: Recorder; broker?: Mosquitto; dir?: string }): Promise<void> {
+  if (run.bridge) {
+    const exit = await run.bridge.stop();
+    assert.equal(exit.code, 0, `the bridge exits 0 on SIGTERM\n${run.bridge.describe()}`);
   }
-  return proc;
-}
-
-/** Polls `condition` (state outside MQTT, e.g. the simulated BMC's) until it holds. */
-export async function eventually(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+  await run.recorder?.close();
+  await run.broker?.stop();
+  if (run.dir) rmSync(run.dir, { recursive: true, force: true });
 }

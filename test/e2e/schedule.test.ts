@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { startBridge, tempDir, testBridgeConfig, writeConfig, type CliProcess } from '../support/cli.js';
 import { requireMosquitto, startMosquitto, type Mosquitto } from '../support/mosquitto.js';
 import { Recorder, type RecordedMessage } from '../support/recorder.js';
-import { eventually } from './harness.js';
+import { until } from '../support/wait.js';
+import { stopBridgeAndBroker } from './harness.js';
 
 /**
  * A 6-field cron schedule (seconds first) switching a simulated node through real MQTT
@@ -58,13 +59,7 @@ describe('e2e: a 6-field cron schedule switches a simulated node through real MQ
   });
 
   after(async () => {
-    if (bridge) {
-      const exit = await bridge.stop();
-      assert.equal(exit.code, 0, `the bridge exits 0 on SIGTERM\n${bridge.describe()}`);
-    }
-    await recorder?.close();
-    await broker?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await stopBridgeAndBroker({ bridge, recorder, broker, dir });
   });
 
   /**
@@ -78,7 +73,7 @@ describe('e2e: a 6-field cron schedule switches a simulated node through real MQ
     await recorder.command(5, 'ON');
     await recorder.waitForPayload(topic('node/5/power'), 'ON', 5000, from);
     await recorder.waitForEvent((e) => e.node === 5 && e.source === 'mqtt' && e.result === 'ok', 2000, from);
-    await eventually(() => !inFlight().includes(5), 'node 5 is no longer in flight in bridge.json');
+    await until(() => !inFlight().includes(5), 'node 5 to leave in_flight in bridge.json');
     return from;
   }
 

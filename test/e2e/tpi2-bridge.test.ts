@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startBmcSimulator, type BmcSimulator } from '../../src/board/simulator/bmc-server.js';
-import { tempDir, testBridgeConfig, writeConfig, type CliProcess } from '../support/cli.js';
+import { startBridge, tempDir, testBridgeConfig, writeConfig, type CliProcess } from '../support/cli.js';
 import { requireMosquitto, startMosquitto, type Mosquitto } from '../support/mosquitto.js';
 import { Recorder } from '../support/recorder.js';
-import { eventually, nodeStates, startBridgeProcess } from './harness.js';
+import { until } from '../support/wait.js';
+import { nodeStates, stopBridgeAndBroker } from './harness.js';
 
 /**
  * The bridge CLI with `board.type: tpi2` against the simulated BMC (a real HTTPS server in
@@ -57,18 +58,12 @@ describe('e2e: bridge with board.type tpi2 against the simulated BMC (real HTTPS
     config.log = { level: 'debug', format: 'json' };
     const file = writeConfig(dir, config, 'bridge.yaml');
     assert.ok(!readFileSync(file, 'utf8').includes(password), 'the config file holds only ${TEST_BMC_PASSWORD}');
-    bridge = await startBridgeProcess(file, { TEST_BMC_PASSWORD: password });
+    bridge = await startBridge(file, { env: { TEST_BMC_PASSWORD: password } });
   });
 
   after(async () => {
-    if (bridge) {
-      const exit = await bridge.stop();
-      assert.equal(exit.code, 0, `the bridge exits 0 on SIGTERM\n${bridge.describe()}`);
-    }
-    await recorder?.close();
+    await stopBridgeAndBroker({ bridge, recorder, broker, dir });
     await bmc?.close();
-    await broker?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it('logs in with the password from the environment and publishes the power of nodes 1-4 as the BMC has it', async () => {
@@ -112,7 +107,7 @@ describe('e2e: bridge with board.type tpi2 against the simulated BMC (real HTTPS
     assert.equal(bmc.stats.powerSets, setsBefore, 'a reset, not a power off/on through the stored state');
 
     // The BMC switches the slot back on 1 s after the reset; only slot index 2 went through it.
-    await eventually(() => bmc.state.physical[2] === true, 'slot 3 is powered again');
+    await until(() => bmc.state.physical[2] === true, 'slot 3 to be powered again');
     assert.ok((bmc.state.poweredSince[2] ?? 0) >= asked, 'slot 3 (index 2) was power cycled');
     assert.equal(bmc.state.poweredSince[0], since[0], 'node 1 was not touched');
     assert.equal(bmc.state.poweredSince[1], since[1], 'node 2 was not touched');

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { startBridge, tempDir, testBridgeConfig, writeConfig, type CliProcess } from '../support/cli.js';
 import { requireMosquitto, startMosquitto, type Mosquitto } from '../support/mosquitto.js';
 import { Recorder, type ResponsePayload } from '../support/recorder.js';
-import { delay, percentile, seconds } from './helpers.js';
+import { delay, percentile, seconds, stopProcesses } from './helpers.js';
 
 /**
  * Issue 6, item 1: a real mosquitto killed and restarted 10 times while power requests flow to
@@ -26,9 +26,7 @@ describe('faults: the MQTT broker restarts under load', function () {
   });
 
   after(async () => {
-    await rec?.close();
-    if (bridge?.running) await bridge.stop('SIGTERM');
-    await mosquitto?.stop();
+    await stopProcesses({ bridge, rec, mosquitto }, 'SIGTERM');
   });
 
   it(`survives ${RESTARTS} broker restarts with requests in flight`, async () => {

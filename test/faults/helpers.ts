@@ -1,11 +1,11 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { createBridge, type BridgeApp } from '../../src/app/bridge.js';
+import type { BridgeApp } from '../../src/app/bridge.js';
 import { createSimulatedTpi1, type SimulatedTpi1 } from '../../src/board/simulator/tpi1.js';
-import { parseConfig } from '../../src/config/parse.js';
 import { systemClock, type Clock } from '../../src/util/clock.js';
-import { captureLogger, type CapturedLog } from '../support/log-capture.js';
+import { tempDir, type CliProcess } from '../support/cli.js';
+import { runBridge, stateDirOf } from '../support/in-process-bridge.js';
+import type { CapturedLog } from '../support/log-capture.js';
+import type { Mosquitto } from '../support/mosquitto.js';
+import type { Recorder } from '../support/recorder.js';
 
 /** mulberry32: a small, seedable PRNG. */
 export function prng(seed: number): () => number {
@@ -31,21 +31,9 @@ export function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(2)} s`;
 }
 
-export function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Polls `test` every 20 ms until it holds, or fails after `timeoutMs` saying what was awaited. */
-export async function until(test: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!test()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await delay(20);
-  }
-}
+export { delay, until } from '../support/wait.js';
 
 // ---- an in-process bridge on the simulated Turing Pi 1 -------------------------------------
-
 
 export interface LibraryBridge {
   bridge: BridgeApp;
@@ -56,26 +44,30 @@ export interface LibraryBridge {
 
 /**
  * createBridge with the REAL Tpi1Driver on the simulated bus (deps.i2cBus), connected to
- * `url`, base topic `tp`, a fresh state_dir, debug logs captured. `sections` are merged
- * one level deep over the defaults.
+ * `url`, base topic `tp`, a fresh state_dir, debug logs captured, polls every second.
+ * `sections` are merged one level deep over the defaults.
  */
 export async function startLibraryBridge(
   url: string,
   options: { clock?: Clock; sections?: Record<string, Record<string, unknown>>; sim?: SimulatedTpi1 } = {},
 ): Promise<LibraryBridge> {
   const clock = options.clock ?? systemClock;
-  const dir = mkdtempSync(path.join(tmpdir(), 'tpm-faults-'));
-  const sections: Record<string, Record<string, unknown>> = {
-    mqtt: { url, base_topic: 'tp', keepalive: 30 },
-    homeassistant: { enabled: false },
-    board: { type: 'tpi1', id: 'lab', poll_interval: '1s' },
-    power: { reboot_off_time: '500ms', min_off_time: 0, on_stagger: 0, settle_time: 0, graceful_timeout: '5s' },
-  };
-  for (const [key, value] of Object.entries(options.sections ?? {})) sections[key] = { ...sections[key], ...value };
-  const config = parseConfig({ ...sections, state_dir: path.join(dir, 'state') });
+  const dir = tempDir('tpm-faults-');
+  const { board, ...others } = options.sections ?? {};
+  const sections = { ...others, board: { poll_interval: '1s', ...board } };
   const sim = options.sim ?? createSimulatedTpi1({ clock });
-  const log = captureLogger('debug');
-  const bridge = createBridge(config, { i2cBus: sim.bus, clock, logger: log.logger });
-  await bridge.start();
+  const { bridge, log } = await runBridge(url, stateDirOf(dir), { clock, bus: sim.bus, sections });
   return { bridge, sim, log, dir };
+}
+
+// ---- the BUILT bridge on a real mosquitto ----------------------------------------------------
+
+/**
+ * Takes down what a process-level fault test started, whatever it got to: the bridge process
+ * (with `signal`, if it still runs), the recorder, then mosquitto.
+ */
+export async function stopProcesses(started: { bridge?: CliProcess; rec?: Recorder; mosquitto?: Mosquitto }, signal: NodeJS.Signals): Promise<void> {
+  if (started.bridge?.running) await started.bridge.stop(signal);
+  await started.rec?.close();
+  await started.mosquitto?.stop();
 }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { startBridge, tempDir, testBridgeConfig, writeConfig, type CliProcess } from '../support/cli.js';
 import { requireMosquitto, startMosquitto, type Mosquitto } from '../support/mosquitto.js';
 import { Recorder, type EventPayload } from '../support/recorder.js';
-import { delay, prng } from './helpers.js';
+import { delay, prng, stopProcesses } from './helpers.js';
 
 /**
  * Issue 6, item 6: SIGTERM and SIGKILL of the BUILT bridge at random points of a hard reboot
@@ -30,9 +30,7 @@ describe('faults: the bridge process is stopped or killed mid-operation', functi
   });
 
   after(async () => {
-    if (bridge?.running) await bridge.stop('SIGKILL');
-    await rec?.close();
-    await mosquitto?.stop();
+    await stopProcesses({ bridge, rec, mosquitto }, 'SIGKILL');
   });
 
   it('leaves power as documented after SIGTERM/SIGKILL in hard reboots and graceful shutdowns', async () => {

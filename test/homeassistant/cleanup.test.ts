@@ -1,20 +1,9 @@
 import assert from 'node:assert/strict';
-import type { BoardInfo } from '../../src/board/types.js';
 import { resolveNodes } from '../../src/config/nodes.js';
 import { configSchema, type ConfigInput } from '../../src/config/schema.js';
 import { indexOf, parseDiscoveryIndex, planDiscoveryChanges } from '../../src/homeassistant/cleanup.js';
 import { buildDiscovery, type DiscoveryMessage } from '../../src/homeassistant/discovery.js';
-
-const TPI1: BoardInfo = {
-  type: 'tpi1',
-  model: 'Turing Pi 1',
-  nodes: 7,
-  hasRtc: true,
-  canTellPresence: true,
-  nativeReset: false,
-  reportsPowerOnTime: false,
-  hasFans: false,
-};
+import { TPI1 } from './boards.js';
 
 function build(raw: ConfigInput): DiscoveryMessage[] {
   const config = configSchema.parse({ ...raw, board: { type: 'tpi1', id: 'rack1' } });

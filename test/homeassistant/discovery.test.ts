@@ -9,28 +9,7 @@ import {
   type DiscoveryInput,
   type DiscoveryMessage,
 } from '../../src/homeassistant/discovery.js';
-
-const TPI1: BoardInfo = {
-  type: 'tpi1',
-  model: 'Turing Pi 1',
-  nodes: 7,
-  hasRtc: true,
-  canTellPresence: true,
-  nativeReset: false,
-  reportsPowerOnTime: false,
-  hasFans: false,
-};
-
-const TPI2: BoardInfo = {
-  type: 'tpi2',
-  model: 'Turing Pi 2',
-  nodes: 4,
-  hasRtc: false,
-  canTellPresence: false,
-  nativeReset: true,
-  reportsPowerOnTime: true,
-  hasFans: false,
-};
+import { TPI1, TPI2 } from './boards.js';
 
 function inputFor(raw: ConfigInput, board: BoardInfo, extra: Partial<DiscoveryInput> = {}): DiscoveryInput {
   const config = configSchema.parse(raw);

@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { MqttConnection, describeMqttError } from '../../src/mqtt/connection.js';
 import { topicMatches } from '../../src/mqtt/match.js';
 import { silentLogger } from '../../src/util/logger.js';
-import { startDroppableAedes as startAedes, type DroppableBroker as TestAedes } from '../support/droppable-aedes.js';
+import { startAedes, type TestBroker } from '../support/aedes.js';
 import { Recorder } from '../support/recorder.js';
 
 describe('MqttConnection', function () {
   this.timeout(10_000);
-  let broker: TestAedes;
+  let broker: TestBroker;
   let connection: MqttConnection | undefined;
   let rec: Recorder | undefined;
 

@@ -190,9 +190,12 @@ export async function runCli(args: string[], options: { cwd?: string; env?: Node
   return { code, stdout: proc.stdout, stderr: proc.stderr };
 }
 
-/** A bridge process started from a config file, once it logged that it is online. */
-export async function startBridge(configFile: string, options: { cwd?: string; timeoutMs?: number } = {}): Promise<CliProcess> {
-  const proc = startCli(['bridge', '-c', configFile], { cwd: options.cwd ?? path.dirname(configFile) });
+/**
+ * A bridge process started from a config file, once it logged that it is online. `env` adds to
+ * the environment (a `${VAR}` in the config).
+ */
+export async function startBridge(configFile: string, options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliProcess> {
+  const proc = startCli(['bridge', '-c', configFile], { cwd: options.cwd ?? path.dirname(configFile), ...(options.env ? { env: options.env } : {}) });
   try {
     await proc.waitForLog(/^bridge online/, options.timeoutMs ?? 15_000);
   } catch (error) {
