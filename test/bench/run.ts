@@ -44,6 +44,8 @@ const SOAK_CAP_MS = 90_000;
 const log = (text: string): void => void process.stdout.write(`${text}\n`);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const kib = (k: number): number => round(k / 1024, 1);
+/** What config/systemd/*.service and docker/Dockerfile set: a small young generation for 1 GB nodes. */
+export const SHIPPED_NODE_OPTIONS = '--max-semi-space-size=1';
 
 async function main(): Promise<void> {
   const started = performance.now();
@@ -251,6 +253,37 @@ async function main(): Promise<void> {
     await stockFloor.child.stop();
     children.length = 0;
     await stockProbe.close();
+
+    // ---- as shipped: the systemd units and the image run node with SHIPPED_NODE_OPTIONS ---------
+    log(`as shipped (node ${SHIPPED_NODE_OPTIONS}): ${N.soak} commands and echoes ...`);
+    const shippedProbe = await Probe.connect(broker.url);
+    const shippedRun = writeBridgeConfig(work, broker.url, { model: 'tpi1' });
+    const shippedBridge = await startBridge(shippedProbe, shippedRun, [SHIPPED_NODE_OPTIONS]);
+    children.push(shippedBridge.child);
+    // The floor keeps node's defaults: a bare client as anyone would run it.
+    const shippedFloor = await startFloor(shippedProbe, 'bench/floor-shipped', broker.url);
+    children.push(shippedFloor.child);
+    await sleep(1000);
+    const shippedStart = { bridge: rssKiB(shippedBridge.child.pid), floor: rssKiB(shippedFloor.child.pid) };
+    const shb = new BridgeCommander(shippedProbe, shippedRun.base);
+    shb.init();
+    const shf = new FloorCommander(shippedProbe, 'bench/floor-shipped');
+    const shippedLatency = await interleaved(shb, shf, N.soak);
+    const shippedAfter = { bridge: rssKiB(shippedBridge.child.pid), floor: rssKiB(shippedFloor.child.pid) };
+    rows.push(compare('as shipped: bridge RSS after start', 'MiB', kib(shippedStart.bridge), kib(shippedStart.floor), SHIPPED_NODE_OPTIONS));
+    rows.push(compare(`as shipped: bridge RSS after ${shippedLatency.bridge.length} commands`, 'MiB', kib(shippedAfter.bridge), kib(shippedAfter.floor), 'floor with node defaults'));
+    rows.push(compare('as shipped: latency p50', 'ms', percentile(shippedLatency.bridge, 50), percentile(shippedLatency.floor, 50)));
+    results.as_shipped = {
+      node_options: SHIPPED_NODE_OPTIONS,
+      rss_kib: { start: shippedStart, after: shippedAfter },
+      commands: shippedLatency.bridge.length,
+      bridge_ms: { p50: round(percentile(shippedLatency.bridge, 50), 3), p99: round(percentile(shippedLatency.bridge, 99), 3) },
+      floor_ms: { p50: round(percentile(shippedLatency.floor, 50), 3), p99: round(percentile(shippedLatency.floor, 99), 3) },
+    };
+    await shippedBridge.child.stop();
+    await shippedFloor.child.stop();
+    children.length = 0;
+    await shippedProbe.close();
 
     // ---- report ---------------------------------------------------------------------------
     results.comparisons = rows;
