@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Clock } from '../../util/clock.js';
 import { TpmError, errorMessage } from '../../util/errors.js';
 import { i2cError } from './faults.js';
-import type { I2cDevice } from './i2c-bus.js';
+import { readRegisters, registerAt, type I2cDevice } from './i2c-bus.js';
 
 /**
  * The Maxim DS4520 I/O expander of a Turing Pi 1, at register level (HARDWARE.md "DS4520 at
@@ -94,9 +94,7 @@ export class Ds4520 implements I2cDevice {
 
   read(register: number, length: number): number[] {
     this.acknowledge();
-    const bytes: number[] = [];
-    for (let i = 0; i < length; i++) bytes.push(this.readRegister((register + i) & 0xff));
-    return bytes;
+    return readRegisters(register, length, (reg) => this.readRegister(reg));
   }
 
   write(register: number, bytes: readonly number[]): void {
@@ -104,7 +102,7 @@ export class Ds4520 implements I2cDevice {
     const previousControl = this.control;
     let eepromTouched = false;
     bytes.forEach((byte, i) => {
-      if (this.writeRegister((register + i) & 0xff, byte & 0xff)) eepromTouched = true;
+      if (this.writeRegister(registerAt(register, i), byte & 0xff)) eepromTouched = true;
     });
     if (eepromTouched) {
       this.state.eepromWrites++;

@@ -16,6 +16,16 @@ export interface I2cDevice {
   write(register: number, bytes: readonly number[]): void;
 }
 
+/** The register address after `register` + `offset`: both chips count on and wrap at 0xFF. */
+export function registerAt(register: number, offset: number): number {
+  return (register + offset) & 0xff;
+}
+
+/** A read of `length` registers from `register` on, as both chips auto-increment. */
+export function readRegisters(register: number, length: number, readOne: (register: number) => number): number[] {
+  return Array.from({ length }, (_, i) => readOne(registerAt(register, i)));
+}
+
 /** One transaction, as seen by onTransaction listeners (for tests that check order). */
 export interface TransactionRecord {
   operation: BusOperation;

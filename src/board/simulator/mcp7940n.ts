@@ -1,5 +1,5 @@
 import type { Clock } from '../../util/clock.js';
-import type { I2cDevice } from './i2c-bus.js';
+import { readRegisters, registerAt, type I2cDevice } from './i2c-bus.js';
 
 /**
  * The Microchip MCP7940N real-time clock of a Turing Pi 1, at register level (HARDWARE.md
@@ -72,16 +72,14 @@ export class Mcp7940n implements I2cDevice {
 
   read(register: number, length: number): number[] {
     this.catchUp();
-    const bytes: number[] = [];
-    for (let i = 0; i < length; i++) bytes.push(this.readRegister((register + i) & 0xff));
-    return bytes;
+    return readRegisters(register, length, (reg) => this.readRegister(reg));
   }
 
   write(register: number, bytes: readonly number[]): void {
     this.catchUp();
     let timeWritten = false;
     bytes.forEach((byte, i) => {
-      const reg = (register + i) & 0xff;
+      const reg = registerAt(register, i);
       if (reg <= 0x06 && reg !== 0x03) timeWritten = true;
       this.writeRegister(reg, byte & 0xff);
     });
