@@ -232,7 +232,8 @@ export class BridgeApp implements Bridge {
     const t = this.topics;
     const c = this.connection;
     const publish = async (): Promise<void> => {
-      if (snap.power !== null) await c.publishState(t.nodePower(n), snap.power ? 'ON' : 'OFF');
+      // The answer to a command: sent at once, not after the state and event built next.
+      if (snap.power !== null) await c.publishState(t.nodePower(n), snap.power ? 'ON' : 'OFF', false, true);
       await c.publishState(t.nodeState(n), JSON.stringify(snap.state));
       if (this.board.driver.info.canTellPresence && snap.present !== null) await c.publishState(t.nodePresent(n), snap.present ? 'ON' : 'OFF');
     };

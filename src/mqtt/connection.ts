@@ -152,10 +152,23 @@ export class MqttConnection {
   }
 
   /** A one-off publish (events, responses, commands): never retained unless asked. */
-  async publish(topic: string, payload: string | Buffer, options: { retain?: boolean; qos?: 0 | 1 } = {}): Promise<void> {
+  async publish(topic: string, payload: string | Buffer, options: { retain?: boolean; qos?: 0 | 1; flush?: boolean } = {}): Promise<void> {
     if (!this.client) throw new TpmError('BROKER', 'MQTT connection not started');
     this.published++;
-    await this.client.publishAsync(topic, payload, { qos: options.qos ?? 1, retain: options.retain ?? false });
+    const sent = this.client.publishAsync(topic, payload, { qos: options.qos ?? 1, retain: options.retain ?? false });
+    if (options.flush) this.flush();
+    await sent;
+  }
+
+  /**
+   * Hands what MQTT.js queued to the kernel now. MQTT.js corks the socket for each packet
+   * and uncorks at the end of the tick, so an answer would wait for everything else the
+   * same tick publishes (events, states); the answer of a command goes out on its own.
+   */
+  private flush(): void {
+    const socket = this.client?.stream as { writableCorked?: number; uncork?: () => void } | undefined;
+    if (!socket?.uncork) return;
+    for (let corked = socket.writableCorked ?? 0; corked > 0; corked--) socket.uncork();
   }
 
   /**
@@ -163,11 +176,11 @@ export class MqttConnection {
    * published on that topic ("with nothing changing, the bridge publishes nothing").
    * Returns whether a message was sent.
    */
-  async publishState(topic: string, payload: string, force = false): Promise<boolean> {
+  async publishState(topic: string, payload: string, force = false, flush = false): Promise<boolean> {
     if (!force && this.retained.get(topic) === payload) return false;
     this.retained.set(topic, payload);
     if (!this.client?.connected) return false; // republished from `retained` on connect
-    await this.publish(topic, payload, { retain: true });
+    await this.publish(topic, payload, { retain: true, flush });
     return true;
   }
 

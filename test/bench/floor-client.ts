@@ -11,17 +11,30 @@ import { connect } from 'mqtt';
  * 40 ms on Linux. That is the client's own cost, not the broker's: the floor is what a
  * client can do, so it does it.
  *
- *   node floor-client.js URL PREFIX     (PREFIX/ping in, PREFIX/pong out, PREFIX/state online)
+ * With --contract it also sends what SPEC sections 4 and 6 make the bridge send for every
+ * command, with nothing computed: the answer retained (a state topic), then an event and a
+ * retained JSON state. Its figures show what the messages alone cost, whoever sends them.
+ *
+ *   node floor-client.js URL PREFIX [--contract]
+ *     (PREFIX/ping in, PREFIX/pong out, PREFIX/state online; --contract: PREFIX/event, PREFIX/node-state)
  */
-const [url, prefix] = process.argv.slice(2);
-if (!url || !prefix) {
-  process.stderr.write('usage: floor-client URL PREFIX\n');
+const [url, prefix, mode] = process.argv.slice(2);
+if (!url || !prefix || (mode !== undefined && mode !== '--contract')) {
+  process.stderr.write('usage: floor-client URL PREFIX [--contract]\n');
   process.exit(2);
 }
+const contract = mode === '--contract';
 
 const client = connect(url, { clean: true, keepalive: 30, reconnectPeriod: 0, clientId: `floor-${process.pid}` });
 client.on('message', (_topic, payload) => {
-  client.publish(`${prefix}/pong`, payload, { qos: 1 });
+  client.publish(`${prefix}/pong`, payload, { qos: 1, retain: contract });
+  if (contract) {
+    const time = new Date().toISOString();
+    const text = payload.toString();
+    // The shapes and sizes of the bridge's: {time, type, node, action, source, result, message} and {state, since, source, reason}.
+    client.publish(`${prefix}/event`, JSON.stringify({ time, type: 'power', node: 5, action: 'on', source: 'mqtt', result: 'ok', message: `echoed ${text}` }), { qos: 1 });
+    client.publish(`${prefix}/node-state`, JSON.stringify({ state: 'on', since: time, source: 'mqtt', reason: `echoed ${text}` }), { qos: 1, retain: true });
+  }
 });
 client.on('connect', () => {
   (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);

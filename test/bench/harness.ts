@@ -2,7 +2,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BridgeRun } from './configs.js';
 import { spawnNode, whileAlive, type Child } from './process.js';
-import type { Probe, Seen } from './probe.js';
+import { Probe, type Seen } from './probe.js';
 
 /** Starting the measured processes and timing commands through the broker (run.ts, profile.ts). */
 
@@ -32,14 +32,59 @@ export async function startBridge(probe: Probe, run: BridgeRun, nodeArgs: string
   return { child, startupMs: seen.at - t0, messages: { base: base.messages, discovery: discovery.messages, discoveryBytes: discovery.bytes } };
 }
 
-export async function startFloor(probe: Probe, prefix: string, url: string, nodeArgs: string[] = []): Promise<Running> {
+/** Starts a floor client (`contract`: the one that also sends a command's messages, see floor-client.ts). */
+export async function startFloor(probe: Probe, prefix: string, url: string, nodeArgs: string[] = [], contract = false): Promise<Running> {
   await probe.subscribe(`${prefix}/state`);
-  await probe.subscribe(`${prefix}/pong`);
   const online = probe.next(`${prefix}/state`, 'online', 20_000);
   const t0 = performance.now();
-  const child = spawnNode([...nodeArgs, FLOOR, url, prefix]);
+  const child = spawnNode([...nodeArgs, FLOOR, url, prefix, ...(contract ? ['--contract'] : [])]);
   const seen = await whileAlive(child, online, 'floor client start');
   return { child, startupMs: seen.at - t0 };
+}
+
+/**
+ * The client that times commands and echoes, connected for that alone. It subscribes to the
+ * answers it waits for, as a script or Home Assistant would: each floor's pong and each
+ * commanded node's power (QoS 1), and the events at QoS 0 (the bridge's, only to notice a
+ * command refused "busy"; a contract floor's, so that both cost the timing client alike).
+ * A client subscribed to everything under the base topic also receives its own command,
+ * the node's state and the event, and the time it spends reading them shows in its
+ * figures: run.ts measures that case on its own row.
+ */
+export async function commandProbe(url: string, floorPrefixes: string[], bridge?: { base: string; nodes: number[] }): Promise<Probe> {
+  const probe = await Probe.connect(url);
+  for (const prefix of floorPrefixes) {
+    await probe.subscribe(`${prefix}/pong`);
+    await probe.subscribe(`${prefix}/event`, 0);
+  }
+  if (bridge) {
+    await probe.subscribe(`${bridge.base}/bridge/event`, 0);
+    for (const node of bridge.nodes) await probe.subscribe(`${bridge.base}/node/${node}/power`);
+  }
+  return probe;
+}
+
+/**
+ * Stops `watcher` watching the bridge (what it would read costs the timing, see commandProbe)
+ * and returns commanders for the bridge and the floors on a command probe of their own.
+ */
+export async function commanders(
+  watcher: Probe,
+  url: string,
+  run: BridgeRun,
+  floorPrefix: string,
+  options: { nodes?: number[]; contractPrefix?: string } = {},
+): Promise<{ probe: Probe; bridge: BridgeCommander; floor: FloorCommander; contract?: FloorCommander }> {
+  await watcher.unwatch(run.base);
+  await watcher.unwatch(run.discovery);
+  const { nodes = [NODE], contractPrefix } = options;
+  const probe = await commandProbe(url, contractPrefix ? [floorPrefix, contractPrefix] : [floorPrefix], { base: run.base, nodes });
+  return {
+    probe,
+    bridge: await new BridgeCommander(probe, run.base).init(),
+    floor: new FloorCommander(probe, floorPrefix),
+    ...(contractPrefix ? { contract: new FloorCommander(probe, contractPrefix) } : {}),
+  };
 }
 
 /** One request/response through the broker, timed from the publish to the answer. */
@@ -60,10 +105,9 @@ export class BridgeCommander {
     private readonly node = NODE,
   ) {}
 
-  /** Starts with the opposite of what the bridge published at start (the probe watched it). */
-  init(): this {
-    const now = this.probe.last(`${this.base}/node/${this.node}/power`);
-    if (now === undefined) throw new Error(`the bridge published no ${this.base}/node/${this.node}/power at start`);
+  /** Starts with the opposite of the node's power now (retained: the probe has it once subscribed). */
+  async init(): Promise<this> {
+    const now = await this.probe.lastOrNext(`${this.base}/node/${this.node}/power`);
     this.next = now === 'ON' ? 'OFF' : 'ON';
     return this;
   }
@@ -114,12 +158,25 @@ export class FloorCommander {
   }
 }
 
+/** Anything timed one command at a time. */
+export interface Commander {
+  command(): Promise<number>;
+}
+
 /** Bridge and floor in alternating blocks, so a slow moment of the machine hits both alike. */
-export async function interleaved(bridge: BridgeCommander, floor: FloorCommander, count: number, block = 50): Promise<{ bridge: number[]; floor: number[] }> {
-  const result = { bridge: [] as number[], floor: [] as number[] };
-  while (result.bridge.length < count) {
-    for (let i = 0; i < block; i++) result.floor.push(await floor.command());
-    for (let i = 0; i < block; i++) result.bridge.push(await bridge.command());
+export async function interleaved(bridge: Commander, floor: Commander, count: number, block = 50): Promise<{ bridge: number[]; floor: number[] }> {
+  const { bridge: b = [], floor: f = [] } = await interleavedMany({ bridge, floor }, count, block);
+  return { bridge: b, floor: f };
+}
+
+/** Each commander in turn, `block` commands at a time, until each has `count`. */
+export async function interleavedMany<K extends string>(commanders: Record<K, Commander>, count: number, block = 50): Promise<Record<K, number[]>> {
+  const keys = Object.keys(commanders) as K[];
+  const result = Object.fromEntries(keys.map((k) => [k, [] as number[]])) as Record<K, number[]>;
+  for (let done = 0; done < count; done += block) {
+    for (const key of keys) {
+      for (let i = 0; i < Math.min(block, count - done); i++) result[key].push(await commanders[key].command());
+    }
   }
   return result;
 }

@@ -51,8 +51,26 @@ export class Probe {
     await this.client.subscribeAsync(`${prefix}/#`, { qos: 1 });
   }
 
-  async subscribe(filter: string): Promise<void> {
-    await this.client.subscribeAsync(filter, { qos: 1 });
+  /** Stops counting under `prefix` and unsubscribes from `prefix/#`. */
+  async unwatch(prefix: string): Promise<void> {
+    this.counters.delete(`${prefix}/`);
+    await this.client.unsubscribeAsync(`${prefix}/#`);
+  }
+
+  async subscribe(filter: string, qos: 0 | 1 = 1): Promise<void> {
+    await this.client.subscribeAsync(filter, { qos });
+  }
+
+  async unsubscribe(filter: string): Promise<void> {
+    await this.client.unsubscribeAsync(filter);
+  }
+
+  /** The last payload on `topic`, retained included, waiting for it if none came yet. */
+  async lastOrNext(topic: string, timeoutMs = 10_000): Promise<string> {
+    const seen = this.latest.get(topic);
+    if (seen !== undefined) return seen;
+    const message = await this.nextWhere((m) => m.topic === topic, `a message on ${topic}`, timeoutMs, topic);
+    return message.payload.toString();
   }
 
   count(prefix: string): { messages: number; bytes: number } {

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeBridgeConfig } from './configs.js';
-import { BridgeCommander, FloorCommander, interleaved, startBridge, startFloor } from './harness.js';
+import { commanders, interleaved, startBridge, startFloor } from './harness.js';
 import { startMosquitto } from './mosquitto.js';
 import { cpuMs, rssKiB, type Child } from './process.js';
 import { Probe } from './probe.js';
@@ -42,13 +42,15 @@ async function main(): Promise<void> {
   process.env.DIAG_OUT = floorDiag;
   process.env.DIAG_LATENCY = '/ping:/pong';
   const floor = await startFloor(probe, 'bench/floor', broker.url, ['--import', resolve(here, 'diag.js')]);
+  let commander: Probe | undefined;
   try {
     process.stdout.write(`start-up ${round(bridge.startupMs, 1)} ms\n`);
     await sleep(1000);
     const atStart = await memory(bridge.child, diagOut);
-    const bc = new BridgeCommander(probe, run.base).init();
-    const fc = new FloorCommander(probe, 'bench/floor');
-    await interleaved(bc, fc, 100);
+    const timing = await commanders(probe, broker.url, run, 'bench/floor');
+    commander = timing.probe;
+    const { bridge: bc, floor: fc } = timing;
+    await interleaved(bc, fc, Number(process.env.PROFILE_WARMUP ?? 1000));
     const t0 = performance.now();
     await memory(bridge.child, diagOut); // resets the inside-the-process latencies
     await memory(floor.child, floorDiag);
@@ -85,6 +87,7 @@ async function main(): Promise<void> {
     await bridge.child.stop();
     await floor.child.stop();
     await probe.close();
+    await commander?.close();
     await broker.stop();
     if (!process.env.PROFILE_BRIEF) process.stdout.write(bridge.child.output().slice(-3000));
     rmSync(work, { recursive: true, force: true });

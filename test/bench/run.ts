@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeBridgeConfig, writeAgentConfig } from './configs.js';
 import { startMosquitto, type Mosquitto } from './mosquitto.js';
-import { CLI, NODE, BridgeCommander, FloorCommander, interleaved, roundTrip, startBridge, startFloor } from './harness.js';
+import { CLI, NODE, BridgeCommander, FloorCommander, commanders, interleaved, interleavedMany, roundTrip, startBridge, startFloor } from './harness.js';
 import { cpuMs, rssKiB, spawnNode, whileAlive, type Child } from './process.js';
 import { Probe } from './probe.js';
 import { compare, median, percentile, round, table, type Comparison } from './stats.js';
@@ -23,8 +23,9 @@ const QUICK = process.env.BENCH_QUICK === '1';
 
 const N = {
   startups: QUICK ? 2 : 5,
-  warmup: QUICK ? 20 : 100,
+  warmup: QUICK ? 50 : 1000,
   latency: QUICK ? 200 : 1000,
+  wide: QUICK ? 100 : 500,
   soak: QUICK ? 1000 : 10_000,
   agentCommands: QUICK ? 50 : 500,
   idleSeconds: QUICK ? 5 : 20,
@@ -95,6 +96,9 @@ async function main(): Promise<void> {
     children.push(bridge.child);
     const floor = await startFloor(probe, 'bench/floor', broker.url);
     children.push(floor.child);
+    // The floor that also sends a command's messages (floor-client.ts --contract), for the latency figures.
+    const contractFloor = await startFloor(probe, 'bench/contract', broker.url, [], true);
+    children.push(contractFloor.child);
     // The agent with real systeminformation; its argv fails on purpose so each command ends in an event.
     const agentTelemetry = probe.next(`${run.base}/node/3/agent/telemetry`, undefined, 30_000);
     await probe.watch(`${run.base}/node/3/agent`);
@@ -138,20 +142,41 @@ async function main(): Promise<void> {
     };
 
     // ---- command latency ------------------------------------------------------------------
-    log(`command latency: ${N.latency} commands to the bridge and ${N.latency} echoes, interleaved ...`);
-    const bridgeCommander = new BridgeCommander(probe, run.base);
-    bridgeCommander.init();
-    const floorCommander = new FloorCommander(probe, 'bench/floor');
-    const warmed = (await interleaved(bridgeCommander, floorCommander, N.warmup)).bridge.length;
+    // First as a client that watches everything under the base topic sees it: 4 messages per
+    // command (its own, power, state, event), each read by the client that is timing.
+    log(`command latency, client watching ${run.base}/#: ${N.wide} commands and echoes ...`);
+    await probe.subscribe('bench/floor/pong');
+    const wideBridge = await new BridgeCommander(probe, run.base).init();
+    const wideFloor = new FloorCommander(probe, 'bench/floor');
+    await interleaved(wideBridge, wideFloor, N.warmup);
+    const wide = await interleaved(wideBridge, wideFloor, N.wide);
+    await probe.unsubscribe('bench/floor/pong');
+    rows.push(compare('command latency p50, client on <base>/#', 'ms', percentile(wide.bridge, 50), percentile(wide.floor, 50), '4 messages per command reach the timing client'));
+    results.latency_watching_everything = { commands: wide.bridge.length, bridge_ms: p50p99(wide.bridge), floor_ms: p50p99(wide.floor) };
+
+    // Then as the issue asks: a client subscribed to the answer (the node's power; and events
+    // at QoS 0 to notice a "busy" refusal), like the floor's client to its pong. After a
+    // warm-up of all: a service runs for months, the figure is its steady state. The contract
+    // floor runs in the same blocks: the share of the ratio that SPEC's messages alone take.
+    log(`command latency: ${N.warmup} warm-up, then ${N.latency} commands to the bridge, ${N.latency} echoes and ${N.latency} contract echoes, interleaved ...`);
+    const timing = await commanders(probe, broker.url, run, 'bench/floor', { nodes: SOAK_NODES, contractPrefix: 'bench/contract' });
+    const { bridge: bridgeCommander, floor: floorCommander } = timing;
+    const trio = { bridge: bridgeCommander, floor: floorCommander, contract: timing.contract as FloorCommander };
+    const warmed = wide.bridge.length + 2 * N.warmup;
+    await interleavedMany(trio, N.warmup);
     const stateWrites = measureStateWrites(join(work, run.base.split('/')[1] ?? ''));
-    const latency = await interleaved(bridgeCommander, floorCommander, N.latency);
+    const latency = await interleavedMany(trio, N.latency);
     const writesPerCommand = stateWrites.stop() / latency.bridge.length;
     rows.push(compare('command latency p50', 'ms', percentile(latency.bridge, 50), percentile(latency.floor, 50), 'set -> power, set_tcp_nodelay'));
     rows.push(compare('command latency p99', 'ms', percentile(latency.bridge, 99), percentile(latency.floor, 99)));
+    rows.push(compare('contract floor p50 (echo + SPEC messages)', 'ms', percentile(latency.contract, 50), percentile(latency.floor, 50), 'retained answer, event, retained state'));
+    rows.push(compare('command latency p50 / contract floor', 'ms', percentile(latency.bridge, 50), percentile(latency.contract, 50), 'the bridge\'s own share'));
     results.latency = {
       commands: latency.bridge.length,
+      warm_up_commands: N.warmup,
       bridge_ms: { p50: round(percentile(latency.bridge, 50), 3), p90: round(percentile(latency.bridge, 90), 3), p99: round(percentile(latency.bridge, 99), 3), max: round(Math.max(...latency.bridge), 3) },
       floor_ms: { p50: round(percentile(latency.floor, 50), 3), p90: round(percentile(latency.floor, 90), 3), p99: round(percentile(latency.floor, 99), 3), max: round(Math.max(...latency.floor), 3) },
+      contract_floor_ms: p50p99(latency.contract),
       state_file_writes_per_command: round(writesPerCommand, 2),
       busy_refusals: bridgeCommander.busyRefusals,
     };
@@ -164,7 +189,7 @@ async function main(): Promise<void> {
     let soaked = 0;
     await Promise.all(
       SOAK_NODES.map(async (node) => {
-        const commander = node === NODE ? bridgeCommander : new BridgeCommander(probe, run.base, node).init();
+        const commander = node === NODE ? bridgeCommander : await new BridgeCommander(timing.probe, run.base, node).init();
         while (soaked < N.soak && performance.now() - soakT0 < SOAK_CAP_MS) {
           soaked++;
           await commander.command();
@@ -196,8 +221,9 @@ async function main(): Promise<void> {
       agent_commands: agentCommands,
       soak_seconds: round(soakSeconds, 1),
     };
-    for (const child of [bridge.child, agent, floor.child]) await child.stop();
+    for (const child of [bridge.child, agent, floor.child, contractFloor.child]) await child.stop();
     children.length = 0;
+    await timing.probe.close();
 
     // ---- in-process: bus transactions, messages and heap per poll --------------------------
     log(`idle polls in-process: ${N.polls} polls of a Turing Pi 1 on the simulated bus ...`);
@@ -239,9 +265,8 @@ async function main(): Promise<void> {
     children.push(stockBridge.child);
     const stockFloor = await startFloor(stockProbe, 'bench/floor', stock.url);
     children.push(stockFloor.child);
-    const sb = new BridgeCommander(stockProbe, stockRun.base);
-    sb.init();
-    const sf = new FloorCommander(stockProbe, 'bench/floor');
+    const stockTiming = await commanders(stockProbe, stock.url, stockRun, 'bench/floor');
+    const { bridge: sb, floor: sf } = stockTiming;
     await interleaved(sb, sf, 20, 10);
     const stockLatency = await interleaved(sb, sf, N.stockCommands);
     rows.push(compare('stock broker: latency p50', 'ms', percentile(stockLatency.bridge, 50), percentile(stockLatency.floor, 50), 'set_tcp_nodelay false'));
@@ -255,6 +280,7 @@ async function main(): Promise<void> {
     await stockFloor.child.stop();
     children.length = 0;
     await stockProbe.close();
+    await stockTiming.probe.close();
 
     // ---- as shipped: the systemd units and the image run node with SHIPPED_NODE_OPTIONS ---------
     log(`as shipped (node ${SHIPPED_NODE_OPTIONS}): ${N.soak} commands and echoes ...`);
@@ -267,13 +293,13 @@ async function main(): Promise<void> {
     children.push(shippedFloor.child);
     await sleep(1000);
     const shippedStart = { bridge: rssKiB(shippedBridge.child.pid), floor: rssKiB(shippedFloor.child.pid) };
-    const shb = new BridgeCommander(shippedProbe, shippedRun.base);
-    shb.init();
-    const shf = new FloorCommander(shippedProbe, 'bench/floor-shipped');
+    const shippedTiming = await commanders(shippedProbe, broker.url, shippedRun, 'bench/floor-shipped');
+    const { bridge: shb, floor: shf } = shippedTiming;
+    await interleaved(shb, shf, N.warmup);
     const shippedLatency = await interleaved(shb, shf, N.soak);
     const shippedAfter = { bridge: rssKiB(shippedBridge.child.pid), floor: rssKiB(shippedFloor.child.pid) };
     rows.push(compare('as shipped: bridge RSS after start', 'MiB', kib(shippedStart.bridge), kib(shippedStart.floor), SHIPPED_NODE_OPTIONS));
-    rows.push(compare(`as shipped: bridge RSS after ${shippedLatency.bridge.length} commands`, 'MiB', kib(shippedAfter.bridge), kib(shippedAfter.floor), 'floor with node defaults'));
+    rows.push(compare(`as shipped: bridge RSS after ${shippedLatency.bridge.length + N.warmup} commands`, 'MiB', kib(shippedAfter.bridge), kib(shippedAfter.floor), 'floor with node defaults'));
     rows.push(compare('as shipped: latency p50', 'ms', percentile(shippedLatency.bridge, 50), percentile(shippedLatency.floor, 50)));
     results.as_shipped = {
       node_options: SHIPPED_NODE_OPTIONS,
@@ -286,6 +312,7 @@ async function main(): Promise<void> {
     await shippedFloor.child.stop();
     children.length = 0;
     await shippedProbe.close();
+    await shippedTiming.probe.close();
 
     // ---- report ---------------------------------------------------------------------------
     results.comparisons = rows;

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { Socket } from 'node:net';
 import { MqttConnection, describeMqttError } from '../../src/mqtt/connection.js';
 import { topicMatches } from '../../src/mqtt/match.js';
 import { silentLogger } from '../../src/util/logger.js';
@@ -57,6 +58,56 @@ describe('MqttConnection', function () {
     const deadline = Date.now() + 3000;
     while (received.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
     assert.deepEqual(received, ['OFF']);
+  });
+
+  /** What the connection's own socket hands to the kernel, one entry per write, while `publishing` runs. */
+  async function socketWrites(publishing: () => Promise<void>): Promise<string[]> {
+    const proto = Socket.prototype as unknown as {
+      _writev: (this: Socket, chunks: { chunk: Buffer | string }[], cb: unknown) => unknown;
+      _write: (this: Socket, chunk: Buffer | string, ...rest: unknown[]) => unknown;
+    };
+    const { _writev: writev, _write: write } = proto;
+    const writes: string[] = [];
+    // Only the client's side: aedes, in this process, writes to its own sockets too.
+    const ours = (socket: Socket): boolean => socket.remotePort === broker.port;
+    proto._writev = function (chunks, cb) {
+      if (ours(this)) writes.push(chunks.map((c) => c.chunk.toString()).join(''));
+      return writev.call(this, chunks, cb);
+    };
+    proto._write = function (chunk, ...rest) {
+      if (ours(this)) writes.push(chunk.toString());
+      return write.call(this, chunk, ...rest);
+    };
+    try {
+      await publishing();
+    } finally {
+      proto._writev = writev;
+      proto._write = write;
+    }
+    return writes.filter((w) => w.includes('x/'));
+  }
+
+  it('sends a flushed message (a command\'s answer) in a write of its own, ahead of what the same tick publishes', async () => {
+    const c = connect();
+    await c.start();
+    const tick = (flush: boolean, power: string) => async () => {
+      await Promise.all([
+        c.publishState('x/node/3/power', power, false, flush),
+        c.publish('x/bridge/event', '{"event":1}'),
+        c.publishState('x/node/3/state', `{"state":"${power}"}`),
+      ]);
+    };
+    // Without flush MQTT.js sends all three in one write at the end of the tick ...
+    const batched = await socketWrites(tick(false, 'ON'));
+    assert.equal(batched.length, 1, `writes: ${JSON.stringify(batched)}`);
+    // ... with it, the answer leaves first and alone, the other two together after it.
+    const flushed = await socketWrites(tick(true, 'OFF'));
+    assert.equal(flushed.length, 2, `writes: ${JSON.stringify(flushed)}`);
+    assert.match(flushed[0] ?? '', /x\/node\/3\/power/);
+    assert.doesNotMatch(flushed[0] ?? '', /x\/bridge\/event|x\/node\/3\/state/);
+    assert.match(flushed[1] ?? '', /x\/bridge\/event[\s\S]*x\/node\/3\/state/);
+    rec = await Recorder.connect(broker.url, 'x');
+    await rec.waitForPayload('x/node/3/power', 'OFF');
   });
 
   it('fails fast with a reason a person can act on when asked to (the CLI client)', async () => {
