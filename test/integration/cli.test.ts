@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { chmodSync, existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { STACK_LINE, runCli, tempDir, testBridgeConfig, writeConfig } from '../support/cli.js';
+import { STACK_LINE, cliPath, runCli, tempDir, testBridgeConfig, writeConfig } from '../support/cli.js';
 
 /** The built command line's own answers (SPEC section 2): version, help, validate, usage errors. */
 describe('turingpi-mqtt command line', function () {
@@ -16,6 +17,22 @@ describe('turingpi-mqtt command line', function () {
     const result = await runCli(['--version']);
     assert.equal(result.code, 0);
     assert.equal(result.stdout.trim(), pkg.version);
+  });
+
+  it('runs as an installed command through its #! line, with node\'s young generation kept small', async () => {
+    // npm links the bin and makes it executable; the kernel then runs the #! line.
+    const cli = cliPath();
+    const firstLine = readFileSync(cli, 'utf8').split('\n', 1)[0];
+    assert.equal(firstLine, '#!/usr/bin/env -S node --max-semi-space-size=1');
+    const dir = tempDir();
+    const bin = path.join(dir, 'turingpi-mqtt');
+    symlinkSync(cli, bin);
+    chmodSync(cli, 0o755);
+    const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      execFile(bin, ['--version'], (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }));
+    });
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout.trim(), /^\d+\.\d+\.\d+/);
   });
 
   it('--help lists the commands and exits 0', async () => {
