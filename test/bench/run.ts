@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeBridgeConfig, writeAgentConfig } from './configs.js';
 import { startMosquitto, type Mosquitto } from './mosquitto.js';
-import { CLI, NODE, BridgeCommander, FloorCommander, commanders, interleaved, interleavedMany, roundTrip, startBridge, startFloor } from './harness.js';
+import { CLI, NODE, BridgeCommander, FloorCommander, commanders, interleaved, interleavedMany, roundTrip, startBridge, startFloor, type Commander } from './harness.js';
 import { cpuMs, rssKiB, spawnNode, whileAlive, type Child } from './process.js';
 import { Probe } from './probe.js';
 import { compare, median, percentile, round, table, type Comparison } from './stats.js';
@@ -26,6 +26,7 @@ const N = {
   warmup: QUICK ? 50 : 1000,
   latency: QUICK ? 200 : 1000,
   wide: QUICK ? 100 : 500,
+  spaced: QUICK ? 100 : 500,
   soak: QUICK ? 1000 : 10_000,
   agentCommands: QUICK ? 50 : 500,
   idleSeconds: QUICK ? 5 : 20,
@@ -33,6 +34,8 @@ const N = {
   scale: [8, 64, 512],
   polls: QUICK ? 200 : 2000,
 };
+/** The pause before each command of the "apart" latency figure. */
+const SPACED_MS = 2;
 /** SPEC section 3: the default board.poll_interval. */
 const DEFAULT_POLL_MS = 5000;
 /** The soak switches these (tpi1 nodes 2-7: none protected, none an agent node) side by side. */
@@ -171,6 +174,19 @@ async function main(): Promise<void> {
     rows.push(compare('command latency p99', 'ms', percentile(latency.bridge, 99), percentile(latency.floor, 99)));
     rows.push(compare('contract floor p50 (echo + SPEC messages)', 'ms', percentile(latency.contract, 50), percentile(latency.floor, 50), 'retained answer, event, retained state'));
     rows.push(compare('command latency p50 / contract floor', 'ms', percentile(latency.bridge, 50), percentile(latency.contract, 50), 'the bridge\'s own share'));
+    // Back to back, each command reaches a bridge still busy with the tail of the one before
+    // (its event and state, three acknowledgements): the same again with a pause before
+    // each command, as commands from people and schedules arrive.
+    log(`command latency, one command every ${SPACED_MS} ms: ${N.spaced} of each ...`);
+    const spacedOut = (c: Commander): Commander => ({
+      command: async () => {
+        await sleep(SPACED_MS);
+        return c.command();
+      },
+    });
+    const spaced = await interleavedMany({ bridge: spacedOut(trio.bridge), floor: spacedOut(trio.floor), contract: spacedOut(trio.contract) }, N.spaced);
+    rows.push(compare(`command latency p50, ${SPACED_MS} ms apart`, 'ms', percentile(spaced.bridge, 50), percentile(spaced.floor, 50), `contract floor ${round(percentile(spaced.contract, 50), 2)} ms`));
+    results.latency_spaced = { pause_ms: SPACED_MS, commands: spaced.bridge.length, bridge_ms: p50p99(spaced.bridge), floor_ms: p50p99(spaced.floor), contract_floor_ms: p50p99(spaced.contract) };
     results.latency = {
       commands: latency.bridge.length,
       warm_up_commands: N.warmup,
@@ -204,7 +220,7 @@ async function main(): Promise<void> {
     }
     await sleep(1000);
     const rssAfter = { bridge: rssKiB(bridge.child.pid), agent: rssKiB(agent.pid), floor: rssKiB(floor.child.pid) };
-    const bridgeCommands = warmed + latency.bridge.length + soaked;
+    const bridgeCommands = warmed + latency.bridge.length + spaced.bridge.length + soaked;
     rows.push(compare(`bridge RSS after ${bridgeCommands} commands`, 'MiB', kib(rssAfter.bridge), kib(rssAfter.floor), `floor after as many echoes`));
     rows.push(compare(`agent RSS after ${agentCommands} commands`, 'MiB', kib(rssAfter.agent), kib(rssAfter.floor)));
     // And once quiet again (see rssSettled): what the commands left behind, not what is in flight.
