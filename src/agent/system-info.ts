@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
-import { readFile, statfs } from 'node:fs/promises';
+import { readFile, readdir, statfs } from 'node:fs/promises';
 import { hostname, uptime } from 'node:os';
+import { join } from 'node:path';
 
 /**
  * Where the agent reads the node's health: the subset of `systeminformation` it uses, so
@@ -28,7 +29,9 @@ export const THROTTLED_SYSFS = '/sys/devices/platform/soc/soc:firmware/get_throt
 export async function defaultSystemInfo(): Promise<SystemInfoSource> {
   const si = await import('systeminformation');
   return {
-    cpuTemperature: () => si.cpuTemperature(),
+    // systeminformation starts two or three shells for this on every call (one of them with
+    // execSync, which stops the agent meanwhile), to reach the same sysfs files on a Pi.
+    cpuTemperature: kernelFirstTemperature(() => si.cpuTemperature()),
     currentLoad: () => si.currentLoad(),
     mem: () => si.mem(),
     // systeminformation runs df, lsb_release and more for these (~55 ms of CPU per sample on
@@ -60,4 +63,65 @@ export async function readFirmwareThrottled(): Promise<string | null> {
       resolve(error ? null : stdout.trim());
     });
   });
+}
+
+/** The kernel's thermal zones (a Raspberry Pi has one, of type `cpu-thermal`). */
+export const THERMAL_ZONES = '/sys/class/thermal';
+
+/** How long a source that found no sensor is left alone before it is asked again. */
+export const NO_SENSOR_RETRY_MS = 60 * 60 * 1000;
+
+/**
+ * The CPU temperature in °C from the kernel's thermal zones: the first zone whose type names
+ * the CPU (`cpu-thermal` on a Pi, `x86_pkg_temp` on Intel), else the first that reads; null
+ * where no zone reads. A zone that fails to read (some report EINVAL while their sensor is
+ * off) is skipped.
+ */
+export async function readThermalZones(dir = THERMAL_ZONES): Promise<number | null> {
+  let names: string[];
+  try {
+    names = (await readdir(dir)).filter((name) => /^thermal_zone\d+$/.test(name)).sort((a, b) => zoneNumber(a) - zoneNumber(b));
+  } catch {
+    return null;
+  }
+  const zones = await Promise.all(
+    names.map(async (name) => {
+      try {
+        const [type, temp] = await Promise.all([readFile(join(dir, name, 'type'), 'utf8'), readFile(join(dir, name, 'temp'), 'utf8')]);
+        const milli = Number(temp.trim());
+        return Number.isFinite(milli) && temp.trim() !== '' ? { type: type.trim().toLowerCase(), celsius: milli / 1000 } : null;
+      } catch {
+        return null;
+      }
+    }),
+  );
+  const readable = zones.filter((z): z is { type: string; celsius: number } => z !== null);
+  const cpu = readable.find((z) => z.type.includes('cpu') || z.type.includes('pkg'));
+  return (cpu ?? readable[0])?.celsius ?? null;
+}
+
+function zoneNumber(name: string): number {
+  return Number(name.slice('thermal_zone'.length));
+}
+
+/**
+ * Reads the thermal zones; only where they give nothing asks `fallback` (systeminformation,
+ * which also knows hwmon labels and `sensors`). A fallback that found nothing is not asked
+ * again for NO_SENSOR_RETRY_MS: on a machine without sensors it would start its shells every
+ * sample for the same null.
+ */
+export function kernelFirstTemperature(
+  fallback: () => Promise<{ main: number | null }>,
+  options: { dir?: string; now?: () => number } = {},
+): () => Promise<{ main: number | null }> {
+  const now = options.now ?? Date.now;
+  let fallbackQuietUntil = Number.NEGATIVE_INFINITY;
+  return async () => {
+    const celsius = await readThermalZones(options.dir);
+    if (celsius !== null) return { main: celsius };
+    if (now() < fallbackQuietUntil) return { main: null };
+    const answer = await fallback();
+    if (answer.main === null || !Number.isFinite(answer.main)) fallbackQuietUntil = now() + NO_SENSOR_RETRY_MS;
+    return answer;
+  };
 }

@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NO_SENSOR_RETRY_MS, kernelFirstTemperature, readThermalZones } from '../../src/agent/system-info.js';
+
+/** A fake /sys/class/thermal: zones given as [type, temp file content or undefined for none]. */
+function thermalDir(zones: Record<string, [string, string | undefined]>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tpm-thermal-'));
+  mkdirSync(join(dir, 'cooling_device0'));
+  for (const [name, [type, temp]] of Object.entries(zones)) {
+    mkdirSync(join(dir, name));
+    writeFileSync(join(dir, name, 'type'), `${type}\n`);
+    if (temp !== undefined) writeFileSync(join(dir, name, 'temp'), `${temp}\n`);
+  }
+  return dir;
+}
+
+describe('agent temperature from the kernel', () => {
+  it('reads a Raspberry Pi\'s cpu-thermal zone in °C', async () => {
+    assert.equal(await readThermalZones(thermalDir({ thermal_zone0: ['cpu-thermal', '48312'] })), 48.312);
+  });
+
+  it('prefers the zone that names the CPU over the ones before it', async () => {
+    const dir = thermalDir({ thermal_zone0: ['acpitz', '27800'], thermal_zone1: ['INT3400 Thermal', '20000'], thermal_zone2: ['x86_pkg_temp', '55000'] });
+    assert.equal(await readThermalZones(dir), 55);
+  });
+
+  it('takes the first readable zone in number order when none names the CPU, skipping unreadable ones', async () => {
+    const dir = thermalDir({ thermal_zone10: ['soc', '61000'], thermal_zone2: ['gpu', '40500'], thermal_zone1: ['board', undefined], thermal_zone0: ['ddr', 'n/a'] });
+    assert.equal(await readThermalZones(dir), 40.5);
+  });
+
+  it('is null where there are no zones, or no such folder', async () => {
+    assert.equal(await readThermalZones(thermalDir({})), null);
+    assert.equal(await readThermalZones(join(tmpdir(), 'tpm-no-such-thermal-dir')), null);
+  });
+
+  it('asks the fallback (systeminformation) only where the kernel has no zone', async () => {
+    let asked = 0;
+    const fallback = async () => {
+      asked++;
+      return { main: 70 };
+    };
+    const withZone = kernelFirstTemperature(fallback, { dir: thermalDir({ thermal_zone0: ['cpu-thermal', '45000'] }) });
+    assert.deepEqual(await withZone(), { main: 45 });
+    assert.equal(asked, 0);
+    const withoutZone = kernelFirstTemperature(fallback, { dir: thermalDir({}) });
+    assert.deepEqual(await withoutZone(), { main: 70 });
+    assert.deepEqual(await withoutZone(), { main: 70 });
+    assert.equal(asked, 2, 'a fallback that finds a sensor is asked every time');
+  });
+
+  it('leaves a fallback that found nothing alone for an hour, then asks again', async () => {
+    let asked = 0;
+    let now = 1_000_000;
+    const temperature = kernelFirstTemperature(
+      async () => {
+        asked++;
+        return { main: null };
+      },
+      { dir: thermalDir({}), now: () => now },
+    );
+    assert.deepEqual(await temperature(), { main: null });
+    now += NO_SENSOR_RETRY_MS - 1;
+    assert.deepEqual(await temperature(), { main: null });
+    assert.equal(asked, 1);
+    now += 1;
+    await temperature();
+    assert.equal(asked, 2);
+  });
+});
