@@ -39,7 +39,8 @@ export async function defaultSystemInfo(): Promise<SystemInfoSource> {
     fsSize: rootFsUse,
     time: () => ({ uptime: uptime() }),
     osInfo: async () => ({ hostname: hostname() }),
-    getThrottled: readFirmwareThrottled,
+    // Not a Pi (no sysfs file, no vcgencmd): not every sample an attempt to start vcgencmd.
+    getThrottled: quietAfterNothing(readFirmwareThrottled),
   };
 }
 
@@ -106,22 +107,34 @@ function zoneNumber(name: string): number {
 
 /**
  * Reads the thermal zones; only where they give nothing asks `fallback` (systeminformation,
- * which also knows hwmon labels and `sensors`). A fallback that found nothing is not asked
- * again for NO_SENSOR_RETRY_MS: on a machine without sensors it would start its shells every
- * sample for the same null.
+ * which also knows hwmon labels and `sensors`), itself quiet for an hour after it found
+ * nothing (see quietAfterNothing).
  */
 export function kernelFirstTemperature(
   fallback: () => Promise<{ main: number | null }>,
   options: { dir?: string; now?: () => number } = {},
 ): () => Promise<{ main: number | null }> {
-  const now = options.now ?? Date.now;
-  let fallbackQuietUntil = Number.NEGATIVE_INFINITY;
+  const quietFallback = quietAfterNothing(async () => {
+    const { main } = await fallback();
+    return main !== null && Number.isFinite(main) ? main : null;
+  }, options.now);
   return async () => {
     const celsius = await readThermalZones(options.dir);
-    if (celsius !== null) return { main: celsius };
-    if (now() < fallbackQuietUntil) return { main: null };
-    const answer = await fallback();
-    if (answer.main === null || !Number.isFinite(answer.main)) fallbackQuietUntil = now() + NO_SENSOR_RETRY_MS;
-    return answer;
+    return { main: celsius ?? (await quietFallback()) };
+  };
+}
+
+/**
+ * `read`, asked again only NO_SENSOR_RETRY_MS after it last found nothing: each try of the
+ * fallbacks wrapped so starts processes (shells, `sensors`, `vcgencmd`), and on a machine
+ * without the sensor they would start every sample for the same null.
+ */
+export function quietAfterNothing<T>(read: () => Promise<T | null>, now: () => number = Date.now): () => Promise<T | null> {
+  let quietUntil = Number.NEGATIVE_INFINITY;
+  return async () => {
+    if (now() < quietUntil) return null;
+    const value = await read();
+    if (value === null) quietUntil = now() + NO_SENSOR_RETRY_MS;
+    return value;
   };
 }

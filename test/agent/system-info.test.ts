@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NO_SENSOR_RETRY_MS, kernelFirstTemperature, readThermalZones } from '../../src/agent/system-info.js';
+import { NO_SENSOR_RETRY_MS, kernelFirstTemperature, quietAfterNothing, readThermalZones } from '../../src/agent/system-info.js';
 
 /** A fake /sys/class/thermal: zones given as [type, temp file content or undefined for none]. */
 function thermalDir(zones: Record<string, [string, string | undefined]>): string {
@@ -68,5 +68,19 @@ describe('agent temperature from the kernel', () => {
     now += 1;
     await temperature();
     assert.equal(asked, 2);
+  });
+
+  it('keeps asking a source that answers, and one that found nothing again only after an hour', async () => {
+    let now = 0;
+    const answers: (string | null)[] = ['throttled=0x0', null, 'throttled=0x50005'];
+    let asked = 0;
+    const throttled = quietAfterNothing(async () => answers[asked++] ?? null, () => now);
+    assert.equal(await throttled(), 'throttled=0x0');
+    assert.equal(await throttled(), null);
+    assert.equal(await throttled(), null, 'quiet: not asked');
+    assert.equal(asked, 2);
+    now += NO_SENSOR_RETRY_MS;
+    assert.equal(await throttled(), 'throttled=0x50005');
+    assert.equal(asked, 3);
   });
 });
