@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=1
+#!/usr/bin/env node
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { formatPowerAnswer, parsePowerArgs, requestPower } from './cli/power-client.js';

@@ -50,7 +50,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 const kib = (k: number): number => round(k / 1024, 1);
 /** p50 and p99 of a latency sample in ms, as results JSON keeps them. */
 const p50p99 = (ms: number[]): { p50: number; p99: number } => ({ p50: round(percentile(ms, 50), 3), p99: round(percentile(ms, 99), 3) });
-/** What the installed command's #! line (src/cli.ts), config/systemd/*.service and docker/Dockerfile set: a small young generation for 1 GB nodes. */
+/** What config/systemd/*.service and docker/Dockerfile set: a small young generation for 1 GB nodes. */
 export const SHIPPED_NODE_OPTIONS = '--max-semi-space-size=1';
 
 async function main(): Promise<void> {
@@ -298,7 +298,7 @@ async function main(): Promise<void> {
     await stockProbe.close();
     await stockTiming.probe.close();
 
-    // ---- as shipped: the installed command, the systemd units and the image run node with SHIPPED_NODE_OPTIONS
+    // ---- as shipped: the systemd units and the image run node with SHIPPED_NODE_OPTIONS ---------
     log(`as shipped (node ${SHIPPED_NODE_OPTIONS}): ${N.soak} commands and echoes ...`);
     const shippedProbe = await Probe.connect(broker.url);
     const shippedRun = writeBridgeConfig(work, broker.url, { model: 'tpi1' });

@@ -19,11 +19,13 @@ describe('turingpi-mqtt command line', function () {
     assert.equal(result.stdout.trim(), pkg.version);
   });
 
-  it('runs as an installed command through its #! line, with node\'s young generation kept small', async () => {
-    // npm links the bin and makes it executable; the kernel then runs the #! line.
+  it('runs as an installed command through its #! line', async () => {
+    // npm links the bin and makes it executable; the kernel then runs the #! line. A plain
+    // `env node`: `env -S` (for node flags) is missing from BusyBox, and npm's Windows shims
+    // understand the plain form everywhere.
     const cli = cliPath();
     const firstLine = readFileSync(cli, 'utf8').split('\n', 1)[0];
-    assert.equal(firstLine, '#!/usr/bin/env -S node --max-semi-space-size=1');
+    assert.equal(firstLine, '#!/usr/bin/env node');
     const dir = tempDir();
     const bin = path.join(dir, 'turingpi-mqtt');
     symlinkSync(cli, bin);
