@@ -89,8 +89,9 @@ export async function readThermalZones(dir = THERMAL_ZONES): Promise<number | nu
     names.map(async (name) => {
       try {
         const [type, temp] = await Promise.all([readFile(join(dir, name, 'type'), 'utf8'), readFile(join(dir, name, 'temp'), 'utf8')]);
-        const milli = Number(temp.trim());
-        return Number.isFinite(milli) && temp.trim() !== '' ? { type: type.trim().toLowerCase(), celsius: milli / 1000 } : null;
+        const text = temp.trim();
+        const milli = Number(text);
+        return text !== '' && Number.isFinite(milli) ? { type: type.trim().toLowerCase(), celsius: milli / 1000 } : null;
       } catch {
         return null;
       }

@@ -225,7 +225,7 @@ export class BridgeApp implements Bridge {
   private async onReconnect(): Promise<void> {
     if (!this.started) return;
     // The broker may have published our will while we were away.
-    await this.connection.publishState(this.topics.bridgeState, 'online', true);
+    await this.connection.publishState(this.topics.bridgeState, 'online', { force: true });
   }
 
   private publishNode(n: number, snap: NodeSnapshot): void {
@@ -233,7 +233,7 @@ export class BridgeApp implements Bridge {
     const c = this.connection;
     const publish = async (): Promise<void> => {
       // The answer to a command: sent at once, not after the state and event built next.
-      if (snap.power !== null) await c.publishState(t.nodePower(n), snap.power ? 'ON' : 'OFF', false, true);
+      if (snap.power !== null) await c.publishState(t.nodePower(n), snap.power ? 'ON' : 'OFF', { flush: true });
       await c.publishState(t.nodeState(n), JSON.stringify(snap.state));
       if (this.board.driver.info.canTellPresence && snap.present !== null) await c.publishState(t.nodePresent(n), snap.present ? 'ON' : 'OFF');
     };

@@ -174,9 +174,11 @@ export class MqttConnection {
   /**
    * Retained state, QoS 1, published only when it differs from what this connection last
    * published on that topic ("with nothing changing, the bridge publishes nothing").
-   * Returns whether a message was sent.
+   * Returns whether a message was sent. `force`: send even if unchanged (after our will may have
+   * replaced it); `flush`: see flush().
    */
-  async publishState(topic: string, payload: string, force = false, flush = false): Promise<boolean> {
+  async publishState(topic: string, payload: string, options: { force?: boolean; flush?: boolean } = {}): Promise<boolean> {
+    const { force = false, flush = false } = options;
     if (!force && this.retained.get(topic) === payload) return false;
     this.retained.set(topic, payload);
     if (!this.client?.connected) return false; // republished from `retained` on connect

@@ -92,7 +92,7 @@ describe('MqttConnection', function () {
     await c.start();
     const tick = (flush: boolean, power: string) => async () => {
       await Promise.all([
-        c.publishState('x/node/3/power', power, false, flush),
+        c.publishState('x/node/3/power', power, { flush }),
         c.publish('x/bridge/event', '{"event":1}'),
         c.publishState('x/node/3/state', `{"state":"${power}"}`),
       ]);
