@@ -1,6 +1,6 @@
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { BridgeRun } from './configs.js';
+import { writeBridgeConfig, type BridgeRun } from './configs.js';
 import { spawnNode, whileAlive, type Child } from './process.js';
 import { Probe, type Seen } from './probe.js';
 
@@ -85,6 +85,49 @@ export async function commanders(
     floor: new FloorCommander(probe, floorPrefix),
     ...(contractPrefix ? { contract: new FloorCommander(probe, contractPrefix) } : {}),
   };
+}
+
+/** A bridge and a floor running side by side, with commanders for both. */
+export interface BridgeAndFloor {
+  bridge: Child;
+  floor: Child;
+  bridgeCommander: BridgeCommander;
+  floorCommander: FloorCommander;
+  /** Stops both processes and closes the clients. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a bridge (simulated Turing Pi 1, `bridgeNodeArgs` for node) and a floor client on
+ * the broker at `url`, with their own probes: the phases of run.ts that measure one case.
+ */
+export async function startBridgeAndFloor(work: string, url: string, floorPrefix: string, bridgeNodeArgs: string[] = []): Promise<BridgeAndFloor> {
+  const watcher = await Probe.connect(url);
+  const started: Child[] = [];
+  try {
+    const run = writeBridgeConfig(work, url, { model: 'tpi1' });
+    const bridge = (await startBridge(watcher, run, bridgeNodeArgs)).child;
+    started.push(bridge);
+    // The floor keeps node's defaults: a bare client as anyone would run it.
+    const floor = (await startFloor(watcher, floorPrefix, url)).child;
+    started.push(floor);
+    const timing = await commanders(watcher, url, run, floorPrefix);
+    return {
+      bridge,
+      floor,
+      bridgeCommander: timing.bridge,
+      floorCommander: timing.floor,
+      close: async () => {
+        for (const child of started) await child.stop();
+        await watcher.close();
+        await timing.probe.close();
+      },
+    };
+  } catch (error) {
+    for (const child of started) await child.stop();
+    await watcher.close();
+    throw error;
+  }
 }
 
 /** One request/response through the broker, timed from the publish to the answer. */

@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeBridgeConfig, writeAgentConfig } from './configs.js';
 import { startMosquitto, type Mosquitto } from './mosquitto.js';
-import { CLI, NODE, BridgeCommander, FloorCommander, commanders, interleaved, interleavedMany, roundTrip, startBridge, startFloor, type Commander } from './harness.js';
+import { CLI, NODE, BridgeCommander, FloorCommander, commanders, interleaved, interleavedMany, roundTrip, startBridge, startBridgeAndFloor, startFloor, type Commander } from './harness.js';
 import { cpuMs, rssKiB, spawnNode, whileAlive, type Child } from './process.js';
 import { Probe } from './probe.js';
 import { compare, median, percentile, round, table, type Comparison } from './stats.js';
@@ -275,16 +275,10 @@ async function main(): Promise<void> {
     log(`stock mosquitto (set_tcp_nodelay false): ${N.stockCommands} commands and echoes ...`);
     const stock = await startMosquitto({ tcpNoDelay: false });
     brokers.push(stock);
-    const stockProbe = await Probe.connect(stock.url);
-    const stockRun = writeBridgeConfig(work, stock.url, { model: 'tpi1' });
-    const stockBridge = await startBridge(stockProbe, stockRun);
-    children.push(stockBridge.child);
-    const stockFloor = await startFloor(stockProbe, 'bench/floor', stock.url);
-    children.push(stockFloor.child);
-    const stockTiming = await commanders(stockProbe, stock.url, stockRun, 'bench/floor');
-    const { bridge: sb, floor: sf } = stockTiming;
-    await interleaved(sb, sf, 20, 10);
-    const stockLatency = await interleaved(sb, sf, N.stockCommands);
+    const stockPair = await startBridgeAndFloor(work, stock.url, 'bench/floor');
+    children.push(stockPair.bridge, stockPair.floor);
+    await interleaved(stockPair.bridgeCommander, stockPair.floorCommander, 20, 10);
+    const stockLatency = await interleaved(stockPair.bridgeCommander, stockPair.floorCommander, N.stockCommands);
     rows.push(compare('stock broker: latency p50', 'ms', percentile(stockLatency.bridge, 50), percentile(stockLatency.floor, 50), 'set_tcp_nodelay false'));
     rows.push(compare('stock broker: latency p99', 'ms', percentile(stockLatency.bridge, 99), percentile(stockLatency.floor, 99)));
     results.stock_broker_latency = {
@@ -292,28 +286,18 @@ async function main(): Promise<void> {
       bridge_ms: p50p99(stockLatency.bridge),
       floor_ms: p50p99(stockLatency.floor),
     };
-    await stockBridge.child.stop();
-    await stockFloor.child.stop();
+    await stockPair.close();
     children.length = 0;
-    await stockProbe.close();
-    await stockTiming.probe.close();
 
     // ---- as shipped: the systemd units and the image run node with SHIPPED_NODE_OPTIONS ---------
     log(`as shipped (node ${SHIPPED_NODE_OPTIONS}): ${N.soak} commands and echoes ...`);
-    const shippedProbe = await Probe.connect(broker.url);
-    const shippedRun = writeBridgeConfig(work, broker.url, { model: 'tpi1' });
-    const shippedBridge = await startBridge(shippedProbe, shippedRun, [SHIPPED_NODE_OPTIONS]);
-    children.push(shippedBridge.child);
-    // The floor keeps node's defaults: a bare client as anyone would run it.
-    const shippedFloor = await startFloor(shippedProbe, 'bench/floor-shipped', broker.url);
-    children.push(shippedFloor.child);
+    const shipped = await startBridgeAndFloor(work, broker.url, 'bench/floor-shipped', [SHIPPED_NODE_OPTIONS]);
+    children.push(shipped.bridge, shipped.floor);
     await sleep(1000);
-    const shippedStart = { bridge: rssKiB(shippedBridge.child.pid), floor: rssKiB(shippedFloor.child.pid) };
-    const shippedTiming = await commanders(shippedProbe, broker.url, shippedRun, 'bench/floor-shipped');
-    const { bridge: shb, floor: shf } = shippedTiming;
-    await interleaved(shb, shf, N.warmup);
-    const shippedLatency = await interleaved(shb, shf, N.soak);
-    const shippedAfter = { bridge: rssKiB(shippedBridge.child.pid), floor: rssKiB(shippedFloor.child.pid) };
+    const shippedStart = { bridge: rssKiB(shipped.bridge.pid), floor: rssKiB(shipped.floor.pid) };
+    await interleaved(shipped.bridgeCommander, shipped.floorCommander, N.warmup);
+    const shippedLatency = await interleaved(shipped.bridgeCommander, shipped.floorCommander, N.soak);
+    const shippedAfter = { bridge: rssKiB(shipped.bridge.pid), floor: rssKiB(shipped.floor.pid) };
     rows.push(compare('as shipped: bridge RSS after start', 'MiB', kib(shippedStart.bridge), kib(shippedStart.floor), SHIPPED_NODE_OPTIONS));
     rows.push(compare(`as shipped: bridge RSS after ${shippedLatency.bridge.length + N.warmup} commands`, 'MiB', kib(shippedAfter.bridge), kib(shippedAfter.floor), 'floor with node defaults'));
     rows.push(compare('as shipped: latency p50', 'ms', percentile(shippedLatency.bridge, 50), percentile(shippedLatency.floor, 50)));
@@ -324,11 +308,8 @@ async function main(): Promise<void> {
       bridge_ms: p50p99(shippedLatency.bridge),
       floor_ms: p50p99(shippedLatency.floor),
     };
-    await shippedBridge.child.stop();
-    await shippedFloor.child.stop();
+    await shipped.close();
     children.length = 0;
-    await shippedProbe.close();
-    await shippedTiming.probe.close();
 
     // ---- report ---------------------------------------------------------------------------
     results.comparisons = rows;
