@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { writeBridgeConfig, type BridgeRun } from './configs.js';
 import { spawnNode, whileAlive, type Child } from './process.js';
 import { Probe, type Seen } from './probe.js';
+import { delay } from '../support/wait.js';
 
 /** Starting the measured processes and timing commands through the broker (run.ts, profile.ts). */
 
@@ -12,7 +13,6 @@ export const FLOOR = resolve(here, 'floor-client.js');
 /** A node that is neither protected (tpi1 node 1 is) nor an agent node. */
 export const NODE = 5;
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export interface Running {
   child: Child;
@@ -183,7 +183,7 @@ export class BridgeCommander {
       this.probe.cancel(isPower);
       answered.catch(() => undefined);
       this.busyRefusals++;
-      await sleep(1);
+      await delay(1);
     }
   }
 }

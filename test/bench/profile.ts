@@ -16,15 +16,15 @@ import { startMosquitto } from './mosquitto.js';
 import { cpuMs, rssKiB, type Child } from './process.js';
 import { Probe } from './probe.js';
 import { percentile, round } from './stats.js';
+import { delay } from '../support/wait.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const commands = Number(process.argv[2] ?? 2000);
 const nodeArgs = (process.env.PROFILE_NODE_ARGS ?? '').split(' ').filter(Boolean);
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function memory(child: Child, file: string): Promise<unknown> {
   process.kill(child.pid, 'SIGUSR2');
-  await sleep(300);
+  await delay(300);
   return { rss_mib: round(rssKiB(child.pid) / 1024, 1), ...(JSON.parse(readFileSync(file, 'utf8')) as object) };
 }
 
@@ -45,7 +45,7 @@ async function main(): Promise<void> {
   let commander: Probe | undefined;
   try {
     process.stdout.write(`start-up ${round(bridge.startupMs, 1)} ms\n`);
-    await sleep(1000);
+    await delay(1000);
     const atStart = await memory(bridge.child, diagOut);
     const timing = await commanders(probe, broker.url, run, 'bench/floor');
     commander = timing.probe;
@@ -59,7 +59,7 @@ async function main(): Promise<void> {
     const cpuPer = (k: 'bridge' | 'floor', pid: number): number => round(((cpuMs(pid) - cpu0[k]) * 1000) / commands, 0);
     const cpu = { bridge: cpuPer('bridge', bridge.child.pid), floor: cpuPer('floor', floor.child.pid) };
     const seconds = (performance.now() - t0) / 1000;
-    await sleep(1000);
+    await delay(1000);
     const after = await memory(bridge.child, diagOut);
     const floorAfter = (await memory(floor.child, floorDiag)) as object;
     // DIAG_ALLOC=1: what each allocated during the commands, kept for a look after the run.

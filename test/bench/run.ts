@@ -17,6 +17,7 @@ import { cpuMs, rssKiB, spawnNode, whileAlive, type Child } from './process.js';
 import { Probe } from './probe.js';
 import { compare, median, percentile, round, table, type Comparison } from './stats.js';
 import { measureImports, measureInProcessPolls, measureStateWrites, type ImportCost, type PollFigures } from './in-process.js';
+import { delay } from '../support/wait.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -46,7 +47,6 @@ const SETTLE_MS = QUICK ? 10_000 : 15_000;
 const SOAK_CAP_MS = 90_000;
 
 const log = (text: string): void => void process.stdout.write(`${text}\n`);
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const kib = (k: number): number => round(k / 1024, 1);
 /** p50 and p99 of a latency sample in ms, as results JSON keeps them. */
 const p50p99 = (ms: number[]): { p50: number; p99: number } => ({ p50: round(percentile(ms, 50), 3), p99: round(percentile(ms, 99), 3) });
@@ -110,18 +110,18 @@ async function main(): Promise<void> {
     children.push(agent);
     const agentStartupMs = (await whileAlive(agent, agentTelemetry, 'agent start')).at - agentT0;
     rows.push(compare('agent start-up to first telemetry', 'ms', agentStartupMs, median(floorStarts)));
-    await sleep(1000);
+    await delay(1000);
     const rssStart = { bridge: rssKiB(bridge.child.pid), agent: rssKiB(agent.pid), floor: rssKiB(floor.child.pid) };
     rows.push(compare('bridge RSS after start', 'MiB', kib(rssStart.bridge), kib(rssStart.floor)));
     rows.push(compare('agent RSS after start', 'MiB', kib(rssStart.agent), kib(rssStart.floor)));
 
     // ---- idle: nothing changes; default poll interval --------------------------------------
     // Let start-up work (lazy compilation, the first gc) finish before the window opens.
-    await sleep(QUICK ? 1000 : 5000);
+    await delay(QUICK ? 1000 : 5000);
     probe.resetCount(run.base);
     probe.resetCount(`${run.base}/node/3/agent`);
     const cpu0 = { bridge: cpuMs(bridge.child.pid), agent: cpuMs(agent.pid), floor: cpuMs(floor.child.pid) };
-    await sleep(N.idleSeconds * 1000);
+    await delay(N.idleSeconds * 1000);
     const cpu1 = { bridge: cpuMs(bridge.child.pid), agent: cpuMs(agent.pid), floor: cpuMs(floor.child.pid) };
     const perMinute = (k: 'bridge' | 'agent' | 'floor'): number => ((cpu1[k] - cpu0[k]) * 60) / N.idleSeconds;
     const agentMessages = probe.count(`${run.base}/node/3/agent`).messages;
@@ -180,7 +180,7 @@ async function main(): Promise<void> {
     log(`command latency, one command every ${SPACED_MS} ms: ${N.spaced} of each ...`);
     const spacedOut = (c: Commander): Commander => ({
       command: async () => {
-        await sleep(SPACED_MS);
+        await delay(SPACED_MS);
         return c.command();
       },
     });
@@ -218,13 +218,13 @@ async function main(): Promise<void> {
     for (; agentCommands < N.agentCommands && performance.now() - agentT < 20_000; agentCommands++) {
       await roundTrip(probe, `${run.base}/node/3/agent/command`, 'REBOOT', `${run.base}/node/3/agent/event`);
     }
-    await sleep(1000);
+    await delay(1000);
     const rssAfter = { bridge: rssKiB(bridge.child.pid), agent: rssKiB(agent.pid), floor: rssKiB(floor.child.pid) };
     const bridgeCommands = warmed + latency.bridge.length + spaced.bridge.length + soaked;
     rows.push(compare(`bridge RSS after ${bridgeCommands} commands`, 'MiB', kib(rssAfter.bridge), kib(rssAfter.floor), `floor after as many echoes`));
     rows.push(compare(`agent RSS after ${agentCommands} commands`, 'MiB', kib(rssAfter.agent), kib(rssAfter.floor)));
     // And once quiet again (see rssSettled): what the commands left behind, not what is in flight.
-    await sleep(SETTLE_MS);
+    await delay(SETTLE_MS);
     const rssAfterSettled = { bridge: rssKiB(bridge.child.pid), agent: rssKiB(agent.pid), floor: rssKiB(floor.child.pid) };
     rows.push(compare(`bridge RSS ${SETTLE_MS / 1000} s after the commands`, 'MiB', kib(rssAfterSettled.bridge), kib(rssAfterSettled.floor)));
     rows.push(compare(`agent RSS ${SETTLE_MS / 1000} s after the commands`, 'MiB', kib(rssAfterSettled.agent), kib(rssAfterSettled.floor)));
@@ -256,7 +256,7 @@ async function main(): Promise<void> {
     for (const nodes of N.scale) {
       const s = await startBridge(probe, writeBridgeConfig(work, broker.url, { model: 'generic', nodes }));
       children.push(s.child);
-      await sleep(500);
+      await delay(500);
       const rss = rssKiB(s.child.pid);
       await s.child.stop();
       children.length = 0;
@@ -293,7 +293,7 @@ async function main(): Promise<void> {
     log(`as shipped (node ${SHIPPED_NODE_OPTIONS}): ${N.soak} commands and echoes ...`);
     const shipped = await startBridgeAndFloor(work, broker.url, 'bench/floor-shipped', [SHIPPED_NODE_OPTIONS]);
     children.push(shipped.bridge, shipped.floor);
-    await sleep(1000);
+    await delay(1000);
     const shippedStart = { bridge: rssKiB(shipped.bridge.pid), floor: rssKiB(shipped.floor.pid) };
     await interleaved(shipped.bridgeCommander, shipped.floorCommander, N.warmup);
     const shippedLatency = await interleaved(shipped.bridgeCommander, shipped.floorCommander, N.soak);

@@ -222,6 +222,7 @@ function emptyCounters(): BusCounters {
   return { reads: 0, writes: 0, errors: 0, bytesRead: 0, bytesWritten: 0, byAddress: {} };
 }
 
-function hex(value: number): string {
+/** Two-digit hex with 0x, for the simulator's messages (the driver keeps its own: tpi1/registers.ts). */
+export function hex(value: number): string {
   return `0x${value.toString(16).padStart(2, '0')}`;
 }

@@ -1,6 +1,6 @@
 import type { Clock } from '../../util/clock.js';
 import type { I2cBus } from '../tpi1/i2c.js';
-import { FaultInjector, i2cError, type BusOperation, type TransactionInfo } from './faults.js';
+import { FaultInjector, hex, i2cError, type BusOperation, type TransactionInfo } from './faults.js';
 
 /**
  * A simulated I2C bus behind the same I2cBus interface as the i2c-bus addon (ARCHITECTURE
@@ -187,8 +187,4 @@ function checkLength(length: number, buffer: Buffer): void {
     throw new RangeError(`invalid length ${length}: I2C block transfers are 1-${BLOCK_MAX} bytes`);
   }
   if (buffer.length < length) throw new RangeError(`buffer of ${buffer.length} bytes is shorter than length ${length}`);
-}
-
-function hex(value: number): string {
-  return `0x${value.toString(16).padStart(2, '0')}`;
 }
