@@ -1,6 +1,6 @@
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeBridgeConfig, type BridgeRun } from './configs.js';
+import { writeAgentConfig, writeBridgeConfig, type BridgeRun } from './configs.js';
 import { spawnNode, whileAlive, type Child } from './process.js';
 import { Probe, type Seen } from './probe.js';
 import { delay } from '../support/wait.js';
@@ -30,6 +30,30 @@ export async function startBridge(probe: Probe, run: BridgeRun, nodeArgs: string
   const base = probe.count(run.base);
   const discovery = probe.count(run.discovery);
   return { child, startupMs: seen.at - t0, messages: { base: base.messages, discovery: discovery.messages, discoveryBytes: discovery.bytes } };
+}
+
+/**
+ * Starts an agent for `node` under `base` (its argv fails on purpose, so each command ends in
+ * an event) and waits for its first telemetry; `probe` watches (counts) its topics from then on.
+ * `nodeArgs` go to node.
+ */
+export async function startAgent(probe: Probe, work: string, url: string, base: string, node: number, nodeArgs: string[] = []): Promise<Running> {
+  await probe.watch(`${base}/node/${node}/agent`);
+  const telemetry = probe.next(`${base}/node/${node}/agent/telemetry`, undefined, 30_000);
+  const t0 = performance.now();
+  const child = spawnNode([...nodeArgs, CLI, 'agent', '-c', writeAgentConfig(work, url, base, node, ['false'])], { env: { NODE_ENV: 'production' } });
+  const seen = await whileAlive(child, telemetry, 'agent start');
+  return { child, startupMs: seen.at - t0 };
+}
+
+/** `count` commands to the agent of `node` (REBOOT, failing on purpose), each waiting for its event; at most `capMs`. Returns how many. */
+export async function commandAgent(probe: Probe, base: string, node: number, count: number, capMs = 20_000): Promise<number> {
+  let sent = 0;
+  const t0 = performance.now();
+  for (; sent < count && performance.now() - t0 < capMs; sent++) {
+    await roundTrip(probe, `${base}/node/${node}/agent/command`, 'REBOOT', `${base}/node/${node}/agent/event`);
+  }
+  return sent;
 }
 
 /** Starts a floor client (`contract`: the one that also sends a command's messages, see floor-client.ts). */

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeBridgeConfig } from './configs.js';
-import { commanders, interleaved, startBridge, startFloor } from './harness.js';
+import { commanders, interleaved, startBridge, startFloor, type Commander } from './harness.js';
 import { startMosquitto } from './mosquitto.js';
 import { cpuMs, rssKiB, type Child } from './process.js';
 import { Probe } from './probe.js';
@@ -55,7 +55,10 @@ async function main(): Promise<void> {
     await memory(bridge.child, diagOut); // resets the inside-the-process latencies
     await memory(floor.child, floorDiag);
     const cpu0 = { bridge: cpuMs(bridge.child.pid), floor: cpuMs(floor.child.pid) };
-    const lat = await interleaved(bc, fc, commands);
+    // PROFILE_SPACING_MS=N: a pause before each command, as the bench's "apart" row.
+    const spacing = Number(process.env.PROFILE_SPACING_MS ?? 0);
+    const spaced = (c: Commander): Commander => (spacing > 0 ? { command: async () => (await delay(spacing), c.command()) } : c);
+    const lat = await interleaved(spaced(bc), spaced(fc), commands);
     const cpuPer = (k: 'bridge' | 'floor', pid: number): number => round(((cpuMs(pid) - cpu0[k]) * 1000) / commands, 0);
     const cpu = { bridge: cpuPer('bridge', bridge.child.pid), floor: cpuPer('floor', floor.child.pid) };
     const seconds = (performance.now() - t0) / 1000;

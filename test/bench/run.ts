@@ -10,10 +10,10 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeBridgeConfig, writeAgentConfig } from './configs.js';
+import { writeBridgeConfig } from './configs.js';
 import { startMosquitto, type Mosquitto } from './mosquitto.js';
-import { CLI, NODE, BridgeCommander, FloorCommander, commanders, interleaved, interleavedMany, roundTrip, startBridge, startBridgeAndFloor, startFloor, type Commander } from './harness.js';
-import { cpuMs, rssKiB, spawnNode, whileAlive, type Child } from './process.js';
+import { NODE, BridgeCommander, FloorCommander, commandAgent, commanders, interleaved, interleavedMany, startAgent, startBridge, startBridgeAndFloor, startFloor, type Commander } from './harness.js';
+import { cpuMs, rssKiB, type Child } from './process.js';
 import { Probe } from './probe.js';
 import { compare, median, percentile, round, table, type Comparison } from './stats.js';
 import { measureImports, measureInProcessPolls, measureStateWrites, type ImportCost, type PollFigures } from './in-process.js';
@@ -103,12 +103,8 @@ async function main(): Promise<void> {
     const contractFloor = await startFloor(probe, 'bench/contract', broker.url, [], true);
     children.push(contractFloor.child);
     // The agent with real systeminformation; its argv fails on purpose so each command ends in an event.
-    const agentTelemetry = probe.next(`${run.base}/node/3/agent/telemetry`, undefined, 30_000);
-    await probe.watch(`${run.base}/node/3/agent`);
-    const agentT0 = performance.now();
-    const agent = spawnNode([CLI, 'agent', '-c', writeAgentConfig(work, broker.url, run.base, 3, ['false'])], { env: { NODE_ENV: 'production' } });
+    const { child: agent, startupMs: agentStartupMs } = await startAgent(probe, work, broker.url, run.base, 3);
     children.push(agent);
-    const agentStartupMs = (await whileAlive(agent, agentTelemetry, 'agent start')).at - agentT0;
     rows.push(compare('agent start-up to first telemetry', 'ms', agentStartupMs, median(floorStarts)));
     await delay(1000);
     const rssStart = { bridge: rssKiB(bridge.child.pid), agent: rssKiB(agent.pid), floor: rssKiB(floor.child.pid) };
@@ -213,11 +209,7 @@ async function main(): Promise<void> {
       }),
     );
     const soakSeconds = (performance.now() - soakT0) / 1000;
-    let agentCommands = 0;
-    const agentT = performance.now();
-    for (; agentCommands < N.agentCommands && performance.now() - agentT < 20_000; agentCommands++) {
-      await roundTrip(probe, `${run.base}/node/3/agent/command`, 'REBOOT', `${run.base}/node/3/agent/event`);
-    }
+    const agentCommands = await commandAgent(probe, run.base, 3, N.agentCommands);
     await delay(1000);
     const rssAfter = { bridge: rssKiB(bridge.child.pid), agent: rssKiB(agent.pid), floor: rssKiB(floor.child.pid) };
     const bridgeCommands = warmed + latency.bridge.length + spaced.bridge.length + soaked;
@@ -294,20 +286,34 @@ async function main(): Promise<void> {
     const shipped = await startBridgeAndFloor(work, broker.url, 'bench/floor-shipped', [SHIPPED_NODE_OPTIONS]);
     children.push(shipped.bridge, shipped.floor);
     await delay(1000);
-    const shippedStart = { bridge: rssKiB(shipped.bridge.pid), floor: rssKiB(shipped.floor.pid) };
+    // The agent as its unit runs it, beside them (its own base topic: the bridge does not command it).
+    const agentProbe = await Probe.connect(broker.url);
+    const shippedAgent = (await startAgent(agentProbe, work, broker.url, 'bench/agent-shipped', 3, [SHIPPED_NODE_OPTIONS])).child;
+    children.push(shippedAgent);
+    await delay(1000);
+    const rssOf = (): { bridge: number; agent: number; floor: number } => ({ bridge: rssKiB(shipped.bridge.pid), agent: rssKiB(shippedAgent.pid), floor: rssKiB(shipped.floor.pid) });
+    const shippedStart = rssOf();
     await interleaved(shipped.bridgeCommander, shipped.floorCommander, N.warmup);
     const shippedLatency = await interleaved(shipped.bridgeCommander, shipped.floorCommander, N.soak);
-    const shippedAfter = { bridge: rssKiB(shipped.bridge.pid), floor: rssKiB(shipped.floor.pid) };
+    const shippedAgentCommands = await commandAgent(agentProbe, 'bench/agent-shipped', 3, N.agentCommands);
+    await delay(1000);
+    const shippedAfter = rssOf();
+    const shippedCommands = shippedLatency.bridge.length + N.warmup;
     rows.push(compare('as shipped: bridge RSS after start', 'MiB', kib(shippedStart.bridge), kib(shippedStart.floor), SHIPPED_NODE_OPTIONS));
-    rows.push(compare(`as shipped: bridge RSS after ${shippedLatency.bridge.length + N.warmup} commands`, 'MiB', kib(shippedAfter.bridge), kib(shippedAfter.floor), 'floor with node defaults'));
+    rows.push(compare(`as shipped: bridge RSS after ${shippedCommands} commands`, 'MiB', kib(shippedAfter.bridge), kib(shippedAfter.floor), 'floor with node defaults'));
+    rows.push(compare('as shipped: agent RSS after start', 'MiB', kib(shippedStart.agent), kib(shippedStart.floor)));
+    rows.push(compare(`as shipped: agent RSS after ${shippedAgentCommands} commands`, 'MiB', kib(shippedAfter.agent), kib(shippedAfter.floor), `floor after ${shippedCommands} echoes`));
     rows.push(compare('as shipped: latency p50', 'ms', percentile(shippedLatency.bridge, 50), percentile(shippedLatency.floor, 50)));
     results.as_shipped = {
       node_options: SHIPPED_NODE_OPTIONS,
       rss_kib: { start: shippedStart, after: shippedAfter },
+      agent_commands: shippedAgentCommands,
       commands: shippedLatency.bridge.length,
       bridge_ms: p50p99(shippedLatency.bridge),
       floor_ms: p50p99(shippedLatency.floor),
     };
+    await shippedAgent.stop();
+    await agentProbe.close();
     await shipped.close();
     children.length = 0;
 
