@@ -2,8 +2,6 @@ import { spawn } from 'node:child_process';
 import { watch } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { round } from './stats.js';
 
 /** Figures taken inside one process: import costs, and the bridge's poll through the library. */
@@ -85,18 +83,49 @@ export interface PollFigures {
   rtcTransactions: number;
   messagesPerPoll: number;
   microsecondsPerPoll: number;
-  /** Heap still held after `polls` polls and a full gc, per poll. */
+  /** Heap still held per poll, after full gcs: the slope over five checkpoints (0 if it shrinks). */
   heapBytesPerPoll: number;
+}
+
+/**
+ * The poll figures, taken in a node process of their own (poll-child.ts): nothing but the
+ * bridge runs there, so the heap it keeps is the bridge's, not the bench's own clients'.
+ */
+export function measureInProcessPolls(benchDir: string, url: string, work: string, polls: number): Promise<PollFigures> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, ['--expose-gc', resolve(benchDir, 'poll-child.js'), url, work, String(polls)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    child.on('exit', (code) => {
+      if (code !== 0) reject(new Error(`poll measurement failed (exit ${code}): ${err}`));
+      else resolvePromise(JSON.parse(out) as PollFigures);
+    });
+  });
+}
+
+/** Least-squares slope of `ys` over `xs`. */
+function slope(xs: number[], ys: number[]): number {
+  const n = xs.length;
+  const mx = xs.reduce((a, b) => a + b, 0) / n;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  let num = 0;
+  let den = 0;
+  xs.forEach((x, i) => {
+    num += (x - mx) * ((ys[i] ?? my) - my);
+    den += (x - mx) ** 2;
+  });
+  return den === 0 ? 0 : num / den;
 }
 
 /**
  * A Turing Pi 1 bridge through the library (SPEC section 7) on the simulated bus, so the
  * bus's own counters say what one poll costs. The poll timer is set to an hour: the polls
- * counted are the ones called here, with nothing changing on the board.
+ * counted are the ones called here, with nothing changing on the board. Needs `gc` (node
+ * --expose-gc): run by poll-child.ts.
  */
-export async function measureInProcessPolls(benchDir: string, url: string, work: string, polls: number): Promise<PollFigures> {
-  setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as () => void;
+export async function pollFigures(benchDir: string, url: string, work: string, polls: number, gc: () => void): Promise<PollFigures> {
   const lib = (await import(pathToFileURL(resolve(benchDir, '../../src/index.js')).href)) as typeof import('../../src/index.js');
   const sim = lib.createSimulatedTpi1({ clock: lib.systemClock });
   const base = `bench/inproc${process.pid}`;
@@ -116,18 +145,31 @@ export async function measureInProcessPolls(benchDir: string, url: string, work:
     await bridge.poll();
     const plain = sim.faults.counters.reads + sim.faults.counters.writes;
 
-    for (let i = 0; i < 50; i++) await bridge.poll(); // warm-up: JIT, caches
-    gc();
-    const heap0 = process.memoryUsage().heapUsed;
+    // Warm-up: V8 keeps compiling and collecting type feedback for the first few thousand
+    // polls (the heap grows by ~80 KB over them, then stays flat): not what a poll keeps.
+    for (let i = 0; i < Math.max(50, polls / 4); i++) await bridge.poll();
     sim.faults.resetCounters();
     const published0 = bridge.connection.published;
-    const t0 = performance.now();
-    for (let i = 0; i < polls; i++) await bridge.poll();
-    const elapsed = performance.now() - t0;
+    // The heap after a full gc at five checkpoints; what each poll keeps is the slope (a
+    // difference of two readings would also carry whatever one gc happened to free).
+    const checkpoints = 5;
+    const step = Math.ceil(polls / (checkpoints - 1));
+    const done: number[] = [];
+    const heap: number[] = [];
+    let elapsed = 0;
+    for (let k = 0; k < checkpoints; k++) {
+      if (k > 0) {
+        const t0 = performance.now();
+        for (let i = 0; i < step; i++) await bridge.poll();
+        elapsed += performance.now() - t0;
+      }
+      gc();
+      done.push(k * step);
+      heap.push(process.memoryUsage().heapUsed);
+    }
+    const counted = step * (checkpoints - 1);
     const transactions = sim.faults.counters.reads + sim.faults.counters.writes;
     const published = bridge.connection.published - published0;
-    gc();
-    const heap1 = process.memoryUsage().heapUsed;
 
     // One poll with the RTC due: step the bridge's memory of its last RTC read back.
     (bridge as unknown as { lastRtcRead: number }).lastRtcRead = Number.NEGATIVE_INFINITY;
@@ -136,12 +178,12 @@ export async function measureInProcessPolls(benchDir: string, url: string, work:
     const withRtc = sim.faults.counters.reads + sim.faults.counters.writes;
 
     return {
-      polls,
-      busTransactionsPerPoll: round(transactions / polls, 2),
+      polls: counted,
+      busTransactionsPerPoll: round(transactions / counted, 2),
       rtcTransactions: withRtc - plain,
-      messagesPerPoll: round(published / polls, 3),
-      microsecondsPerPoll: round((elapsed * 1000) / polls, 1),
-      heapBytesPerPoll: round(Math.max(0, heap1 - heap0) / polls, 1),
+      messagesPerPoll: round(published / counted, 3),
+      microsecondsPerPoll: round((elapsed * 1000) / counted, 1),
+      heapBytesPerPoll: round(Math.max(0, slope(done, heap)), 1),
     };
   } finally {
     await bridge.stop();
