@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { repoPath, repoRoot } from '../support/paths.js';
+
+/**
+ * What `npm pack` puts in the package users install globally (issue 7): the built program, the
+ * example configs and units, the README; no tests, no sources maps, no secrets. Asked of npm
+ * itself (`npm pack --dry-run --json`), so the `files` list of package.json is what is checked,
+ * not a copy of it. `--ignore-scripts`: `npm test` has just built dist/ (prepack would again).
+ */
+interface PackedFile {
+  path: string;
+  mode: number;
+}
+
+function packList(): Promise<PackedFile[]> {
+  return new Promise((resolve, reject) => {
+    execFile('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: repoRoot(), maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+      if (error) {
+        reject(new Error(`npm pack --dry-run failed: ${stderr || error.message}`));
+        return;
+      }
+      const [packed] = JSON.parse(stdout) as { files: PackedFile[] }[];
+      resolve(packed?.files ?? []);
+    });
+  });
+}
+
+describe('the npm package', function () {
+  this.timeout(60_000);
+  let files: PackedFile[] = [];
+  let paths: string[] = [];
+
+  before(async () => {
+    files = await packList();
+    paths = files.map((f) => f.path);
+  });
+
+  it('holds the command, the library with its types, and what the README tells users to copy', () => {
+    const pkg = JSON.parse(readFileSync(repoPath('package.json'), 'utf8')) as {
+      bin: Record<string, string>;
+      exports: Record<string, { types: string; import: string }>;
+    };
+    const needed = [
+      ...Object.values(pkg.bin),
+      pkg.exports['.']?.import ?? 'exports["."].import missing',
+      pkg.exports['.']?.types ?? 'exports["."].types missing',
+      'README.md',
+      'config/schema.json',
+      'config/tpi1.yaml',
+      'config/tpi2.yaml',
+      'config/agent.yaml',
+      'config/systemd/turingpi-mqtt-bridge.service',
+      'config/systemd/turingpi-mqtt-agent.service',
+    ].map((p) => p.replace(/^\.\//, ''));
+    for (const path of needed) assert.ok(paths.includes(path), `${path} is not in the package`);
+  });
+
+  it('leaves out tests, sources, source maps, local state and anything that looks like a secret', () => {
+    const unwanted = [
+      /^test\//,
+      /^dist\/test\//,
+      /^src\//,
+      /\.map$/,
+      /^\.ci\//,
+      /^docker\//,
+      /^bench-results\//,
+      /^data\//,
+      /(^|\/)\.env/,
+      /\.(pem|key|crt|p12)$/,
+      /(^|\/)\.npmrc$/,
+      /\.tgz$/,
+    ];
+    const found = paths.filter((p) => unwanted.some((re) => re.test(p)));
+    assert.deepEqual(found, []);
+  });
+
+  it('has no password written in its example configs: only ${VARIABLE} placeholders', () => {
+    const configs = paths.filter((p) => /^config\/.*\.ya?ml$/.test(p));
+    assert.ok(configs.length >= 4, `only ${configs.length} example configs packed`);
+    for (const file of configs) {
+      const text = readFileSync(repoPath(file), 'utf8');
+      for (const line of text.split('\n')) {
+        const match = /^\s*(password|token|api_key)\s*:\s*(\S+)/.exec(line.replace(/#.*/, ''));
+        if (!match) continue;
+        const value = match[2] ?? '';
+        assert.ok(/^\$\{[A-Z0-9_]+\}$/.test(value) || value === 'null' || value === '~', `${file}: ${match[1]} written in clear (${line.trim()})`);
+      }
+    }
+  });
+});
