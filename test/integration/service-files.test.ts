@@ -1,0 +1,264 @@
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml, parseDocument } from 'yaml';
+import { CliProcess, tempDir } from '../support/cli.js';
+import { startAedes, type TestBroker } from '../support/aedes.js';
+import { repoPath, repoRoot } from '../support/paths.js';
+
+/**
+ * The ways users install services (issue 7), checked as far as this machine can: Docker
+ * cannot run here, so the Dockerfile and the compose file are read, and the image's
+ * entrypoint is run outside Docker in the layout its COPY lines make; the systemd units go
+ * through `systemd-analyze verify`.
+ */
+
+// ---- Dockerfile ---------------------------------------------------------------------------
+
+interface Instruction {
+  keyword: string;
+  args: string;
+}
+
+/** The Dockerfile's instructions by stage (continuation lines joined, comments dropped). */
+function dockerStages(): { name: string; from: string; instructions: Instruction[] }[] {
+  const text = readFileSync(repoPath('docker/Dockerfile'), 'utf8').replace(/\\\n/g, ' ');
+  const stages: { name: string; from: string; instructions: Instruction[] }[] = [];
+  for (const line of text.split('\n')) {
+    const trimmed = line.trim();
+    if (!trimmed || trimmed.startsWith('#')) continue;
+    const [, keyword = '', args = ''] = /^(\w+)\s+(.*)$/.exec(trimmed) ?? [];
+    if (keyword.toUpperCase() === 'FROM') {
+      const [, from = '', name = ''] = /^(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?/i.exec(args) ?? [];
+      stages.push({ name, from, instructions: [] });
+    } else if (stages.length > 0) {
+      stages.at(-1)?.instructions.push({ keyword: keyword.toUpperCase(), args });
+    }
+  }
+  return stages;
+}
+
+/** `COPY [--from=X] [--chown=...] src... dest` taken apart. */
+function copyOf(args: string): { from?: string; sources: string[]; dest: string } {
+  const words = args.split(/\s+/);
+  const flags = words.filter((w) => w.startsWith('--'));
+  const rest = words.filter((w) => !w.startsWith('--'));
+  const from = flags.find((f) => f.startsWith('--from='))?.slice('--from='.length);
+  return { ...(from ? { from } : {}), sources: rest.slice(0, -1), dest: rest.at(-1) ?? '' };
+}
+
+/** The repository files a COPY source names (a `*` within one folder is all the Dockerfile uses). */
+function expand(source: string): string[] {
+  if (!source.includes('*')) return [source];
+  const dir = path.posix.dirname(source);
+  const pattern = new RegExp(`^${path.posix.basename(source).replace(/\./g, '\\.').replace(/\*/g, '[^/]*')}$`);
+  return readdirSync(repoPath(dir))
+    .filter((f) => pattern.test(f))
+    .map((f) => path.posix.join(dir, f));
+}
+
+/** Whether .dockerignore keeps `file` out of the build context (the patterns it uses: *, **, folders). */
+function ignoredByDocker(file: string): boolean {
+  const patterns = readFileSync(repoPath('.dockerignore'), 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
+  return patterns.some((p) => {
+    const re = new RegExp(`^${p.replace(/\./g, '\\.').replace(/\*\*\//g, '(.*/)?').replace(/\*/g, '[^/]*')}(/.*)?$`);
+    return re.test(file);
+  });
+}
+
+function jsonArray(args: string): string[] {
+  return JSON.parse(args) as string[];
+}
+
+describe('docker/', function () {
+  this.timeout(60_000);
+  const stages = dockerStages();
+  const runtime = stages.at(-1);
+
+  it('builds in stages, and the image runs as a user of its own, not root', () => {
+    assert.ok(stages.length >= 3, `only ${stages.length} stages`);
+    assert.ok(runtime, 'no stages');
+    const users = runtime.instructions.filter((i) => i.keyword === 'USER').map((i) => i.args.trim());
+    assert.ok(users.length > 0, 'the runtime stage sets no USER');
+    assert.ok(!['root', '0', '0:0'].includes(users.at(-1) ?? ''), `runs as ${users.at(-1)}`);
+    // Production dependencies only: the runtime's node_modules come from a stage that omits dev.
+    const deps = stages.find((s) => runtime.instructions.some((i) => i.keyword === 'COPY' && copyOf(i.args).from === s.name && copyOf(i.args).sources.some((src) => src.endsWith('node_modules'))));
+    assert.ok(deps, 'node_modules are not copied from a stage');
+    assert.ok(deps.instructions.some((i) => i.keyword === 'RUN' && /npm ci\b.*--omit=dev/.test(i.args)), `stage ${deps.name} does not install with --omit=dev`);
+  });
+
+  it('copies only files that exist and that .dockerignore lets into the context', () => {
+    const copied = stages.flatMap((s) => s.instructions.filter((i) => i.keyword === 'COPY').map((i) => copyOf(i.args))).filter((c) => !c.from);
+    assert.ok(copied.length > 0);
+    for (const copy of copied) {
+      for (const source of copy.sources) {
+        const files = expand(source);
+        assert.ok(files.length > 0, `COPY ${source}: matches nothing`);
+        for (const file of files) {
+          assert.ok(existsSync(repoPath(file)), `COPY ${file}: no such file`);
+          assert.ok(!ignoredByDocker(file), `COPY ${file}: .dockerignore leaves it out of the context`);
+        }
+      }
+    }
+    // And what must stay out does: tests, local state, secrets.
+    for (const file of ['test/support/cli.ts', 'data/bridge.json', '.env', 'certs/client.key', 'node_modules/mqtt/package.json']) {
+      assert.ok(ignoredByDocker(file), `${file} would be sent to the Docker build`);
+    }
+  });
+
+  describe('the entrypoint, run outside Docker in the layout of the runtime stage', () => {
+    let broker: TestBroker;
+    let app: string;
+    before(async () => {
+      broker = await startAedes();
+      // WORKDIR /app: what each COPY of the runtime stage puts there, from this build.
+      app = path.join(tempDir('tpm-image-'), 'app');
+      mkdirSync(app, { recursive: true });
+      for (const instruction of runtime?.instructions ?? []) {
+        if (instruction.keyword !== 'COPY') continue;
+        const copy = copyOf(instruction.args);
+        for (const source of copy.sources) {
+          // The build stage compiled /src (this repository); the deps stage installed /app/node_modules.
+          const fromRepo = source.replace(/^\/(src|app)\//, '');
+          for (const file of expand(fromRepo)) {
+            const target = copy.dest.endsWith('/') ? path.join(app, copy.dest, path.basename(file)) : path.join(app, copy.dest === './' ? path.basename(file) : copy.dest);
+            mkdirSync(path.dirname(target), { recursive: true });
+            if (file === 'node_modules') symlinkSync(repoPath('node_modules'), target);
+            else cpSync(repoPath(file), target, { recursive: true });
+          }
+        }
+      }
+    });
+    after(async () => {
+      await broker.close();
+    });
+
+    it('starts the bridge with the image CMD and the example config, and stops cleanly', async () => {
+      const entrypoint = jsonArray(runtime?.instructions.find((i) => i.keyword === 'ENTRYPOINT')?.args ?? '[]');
+      const cmd = jsonArray(runtime?.instructions.find((i) => i.keyword === 'CMD')?.args ?? '[]');
+      assert.equal(entrypoint[0], 'node');
+      assert.ok(existsSync(path.join(app, entrypoint[1] ?? '')), `${entrypoint[1]} is not in the image`);
+      const env = Object.fromEntries(
+        (runtime?.instructions ?? []).filter((i) => i.keyword === 'ENV').map((i) => {
+          const [key = '', ...value] = i.args.split('=');
+          return [key.trim(), value.join('=').trim()];
+        }),
+      );
+      assert.equal(env.NODE_OPTIONS, '--max-semi-space-size=1');
+      // The example config as compose mounts it, pointed at the test broker and a writable /data.
+      const data = tempDir('tpm-image-data-');
+      const doc = parseDocument(readFileSync(repoPath('docker/turingpi-mqtt.example.yaml'), 'utf8'));
+      doc.setIn(['mqtt', 'url'], broker.url);
+      doc.setIn(['state_dir'], data);
+      doc.setIn(['board', 'simulate', 'state_file'], path.join(data, 'simulator.json'));
+      const config = path.join(tempDir('tpm-image-config-'), 'turingpi-mqtt.yaml');
+      writeFileSync(config, doc.toString());
+      const args = cmd.map((a) => (a === '/config/turingpi-mqtt.yaml' ? config : a));
+      assert.notDeepEqual(args, cmd, 'the CMD does not name /config/turingpi-mqtt.yaml');
+      const child = spawn(entrypoint[0] ?? 'node', [...entrypoint.slice(1), ...args], {
+        cwd: app,
+        env: { PATH: process.env.PATH, HOME: data, ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const bridge = new CliProcess(child);
+      try {
+        await bridge.waitForLog(/^bridge online/, 20_000);
+      } finally {
+        const exit = await bridge.stop('SIGTERM');
+        assert.equal(exit.code, 0, bridge.describe());
+      }
+    });
+  });
+
+  it('compose: mosquitto with set_tcp_nodelay, and the bridge built from the Dockerfile with the same command', () => {
+    const compose = parseYaml(readFileSync(repoPath('docker/compose.yaml'), 'utf8')) as {
+      services: Record<string, { build?: { context: string; dockerfile: string }; command?: string[]; volumes?: string[]; image?: string }>;
+    };
+    const { bridge, mosquitto } = compose.services;
+    assert.ok(bridge?.build && mosquitto, 'services bridge (built) and mosquitto');
+    const context = path.resolve(repoPath('docker'), bridge.build.context);
+    assert.equal(context, repoRoot());
+    assert.ok(existsSync(path.join(context, bridge.build.dockerfile)), `${bridge.build.dockerfile} not found from the context`);
+    assert.deepEqual(bridge.command, jsonArray(runtime?.instructions.find((i) => i.keyword === 'CMD')?.args ?? '[]'));
+    for (const volume of [...(bridge.volumes ?? []), ...(mosquitto.volumes ?? [])]) {
+      const source = volume.split(':')[0] ?? '';
+      if (!source.startsWith('./')) continue;
+      // The bridge's config is the user's copy of the example (README, Docker).
+      const file = source === './turingpi-mqtt.yaml' ? './turingpi-mqtt.example.yaml' : source;
+      assert.ok(existsSync(path.join(repoPath('docker'), file)), `compose mounts ${source}: docker/${file} does not exist`);
+    }
+    const conf = readFileSync(repoPath('docker/mosquitto/mosquitto.conf'), 'utf8');
+    assert.match(conf, /^set_tcp_nodelay true$/m);
+  });
+});
+
+// ---- systemd ------------------------------------------------------------------------------
+
+/** The unit's `Key=value` lines of one section (a key may repeat). */
+function unitSection(text: string, section: string): [string, string][] {
+  const lines: [string, string][] = [];
+  let current = '';
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) continue;
+    const header = /^\[(.+)\]$/.exec(line);
+    if (header) current = header[1] ?? '';
+    else if (current === section) {
+      const eq = line.indexOf('=');
+      lines.push([line.slice(0, eq), line.slice(eq + 1)]);
+    }
+  }
+  return lines;
+}
+
+function systemdAnalyze(unitFile: string): Promise<{ code: number; output: string } | null> {
+  return new Promise((resolve) => {
+    execFile('systemd-analyze', ['verify', unitFile], (error, stdout, stderr) => {
+      if (error && (error as NodeJS.ErrnoException).code === 'ENOENT') resolve(null);
+      else resolve({ code: error ? Number(error.code ?? 1) : 0, output: `${stdout}${stderr}`.trim() });
+    });
+  });
+}
+
+describe('systemd units', function () {
+  this.timeout(30_000);
+  const units = {
+    bridge: repoPath('config/systemd/turingpi-mqtt-bridge.service'),
+    agent: repoPath('config/systemd/turingpi-mqtt-agent.service'),
+  };
+
+  for (const [role, file] of Object.entries(units)) {
+    it(`${role}: restarts on failure, as a user of its own, with the shipped NODE_OPTIONS, the command by name`, () => {
+      const service = unitSection(readFileSync(file, 'utf8'), 'Service');
+      const value = (key: string): string[] => service.filter(([k]) => k === key).map(([, v]) => v);
+      assert.deepEqual(value('Restart'), ['on-failure']);
+      const [user] = value('User');
+      assert.ok(user && user !== 'root', `User=${user}`);
+      assert.ok(value('Environment').includes('NODE_OPTIONS=--max-semi-space-size=1'));
+      // A bare name: systemd's fixed search path finds /usr/local/bin and /usr/bin alike.
+      assert.match(value('ExecStart')[0] ?? '', new RegExp(`^turingpi-mqtt ${role} -c /etc/turingpi-mqtt/`));
+      if (role === 'bridge') {
+        assert.ok(value('SupplementaryGroups').join(' ').split(/\s+/).includes('i2c'), 'the bridge is not in the i2c group');
+        assert.deepEqual(value('RestartPreventExitStatus'), ['2'], 'a config error (exit 2) would restart in a loop');
+      }
+    });
+
+    it(`${role}: systemd-analyze verify finds nothing to say`, async function () {
+      // The command is not installed here: the copy names the built one by its full path.
+      const dir = tempDir('tpm-units-');
+      const copy = path.join(dir, path.basename(file));
+      writeFileSync(copy, readFileSync(file, 'utf8').replace(/^ExecStart=turingpi-mqtt /m, `ExecStart=${process.execPath} ${repoPath('dist/src/cli.js')} `));
+      const result = await systemdAnalyze(copy);
+      if (result === null) {
+        if (process.env.CI === 'true') assert.fail('systemd-analyze is missing (package systemd)');
+        this.skip();
+      }
+      assert.equal(result.output, '');
+      assert.equal(result.code, 0);
+    });
+  }
+});
