@@ -9,6 +9,9 @@ import type { AgentTracker } from './agents.js';
 import { Mutex } from './mutex.js';
 import type { CommandSource, EventInput, NodeAction, NodeResult, NodeStateName } from './types.js';
 
+/** What an action comes to once toggle, off_mode and reboot_mode are resolved. */
+type Step = 'on' | 'graceful-off' | 'cut' | 'graceful-reboot' | 'hard-reboot';
+
 /** An operation under way, recorded so that a crash in the middle is reported at the next start. */
 export interface JournalEntry {
   node: number;
@@ -99,14 +102,7 @@ export class PowerService {
       if (!node.enabled) throw new TpmError('BAD_COMMAND', `node ${number} is disabled in the config`);
       const resolved = this.resolveAction(node, action);
       this.checkProtected(node, resolved, action);
-      const running = this.busy.get(number);
-      if (running) throw new TpmError('BUSY', `node ${number} is busy (${running} under way); try again when it is done`);
-      this.busy.set(number, action);
-      try {
-        return await this.track(this.run(node, resolved, action, source));
-      } finally {
-        this.busy.delete(number);
-      }
+      return await this.exclusive(node, resolved, action, source);
     } catch (error) {
       const message = errorMessage(error);
       this.deps.event({ type: 'power', node: number, action, source, result: 'error', error: message });
@@ -119,6 +115,18 @@ export class PowerService {
     if (this.stopping.signal.aborted) {
       throw new TpmError('BUSY', `the bridge is stopping: ${action} of node ${node} was not started`);
     }
+  }
+
+  /**
+   * Runs `step` on a node that no other action holds. run() frees the node the moment the
+   * outcome is known, on every path; nothing here frees it later, when another action may
+   * already have taken it.
+   */
+  private exclusive(node: ResolvedNode, step: Step, action: NodeAction, source: CommandSource): Promise<NodeResult> {
+    const running = this.busy.get(node.number);
+    if (running) throw new TpmError('BUSY', `node ${node.number} is busy (${running} under way); try again when it is done`);
+    this.busy.set(node.number, action);
+    return this.track(this.run(node, step, action, source));
   }
 
   private track<T>(operation: Promise<T>): Promise<T> {
@@ -138,7 +146,7 @@ export class PowerService {
   }
 
   /** toggle and off follow the current power and off_mode; what is left are concrete steps. */
-  private resolveAction(node: ResolvedNode, action: NodeAction): 'on' | 'graceful-off' | 'cut' | 'graceful-reboot' | 'hard-reboot' {
+  private resolveAction(node: ResolvedNode, action: NodeAction): Step {
     const { power } = this.deps;
     const current = this.deps.view.power(node.number);
     switch (action) {
@@ -169,12 +177,7 @@ export class PowerService {
     throw new TpmError('PROTECTED', `node ${node.number} is protected: ${word} refused (set nodes.${node.number}.protected: false to allow it)`);
   }
 
-  private async run(
-    node: ResolvedNode,
-    step: 'on' | 'graceful-off' | 'cut' | 'graceful-reboot' | 'hard-reboot',
-    action: NodeAction,
-    source: CommandSource,
-  ): Promise<NodeResult> {
+  private async run(node: ResolvedNode, step: Step, action: NodeAction, source: CommandSource): Promise<NodeResult> {
     const n = node.number;
     const { journal } = this.deps;
     const entry: JournalEntry = { node: n, action, source, started_at: new Date(this.deps.clock.now()).toISOString() };
@@ -182,8 +185,12 @@ export class PowerService {
     // milliseconds and the next start reads its result anyway, while each journal write is an
     // fsync'd file on an SD card (5-30 ms and wear) in the path of every command.
     const journalled = step !== 'on' && step !== 'cut';
-    if (journalled) await journal.begin(entry);
+    let begun = false;
     try {
+      if (journalled) {
+        await journal.begin(entry);
+        begun = true;
+      }
       switch (step) {
         case 'on':
           return await this.switchOn(n, action, source);
@@ -208,7 +215,7 @@ export class PowerService {
       // Not busy from the moment the outcome is known: a command right after the "ok" must
       // not be refused while the journal's file is being written (slow SD cards).
       this.busy.delete(n);
-      if (journalled) await journal.end(entry);
+      if (begun) await journal.end(entry);
     }
   }
 
@@ -389,14 +396,8 @@ export class PowerService {
       const node = this.node(number);
       if (node.protected) throw new TpmError('PROTECTED', `node ${number} is protected: a hard reboot is refused`);
       if (this.deps.view.power(number) !== true) throw new TpmError('NODE_OFF', `node ${number} is off: nothing to power cycle`);
-      if (this.busy.get(number)) throw new TpmError('BUSY', `node ${number} is busy`);
       this.refuseWhileStopping(number, 'reboot');
-      this.busy.set(number, 'reboot');
-      try {
-        return await this.track(this.run(node, 'hard-reboot', 'reboot', source));
-      } finally {
-        this.busy.delete(number);
-      }
+      return await this.exclusive(node, 'hard-reboot', 'reboot', source);
     } catch (error) {
       const message = errorMessage(error);
       this.deps.event({ type: 'power', node: number, action: 'reboot', source, result: 'error', error: message });

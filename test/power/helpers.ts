@@ -61,9 +61,10 @@ export interface Rig {
 
 /**
  * A PowerService over the real Tpi1Driver on the simulated Turing Pi 1 (all nodes on at the
- * start), with a fake clock. `config` is a config object as in YAML (power, nodes).
+ * start), with a fake clock. `config` is a config object as in YAML (power, nodes);
+ * `journalBegin` / `journalEnd` stand for the journal's writes (a failing or slow SD card).
  */
-export async function rig(config: Record<string, unknown> = {}): Promise<Rig> {
+export async function rig(config: Record<string, unknown> = {}, options: { journalBegin?: (entry: JournalEntry) => Promise<void>; journalEnd?: (entry: JournalEntry) => Promise<void> } = {}): Promise<Rig> {
   const parsed = parseConfig({ board: { type: 'simulator', simulate: { model: 'tpi1' } }, ...config });
   const clock = new FakeClock(Date.UTC(2026, 4, 4, 10, 0, 0));
   const sim = createSimulatedTpi1({ clock });
@@ -131,8 +132,9 @@ export async function rig(config: Record<string, unknown> = {}): Promise<Rig> {
     journal: {
       begin: async (entry) => {
         journal.push(entry);
+        await options.journalBegin?.(entry);
       },
-      end: async () => undefined,
+      end: options.journalEnd ?? (async () => undefined),
       commanded: async () => undefined,
     },
     agents,

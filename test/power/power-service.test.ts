@@ -240,4 +240,44 @@ describe('PowerService', () => {
     assert.equal((await r.finish(reboot)).ok, true);
     assert.equal(r.powered(6), true);
   });
+
+  it('frees the node when the journal cannot record the start, and changes no power', async () => {
+    let failBegin = true;
+    const r = await rig({ power: { reboot_off_time: '2s', min_off_time: 0 } }, {
+      journalBegin: async () => {
+        if (failBegin) throw new Error('disk full');
+      },
+    });
+    const refused = await r.finish(r.service.execute(6, 'reboot', 'mqtt'));
+    assert.equal(refused.ok, false);
+    assert.match(refused.error ?? '', /disk full/);
+    assert.equal(r.writes.length, 0);
+    failBegin = false;
+    const next = await r.finish(r.service.execute(6, 'reboot', 'mqtt'));
+    assert.equal(next.ok, true, next.error);
+  });
+
+  it('keeps a node busy for the action that took it while the previous one is still writing its journal', async () => {
+    // The first reboot's journal end waits (a slow SD card); the node is free from its "ok",
+    // so a second reboot takes it. When the first one's write finally ends, the second still
+    // holds the node: a third action is refused, not run beside it.
+    let releaseFirstEnd = (): void => undefined;
+    let ends = 0;
+    const r = await rig({ power: { reboot_off_time: '2s', min_off_time: 0 } }, {
+      journalEnd: () => (++ends === 1 ? new Promise<void>((resolve) => (releaseFirstEnd = resolve)) : Promise.resolve()),
+    });
+    const first = r.service.execute(6, 'reboot', 'mqtt');
+    for (let waited = 0; ends === 0 && waited < 10_000; waited += 10) await r.clock.advance(10);
+    assert.equal(ends, 1, 'the first reboot reached its journal end');
+    const second = r.service.execute(6, 'reboot', 'mqtt');
+    await r.clock.advance(100); // the second reboot has switched node 6 off and waits reboot_off_time
+    assert.equal(r.powered(6), false);
+    releaseFirstEnd();
+    assert.equal((await first).ok, true);
+    const third = await r.finish(r.service.execute(6, 'off', 'mqtt'));
+    assert.equal(third.ok, false, 'a third action ran while the second reboot held the node');
+    assert.match(third.error ?? '', /busy \(reboot under way\)/);
+    assert.equal((await r.finish(second)).ok, true);
+    assert.equal(r.powered(6), true);
+  });
 });
