@@ -5,7 +5,7 @@ import type { Config } from '../config/schema.js';
 import { resolveNodes, type ResolvedNode } from '../config/nodes.js';
 import { MqttConnection } from '../mqtt/connection.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../mqtt/embedded-broker.js';
-import { brokerUrl, mqttClientOptions } from '../mqtt/options.js';
+import { brokerUrl, mqttClientOptions, mqttUrl } from '../mqtt/options.js';
 import { nodeFromTopic, topics, type Topics } from '../mqtt/topics.js';
 import { AgentTracker, type AgentStatus } from '../power/agents.js';
 import { PowerService } from '../power/power-service.js';
@@ -94,7 +94,7 @@ export class BridgeApp implements Bridge {
     this.model = new NodeModel(this.nodes, clock, (n, snap) => this.publishNode(n, snap));
     const clientId = config.mqtt.client_id ?? `turingpi-${config.board.id}-bridge`;
     // With the embedded broker on port 0 (tests, several demos at once), the port it bound.
-    const url = this.broker ? `mqtt://${this.broker.host.includes(':') ? `[${this.broker.host}]` : this.broker.host}:${this.broker.port}` : brokerUrl(config);
+    const url = this.broker ? mqttUrl(this.broker.host, this.broker.port) : brokerUrl(config);
     const options = mqttClientOptions(config, clientId, { topic: this.topics.bridgeState, payload: 'offline' });
     // Before connecting with our client id: a second bridge with the same id would take the
     // first one's session over (both then kick each other off the broker every second).

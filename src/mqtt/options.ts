@@ -11,6 +11,11 @@ export interface Will {
 export function brokerUrl(config: Config): string {
   if (config.mqtt.url !== 'embedded') return config.mqtt.url;
   const { host, port } = config.mqtt.embedded;
+  return mqttUrl(host, port);
+}
+
+/** `mqtt://host:port`, an IPv6 address in brackets. */
+export function mqttUrl(host: string, port: number): string {
   return `mqtt://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
