@@ -39,7 +39,7 @@ export async function measureImports(benchDir: string): Promise<ImportCost[]> {
     const script = `const t = performance.now(); ${url ? `await import(${JSON.stringify(url)});` : ''} const ms = performance.now() - t; process.stdout.write(JSON.stringify({ ms, rss: Number(/VmRSS:\\s+(\\d+)/.exec((await import('node:fs')).readFileSync('/proc/self/status','utf8'))[1]) }));`;
     // Median of three starts: one cold start is mostly the disk cache.
     const runs: { ms: number; rss: number }[] = [];
-    for (let i = 0; i < 3; i++) runs.push(await runScript(script));
+    for (let i = 0; i < 3; i++) runs.push(await nodeJson<{ ms: number; rss: number }>(['--input-type=module', '-e', script], 'import measurement'));
     runs.sort((a, b) => a.ms - b.ms);
     const mid = runs[1] as { ms: number; rss: number };
     if (!url) bare = mid.rss;
@@ -48,16 +48,17 @@ export async function measureImports(benchDir: string): Promise<ImportCost[]> {
   return results;
 }
 
-function runScript(script: string): Promise<{ ms: number; rss: number }> {
+/** Runs node with `args` and parses what it printed as JSON; `what` names it in the error of a failed run. */
+function nodeJson<T>(args: string[], what: string): Promise<T> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     child.stderr.on('data', (c: Buffer) => (err += c.toString()));
     child.on('exit', (code) => {
-      if (code !== 0) reject(new Error(`import measurement failed: ${err}`));
-      else resolvePromise(JSON.parse(out) as { ms: number; rss: number });
+      if (code !== 0) reject(new Error(`${what} failed (exit ${code}): ${err}`));
+      else resolvePromise(JSON.parse(out) as T);
     });
   });
 }
@@ -92,17 +93,7 @@ export interface PollFigures {
  * bridge runs there, so the heap it keeps is the bridge's, not the bench's own clients'.
  */
 export function measureInProcessPolls(benchDir: string, url: string, work: string, polls: number): Promise<PollFigures> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, ['--expose-gc', resolve(benchDir, 'poll-child.js'), url, work, String(polls)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-    child.on('exit', (code) => {
-      if (code !== 0) reject(new Error(`poll measurement failed (exit ${code}): ${err}`));
-      else resolvePromise(JSON.parse(out) as PollFigures);
-    });
-  });
+  return nodeJson<PollFigures>(['--expose-gc', resolve(benchDir, 'poll-child.js'), url, work, String(polls)], 'poll measurement');
 }
 
 /** Least-squares slope of `ys` over `xs`. */
