@@ -1,5 +1,5 @@
 /**
- * The mosquitto ACL of the README (docs fragment "Securing the broker"), built for a base topic
+ * The mosquitto ACL of docs/security.md ("Securing the broker"), built for a base topic
  * so that the suite tests exactly the text it documents. Only the bridge and Home Assistant
  * may publish commands; each agent only its own node's agent topics; anyone else nothing.
  */

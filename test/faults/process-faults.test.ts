@@ -9,7 +9,7 @@ import { delay, prng, stopProcesses } from './helpers.js';
 /**
  * Issue 6, item 6: SIGTERM and SIGKILL of the BUILT bridge at random points of a hard reboot
  * (node 2, no agent, reboot_off_time 1 s) and of a graceful shutdown (node 3, an agent played
- * by this test). After each, the next start must find power as the README says:
+ * by this test). After each, the next start must find power as docs/reliability.md says:
  *   SIGTERM in a hard reboot      -> the reboot finishes first: node ON when the process exits;
  *   SIGKILL in a hard reboot      -> node may be left OFF; the next start reports the
  *                                    interrupted operation in a bridge/event and does not resume it;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { repoPath, repoRoot } from '../support/paths.js';
 
 /**
@@ -53,8 +53,22 @@ describe('the npm package', function () {
       'config/agent.yaml',
       'config/systemd/turingpi-mqtt-bridge.service',
       'config/systemd/turingpi-mqtt-agent.service',
+      ...readdirSync(repoPath('docs')).map((name) => `docs/${name}`),
     ].map((p) => p.replace(/^\.\//, ''));
     for (const path of needed) assert.ok(paths.includes(path), `${path} is not in the package`);
+  });
+
+  it("holds the documents the systemd units' Documentation= lines point at", () => {
+    for (const unit of ['turingpi-mqtt-bridge.service', 'turingpi-mqtt-agent.service']) {
+      const text = readFileSync(repoPath('config', 'systemd', unit), 'utf8');
+      const urls = [...text.matchAll(/^Documentation=(.*)$/gm)].flatMap((m) => (m[1] ?? '').split(/\s+/));
+      assert.ok(urls.length > 0, `${unit} has no Documentation=`);
+      for (const url of urls) {
+        const inPackage = /\/node_modules\/turingpi-mqtt\/(.+)$/.exec(url)?.[1];
+        assert.ok(inPackage, `${unit}: ${url} is not a file of the installed package`);
+        assert.ok(paths.includes(inPackage), `${unit}: ${inPackage} is not in the package`);
+      }
+    }
   });
 
   it('leaves out tests, sources, source maps, local state and anything that looks like a secret', () => {
