@@ -6,21 +6,34 @@ export interface Substitution {
   value: string;
   /** Whether the text held at least one reference. */
   substituted: boolean;
-  /** What went wrong, one message per bad or missing reference. */
+  /** What is wrong with the text itself, one message per bad reference. Never quotes the text. */
   problems: string[];
+  /** Variables referenced without a usable value or default (for a secret: unset or empty). */
+  unset: string[];
+}
+
+export interface SubstituteOptions {
+  /**
+   * The text is a secret (a password): an empty variable counts as unset, and a default is a
+   * problem, so that a missing password can never turn into a login with another one.
+   */
+  secret?: boolean;
 }
 
 const REFERENCE = /^([A-Za-z_][A-Za-z0-9_]*)(?::-([\s\S]*))?$/;
 
 /**
- * Replaces `${VAR}` and `${VAR:-default}` (SPEC section 3). The default applies when VAR is
- * unset or empty, as in the shell. `$${` writes a literal `${`. A `$` not followed by `{`
- * is left alone, so passwords with a dollar sign need no escaping.
+ * Replaces `${VAR}` and `${VAR:-default}` (docs/configuration.md, "Secrets and the environment").
+ * The default applies when VAR is unset or empty, as in the shell. `$${` writes a literal `${`.
+ * A `$` not followed by `{` is left alone, so passwords with a dollar sign need no escaping.
+ * The messages name the place by character position, never by the text around it: the text
+ * may be a password or a URL with credentials.
  */
-export function substituteEnv(text: string, env: Environment): Substitution {
+export function substituteEnv(text: string, env: Environment, options: SubstituteOptions = {}): Substitution {
   let value = '';
   let substituted = false;
   const problems: string[] = [];
+  const unset: string[] = [];
   let index = 0;
   while (index < text.length) {
     const start = text.indexOf('$', index);
@@ -41,23 +54,29 @@ export function substituteEnv(text: string, env: Environment): Substitution {
     }
     const end = text.indexOf('}', start + 2);
     if (end === -1) {
-      problems.push(`"${text.slice(start)}" has no closing "}" (write $\${ for a literal "\${")`);
+      problems.push(`the "\${" at character ${start + 1} has no closing "}" (write $\${ for a literal "\${")`);
       value += text.slice(start);
       break;
     }
     substituted = true;
-    const body = text.slice(start + 2, end);
-    const match = REFERENCE.exec(body);
+    const match = REFERENCE.exec(text.slice(start + 2, end));
     if (!match) {
-      problems.push(`"\${${body}}" is not a variable reference: use \${NAME} or \${NAME:-default}`);
+      problems.push(`the "\${...}" at character ${start + 1} is not a variable reference: use \${NAME} or \${NAME:-default}`);
     } else {
       const [, name, fallback] = match as unknown as [string, string, string | undefined];
       const fromEnv = env[name];
-      if (fallback !== undefined) value += fromEnv === undefined || fromEnv === '' ? fallback : fromEnv;
-      else if (fromEnv !== undefined) value += fromEnv;
-      else problems.push(`environment variable ${name} is not set (write \${${name}:-default} to give a default)`);
+      const present = fromEnv !== undefined && !(options.secret === true && fromEnv === '');
+      if (fallback !== undefined && options.secret === true) {
+        problems.push(`\${${name}:-...} gives a password a default: a missing ${name} would log in with it; write \${${name}}`);
+      } else if (fallback !== undefined) {
+        value += fromEnv === undefined || fromEnv === '' ? fallback : fromEnv;
+      } else if (present) {
+        value += fromEnv;
+      } else {
+        unset.push(name);
+      }
     }
     index = end + 1;
   }
-  return { value, substituted, problems };
+  return { value, substituted, problems, unset };
 }

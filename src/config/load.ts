@@ -12,7 +12,15 @@ export interface LoadOptions {
   env?: Environment;
   /** 'agent' also requires what the agent role needs (agent.node), located in the file. */
   role?: 'bridge' | 'agent';
+  /**
+   * An unset `${VAR}`: 'refuse' (the default: a start) makes it a problem; 'warn' (validate, which
+   * may run where the service's environment is not) makes it a warning and checks the rest.
+   */
+  unsetVariables?: 'refuse' | 'warn';
 }
+
+/** Keys whose value is a secret: no `${VAR:-default}`, and an empty variable counts as unset. */
+const SECRET_PATHS = new Set(['mqtt.password', 'board.bmc.password']);
 
 export interface LoadedConfig {
   config: Config;
@@ -72,7 +80,9 @@ export function checkConfigText(text: string, file: string, options: LoadOptions
     ...at(locate(doc, raw.segments, raw.at ?? 'value')),
   });
 
-  const envProblems = substituteScalars(doc, env, fromEnvironment).map(place);
+  const substitution = substituteScalars(doc, env, fromEnvironment, options.unsetVariables ?? 'refuse');
+  const envProblems = substitution.problems.map(place);
+  const unsetWarnings = substitution.unset.map((raw) => formatProblem(place(raw)));
   if (envProblems.length > 0) return result(envProblems, yamlWarnings);
 
   let object: unknown;
@@ -84,7 +94,10 @@ export function checkConfigText(text: string, file: string, options: LoadOptions
   const validation = validateConfigObject(object);
   const problems = validation.problems.map(place);
   if (validation.config && options.role === 'agent') problems.push(...agentProblems(validation.config).map(place));
-  const warnings = [...yamlWarnings, ...validation.warnings.map((w) => formatProblem(place(w)))];
+  // A key whose variable is unset has its own warning; what the schema says of its absence is noise.
+  const unsetPaths = new Set(substitution.unset.map((raw) => dottedPath(raw.segments)));
+  const schemaWarnings = validation.warnings.filter((w) => !unsetPaths.has(dottedPath(w.segments)));
+  const warnings = [...yamlWarnings, ...unsetWarnings, ...schemaWarnings.map((w) => formatProblem(place(w)))];
   return result(problems, warnings, validation.config);
 }
 
@@ -145,17 +158,36 @@ function keyText(key: unknown): string | undefined {
  * Replaces `${VAR}` in every string value (not in keys), in place in the document so that
  * positions stay known. A value that was a reference and does not fit the schema as a string
  * is read as the number, boolean or null it spells: `port: ${MQTT_PORT:-1883}` works.
+ * An unset variable is a problem, or with `unset: 'warn'` one of the returned `unset` (a value
+ * that was only that reference is then left out, as if the key were not written).
  */
-function substituteScalars(doc: YamlDocument, env: Environment, fromEnvironment: Set<string>): RawProblem[] {
+function substituteScalars(
+  doc: YamlDocument,
+  env: Environment,
+  fromEnvironment: Set<string>,
+  unsetVariables: 'refuse' | 'warn',
+): { problems: RawProblem[]; unset: RawProblem[] } {
   const problems: RawProblem[] = [];
+  const unset: RawProblem[] = [];
   const visitScalar = (node: Scalar, segments: PathSegment[]) => {
     if (typeof node.value !== 'string' || !node.value.includes('$')) return;
     const original = node.value;
-    const substitution = substituteEnv(original, env);
+    const secret = SECRET_PATHS.has(dottedPath(segments));
+    const substitution = substituteEnv(original, env, { secret });
     for (const message of substitution.problems) problems.push({ segments, message });
+    const onlyReference = /^\$\{[A-Za-z_][A-Za-z0-9_]*\}$/.test(original);
+    for (const name of substitution.unset) {
+      const what = `environment variable ${name} is not set${secret ? ' (or empty)' : ''}`;
+      if (unsetVariables === 'warn') {
+        unset.push({ segments, message: `${what} here: set it where the service runs, or its start is refused` });
+      } else {
+        const hint = secret ? 'a password gets no default' : `or write \${${name}:-default} to give a default`;
+        problems.push({ segments, message: `${what}: set it where the service runs (docs/configuration.md; ${hint})` });
+      }
+    }
     if (!substitution.substituted && substitution.value === original) return;
-    node.value = coerce(substitution.value, segments);
-    if (/^\$\{[A-Za-z_][A-Za-z0-9_]*\}$/.test(original)) fromEnvironment.add(dottedPath(segments));
+    node.value = substitution.unset.length > 0 && onlyReference ? undefined : coerce(substitution.value, segments);
+    if (onlyReference) fromEnvironment.add(dottedPath(segments));
   };
   const walk = (node: unknown, segments: PathSegment[]): void => {
     if (isMap(node)) {
@@ -170,7 +202,7 @@ function substituteScalars(doc: YamlDocument, env: Environment, fromEnvironment:
     }
   };
   walk(doc.contents, []);
-  return problems;
+  return { problems, unset };
 }
 
 function coerce(text: string, segments: PathSegment[]): unknown {

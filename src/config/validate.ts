@@ -7,12 +7,13 @@ export interface LineWriter {
 }
 
 /**
- * `turingpi-mqtt validate -c FILE` (SPEC section 2): prints "FILE: valid" and any warnings and
+ * `turingpi-mqtt validate -c FILE` (docs/configuration.md, "Command line"): prints "FILE: valid" and any warnings and
  * returns 0, or prints every problem as `FILE:LINE:COL path.to.key: message` and returns 2.
  */
 export async function runValidate(path: string, out: LineWriter, options: LoadOptions = {}): Promise<0 | 2> {
   try {
-    const { warnings } = await loadConfigFile(path, options);
+    // An unset ${VAR} is only a warning here: it may be set where the service runs.
+    const { warnings } = await loadConfigFile(path, { unsetVariables: 'warn', ...options });
     out.write(`${path}: valid\n`);
     for (const warning of warnings) out.write(`warning: ${warning}\n`);
     return 0;
