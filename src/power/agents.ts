@@ -1,4 +1,4 @@
-import { sleep, type Clock } from '../util/clock.js';
+import { sleep, type Clock, type TimerHandle } from '../util/clock.js';
 import { TpmError } from '../util/errors.js';
 
 export type AgentStatus = 'online' | 'shutting_down' | 'offline' | 'unknown';
@@ -9,6 +9,18 @@ type Listener = (status: AgentStatus, failure?: string) => void;
 interface Heard {
   status: AgentStatus;
   failure?: string;
+}
+
+/** What waitGone needs to know besides the node. */
+export interface GoneOptions {
+  /** How long `offline` must hold, without a break, before the agent counts as gone. */
+  settleMs: number;
+  /** Clock time after which an `offline` that begins no longer counts: the wait fails then. */
+  deadline: number;
+  signal?: AbortSignal;
+  timeoutMessage: string;
+  /** Told when the settle wait starts (the agent went offline) and when it is called off (it came back). */
+  onProgress?: (change: 'gone' | 'back', status: AgentStatus) => void;
 }
 
 /** More than a sequence ever needs (shutting_down, offline, online, a failure); bounds a flapping agent. */
@@ -65,6 +77,73 @@ export class AgentTracker {
   }
 
   /**
+   * Waits until the agent has been `offline` for `settleMs` without a break. An offline is not
+   * the end of the OS when the agent comes back: a connection dropped for a moment makes the
+   * broker publish the will, and the agent, reconnected, says `shutting_down` again while its
+   * argv runs on. So any other state (and `unknown`: the bridge lost the broker) calls the
+   * settle wait off, and it starts again at the next `offline`. `online` after
+   * `shutting_down` means the agent's command failed; a failure report, the deadline (no
+   * `offline` begun before it) and the signal end the wait too. Bounded: deadline + settleMs.
+   */
+  waitGone(node: number, options: GoneOptions): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const { clock } = this;
+      const set = this.listenersOf(node);
+      let finished = false;
+      let acknowledged = false;
+      let settling: TimerHandle | undefined;
+      // Set last, once the replay did not already end the wait.
+      const timers: { deadline?: TimerHandle } = {};
+      const finish = (error?: Error): void => {
+        if (finished) return;
+        finished = true;
+        set.delete(listener);
+        clock.clearTimeout(settling);
+        clock.clearTimeout(timers.deadline);
+        options.signal?.removeEventListener('abort', onAbort);
+        if (error) reject(error);
+        else resolve();
+      };
+      const timedOut = (): void => finish(new TpmError('TIMEOUT', options.timeoutMessage));
+      const listener: Listener = (status, failure) => {
+        if (finished) return;
+        if (failure) return finish(new TpmError('AGENT', failure));
+        if (status === 'shutting_down') acknowledged = true;
+        if (status === 'online' && acknowledged) return finish(new TpmError('AGENT', 'the agent went back online: its shutdown command failed'));
+        if (status === 'offline') {
+          if (settling !== undefined) return;
+          if (clock.now() >= options.deadline) return timedOut();
+          settling = clock.setTimeout(() => finish(), options.settleMs);
+          options.onProgress?.('gone', status);
+          return;
+        }
+        if (settling === undefined) return;
+        clock.clearTimeout(settling);
+        settling = undefined;
+        options.onProgress?.('back', status);
+        if (clock.now() >= options.deadline) timedOut();
+      };
+      const onAbort = (): void => finish(new TpmError('AGENT', 'the bridge is stopping'));
+      for (const entry of this.heard.get(node) ?? []) listener(entry.status, entry.failure);
+      listener(this.status(node));
+      if (finished) return;
+      set.add(listener);
+      if (options.signal?.aborted) return onAbort();
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      // At the deadline only a settle wait under way may go on (it ends within settleMs).
+      timers.deadline = clock.setTimeout(() => {
+        if (settling === undefined) timedOut();
+      }, Math.max(0, options.deadline - clock.now()));
+    });
+  }
+
+  private listenersOf(node: number): Set<Listener> {
+    const set = this.listeners.get(node) ?? new Set<Listener>();
+    this.listeners.set(node, set);
+    return set;
+  }
+
+  /**
    * Waits until `done(status)` is true. Rejects when the agent reports a failed command, when
    * `failIf(status)` is true, at the time-out, or when the signal aborts (a bridge stop).
    * What the agent said since the last command is taken into account first, in order.
@@ -75,8 +154,7 @@ export class AgentTracker {
     options: { timeoutMs: number; signal?: AbortSignal; failIf?: (status: AgentStatus) => string | undefined; timeoutMessage: string },
   ): Promise<void> {
     return new Promise((resolve, reject) => {
-      const set = this.listeners.get(node) ?? new Set<Listener>();
-      this.listeners.set(node, set);
+      const set = this.listenersOf(node);
       const abort = new AbortController();
       let finished = false;
       const finish = (error?: Error): void => {

@@ -6,6 +6,7 @@ import { sleep, type Clock } from '../util/clock.js';
 import { TpmError, errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import type { AgentTracker } from './agents.js';
+import { rebootOs, shutDownOs, STOPPING, type Sequence } from './graceful.js';
 import { Mutex } from './mutex.js';
 import type { CommandSource, EventInput, NodeAction, NodeResult, NodeStateName } from './types.js';
 
@@ -60,6 +61,9 @@ export interface PowerView {
 export class PowerService {
   private readonly writes = new Mutex();
   private readonly busy = new Map<number, NodeAction>();
+  /** The operation holding each busy node, and the graceful sequences a FORCE_OFF may end. */
+  private readonly operations = new Map<number, Promise<unknown>>();
+  private readonly sequences = new Map<number, AbortController>();
   private readonly lastOffAt = new Map<number, number>();
   private lastOnAt = Number.NEGATIVE_INFINITY;
   private readonly stopping = new AbortController();
@@ -122,11 +126,30 @@ export class PowerService {
    * outcome is known, on every path; nothing here frees it later, when another action may
    * already have taken it.
    */
-  private exclusive(node: ResolvedNode, step: Step, action: NodeAction, source: CommandSource): Promise<NodeResult> {
+  private async exclusive(node: ResolvedNode, step: Step, action: NodeAction, source: CommandSource): Promise<NodeResult> {
+    if (action === 'force-off' && this.busy.has(node.number)) await this.override(node.number);
     const running = this.busy.get(node.number);
     if (running) throw new TpmError('BUSY', `node ${node.number} is busy (${running} under way); try again when it is done`);
     this.busy.set(node.number, action);
-    return this.track(this.run(node, step, action, source));
+    const operation = this.track(this.run(node, step, action, source));
+    this.operations.set(node.number, operation);
+    const forget = (): void => {
+      if (this.operations.get(node.number) === operation) this.operations.delete(node.number);
+    };
+    operation.then(forget, forget);
+    return operation;
+  }
+
+  /**
+   * FORCE_OFF always reaches a node: a graceful sequence under way (however stuck) is ended,
+   * with nothing cut by it, and the FORCE_OFF goes on once it has let go of the node.
+   */
+  private async override(n: number): Promise<void> {
+    const sequence = this.sequences.get(n);
+    const operation = this.operations.get(n);
+    if (!sequence || !operation) return;
+    sequence.abort('overridden by FORCE_OFF');
+    await Promise.allSettled([operation]);
   }
 
   private track<T>(operation: Promise<T>): Promise<T> {
@@ -303,69 +326,29 @@ export class PowerService {
     return this.result(n, action, true);
   }
 
-  private requireAgent(n: number): AgentTracker {
-    const agents = this.deps.agents;
-    const status = agents?.status(n) ?? 'unknown';
-    if (!agents || status !== 'online') {
-      throw new TpmError('AGENT', `the agent of node ${n} is not online (${status}): nothing was cut; use FORCE_OFF to cut power anyway`);
-    }
-    return agents;
+  /** The graceful sequence under way on each node: a FORCE_OFF ends it, a stop too. */
+  private sequence(n: number, action: NodeAction, source: CommandSource): Sequence {
+    const own = new AbortController();
+    this.sequences.set(n, own);
+    return { node: n, action, source, signal: AbortSignal.any([this.stopping.signal, own.signal]) };
   }
 
   private async gracefulOff(n: number, action: NodeAction, source: CommandSource): Promise<NodeResult> {
-    const { view, power, clock } = this.deps;
-    if (view.power(n) === false) return this.cut(n, action, source, 'already off');
-    const agents = this.requireAgent(n);
-    const signal = this.stopping.signal;
-    this.deps.expectDown?.(n);
-    view.setState(n, 'shutting_down', source, 'agent asked to shut the OS down');
-    this.deps.event({ type: 'power', node: n, action, source, result: 'progress', message: 'asking the agent to shut the OS down' });
+    if (this.deps.view.power(n) === false) return this.cut(n, action, source, 'already off');
     try {
-      await agents.command(n, 'SHUTDOWN');
-      let acknowledged = false;
-      await agents.waitFor(n, (s) => s === 'offline', {
-        timeoutMs: power.graceful_timeout,
-        signal,
-        // An agent back online after shutting_down means its command failed: the OS is up.
-        failIf: (s) => {
-          if (s === 'shutting_down') acknowledged = true;
-          return s === 'online' && acknowledged ? 'the agent went back online: its shutdown command failed' : undefined;
-        },
-        timeoutMessage: `node ${n}'s OS did not go down within ${formatDuration(power.graceful_timeout)}: nothing was cut; use FORCE_OFF to cut power anyway`,
-      });
-    } catch (error) {
-      view.setState(n, view.power(n) === false ? 'off' : 'on', source, `shutdown failed: ${errorMessage(error)}`);
-      if (signal.aborted) throw new TpmError('AGENT', `node ${n}: shutdown interrupted by a bridge stop; power left on`);
-      throw new TpmError('AGENT', `node ${n}: shutdown failed, power stays on: ${errorMessage(error)}`);
-    }
-    this.deps.event({
-      type: 'power', node: n, action, source, result: 'progress',
-      message: `agent gone; waiting ${formatDuration(power.settle_time)} for the OS to finish before cutting power`,
-    });
-    try {
-      await sleep(clock, power.settle_time, signal);
-    } catch {
-      throw new TpmError('AGENT', `node ${n}: the bridge stopped before power was cut; the OS is down but power stays on`);
+      await shutDownOs(this.deps, this.sequence(n, action, source));
+    } finally {
+      this.sequences.delete(n);
     }
     return this.cut(n, action, source, 'OS shut down, power cut');
   }
 
   private async gracefulReboot(n: number, action: NodeAction, source: CommandSource): Promise<NodeResult> {
-    const { view, power } = this.deps;
-    const agents = this.requireAgent(n);
-    const signal = this.stopping.signal;
-    view.setState(n, 'rebooting', source, 'agent asked to reboot the OS');
-    this.deps.event({ type: 'power', node: n, action, source, result: 'progress', message: 'asking the agent to reboot the OS' });
     try {
-      await agents.command(n, 'REBOOT');
-      const timeoutMessage = `node ${n} did not come back within ${formatDuration(power.graceful_timeout)}`;
-      await agents.waitFor(n, (s) => s === 'offline', { timeoutMs: power.graceful_timeout, signal, timeoutMessage });
-      await agents.waitFor(n, (s) => s === 'online', { timeoutMs: power.graceful_timeout, signal, timeoutMessage });
-    } catch (error) {
-      view.setState(n, 'unknown', source, `reboot: ${errorMessage(error)}`);
-      throw new TpmError('AGENT', `node ${n}: reboot failed: ${errorMessage(error)}`);
+      await rebootOs(this.deps, this.sequence(n, action, source));
+    } finally {
+      this.sequences.delete(n);
     }
-    view.setState(n, 'on', source, 'rebooted');
     this.deps.event({ type: 'power', node: n, action, source, result: 'ok', message: 'OS rebooted' });
     return this.result(n, action, true);
   }
@@ -407,7 +390,7 @@ export class PowerService {
 
   /** Aborts graceful waits (power stays as it is) and waits for hard reboots to switch their node back on. */
   async stop(): Promise<void> {
-    this.stopping.abort();
+    this.stopping.abort(STOPPING);
     await Promise.allSettled([...this.hardReboots, ...this.running]);
   }
 

@@ -190,6 +190,81 @@ describe('PowerService', () => {
       assert.equal(r.powered(3), true);
     });
 
+    it('restarts settle_time when the agent comes back after an offline (its will), and cuts only once offline held', async () => {
+      const r = await rig(config);
+      r.agents.update(3, 'online');
+      const done = r.service.execute(3, 'shutdown', 'mqtt');
+      await r.clock.advance(10);
+      r.agents.update(3, 'shutting_down');
+      await r.clock.advance(1000);
+      // The connection dropped: the broker publishes the will; the agent is back 1 s later.
+      r.agents.update(3, 'offline');
+      await r.clock.advance(1000);
+      r.agents.update(3, 'shutting_down');
+      await r.clock.advance(8000);
+      assert.equal(r.writes.length, 0, 'nothing cut while the agent is back and its argv runs');
+      assert.equal(r.view.state(3), 'shutting_down');
+      assert.ok(r.events.some((e) => e.result === 'progress' && /the agent is back \(shutting_down\)/.test(e.message ?? '')));
+      r.agents.update(3, 'offline');
+      const goneAt = r.clock.now();
+      await r.clock.advance(4900);
+      assert.equal(r.writes.length, 0, 'not before settle_time after the real offline');
+      const result = await r.finish(done);
+      assert.equal(result.ok, true, result.error);
+      assert.ok((r.writes[0]?.at ?? 0) - goneAt >= 5000);
+      assert.equal(r.powered(3), false);
+    });
+
+    it('cuts nothing when the agent keeps coming back until graceful_timeout, and names FORCE_OFF', async () => {
+      const r = await rig(config);
+      r.agents.update(3, 'online');
+      const done = r.service.execute(3, 'shutdown', 'mqtt');
+      await r.clock.advance(10);
+      for (let i = 0; i < 10; i++) {
+        r.agents.update(3, 'shutting_down');
+        await r.clock.advance(2000);
+        r.agents.update(3, 'offline');
+        await r.clock.advance(2000);
+      }
+      r.agents.update(3, 'shutting_down');
+      const result = await r.finish(done);
+      assert.equal(result.ok, false);
+      assert.match(result.error ?? '', /did not go down within 30s.*FORCE_OFF/);
+      assert.deepEqual(r.writes, []);
+      assert.equal(r.view.state(3), 'on');
+    });
+
+    it('FORCE_OFF ends a graceful sequence under way and cuts at once; the sequence cuts nothing itself', async () => {
+      const r = await rig(config);
+      r.agents.update(3, 'online');
+      const graceful = r.service.execute(3, 'shutdown', 'schedule');
+      await r.clock.advance(10);
+      r.agents.update(3, 'shutting_down');
+      await r.clock.advance(1000);
+      const forced = await r.finish(r.service.execute(3, 'force-off', 'mqtt'));
+      assert.equal(forced.ok, true, forced.error);
+      assert.equal(r.powered(3), false);
+      const ended = await r.finish(graceful);
+      assert.equal(ended.ok, false);
+      assert.match(ended.error ?? '', /overridden by FORCE_OFF/);
+      assert.deepEqual(r.writes.map((w) => [w.node, w.on]), [[3, false]], 'one write: the FORCE_OFF');
+      assert.equal(r.view.state(3), 'off');
+    });
+
+    it('a FORCE_OFF of a protected node is refused even while a graceful reboot runs', async () => {
+      const r = await rig({ nodes: { 1: { agent: true } }, power: { reboot_mode: 'graceful', graceful_timeout: '30s' } });
+      r.agents.update(1, 'online');
+      const reboot = r.service.execute(1, 'reboot', 'mqtt');
+      await r.clock.advance(10);
+      const forced = await r.finish(r.service.execute(1, 'force-off', 'mqtt'));
+      assert.equal(forced.ok, false);
+      assert.match(forced.error ?? '', /protected/);
+      assert.equal(r.powered(1), true);
+      r.agents.update(1, 'offline');
+      r.agents.update(1, 'online');
+      assert.equal((await r.finish(reboot)).ok, true);
+    });
+
     it('leaves power on when the bridge stops during settle_time', async () => {
       const r = await rig(config);
       r.agents.update(3, 'online');

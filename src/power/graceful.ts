@@ -1,0 +1,118 @@
+import type { Config } from '../config/schema.js';
+import { formatDuration } from '../config/duration.js';
+import type { Clock } from '../util/clock.js';
+import { TpmError, errorMessage } from '../util/errors.js';
+import type { AgentTracker } from './agents.js';
+import type { CommandSource, EventInput, NodeAction } from './types.js';
+import type { PowerView } from './power-service.js';
+
+/** What the graceful sequences need of the power service. */
+export interface GracefulDeps {
+  view: PowerView;
+  power: Config['power'];
+  clock: Clock;
+  event(event: EventInput): void;
+  agents?: AgentTracker;
+  expectDown?(node: number): void;
+}
+
+/** One graceful sequence: its node, what asked for it, and what ends it early (a stop, a FORCE_OFF). */
+export interface Sequence {
+  node: number;
+  action: NodeAction;
+  source: CommandSource;
+  signal: AbortSignal;
+}
+
+/** Why a sequence's signal was aborted: said in its error. */
+export const STOPPING = 'the bridge is stopping';
+
+function requireAgent(deps: GracefulDeps, n: number): AgentTracker {
+  const agents = deps.agents;
+  const status = agents?.status(n) ?? 'unknown';
+  if (!agents || status !== 'online') {
+    throw new TpmError('AGENT', `the agent of node ${n} is not online (${status}): nothing was cut; use FORCE_OFF to cut power anyway`);
+  }
+  return agents;
+}
+
+/**
+ * Resolves with `promise`, or rejects when `deadline` (clock time) passes or `signal` aborts
+ * first: the agent command's delivery is part of graceful_timeout, and a stop ends it.
+ */
+function within<T>(clock: Clock, promise: Promise<T>, deadline: number, signal: AbortSignal, timeoutMessage: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = clock.setTimeout(() => done(new TpmError('TIMEOUT', timeoutMessage)), Math.max(0, deadline - clock.now()));
+    const onAbort = (): void => done(new TpmError('AGENT', String(signal.reason ?? STOPPING)));
+    const done = (error?: Error, value?: T): void => {
+      clock.clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      if (error) reject(error);
+      else resolve(value as T);
+    };
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => done(undefined, value),
+      (error: unknown) => done(error instanceof Error ? error : new Error(String(error))),
+    );
+  });
+}
+
+/**
+ * The OS half of a graceful off: command the agent, wait until it is gone and has stayed gone
+ * for settle_time (docs/ARCHITECTURE.md, power sequences). Resolves when power may be
+ * cut; throws, with nothing cut and the node's state back to what it is, otherwise. Everything,
+ * the command's delivery included, is bounded by graceful_timeout (plus one settle_time).
+ */
+export async function shutDownOs(deps: GracefulDeps, seq: Sequence): Promise<void> {
+  const { view, power, clock } = deps;
+  const { node: n, action, source, signal } = seq;
+  const agents = requireAgent(deps, n);
+  const deadline = clock.now() + power.graceful_timeout;
+  const timeoutMessage = `node ${n}'s OS did not go down within ${formatDuration(power.graceful_timeout)}: nothing was cut; use FORCE_OFF to cut power anyway`;
+  deps.expectDown?.(n);
+  view.setState(n, 'shutting_down', source, 'agent asked to shut the OS down');
+  deps.event({ type: 'power', node: n, action, source, result: 'progress', message: 'asking the agent to shut the OS down' });
+  try {
+    await within(clock, agents.command(n, 'SHUTDOWN'), deadline, signal, timeoutMessage);
+    await agents.waitGone(n, {
+      settleMs: power.settle_time,
+      deadline,
+      signal,
+      timeoutMessage,
+      onProgress: (change, status) => {
+        const message =
+          change === 'gone'
+            ? `agent gone; waiting ${formatDuration(power.settle_time)} for the OS to finish before cutting power`
+            : `the agent is back (${status}) before settle_time passed: waiting for it to go again`;
+        deps.event({ type: 'power', node: n, action, source, result: 'progress', message });
+      },
+    });
+  } catch (error) {
+    if (signal.aborted && signal.reason !== STOPPING) throw new TpmError('AGENT', `node ${n}: shutdown ended: ${String(signal.reason)}`);
+    view.setState(n, view.power(n) === false ? 'off' : 'on', source, `shutdown failed: ${errorMessage(error)}`);
+    if (signal.aborted) throw new TpmError('AGENT', `node ${n}: shutdown interrupted by a bridge stop; power left on`);
+    throw new TpmError('AGENT', `node ${n}: shutdown failed, power stays on: ${errorMessage(error)}`);
+  }
+}
+
+/** A reboot by the agent: command, offline, online again, all within graceful_timeout each. */
+export async function rebootOs(deps: GracefulDeps, seq: Sequence): Promise<void> {
+  const { view, power, clock } = deps;
+  const { node: n, action, source, signal } = seq;
+  const agents = requireAgent(deps, n);
+  view.setState(n, 'rebooting', source, 'agent asked to reboot the OS');
+  deps.event({ type: 'power', node: n, action, source, result: 'progress', message: 'asking the agent to reboot the OS' });
+  const timeoutMessage = `node ${n} did not come back within ${formatDuration(power.graceful_timeout)}`;
+  try {
+    await within(clock, agents.command(n, 'REBOOT'), clock.now() + power.graceful_timeout, signal, timeoutMessage);
+    await agents.waitFor(n, (s) => s === 'offline', { timeoutMs: power.graceful_timeout, signal, timeoutMessage });
+    await agents.waitFor(n, (s) => s === 'online', { timeoutMs: power.graceful_timeout, signal, timeoutMessage });
+  } catch (error) {
+    if (signal.aborted && signal.reason !== STOPPING) throw new TpmError('AGENT', `node ${n}: reboot ended: ${String(signal.reason)}`);
+    view.setState(n, 'unknown', source, `reboot: ${errorMessage(error)}`);
+    throw new TpmError('AGENT', `node ${n}: reboot failed: ${errorMessage(error)}`);
+  }
+  view.setState(n, 'on', source, 'rebooted');
+}

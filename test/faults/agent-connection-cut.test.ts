@@ -1,0 +1,182 @@
+import assert from 'node:assert/strict';
+import { spawnRunner } from '../../src/agent/command.js';
+import { createAgent, type Agent } from '../../src/app/agent.js';
+import type { BridgeApp } from '../../src/app/bridge.js';
+import { parseConfig } from '../../src/config/parse.js';
+import { FakeSystem } from '../agent/helpers.js';
+import { requireMosquitto, startMosquitto, type Mosquitto } from '../support/mosquitto.js';
+import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
+import { delay, prng, startLibraryBridge, until, type LibraryBridge } from './helpers.js';
+
+/**
+ * A graceful shutdown whose agent loses its connection for a moment during the drain (issue 13,
+ * point 1): the broker publishes the agent's will `offline`, the agent reconnects a second later
+ * and says `shutting_down` again. The bridge must not take the will for the end of the OS: power
+ * is cut only once `offline` has held for the whole settle_time, never while the argv runs.
+ *
+ * Real mosquitto, the bridge in this process on the simulated Turing Pi 1, the REAL agent in this
+ * process whose argv is a real child process (a drain that takes `DRAIN_MS`), connected through a
+ * TCP relay the test cuts (both sockets destroyed, no DISCONNECT: the broker sends the will).
+ */
+
+const NODE = 3;
+const SETTLE_MS = 2000;
+
+interface Write {
+  node: number;
+  on: boolean;
+  at: number;
+}
+
+/** Records every power write the bridge makes, with the wall-clock time it began. */
+function recordWrites(bridge: BridgeApp): Write[] {
+  const writes: Write[] = [];
+  const driver = bridge.board.driver;
+  const setPower = driver.setPower.bind(driver);
+  driver.setPower = (node: number, on: boolean): Promise<boolean> => {
+    writes.push({ node, on, at: Date.now() });
+    return setPower(node, on);
+  };
+  return writes;
+}
+
+function agentState(bridge: BridgeApp, node: number): string | undefined {
+  const status = bridge.status() as { nodes: { node: number; agent_state?: string }[] };
+  return status.nodes.find((n) => n.node === node)?.agent_state;
+}
+
+interface DrainingAgent {
+  agent: Agent;
+  /** When the argv's process ended (undefined while it runs). */
+  argvEndedAt(): number | undefined;
+  /** When the argv's process was started. */
+  argvStartedAt(): number | undefined;
+}
+
+/**
+ * The real agent of node 3 with a real argv: a node process that runs for `drainMs`. When it
+ * exits 0 the "OS" stops the agent 100 ms later (systemd's SIGTERM on poweroff: a clean offline).
+ */
+async function startDrainingAgent(url: string, drainMs: number, gracefulTimeout: string): Promise<DrainingAgent> {
+  const config = parseConfig({
+    mqtt: { url, base_topic: 'tp', keepalive: 5 },
+    board: { id: 'lab' },
+    power: { graceful_timeout: gracefulTimeout },
+    agent: { node: NODE, interval: '1h', shutdown_command: [process.execPath, '-e', `setTimeout(() => {}, ${drainMs})`] },
+  });
+  let startedAt: number | undefined;
+  let endedAt: number | undefined;
+  const runner = spawnRunner(60_000);
+  const agent: Agent = createAgent(config, {
+    systemInfo: new FakeSystem(() => Date.now(), Date.now() - 60_000),
+    run: async (argv) => {
+      startedAt = Date.now();
+      const result = await runner(argv);
+      endedAt = Date.now();
+      if (result.code === 0) setTimeout(() => void agent.stop(), 100);
+      return result;
+    },
+  });
+  await agent.start();
+  return { agent, argvEndedAt: () => endedAt, argvStartedAt: () => startedAt };
+}
+
+describe('faults: the agent connection cut during a graceful shutdown (real mosquitto)', function () {
+  this.timeout(60_000);
+  let mosquitto: Mosquitto | undefined;
+  let proxy: TcpProxy | undefined;
+  let lib: LibraryBridge | undefined;
+  let current: DrainingAgent | undefined;
+
+  before(async function () {
+    const binary = requireMosquitto(this);
+    mosquitto = await startMosquitto({ binary });
+    proxy = await startTcpProxy(mosquitto.port);
+  });
+
+  afterEach(async () => {
+    await current?.agent.stop();
+    current = undefined;
+    await lib?.bridge.stop();
+    lib = undefined;
+  });
+
+  after(async () => {
+    await proxy?.close();
+    await mosquitto?.stop();
+  });
+
+  async function bridgeWithAgentNode(gracefulTimeout: string): Promise<{ bridge: BridgeApp; writes: Write[] }> {
+    lib = await startLibraryBridge(mosquitto!.url, {
+      sections: {
+        board: { poll_interval: '1h' },
+        nodes: { [NODE]: { agent: true } },
+        power: { off_mode: 'graceful', settle_time: `${SETTLE_MS}ms`, graceful_timeout: gracefulTimeout, min_off_time: 0, on_stagger: 0 },
+      },
+    });
+    return { bridge: lib.bridge, writes: recordWrites(lib.bridge) };
+  }
+
+  /**
+   * One SHUTDOWN of node 3 whose agent's connection is cut `cutAfterMs` after its argv began.
+   * Returns when the sequence ended, with when power was cut (undefined: not cut).
+   */
+  async function shutdownWithCut(bridge: BridgeApp, writes: Write[], drainMs: number, cutAfterMs: number): Promise<{ ok: boolean; error?: string; cutAt?: number; argvEndedAt?: number }> {
+    if (bridge.model.power(NODE) !== true) {
+      const on = await bridge.power.execute(NODE, 'on', 'mqtt');
+      assert.equal(on.ok, true, on.error);
+    }
+    current = await startDrainingAgent(proxy!.url, drainMs, '30s');
+    await until(() => agentState(bridge, NODE) === 'online', 'the agent online at the bridge', 10_000);
+    const from = writes.length;
+    const agent = current;
+    const done = bridge.power.execute(NODE, 'shutdown', 'mqtt');
+    await until(() => agent.argvStartedAt() !== undefined, 'the agent running its argv', 10_000);
+    await delay(cutAfterMs);
+    const cutCount = proxy!.cut();
+    assert.ok(cutCount > 0, 'the agent was connected through the relay when it was cut');
+    const result = await done;
+    // The simulated board keeps the argv's process alive after a cut: wait for its end to compare.
+    await until(() => agent.argvEndedAt() !== undefined, 'the end of the argv', drainMs + 5000);
+    const cut = writes.slice(from).find((w) => w.node === NODE && !w.on);
+    await current.agent.stop();
+    current = undefined;
+    return { ok: result.ok, ...(result.error ? { error: result.error } : {}), ...(cut ? { cutAt: cut.at } : {}), ...(agent.argvEndedAt() ? { argvEndedAt: agent.argvEndedAt()! } : {}) };
+  }
+
+  it('keeps power on while the drain runs when the agent drops out for a moment, and cuts settle_time after its real offline', async () => {
+    const { bridge, writes } = await bridgeWithAgentNode('30s');
+    const DRAIN_MS = 6000;
+    const outcome = await shutdownWithCut(bridge, writes, DRAIN_MS, 1000);
+    assert.ok(outcome.argvEndedAt !== undefined, 'the argv ran to its end');
+    assert.ok(outcome.cutAt !== undefined, `power was cut in the end (${outcome.error ?? 'no error'})`);
+    assert.ok(
+      outcome.cutAt >= outcome.argvEndedAt,
+      `power was cut ${outcome.argvEndedAt - outcome.cutAt} ms before the agent's argv finished`,
+    );
+    assert.ok(outcome.cutAt - outcome.argvEndedAt >= SETTLE_MS - 200, 'settle_time after the agent really went');
+    assert.equal(outcome.ok, true, outcome.error);
+    assert.equal(bridge.model.state(NODE), 'off');
+  });
+
+  it('never cuts power while the argv runs, with the connection cut at random points of the drain (5 runs, seed 1313)', async () => {
+    const { bridge, writes } = await bridgeWithAgentNode('30s');
+    const random = prng(1313);
+    // Cuts before DRAIN_MS - SETTLE_MS are the ones a blind settle_time would turn into a cut mid-drain.
+    const DRAIN_MS = 4500;
+    const seen: string[] = [];
+    for (let run = 0; run < 5; run++) {
+      const cutAfter = Math.round(100 + random() * (DRAIN_MS - 400));
+      const outcome = await shutdownWithCut(bridge, writes, DRAIN_MS, cutAfter);
+      const margin = outcome.cutAt !== undefined && outcome.argvEndedAt !== undefined ? `, power cut ${outcome.cutAt - outcome.argvEndedAt} ms after the argv ended` : '';
+      seen.push(`link cut at +${cutAfter} ms: ${outcome.ok ? 'ok' : outcome.error}${margin}`);
+      assert.ok(outcome.argvEndedAt !== undefined, `run ${run}: the argv ran to its end`);
+      if (outcome.cutAt !== undefined) {
+        assert.ok(outcome.cutAt >= outcome.argvEndedAt, `run ${run} (cut at +${cutAfter} ms): power cut ${outcome.argvEndedAt - outcome.cutAt} ms before the argv finished`);
+      }
+      assert.equal(outcome.ok, true, `run ${run} (cut at +${cutAfter} ms): ${outcome.error}`);
+      assert.notEqual(bridge.model.state(NODE), 'shutting_down');
+    }
+    console.log(`      agent connection cut during the drain: ${seen.length} runs, ${seen.join('; ')}`);
+  });
+});

@@ -1,0 +1,62 @@
+import { once } from 'node:events';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+
+/**
+ * A loopback TCP relay in front of a broker: a client connected through it can have its
+ * connection cut (both sockets destroyed, no DISCONNECT) as a dropped Wi-Fi link or a NAT
+ * time-out would, while the broker and the client process keep running.
+ */
+export interface TcpProxy {
+  port: number;
+  url: string;
+  /** Connections relayed so far (a reconnection counts again). */
+  accepted: number;
+  /** Destroys every relayed connection now; new ones are relayed as before. */
+  cut(): number;
+  close(): Promise<void>;
+}
+
+export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
+  const pairs = new Set<[Socket, Socket]>();
+  let accepted = 0;
+  const server: Server = createServer((client) => {
+    accepted++;
+    const upstream = connect({ host: '127.0.0.1', port: targetPort });
+    const pair: [Socket, Socket] = [client, upstream];
+    pairs.add(pair);
+    const drop = (): void => {
+      pairs.delete(pair);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', drop).on('close', drop);
+    upstream.on('error', drop).on('close', drop);
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  const cut = (): number => {
+    const count = pairs.size;
+    for (const [client, upstream] of [...pairs]) {
+      client.destroy();
+      upstream.destroy();
+    }
+    pairs.clear();
+    return count;
+  };
+  return {
+    port,
+    url: `mqtt://127.0.0.1:${port}`,
+    get accepted() {
+      return accepted;
+    },
+    cut,
+    close: async () => {
+      cut();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
