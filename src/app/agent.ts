@@ -7,6 +7,7 @@ import { MqttConnection } from '../mqtt/connection.js';
 import { brokerUrl, mqttClientOptions } from '../mqtt/options.js';
 import { topics } from '../mqtt/topics.js';
 import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
+import { formatDuration } from '../config/duration.js';
 import { TpmError, errorMessage } from '../util/errors.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 
@@ -78,6 +79,12 @@ export function createAgent(config: Config, deps: AgentDeps = {}): Agent {
   let running = false;
   let stopped = false;
   let commandRunning = false;
+  /**
+   * Set once an argv succeeded: the OS is going down, and a second command would run an argv
+   * again (a REBOOT failing mid-shutdown even said `online`). Cleared when the OS is still up
+   * graceful_timeout later (a cancelled `shutdown +5`, a script that did nothing).
+   */
+  let goingDown: { action: AgentAction; timer: TimerHandle } | undefined;
 
   const setState = async (state: AgentState): Promise<void> => {
     try {
@@ -143,9 +150,23 @@ export function createAgent(config: Config, deps: AgentDeps = {}): Agent {
       // The OS is going down: it stops this process, and the clean offline (SIGTERM) or the
       // last will tells the bridge. Until then the state stays shutting_down.
       logger.info(`${action} command accepted by the system; waiting for the OS to stop the agent`);
+      if (!stopped) goingDown = { action, timer: clock.setTimeout(() => void stillUp(action, argv), commandTimeoutMs) };
       return;
     }
     logger.error(`${action} failed: ${failure}`);
+    await reportAndComeBack(action, failure);
+  };
+
+  /** The argv succeeded but the OS did not go down: say so, and take commands again. */
+  const stillUp = async (action: AgentAction, argv: string[]): Promise<void> => {
+    goingDown = undefined;
+    if (stopped) return;
+    const failure = `the OS is still up ${formatDuration(commandTimeoutMs)} after ${JSON.stringify(argv)} succeeded: back online, taking commands again`;
+    logger.warn(`${action}: ${failure}`);
+    await reportAndComeBack(action, failure);
+  };
+
+  const reportAndComeBack = async (action: AgentAction, failure: string): Promise<void> => {
     if (stopped) return;
     // The reason is sent before `online`: the bridge ends its sequence at whichever comes
     // first, and only the event says why. One client's QoS 1 messages arrive in the order they
@@ -173,6 +194,10 @@ export function createAgent(config: Config, deps: AgentDeps = {}): Agent {
     }
     if (commandRunning) {
       logger.warn(`ignored ${action.toUpperCase()}: a command is already running`);
+      return;
+    }
+    if (goingDown) {
+      logger.warn(`ignored ${action.toUpperCase()}: the OS is going down (its ${goingDown.action} command succeeded)`);
       return;
     }
     if (stopped) return;
@@ -208,6 +233,8 @@ export function createAgent(config: Config, deps: AgentDeps = {}): Agent {
       running = false;
       clock.clearTimeout(sampleTimer);
       sampleTimer = undefined;
+      clock.clearTimeout(goingDown?.timer);
+      goingDown = undefined;
       // A clean offline: the broker drops the will on a clean disconnect, so we say it ourselves.
       await setState('offline');
       await connection.stop();

@@ -26,8 +26,8 @@ describe('agent', () => {
   const telemetry = (): Telemetry[] => on('telemetry').map((m) => JSON.parse(m.payload) as Telemetry);
   const logged = (text: string): string[] => log.lines.map((l) => l.msg).filter((m) => m.includes(text));
 
-  async function startAgent(agentSettings: Record<string, unknown> = {}): Promise<void> {
-    agent = createAgent(agentConfig(broker.url, agentSettings), {
+  async function startAgent(agentSettings: Record<string, unknown> = {}, power?: Record<string, unknown>): Promise<void> {
+    agent = createAgent(agentConfig(broker.url, agentSettings, power), {
       systemInfo: system,
       clock,
       logger: log.logger,
@@ -258,6 +258,44 @@ describe('agent', () => {
       await waitFor(() => on('event').length === 1, 'the time-out event');
       assert.match(JSON.parse(on('event')[0]!.payload).error as string, /did not finish within 120s/);
       await waitFor(() => states().at(-1) === 'online', 'online again');
+    });
+
+    it('runs its argv once: SHUTDOWN, SHUTDOWN and REBOOT 1 s apart run the shutdown argv alone, and online is never published in between', async () => {
+      // The REBOOT would fail if it ran (as on the node of the report): its `online` must never come.
+      runResult = () => Promise.resolve(runs.length === 1 ? { code: 0, stderr: '' } : { code: 1, stderr: 'Failed to reboot system: transaction is destructive' });
+      await startAgent({}, { graceful_timeout: '20s' });
+      await command('SHUTDOWN');
+      await waitFor(() => runs.length === 1 && states().at(-1) === 'shutting_down', 'the first shutdown');
+      await clock.advance(1000);
+      await command('SHUTDOWN');
+      await waitFor(() => logged('ignored SHUTDOWN').length === 1, 'the second SHUTDOWN ignored');
+      await clock.advance(1000);
+      await command('REBOOT');
+      await waitFor(() => logged('ignored REBOOT').length === 1, 'the REBOOT ignored');
+      await settle();
+      assert.equal(runs.length, 1, 'the argv ran once');
+      assert.deepEqual(states(), ['online', 'shutting_down']);
+      assert.equal(on('event').length, 0);
+      assert.match(logged('ignored REBOOT')[0]!, /going down/);
+    });
+
+    it('says so, goes back online and takes commands again when the OS is still up graceful_timeout after a successful argv', async () => {
+      await startAgent({}, { graceful_timeout: '20s' });
+      await command('SHUTDOWN');
+      await waitFor(() => runs.length === 1 && states().at(-1) === 'shutting_down', 'the shutdown');
+      await clock.advance(19_000);
+      await settle();
+      assert.deepEqual(states(), ['online', 'shutting_down'], 'still going down before graceful_timeout');
+      await clock.advance(1_000);
+      await waitFor(() => on('event').length === 1, 'the event');
+      await waitFor(() => states().at(-1) === 'online', 'online again');
+      const body = JSON.parse(on('event')[0]!.payload) as Record<string, unknown>;
+      assert.equal(body.type, 'command');
+      assert.equal(body.action, 'shutdown');
+      assert.match(String(body.error), /the OS is still up 20s after/);
+      await command('REBOOT');
+      await waitFor(() => runs.length === 2, 'the next command is taken');
+      assert.deepEqual(runs[1], ['systemctl', 'reboot']);
     });
 
     it('never lets the payload reach the argv', async () => {

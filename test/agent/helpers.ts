@@ -20,9 +20,10 @@ export function recordingLogger(): { logger: Logger; lines: { level: number; msg
   return { logger: createLogger({ level: 'debug', destination }), lines };
 }
 
-export function agentConfig(url: string, agent: Record<string, unknown> = {}): Config {
+export function agentConfig(url: string, agent: Record<string, unknown> = {}, power?: Record<string, unknown>): Config {
   return configSchema.parse({
     mqtt: { url, base_topic: 'tp' },
+    ...(power ? { power } : {}),
     board: { id: 'lab' },
     agent: { node: 3, interval: '15s', shutdown_command: ['/usr/local/bin/drain-and-poweroff', '--now'], reboot_command: ['systemctl', 'reboot'], ...agent },
   });
