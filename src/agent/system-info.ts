@@ -1,7 +1,6 @@
 import { execFile } from 'node:child_process';
-import { readFile, readdir, statfs } from 'node:fs/promises';
 import { hostname, uptime } from 'node:os';
-import { join } from 'node:path';
+import { CpuLoadMeter, fsUse, kernelPaths, parseMeminfo, parseProcStatCpu, parseUptime, readText, readThermalZones } from './kernel.js';
 
 /**
  * Where the agent reads the node's health: the subset of `systeminformation` it uses, so
@@ -19,46 +18,75 @@ export interface SystemInfoSource {
   getThrottled?(): Promise<string | null>;
 }
 
-/** The kernel's copy of the firmware's throttle value (HARDWARE: Raspberry Pi firmware driver). */
-export const THROTTLED_SYSFS = '/sys/devices/platform/soc/soc:firmware/get_throttled';
+/** What the fallback (systeminformation) is asked for, where the kernel's files are missing. */
+export type FallbackSource = Pick<SystemInfoSource, 'cpuTemperature' | 'currentLoad' | 'mem'>;
+
+/** The kernel's copy of the Raspberry Pi firmware's throttle value (its firmware driver). */
+export const THROTTLED_SYSFS = kernelPaths().throttled;
+
+/** The kernel's thermal zones (a Raspberry Pi has one, of type `cpu-thermal`). */
+export const THERMAL_ZONES = kernelPaths().thermal;
+
+/** How long a source that found no sensor is left alone before it is asked again. */
+export const NO_SENSOR_RETRY_MS = 60 * 60 * 1000;
+
+export interface DefaultSystemInfoOptions {
+  /** Where proc/ and sys/ are; `/` on a node, a folder of fake files in tests. */
+  root?: string;
+  /** Loads the fallback; default: systeminformation, imported only when first needed. */
+  loadFallback?: () => Promise<FallbackSource>;
+  now?: () => number;
+}
+
+/** systeminformation, loaded the first time the kernel's files do not answer (never on a Linux node). */
+async function loadSystemInformation(): Promise<FallbackSource> {
+  const loaded = (await import('systeminformation')) as typeof import('systeminformation') & { default?: typeof import('systeminformation') };
+  return loaded.default ?? loaded;
+}
 
 /**
- * The real source: `systeminformation`, imported only when the agent runs (the bridge never
- * loads it), plus the throttle value from sysfs or `vcgencmd`.
+ * The real source: the kernel's files (/proc/stat, /proc/meminfo, /proc/uptime, statfs of
+ * `/`, the thermal zones, the firmware's throttle value in sysfs), read in this process.
+ * No process is started for a sample: systeminformation (which starts shells for CPU load
+ * and temperature) is only the fallback where a file is missing, loaded then.
  */
-export async function defaultSystemInfo(): Promise<SystemInfoSource> {
-  const si = await import('systeminformation');
+export function defaultSystemInfo(options: DefaultSystemInfoOptions = {}): SystemInfoSource {
+  const paths = kernelPaths(options.root);
+  const load = options.loadFallback ?? loadSystemInformation;
+  let fallback: Promise<FallbackSource> | undefined;
+  const fallbackSource = (): Promise<FallbackSource> => (fallback ??= load());
+  const cpu = new CpuLoadMeter(async () => {
+    const text = await readText(paths.stat);
+    return text === null ? null : parseProcStatCpu(text);
+  });
   return {
-    // systeminformation starts two or three shells for this on every call (one of them with
-    // execSync, which stops the agent meanwhile), to reach the same sysfs files on a Pi.
-    cpuTemperature: kernelFirstTemperature(() => si.cpuTemperature()),
-    currentLoad: () => si.currentLoad(),
-    mem: () => si.mem(),
-    // systeminformation runs df, lsb_release and more for these (~55 ms of CPU per sample on
-    // a Pi); the kernel answers the three values the agent needs directly.
-    fsSize: rootFsUse,
-    time: () => ({ uptime: uptime() }),
+    cpuTemperature: kernelFirstTemperature(async () => (await fallbackSource()).cpuTemperature(), { dir: paths.thermal, now: options.now }),
+    currentLoad: async () => {
+      const load = await cpu.percent();
+      return load !== null ? { currentLoad: load } : (await fallbackSource()).currentLoad();
+    },
+    mem: async () => {
+      const text = await readText(paths.meminfo);
+      const mem = text === null ? null : parseMeminfo(text);
+      // Active as systeminformation and `free` count it: what programs hold, not the page cache.
+      return mem ? { total: mem.total, active: mem.total - mem.available } : (await fallbackSource()).mem();
+    },
+    fsSize: async () => [{ mount: '/', use: await fsUse(options.root ?? '/') }],
+    time: async () => {
+      const text = await readText(paths.uptime);
+      return { uptime: (text === null ? null : parseUptime(text)) ?? uptime() };
+    },
     osInfo: async () => ({ hostname: hostname() }),
     // Not a Pi (no sysfs file, no vcgencmd): not every sample an attempt to start vcgencmd.
-    getThrottled: quietAfterNothing(readFirmwareThrottled),
+    getThrottled: quietAfterNothing(() => readFirmwareThrottled(paths.throttled), options.now),
   };
 }
 
-/** Use of the root file system in %, as df computes it (blocks available to users). */
-async function rootFsUse(): Promise<{ mount: string; use: number | null }[]> {
-  const fs = await statfs('/');
-  const used = fs.blocks - fs.bfree;
-  const usable = used + fs.bavail;
-  return [{ mount: '/', use: usable > 0 ? Math.round((used / usable) * 1000) / 10 : null }];
-}
-
 /** The throttle value as text, or null on a machine that is not a Raspberry Pi. */
-export async function readFirmwareThrottled(): Promise<string | null> {
-  try {
-    return (await readFile(THROTTLED_SYSFS, 'utf8')).trim();
-  } catch {
-    // Older kernels or containers without the sysfs file: ask the firmware tool.
-  }
+export async function readFirmwareThrottled(sysfs = THROTTLED_SYSFS): Promise<string | null> {
+  const text = await readText(sysfs);
+  if (text !== null) return text.trim();
+  // Older kernels or containers without the sysfs file: ask the firmware tool.
   return new Promise((resolve) => {
     execFile('vcgencmd', ['get_throttled'], { timeout: 2000 }, (error, stdout) => {
       resolve(error ? null : stdout.trim());
@@ -66,45 +94,7 @@ export async function readFirmwareThrottled(): Promise<string | null> {
   });
 }
 
-/** The kernel's thermal zones (a Raspberry Pi has one, of type `cpu-thermal`). */
-export const THERMAL_ZONES = '/sys/class/thermal';
-
-/** How long a source that found no sensor is left alone before it is asked again. */
-export const NO_SENSOR_RETRY_MS = 60 * 60 * 1000;
-
-/**
- * The CPU temperature in °C from the kernel's thermal zones: the first zone whose type names
- * the CPU (`cpu-thermal` on a Pi, `x86_pkg_temp` on Intel), else the first that reads; null
- * where no zone reads. A zone that fails to read (some report EINVAL while their sensor is
- * off) is skipped.
- */
-export async function readThermalZones(dir = THERMAL_ZONES): Promise<number | null> {
-  let names: string[];
-  try {
-    names = (await readdir(dir)).filter((name) => /^thermal_zone\d+$/.test(name)).sort((a, b) => zoneNumber(a) - zoneNumber(b));
-  } catch {
-    return null;
-  }
-  const zones = await Promise.all(
-    names.map(async (name) => {
-      try {
-        const [type, temp] = await Promise.all([readFile(join(dir, name, 'type'), 'utf8'), readFile(join(dir, name, 'temp'), 'utf8')]);
-        const text = temp.trim();
-        const milli = Number(text);
-        return text !== '' && Number.isFinite(milli) ? { type: type.trim().toLowerCase(), celsius: milli / 1000 } : null;
-      } catch {
-        return null;
-      }
-    }),
-  );
-  const readable = zones.filter((z): z is { type: string; celsius: number } => z !== null);
-  const cpu = readable.find((z) => z.type.includes('cpu') || z.type.includes('pkg'));
-  return (cpu ?? readable[0])?.celsius ?? null;
-}
-
-function zoneNumber(name: string): number {
-  return Number(name.slice('thermal_zone'.length));
-}
+export { readThermalZones };
 
 /**
  * Reads the thermal zones; only where they give nothing asks `fallback` (systeminformation,
@@ -113,14 +103,14 @@ function zoneNumber(name: string): number {
  */
 export function kernelFirstTemperature(
   fallback: () => Promise<{ main: number | null }>,
-  options: { dir?: string; now?: () => number } = {},
+  options: { dir?: string; now?: (() => number) | undefined } = {},
 ): () => Promise<{ main: number | null }> {
   const quietFallback = quietAfterNothing(async () => {
     const { main } = await fallback();
     return main !== null && Number.isFinite(main) ? main : null;
   }, options.now);
   return async () => {
-    const celsius = await readThermalZones(options.dir);
+    const celsius = await readThermalZones(options.dir ?? THERMAL_ZONES);
     return { main: celsius ?? (await quietFallback()) };
   };
 }

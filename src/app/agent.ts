@@ -209,9 +209,7 @@ export function createAgent(config: Config, deps: AgentDeps = {}): Agent {
       // One life per agent: after stop() a new createAgent() is needed (as after a reboot).
       if (running || stopped) return;
       running = true;
-      const source = deps.systemInfo ?? (await defaultSystemInfo());
-      if (stopped) return; // stopped while systeminformation was loading
-      sampler = new TelemetrySampler(source, clock, logger);
+      sampler = new TelemetrySampler(deps.systemInfo ?? defaultSystemInfo(), clock, logger);
       await connection.subscribe(commandTopic, onCommand);
       // Held by the connection and (re)published on every connection, after the will.
       await connection.publishState(stateTopic, 'online');

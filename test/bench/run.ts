@@ -102,7 +102,7 @@ async function main(): Promise<void> {
     // The floor that also sends a command's messages (floor-client.ts --contract), for the latency figures.
     const contractFloor = await startFloor(probe, 'bench/contract', broker.url, [], true);
     children.push(contractFloor.child);
-    // The agent with real systeminformation; its argv fails on purpose so each command ends in an event.
+    // The agent reading the real /proc and sysfs; its argv fails on purpose so each command ends in an event.
     const { child: agent, startupMs: agentStartupMs } = await startAgent(probe, work, broker.url, run.base, 3);
     children.push(agent);
     rows.push(compare('agent start-up to first telemetry', 'ms', agentStartupMs, median(floorStarts)));

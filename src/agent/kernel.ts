@@ -1,0 +1,130 @@
+import { readFile, readdir, statfs } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/**
+ * The node's health read from the kernel's own files (proc(5), sysfs), as `top`, `free` and
+ * `df` read them: no process is started for a sample. Every path hangs under a root that
+ * tests replace with a folder of fake files.
+ */
+
+/** Jiffies the CPUs spent busy and in all, from the `cpu` line of /proc/stat. */
+export interface CpuTimes {
+  busy: number;
+  total: number;
+}
+
+/**
+ * The aggregate `cpu` line: user nice system idle iowait irq softirq steal [guest guest_nice].
+ * Idle is idle + iowait (a CPU waiting for the disk could run something else); guest time is
+ * already counted in user and nice, so it is not added again.
+ */
+export function parseProcStatCpu(text: string): CpuTimes | null {
+  const line = text.split('\n').find((l) => l.startsWith('cpu '));
+  if (!line) return null;
+  const fields = line.trim().split(/\s+/).slice(1, 9).map(Number);
+  if (fields.length < 4 || fields.some((n) => !Number.isFinite(n))) return null;
+  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = fields;
+  const busy = user + nice + system + irq + softirq + steal;
+  return { busy, total: busy + idle + iowait };
+}
+
+/** MemTotal and the memory available to programs, in bytes (MemAvailable; older kernels: free + buffers + cached). */
+export function parseMeminfo(text: string): { total: number; available: number } | null {
+  const kib = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const match = /^(\w+(?:\(\w+\))?):\s+(\d+)/.exec(line);
+    if (match) kib.set(match[1] as string, Number(match[2]));
+  }
+  const total = kib.get('MemTotal');
+  if (!total) return null;
+  const available = kib.get('MemAvailable') ?? (kib.get('MemFree') ?? 0) + (kib.get('Buffers') ?? 0) + (kib.get('Cached') ?? 0);
+  return { total: total * 1024, available: available * 1024 };
+}
+
+/** Seconds since boot: the first number of /proc/uptime. */
+export function parseUptime(text: string): number | null {
+  const seconds = Number(text.trim().split(/\s+/)[0]);
+  return text.trim() !== '' && Number.isFinite(seconds) ? seconds : null;
+}
+
+/**
+ * CPU load in % over the time since the previous reading (two readings' deltas, as `top`
+ * computes it). The first reading has no previous one: it gives the average since boot.
+ */
+export class CpuLoadMeter {
+  private previous: CpuTimes = { busy: 0, total: 0 };
+  private last: number | null = null;
+
+  constructor(private readonly read: () => Promise<CpuTimes | null>) {}
+
+  async percent(): Promise<number | null> {
+    const now = await this.read();
+    if (!now) return null;
+    const total = now.total - this.previous.total;
+    const busy = now.busy - this.previous.busy;
+    // Asked twice within one clock tick: nothing new to tell, the last figure stands.
+    if (total <= 0) return this.last;
+    this.previous = now;
+    this.last = (Math.max(0, busy) / total) * 100;
+    return this.last;
+  }
+}
+
+/** Where the kernel's files are, under `root` (`/` on a real node). */
+export function kernelPaths(root = '/'): { stat: string; meminfo: string; uptime: string; thermal: string; throttled: string } {
+  return {
+    stat: join(root, 'proc/stat'),
+    meminfo: join(root, 'proc/meminfo'),
+    uptime: join(root, 'proc/uptime'),
+    thermal: join(root, 'sys/class/thermal'),
+    // The kernel's copy of the Raspberry Pi firmware's throttle value (its firmware driver).
+    throttled: join(root, 'sys/devices/platform/soc/soc:firmware/get_throttled'),
+  };
+}
+
+/** A file's text, or null where it does not exist or cannot be read. */
+export async function readText(path: string): Promise<string | null> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+/** Use of the file system holding `path` in %, as df computes it (blocks available to users). */
+export async function fsUse(path = '/'): Promise<number | null> {
+  const fs = await statfs(path);
+  const used = fs.blocks - fs.bfree;
+  const usable = used + fs.bavail;
+  return usable > 0 ? Math.round((used / usable) * 1000) / 10 : null;
+}
+
+/**
+ * The CPU temperature in °C from the kernel's thermal zones: the first zone whose type names
+ * the CPU (`cpu-thermal` on a Pi, `x86_pkg_temp` on Intel), else the first that reads; null
+ * where no zone reads. A zone that fails to read (some report EINVAL while their sensor is
+ * off) is skipped.
+ */
+export async function readThermalZones(dir: string): Promise<number | null> {
+  let names: string[];
+  try {
+    names = (await readdir(dir)).filter((name) => /^thermal_zone\d+$/.test(name)).sort((a, b) => zoneNumber(a) - zoneNumber(b));
+  } catch {
+    return null;
+  }
+  const zones = await Promise.all(
+    names.map(async (name) => {
+      const [type, temp] = await Promise.all([readText(join(dir, name, 'type')), readText(join(dir, name, 'temp'))]);
+      const text = temp?.trim() ?? '';
+      const milli = Number(text);
+      return type !== null && text !== '' && Number.isFinite(milli) ? { type: type.trim().toLowerCase(), celsius: milli / 1000 } : null;
+    }),
+  );
+  const readable = zones.filter((z): z is { type: string; celsius: number } => z !== null);
+  const cpu = readable.find((z) => z.type.includes('cpu') || z.type.includes('pkg'));
+  return (cpu ?? readable[0])?.celsius ?? null;
+}
+
+function zoneNumber(name: string): number {
+  return Number(name.slice('thermal_zone'.length));
+}

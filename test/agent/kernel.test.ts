@@ -1,0 +1,215 @@
+import assert from 'node:assert/strict';
+import childProcess from 'node:child_process';
+import { mkdirSync, mkdtempSync, statfsSync, writeFileSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { CpuLoadMeter, parseMeminfo, parseProcStatCpu, parseUptime } from '../../src/agent/kernel.js';
+import { defaultSystemInfo, type FallbackSource } from '../../src/agent/system-info.js';
+import { TelemetrySampler } from '../../src/agent/telemetry.js';
+import { FakeClock } from '../../src/util/fake-clock.js';
+import { silentLogger } from '../../src/util/logger.js';
+
+/** /proc/stat of a 4-CPU Raspberry Pi 4, cut to what matters (jiffies). */
+const STAT_BEFORE = `cpu  10000 500 3000 80000 1000 0 200 0 0 0
+cpu0 2500 125 750 20000 250 0 50 0 0 0
+intr 123456 0 0
+ctxt 987654
+btime 1764990000
+processes 4321
+`;
+/** 2,000 jiffies later: 500 busy (300 user, 100 system, 100 softirq), 1,500 idle + iowait. */
+const STAT_AFTER = `cpu  10300 500 3100 81400 1100 0 300 0 0 0
+cpu0 2575 125 775 20350 275 0 75 0 0 0
+btime 1764990000
+`;
+
+const MEMINFO = `MemTotal:        3884136 kB
+MemFree:          312340 kB
+MemAvailable:    2913102 kB
+Buffers:           62116 kB
+Cached:          2305344 kB
+SwapCached:            0 kB
+Active(anon):     512000 kB
+`;
+
+/** A folder laid out as `/`: proc/ and sys/ with the files the agent reads. */
+function fakeRoot(files: Record<string, string>): string {
+  const root = mkdtempSync(join(tmpdir(), 'tpm-root-'));
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(root, path)), { recursive: true });
+    writeFileSync(join(root, path), text);
+  }
+  return root;
+}
+
+const PI_FILES = {
+  'proc/stat': STAT_BEFORE,
+  'proc/meminfo': MEMINFO,
+  'proc/uptime': '3601.52 13200.04\n',
+  'sys/class/thermal/thermal_zone0/type': 'cpu-thermal\n',
+  'sys/class/thermal/thermal_zone0/temp': '48312\n',
+  'sys/devices/platform/soc/soc:firmware/get_throttled': '0x50005\n',
+};
+
+/** A fallback that counts how often it was loaded and asked, and answers what nothing else would. */
+function countingFallback(): { load: () => Promise<FallbackSource>; loads: number; asked: number } {
+  const counter = {
+    loads: 0,
+    asked: 0,
+    load: async (): Promise<FallbackSource> => {
+      counter.loads++;
+      return {
+        cpuTemperature: async () => (counter.asked++, { main: 61 }),
+        currentLoad: async () => (counter.asked++, { currentLoad: 42 }),
+        mem: async () => (counter.asked++, { total: 1000, active: 250 }),
+      };
+    },
+  };
+  return counter;
+}
+
+/** Counts every call that would start a process, for as long as `body` runs. */
+async function countingSpawns<T>(body: () => Promise<T>): Promise<{ result: T; spawns: string[] }> {
+  const cp = childProcess as unknown as Record<string, (...args: unknown[]) => unknown>;
+  const names = ['spawn', 'spawnSync', 'exec', 'execSync', 'execFile', 'execFileSync', 'fork'];
+  const originals = new Map(names.map((n) => [n, cp[n]]));
+  const spawns: string[] = [];
+  for (const name of names) {
+    const original = originals.get(name) as (...args: unknown[]) => unknown;
+    cp[name] = (...args: unknown[]) => {
+      spawns.push(`${name} ${String(args[0])}`);
+      return original(...args);
+    };
+  }
+  // The named imports of node:child_process (system-info.ts's execFile) follow the object.
+  syncBuiltinESMExports();
+  try {
+    return { result: await body(), spawns };
+  } finally {
+    for (const [name, original] of originals) cp[name] = original as (...args: unknown[]) => unknown;
+    syncBuiltinESMExports();
+  }
+}
+
+describe('agent readings from the kernel\'s files', () => {
+  it('parses the cpu line of /proc/stat: idle and iowait idle, guest time not counted twice', () => {
+    assert.deepEqual(parseProcStatCpu(STAT_BEFORE), { busy: 13700, total: 94700 });
+    assert.deepEqual(parseProcStatCpu('cpu  10 0 10 80 0 0 0 0 5 0\n'), { busy: 20, total: 100 });
+    assert.equal(parseProcStatCpu('intr 1 2 3\n'), null);
+    assert.equal(parseProcStatCpu('cpu  x y z\n'), null);
+  });
+
+  it('parses /proc/meminfo in bytes, MemAvailable first, free + buffers + cached on kernels without it', () => {
+    assert.deepEqual(parseMeminfo(MEMINFO), { total: 3884136 * 1024, available: 2913102 * 1024 });
+    const old = MEMINFO.replace(/^MemAvailable.*\n/m, '');
+    assert.deepEqual(parseMeminfo(old), { total: 3884136 * 1024, available: (312340 + 62116 + 2305344) * 1024 });
+    assert.equal(parseMeminfo('MemFree: 5 kB\n'), null);
+  });
+
+  it('parses /proc/uptime', () => {
+    assert.equal(parseUptime('3601.52 13200.04\n'), 3601.52);
+    assert.equal(parseUptime(''), null);
+  });
+
+  it('computes CPU load from two readings\' deltas; the first reading is the average since boot', async () => {
+    const readings = [parseProcStatCpu(STAT_BEFORE), parseProcStatCpu(STAT_AFTER), parseProcStatCpu(STAT_AFTER)];
+    let i = 0;
+    const meter = new CpuLoadMeter(async () => readings[i++] ?? null);
+    assert.equal(Math.round(((await meter.percent()) ?? 0) * 10) / 10, 14.5); // 13700 / 94700
+    assert.equal(await meter.percent(), 25); // 500 of 2000
+    assert.equal(await meter.percent(), 25, 'no tick between two readings: the last figure stands');
+    assert.equal(await meter.percent(), null, 'unreadable: null');
+  });
+
+  it('samples a fake Raspberry Pi root: every figure from its files, nothing from the fallback', async () => {
+    const root = fakeRoot(PI_FILES);
+    const fallback = countingFallback();
+    const clock = new FakeClock(Date.parse('2026-12-06T07:00:00Z'));
+    const sampler = new TelemetrySampler(defaultSystemInfo({ root, loadFallback: fallback.load }), clock, silentLogger());
+    const first = await sampler.sample();
+    writeFileSync(join(root, 'proc/stat'), STAT_AFTER);
+    writeFileSync(join(root, 'sys/class/thermal/thermal_zone0/temp'), '51049\n');
+    const second = await sampler.sample();
+    const fs = statfsSync(root);
+    const used = fs.blocks - fs.bfree;
+    const disk = Math.round((used / (used + fs.bavail)) * 1000) / 10;
+    assert.deepEqual(
+      { ...first, throttled: first.throttled?.raw, disk_used: first.disk_used },
+      {
+        temperature: 48.3,
+        cpu_load: 14.5,
+        memory_used: 25,
+        disk_used: Math.round(disk * 10) / 10,
+        uptime: 3601,
+        boot_time: '2026-12-06T05:59:59Z',
+        hostname: first.hostname,
+        throttled: '0x50005',
+      },
+    );
+    assert.equal(second.cpu_load, 25);
+    assert.equal(second.temperature, 51);
+    assert.ok(first.hostname, 'the hostname is the machine\'s');
+    assert.equal(fallback.loads, 0, 'systeminformation is never loaded where the kernel has the files');
+  });
+
+  it('falls back to systeminformation (loaded once, when first needed) where /proc and the thermal zones are missing', async () => {
+    const root = fakeRoot({ 'proc/uptime': '10.5 20.1\n' });
+    const fallback = countingFallback();
+    const sampler = new TelemetrySampler(defaultSystemInfo({ root, loadFallback: fallback.load }), new FakeClock(0), silentLogger());
+    assert.equal(fallback.loads, 0, 'not loaded before a sample needs it');
+    const telemetry = await sampler.sample();
+    await sampler.sample();
+    assert.equal(telemetry.cpu_load, 42);
+    assert.equal(telemetry.memory_used, 25);
+    assert.equal(telemetry.temperature, 61);
+    assert.equal(telemetry.uptime, 10);
+    assert.equal(fallback.loads, 1);
+  });
+
+  it('starts no process per sample where the kernel has the files', async function () {
+    this.timeout(20_000);
+    const root = fakeRoot(PI_FILES);
+    const fallback = countingFallback();
+    const sampler = new TelemetrySampler(defaultSystemInfo({ root, loadFallback: fallback.load }), new FakeClock(0), silentLogger());
+    const { spawns } = await countingSpawns(async () => {
+      for (let i = 0; i < 20; i++) await sampler.sample();
+    });
+    assert.deepEqual(spawns, []);
+    assert.equal(fallback.loads, 0);
+  });
+
+  it('on a machine without the throttle file or a sensor, tries vcgencmd once, then starts nothing for an hour', async function () {
+    this.timeout(20_000);
+    const root = fakeRoot({ 'proc/stat': STAT_BEFORE, 'proc/meminfo': MEMINFO, 'proc/uptime': '5 5\n' });
+    const fallback = countingFallback();
+    let now = 0;
+    const sampler = new TelemetrySampler(
+      defaultSystemInfo({ root, loadFallback: fallback.load, now: () => now }),
+      new FakeClock(0),
+      silentLogger(),
+    );
+    const first = await countingSpawns(() => sampler.sample());
+    // The firmware tool, tried where the sysfs file is missing (an older kernel on a Pi).
+    assert.deepEqual(first.spawns, ['execFile vcgencmd']);
+    const later = await countingSpawns(async () => {
+      for (let i = 0; i < 20; i++) {
+        now += 15_000;
+        await sampler.sample();
+      }
+    });
+    assert.deepEqual(later.spawns, []);
+  });
+
+  it('on this machine (the real files under /), later samples start no process', async function () {
+    this.timeout(30_000);
+    if (process.platform !== 'linux') this.skip();
+    const sampler = new TelemetrySampler(defaultSystemInfo(), new FakeClock(Date.now()), silentLogger());
+    const first = await sampler.sample();
+    assert.ok(first.cpu_load !== null && first.memory_used !== null && first.uptime !== null && first.disk_used !== null);
+    const { spawns } = await countingSpawns(async () => {
+      for (let i = 0; i < 10; i++) await sampler.sample();
+    });
+    assert.deepEqual(spawns, []);
+  });
+});
