@@ -24,7 +24,7 @@ Usage:
 
 const DEFAULT_CONFIG = 'config/turingpi-mqtt.yaml';
 
-/** Exit codes: 0 ok, 1 runtime failure or error answer, 2 usage or config error (SPEC section 2). */
+/** Exit codes: 0 ok, 1 runtime failure or error answer, 2 usage or config error (README.md "Command line"). */
 async function main(argv: string[]): Promise<number> {
   let parsed;
   try {

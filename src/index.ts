@@ -1,5 +1,5 @@
 /**
- * The library's public face (SPEC section 7): embed the bridge or the agent in a program,
+ * The library's public face (docs/library.md): embed the bridge or the agent in a program,
  * and put fake hardware under the real code in tests.
  */
 export { createBridge, BridgeApp, type Bridge, type BridgeDeps } from './app/bridge.js';

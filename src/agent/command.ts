@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 
-/** What the bridge may ask an agent (SPEC section 4, `agent/command`). */
+/** What the bridge may ask an agent (docs/topics.md, `agent/command`). */
 export type AgentAction = 'shutdown' | 'reboot';
 
 export interface RunResult {

@@ -4,7 +4,7 @@ import type { Logger } from '../util/logger.js';
 import type { SystemInfoSource } from './system-info.js';
 import { decodeThrottled, parseThrottled, type ThrottleFlags } from './throttle.js';
 
-/** The payload of `<b>/node/<n>/agent/telemetry` (SPEC section 4). Units: °C, %, %, %, s. */
+/** The payload of `<b>/node/<n>/agent/telemetry` (docs/topics.md). Units: °C, %, %, %, s. */
 export interface Telemetry {
   temperature: number | null;
   cpu_load: number | null;
@@ -18,7 +18,7 @@ export interface Telemetry {
 
 /**
  * What counts as a change worth a message. Between these steps the agent publishes nothing
- * (SPEC section 4: with nothing changing, nothing is published): uptime alone never
+ * (docs/topics.md: with nothing changing, nothing is published): uptime alone never
  * triggers a message, since it changes every sample and `boot_time` already says it.
  */
 export const CHANGE_THRESHOLDS = { temperature: 1, cpu_load: 5, memory_used: 5, disk_used: 5 } as const;
@@ -70,7 +70,7 @@ export class TelemetrySampler {
       this.read('temperature', async () => finite((await this.source.cpuTemperature()).main)),
       this.read('cpu_load', async () => percent((await this.source.currentLoad()).currentLoad)),
       this.read('memory_used', async () => {
-        // Active memory, not "used": Linux counts its page cache as used (SPEC: memory used).
+        // Active memory, not "used": Linux counts its page cache as used (docs/topics.md: memory used).
         const { active, total } = await this.source.mem();
         return total > 0 ? percent((active / total) * 100) : null;
       }),

@@ -39,7 +39,7 @@ export function agentEventTopic(baseTopic: string, node: number): string {
   return topics(baseTopic).agentEvent(node);
 }
 
-/** The default client id (SPEC section 3): one per node, so agents never kick each other off. */
+/** The default client id (docs/configuration.md): one per node, so agents never kick each other off. */
 export function agentClientId(config: Config, node: number): string {
   return config.mqtt.client_id ?? `turingpi-${config.board.id}-agent-${node}`;
 }
@@ -47,7 +47,7 @@ export function agentClientId(config: Config, node: number): string {
 const MAX_COMMAND_BYTES = 1024;
 
 /**
- * The agent role (SPEC sections 1, 4, 6): publishes this node's health and shuts its OS
+ * The agent role (docs/agent.md): publishes this node's health and shuts its OS
  * down or reboots it on the bridge's command, by the configured argv only.
  */
 export function createAgent(config: Config, deps: AgentDeps = {}): Agent {
@@ -183,7 +183,7 @@ export function createAgent(config: Config, deps: AgentDeps = {}): Agent {
   const onCommand = (_topic: string, payload: Buffer, packet: { retain?: boolean }): void => {
     const shown = JSON.stringify(payload.subarray(0, 64).toString('utf8'));
     if (packet.retain) {
-      // SPEC section 4: a stale retained command is never acted on.
+      // docs/topics.md: a stale retained command is never acted on.
       logger.warn(`ignored a retained command ${shown} on ${commandTopic}: commands are never taken from retained messages`);
       return;
     }

@@ -33,13 +33,13 @@ export interface Bridge {
   stop(): Promise<void>;
 }
 
-/** After this many failed polls in a row, board/state says offline (SPEC section 6). */
+/** After this many failed polls in a row, board/state says offline (docs/reliability.md). */
 const FAILURES_BEFORE_OFFLINE = 3;
 /** The board's clock drifts slowly; reading it every poll would only cost bus time. */
 const RTC_READ_INTERVAL_MS = 60_000;
 
 /**
- * The composition root of the bridge role (ARCHITECTURE habit 1): builds every part, starts
+ * The composition root of the bridge role (docs/ARCHITECTURE.md): builds every part, starts
  * them in dependency order and stops them in reverse. It owns no hardware logic itself.
  */
 export class BridgeApp implements Bridge {
@@ -136,7 +136,7 @@ export class BridgeApp implements Bridge {
     this.extensions = new BridgeExtensions(this);
     await this.extensions.prepare();
 
-    // First reading: state is published as the board has it; no power is changed (SPEC 6, keep).
+    // First reading: state is published as the board has it; no power is changed (restore_on_start: keep).
     await this.poll();
     for (const entry of interrupted) {
       this.event({
@@ -174,7 +174,7 @@ export class BridgeApp implements Bridge {
     logger.info(`bridge online: ${info.model}, ${info.nodes} nodes, base topic ${config.mqtt.base_topic}`);
   }
 
-  /** SPEC section 1: only one bridge may drive a board; a retained `online` of another one refuses the start. */
+  /** Only one bridge may drive a board; a retained `online` of another one refuses the start. */
   private async refuseSecondBridge(url: string, bridgeOptions: IClientOptions): Promise<void> {
     // A look with a client id of its own and no will: it takes over no session and leaves nothing behind.
     const options: IClientOptions = { ...bridgeOptions, clientId: `turingpi-probe-${randomUUID().slice(0, 8)}` };
@@ -257,7 +257,7 @@ export class BridgeApp implements Bridge {
     this.pollTimer = this.clock.setTimeout(() => {
       this.pollTimer = undefined;
       void this.poll().then(() => {
-        // Back off while the board does not answer, up to a minute (SPEC 6: retried with back-off).
+        // Back off while the board does not answer, up to a minute (docs/reliability.md: retried with back-off).
         const backoff = Math.min(60_000, this.config.board.poll_interval * 2 ** Math.max(0, this.pollFailures - 1));
         this.schedulePoll(this.pollFailures > 0 ? backoff : undefined);
       });
@@ -327,7 +327,7 @@ export class BridgeApp implements Bridge {
     await this.extensions?.subscribe();
   }
 
-  /** Retained commands are stale: never acted on, one error event says so (SPEC section 4). */
+  /** Retained commands are stale: never acted on, one error event says so (docs/topics.md). */
   guard(topic: string, packet: IPublishPacket, handle: () => Promise<void>): void {
     if (packet.retain) {
       this.event({
@@ -435,7 +435,7 @@ export class BridgeApp implements Bridge {
 
   /**
    * The command word of a plain topic (rtc/set, maintenance/set) if it is one of `words`;
-   * otherwise one error event and undefined (SPEC section 4: bad input changes nothing).
+   * otherwise one error event and undefined (docs/topics.md: bad input changes nothing).
    */
   private commandWord(payload: Buffer, type: string, words: string[]): string | undefined {
     let word: string;

@@ -24,7 +24,7 @@ export interface HaPublisherDeps {
 }
 
 /**
- * Publishes Home Assistant discovery (SPEC section 5): at start (cleaning up what earlier runs
+ * Publishes Home Assistant discovery (docs/topics.md): at start (cleaning up what earlier runs
  * published and this one does not), and again 1-5 s after each Home Assistant birth, one
  * republish per birth however many births arrive while one is pending.
  */

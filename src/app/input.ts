@@ -1,6 +1,6 @@
 import { NODE_ACTIONS, type NodeAction } from '../power/types.js';
 
-/** SPEC section 4: a payload over 1 KiB is refused before it is read. */
+/** docs/topics.md: a payload over 1 KiB is refused before it is read. */
 export const MAX_PAYLOAD_BYTES = 1024;
 
 export class InputError extends Error {}

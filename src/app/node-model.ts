@@ -11,7 +11,7 @@ export interface NodeSnapshot {
 
 /**
  * The bridge's picture of every node: power as the board last reported it, presence learnt
- * while powered (kept while off, HARDWARE.md 0xF8), and the lifecycle state. Every change
+ * while powered (kept while off, docs/hardware.md "DS4520 at 0x57"), and the lifecycle state. Every change
  * goes to `onChange`, which publishes it; unchanged values publish nothing.
  */
 export class NodeModel implements PowerView {

@@ -1,7 +1,7 @@
 import type { BoardDriver, RtcReading } from '../board/types.js';
 import type { Clock } from '../util/clock.js';
 
-/** `<b>/rtc` (SPEC section 4). */
+/** `<b>/rtc` (docs/topics.md). */
 export interface RtcPayload {
   time: string;
   drift: number;
@@ -23,7 +23,7 @@ export function isoWithOffset(date: Date): string {
 /**
  * The chip counts whole seconds: its true time lies in [t, t + 1 s), so t + 0.5 s estimates it
  * to within half a second. Rounding that estimate alone would flip between two values with the
- * moment of the second the chip is read at (a publish for nothing, SPEC section 4), so the
+ * moment of the second the chip is read at (a publish for nothing, docs/topics.md), so the
  * previous drift is kept while the estimate stays within a second of it.
  */
 export function rtcDrift(rtcTime: number, systemNow: number, previous?: number): number {
@@ -45,7 +45,7 @@ export function rtcPayload(reading: RtcReading, systemNow: number, previousDrift
 
 /**
  * Reads the board's clock and says whether what matters changed: a flag or the drift, never
- * the ticking time (SPEC section 4), so that an idle bridge publishes nothing.
+ * the ticking time (docs/topics.md), so that an idle bridge publishes nothing.
  */
 export class RtcMonitor {
   private last: RtcPayload | undefined;

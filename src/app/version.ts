@@ -16,6 +16,6 @@ export const VERSION = readPackage().version;
 
 /**
  * A clock earlier than this is not plausible (a board without network or RTC battery boots in
- * 1970): schedules are armed only after it (SPEC section 6). Raised at each release.
+ * 1970): schedules are armed only after it (docs/schedules.md). Raised at each release.
  */
 export const BUILD_DATE = Date.UTC(2026, 10, 23);

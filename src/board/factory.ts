@@ -8,7 +8,7 @@ import type { FetchLike } from './tpi2/https-fetch.js';
 import type { BoardDriver } from './types.js';
 import type { GpioFactory } from './gpio/lines.js';
 
-/** Hardware a program may hand to createBridge instead of the real devices (SPEC section 7). */
+/** Hardware a program may hand to createBridge instead of the real devices (its `deps`, docs/library.md). */
 export interface BoardDeps {
   /** An i2c-bus PromisifiedBus-compatible object (tpi1). */
   i2cBus?: I2cBus;
@@ -40,7 +40,7 @@ export interface OpenedBoard {
 const FATAL = new Set(['BUS_LOCKED', 'BMC_UNSUPPORTED', 'BMC_AUTH', 'CONFIG', 'UNSUPPORTED']);
 
 /**
- * Picks and opens the driver for board.type (ARCHITECTURE habit 2). Each hardware module is
+ * Picks and opens the driver for board.type (docs/ARCHITECTURE.md "The parts"). Each hardware module is
  * imported lazily, so a host without the i2c-bus or onoff addon still runs the other boards.
  */
 export async function openBoard(config: Config, deps: BoardDeps, ctx: BoardContext): Promise<OpenedBoard> {

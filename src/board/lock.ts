@@ -4,7 +4,7 @@ import path from 'node:path';
 import { TpmError, errorMessage } from '../util/errors.js';
 
 /**
- * One bridge per I2C bus (SPEC section 1): two read-modify-writes of 0xF2 from two processes
+ * One bridge per I2C bus (only one bridge may drive a board): two read-modify-writes of 0xF2 from two processes
  * could undo each other's bits. A lock file holds the owner's pid; a lock whose pid no
  * longer runs (a crash, a power cut of a node with a persistent /run) is taken over.
  */

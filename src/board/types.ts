@@ -1,7 +1,7 @@
 /**
- * The narrow interface every board hides behind (ARCHITECTURE habit 2). The bridge, the
+ * The narrow interface every board hides behind (docs/ARCHITECTURE.md "The parts"). The bridge, the
  * power queue and Home Assistant know only this; each driver knows only its hardware.
- * Node numbers are 1-based everywhere (SPEC section 4).
+ * Node numbers are 1-based everywhere (docs/topics.md).
  */
 
 export type BoardType = 'tpi1' | 'tpi2' | 'gpio' | 'simulator';

@@ -4,7 +4,7 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../util/logger.js';
 
 /**
- * The built-in demo (SPEC section 2): a simulated Turing Pi 1 on an embedded broker, three
+ * The built-in demo (README.md "Command line"): a simulated Turing Pi 1 on an embedded broker, three
  * nodes with (simulated) agents so graceful shutdowns and temperatures can be seen, and one
  * schedule, disabled, to switch on from Home Assistant. The same as config/demo.yaml.
  */

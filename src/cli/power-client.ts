@@ -26,7 +26,7 @@ export function parsePowerArgs(node: string | undefined, action: string | undefi
   return { target, action: lower as NodeAction };
 }
 
-/** Long enough for the configured graceful sequence (SPEC section 2), plus staggered starts for "all". */
+/** Long enough for the configured graceful sequence (README.md "Command line"), plus staggered starts for "all". */
 export function defaultTimeoutMs(config: Config, command: { target: number | 'all'; action: NodeAction }): number {
   const p = config.power;
   const nodes = command.target === 'all' ? 32 : 1;

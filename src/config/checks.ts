@@ -28,7 +28,7 @@ function boardSlots(config: Config): BoardSlots {
   return { has: (node) => Number.isInteger(node) && node >= 1 && node <= count, describe: `${board} has nodes 1-${count}` };
 }
 
-/** Off, reboot and shutdown lists must not name a protected node (SPEC section 3). */
+/** Off, reboot and shutdown lists must not name a protected node (docs/configuration.md). */
 function checkNodeList(
   list: NodeList,
   path: (string | number)[],
@@ -105,7 +105,7 @@ export function crossFieldProblems(config: Config): RawProblem[] {
 export function configWarnings(config: Config): RawProblem[] {
   const warnings: RawProblem[] = [];
   const { board } = config;
-  // HARDWARE.md: firmware 2.x serves HTTPS and wants a login; firmware 1.x is plain HTTP without one.
+  // docs/hardware.md: firmware 2.x serves HTTPS and wants a login; firmware 1.x is plain HTTP without one.
   if (board.type === 'tpi2' && board.bmc.password === null && !board.bmc.url.startsWith('http://')) {
     warnings.push({
       segments: ['board', 'bmc', 'password'],
@@ -116,7 +116,7 @@ export function configWarnings(config: Config): RawProblem[] {
     warnings.push({ segments: ['board', 'bmc', 'insecure'], message: 'any certificate is accepted; better give the BMC certificate in board.bmc.ca' });
   }
   if (board.type === 'tpi1' && config.nodes['1']?.protected === false) {
-    // HARDWARE.md: a tpi1 whose master is off cannot recover by itself.
+    // docs/hardware.md: a tpi1 whose master is off cannot recover by itself.
     warnings.push({
       segments: ['nodes', '1', 'protected'],
       message: 'node 1 is the Turing Pi 1 master: switched off, the board cannot switch it back on by itself',

@@ -1,7 +1,7 @@
 import { Cron } from 'croner';
 
 /**
- * Why a cron expression is not one SPEC section 3 allows (5 fields, or 6 with seconds
+ * Why a cron expression is not one docs/configuration.md allows (5 fields, or 6 with seconds
  * first), or undefined when it is. croner alone would also take 7 fields and "@daily".
  */
 export function cronProblem(expression: string): string | undefined {

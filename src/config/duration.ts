@@ -1,4 +1,4 @@
-/** Durations as SPEC section 3 writes them: `500ms`, `5s`, `10m`, `2h`, or a number of milliseconds. */
+/** Durations as docs/configuration.md writes them: `500ms`, `5s`, `10m`, `2h`, or a number of milliseconds. */
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 const PATTERN = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*$/;
 

@@ -1,4 +1,4 @@
-/** Configuration: schema, loading and validation (SPEC sections 2, 3 and 7). */
+/** Configuration: schema, loading and validation (docs/configuration.md). */
 export { configSchema, duration, ID_PATTERN } from './schema.js';
 export type { Config, ConfigInput, NodeList, ScheduleConfig } from './schema.js';
 export { boardModel, boardNodeCount, expandNodeList, resolveNodes } from './nodes.js';

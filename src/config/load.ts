@@ -119,7 +119,7 @@ export async function loadConfigFile(path: string, options: LoadOptions = {}): P
   return { config: checked.config, warnings };
 }
 
-/** loadConfigFile without the warnings (SPEC section 7). */
+/** loadConfigFile without the warnings (the library's loadConfig, docs/library.md). */
 export async function loadConfig(path: string, options: LoadOptions = {}): Promise<Config> {
   return (await loadConfigFile(path, options)).config;
 }

@@ -1,6 +1,6 @@
 import type { Config, NodeList } from './schema.js';
 
-/** One node slot with its settings resolved (defaults per board, SPEC section 3). */
+/** One node slot with its settings resolved (defaults per board, docs/configuration.md). */
 export interface ResolvedNode {
   number: number;
   /** The configured name, or "Node n". */
@@ -42,7 +42,7 @@ export function resolveNodes(config: Config): ResolvedNode[] {
   for (let number = 1; number <= count; number++) {
     const settings = config.nodes[String(number)] ?? null;
     const wired = config.board.type !== 'gpio' || config.board.gpio[String(number)] !== undefined;
-    // HARDWARE.md: a tpi1 whose master (node 1) is switched off cannot recover by itself.
+    // docs/hardware.md: a tpi1 whose master (node 1) is switched off cannot recover by itself.
     const protectedByDefault = boardModel(config) === 'tpi1' && number === 1;
     nodes.push({
       number,
@@ -55,7 +55,7 @@ export function resolveNodes(config: Config): ResolvedNode[] {
   return nodes;
 }
 
-/** The node numbers a list names: "all" is every enabled, non-protected node (SPEC section 3). */
+/** The node numbers a list names: "all" is every enabled, non-protected node (docs/configuration.md). */
 export function expandNodeList(list: NodeList, nodes: ResolvedNode[]): number[] {
   if (list === 'all') return nodes.filter((n) => n.enabled && !n.protected).map((n) => n.number);
   return [...new Set(list)].sort((a, b) => a - b);

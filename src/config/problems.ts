@@ -14,7 +14,7 @@ export interface Problem {
 
 /**
  * A configuration that cannot be used. `problems` lists every problem found (not only the
- * first, ARCHITECTURE habit 6); the message is those problems, one per line.
+ * first); the message is those problems, one per line.
  */
 export class ConfigError extends TpmError {
   readonly problems: Problem[];
@@ -26,7 +26,7 @@ export class ConfigError extends TpmError {
   }
 }
 
-/** `FILE:LINE:COL path.to.key: message` (SPEC section 2); parts that are unknown are left out. */
+/** `FILE:LINE:COL path.to.key: message` (what `validate` prints); parts that are unknown are left out. */
 export function formatProblem(problem: Problem): string {
   let where = problem.file ?? '';
   if (problem.file !== undefined && problem.line !== undefined) {

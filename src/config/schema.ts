@@ -4,8 +4,8 @@ import { formatDuration, parseDuration } from './duration.js';
 
 /**
  * The one source of the configuration's types, defaults, validation and config/schema.json
- * (ARCHITECTURE habit 6). Keys stay snake_case as users write them; durations become
- * milliseconds. Every object is strict: unknown keys are errors (SPEC section 3).
+ * (docs/ARCHITECTURE.md "The parts"). Keys stay snake_case as users write them; durations become
+ * milliseconds. Every object is strict: unknown keys are errors (docs/configuration.md).
  */
 
 /** A duration between min and max, written `500ms`, `5s`, `10m`, `2h` or as milliseconds. */

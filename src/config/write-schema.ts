@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { configSchema } from './schema.js';
 
 /**
- * config/schema.json for editors (SPEC section 3), generated from the zod schema so that the
+ * config/schema.json for editors (docs/configuration.md), generated from the zod schema so that the
  * two never disagree. `io: 'input'` describes what users write (durations as "5s" or numbers),
  * not what the program holds after parsing.
  */

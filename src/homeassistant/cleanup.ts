@@ -2,7 +2,7 @@ import type { ComponentConfig, DeviceDiscoveryPayload, DiscoveryMessage } from '
 
 /**
  * Removing what is no longer configured, the way HA documents it for device-based discovery
- * (SPEC section 5): a component leaves a device by being published once with nothing but its
+ * (docs/topics.md): a component leaves a device by being published once with nothing but its
  * `platform`, and only then left out of the device's config; a device no longer configured is
  * cleared with an empty retained message. Pure: the bridge persists an index of what it
  * published (indexOf) and hands it back here at the next start.

@@ -4,7 +4,7 @@ import type { Config } from '../config/schema.js';
 import { topics, type Topics } from '../mqtt/topics.js';
 
 /**
- * Home Assistant device-based discovery (SPEC section 5, HA 2024.11+): one retained message per
+ * Home Assistant device-based discovery (docs/topics.md, HA 2024.11+): one retained message per
  * device on `<prefix>/device/<object_id>/config`, holding `device`, `origin`, a shared `qos` and
  * the `components`. Pure: a function of config and board facts only, no MQTT here (ARCHITECTURE
  * habit 4); the publisher sends these messages and plans removals with cleanup.ts.
@@ -50,7 +50,7 @@ export interface OriginInfo {
 export interface DeviceDiscoveryPayload {
   device: DeviceInfo;
   origin: OriginInfo;
-  /** Shared by every component: state subscriptions and commands at QoS 1 (SPEC section 4). */
+  /** Shared by every component: state subscriptions and commands at QoS 1 (docs/topics.md). */
   qos: 1;
   components: Record<string, ComponentConfig>;
 }
@@ -72,7 +72,7 @@ export interface DiscoveryInput {
   supportUrl?: string;
 }
 
-/** The values of `<b>/node/<n>/state`'s `state` (SPEC section 4), the enum sensor's options. */
+/** The values of `<b>/node/<n>/state`'s `state` (docs/topics.md), the enum sensor's options. */
 export const NODE_STATES = ['off', 'starting', 'on', 'shutting_down', 'rebooting', 'unknown'] as const;
 
 const MANUFACTURER = 'Turing Machines';
@@ -113,7 +113,7 @@ function onlineOffline(topic: string): AvailabilityTopic {
 
 /**
  * `availability_mode: all`: the entity is available only while every listed topic says online
- * (SPEC section 5). The agent's `shutting_down` matches neither payload, so HA keeps the agent's
+ * (docs/topics.md). The agent's `shutting_down` matches neither payload, so HA keeps the agent's
  * measurements as they were until the agent says `offline`.
  */
 function availability(...sources: AvailabilityTopic[]) {
@@ -205,7 +205,7 @@ function buildBoardDevice(input: DiscoveryInput): DiscoveryMessage {
   };
 
   if (board.hasRtc) {
-    // `<b>/rtc` is JSON {time, drift, oscillator_running, battery_backup, power_failed} (SPEC section 4).
+    // `<b>/rtc` is JSON {time, drift, oscillator_running, battery_backup, power_failed} (docs/topics.md).
     components.rtc_drift = {
       platform: 'sensor',
       unique_id: uid('rtc_drift'),
@@ -287,7 +287,7 @@ function buildBoardDevice(input: DiscoveryInput): DiscoveryMessage {
 // ---------------------------------------------------------------------------------------------
 // A node device
 
-/** Whether HA offers Reboot: protected nodes only when the reboot is the OS's own (SPEC sections 5, 6). */
+/** Whether HA offers Reboot: protected nodes only when the reboot is the OS's own (docs/topics.md). */
 export function offersReboot(config: Config, node: ResolvedNode): boolean {
   if (!node.protected) return true;
   return config.power.reboot_mode === 'graceful' && node.agent;
@@ -304,7 +304,7 @@ function buildNodeDevice(input: DiscoveryInput, node: ResolvedNode): DiscoveryMe
   const agentAvailability = availability(bridge, agentOnline);
   const components: Record<string, ComponentConfig> = {};
 
-  // A protected node refuses OFF from every source (SPEC section 6), so HA gets no switch to flip.
+  // A protected node refuses OFF from every source (docs/reliability.md), so HA gets no switch to flip.
   components.power = node.protected
     ? {
         platform: 'binary_sensor',
@@ -423,7 +423,7 @@ function buildNodeDevice(input: DiscoveryInput, node: ResolvedNode): DiscoveryMe
       entity_category: 'diagnostic',
     });
   } else if (board.reportsPowerOnTime) {
-    // Without an agent the board itself says when it switched the slot on (HARDWARE.md, tpi2
+    // Without an agent the board itself says when it switched the slot on (docs/hardware.md, tpi2
     // node_info); the bridge publishes that as an ISO 8601 time on `<b>/node/<n>/booted`.
     components.booted = {
       platform: 'sensor',

@@ -105,7 +105,7 @@ export class MqttConnection {
   private async afterConnect(): Promise<void> {
     const client = this.client;
     if (!client) return;
-    // Clean sessions (SPEC section 4): the broker forgets subscriptions, so we renew them.
+    // Clean sessions (docs/topics.md): the broker forgets subscriptions, so we renew them.
     const filters = [...new Set(this.handlers.map((h) => h.filter))];
     try {
       if (filters.length > 0) await client.subscribeAsync(filters, { qos: 1 });
@@ -134,7 +134,7 @@ export class MqttConnection {
       try {
         handler(topic, payload, packet);
       } catch (error) {
-        // The bridge never crashes on input (SPEC section 4): a handler's bug is logged, not thrown.
+        // The bridge never crashes on input (docs/reliability.md): a handler's bug is logged, not thrown.
         this.opts.logger.error(`handling ${topic} failed: ${errorMessage(error)}`);
       }
     }

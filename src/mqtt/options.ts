@@ -22,7 +22,7 @@ export function mqttUrl(host: string, port: number): string {
 function ignoreTrace(): void {}
 
 /**
- * MQTT.js options from the config: clean session always (SPEC section 4), the retained last
+ * MQTT.js options from the config: clean session always (docs/topics.md), the retained last
  * will, TLS files read here so a missing file is a clear error before any connection.
  */
 export function mqttClientOptions(config: Config, clientId: string, will: Will): IClientOptions {

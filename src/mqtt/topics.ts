@@ -1,5 +1,5 @@
 /**
- * Every topic of SPEC section 4 built in one place, so that no module spells a topic by hand.
+ * Every topic of docs/topics.md built in one place, so that no module spells a topic by hand.
  * `base` is mqtt.base_topic.
  */
 export function topics(base: string) {

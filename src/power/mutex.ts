@@ -1,4 +1,4 @@
-/** Runs async tasks one after another: power writes are serialized per board (SPEC section 6). */
+/** Runs async tasks one after another: power writes are serialized per board (docs/reliability.md). */
 export class Mutex {
   private tail: Promise<unknown> = Promise.resolve();
 

@@ -7,7 +7,7 @@ export type CommandSource = 'mqtt' | 'schedule' | 'policy' | 'cli' | 'startup';
 
 export type NodeStateName = 'off' | 'starting' | 'on' | 'shutting_down' | 'rebooting' | 'unknown';
 
-/** `node/<n>/state` (SPEC section 4). */
+/** `node/<n>/state` (docs/topics.md). */
 export interface NodeState {
   state: NodeStateName;
   /** ISO 8601 time of the last change of `state`. */
@@ -16,7 +16,7 @@ export interface NodeState {
   reason: string;
 }
 
-/** `bridge/event` (SPEC section 4). */
+/** `bridge/event` (docs/topics.md). */
 export interface BridgeEvent {
   time: string;
   type: string;
@@ -44,7 +44,7 @@ export interface NodeResult {
   note?: string;
 }
 
-/** Maps the words of `node/<n>/set` (SPEC section 4) to actions. */
+/** Maps the words of `node/<n>/set` (docs/topics.md) to actions. */
 export function parseSetPayload(payload: string): NodeAction | undefined {
   const word = payload.trim().toUpperCase();
   const map: Record<string, NodeAction> = {

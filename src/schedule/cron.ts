@@ -2,8 +2,8 @@ import { Cron } from 'croner';
 import { formatWallTime, instantOfWallTime, wallTimeOf } from './time-zone.js';
 
 /**
- * When a cron expression fires, in a time zone, with the daylight-saving rules of SPEC
- * section 6. croner matches the fields against wall-clock time (it is run in UTC, where
+ * When a cron expression fires, in a time zone, with the daylight-saving rules of
+ * docs/schedules.md. croner matches the fields against wall-clock time (it is run in UTC, where
  * wall time and instants agree, so none of its own DST handling applies); this module maps
  * each matching wall time to the instant it fires (time-zone.ts), which is where the rules
  * live: a skipped time fires at the first valid instant after the gap, a repeated time

@@ -4,7 +4,7 @@ import type { Clock, TimerHandle } from '../util/clock.js';
 import { errorMessage } from '../util/errors.js';
 
 /**
- * The watchdog and thermal policies (SPEC sections 3 `policies`, 6). Pure logic: the bridge
+ * The watchdog and thermal policies (docs/configuration.md `policies`, docs/reliability.md). Pure logic: the bridge
  * feeds them what it sees on MQTT and the board, and they call back to act. Each decision
  * is an event in the shape of `bridge/event` (source `policy`); `reason` says why, for the
  * node's `state` and the log.
@@ -32,7 +32,7 @@ export interface WatchdogOptions {
   offlineAfterMs: number;
   maxPerHour: number;
   clock: Clock;
-  /** Maintenance ON pauses the policy (SPEC section 4, `bridge/maintenance`). */
+  /** Maintenance ON pauses the policy (docs/topics.md, `bridge/maintenance`). */
   isPaused: () => boolean;
   /** A hard power cycle (off, reboot_off_time, on): the bridge's hard reboot. */
   powerCycle: (node: number) => Promise<void>;

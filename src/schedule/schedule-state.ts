@@ -3,7 +3,7 @@ import { JsonStateFile } from '../state/store.js';
 import type { Logger } from '../util/logger.js';
 
 /**
- * What the scheduler keeps in `state_dir` (SPEC sections 3 and 6): per schedule the enable
+ * What the scheduler keeps in `state_dir` (docs/schedules.md): per schedule the enable
  * flag set over MQTT, the last run, and which occurrences were already handled, so that a
  * restart, a clock step or a catch-up never runs one twice.
  */

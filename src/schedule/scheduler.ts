@@ -13,7 +13,7 @@ import {
 import { formatInstant, hostTimeZone } from './time-zone.js';
 
 /**
- * Runs the configured schedules (SPEC sections 3, 4 and 6): each occurrence once, in the
+ * Runs the configured schedules (docs/schedules.md): each occurrence once, in the
  * schedule's time zone, never twice across restarts, clock steps or catch-up.
  *
  * How it stays correct when the wall clock moves under it: timers are only wake-ups. On
@@ -55,7 +55,7 @@ export interface RunOutcome {
   perNode?: unknown;
 }
 
-/** The `schedule/<name>` payload (SPEC section 4). */
+/** The `schedule/<name>` payload (docs/topics.md). */
 export interface ScheduleStatePayload {
   enabled: boolean;
   cron: string;
@@ -81,11 +81,11 @@ export interface SchedulerOptions {
   clock: Clock;
   logger: Logger;
   store: StateStore<SchedulesState>;
-  /** Schedules are armed only once clock.now() >= buildTime (a plausible clock, SPEC section 6). */
+  /** Schedules are armed only once clock.now() >= buildTime (a plausible clock, docs/schedules.md). */
   buildTime: number;
   /** Carries out the schedule's action; its errors are reported, never thrown at the scheduler. */
   runAction: (schedule: ScheduleConfig, context: RunContext) => Promise<RunOutcome>;
-  /** Maintenance (SPEC section 4): while true, occurrences are skipped and reported. */
+  /** Maintenance (docs/topics.md): while true, occurrences are skipped and reported. */
   isPaused?: () => boolean;
   /** Called with the new payload whenever a schedule's `schedule/<name>` payload changes. */
   onStateChange?: (name: string, state: ScheduleStatePayload) => void;

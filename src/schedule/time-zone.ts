@@ -4,7 +4,7 @@
  * A "wall time" here is a plain number: the milliseconds Date.UTC would give for the local
  * year, month, day, hour, minute and second. It is a label, not an instant: around
  * daylight-saving changes one wall time can be no instant (spring-forward gap) or two
- * instants (fall-back overlap). `instantOfWallTime` settles both the way SPEC section 6 asks.
+ * instants (fall-back overlap). `instantOfWallTime` settles both the way docs/schedules.md says.
  */
 
 const SECOND = 1000;
@@ -66,7 +66,7 @@ export function offsetAt(instantMs: number, timeZone: string): number {
 }
 
 /**
- * The instant a wall time stands for, by the rules of SPEC section 6:
+ * The instant a wall time stands for, by the rules of docs/schedules.md:
  * - a wall time that exists once: that instant;
  * - a wall time repeated by fall-back: the earlier instant (its first occurrence);
  * - a wall time skipped by spring-forward: the first instant after the gap, which is the

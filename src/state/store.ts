@@ -4,7 +4,7 @@ import { basename, dirname, join } from 'node:path';
 import type { Logger } from '../util/logger.js';
 
 /**
- * Persistence in `state_dir` (SPEC section 3 and issue 3, item 6): a JSON document per
+ * Persistence in `state_dir` (docs/configuration.md `state_dir`): a JSON document per
  * concern (schedules, maintenance, last commanded power), written atomically so that a
  * power cut during a write leaves either the old file or the new one, never half of each.
  * A missing file means defaults; a truncated or corrupt one is reported, kept aside for a

@@ -1,5 +1,5 @@
 /**
- * Injected time (ARCHITECTURE habit 8): everything that waits, polls or schedules takes a
+ * Injected time (docs/ARCHITECTURE.md "The parts"): everything that waits, polls or schedules takes a
  * Clock, so tests of back-off, schedules and daylight-saving need no real waiting.
  */
 export type TimerHandle = { readonly __timer: true } | ReturnType<typeof setTimeout>;

@@ -1,4 +1,4 @@
-/** Typed errors with stable codes (ARCHITECTURE habit 7): messages are for people, codes for programs. */
+/** Typed errors with stable codes: messages are for people, codes for programs. */
 export type ErrorCode =
   | 'CONFIG'
   | 'USAGE'

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import type PinoPretty from 'pino-pretty';
 
 /**
- * The logger every part gets handed (never a module singleton: ARCHITECTURE habit 1).
+ * The logger every part gets handed (never a module singleton: docs/ARCHITECTURE.md "The parts").
  * pino's redaction removes secrets by key wherever they appear, at every level.
  */
 export type Logger = Pick<PinoLogger, 'debug' | 'info' | 'warn' | 'error' | 'child' | 'level'>;

@@ -105,7 +105,7 @@ describe('agent', () => {
   });
 
   describe('telemetry', () => {
-    it('publishes every reading, retained, with units of SPEC section 4', async () => {
+    it('publishes every reading, retained, with the units of docs/topics.md', async () => {
       await startAgent();
       const late = await watch(broker.url, ['tp/node/3/agent/telemetry']);
       await waitFor(() => late.messages.length > 0, 'the retained telemetry');

@@ -111,7 +111,7 @@ function slope(xs: number[], ys: number[]): number {
 }
 
 /**
- * A Turing Pi 1 bridge through the library (SPEC section 7) on the simulated bus, so the
+ * A Turing Pi 1 bridge through the library (docs/library.md) on the simulated bus, so the
  * bus's own counters say what one poll costs. The poll timer is set to an hour: the polls
  * counted are the ones called here, with nothing changing on the board. Needs `gc` (node
  * --expose-gc): run by poll-child.ts.

@@ -37,7 +37,7 @@ const N = {
 };
 /** The pause before each command of the "apart" latency figure. */
 const SPACED_MS = 2;
-/** SPEC section 3: the default board.poll_interval. */
+/** docs/configuration.md: the default board.poll_interval. */
 const DEFAULT_POLL_MS = 5000;
 /** The soak switches these (tpi1 nodes 2-7: none protected, none an agent node) side by side. */
 const SOAK_NODES = [2, 3, 4, 5, 6, 7];
@@ -157,7 +157,7 @@ async function main(): Promise<void> {
     // Then as the issue asks: a client subscribed to the answer (the node's power; and events
     // at QoS 0 to notice a "busy" refusal), like the floor's client to its pong. After a
     // warm-up of all: a service runs for months, the figure is its steady state. The contract
-    // floor runs in the same blocks: the share of the ratio that SPEC's messages alone take.
+    // floor runs in the same blocks: the share of the ratio that the contract's messages alone take.
     log(`command latency: ${N.warmup} warm-up, then ${N.latency} commands to the bridge, ${N.latency} echoes and ${N.latency} contract echoes, interleaved ...`);
     const timing = await commanders(probe, broker.url, run, 'bench/floor', { nodes: SOAK_NODES, contractPrefix: 'bench/contract' });
     const { bridge: bridgeCommander, floor: floorCommander } = timing;
@@ -169,7 +169,7 @@ async function main(): Promise<void> {
     const writesPerCommand = stateWrites.stop() / latency.bridge.length;
     rows.push(compare('command latency p50', 'ms', percentile(latency.bridge, 50), percentile(latency.floor, 50), 'set -> power, set_tcp_nodelay'));
     rows.push(compare('command latency p99', 'ms', percentile(latency.bridge, 99), percentile(latency.floor, 99)));
-    rows.push(compare('contract floor p50 (echo + SPEC messages)', 'ms', percentile(latency.contract, 50), percentile(latency.floor, 50), 'retained answer, event, retained state'));
+    rows.push(compare('contract floor p50 (echo + contract messages)', 'ms', percentile(latency.contract, 50), percentile(latency.floor, 50), 'retained answer, event, retained state'));
     rows.push(compare('command latency p50 / contract floor', 'ms', percentile(latency.bridge, 50), percentile(latency.contract, 50), 'the bridge\'s own share'));
     // Back to back, each command reaches a bridge still busy with the tail of the one before
     // (its event and state, three acknowledgements): the same again with a pause before

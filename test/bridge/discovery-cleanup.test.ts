@@ -4,7 +4,7 @@ import { Recorder, type RecordedMessage } from '../support/recorder.js';
 import { BASE, BOARD_ID, bridgeFixture, createCountedTpi1, delay, readBridgeState } from './helpers.js';
 
 /**
- * Home Assistant discovery across restarts with a changed config (SPEC section 5): a device
+ * Home Assistant discovery across restarts with a changed config (docs/topics.md): a device
  * no longer configured is cleared, and components a device lost are first published as
  * `{platform}` only, then left out of its final config.
  */

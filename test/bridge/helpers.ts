@@ -21,7 +21,7 @@ import { delay } from '../support/wait.js';
 export { BASE, BOARD_ID, type BridgeRun } from '../support/in-process-bridge.js';
 export { delay, until } from '../support/wait.js';
 
-/** DS4520 0x57, register 0xF2: the power pins of a Turing Pi 1 (HARDWARE.md). */
+/** DS4520 0x57, register 0xF2: the power pins of a Turing Pi 1 (docs/hardware.md). */
 const DS4520_ADDRESS = 0x57;
 const IO_CONTROL_0 = 0xf2;
 

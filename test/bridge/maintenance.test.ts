@@ -4,7 +4,7 @@ import { Recorder } from '../support/recorder.js';
 import { advanceUntil, BASE, bridgeFixture, createCountedTpi1, delay, readBridgeState } from './helpers.js';
 
 /**
- * `bridge/maintenance` (SPEC section 4): ON pauses schedules and policies, is kept in
+ * `bridge/maintenance` (docs/topics.md): ON pauses schedules and policies, is kept in
  * state_dir across restarts, and an occurrence that falls in it is reported, not run.
  */
 describe('bridge: maintenance mode', function () {

@@ -3,7 +3,7 @@ import { FakeClock } from '../../src/util/fake-clock.js';
 import { BASE, bridgeFixture, createCountedTpi1, poweredNodes, readBridgeState, until } from './helpers.js';
 
 /**
- * power.restore_on_start (SPEC section 6): `last` switches nodes back to what they were last
+ * power.restore_on_start (docs/configuration.md): `last` switches nodes back to what they were last
  * commanded after the board lost power; `keep` leaves power exactly as the board has it.
  */
 describe('bridge: restore_on_start across a board power cycle', function () {

@@ -6,7 +6,7 @@ import { FakeClock } from '../../src/util/fake-clock.js';
 import { BASE, bridgeFixture, createCountedTpi1, filesIn, readBridgeState, until } from './helpers.js';
 
 /**
- * What the bridge finds in state_dir at start (SPEC section 3): a damaged file never stops it
+ * What the bridge finds in state_dir at start (docs/configuration.md `state_dir`): a damaged file never stops it
  * (kept aside, defaults used, a warning), and an operation a crash left half done is reported.
  */
 describe('bridge: state_dir at start', function () {

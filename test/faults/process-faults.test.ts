@@ -51,7 +51,7 @@ describe('faults: the bridge process is stopped or killed mid-operation', functi
       }),
     );
     const simulatorFile = path.join(dir, 'simulator.json');
-    /** Node power as the simulated board holds it (DS4520 SRAM 0xF2, HARDWARE.md masks). */
+    /** Node power as the simulated board holds it (DS4520 SRAM 0xF2, docs/hardware.md masks). */
     const boardPower = (n: number): boolean => {
       const state = JSON.parse(readFileSync(simulatorFile, 'utf8')) as { control: number[] };
       return ((state.control[2] ?? 0) & ({ 2: 0x04, 3: 0x08 } as Record<number, number>)[n]!) !== 0;

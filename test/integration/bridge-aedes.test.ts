@@ -7,7 +7,7 @@ import { freePort } from '../support/ports.js';
 
 /**
  * The built CLI with its embedded broker (the demo's set-up), driven only through MQTT, the
- * way a user or Home Assistant drives it (SPEC sections 2, 4, 5, 6).
+ * way a user or Home Assistant drives it (docs/topics.md, docs/reliability.md).
  */
 
 const BASE = 'tp';

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { STACK_LINE, cliPath, runCli, tempDir, testBridgeConfig, writeConfig } from '../support/cli.js';
 
-/** The built command line's own answers (SPEC section 2): version, help, validate, usage errors. */
+/** The built command line's own answers (README.md "Command line"): version, help, validate, usage errors. */
 describe('turingpi-mqtt command line', function () {
   this.timeout(20_000);
 

@@ -197,7 +197,7 @@ describe('cron expressions', () => {
     });
   });
 
-  describe('daylight saving, Europe/Berlin (SPEC section 6)', () => {
+  describe('daylight saving, Europe/Berlin (docs/schedules.md)', () => {
     const zone = 'Europe/Berlin';
 
     it('spring-forward: 02:30 on 2026-03-29 does not exist and fires once at 03:00 local (01:00Z)', () => {

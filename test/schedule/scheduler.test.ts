@@ -214,7 +214,7 @@ describe('Scheduler', () => {
     });
   });
 
-  describe('daylight saving (SPEC section 6)', () => {
+  describe('daylight saving (docs/schedules.md)', () => {
     it('Europe/Berlin spring-forward: 02:30 runs once at 03:00 local (01:00Z)', async () => {
       const h = new Harness('2026-03-28T12:00:00Z');
       await h.start([schedule({ cron: '30 2 * * *' })]);

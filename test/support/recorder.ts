@@ -10,7 +10,7 @@ export interface RecordedMessage {
   at: number;
 }
 
-/** `<b>/bridge/event` (SPEC section 4), parsed. */
+/** `<b>/bridge/event` (docs/topics.md), parsed. */
 export interface EventPayload {
   time: string;
   type: string;

@@ -14,7 +14,7 @@ export interface GpioLineConfig {
 export interface GpioDriverOptions {
   /** Config `board.gpio`: node number (as a string key) -> { line: BCM number, active_low }. */
   lines: Record<string, GpioLineConfig>;
-  /** Injected line factory (SPEC section 7 `deps.gpio`); default: onoff, lazily imported. */
+  /** Injected line factory (the library's `deps.gpio`, docs/library.md); default: onoff, lazily imported. */
   gpio?: GpioFactory;
   /**
    * The current physical level of a sysfs-numbered line, read without changing it. Default:
@@ -44,7 +44,7 @@ interface OpenLine {
 }
 
 /**
- * Nodes switched by relay or MOSFET boards on GPIO lines (HARDWARE.md "GPIO-switched
+ * Nodes switched by relay or MOSFET boards on GPIO lines (docs/hardware.md "GPIO-switched
  * clusters"): one output line per node, state read back from the line.
  */
 export class GpioDriver implements BoardDriver {
@@ -89,7 +89,7 @@ export class GpioDriver implements BoardDriver {
 
   /**
    * Lines are deliberately left exported and driven: unexporting an output can turn it back
-   * into an input, which switches its node (HARDWARE.md). Dropping the handles is all.
+   * into an input, which switches its node (docs/hardware.md). Dropping the handles is all.
    */
   async close(): Promise<void> {
     this.lines = new Map();

@@ -4,7 +4,7 @@ import { permissionOr } from './sysfs.js';
 /** onoff's directions: 'high' and 'low' make an output starting at that level, glitch-free. */
 export type GpioDirection = 'in' | 'out' | 'high' | 'low';
 
-/** The part of onoff's Gpio the driver uses (SPEC section 7: `gpio(line, direction)`). */
+/** The part of onoff's Gpio the driver uses (the library's `deps.gpio(line, direction)`, docs/library.md). */
 export interface GpioLine {
   read(): Promise<number> | number;
   write(value: 0 | 1): Promise<void> | void;

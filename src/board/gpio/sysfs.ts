@@ -4,7 +4,7 @@ import { sleep, type Clock } from '../../util/clock.js';
 import { TpmError, errorMessage } from '../../util/errors.js';
 
 /**
- * The sysfs GPIO facts of HARDWARE.md "GPIO-switched clusters": onoff takes sysfs numbers,
+ * The sysfs GPIO facts of docs/hardware.md "GPIO-switched clusters": onoff takes sysfs numbers,
  * which on current kernels are the BCM number plus the base of the SoC's gpiochip.
  */
 export const DEFAULT_SYSFS_GPIO_ROOT = '/sys/class/gpio';

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Clock } from '../../util/clock.js';
 
 /**
- * The state behind the simulated BMC (HARDWARE.md "Turing Pi 2 / 2.5", modelled on bmcd's
+ * The state behind the simulated BMC (docs/hardware.md "Login and bans", modelled on bmcd's
  * authentication context and ban patrol): sessions, penalties, stored and physical power.
  * Pure state on an injected clock; bmc-server.ts puts HTTP in front of it.
  */
@@ -15,7 +15,7 @@ export const MAX_AUTH_ATTEMPTS = 5;
 /** bmcd: ban of 1 min doubling per further failure, at most 2^10 = 1024 min. */
 const BAN_UNIT_MS = 60_000;
 const BAN_LEVELS = 10;
-/** HARDWARE.md: reset is off, 1 s, on. */
+/** bmcd's reset is off, 1 s, on (docs/hardware.md "Calls the driver makes"). */
 export const RESET_OFF_MS = 1_000;
 
 export interface BmcStats {
@@ -138,7 +138,7 @@ export class BmcModel {
       }
       this.tokens.delete(value);
       this.stats.staleTokens++;
-      // HARDWARE.md: requests with an unknown or stale bearer token count as failures too.
+      // docs/hardware.md "Login and bans": requests with an unknown or stale bearer token count as failures too.
       this.penalize(peer);
       const message = lastUse === undefined ? 'token is not registered' : 'token expired';
       return { ok: false, status: 401, message, scheme: 'Bearer' };
@@ -160,7 +160,7 @@ export class BmcModel {
     this.switchSlot(index, on);
   }
 
-  /** opt=set&type=reset: off, 1 s, on, whatever `stored` says (HARDWARE.md). */
+  /** opt=set&type=reset: off, 1 s, on, whatever `stored` says (docs/hardware.md). */
   reset(index: number): void {
     this.stats.resets++;
     this.switchSlot(index, false);

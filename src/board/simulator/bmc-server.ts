@@ -7,7 +7,7 @@ import { BMC_NODES, BmcModel, type BmcStats } from './bmc-model.js';
 
 /**
  * A simulated Turing Pi 2 BMC: a real HTTPS server on loopback with a self-signed
- * certificate, speaking the API exactly as HARDWARE.md "Turing Pi 2 / 2.5" describes
+ * certificate, speaking the API exactly as docs/hardware.md "Turing Pi 2 / 2.5: the BMC API" says
  * (bmcd 2.x), or firmware 1.x (plain HTTP, no authentication, numeric values).
  *
  * Where the simulator differs from bmcd, on purpose:
@@ -164,7 +164,7 @@ export async function startBmcSimulator(options: BmcSimulatorOptions): Promise<B
       return sendResult(response, 200, nodes);
     }
     if (key === 'nodeinfo:get') {
-      // The other call, without the underscore, answers zeros (HARDWARE.md).
+      // The other call, without the underscore, answers zeros (bmcd api/legacy.rs, get_node_info).
       return sendResult(response, 200, [{ node1: 0, node2: 0, node3: 0, node4: 0 }]);
     }
     if (key === 'cooling:get' && firmware === 2 && options.cooling) {

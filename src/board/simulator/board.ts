@@ -10,8 +10,8 @@ export interface SimulatedBoard {
 }
 
 /**
- * `board.type: simulator` (SPEC section 3): the REAL driver of the simulated model on top of
- * the simulated hardware (ARCHITECTURE habit 3): the chips at register level for tpi1, a real
+ * `board.type: simulator` (docs/configuration.md): the REAL driver of the simulated model on top of
+ * the simulated hardware (docs/ARCHITECTURE.md "The simulator"): the chips at register level for tpi1, a real
  * HTTPS BMC on loopback for tpi2, fake GPIO lines for generic clusters. Each model's modules
  * are imported when it is chosen: the tpi2 BMC alone brings a certificate generator of some
  * 250 files (selfsigned and its X.509 stack), which a simulated Turing Pi 1 never needs.

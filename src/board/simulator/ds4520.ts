@@ -6,7 +6,7 @@ import { i2cError } from './faults.js';
 import { readRegisters, registerAt, type I2cDevice } from './i2c-bus.js';
 
 /**
- * The Maxim DS4520 I/O expander of a Turing Pi 1, at register level (HARDWARE.md "DS4520 at
+ * The Maxim DS4520 I/O expander of a Turing Pi 1, at register level (docs/hardware.md "DS4520 at
  * 0x57"): 64 B user EEPROM, SRAM-shadowed EEPROM control registers 0xF0-0xF3 with the SEE
  * bit in 0xF4, pin status in 0xF8, 6 B user SRAM, and no acknowledge while it writes EEPROM.
  *
@@ -16,7 +16,7 @@ import { readRegisters, registerAt, type I2cDevice } from './i2c-bus.js';
  */
 
 /**
- * Which pin of 0xF2/0xF8 powers which slot of a Turing Pi 1 (HARDWARE.md bit table). Kept
+ * Which pin of 0xF2/0xF8 powers which slot of a Turing Pi 1 (docs/hardware.md "DS4520 at 0x57"). Kept
  * apart from the driver's table on purpose: a wrong table in one fails the other's tests.
  */
 export const TPI1_SLOT_PINS: Readonly<Record<number, number>> = {
@@ -198,7 +198,7 @@ export class Ds4520 implements I2cDevice {
     if (register >= PULLUP_0 && register <= CONTROL_1) {
       const index = register - PULLUP_0;
       this.state.control[index] = byte;
-      // SEE = 0: the write goes to EEPROM as well (HARDWARE.md: the wear danger).
+      // SEE = 0: the write goes to EEPROM as well (docs/hardware.md: EEPROM wear).
       if ((this.state.config & SEE) === 0) {
         this.state.shadowEeprom[index] = byte;
         return true;

@@ -6,12 +6,12 @@ import type { GpioDirection, GpioFactory, GpioLine } from '../gpio/lines.js';
 /**
  * `simulate.model: generic`: a home-made cluster of N nodes (1..1024) switched by GPIO
  * lines, simulated as the lines themselves (the onoff-like interface), so the real
- * GpioDriver runs on it (ARCHITECTURE habit 3). Node n is on line n, active high.
+ * GpioDriver runs on it (docs/ARCHITECTURE.md "The simulator"). Node n is on line n, active high.
  *
  * Each line behaves as sysfs GPIO does: an input reads the level its pull gives it (the
  * relay board's default: node off), opening as 'high'/'low' drives that level at once,
  * 'out' drives low, a write to an input fails, and unexporting turns an output back into an
- * input, which switches its node (HARDWARE.md "GPIO-switched clusters").
+ * input, which switches its node (docs/hardware.md "GPIO-switched clusters").
  */
 export interface SimulatedGpioFaults {
   /** Lines whose writes are silently ignored (a dead relay): read-back catches it. */

@@ -2,7 +2,7 @@ import type { Clock } from '../../util/clock.js';
 import { readRegisters, registerAt, type I2cDevice } from './i2c-bus.js';
 
 /**
- * The Microchip MCP7940N real-time clock of a Turing Pi 1, at register level (HARDWARE.md
+ * The Microchip MCP7940N real-time clock of a Turing Pi 1, at register level (docs/hardware.md
  * "MCP7940N at 0x6F"). The time ticks on the injected clock while ST is set: the registers
  * read the time last written plus the time elapsed since. OSCRUN follows ST (with optional
  * start and stop delays), LPYR follows the year, PWRFAIL is cleared only by writing 0, and

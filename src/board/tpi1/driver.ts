@@ -51,7 +51,7 @@ export interface Tpi1DriverOptions {
   persistPowerState: boolean;
   /** EEPROM writes of 0xF2 allowed in any rolling 24 hours (persist mode only). */
   eepromWritesPerDay: number;
-  /** Nodes whose bit is never cleared while writes go to EEPROM. Node 1 always is (SPEC section 6). */
+  /** Nodes whose bit is never cleared while writes go to EEPROM. Node 1 always is (docs/hardware.md). */
   protectedNodes: number[];
   /** The bus number, for the lock path, the kernel check and messages. Default 1. */
   busNumber?: number;
@@ -76,7 +76,7 @@ const NODES = Array.from({ length: TPI1_NODE_COUNT }, (_, i) => i + 1);
 
 /**
  * Turing Pi 1: node power through the DS4520 at 0x57, the clock through the MCP7940N at
- * 0x6F (HARDWARE.md "Turing Pi 1"; SPEC section 6 for the write rules).
+ * 0x6F (docs/hardware.md "DS4520 at 0x57" and "MCP7940N at 0x6F").
  */
 export class Tpi1Driver implements BoardDriver {
   readonly info: BoardInfo;
@@ -105,7 +105,7 @@ export class Tpi1Driver implements BoardDriver {
     this.persist = options.persistPowerState;
     this.busNumber = options.busNumber ?? 1;
     this.timing = { ...DEFAULT_TPI1_TIMING, ...options.timing };
-    // A persisted 0xF2 with node 1 clear leaves a master that never boots (HARDWARE.md).
+    // A persisted 0xF2 with node 1 clear leaves a master that never boots (docs/hardware.md).
     this.protectedInEeprom = new Set([1, ...options.protectedNodes]);
     const store = options.budgetStore ?? (options.stateDir ? fileBudgetStore(options.stateDir) : memoryBudgetStore());
     this.budget = new EepromWriteBudget(store, options.eepromWritesPerDay, options.clock);
@@ -133,7 +133,7 @@ export class Tpi1Driver implements BoardDriver {
         this.releaseLock = await acquireBusLock(path, { bus: this.busNumber });
       }
       try {
-        // HARDWARE.md: whether 0xF4 survives a power cut is not documented: set it at every start.
+        // docs/hardware.md: whether 0xF4 survives a power cut is not documented: set it at every start.
         await this.ensureSee('open');
         this.lastKnown = await this.readAgreeing(DS4520.IO_CONTROL_0, 'power control 0xF2');
         if (this.persist && this.options.eepromWritesPerDay > 0 && !this.options.stateDir && !this.options.budgetStore) {
@@ -228,13 +228,13 @@ export class Tpi1Driver implements BoardDriver {
     const mask = nodeMask(node);
     const current = await this.readControlConfirmed();
     this.lastKnown = current;
-    if (((current & mask) !== 0) === on) return on; // already so: no write (SPEC section 6)
+    if (((current & mask) !== 0) === on) return on; // already so: no write (docs/reliability.md)
 
     if (!on && this.persist && this.protectedInEeprom.has(node)) {
       throw new TpmError(
         'PROTECTED',
         `node ${node} is protected: its power bit is never cleared while writes go to EEPROM ` +
-          '(persist_power_state: true); a persisted off master cannot boot again (HARDWARE.md)',
+          '(persist_power_state: true); a persisted off master cannot boot again (docs/hardware.md)',
       );
     }
 
@@ -242,7 +242,7 @@ export class Tpi1Driver implements BoardDriver {
     await this.ensureSee('write');
 
     const wanted = on ? current | mask : current & ~mask & 0xff;
-    // The rules of SPEC section 6, asserted rather than trusted.
+    // Exactly the target bit changes and bit 0 never does (docs/reliability.md): asserted, not trusted.
     if ((wanted ^ current) !== mask || (wanted & UNUSED_POWER_BIT) !== (current & UNUSED_POWER_BIT)) {
       throw new Error(`internal: ${hex(wanted)} differs from ${hex(current)} in more than node ${node}'s bit`);
     }
@@ -293,7 +293,7 @@ export class Tpi1Driver implements BoardDriver {
   }
 
   /**
-   * 0xF2 as a base for a read-modify-write (HARDWARE.md): two agreeing reads, and when the
+   * 0xF2 as a base for a read-modify-write (docs/hardware.md): two agreeing reads, and when the
    * value differs from the last known one (bits we did not change) it is confirmed by a
    * second pair before it is used.
    */
@@ -332,7 +332,7 @@ export class Tpi1Driver implements BoardDriver {
 
   /**
    * The read-back after a write. While the DS4520 writes its EEPROM it does not acknowledge
-   * (HARDWARE.md), so errors are retried until readBackTimeoutMs. A value unlike what was
+   * (docs/hardware.md "DS4520 at 0x57"), so errors are retried until readBackTimeoutMs. A value unlike what was
    * written is read once more, so a glitch neither fails a good write nor passes a bad one.
    */
   private async readBackControl(written: number): Promise<number> {
@@ -406,7 +406,7 @@ export class Tpi1Driver implements BoardDriver {
   }
 
   /**
-   * The datasheet's set sequence (HARDWARE.md): clear ST, wait for OSCRUN = 0, write the
+   * The datasheet's set sequence (docs/hardware.md "MCP7940N at 0x6F"): clear ST, wait for OSCRUN = 0, write the
    * registers (24-hour mode, VBATEN set, PWRFAIL written back as read so it is not cleared
    * by accident, weekday kept in its convention), then set ST. The registers get the next
    * whole second and ST is set when that second begins, so the clock is not half a second late.
@@ -514,7 +514,7 @@ export class Tpi1Driver implements BoardDriver {
   }
 }
 
-/** Power and presence from 0xF2 and 0xF8 (HARDWARE.md: status 1 = present and powered). */
+/** Power and presence from 0xF2 and 0xF8 (docs/hardware.md: status 1 = present and powered). */
 export function readingFrom(control: number, status: number | null): PowerReading {
   const power = NODES.map((node) => (control & nodeMask(node)) !== 0);
   const present = NODES.map((node, index) => {

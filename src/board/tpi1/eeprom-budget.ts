@@ -4,7 +4,7 @@ import type { Clock } from '../../util/clock.js';
 import { TpmError, errorMessage } from '../../util/errors.js';
 
 /**
- * The EEPROM write budget of persist_power_state (SPEC section 3, HARDWARE.md "two dangers"):
+ * The EEPROM write budget of persist_power_state (docs/configuration.md, docs/hardware.md "DS4520 at 0x57"):
  * every 0xF2 write with SEE = 0 wears the DS4520's EEPROM, so at most
  * `eeprom_writes_per_day` are made in any rolling 24 hours. The times of the writes are kept
  * in a store so that a restart does not reset the count.

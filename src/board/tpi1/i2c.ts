@@ -2,7 +2,7 @@ import { constants as fsConstants, promises as fs } from 'node:fs';
 import { TpmError, errorMessage } from '../../util/errors.js';
 
 /**
- * The subset of `i2c-bus`'s PromisifiedBus the Turing Pi 1 driver uses (SPEC section 7:
+ * The subset of `i2c-bus`'s PromisifiedBus the Turing Pi 1 driver uses (docs/library.md:
  * no other methods), so that a real bus, the simulator or a program's own fake all fit.
  */
 export interface I2cBus {
@@ -26,7 +26,7 @@ export interface I2cBus {
 export interface OpenI2cBusOptions {
   /**
    * Talk to addresses a kernel driver has claimed (I2C_SLAVE_FORCE). Needed on a Turing Pi 1
-   * with `dtoverlay=i2c-rtc,mcp7940x`, where rtc-ds1307 owns 0x6F (HARDWARE.md).
+   * with `dtoverlay=i2c-rtc,mcp7940x`, where rtc-ds1307 owns 0x6F (docs/hardware.md "MCP7940N at 0x6F").
    */
   forceAccess: boolean;
   /** Loads the `i2c-bus` module; tests replace it. */
@@ -42,7 +42,7 @@ export interface I2cBusModule {
 
 /**
  * Opens /dev/i2c-<busNumber> with the `i2c-bus` native addon. The addon is imported lazily
- * (ARCHITECTURE habit 2) so that hosts without it still run every other board type.
+ * (docs/ARCHITECTURE.md "The parts") so that hosts without it still run every other board type.
  */
 export async function openI2cBus(busNumber: number, options: OpenI2cBusOptions): Promise<I2cBus> {
   const importModule = options.importModule ?? importI2cBus;

@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import { TpmError, errorMessage } from '../../util/errors.js';
 
 /**
- * HARDWARE.md: with `dtoverlay=i2c-rtc,mcp7940x` Linux's rtc-ds1307 driver owns 0x6F, and
+ * docs/hardware.md "MCP7940N at 0x6F": with `dtoverlay=i2c-rtc,mcp7940x` Linux's rtc-ds1307 driver owns 0x6F, and
  * user space must not write the clock's registers behind its back; the clock is then set
  * through the kernel with `hwclock --systohc`.
  */
@@ -21,7 +21,7 @@ export function kernelOwnsRtc(busNumber: number, sysfsRoot = '/sys/bus/i2c/devic
   };
 }
 
-/** The argv that copies the system time into the kernel's RTC, which holds UTC (HARDWARE.md). */
+/** The argv that copies the system time into the kernel's RTC, which holds UTC (docs/hardware.md). */
 export const HWCLOCK_SYSTOHC_ARGV: readonly string[] = ['hwclock', '--systohc', '--utc'];
 
 /** Runs an argv (never a shell string) and rejects with its stderr when it fails. */

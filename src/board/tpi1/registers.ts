@@ -1,5 +1,5 @@
 /**
- * The Turing Pi 1 register map the driver uses (HARDWARE.md "Turing Pi 1").
+ * The Turing Pi 1 register map the driver uses (docs/hardware.md "Turing Pi 1: the Cluster Management Bus").
  * The simulator keeps its own copy of the wiring on purpose: a mistake in one is caught by
  * the other's tests instead of being shared.
  */
@@ -21,14 +21,14 @@ export const DS4520 = {
 /** SEE bit of 0xF4. */
 export const SEE_BIT = 0x01;
 
-/** Bit 0 of 0xF2 is wired to no node; the driver never changes it (SPEC section 6). */
+/** Bit 0 of 0xF2 is wired to no node; the driver never changes it (docs/reliability.md). */
 export const UNUSED_POWER_BIT = 0x01;
 
 /** Number of node slots on a Turing Pi 1. */
 export const TPI1_NODE_COUNT = 7;
 
 /**
- * Node number (1-based) -> bit of 0xF2 / 0xF8. HARDWARE.md: node1 0x02, node2 0x04,
+ * Node number (1-based) -> bit of 0xF2 / 0xF8 (docs/hardware.md): node1 0x02, node2 0x04,
  * node3 0x08, node4 0x10, node5 0x80, node6 0x40, node7 0x20 (nodes 5-7 run backwards).
  */
 const NODE_MASKS: readonly number[] = [0x02, 0x04, 0x08, 0x10, 0x80, 0x40, 0x20];
@@ -48,7 +48,7 @@ export function hex(value: number): string {
   return `0x${value.toString(16).padStart(2, '0')}`;
 }
 
-/** MCP7940N time-keeping registers and flag bits (datasheet DS20005010, HARDWARE.md table). */
+/** MCP7940N time-keeping registers and flag bits (datasheet DS20005010, docs/hardware.md "MCP7940N at 0x6F"). */
 export const MCP7940N = {
   RTCSEC: 0x00,
   RTCMIN: 0x01,

@@ -4,7 +4,7 @@ import { MCP7940N, hex } from './registers.js';
 
 /**
  * Pure encoding and decoding of the MCP7940N's seven time-keeping registers (0x00-0x06).
- * HARDWARE.md: mask the flag bits (ST, OSCRUN, PWRFAIL, VBATEN, LPYR, 12/24, PM) before
+ * docs/hardware.md "MCP7940N at 0x6F": mask the flag bits (ST, OSCRUN, PWRFAIL, VBATEN, LPYR, 12/24, PM) before
  * BCD decoding; the chip holds UTC.
  */
 

@@ -2,7 +2,7 @@ import { TpmError } from '../../util/errors.js';
 import type { FanReading } from '../types.js';
 
 /**
- * The shapes of the BMC's legacy API (HARDWARE.md "Turing Pi 2 / 2.5"). Every answer is
+ * The shapes of the BMC's legacy API (docs/hardware.md "Calls the driver makes"). Every answer is
  * `{"response":[{"result": ...}]}`; anything else is reported with its shape, never guessed.
  */
 
@@ -41,7 +41,7 @@ function firstResponse(body: unknown, what: string): Record<string, unknown> {
   return response[0] as Record<string, unknown>;
 }
 
-/** Firmware 1.x answers power get with numbers and no `result` (HARDWARE.md). */
+/** Firmware 1.x answers power get with numbers and no `result` (docs/hardware.md "Transport and certificate"). */
 export function isFirmware1PowerAnswer(body: unknown): boolean {
   const response = (body as { response?: unknown } | null)?.response;
   if (!Array.isArray(response) || typeof response[0] !== 'object' || response[0] === null) return false;
@@ -77,7 +77,7 @@ export function expectOk(body: unknown, what: string): void {
 }
 
 /**
- * node_info: per node `{name, module_name, power_on_time, uart_baud}` (HARDWARE.md). Taken
+ * node_info: per node `{name, module_name, power_on_time, uart_baud}` (docs/hardware.md). Taken
  * as a list in node order or as an object keyed node1..node4; power_on_time in seconds or null.
  */
 export function parseNodeInfoAnswer(body: unknown): (number | null)[] {

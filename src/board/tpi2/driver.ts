@@ -49,8 +49,8 @@ const TOKEN_LIFETIME_MS = 10_800_000;
 const TOKEN_MARGIN_MS = 60_000;
 
 /**
- * Turing Pi 2 / 2.5 through the BMC's HTTPS API, firmware 2.x (HARDWARE.md "Turing Pi 2 /
- * 2.5"). Node numbers are 1-based here and in `nodeN=`; reset takes the zero-based index.
+ * Turing Pi 2 / 2.5 through the BMC's HTTPS API, firmware 2.x (docs/hardware.md "Turing Pi 2 /
+ * 2.5: the BMC API"). Node numbers are 1-based here and in `nodeN=`; reset takes the zero-based index.
  */
 export class Tpi2Driver implements BoardDriver {
   readonly info: BoardInfo;
@@ -167,14 +167,14 @@ export class Tpi2Driver implements BoardDriver {
     checkNode(node);
     const power = (await this.readPower()).power[node - 1];
     if (power !== true) {
-      // HARDWARE.md: reset bypasses the stored state; on an off node it would switch the
+      // docs/hardware.md: reset bypasses the stored state; on an off node it would switch the
       // node on while the BMC still reports it off.
       throw new TpmError(
         'NODE_OFF',
         `node ${node} is ${power === null ? 'in an unknown state' : 'off'}: only a node that is on can be reset`,
       );
     }
-    // The BMC numbers nodes from 0 in reset (HARDWARE.md; tpi's `-n N` becomes node=N-1).
+    // The BMC numbers nodes from 0 in reset (docs/hardware.md; tpi's `-n N` becomes node=N-1).
     expectOk(await this.call(`opt=set&type=reset&node=${node - 1}`, `reset of node ${node}`), `reset of node ${node}`);
   }
 

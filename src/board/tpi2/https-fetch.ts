@@ -6,7 +6,7 @@ import { TpmError, errorMessage } from '../../util/errors.js';
 
 /**
  * The part of the WHATWG fetch signature the BMC client uses. The global `fetch` fits it,
- * so programs and tests can inject any fetch (SPEC section 7).
+ * so programs and tests can inject any fetch (`deps.fetch`, docs/library.md).
  */
 export interface FetchInit {
   method?: string;
@@ -118,7 +118,7 @@ export function createHttpsFetch(options: HttpsFetchOptions = {}): ClosableFetch
   };
 }
 
-/** `bmc.ca` is a path or the PEM itself (SPEC section 3); returns the PEM. */
+/** `bmc.ca` is a path or the PEM itself (docs/configuration.md); returns the PEM. */
 export function loadCaOption(ca: string): string {
   if (ca.includes('-----BEGIN')) return ca;
   try {

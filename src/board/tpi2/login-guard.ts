@@ -1,7 +1,7 @@
 import type { Clock } from '../../util/clock.js';
 
 /**
- * Spaces authentication failures so the BMC never bans this host (HARDWARE.md: 5 failed
+ * Spaces authentication failures so the BMC never bans this host (docs/hardware.md "Login and bans": 5 failed
  * logins ban the client address, locking the user's browser out too; requests with a stale
  * bearer token count as failures as well).
  *

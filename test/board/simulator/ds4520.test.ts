@@ -35,7 +35,7 @@ describe('simulated DS4520 (0x57)', () => {
     assert.deepEqual(poweredNodes(sim), [1, 2, 3, 4, 5, 6, 7]);
   });
 
-  it('reproduces the official examples of HARDWARE.md', async () => {
+  it('reproduces the official examples of docs/hardware.md', async () => {
     // SEE = 0 by default: each write is an EEPROM write cycle, during which the chip is deaf.
     await i2cset(sim.bus, 0x57, 0xf2, 0x00, 0x08); // node 3 off
     assert.deepEqual(poweredNodes(sim), [1, 2, 4, 5, 6, 7]);

@@ -4,7 +4,7 @@ import { TpmError } from '../../../src/util/errors.js';
 import { createSimulatedTpi1, type SimulatedTpi1 } from '../../../src/board/simulator/tpi1.js';
 import { driverFor, recordTransactions, setControlDirectly, settle } from './helpers.js';
 
-/** HARDWARE.md's mask table, written out here independently of the driver and the simulator. */
+/** docs/hardware.md's mask table, written out here independently of the driver and the simulator. */
 const MASKS: Record<number, number> = { 1: 0x02, 2: 0x04, 3: 0x08, 4: 0x10, 5: 0x80, 6: 0x40, 7: 0x20 };
 
 function isCode(code: string) {

@@ -3,7 +3,7 @@ import { startBmcSimulator, type BmcSimulator } from '../../../src/board/simulat
 import { createHttpsFetch, type ClosableFetch } from '../../../src/board/tpi2/https-fetch.js';
 import { FakeClock } from '../../../src/util/fake-clock.js';
 
-describe('BMC simulator (HARDWARE.md "Turing Pi 2 / 2.5")', () => {
+describe('BMC simulator (docs/hardware.md "Turing Pi 2 / 2.5: the BMC API")', () => {
   let clock: FakeClock;
   let bmc: BmcSimulator;
   let transport: ClosableFetch;
