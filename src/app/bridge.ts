@@ -33,7 +33,7 @@ export interface Bridge {
   stop(): Promise<void>;
 }
 
-/** After this many failed polls in a row, board/state says offline (docs/reliability.md). */
+/** After this many failed polls in a row, board/state says offline (docs/reliability.md, "bus gone"). */
 const FAILURES_BEFORE_OFFLINE = 3;
 /** The board's clock drifts slowly; reading it every poll would only cost bus time. */
 const RTC_READ_INTERVAL_MS = 60_000;
@@ -257,7 +257,7 @@ export class BridgeApp implements Bridge {
     this.pollTimer = this.clock.setTimeout(() => {
       this.pollTimer = undefined;
       void this.poll().then(() => {
-        // Back off while the board does not answer, up to a minute (docs/reliability.md: retried with back-off).
+        // Back off while the board does not answer, up to a minute: a fault is retried with back-off, never a crash.
         const backoff = Math.min(60_000, this.config.board.poll_interval * 2 ** Math.max(0, this.pollFailures - 1));
         this.schedulePoll(this.pollFailures > 0 ? backoff : undefined);
       });

@@ -304,7 +304,7 @@ function buildNodeDevice(input: DiscoveryInput, node: ResolvedNode): DiscoveryMe
   const agentAvailability = availability(bridge, agentOnline);
   const components: Record<string, ComponentConfig> = {};
 
-  // A protected node refuses OFF from every source (docs/reliability.md), so HA gets no switch to flip.
+  // A protected node refuses OFF from every source (docs/topics.md), so HA gets no switch to flip.
   components.power = node.protected
     ? {
         platform: 'binary_sensor',

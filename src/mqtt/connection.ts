@@ -134,7 +134,7 @@ export class MqttConnection {
       try {
         handler(topic, payload, packet);
       } catch (error) {
-        // The bridge never crashes on input (docs/reliability.md): a handler's bug is logged, not thrown.
+        // The bridge never crashes on input: a handler's bug is logged, not thrown.
         this.opts.logger.error(`handling ${topic} failed: ${errorMessage(error)}`);
       }
     }

@@ -28,7 +28,7 @@ const HEARD_LIMIT = 32;
 
 /**
  * What the bridge knows of each node's agent, from `node/<n>/agent/state` and the agent's
- * failure reports, and the waits the graceful sequences need (docs/reliability.md).
+ * failure reports, and the waits the graceful sequences need (docs/topics.md, `OFF`).
  */
 export class AgentTracker {
   private readonly statuses = new Map<number, AgentStatus>();

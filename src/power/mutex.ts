@@ -1,4 +1,4 @@
-/** Runs async tasks one after another: power writes are serialized per board (docs/reliability.md). */
+/** Runs async tasks one after another: power writes are serialized per board, so no two read-modify-writes interleave. */
 export class Mutex {
   private tail: Promise<unknown> = Promise.resolve();
 

@@ -56,7 +56,8 @@ export interface PowerView {
 /**
  * Every power action of every source goes through here: checks (protected, disabled, off
  * nodes), per-node exclusivity, the board-wide write lock, on_stagger and min_off_time, the
- * graceful sequences with the agent, and read-back of every change (docs/reliability.md).
+ * graceful sequences with the agent (docs/topics.md, "What the words do"), and read-back of every change:
+ * power is published as the board reads it after the write, never as asked.
  */
 export class PowerService {
   private readonly writes = new Mutex();
@@ -67,7 +68,7 @@ export class PowerService {
   private readonly lastOffAt = new Map<number, number>();
   private lastOnAt = Number.NEGATIVE_INFINITY;
   private readonly stopping = new AbortController();
-  /** Hard reboots under way: a stop waits for them so that no node is left off (docs/reliability.md). */
+  /** Hard reboots under way: a stop waits for them so that no node is left off. */
   private readonly hardReboots = new Set<Promise<unknown>>();
   /**
    * Every operation under way, journal writes included: a stop waits for all of them (graceful
@@ -114,7 +115,7 @@ export class PowerService {
     }
   }
 
-  /** Once a stop began, nothing new starts: it could not finish (docs/reliability.md: a stop never cuts power). */
+  /** Once a stop began, nothing new starts: it could not finish (a stop never cuts power). */
   private refuseWhileStopping(node: number, action: NodeAction): void {
     if (this.stopping.signal.aborted) {
       throw new TpmError('BUSY', `the bridge is stopping: ${action} of node ${node} was not started`);
@@ -181,7 +182,7 @@ export class PowerService {
       case 'off':
         return power.off_mode === 'graceful' && node.agent ? 'graceful-off' : 'cut';
       case 'shutdown':
-        // docs/reliability.md: a graceful off; a node without an agent has no OS to ask, so it is cut at once.
+        // docs/topics.md: a graceful off; a node without an agent has no OS to ask, so it is cut at once.
         return node.agent ? 'graceful-off' : 'cut';
       case 'force-off':
         return 'cut';
@@ -364,7 +365,7 @@ export class PowerService {
       await this.refresh(n);
     } else {
       await this.write(n, false);
-      // Not abortable: a reboot under way when a stop is asked finishes first (docs/reliability.md).
+      // Not abortable: a reboot under way when a stop is asked finishes first (docs/reliability.md, "What happens to power when the bridge is stopped or killed").
       await sleep(clock, power.reboot_off_time);
       await this.write(n, true, true);
     }

@@ -4,7 +4,7 @@ import type { Clock, TimerHandle } from '../util/clock.js';
 import { errorMessage } from '../util/errors.js';
 
 /**
- * The watchdog and thermal policies (docs/configuration.md `policies`, docs/reliability.md). Pure logic: the bridge
+ * The watchdog and thermal policies (docs/configuration.md `policies`). Pure logic: the bridge
  * feeds them what it sees on MQTT and the board, and they call back to act. Each decision
  * is an event in the shape of `bridge/event` (source `policy`); `reason` says why, for the
  * node's `state` and the log.

@@ -11,7 +11,7 @@ import { connect } from 'mqtt';
  * 40 ms on Linux. That is the client's own cost, not the broker's: the floor is what a
  * client can do, so it does it.
  *
- * With --contract it also sends what docs/topics.md and docs/reliability.md make the bridge send for every
+ * With --contract it also sends what docs/topics.md makes the bridge send for every
  * command, with nothing computed: the answer retained (a state topic), then an event and a
  * retained JSON state. Its figures show what the messages alone cost, whoever sends them.
  *

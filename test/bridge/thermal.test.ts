@@ -3,7 +3,7 @@ import { FakeClock } from '../../src/util/fake-clock.js';
 import { BASE, bridgeFixture, createCountedTpi1, type CountedBoard } from './helpers.js';
 
 /**
- * policies.thermal wired into the bridge (docs/reliability.md): a node whose agent reports more
+ * policies.thermal wired into the bridge (docs/configuration.md `policies`): a node whose agent reports more
  * than max_celsius gets the action once, and again only after it cooled below clear_celsius.
  * action off with power.off_mode hard: the power is cut, no agent round trip.
  */

@@ -3,7 +3,7 @@ import { FakeClock } from '../../src/util/fake-clock.js';
 import { advanceUntil, BASE, bridgeFixture, createCountedTpi1, delay, until, type CountedBoard } from './helpers.js';
 
 /**
- * policies.watchdog wired into the bridge (docs/reliability.md): an agent offline for
+ * policies.watchdog wired into the bridge (docs/configuration.md `policies`): an agent offline for
  * offline_after while its node is powered gets a hard power cycle from source `policy`,
  * never during maintenance and never more than max_per_hour.
  */

@@ -7,7 +7,7 @@ import { Recorder, type EventPayload } from '../support/recorder.js';
 import { firstPayload, nodeStates, payloads, startAgentProcess, stopBridgeAndBroker, writeScript } from './harness.js';
 
 /**
- * docs/reliability.md, graceful off / shutdown, end to end: a real mosquitto, the built bridge CLI
+ * Graceful off / shutdown (docs/topics.md, `OFF` and `SHUTDOWN`), end to end: a real mosquitto, the built bridge CLI
  * on a simulated Turing Pi 1 and the built agent CLI for node 3, whose shutdown_command is a
  * harmless script standing in for `systemctl poweroff`.
  */

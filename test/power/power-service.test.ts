@@ -4,7 +4,7 @@ import { rig } from './helpers.js';
 
 /**
  * PowerService on the real Turing Pi 1 driver over the simulated chips, in fake time
- * (docs/reliability.md: serialized, verified writes; on_stagger; min_off_time; protected nodes;
+ * (serialized, verified writes; on_stagger; min_off_time; protected nodes;
  * graceful sequences with the agent; what a stop leaves behind).
  */
 describe('PowerService', () => {

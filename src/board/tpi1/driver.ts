@@ -228,7 +228,7 @@ export class Tpi1Driver implements BoardDriver {
     const mask = nodeMask(node);
     const current = await this.readControlConfirmed();
     this.lastKnown = current;
-    if (((current & mask) !== 0) === on) return on; // already so: no write (docs/reliability.md)
+    if (((current & mask) !== 0) === on) return on; // already so: a bit is written only when it changes
 
     if (!on && this.persist && this.protectedInEeprom.has(node)) {
       throw new TpmError(
@@ -242,7 +242,7 @@ export class Tpi1Driver implements BoardDriver {
     await this.ensureSee('write');
 
     const wanted = on ? current | mask : current & ~mask & 0xff;
-    // Exactly the target bit changes and bit 0 never does (docs/reliability.md): asserted, not trusted.
+    // Exactly the target bit changes and bit 0 never does: asserted, not trusted.
     if ((wanted ^ current) !== mask || (wanted & UNUSED_POWER_BIT) !== (current & UNUSED_POWER_BIT)) {
       throw new Error(`internal: ${hex(wanted)} differs from ${hex(current)} in more than node ${node}'s bit`);
     }

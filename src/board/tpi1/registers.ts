@@ -21,7 +21,7 @@ export const DS4520 = {
 /** SEE bit of 0xF4. */
 export const SEE_BIT = 0x01;
 
-/** Bit 0 of 0xF2 is wired to no node; the driver never changes it (docs/reliability.md). */
+/** Bit 0 of 0xF2 is wired to no node; the driver never changes it (docs/hardware.md). */
 export const UNUSED_POWER_BIT = 0x01;
 
 /** Number of node slots on a Turing Pi 1. */
