@@ -62,7 +62,9 @@ describe('one set of names', () => {
     'README.md',
     ...readdirSync(repoPath('docs')).map((n) => `docs/${n}`),
     ...examples,
-    ...readdirSync(repoPath('config', 'systemd')).map((n) => `config/systemd/${n}`),
+    ...readdirSync(repoPath('config', 'systemd'), { recursive: true, encoding: 'utf8' })
+      .filter((n) => /\.(service|conf)$/.test(n))
+      .map((n) => `config/systemd/${n}`),
     'docker/compose.yaml',
     'docker/README.md',
   ];
@@ -80,7 +82,7 @@ describe('one set of names', () => {
 
   it('config, unit and docker files cite the docs, never documents the repository does not have', () => {
     const cited: string[] = [];
-    const dirs = ['config', 'config/systemd', 'config/polkit', 'docker', 'docker/mosquitto'];
+    const dirs = ['config', 'config/systemd', 'config/systemd/turingpi-mqtt-bridge.service.d', 'config/polkit', 'docker', 'docker/mosquitto'];
     for (const dir of dirs) {
       for (const name of readdirSync(repoPath(dir), { withFileTypes: true })) {
         if (!name.isFile()) continue;

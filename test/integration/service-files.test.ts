@@ -218,9 +218,9 @@ function unitSection(text: string, section: string): [string, string][] {
   return lines;
 }
 
-function systemdAnalyze(unitFile: string): Promise<{ code: number; output: string } | null> {
+function systemdAnalyze(unitFile: string, args: string[] = ['verify']): Promise<{ code: number; output: string } | null> {
   return new Promise((resolve) => {
-    execFile('systemd-analyze', ['verify', unitFile], (error, stdout, stderr) => {
+    execFile('systemd-analyze', [...args, unitFile], (error, stdout, stderr) => {
       if (error && (error as NodeJS.ErrnoException).code === 'ENOENT') resolve(null);
       else resolve({ code: error ? Number(error.code ?? 1) : 0, output: `${stdout}${stderr}`.trim() });
     });
@@ -264,4 +264,56 @@ describe('systemd units', function () {
       assert.equal(result.code, 0);
     });
   }
+
+  describe('the Turing Pi 2 drop-in (no i2c group, no devices)', () => {
+    const dropIn = repoPath('config/systemd/turingpi-mqtt-bridge.service.d/tpi2.conf');
+
+    /** The bridge unit (command by full path) in a temp dir, with the drop-in beside it when asked. */
+    function unitCopy(withDropIn: boolean): string {
+      const dir = tempDir('tpm-units-');
+      const copy = path.join(dir, 'turingpi-mqtt-bridge.service');
+      const text = readFileSync(units.bridge, 'utf8');
+      writeFileSync(copy, text.replace(/^ExecStart=turingpi-mqtt /m, `ExecStart=${process.execPath} ${repoPath('dist/src/cli.js')} `));
+      if (withDropIn) {
+        mkdirSync(`${copy}.d`);
+        writeFileSync(path.join(`${copy}.d`, 'tpi2.conf'), readFileSync(dropIn, 'utf8'));
+      }
+      return copy;
+    }
+
+    it('clears the supplementary groups and the device list', () => {
+      const service = unitSection(readFileSync(dropIn, 'utf8'), 'Service');
+      assert.deepEqual(service, [
+        ['SupplementaryGroups', ''],
+        ['DeviceAllow', ''],
+        ['PrivateDevices', 'true'],
+      ]);
+    });
+
+    it('systemd-analyze verify reads it and finds nothing to say', async function () {
+      const result = await systemdAnalyze(unitCopy(true));
+      if (result === null) {
+        if (process.env.CI === 'true') assert.fail('systemd-analyze is missing (package systemd)');
+        this.skip();
+      }
+      assert.equal(result.output, '');
+      assert.equal(result.code, 0);
+    });
+
+    it('systemd, merging unit and drop-in, runs the bridge without the i2c group and without devices', async function () {
+      const security = ['security', '--offline=true', '--no-pager'];
+      const merged = await systemdAnalyze(unitCopy(true), security);
+      const alone = await systemdAnalyze(unitCopy(false), security);
+      if (merged === null || alone === null || /unrecognized option|unknown option/i.test(merged.output)) {
+        if (process.env.CI === 'true' && merged === null) assert.fail('systemd-analyze is missing (package systemd)');
+        this.skip();
+      }
+      // The unit alone: the i2c group and device (what a Turing Pi 1 bridge needs).
+      assert.match(alone.output, /SupplementaryGroups=\s+Service runs with supplementary groups/);
+      assert.match(alone.output, /DeviceAllow=.*char-i2c/);
+      // With the drop-in: neither.
+      assert.match(merged.output, /SupplementaryGroups=\s+Service has no supplementary groups/);
+      assert.match(merged.output, /PrivateDevices=\s+Service has no access to hardware devices/);
+    });
+  });
 });
