@@ -9,11 +9,11 @@ const BOOT_JITTER_MS = 5000;
 
 /**
  * What only some boards report: the Turing Pi 2 BMC's power-on time per slot (published as
- * `node/<n>/booted` for nodes without an agent, whose telemetry would say it better) and its fans.
+ * `node/<n>/booted` for nodes without an agent, whose telemetry would say it better). The
+ * board's fan and USB are board-controls.ts.
  */
 export class BoardExtras {
   private readonly booted = new Map<number, number | null>();
-  private fans = '';
 
   constructor(
     private readonly driver: BoardDriver,
@@ -24,7 +24,7 @@ export class BoardExtras {
   ) {}
 
   get active(): boolean {
-    return (this.driver.info.reportsPowerOnTime && this.driver.readNodeTimes !== undefined) || this.driver.readFans !== undefined;
+    return this.driver.readNodeTimes !== undefined;
   }
 
   async poll(): Promise<void> {
@@ -42,13 +42,6 @@ export class BoardExtras {
         // HA's timestamp sensor takes "None" for unknown; an empty payload would be ignored.
         const payload = at === null ? 'None' : new Date(Math.round(at / 1000) * 1000).toISOString();
         await this.connection.publishState(this.topics.nodeBooted(node.number), payload);
-      }
-    }
-    if (this.driver.info.hasFans && this.driver.readFans) {
-      const fans = JSON.stringify(await this.driver.readFans());
-      if (fans !== this.fans) {
-        this.fans = fans;
-        await this.connection.publishState(this.topics.fan, fans);
       }
     }
   }

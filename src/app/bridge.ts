@@ -20,6 +20,7 @@ import { NodeModel, type NodeSnapshot } from './node-model.js';
 import { RtcMonitor } from './rtc-monitor.js';
 import { openStateFile } from './state-file.js';
 import { BridgeExtensions } from './extensions.js';
+import { bridgeInfo } from './bridge-info.js';
 import { VERSION } from './version.js';
 import { displayUrl } from '../util/redact.js';
 
@@ -54,7 +55,7 @@ export class BridgeApp implements Bridge {
   power!: PowerService;
   state!: BridgeState;
   private agents: AgentTracker | undefined;
-  private ha: HaPublisher | undefined;
+  ha: HaPublisher | undefined;
   private rtc: RtcMonitor | undefined;
   private extensions: BridgeExtensions | undefined;
   private pollTimer: TimerHandle | undefined;
@@ -62,7 +63,7 @@ export class BridgeApp implements Bridge {
   private pollFailures = 0;
   private lastRtcRead = Number.NEGATIVE_INFINITY;
   private boardOnline = false;
-  private startedAt = '';
+  startedAt = '';
   private started = false;
   private stopped: Promise<void> | undefined;
 
@@ -212,14 +213,8 @@ export class BridgeApp implements Bridge {
     );
   }
 
-  private info() {
-    const { config } = this;
-    const info = this.board.driver.info;
-    return {
-      version: VERSION,
-      board: { type: config.board.type, id: config.board.id, name: config.board.name, model: info.model, nodes: info.nodes },
-      started_at: this.startedAt,
-    };
+  info() {
+    return bridgeInfo(this.config, this.board.driver.info, this.startedAt);
   }
 
   private async onReconnect(): Promise<void> {

@@ -9,6 +9,8 @@ import type { CommandSource, NodeAction } from '../power/types.js';
 import { errorMessage } from '../util/errors.js';
 import type { BridgeApp } from './bridge.js';
 import { BoardExtras } from './board-extras.js';
+import { BoardControls } from './board-controls.js';
+import { bridgeInfo } from './bridge-info.js';
 import { InputError, knownKeys, payloadText, quote } from './input.js';
 import { BUILD_DATE } from './version.js';
 
@@ -23,6 +25,10 @@ export class BridgeExtensions {
   private watchdog: Watchdog | undefined;
   private thermal: Thermal | undefined;
   private boardExtras: BoardExtras | undefined;
+  private boardControls: BoardControls | undefined;
+  /** What the board told about itself when last looked at (boardFacts). */
+  private facts = '';
+  private lastExtrasError = '';
 
   constructor(private readonly bridge: BridgeApp) {}
 
@@ -30,6 +36,16 @@ export class BridgeExtensions {
     this.preparePolicies();
     const extras = new BoardExtras(this.bridge.board.driver, this.bridge.nodes, this.bridge.connection, this.bridge.topics, this.bridge.clock);
     if (extras.active) this.boardExtras = extras;
+    const { driver } = this.bridge.board;
+    if (driver.setFanLevel || driver.setUsb) {
+      const { connection, topics } = this.bridge;
+      this.boardControls = new BoardControls({
+        driver, connection, topics,
+        event: (e) => this.bridge.event(e),
+        guard: (topic, packet, handle) => this.bridge.guard(topic, packet, handle),
+      });
+    }
+    this.facts = this.boardFacts();
     const { config, clock, logger } = this.bridge;
     if (config.schedules.length === 0) return;
     this.scheduler = new Scheduler({
@@ -117,6 +133,7 @@ export class BridgeExtensions {
       await connection.subscribe(topics.agentEventWildcard, (topic, payload) => this.onAgentEvent(topic, payload));
       await connection.subscribe(topics.agentTelemetryWildcard, (topic, payload) => this.onTelemetry(topic, payload));
     }
+    await this.boardControls?.subscribe();
     if (this.scheduler) {
       await connection.subscribe(topics.scheduleSetWildcard, (topic, payload, packet) =>
         this.bridge.guard(topic, packet, () => this.onScheduleSet(topic, payload)),
@@ -211,9 +228,40 @@ export class BridgeExtensions {
     await this.scheduler?.start();
   }
 
-  /** Called on every poll, after the board was read. */
+  /**
+   * Called on every poll, after the board's power was read. What only some boards report is no
+   * reason to call the board offline: a failure here is logged (once while it repeats), not thrown.
+   */
   async poll(): Promise<void> {
-    await this.boardExtras?.poll();
+    try {
+      await this.boardExtras?.poll();
+      await this.boardControls?.poll();
+      this.lastExtrasError = '';
+    } catch (error) {
+      const reason = errorMessage(error);
+      if (reason !== this.lastExtrasError) this.bridge.logger.warn(`reading the board's extras failed: ${reason}`);
+      this.lastExtrasError = reason;
+    }
+    await this.boardFactsChanged().catch((error: unknown) =>
+      this.bridge.logger.warn(`republishing the board's facts failed: ${errorMessage(error)}`),
+    );
+  }
+
+  /** The facts about the board that discovery and bridge/info show; they change when a late BMC answers. */
+  private boardFacts(): string {
+    const info = this.bridge.board.driver.info;
+    const { firmware, bmcd, revision, hasFans, usbModes, reportsPowerOnTime, nodeNames } = info;
+    return JSON.stringify([firmware, bmcd, revision, hasFans, usbModes, reportsPowerOnTime, nodeNames]);
+  }
+
+  private async boardFactsChanged(): Promise<void> {
+    const facts = this.boardFacts();
+    if (facts === this.facts) return;
+    this.facts = facts;
+    const { connection, topics, config, board } = this.bridge;
+    const info = bridgeInfo(config, board.driver.info, this.bridge.startedAt);
+    await connection.publishState(topics.bridgeInfo, JSON.stringify(info));
+    await this.bridge.ha?.refresh();
   }
 
   powerChanged(node: number, on: boolean | null): void {

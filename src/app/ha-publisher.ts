@@ -47,8 +47,22 @@ export class HaPublisher {
 
   /** First publication of this run, with the clean-up of stale devices and components. */
   async publishAtStart(): Promise<void> {
+    await this.publishChanges(this.deps.previousIndex);
+  }
+
+  /**
+   * The board told more after the start (a BMC that answered late, node names set on the BMC):
+   * publishes discovery again where it changed, retiring what went away.
+   */
+  async refresh(): Promise<void> {
+    const previous = this.messages;
+    if (JSON.stringify(this.build()) === JSON.stringify(previous)) return;
+    await this.publishChanges(previous);
+  }
+
+  private async publishChanges(previous: DiscoveryMessage[] | DiscoveryIndex): Promise<void> {
     this.messages = this.build();
-    const plan = planDiscoveryChanges(this.deps.previousIndex, this.messages);
+    const plan = planDiscoveryChanges(previous, this.messages);
     if (plan.first.length > 0) {
       for (const message of plan.first) await this.send(message);
       // HA must process the reduced components before the final configs replace them.

@@ -21,8 +21,20 @@ export interface BoardInfo {
   nativeReset: boolean;
   /** The board reports when each slot was switched on (tpi2's node_info). */
   reportsPowerOnTime: boolean;
-  /** The board reports fan speeds (tpi2.5's cooling). */
+  /** The board has a fan it reports and sets as a cooling level (tpi2.5's cooling). */
   hasFans: boolean;
+  /**
+   * The board's firmware line and its daemon's version, where the board says (tpi2's about,
+   * docs/turing-pi-2.md): e.g. "2.1" and "2.3.4", or "2.0.5" and "2.0.5". null: unknown yet.
+   */
+  firmware?: string | null;
+  bmcd?: string | null;
+  /** The board revision the board reports, e.g. "2.5.1" (tpi2's about, bmcd 2.3+). */
+  revision?: string | null;
+  /** Names a user gave the nodes on the board itself (tpi2's node_info), null where unset. */
+  nodeNames?: (string | null)[];
+  /** The USB modes a node can be switched to (tpi2's usb); empty or absent: no USB control. */
+  usbModes?: UsbMode[];
 }
 
 /** One reading of every slot. `null` means the board could not say ("Unknown"). */
@@ -50,8 +62,21 @@ export interface NodeTimes {
 
 export interface FanReading {
   device: string;
+  /** Cooling level 0..maxSpeed (Linux cur_state/max_state), not RPM. */
   speed: number;
   maxSpeed: number;
+}
+
+/** host: the node is the USB host; device: the node is a device of the port; flash: usbboot raised. */
+export type UsbMode = 'host' | 'device' | 'flash';
+
+/** Where the board's USB goes (tpi2's usb). */
+export interface UsbReading {
+  /** 1-based. */
+  node: number;
+  mode: UsbMode;
+  /** port: the board's USB port (USB-A on a 2.4, the USB OTG port on a 2.5); bmc: the BMC itself. */
+  route: 'port' | 'bmc';
 }
 
 export interface BoardDriver {
@@ -73,5 +98,12 @@ export interface BoardDriver {
   /** Writes the given time (UTC) to the clock. */
   writeRtc?(time: Date): Promise<void>;
   readNodeTimes?(): Promise<NodeTimes>;
-  readFans?(): Promise<FanReading[]>;
+  /** The board's fan (only where info.hasFans). */
+  readFan?(): Promise<FanReading>;
+  /** Sets the fan's cooling level and returns the level read back. */
+  setFanLevel?(level: number): Promise<FanReading>;
+  /** Where the board's USB goes (only where info.usbModes is not empty). */
+  readUsb?(): Promise<UsbReading>;
+  /** Routes the board's USB port to a node in host or device mode (never flash); returns the read-back. */
+  setUsb?(node: number, mode: 'host' | 'device'): Promise<UsbReading>;
 }

@@ -128,6 +128,14 @@ const boardSchema = z.strictObject({
     .strictObject({
       model: z.enum(['tpi1', 'tpi2', 'generic']).default('tpi1').describe('the board the simulator behaves as'),
       nodes: z.number().int().min(1).max(1024).nullable().default(null).describe('generic: number of nodes (default 8)'),
+      firmware: z
+        .enum(['2.0.5', '2.1.0'])
+        .default('2.1.0')
+        .describe('tpi2: the BMC firmware release simulated (2.0.5 has no node_info and no cooling call)'),
+      board: z
+        .enum(['2.4', '2.5'])
+        .default('2.5')
+        .describe('tpi2: the board revision simulated (a 2.5 has a fan and a USB hub)'),
       state_file: nullableString.default(null).describe('keep the simulated power state in this file across restarts'),
       agents: z
         .boolean()

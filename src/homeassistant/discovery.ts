@@ -2,6 +2,7 @@ import type { BoardInfo } from '../board/types.js';
 import type { ResolvedNode } from '../config/nodes.js';
 import type { Config } from '../config/schema.js';
 import { topics, type Topics } from '../mqtt/topics.js';
+import { boardControlComponents, boardVersions, nodeDisplayName } from './board-controls.js';
 
 /**
  * Home Assistant device-based discovery (docs/topics.md, HA 2024.11+): one retained message per
@@ -15,7 +16,7 @@ import { topics, type Topics } from '../mqtt/topics.js';
  * Full option names are used, not HA's abbreviations, so that a person can read the payloads.
  */
 
-export type Platform = 'binary_sensor' | 'sensor' | 'switch' | 'button';
+export type Platform = 'binary_sensor' | 'sensor' | 'switch' | 'button' | 'fan' | 'select';
 
 export interface AvailabilityTopic {
   topic: string;
@@ -37,6 +38,7 @@ export interface DeviceInfo {
   manufacturer?: string;
   model?: string;
   sw_version?: string;
+  hw_version?: string;
   via_device?: string;
   configuration_url?: string;
 }
@@ -151,7 +153,8 @@ function boardDeviceInfo(input: DiscoveryInput): DeviceInfo {
     name: config.board.name,
     manufacturer: MANUFACTURER,
     model: board.model,
-    sw_version: version,
+    // A Turing Pi 2's BMC firmware where the BMC said it (this package's version is the origin's).
+    ...boardVersions(board, version),
   };
   // A real Turing Pi 2 has a web UI of its own; HA links it as "Visit".
   if (config.board.type === 'tpi2') device.configuration_url = config.board.bmc.url;
@@ -255,6 +258,8 @@ function buildBoardDevice(input: DiscoveryInput): DiscoveryMessage {
       ...availability(bridge),
     };
   }
+
+  Object.assign(components, boardControlComponents(board, uid, sourcesOf(config)));
 
   for (const { name } of input.schedules) {
     const key = `schedule_${name}`;
@@ -438,7 +443,7 @@ function buildNodeDevice(input: DiscoveryInput, node: ResolvedNode): DiscoveryMe
 
   const device: DeviceInfo = {
     identifiers: [`${boardIdentifier(id)}_node${n}`],
-    name: `${config.board.name} ${node.name}`,
+    name: `${config.board.name} ${nodeDisplayName(config, board, node)}`,
     model: `${board.model} node ${n}`,
     via_device: boardIdentifier(id),
   };

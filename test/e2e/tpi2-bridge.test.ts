@@ -97,7 +97,8 @@ describe('e2e: bridge with board.type tpi2 against the simulated BMC (real HTTPS
     const from = recorder.mark();
     const resetsBefore = bmc.stats.resets;
     const setsBefore = bmc.stats.powerSets;
-    const since = [...bmc.state.poweredSince];
+    const since = [...bmc.state.slotOnSince];
+    const poweredSince = [...bmc.state.poweredSince];
     const asked = Date.now();
 
     await recorder.command(3, 'REBOOT');
@@ -108,9 +109,11 @@ describe('e2e: bridge with board.type tpi2 against the simulated BMC (real HTTPS
 
     // The BMC switches the slot back on 1 s after the reset; only slot index 2 went through it.
     await until(() => bmc.state.physical[2] === true, 'slot 3 to be powered again');
-    assert.ok((bmc.state.poweredSince[2] ?? 0) >= asked, 'slot 3 (index 2) was power cycled');
-    assert.equal(bmc.state.poweredSince[0], since[0], 'node 1 was not touched');
-    assert.equal(bmc.state.poweredSince[1], since[1], 'node 2 was not touched');
+    assert.ok((bmc.state.slotOnSince[2] ?? 0) >= asked, 'slot 3 (index 2) was power cycled');
+    assert.equal(bmc.state.slotOnSince[0], since[0], 'node 1 was not touched');
+    assert.equal(bmc.state.slotOnSince[1], since[1], 'node 2 was not touched');
+    // bmcd keeps power_on_time with the stored power: a reset does not renew it.
+    assert.deepEqual([...bmc.state.poweredSince], poweredSince, 'node_info power_on_time is not renewed by a reset');
     assert.equal(bmc.state.physical[3], false, 'node 4 (index 3) was not reset into power');
     assert.deepEqual([...bmc.state.stored], [true, true, true, false]);
 

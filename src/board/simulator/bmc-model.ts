@@ -34,6 +34,8 @@ export interface BmcStats {
   bans: number;
   powerSets: number;
   resets: number;
+  /** Requests that made the simulated bmcd panic (USB mode 3). */
+  crashes: number;
 }
 
 interface Penalty {
@@ -52,9 +54,15 @@ export class BmcModel {
   readonly physical: boolean[] = Array<boolean>(BMC_NODES).fill(false);
   /** Nodes whose power get answers "Unknown" (fault injection). */
   readonly unknown: boolean[] = Array<boolean>(BMC_NODES).fill(false);
-  /** Clock time each slot was switched on, for node_info's power_on_time. */
+  /**
+   * The BMC's time (bmcNow) when each slot was switched on through power set, for node_info's
+   * power_on_time; bmcd keeps it with the stored power, so a reset does not renew it.
+   */
   readonly poweredSince: (number | null)[] = Array<number | null>(BMC_NODES).fill(null);
-  readonly fans = [{ device: 'fan0', speed: 2100, max_speed: 6000 }];
+  /** Clock time each slot last got power physically (a reset's power cycle renews this, not poweredSince). */
+  readonly slotOnSince: (number | null)[] = Array<number | null>(BMC_NODES).fill(null);
+  /** How far the BMC's clock is from the injected clock (fault: a clock step, e.g. NTP after boot). */
+  clockOffsetMs = 0;
   readonly stats: BmcStats = {
     requests: 0,
     logins: 0,
@@ -66,6 +74,7 @@ export class BmcModel {
     bans: 0,
     powerSets: 0,
     resets: 0,
+    crashes: 0,
   };
   private tokens = new Map<string, number>();
   private penalties = new Map<string, Penalty>();
@@ -156,8 +165,15 @@ export class BmcModel {
   /** opt=set&type=power: the stored state and the slot follow. */
   setPower(index: number, on: boolean): void {
     this.stats.powerSets++;
+    if (on && !this.stored[index]) this.poweredSince[index] = this.bmcNow();
+    if (!on) this.poweredSince[index] = null;
     this.stored[index] = on;
     this.switchSlot(index, on);
+  }
+
+  /** The BMC's own clock (it has no battery-backed clock of its own; NTP steps it). */
+  bmcNow(): number {
+    return this.clock.now() + this.clockOffsetMs;
   }
 
   /** opt=set&type=reset: off, 1 s, on, whatever `stored` says (docs/hardware.md). */
@@ -167,15 +183,9 @@ export class BmcModel {
     this.clock.setTimeout(() => this.switchSlot(index, true), RESET_OFF_MS);
   }
 
-  powerOnSeconds(index: number): number | null {
-    const since = this.poweredSince[index];
-    if (since === null || since === undefined || !this.physical[index]) return null;
-    return Math.floor((this.clock.now() - since) / 1000);
-  }
-
   private switchSlot(index: number, on: boolean): void {
-    if (on && !this.physical[index]) this.poweredSince[index] = this.clock.now();
-    if (!on) this.poweredSince[index] = null;
+    if (on && !this.physical[index]) this.slotOnSince[index] = this.clock.now();
+    if (!on) this.slotOnSince[index] = null;
     this.physical[index] = on;
   }
 

@@ -3,6 +3,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { generate } from 'selfsigned';
 import { systemClock, type Clock } from '../../util/clock.js';
+import { BmcFirmware, type SimulatedBoardRevision, type SimulatedFirmware } from './bmc-firmware.js';
 import { BMC_NODES, BmcModel, type BmcStats } from './bmc-model.js';
 
 /**
@@ -24,8 +25,10 @@ export interface BmcSimulatorOptions {
   username?: string;
   password: string;
   firmware?: 1 | 2;
-  /** A Turing Pi 2.5 with a fan answering `opt=get&type=cooling`. */
-  cooling?: boolean;
+  /** Which firmware 2.x release (bmc-firmware.ts): the calls it has and their shapes. Default 2.1.0. */
+  release?: SimulatedFirmware;
+  /** The board: a 2.5 has a fan (cooling) and a USB hub. Default 2.5. */
+  board?: SimulatedBoardRevision;
   /** Port of the API (0: any free port). */
   port?: number;
   /** Also listen on plain HTTP answering 308 to the HTTPS address, as bmcd does on port 80. */
@@ -42,6 +45,8 @@ export interface BmcSimulator {
   /** PEM of the server's self-signed certificate (empty for firmware 1.x). */
   ca: string;
   state: BmcModel;
+  /** The firmware's state beyond power: USB, fan level, node names. */
+  firmware: BmcFirmware;
   stats: BmcStats;
   /** All tokens become stale, as after a BMC reboot. */
   restart(): void;
@@ -56,6 +61,7 @@ export async function startBmcSimulator(options: BmcSimulatorOptions): Promise<B
   const clock = options.clock ?? systemClock;
   const firmware = options.firmware ?? 2;
   const model = new BmcModel(clock, { [options.username ?? 'root']: options.password });
+  const release = new BmcFirmware(options.release ?? '2.1.0', options.board ?? '2.5', model);
   options.power?.slice(0, BMC_NODES).forEach((on, index) => model.setPower(index, on));
   model.stats.powerSets = 0;
   let silent = false;
@@ -120,6 +126,7 @@ export async function startBmcSimulator(options: BmcSimulatorOptions): Promise<B
     const type = query.get('type');
     if (type === null) return sendResult(response, 400, 'Missing `type` parameter');
     const key = `${type}:${opt}`;
+    release.count(type, opt);
     if (key === 'power:get') {
       if (firmware === 1) {
         const numbers = Object.fromEntries(model.stored.map((on, i) => [`node${i + 1}`, on ? 1 : 0]));
@@ -154,22 +161,15 @@ export async function startBmcSimulator(options: BmcSimulatorOptions): Promise<B
       model.reset(index);
       return sendResult(response, 200, 'ok');
     }
-    if (key === 'node_info:get' && firmware === 2) {
-      const nodes = model.stored.map((_, i) => ({
-        name: `node${i + 1}`,
-        module_name: model.physical[i] ? 'Raspberry Pi CM4' : '',
-        power_on_time: model.powerOnSeconds(i),
-        uart_baud: 115200,
-      }));
-      return sendResult(response, 200, nodes);
+    const answer = firmware === 2 ? release.answer(opt, type, query) : null;
+    if (answer === 'crash') {
+      // bmcd panics (`unreachable!()`): no answer, and the bmcd that comes back knows no token.
+      model.stats.crashes++;
+      model.restart();
+      response.socket?.destroy();
+      return;
     }
-    if (key === 'nodeinfo:get') {
-      // The other call, without the underscore, answers zeros (bmcd api/legacy.rs, get_node_info).
-      return sendResult(response, 200, [{ node1: 0, node2: 0, node3: 0, node4: 0 }]);
-    }
-    if (key === 'cooling:get' && firmware === 2 && options.cooling) {
-      return sendResult(response, 200, model.fans);
-    }
+    if (answer) return sendBody(response, answer.status, answer.body);
     return sendResult(response, 400, `Invalid \`type\` parameter ${type}`);
   };
 
@@ -216,6 +216,7 @@ export async function startBmcSimulator(options: BmcSimulatorOptions): Promise<B
     httpUrl,
     ca,
     state: model,
+    firmware: release,
     stats: model.stats,
     restart: () => model.restart(),
     stopAnswering: (stop) => {
@@ -242,7 +243,10 @@ function listen(server: http.Server, port: number): Promise<number> {
 }
 
 function sendJson(response: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
+  sendBody(response, status, JSON.stringify(body));
+}
+
+function sendBody(response: ServerResponse, status: number, text: string): void {
   response.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   response.end(text);
 }

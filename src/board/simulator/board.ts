@@ -41,7 +41,13 @@ export async function buildSimulatedBoard(config: Config, ctx: BoardContext): Pr
       // A password of the run's own: the simulated BMC is reached only through this driver.
       const [{ startBmcSimulator }, { Tpi2Driver }] = await Promise.all([import('./bmc-server.js'), import('../tpi2/driver.js')]);
       const password = randomBytes(12).toString('hex');
-      const bmc = await startBmcSimulator({ clock: ctx.clock, password, cooling: true, power: [true, true, false, false] });
+      const bmc = await startBmcSimulator({
+        clock: ctx.clock,
+        password,
+        release: simulate.firmware,
+        board: simulate.board,
+        power: [true, true, false, false],
+      });
       const driver = new Tpi2Driver({
         url: bmc.url,
         username: 'root',

@@ -77,10 +77,30 @@ export function expectOk(body: unknown, what: string): void {
 }
 
 /**
- * node_info: per node `{name, module_name, power_on_time, uart_baud}` (docs/hardware.md). Taken
- * as a list in node order or as an object keyed node1..node4; power_on_time in seconds or null.
+ * bmcd computes power_on_time as now minus the time of switch-on in unsigned 64-bit seconds:
+ * after the BMC's clock steps back it wraps to about 1.8e19, and after the clock is set from
+ * 1970 by NTP it reads as decades. Anything over ten years is no time a slot has been on.
  */
-export function parseNodeInfoAnswer(body: unknown): (number | null)[] {
+export const MAX_POWER_ON_SECONDS = 10 * 366 * 24 * 3600;
+
+export function plausiblePowerOnSeconds(value: unknown): number | null {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > MAX_POWER_ON_SECONDS) return null;
+  return Math.floor(value);
+}
+
+export interface NodeInfoEntry {
+  /** Seconds since the BMC switched the slot on; null when off or when the value makes no sense. */
+  powerOnSeconds: number | null;
+  /** The name a user gave the node on the BMC (node_info `name`), null where unset. */
+  name: string | null;
+}
+
+/**
+ * node_info (bmcd 2.3+): per node `{name, module_name, power_on_time, uart_baud}`, nulls where
+ * unknown (docs/turing-pi-2.md). Taken as a list in node order or as an object keyed
+ * node1..node4. A power_on_time that makes no sense is unknown, never an error.
+ */
+export function parseNodeInfo(body: unknown): NodeInfoEntry[] {
   const result = firstResponse(body, 'node_info').result;
   const entries: unknown[] = [];
   if (Array.isArray(result)) entries.push(...result.slice(0, TPI2_NODES));
@@ -90,11 +110,17 @@ export function parseNodeInfoAnswer(body: unknown): (number | null)[] {
   if (entries.length !== TPI2_NODES) throw unexpected('node_info', body);
   return entries.map((entry) => {
     if (typeof entry !== 'object' || entry === null || !('power_on_time' in entry)) throw unexpected('node_info', body);
-    const seconds = (entry as { power_on_time: unknown }).power_on_time;
-    if (seconds === null) return null;
-    if (typeof seconds === 'number' && Number.isFinite(seconds) && seconds >= 0) return seconds;
-    throw unexpected('node_info', body);
+    const { power_on_time: seconds, name } = entry as { power_on_time: unknown; name?: unknown };
+    return {
+      powerOnSeconds: plausiblePowerOnSeconds(seconds),
+      name: typeof name === 'string' && name.trim() !== '' ? name.trim().slice(0, 64) : null,
+    };
   });
+}
+
+/** node_info's power_on_time per node (see parseNodeInfo). */
+export function parseNodeInfoAnswer(body: unknown): (number | null)[] {
+  return parseNodeInfo(body).map((entry) => entry.powerOnSeconds);
 }
 
 /** cooling: `[{device, speed, max_speed}]` (2.5 boards). */
@@ -120,4 +146,15 @@ export function errorAnswerMessage(text: string): string {
   }
   const trimmed = text.trim();
   return trimmed.length > 200 ? `${trimmed.slice(0, 200)}...` : trimmed || '(empty body)';
+}
+
+/** An HTTP error answer of the BMC: its status and message kept, so callers can tell a missing call. */
+export class BmcAnswerError extends TpmError {
+  constructor(
+    readonly status: number,
+    readonly bmcMessage: string,
+    what: string,
+  ) {
+    super('BMC', `the BMC answered HTTP ${status} to ${what}: ${bmcMessage}`);
+  }
 }

@@ -2,17 +2,18 @@ import { displayUrl } from '../../util/redact.js';
 import { systemClock, type Clock } from '../../util/clock.js';
 import { TpmError, errorMessage } from '../../util/errors.js';
 import { silentLogger, type Logger } from '../../util/logger.js';
-import type { BoardDriver, BoardInfo, BoardType, FanReading, NodeTimes, PowerReading } from '../types.js';
+import type { BoardDriver, BoardInfo, BoardType, FanReading, NodeTimes, PowerReading, UsbReading } from '../types.js';
 import {
+  BmcAnswerError,
   FIRMWARE_1_MESSAGE,
   TPI2_NODES,
   errorAnswerMessage,
   expectOk,
   isFirmware1PowerAnswer,
-  parseCoolingAnswer,
-  parseNodeInfoAnswer,
   parsePowerAnswer,
 } from './api.js';
+import { BmcFeatures } from './features.js';
+import { checkNode, formatWait, parseJson, withAbort } from './http-util.js';
 import { createHttpsFetch, loadCaOption, type FetchLike, type FetchResponse } from './https-fetch.js';
 import { DEFAULT_LOGIN_POLICY, LoginGuard, type LoginGuardPolicy } from './login-guard.js';
 
@@ -69,6 +70,7 @@ export class Tpi2Driver implements BoardDriver {
   private loginInFlight: Promise<string> | null = null;
   private lastRefusal = '';
   private queue: Promise<void> = Promise.resolve();
+  private readonly features: BmcFeatures;
 
   constructor(private readonly options: Tpi2DriverOptions) {
     try {
@@ -103,14 +105,22 @@ export class Tpi2Driver implements BoardDriver {
       hasRtc: false,
       canTellPresence: false,
       nativeReset: true,
-      reportsPowerOnTime: true,
+      // Until the BMC said which calls it has (features.ts, at open).
+      reportsPowerOnTime: false,
       hasFans: false,
+      firmware: null,
+      bmcd: null,
+      revision: null,
+      nodeNames: [],
+      usbModes: [],
     };
+    this.features = new BmcFeatures((query, what) => this.call(query, what), this.info, this.logger);
   }
 
   /**
-   * Recognises the firmware with one unauthenticated power get (an absent Authorization
-   * header is not a failed login for bmcd), logs in when asked to, and looks for fans.
+   * Recognises firmware 1.x with one unauthenticated power get (an absent Authorization
+   * header is not a failed login for bmcd), logs in when asked to, then asks the BMC which
+   * firmware it runs and which of the optional calls it has (features.ts).
    */
   async open(): Promise<void> {
     const probe = await this.send('GET', `${API_PATH}?opt=get&type=power`, 'power get', null);
@@ -126,16 +136,9 @@ export class Tpi2Driver implements BoardDriver {
     } else {
       throw this.answerError(probe, 'power get');
     }
-    try {
-      const fans = parseCoolingAnswer(await this.call('opt=get&type=cooling', 'cooling get'));
-      this.info.hasFans = fans.length > 0;
-    } catch (error) {
-      // Tpi 2.0 boards and older firmware have no cooling call: no fans, not a fault.
-      if (error instanceof TpmError && (error.code === 'BMC_AUTH' || error.code === 'TIMEOUT')) throw error;
-      this.info.hasFans = false;
-      this.logger.debug({ reason: errorMessage(error) }, 'BMC reports no fans');
-    }
-    this.logger.info({ bmc: this.origin, fans: this.info.hasFans }, 'connected to the Turing Pi 2 BMC');
+    await this.features.discover();
+    const { firmware, bmcd } = this.info;
+    this.logger.info({ bmc: this.origin, firmware, bmcd }, 'connected to the Turing Pi 2 BMC');
   }
 
   async close(): Promise<void> {
@@ -179,12 +182,24 @@ export class Tpi2Driver implements BoardDriver {
   }
 
   async readNodeTimes(): Promise<NodeTimes> {
-    return { powerOnSeconds: parseNodeInfoAnswer(await this.call('opt=get&type=node_info', 'node_info get')) };
+    const entries = await this.features.readNodeInfo();
+    return { powerOnSeconds: entries?.map((entry) => entry.powerOnSeconds) ?? Array<null>(TPI2_NODES).fill(null) };
   }
 
-  async readFans(): Promise<FanReading[]> {
-    if (!this.info.hasFans) return [];
-    return parseCoolingAnswer(await this.call('opt=get&type=cooling', 'cooling get'));
+  readFan(): Promise<FanReading> {
+    return this.features.readFan();
+  }
+
+  setFanLevel(level: number): Promise<FanReading> {
+    return this.features.setFanLevel(level);
+  }
+
+  readUsb(): Promise<UsbReading> {
+    return this.features.readUsb();
+  }
+
+  setUsb(node: number, mode: 'host' | 'device'): Promise<UsbReading> {
+    return this.features.setUsb(node, mode);
   }
 
   /**
@@ -328,44 +343,6 @@ export class Tpi2Driver implements BoardDriver {
     if (answer.status === 404 && this.base.protocol === 'http:') {
       return new TpmError('BMC_UNSUPPORTED', `the BMC does not know ${what} (HTTP 404): ${FIRMWARE_1_MESSAGE}`);
     }
-    return new TpmError('BMC', `the BMC answered HTTP ${answer.status} to ${what}: ${errorAnswerMessage(answer.text)}`);
+    return new BmcAnswerError(answer.status, errorAnswerMessage(answer.text), what);
   }
-}
-
-function checkNode(node: number): void {
-  if (!Number.isInteger(node) || node < 1 || node > TPI2_NODES) {
-    throw new TpmError('BAD_COMMAND', `node must be 1-${TPI2_NODES} on a Turing Pi 2 (got ${node})`);
-  }
-}
-
-function parseJson(text: string, what: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    const excerpt = text.length > 100 ? `${text.slice(0, 100)}...` : text;
-    throw new TpmError('BMC', `the BMC's answer to ${what} is not JSON: ${JSON.stringify(excerpt)}`);
-  }
-}
-
-function withAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
-}
-
-function formatWait(ms: number): string {
-  if (ms < 60_000) return `${Math.ceil(ms / 1000)} s`;
-  return `${Math.ceil(ms / 60_000)} min`;
 }

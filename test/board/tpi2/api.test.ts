@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { errorAnswerMessage, parseNodeInfoAnswer, parsePowerAnswer } from '../../../src/board/tpi2/api.js';
+import { errorAnswerMessage, parseNodeInfo, parseNodeInfoAnswer, parsePowerAnswer } from '../../../src/board/tpi2/api.js';
+import { firmwareLine, parseAboutAnswer } from '../../../src/board/tpi2/firmware.js';
+import { parseUsbAnswer } from '../../../src/board/tpi2/usb.js';
 import { TpmError } from '../../../src/util/errors.js';
 
 describe('BMC answer shapes', () => {
@@ -39,5 +41,45 @@ describe('BMC answer shapes', () => {
   it('takes the message of an error answer from its result', () => {
     assert.equal(errorAnswerMessage('{"response":[{"result":"Missing `node` parameter"}]}'), 'Missing `node` parameter');
     assert.equal(errorAnswerMessage('credentials incorrect'), 'credentials incorrect');
+  });
+
+  it('reads about in both shapes: bmcd in version (up to 2.3.4) or in bmcd_version (later)', () => {
+    const old = { api: '1.1', version: '2.3.4', buildtime: 'x', buildroot: 'Buildroot 2024.05.1', build_version: '2024.05.1', board_model: 'Turing Pi 2', board_revision: '2.5.1', hostname: 'tp' };
+    assert.deepEqual(parseAboutAnswer({ response: [{ result: old }] }), { bmcd: '2.3.4', os: '2024.05.1', boardModel: 'Turing Pi 2', boardRevision: '2.5.1' });
+    const later = { api: '1.1', version: '2.1.0', bmcd_version: '2.3.7', buildtime: 'x', buildroot: 'Buildroot', board_model: '', board_revision: '', hostname: '' };
+    assert.deepEqual(parseAboutAnswer({ response: [{ result: later }] }), { bmcd: '2.3.7', os: '2.1.0', boardModel: null, boardRevision: null });
+    assert.throws(() => parseAboutAnswer({ response: [{ result: 'ok' }] }), (error: TpmError) => error.code === 'BMC');
+  });
+
+  it('derives the firmware line from the bmcd version, never from the OS release', () => {
+    assert.equal(firmwareLine('2.0.5'), '2.0.5');
+    assert.equal(firmwareLine('2.3.4'), '2.1');
+    assert.equal(firmwareLine('2.1.0'), '2.1');
+    assert.equal(firmwareLine('2024.05.1'), null);
+    assert.equal(firmwareLine('3.0.0'), null);
+    assert.equal(firmwareLine(null), null);
+  });
+
+  it('takes a power_on_time that makes no sense as unknown, and names as given', () => {
+    const entry = (seconds: number | null, name: string | null = null) => ({ name, module_name: null, power_on_time: seconds, uart_baud: null });
+    const body = JSON.parse(`{"response":[{"result":[${JSON.stringify(entry(7, 'k3s'))},{"name":"","module_name":null,"power_on_time":18446744073709541658,"uart_baud":null},${JSON.stringify(entry(1.7e9))},${JSON.stringify(entry(-1))}]}]}`) as unknown;
+    assert.deepEqual(parseNodeInfo(body), [
+      { powerOnSeconds: 7, name: 'k3s' },
+      { powerOnSeconds: null, name: null },
+      { powerOnSeconds: null, name: null },
+      { powerOnSeconds: null, name: null },
+    ]);
+  });
+
+  it('reads usb in the shapes of bmcd 2.0.5 and 2.3', () => {
+    assert.deepEqual(parseUsbAnswer({ response: [{ result: [{ mode: 'Host', node: 'Node 3', route: 'UsbA' }] }] }), {
+      reading: { node: 3, mode: 'host', route: 'port' },
+      busType: null,
+    });
+    assert.deepEqual(parseUsbAnswer({ response: [{ result: [{ mode: 'Flash', node: 'Node 1', route: 'Bmc', bus_type: 'Usb hub' }] }] }), {
+      reading: { node: 1, mode: 'flash', route: 'bmc' },
+      busType: 'Usb hub',
+    });
+    assert.throws(() => parseUsbAnswer({ response: [{ result: [{ mode: 'Host', node: '3', route: 'UsbA' }] }] }), (error: TpmError) => error.code === 'BMC');
   });
 });

@@ -187,19 +187,23 @@ describe('Tpi2Driver against the simulated BMC over HTTPS', () => {
     assert.deepEqual((await driver.readNodeTimes()).powerOnSeconds, [null, null, null, 90]);
   });
 
-  it('reads the fan of a 2.5 board from cooling, and reports no fans where cooling is missing', async () => {
-    await startBmc({ cooling: true });
+  it('reads and sets the fan of a 2.5 board as a cooling level, and reports no fan on a 2.4 board', async () => {
+    await startBmc({ board: '2.5' });
     const withFan = driverFor();
     await withFan.open();
     assert.equal(withFan.info.hasFans, true);
-    assert.deepEqual(await withFan.readFans(), [{ device: 'fan0', speed: 2100, maxSpeed: 6000 }]);
+    assert.deepEqual(await withFan.readFan(), { device: 'system fan', speed: 3, maxSpeed: 6 });
+    assert.deepEqual(await withFan.setFanLevel(5), { device: 'system fan', speed: 5, maxSpeed: 6 });
+    assert.equal(bmc.firmware.fanLevel, 5);
+    await assert.rejects(withFan.setFanLevel(7), (error: TpmError) => error.code === 'BAD_COMMAND' && /0-6/.test(error.message));
+    assert.equal(bmc.firmware.fanLevel, 5, 'a level out of range is not sent');
     await bmc.close();
 
-    await startBmc({ cooling: false });
+    await startBmc({ board: '2.4' });
     const without = driverFor();
     await without.open();
     assert.equal(without.info.hasFans, false);
-    assert.deepEqual(await without.readFans(), []);
+    await assert.rejects(without.readFan(), (error: TpmError) => error.code === 'UNSUPPORTED');
   });
 
   it('fails fast with a clear timeout when the BMC stops answering', async () => {
