@@ -7,7 +7,7 @@ import { errorMessage } from '../util/errors.js';
 import { InputError, payloadText, quote } from './input.js';
 
 /**
- * The board's own controls beyond node power (docs/topics.md "Board controls"): the fan of a
+ * The board's own controls beyond node power (docs/topics.md, docs/turing-pi-2.md): the fan of a
  * Turing Pi 2.5 as a percentage, and where the board's USB goes. Each state is read at every
  * poll and published retained when it changes; each set is verified by reading it back, and
  * bad input changes nothing and gets one error event.

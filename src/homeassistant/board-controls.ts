@@ -5,7 +5,7 @@ import { firmwareDescription } from '../board/tpi2/firmware.js';
 import type { AvailabilityTopic, ComponentConfig, DeviceInfo } from './discovery.js';
 
 /**
- * The board device's own controls (docs/topics.md "Board controls"), built beside
+ * The board device's own controls (docs/topics.md, docs/turing-pi-2.md), built beside
  * discovery.ts with its conventions: the fan of a Turing Pi 2.5 and where the board's USB goes.
  * Neither offers a way to reboot the BMC or restart bmcd: on today's firmware either can change
  * node power (bmcd issue 90).

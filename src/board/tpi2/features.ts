@@ -8,7 +8,7 @@ import { parseUsbAnswer, usbModeNumber, usbModesFor } from './usb.js';
 /** One authenticated API call of the driver (its queue, token and errors). */
 export type BmcCall = (query: string, what: string) => Promise<unknown>;
 
-/** The device bmcd names after the board's pwm-fan and accepts in cooling set (docs/turing-pi-2.md "Fan"). */
+/** The device bmcd names after the board's pwm-fan and accepts in cooling set (docs/turing-pi-2.md "The fan"). */
 export const SYSTEM_FAN = 'system fan';
 
 /** Errors that say nothing about whether a call exists: the BMC is unreachable or refuses us. */

@@ -3,7 +3,7 @@ import type { UsbMode, UsbReading } from '../types.js';
 import { describeShape, TPI2_NODES } from './api.js';
 
 /**
- * The BMC's USB switch, `type=usb` (docs/turing-pi-2.md "USB"). get answers
+ * The BMC's USB switch, `type=usb` (docs/turing-pi-2.md "Where the board's USB goes"). get answers
  * `[{"mode":"Host"|"Device"|"Flash","node":"Node 1","route":...}]`, route `UsbA` (bmcd 2.0.5) or
  * `AlternativePort` (bmcd 2.3) for the board's port and `Bmc` for the BMC; bmcd 2.3 adds
  * `bus_type` ("Single bus" on a 2.4 board, "Usb hub" on a 2.5 board).
