@@ -1,5 +1,5 @@
 import { Cron } from 'croner';
-import { cronProblem, isValidTimeZone } from './cron.js';
+import { cronProblem, timeZoneProblem } from '../util/cron.js';
 import type { RawProblem } from './issues.js';
 import { boardNodeCount, resolveNodes, type ResolvedNode } from './nodes.js';
 import type { Config, NodeList } from './schema.js';
@@ -124,7 +124,7 @@ export function configWarnings(config: Config): RawProblem[] {
   }
   config.schedules.forEach((schedule, index) => {
     if (cronProblem(schedule.cron) !== undefined) return;
-    if (schedule.timezone !== null && !isValidTimeZone(schedule.timezone)) return;
+    if (schedule.timezone !== null && timeZoneProblem(schedule.timezone) !== undefined) return;
     const next = new Cron(schedule.cron, { paused: true, ...(schedule.timezone ? { timezone: schedule.timezone } : {}) }).nextRun();
     if (next === null) warnings.push({ segments: ['schedules', index, 'cron'], message: `"${schedule.cron}" never matches a date` });
   });

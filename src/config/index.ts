@@ -11,7 +11,6 @@ export { checkConfigText, loadConfig, loadConfigFile } from './load.js';
 export type { LoadedConfig, LoadOptions, TextCheck } from './load.js';
 export { substituteEnv } from './env.js';
 export type { Environment } from './env.js';
-export { cronProblem, isValidTimeZone } from './cron.js';
 export { runValidate } from './validate.js';
 export type { LineWriter } from './validate.js';
 export { configJsonSchema } from './write-schema.js';

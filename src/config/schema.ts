@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { cronProblem, isValidTimeZone } from './cron.js';
+import { cronProblem, timeZoneProblem } from '../util/cron.js';
 import { formatDuration, parseDuration } from './duration.js';
 
 /**
@@ -192,9 +192,8 @@ const scheduleSchema = z.strictObject({
   timezone: z
     .string()
     .superRefine((zone, ctx) => {
-      if (!isValidTimeZone(zone)) {
-        ctx.addIssue({ code: 'custom', message: `"${zone}" is not a known IANA time zone (e.g. Europe/Berlin, America/New_York, UTC)` });
-      }
+      const problem = timeZoneProblem(zone);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
     })
     .nullable()
     .default(null)

@@ -1,4 +1,4 @@
-import { Cron } from 'croner';
+import { parseCron, type CronExpression } from '../util/cron.js';
 import { formatWallTime, instantOfWallTime, wallTimeOf } from './time-zone.js';
 
 /**
@@ -23,52 +23,8 @@ export interface Occurrence {
   key: string;
 }
 
-/** A parsed expression; parse once with `parseCron`, then ask it many times. */
-export interface CronExpression {
-  readonly source: string;
-  /** Whether the expression has a seconds field (6 fields). */
-  readonly hasSeconds: boolean;
-  readonly matcher: Cron;
-}
-
 /** A wall time never repeats its fields for longer than this (29 Feb of 2096 -> 2104). */
 const SEARCH_LIMIT_MS = 9 * 366 * 24 * 60 * 60 * 1000;
-
-/**
- * Parses a 5-field (minute hour day-of-month month day-of-week) or 6-field (seconds first)
- * expression. Throws an Error with a message a person understands.
- * Besides numbers, lists (1,15), ranges (1-5), steps (*\/15, 0-30/10) and names (JAN-DEC,
- * SUN-SAT; 7 is Sunday too), croner's L (last), W (nearest weekday), # (nth weekday) and
- * ? (same as *) work: exactly what the config check (config/cron.ts) accepts.
- * Day-of-month and day-of-week combine like Vixie cron: when both are restricted, a day
- * matching either one fires.
- */
-export function parseCron(expression: string): CronExpression {
-  const source = expression.trim();
-  const fields = source.split(/\s+/).filter((field) => field.length > 0);
-  if (fields.length !== 5 && fields.length !== 6) {
-    throw new Error(
-      `cron expression "${expression}" has ${fields.length} field(s); use 5 (minute hour day month weekday) or 6 (seconds first)`,
-    );
-  }
-  try {
-    const matcher = new Cron(fields.join(' '), { timezone: 'UTC', mode: '5-or-6-parts', domAndDow: false });
-    return { source, hasSeconds: fields.length === 6, matcher };
-  } catch (error) {
-    const reason = (error instanceof Error ? error.message : String(error)).replace(/^CronPattern:\s*/, '');
-    throw new Error(`cron expression "${expression}" is not valid: ${reason}`, { cause: error });
-  }
-}
-
-/** null when the expression is valid, else why not. */
-export function checkCron(expression: string): string | null {
-  try {
-    parseCron(expression);
-    return null;
-  } catch (error) {
-    return error instanceof Error ? error.message : String(error);
-  }
-}
 
 function compiled(expression: string | CronExpression): CronExpression {
   return typeof expression === 'string' ? parseCron(expression) : expression;

@@ -3,7 +3,8 @@ import type { StateStore } from '../state/store.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import { TpmError, errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
-import { type CronExpression, type Occurrence, latestOccurrence, nextOccurrence, parseCron } from './cron.js';
+import { parseCron, type CronExpression } from '../util/cron.js';
+import { type Occurrence, latestOccurrence, nextOccurrence } from './cron.js';
 import {
   REMEMBERED_OCCURRENCES,
   type ScheduleRecord,

@@ -36,16 +36,6 @@ export function hostTimeZone(): string {
   return Intl.DateTimeFormat().resolvedOptions().timeZone;
 }
 
-/** null when Intl knows the zone, else a message a person understands. */
-export function checkTimeZone(timeZone: string): string | null {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone });
-    return null;
-  } catch {
-    return `unknown time zone "${timeZone}" (use an IANA name such as Europe/Berlin or America/New_York)`;
-  }
-}
-
 /** The local wall time (whole seconds) of an instant in a zone. */
 export function wallTimeOf(instantMs: number, timeZone: string): number {
   const wholeSeconds = Math.floor(instantMs / SECOND) * SECOND;

@@ -590,7 +590,7 @@ describe('Scheduler', () => {
 
     it('refuses a bad cron expression and a duplicate name at construction', () => {
       const h = new Harness('2026-01-10T12:00:00Z');
-      assert.throws(() => h.create([schedule({ cron: '0 25 * * *' })]), /schedule "nightly-off": cron expression/);
+      assert.throws(() => h.create([schedule({ cron: '0 25 * * *' })]), /schedule "nightly-off": "0 25 \* \* \*" is not a valid cron expression/);
       assert.throws(() => h.create([schedule(), schedule()]), /defined twice/);
     });
 

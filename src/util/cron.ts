@@ -1,0 +1,63 @@
+import { Cron } from 'croner';
+
+/**
+ * The one check of cron expressions and time zones: the config's validation and the
+ * scheduler use these same functions, so an expression the config accepts is one the
+ * scheduler runs, with the same message when it is not.
+ */
+
+/** A parsed expression; parse once with `parseCron`, then ask it many times. */
+export interface CronExpression {
+  readonly source: string;
+  /** Whether the expression has a seconds field (6 fields). */
+  readonly hasSeconds: boolean;
+  /** croner, run in UTC on wall times (schedule/cron.ts maps them to instants). */
+  readonly matcher: Cron;
+}
+
+/**
+ * Parses a 5-field (minute hour day-of-month month day-of-week) or 6-field (seconds first)
+ * expression; croner alone would also take 7 fields and "@daily". Besides numbers, lists
+ * (1,15), ranges (1-5), steps (*\/15, 0-30/10) and names (JAN-DEC, SUN-SAT; 7 is Sunday too),
+ * croner's L (last), W (nearest weekday), # (nth weekday) and ? (same as *) work.
+ * Day-of-month and day-of-week combine like Vixie cron: when both are restricted, a day
+ * matching either one fires. Throws an Error whose message a person understands.
+ */
+export function parseCron(expression: string): CronExpression {
+  const source = expression.trim();
+  const fields = source.split(/\s+/).filter((field) => field !== '');
+  if (fields.length !== 5 && fields.length !== 6) {
+    const count = `${fields.length} field${fields.length === 1 ? '' : 's'}`;
+    throw new Error(
+      `"${expression}" has ${count}; expected 5 (minute hour day-of-month month day-of-week) or 6 (seconds first)`,
+    );
+  }
+  try {
+    const matcher = new Cron(fields.join(' '), { timezone: 'UTC', mode: '5-or-6-parts', domAndDow: false });
+    return { source, hasSeconds: fields.length === 6, matcher };
+  } catch (error) {
+    const reason = (error instanceof Error ? error.message : String(error)).replace(/^CronPattern:\s*/, '');
+    throw new Error(`"${expression}" is not a valid cron expression: ${reason}`, { cause: error });
+  }
+}
+
+/** Why an expression is not one parseCron takes, or undefined when it is. */
+export function cronProblem(expression: string): string | undefined {
+  try {
+    parseCron(expression);
+    return undefined;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+}
+
+/** Why the runtime does not know this IANA time zone, or undefined when it does. */
+export function timeZoneProblem(timeZone: string): string | undefined {
+  try {
+    // Intl throws a RangeError for a zone it does not know.
+    new Intl.DateTimeFormat('en-US', { timeZone });
+    return undefined;
+  } catch {
+    return `"${timeZone}" is not a known IANA time zone (e.g. Europe/Berlin, America/New_York, UTC)`;
+  }
+}
