@@ -452,7 +452,7 @@ export class BridgeApp implements Bridge {
   private async syncRtc(source: CommandSource): Promise<unknown> {
     if (!this.rtc) throw new InputError('this board has no real-time clock');
     try {
-      const payload = await this.board.serialize(() => this.rtc!.sync());
+      const payload = await this.rtc.sync(); // the driver orders it with every other bus operation
       await this.connection.publishState(this.topics.rtc, JSON.stringify(payload));
       this.event({ type: 'rtc', action: 'sync', source, result: 'ok', message: `clock set from the system time (drift now ${payload.drift}s)` });
       return payload;

@@ -29,8 +29,6 @@ export interface OpenedBoard {
   driver: BoardDriver;
   /** Opens the driver if the last attempt failed (a BMC that was down at start). */
   ensureOpen(): Promise<void>;
-  /** Runs a board operation that is not a power write (RTC sync) one at a time with others. */
-  serialize<T>(task: () => Promise<T>): Promise<T>;
   /** Power of a simulated node as the simulated hardware has it (for simulated agents). */
   simulatedPower?: (node: number) => boolean | null;
   close(): Promise<void>;
@@ -46,7 +44,6 @@ const FATAL = new Set(['BUS_LOCKED', 'BMC_UNSUPPORTED', 'BMC_AUTH', 'CONFIG', 'U
 export async function openBoard(config: Config, deps: BoardDeps, ctx: BoardContext): Promise<OpenedBoard> {
   const built = await buildDriver(config, deps, ctx);
   let open = false;
-  let tail: Promise<unknown> = Promise.resolve();
   const ensureOpen = async (): Promise<void> => {
     if (open) return;
     await built.driver.open();
@@ -64,11 +61,6 @@ export async function openBoard(config: Config, deps: BoardDeps, ctx: BoardConte
   return {
     driver: built.driver,
     ensureOpen,
-    serialize<T>(task: () => Promise<T>): Promise<T> {
-      const run = tail.then(task, task);
-      tail = run.catch(() => undefined);
-      return run;
-    },
     ...(built.simulatedPower ? { simulatedPower: built.simulatedPower } : {}),
     close: async () => {
       try {

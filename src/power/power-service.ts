@@ -5,9 +5,9 @@ import { formatDuration } from '../config/duration.js';
 import { sleep, type Clock } from '../util/clock.js';
 import { TpmError, errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
+import { Mutex } from '../util/mutex.js';
 import type { AgentTracker } from './agents.js';
 import { rebootOs, shutDownOs, STOPPING, type Sequence } from './graceful.js';
-import { Mutex } from './mutex.js';
 import type { CommandSource, EventInput, NodeAction, NodeResult, NodeStateName } from './types.js';
 
 /** What an action comes to once toggle, off_mode and reboot_mode are resolved. */

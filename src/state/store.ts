@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Logger } from '../util/logger.js';
+import { Mutex } from '../util/mutex.js';
 
 /**
  * Persistence in `state_dir` (docs/configuration.md `state_dir`): a JSON document per
@@ -45,8 +46,8 @@ export interface LoadResult<T> {
 export class JsonStateFile<T> implements StateStore<T> {
   readonly path: string;
   private readonly options: JsonStateFileOptions<T>;
-  /** The tail of the chain of writes: each save waits for the one before. */
-  private writes: Promise<void> = Promise.resolve();
+  /** Each save waits for the one before. */
+  private readonly writes = new Mutex();
 
   constructor(options: JsonStateFileOptions<T>) {
     if (basename(options.name) !== options.name || options.name.length === 0) {
@@ -91,10 +92,8 @@ export class JsonStateFile<T> implements StateStore<T> {
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
-    const write = this.writes.then(() => this.writeAtomically(text));
     // The chain goes on after a failed write; the caller of that save gets the error.
-    this.writes = write.catch(() => undefined);
-    return write;
+    return this.writes.run(() => this.writeAtomically(text));
   }
 
   private async keepAside(): Promise<string | null> {

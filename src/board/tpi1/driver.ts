@@ -1,6 +1,7 @@
 import { sleep, type Clock } from '../../util/clock.js';
 import { TpmError, errorMessage } from '../../util/errors.js';
 import type { Logger } from '../../util/logger.js';
+import { Mutex } from '../../util/mutex.js';
 import { acquireBusLock, defaultBusLockPath, type ReleaseLock } from '../lock.js';
 import type { BoardDriver, BoardInfo, PowerReading, RtcReading } from '../types.js';
 import { EepromWriteBudget, fileBudgetStore, memoryBudgetStore, type EepromBudgetStore } from './eeprom-budget.js';
@@ -92,7 +93,8 @@ export class Tpi1Driver implements BoardDriver {
   private readonly rtcOwnedByKernel: () => Promise<boolean>;
   private readonly runHwclock: (argv: readonly string[]) => Promise<void>;
 
-  private queue: Promise<unknown> = Promise.resolve();
+  /** One operation at a time: the read-modify-write of 0xF2 must not interleave with anything. */
+  private readonly operations = new Mutex();
   private opened = false;
   private releaseLock: ReleaseLock | null = null;
   /** The last value of 0xF2 we trust: what we read and confirmed, or read back after our write. */
@@ -495,11 +497,8 @@ export class Tpi1Driver implements BoardDriver {
     );
   }
 
-  /** One operation at a time: the read-modify-write of 0xF2 must not interleave with anything. */
   private exclusive<T>(operation: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(operation, operation);
-    this.queue = run.catch(() => undefined);
-    return run;
+    return this.operations.run(operation);
   }
 
   private async releaseLockQuietly(): Promise<void> {

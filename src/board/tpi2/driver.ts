@@ -2,6 +2,7 @@ import { displayUrl } from '../../util/redact.js';
 import { systemClock, type Clock } from '../../util/clock.js';
 import { TpmError, errorMessage } from '../../util/errors.js';
 import { silentLogger, type Logger } from '../../util/logger.js';
+import { Mutex } from '../../util/mutex.js';
 import type { BoardDriver, BoardInfo, BoardType, FanReading, NodeTimes, PowerReading, UsbReading } from '../types.js';
 import {
   BmcAnswerError,
@@ -69,7 +70,7 @@ export class Tpi2Driver implements BoardDriver {
   private authRequired = true;
   private loginInFlight: Promise<string> | null = null;
   private lastRefusal = '';
-  private queue: Promise<void> = Promise.resolve();
+  private readonly calls = new Mutex();
   private readonly features: BmcFeatures;
 
   constructor(private readonly options: Tpi2DriverOptions) {
@@ -208,12 +209,7 @@ export class Tpi2Driver implements BoardDriver {
    * never flooded.
    */
   private call(query: string, what: string): Promise<unknown> {
-    const result = this.queue.then(() => this.callNow(query, what));
-    this.queue = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    return result;
+    return this.calls.run(() => this.callNow(query, what));
   }
 
   /** One API call with the session token: a 401 costs one new login and one retry. */

@@ -1,0 +1,15 @@
+/**
+ * Runs async tasks one after another, in the order they were asked for; a task that fails
+ * does not stop the ones after it (its caller gets the error). The one lock of the project:
+ * the power service's board-wide write lock, each driver's queue of bus or API operations,
+ * and the chain of a state file's writes are all one of these.
+ */
+export class Mutex {
+  private tail: Promise<unknown> = Promise.resolve();
+
+  run<T>(task: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(task, task);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+}

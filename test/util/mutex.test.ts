@@ -1,0 +1,44 @@
+import assert from 'node:assert/strict';
+import { Mutex } from '../../src/util/mutex.js';
+
+const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+describe('Mutex', () => {
+  it('runs tasks one at a time, in the order they were asked for', async () => {
+    const mutex = new Mutex();
+    const log: string[] = [];
+    let running = 0;
+    const task = (name: string, turns: number) => async () => {
+      running++;
+      assert.equal(running, 1, `${name} overlaps another task`);
+      log.push(`${name} start`);
+      for (let i = 0; i < turns; i++) await tick();
+      log.push(`${name} end`);
+      running--;
+      return name;
+    };
+    const results = await Promise.all([mutex.run(task('a', 3)), mutex.run(task('b', 1)), mutex.run(task('c', 2))]);
+    assert.deepEqual(results, ['a', 'b', 'c']);
+    assert.deepEqual(log, ['a start', 'a end', 'b start', 'b end', 'c start', 'c end']);
+  });
+
+  it('gives a failure to its own caller only; the tasks after it still run', async () => {
+    const mutex = new Mutex();
+    const failed = mutex.run(async () => {
+      await tick();
+      throw new Error('bus gone');
+    });
+    const next = mutex.run(async () => 'next ran');
+    await assert.rejects(failed, /bus gone/);
+    assert.equal(await next, 'next ran');
+  });
+
+  it('a task that throws synchronously is a rejection, not a broken chain', async () => {
+    const mutex = new Mutex();
+    const bad = mutex.run((() => {
+      throw new Error('sync throw');
+    }) as () => Promise<void>);
+    await assert.rejects(bad, /sync throw/);
+    assert.equal(await mutex.run(async () => 1), 1);
+  });
+});
