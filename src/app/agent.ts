@@ -10,8 +10,7 @@ import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { formatDuration } from '../config/duration.js';
 import { TpmError, errorMessage } from '../util/errors.js';
 import { silentLogger, type Logger } from '../util/logger.js';
-
-export type AgentState = 'online' | 'shutting_down' | 'offline';
+import type { AgentState } from '../agent/state.js';
 
 export interface AgentDeps {
   systemInfo?: SystemInfoSource;

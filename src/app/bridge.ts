@@ -7,7 +7,8 @@ import { MqttConnection } from '../mqtt/connection.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../mqtt/embedded-broker.js';
 import { brokerUrl, mqttClientOptions, mqttUrl } from '../mqtt/options.js';
 import { nodeFromTopic, topics, type Topics } from '../mqtt/topics.js';
-import { AgentTracker, type AgentStatus } from '../power/agents.js';
+import type { AgentState } from '../agent/state.js';
+import { AgentTracker } from '../power/agents.js';
 import { PowerService } from '../power/power-service.js';
 import { parseSetPayload, type BridgeEvent, type CommandSource, type EventInput, type NodeResult } from '../power/types.js';
 import { systemClock, sleep, type Clock, type TimerHandle } from '../util/clock.js';
@@ -480,7 +481,7 @@ export class BridgeApp implements Bridge {
   }
 
   /** Feeds agent state for graceful sequences (called by the extensions that subscribe to agent topics). */
-  agentState(node: number, status: AgentStatus): void {
+  agentState(node: number, status: AgentState): void {
     this.agents?.update(node, status);
   }
 

@@ -1,7 +1,7 @@
 import { expandNodeList } from '../config/nodes.js';
 import type { ScheduleConfig } from '../config/schema.js';
 import { nodeFromTopic } from '../mqtt/topics.js';
-import type { AgentStatus } from '../power/agents.js';
+import { parseAgentState } from '../agent/state.js';
 import { policyNodes, Thermal, Watchdog, type PolicyEvent } from '../schedule/policies.js';
 import { schedulesStateFile } from '../schedule/schedule-state.js';
 import { Scheduler, type RunContext, type RunOutcome } from '../schedule/scheduler.js';
@@ -148,9 +148,8 @@ export class BridgeExtensions {
 
   private onAgentState(topic: string, payload: Buffer): void {
     const n = this.agentNode(topic, 'agent/state');
-    const text = payload.toString().trim();
-    if (n === undefined || !['online', 'shutting_down', 'offline'].includes(text)) return;
-    const status = text as AgentStatus & ('online' | 'shutting_down' | 'offline');
+    const status = parseAgentState(payload.toString());
+    if (n === undefined || status === undefined) return;
     this.bridge.agentState(n, status);
     this.watchdog?.agentState(n, status);
     const { model } = this.bridge;

@@ -1,13 +1,15 @@
 import { sleep, type Clock, type TimerHandle } from '../util/clock.js';
 import { TpmError } from '../util/errors.js';
+import type { AgentState } from '../agent/state.js';
 
-export type AgentStatus = 'online' | 'shutting_down' | 'offline' | 'unknown';
+/** An agent's last word, or unknown before it said one. */
+type LastWord = AgentState | 'unknown';
 
-type Listener = (status: AgentStatus, failure?: string) => void;
+type Listener = (status: LastWord, failure?: string) => void;
 
 /** One thing an agent said after a command was sent to it. */
 interface Heard {
-  status: AgentStatus;
+  status: LastWord;
   failure?: string;
 }
 
@@ -20,7 +22,7 @@ export interface GoneOptions {
   signal?: AbortSignal;
   timeoutMessage: string;
   /** Told when the settle wait starts (the agent went offline) and when it is called off (it came back). */
-  onProgress?: (change: 'gone' | 'back', status: AgentStatus) => void;
+  onProgress?: (change: 'gone' | 'back', status: LastWord) => void;
 }
 
 /** More than a sequence ever needs (shutting_down, offline, online, a failure); bounds a flapping agent. */
@@ -31,7 +33,7 @@ const HEARD_LIMIT = 32;
  * failure reports, and the waits the graceful sequences need (docs/topics.md, `OFF`).
  */
 export class AgentTracker {
-  private readonly statuses = new Map<number, AgentStatus>();
+  private readonly statuses = new Map<number, LastWord>();
   private readonly listeners = new Map<number, Set<Listener>>();
   /**
    * What each agent said since the last command to it. A fast agent answers (shutting_down,
@@ -47,11 +49,11 @@ export class AgentTracker {
     private readonly send: (node: number, word: 'SHUTDOWN' | 'REBOOT') => Promise<void>,
   ) {}
 
-  status(node: number): AgentStatus {
+  status(node: number): LastWord {
     return this.statuses.get(node) ?? 'unknown';
   }
 
-  update(node: number, status: AgentStatus): void {
+  update(node: number, status: AgentState): void {
     this.statuses.set(node, status);
     this.remember(node, { status });
     for (const listener of [...(this.listeners.get(node) ?? [])]) listener(status);
@@ -150,8 +152,8 @@ export class AgentTracker {
    */
   waitFor(
     node: number,
-    done: (status: AgentStatus) => boolean,
-    options: { timeoutMs: number; signal?: AbortSignal; failIf?: (status: AgentStatus) => string | undefined; timeoutMessage: string },
+    done: (status: LastWord) => boolean,
+    options: { timeoutMs: number; signal?: AbortSignal; failIf?: (status: LastWord) => string | undefined; timeoutMessage: string },
   ): Promise<void> {
     return new Promise((resolve, reject) => {
       const set = this.listenersOf(node);

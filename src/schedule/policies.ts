@@ -2,6 +2,7 @@ import { expandNodeList, resolveNodes } from '../config/nodes.js';
 import type { Config } from '../config/schema.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import { errorMessage } from '../util/errors.js';
+import type { AgentState } from '../agent/state.js';
 
 /**
  * The watchdog and thermal policies (docs/configuration.md `policies`). Pure logic: the bridge
@@ -19,8 +20,6 @@ export interface PolicyEvent {
   reason: string;
   error?: string;
 }
-
-export type AgentStateName = 'online' | 'shutting_down' | 'offline';
 
 const HOUR = 3_600_000;
 /** While maintenance pauses the watchdog, a hung node is looked at again this often. */
@@ -40,7 +39,7 @@ export interface WatchdogOptions {
 }
 
 interface WatchedNode {
-  agent: AgentStateName | undefined;
+  agent: AgentState | undefined;
   power: boolean | null;
   /** When power was last seen switching ON. */
   powerOnSince: number;
@@ -86,7 +85,7 @@ export class Watchdog {
   }
 
   /** What `<b>/node/<n>/agent/state` said, and when (default: now). */
-  agentState(node: number, state: AgentStateName, at?: number): void {
+  agentState(node: number, state: AgentState, at?: number): void {
     const watched = this.nodes.get(node);
     if (!watched) return;
     watched.agent = state;
