@@ -98,6 +98,45 @@ export class BmcFirmware {
         this.node1AlternativePort = query.has('alternative_port');
         return ok(null);
       default:
+        return this.otherCall(key, query);
+    }
+  }
+
+  /**
+   * The calls both releases have that the bridge never makes, answered in their shapes so that
+   * the simulated BMC lacks only what bmcd lacks (legacy.rs `api_entry`). reboot and reload
+   * restart the simulated bmcd (tokens forgotten); the bridge offers neither (bmcd issue 90).
+   */
+  private otherCall(key: string, query: URLSearchParams): FirmwareAnswer | null {
+    const node = query.get('node');
+    const badNode = node === null || !/^[0-3]$/.test(node);
+    switch (key) {
+      case 'reboot:set':
+      case 'reload:set':
+        this.model.restart();
+        return ok(null);
+      case 'network:set':
+      case 'clear_usb_boot:set':
+        return ok(null);
+      case 'usb_boot:set':
+      case 'node_to_msd:set':
+      case 'uart:set':
+        return badNode ? error(400, 'Missing `node` parameter') : ok(null);
+      case 'uart:get':
+        return badNode ? error(400, 'Missing `node` parameter') : { status: 200, body: '{"response":[{"uart":""}]}' };
+      case 'nodeinfo:set':
+        return error(501, 'Method type `set` on parameter `nodeinfo` is deprecated');
+      case 'sdcard:set':
+        return error(501, 'microSD card formatting is not implemented');
+      case 'sdcard:get':
+        return ok([{ total: 0, use: 0, free: 0 }]);
+      case 'info:get':
+        return ok({ ip: [], storage: [] });
+      case 'other:get': {
+        const { api, version, buildtime, buildroot, build_version } = this.about();
+        return ok([{ api, version, buildtime, ip: '127.0.0.1', mac: '02:00:00:00:00:01', buildroot, build_version }]);
+      }
+      default:
         return null;
     }
   }

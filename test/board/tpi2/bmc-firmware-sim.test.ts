@@ -109,4 +109,19 @@ describe('BMC simulator: firmware releases 2.0.5 and 2.1.0, boards 2.4 and 2.5',
     // 42 - 10000 seconds as an unsigned 64-bit number, written exactly.
     assert.ok((await read()).includes(`"power_on_time":${(2n ** 64n - 9958n).toString()},`));
   });
+
+  for (const release of ['2.0.5', '2.1.0'] as const) {
+    it(`${release}: every get bmcd ${release === '2.0.5' ? '2.0.5' : '2.3.4'} has answers 200, every other type 400`, async () => {
+      await start({ release, board: '2.4' });
+      const common = ['power', 'about', 'usb', 'nodeinfo', 'other', 'info', 'sdcard'];
+      const only23 = ['node_info', 'cooling', 'usb_node1'];
+      for (const type of [...common, ...(release === '2.1.0' ? only23 : [])]) {
+        assert.equal((await get(`opt=get&type=${type}`)).status, 200, type);
+      }
+      for (const type of [...(release === '2.0.5' ? only23 : []), 'fan', 'temperature', 'bmc']) {
+        const answer = await get(`opt=get&type=${type}`);
+        assert.deepEqual([answer.status, answer.body.response[0].result], [400, `Invalid \`type\` parameter ${type}`], type);
+      }
+    });
+  }
 });
