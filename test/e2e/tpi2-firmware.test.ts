@@ -75,8 +75,10 @@ describe('e2e: the bridge process against BMC firmware 2.0.5 and 2.1.0 on 2.4 an
         config.board = { type: 'tpi2', id, name: 'Lab', poll_interval: '1s', bmc: { url: bmc.url, username: 'root', password, ca: caFile } };
         config.nodes = { 3: { name: 'Worker' } };
         bridge = await startBridge(writeConfig(dir, config, 'bridge.yaml'));
-        const discovery = async (object: string): Promise<Discovery> =>
-          JSON.parse((await recorder.waitFor(`homeassistant/device/${object}/config`, (m) => m.payload.length > 0, 5000)).payload) as Discovery;
+        const discovery = async (object: string): Promise<Discovery> => {
+          const message = await recorder.waitFor(`homeassistant/device/${object}/config`, (m) => m.payload.length > 0, 5000);
+          return JSON.parse(message.payload) as Discovery;
+        };
         boardDevice = await discovery(id);
         nodeDevices = [];
         for (let n = 1; n <= 4; n++) nodeDevices.push(await discovery(`${id}_node${n}`));
@@ -219,8 +221,10 @@ describe('e2e: the bridge process against BMC firmware 2.0.5 and 2.1.0 on 2.4 an
       try {
         const config = testBridgeConfig({ dir, url: broker.url, base, id: base, overrides: { board: { simulate } } });
         bridge = await startBridge(writeConfig(dir, config, 'bridge.yaml'));
-        const info = JSON.parse((await recorder.waitFor(`${base}/bridge/info`)).payload) as { board: { firmware: string; bmcd: string } };
-        const device = JSON.parse((await recorder.waitFor(`homeassistant/device/${base}/config`, (m) => m.payload.length > 0)).payload) as Discovery;
+        type Info = { board: { firmware: string; bmcd: string } };
+        const info = JSON.parse((await recorder.waitFor(`${base}/bridge/info`)).payload) as Info;
+        const discovery = await recorder.waitFor(`homeassistant/device/${base}/config`, (m) => m.payload.length > 0);
+        const device = JSON.parse(discovery.payload) as Discovery;
         await recorder.waitForPayload(`${base}/board/state`, 'online');
         if (simulate.firmware === '2.0.5') {
           assert.deepEqual([info.board.firmware, info.board.bmcd], ['2.0.5', '2.0.5']);

@@ -44,10 +44,22 @@ describe('BMC answer shapes', () => {
   });
 
   it('reads about in both shapes: bmcd in version (up to 2.3.4) or in bmcd_version (later)', () => {
-    const old = { api: '1.1', version: '2.3.4', buildtime: 'x', buildroot: 'Buildroot 2024.05.1', build_version: '2024.05.1', board_model: 'Turing Pi 2', board_revision: '2.5.1', hostname: 'tp' };
-    assert.deepEqual(parseAboutAnswer({ response: [{ result: old }] }), { bmcd: '2.3.4', os: '2024.05.1', boardModel: 'Turing Pi 2', boardRevision: '2.5.1' });
-    const later = { api: '1.1', version: '2.1.0', bmcd_version: '2.3.7', buildtime: 'x', buildroot: 'Buildroot', board_model: '', board_revision: '', hostname: '' };
-    assert.deepEqual(parseAboutAnswer({ response: [{ result: later }] }), { bmcd: '2.3.7', os: '2.1.0', boardModel: null, boardRevision: null });
+    const board = { board_model: 'Turing Pi 2', board_revision: '2.5.1', hostname: 'tp' };
+    const old = { api: '1.1', version: '2.3.4', buildtime: 'x', buildroot: 'Buildroot', build_version: '2024.05.1', ...board };
+    assert.deepEqual(parseAboutAnswer({ response: [{ result: old }] }), {
+      bmcd: '2.3.4',
+      os: '2024.05.1',
+      boardModel: 'Turing Pi 2',
+      boardRevision: '2.5.1',
+    });
+    const empty = { board_model: '', board_revision: '', hostname: '' };
+    const later = { api: '1.1', version: '2.1.0', bmcd_version: '2.3.7', buildtime: 'x', buildroot: 'Buildroot', ...empty };
+    assert.deepEqual(parseAboutAnswer({ response: [{ result: later }] }), {
+      bmcd: '2.3.7',
+      os: '2.1.0',
+      boardModel: null,
+      boardRevision: null,
+    });
     assert.throws(() => parseAboutAnswer({ response: [{ result: 'ok' }] }), (error: TpmError) => error.code === 'BMC');
   });
 
@@ -61,8 +73,12 @@ describe('BMC answer shapes', () => {
   });
 
   it('takes a power_on_time that makes no sense as unknown, and names as given', () => {
-    const entry = (seconds: number | null, name: string | null = null) => ({ name, module_name: null, power_on_time: seconds, uart_baud: null });
-    const body = JSON.parse(`{"response":[{"result":[${JSON.stringify(entry(7, 'k3s'))},{"name":"","module_name":null,"power_on_time":18446744073709541658,"uart_baud":null},${JSON.stringify(entry(1.7e9))},${JSON.stringify(entry(-1))}]}]}`) as unknown;
+    const entry = (seconds: number | null, name: string | null = null): string =>
+      JSON.stringify({ name, module_name: null, power_on_time: seconds, uart_baud: null });
+    // The wrapped u64 written exactly, as serde_json writes it.
+    const wrapped = '{"name":"","module_name":null,"power_on_time":18446744073709541658,"uart_baud":null}';
+    const entries = [entry(7, 'k3s'), wrapped, entry(1.7e9), entry(-1)].join(',');
+    const body = JSON.parse(`{"response":[{"result":[${entries}]}]}`) as unknown;
     assert.deepEqual(parseNodeInfo(body), [
       { powerOnSeconds: 7, name: 'k3s' },
       { powerOnSeconds: null, name: null },
