@@ -21,7 +21,7 @@ describe('bridge: a Turing Pi 2 BMC that answers only after the start', function
     bmc = undefined;
   });
 
-  it('publishes the fan entity and the firmware once the BMC answers, and ignores a retained fan command', async () => {
+  it('publishes the fan entity, the firmware and node names once the BMC answers, and ignores a retained fan command', async () => {
     // A port nobody listens on now: the BMC is down.
     const probe = await startBmcSimulator({ password });
     const port = Number(new URL(probe.url).port);
@@ -53,6 +53,13 @@ describe('bridge: a Turing Pi 2 BMC that answers only after the start', function
     assert.equal(payload.components.fan?.platform, 'fan');
     assert.equal(payload.device.sw_version, '2.1 (bmcd 2.3.4)');
     await env.rec.waitFor(`${BASE}/board/fan`, () => true, 5000, mark);
+
+    // A node renamed on the BMC: its device takes the new name at the next poll.
+    const renamed = env.rec.mark();
+    bmc.firmware.names[1] = 'renamed-on-bmc';
+    await env.run.bridge.poll();
+    const node2 = await env.rec.waitFor('homeassistant/device/late_node2/config', (m) => m.payload.length > 0, 5000, renamed);
+    assert.match((JSON.parse(node2.payload) as { device: { name: string } }).device.name, / renamed-on-bmc$/);
 
     // A stale command left retained on fan/set: one error event, the fan untouched.
     const before = env.rec.mark();
