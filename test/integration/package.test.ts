@@ -54,8 +54,19 @@ describe('the npm package', function () {
       'config/systemd/turingpi-mqtt-bridge.service',
       'config/systemd/turingpi-mqtt-agent.service',
       ...readdirSync(repoPath('docs')).map((name) => `docs/${name}`),
+      'config/kubernetes/turingpi-drain',
+      'config/kubernetes/rbac.yaml',
+      'config/kubernetes/turingpi-drain-uncordon.service',
+      'config/kubernetes/turingpi-mqtt-agent.service.d/kubernetes.conf',
+      'config/systemd/turingpi-mqtt-bridge.service.d/tpi2.conf',
     ].map((p) => p.replace(/^\.\//, ''));
     for (const path of needed) assert.ok(paths.includes(path), `${path} is not in the package`);
+  });
+
+  it('keeps the drain script executable', () => {
+    const script = files.find((f) => f.path === 'config/kubernetes/turingpi-drain');
+    assert.ok(script, 'config/kubernetes/turingpi-drain is not in the package');
+    assert.equal(script.mode & 0o111, 0o111, `mode ${script.mode.toString(8)}`);
   });
 
   it("holds the documents the systemd units' Documentation= lines point at", () => {

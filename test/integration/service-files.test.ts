@@ -265,6 +265,42 @@ describe('systemd units', function () {
     });
   }
 
+  describe('Kubernetes: the agent drop-in and the uncordon unit (config/kubernetes)', () => {
+    it('systemd-analyze verify finds nothing to say about the agent with the drop-in, nor the boot unit', async function () {
+      const dir = tempDir('tpm-units-');
+      const agent = path.join(dir, 'turingpi-mqtt-agent.service');
+      writeFileSync(agent, readFileSync(units.agent, 'utf8').replace(/^ExecStart=turingpi-mqtt /m, `ExecStart=${process.execPath} ${repoPath('dist/src/cli.js')} `));
+      mkdirSync(`${agent}.d`);
+      writeFileSync(path.join(`${agent}.d`, 'kubernetes.conf'), readFileSync(repoPath('config/kubernetes/turingpi-mqtt-agent.service.d/kubernetes.conf'), 'utf8'));
+      const boot = path.join(dir, 'turingpi-drain-uncordon.service');
+      // The script is not installed here: the copy names the shipped one by its full path.
+      writeFileSync(
+        boot,
+        readFileSync(repoPath('config/kubernetes/turingpi-drain-uncordon.service'), 'utf8').replace(/^ExecStart=\/usr\/local\/sbin\/turingpi-drain /m, `ExecStart=${repoPath('config/kubernetes/turingpi-drain')} `),
+      );
+      for (const unit of [agent, boot]) {
+        const result = await systemdAnalyze(unit);
+        if (result === null) {
+          if (process.env.CI === 'true') assert.fail('systemd-analyze is missing (package systemd)');
+          this.skip();
+        }
+        assert.equal(result.output, '', unit);
+        assert.equal(result.code, 0);
+      }
+    });
+
+    it('the kubeconfig is where the agent (ProtectHome=true) can read it, and the budget fits the agent limit', () => {
+      const dropIn = unitSection(readFileSync(repoPath('config/kubernetes/turingpi-mqtt-agent.service.d/kubernetes.conf'), 'utf8'), 'Service');
+      const env = Object.fromEntries(dropIn.filter(([k]) => k === 'Environment').map(([, v]) => v.split('=', 2) as [string, string]));
+      assert.match(unitSection(readFileSync(units.agent, 'utf8'), 'Service').map(([k, v]) => `${k}=${v}`).join('\n'), /^ProtectHome=true$/m);
+      assert.ok(env['KUBECONFIG'] && !/^\/(home|root|run\/user)\//.test(env['KUBECONFIG']), `KUBECONFIG=${env['KUBECONFIG']}`);
+      // The default power.graceful_timeout (the agent's command limit) is 120 s.
+      assert.ok(Number(env['TURINGPI_DRAIN_TIMEOUT']) <= 120 - 15, `TURINGPI_DRAIN_TIMEOUT=${env['TURINGPI_DRAIN_TIMEOUT']}`);
+      const boot = unitSection(readFileSync(repoPath('config/kubernetes/turingpi-drain-uncordon.service'), 'utf8'), 'Service');
+      assert.ok(boot.some(([k, v]) => k === 'Environment' && v === `KUBECONFIG=${env['KUBECONFIG']}`));
+    });
+  });
+
   describe('the Turing Pi 2 drop-in (no i2c group, no devices)', () => {
     const dropIn = repoPath('config/systemd/turingpi-mqtt-bridge.service.d/tpi2.conf');
 
