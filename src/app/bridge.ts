@@ -108,6 +108,7 @@ export class BridgeApp implements Bridge {
       logger: logger.child({ part: 'mqtt' }),
       clock,
       onConnect: () => this.onReconnect(),
+      onDisconnect: () => this.onBrokerLost(),
     });
     await this.connection.start();
     logger.info(`connected to MQTT broker ${displayUrl(url)} as ${clientId}`);
@@ -218,7 +219,15 @@ export class BridgeApp implements Bridge {
     return bridgeInfo(this.config, this.board.driver.info, this.startedAt);
   }
 
+  /** Agents are unknown while the broker is away; the watchdog and thermal policies pause. */
+  private onBrokerLost(): void {
+    this.agents?.connectionLost();
+    this.extensions?.brokerConnection(false);
+  }
+
   private async onReconnect(): Promise<void> {
+    // The retained agent states have arrived again with the renewed subscriptions.
+    this.extensions?.brokerConnection(true);
     if (!this.started) return;
     // The broker may have published our will while we were away.
     await this.connection.publishState(this.topics.bridgeState, 'online', { force: true });

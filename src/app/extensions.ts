@@ -267,6 +267,12 @@ export class BridgeExtensions {
     this.watchdog?.power(node, on);
   }
 
+  /** Lost broker: the policies pause (offline_after starts again at the reconnection). */
+  brokerConnection(connected: boolean): void {
+    this.watchdog?.brokerConnection(connected);
+    this.thermal?.brokerConnection(connected);
+  }
+
   expectDown(node: number): void {
     this.watchdog?.expectDown(node);
   }

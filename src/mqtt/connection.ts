@@ -14,6 +14,8 @@ export interface MqttConnectionOptions {
   clock?: Clock;
   /** Called after every (re)connection, once subscriptions are renewed: republish what must be there. */
   onConnect?: () => Promise<void> | void;
+  /** Called once each time an established connection is lost (not on a stop). */
+  onDisconnect?: () => void;
   /** Back-off between reconnection attempts: first and longest wait. */
   backoff?: { initialMs: number; maxMs: number };
 }
@@ -37,6 +39,9 @@ export class MqttConnection {
   private stopping = false;
   private lastError = '';
   private connectedOnce = false;
+  /** Whether the connection was up when the last 'close' came: a failed attempt is no loss. */
+  private up = false;
+  private inFlight = 0;
   /** Messages published, for benchmarks and tests. */
   published = 0;
 
@@ -47,6 +52,11 @@ export class MqttConnection {
 
   get connected(): boolean {
     return this.client?.connected === true;
+  }
+
+  /** Publishes not yet acknowledged nor failed: none is left waiting for ever. */
+  get pending(): number {
+    return this.inFlight;
   }
 
   /**
@@ -69,6 +79,7 @@ export class MqttConnection {
         // broker's delayed ACK (~40 ms per command). Small messages go out at once.
         (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
         this.attempt = 0;
+        this.up = true;
         if (this.lastError) this.opts.logger.info({ url: displayUrl(this.opts.url) }, 'MQTT reconnected');
         this.lastError = '';
         void this.afterConnect().then(() => {
@@ -92,6 +103,11 @@ export class MqttConnection {
         this.lastError = reason;
       });
       client.on('close', () => {
+        this.failUnacknowledged(client);
+        if (this.up) {
+          this.up = false;
+          if (!this.stopping) this.opts.onDisconnect?.();
+        }
         if (failFast && !this.connectedOnce && !this.stopping) {
           this.stopping = true;
           reject(new TpmError('BROKER', `cannot connect to MQTT broker ${displayUrl(this.opts.url)}`));
@@ -113,6 +129,19 @@ export class MqttConnection {
       await this.opts.onConnect?.();
     } catch (error) {
       this.opts.logger.warn(`MQTT: republishing after connect failed: ${errorMessage(error)}`);
+    }
+  }
+
+  /**
+   * A closed connection fails every QoS 1 publish still waiting for its acknowledgement.
+   * MQTT.js keeps them in its outgoing store, which our reconnect() replaces with a fresh one
+   * (a clean session: the broker keeps nothing for us either), so their callbacks would never
+   * be called and their callers would wait for ever. Failing them is the honest answer: the
+   * message may or may not have reached the broker.
+   */
+  private failUnacknowledged(client: MqttClient): void {
+    for (const [id, entry] of Object.entries(client.outgoing)) {
+      if (entry.cmd === 'publish') client.removeOutgoingMessage(Number(id));
     }
   }
 
@@ -151,13 +180,26 @@ export class MqttConnection {
     await this.client.unsubscribeAsync(unusedTopic);
   }
 
-  /** A one-off publish (events, responses, commands): never retained unless asked. */
+  /**
+   * A one-off publish (events, responses, commands): never retained unless asked. It always
+   * ends: acknowledged, or rejected at once while the broker is away, or when the connection
+   * is lost before the acknowledgement (nothing is queued for a later connection).
+   */
   async publish(topic: string, payload: string | Buffer, options: { retain?: boolean; qos?: 0 | 1; flush?: boolean } = {}): Promise<void> {
     if (!this.client) throw new TpmError('BROKER', 'MQTT connection not started');
+    if (!this.client.connected) throw new TpmError('BROKER', `not connected to the MQTT broker: the message to ${topic} was not sent`);
     this.published++;
-    const sent = this.client.publishAsync(topic, payload, { qos: options.qos ?? 1, retain: options.retain ?? false });
-    if (options.flush) this.flush();
-    await sent;
+    this.inFlight++;
+    try {
+      const sent = this.client.publishAsync(topic, payload, { qos: options.qos ?? 1, retain: options.retain ?? false });
+      if (options.flush) this.flush();
+      await sent;
+    } catch (error) {
+      if (error instanceof TpmError) throw error;
+      throw new TpmError('BROKER', `the connection to the MQTT broker was lost before the message to ${topic} was acknowledged (${errorMessage(error)})`);
+    } finally {
+      this.inFlight--;
+    }
   }
 
   /**

@@ -59,6 +59,14 @@ export class AgentTracker {
     for (const listener of [...(this.listeners.get(node) ?? [])]) listener(status);
   }
 
+  /**
+   * The bridge lost the broker: it cannot hear any agent, so none counts as online or offline
+   * (a graceful sequence's settle wait is called off) until their retained states arrive again.
+   */
+  connectionLost(): void {
+    for (const node of [...this.statuses.keys()]) this.update(node, 'unknown');
+  }
+
   /** The agent ran its argv and it failed: the OS is still up. */
   reportFailure(node: number, error: string): void {
     this.remember(node, { status: this.status(node), failure: error });

@@ -67,6 +67,7 @@ export class Watchdog {
   private readonly nodes = new Map<number, WatchedNode>();
   private readonly cycles: number[] = [];
   private stopped = false;
+  private brokerUp = true;
 
   constructor(private readonly opts: WatchdogOptions) {
     for (const node of opts.nodes) {
@@ -118,6 +119,21 @@ export class Watchdog {
     this.evaluate(node, watched);
   }
 
+  /**
+   * The bridge lost (false) or regained (true) the broker. While it is away no agent can be
+   * heard: nothing counts as hung, and every agent is unknown until its retained state comes
+   * again. At the reconnection offline_after starts afresh, so an outage never power-cycles a
+   * healthy node.
+   */
+  brokerConnection(connected: boolean, at?: number): void {
+    this.brokerUp = connected;
+    for (const [node, watched] of this.nodes) {
+      if (!connected) watched.agent = undefined;
+      watched.hungSince = undefined;
+      this.evaluate(node, watched, at);
+    }
+  }
+
   /** Whether the node counts as hung now (for tests and status). */
   isHung(node: number): boolean {
     return this.nodes.get(node)?.hungSince !== undefined;
@@ -130,7 +146,7 @@ export class Watchdog {
 
   private evaluate(node: number, watched: WatchedNode, at?: number): void {
     if (this.stopped || watched.cycling) return;
-    const hung = watched.power === true && watched.agent !== 'online' && watched.agent !== 'shutting_down' && !watched.downOnPurpose;
+    const hung = this.brokerUp && watched.power === true && watched.agent !== 'online' && watched.agent !== 'shutting_down' && !watched.downOnPurpose;
     if (!hung) {
       watched.hungSince = undefined;
       watched.pausedReported = false;
@@ -234,14 +250,20 @@ export class Thermal {
   private readonly tripped = new Set<number>();
   private readonly pausedReported = new Set<number>();
   private readonly watched: Set<number>;
+  private brokerUp = true;
 
   constructor(private readonly opts: ThermalOptions) {
     this.watched = new Set(opts.nodes);
   }
 
+  /** Without the broker no agent can be commanded: temperatures wait for the reconnection. */
+  brokerConnection(connected: boolean): void {
+    this.brokerUp = connected;
+  }
+
   /** A temperature from `<b>/node/<n>/agent/telemetry` (null: not readable, ignored). */
   async temperature(node: number, celsius: number | null): Promise<void> {
-    if (!this.watched.has(node) || celsius === null || !Number.isFinite(celsius)) return;
+    if (!this.brokerUp || !this.watched.has(node) || celsius === null || !Number.isFinite(celsius)) return;
     if (this.tripped.has(node)) {
       if (celsius < this.opts.clearCelsius) this.tripped.delete(node);
       return;

@@ -56,6 +56,34 @@ describe('watchdog policy', () => {
     assert.match(events[0]!.reason, /agent offline for 10m while power is ON/);
   });
 
+  it('pauses while the bridge has lost the broker: offline_after starts again at the reconnection', async () => {
+    hangNode3();
+    await clock.advance(8 * MINUTE);
+    watchdog.brokerConnection(false);
+    await clock.advance(30 * MINUTE);
+    assert.deepEqual(cycled, [], 'no power cycle during the outage');
+    assert.equal(watchdog.isHung(3), false);
+    watchdog.brokerConnection(true);
+    const back = clock.now();
+    // The agent's retained state has not come (yet): it is unknown from the reconnection on.
+    await clock.advance(10 * MINUTE - 1);
+    assert.deepEqual(cycled, [], 'not before a full offline_after after the reconnection');
+    await clock.advance(1);
+    assert.deepEqual(cycled, [{ node: 3, at: back + 10 * MINUTE }]);
+  });
+
+  it('never power-cycles a healthy node across a broker outage longer than offline_after', async () => {
+    watchdog.power(3, true);
+    watchdog.agentState(3, 'online');
+    watchdog.brokerConnection(false);
+    await clock.advance(60 * MINUTE);
+    // Reconnected: the agent's retained online comes with the renewed subscription.
+    watchdog.agentState(3, 'online');
+    watchdog.brokerConnection(true);
+    await clock.advance(60 * MINUTE);
+    assert.deepEqual(cycled, []);
+  });
+
   it('does nothing while the power is OFF, however long the agent is away', async () => {
     watchdog.power(3, false);
     watchdog.agentState(3, 'offline');

@@ -11,14 +11,20 @@ export interface TcpProxy {
   url: string;
   /** Connections relayed so far (a reconnection counts again). */
   accepted: number;
-  /** Destroys every relayed connection now; new ones are relayed as before. */
+  /** Destroys every relayed connection now (and ends a freeze); new ones are relayed as before. */
   cut(): number;
+  /**
+   * From now on, bytes of the relayed connections are dropped in both directions while the
+   * sockets stay open (a link that went silent): a publish gets no acknowledgement.
+   */
+  freeze(): void;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const pairs = new Set<[Socket, Socket]>();
   let accepted = 0;
+  let frozen = false;
   const server: Server = createServer((client) => {
     accepted++;
     const upstream = connect({ host: '127.0.0.1', port: targetPort });
@@ -31,8 +37,12 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     };
     client.on('error', drop).on('close', drop);
     upstream.on('error', drop).on('close', drop);
-    client.pipe(upstream);
-    upstream.pipe(client);
+    client.on('data', (chunk: Buffer) => {
+      if (!frozen) upstream.write(chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      if (!frozen) client.write(chunk);
+    });
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -45,6 +55,7 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
       upstream.destroy();
     }
     pairs.clear();
+    frozen = false;
     return count;
   };
   return {
@@ -54,6 +65,9 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
       return accepted;
     },
     cut,
+    freeze: () => {
+      frozen = true;
+    },
     close: async () => {
       cut();
       await new Promise<void>((resolve) => server.close(() => resolve()));
