@@ -58,6 +58,8 @@ export interface Mosquitto {
   output(): string;
   /** SIGTERM, and waits for the process to exit. */
   stop(): Promise<void>;
+  /** SIGKILL (no goodbye to any client), and waits for the process to exit. */
+  kill(): Promise<void>;
   /** Starts again on the same port (after stop()). */
   start(): Promise<void>;
   /** stop() then start(). */
@@ -100,12 +102,12 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
     }
   };
 
-  const stop = async (): Promise<void> => {
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM'): Promise<void> => {
     const proc = child;
     if (!proc) return;
     child = undefined;
     if (proc.exitCode === null && proc.signalCode === null) {
-      proc.kill('SIGTERM');
+      proc.kill(signal);
       const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
       await exited;
       clearTimeout(timer);
@@ -117,7 +119,8 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
     port,
     url: `mqtt://127.0.0.1:${port}`,
     output: () => output,
-    stop,
+    stop: () => stop(),
+    kill: () => stop('SIGKILL'),
     start,
     restart: async () => {
       await stop();
