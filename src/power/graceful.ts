@@ -61,7 +61,7 @@ function within<T>(clock: Clock, promise: Promise<T>, deadline: number, signal: 
 
 /**
  * The OS half of a graceful off: command the agent, wait until it is gone and has stayed gone
- * for settle_time (docs/ARCHITECTURE.md, power sequences). Resolves when power may be
+ * for settle_time (docs/topics.md, "What the words do"). Resolves when power may be
  * cut; throws, with nothing cut and the node's state back to what it is, otherwise. Everything,
  * the command's delivery included, is bounded by graceful_timeout (plus one settle_time).
  */
