@@ -196,7 +196,9 @@ export class MqttConnection {
       await sent;
     } catch (error) {
       if (error instanceof TpmError) throw error;
-      throw new TpmError('BROKER', `the connection to the MQTT broker was lost before the message to ${topic} was acknowledged (${errorMessage(error)})`);
+      // 'Message removed' is ours (failUnacknowledged); anything else MQTT.js said is kept.
+      const detail = errorMessage(error) === 'Message removed' ? '' : ` (${errorMessage(error)})`;
+      throw new TpmError('BROKER', `the connection to the MQTT broker was lost before the message to ${topic} was acknowledged${detail}`);
     } finally {
       this.inFlight--;
     }

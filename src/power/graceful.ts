@@ -93,7 +93,10 @@ export async function shutDownOs(deps: GracefulDeps, seq: Sequence): Promise<voi
     if (signal.aborted && signal.reason !== STOPPING) throw new TpmError('AGENT', `node ${n}: shutdown ended: ${String(signal.reason)}`);
     view.setState(n, view.power(n) === false ? 'off' : 'on', source, `shutdown failed: ${errorMessage(error)}`);
     if (signal.aborted) throw new TpmError('AGENT', `node ${n}: shutdown interrupted by a bridge stop; power left on`);
-    throw new TpmError('AGENT', `node ${n}: shutdown failed, power stays on: ${errorMessage(error)}`);
+    const reason = errorMessage(error);
+    // Whatever went wrong (a lost broker included), the way out is the same: say it every time.
+    const advice = /FORCE_OFF/.test(reason) ? '' : '; nothing was cut: check the node, and use FORCE_OFF to cut power anyway';
+    throw new TpmError('AGENT', `node ${n}: shutdown failed, power stays on: ${reason}${advice}`);
   }
 }
 
