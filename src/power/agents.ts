@@ -54,6 +54,10 @@ export class AgentTracker {
   }
 
   update(node: number, status: AgentState): void {
+    this.set(node, status);
+  }
+
+  private set(node: number, status: LastWord): void {
     this.statuses.set(node, status);
     this.remember(node, { status });
     for (const listener of [...(this.listeners.get(node) ?? [])]) listener(status);
@@ -64,7 +68,7 @@ export class AgentTracker {
    * (a graceful sequence's settle wait is called off) until their retained states arrive again.
    */
   connectionLost(): void {
-    for (const node of [...this.statuses.keys()]) this.update(node, 'unknown');
+    for (const node of [...this.statuses.keys()]) this.set(node, 'unknown');
   }
 
   /** The agent ran its argv and it failed: the OS is still up. */
