@@ -1,14 +1,12 @@
 #!/usr/bin/env node
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { formatPowerAnswer, parsePowerArgs, requestPower } from './cli/power-client.js';
-import { demoConfig } from './cli/demo.js';
+import type { LoadedConfig } from './config/load.js';
+import type { WorkerAnswer } from './config/load-worker.js';
 import { ConfigError, formatProblems } from './config/problems.js';
-import { loadConfigFile } from './config/load.js';
-import { runValidate } from './config/validate.js';
 import type { Config } from './config/schema.js';
 import { VERSION } from './app/version.js';
-import { TpmError, errorMessage } from './util/errors.js';
+import { TpmError, errorMessage, type ErrorCode } from './util/errors.js';
 import { createLogger, type Logger } from './util/logger.js';
 
 const HELP = `turingpi-mqtt ${VERSION}: Turing Pi cluster boards in MQTT and Home Assistant
@@ -60,9 +58,11 @@ async function main(argv: string[]): Promise<number> {
       if (rest.length > 0) return usage(`unexpected argument "${rest[0]}"`);
       if (!values.config) return usage('agent needs -c FILE (the agent config of this node)');
       return runAgent(values.config);
-    case 'validate':
+    case 'validate': {
       if (!values.config) return usage('validate needs -c FILE');
+      const { runValidate } = await import('./config/validate.js');
       return runValidate(values.config, process.stdout);
+    }
     case 'power':
       return runPower(rest, values.config, values.json === true, values.timeout);
     default:
@@ -78,10 +78,31 @@ function usage(reason: string): number {
 /** Reads the config or says why not, one line per problem, no stack trace. */
 async function readConfig(path: string | undefined, role: 'bridge' | 'agent'): Promise<{ config: Config; warnings: string[]; demo: boolean }> {
   if (path === undefined && role === 'bridge' && !existsSync(DEFAULT_CONFIG)) {
+    const { demoConfig } = await import('./cli/demo.js');
     return { config: demoConfig(), warnings: [], demo: true };
   }
-  const { config, warnings } = await loadConfigFile(path ?? DEFAULT_CONFIG, { role });
+  const file = path ?? DEFAULT_CONFIG;
+  // The bridge keeps zod for its state files anyway; in a thread of its own the loader cost it more than it freed.
+  const { config, warnings } = role === 'agent' ? await loadInWorker(file, role) : await (await import('./config/load.js')).loadConfigFile(file, { role });
   return { config, warnings, demo: false };
+}
+
+/**
+ * Loads a config in a worker thread (config/load-worker.ts): the YAML parser and the schema
+ * leave with the thread. The agent runs for months on every node and needs them only here.
+ */
+async function loadInWorker(path: string, role: 'bridge' | 'agent'): Promise<LoadedConfig> {
+  const { Worker } = await import('node:worker_threads');
+  const worker = new Worker(new URL('./config/load-worker.js', import.meta.url), { workerData: { path, role } });
+  const answer = await new Promise<WorkerAnswer>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`the config loader stopped (exit ${code}) without an answer`)));
+  });
+  await worker.terminate();
+  if (answer.ok) return answer.loaded;
+  if ('problems' in answer) throw new ConfigError(answer.problems);
+  throw answer.code ? new TpmError(answer.code as ErrorCode, answer.message) : new Error(answer.message);
 }
 
 function reportStartError(error: unknown): number {
@@ -178,6 +199,7 @@ async function runAgent(path: string): Promise<number> {
 }
 
 async function runPower(args: string[], path: string | undefined, json: boolean, timeout: string | undefined): Promise<number> {
+  const { formatPowerAnswer, parsePowerArgs, requestPower } = await import('./cli/power-client.js');
   let command;
   let config: Config;
   try {

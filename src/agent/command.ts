@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 
 /** What the bridge may ask an agent (docs/topics.md, `agent/command`). */
 export type AgentAction = 'shutdown' | 'reboot';
@@ -27,8 +26,10 @@ const STDERR_LIMIT = 4096;
  * permission denied) rejects.
  */
 export function spawnRunner(timeoutMs: number): CommandRunner {
-  return (argv) =>
-    new Promise((resolve, reject) => {
+  return async (argv) => {
+    // Loaded when a command comes, not kept by every idle agent (with it node loads dgram & co.).
+    const { spawn } = await import('node:child_process');
+    return new Promise((resolve, reject) => {
       const [file, ...args] = argv;
       if (!file) {
         reject(new Error('empty command'));
@@ -46,6 +47,7 @@ export function spawnRunner(timeoutMs: number): CommandRunner {
         else resolve({ code: -1, stderr: (stderr.trim() || `killed by ${signal ?? 'a signal'}`).trim() });
       });
     });
+  };
 }
 
 /** A one-line description of a failed run, for the log and the `agent/event` error. */

@@ -71,12 +71,13 @@ export class CpuLoadMeter {
 }
 
 /** Where the kernel's files are, under `root` (`/` on a real node). */
-export function kernelPaths(root = '/'): { stat: string; meminfo: string; uptime: string; thermal: string; throttled: string } {
+export function kernelPaths(root = '/'): { stat: string; meminfo: string; uptime: string; thermal: string; hwmon: string; throttled: string } {
   return {
     stat: join(root, 'proc/stat'),
     meminfo: join(root, 'proc/meminfo'),
     uptime: join(root, 'proc/uptime'),
     thermal: join(root, 'sys/class/thermal'),
+    hwmon: join(root, 'sys/class/hwmon'),
     // The kernel's copy of the Raspberry Pi firmware's throttle value (its firmware driver).
     throttled: join(root, 'sys/devices/platform/soc/soc:firmware/get_throttled'),
   };
@@ -127,4 +128,36 @@ export async function readThermalZones(dir: string): Promise<number | null> {
 
 function zoneNumber(name: string): number {
   return Number(name.slice('thermal_zone'.length));
+}
+
+/** hwmon drivers that measure the CPU (Intel, AMD, and the names Arm SoCs register). */
+const CPU_HWMON = /^(coretemp|k10temp|zenpower|cpu[-_]thermal|soc[-_]thermal|cpu)$/;
+
+/**
+ * The CPU temperature in °C from hwmon (`/sys/class/hwmon`), for machines whose kernel has no
+ * thermal zone for it: the lowest-numbered `tempN_input` of the first CPU driver that reads.
+ */
+export async function readHwmon(dir: string): Promise<number | null> {
+  let devices: string[];
+  try {
+    devices = (await readdir(dir)).filter((name) => /^hwmon\d+$/.test(name)).sort((a, b) => Number(a.slice(5)) - Number(b.slice(5)));
+  } catch {
+    return null;
+  }
+  for (const device of devices) {
+    const name = (await readText(join(dir, device, 'name')))?.trim() ?? '';
+    if (!CPU_HWMON.test(name)) continue;
+    let inputs: string[];
+    try {
+      inputs = (await readdir(join(dir, device))).filter((f) => /^temp\d+_input$/.test(f)).sort((a, b) => parseInt(a.slice(4), 10) - parseInt(b.slice(4), 10));
+    } catch {
+      continue;
+    }
+    for (const input of inputs) {
+      const text = (await readText(join(dir, device, input)))?.trim() ?? '';
+      const milli = Number(text);
+      if (text !== '' && Number.isFinite(milli)) return milli / 1000;
+    }
+  }
+  return null;
 }

@@ -1,6 +1,5 @@
-import { execFile } from 'node:child_process';
 import { hostname, uptime } from 'node:os';
-import { CpuLoadMeter, fsUse, kernelPaths, parseMeminfo, parseProcStatCpu, parseUptime, readText, readThermalZones } from './kernel.js';
+import { CpuLoadMeter, fsUse, kernelPaths, parseMeminfo, parseProcStatCpu, parseUptime, readHwmon, readText, readThermalZones } from './kernel.js';
 
 /**
  * Where the agent reads the node's health: the subset of `systeminformation` it uses, so
@@ -38,7 +37,7 @@ export interface DefaultSystemInfoOptions {
   now?: () => number;
 }
 
-/** systeminformation, loaded the first time the kernel's files do not answer (never on a Linux node). */
+/** systeminformation, loaded the first time the kernel's files do not answer (on a system without /proc). */
 async function loadSystemInformation(): Promise<FallbackSource> {
   const loaded = (await import('systeminformation')) as typeof import('systeminformation') & { default?: typeof import('systeminformation') };
   return loaded.default ?? loaded;
@@ -48,7 +47,7 @@ async function loadSystemInformation(): Promise<FallbackSource> {
  * The real source: the kernel's files (/proc/stat, /proc/meminfo, /proc/uptime, statfs of
  * `/`, the thermal zones, the firmware's throttle value in sysfs), read in this process.
  * No process is started for a sample: systeminformation (which starts shells for CPU load
- * and temperature) is only the fallback where a file is missing, loaded then.
+ * and temperature) is only the fallback on a system without /proc, loaded then.
  */
 export function defaultSystemInfo(options: DefaultSystemInfoOptions = {}): SystemInfoSource {
   const paths = kernelPaths(options.root);
@@ -59,8 +58,13 @@ export function defaultSystemInfo(options: DefaultSystemInfoOptions = {}): Syste
     const text = await readText(paths.stat);
     return text === null ? null : parseProcStatCpu(text);
   });
+  // A Linux kernel has told all it knows through thermal zones and hwmon: systeminformation
+  // (shells, `sensors`) is asked only on a system without /proc.
+  const noSensor = { main: null };
+  const otherSystems = async (): Promise<{ main: number | null }> =>
+    (await readText(paths.stat)) !== null ? noSensor : (await fallbackSource()).cpuTemperature();
   return {
-    cpuTemperature: kernelFirstTemperature(async () => (await fallbackSource()).cpuTemperature(), { dir: paths.thermal, now: options.now }),
+    cpuTemperature: kernelFirstTemperature(otherSystems, { dir: paths.thermal, hwmon: paths.hwmon, now: options.now }),
     currentLoad: async () => {
       const load = await cpu.percent();
       return load !== null ? { currentLoad: load } : (await fallbackSource()).currentLoad();
@@ -87,6 +91,7 @@ export async function readFirmwareThrottled(sysfs = THROTTLED_SYSFS): Promise<st
   const text = await readText(sysfs);
   if (text !== null) return text.trim();
   // Older kernels or containers without the sysfs file: ask the firmware tool.
+  const { execFile } = await import('node:child_process');
   return new Promise((resolve) => {
     execFile('vcgencmd', ['get_throttled'], { timeout: 2000 }, (error, stdout) => {
       resolve(error ? null : stdout.trim());
@@ -97,20 +102,19 @@ export async function readFirmwareThrottled(sysfs = THROTTLED_SYSFS): Promise<st
 export { readThermalZones };
 
 /**
- * Reads the thermal zones; only where they give nothing asks `fallback` (systeminformation,
- * which also knows hwmon labels and `sensors`), itself quiet for an hour after it found
- * nothing (see quietAfterNothing).
+ * Reads the thermal zones, then hwmon; only where they give nothing asks `fallback`, itself
+ * quiet for an hour after it found nothing (see quietAfterNothing).
  */
 export function kernelFirstTemperature(
   fallback: () => Promise<{ main: number | null }>,
-  options: { dir?: string; now?: (() => number) | undefined } = {},
+  options: { dir?: string; hwmon?: string; now?: (() => number) | undefined } = {},
 ): () => Promise<{ main: number | null }> {
   const quietFallback = quietAfterNothing(async () => {
     const { main } = await fallback();
     return main !== null && Number.isFinite(main) ? main : null;
   }, options.now);
   return async () => {
-    const celsius = await readThermalZones(options.dir ?? THERMAL_ZONES);
+    const celsius = (await readThermalZones(options.dir ?? THERMAL_ZONES)) ?? (await readHwmon(options.hwmon ?? kernelPaths().hwmon));
     return { main: celsius ?? (await quietFallback()) };
   };
 }

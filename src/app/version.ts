@@ -1,15 +1,19 @@
 import { readFileSync } from 'node:fs';
 
-/** The package's version and build date, read once from package.json beside dist/. */
+/**
+ * The package's version, read once from the package.json above this file: dist/src/app (the
+ * compiled modules), dist/src or dist/src/chunks (the bundle), src/app (run through tsx).
+ */
 function readPackage(): { version: string } {
-  for (const relative of ['../../../package.json', '../../package.json']) {
+  for (let dir = new URL('.', import.meta.url); ; dir = new URL('..', dir)) {
     try {
-      return JSON.parse(readFileSync(new URL(relative, import.meta.url), 'utf8')) as { version: string };
+      const pkg = JSON.parse(readFileSync(new URL('package.json', dir), 'utf8')) as { name?: string; version: string };
+      if (pkg.name === 'turingpi-mqtt') return pkg;
     } catch {
-      // try the next layout (compiled dist/src/app vs. src/app run through tsx)
+      // none here: one folder up
     }
+    if (dir.pathname === '/') return { version: '0.0.0' };
   }
-  return { version: '0.0.0' };
 }
 
 export const VERSION = readPackage().version;

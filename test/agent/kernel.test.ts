@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, statfsSync, writeFileSync } from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { CpuLoadMeter, parseMeminfo, parseProcStatCpu, parseUptime } from '../../src/agent/kernel.js';
+import { CpuLoadMeter, parseMeminfo, parseProcStatCpu, parseUptime, readHwmon } from '../../src/agent/kernel.js';
 import { defaultSystemInfo, type FallbackSource } from '../../src/agent/system-info.js';
 import { TelemetrySampler } from '../../src/agent/telemetry.js';
 import { FakeClock } from '../../src/util/fake-clock.js';
@@ -122,6 +122,23 @@ describe('agent readings from the kernel\'s files', () => {
     assert.equal(await meter.percent(), null, 'unreadable: null');
   });
 
+  it('reads the CPU temperature from hwmon where there is no thermal zone: the CPU driver, its first input', async () => {
+    const root = fakeRoot({
+      'sys/class/hwmon/hwmon0/name': 'nvme\n',
+      'sys/class/hwmon/hwmon0/temp1_input': '38850\n',
+      'sys/class/hwmon/hwmon2/name': 'coretemp\n',
+      'sys/class/hwmon/hwmon2/temp10_input': '59000\n',
+      'sys/class/hwmon/hwmon2/temp2_input': '57000\n',
+      'sys/class/hwmon/hwmon2/temp1_input': '61000\n',
+    });
+    assert.equal(await readHwmon(join(root, 'sys/class/hwmon')), 61);
+    const fallback = countingFallback();
+    const source = defaultSystemInfo({ root, loadFallback: fallback.load });
+    assert.deepEqual(await source.cpuTemperature(), { main: 61 });
+    assert.equal(await readHwmon(join(fakeRoot({ 'sys/class/hwmon/hwmon0/name': 'nvme\n', 'sys/class/hwmon/hwmon0/temp1_input': '1\n' }), 'sys/class/hwmon')), null);
+    assert.equal(fallback.loads, 0);
+  });
+
   it('samples a fake Raspberry Pi root: every figure from its files, nothing from the fallback', async () => {
     const root = fakeRoot(PI_FILES);
     const fallback = countingFallback();
@@ -199,6 +216,7 @@ describe('agent readings from the kernel\'s files', () => {
       }
     });
     assert.deepEqual(later.spawns, []);
+    assert.equal(fallback.loads, 0, 'a Linux kernel without a sensor: null, systeminformation is not asked');
   });
 
   it('on this machine (the real files under /), later samples start no process', async function () {

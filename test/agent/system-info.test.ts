@@ -16,6 +16,8 @@ function thermalDir(zones: Record<string, [string, string | undefined]>): string
   return dir;
 }
 
+const NO_HWMON = join(tmpdir(), 'tpm-no-such-hwmon-dir');
+
 describe('agent temperature from the kernel', () => {
   it('reads a Raspberry Pi\'s cpu-thermal zone in °C', async () => {
     assert.equal(await readThermalZones(thermalDir({ thermal_zone0: ['cpu-thermal', '48312'] })), 48.312);
@@ -42,10 +44,10 @@ describe('agent temperature from the kernel', () => {
       asked++;
       return { main: 70 };
     };
-    const withZone = kernelFirstTemperature(fallback, { dir: thermalDir({ thermal_zone0: ['cpu-thermal', '45000'] }) });
+    const withZone = kernelFirstTemperature(fallback, { dir: thermalDir({ thermal_zone0: ['cpu-thermal', '45000'] }), hwmon: NO_HWMON });
     assert.deepEqual(await withZone(), { main: 45 });
     assert.equal(asked, 0);
-    const withoutZone = kernelFirstTemperature(fallback, { dir: thermalDir({}) });
+    const withoutZone = kernelFirstTemperature(fallback, { dir: thermalDir({}), hwmon: NO_HWMON });
     assert.deepEqual(await withoutZone(), { main: 70 });
     assert.deepEqual(await withoutZone(), { main: 70 });
     assert.equal(asked, 2, 'a fallback that finds a sensor is asked every time');
@@ -59,7 +61,7 @@ describe('agent temperature from the kernel', () => {
         asked++;
         return { main: null };
       },
-      { dir: thermalDir({}), now: () => now },
+      { dir: thermalDir({}), hwmon: NO_HWMON, now: () => now },
     );
     assert.deepEqual(await temperature(), { main: null });
     now += NO_SENSOR_RETRY_MS - 1;

@@ -67,6 +67,14 @@ export async function startFloor(probe: Probe, prefix: string, url: string, node
 }
 
 /**
+ * The floor the issue sets its memory and CPU targets against: a bare `node` process with
+ * node's default flags, doing nothing (a timer keeps it alive).
+ */
+export function startBareNode(): Child {
+  return spawnNode(['-e', 'setInterval(() => {}, 1 << 30)']);
+}
+
+/**
  * The client that times commands and echoes, connected for that alone. It subscribes to the
  * answers it waits for, as a script or Home Assistant would: each floor's pong and each
  * commanded node's power (QoS 1), and the events at QoS 0 (the bridge's, only to notice a

@@ -63,6 +63,19 @@ function nodeJson<T>(args: string[], what: string): Promise<T> {
   });
 }
 
+export interface AgentSoak {
+  samples: number;
+  interval_ms: number;
+  seconds: number;
+  after_first_sample: { rss_kib: number; anon_kib: number };
+  after_samples: { rss_kib: number; anon_kib: number };
+}
+
+/** The agent's memory after `samples` samples `intervalMs` apart, in a process of its own (agent-soak.ts). */
+export function measureAgentSoak(benchDir: string, configFile: string, samples: number, intervalMs: number): Promise<AgentSoak> {
+  return nodeJson<AgentSoak>([join(benchDir, 'agent-soak.js'), configFile, String(samples), String(intervalMs)], 'agent soak');
+}
+
 /** Counts the renames of bridge.json in a state directory (each is one fsync'd, atomic write). */
 export function measureStateWrites(stateDir: string): { stop(): number } {
   let writes = 0;

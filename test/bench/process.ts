@@ -11,6 +11,14 @@ export function rssKiB(pid: number): number {
   return Number(match[1]);
 }
 
+/** Anonymous resident memory of a process in KiB (RssAnon: heap and code, not the mapped binary). */
+export function anonKiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const match = /^RssAnon:\s+(\d+)\s+kB/m.exec(status);
+  if (!match) throw new Error(`no RssAnon for process ${pid}`);
+  return Number(match[1]);
+}
+
 /** Clock ticks per second of /proc/<pid>/stat times: 100 on every Linux this runs on (USER_HZ). */
 export const CLOCK_TICKS_PER_SECOND = 100;
 

@@ -10,13 +10,13 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeBridgeConfig } from './configs.js';
+import { writeAgentConfig, writeBridgeConfig } from './configs.js';
 import { startMosquitto, type Mosquitto } from './mosquitto.js';
-import { NODE, BridgeCommander, FloorCommander, commandAgent, commanders, interleaved, interleavedMany, startAgent, startBridge, startBridgeAndFloor, startFloor, type Commander } from './harness.js';
-import { cpuMs, rssKiB, type Child } from './process.js';
+import { NODE, BridgeCommander, FloorCommander, commandAgent, commanders, interleaved, interleavedMany, startAgent, startBareNode, startBridge, startBridgeAndFloor, startFloor, type Commander } from './harness.js';
+import { anonKiB, cpuMs, rssKiB, type Child } from './process.js';
 import { Probe } from './probe.js';
-import { compare, median, percentile, round, table, type Comparison } from './stats.js';
-import { measureImports, measureInProcessPolls, measureStateWrites, type ImportCost, type PollFigures } from './in-process.js';
+import { bounded, compare, median, percentile, round, table, type Comparison } from './stats.js';
+import { measureAgentSoak, measureImports, measureInProcessPolls, measureStateWrites, type ImportCost, type PollFigures } from './in-process.js';
 import { delay } from '../support/wait.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -34,7 +34,10 @@ const N = {
   stockCommands: QUICK ? 60 : 200,
   scale: [8, 64, 512],
   polls: QUICK ? 4000 : 20_000,
+  agentSamples: QUICK ? 300 : 3600,
 };
+/** How far apart the agent soak's samples are (the config's agent.interval is at least 1 s). */
+const SOAK_INTERVAL_MS = 10;
 /** The pause before each command of the "apart" latency figure. */
 const SPACED_MS = 2;
 /** docs/configuration.md: the default board.poll_interval. */
@@ -79,6 +82,7 @@ async function main(): Promise<void> {
     log(`start-up: ${N.startups} x bridge (simulated Turing Pi 1) and floor client ...`);
     const bridgeStarts: number[] = [];
     const floorStarts: number[] = [];
+    const agentStarts: number[] = [];
     let startMessages = { base: 0, discovery: 0, discoveryBytes: 0 };
     for (let i = 0; i < N.startups; i++) {
       const floor = await startFloor(probe, `bench/floor-start-${i}`, broker.url);
@@ -88,15 +92,26 @@ async function main(): Promise<void> {
       bridgeStarts.push(bridge.startupMs);
       startMessages = bridge.messages;
       await bridge.child.stop();
+      const agent = await startAgent(probe, work, broker.url, `bench/agent-start-${i}`, 3);
+      agentStarts.push(agent.startupMs);
+      await agent.child.stop();
     }
-    rows.push(compare('start-up to online (median)', 'ms', median(bridgeStarts), median(floorStarts), `${startMessages.base + startMessages.discovery} messages`));
-    results.startup = { bridge_ms: bridgeStarts.map((x) => round(x, 1)), floor_ms: floorStarts.map((x) => round(x, 1)), messages_at_online: startMessages };
+    rows.push(bounded('bridge start-up to online (median)', 'ms', median(bridgeStarts), median(floorStarts), 1.5, `${startMessages.base + startMessages.discovery} messages, every node's power retained`));
+    rows.push(bounded('agent start-up to first telemetry (median)', 'ms', median(agentStarts), median(floorStarts), 1.3, 'floor: connect, subscribe, publish'));
+    results.startup = {
+      bridge_ms: bridgeStarts.map((x) => round(x, 1)),
+      agent_ms: agentStarts.map((x) => round(x, 1)),
+      floor_ms: floorStarts.map((x) => round(x, 1)),
+      messages_at_online: startMessages,
+    };
 
     // ---- the long-running trio: bridge, agent, floor ---------------------------------------
     log('memory and idle cost: bridge, agent and floor client running side by side ...');
     const run = writeBridgeConfig(work, broker.url, { model: 'tpi1' });
     const bridge = await startBridge(probe, run);
     children.push(bridge.child);
+    const bare = startBareNode();
+    children.push(bare);
     const floor = await startFloor(probe, 'bench/floor', broker.url);
     children.push(floor.child);
     // The floor that also sends a command's messages (floor-client.ts --contract), for the latency figures.
@@ -105,10 +120,14 @@ async function main(): Promise<void> {
     // The agent reading the real /proc and sysfs; its argv fails on purpose so each command ends in an event.
     const { child: agent, startupMs: agentStartupMs } = await startAgent(probe, work, broker.url, run.base, 3);
     children.push(agent);
-    rows.push(compare('agent start-up to first telemetry', 'ms', agentStartupMs, median(floorStarts)));
+    rows.push(compare('agent start-up to first telemetry (beside the bridge)', 'ms', agentStartupMs, median(floorStarts)));
     await delay(1000);
-    const rssStart = { bridge: rssKiB(bridge.child.pid), agent: rssKiB(agent.pid), floor: rssKiB(floor.child.pid) };
-    rows.push(compare('bridge RSS after start', 'MiB', kib(rssStart.bridge), kib(rssStart.floor)));
+    const rssStart = { bridge: rssKiB(bridge.child.pid), agent: rssKiB(agent.pid), floor: rssKiB(floor.child.pid), bare: rssKiB(bare.pid) };
+    const anonStart = { bridge: anonKiB(bridge.child.pid), agent: anonKiB(agent.pid), floor: anonKiB(floor.child.pid), bare: anonKiB(bare.pid) };
+    rows.push(bounded('bridge RSS after start, against bare node', 'MiB', kib(rssStart.bridge), kib(rssStart.bare), 1.35, 'tpi1 simulated, discovery published'));
+    rows.push(bounded('agent RSS after start, against bare node', 'MiB', kib(rssStart.agent), kib(rssStart.bare), 1.2));
+    rows.push(bounded('agent anonymous memory after start, against bare node', 'MiB', kib(anonStart.agent), kib(anonStart.bare), 3));
+    rows.push(compare('bridge RSS after start', 'MiB', kib(rssStart.bridge), kib(rssStart.floor), 'floor: bare MQTT.js client'));
     rows.push(compare('agent RSS after start', 'MiB', kib(rssStart.agent), kib(rssStart.floor)));
 
     // ---- idle: nothing changes; default poll interval --------------------------------------
@@ -117,25 +136,31 @@ async function main(): Promise<void> {
     await delay(QUICK ? 1000 : 15_000);
     probe.resetCount(run.base);
     probe.resetCount(`${run.base}/node/3/agent`);
-    const cpu0 = { bridge: cpuMs(bridge.child.pid), agent: cpuMs(agent.pid), floor: cpuMs(floor.child.pid) };
+    const cpu0 = { bridge: cpuMs(bridge.child.pid), agent: cpuMs(agent.pid), floor: cpuMs(floor.child.pid), bare: cpuMs(bare.pid) };
     await delay(N.idleSeconds * 1000);
-    const cpu1 = { bridge: cpuMs(bridge.child.pid), agent: cpuMs(agent.pid), floor: cpuMs(floor.child.pid) };
-    const perMinute = (k: 'bridge' | 'agent' | 'floor'): number => ((cpu1[k] - cpu0[k]) * 60) / N.idleSeconds;
+    const cpu1 = { bridge: cpuMs(bridge.child.pid), agent: cpuMs(agent.pid), floor: cpuMs(floor.child.pid), bare: cpuMs(bare.pid) };
+    const perMinute = (k: 'bridge' | 'agent' | 'floor' | 'bare'): number => ((cpu1[k] - cpu0[k]) * 60) / N.idleSeconds;
     const agentMessages = probe.count(`${run.base}/node/3/agent`).messages;
     const bridgeIdleMessages = probe.count(run.base).messages - agentMessages;
     const idlePolls = (N.idleSeconds * 1000) / DEFAULT_POLL_MS;
     rows.push(compare('bridge idle CPU (poll 5 s)', 'ms/min', perMinute('bridge'), perMinute('floor'), `${N.idleSeconds} s window, 10 ms ticks, children incl.`));
     rows.push(compare('agent idle CPU (interval 15 s)', 'ms/min', perMinute('agent'), perMinute('floor')));
+    // 10 ms ticks: a bare node may show 0 here, and then no ratio can be met (or computed).
+    rows.push(bounded('agent idle CPU, against bare node', 'ms/min', perMinute('agent'), perMinute('bare'), 1.2, 'own + children, 10 ms ticks'));
     rows.push(compare('bridge MQTT messages per idle poll', 'msg', bridgeIdleMessages / idlePolls, null, `${bridgeIdleMessages} in ${idlePolls} polls`));
     // The same three after the idle window: V8 gives back the young generation that start-up
     // grew only once a process has been quiet for some seconds (its memory reducer), so the
     // figure 1 s after start holds that transient and this one what a running service keeps.
-    const rssSettled = { bridge: rssKiB(bridge.child.pid), agent: rssKiB(agent.pid), floor: rssKiB(floor.child.pid) };
+    const rssSettled = { bridge: rssKiB(bridge.child.pid), agent: rssKiB(agent.pid), floor: rssKiB(floor.child.pid), bare: rssKiB(bare.pid) };
+    const anonSettled = { bridge: anonKiB(bridge.child.pid), agent: anonKiB(agent.pid), floor: anonKiB(floor.child.pid), bare: anonKiB(bare.pid) };
+    rows.push(bounded('bridge RSS settled, against bare node', 'MiB', kib(rssSettled.bridge), kib(rssSettled.bare), 1.35));
+    rows.push(bounded('agent RSS settled, against bare node', 'MiB', kib(rssSettled.agent), kib(rssSettled.bare), 1.2));
+    rows.push(bounded('agent anonymous memory settled, against bare node', 'MiB', kib(anonSettled.agent), kib(anonSettled.bare), 3));
     rows.push(compare('bridge RSS settled (after idle window)', 'MiB', kib(rssSettled.bridge), kib(rssSettled.floor)));
     rows.push(compare('agent RSS settled (after idle window)', 'MiB', kib(rssSettled.agent), kib(rssSettled.floor)));
     results.idle = {
       seconds: N.idleSeconds,
-      cpu_ms_per_minute: { bridge: round(perMinute('bridge')), agent: round(perMinute('agent')), floor: round(perMinute('floor')) },
+      cpu_ms_per_minute: { bridge: round(perMinute('bridge')), agent: round(perMinute('agent')), floor: round(perMinute('floor')), bare_node: round(perMinute('bare')) },
       bridge_messages: bridgeIdleMessages,
       agent_messages: agentMessages,
       polls: idlePolls,
@@ -223,7 +248,9 @@ async function main(): Promise<void> {
     rows.push(compare(`agent RSS ${SETTLE_MS / 1000} s after the commands`, 'MiB', kib(rssAfterSettled.agent), kib(rssAfterSettled.floor)));
     results.memory = {
       rss_kib_after_start: rssStart,
+      anon_kib_after_start: anonStart,
       rss_kib_settled_after_start: rssSettled,
+      anon_kib_settled_after_start: anonSettled,
       rss_kib_after_commands: rssAfter,
       rss_kib_settled_after_commands: rssAfterSettled,
       bridge_commands: bridgeCommands,
@@ -231,8 +258,18 @@ async function main(): Promise<void> {
       soak_seconds: round(soakSeconds, 1),
     };
     for (const child of [bridge.child, agent, floor.child, contractFloor.child]) await child.stop();
-    children.length = 0;
     await timing.probe.close();
+
+    // ---- the agent over many samples (a process of its own, the bare node beside it) -----------
+    log(`agent: ${N.agentSamples} samples, ${SOAK_INTERVAL_MS} ms apart ...`);
+    const soakConfig = writeAgentConfig(work, broker.url, 'bench/agent-soak', 3, ['false']);
+    const soak = await measureAgentSoak(here, soakConfig, N.agentSamples, SOAK_INTERVAL_MS);
+    const bareNow = { rss: rssKiB(bare.pid), anon: anonKiB(bare.pid) };
+    rows.push(bounded(`agent RSS after ${soak.samples} samples, against bare node`, 'MiB', kib(soak.after_samples.rss_kib), kib(bareNow.rss), 1.2, `${round(kib(soak.after_samples.rss_kib - soak.after_first_sample.rss_kib), 1)} MiB more than after the first`));
+    rows.push(bounded(`agent anonymous memory after ${soak.samples} samples, against bare node`, 'MiB', kib(soak.after_samples.anon_kib), kib(bareNow.anon), 3));
+    results.agent_soak = { ...soak, bare_node: { rss_kib: bareNow.rss, anon_kib: bareNow.anon } };
+    await bare.stop();
+    children.length = 0;
 
     // ---- the library in a process of its own: bus transactions, messages and heap per poll --
     log(`idle polls through the library (a process of its own): ${N.polls} polls of a Turing Pi 1 on the simulated bus ...`);
@@ -256,10 +293,11 @@ async function main(): Promise<void> {
       scale.push({ nodes, startup_ms: round(s.startupMs, 1), discovery_messages: s.messages.discovery, discovery_bytes: s.messages.discoveryBytes, state_messages: s.messages.base, rss_kib: rss });
     }
     const first = scale[0] as { nodes: number; rss_kib: number; startup_ms: number };
-    for (const s of scale as { nodes: number; rss_kib: number; startup_ms: number; discovery_messages: number; discovery_bytes: number }[]) {
+    for (const s of scale as { nodes: number; rss_kib: number; startup_ms: number; discovery_messages: number; discovery_bytes: number; kib_per_node?: number }[]) {
       const perNode = s.nodes === first.nodes ? null : (s.rss_kib - first.rss_kib) / (s.nodes - first.nodes);
+      if (perNode !== null) s.kib_per_node = round(perNode, 1);
       rows.push(compare(`${s.nodes} nodes: start-up`, 'ms', s.startup_ms, median(floorStarts), `${s.discovery_messages} discovery msgs, ${round(s.discovery_bytes / 1024, 1)} KiB`));
-      rows.push(compare(`${s.nodes} nodes: RSS`, 'MiB', kib(s.rss_kib), kib(rssStart.floor), perNode === null ? '' : `${round(perNode, 1)} KiB per node beyond ${first.nodes}`));
+      rows.push(compare(`${s.nodes} nodes: RSS`, 'MiB', kib(s.rss_kib), kib(rssStart.bare), perNode === null ? 'floor: bare node' : `${round(perNode, 1)} KiB per node beyond ${first.nodes} (target < 10: ${perNode < 10 ? 'met' : 'NOT met'})`));
     }
     results.scale = scale;
     await probe.close();

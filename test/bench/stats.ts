@@ -23,6 +23,15 @@ export interface Comparison {
   floor: number | null;
   ratio: number | null;
   note?: string;
+  /** The issue's bound on the ratio, where it sets one, and whether this run meets it. */
+  target?: number;
+  met?: boolean;
+}
+
+/** `compare`, with the ratio the issue allows at most. */
+export function bounded(name: string, unit: string, value: number, floor: number, target: number, note?: string): Comparison {
+  const row = compare(name, unit, value, floor, note);
+  return { ...row, target, met: row.ratio !== null && row.ratio <= target };
 }
 
 export function compare(name: string, unit: string, value: number, floor: number | null, note?: string): Comparison {
@@ -43,11 +52,12 @@ export function table(rows: readonly Comparison[]): string {
     `${fmt(r.value)} ${r.unit}`,
     r.floor === null ? '-' : `${fmt(r.floor)} ${r.unit}`,
     r.ratio === null ? '-' : `${r.ratio.toFixed(2)}x`,
+    r.target === undefined ? '' : `<= ${r.target}x ${r.met ? 'met' : 'NOT met'}`,
     r.note ?? '',
   ]);
-  const header = ['figure', 'value', 'floor', 'ratio', ''];
+  const header = ['figure', 'value', 'floor', 'ratio', 'target', ''];
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? '').length)));
-  const line = (c: string[]): string => c.map((x, i) => (i === 0 || i === 4 ? x.padEnd(widths[i] ?? 0) : x.padStart(widths[i] ?? 0))).join('  ').trimEnd();
+  const line = (c: string[]): string => c.map((x, i) => (i === 0 || i >= 4 ? x.padEnd(widths[i] ?? 0) : x.padStart(widths[i] ?? 0))).join('  ').trimEnd();
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');
 }
 

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { dirname, join, normalize } from 'node:path';
 import { repoPath, repoRoot } from '../support/paths.js';
 
 /**
@@ -99,6 +101,31 @@ describe('the npm package', function () {
     ];
     const found = paths.filter((p) => unwanted.some((re) => re.test(p)));
     assert.deepEqual(found, []);
+  });
+
+  it('runs the bundle (scripts/bundle.ts): only its files as JavaScript, each import packed or a dependency', () => {
+    const pkg = JSON.parse(readFileSync(repoPath('package.json'), 'utf8')) as { dependencies: Record<string, string>; optionalDependencies?: Record<string, string> };
+    const js = paths.filter((p) => p.endsWith('.js'));
+    const bundle = /^dist\/src\/(cli\.js|index\.js|config\/load-worker\.js|chunks\/[\w-]+\.js)$/;
+    assert.deepEqual(js.filter((p) => !bundle.test(p)), [], 'compiled modules that the bundle replaces are not shipped');
+    assert.ok(js.some((p) => p.startsWith('dist/src/chunks/')), 'no chunks packed');
+    const dependencies = new Set([...Object.keys(pkg.dependencies), ...Object.keys(pkg.optionalDependencies ?? {})]);
+    const builtins = new Set(builtinModules);
+    for (const file of js) {
+      const text = readFileSync(repoPath(file), 'utf8');
+      // The minified output's imports: statements (import{a}from"x"; import"x"), import("x"), require("x").
+      const patterns = [/(?:^|[;\n])\s*(?:import|export)\b[^;"'\n]*?(?:from)?\s*["']([^"']+)["']/g, /\bimport\(\s*["']([^"']+)["']\s*\)/g, /\brequire\(\s*["']([^"']+)["']\s*\)/g];
+      const specifiers = patterns.flatMap((re) => [...text.matchAll(re)].map((m) => m[1] as string));
+      for (const spec of specifiers) {
+        if (spec.startsWith('.')) {
+          const target = normalize(join(dirname(file), spec));
+          assert.ok(paths.includes(target), `${file} imports ${spec}, which is not in the package`);
+          continue;
+        }
+        const name = spec.replace(/^node:/, '').startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0] ?? spec;
+        assert.ok(builtins.has(spec.replace(/^node:/, '')) || builtins.has(name) || dependencies.has(name), `${file} imports ${spec}: neither node's nor a dependency`);
+      }
+    }
   });
 
   it('has no password written in its example configs: only ${VARIABLE} placeholders', () => {

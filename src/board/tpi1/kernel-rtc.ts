@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import { TpmError, errorMessage } from '../../util/errors.js';
 
@@ -25,9 +24,11 @@ export function kernelOwnsRtc(busNumber: number, sysfsRoot = '/sys/bus/i2c/devic
 export const HWCLOCK_SYSTOHC_ARGV: readonly string[] = ['hwclock', '--systohc', '--utc'];
 
 /** Runs an argv (never a shell string) and rejects with its stderr when it fails. */
-export function runArgv(argv: readonly string[], timeoutMs = 15_000): Promise<void> {
+export async function runArgv(argv: readonly string[], timeoutMs = 15_000): Promise<void> {
   const [program, ...args] = argv;
-  if (!program) return Promise.reject(new TpmError('USAGE', 'empty command'));
+  if (!program) throw new TpmError('USAGE', 'empty command');
+  // Loaded when the clock is set, not kept by every bridge (with it node loads dgram & co.).
+  const { execFile } = await import('node:child_process');
   return new Promise((resolve, reject) => {
     execFile(program, args, { timeout: timeoutMs }, (error, _stdout, stderr) => {
       if (!error) {

@@ -1,0 +1,102 @@
+/**
+ * The shipped build: dist/src/cli.js and dist/src/index.js (the package's `bin` and library
+ * export) rewritten by esbuild as bundles of the compiled modules and their dependencies, with
+ * what only some runs need in chunks loaded on first use (dist/src/chunks/). One file per path
+ * instead of some 300 modules: less to resolve and compile at start, less memory kept.
+ * `npm run build` runs it after tsc; the other files of dist/src stay for the tests.
+ */
+import { build, type Plugin } from 'esbuild';
+import { rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const out = join(root, 'dist/src');
+
+/** A module replaced in the bundle by a stand-in that requires the real one on first use. */
+interface LazyModule {
+  /** The folder of the module that requires it, and what it asks for. */
+  importer: RegExp;
+  request: string;
+  /** How the stand-in finds the real module at run time: `require(path)` from beside `anchor`. */
+  anchor: string;
+  path: string;
+  /** The real module's exports: functions (named, with __esModule), or a class (module.exports). */
+  exports: { functions: string[] } | 'class';
+}
+
+const LAZY: LazyModule[] = [
+  // MQTT.js builds its table of transports at the first connection, requiring WebSocket (`ws`),
+  // TLS and SOCKS support whatever the URL: modules (and node's tls, http, zlib, dns) that a
+  // plain `mqtt://` connection never uses. Each comes from node_modules when a connection does.
+  ...['ws', 'socks', 'tls'].map((name): LazyModule => ({
+    importer: /[\\/]mqtt[\\/]build[\\/]lib[\\/]connect$/,
+    request: `./${name}`,
+    anchor: 'mqtt/package.json',
+    path: `mqtt/lib/connect/${name}`,
+    exports: { functions: name === 'ws' ? ['streamBuilder', 'browserStreamBuilder'] : ['default'] },
+  })),
+  // pino's transports (worker threads) are never used here: logs go to a stream in this thread.
+  { importer: /[\\/]pino[\\/]lib$/, request: 'thread-stream', anchor: 'pino/package.json', path: 'thread-stream', exports: 'class' },
+];
+
+const lazyModules: Plugin = {
+  name: 'lazy-modules',
+  setup(b) {
+    b.onResolve({ filter: /.*/ }, (args) => {
+      const index = LAZY.findIndex((m) => m.request === args.path && m.importer.test(args.resolveDir));
+      return index < 0 ? undefined : { path: String(index), namespace: 'lazy-module' };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'lazy-module' }, (args) => {
+      const m = LAZY[Number(args.path)] as LazyModule;
+      const load =
+        `let real;\nconst load = () => (real ??= require('node:module').createRequire(` +
+        `require.resolve(${JSON.stringify(m.anchor)}))(${JSON.stringify(m.path)}));\n`;
+      const body =
+        m.exports === 'class'
+          ? 'module.exports = function LazyClass(...a) { return new (load())(...a); };\n'
+          : `Object.defineProperty(exports, '__esModule', { value: true });\n` +
+            m.exports.functions.map((n) => `exports.${n} = (...a) => load().${n}(...a);\n`).join('');
+      return { loader: 'js', contents: load + body };
+    });
+  },
+};
+
+async function main(): Promise<void> {
+  rmSync(join(out, 'chunks'), { recursive: true, force: true });
+  const result = await build({
+    entryPoints: [join(out, 'cli.js'), join(out, 'index.js'), join(out, 'config/load-worker.js')],
+    absWorkingDir: root,
+    outdir: out,
+    allowOverwrite: true,
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    chunkNames: 'chunks/[name]-[hash]',
+    // Smaller source to hold and parse; names kept, so stack traces still read.
+    minifyWhitespace: true,
+    minifySyntax: true,
+    legalComments: 'none',
+    // Native addons (optional, per board), the pretty log stream (required at run time, only
+    // for `format: pretty`) and the fallback for systems without /proc stay in node_modules.
+    external: ['i2c-bus', 'onoff', 'pino-pretty', 'systeminformation'],
+    // CommonJS dependencies call require(): an ES module has none of its own.
+    banner: { js: "import { createRequire as __tpmCreateRequire } from 'node:module'; const require = __tpmCreateRequire(import.meta.url);" },
+    plugins: [lazyModules],
+    logLevel: 'warning',
+    metafile: true,
+  });
+  // Which module went into which file, and which file imports which how: read by the tests
+  // (test/integration/bundle.test.ts) to check what each role loads. Not shipped.
+  writeFileSync(join(root, 'dist/bundle-meta.json'), JSON.stringify(result.metafile));
+  const outputs = Object.entries(result.metafile.outputs).filter(([file]) => file.endsWith('.js'));
+  const bytes = outputs.reduce((sum, [, o]) => sum + o.bytes, 0);
+  process.stdout.write(`bundle: ${outputs.length} files, ${Math.round(bytes / 1024)} KiB in dist/src (cli.js, index.js, chunks/)\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bundle failed: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});
