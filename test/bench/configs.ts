@@ -46,11 +46,11 @@ export function writeBridgeConfig(
   return { base, discovery, file };
 }
 
-export function writeAgentConfig(dir: string, url: string, base: string, node: number, argv: string[]): string {
+export function writeAgentConfig(dir: string, url: string, base: string, node: number, argv: string[], interval?: string): string {
   const config = {
     mqtt: { url, base_topic: base },
     board: { id: 'bench' },
-    agent: { node, shutdown_command: argv, reboot_command: argv },
+    agent: { node, shutdown_command: argv, reboot_command: argv, ...(interval ? { interval } : {}) },
     log: { level: 'error', format: 'json' },
   };
   const file = join(dir, `agent-${process.pid}-${++runs}.yaml`);

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeAgentConfig, writeBridgeConfig, type BridgeRun } from './configs.js';
@@ -64,6 +65,13 @@ export async function startFloor(probe: Probe, prefix: string, url: string, node
   const child = spawnNode([...nodeArgs, FLOOR, url, prefix, ...(contract ? ['--contract'] : [])]);
   const seen = await whileAlive(child, online, 'floor client start');
   return { child, startupMs: seen.at - t0 };
+}
+
+/** node's flags for `role` as its systemd unit ships them (Environment=NODE_OPTIONS=...). */
+export function shippedNodeOptions(role: 'bridge' | 'agent'): string[] {
+  const unit = readFileSync(resolve(here, `../../../config/systemd/turingpi-mqtt-${role}.service`), 'utf8');
+  const line = /^Environment="?NODE_OPTIONS=([^"\n]*)"?$/m.exec(unit)?.[1] ?? '';
+  return line.split(/\s+/).filter(Boolean);
 }
 
 /**

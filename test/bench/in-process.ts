@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
-import { watch } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { readFileSync, watch } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { round } from './stats.js';
 
@@ -71,9 +71,24 @@ export interface AgentSoak {
   after_samples: { rss_kib: number; anon_kib: number };
 }
 
-/** The agent's memory after `samples` samples `intervalMs` apart, in a process of its own (agent-soak.ts). */
-export function measureAgentSoak(benchDir: string, configFile: string, samples: number, intervalMs: number): Promise<AgentSoak> {
-  return nodeJson<AgentSoak>([join(benchDir, 'agent-soak.js'), configFile, String(samples), String(intervalMs)], 'agent soak');
+/**
+ * The shipped agent's memory after `samples` samples `intervalMs` apart: the CLI with its
+ * sampling timer sped up by fast-clock.ts (the config's agent.interval is 1 s, at least).
+ */
+export async function measureAgentSoak(benchDir: string, configFile: string, samples: number, intervalMs: number, nodeArgs: string[] = []): Promise<AgentSoak> {
+  const out = join(dirname(configFile), `agent-soak-${process.pid}.json`);
+  const child = spawn(process.execPath, [...nodeArgs, '--import', pathToFileURL(join(benchDir, 'fast-clock.js')).href, resolve(benchDir, '../../src/cli.js'), 'agent', '-c', configFile], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, NODE_ENV: 'production', FAST_CLOCK_FROM: '1000', FAST_CLOCK_TO: String(intervalMs), FAST_CLOCK_SAMPLES: String(samples), FAST_CLOCK_OUT: out },
+  });
+  let err = '';
+  child.stderr.on('data', (c: Buffer) => (err = (err + c.toString()).slice(-4000)));
+  const code = await new Promise<number | null>((done) => child.on('exit', done));
+  try {
+    return JSON.parse(readFileSync(out, 'utf8')) as AgentSoak;
+  } catch {
+    throw new Error(`agent soak: no figures (exit ${code}): ${err}`);
+  }
 }
 
 /** Counts the renames of bridge.json in a state directory (each is one fsync'd, atomic write). */

@@ -7,12 +7,12 @@
  * BENCH_QUICK=1 shortens every phase (for checking the bench itself, not for figures).
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeAgentConfig, writeBridgeConfig } from './configs.js';
 import { startMosquitto, type Mosquitto } from './mosquitto.js';
-import { NODE, BridgeCommander, FloorCommander, commandAgent, commanders, interleaved, interleavedMany, startAgent, startBareNode, startBridge, startBridgeAndFloor, startFloor, type Commander } from './harness.js';
+import { NODE, BridgeCommander, FloorCommander, commandAgent, commanders, interleaved, interleavedMany, shippedNodeOptions, startAgent, startBareNode, startBridge, startBridgeAndFloor, startFloor, type Commander } from './harness.js';
 import { anonKiB, cpuMs, rssKiB, type Child } from './process.js';
 import { Probe } from './probe.js';
 import { bounded, compare, median, percentile, round, table, type Comparison } from './stats.js';
@@ -53,8 +53,8 @@ const log = (text: string): void => void process.stdout.write(`${text}\n`);
 const kib = (k: number): number => round(k / 1024, 1);
 /** p50 and p99 of a latency sample in ms, as results JSON keeps them. */
 const p50p99 = (ms: number[]): { p50: number; p99: number } => ({ p50: round(percentile(ms, 50), 3), p99: round(percentile(ms, 99), 3) });
-/** What config/systemd/*.service and docker/Dockerfile set: a small young generation for 1 GB nodes. */
-export const SHIPPED_NODE_OPTIONS = '--max-semi-space-size=1';
+/** node's flags as each role ships: NODE_OPTIONS of its systemd unit (the image sets the bridge's). */
+export const SHIPPED = { bridge: shippedNodeOptions('bridge'), agent: shippedNodeOptions('agent') };
 
 async function main(): Promise<void> {
   const started = performance.now();
@@ -65,6 +65,8 @@ async function main(): Promise<void> {
     node: process.version,
     platform: `${process.platform} ${process.arch}`,
     quick: QUICK,
+    node_options: { bridge: SHIPPED.bridge.join(' '), agent: SHIPPED.agent.join(' ') },
+    load_average_at_start: loadavg().map((x) => round(x, 2)),
   };
   const brokers: Mosquitto[] = [];
   const children: Child[] = [];
@@ -88,11 +90,11 @@ async function main(): Promise<void> {
       const floor = await startFloor(probe, `bench/floor-start-${i}`, broker.url);
       floorStarts.push(floor.startupMs);
       await floor.child.stop();
-      const bridge = await startBridge(probe, writeBridgeConfig(work, broker.url, { model: 'tpi1' }));
+      const bridge = await startBridge(probe, writeBridgeConfig(work, broker.url, { model: 'tpi1' }), SHIPPED.bridge);
       bridgeStarts.push(bridge.startupMs);
       startMessages = bridge.messages;
       await bridge.child.stop();
-      const agent = await startAgent(probe, work, broker.url, `bench/agent-start-${i}`, 3);
+      const agent = await startAgent(probe, work, broker.url, `bench/agent-start-${i}`, 3, SHIPPED.agent);
       agentStarts.push(agent.startupMs);
       await agent.child.stop();
     }
@@ -108,7 +110,7 @@ async function main(): Promise<void> {
     // ---- the long-running trio: bridge, agent, floor ---------------------------------------
     log('memory and idle cost: bridge, agent and floor client running side by side ...');
     const run = writeBridgeConfig(work, broker.url, { model: 'tpi1' });
-    const bridge = await startBridge(probe, run);
+    const bridge = await startBridge(probe, run, SHIPPED.bridge);
     children.push(bridge.child);
     const bare = startBareNode();
     children.push(bare);
@@ -118,7 +120,7 @@ async function main(): Promise<void> {
     const contractFloor = await startFloor(probe, 'bench/contract', broker.url, [], true);
     children.push(contractFloor.child);
     // The agent reading the real /proc and sysfs; its argv fails on purpose so each command ends in an event.
-    const { child: agent, startupMs: agentStartupMs } = await startAgent(probe, work, broker.url, run.base, 3);
+    const { child: agent, startupMs: agentStartupMs } = await startAgent(probe, work, broker.url, run.base, 3, SHIPPED.agent);
     children.push(agent);
     rows.push(compare('agent start-up to first telemetry (beside the bridge)', 'ms', agentStartupMs, median(floorStarts)));
     await delay(1000);
@@ -261,9 +263,9 @@ async function main(): Promise<void> {
     await timing.probe.close();
 
     // ---- the agent over many samples (a process of its own, the bare node beside it) -----------
-    log(`agent: ${N.agentSamples} samples, ${SOAK_INTERVAL_MS} ms apart ...`);
-    const soakConfig = writeAgentConfig(work, broker.url, 'bench/agent-soak', 3, ['false']);
-    const soak = await measureAgentSoak(here, soakConfig, N.agentSamples, SOAK_INTERVAL_MS);
+    log(`agent: ${N.agentSamples} samples, ${SOAK_INTERVAL_MS} ms apart (the shipped CLI, its 1 s sampling timer sped up) ...`);
+    const soakConfig = writeAgentConfig(work, broker.url, 'bench/agent-soak', 3, ['false'], '1s');
+    const soak = await measureAgentSoak(here, soakConfig, N.agentSamples, SOAK_INTERVAL_MS, SHIPPED.agent);
     const bareNow = { rss: rssKiB(bare.pid), anon: anonKiB(bare.pid) };
     rows.push(bounded(`agent RSS after ${soak.samples} samples, against bare node`, 'MiB', kib(soak.after_samples.rss_kib), kib(bareNow.rss), 1.2, `${round(kib(soak.after_samples.rss_kib - soak.after_first_sample.rss_kib), 1)} MiB more than after the first`));
     rows.push(bounded(`agent anonymous memory after ${soak.samples} samples, against bare node`, 'MiB', kib(soak.after_samples.anon_kib), kib(bareNow.anon), 3));
@@ -284,20 +286,23 @@ async function main(): Promise<void> {
     log(`scale: simulated generic boards of ${N.scale.join(', ')} nodes ...`);
     const scale: Record<string, unknown>[] = [];
     for (const nodes of N.scale) {
-      const s = await startBridge(probe, writeBridgeConfig(work, broker.url, { model: 'generic', nodes }));
+      const s = await startBridge(probe, writeBridgeConfig(work, broker.url, { model: 'generic', nodes }), SHIPPED.bridge);
       children.push(s.child);
       await delay(500);
+      const rssAtOnline = rssKiB(s.child.pid);
+      // What each node keeps, not the garbage of publishing its discovery: once V8 has settled.
+      await delay(SETTLE_MS);
       const rss = rssKiB(s.child.pid);
       await s.child.stop();
       children.length = 0;
-      scale.push({ nodes, startup_ms: round(s.startupMs, 1), discovery_messages: s.messages.discovery, discovery_bytes: s.messages.discoveryBytes, state_messages: s.messages.base, rss_kib: rss });
+      scale.push({ nodes, startup_ms: round(s.startupMs, 1), discovery_messages: s.messages.discovery, discovery_bytes: s.messages.discoveryBytes, state_messages: s.messages.base, rss_kib_at_online: rssAtOnline, rss_kib: rss });
     }
     const first = scale[0] as { nodes: number; rss_kib: number; startup_ms: number };
     for (const s of scale as { nodes: number; rss_kib: number; startup_ms: number; discovery_messages: number; discovery_bytes: number; kib_per_node?: number }[]) {
       const perNode = s.nodes === first.nodes ? null : (s.rss_kib - first.rss_kib) / (s.nodes - first.nodes);
       if (perNode !== null) s.kib_per_node = round(perNode, 1);
       rows.push(compare(`${s.nodes} nodes: start-up`, 'ms', s.startup_ms, median(floorStarts), `${s.discovery_messages} discovery msgs, ${round(s.discovery_bytes / 1024, 1)} KiB`));
-      rows.push(compare(`${s.nodes} nodes: RSS`, 'MiB', kib(s.rss_kib), kib(rssStart.bare), perNode === null ? 'floor: bare node' : `${round(perNode, 1)} KiB per node beyond ${first.nodes} (target < 10: ${perNode < 10 ? 'met' : 'NOT met'})`));
+      rows.push(compare(`${s.nodes} nodes: RSS settled`, 'MiB', kib(s.rss_kib), kib(rssStart.bare), perNode === null ? 'floor: bare node' : `${round(perNode, 1)} KiB per node beyond ${first.nodes} (target < 10: ${perNode < 10 ? 'met' : 'NOT met'})`));
     }
     results.scale = scale;
     await probe.close();
@@ -306,7 +311,7 @@ async function main(): Promise<void> {
     log(`stock mosquitto (set_tcp_nodelay false): ${N.stockCommands} commands and echoes ...`);
     const stock = await startMosquitto({ tcpNoDelay: false });
     brokers.push(stock);
-    const stockPair = await startBridgeAndFloor(work, stock.url, 'bench/floor');
+    const stockPair = await startBridgeAndFloor(work, stock.url, 'bench/floor', SHIPPED.bridge);
     children.push(stockPair.bridge, stockPair.floor);
     await interleaved(stockPair.bridgeCommander, stockPair.floorCommander, 20, 10);
     const stockLatency = await interleaved(stockPair.bridgeCommander, stockPair.floorCommander, N.stockCommands);
@@ -320,31 +325,33 @@ async function main(): Promise<void> {
     await stockPair.close();
     children.length = 0;
 
-    // ---- as shipped: the systemd units and the image run node with SHIPPED_NODE_OPTIONS ---------
-    log(`as shipped (node ${SHIPPED_NODE_OPTIONS}): ${N.soak} commands and echoes ...`);
-    const shipped = await startBridgeAndFloor(work, broker.url, 'bench/floor-shipped', [SHIPPED_NODE_OPTIONS]);
+    // ---- for comparison: bridge and agent with node's default flags -------------------------
+    // Every phase above runs them as shipped (SHIPPED: the units' NODE_OPTIONS); this one shows
+    // what those flags change.
+    log(`node's default flags: ${N.soak} commands and echoes ...`);
+    const shipped = await startBridgeAndFloor(work, broker.url, 'bench/floor-defaults', []);
     children.push(shipped.bridge, shipped.floor);
     await delay(1000);
     // The agent as its unit runs it, beside them (its own base topic: the bridge does not command it).
     const agentProbe = await Probe.connect(broker.url);
-    const shippedAgent = (await startAgent(agentProbe, work, broker.url, 'bench/agent-shipped', 3, [SHIPPED_NODE_OPTIONS])).child;
+    const shippedAgent = (await startAgent(agentProbe, work, broker.url, 'bench/agent-defaults', 3, [])).child;
     children.push(shippedAgent);
     await delay(1000);
     const rssOf = (): { bridge: number; agent: number; floor: number } => ({ bridge: rssKiB(shipped.bridge.pid), agent: rssKiB(shippedAgent.pid), floor: rssKiB(shipped.floor.pid) });
     const shippedStart = rssOf();
     await interleaved(shipped.bridgeCommander, shipped.floorCommander, N.warmup);
     const shippedLatency = await interleaved(shipped.bridgeCommander, shipped.floorCommander, N.soak);
-    const shippedAgentCommands = await commandAgent(agentProbe, 'bench/agent-shipped', 3, N.agentCommands);
+    const shippedAgentCommands = await commandAgent(agentProbe, 'bench/agent-defaults', 3, N.agentCommands);
     await delay(1000);
     const shippedAfter = rssOf();
     const shippedCommands = shippedLatency.bridge.length + N.warmup;
-    rows.push(compare('as shipped: bridge RSS after start', 'MiB', kib(shippedStart.bridge), kib(shippedStart.floor), SHIPPED_NODE_OPTIONS));
-    rows.push(compare(`as shipped: bridge RSS after ${shippedCommands} commands`, 'MiB', kib(shippedAfter.bridge), kib(shippedAfter.floor), 'floor with node defaults'));
-    rows.push(compare('as shipped: agent RSS after start', 'MiB', kib(shippedStart.agent), kib(shippedStart.floor)));
-    rows.push(compare(`as shipped: agent RSS after ${shippedAgentCommands} commands`, 'MiB', kib(shippedAfter.agent), kib(shippedAfter.floor), `floor after ${shippedCommands} echoes`));
-    rows.push(compare('as shipped: latency p50', 'ms', percentile(shippedLatency.bridge, 50), percentile(shippedLatency.floor, 50)));
-    results.as_shipped = {
-      node_options: SHIPPED_NODE_OPTIONS,
+    rows.push(compare('node defaults: bridge RSS after start', 'MiB', kib(shippedStart.bridge), kib(shippedStart.floor), 'floor: bare MQTT.js client'));
+    rows.push(compare(`node defaults: bridge RSS after ${shippedCommands} commands`, 'MiB', kib(shippedAfter.bridge), kib(shippedAfter.floor)));
+    rows.push(compare('node defaults: agent RSS after start', 'MiB', kib(shippedStart.agent), kib(shippedStart.floor)));
+    rows.push(compare(`node defaults: agent RSS after ${shippedAgentCommands} commands`, 'MiB', kib(shippedAfter.agent), kib(shippedAfter.floor), `floor after ${shippedCommands} echoes`));
+    rows.push(compare('node defaults: latency p50', 'ms', percentile(shippedLatency.bridge, 50), percentile(shippedLatency.floor, 50)));
+    results.node_defaults = {
+      node_options: '',
       rss_kib: { start: shippedStart, after: shippedAfter },
       agent_commands: shippedAgentCommands,
       commands: shippedLatency.bridge.length,
@@ -359,8 +366,10 @@ async function main(): Promise<void> {
     // ---- report ---------------------------------------------------------------------------
     results.comparisons = rows;
     results.seconds = round((performance.now() - started) / 1000, 1);
+    results.load_average_at_end = loadavg().map((x) => round(x, 2));
     log('');
     log(`turingpi-mqtt bench, ${results.date}, node ${process.version}, ${process.platform} ${process.arch}${QUICK ? ' (QUICK: not for quoting)' : ''}`);
+    log(`bridge and agent as shipped: node ${SHIPPED.bridge.join(' ')} (bridge), ${SHIPPED.agent.join(' ')} (agent); floors with node's defaults`);
     log('floor = a bare MQTT.js client process through the same mosquitto, measured in this run');
     log('');
     log(table(rows));
