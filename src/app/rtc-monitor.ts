@@ -21,10 +21,17 @@ export function isoWithOffset(date: Date): string {
 }
 
 /**
- * The chip counts whole seconds: its true time lies in [t, t + 1 s), so t + 0.5 s estimates it
- * to within half a second. Rounding that estimate alone would flip between two values with the
- * moment of the second the chip is read at (a publish for nothing, docs/topics.md), so the
- * previous drift is kept while the estimate stays within a second of it.
+ * The one RTC drift of the project: whole seconds, RTC minus system (docs/hardware.md, "RTC
+ * drift"). The chip counts whole seconds: its true time lies in [t, t + 1 s), so t + 0.5 s
+ * estimates it to within half a second, and that estimate rounded is what one reading can
+ * say (it equals floor(t) - floor(system), the answer a second function used to give). But a
+ * clock that is steadily, say, 0.3 s ahead then reads 0 or 1 depending on the moment of the
+ * second it is read at: `<b>/rtc` would change with no change of the clock (docs/topics.md:
+ * published on a change of the drift, not for the ticking time). So the previous drift is
+ * kept while the estimate stays within a second of it: the published value ends within 1 s of
+ * the true drift; a steady clock costs at most one correction after the first reading (when
+ * that fell at an unlucky moment of the second), never a flip back and forth; a drifting
+ * clock is published once per whole second it gains or loses (test/app/rtc-monitor.test.ts).
  */
 export function rtcDrift(rtcTime: number, systemNow: number, previous?: number): number {
   const estimate = (rtcTime + 500 - systemNow) / 1000;
@@ -77,8 +84,8 @@ export class RtcMonitor {
   async sync(): Promise<RtcPayload> {
     if (!this.driver.writeRtc || !this.driver.readRtc) throw new Error('this board has no real-time clock');
     await this.driver.writeRtc(new Date(this.clock.now()));
-    this.last = undefined;
-    const payload = await this.poll();
-    return payload ?? (this.last as unknown as RtcPayload);
+    // A fresh start: the drift of the clock just set, not one kept from before.
+    this.last = rtcPayload(await this.driver.readRtc(), this.clock.now());
+    return this.last;
   }
 }

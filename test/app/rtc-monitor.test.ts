@@ -56,4 +56,40 @@ describe('RtcMonitor', () => {
     assert.equal(rtcDrift(5000, 1300, 4), 4);
     assert.equal(rtcDrift(7000, 1300, 4), 6);
   });
+
+  it('a steady clock: at most one correction after the first reading, never a flip back and forth', () => {
+    for (let trueDriftMs = -2000; trueDriftMs <= 2000; trueDriftMs += 50) {
+      for (const startPhaseMs of [0, 250, 500, 999]) {
+        const published: number[] = [];
+        let previous: number | undefined;
+        // Readings 137 ms apart walk through every phase of the chip's second, many times.
+        for (let i = 0; i < 200; i++) {
+          const system = Date.UTC(2026, 0, 1, 12) + startPhaseMs + i * 137;
+          const chipShows = Math.floor((system + trueDriftMs) / 1000) * 1000; // whole seconds only
+          // One reading alone says floor(rtc) - floor(system), which flips with the phase.
+          assert.equal(rtcDrift(chipShows, system), Math.floor(chipShows / 1000) - Math.floor(system / 1000));
+          const next = rtcDrift(chipShows, system, previous);
+          if (next !== previous) published.push(next);
+          previous = next;
+        }
+        const what = `true drift ${trueDriftMs} ms, first reading at ${startPhaseMs} ms: published ${published.join(', ')}`;
+        assert.ok(published.length <= 2, what);
+        assert.ok(Math.abs((published.at(-1) ?? NaN) * 1000 - trueDriftMs) <= 1000, what);
+      }
+    }
+  });
+
+  it('follows a clock that really drifts, one step per second of drift', () => {
+    let previous: number | undefined;
+    const published: number[] = [];
+    for (let i = 0; i <= 40; i++) {
+      const system = Date.UTC(2026, 0, 1, 12) + i * 60_000; // one reading a minute
+      const trueDriftMs = 200 + i * 100; // gains 100 ms a minute
+      const next = rtcDrift(Math.floor((system + trueDriftMs) / 1000) * 1000, system, previous);
+      if (next !== previous) published.push(next);
+      previous = next;
+      assert.ok(Math.abs(next * 1000 - trueDriftMs) < 1500, `minute ${i}: ${next} s for ${trueDriftMs} ms`);
+    }
+    assert.deepEqual(published, [0, 1, 2, 3, 4], 'each whole second of drift is published once');
+  });
 });

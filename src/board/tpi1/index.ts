@@ -13,7 +13,6 @@ export {
   decodeRtcFields,
   decodeRtcReading,
   encodeRtcRegisters,
-  rtcDrift,
   weekdayFor,
   fromBcd,
   toBcd,

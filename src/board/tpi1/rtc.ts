@@ -133,12 +133,3 @@ export function weekdayFor(newTime: Date, previous: RtcFields | null): number {
   const shift = (((newDay - previousDay) % 7) + 7) % 7;
   return ((previous.weekday - 1 + shift) % 7) + 1;
 }
-
-/**
- * Whole seconds the RTC is ahead of the system clock (negative: behind). Both are cut to
- * whole seconds first, as the RTC counts whole seconds: a clock in step reads 0.
- */
-export function rtcDrift(reading: Pick<RtcReading, 'time'>, systemNow: Date | number): number {
-  const system = typeof systemNow === 'number' ? systemNow : systemNow.getTime();
-  return Math.floor(reading.time.getTime() / 1000) - Math.floor(system / 1000);
-}
