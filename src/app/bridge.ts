@@ -2,7 +2,7 @@ import type { IClientOptions, IPublishPacket } from 'mqtt';
 import { randomUUID } from 'node:crypto';
 import { openBoard, type BoardDeps, type OpenedBoard } from '../board/factory.js';
 import type { Config } from '../config/schema.js';
-import { resolveNodes, type ResolvedNode } from '../config/nodes.js';
+import { findNode, resolveNodes, unknownNodeMessage, type ResolvedNode } from '../config/nodes.js';
 import { MqttConnection } from '../mqtt/connection.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../mqtt/embedded-broker.js';
 import { brokerUrl, mqttClientOptions, mqttUrl } from '../mqtt/options.js';
@@ -354,15 +354,16 @@ export class BridgeApp implements Bridge {
       return;
     }
     const action = parseSetPayload(text);
-    if (n === undefined || !this.nodes.some((x) => x.number === n)) {
-      this.event({ type: 'command', source: 'mqtt', result: 'error', error: `unknown node in ${quote(topic)}: this board has nodes 1-${this.nodes.length}` });
+    const node = findNode(this.nodes, n);
+    if (!node) {
+      this.event({ type: 'command', source: 'mqtt', result: 'error', error: unknownNodeMessage(this.nodes, `in ${quote(topic)}`) });
       return;
     }
     if (!action) {
-      this.event({ type: 'command', node: n, source: 'mqtt', result: 'error', error: `unknown command ${quote(text)}: use ON, OFF, FORCE_OFF, TOGGLE, REBOOT or SHUTDOWN` });
+      this.event({ type: 'command', node: node.number, source: 'mqtt', result: 'error', error: `unknown command ${quote(text)}: use ON, OFF, FORCE_OFF, TOGGLE, REBOOT or SHUTDOWN` });
       return;
     }
-    await this.power.execute(n, action, 'mqtt');
+    await this.power.execute(node.number, action, 'mqtt');
   }
 
   private async onRequest(topic: string, payload: Buffer): Promise<void> {
@@ -394,8 +395,8 @@ export class BridgeApp implements Bridge {
     switch (action) {
       case 'power': {
         const { node, action: nodeAction } = powerRequest(request);
-        if (node !== 'all' && !this.nodes.some((x) => x.number === node)) {
-          throw new InputError(`unknown node ${node}: this board has nodes 1-${this.nodes.length}`);
+        if (node !== 'all' && !findNode(this.nodes, node)) {
+          throw new InputError(unknownNodeMessage(this.nodes, String(node)));
         }
         // "all" means every enabled, non-protected node for changes; a status covers every node.
         const targets = node === 'all' && nodeAction === 'status' ? this.nodes.filter((x) => x.enabled).map((x) => x.number) : this.power.targets(node);

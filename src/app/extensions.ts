@@ -1,4 +1,4 @@
-import { expandNodeList } from '../config/nodes.js';
+import { expandNodeList, findNode } from '../config/nodes.js';
 import type { ScheduleConfig } from '../config/schema.js';
 import { nodeFromTopic } from '../mqtt/topics.js';
 import { parseAgentState } from '../agent/state.js';
@@ -143,7 +143,7 @@ export class BridgeExtensions {
 
   private agentNode(topic: string, suffix: string): number | undefined {
     const n = nodeFromTopic(this.bridge.topics, topic, suffix);
-    return n !== undefined && this.bridge.nodes.some((x) => x.number === n && x.agent) ? n : undefined;
+    return findNode(this.bridge.nodes, n)?.agent ? n : undefined;
   }
 
   private onAgentState(topic: string, payload: Buffer): void {

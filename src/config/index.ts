@@ -1,7 +1,7 @@
 /** Configuration: schema, loading and validation (docs/configuration.md). */
 export { configSchema, duration, ID_PATTERN } from './schema.js';
 export type { Config, ConfigInput, NodeList, ScheduleConfig } from './schema.js';
-export { boardModel, boardNodeCount, expandNodeList, resolveNodes } from './nodes.js';
+export { boardModel, boardNodeCount, expandNodeList, findNode, resolveNodes, unknownNodeMessage } from './nodes.js';
 export type { ResolvedNode } from './nodes.js';
 export { formatDuration, parseDuration } from './duration.js';
 export { ConfigError, formatProblem, formatProblems } from './problems.js';

@@ -55,6 +55,19 @@ export function resolveNodes(config: Config): ResolvedNode[] {
   return nodes;
 }
 
+/**
+ * The slot numbered `n`, or undefined when `n` is no node of this board: the one check every
+ * command, request and agent topic goes through before anything acts on a node.
+ */
+export function findNode(nodes: readonly ResolvedNode[], n: unknown): ResolvedNode | undefined {
+  return typeof n === 'number' ? nodes.find((node) => node.number === n) : undefined;
+}
+
+/** The refusal of a number that is no node of this board; `what` is what was asked (`9`, `in "tp/node/9/set"`). */
+export function unknownNodeMessage(nodes: readonly ResolvedNode[], what: string): string {
+  return `unknown node ${what}: this board has nodes 1-${nodes.length}`;
+}
+
 /** The node numbers a list names: "all" is every enabled, non-protected node (docs/configuration.md). */
 export function expandNodeList(list: NodeList, nodes: ResolvedNode[]): number[] {
   if (list === 'all') return nodes.filter((n) => n.enabled && !n.protected).map((n) => n.number);

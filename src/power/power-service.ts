@@ -1,6 +1,6 @@
 import type { BoardDriver } from '../board/types.js';
 import type { Config } from '../config/schema.js';
-import type { ResolvedNode } from '../config/nodes.js';
+import { findNode, unknownNodeMessage, type ResolvedNode } from '../config/nodes.js';
 import { formatDuration } from '../config/duration.js';
 import { sleep, type Clock } from '../util/clock.js';
 import { TpmError, errorMessage } from '../util/errors.js';
@@ -79,11 +79,8 @@ export class PowerService {
   constructor(private readonly deps: PowerServiceDeps) {}
 
   private node(number: number): ResolvedNode {
-    const node = this.deps.nodes.find((n) => n.number === number);
-    if (!node) {
-      const count = this.deps.nodes.length;
-      throw new TpmError('BAD_COMMAND', `unknown node ${number}: this board has nodes 1-${count}`);
-    }
+    const node = findNode(this.deps.nodes, number);
+    if (!node) throw new TpmError('BAD_COMMAND', unknownNodeMessage(this.deps.nodes, String(number)));
     return node;
   }
 
