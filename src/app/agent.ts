@@ -33,11 +33,6 @@ export interface AgentEvent {
   error: string;
 }
 
-/** `<b>/node/<n>/agent/event`: not (yet) in topics.ts, so built here in one place. */
-export function agentEventTopic(baseTopic: string, node: number): string {
-  return topics(baseTopic).agentEvent(node);
-}
-
 /** The default client id (docs/configuration.md): one per node, so agents never kick each other off. */
 export function agentClientId(config: Config, node: number): string {
   return config.mqtt.client_id ?? `turingpi-${config.board.id}-agent-${node}`;
@@ -63,7 +58,7 @@ export function createAgent(config: Config, deps: AgentDeps = {}): Agent {
   const stateTopic = t.agentState(node);
   const telemetryTopic = t.agentTelemetry(node);
   const commandTopic = t.agentCommand(node);
-  const eventTopic = agentEventTopic(config.mqtt.base_topic, node);
+  const eventTopic = t.agentEvent(node);
 
   const connection = new MqttConnection({
     url: brokerUrl(config),

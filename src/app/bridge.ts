@@ -549,5 +549,3 @@ function publicResult(result: NodeResult): object {
 export function createBridge(config: Config, deps: BridgeDeps = {}): BridgeApp {
   return new BridgeApp(config, deps);
 }
-
-export const newTransactionId = (): string => randomUUID();

@@ -1,11 +1,7 @@
-/** MQTT topic filter matching (`+` one level, `#` the rest), for routing incoming messages. */
-export function topicMatches(filter: string, topic: string): boolean {
-  return levelsMatch(filter.split('/'), topic.split('/'));
-}
-
 /**
- * The same on topics already split into levels: a connection splits each filter once when it
- * subscribes and each incoming topic once, not both for every handler of every message.
+ * MQTT topic filter matching (`+` one level, `#` the rest), for routing incoming messages, on
+ * topics already split into levels: a connection splits each filter once when it subscribes
+ * and each incoming topic once, not both for every handler of every message.
  */
 export function levelsMatch(filter: readonly string[], topic: readonly string[]): boolean {
   for (let i = 0; i < filter.length; i++) {

@@ -391,9 +391,4 @@ export class PowerService {
     this.stopping.abort(STOPPING);
     await Promise.allSettled([...this.hardReboots, ...this.running]);
   }
-
-  /** Whether a hard reboot is under way (the lifecycle waits for it). */
-  get rebooting(): boolean {
-    return this.hardReboots.size > 0;
-  }
 }

@@ -63,29 +63,6 @@ export function nextOccurrence(expression: string | CronExpression, timeZone: st
 }
 
 /**
- * Occurrences firing in (fromMs, toMs], oldest first, at most `limit` of them (the first
- * ones). Each instant appears once.
- */
-export function occurrencesBetween(
-  expression: string | CronExpression,
-  timeZone: string,
-  fromMs: number,
-  toMs: number,
-  limit = 1000,
-): Occurrence[] {
-  const cron = compiled(expression);
-  const found: Occurrence[] = [];
-  let after = fromMs;
-  while (found.length < limit) {
-    const next = nextOccurrence(cron, timeZone, after);
-    if (next === null || next.at > toMs) break;
-    found.push(next);
-    after = next.at;
-  }
-  return found;
-}
-
-/**
  * The latest occurrence firing in (fromMs, toMs], or null. Searches backwards from `toMs`
  * in growing steps, so a schedule firing every second costs little over a long window.
  */

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { Socket } from 'node:net';
 import { MqttConnection, describeMqttError } from '../../src/mqtt/connection.js';
-import { topicMatches } from '../../src/mqtt/match.js';
+import { levelsMatch } from '../../src/mqtt/match.js';
+
+const topicMatches = (filter: string, topic: string): boolean => levelsMatch(filter.split('/'), topic.split('/'));
 import { silentLogger } from '../../src/util/logger.js';
 import { startAedes, type TestBroker } from '../support/aedes.js';
 import { Recorder } from '../support/recorder.js';

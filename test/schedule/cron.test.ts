@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import {
   latestOccurrence,
   nextOccurrence,
-  occurrencesBetween,
 } from '../../src/schedule/cron.js';
+import { occurrencesBetween } from '../support/occurrences.js';
 import {
   formatInstant,
   instantOfWallTime,
