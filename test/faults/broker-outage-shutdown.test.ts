@@ -107,6 +107,22 @@ describe('faults: graceful shutdowns through a broker outage (real mosquitto)', 
     console.log(`      SHUTDOWN through a 0.5 s broker outage mid-drain: ${result.ok ? 'power cut after the agent went' : result.error}`);
   });
 
+  it('FORCE_OFF during the outage ends a graceful sequence stuck in its drain and cuts at once', async () => {
+    await agentOnline({ drainMs: 0, hang: true });
+    const shutdown = bridge!.power.execute(NODE, 'shutdown', 'mqtt');
+    await until(() => bridge!.model.state(NODE) === 'shutting_down', 'shutting_down');
+    await mosquitto!.kill();
+    await until(() => !bridge!.connection.connected, 'the bridge losing the broker');
+    assert.equal(agentStateAtBridge(bridge!, NODE), 'unknown', 'the agent counts as unknown without the broker');
+    const forced = await within(bridge!.power.execute(NODE, 'force-off', 'mqtt'), 2000, 'FORCE_OFF');
+    assert.equal(forced.ok, true, forced.error);
+    assert.equal(bridge!.model.power(NODE), false);
+    assert.equal(bridge!.model.state(NODE), 'off');
+    const ended = await within(shutdown, 1000, 'the graceful sequence');
+    assert.match(ended.error ?? '', /overridden by FORCE_OFF/);
+    await mosquitto!.start();
+  });
+
   it('a stop of the bridge while mosquitto is down and a graceful sequence waits finishes at once, power unchanged', async () => {
     await agentOnline({ drainMs: 0, hang: true });
     const shutdown = bridge!.power.execute(NODE, 'shutdown', 'mqtt');
