@@ -17,6 +17,9 @@ Usage:
   turingpi-mqtt validate -c FILE       check a config file (exit 0 valid, 2 invalid)
   turingpi-mqtt power NODE|all ACTION [-c FILE] [--json] [--timeout S]
                                        ACTION: on off force-off toggle reboot shutdown status
+  turingpi-mqtt bmc trust -c FILE [--timeout S]
+                                       show the Turing Pi 2 BMC's certificate and the line that
+                                       pins it (exit 0 shown, 1 unreachable, 2 usage); no login
   turingpi-mqtt --version | --help
 `;
 
@@ -65,6 +68,8 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'power':
       return runPower(rest, values.config, values.json === true, values.timeout);
+    case 'bmc':
+      return runBmc(rest, values.config, values.timeout);
     default:
       return usage(`unknown command "${command}"`);
   }
@@ -220,6 +225,18 @@ async function runPower(args: string[], path: string | undefined, json: boolean,
     process.stderr.write(`turingpi-mqtt: ${errorMessage(error)}\n`);
     return 1;
   }
+}
+
+async function runBmc(args: string[], path: string | undefined, timeout: string | undefined): Promise<number> {
+  if (args[0] !== 'trust') return usage(args[0] === undefined ? 'bmc needs a subcommand: bmc trust -c FILE' : `unknown bmc subcommand "${args[0]}"`);
+  if (args.length > 1) return usage(`unexpected argument "${args[1]}"`);
+  if (!path) return usage('bmc trust needs -c FILE (the bridge config with board.bmc)');
+  if (timeout !== undefined && !/^\d+(\.\d+)?$/.test(timeout)) return usage(`--timeout takes seconds, not "${timeout}"`);
+  const { runBmcTrust } = await import('./cli/bmc-trust.js');
+  return runBmcTrust(path, timeout === undefined ? 10_000 : Number(timeout) * 1000, {
+    out: (text) => process.stdout.write(text),
+    err: (text) => process.stderr.write(text),
+  });
 }
 
 main(process.argv.slice(2)).then(

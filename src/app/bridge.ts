@@ -414,7 +414,7 @@ export class BridgeApp implements Bridge {
       default: {
         const handled = await this.extensions?.request(action, request, source);
         if (handled !== undefined) return handled;
-        throw new InputError(`unknown request ${quote(action)}: use power, status, rtc/sync, schedule/run or schedule/enable`);
+        throw new InputError(`unknown request ${quote(action)}: use power, status, rtc/sync, schedule/run${this.board.driver.login ? ', schedule/enable or bmc/login' : ' or schedule/enable'}`);
       }
     }
   }

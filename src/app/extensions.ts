@@ -11,6 +11,7 @@ import type { BridgeApp } from './bridge.js';
 import { BoardExtras } from './board-extras.js';
 import { BoardControls } from './board-controls.js';
 import { bridgeInfo } from './bridge-info.js';
+import { BmcLoginReporter } from './bmc-login.js';
 import { InputError, knownKeys, payloadText, quote } from './input.js';
 import { BUILD_DATE } from './version.js';
 
@@ -29,6 +30,7 @@ export class BridgeExtensions {
   /** What the board told about itself when last looked at (boardFacts). */
   private facts = '';
   private lastExtrasError = '';
+  private bmcLogin: BmcLoginReporter | undefined;
 
   constructor(private readonly bridge: BridgeApp) {}
 
@@ -46,6 +48,8 @@ export class BridgeExtensions {
       });
     }
     this.facts = this.boardFacts();
+    const login = this.bridge.board.driver.login;
+    if (login) this.bmcLogin = new BmcLoginReporter(this.bridge, login);
     const { config, clock, logger } = this.bridge;
     if (config.schedules.length === 0) return;
     this.scheduler = new Scheduler({
@@ -201,7 +205,8 @@ export class BridgeExtensions {
   }
 
   /** bridge/request/schedule/*; undefined when the action is not ours. */
-  async request(action: string, request: Record<string, unknown>, _source: CommandSource): Promise<unknown> {
+  async request(action: string, request: Record<string, unknown>, source: CommandSource): Promise<unknown> {
+    if (action === 'bmc/login' && this.bmcLogin) return this.bmcLogin.request(request, source);
     if (action === 'schedule/run') {
       knownKeys(request, ['name']);
       const name = this.requireSchedule(request.name);
@@ -224,6 +229,7 @@ export class BridgeExtensions {
   }
 
   async start(): Promise<void> {
+    await this.bmcLogin?.start();
     await this.scheduler?.start();
   }
 
@@ -244,6 +250,7 @@ export class BridgeExtensions {
     await this.boardFactsChanged().catch((error: unknown) =>
       this.bridge.logger.warn(`republishing the board's facts failed: ${errorMessage(error)}`),
     );
+    await this.bmcLogin?.refresh().catch(() => undefined);
   }
 
   /** The facts about the board that discovery and bridge/info show; they change when a late BMC answers. */

@@ -34,8 +34,13 @@ export interface OpenedBoard {
   close(): Promise<void>;
 }
 
-/** Errors that retrying cannot fix: the bridge refuses to start with their reason. */
-const FATAL = new Set(['BUS_LOCKED', 'BMC_UNSUPPORTED', 'BMC_AUTH', 'CONFIG', 'UNSUPPORTED']);
+/**
+ * Errors that retrying cannot fix: the bridge refuses to start with their reason. A refused BMC
+ * login or certificate is not among them: exiting would make a service manager's restart loop
+ * a login loop (docs/turing-pi-2.md, "Logins and bans"); the bridge stays up, board offline,
+ * and says why.
+ */
+const FATAL = new Set(['BUS_LOCKED', 'BMC_UNSUPPORTED', 'CONFIG', 'UNSUPPORTED']);
 
 /**
  * Picks and opens the driver for board.type (docs/ARCHITECTURE.md "The parts"). Each hardware module is
@@ -120,8 +125,10 @@ async function buildTpi2(config: Config, deps: BoardDeps, ctx: BoardContext): Pr
     url: bmc.url,
     username: bmc.username,
     password: bmc.password,
+    fingerprint: bmc.fingerprint,
     ca: bmc.ca,
     insecure: bmc.insecure,
+    stateDir: config.state_dir,
     clock: ctx.clock,
     logger: ctx.logger,
     ...(deps.fetch ? { fetch: deps.fetch } : {}),

@@ -79,6 +79,23 @@ export interface UsbReading {
   route: 'port' | 'bmc';
 }
 
+/** Where a login to the board's controller (the Turing Pi 2 BMC) stands; see docs/turing-pi-2.md. */
+export interface BmcLoginStatus {
+  /** ok; failed (automatic logins go on); paused (no automatic login until a retry or a new password). */
+  login: 'ok' | 'failed' | 'paused';
+  reason: string | null;
+  /** Failed logins in a row, as the BMC counts them for this host. */
+  failures: number;
+}
+
+export interface BmcLoginControl {
+  /** null until the first login attempt (or a persisted failure) says anything. */
+  status(): BmcLoginStatus | null;
+  onChange(listener: (status: BmcLoginStatus) => void): void;
+  /** One login now, asked for by a person; `force` even where the next failure gets this host banned. */
+  retry(force: boolean): Promise<BmcLoginStatus | null>;
+}
+
 export interface BoardDriver {
   readonly info: BoardInfo;
   /** Claims the hardware (locks, configuration bits, login). Throws a TpmError with a reason. */
@@ -106,4 +123,6 @@ export interface BoardDriver {
   readUsb?(): Promise<UsbReading>;
   /** Routes the board's USB port to a node in host or device mode (never flash); returns the read-back. */
   setUsb?(node: number, mode: 'host' | 'device'): Promise<UsbReading>;
+  /** Boards behind a login (tpi2): its state, and a retry on request. */
+  readonly login?: BmcLoginControl;
 }

@@ -105,15 +105,23 @@ export function crossFieldProblems(config: Config): RawProblem[] {
 export function configWarnings(config: Config): RawProblem[] {
   const warnings: RawProblem[] = [];
   const { board } = config;
-  // docs/hardware.md: firmware 2.x serves HTTPS and wants a login; firmware 1.x is plain HTTP without one.
-  if (board.type === 'tpi2' && board.bmc.password === null && !board.bmc.url.startsWith('http://')) {
+  // docs/turing-pi-2.md: firmware 2.x serves HTTPS with a self-signed, usually expired certificate, and wants a login.
+  if (board.type === 'tpi2' && board.bmc.password === null) {
     warnings.push({
       segments: ['board', 'bmc', 'password'],
-      message: 'is not set: BMC firmware 2.x (https) needs a login; set it, e.g. password: ${TPI_BMC_PASSWORD}',
+      message: 'is not set: BMC firmware 2.x needs a login; set it, e.g. password: ${TPI_BMC_PASSWORD}',
     });
   }
   if (board.type === 'tpi2' && board.bmc.insecure) {
-    warnings.push({ segments: ['board', 'bmc', 'insecure'], message: 'any certificate is accepted; better give the BMC certificate in board.bmc.ca' });
+    warnings.push({
+      segments: ['board', 'bmc', 'insecure'],
+      message: 'any certificate is accepted, so whoever answers at that address gets the BMC password; better pin the BMC certificate with board.bmc.fingerprint (turingpi-mqtt bmc trust -c FILE prints it)',
+    });
+  } else if (board.type === 'tpi2' && board.bmc.fingerprint === null && board.bmc.ca === null) {
+    warnings.push({
+      segments: ['board', 'bmc', 'fingerprint'],
+      message: 'is not set: a BMC serves a self-signed, usually expired certificate that nothing else trusts; turingpi-mqtt bmc trust -c FILE prints the line to add',
+    });
   }
   if (board.type === 'tpi1' && config.nodes['1']?.protected === false) {
     // docs/hardware.md: a tpi1 whose master is off cannot recover by itself.

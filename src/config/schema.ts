@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { cronProblem, timeZoneProblem } from '../util/cron.js';
 import { formatDuration, parseDuration } from './duration.js';
+import { parseFingerprint } from '../util/fingerprint.js';
 
 /**
  * The one source of the configuration's types, defaults, validation and config/schema.json
@@ -33,6 +34,10 @@ const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 
 const nullableString = z.string().nullable();
+/** Firmware 1.x is plain HTTP without a login: the bridge never sends a BMC password in clear. */
+const BMC_URL_MESSAGE =
+  'must be an https:// URL (BMC firmware 2.x): firmware 1.x (plain http://, no login) is not supported, ' +
+  'upgrade the BMC to firmware 2.x (https://docs.turingpi.com); the password is never sent in clear';
 export const ID_PATTERN = /^[a-z0-9_-]{1,32}$/;
 
 const tlsSchema = z.strictObject({
@@ -113,12 +118,20 @@ const boardSchema = z.strictObject({
     .strictObject({
       url: z
         .string()
-        .regex(/^https?:\/\/[^\s]+$/, 'must be an http:// or https:// URL')
+        .regex(/^https:\/\/[^\s]+$/, BMC_URL_MESSAGE)
         .default('https://turingpi.local')
-        .describe('https:// for firmware 2.x, http:// for firmware 1.x (no login)'),
+        .describe('https:// only (firmware 2.x); firmware 1.x (plain http://, no login) is not supported'),
       username: z.string().default('root'),
       password: nullableString.default(null).describe('better ${TPI_BMC_PASSWORD} than the password itself'),
-      ca: nullableString.default(null).describe('path of the BMC certificate or its CA (PEM)'),
+      fingerprint: nullableString
+        .default(null)
+        .refine((value) => value === null || parseFingerprint(value) !== null, {
+          message: 'must be a SHA-256 fingerprint: 32 bytes as AA:BB:... or 64 hex digits (turingpi-mqtt bmc trust prints it)',
+        })
+        .describe("SHA-256 of the BMC certificate (AA:BB:... or hex): pins it, whatever its dates and name; see 'bmc trust'"),
+      ca: nullableString
+        .default(null)
+        .describe("PEM file: the BMC's own self-signed certificate (pinned like fingerprint) or the CA that signed it"),
       insecure: z.boolean().default(false).describe('accept any certificate (not recommended)'),
     })
     .prefault({})

@@ -3,6 +3,7 @@ import type { ResolvedNode } from '../config/nodes.js';
 import type { Config } from '../config/schema.js';
 import { topics, type Topics } from '../mqtt/topics.js';
 import { boardControlComponents, boardVersions, nodeDisplayName } from './board-controls.js';
+import { bmcLoginComponents } from './bmc-entities.js';
 
 /**
  * Home Assistant device-based discovery (docs/topics.md, HA 2024.11+): one retained message per
@@ -260,6 +261,7 @@ function buildBoardDevice(input: DiscoveryInput): DiscoveryMessage {
   }
 
   Object.assign(components, boardControlComponents(board, uid, sourcesOf(config)));
+  Object.assign(components, bmcLoginComponents(config, t, bridge, uid));
 
   for (const { name } of input.schedules) {
     const key = `schedule_${name}`;

@@ -15,6 +15,8 @@ export function topics(base: string) {
     requestPrefix: `${base}/bridge/request/`,
     response: (action: string) => `${base}/bridge/response/${action}`,
     boardState: `${base}/board/state`,
+    /** The BMC login's state (tpi2): JSON {login, reason, failures, firmware, bmcd}. */
+    boardBmc: `${base}/board/bmc`,
     nodePrefix: `${base}/node/`,
     nodePower: (n: number) => `${node(n)}/power`,
     nodeState: (n: number) => `${node(n)}/state`,

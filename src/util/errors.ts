@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'NODE_OFF'
   | 'BMC'
   | 'BMC_AUTH'
+  | 'BMC_TRUST'
   | 'BMC_UNSUPPORTED'
   | 'AGENT'
   | 'TIMEOUT'

@@ -181,14 +181,23 @@ describe('config files', () => {
       assert.deepEqual((await loadConfigFile(fromEnv, { env: { MQTT_PASSWORD: 'x' } })).warnings, []);
     });
 
-    it('warns, with the place, about a tpi2 BMC on https without a password', async () => {
+    it('warns, with the place, about a tpi2 BMC without a password and without a pinned certificate', async () => {
       const path = await file('tpi2.yaml', 'board:\n  type: tpi2\n  bmc:\n    url: https://tpi.lan\n');
       const { warnings } = await loadConfigFile(path);
-      assert.equal(warnings.length, 1);
+      assert.equal(warnings.length, 2);
       // the key is missing: the place is the map it belongs in
       assert.match(warnings[0] ?? '', new RegExp(`^${path}:4:5 board\\.bmc\\.password: is not set: BMC firmware 2\\.x`));
+      assert.match(warnings[1] ?? '', /board\.bmc\.fingerprint: is not set: .*turingpi-mqtt bmc trust -c FILE/);
+      const pinned = await file('tpi2-pinned.yaml', `board:\n  type: tpi2\n  bmc:\n    password: \${P}\n    fingerprint: "${'ab'.repeat(32)}"\n`);
+      assert.deepEqual((await loadConfigFile(pinned, { env: { P: 'x' } })).warnings, []);
+    });
+
+    it('refuses an http:// BMC (firmware 1.x): the password is never sent in clear', async () => {
       const http = await file('tpi2-fw1.yaml', 'board:\n  type: tpi2\n  bmc:\n    url: http://tpi.lan\n');
-      assert.deepEqual((await loadConfigFile(http)).warnings, []);
+      await assert.rejects(loadConfigFile(http), (error: Error) => {
+        assert.match(error.message, /board\.bmc\.url: must be an https:\/\/ URL .*firmware 1\.x .*not supported.*never sent in clear/);
+        return true;
+      });
     });
   });
 

@@ -283,9 +283,25 @@ describe('Home Assistant discovery', () => {
 
     it('has no clock entities and no Present, and node 1 is not protected there', () => {
       const board = deviceAt(messages, 'ha/device/tp2/config').components;
-      assert.deepEqual(Object.keys(board), ['bridge', 'board', 'maintenance']);
+      assert.deepEqual(Object.keys(board), ['bridge', 'board', 'maintenance', 'bmc_login', 'bmc_login_retry']);
       for (const n of [1, 2, 3, 4]) assert.equal(deviceAt(messages, `ha/device/tp2_node${n}/config`).components.present, undefined);
       assert.equal(componentOf(messages, 'ha/device/tp2_node1/config', 'power').platform, 'switch');
+    });
+
+    it('shows the BMC login as a diagnostic problem sensor with its reason, and a button to retry it', () => {
+      const login = componentOf(messages, 'ha/device/tp2/config', 'bmc_login');
+      assert.deepEqual(
+        { platform: login.platform, name: login.name, device_class: login.device_class, category: login.entity_category },
+        { platform: 'binary_sensor', name: 'BMC login', device_class: 'problem', category: 'diagnostic' },
+      );
+      assert.equal(login.state_topic, 'lab/tp2/board/bmc');
+      assert.equal(login.json_attributes_topic, 'lab/tp2/board/bmc', 'the reason is an attribute');
+      assert.match(String(login.value_template), /'OFF' if value_json\.login == 'ok' else 'ON'/);
+      const retry = componentOf(messages, 'ha/device/tp2/config', 'bmc_login_retry');
+      assert.deepEqual(
+        { platform: retry.platform, name: retry.name, category: retry.entity_category, topic: retry.command_topic, press: retry.payload_press },
+        { platform: 'button', name: 'Retry BMC login', category: 'config', topic: 'lab/tp2/bridge/request/bmc/login', press: '{}' },
+      );
     });
 
     it('links the board device to the BMC web interface', () => {

@@ -2,21 +2,22 @@ import { randomBytes } from 'node:crypto';
 import type { Clock } from '../../util/clock.js';
 
 /**
- * The state behind the simulated BMC (docs/hardware.md "Login and bans", modelled on bmcd's
- * authentication context and ban patrol): sessions, penalties, stored and physical power.
- * Pure state on an injected clock; bmc-server.ts puts HTTP in front of it.
+ * The state behind the simulated BMC (docs/turing-pi-2.md, modelled on bmcd's authentication
+ * context and ban patrol, bmcd 2.0.5 to 2.3.7 alike): sessions, penalties, stored and physical
+ * power. Pure state on an injected clock; bmc-server.ts puts HTTP in front of it.
  */
 
 export const BMC_NODES = 4;
 /** bmcd: a token expires 10800 s after its last use. */
 export const TOKEN_EXPIRY_MS = 10_800_000;
-/** bmcd: 5 failed attempts ban the peer. */
+/** bmcd (authentication_attempts: 5): the 5th failure in a row bans the peer. */
 export const MAX_AUTH_ATTEMPTS = 5;
-/** bmcd: ban of 1 min doubling per further failure, at most 2^10 = 1024 min. */
-const BAN_UNIT_MS = 60_000;
+/** bmcd's ban_patrol: 1 min, doubling with each further failure, at most 2^10 = 1024 min. */
+export const BAN_UNIT_MS = 60_000;
 const BAN_LEVELS = 10;
 /** bmcd's reset is off, 1 s, on (docs/hardware.md "Calls the driver makes"). */
 export const RESET_OFF_MS = 1_000;
+const ALPHANUMERIC = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
 export interface BmcStats {
   requests: number;
@@ -32,15 +33,18 @@ export interface BmcStats {
   maxPenalty: number;
   /** Failures that left their peer banned. */
   bans: number;
+  /** Requests with a token bmcd had forgotten through expiry: 401, not counted. */
+  expiredTokens: number;
   powerSets: number;
   resets: number;
   /** Requests that made the simulated bmcd panic (USB mode 3). */
   crashes: number;
 }
 
+/** bmcd's BanPatrol entry: failures in a row (no time window) and the end of the ban they earned. */
 interface Penalty {
   attempts: number;
-  start: number;
+  deadline: number;
 }
 
 export type AuthOutcome =
@@ -72,6 +76,7 @@ export class BmcModel {
     bannedRequests: 0,
     maxPenalty: 0,
     bans: 0,
+    expiredTokens: 0,
     powerSets: 0,
     resets: 0,
     crashes: 0,
@@ -84,19 +89,17 @@ export class BmcModel {
     readonly users: Record<string, string>,
   ) {}
 
-  /** A BMC restart: tokens and penalties live only in memory; power is kept by the board. */
+  /** A restart of bmcd (or of the BMC): tokens and penalties live only in its memory; power is kept. */
   restart(): void {
     this.tokens.clear();
     this.penalties.clear();
   }
 
-  /** Ban deadline of a peer, or null when not banned (bmcd's BanPatrol). */
+  /** Ban deadline of a peer, or null when not banned (bmcd's BanPatrol::patrole_ban). */
   bannedUntil(peer: string): number | null {
     const penalty = this.penalties.get(peer);
-    if (!penalty || penalty.attempts < MAX_AUTH_ATTEMPTS) return null;
-    const severity = 2 ** Math.min(penalty.attempts - MAX_AUTH_ATTEMPTS, BAN_LEVELS);
-    const deadline = penalty.start + BAN_UNIT_MS * severity;
-    return deadline > this.clock.now() ? deadline : null;
+    if (!penalty) return null;
+    return penalty.deadline > this.clock.now() ? penalty.deadline : null;
   }
 
   penaltyOf(peer: string): number {
@@ -107,7 +110,11 @@ export class BmcModel {
     return this.tokens.size;
   }
 
-  /** POST /api/bmc/authenticate with the body's credentials. */
+  /**
+   * POST /api/bmc/authenticate (bmcd's validate_credentials): a banned peer is refused before
+   * its credentials are looked at, and that refusal is not counted; a wrong user or password
+   * is; a success clears the peer's count.
+   */
   login(peer: string, username: unknown, password: unknown): { token: string } | { status: 403; message: string } {
     this.stats.logins++;
     const banned = this.banMessage(peer);
@@ -123,43 +130,65 @@ export class BmcModel {
     this.stats.successfulLogins++;
     this.penalties.delete(peer);
     this.dropExpiredTokens();
-    const token = randomBytes(48).toString('base64url').slice(0, 64);
+    // bmcd: 64 alphanumeric characters.
+    const token = Array.from(randomBytes(64), (byte) => ALPHANUMERIC[byte % ALPHANUMERIC.length]).join('');
     this.tokens.set(token, this.clock.now());
     return { token };
   }
 
-  /** The Authorization header of an API request (Bearer or Basic). */
+  /** The Authorization header of an API request (bmcd's authorize_request). */
   authorize(peer: string, header: string | undefined): AuthOutcome {
+    // No header: asked for credentials, never counted.
+    if (!header) return { ok: false, status: 401, message: 'no authorization header provided', scheme: 'Basic' };
+    const space = header.indexOf(' ');
+    if (space < 0) return { ok: false, status: 401, message: `cannot parse authorization header: ${header}`, scheme: 'Basic' };
+    const scheme = header.slice(0, space);
+    const value = header.slice(space + 1);
+    if (scheme === 'Bearer') return this.authorizeBearer(peer, value);
+    if (scheme === 'Basic') {
+      const banned = this.banMessage(peer);
+      if (banned) {
+        this.stats.bannedRequests++;
+        return { ok: false, status: 401, message: banned, scheme: 'Basic' };
+      }
+      const decoded = Buffer.from(value, 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      if (colon >= 0 && this.users[decoded.slice(0, colon)] === decoded.slice(colon + 1)) {
+        this.penalties.delete(peer);
+        return { ok: true };
+      }
+      this.penalize(peer);
+      return { ok: false, status: 401, message: this.banMessage(peer) ?? 'credentials incorrect', scheme: 'Basic' };
+    }
+    return { ok: false, status: 401, message: `${scheme} authentication not supported`, scheme: null };
+  }
+
+  /**
+   * bmcd's authorize_bearer: a banned peer is refused; an unknown token is a failure (counted);
+   * an expired one is forgotten and refused without being counted; a good one is renewed and
+   * clears the peer's count.
+   */
+  private authorizeBearer(peer: string, token: string): AuthOutcome {
     const banned = this.banMessage(peer);
     if (banned) {
       this.stats.bannedRequests++;
-      return { ok: false, status: 401, message: banned, scheme: null };
+      return { ok: false, status: 401, message: banned, scheme: 'Bearer' };
     }
-    if (!header) return { ok: false, status: 401, message: 'no authorization header provided', scheme: 'Basic' };
-    const space = header.indexOf(' ');
-    const scheme = space < 0 ? header : header.slice(0, space);
-    const value = space < 0 ? '' : header.slice(space + 1);
-    if (scheme === 'Bearer') {
-      const lastUse = this.tokens.get(value);
-      if (lastUse !== undefined && this.clock.now() - lastUse < TOKEN_EXPIRY_MS) {
-        this.tokens.set(value, this.clock.now());
-        return { ok: true };
-      }
-      this.tokens.delete(value);
+    const lastUse = this.tokens.get(token);
+    if (lastUse === undefined) {
       this.stats.staleTokens++;
-      // docs/hardware.md "Login and bans": requests with an unknown or stale bearer token count as failures too.
       this.penalize(peer);
-      const message = lastUse === undefined ? 'token is not registered' : 'token expired';
-      return { ok: false, status: 401, message, scheme: 'Bearer' };
+      return { ok: false, status: 401, message: this.banMessage(peer) ?? `token ${token} is not registered`, scheme: 'Bearer' };
     }
-    if (scheme === 'Basic') {
-      const decoded = Buffer.from(value, 'base64').toString('utf8');
-      const colon = decoded.indexOf(':');
-      if (colon >= 0 && this.users[decoded.slice(0, colon)] === decoded.slice(colon + 1)) return { ok: true };
-      this.penalize(peer);
-      return { ok: false, status: 401, message: 'credentials incorrect', scheme: 'Basic' };
+    const idle = this.clock.now() - lastUse;
+    if (idle < TOKEN_EXPIRY_MS) {
+      this.tokens.set(token, this.clock.now());
+      this.penalties.delete(peer);
+      return { ok: true };
     }
-    return { ok: false, status: 401, message: `${scheme} authentication not supported`, scheme: null };
+    this.tokens.delete(token);
+    this.stats.expiredTokens++;
+    return { ok: false, status: 401, message: `token expired ${Math.round(idle / 1000)}s ago`, scheme: 'Bearer' };
   }
 
   /** opt=set&type=power: the stored state and the slot follow. */
@@ -189,12 +218,17 @@ export class BmcModel {
     this.physical[index] = on;
   }
 
+  /** bmcd's BanPatrol::penalize: from the 5th failure in a row, a ban of 1 min x 2^min(n-5, 10). */
   private penalize(peer: string): void {
-    const penalty = this.penalties.get(peer) ?? { attempts: 0, start: this.clock.now() };
+    const penalty = this.penalties.get(peer) ?? { attempts: 0, deadline: this.clock.now() };
     penalty.attempts++;
+    if (penalty.attempts >= MAX_AUTH_ATTEMPTS) {
+      const severity = 2 ** Math.min(penalty.attempts - MAX_AUTH_ATTEMPTS, BAN_LEVELS);
+      penalty.deadline = this.clock.now() + BAN_UNIT_MS * severity;
+      this.stats.bans++;
+    }
     this.penalties.set(peer, penalty);
     this.stats.maxPenalty = Math.max(this.stats.maxPenalty, penalty.attempts);
-    if (this.bannedUntil(peer) !== null) this.stats.bans++;
   }
 
   private banMessage(peer: string): string | null {

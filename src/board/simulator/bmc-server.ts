@@ -1,15 +1,19 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { X509Certificate } from 'node:crypto';
 import { generate } from 'selfsigned';
+import { fingerprintOf } from '../../util/fingerprint.js';
 import { systemClock, type Clock } from '../../util/clock.js';
 import { BmcFirmware, type SimulatedBoardRevision, type SimulatedFirmware } from './bmc-firmware.js';
 import { BMC_NODES, BmcModel, type BmcStats } from './bmc-model.js';
+import { SIMULATOR_FACTORY_CERT, SIMULATOR_FACTORY_KEY } from './factory-certificate.js';
 
 /**
- * A simulated Turing Pi 2 BMC: a real HTTPS server on loopback with a self-signed
- * certificate, speaking the API exactly as docs/hardware.md "Turing Pi 2 / 2.5: the BMC API" says
- * (bmcd 2.x), or firmware 1.x (plain HTTP, no authentication, numeric values).
+ * A simulated Turing Pi 2 BMC: a real HTTPS server on loopback speaking the API as
+ * docs/turing-pi-2.md describes bmcd 2.x, or firmware 1.x (plain HTTP, no authentication,
+ * numeric values). Its certificate is self-signed and expired like a real BMC's: the fixed
+ * "factory" one (factory-certificate.ts), or a fresh one of the same shape.
  *
  * Where the simulator differs from bmcd, on purpose:
  * - bmcd skips authentication for its own loopback; every client here is on loopback, so
@@ -35,6 +39,16 @@ export interface BmcSimulatorOptions {
   redirectHttp?: boolean;
   /** Initial stored (and physical) power of nodes 1-4. */
   power?: boolean[];
+  /**
+   * The certificate served: `factory` (default), the fixed one every simulator serves, like the
+   * certificate of the BMC's factory image; `fresh`, a new one of the same shape (another board).
+   */
+  certificate?: 'factory' | 'fresh' | SimulatorCertificate;
+}
+
+export interface SimulatorCertificate {
+  cert: string;
+  key: string;
 }
 
 export interface BmcSimulator {
@@ -44,11 +58,15 @@ export interface BmcSimulator {
   httpUrl: string | null;
   /** PEM of the server's self-signed certificate (empty for firmware 1.x). */
   ca: string;
+  /** SHA-256 fingerprint of that certificate, `AA:BB:...` (empty for firmware 1.x). */
+  fingerprint: string;
+  /** Serves another certificate from now on, as a BMC whose certificate was renewed; returns it. */
+  renewCertificate(next?: SimulatorCertificate): Promise<SimulatorCertificate>;
   state: BmcModel;
   /** The firmware's state beyond power: USB, fan level, node names. */
   firmware: BmcFirmware;
   stats: BmcStats;
-  /** All tokens become stale, as after a BMC reboot. */
+  /** A restart of bmcd: every token and every failure count is forgotten. */
   restart(): void;
   /** While true, requests are received and never answered. */
   stopAnswering(stop: boolean): void;
@@ -173,27 +191,12 @@ export async function startBmcSimulator(options: BmcSimulatorOptions): Promise<B
     return sendResult(response, 400, `Invalid \`type\` parameter ${type}`);
   };
 
-  let ca = '';
+  let current: SimulatorCertificate | null = null;
   let server: http.Server | https.Server;
   if (firmware === 2) {
-    const pems = await generate([{ name: 'commonName', value: 'turingpi.local' }], {
-      keyType: 'ec',
-      curve: 'P-256',
-      algorithm: 'sha256',
-      extensions: [
-        { name: 'basicConstraints', cA: true },
-        {
-          name: 'subjectAltName',
-          altNames: [
-            { type: 2, value: 'turingpi.local' },
-            { type: 2, value: 'localhost' },
-            { type: 7, ip: '127.0.0.1' },
-          ],
-        },
-      ],
-    });
-    ca = pems.cert;
-    server = https.createServer({ key: pems.private, cert: pems.cert }, handler);
+    const wanted = options.certificate ?? 'factory';
+    current = wanted === 'factory' ? FACTORY : wanted === 'fresh' ? await freshCertificate() : wanted;
+    server = https.createServer({ key: current.key, cert: current.cert }, handler);
   } else {
     server = http.createServer(handler);
   }
@@ -211,10 +214,21 @@ export async function startBmcSimulator(options: BmcSimulatorOptions): Promise<B
     httpUrl = `http://127.0.0.1:${await listen(redirect, 0)}`;
   }
 
-  return {
+  const simulator: BmcSimulator = {
     url,
     httpUrl,
-    ca,
+    ca: current?.cert ?? '',
+    fingerprint: current ? fingerprintOf(new X509Certificate(current.cert).raw) : '',
+    renewCertificate: async (next) => {
+      if (!(server instanceof https.Server)) throw new Error('firmware 1.x serves no certificate');
+      current = next ?? (await freshCertificate());
+      server.setSecureContext({ key: current.key, cert: current.cert });
+      // Connections kept alive still speak with the old certificate: a BMC renewing its certificate restarts bmcd.
+      server.closeIdleConnections();
+      simulator.ca = current.cert;
+      simulator.fingerprint = fingerprintOf(new X509Certificate(current.cert).raw);
+      return current;
+    },
     state: model,
     firmware: release,
     stats: model.stats,
@@ -230,6 +244,26 @@ export async function startBmcSimulator(options: BmcSimulatorOptions): Promise<B
       }
     },
   };
+  return simulator;
+}
+
+const FACTORY: SimulatorCertificate = { cert: SIMULATOR_FACTORY_CERT, key: SIMULATOR_FACTORY_KEY };
+
+/**
+ * A certificate of the shape the BMC makes (`openssl req -x509 -subj "/CN=Turing-Pi self signed"`
+ * with no SAN), dated in the past like the factory one: only pinning can trust it. An EC key,
+ * which is quicker to make than the BMC's RSA 4096 and changes nothing about trust.
+ */
+export async function freshCertificate(): Promise<SimulatorCertificate> {
+  const pems = await generate([{ name: 'commonName', value: 'Turing-Pi self signed' }], {
+    keyType: 'ec',
+    curve: 'P-256',
+    algorithm: 'sha256',
+    notBeforeDate: new Date('1970-01-01T00:00:00Z'),
+    notAfterDate: new Date('1970-01-31T00:00:00Z'),
+    extensions: [{ name: 'basicConstraints', cA: true }],
+  });
+  return { cert: pems.cert, key: pems.private };
 }
 
 function listen(server: http.Server, port: number): Promise<number> {

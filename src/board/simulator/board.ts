@@ -48,11 +48,16 @@ export async function buildSimulatedBoard(config: Config, ctx: BoardContext): Pr
         board: simulate.board,
         power: [true, true, false, false],
       });
+      // Trusted as board.bmc says (config/demo-tpi2.yaml pins its fingerprint, as a user pins a
+      // real BMC's); with nothing said there, the simulator's own certificate is pinned.
+      const { fingerprint, ca, insecure } = config.board.bmc;
+      const trustSaid = fingerprint !== null || ca !== null || insecure;
       const driver = new Tpi2Driver({
         url: bmc.url,
         username: 'root',
         password,
-        ca: bmc.ca,
+        ...(trustSaid ? { fingerprint, ca, insecure } : { ca: bmc.ca }),
+        stateDir: config.state_dir,
         clock: ctx.clock,
         logger: ctx.logger,
         type: 'simulator',

@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
-import http from 'node:http';
 import https from 'node:https';
-import tls, { type PeerCertificate } from 'node:tls';
-import { TpmError, errorMessage } from '../../util/errors.js';
+import type { Duplex } from 'node:stream';
+import tls from 'node:tls';
+import { TpmError } from '../../util/errors.js';
+import { bmcTrust, refusePeer, type BmcTrust } from './pinning.js';
 
 /**
  * The part of the WHATWG fetch signature the BMC client uses. The global `fetch` fits it,
@@ -25,6 +25,8 @@ export interface FetchResponse {
 export type FetchLike = (url: string, init?: FetchInit) => Promise<FetchResponse>;
 
 export interface HttpsFetchOptions {
+  /** What the BMC may present (pinning.ts); default: built from `ca` and `insecure`. */
+  trust?: BmcTrust;
   /** PEM of the BMC's certificate or of its CA (contents, not a path). */
   ca?: string;
   /** Accept any certificate (the user asked for it explicitly with bmc.insecure). */
@@ -37,42 +39,59 @@ export interface ClosableFetch {
   close(): void;
 }
 
+type CreateConnection = (options: tls.ConnectionOptions, done: (error: Error | null, socket?: Duplex) => void) => undefined;
+
 /**
  * Node 20's global fetch cannot be told to trust one self-signed certificate without an
  * undici dispatcher, and `undici` is not importable here (it is only bundled inside Node).
- * So the default transport is node:https behind the fetch signature: it trusts `ca`, or
- * anything when `insecure`, and never follows redirects (the caller reports them).
+ * So the default transport is node:https behind the fetch signature, https only, never
+ * following redirects (the caller reports them). Its agent hands a connection to a request
+ * only after the certificate passed `refusePeer`: not one byte of a request, the login's
+ * password least of all, reaches a BMC that is not the trusted one.
  */
 export function createHttpsFetch(options: HttpsFetchOptions = {}): ClosableFetch {
-  const pinned = options.ca ? pemCertificatesAsDer(options.ca) : [];
-  const httpsAgent = new https.Agent({
-    keepAlive: true,
-    maxSockets: 4,
-    ...(options.insecure ? { rejectUnauthorized: false } : {}),
-    ...(options.ca ? { ca: options.ca } : {}),
-    // A BMC's self-signed certificate names whatever host it was made for, while users
-    // reach it by IP or another name. A certificate identical to one the user pinned
-    // through bmc.ca is trusted whatever its name; anything else gets the normal check.
-    checkServerIdentity: (host: string, cert: PeerCertificate) => {
-      if (pinned.some((der) => cert.raw !== undefined && der.equals(cert.raw))) return undefined;
-      return tls.checkServerIdentity(host, cert);
-    },
-  });
-  const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+  const trust = options.trust ?? bmcTrust({ ca: options.ca ?? null, insecure: options.insecure === true });
+  // No TLS session reuse: a resumed session would skip the look at the certificate.
+  const httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 4, maxCachedSessions: 0 });
+  const createConnection: CreateConnection = (connectOptions, done) => {
+    const origin = `https://${connectOptions.host ?? 'localhost'}:${connectOptions.port ?? 443}`;
+    const socket = tls.connect({
+      ...connectOptions,
+      // Checked below, with the pins: Node's own check would refuse every expired BMC certificate.
+      rejectUnauthorized: false,
+      ...(trust.ca.length > 0 ? { ca: trust.ca } : {}),
+    });
+    const onError = (error: Error): void => done(error);
+    socket.once('error', onError);
+    socket.once('secureConnect', () => {
+      socket.off('error', onError);
+      const refused = refusePeer(trust, socket, origin);
+      if (refused) {
+        socket.destroy();
+        done(refused);
+        return;
+      }
+      done(null, socket);
+    });
+    return undefined;
+  };
+  (httpsAgent as unknown as { createConnection: CreateConnection }).createConnection = createConnection;
 
   const fetch: FetchLike = (url, init = {}) =>
     new Promise<FetchResponse>((resolve, reject) => {
       const target = new URL(url);
-      const isHttps = target.protocol === 'https:';
-      const transport = isHttps ? https : http;
       const signal = init.signal;
       if (signal?.aborted) {
         reject(signal.reason);
         return;
       }
-      const request = transport.request(
+      if (target.protocol !== 'https:') {
+        reject(new TpmError('CONFIG', `only https:// reaches a BMC (got ${target.protocol}): the password is never sent in clear`));
+        return;
+      }
+      const request = https.request(
         target,
-        { method: init.method ?? 'GET', headers: init.headers ?? {}, agent: isHttps ? httpsAgent : httpAgent },
+        { method: init.method ?? 'GET', headers: init.headers ?? {}, agent: httpsAgent },
         (response) => {
           const chunks: Buffer[] = [];
           response.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -113,26 +132,8 @@ export function createHttpsFetch(options: HttpsFetchOptions = {}): ClosableFetch
     fetch,
     close: () => {
       httpsAgent.destroy();
-      httpAgent.destroy();
     },
   };
 }
 
-/** `bmc.ca` is a path or the PEM itself (docs/configuration.md); returns the PEM. */
-export function loadCaOption(ca: string): string {
-  if (ca.includes('-----BEGIN')) return ca;
-  try {
-    return readFileSync(ca, 'utf8');
-  } catch (error) {
-    throw new TpmError('CONFIG', `cannot read the BMC certificate file bmc.ca (${ca}): ${errorMessage(error)}`, {
-      cause: error,
-    });
-  }
-}
-
-function pemCertificatesAsDer(pem: string): Buffer[] {
-  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-  return blocks.map((block) =>
-    Buffer.from(block.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, ''), 'base64'),
-  );
-}
+export { loadCaOption } from './pinning.js';

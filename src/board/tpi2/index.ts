@@ -1,3 +1,4 @@
 export { Tpi2Driver, type Tpi2DriverOptions } from './driver.js';
-export { createHttpsFetch, loadCaOption, type FetchLike, type FetchInit, type FetchResponse } from './https-fetch.js';
+export { createHttpsFetch, type FetchLike, type FetchInit, type FetchResponse } from './https-fetch.js';
 export { LoginGuard, DEFAULT_LOGIN_POLICY, type LoginGuardPolicy } from './login-guard.js';
+export { loadCaOption, parseFingerprint, fingerprintOf, bmcTrust, type BmcTrust } from './pinning.js';

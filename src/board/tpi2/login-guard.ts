@@ -1,73 +1,193 @@
 import type { Clock } from '../../util/clock.js';
+import type { BmcLoginStatus } from '../types.js';
+import {
+  credentialsKey,
+  emptyLoginRecord,
+  memoryLoginRecord,
+  sameCredentials,
+  type LoginRecordData,
+  type LoginRecordStore,
+} from './login-record.js';
 
 /**
- * Spaces authentication failures so the BMC never bans this host (docs/hardware.md "Login and bans": 5 failed
- * logins ban the client address, locking the user's browser out too; requests with a stale
- * bearer token count as failures as well).
+ * Keeps the bridge from ever getting this host banned by the BMC (docs/turing-pi-2.md, "Logins
+ * and bans"): bmcd counts every refused login and every request with an unknown token per
+ * client address, with no time window, until a success or a restart of bmcd, and bans the
+ * address from the 5th failure on (1 min, doubling up to 17 h), the user's browser included.
  *
- * - Every failure (a refused login, or a 401 to a request that carried a token) counts.
- * - A refused login waits 1 min, then 2, then 4 before the next attempt.
- * - After 4 consecutive failures, at most one attempt per `longDelayMs` (1 h): never a 5th
- *   failure in quick succession, so bmcd's ban (5 failures within a minute of the first,
- *   doubling) can never trigger, and a wrong password costs at most a few logins an hour.
- * - A stale token by itself imposes no wait: a BMC restart costs one 401 and one login.
- * - Only an authenticated request that succeeds clears the count, so a BMC that accepts
- *   logins but rejects every token still ends in the long wait instead of a login loop.
+ * - The count lives in state_dir (login-record.ts): restarts of the bridge add up, as they do
+ *   for the BMC.
+ * - Automatic logins stop after `maxAutomatic` (3) failures in a row: the state is "paused".
+ * - A person may ask for one more attempt (Home Assistant's "Retry BMC login" button, the
+ *   request `bmc/login`), and a changed board.bmc.password gets one attempt by itself, but only
+ *   while the count is below `maxAny` (4): the 5th failure would ban, so it is never risked
+ *   unless the request says `force` (after a restart of the BMC, which forgets its count).
+ * - Between automatic attempts of one run: 1 min, then 2 min.
+ * - A success (a login, or a request whose token is accepted) clears the count, as bmcd does.
  */
 export interface LoginGuardPolicy {
   firstDelayMs: number;
-  maxConsecutiveFailures: number;
-  longDelayMs: number;
+  maxAutomatic: number;
+  maxAny: number;
 }
 
-export const DEFAULT_LOGIN_POLICY: LoginGuardPolicy = {
-  firstDelayMs: 60_000,
-  maxConsecutiveFailures: 4,
-  longDelayMs: 3_600_000,
-};
+export const DEFAULT_LOGIN_POLICY: LoginGuardPolicy = { firstDelayMs: 60_000, maxAutomatic: 3, maxAny: 4 };
+
+export type LoginStatus = BmcLoginStatus;
+
+export interface LoginCredentials {
+  bmc: string;
+  username: string;
+  password: string;
+}
 
 export class LoginGuard {
-  private failures = 0;
-  private refusedLogins = 0;
+  private record: LoginRecordData;
+  private loaded: Promise<void> | null = null;
+  private passwordChanged = false;
   private nextAttemptAt = 0;
+  private refusedThisRun = 0;
+  private manualGrant = false;
+  private forced = false;
+  private state: LoginStatus | null = null;
+  private readonly listeners: ((status: LoginStatus) => void)[] = [];
 
   constructor(
     private readonly clock: Clock,
+    private readonly credentials: LoginCredentials,
+    private readonly store: LoginRecordStore = memoryLoginRecord(),
     private readonly policy: LoginGuardPolicy = DEFAULT_LOGIN_POLICY,
-  ) {}
-
-  /** Milliseconds until a login may be tried; 0 when one may be tried now. */
-  waitMs(): number {
-    return Math.max(0, this.nextAttemptAt - this.clock.now());
+  ) {
+    this.record = emptyLoginRecord(credentials.bmc);
   }
 
-  get consecutiveFailures(): number {
-    return this.failures;
+  /** Reads the persisted count once (scrypt takes some tens of milliseconds). */
+  ready(): Promise<void> {
+    this.loaded ??= this.load();
+    return this.loaded;
   }
 
-  /** The BMC refused the credentials (403). */
-  loginRefused(): void {
-    this.failures++;
-    this.refusedLogins++;
-    const delay =
-      this.failures >= this.policy.maxConsecutiveFailures
-        ? this.policy.longDelayMs
-        : this.policy.firstDelayMs * 2 ** (this.refusedLogins - 1);
-    this.nextAttemptAt = this.clock.now() + Math.min(delay, this.policy.longDelayMs);
-  }
-
-  /** A request carrying a token was answered 401 (the token was stale or unknown). */
-  tokenRejected(): void {
-    this.failures++;
-    if (this.failures >= this.policy.maxConsecutiveFailures) {
-      this.nextAttemptAt = Math.max(this.nextAttemptAt, this.clock.now() + this.policy.longDelayMs);
+  private async load(): Promise<void> {
+    const saved = await this.store.load();
+    if (saved === null || (saved.bmc !== '' && saved.bmc !== this.credentials.bmc)) return;
+    this.record = { ...saved, bmc: this.credentials.bmc };
+    if (saved.failures > 0) {
+      const { username, password } = this.credentials;
+      // No key (failures from tokens only, an unreadable record): nothing to tell a new password by.
+      this.passwordChanged = saved.key !== null && !(await sameCredentials(saved, username, password));
+      this.publish(this.statusOfRecord());
     }
   }
 
-  /** An authenticated request succeeded: the credentials and the token work. */
-  succeeded(): void {
-    this.failures = 0;
-    this.refusedLogins = 0;
+  get failures(): number {
+    return this.record.failures;
+  }
+
+  status(): LoginStatus | null {
+    return this.state;
+  }
+
+  onChange(listener: (status: LoginStatus) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** Whether a login may be sent now: null when it may, else why not (for the error message). */
+  refusal(): string | null {
+    const { failures } = this.record;
+    const grant = this.manualGrant || this.passwordChanged;
+    if (failures >= this.policy.maxAny && !this.forced) {
+      return `${failures} failed logins in a row: one more would make the BMC ban this host (browsers included). ` +
+        'Check board.bmc.password by logging in on the BMC\'s web page; after a restart of the BMC, which forgets ' +
+        'its count, ask for a retry with {"force": true} on bridge/request/bmc/login';
+    }
+    if (failures >= this.policy.maxAutomatic && !grant && !this.forced) {
+      return `automatic logins paused after ${failures} failed logins in a row (the last: ${this.record.reason ?? 'unknown'}), ` +
+        'so that the BMC never bans this host: fix board.bmc.password, or press "Retry BMC login" in Home Assistant ' +
+        '(bridge/request/bmc/login)';
+    }
+    if (!grant && !this.forced) {
+      const wait = this.nextAttemptAt - this.clock.now();
+      if (wait > 0) return `the last login failed (${this.record.reason ?? 'unknown'}); next attempt in ${Math.ceil(wait / 1000)} s`;
+    }
+    return null;
+  }
+
+  /** A person asked for one attempt now (`force`: even at the brink of a ban). */
+  allowOneAttempt(force: boolean): void {
+    this.manualGrant = true;
+    this.forced = force;
+  }
+
+  /** Before the login request is sent: counted at once, so a crash in flight still counts. */
+  async attempting(): Promise<void> {
+    this.manualGrant = false;
+    this.forced = false;
+    this.passwordChanged = false;
+    this.record.failures++;
+    await this.save();
+  }
+
+  /** No answer came (unreachable, timeout, 5xx): bmcd never judged the credentials. */
+  async inconclusive(): Promise<void> {
+    this.record.failures = Math.max(0, this.record.failures - 1);
+    await this.save();
+  }
+
+  /** The BMC refused the credentials (403): the attempt stays counted. */
+  async refused(reason: string): Promise<void> {
+    this.refusedThisRun++;
+    this.nextAttemptAt = this.clock.now() + this.policy.firstDelayMs * 2 ** (this.refusedThisRun - 1);
+    this.record.reason = reason;
+    this.record.last_failure_at = new Date(this.clock.now()).toISOString();
+    const key = await credentialsKey(this.credentials.username, this.credentials.password);
+    this.record.salt = key.salt;
+    this.record.key = key.key;
+    await this.save();
+    this.publish(this.statusOfRecord());
+  }
+
+  /** A request with a token was answered 401: bmcd counts an unknown token as a failure. */
+  async tokenRejected(reason: string): Promise<void> {
+    this.record.failures++;
+    this.record.reason = reason;
+    this.record.last_failure_at = new Date(this.clock.now()).toISOString();
+    await this.save();
+  }
+
+  /** A fresh token was refused at once: no login again for a while (a BMC gone strange). */
+  holdOff(): void {
+    this.nextAttemptAt = this.clock.now() + this.policy.firstDelayMs;
+  }
+
+  /** The BMC accepted the credentials or the token: its count for this host is zero again. */
+  async succeeded(): Promise<void> {
+    this.refusedThisRun = 0;
     this.nextAttemptAt = 0;
+    if (this.record.failures !== 0 || this.record.key !== null) {
+      this.record = emptyLoginRecord(this.credentials.bmc);
+      await this.save();
+    }
+    if (this.state?.login !== 'ok') this.publish({ login: 'ok', reason: null, failures: 0 });
+  }
+
+  /** Something before any login went wrong (the certificate, say): shown as a failed login. */
+  report(reason: string): void {
+    if (this.state?.login === 'paused' || (this.state?.login === 'failed' && this.state.reason === reason)) return;
+    this.publish({ login: 'failed', reason, failures: this.record.failures });
+  }
+
+  private statusOfRecord(): LoginStatus {
+    const reason = this.refusal() ?? this.record.reason;
+    const paused = this.record.failures >= this.policy.maxAutomatic && !this.passwordChanged;
+    return { login: paused ? 'paused' : 'failed', reason, failures: this.record.failures };
+  }
+
+  private async save(): Promise<void> {
+    await this.store.save(this.record);
+  }
+
+  private publish(status: LoginStatus): void {
+    this.state = status;
+    for (const listener of this.listeners) listener(status);
   }
 }

@@ -59,23 +59,82 @@ describe('BMC simulator (docs/hardware.md "Turing Pi 2 / 2.5: the BMC API")', ()
     assert.equal(basic.status, 200);
   });
 
-  it('bans after 5 failures: even the right password is then refused', async () => {
-    for (let i = 0; i < 5; i++) assert.equal((await login('nope')).status, 403);
+  const penalty = (): number => bmc.state.penaltyOf('127.0.0.1') + bmc.state.penaltyOf('::ffff:127.0.0.1');
+  const token = async (): Promise<string> => (JSON.parse((await login('turing')).text) as { id: string }).id;
+
+  it('bans from the 5th failure in a row, however slow: failures have no time window', async () => {
+    for (let i = 0; i < 4; i++) {
+      assert.equal((await login('nope')).status, 403);
+      // A day between failures changes nothing: only a success or a restart of bmcd clears them.
+      await clock.advance(86_400_000);
+    }
+    assert.equal(penalty(), 4);
+    assert.equal(bmc.stats.bans, 0);
+    const fifth = await login('nope');
+    assert.equal(fifth.status, 403);
+    assert.match(fifth.text, /Exceeded allowed authentication attempts/);
+    assert.equal(bmc.stats.bans, 1);
+  });
+
+  it('refuses a banned address even with the right password, without counting that, for 60 s x 2^min(n-5, 10)', async () => {
+    for (let i = 0; i < 5; i++) await login('nope');
     const banned = await login('turing');
     assert.equal(banned.status, 403);
     assert.match(banned.text, /Exceeded allowed authentication attempts/);
-    assert.equal(bmc.stats.bans, 1);
-    await clock.advance(61_000);
-    assert.equal((await login('turing')).status, 200, 'the 1 min ban is over');
+    assert.equal(penalty(), 5, 'a refusal during a ban is not a failure');
+    // API calls of a banned address: 401 with the same words, whatever the credentials.
+    const basic = await get('opt=get&type=power', `Basic ${Buffer.from('root:turing').toString('base64')}`);
+    assert.equal(basic.status, 401);
+    assert.match(basic.text, /Exceeded allowed authentication attempts/);
+    await clock.advance(59_000);
+    assert.equal((await login('turing')).status, 403, 'the 5th failure bans for 1 min');
+    await clock.advance(1_500);
+    // The 6th failure bans for 2 min, the 7th for 4, ... from the moment of the failure.
+    const expected = [2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 1024];
+    for (const minutes of expected) {
+      assert.equal((await login('nope')).status, 403);
+      await clock.advance(minutes * 60_000 - 1_000);
+      assert.match((await login('turing')).text, /Exceeded allowed/, `still banned within ${minutes} min`);
+      await clock.advance(1_500);
+    }
+    assert.equal(penalty(), 5 + expected.length);
+    assert.equal((await login('turing')).status, 200, 'the ban is over: the right password works and clears the count');
+    assert.equal(penalty(), 0);
   });
 
-  it('counts requests with a stale token as failures', async () => {
-    const token = (JSON.parse((await login('turing')).text) as { id: string }).id;
+  it('clears the count on a success: a login, or a request with a good token', async () => {
+    for (let i = 0; i < 4; i++) await login('nope');
+    const good = await token();
+    assert.equal(penalty(), 0);
+    for (let i = 0; i < 4; i++) await login('nope');
+    assert.equal((await get('opt=get&type=power', `Bearer ${good}`)).status, 200);
+    assert.equal(penalty(), 0);
+  });
+
+  it('counts an unknown token, not an expired one, and never a missing header', async () => {
+    const old = await token();
+    await clock.advance(10_800_000);
+    const expired = await get('opt=get&type=power', `Bearer ${old}`);
+    assert.equal(expired.status, 401);
+    assert.match(expired.text, /token expired/);
+    assert.equal(penalty(), 0, 'an expired token is not counted');
+    // Once expired, the token is forgotten: sent again, it is unknown, and that is counted.
+    assert.equal((await get('opt=get&type=power', `Bearer ${old}`)).status, 401);
+    assert.equal(penalty(), 1);
+    assert.equal((await get('opt=get&type=power')).status, 401);
+    assert.equal(penalty(), 1, 'no Authorization header: asked for credentials, not counted');
+  });
+
+  it('forgets every token and every failure when bmcd restarts', async () => {
+    const before = await token();
+    for (let i = 0; i < 4; i++) await login('nope');
     bmc.restart();
-    const stale = await get('opt=get&type=power', `Bearer ${token}`);
+    assert.equal(penalty(), 0);
+    const stale = await get('opt=get&type=power', `Bearer ${before}`);
     assert.equal(stale.status, 401);
     assert.match(stale.challenge ?? '', /invalid_token/);
-    assert.equal(bmc.state.penaltyOf('127.0.0.1') + bmc.state.penaltyOf('::ffff:127.0.0.1'), 1);
+    assert.match(stale.text, /is not registered/);
+    assert.equal(penalty(), 1);
   });
 
   it('answers 400 to a power value other than 0 or 1 and changes nothing', async () => {

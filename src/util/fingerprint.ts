@@ -1,0 +1,27 @@
+import { createHash } from 'node:crypto';
+
+const FINGERPRINT_BYTES = 32;
+
+/**
+ * A SHA-256 certificate fingerprint as people copy it: `AA:BB:...` (browsers, `openssl x509
+ * -fingerprint -sha256`, with or without its "sha256 Fingerprint=" label) or 64 hex digits.
+ * Returns the canonical `AA:BB:...` form, or null when the text is neither.
+ */
+export function parseFingerprint(text: string): string | null {
+  const trimmed = text.trim().replace(/^sha-?256\s*(fingerprint)?\s*[=:]?\s*/i, '');
+  let hex: string;
+  if (/^[0-9a-f]{2}(:[0-9a-f]{2})+$/i.test(trimmed)) hex = trimmed.replace(/:/g, '');
+  else if (/^[0-9a-f]+$/i.test(trimmed)) hex = trimmed;
+  else return null;
+  if (hex.length !== FINGERPRINT_BYTES * 2) return null;
+  return colonHex(hex);
+}
+
+/** SHA-256 of a certificate's DER, as `AA:BB:...`. */
+export function fingerprintOf(der: Buffer): string {
+  return colonHex(createHash('sha256').update(der).digest('hex'));
+}
+
+function colonHex(hex: string): string {
+  return hex.toUpperCase().replace(/(..)(?!$)/g, '$1:');
+}

@@ -1,0 +1,144 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { startBmcSimulator, type BmcSimulator } from '../../../src/board/simulator/bmc-server.js';
+import { Tpi2Driver } from '../../../src/board/tpi2/driver.js';
+import { TpmError } from '../../../src/util/errors.js';
+import { FakeClock } from '../../../src/util/fake-clock.js';
+import { tempDir } from '../../support/cli.js';
+
+const RIGHT = 'turing';
+const WRONG = 'turing!';
+
+/**
+ * The count of failed logins survives restarts of the bridge (docs/turing-pi-2.md, "Logins and
+ * bans"): each new driver here is a new bridge process with the same state_dir.
+ */
+describe('Tpi2Driver: failed logins counted across restarts (state_dir)', () => {
+  let clock: FakeClock;
+  let bmc: BmcSimulator;
+  let stateDir: string;
+  const drivers: Tpi2Driver[] = [];
+  const penalty = (): number => bmc.state.penaltyOf('127.0.0.1') + bmc.state.penaltyOf('::ffff:127.0.0.1');
+
+  /** One start of the bridge: a new driver, opened once. */
+  async function start(password: string): Promise<{ driver: Tpi2Driver; error: TpmError | null }> {
+    const driver = new Tpi2Driver({ url: bmc.url, username: 'root', password, fingerprint: bmc.fingerprint, stateDir, clock });
+    drivers.push(driver);
+    try {
+      await driver.open();
+      return { driver, error: null };
+    } catch (error) {
+      return { driver, error: error as TpmError };
+    }
+  }
+
+  beforeEach(async () => {
+    clock = new FakeClock(Date.UTC(2026, 2, 1, 12));
+    bmc = await startBmcSimulator({ clock, password: RIGHT });
+    stateDir = tempDir('tpm-login-');
+  });
+
+  afterEach(async () => {
+    for (const driver of drivers.splice(0)) await driver.close();
+    await bmc.close();
+  });
+
+  it('six starts with a wrong password make 3 login attempts in all; the right password then logs in at once', async () => {
+    for (let run = 1; run <= 6; run++) {
+      const { error, driver } = await start(WRONG);
+      assert.equal(error?.code, 'BMC_AUTH', `run ${run}`);
+      assert.equal(bmc.stats.logins, Math.min(run, 3), `run ${run}: logins so far`);
+      assert.equal(driver.login.status()?.login, run >= 3 ? 'paused' : 'failed');
+      await driver.close();
+    }
+    assert.equal(penalty(), 3, 'the BMC counted 3 failures: 2 short of a ban');
+    assert.equal(bmc.stats.bans, 0);
+    const { error: lastError } = await start(WRONG);
+    assert.match(lastError!.message, /automatic logins paused after 3 failed logins in a row .*Retry BMC login/);
+
+    const { error, driver } = await start(RIGHT);
+    assert.equal(error, null);
+    assert.equal(bmc.stats.logins, 4, 'one login, at once');
+    assert.equal(driver.login.status()?.login, 'ok');
+    assert.equal(penalty(), 0);
+    const record = JSON.parse(readFileSync(path.join(stateDir, 'bmc-login.json'), 'utf8')) as { failures: number };
+    assert.equal(record.failures, 0);
+  });
+
+  it('keeps only a salted scrypt key of the password, never the password or a plain hash of it', async () => {
+    await start(WRONG);
+    const text = readFileSync(path.join(stateDir, 'bmc-login.json'), 'utf8');
+    const record = JSON.parse(text) as { failures: number; salt: string; key: string };
+    assert.equal(record.failures, 1);
+    assert.match(record.salt, /^[0-9a-f]{32}$/);
+    assert.match(record.key, /^[0-9a-f]{64}$/);
+    assert.ok(!text.includes(WRONG));
+    for (const algorithm of ['sha256', 'sha1', 'md5']) {
+      for (const input of [WRONG, `root\0${WRONG}`, `root:${WRONG}`]) {
+        assert.ok(!text.includes(createHash(algorithm).update(input).digest('hex')), `${algorithm}(${JSON.stringify(input)})`);
+      }
+    }
+    // The salt is random: the same password another time gives another key.
+    const other = tempDir('tpm-login-');
+    stateDir = other;
+    await start(WRONG);
+    const again = JSON.parse(readFileSync(path.join(other, 'bmc-login.json'), 'utf8')) as { key: string };
+    assert.notEqual(again.key, record.key);
+  });
+
+  it('a person may ask for a 4th attempt, never a 5th unless forced; a changed password gets its own attempt', async () => {
+    for (let run = 0; run < 3; run++) await start(WRONG);
+    const { driver } = await start(WRONG);
+    assert.equal(bmc.stats.logins, 3);
+
+    const retried = await driver.login.retry(false);
+    assert.equal(bmc.stats.logins, 4, 'the retry a person asked for');
+    assert.deepEqual({ login: retried?.login, failures: retried?.failures }, { login: 'paused', failures: 4 });
+    const refused = await driver.login.retry(false);
+    assert.equal(bmc.stats.logins, 4, 'a 5th failure would ban this host: not sent');
+    assert.match(refused?.reason ?? '', /4 failed logins in a row: one more would make the BMC ban this host/);
+    // A new password in the config is an attempt of its own too, but not at 4 either.
+    assert.equal((await start(`${WRONG}2`)).error?.code, 'BMC_AUTH');
+    assert.equal(bmc.stats.logins, 4);
+
+    // The user restarts bmcd (its count is gone) and makes sure of the password: a forced retry.
+    bmc.restart();
+    const forced = await driver.login.retry(true);
+    assert.equal(bmc.stats.logins, 5);
+    assert.equal(forced?.login, 'paused', 'still the wrong password');
+    assert.equal(penalty(), 1);
+    bmc.state.users.root = WRONG;
+    const fixed = await driver.login.retry(true);
+    assert.equal(fixed?.login, 'ok');
+    assert.equal(penalty(), 0);
+    assert.equal(bmc.stats.bans, 0);
+  });
+
+  it('a changed password below 4 failures is tried at once, even when logins were paused', async () => {
+    for (let run = 0; run < 3; run++) await start(WRONG);
+    assert.equal((await start(`${WRONG}-other`)).error?.code, 'BMC_AUTH');
+    assert.equal(bmc.stats.logins, 4, 'the new password was tried once');
+    assert.equal((await start(`${WRONG}-other`)).error?.code, 'BMC_AUTH');
+    assert.equal(bmc.stats.logins, 4, 'and not again');
+    assert.equal(penalty(), 4);
+  });
+
+  it('a restart of bmcd costs one login and leaves no failure counted', async () => {
+    const { driver } = await start(RIGHT);
+    bmc.restart();
+    await Promise.all([driver.readPower(), driver.readPower()]);
+    assert.equal(bmc.stats.logins, 2);
+    assert.equal(bmc.stats.staleTokens, 1);
+    const record = JSON.parse(readFileSync(path.join(stateDir, 'bmc-login.json'), 'utf8')) as { failures: number };
+    assert.equal(record.failures, 0);
+  });
+
+  it('an unreadable record counts as paused, not as zero failures', async () => {
+    writeFileSync(path.join(stateDir, 'bmc-login.json'), '{ not json');
+    const { error } = await start(RIGHT);
+    assert.match(error?.message ?? '', /paused/);
+    assert.equal(bmc.stats.logins, 0);
+  });
+});
