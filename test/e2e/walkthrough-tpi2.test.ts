@@ -12,7 +12,7 @@ import { stopBridgeAndBroker } from './harness.js';
 
 /**
  * docs/turing-pi-2.md's walkthrough, its config as printed there: only the addresses (broker, BMC,
- * the saved certificate, state_dir) are pointed at this machine; the passwords come from the
+ * state_dir) are pointed at this machine and the fingerprint of step 5 filled in; the passwords come from the
  * environment as the unit's EnvironmentFile gives them. The node the bridge runs on is protected.
  */
 function walkthroughConfig(): Record<string, Record<string, unknown>> {
@@ -39,12 +39,10 @@ describe('e2e: the Turing Pi 2 walkthrough of docs/turing-pi-2.md (simulated BMC
     broker = await startMosquitto({ binary });
     bmc = await startBmcSimulator({ password: bmcPassword, power: [true, true, false, false] });
     dir = tempDir('tpm-walkthrough-');
-    const caFile = path.join(dir, 'bmc.pem');
-    writeFileSync(caFile, bmc.ca);
     assert.equal(config['mqtt']?.['password'], '${MQTT_PASSWORD}');
     assert.equal((config['board']?.['bmc'] as Record<string, unknown>)['password'], '${TPI_BMC_PASSWORD}');
     config['mqtt'] = { ...config['mqtt'], url: broker.url };
-    config['board'] = { ...config['board'], poll_interval: '1s', bmc: { ...(config['board']?.['bmc'] as object), url: bmc.url, ca: caFile } };
+    config['board'] = { ...config['board'], poll_interval: '1s', bmc: { ...(config['board']?.['bmc'] as object), url: bmc.url, fingerprint: bmc.fingerprint } };
     config['state_dir'] = path.join(dir, 'state') as never;
     config['log'] = { level: 'info', format: 'json' };
     base = String(config['mqtt']['base_topic'] ?? 'turingpi');
