@@ -126,7 +126,8 @@ export async function runBmcTrust(file: string, timeoutMs: number, io: TrustComm
   ]);
   let config: Config;
   try {
-    config = (await loadConfigFile(file, { role: 'bridge' })).config;
+    // Like validate: an unset ${VAR} (the passwords, which bmc trust never sends) is no reason to refuse.
+    config = (await loadConfigFile(file, { role: 'bridge', unsetVariables: 'warn' })).config;
   } catch (error) {
     if (error instanceof ConfigError) for (const line of formatProblems(error.problems)) io.err(`${line}\n`);
     else io.err(`turingpi-mqtt: ${errorMessage(error)}\n`);
