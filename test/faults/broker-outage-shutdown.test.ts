@@ -108,9 +108,10 @@ describe('faults: graceful shutdowns through a broker outage (real mosquitto)', 
   });
 
   it('FORCE_OFF during the outage ends a graceful sequence stuck in its drain and cuts at once', async () => {
-    await agentOnline({ drainMs: 0, hang: true });
+    const a = await agentOnline({ drainMs: 0, hang: true });
     const shutdown = bridge!.power.execute(NODE, 'shutdown', 'mqtt');
-    await until(() => bridge!.model.state(NODE) === 'shutting_down', 'shutting_down');
+    // The command delivered and acknowledged: the sequence waits for the agent, not for the broker.
+    await until(() => a.startedAt !== undefined && bridge!.connection.pending === 0, 'the agent running its argv');
     await mosquitto!.kill();
     await until(() => !bridge!.connection.connected, 'the bridge losing the broker');
     assert.equal(agentStateAtBridge(bridge!, NODE), 'unknown', 'the agent counts as unknown without the broker');
@@ -124,10 +125,9 @@ describe('faults: graceful shutdowns through a broker outage (real mosquitto)', 
   });
 
   it('a stop of the bridge while mosquitto is down and a graceful sequence waits finishes at once, power unchanged', async () => {
-    await agentOnline({ drainMs: 0, hang: true });
+    const a = await agentOnline({ drainMs: 0, hang: true });
     const shutdown = bridge!.power.execute(NODE, 'shutdown', 'mqtt');
-    await until(() => bridge!.model.state(NODE) === 'shutting_down', 'shutting_down');
-    await delay(200);
+    await until(() => a.startedAt !== undefined && bridge!.connection.pending === 0, 'the agent running its argv');
     await mosquitto!.stop();
     await until(() => !bridge!.connection.connected, 'the bridge losing the broker');
     const startedAt = Date.now();
