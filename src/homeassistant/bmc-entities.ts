@@ -1,6 +1,6 @@
 import type { Config } from '../config/schema.js';
 import type { Topics } from '../mqtt/topics.js';
-import type { AvailabilityTopic, ComponentConfig } from './discovery.js';
+import type { AvailabilityTopic, ComponentConfig } from './device-parts.js';
 
 /** Boards whose controller wants a login: the Turing Pi 2 BMC, real or simulated. */
 export function boardHasBmcLogin(config: Config): boolean {

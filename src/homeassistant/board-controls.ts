@@ -2,7 +2,7 @@ import type { BoardInfo } from '../board/types.js';
 import type { Config } from '../config/schema.js';
 import type { Topics } from '../mqtt/topics.js';
 import { firmwareDescription } from '../board/tpi2/firmware.js';
-import type { AvailabilityTopic, ComponentConfig, DeviceInfo } from './discovery.js';
+import type { AvailabilityTopic, ComponentConfig, DeviceInfo } from './device-parts.js';
 
 /**
  * The board device's own controls (docs/topics.md, docs/turing-pi-2.md), built beside

@@ -1,0 +1,122 @@
+import type { BoardInfo } from '../board/types.js';
+import type { ResolvedNode } from '../config/nodes.js';
+import type { Config } from '../config/schema.js';
+import { topics, type Topics } from '../mqtt/topics.js';
+
+/**
+ * The pieces every discovery device is built from (discovery.ts): the payload types, object ids
+ * and topics, availability lists and the origin. Shared by the board and the node devices.
+ */
+
+export type Platform = 'binary_sensor' | 'sensor' | 'switch' | 'button' | 'fan' | 'select';
+
+export interface AvailabilityTopic {
+  topic: string;
+  payload_available: string;
+  payload_not_available: string;
+}
+
+/** One entity under `components`: `platform` and `unique_id` are required by HA, the rest per platform. */
+export interface ComponentConfig {
+  platform: Platform;
+  unique_id: string;
+  name: string;
+  [option: string]: unknown;
+}
+
+export interface DeviceInfo {
+  identifiers: string[];
+  name: string;
+  manufacturer?: string;
+  model?: string;
+  sw_version?: string;
+  hw_version?: string;
+  via_device?: string;
+  configuration_url?: string;
+}
+
+export interface OriginInfo {
+  name: string;
+  sw_version: string;
+  support_url?: string;
+}
+
+export interface DeviceDiscoveryPayload {
+  device: DeviceInfo;
+  origin: OriginInfo;
+  /** Shared by every component: state subscriptions and commands at QoS 1 (docs/topics.md). */
+  qos: 1;
+  components: Record<string, ComponentConfig>;
+}
+
+export interface DiscoveryMessage {
+  topic: string;
+  payload: DeviceDiscoveryPayload;
+}
+
+export interface DiscoveryInput {
+  config: Config;
+  /** Every slot (resolveNodes); disabled ones get no device. */
+  nodes: ResolvedNode[];
+  board: BoardInfo;
+  /** This package's version, shown as the board's and the origin's software version. */
+  version: string;
+  schedules: { name: string }[];
+  /** Shown by HA as the origin's support link. */
+  supportUrl?: string;
+}
+
+
+export const MANUFACTURER = 'Turing Machines';
+export const ORIGIN_NAME = 'turingpi-mqtt';
+
+/** The device discovery topics: the board is `<board.id>`, node n is `<board.id>_node<n>`. */
+export function boardObjectId(boardId: string): string {
+  return boardId;
+}
+
+export function nodeObjectId(boardId: string, node: number): string {
+  return `${boardId}_node${node}`;
+}
+
+export function deviceDiscoveryTopic(prefix: string, objectId: string): string {
+  return `${prefix}/device/${objectId}/config`;
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// Availability
+
+export function onlineOffline(topic: string): AvailabilityTopic {
+  return { topic, payload_available: 'online', payload_not_available: 'offline' };
+}
+
+/**
+ * `availability_mode: all`: the entity is available only while every listed topic says online
+ * (docs/topics.md). The agent's `shutting_down` matches neither payload, so HA keeps the agent's
+ * measurements as they were until the agent says `offline`.
+ */
+export function availability(...sources: AvailabilityTopic[]) {
+  return { availability: sources, availability_mode: 'all' as const };
+}
+
+export interface Sources {
+  t: Topics;
+  bridge: AvailabilityTopic;
+  board: AvailabilityTopic;
+}
+
+export function sourcesOf(config: Config): Sources {
+  const t = topics(config.mqtt.base_topic);
+  return { t, bridge: onlineOffline(t.bridgeState), board: onlineOffline(t.boardState) };
+}
+
+export function originOf(input: DiscoveryInput): OriginInfo {
+  const origin: OriginInfo = { name: ORIGIN_NAME, sw_version: input.version };
+  if (input.supportUrl) origin.support_url = input.supportUrl;
+  return origin;
+}
+
+export function boardIdentifier(boardId: string): string {
+  return `turingpi-mqtt_${boardId}`;
+}
