@@ -1,7 +1,6 @@
 import type { BoardInfo } from '../board/types.js';
 import type { Config } from '../config/schema.js';
 import type { Topics } from '../mqtt/topics.js';
-import { firmwareDescription } from '../board/tpi2/firmware.js';
 import type { AvailabilityTopic, ComponentConfig, DeviceInfo } from './device-parts.js';
 
 /**
@@ -77,7 +76,9 @@ export function boardControlComponents(
 
 /** The board device's software and hardware versions: the BMC's firmware where it says. */
 export function boardVersions(board: BoardInfo, version: string): Pick<DeviceInfo, 'sw_version' | 'hw_version'> {
-  const firmware = firmwareDescription(board.firmware, board.bmcd);
+  // e.g. "2.1 (bmcd 2.3.4)"; "bmcd 2.4.0" when the firmware line is not known.
+  const bmcd = board.bmcd ? `bmcd ${board.bmcd}` : null;
+  const firmware = bmcd && board.firmware ? `${board.firmware} (${bmcd})` : bmcd;
   return {
     sw_version: firmware ?? version,
     ...(board.revision ? { hw_version: board.revision } : {}),

@@ -69,21 +69,6 @@ export function lacksNodeInfoAndCooling(bmcd: string | null): boolean {
   return match !== null && match[1] === '2' && match[2] === '0';
 }
 
-/** The board generation from the revision the BMC reads from its device tree: "2.4", "2.5"... */
-export function boardGeneration(revision: string | null): string | null {
-  const match = revision === null ? null : /^(\d+)\.(\d+)/.exec(revision);
-  return match ? `${match[1]}.${match[2]}` : null;
-}
-
-/** The board device's software version in Home Assistant: "2.1 (bmcd 2.3.4)". */
-export function firmwareDescription(
-  firmware: string | null | undefined,
-  bmcd: string | null | undefined,
-): string | null {
-  if (!bmcd) return null;
-  return firmware ? `${firmware} (bmcd ${bmcd})` : `bmcd ${bmcd}`;
-}
-
 /** bmcd's answer to a call its firmware does not have: 400 "Invalid `type` parameter <type>". */
 export function isMissingCall(status: number, message: string): boolean {
   return status === 400 && /^Invalid `type` parameter/.test(message);
