@@ -4,6 +4,7 @@ import { TpmError, errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { displayUrl } from '../util/redact.js';
 import { levelsMatch } from './match.js';
+import { MAX_INCOMING_PACKET_BYTES, describeDropped, limitIncomingPackets } from './packet-limit.js';
 
 export type MessageHandler = (topic: string, payload: Buffer, packet: IPublishPacket) => void;
 
@@ -64,7 +65,9 @@ export class MqttConnection {
    * first connection is awaited through retries, like every later one.
    */
   start(failFast = false): Promise<void> {
-    const client = connect(this.opts.url, this.opts.options);
+    const client = connect(this.opts.url, { ...this.opts.options, manualConnect: true });
+    limitIncomingPackets(client, MAX_INCOMING_PACKET_BYTES, (packet) => this.opts.logger.warn(describeDropped(packet)));
+    client.connect();
     this.client = client;
     client.on('message', (topic, payload, packet) => this.route(topic, payload, packet));
     // The PUBACK of an incoming message, held back by one microtask: MQTT.js would otherwise

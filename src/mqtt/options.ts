@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { IClientOptions } from 'mqtt';
 import type { Config } from '../config/schema.js';
+import { MAX_INCOMING_PACKET_BYTES } from './packet-limit.js';
 
 export interface Will {
   topic: string;
@@ -39,6 +40,9 @@ export function mqttClientOptions(config: Config, clientId: string, will: Will):
     // mqtt-packet's cache of 65,536 encoded numbers costs ~6 MiB for speed no command here needs.
     writeCache: false,
   };
+  // MQTT 5 tells the broker the largest packet we take: it drops bigger ones instead of sending
+  // them. MQTT 3.1.1 cannot say it; the connection drops them as they arrive (packet-limit.ts).
+  if (mqtt.protocol_version === 5) options.properties = { maximumPacketSize: MAX_INCOMING_PACKET_BYTES };
   // MQTT.js traces through `debug` dozens of times per packet, and each call allocates its
   // arguments even while tracing is off: a fifth of all the bridge allocates per command.
   // Traces stay available the usual way (DEBUG=mqttjs*).

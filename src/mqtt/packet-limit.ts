@@ -1,0 +1,191 @@
+import type { Duplex, TransformCallback } from 'node:stream';
+import { Transform } from 'node:stream';
+import type { MqttClient } from 'mqtt';
+import { escapeControl } from '../util/printable.js';
+
+/**
+ * The largest MQTT packet a turingpi-mqtt process takes in (commands, agent states and
+ * telemetry are all under a few kilobytes). MQTT.js's parser (mqtt-packet) keeps every byte
+ * of a packet until the last one arrived: a 200 MB publish on a subscribed topic took the
+ * bridge to 719 MB resident, and it stayed there. With MQTT 5 the broker is told this limit
+ * in CONNECT (maximumPacketSize) and drops what is bigger; with MQTT 3.1.1 there is no such
+ * field, so the bytes of a bigger packet are dropped here as they arrive, before the parser.
+ */
+export const MAX_INCOMING_PACKET_BYTES = 256 * 1024;
+
+/** What is known of a packet dropped for its size: the fixed header, and the topic of a publish. */
+export interface DroppedPacket {
+  /** The MQTT control packet type (3: PUBLISH). */
+  type: number;
+  qos: number;
+  /** Remaining length (the size announced in the fixed header, without the header). */
+  length: number;
+  topic?: string;
+  messageId?: number;
+}
+
+const PUBLISH = 3;
+type Mode = 'header' | 'pass' | 'skip' | 'raw';
+
+/**
+ * Reads MQTT framing (a fixed header: one type byte, a remaining length in 1-4 bytes of 7 bits)
+ * from a byte stream and passes every packet through unchanged, except one whose remaining
+ * length is over `maxBytes`: its bytes are dropped as they arrive and `onDrop` is called once,
+ * with the topic and packet id of a publish read from its first bytes. At most `maxBytes` (plus
+ * one topic) is ever held. Bytes that are not valid framing are passed on as they are (raw):
+ * the MQTT parser behind reports the protocol error.
+ */
+export class PacketLimitFilter extends Transform {
+  private mode: Mode = 'header';
+  private header: number[] = [];
+  /** Bytes of the current packet still to pass or drop. */
+  private remaining = 0;
+  private dropped: DroppedPacket | undefined;
+  private reported = false;
+  /** The first bytes of a dropped publish: topic length, topic, packet id. */
+  private start: Buffer[] = [];
+
+  constructor(
+    private readonly maxBytes: number,
+    private readonly onDrop: (packet: DroppedPacket) => void,
+  ) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    let position = 0;
+    while (position < chunk.length) {
+      if (this.mode === 'raw') {
+        this.push(position === 0 ? chunk : chunk.subarray(position));
+        break;
+      }
+      if (this.mode === 'header') {
+        position = this.readHeaderByte(chunk, position);
+        continue;
+      }
+      const take = Math.min(this.remaining, chunk.length - position);
+      const part = chunk.subarray(position, position + take);
+      if (this.mode === 'pass') this.push(part);
+      else this.keepStart(part);
+      position += take;
+      this.remaining -= take;
+      if (this.remaining === 0) this.endPacket();
+    }
+    callback();
+  }
+
+  private readHeaderByte(chunk: Buffer, position: number): number {
+    const byte = chunk[position] as number;
+    this.header.push(byte);
+    const lengthBytes = this.header.length - 1;
+    if (lengthBytes === 0 || (byte & 0x80) !== 0) {
+      if (lengthBytes === 4) this.toRaw(); // a fifth length byte: malformed
+      return position + 1;
+    }
+    let length = 0;
+    for (let i = lengthBytes; i >= 1; i--) length = length * 128 + ((this.header[i] as number) & 0x7f);
+    const first = this.header[0] as number;
+    if (length > this.maxBytes) {
+      this.mode = 'skip';
+      this.dropped = { type: first >> 4, qos: (first >> 1) & 3, length };
+      this.reported = false;
+      this.start = [];
+    } else {
+      this.push(Buffer.from(this.header));
+      this.mode = 'pass';
+    }
+    this.header = [];
+    this.remaining = length;
+    if (length === 0) this.endPacket();
+    return position + 1;
+  }
+
+  /** Keeps the first bytes of a dropped publish until its topic and packet id are known. */
+  private keepStart(part: Buffer): void {
+    const dropped = this.dropped;
+    if (!dropped || this.reported) return;
+    if (dropped.type !== PUBLISH) {
+      this.report();
+      return;
+    }
+    this.start.push(part);
+    const start = this.start.length === 1 ? part : Buffer.concat(this.start);
+    this.start = [start];
+    if (start.length < 2) return;
+    const topicLength = start.readUInt16BE(0);
+    const needed = 2 + topicLength + (dropped.qos > 0 ? 2 : 0);
+    if (start.length < needed) return;
+    dropped.topic = start.toString('utf8', 2, 2 + topicLength);
+    if (dropped.qos > 0) dropped.messageId = start.readUInt16BE(2 + topicLength);
+    this.report();
+  }
+
+  private report(): void {
+    if (this.reported || !this.dropped) return;
+    this.reported = true;
+    this.start = [];
+    this.onDrop(this.dropped);
+  }
+
+  private endPacket(): void {
+    if (this.mode === 'skip') this.report();
+    this.dropped = undefined;
+    this.mode = 'header';
+  }
+
+  private toRaw(): void {
+    this.push(Buffer.from(this.header));
+    this.header = [];
+    this.mode = 'raw';
+  }
+}
+
+/**
+ * The acknowledgement the broker waits for after a QoS 1 (PUBACK) or QoS 2 (PUBREC) publish we
+ * dropped, so its in-flight window does not fill up; undefined for QoS 0. MQTT 3.1.1 and 5 alike
+ * (remaining length 2: in MQTT 5 the reason code "success" may be left out).
+ */
+export function acknowledgementOf(packet: DroppedPacket): Buffer | undefined {
+  if (packet.type !== PUBLISH || packet.messageId === undefined) return undefined;
+  const type = packet.qos === 2 ? 0x50 : 0x40;
+  return Buffer.from([type, 2, packet.messageId >> 8, packet.messageId & 0xff]);
+}
+
+/**
+ * Puts a PacketLimitFilter between every connection MQTT.js makes (the first and each
+ * reconnection) and its parser. The client must be created with `manualConnect: true` and
+ * connected after this call. MQTT.js has no hook between socket and parser, so the stream's
+ * `pipe` (which MQTT.js calls once, to feed its parser) is routed through the filter; the
+ * socket itself stays the client's stream (writes, errors and close are untouched).
+ */
+export function limitIncomingPackets(
+  client: MqttClient,
+  maxBytes: number,
+  onDrop: (packet: DroppedPacket) => void,
+): void {
+  const holder = client as unknown as { streamBuilder: (client: MqttClient) => Duplex };
+  const build = holder.streamBuilder.bind(client);
+  holder.streamBuilder = (forClient) => {
+    const stream = build(forClient);
+    const filter = new PacketLimitFilter(maxBytes, (packet) => {
+      const ack = acknowledgementOf(packet);
+      if (ack && !stream.destroyed) stream.write(ack);
+      onDrop(packet);
+    });
+    const pipe = stream.pipe.bind(stream);
+    stream.pipe = (<T extends NodeJS.WritableStream>(destination: T, options?: { end?: boolean }): T => {
+      pipe(filter, options);
+      return filter.pipe(destination, options);
+    }) as typeof stream.pipe;
+    return stream;
+  };
+}
+
+/** The warning logged for a dropped packet: its size and topic, never its content. */
+export function describeDropped(packet: DroppedPacket): string {
+  const size = `${(packet.length / (1024 * 1024)).toFixed(1)} MiB`;
+  const limit = `${MAX_INCOMING_PACKET_BYTES / 1024} KiB`;
+  if (packet.type !== PUBLISH) return `MQTT: dropped an incoming packet of type ${packet.type} and ${size} (limit ${limit})`;
+  const topic = packet.topic === undefined ? '' : ` on ${escapeControl(packet.topic)}`;
+  return `MQTT: dropped a message of ${size}${topic} without reading it (limit ${limit})`;
+}

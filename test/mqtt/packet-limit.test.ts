@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import mqttPacket from 'mqtt-packet';
+import { mqttClientOptions } from '../../src/mqtt/options.js';
+import { MAX_INCOMING_PACKET_BYTES, PacketLimitFilter, acknowledgementOf, describeDropped, type DroppedPacket } from '../../src/mqtt/packet-limit.js';
+import { parseConfig } from '../../src/config/index.js';
+
+/** Feeds `bytes` through a filter in chunks of `chunk` bytes; returns what came out and what was dropped. */
+function run(bytes: Buffer, maxBytes: number, chunk: number): { out: Buffer; dropped: DroppedPacket[] } {
+  const dropped: DroppedPacket[] = [];
+  const filter = new PacketLimitFilter(maxBytes, (packet) => dropped.push(packet));
+  const out: Buffer[] = [];
+  filter.on('data', (data: Buffer) => out.push(data));
+  for (let i = 0; i < bytes.length; i += chunk) filter.write(bytes.subarray(i, i + chunk));
+  return { out: Buffer.concat(out), dropped };
+}
+
+function publish(topic: string, payload: Buffer, qos: 0 | 1 | 2, messageId?: number): Buffer {
+  return mqttPacket.generate({ cmd: 'publish', topic, payload, qos, retain: false, dup: false, ...(messageId ? { messageId } : {}) });
+}
+
+describe('mqtt: packets over the size limit are dropped before the parser', () => {
+  const small = publish('tp/node/2/set', Buffer.from('ON'), 1, 7);
+  const ping = mqttPacket.generate({ cmd: 'pingresp' });
+  const big = publish('tp/bridge/request/\u001b[31mstatus', Buffer.alloc(300_000, 'x'), 1, 513);
+  const bigQos0 = publish('tp/a', Buffer.alloc(20_000, 'y'), 0);
+
+  for (const chunk of [1, 3, 7, 1000, 65_536, 1_000_000]) {
+    it(`passes small packets unchanged and drops a big one (chunks of ${chunk} bytes)`, () => {
+      const stream = Buffer.concat([small, big, ping, bigQos0, small]);
+      const { out, dropped } = run(stream, 10_000, chunk);
+      assert.deepEqual(out, Buffer.concat([small, ping, small]));
+      assert.equal(dropped.length, 2);
+      assert.deepEqual(dropped[0], { type: 3, qos: 1, length: big.length - 4, topic: 'tp/bridge/request/\u001b[31mstatus', messageId: 513 });
+      assert.equal(dropped[1]?.topic, 'tp/a');
+      assert.equal(dropped[1]?.messageId, undefined);
+    });
+  }
+
+  it('what it passes, the MQTT parser reads as the same packets', () => {
+    const { out } = run(Buffer.concat([small, big, small]), 10_000, 4096);
+    const parser = mqttPacket.parser({ protocolVersion: 4 });
+    const packets: mqttPacket.Packet[] = [];
+    parser.on('packet', (p) => packets.push(p));
+    parser.parse(out);
+    assert.deepEqual(packets.map((p) => (p as mqttPacket.IPublishPacket).topic), ['tp/node/2/set', 'tp/node/2/set']);
+  });
+
+  it('answers a dropped QoS 1 publish with PUBACK and a QoS 2 one with PUBREC, nothing for QoS 0', () => {
+    assert.deepEqual(acknowledgementOf({ type: 3, qos: 1, length: 9, topic: 't', messageId: 0x1234 }), Buffer.from([0x40, 2, 0x12, 0x34]));
+    assert.deepEqual(acknowledgementOf({ type: 3, qos: 2, length: 9, topic: 't', messageId: 1 }), Buffer.from([0x50, 2, 0, 1]));
+    assert.equal(acknowledgementOf({ type: 3, qos: 0, length: 9, topic: 't' }), undefined);
+  });
+
+  it('names the topic with its control characters escaped, never the content', () => {
+    const text = describeDropped({ type: 3, qos: 1, length: 200 * 1024 * 1024, topic: 'a/\u001b[31m\nb', messageId: 1 });
+    assert.equal(text, 'MQTT: dropped a message of 200.0 MiB on a/\\x1b[31m\\nb without reading it (limit 256 KiB)');
+  });
+
+  it('passes malformed framing on untouched, for the parser to refuse', () => {
+    const junk = Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x01, 0x02]);
+    assert.deepEqual(run(junk, 10, 2).out, junk);
+  });
+
+  it('tells an MQTT 5 broker the limit in CONNECT (maximumPacketSize)', () => {
+    const v5 = mqttClientOptions(parseConfig({ mqtt: { url: 'mqtt://b', protocol_version: 5 } }), 'id', { topic: 't', payload: 'offline' });
+    assert.equal(v5.properties?.maximumPacketSize, MAX_INCOMING_PACKET_BYTES);
+    const v4 = mqttClientOptions(parseConfig({ mqtt: { url: 'mqtt://b' } }), 'id', { topic: 't', payload: 'offline' });
+    assert.equal(v4.properties, undefined);
+  });
+});
