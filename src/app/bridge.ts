@@ -87,7 +87,8 @@ export class BridgeApp implements Bridge {
     const interrupted = this.state.data.in_flight;
 
     if (config.mqtt.url === 'embedded') {
-      this.broker = await startEmbeddedBroker(config.mqtt.embedded.host, config.mqtt.embedded.port, logger);
+      const { username, password } = config.mqtt;
+      this.broker = await startEmbeddedBroker(config.mqtt.embedded.host, config.mqtt.embedded.port, logger, { username, password });
     }
 
     this.board = await openBoard(config, this.deps, { clock, logger: logger.child({ part: 'board' }), nodes: this.nodes });

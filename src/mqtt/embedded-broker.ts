@@ -1,6 +1,18 @@
-import { createServer, type Server } from 'node:net';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer, isIP, type Server, type Socket } from 'node:net';
 import { TpmError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
+import { escapeControl } from '../util/printable.js';
+import { PacketLimitFilter } from './packet-limit.js';
+
+/** The largest packet a client may send the embedded broker (our own discovery messages fit many times). */
+export const EMBEDDED_MAX_PACKET_BYTES = 1024 * 1024;
+
+/** mqtt.username / mqtt.password: when either is set, every client must give both as configured. */
+export interface EmbeddedCredentials {
+  username: string | null;
+  password: string | null;
+}
 
 export interface EmbeddedBroker {
   host: string;
@@ -12,10 +24,29 @@ export interface EmbeddedBroker {
  * The in-process broker for the demo (`mqtt.url: embedded`): aedes 1.x, MQTT 3.1.1 only.
  * Imported lazily so that a bridge on an external broker never loads it.
  */
-export async function startEmbeddedBroker(host: string, port: number, logger: Logger): Promise<EmbeddedBroker> {
+export async function startEmbeddedBroker(
+  host: string,
+  port: number,
+  logger: Logger,
+  credentials: EmbeddedCredentials = { username: null, password: null },
+): Promise<EmbeddedBroker> {
   const { Aedes } = await import('aedes');
-  const broker = await Aedes.createBroker();
-  const server: Server = createServer(broker.handle);
+  const required = credentials.username !== null || credentials.password !== null;
+  const broker = await Aedes.createBroker(
+    required
+      ? {
+          authenticate: (client, username, password, done) => {
+            if (credentialsMatch(credentials, username, password)) return done(null, true);
+            logger.warn(`embedded broker: refused client ${escapeControl(client.id)}: wrong username or password`);
+            done(Object.assign(new Error('bad username or password'), { returnCode: 4 as const }), false);
+          },
+        }
+      : {},
+  );
+  const server: Server = createServer((socket) => {
+    closeOnOversizedPackets(socket, logger);
+    broker.handle(socket);
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) => {
       broker.close();
@@ -32,6 +63,12 @@ export async function startEmbeddedBroker(host: string, port: number, logger: Lo
   const address = server.address();
   const boundPort = typeof address === 'object' && address ? address.port : port;
   logger.info(`embedded MQTT broker listening on ${host}:${boundPort} (MQTT 3.1.1)`);
+  if (!required && !isLoopback(host)) {
+    logger.warn(
+      `the embedded broker listens on ${host}, beyond this machine, and takes anyone: set mqtt.username and ` +
+        'mqtt.password (clients must then give them), or mqtt.embedded.host: 127.0.0.1',
+    );
+  }
   return {
     host,
     port: boundPort,
@@ -42,4 +79,38 @@ export async function startEmbeddedBroker(host: string, port: number, logger: Lo
         setTimeout(resolve, 1000).unref();
       }),
   };
+}
+
+function digest(value: string | Buffer): Buffer {
+  return createHash('sha256').update(value).digest();
+}
+
+/** Compared in constant time (of a digest), so the time of a refusal tells nothing of the secret. */
+function credentialsMatch(expected: EmbeddedCredentials, username: string | undefined, password: Buffer | undefined): boolean {
+  const userOk = (username ?? null) === expected.username;
+  const given = password === undefined ? null : password;
+  const passwordOk =
+    expected.password === null ? given === null : given !== null && timingSafeEqual(digest(given), digest(expected.password));
+  return userOk && passwordOk;
+}
+
+function isLoopback(host: string): boolean {
+  if (host === 'localhost' || host === '::1') return true;
+  return isIP(host) === 4 && host.startsWith('127.');
+}
+
+/**
+ * aedes has no packet size limit: its parser would hold all of a 200 MB publish. The framing is
+ * read beside it, and a client whose packet announces more than EMBEDDED_MAX_PACKET_BYTES is
+ * disconnected (what MQTT 5 brokers do on "packet too large").
+ */
+function closeOnOversizedPackets(socket: Socket, logger: Logger): void {
+  const framing = new PacketLimitFilter(EMBEDDED_MAX_PACKET_BYTES, (packet) => {
+    logger.warn(`embedded broker: disconnected a client that sent a packet of ${packet.length} bytes (limit ${EMBEDDED_MAX_PACKET_BYTES})`);
+    socket.destroy();
+  });
+  framing.resume(); // only the framing is wanted: what passes is dropped here (aedes reads the socket itself)
+  socket.on('data', (chunk: Buffer) => {
+    if (!socket.destroyed) framing.write(chunk);
+  });
 }

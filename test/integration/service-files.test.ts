@@ -164,7 +164,7 @@ describe('docker/', function () {
       assert.notDeepEqual(args, cmd, 'the CMD does not name /config/turingpi-mqtt.yaml');
       const child = spawn(entrypoint[0] ?? 'node', [...entrypoint.slice(1), ...args], {
         cwd: app,
-        env: { PATH: process.env.PATH, HOME: data, ...env },
+        env: { PATH: process.env.PATH, HOME: data, MQTT_PASSWORD: 'from-docker-env', ...env },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       const bridge = new CliProcess(child);
@@ -196,6 +196,13 @@ describe('docker/', function () {
     }
     const conf = readFileSync(repoPath('docker/mosquitto/mosquitto.conf'), 'utf8');
     assert.match(conf, /^set_tcp_nodelay true$/m);
+    // Issue 13: the published port takes no anonymous client, and no huge packet.
+    assert.match(conf, /^allow_anonymous false$/m);
+    assert.match(conf, /^password_file \/mosquitto\/data\/passwd$/m);
+    assert.match(conf, /^max_packet_size \d+$/m);
+    const example = parseYaml(readFileSync(repoPath('docker/turingpi-mqtt.example.yaml'), 'utf8')) as { mqtt: Record<string, unknown> };
+    assert.equal(example.mqtt.username, 'turingpi');
+    assert.equal(example.mqtt.password, '${MQTT_PASSWORD}');
   });
 });
 
