@@ -55,3 +55,27 @@ export function describeFailure(argv: string[], result: RunResult): string {
   const detail = result.stderr ? `: ${result.stderr.split('\n').slice(-3).join(' ').slice(0, 300)}` : '';
   return `${JSON.stringify(argv)} exited with code ${result.code}${detail}`;
 }
+
+/**
+ * The failure as it is published on `agent/event`: which command (shutdown or reboot), its exit
+ * code and its last words, but never its argv, which may hold a drain script's token or host
+ * names (the log has the argv). Arguments the command echoes on stderr are masked too.
+ */
+export function describePublicFailure(action: AgentAction, argv: string[], result: RunResult): string {
+  const stderr = result.stderr.split('\n').slice(-3).join(' ').slice(0, 300);
+  const detail = stderr ? `: ${hideArguments(stderr, argv)}` : '';
+  return `the ${action} command exited with code ${result.code}${detail}`;
+}
+
+/** `agent/event` text for a command that could not be started: the error code, no path or argument. */
+export function describePublicSpawnError(action: AgentAction, error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  const reason = code === 'ENOENT' ? 'ENOENT, no such program' : code === 'EACCES' ? 'EACCES, not executable' : (code ?? 'error');
+  return `the ${action} command could not be run (${reason})`;
+}
+
+function hideArguments(text: string, argv: string[]): string {
+  let hidden = text;
+  for (const arg of argv.slice(1)) if (arg.length >= 4) hidden = hidden.split(arg).join('***');
+  return hidden;
+}

@@ -1,5 +1,5 @@
 import { displayUrl } from '../util/redact.js';
-import { describeFailure, parseAgentCommand, spawnRunner, type AgentAction, type CommandRunner, type RunResult } from '../agent/command.js';
+import { describeFailure, describePublicFailure, describePublicSpawnError, parseAgentCommand, spawnRunner, type AgentAction, type CommandRunner, type RunResult } from '../agent/command.js';
 import { defaultSystemInfo, type SystemInfoSource } from '../agent/system-info.js';
 import { changedMeaningfully, TelemetrySampler, type Telemetry } from '../agent/telemetry.js';
 import type { Config } from '../config/schema.js';
@@ -39,6 +39,8 @@ export function agentClientId(config: Config, node: number): string {
 }
 
 const MAX_COMMAND_BYTES = 1024;
+
+class CommandTimeout extends Error {}
 
 /**
  * The agent role (docs/agent.md): publishes this node's health and shuts its OS
@@ -107,10 +109,11 @@ export function createAgent(config: Config, deps: AgentDeps = {}): Agent {
     }, config.agent.interval);
   };
 
+  const timeoutText = `did not finish within ${Math.round(commandTimeoutMs / 1000)}s`;
   const runWithTimeout = (argv: string[]): Promise<RunResult> =>
     new Promise((resolve, reject) => {
       const timer = clock.setTimeout(
-        () => reject(new Error(`${JSON.stringify(argv)} did not finish within ${Math.round(commandTimeoutMs / 1000)}s`)),
+        () => reject(new CommandTimeout(`${JSON.stringify(argv)} ${timeoutText}`)),
         commandTimeoutMs,
       );
       run([...argv]).then(
@@ -132,11 +135,16 @@ export function createAgent(config: Config, deps: AgentDeps = {}): Agent {
     logger.info(`${action.toUpperCase()} received: running ${JSON.stringify(argv)}`);
     await setState('shutting_down');
     let failure: string | undefined;
+    let published = ''; // the reason on agent/event: never the argv
     try {
       const result = await runWithTimeout(argv);
-      if (result.code !== 0) failure = describeFailure(argv, result);
+      if (result.code !== 0) {
+        failure = describeFailure(argv, result);
+        published = describePublicFailure(action, argv, result);
+      }
     } catch (error) {
-      failure = `${JSON.stringify(argv)} could not be run: ${errorMessage(error)}`;
+      failure = error instanceof CommandTimeout ? error.message : `${JSON.stringify(argv)} could not be run: ${errorMessage(error)}`;
+      published = error instanceof CommandTimeout ? `the ${action} command ${timeoutText}` : describePublicSpawnError(action, error);
     } finally {
       commandRunning = false;
     }
@@ -148,25 +156,27 @@ export function createAgent(config: Config, deps: AgentDeps = {}): Agent {
       return;
     }
     logger.error(`${action} failed: ${failure}`);
-    await reportAndComeBack(action, failure);
+    await reportAndComeBack(action, published);
   };
 
   /** The argv succeeded but the OS did not go down: say so, and take commands again. */
   const stillUp = async (action: AgentAction, argv: string[]): Promise<void> => {
     goingDown = undefined;
     if (stopped) return;
-    const failure = `the OS is still up ${formatDuration(commandTimeoutMs)} after ${JSON.stringify(argv)} succeeded: back online, taking commands again`;
-    logger.warn(`${action}: ${failure}`);
-    await reportAndComeBack(action, failure);
+    const after = `the OS is still up ${formatDuration(commandTimeoutMs)} after`;
+    const back = 'succeeded: back online, taking commands again';
+    logger.warn(`${action}: ${after} ${JSON.stringify(argv)} ${back}`);
+    await reportAndComeBack(action, `${after} the ${action} command ${back}`);
   };
 
-  const reportAndComeBack = async (action: AgentAction, failure: string): Promise<void> => {
+  /** `reason` goes to MQTT: it never holds the argv (the log does). */
+  const reportAndComeBack = async (action: AgentAction, reason: string): Promise<void> => {
     if (stopped) return;
     // The reason is sent before `online`: the bridge ends its sequence at whichever comes
     // first, and only the event says why. One client's QoS 1 messages arrive in the order they
     // were handed to the client, so the event is not awaited first (offline, that would hold
     // `online` back until the broker is reachable again).
-    const event: AgentEvent = { time: new Date(clock.now()).toISOString(), type: 'command', action, result: 'error', error: failure };
+    const event: AgentEvent = { time: new Date(clock.now()).toISOString(), type: 'command', action, result: 'error', error: reason };
     const sent = connection.publish(eventTopic, JSON.stringify(event), { retain: false, qos: 1 }).catch((error: unknown) => {
       logger.warn(`publishing the command error event failed: ${errorMessage(error)}`);
     });

@@ -1,4 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
+import { urlPassword } from '../util/redact.js';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Scalar } from 'yaml';
 import { agentProblems } from './checks.js';
 import { substituteEnv, type Environment } from './env.js';
@@ -113,7 +114,7 @@ export async function loadConfigFile(path: string, options: LoadOptions = {}): P
   const checked = checkConfigText(text, path, options);
   if (!checked.config) throw new ConfigError(checked.problems);
   const warnings = [...checked.warnings];
-  if (await exposesPassword(path, checked.config, checked.fromEnvironment)) {
+  if (await exposesPassword(path, text, checked.config, checked.fromEnvironment)) {
     warnings.push(`${path} is readable by other users and holds a password: chmod 600 ${path}`);
   }
   return { config: checked.config, warnings };
@@ -124,10 +125,18 @@ export async function loadConfig(path: string, options: LoadOptions = {}): Promi
   return (await loadConfigFile(path, options)).config;
 }
 
-/** A password written in the file (not just a `${VAR}` reference) while group or others may read it. */
-async function exposesPassword(path: string, config: Config, fromEnvironment: Set<string>): Promise<boolean> {
+/**
+ * A password written in the file (not just a `${VAR}` reference) while group or others may read
+ * it: in mqtt.password, board.bmc.password, or the user information of mqtt.url or board.bmc.url
+ * (one that the file's text spells out, rather than one substituted into the URL).
+ */
+async function exposesPassword(path: string, text: string, config: Config, fromEnvironment: Set<string>): Promise<boolean> {
   if (process.platform === 'win32') return false; // no POSIX modes to speak of
-  const held = [
+  const inUrl = [config.mqtt.url, config.board.bmc.url].some((url) => {
+    const password = urlPassword(url);
+    return password !== undefined && (text.includes(password) || text.includes(encodeURIComponent(password)));
+  });
+  const held = inUrl || [
     ['mqtt.password', config.mqtt.password],
     ['board.bmc.password', config.board.bmc.password],
   ].some(([key, value]) => value !== null && !fromEnvironment.has(key as string));

@@ -1,6 +1,7 @@
 import { pino, type Logger as PinoLogger } from 'pino';
 import { createRequire } from 'node:module';
 import type PinoPretty from 'pino-pretty';
+import { escapeControl } from './printable.js';
 
 /**
  * The logger every part gets handed (never a module singleton: docs/ARCHITECTURE.md "The parts").
@@ -23,11 +24,22 @@ export interface LoggerOptions {
   destination?: NodeJS.WritableStream;
 }
 
+/**
+ * Messages often carry text from MQTT (a topic, an action): its control characters are escaped
+ * here, in one place, before any line is written (a newline would forge a log line in the
+ * pretty format and in journald; an escape sequence would reach the reader's terminal).
+ */
+const hooks: pino.LoggerOptions['hooks'] = {
+  logMethod(args, method) {
+    method.apply(this, args.map((arg) => (typeof arg === 'string' ? escapeControl(arg) : arg)) as Parameters<pino.LogFn>);
+  },
+};
+
 export function createLogger(options: LoggerOptions = {}): Logger {
   const level = options.level ?? 'info';
   const redact = { paths: redactPaths, censor: '[redacted]' };
   if (options.format === 'json' || options.destination) {
-    return pino({ level, redact, base: undefined }, (options.destination ?? process.stdout) as pino.DestinationStream);
+    return pino({ level, redact, base: undefined, hooks }, (options.destination ?? process.stdout) as pino.DestinationStream);
   }
   // pino-pretty as a stream in this thread: no worker thread, less memory on a 1 GB node.
   // Loaded only for the pretty format: services logging JSON never pay for it (~40 ms, ~8 MiB).
@@ -39,7 +51,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     messageFormat: '{if part}[{part}] {end}{msg}',
     singleLine: true,
   });
-  return pino({ level, redact, base: undefined }, stream);
+  return pino({ level, redact, base: undefined, hooks }, stream);
 }
 
 /** A logger that drops everything, for tests and library users who bring none. */

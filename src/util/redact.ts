@@ -1,10 +1,29 @@
 /**
  * A URL as it may be shown: `mqtt://user:secret@host` becomes `mqtt://user:***@host`, so a
  * password written into mqtt.url or bmc.url never reaches a log line, an event or an error.
+ * The URL is parsed as the clients parse it (WHATWG `URL`): the user information ends at the
+ * last `@` of the authority, so a password holding `@` is hidden whole.
  */
 export function displayUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^/@\s]*)@/i, (_match, scheme: string, userinfo: string) => {
-    const colon = userinfo.indexOf(':');
-    return colon < 0 ? `${scheme}${userinfo}@` : `${scheme}${userinfo.slice(0, colon)}:***@`;
-  });
+  const password = urlPassword(url);
+  if (password === undefined) return url;
+  const parsed = new URL(url);
+  parsed.password = '***';
+  return parsed.href;
+}
+
+/** The password written into a URL (percent-decoded), or undefined when it has none. */
+export function urlPassword(url: string): string | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return undefined;
+  }
+  if (parsed.password === '') return undefined;
+  try {
+    return decodeURIComponent(parsed.password);
+  } catch {
+    return parsed.password;
+  }
 }

@@ -242,7 +242,8 @@ describe('agent', () => {
       await startAgent();
       await command('REBOOT');
       await waitFor(() => on('event').length === 1, 'the error event');
-      assert.match(JSON.parse(on('event')[0]!.payload).error as string, /could not be run: spawn systemctl ENOENT/);
+      const error = JSON.parse(on('event')[0]!.payload).error as string;
+      assert.equal(error, 'the reboot command could not be run (ENOENT, no such program)');
       await waitFor(() => states().at(-1) === 'online', 'online again');
     });
 
@@ -293,9 +294,38 @@ describe('agent', () => {
       assert.equal(body.type, 'command');
       assert.equal(body.action, 'shutdown');
       assert.match(String(body.error), /the OS is still up 20s after/);
+      assert.doesNotMatch(String(body.error), /systemctl|drain-and-poweroff/, 'the argv never goes to MQTT');
       await command('REBOOT');
       await waitFor(() => runs.length === 2, 'the next command is taken');
       assert.deepEqual(runs[1], ['systemctl', 'reboot']);
+    });
+
+    it('never publishes its argv: not on a failure, a spawn error or a time-out (issue 13)', async () => {
+      const secretArgv = ['/opt/drain/with-token', '--token=Sup3rS3cretT0ken', 'db-primary.internal'];
+      const cases: (() => Promise<RunResult>)[] = [
+        () => Promise.resolve({ code: 3, stderr: 'bad option --token=Sup3rS3cretT0ken for db-primary.internal' }),
+        () => Promise.reject(Object.assign(new Error('spawn /opt/drain/with-token EACCES'), { code: 'EACCES' })),
+        () => new Promise<RunResult>(() => {}),
+      ];
+      await startAgent({ shutdown_command: secretArgv });
+      for (const [i, result] of cases.entries()) {
+        runResult = result;
+        await command('SHUTDOWN');
+        await waitFor(() => runs.length === i + 1, 'the argv ran');
+        await clock.advance(120_000);
+        await waitFor(() => on('event').length === i + 1, 'the error event');
+        await waitFor(() => states().at(-1) === 'online', 'online again');
+      }
+      const published = watcher.messages.map((m) => `${m.topic} ${m.payload}`).join('\n');
+      for (const word of secretArgv) assert.ok(!published.includes(word), `${word} reached MQTT:\n${published}`);
+      const errors = on('event').map((m) => (JSON.parse(m.payload) as { error: string }).error);
+      assert.deepEqual(errors, [
+        'the shutdown command exited with code 3: bad option *** for ***',
+        'the shutdown command could not be run (EACCES, not executable)',
+        'the shutdown command did not finish within 120s',
+      ]);
+      // The log, on the node itself, still says which argv failed.
+      assert.ok(log.lines.some((l) => l.msg.includes('Sup3rS3cretT0ken')));
     });
 
     it('never lets the payload reach the argv', async () => {

@@ -181,6 +181,17 @@ describe('config files', () => {
       assert.deepEqual((await loadConfigFile(fromEnv, { env: { MQTT_PASSWORD: 'x' } })).warnings, []);
     });
 
+    it('counts a password written into mqtt.url or board.bmc.url, not one substituted into it', async () => {
+      const mqttUrl = await file('url.yaml', 'mqtt:\n  url: mqtt://bridge:Sup3r@S3cretTail@broker.lan\n', 0o644);
+      assert.deepEqual((await loadConfigFile(mqttUrl)).warnings, [`${mqttUrl} is readable by other users and holds a password: chmod 600 ${mqttUrl}`]);
+      const bmcUrl = await file('bmcurl.yaml', 'board:\n  type: tpi2\n  bmc: { url: "https://root:turing@tpi.lan", password: x }\n', 0o600);
+      assert.ok(!(await loadConfigFile(bmcUrl)).warnings.some((w) => w.includes('holds a password')));
+      const bmcOpen = await file('bmcopen.yaml', 'board:\n  type: tpi2\n  bmc: { url: "https://root:turing@tpi.lan", password: "${P}" }\n', 0o644);
+      assert.ok((await loadConfigFile(bmcOpen, { env: { P: 'from-env' } })).warnings.some((w) => w.includes('holds a password')));
+      const substituted = await file('suburl.yaml', 'mqtt:\n  url: mqtt://bridge:${MQTT_PASSWORD}@broker.lan\n', 0o644);
+      assert.deepEqual((await loadConfigFile(substituted, { env: { MQTT_PASSWORD: 'Sup3rS3cret' } })).warnings, []);
+    });
+
     it('warns, with the place, about a tpi2 BMC without a password and without a pinned certificate', async () => {
       const path = await file('tpi2.yaml', 'board:\n  type: tpi2\n  bmc:\n    url: https://tpi.lan\n');
       const { warnings } = await loadConfigFile(path);
