@@ -1,137 +1,176 @@
-import { constants as fsConstants, promises as fs } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { promises as fs, constants as fsConstants } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { TpmError, errorMessage } from '../util/errors.js';
 
 /**
- * One bridge per I2C bus (only one bridge may drive a board): two read-modify-writes of 0xF2 from two processes
- * could undo each other's bits. A lock file holds the owner's pid; a lock whose pid no
- * longer runs (a crash, a power cut of a node with a persistent /run) is taken over.
+ * One bridge per I2C bus: two read-modify-writes of 0xF2 from two processes could undo each
+ * other's bits. The lock is a kernel lock (flock) on a file, so:
+ * - it dies with its holder, whatever kills it (SIGKILL, OOM, a stopped container): nothing is
+ *   ever stale, in any PID namespace, and no PID is ever read back;
+ * - it is one lock wherever the file is seen: a bridge on the host and one in a container that
+ *   mounts the host's /run/lock/turingpi-mqtt take the same lock (flock is on the file, not a pid);
+ * - only members of the lock directory's group can reach the file: the directory is
+ *   /run/lock/turingpi-mqtt, root:i2c (the group of /dev/i2c-*, which may drive the bus anyway),
+ *   mode 2770, created at start by the systemd unit; a directory others may enter is refused.
+ * Node has no flock: the lock is held by flock(1) of util-linux (essential on Debian and Raspberry
+ * Pi OS, present in the image), a child whose input is our pipe: when this process dies, the pipe
+ * closes and the child ends, releasing the lock. The file is never deleted (deleting a flock'd file
+ * lets a second process lock a new file of the same name).
  */
 
 export interface BusLockOptions {
   /** Names the bus in the error message, e.g. 1 -> "I2C bus 1". */
   bus?: number;
-  /** The pid written into the lock (default: this process). */
-  pid?: number;
-  /** Whether a pid runs (default: signal 0). */
-  isAlive?: (pid: number) => boolean;
+  /** The flock program (default: flock from PATH). */
+  flock?: string;
 }
 
 export type ReleaseLock = () => Promise<void>;
 
-const MAX_TAKEOVER_ATTEMPTS = 3;
+export const LOCK_DIRECTORY = '/run/lock/turingpi-mqtt';
+const LOCKED = 'locked';
 
 /** Takes the lock file at `lockPath` or throws TpmError('BUS_LOCKED'). Returns an idempotent release. */
 export async function acquireBusLock(lockPath: string, options: BusLockOptions = {}): Promise<ReleaseLock> {
-  const pid = options.pid ?? process.pid;
-  const isAlive = options.isAlive ?? processIsAlive;
   const what = options.bus === undefined ? 'this I2C bus' : `I2C bus ${options.bus}`;
-  const content = `${pid}\n`;
-
-  for (let attempt = 1; attempt <= MAX_TAKEOVER_ATTEMPTS; attempt++) {
-    if (await createWithContent(lockPath, content)) {
-      return releaseFor(lockPath, content);
-    }
+  await checkLockDirectory(path.dirname(lockPath));
+  const holder = await holdFlock(options.flock ?? 'flock', lockPath);
+  if (holder === 'busy') {
     const owner = await readOwner(lockPath);
-    if (owner === 'gone') continue; // released between our try and our read: try again
-    if (owner !== null && isAlive(owner)) {
-      throw new TpmError('BUS_LOCKED', `another turingpi-mqtt (pid ${owner}) drives ${what}; lock file ${lockPath}`);
-    }
-    // Stale: its owner is not running (or the file names none). Take it over.
-    try {
-      await fs.unlink(lockPath);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw lockError(lockPath, error);
-    }
+    throw new TpmError('BUS_LOCKED', `another turingpi-mqtt (${owner ?? 'owner unknown'}) drives ${what}; lock file ${lockPath}`);
   }
-  throw new TpmError('BUS_LOCKED', `could not take the lock file ${lockPath} for ${what}: others keep taking it`);
-}
-
-/**
- * The default lock path of a bus: /run/lock (tmpfs, cleared at boot, so a lock never
- * outlives a reboot), or the temp directory where /run/lock is not writable.
- */
-export async function defaultBusLockPath(bus: number): Promise<string> {
-  const name = `turingpi-mqtt-i2c-${bus}.lock`;
-  try {
-    await fs.access('/run/lock', fsConstants.W_OK);
-    return path.join('/run/lock', name);
-  } catch {
-    return path.join(os.tmpdir(), name);
-  }
-}
-
-/**
- * Creates the file with its content in one step: write a private temp file, then hard-link
- * it to the lock path (link fails if the path exists). Nobody ever sees an empty lock.
- */
-async function createWithContent(lockPath: string, content: string): Promise<boolean> {
-  const temporary = `${lockPath}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  try {
-    await fs.writeFile(temporary, content, { flag: 'wx', mode: 0o644 });
-  } catch (error) {
-    throw lockError(lockPath, error);
-  }
-  try {
-    await fs.link(temporary, lockPath);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    if ((error as NodeJS.ErrnoException).code === 'EPERM' || (error as NodeJS.ErrnoException).code === 'ENOTSUP') {
-      // File systems without hard links: fall back to an exclusive create.
-      return createExclusive(lockPath, content);
-    }
-    throw lockError(lockPath, error);
-  } finally {
-    await fs.unlink(temporary).catch(() => undefined);
-  }
-}
-
-async function createExclusive(lockPath: string, content: string): Promise<boolean> {
-  try {
-    await fs.writeFile(lockPath, content, { flag: 'wx', mode: 0o644 });
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw lockError(lockPath, error);
-  }
-}
-
-/** The pid in the lock file; null when it names none; 'gone' when the file disappeared. */
-async function readOwner(lockPath: string): Promise<number | null | 'gone'> {
-  let text: string;
-  try {
-    text = await fs.readFile(lockPath, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'gone';
-    throw lockError(lockPath, error);
-  }
-  const pid = Number.parseInt(text.trim(), 10);
-  return Number.isInteger(pid) && pid > 0 && String(pid) === text.trim() ? pid : null;
-}
-
-function releaseFor(lockPath: string, content: string): ReleaseLock {
+  // Who holds it, for the message of the next one refused (information only: the lock is the flock).
+  const owner = `pid ${process.pid} on ${os.hostname()} since ${new Date().toISOString()}`;
+  await fs.writeFile(lockPath, `${owner}\n`).catch(() => undefined);
   let released = false;
   return async () => {
     if (released) return;
     released = true;
-    // Remove only our own lock: if it was taken over meanwhile, it is no longer ours.
-    const current = await fs.readFile(lockPath, 'utf8').catch(() => null);
-    if (current === content) await fs.unlink(lockPath).catch(() => undefined);
+    const exited = new Promise<void>((resolve) => {
+      if (holder.exitCode !== null || holder.signalCode !== null) resolve();
+      else holder.once('exit', () => resolve());
+    });
+    await fs.writeFile(lockPath, '').catch(() => undefined);
+    holder.stdin?.end();
+    const timer = setTimeout(() => holder.kill('SIGKILL'), 2000);
+    await exited;
+    clearTimeout(timer);
   };
 }
 
-function processIsAlive(pid: number): boolean {
+/**
+ * The lock path of a bus: in /run/lock/turingpi-mqtt (tmpfs, cleared at boot) when that
+ * directory exists or can be made; else in a private directory of this user under the temp
+ * directory (a development machine, where no one else drives the bus).
+ */
+export async function defaultBusLockPath(bus: number): Promise<string> {
+  const name = `i2c-${bus}.lock`;
+  if (await ensureDirectory(LOCK_DIRECTORY, await deviceGroup(bus))) return path.join(LOCK_DIRECTORY, name);
+  const own = path.join(os.tmpdir(), `turingpi-mqtt-${process.getuid?.() ?? 'user'}`);
+  await fs.mkdir(own, { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EEXIST') throw lockError(own, error);
+  });
+  return path.join(own, name);
+}
+
+/** The group of /dev/i2c-<bus>: those who may drive the bus may hold its lock. */
+async function deviceGroup(bus: number): Promise<number | undefined> {
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it runs, under another user.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    return (await fs.stat(`/dev/i2c-${bus}`)).gid;
+  } catch {
+    return undefined;
   }
 }
 
-function lockError(lockPath: string, error: unknown): TpmError {
-  return new TpmError('BUS', `cannot use the lock file ${lockPath}: ${errorMessage(error)}`, { cause: error });
+/** Makes the directory (2770, the bus device's group) if it is missing; false where that is not allowed. */
+async function ensureDirectory(directory: string, gid: number | undefined): Promise<boolean> {
+  try {
+    await fs.access(directory, fsConstants.W_OK | fsConstants.X_OK);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') return false;
+  }
+  try {
+    await fs.mkdir(directory, { mode: 0o770 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return ensureDirectory(directory, gid);
+    return false;
+  }
+  if (gid !== undefined) await fs.chown(directory, -1, gid).catch(() => undefined);
+  await fs.chmod(directory, 0o2770);
+  return true;
+}
+
+/**
+ * The lock directory must be reachable only by the bridge's own: owned by root or by us, not a
+ * symbolic link, and nothing for others. Otherwise another local user could hold the lock (or
+ * swap the file) and keep every bridge from starting.
+ */
+export async function checkLockDirectory(directory: string): Promise<void> {
+  let stat;
+  try {
+    stat = await fs.lstat(directory);
+  } catch (error) {
+    throw lockError(directory, error);
+  }
+  const uid = process.getuid?.();
+  const problem = !stat.isDirectory()
+    ? 'it is not a directory'
+    : stat.uid !== 0 && stat.uid !== uid
+      ? `it belongs to uid ${stat.uid}, neither root nor this process's user`
+      : (stat.mode & 0o007) !== 0
+        ? `others may use it (mode ${(stat.mode & 0o7777).toString(8)})`
+        : undefined;
+  if (problem === undefined) return;
+  throw new TpmError(
+    'BUS',
+    `the lock directory ${directory} is not safe: ${problem}, so another user could hold the bus lock. ` +
+      `Recreate it as root: rm -rf ${directory} && install -d -o root -g i2c -m 2770 ${directory} ` +
+      '(the systemd unit does this at each start; see docs/security.md)',
+  );
+}
+
+/** Starts flock(1) on the file; resolves with the holding child once locked, or 'busy'. */
+function holdFlock(program: string, lockPath: string): Promise<ChildProcess | 'busy'> {
+  return new Promise((resolve, reject) => {
+    // -n: do not wait. The shell says when the lock is ours, then `cat` holds it until our pipe closes.
+    const child = spawn(program, ['-n', lockPath, '-c', `echo ${LOCKED}; exec cat`], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let settled = false;
+    const settle = (outcome: () => void): void => {
+      if (settled) return;
+      settled = true;
+      outcome();
+    };
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+      if (!stdout.startsWith(LOCKED)) return;
+      // Held for the life of this process, without keeping it alive.
+      child.unref();
+      for (const stream of [child.stdin, child.stdout, child.stderr]) (stream as unknown as { unref?: () => void }).unref?.();
+      settle(() => resolve(child));
+    });
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.on('error', (error: NodeJS.ErrnoException) => {
+      const reason = error.code === 'ENOENT' ? `${program} (util-linux) is not installed` : errorMessage(error);
+      settle(() => reject(new TpmError('BUS', `cannot take the bus lock ${lockPath}: ${reason}`, { cause: error })));
+    });
+    child.on('exit', (code) => {
+      if (code === 1 && stderr.trim() === '') settle(() => resolve('busy'));
+      else settle(() => reject(new TpmError('BUS', `cannot take the bus lock ${lockPath}: ${stderr.trim() || `flock exited with ${code}`}`)));
+    });
+  });
+}
+
+async function readOwner(lockPath: string): Promise<string | undefined> {
+  const text = await fs.readFile(lockPath, 'utf8').catch(() => '');
+  const line = text.split('\n')[0]?.trim() ?? '';
+  return /^pid \d+ on [\w.-]+ since [\dT:.Z-]+$/.test(line) ? line : undefined;
+}
+
+function lockError(file: string, error: unknown): TpmError {
+  return new TpmError('BUS', `cannot use the lock directory ${file}: ${errorMessage(error)}`, { cause: error });
 }

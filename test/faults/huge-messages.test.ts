@@ -22,6 +22,12 @@ function residentBytes(pid: number): number {
   return Number(match[1]) * 1024;
 }
 
+/** The highest RSS the process ever had (VmHWM). */
+function peakResident(pid: number): number {
+  const match = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(match?.[1] ?? 0) * 1024;
+}
+
 /** Publishes `bytes` bytes QoS 1 and waits for the broker's PUBACK; the buffer is freed afterwards. */
 async function publishHuge(client: MqttClient, topic: string, bytes: number): Promise<void> {
   await client.publishAsync(topic, Buffer.alloc(bytes, '{'), { qos: 1 });
@@ -80,6 +86,7 @@ describe('faults: a 200 MB message on a subscribed topic', function () {
       after - before < 50 * MB,
       `bridge RSS ${Math.round(before / MB)} MB before, ${Math.round(after / MB)} MB after the 200 MB message`,
     );
+    console.log(`      200 MB on bridge/request/status: bridge RSS ${Math.round(before / MB)} MB before, ${Math.round(after / MB)} MB after (peak ${Math.round(peakResident(pid) / MB)} MB)`);
     // Still connected and answering (the connection was kept; the broker got its PUBACK).
     assert.ok(responses.some((r) => r.includes('"after"')), 'no status response after the huge message');
     assert.equal(responses.length, 1, 'the huge message itself must not be answered');
@@ -117,6 +124,7 @@ describe('faults: a 200 MB message on a subscribed topic', function () {
       after - before < 50 * MB,
       `agent RSS ${Math.round(before / MB)} MB before, ${Math.round(after / MB)} MB after the 200 MB message`,
     );
+    console.log(`      200 MB on agent/command: agent RSS ${Math.round(before / MB)} MB before, ${Math.round(after / MB)} MB after (peak ${Math.round(peakResident(pid) / MB)} MB)`);
     assert.ok(agent.logLines().some((l) => /dropped a message of 200\.0 MiB on tp\/node\/3\/agent\/command/.test(l.msg)));
     assert.equal(states.at(-1), 'online', 'the agent must stay online');
     assert.deepEqual(events, [], 'a dropped message is no command: no event');

@@ -13,6 +13,7 @@ import { freePort } from '../support/ports.js';
 const BASE = 'tp';
 const NODES = [1, 2, 3, 4, 5, 6, 7];
 const SECRET = 'not-for-your-eyes-4711';
+const CREDENTIALS = { username: 'tester', password: SECRET };
 
 const isNodePower = (topic: string) => /\/node\/\d+\/power$/.test(topic);
 const isError = (e: EventPayload) => e.result === 'error';
@@ -31,10 +32,10 @@ describe('bridge CLI on the embedded broker', function () {
     dir = tempDir();
     port = await freePort();
     url = `mqtt://127.0.0.1:${port}`;
-    // A username and password the embedded broker does not check: they must never show up.
-    configFile = writeConfig(dir, testBridgeConfig({ dir, url: 'embedded', embeddedPort: port, overrides: { mqtt: { username: 'tester', password: SECRET } } }));
+    // A username and password the embedded broker requires of every client: they must never show up.
+    configFile = writeConfig(dir, testBridgeConfig({ dir, url: 'embedded', embeddedPort: port, overrides: { mqtt: CREDENTIALS } }));
     bridge = await startBridge(configFile);
-    rec = await Recorder.connect(url, BASE);
+    rec = await Recorder.connect(url, BASE, { client: { username: CREDENTIALS.username, password: SECRET } });
     await rec.waitForPayload(`${BASE}/bridge/state`, 'online');
   });
 
@@ -48,6 +49,10 @@ describe('bridge CLI on the embedded broker', function () {
     const state = rec.last(`${BASE}/bridge/state`);
     assert.equal(state?.payload, 'online');
     assert.equal(state?.retain, true);
+  });
+
+  it('takes no client without mqtt.username and mqtt.password (issue 13)', async () => {
+    await assert.rejects(Recorder.connect(url, BASE, { client: { reconnectPeriod: 0 } }), /Not authorized|Bad username or password/i);
   });
 
   it('publishes bridge/info as JSON without secrets', () => {
@@ -226,7 +231,7 @@ describe('bridge CLI on the embedded broker', function () {
 
   it('refuses a second bridge on the same base topic with a one-line reason', async () => {
     const otherDir = tempDir();
-    const other = writeConfig(otherDir, testBridgeConfig({ dir: otherDir, url }));
+    const other = writeConfig(otherDir, testBridgeConfig({ dir: otherDir, url, overrides: { mqtt: CREDENTIALS } }));
     const from = rec.mark();
     const result = await runCli(['bridge', '-c', other], { cwd: otherDir, timeoutMs: 15_000 });
     assert.notEqual(result.code, 0);
@@ -253,7 +258,7 @@ describe('bridge CLI on the embedded broker', function () {
 
     // Same simulator state file: the board kept its power, and the new run reads it unchanged.
     bridge = await startBridge(configFile);
-    rec = await Recorder.connect(url, BASE);
+    rec = await Recorder.connect(url, BASE, { client: { username: CREDENTIALS.username, password: SECRET } });
     await rec.waitForPayload(`${BASE}/bridge/state`, 'online');
     for (const n of NODES) {
       assert.equal((await rec.waitFor(`${BASE}/node/${n}/power`)).payload, n === 3 ? 'OFF' : 'ON', `node ${n}`);

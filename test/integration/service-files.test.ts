@@ -5,6 +5,7 @@ import path from 'node:path';
 import { parse as parseYaml, parseDocument } from 'yaml';
 import { CliProcess, tempDir } from '../support/cli.js';
 import { startAedes, type TestBroker } from '../support/aedes.js';
+import { LOCK_DIRECTORY } from '../../src/board/lock.js';
 import { repoPath, repoRoot } from '../support/paths.js';
 
 /**
@@ -256,6 +257,11 @@ describe('systemd units', function () {
       if (role === 'bridge') {
         assert.ok(value('SupplementaryGroups').join(' ').split(/\s+/).includes('i2c'), 'the bridge is not in the i2c group');
         assert.deepEqual(value('RestartPreventExitStatus'), ['2'], 'a config error (exit 2) would restart in a loop');
+        // Issue 13: the bus lock's directory, for the i2c group only, the same the compose file mounts.
+        assert.deepEqual(value('ExecStartPre'), [`+/usr/bin/install -d -o root -g i2c -m 2770 ${LOCK_DIRECTORY}`]);
+        assert.deepEqual(value('ReadWritePaths'), [LOCK_DIRECTORY]);
+        const compose = parseYaml(readFileSync(repoPath('docker/compose.yaml'), 'utf8')) as { services: { bridge: { volumes: string[] } } };
+        assert.ok(compose.services.bridge.volumes.includes(`${LOCK_DIRECTORY}:${LOCK_DIRECTORY}`), 'compose mounts another lock directory');
       }
     });
 

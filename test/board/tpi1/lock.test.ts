@@ -1,87 +1,171 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { TpmError } from '../../../src/util/errors.js';
 import { FakeClock } from '../../../src/util/fake-clock.js';
-import { acquireBusLock, defaultBusLockPath } from '../../../src/board/lock.js';
+import { acquireBusLock, defaultBusLockPath, LOCK_DIRECTORY } from '../../../src/board/lock.js';
 import { createSimulatedTpi1 } from '../../../src/board/simulator/tpi1.js';
 import { driverFor } from './helpers.js';
 
-/** The pid of a process that has already exited. */
-function deadPid(): number {
-  const child = spawnSync(process.execPath, ['-e', '0']);
-  return child.pid ?? 999_999;
+const LOCK_MODULE = fileURLToPath(new URL('../../../src/board/lock.js', import.meta.url));
+const OTHER_UID = 54_321;
+
+/**
+ * Another process that takes the lock and holds it until killed: prints "held" or "refused: ...".
+ * `wrap` runs it in another PID namespace (unshare), as a bridge in a container would be.
+ */
+function startHolder(lockPath: string, options: { wrap?: string[]; uid?: number } = {}): { child: ChildProcess; outcome: Promise<string> } {
+  const script =
+    `import(${JSON.stringify(LOCK_MODULE)}).then((m) => m.acquireBusLock(${JSON.stringify(lockPath)}, { bus: 1 }))` +
+    `.then(() => { console.log('held'); setInterval(() => {}, 1000); }, (e) => { console.log('refused: ' + e.message); })`;
+  const argv = [...(options.wrap ?? []), process.execPath, '--input-type=module', '-e', script];
+  const child = spawn(argv[0] as string, argv.slice(1), {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    ...(options.uid !== undefined ? { uid: options.uid, gid: options.uid } : {}),
+  });
+  const outcome = new Promise<string>((resolve) => {
+    let out = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes('\n')) resolve(out.trim());
+    });
+    child.on('exit', () => resolve(out.trim() || 'exited'));
+  });
+  return { child, outcome };
 }
 
-describe('I2C bus lock', () => {
+function killed(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGKILL');
+  });
+}
+
+async function acquireSoon(lockPath: string): Promise<() => Promise<void>> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await acquireBusLock(lockPath);
+    } catch (error) {
+      if (attempt >= 30 || !(error instanceof TpmError && error.code === 'BUS_LOCKED')) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
+const canUnsharePid = spawnSync('unshare', ['-Urpf', '--kill-child', 'true']).status === 0;
+const isRoot = process.getuid?.() === 0;
+
+describe('I2C bus lock', function () {
+  this.timeout(20_000);
   let dir: string;
   let lockPath: string;
+  const children: ChildProcess[] = [];
 
   beforeEach(() => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'tpm-lock-'));
-    lockPath = path.join(dir, 'turingpi-mqtt-i2c-1.lock');
+    lockPath = path.join(dir, 'i2c-1.lock');
   });
 
-  afterEach(() => {
+  afterEach(async () => {
+    for (const child of children.splice(0)) await killed(child);
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('takes the lock with the pid inside, refuses a second taker, and frees it on release', async () => {
+  function holder(options: { wrap?: string[]; uid?: number } = {}): Promise<string> {
+    const started = startHolder(lockPath, options);
+    children.push(started.child);
+    return started.outcome;
+  }
+
+  it('refuses a second taker, naming the holder, and is free again after release', async () => {
     const release = await acquireBusLock(lockPath, { bus: 1 });
-    assert.equal(readFileSync(lockPath, 'utf8').trim(), String(process.pid));
+    assert.match(readFileSync(lockPath, 'utf8'), new RegExp(`^pid ${process.pid} on `));
     await assert.rejects(acquireBusLock(lockPath, { bus: 1 }), (error: unknown) => {
       assert.ok(error instanceof TpmError && error.code === 'BUS_LOCKED');
-      assert.equal(
-        error.message,
-        `another turingpi-mqtt (pid ${process.pid}) drives I2C bus 1; lock file ${lockPath}`,
-      );
+      assert.match(error.message, new RegExp(`^another turingpi-mqtt \\(pid ${process.pid} on .+\\) drives I2C bus 1; lock file ${lockPath}$`));
       return true;
     });
+    assert.match(await holder(), /^refused: another turingpi-mqtt/);
     await release();
-    assert.equal(existsSync(lockPath), false);
     await release(); // twice is fine
     const again = await acquireBusLock(lockPath);
     await again();
   });
 
-  it('takes over a lock whose process no longer runs', async () => {
-    const stale = deadPid();
-    writeFileSync(lockPath, `${stale}\n`);
+  it('a holder killed with SIGKILL never blocks the next start', async () => {
+    const first = startHolder(lockPath);
+    children.push(first.child);
+    assert.equal(await first.outcome, 'held');
+    await assert.rejects(acquireBusLock(lockPath), /another turingpi-mqtt \(pid \d+ on/);
+    await killed(first.child);
+    // The kernel drops the lock with the process tree; what the file says does not matter.
     const release = await acquireBusLock(lockPath);
-    assert.equal(readFileSync(lockPath, 'utf8').trim(), String(process.pid));
     await release();
   });
 
-  it('takes over a lock file that names no pid', async () => {
+  it('a lock file left with any content (an old pid, garbage) does not block', async () => {
+    writeFileSync(lockPath, '1\n');
+    const release = await acquireBusLock(lockPath);
+    await release();
     writeFileSync(lockPath, 'garbage');
+    await (await acquireBusLock(lockPath))();
+  });
+
+  it('across PID namespaces: a holder in another one is refused while it lives, and its SIGKILL frees the bus', async function () {
+    if (!canUnsharePid) this.skip();
+    // A bridge in a container is pid 1 (or 7) of its own namespace: a pid in a file means nothing here.
+    const wrap = ['unshare', '-Urpf', '--kill-child'];
+    const inside = startHolder(lockPath, { wrap });
+    children.push(inside.child);
+    assert.equal(await inside.outcome, 'held');
+    await assert.rejects(acquireBusLock(lockPath), (error: unknown) => error instanceof TpmError && error.code === 'BUS_LOCKED');
+    // And the other way round: held here, refused in there.
+    await killed(inside.child);
+    // The namespace's processes (the holder's flock among them) end with its pid 1, as the kernel
+    // tears it down: a start a moment later finds the bus free.
+    const release = await acquireSoon(lockPath);
+    assert.match(await holder({ wrap }), /^refused: another turingpi-mqtt/);
+    await release();
+  });
+
+  it('refuses a lock directory that others may use (world-writable, like /run/lock itself)', async () => {
+    chmodSync(dir, 0o1777);
+    await assert.rejects(acquireBusLock(lockPath), (error: unknown) => {
+      assert.ok(error instanceof TpmError && error.code === 'BUS');
+      assert.match(error.message, /lock directory .* is not safe: others may use it \(mode 1777\).*install -d -o root -g i2c -m 2770/);
+      return true;
+    });
+  });
+
+  it('refuses a lock directory of another user, who could hold the lock', async function () {
+    if (!isRoot) this.skip();
+    chownSync(dir, OTHER_UID, OTHER_UID);
+    await assert.rejects(acquireBusLock(lockPath), /is not safe: it belongs to uid 54321/);
+  });
+
+  it('a local user outside the directory\'s group can neither hold nor block the lock', async function () {
+    if (!isRoot) this.skip();
+    // The layout the systemd unit makes: root:<bus group> 2770. OTHER_UID is not in the group.
+    const locks = path.join(dir, 'turingpi-mqtt');
+    mkdirSync(locks);
+    chownSync(locks, 0, 0);
+    chmodSync(locks, 0o2770);
+    lockPath = path.join(locks, 'i2c-1.lock');
+    const outcome = await holder({ uid: OTHER_UID });
+    assert.match(outcome, /^refused: .*(permission denied|EACCES)/i);
     const release = await acquireBusLock(lockPath);
-    assert.equal(readFileSync(lockPath, 'utf8').trim(), String(process.pid));
     await release();
   });
 
-  it('respects a live owner other than this process', async () => {
-    writeFileSync(lockPath, '4242\n');
-    await assert.rejects(acquireBusLock(lockPath, { isAlive: (pid) => pid === 4242 }), /pid 4242/);
-    assert.equal(readFileSync(lockPath, 'utf8'), '4242\n');
-  });
-
-  it('does not remove a lock that was taken over after it was released by its old owner', async () => {
-    const release = await acquireBusLock(lockPath, { pid: 1111 });
-    // Another process decided 1111 was dead and took over.
-    const takeOver = await acquireBusLock(lockPath, { pid: 2222, isAlive: () => false });
-    await release();
-    assert.equal(readFileSync(lockPath, 'utf8'), '2222\n');
-    await takeOver();
-  });
-
-  it('defaults to /run/lock or the temp directory', async () => {
+  it('defaults to /run/lock/turingpi-mqtt, or a private directory of this user', async () => {
     const defaultPath = await defaultBusLockPath(3);
-    assert.ok(
-      defaultPath === '/run/lock/turingpi-mqtt-i2c-3.lock' || defaultPath === path.join(os.tmpdir(), 'turingpi-mqtt-i2c-3.lock'),
-      defaultPath,
-    );
+    const own = path.join(os.tmpdir(), `turingpi-mqtt-${process.getuid?.()}`, 'i2c-3.lock');
+    assert.ok(defaultPath === path.join(LOCK_DIRECTORY, 'i2c-3.lock') || defaultPath === own, defaultPath);
+    await (await acquireBusLock(defaultPath))();
   });
 
   it('lets only one driver open the bus; close releases it', async () => {
@@ -94,7 +178,6 @@ describe('I2C bus lock', () => {
     await first.close();
     await second.open();
     await second.close();
-    assert.equal(existsSync(lockPath), false);
   });
 
   it('releases the lock when open fails after taking it', async () => {
@@ -103,6 +186,6 @@ describe('I2C bus lock', () => {
     sim.faults.dropWrites({ address: 0x57, register: 0xf4 });
     const driver = driverFor(sim, clock, { lock: { path: lockPath } });
     await assert.rejects(driver.open(), /SEE/);
-    assert.equal(existsSync(lockPath), false);
+    await (await acquireBusLock(lockPath))();
   });
 });
