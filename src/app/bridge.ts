@@ -49,6 +49,7 @@ export class BridgeApp implements Bridge {
   readonly logger: Logger;
   readonly topics: Topics;
   readonly nodes: ResolvedNode[];
+  private rtcSyncing: Promise<unknown> | undefined;
   private broker: EmbeddedBroker | undefined;
   connection!: MqttConnection;
   board!: OpenedBoard;
@@ -461,8 +462,20 @@ export class BridgeApp implements Bridge {
     if (this.commandWord(payload, 'rtc', ['SYNC'])) await this.syncRtc('mqtt').catch(() => undefined);
   }
 
+  /**
+   * Requests close together share one sync (rtc/set SYNC, rtc/sync requests, the button): each
+   * would set the clock from the same system time, and each waits for a second boundary on the
+   * bus. One sync under way answers every caller, with one event.
+   */
   private async syncRtc(source: CommandSource): Promise<unknown> {
     if (!this.rtc) throw new InputError('this board has no real-time clock');
+    this.rtcSyncing ??= this.runRtcSync(source).finally(() => {
+      this.rtcSyncing = undefined;
+    });
+    return this.rtcSyncing;
+  }
+
+  private async runRtcSync(source: CommandSource): Promise<unknown> {
     try {
       const payload = await this.rtc.sync(); // the driver orders it with every other bus operation
       await this.connection.publishState(this.topics.rtc, JSON.stringify(payload));

@@ -23,13 +23,24 @@ export interface HaPublisherDeps {
   random?: () => number;
 }
 
+/** A storm of births postpones the republish no longer than this. */
+export const MAX_BIRTH_WAIT_MS = 30_000;
+
 /**
  * Publishes Home Assistant discovery (docs/topics.md): at start (cleaning up what earlier runs
- * published and this one does not), and again 1-5 s after each Home Assistant birth, one
- * republish per birth however many births arrive while one is pending.
+ * published and this one does not), and again after Home Assistant's births. Births close
+ * together are merged into one republish (a full one is 2.5 MB on a 1000-node board): it starts
+ * once no birth came for 1-5 s (random, so that many bridges do not answer at once), at the
+ * latest MAX_BIRTH_WAIT_MS after the first birth of the batch. A birth during a republish is
+ * never dropped: it leads to one more, after it.
  */
 export class HaPublisher {
   private birthTimer: TimerHandle | undefined;
+  /** When the first birth not yet answered arrived. */
+  private firstBirthAt: number | undefined;
+  private republishing = false;
+  private birthDuringRepublish = false;
+  private stopped = false;
   private messages: DiscoveryMessage[] = [];
   /** Discovery republishes done, for tests and the benchmark. */
   republishes = 0;
@@ -79,27 +90,51 @@ export class HaPublisher {
 
   /** `homeassistant/status` arrived. */
   onStatus(payload: string): void {
-    if (payload.trim() !== 'online' || this.birthTimer !== undefined) return;
+    if (payload.trim() !== 'online') return;
+    if (this.republishing) {
+      this.birthDuringRepublish = true;
+      return;
+    }
+    this.armRepublish();
+  }
+
+  /** (Re)starts the quiet period before the republish, within MAX_BIRTH_WAIT_MS of the first birth. */
+  private armRepublish(): void {
+    const { clock } = this.deps;
+    const now = clock.now();
+    const first = this.birthTimer === undefined;
+    this.firstBirthAt ??= now;
     const random = this.deps.random ?? Math.random;
-    const delay = 1000 + Math.floor(random() * 4000);
-    this.deps.logger.info(`Home Assistant came online: republishing discovery in ${(delay / 1000).toFixed(1)}s`);
-    this.birthTimer = this.deps.clock.setTimeout(() => {
+    const quiet = 1000 + Math.floor(random() * 4000);
+    const delay = Math.max(0, Math.min(quiet, this.firstBirthAt + MAX_BIRTH_WAIT_MS - now));
+    if (first) this.deps.logger.info(`Home Assistant came online: republishing discovery in ${(delay / 1000).toFixed(1)}s`);
+    clock.clearTimeout(this.birthTimer);
+    this.birthTimer = clock.setTimeout(() => {
       this.birthTimer = undefined;
+      this.firstBirthAt = undefined;
       void this.republish();
     }, delay);
   }
 
   private async republish(): Promise<void> {
+    this.republishing = true;
     try {
       this.republishes++;
       for (const message of this.messages) await this.send(message);
       await this.republishStates();
     } catch (error) {
       this.deps.logger.warn(`republishing discovery failed: ${errorMessage(error)}`);
+    } finally {
+      this.republishing = false;
+      if (this.birthDuringRepublish && !this.stopped) {
+        this.birthDuringRepublish = false;
+        this.armRepublish();
+      }
     }
   }
 
   stop(): void {
+    this.stopped = true;
     this.deps.clock.clearTimeout(this.birthTimer);
     this.birthTimer = undefined;
   }

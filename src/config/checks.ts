@@ -2,7 +2,7 @@ import { Cron } from 'croner';
 import { cronProblem, timeZoneProblem } from '../util/cron.js';
 import type { RawProblem } from './issues.js';
 import { boardNodeCount, resolveNodes, type ResolvedNode } from './nodes.js';
-import type { Config, NodeList } from './schema.js';
+import { MAX_NODES, type Config, type NodeList } from './schema.js';
 
 /**
  * Checks that need more than one key at a time (the zod schema checks each key alone).
@@ -61,7 +61,11 @@ export function crossFieldProblems(config: Config): RawProblem[] {
   }
   const lineOwners = new Map<number, string>();
   for (const [node, wiring] of Object.entries(config.board.gpio)) {
+    // The same bounds as the start (the GPIO driver) and simulate.nodes: a board has nodes 1-1024.
     if (Number(node) < 1) problems.push({ segments: ['board', 'gpio', node], message: 'node numbers start at 1', at: 'key' });
+    else if (Number(node) > MAX_NODES) {
+      problems.push({ segments: ['board', 'gpio', node], message: `node numbers go up to ${MAX_NODES}`, at: 'key' });
+    }
     const owner = lineOwners.get(wiring.line);
     if (owner !== undefined) {
       problems.push({ segments: ['board', 'gpio', node, 'line'], message: `line ${wiring.line} is already node ${owner}'s line` });

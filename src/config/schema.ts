@@ -88,6 +88,9 @@ const gpioLineSchema = z.strictObject({
   active_low: z.boolean().default(false).describe('true when a low level switches the node on'),
 });
 
+/** The most nodes a board may have (simulate.nodes, board.gpio node numbers, node lists). */
+export const MAX_NODES = 1024;
+
 const nodeKey = z.string().regex(/^[0-9]+$/, 'node keys are node numbers (1, 2, ...)');
 
 const boardSchema = z.strictObject({

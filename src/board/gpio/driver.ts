@@ -198,8 +198,11 @@ function validateLines(lines: Record<string, GpioLineConfig>): Map<number, GpioL
     if (!Number.isInteger(node) || node < 1 || node > 1024) {
       throw new TpmError('CONFIG', `board.gpio: node keys are node numbers 1-1024 (got "${key}")`);
     }
-    if (!Number.isInteger(config.line) || config.line < 0 || config.line > 1023) {
-      throw new TpmError('CONFIG', `board.gpio.${key}.line must be a BCM line number 0-1023 (got ${config.line})`);
+    // The config's range of BCM numbers (0-1023) is the schema's, checked by validate and the
+    // start alike; here any line number is taken, as the generic simulator numbers its lines
+    // 1-1024 (node n on line n) and must start with simulate.nodes: 1024.
+    if (!Number.isInteger(config.line) || config.line < 0) {
+      throw new TpmError('CONFIG', `board.gpio.${key}.line must be a line number, 0 or more (got ${config.line})`);
     }
     const other = nodeOfLine.get(config.line);
     if (other !== undefined) {

@@ -109,7 +109,7 @@ export class Tpi1Driver implements BoardDriver {
     this.timing = { ...DEFAULT_TPI1_TIMING, ...options.timing };
     // A persisted 0xF2 with node 1 clear leaves a master that never boots (docs/hardware.md).
     this.protectedInEeprom = new Set([1, ...options.protectedNodes]);
-    const store = options.budgetStore ?? (options.stateDir ? fileBudgetStore(options.stateDir) : memoryBudgetStore());
+    const store = options.budgetStore ?? (options.stateDir ? fileBudgetStore(options.stateDir, options.logger) : memoryBudgetStore());
     this.budget = new EepromWriteBudget(store, options.eepromWritesPerDay, options.clock);
     this.rtcOwnedByKernel = options.rtcOwnedByKernel ?? kernelOwnsRtc(this.busNumber);
     this.runHwclock = options.runHwclock ?? ((argv) => runArgv(argv));

@@ -1,7 +1,7 @@
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
+import { JsonStateFile } from '../../state/store.js';
 import type { Clock } from '../../util/clock.js';
-import { TpmError, errorMessage } from '../../util/errors.js';
+import { TpmError } from '../../util/errors.js';
+import type { Logger } from '../../util/logger.js';
 
 /**
  * The EEPROM write budget of persist_power_state (docs/configuration.md, docs/hardware.md "DS4520 at 0x57"):
@@ -30,39 +30,29 @@ export function memoryBudgetStore(initial: number[] = []): EepromBudgetStore {
 
 export const BUDGET_FILE_NAME = 'tpi1-eeprom-writes.json';
 
-/** A JSON file `<directory>/tpi1-eeprom-writes.json`, replaced atomically (write, then rename). */
-export function fileBudgetStore(directory: string): EepromBudgetStore {
-  const file = path.join(directory, BUDGET_FILE_NAME);
+/**
+ * A JSON file `<directory>/tpi1-eeprom-writes.json`, written like every state file: a temp file,
+ * fsync, rename, fsync of the directory (a power cut never leaves it empty or half written). A
+ * damaged file is kept aside and the count starts again, with a warning: refusing every write
+ * until someone deletes it would leave power stuck, and at most one day's writes are forgotten.
+ */
+export function fileBudgetStore(directory: string, logger?: Logger): EepromBudgetStore {
+  const file = new JsonStateFile<{ writes: number[] }>({
+    dir: directory,
+    name: BUDGET_FILE_NAME,
+    defaults: () => ({ writes: [] }),
+    validate: (raw) => {
+      const writes = (raw as { writes?: unknown } | null)?.writes;
+      if (!Array.isArray(writes) || !writes.every((t) => typeof t === 'number' && Number.isFinite(t))) {
+        throw new Error('"writes" is not a list of times');
+      }
+      return { writes: writes as number[] };
+    },
+    ...(logger ? { logger } : {}),
+  });
   return {
-    async load() {
-      let text: string;
-      try {
-        text = await fs.readFile(file, 'utf8');
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-        throw new TpmError('STATE', `cannot read the EEPROM write counter ${file}: ${errorMessage(error)}`, { cause: error });
-      }
-      try {
-        const parsed = JSON.parse(text) as { writes?: unknown };
-        if (!Array.isArray(parsed.writes) || !parsed.writes.every((t) => typeof t === 'number' && Number.isFinite(t))) {
-          throw new Error('"writes" is not a list of times');
-        }
-        return parsed.writes as number[];
-      } catch (error) {
-        throw new TpmError(
-          'STATE',
-          `the EEPROM write counter ${file} is damaged (${errorMessage(error)}); fix or delete it ` +
-            '(deleting it forgets the writes of the last 24 hours)',
-          { cause: error },
-        );
-      }
-    },
-    async save(writeTimes) {
-      await fs.mkdir(directory, { recursive: true });
-      const temporary = `${file}.${process.pid}.tmp`;
-      await fs.writeFile(temporary, `${JSON.stringify({ writes: writeTimes })}\n`, 'utf8');
-      await fs.rename(temporary, file);
-    },
+    load: async () => (await file.load()).writes,
+    save: (writeTimes) => file.save({ writes: writeTimes }),
   };
 }
 

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { FakeClock } from '../../../src/util/fake-clock.js';
@@ -7,6 +8,7 @@ import { TpmError } from '../../../src/util/errors.js';
 import { BUDGET_FILE_NAME, DAY_MS, EepromWriteBudget, fileBudgetStore } from '../../../src/board/tpi1/eeprom-budget.js';
 import { createSimulatedTpi1 } from '../../../src/board/simulator/tpi1.js';
 import { driverFor, settle } from './helpers.js';
+import { captureLogger } from '../../support/log-capture.js';
 
 describe('EEPROM write budget', () => {
   let dir: string;
@@ -45,10 +47,44 @@ describe('EEPROM write budget', () => {
     await new EepromWriteBudget(fileBudgetStore(dir), 2, clock).reserve();
   });
 
-  it('refuses a damaged counter file instead of forgetting the writes', async () => {
+  it('resets a damaged counter file with a warning, keeping it aside, instead of refusing every write (issue 13)', async () => {
     writeFileSync(path.join(dir, BUDGET_FILE_NAME), '{"writes": "many"}');
+    const log = captureLogger();
+    const budget = new EepromWriteBudget(fileBudgetStore(dir, log.logger), 2, new FakeClock());
+    await budget.reserve();
+    assert.equal(await budget.used(), 1);
+    assert.ok(log.messages(40).some((m) => m.includes(BUDGET_FILE_NAME) && /not valid.*kept as/.test(m)), log.text());
+    assert.ok(readdirSync(dir).some((name) => name.startsWith(`${BUDGET_FILE_NAME}.corrupt-`)), 'the damaged file is kept aside');
+    const saved = JSON.parse(readFileSync(path.join(dir, BUDGET_FILE_NAME), 'utf8')) as { writes: number[] };
+    assert.equal(saved.writes.length, 1);
+  });
+
+  it('fsyncs the new counter before it replaces the old one (issue 13)', async () => {
+    const file = path.join(dir, BUDGET_FILE_NAME);
+    const probe = await open(path.join(dir, 'probe'), 'w');
+    const proto = Object.getPrototypeOf(probe) as { sync: () => Promise<void> };
+    await probe.close();
+    const original = proto.sync;
+    const synced: { fileThere: boolean }[] = [];
+    proto.sync = function (this: unknown) {
+      synced.push({ fileThere: existsSync(file) });
+      return original.call(this);
+    };
+    try {
+      await new EepromWriteBudget(fileBudgetStore(dir), 3, new FakeClock()).reserve();
+    } finally {
+      proto.sync = original;
+    }
+    assert.ok(synced.length >= 1, 'no fsync at all');
+    assert.equal(synced[0]?.fileThere, false, 'the data must be synced before the rename puts it in place');
+    assert.equal((JSON.parse(readFileSync(file, 'utf8')) as { writes: number[] }).writes.length, 1);
+  });
+
+  it('an empty file (a power cut before the data reached the disk) counts as damaged, not as a refusal', async () => {
+    writeFileSync(path.join(dir, BUDGET_FILE_NAME), '');
     const budget = new EepromWriteBudget(fileBudgetStore(dir), 2, new FakeClock());
-    await assert.rejects(budget.reserve(), (error: unknown) => error instanceof TpmError && /damaged/.test(error.message));
+    await budget.reserve();
+    assert.ok(!readdirSync(dir).some((name) => name.endsWith('.tmp')), 'no temp file left');
   });
 
   it('is shared by driver restarts through stateDir', async () => {
