@@ -469,15 +469,16 @@ export class BridgeApp implements Bridge {
    */
   private async syncRtc(source: CommandSource): Promise<unknown> {
     if (!this.rtc) throw new InputError('this board has no real-time clock');
-    this.rtcSyncing ??= this.runRtcSync(source).finally(() => {
+    const rtc = this.rtc;
+    this.rtcSyncing ??= this.runRtcSync(rtc, source).finally(() => {
       this.rtcSyncing = undefined;
     });
     return this.rtcSyncing;
   }
 
-  private async runRtcSync(source: CommandSource): Promise<unknown> {
+  private async runRtcSync(rtc: RtcMonitor, source: CommandSource): Promise<unknown> {
     try {
-      const payload = await this.rtc.sync(); // the driver orders it with every other bus operation
+      const payload = await rtc.sync(); // the driver orders it with every other bus operation
       await this.connection.publishState(this.topics.rtc, JSON.stringify(payload));
       this.event({ type: 'rtc', action: 'sync', source, result: 'ok', message: `clock set from the system time (drift now ${payload.drift}s)` });
       return payload;
