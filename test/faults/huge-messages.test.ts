@@ -130,4 +130,24 @@ describe('faults: a 200 MB message on a subscribed topic', function () {
     assert.deepEqual(events, [], 'a dropped message is no command: no event');
     assert.ok(agent.running);
   });
+
+  it('with MQTT 5, the broker is told the limit in CONNECT and never sends the bridge a bigger message', async () => {
+    mosquitto = await startMosquitto({ binary });
+    const dir = tempDir('tpm-huge-v5-');
+    const config = testBridgeConfig({ dir, url: mosquitto.url, overrides: { mqtt: { protocol_version: 5 } } });
+    const bridge = await startBridge(writeConfig(dir, config));
+    processes.push(bridge);
+    client = await connectAsync(mosquitto.url, { clientId: 'huge-publisher-v5', protocolVersion: 5 });
+    const responses: string[] = [];
+    await client.subscribeAsync('tp/bridge/response/status', { qos: 1 });
+    client.on('message', (_topic, payload) => responses.push(payload.toString()));
+    await publishHuge(client, 'tp/bridge/request/status', 2 * MB);
+    await client.publishAsync('tp/bridge/request/status', JSON.stringify({ transaction: 'after' }), { qos: 1 });
+    const deadline = Date.now() + 10_000;
+    while (!responses.some((r) => r.includes('"after"')) && Date.now() < deadline) await delay(50);
+    assert.deepEqual(responses.map((r) => (JSON.parse(r) as { transaction?: string }).transaction), ['after']);
+    // The broker dropped it for us: nothing reached the bridge to drop.
+    assert.ok(!bridge.logLines().some((l) => /dropped a message/.test(l.msg)), bridge.describe());
+  });
 });
+
