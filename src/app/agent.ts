@@ -174,8 +174,8 @@ export function createAgent(config: Config, deps: AgentDeps = {}): Agent {
     if (stopped) return;
     // The reason is sent before `online`: the bridge ends its sequence at whichever comes
     // first, and only the event says why. One client's QoS 1 messages arrive in the order they
-    // were handed to the client, so the event is not awaited first (offline, that would hold
-    // `online` back until the broker is reachable again).
+    // were handed to the client, so the event is not awaited first. While the broker is away
+    // the event fails at once (logged) and `online` goes out with the reconnection.
     const event: AgentEvent = { time: new Date(clock.now()).toISOString(), type: 'command', action, result: 'error', error: reason };
     const sent = connection.publish(eventTopic, JSON.stringify(event), { retain: false, qos: 1 }).catch((error: unknown) => {
       logger.warn(`publishing the command error event failed: ${errorMessage(error)}`);

@@ -4,6 +4,7 @@ import { createAgent, type Agent } from '../../src/app/agent.js';
 import type { BridgeApp } from '../../src/app/bridge.js';
 import { parseConfig } from '../../src/config/parse.js';
 import { FakeSystem } from '../agent/helpers.js';
+import { agentStateAtBridge, recordPowerWrites, type PowerWrite } from '../support/in-process-agent.js';
 import { requireMosquitto, startMosquitto, type Mosquitto } from '../support/mosquitto.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import { delay, prng, startLibraryBridge, until, type LibraryBridge } from './helpers.js';
@@ -21,29 +22,6 @@ import { delay, prng, startLibraryBridge, until, type LibraryBridge } from './he
 
 const NODE = 3;
 const SETTLE_MS = 2000;
-
-interface Write {
-  node: number;
-  on: boolean;
-  at: number;
-}
-
-/** Records every power write the bridge makes, with the wall-clock time it began. */
-function recordWrites(bridge: BridgeApp): Write[] {
-  const writes: Write[] = [];
-  const driver = bridge.board.driver;
-  const setPower = driver.setPower.bind(driver);
-  driver.setPower = (node: number, on: boolean): Promise<boolean> => {
-    writes.push({ node, on, at: Date.now() });
-    return setPower(node, on);
-  };
-  return writes;
-}
-
-function agentState(bridge: BridgeApp, node: number): string | undefined {
-  const status = bridge.status() as { nodes: { node: number; agent_state?: string }[] };
-  return status.nodes.find((n) => n.node === node)?.agent_state;
-}
 
 interface DrainingAgent {
   agent: Agent;
@@ -106,7 +84,7 @@ describe('faults: the agent connection cut during a graceful shutdown (real mosq
     await mosquitto?.stop();
   });
 
-  async function bridgeWithAgentNode(gracefulTimeout: string): Promise<{ bridge: BridgeApp; writes: Write[] }> {
+  async function bridgeWithAgentNode(gracefulTimeout: string): Promise<{ bridge: BridgeApp; writes: PowerWrite[] }> {
     lib = await startLibraryBridge(mosquitto!.url, {
       sections: {
         board: { poll_interval: '1h' },
@@ -114,20 +92,20 @@ describe('faults: the agent connection cut during a graceful shutdown (real mosq
         power: { off_mode: 'graceful', settle_time: `${SETTLE_MS}ms`, graceful_timeout: gracefulTimeout, min_off_time: 0, on_stagger: 0 },
       },
     });
-    return { bridge: lib.bridge, writes: recordWrites(lib.bridge) };
+    return { bridge: lib.bridge, writes: recordPowerWrites(lib.bridge) };
   }
 
   /**
    * One SHUTDOWN of node 3 whose agent's connection is cut `cutAfterMs` after its argv began.
    * Returns when the sequence ended, with when power was cut (undefined: not cut).
    */
-  async function shutdownWithCut(bridge: BridgeApp, writes: Write[], drainMs: number, cutAfterMs: number): Promise<{ ok: boolean; error?: string; cutAt?: number; argvEndedAt?: number }> {
+  async function shutdownWithCut(bridge: BridgeApp, writes: PowerWrite[], drainMs: number, cutAfterMs: number): Promise<{ ok: boolean; error?: string; cutAt?: number; argvEndedAt?: number }> {
     if (bridge.model.power(NODE) !== true) {
       const on = await bridge.power.execute(NODE, 'on', 'mqtt');
       assert.equal(on.ok, true, on.error);
     }
     current = await startDrainingAgent(proxy!.url, drainMs, '30s');
-    await until(() => agentState(bridge, NODE) === 'online', 'the agent online at the bridge', 10_000);
+    await until(() => agentStateAtBridge(bridge, NODE) === 'online', 'the agent online at the bridge', 10_000);
     const from = writes.length;
     const agent = current;
     const done = bridge.power.execute(NODE, 'shutdown', 'mqtt');

@@ -4,7 +4,7 @@ import type { CommandSource, NodeResult } from '../../src/power/types.js';
 import { systemClock } from '../../src/util/clock.js';
 import { tempDir } from '../support/cli.js';
 import { runBridge, stateDirOf } from '../support/in-process-bridge.js';
-import { agentStateAtBridge, startTestAgent, type TestAgent } from '../support/in-process-agent.js';
+import { agentStateAtBridge, recordPowerWrites, startTestAgent, type TestAgent } from '../support/in-process-agent.js';
 import { requireMosquitto, startMosquitto, type Mosquitto } from '../support/mosquitto.js';
 import { delay, percentile, prng, seconds, until } from './helpers.js';
 
@@ -23,12 +23,6 @@ const ROUNDS = 5;
 const SEED = Number(process.env.FAULTS_SEED ?? 4242);
 const GRACEFUL_TIMEOUT_MS = 5000; // the smallest the config allows
 const SETTLE_MS = 200;
-
-interface Write {
-  node: number;
-  on: boolean;
-  at: number;
-}
 
 describe('faults: mosquitto killed at random points of many graceful shutdowns', function () {
   this.timeout(120_000);
@@ -60,13 +54,7 @@ describe('faults: mosquitto killed at random points of many graceful shutdowns',
     });
     const b = run.bridge;
     bridge = b;
-    const writes: Write[] = [];
-    const driver = b.board.driver;
-    const setPower = driver.setPower.bind(driver);
-    driver.setPower = (node: number, on: boolean): Promise<boolean> => {
-      writes.push({ node, on, at: Date.now() });
-      return setPower(node, on);
-    };
+    const writes = recordPowerWrites(b);
 
     const tally = { ok: 0, error: 0, forced: 0, sigkill: 0, sigterm: 0 };
     const errors = new Map<string, number>();

@@ -74,3 +74,22 @@ export function agentStateAtBridge(bridge: BridgeApp, node: number): string | un
   const status = bridge.status() as { nodes: { node: number; agent_state?: string }[] };
   return status.nodes.find((n) => n.node === node)?.agent_state;
 }
+
+/** One power write the bridge made, with the wall-clock time it began. */
+export interface PowerWrite {
+  node: number;
+  on: boolean;
+  at: number;
+}
+
+/** Records every power write the bridge makes from now on (the board driver's setPower). */
+export function recordPowerWrites(bridge: BridgeApp): PowerWrite[] {
+  const writes: PowerWrite[] = [];
+  const driver = bridge.board.driver;
+  const setPower = driver.setPower.bind(driver);
+  driver.setPower = (node: number, on: boolean): Promise<boolean> => {
+    writes.push({ node, on, at: Date.now() });
+    return setPower(node, on);
+  };
+  return writes;
+}
