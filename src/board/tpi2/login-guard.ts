@@ -49,6 +49,8 @@ export class LoginGuard {
   private refusedThisRun = 0;
   private manualGrant = false;
   private forced = false;
+  /** The grants an attempt under way used, given back if the BMC never judged it. */
+  private grantInFlight: { manual: boolean; forced: boolean; passwordChanged: boolean } | null = null;
   private state: LoginStatus | null = null;
   private readonly listeners: ((status: LoginStatus) => void)[] = [];
 
@@ -120,6 +122,7 @@ export class LoginGuard {
 
   /** Before the login request is sent: counted at once, so a crash in flight still counts. */
   async attempting(): Promise<void> {
+    this.grantInFlight = { manual: this.manualGrant, forced: this.forced, passwordChanged: this.passwordChanged };
     this.manualGrant = false;
     this.forced = false;
     this.passwordChanged = false;
@@ -127,8 +130,14 @@ export class LoginGuard {
     await this.save();
   }
 
-  /** No answer came (unreachable, timeout, 5xx): bmcd never judged the credentials. */
+  /** No answer came (unreachable, timeout, 5xx): bmcd never judged the credentials, so nothing is used up. */
   async inconclusive(): Promise<void> {
+    if (this.grantInFlight) {
+      this.manualGrant = this.grantInFlight.manual;
+      this.forced = this.grantInFlight.forced;
+      this.passwordChanged = this.grantInFlight.passwordChanged;
+      this.grantInFlight = null;
+    }
     this.record.failures = Math.max(0, this.record.failures - 1);
     await this.save();
   }

@@ -74,7 +74,8 @@ export class BmcSession {
     try {
       await this.call('opt=get&type=power', 'power get');
     } catch (error) {
-      if (!(error instanceof TpmError) || error.code !== 'BMC_AUTH') throw error;
+      // A refused login is the answer (in the status); anything else (no password set, BMC unreachable) is the error.
+      if (!(error instanceof TpmError) || error.code !== 'BMC_AUTH' || this.guard.status() === null) throw error;
     }
     return this.guard.status();
   }

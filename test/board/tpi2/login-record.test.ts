@@ -4,6 +4,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startBmcSimulator, type BmcSimulator } from '../../../src/board/simulator/bmc-server.js';
 import { Tpi2Driver } from '../../../src/board/tpi2/driver.js';
+import { LoginGuard } from '../../../src/board/tpi2/login-guard.js';
+import { credentialsKey, memoryLoginRecord } from '../../../src/board/tpi2/login-record.js';
 import { TpmError } from '../../../src/util/errors.js';
 import { FakeClock } from '../../../src/util/fake-clock.js';
 import { tempDir } from '../../support/cli.js';
@@ -133,6 +135,22 @@ describe('Tpi2Driver: failed logins counted across restarts (state_dir)', () => 
     assert.equal(bmc.stats.staleTokens, 1);
     const record = JSON.parse(readFileSync(path.join(stateDir, 'bmc-login.json'), 'utf8')) as { failures: number };
     assert.equal(record.failures, 0);
+  });
+
+  it('an attempt the BMC never judged (no answer) uses up neither a failure nor the new password\'s attempt', async () => {
+    const store = memoryLoginRecord();
+    await store.save({ bmc: 'https://bmc', failures: 3, reason: 'credentials incorrect', last_failure_at: null, ...(await credentialsKey('root', WRONG)) });
+    const guard = new LoginGuard(clock, { bmc: 'https://bmc', username: 'root', password: RIGHT }, store);
+    await guard.ready();
+    assert.equal(guard.refusal(), null, 'a new password gets its attempt');
+    await guard.attempting();
+    assert.equal(guard.failures, 4, 'counted while in flight');
+    await guard.inconclusive();
+    assert.equal(guard.failures, 3);
+    assert.equal(guard.refusal(), null, 'and keeps it');
+    await guard.attempting();
+    await guard.refused('credentials incorrect');
+    assert.match(guard.refusal() ?? '', /4 failed logins in a row/);
   });
 
   it('an unreadable record counts as paused, not as zero failures', async () => {
