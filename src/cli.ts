@@ -17,6 +17,10 @@ Usage:
   turingpi-mqtt validate -c FILE       check a config file (exit 0 valid, 2 invalid)
   turingpi-mqtt power NODE|all ACTION [-c FILE] [--json] [--timeout S]
                                        ACTION: on off force-off toggle reboot shutdown status
+                                       prints each step of the action while it waits; --timeout
+                                       default: long enough for the config's power sequence
+                                       (default power settings: on 22 s, off/shutdown 172 s,
+                                       reboot 322 s; all: 62 s more); docs/configuration.md
   turingpi-mqtt bmc trust -c FILE [--timeout S]
                                        show the Turing Pi 2 BMC's certificate and the line that
                                        pins it (exit 0 shown, 1 unreachable, 2 usage); no login
@@ -204,7 +208,7 @@ async function runAgent(path: string): Promise<number> {
 }
 
 async function runPower(args: string[], path: string | undefined, json: boolean, timeout: string | undefined): Promise<number> {
-  const { formatPowerAnswer, parsePowerArgs, requestPower } = await import('./cli/power-client.js');
+  const { formatPowerAnswer, formatPowerEvent, parsePowerArgs, requestPower } = await import('./cli/power-client.js');
   let command;
   let config: Config;
   try {
@@ -218,7 +222,9 @@ async function runPower(args: string[], path: string | undefined, json: boolean,
   }
   const logger = createLogger({ level: 'silent' });
   try {
-    const answer = await requestPower(config, { ...command, ...(timeout ? { timeoutMs: Number(timeout) * 1000 } : {}) }, logger);
+    // Each step of the action, one line as it happens (not with --json: that prints the answer only).
+    const onEvent = json ? undefined : (event: Parameters<typeof formatPowerEvent>[0]) => process.stdout.write(`${formatPowerEvent(event)}\n`);
+    const answer = await requestPower(config, { ...command, ...(timeout ? { timeoutMs: Number(timeout) * 1000 } : {}) }, logger, onEvent);
     process.stdout.write(`${json ? JSON.stringify(answer) : formatPowerAnswer(answer)}\n`);
     return answer.status === 'ok' ? 0 : 1;
   } catch (error) {

@@ -16,6 +16,7 @@ import { TpmError, errorMessage } from '../util/errors.js';
 import { createLogger, type Logger } from '../util/logger.js';
 import { BridgeState, defaultBridgeState, parseBridgeState } from './bridge-state.js';
 import { HaPublisher } from './ha-publisher.js';
+import { currentTransaction, withTransaction } from './transaction-context.js';
 import { InputError, payloadText, powerRequest, quote, requestObject, transactionOf, knownKeys } from './input.js';
 import { NodeModel, type NodeSnapshot } from './node-model.js';
 import { RtcMonitor } from './rtc-monitor.js';
@@ -249,7 +250,8 @@ export class BridgeApp implements Bridge {
   }
 
   event(input: EventInput): void {
-    const event: BridgeEvent = { time: new Date(this.clock.now()).toISOString(), ...input };
+    const transaction = input.transaction ?? currentTransaction();
+    const event: BridgeEvent = { time: new Date(this.clock.now()).toISOString(), ...input, ...(transaction === undefined ? {} : { transaction }) };
     const where = event.node !== undefined ? `node ${event.node}` : event.type;
     const text = `${where}${event.action ? ` ${event.action}` : ''} (${event.source}): ${event.error ?? event.message ?? event.result}`;
     if (event.result === 'error') this.logger.warn(text);
@@ -402,7 +404,8 @@ export class BridgeApp implements Bridge {
         }
         // "all" means every enabled, non-protected node for changes; a status covers every node.
         const targets = node === 'all' && nodeAction === 'status' ? this.nodes.filter((x) => x.enabled).map((x) => x.number) : this.power.targets(node);
-        const results = await this.power.executeMany(targets, nodeAction, source);
+        // The action's events carry the request's transaction: the CLI follows its own action.
+        const results = await withTransaction(transactionOf(request), () => this.power.executeMany(targets, nodeAction, source));
         const failed = results.filter((r) => !r.ok);
         if (failed.length > 0) throw new TpmError('BAD_COMMAND', failed.map((r) => r.error).join('; '));
         return node === 'all' ? results.map(publicResult) : publicResult(results[0] as NodeResult);

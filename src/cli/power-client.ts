@@ -46,7 +46,33 @@ export interface PowerAnswer {
  * `turingpi-mqtt power`: one request on `bridge/request/power` with a random client id and
  * transaction, and the matching `bridge/response/power`.
  */
-export async function requestPower(config: Config, command: PowerCommand, logger: Logger): Promise<PowerAnswer> {
+export interface PowerEvent {
+  node?: number;
+  result: 'ok' | 'error' | 'progress';
+  message?: string;
+  error?: string;
+  transaction?: string | number;
+}
+
+/** One line for people: "node 3: asking the agent to shut the OS down". */
+export function formatPowerEvent(event: PowerEvent): string {
+  const text = event.result === 'error' ? `error: ${event.error ?? 'unknown error'}` : (event.message ?? event.result);
+  return event.node === undefined ? text : `node ${event.node}: ${text}`;
+}
+
+/** Where to watch an action that outlives the client's wait. */
+export function followHint(config: Config): string {
+  const url = new URL(brokerUrl(config));
+  const port = url.port && url.port !== '1883' ? ` -p ${url.port}` : '';
+  return `mosquitto_sub -h ${url.hostname.replace(/^\[|\]$/g, '')}${port} -t '${config.mqtt.base_topic}/bridge/event' -v`;
+}
+
+export async function requestPower(
+  config: Config,
+  command: PowerCommand,
+  logger: Logger,
+  onEvent?: (event: PowerEvent) => void,
+): Promise<PowerAnswer> {
   const t = topics(config.mqtt.base_topic);
   const transaction = randomUUID();
   const clientId = `turingpi-cli-${randomUUID().slice(0, 8)}`;
@@ -68,6 +94,17 @@ export async function requestPower(config: Config, command: PowerCommand, logger
         }
       });
     });
+    // The events of this request's own action (they carry its transaction), as they happen.
+    if (onEvent) {
+      await connection.subscribe(t.bridgeEvent, (_topic, payload) => {
+        try {
+          const event = JSON.parse(payload.toString()) as PowerEvent;
+          if (event.transaction === transaction) onEvent(event);
+        } catch {
+          // not an event of ours
+        }
+      });
+    }
     await connection.subscribe(t.bridgeState, (_topic, payload) => {
       bridgeState = payload.toString();
     });
@@ -76,7 +113,8 @@ export async function requestPower(config: Config, command: PowerCommand, logger
       timer = setTimeout(() => {
         const hint =
           bridgeState === 'offline' ? ' (the bridge is offline)' : bridgeState === undefined ? ' (no bridge has announced itself on this base topic)' : '';
-        resolve({ status: 'error', error: `no answer from the bridge within ${Math.round(timeoutMs / 1000)}s${hint}` });
+        const underWay = bridgeState === 'online' ? `: the action may still be under way; follow it with ${followHint(config)}` : '';
+        resolve({ status: 'error', error: `no answer from the bridge within ${Math.round(timeoutMs / 1000)} s${hint}${underWay}` });
       }, timeoutMs);
     });
     return await Promise.race([answer, timeout]);

@@ -136,10 +136,11 @@ async function exposesPassword(path: string, text: string, config: Config, fromE
     const password = urlPassword(url);
     return password !== undefined && (text.includes(password) || text.includes(encodeURIComponent(password)));
   });
+  // An empty password is no secret to expose.
   const held = inUrl || [
     ['mqtt.password', config.mqtt.password],
     ['board.bmc.password', config.board.bmc.password],
-  ].some(([key, value]) => value !== null && !fromEnvironment.has(key as string));
+  ].some(([key, value]) => value !== null && value !== '' && !fromEnvironment.has(key as string));
   if (!held) return false;
   const { mode } = await stat(path);
   return (mode & 0o044) !== 0;

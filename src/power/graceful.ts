@@ -1,3 +1,4 @@
+import { AsyncResource } from 'node:async_hooks';
 import type { Config } from '../config/schema.js';
 import { formatDuration } from '../config/duration.js';
 import type { Clock } from '../util/clock.js';
@@ -81,13 +82,14 @@ export async function shutDownOs(deps: GracefulDeps, seq: Sequence): Promise<voi
       deadline,
       signal,
       timeoutMessage,
-      onProgress: (change, status) => {
+      // Called from the agent's MQTT messages: bound here, so its events carry this action's transaction.
+      onProgress: AsyncResource.bind((change: 'gone' | 'back', status: string) => {
         const message =
           change === 'gone'
             ? `agent gone; waiting ${formatDuration(power.settle_time)} for the OS to finish before cutting power`
             : `the agent is back (${status}) before settle_time passed: waiting for it to go again`;
         deps.event({ type: 'power', node: n, action, source, result: 'progress', message });
-      },
+      }),
     });
   } catch (error) {
     if (signal.aborted && signal.reason !== STOPPING) throw new TpmError('AGENT', `node ${n}: shutdown ended: ${String(signal.reason)}`);

@@ -27,6 +27,8 @@ export interface BridgeEvent {
   error?: string;
   /** What happened, for people reading the event stream. */
   message?: string;
+  /** The `transaction` of the request whose action this event reports, when it had one. */
+  transaction?: string | number;
 }
 
 export type EventInput = Omit<BridgeEvent, 'time'>;

@@ -192,6 +192,11 @@ describe('config files', () => {
       assert.deepEqual((await loadConfigFile(substituted, { env: { MQTT_PASSWORD: 'Sup3rS3cret' } })).warnings, []);
     });
 
+    it('does not call an empty password a password (issue 17: the tour warned about one)', async () => {
+      const empty = await file('empty.yaml', 'mqtt:\n  username: bridge\n  password: ""\n', 0o644);
+      assert.deepEqual((await loadConfigFile(empty)).warnings, []);
+    });
+
     it('warns, with the place, about a tpi2 BMC without a password and without a pinned certificate', async () => {
       const path = await file('tpi2.yaml', 'board:\n  type: tpi2\n  bmc:\n    url: https://tpi.lan\n');
       const { warnings } = await loadConfigFile(path);

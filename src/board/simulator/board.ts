@@ -76,7 +76,8 @@ export async function buildSimulatedBoard(config: Config, ctx: BoardContext): Pr
         clock: ctx.clock,
         logger: ctx.logger,
         type: 'simulator',
-        model: `GPIO cluster of ${simulate.nodes ?? 8} nodes (simulated)`,
+        // The node count is said next to the model ("bridge online: ..., 16 nodes"), not twice.
+        model: 'GPIO cluster (simulated)',
       });
       return { driver, simulatedPower: (n) => lines.isOn(n), cleanup: async () => undefined };
     }
