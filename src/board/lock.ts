@@ -65,9 +65,9 @@ export async function acquireBusLock(lockPath: string, options: BusLockOptions =
  * directory exists or can be made; else in a private directory of this user under the temp
  * directory (a development machine, where no one else drives the bus).
  */
-export async function defaultBusLockPath(bus: number): Promise<string> {
+export async function defaultBusLockPath(bus: number, directory = LOCK_DIRECTORY): Promise<string> {
   const name = `i2c-${bus}.lock`;
-  if (await ensureDirectory(LOCK_DIRECTORY, await deviceGroup(bus))) return path.join(LOCK_DIRECTORY, name);
+  if (await ensureDirectory(directory, await deviceGroup(bus))) return path.join(directory, name);
   const own = path.join(os.tmpdir(), `turingpi-mqtt-${process.getuid?.() ?? 'user'}`);
   await fs.mkdir(own, { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
     if (error.code !== 'EEXIST') throw lockError(own, error);
@@ -84,13 +84,25 @@ async function deviceGroup(bus: number): Promise<number | undefined> {
   }
 }
 
-/** Makes the directory (2770, the bus device's group) if it is missing; false where that is not allowed. */
+/**
+ * Makes the directory (2770, the bus device's group) if it is missing; false where it cannot be
+ * made (no /run/lock to write: a development machine). One that exists but is closed to us is an error.
+ */
 async function ensureDirectory(directory: string, gid: number | undefined): Promise<boolean> {
   try {
     await fs.access(directory, fsConstants.W_OK | fsConstants.X_OK);
     return true;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') return false;
+    // It exists and is not ours to use: never fall back to a private lock (another bridge holds
+    // the real one), say who may use it.
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+      throw new TpmError(
+        'BUS',
+        `cannot use the bus lock directory ${directory} (${errorMessage(error)}): ` +
+          "the bridge's user must be in its group, the group of /dev/i2c-* (i2c); see docs/security.md",
+        { cause: error },
+      );
+    }
   }
   try {
     await fs.mkdir(directory, { mode: 0o770 });

@@ -161,6 +161,20 @@ describe('I2C bus lock', function () {
     await release();
   });
 
+  it('a bridge whose user may not enter the lock directory is refused, never given a private lock', async function () {
+    if (!isRoot) this.skip();
+    const locks = path.join(dir, 'turingpi-mqtt');
+    mkdirSync(locks);
+    chmodSync(dir, 0o755);
+    chownSync(locks, 0, 0);
+    chmodSync(locks, 0o2770);
+    const script =
+      `import(${JSON.stringify(LOCK_MODULE)}).then((m) => m.defaultBusLockPath(1, ${JSON.stringify(locks)}))` +
+      `.then((p) => console.log('path: ' + p), (e) => console.log('refused: ' + e.message))`;
+    const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { uid: OTHER_UID, gid: OTHER_UID, encoding: 'utf8' });
+    assert.match(result.stdout, /^refused: cannot use the bus lock directory .*turingpi-mqtt \(EACCES.*must be in its group/);
+  });
+
   it('defaults to /run/lock/turingpi-mqtt, or a private directory of this user', async () => {
     const defaultPath = await defaultBusLockPath(3);
     const own = path.join(os.tmpdir(), `turingpi-mqtt-${process.getuid?.()}`, 'i2c-3.lock');
