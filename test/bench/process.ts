@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** Child processes measured from outside, through /proc (Linux), as `ps` would. */
 
@@ -23,17 +23,26 @@ export function anonKiB(pid: number): number {
 export const CLOCK_TICKS_PER_SECOND = 100;
 
 /**
- * CPU time (user + system) a process has used so far, in milliseconds, with that of the
- * children it has waited for (the agent runs `df`, `lsb_release` and the like through
- * systeminformation: their CPU is the agent's cost too).
+ * CPU time a process has used so far, in milliseconds: its threads' time on a CPU in
+ * nanoseconds (/proc/<pid>/task/<tid>/schedstat, the scheduler's own count), plus that of the
+ * children it has waited for in clock ticks (a helper process per sample would be the
+ * agent's cost too). The 10 ms ticks of /proc/<pid>/stat alone show an idle process as 0 or 10.
  */
 export function cpuMs(pid: number): number {
+  let ns = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // utime, stime, cutime, cstime: fields 14-17 of proc(5).
-  const ticks = [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0);
-  return (ticks * 1000) / CLOCK_TICKS_PER_SECOND;
+  // cutime, cstime: fields 16-17 of proc(5).
+  const childTicks = Number(fields[13]) + Number(fields[14]);
+  return ns / 1e6 + (childTicks * 1000) / CLOCK_TICKS_PER_SECOND;
 }
 
 export interface Child {
