@@ -36,6 +36,14 @@ const LAZY: LazyModule[] = [
     path: `mqtt/lib/connect/${name}`,
     exports: { functions: name === 'ws' ? ['streamBuilder', 'browserStreamBuilder'] : ['default'] },
   })),
+  // MQTT.js's timers in a Web Worker, for browsers (with @babel/runtime and four more packages).
+  {
+    importer: /[\\/]mqtt[\\/]build[\\/]lib$/,
+    request: 'worker-timers',
+    anchor: 'mqtt/package.json',
+    path: 'worker-timers',
+    exports: { functions: ['setInterval', 'clearInterval', 'setTimeout', 'clearTimeout'] },
+  },
   // pino's transports (worker threads) are never used here: logs go to a stream in this thread.
   { importer: /[\\/]pino[\\/]lib$/, request: 'thread-stream', anchor: 'pino/package.json', path: 'thread-stream', exports: 'class' },
 ];
@@ -85,6 +93,8 @@ async function main(): Promise<void> {
     // CommonJS dependencies call require(): an ES module has none of its own.
     banner: { js: "import { createRequire as __tpmCreateRequire } from 'node:module'; const require = __tpmCreateRequire(import.meta.url);" },
     plugins: [lazyModules],
+    // readable-stream is node's own stream module, copied for browsers: node's is loaded anyway.
+    alias: { 'readable-stream': 'node:stream' },
     logLevel: 'warning',
     metafile: true,
   });
