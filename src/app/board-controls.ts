@@ -139,14 +139,15 @@ export class BoardControls {
       if (!this.fan) {
         throw new InputError('this board has no fan the bridge can set (a Turing Pi 2.5 with BMC firmware 2.1 has)');
       }
-      const word = payloadText(payload).trim().toUpperCase();
+      const raw = payloadText(payload).trim();
+      const word = raw.toUpperCase();
       const current = await driver.readFan!();
       if (word === 'OFF') level = 0;
       else if (word === 'ON') level = current.speed > 0 ? current.speed : (this.lastRunningLevel ?? current.maxSpeed);
       else if (/^[0-9]{1,3}(\.[0-9]+)?$/.test(word) && Number(word) <= 100) {
         level = percentageToLevel(Number(word), current.maxSpeed);
       }
-      else throw new InputError(`unknown fan command ${quote(word)}: use ON, OFF or a percentage 0-100`);
+      else throw new InputError(`unknown fan command ${quote(raw)}: use ON, OFF or a percentage 0-100`);
       if (level === current.speed) {
         await this.publishFan(current);
         return;
@@ -170,7 +171,10 @@ export class BoardControls {
     let command: { node: number; mode: 'host' | 'device' };
     try {
       const modes = this.usbModes;
-      if (modes.length === 0) throw new InputError('the BMC offers no USB switch on this board');
+      if (modes.length === 0) {
+        const why = "a Turing Pi 2.5's nodes all sit on its USB hub";
+        throw new InputError(`the BMC offers no USB switch on this board (${why})`);
+      }
       command = parseUsbCommand(payloadText(payload), modes, driver.info.nodes);
     } catch (error) {
       event({ type: 'usb', source: 'mqtt', result: 'error', error: errorMessage(error) });

@@ -6,7 +6,7 @@ import { startBmcSimulator, type BmcSimulator } from '../../src/board/simulator/
 import { startBridge, tempDir, testBridgeConfig, writeConfig, type CliProcess } from '../support/cli.js';
 import { requireMosquitto, startMosquitto, type Mosquitto } from '../support/mosquitto.js';
 import { Recorder } from '../support/recorder.js';
-import { delay, until } from '../support/wait.js';
+import { delay } from '../support/wait.js';
 
 /**
  * The bridge CLI (a real process) with `board.type: tpi2` against the simulated BMC in each
@@ -148,12 +148,18 @@ describe('e2e: the bridge process against BMC firmware 2.0.5 and 2.1.0 on 2.4 an
         const after = await recorder.waitFor(fan.percentage_state_topic!, () => true, 5000, from);
         assert.equal(bmc.firmware.fanLevel, 5, '84 % of levels 0-6 is level 5');
         assert.deepEqual(JSON.parse(after.payload), { percentage: 83, level: 5, max_level: 6 });
+        // Each command's own event, so that a later mark is past it (the event follows the state).
+        const done = (level: number, since: number) =>
+          recorder.waitForEvent((e) => e.type === 'fan' && e.message?.startsWith(`fan set to level ${level} `) === true, 5000, since);
+        await done(5, from);
         from = recorder.mark();
         await recorder.publish(fan.command_topic!, 'OFF');
-        await until(() => bmc.firmware.fanLevel === 0, 'the fan to stop');
+        await done(0, from);
+        assert.equal(bmc.firmware.fanLevel, 0, 'the fan stopped');
+        from = recorder.mark();
         await recorder.publish(fan.command_topic!, 'ON');
-        await until(() => bmc.firmware.fanLevel === 5, 'the fan to come back at its last level');
-        await recorder.waitForEvent((e) => e.type === 'fan' && /level 5 of 6/.test(e.message ?? ''), 5000, from);
+        await done(5, from);
+        assert.equal(bmc.firmware.fanLevel, 5, 'the fan came back at its last level');
         from = recorder.mark();
         await recorder.publish(fan.command_topic!, 'fast');
         const refused = await recorder.waitForEvent((e) => e.type === 'fan', 5000, from);
@@ -186,6 +192,8 @@ describe('e2e: the bridge process against BMC firmware 2.0.5 and 2.1.0 on 2.4 an
         const changed = await recorder.waitFor(usb.state_topic!, () => true, 5000, from);
         assert.deepEqual(JSON.parse(changed.payload), { node: 3, mode: 'host', route: 'port' });
         assert.deepEqual(bmc.firmware.usb, { node: 2, mode: 'Host', route: 'Port' });
+        // The set's own event follows its state: waited for, so the marks below are past it.
+        await recorder.waitForEvent((e) => e.type === 'usb' && e.result === 'ok', 5000, from);
         for (const bad of ['Node 2 (flash)', 'Node 5 (host)', '{"node":2,"mode":3}', '']) {
           from = recorder.mark();
           await recorder.publish(usb.command_topic!, bad);
