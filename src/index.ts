@@ -26,7 +26,7 @@ export { GpioDriver, type GpioFactory, type GpioLine } from './board/gpio/index.
 export { createSimulatedTpi1 } from './board/simulator/tpi1.js';
 export { startBmcSimulator } from './board/simulator/bmc-server.js';
 export { createSimulatedGpioLines } from './board/simulator/generic.js';
-export { startSimulatedAgents } from './board/simulator/agents.js';
+export { startSimulatedAgents } from './cli/simulated-agents.js';
 export { systemClock, type Clock } from './util/clock.js';
 export { FakeClock } from './util/fake-clock.js';
 export { TpmError, type ErrorCode } from './util/errors.js';

@@ -1,7 +1,16 @@
-import type { BmcLoginControl, BmcLoginStatus } from '../board/types.js';
-import type { CommandSource } from '../power/types.js';
+import type { BmcLoginControl, BmcLoginStatus, BoardDriver } from '../board/types.js';
+import type { MqttConnection } from '../mqtt/connection.js';
+import type { Topics } from '../mqtt/topics.js';
+import type { CommandSource, EventInput } from '../power/types.js';
 import { InputError, knownKeys } from './input.js';
-import type { BridgeApp } from './bridge.js';
+
+/** What the reporter uses of the bridge (named here: importing bridge.ts would be an import circle). */
+export interface BmcLoginHost {
+  readonly board: { readonly driver: BoardDriver };
+  readonly connection: MqttConnection;
+  readonly topics: Topics;
+  event(input: EventInput): void;
+}
 
 /** What `<b>/board/bmc` carries (retained JSON; docs/topics.md). */
 export interface BmcStatePayload {
@@ -23,7 +32,7 @@ export class BmcLoginReporter {
   private started = false;
 
   constructor(
-    private readonly bridge: BridgeApp,
+    private readonly bridge: BmcLoginHost,
     private readonly control: BmcLoginControl,
   ) {
     // The driver may have said something while it opened, before MQTT was up.

@@ -7,7 +7,19 @@ import { schedulesStateFile } from '../schedule/schedule-state.js';
 import { Scheduler, type RunContext, type RunOutcome } from '../schedule/scheduler.js';
 import type { CommandSource, NodeAction } from '../power/types.js';
 import { errorMessage } from '../util/errors.js';
-import type { BridgeApp } from './bridge.js';
+import type { IPublishPacket } from 'mqtt';
+import type { AgentState } from '../agent/state.js';
+import type { OpenedBoard } from '../board/factory.js';
+import type { ResolvedNode } from '../config/nodes.js';
+import type { Config } from '../config/schema.js';
+import type { MqttConnection } from '../mqtt/connection.js';
+import type { Topics } from '../mqtt/topics.js';
+import type { PowerService } from '../power/power-service.js';
+import type { EventInput } from '../power/types.js';
+import type { Clock } from '../util/clock.js';
+import type { Logger } from '../util/logger.js';
+import type { HaPublisher } from './ha-publisher.js';
+import type { NodeModel } from './node-model.js';
 import { BoardExtras } from './board-extras.js';
 import { BoardControls } from './board-controls.js';
 import { bridgeInfo } from './bridge-info.js';
@@ -16,6 +28,30 @@ import { InputError, knownKeys, payloadText, quote } from './input.js';
 import { BUILD_DATE } from './version.js';
 
 const SCHEDULE_ACTIONS: Record<ScheduleConfig['action'], NodeAction> = { on: 'on', off: 'off', reboot: 'reboot', shutdown: 'shutdown' };
+
+/**
+ * What the extensions use of the bridge, named here so that this file does not import
+ * bridge.ts (no import circle; BridgeApp has all of it). The app-layer split replaces it with
+ * explicit collaborators (docs/ARCHITECTURE.md, "Planned: the app-layer split").
+ */
+export interface ExtensionHost {
+  readonly config: Config;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly topics: Topics;
+  readonly nodes: ResolvedNode[];
+  readonly connection: MqttConnection;
+  readonly board: OpenedBoard;
+  readonly model: NodeModel;
+  readonly power: PowerService;
+  readonly ha: HaPublisher | undefined;
+  readonly startedAt: string;
+  readonly maintenance: boolean;
+  event(input: EventInput): void;
+  guard(topic: string, packet: IPublishPacket, handle: () => Promise<void>): void;
+  agentState(node: number, status: AgentState): void;
+  agentFailure(node: number, error: string): void;
+}
 
 /**
  * The parts of the bridge beyond the board itself: schedules, policies and the agents'
@@ -32,7 +68,7 @@ export class BridgeExtensions {
   private lastExtrasError = '';
   private bmcLogin: BmcLoginReporter | undefined;
 
-  constructor(private readonly bridge: BridgeApp) {}
+  constructor(private readonly bridge: ExtensionHost) {}
 
   async prepare(): Promise<void> {
     this.preparePolicies();

@@ -1,11 +1,8 @@
 import type { Config } from '../config/schema.js';
-import type { ResolvedNode } from '../config/nodes.js';
-import type { Clock } from '../util/clock.js';
 import { TpmError, errorMessage } from '../util/errors.js';
-import type { Logger } from '../util/logger.js';
 import type { I2cBus } from './tpi1/i2c.js';
 import type { FetchLike } from './tpi2/https-fetch.js';
-import type { BoardDriver } from './types.js';
+import type { BoardContext, BoardDriver } from './types.js';
 import type { GpioFactory } from './gpio/lines.js';
 
 /** Hardware a program may hand to createBridge instead of the real devices (its `deps`, docs/library.md). */
@@ -18,11 +15,7 @@ export interface BoardDeps {
   gpio?: GpioFactory;
 }
 
-export interface BoardContext {
-  clock: Clock;
-  logger: Logger;
-  nodes: ResolvedNode[];
-}
+export type { BoardContext } from './types.js';
 
 /** A board driver plus what the bridge needs around it: retrying a failed open, the simulation. */
 export interface OpenedBoard {

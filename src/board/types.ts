@@ -1,8 +1,20 @@
 /**
- * The narrow interface every board hides behind (docs/ARCHITECTURE.md "The parts"). The bridge, the
- * power queue and Home Assistant know only this; each driver knows only its hardware.
+ * The narrow interface every board hides behind (docs/ARCHITECTURE.md "The parts"). The bridge
+ * and the power queue know only this (Home Assistant discovery gets the facts it needs as
+ * homeassistant/board-facts.ts's BoardFacts); each driver knows only its hardware.
  * Node numbers are 1-based everywhere (docs/topics.md).
  */
+
+import type { ResolvedNode } from '../config/nodes.js';
+import type { Clock } from '../util/clock.js';
+import type { Logger } from '../util/logger.js';
+
+/** What building a driver needs besides the config: the clock, a logger and the board's slots. */
+export interface BoardContext {
+  clock: Clock;
+  logger: Logger;
+  nodes: ResolvedNode[];
+}
 
 export type BoardType = 'tpi1' | 'tpi2' | 'gpio' | 'simulator';
 

@@ -36,7 +36,7 @@ export function withDemoAgents(bridge: BridgeApp, config: Config, logger: Logger
       await bridge.start();
       const powerOf = bridge.board.simulatedPower;
       if (!powerOf || !config.nodes) return;
-      const { startSimulatedAgents } = await import('../board/simulator/agents.js');
+      const { startSimulatedAgents } = await import('./simulated-agents.js');
       agents = await startSimulatedAgents({ config, powerOf, logger: logger.child({ part: 'simulated-agents' }) });
     },
     async stop() {

@@ -1,4 +1,4 @@
-import type { BoardInfo } from '../board/types.js';
+import type { BoardFacts } from './board-facts.js';
 import type { Config } from '../config/schema.js';
 import type { Topics } from '../mqtt/topics.js';
 import type { AvailabilityTopic, ComponentConfig, DeviceInfo } from './device-parts.js';
@@ -17,7 +17,7 @@ export interface BoardControlSources {
 }
 
 /** The select's options: each node in each mode the board allows, e.g. "Node 2 (device)". Never flash. */
-export function usbOptions(board: BoardInfo): string[] {
+export function usbOptions(board: BoardFacts): string[] {
   const modes = (board.usbModes ?? []).filter((m) => m === 'host' || m === 'device');
   const options: string[] = [];
   for (let node = 1; node <= board.nodes; node++) for (const mode of modes) options.push(`Node ${node} (${mode})`);
@@ -25,7 +25,7 @@ export function usbOptions(board: BoardInfo): string[] {
 }
 
 export function boardControlComponents(
-  board: BoardInfo,
+  board: BoardFacts,
   uid: (key: string) => string,
   { t, bridge, board: boardOnline }: BoardControlSources,
 ): Record<string, ComponentConfig> {
@@ -75,7 +75,7 @@ export function boardControlComponents(
 }
 
 /** The board device's software and hardware versions: the BMC's firmware where it says. */
-export function boardVersions(board: BoardInfo, version: string): Pick<DeviceInfo, 'sw_version' | 'hw_version'> {
+export function boardVersions(board: BoardFacts, version: string): Pick<DeviceInfo, 'sw_version' | 'hw_version'> {
   // e.g. "2.1 (bmcd 2.3.4)"; "bmcd 2.4.0" when the firmware line is not known.
   const bmcd = board.bmcd ? `bmcd ${board.bmcd}` : null;
   const firmware = bmcd && board.firmware ? `${board.firmware} (${bmcd})` : bmcd;
@@ -86,7 +86,7 @@ export function boardVersions(board: BoardInfo, version: string): Pick<DeviceInf
 }
 
 /** A node's device name: the configured name, else the name given on the BMC, else "Node n". */
-export function nodeDisplayName(config: Config, board: BoardInfo, node: { number: number; name: string }): string {
+export function nodeDisplayName(config: Config, board: BoardFacts, node: { number: number; name: string }): string {
   if (config.nodes[String(node.number)]?.name) return node.name;
   return board.nodeNames?.[node.number - 1] ?? node.name;
 }

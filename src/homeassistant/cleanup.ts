@@ -1,4 +1,4 @@
-import type { ComponentConfig, DeviceDiscoveryPayload, DiscoveryMessage } from './discovery.js';
+import type { ComponentConfig, DeviceDiscoveryPayload, DiscoveryMessage } from './device-parts.js';
 
 /**
  * Removing what is no longer configured, the way HA documents it for device-based discovery

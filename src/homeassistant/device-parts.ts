@@ -1,4 +1,4 @@
-import type { BoardInfo } from '../board/types.js';
+import type { BoardFacts } from './board-facts.js';
 import type { ResolvedNode } from '../config/nodes.js';
 import type { Config } from '../config/schema.js';
 import { topics, type Topics } from '../mqtt/topics.js';
@@ -58,7 +58,7 @@ export interface DiscoveryInput {
   config: Config;
   /** Every slot (resolveNodes); disabled ones get no device. */
   nodes: ResolvedNode[];
-  board: BoardInfo;
+  board: BoardFacts;
   /** This package's version, shown as the board's and the origin's software version. */
   version: string;
   schedules: { name: string }[];

@@ -4,8 +4,7 @@ import { formatDuration } from '../config/duration.js';
 import type { Clock } from '../util/clock.js';
 import { TpmError, errorMessage } from '../util/errors.js';
 import type { AgentTracker } from './agents.js';
-import type { CommandSource, EventInput, NodeAction } from './types.js';
-import type { PowerView } from './power-service.js';
+import type { CommandSource, EventInput, NodeAction, PowerView } from './types.js';
 
 /** What the graceful sequences need of the power service. */
 export interface GracefulDeps {

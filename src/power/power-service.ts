@@ -8,7 +8,7 @@ import type { Logger } from '../util/logger.js';
 import { Mutex } from '../util/mutex.js';
 import type { AgentTracker } from './agents.js';
 import { rebootOs, shutDownOs, STOPPING, type Sequence } from './graceful.js';
-import type { CommandSource, EventInput, NodeAction, NodeResult, NodeStateName } from './types.js';
+import type { CommandSource, EventInput, NodeAction, NodeResult, PowerView } from './types.js';
 
 /** What an action comes to once toggle, off_mode and reboot_mode are resolved. */
 type Step = 'on' | 'graceful-off' | 'cut' | 'graceful-reboot' | 'hard-reboot';
@@ -45,13 +45,7 @@ export interface PowerServiceDeps {
   expectDown?(node: number): void;
 }
 
-/** What the power service reads and updates of the bridge's node model. */
-export interface PowerView {
-  power(node: number): boolean | null;
-  setPower(node: number, on: boolean | null): void;
-  state(node: number): NodeStateName;
-  setState(node: number, state: NodeStateName, source: CommandSource | 'board', reason: string): void;
-}
+export type { PowerView } from './types.js';
 
 /**
  * Every power action of every source goes through here: checks (protected, disabled, off

@@ -59,3 +59,11 @@ export function parseSetPayload(payload: string): NodeAction | undefined {
   };
   return map[word];
 }
+
+/** What the power service reads and updates of the bridge's node model. */
+export interface PowerView {
+  power(node: number): boolean | null;
+  setPower(node: number, on: boolean | null): void;
+  state(node: number): NodeStateName;
+  setState(node: number, state: NodeStateName, source: CommandSource | 'board', reason: string): void;
+}

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { MqttClient } from 'mqtt';
 import type { Telemetry } from '../../src/agent/telemetry.js';
-import { simulatedSystem, startSimulatedAgents, type SimulatedAgents } from '../../src/board/simulator/agents.js';
+import { simulatedSystem, startSimulatedAgents, type SimulatedAgents } from '../../src/cli/simulated-agents.js';
 import { configSchema } from '../../src/config/schema.js';
 import { FakeClock } from '../../src/util/fake-clock.js';
 import { startAedes, type TestBroker } from '../support/aedes.js';

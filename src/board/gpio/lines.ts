@@ -24,8 +24,8 @@ interface OnoffModule {
 }
 
 /**
- * The default factory: onoff, imported only when a gpio board is opened (ARCHITECTURE
- * habit 2), so hosts without its native addon run the other boards.
+ * The default factory: onoff, imported only when a gpio board is opened
+ * (docs/ARCHITECTURE.md, "The parts"), so hosts without its native addon run the other boards.
  *
  * - activeLow false: sysfs inverts nothing; the driver applies `active_low` itself, so
  *   a stale sysfs active_low left by another program cannot flip our view.

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../../config/schema.js';
-import type { BoardContext } from '../factory.js';
+import type { BoardContext } from '../types.js';
 import type { BoardDriver } from '../types.js';
 
 export interface SimulatedBoard {

@@ -3,8 +3,8 @@ import type { I2cBus } from '../tpi1/i2c.js';
 import { FaultInjector, hex, i2cError, type BusOperation, type TransactionInfo } from './faults.js';
 
 /**
- * A simulated I2C bus behind the same I2cBus interface as the i2c-bus addon (ARCHITECTURE
- * habit 3: fake the device, not the driver). Addresses route to register-level chips; an
+ * A simulated I2C bus behind the same I2cBus interface as the i2c-bus addon
+ * (docs/ARCHITECTURE.md, "The simulator": fake the device, not the driver). Addresses route to register-level chips; an
  * address nobody answers fails like a real NACK.
  */
 

@@ -1,11 +1,11 @@
-import type { RunResult } from '../../agent/command.js';
-import type { SystemInfoSource } from '../../agent/system-info.js';
-import { createAgent, type Agent } from '../../app/agent.js';
-import { resolveNodes } from '../../config/nodes.js';
-import { configSchema, type Config } from '../../config/schema.js';
-import { systemClock, type Clock, type TimerHandle } from '../../util/clock.js';
-import { errorMessage } from '../../util/errors.js';
-import { silentLogger, type Logger } from '../../util/logger.js';
+import type { RunResult } from '../agent/command.js';
+import type { SystemInfoSource } from '../agent/system-info.js';
+import { createAgent, type Agent } from '../app/agent.js';
+import { resolveNodes } from '../config/nodes.js';
+import { configSchema, type Config } from '../config/schema.js';
+import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
+import { errorMessage } from '../util/errors.js';
+import { silentLogger, type Logger } from '../util/logger.js';
 
 export interface SimulatedAgentsOptions {
   /** The bridge's config: its mqtt section, and the nodes with `agent: true`. */
