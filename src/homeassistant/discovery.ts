@@ -18,8 +18,8 @@ import { bmcLoginComponents } from './bmc-entities.js';
 /**
  * Home Assistant device-based discovery (docs/topics.md, HA 2024.11+): one retained message per
  * device on `<prefix>/device/<object_id>/config`, holding `device`, `origin`, a shared `qos` and
- * the `components`. Pure: a function of config and board facts only, no MQTT here (ARCHITECTURE
- * habit 4); the publisher sends these messages and plans removals with cleanup.ts.
+ * the `components`. Pure: a function of config and board facts only, no MQTT here
+ * (docs/ARCHITECTURE.md, "The parts"); the publisher sends these messages and plans removals with cleanup.ts.
  *
  * Availability is written per component, not shared at the top level, because the entities need
  * different lists (the Bridge entity none at all; power entities also the board; agent
