@@ -74,6 +74,18 @@ async function main(argv: string[]): Promise<number> {
       return runPower(rest, values.config, values.json === true, values.timeout);
     case 'bmc':
       return runBmc(rest, values.config, values.timeout);
+    case 'addon': {
+      // The Home Assistant add-on's start (addon/): writes the bridge's config, then runs it.
+      if (rest.length > 0) return usage(`unexpected argument "${rest[0]}"`);
+      const { startAddon } = await import('./cli/addon.js');
+      let file: string;
+      try {
+        file = await startAddon(process.env, (line) => process.stdout.write(`${line}\n`));
+      } catch (error) {
+        return reportStartError(error);
+      }
+      return runBridge(file);
+    }
     default:
       return usage(`unknown command "${command}"`);
   }

@@ -1,0 +1,187 @@
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { stringify } from 'yaml';
+import { SIMULATOR_FACTORY_FINGERPRINT } from '../board/simulator/factory-certificate.js';
+import { TpmError, errorMessage } from '../util/errors.js';
+
+/**
+ * `turingpi-mqtt addon`: the Home Assistant add-on's start (addon/, docs in addon/DOCS.md). Reads
+ * the add-on's options (/data/options.json) and the broker the Supervisor hands out
+ * (`GET http://supervisor/services/mqtt`, the add-on declares `services: [mqtt:need]`), writes the
+ * bridge's config (mode 0600, state_dir on /data, so the BMC login-failure count survives
+ * restarts), and the bridge then runs from it. The passwords go into the bridge's environment,
+ * not into the file.
+ */
+
+export interface AddonOptions {
+  board_type: 'tpi2' | 'simulator';
+  board_id: string;
+  board_name: string;
+  bmc_url: string;
+  bmc_username: string;
+  bmc_password?: string;
+  bmc_fingerprint?: string;
+  base_topic: string;
+  nodes: { node: number; name?: string; agent?: boolean; protected?: boolean; enabled?: boolean }[];
+  schedules: { name: string; cron: string; action: string; nodes: string; timezone?: string; enabled?: boolean }[];
+  log_level: string;
+}
+
+export interface MqttService {
+  host: string;
+  port: number;
+  ssl: boolean;
+  username?: string;
+  password?: string;
+}
+
+export interface AddonPaths {
+  /** The add-on's options, written by the Supervisor. */
+  options: string;
+  /** Where the bridge's config is written. */
+  config: string;
+  /** The bridge's state_dir (persistent: /data survives restarts and updates). */
+  stateDir: string;
+  /** The Supervisor's API, and the token it gave the add-on. */
+  supervisorUrl: string;
+  token: string | undefined;
+}
+
+export function addonPaths(env: NodeJS.ProcessEnv): AddonPaths {
+  return {
+    options: env['ADDON_OPTIONS'] ?? '/data/options.json',
+    config: env['ADDON_CONFIG'] ?? '/data/turingpi-mqtt.yaml',
+    stateDir: env['ADDON_STATE_DIR'] ?? '/data/state',
+    supervisorUrl: env['SUPERVISOR_URL'] ?? 'http://supervisor',
+    token: env['SUPERVISOR_TOKEN'],
+  };
+}
+
+/** The broker of Home Assistant's MQTT service (e.g. the Mosquitto add-on), from the Supervisor. */
+export async function supervisorMqtt(paths: AddonPaths, fetchFn: typeof fetch = fetch): Promise<MqttService> {
+  if (!paths.token) throw new TpmError('CONFIG', 'SUPERVISOR_TOKEN is not set: run this as a Home Assistant add-on');
+  let response: Response;
+  try {
+    response = await fetchFn(`${paths.supervisorUrl}/services/mqtt`, {
+      headers: { Authorization: `Bearer ${paths.token}` },
+      signal: AbortSignal.timeout(10_000),
+    });
+  } catch (error) {
+    throw new TpmError('BROKER', `cannot ask the Supervisor for the MQTT broker: ${errorMessage(error)}`);
+  }
+  const body = (await response.json().catch(() => undefined)) as { result?: string; data?: Partial<MqttService> } | undefined;
+  const data = body?.data;
+  if (!response.ok || body?.result !== 'ok' || !data?.host || !data.port) {
+    throw new TpmError(
+      'BROKER',
+      `Home Assistant has no MQTT broker for this add-on (Supervisor answered ${response.status}): install and start the ` +
+        'Mosquitto broker add-on, or set up the MQTT integration',
+    );
+  }
+  return { host: data.host, port: Number(data.port), ssl: data.ssl === true, ...(data.username ? { username: data.username } : {}), ...(data.password ? { password: data.password } : {}) };
+}
+
+function nodeList(text: string): number[] | 'all' {
+  const trimmed = text.trim();
+  if (trimmed === 'all') return 'all';
+  const nodes = trimmed.split(/[\s,]+/).filter(Boolean).map(Number);
+  if (nodes.length === 0 || nodes.some((n) => !Number.isInteger(n) || n < 1)) {
+    throw new TpmError('CONFIG', `schedule nodes must be "all" or node numbers like "1, 2", not "${text}"`);
+  }
+  return nodes;
+}
+
+/** The bridge's config (as an object) from the options and the broker; passwords as ${VAR}. */
+export function bridgeConfig(options: AddonOptions, mqtt: MqttService, stateDir: string): Record<string, unknown> {
+  const host = mqtt.host.includes(':') ? `[${mqtt.host}]` : mqtt.host;
+  const board: Record<string, unknown> = { type: options.board_type, id: options.board_id, name: options.board_name };
+  if (options.board_type === 'tpi2') {
+    board['bmc'] = {
+      url: options.bmc_url,
+      username: options.bmc_username,
+      ...(options.bmc_password ? { password: '${TPI_BMC_PASSWORD}' } : {}),
+      ...(options.bmc_fingerprint ? { fingerprint: options.bmc_fingerprint.trim() } : {}),
+    };
+  } else {
+    // A simulated Turing Pi 2 (a BMC over HTTPS inside the add-on), pinned like the demo's.
+    board['simulate'] = { model: 'tpi2', state_file: `${stateDir}/simulator.json` };
+    board['bmc'] = { fingerprint: SIMULATOR_FACTORY_FINGERPRINT };
+  }
+  const nodes: Record<string, unknown> = {};
+  for (const node of options.nodes) {
+    const { node: n, ...settings } = node;
+    nodes[String(n)] = settings;
+  }
+  return {
+    mqtt: {
+      url: `${mqtt.ssl ? 'mqtts' : 'mqtt'}://${host}:${mqtt.port}`,
+      ...(mqtt.username ? { username: mqtt.username } : {}),
+      ...(mqtt.password ? { password: '${MQTT_PASSWORD}' } : {}),
+      base_topic: options.base_topic,
+    },
+    board,
+    nodes,
+    schedules: options.schedules.map((s) => ({ ...s, nodes: nodeList(s.nodes) })),
+    state_dir: stateDir,
+    log: { level: options.log_level, format: 'pretty' },
+  };
+}
+
+/**
+ * Writes the bridge's config (0600) and returns its path and the environment the bridge needs
+ * (the passwords), never logged.
+ */
+export async function prepareAddon(paths: AddonPaths, fetchFn: typeof fetch = fetch): Promise<{ file: string; env: Record<string, string> }> {
+  let options: AddonOptions;
+  try {
+    options = JSON.parse(await readFile(paths.options, 'utf8')) as AddonOptions;
+  } catch (error) {
+    throw new TpmError('CONFIG', `cannot read the add-on options ${paths.options}: ${errorMessage(error)}`);
+  }
+  const mqtt = await supervisorMqtt(paths, fetchFn);
+  const config = bridgeConfig({ ...options, nodes: options.nodes ?? [], schedules: options.schedules ?? [] }, mqtt, paths.stateDir);
+  await mkdir(paths.stateDir, { recursive: true, mode: 0o700 });
+  await mkdir(dirname(paths.config), { recursive: true });
+  const header = '# Written by the add-on at every start from its options and the Supervisor\'s MQTT service: edit the options.\n';
+  await writeFile(paths.config, header + stringify(config), { mode: 0o600 });
+  await chmod(paths.config, 0o600); // an existing file keeps its mode on writeFile
+  const env: Record<string, string> = {};
+  if (mqtt.password) env['MQTT_PASSWORD'] = mqtt.password;
+  if (options.board_type === 'tpi2' && options.bmc_password) env['TPI_BMC_PASSWORD'] = options.bmc_password;
+  return { file: paths.config, env };
+}
+
+/**
+ * What a user without a shell needs on first connection: the certificate the BMC presents, and
+ * which option to paste its fingerprint into. Nothing is sent to the BMC (one TLS handshake).
+ */
+export async function fingerprintAdvice(options: { board_type: string; bmc_url: string; bmc_fingerprint?: string }): Promise<string | undefined> {
+  if (options.board_type !== 'tpi2' || options.bmc_fingerprint) return undefined;
+  const { fetchBmcCertificate } = await import('./bmc-trust.js');
+  try {
+    const cert = await fetchBmcCertificate(options.bmc_url, [], 10_000);
+    return (
+      `The BMC at ${new URL(options.bmc_url).origin} presents a certificate with the SHA-256 fingerprint\n` +
+      `  ${cert.fingerprint}\n` +
+      `(subject ${cert.subject}${cert.selfSigned ? ', self-signed' : ''}). If this is your BMC (compare it with ` +
+      '`openssl x509 -in /etc/ssl/certs/bmcd_cert.pem -noout -fingerprint -sha256` on the BMC), paste the fingerprint ' +
+      'into the add-on option "BMC certificate fingerprint" (bmc_fingerprint, Configuration tab) and restart the ' +
+      'add-on. Until then the bridge ' +
+      'does not trust the BMC and logs in to nothing.'
+    );
+  } catch (error) {
+    return `Could not read the BMC's certificate at ${options.bmc_url} (${errorMessage(error)}): check the option "bmc_url".`;
+  }
+}
+
+/** The add-on's whole start: config written, fingerprint advice logged, environment set. */
+export async function startAddon(env: NodeJS.ProcessEnv, log: (line: string) => void): Promise<string> {
+  const paths = addonPaths(env);
+  const { file, env: secrets } = await prepareAddon(paths);
+  Object.assign(process.env, secrets);
+  const options = JSON.parse(await readFile(paths.options, 'utf8')) as AddonOptions;
+  const advice = await fingerprintAdvice(options);
+  if (advice) log(advice);
+  log(`bridge config written to ${file} (mode 0600); starting the bridge`);
+  return file;
+}
