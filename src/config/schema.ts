@@ -219,7 +219,10 @@ const scheduleSchema = z.strictObject({
   enabled: z.boolean().default(true),
   catch_up: duration(0, DAY)
     .default(15 * MINUTE)
-    .describe('on/off/shutdown runs missed while the bridge was down are made up within this window; 0 = never'),
+    .describe(
+      'on/off/shutdown runs missed while the bridge was down are made up within this window; 0 = never; ' +
+        'never an occurrence from before the schedule (this cron, zone and action) was first armed',
+    ),
 });
 
 const policiesSchema = z.strictObject({

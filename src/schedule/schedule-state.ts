@@ -24,6 +24,12 @@ const recordSchema = z.object({
   done: z.array(z.string()).default([]),
   /** Instant (ms) of the occurrence handled most recently. */
   latest_at: z.number().nullable().default(null),
+  /**
+   * When the schedule as configured now (occurrence-book.ts `scheduleIdentity`: cron, zone,
+   * action) was first armed: catch-up never makes up an occurrence from before it.
+   */
+  armed_at: z.number().nullable().default(null),
+  armed_for: z.string().nullable().default(null),
 });
 
 const fileSchema = z.object({
@@ -35,7 +41,7 @@ export type ScheduleRecord = z.output<typeof recordSchema>;
 export type SchedulesState = z.output<typeof fileSchema>;
 
 export function emptyScheduleRecord(): ScheduleRecord {
-  return { enabled: null, last_run: null, last_result: null, done: [], latest_at: null };
+  return { enabled: null, last_run: null, last_result: null, done: [], latest_at: null, armed_at: null, armed_for: null };
 }
 
 export function emptySchedulesState(): SchedulesState {

@@ -1,17 +1,14 @@
-import type { ScheduleConfig } from '../config/schema.js';
-import type { StateStore } from '../state/store.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import { TpmError, errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
-import { parseCron, type CronExpression } from '../util/cron.js';
 import { type Occurrence, latestOccurrence, nextOccurrence } from './cron.js';
-import {
-  REMEMBERED_OCCURRENCES,
-  type ScheduleRecord,
-  type SchedulesState,
-  emptyScheduleRecord,
-} from './schedule-state.js';
-import { formatInstant, hostTimeZone } from './time-zone.js';
+import { alreadyHandled, markArmed, missedOccurrence, remember, scheduleIdentity } from './occurrence-book.js';
+import { type ScheduleEntry, isEnabled, scheduleEntries, schedulePayload } from './schedule-entry.js';
+import type { ScheduleRecord } from './schedule-state.js';
+import type { RunContext, RunOutcome, ScheduleStatePayload, SchedulerOptions } from './scheduler-types.js';
+import { formatInstant } from './time-zone.js';
+
+export type { RunContext, RunOutcome, ScheduleResult, ScheduleStatePayload, SchedulerOptions, SkipReport } from './scheduler-types.js';
 
 /**
  * Runs the configured schedules (docs/schedules.md): each occurrence once, in the
@@ -27,92 +24,14 @@ import { formatInstant, hostTimeZone } from './time-zone.js';
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
-const HOUR = 60 * MINUTE;
 
-/**
- * After a small step of the clock backwards, occurrences up to this far before the one
- * handled last count as handled. A larger step back means the clock had been wrong (ahead);
- * then only the remembered keys protect, and the real occurrences run.
- */
-const STEP_BACK_GUARD_MS = 24 * HOUR;
-
-export type ScheduleResult = 'ok' | 'error' | 'skipped';
-
-export interface RunContext {
-  /** Key of the occurrence being run (cron.ts), null for a manual run. */
-  occurrenceKey: string | null;
-  /** When the occurrence was due (ms), null for a manual run. */
-  scheduledAt: number | null;
-  /** True when the run makes up an occurrence missed while the bridge was down or stalled. */
-  catchUp: boolean;
-  /** True for `runNow` (`schedule/<name>/set RUN`, `bridge/request/schedule/run`). */
-  manual: boolean;
-}
-
-export interface RunOutcome {
-  result: 'ok' | 'error';
-  error?: string;
-  /** Whatever the action reports per node; passed through untouched. */
-  perNode?: unknown;
-}
-
-/** The `schedule/<name>` payload (docs/topics.md). */
-export interface ScheduleStatePayload {
-  enabled: boolean;
-  cron: string;
-  timezone: string;
-  action: ScheduleConfig['action'];
-  nodes: ScheduleConfig['nodes'];
-  /** ISO 8601 with the zone's offset; null while disabled or before the clock is plausible. */
-  next_run: string | null;
-  last_run: string | null;
-  last_result: ScheduleResult | null;
-}
-
-export interface SkipReport {
-  occurrenceKey: string;
-  scheduledAt: number;
-  catchUp: boolean;
-  /** For people, e.g. "maintenance is on". */
-  reason: string;
-}
-
-export interface SchedulerOptions {
-  schedules: readonly ScheduleConfig[];
-  clock: Clock;
-  logger: Logger;
-  store: StateStore<SchedulesState>;
-  /** Schedules are armed only once clock.now() >= buildTime (a plausible clock, docs/schedules.md). */
-  buildTime: number;
-  /** Carries out the schedule's action; its errors are reported, never thrown at the scheduler. */
-  runAction: (schedule: ScheduleConfig, context: RunContext) => Promise<RunOutcome>;
-  /** Maintenance (docs/topics.md): while true, occurrences are skipped and reported. */
-  isPaused?: () => boolean;
-  /** Called with the new payload whenever a schedule's `schedule/<name>` payload changes. */
-  onStateChange?: (name: string, state: ScheduleStatePayload) => void;
-  /** Called when an occurrence is not run (maintenance, missed, still running), for `bridge/event`. */
-  onSkipped?: (schedule: ScheduleConfig, report: SkipReport) => void;
-  /** A wake this late after an occurrence still counts as on time. Default 60 s. */
-  lateGraceMs?: number;
-  /** Longest a timer is armed, so a clock step is noticed. Default 60 s. */
-  recheckMs?: number;
-}
-
-interface Entry {
-  config: ScheduleConfig;
-  timeZone: string;
-  cron: CronExpression;
-  record: ScheduleRecord;
-  next: Occurrence | null;
-  running: boolean;
-  published: string | null;
-}
+type Entry = ScheduleEntry;
 
 export class Scheduler {
   private readonly options: SchedulerOptions;
   private readonly logger: Logger;
   private readonly clock: Clock;
-  private readonly entries = new Map<string, Entry>();
+  private readonly entries: Map<string, Entry>;
   private readonly lateGraceMs: number;
   private readonly recheckMs: number;
   private timer: TimerHandle | undefined;
@@ -132,24 +51,7 @@ export class Scheduler {
     this.clock = options.clock;
     this.lateGraceMs = options.lateGraceMs ?? MINUTE;
     this.recheckMs = options.recheckMs ?? MINUTE;
-    for (const config of options.schedules) {
-      if (this.entries.has(config.name)) throw new TpmError('CONFIG', `schedule "${config.name}" is defined twice`);
-      let cron: CronExpression;
-      try {
-        cron = parseCron(config.cron);
-      } catch (error) {
-        throw new TpmError('CONFIG', `schedule "${config.name}": ${errorMessage(error)}`);
-      }
-      this.entries.set(config.name, {
-        config,
-        timeZone: config.timezone ?? hostTimeZone(),
-        cron,
-        record: emptyScheduleRecord(),
-        next: null,
-        running: false,
-        published: null,
-      });
-    }
+    this.entries = scheduleEntries(options.schedules);
   }
 
   /** Loads the state file, publishes every schedule, and arms them once the clock is plausible. */
@@ -225,22 +127,8 @@ export class Scheduler {
     return entry;
   }
 
-  private isEnabled(entry: Entry): boolean {
-    return entry.record.enabled?.value ?? entry.config.enabled;
-  }
-
   private payload(entry: Entry): ScheduleStatePayload {
-    const enabled = this.isEnabled(entry);
-    return {
-      enabled,
-      cron: entry.config.cron,
-      timezone: entry.timeZone,
-      action: entry.config.action,
-      nodes: entry.config.nodes,
-      next_run: enabled && this.armed && entry.next ? formatInstant(entry.next.at, entry.timeZone) : null,
-      last_run: entry.record.last_run,
-      last_result: entry.record.last_result,
-    };
+    return schedulePayload(entry, this.armed);
   }
 
   private publish(entry: Entry): void {
@@ -331,22 +219,27 @@ export class Scheduler {
 
   /**
    * First wake with a plausible clock: catch-up of what was missed before now, then normal
-   * operation; an occurrence due exactly now is on time, not a catch-up.
+   * operation; an occurrence due exactly now is on time, not a catch-up. A schedule armed
+   * for the first time (or changed) is noted in the state file and has nothing to make up.
    */
   private async armAt(now: number): Promise<void> {
     if (this.warnedImplausible) this.logger.info('system clock is plausible now; schedules armed');
     this.armed = true;
+    let firstArmed = false;
+    for (const entry of this.entries.values()) {
+      if (markArmed(entry.record, scheduleIdentity(entry.config, entry.timeZone), now)) firstArmed = true;
+    }
+    if (firstArmed) await this.persist();
     for (const entry of this.entries.values()) await this.catchUp(entry, now - 1);
     this.cursor = now - 1;
   }
 
-  /** Makes up the latest occurrence in [upTo - catch_up, upTo] not handled yet. */
+  /** Makes up the latest occurrence in [upTo - catch_up, upTo] not handled yet, if the schedule had it. */
   private async catchUp(entry: Entry, upTo: number): Promise<void> {
     const { config } = entry;
-    if (!this.isEnabled(entry) || config.catch_up <= 0) return;
-    const missed = latestOccurrence(entry.cron, entry.timeZone, upTo - config.catch_up - 1, upTo);
-    if (!missed || this.alreadyHandled(entry, missed)) return;
-    await this.handleOccurrence(entry, missed, true);
+    if (!isEnabled(entry) || config.catch_up <= 0) return;
+    const missed = missedOccurrence(entry.cron, entry.timeZone, entry.record, config.catch_up, upTo);
+    if (missed) await this.handleOccurrence(entry, missed, true);
   }
 
   /**
@@ -367,11 +260,11 @@ export class Scheduler {
   private async handleDue(entry: Entry, from: number, now: number): Promise<void> {
     if (now <= from) return;
     const due = latestOccurrence(entry.cron, entry.timeZone, from, now);
-    if (!due || this.alreadyHandled(entry, due)) return;
-    if (!this.isEnabled(entry)) {
+    if (!due || alreadyHandled(entry.record, due)) return;
+    if (!isEnabled(entry)) {
       // Remembered (saved with the next write, e.g. when it is enabled again) so that a
       // restart soon after enabling it does not "catch up" an occurrence it was disabled for.
-      this.remember(entry, due);
+      remember(entry.record, due);
       return;
     }
     const lateMs = now - due.at;
@@ -390,22 +283,6 @@ export class Scheduler {
     }
   }
 
-  private alreadyHandled(entry: Entry, occurrence: Occurrence): boolean {
-    const { record } = entry;
-    if (record.done.includes(occurrence.key)) return true;
-    return (
-      record.latest_at !== null &&
-      occurrence.at <= record.latest_at &&
-      record.latest_at - occurrence.at <= STEP_BACK_GUARD_MS
-    );
-  }
-
-  private remember(entry: Entry, occurrence: Occurrence): void {
-    const { record } = entry;
-    record.done = [...record.done.filter((key) => key !== occurrence.key), occurrence.key].slice(-REMEMBERED_OCCURRENCES);
-    record.latest_at = occurrence.at;
-  }
-
   private async handleOccurrence(entry: Entry, occurrence: Occurrence, catchUp: boolean): Promise<void> {
     if (catchUp && entry.config.action === 'reboot') {
       await this.skip(entry, occurrence, catchUp, 'reboots are never made up');
@@ -415,7 +292,7 @@ export class Scheduler {
       await this.skip(entry, occurrence, catchUp, 'the previous run of this schedule is still going');
     } else {
       // Recorded before it runs: a crash during the run must not make it run again.
-      this.remember(entry, occurrence);
+      remember(entry.record, occurrence);
       await this.persist();
       this.logger.info(
         { schedule: entry.config.name, occurrence: occurrence.key, catchUp },
@@ -429,7 +306,7 @@ export class Scheduler {
   }
 
   private async skip(entry: Entry, occurrence: Occurrence, catchUp: boolean, reason: string): Promise<void> {
-    this.remember(entry, occurrence);
+    remember(entry.record, occurrence);
     entry.record.last_run = formatInstant(this.clock.now(), entry.timeZone);
     entry.record.last_result = 'skipped';
     await this.persist();

@@ -115,6 +115,15 @@ class Harness {
   }
 }
 
+/** A store in which `schedules` were armed (a bridge ran) at `at`, as before a later start that catches up. */
+async function armedAt(at: string, schedules: ScheduleConfig[]): Promise<MemoryState<SchedulesState>> {
+  const store = new MemoryState(emptySchedulesState());
+  const earlier = new Harness(at, store);
+  await earlier.start(schedules);
+  await earlier.scheduler.stop();
+  return store;
+}
+
 describe('Scheduler', () => {
   describe('running occurrences', () => {
     it('runs at the wall-clock time of its zone, once, with the occurrence key', async () => {
@@ -284,8 +293,10 @@ describe('Scheduler', () => {
 
   describe('catch-up at start', () => {
     it('makes up an off missed within the window, once, marked as catch-up', async () => {
-      const h = new Harness('2026-01-10T22:10:00Z'); // 23:10 in Berlin, 10 min after 23:00
-      await h.start([schedule({ catch_up: 15 * MINUTE })]);
+      const schedules = [schedule({ catch_up: 15 * MINUTE })];
+      // Armed by a run that went down at 21:00Z; back at 23:10 in Berlin, 10 min after 23:00.
+      const h = new Harness('2026-01-10T22:10:00Z', await armedAt('2026-01-10T21:00:00Z', schedules));
+      await h.start(schedules);
       assert.deepEqual(h.runTimes(), ['2026-01-10T22:10:00Z']);
       assert.equal(h.runs[0]?.context.catchUp, true);
       assert.equal(h.runs[0]?.context.occurrenceKey, '2026-01-10T23:00:00[Europe/Berlin]');
@@ -307,8 +318,9 @@ describe('Scheduler', () => {
     });
 
     it('makes up only the latest of several missed occurrences', async () => {
-      const h = new Harness('2026-01-10T12:12:00Z');
-      await h.start([schedule({ cron: '*/5 * * * *', timezone: 'UTC', action: 'on', catch_up: 15 * MINUTE })]);
+      const schedules = [schedule({ cron: '*/5 * * * *', timezone: 'UTC', action: 'on', catch_up: 15 * MINUTE })];
+      const h = new Harness('2026-01-10T12:12:00Z', await armedAt('2026-01-10T11:50:00Z', schedules));
+      await h.start(schedules);
       assert.equal(h.runs.length, 1);
       assert.equal(h.runs[0]?.context.occurrenceKey, '2026-01-10T12:10:00[UTC]');
       await h.advance(3 * MINUTE);
@@ -316,11 +328,9 @@ describe('Scheduler', () => {
     });
 
     it('makes up shutdown too, but never a reboot; the missed reboot is reported', async () => {
-      const h = new Harness('2026-01-10T22:05:00Z');
-      await h.start([
-        schedule({ name: 'sleep', action: 'shutdown' }),
-        schedule({ name: 'restart', action: 'reboot' }),
-      ]);
+      const schedules = [schedule({ name: 'sleep', action: 'shutdown' }), schedule({ name: 'restart', action: 'reboot' })];
+      const h = new Harness('2026-01-10T22:05:00Z', await armedAt('2026-01-10T21:00:00Z', schedules));
+      await h.start(schedules);
       assert.deepEqual(
         h.runs.map((r) => r.name),
         ['sleep'],
@@ -330,6 +340,57 @@ describe('Scheduler', () => {
       assert.equal(h.skips[0]?.catchUp, true);
       assert.match(h.skips[0]?.reason ?? '', /reboots are never made up/);
       assert.equal(h.scheduler.state('restart').last_result, 'skipped');
+    });
+
+    it('never makes up an occurrence from before the schedule was first armed: added at 05:12 for 05:10', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'tpm-sched-'));
+      try {
+        const early = [schedule({ name: 'early-off', cron: '10 05 * * *', timezone: 'UTC', action: 'off' })];
+        const first = new Harness('2026-03-10T05:12:00Z', schedulesStateFile(dir));
+        await first.start(early);
+        await first.advance(10 * MINUTE);
+        assert.deepEqual(first.runs, [], 'the 05:10 of the day it was added is not made up');
+        assert.deepEqual(first.skips, [], 'nor reported as missed');
+        assert.equal(first.scheduler.state('early-off').last_run, null, 'no last_run for a run that never happened');
+        // The bridge goes down at 05:00 the next day and comes back at 05:20.
+        await first.clock.advance(Date.parse('2026-03-11T05:00:00Z') - first.clock.now());
+        await first.scheduler.stop();
+        assert.deepEqual(first.runs, []);
+
+        const second = new Harness('2026-03-11T05:20:00Z', schedulesStateFile(dir));
+        await second.start(early);
+        assert.deepEqual(second.runTimes(), ['2026-03-11T05:20:00Z'], 'the 05:10 missed while down is made up');
+        assert.equal(second.runs[0]?.context.catchUp, true);
+        assert.equal(second.runs[0]?.context.occurrenceKey, '2026-03-11T05:10:00[UTC]');
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('at the first start of a reboot schedule, the occurrence before it is not reported as "never made up"', async () => {
+      const h = new Harness('2026-01-10T22:05:00Z');
+      await h.start([schedule({ name: 'restart', action: 'reboot' })]);
+      assert.deepEqual(h.runs, []);
+      assert.deepEqual(h.skips, []);
+      assert.equal(h.scheduler.state('restart').last_result, null);
+      assert.equal(h.scheduler.state('restart').last_run, null);
+    });
+
+    it('a changed cron or action counts as a new schedule; an unchanged one keeps its first arming', async () => {
+      const store = await armedAt('2026-01-10T20:00:00Z', [schedule({ action: 'on' })]);
+      const armedFirst = store.peek().schedules['nightly-off']?.armed_at;
+      assert.equal(armedFirst, Date.parse('2026-01-10T20:00:00Z'));
+
+      const changed = new Harness('2026-01-10T22:05:00Z', store); // 5 min after 23:00 Berlin
+      await changed.start([schedule({ action: 'off' })]);
+      assert.deepEqual(changed.runs, [], 'the action changed at 22:05Z: the 23:00 of the old action is not made up as an off');
+      assert.equal(store.peek().schedules['nightly-off']?.armed_at, Date.parse('2026-01-10T22:05:00Z'));
+      await changed.scheduler.stop();
+
+      const same = new Harness('2026-01-11T22:05:00Z', store);
+      await same.start([schedule({ action: 'off' })]);
+      assert.equal(same.runs.length, 1, 'the next day, unchanged, its missed 23:00 is made up');
+      assert.equal(store.peek().schedules['nightly-off']?.armed_at, Date.parse('2026-01-10T22:05:00Z'));
     });
 
     it('does not make up a disabled schedule', async () => {
@@ -526,7 +587,7 @@ describe('Scheduler', () => {
     });
 
     it('a catch-up at start during maintenance is skipped too', async () => {
-      const h = new Harness('2026-01-10T22:05:00Z');
+      const h = new Harness('2026-01-10T22:05:00Z', await armedAt('2026-01-10T21:00:00Z', [schedule()]));
       h.paused = true;
       await h.start([schedule()]);
       assert.deepEqual(h.runs, []);
