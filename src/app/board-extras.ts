@@ -32,7 +32,8 @@ export class BoardExtras {
       const times = await this.driver.readNodeTimes();
       const now = this.clock.now();
       for (const node of this.nodes) {
-        if (!node.enabled || node.agent) continue;
+        // An agent node's agent says when it booted; auto nodes get the board's time too (harmless once seen).
+        if (!node.enabled || node.agent === true) continue;
         const seconds = times.powerOnSeconds[node.number - 1] ?? null;
         const at = seconds === null ? null : now - seconds * 1000;
         const last = this.booted.get(node.number);

@@ -9,6 +9,7 @@ import { brokerUrl, mqttClientOptions, mqttUrl } from '../mqtt/options.js';
 import { nodeFromTopic, topics, type Topics } from '../mqtt/topics.js';
 import type { AgentState } from '../agent/state.js';
 import { AgentTracker } from '../power/agents.js';
+import { openAgentNodes, type AgentNodes } from '../power/agent-nodes.js';
 import { PowerService } from '../power/power-service.js';
 import { parseSetPayload, type BridgeEvent, type CommandSource, type EventInput, type NodeResult } from '../power/types.js';
 import { systemClock, sleep, type Clock, type TimerHandle } from '../util/clock.js';
@@ -58,6 +59,7 @@ export class BridgeApp implements Bridge {
   power!: PowerService;
   state!: BridgeState;
   private agents: AgentTracker | undefined;
+  agentNodes!: AgentNodes;
   ha: HaPublisher | undefined;
   private rtc: RtcMonitor | undefined;
   private extensions: BridgeExtensions | undefined;
@@ -119,7 +121,11 @@ export class BridgeApp implements Bridge {
       logger.info(`watch it with: mosquitto_sub -h ${this.broker.host} -p ${this.broker.port} -t '${config.mqtt.base_topic}/#' -v`);
     }
 
-    if (this.nodes.some((n) => n.agent)) {
+    this.agentNodes = await openAgentNodes(config.state_dir, this.nodes, logger.child({ part: 'agents' }), (n, isAgent, reason) => {
+      this.extensions?.agentNodeChanged(n, isAgent, reason);
+      void this.ha?.refresh();
+    });
+    if (this.nodes.some((n) => n.agent !== false)) {
       this.agents = new AgentTracker(clock, (n, word) => this.connection.publish(this.topics.agentCommand(n), word));
     }
     this.power = new PowerService({
@@ -132,6 +138,7 @@ export class BridgeApp implements Bridge {
       event: (e) => this.event(e),
       journal: this.state,
       ...(this.agents ? { agents: this.agents } : {}),
+      isAgentNode: (n) => this.agentNodes.isAgentNode(n),
       expectDown: (n) => this.extensions?.expectDown(n),
     });
     if (info.hasRtc) this.rtc = new RtcMonitor(this.board.driver, clock);
@@ -141,6 +148,8 @@ export class BridgeApp implements Bridge {
     // are published with it rather than one poll_interval later.
     this.extensions = new BridgeExtensions(this);
     await this.extensions.prepare();
+    // Before anything can act on power: a restart must not take an agent node for an agentless one.
+    await this.extensions.watchAgents();
 
     // First reading: state is published as the board has it; no power is changed (restore_on_start: keep).
     await this.poll();
@@ -161,7 +170,7 @@ export class BridgeApp implements Bridge {
     if (config.homeassistant.enabled || Object.keys(this.state.data.discovery).length > 0) {
       this.ha = new HaPublisher(
         {
-          config, nodes: this.nodes, board: info, version: VERSION, schedules: () => this.extensions?.scheduleNames() ?? [],
+          config, nodes: () => this.agentNodes.resolved(), board: info, version: VERSION, schedules: () => this.extensions?.scheduleNames() ?? [],
           connection: this.connection, clock, logger: logger.child({ part: 'homeassistant' }),
           previousIndex: this.state.data.discovery,
           saveIndex: (index) => this.state.update((d) => { d.discovery = index; }),
@@ -281,7 +290,7 @@ export class BridgeApp implements Bridge {
       await this.board.ensureOpen();
       const reading = await this.board.driver.readPower();
       for (const node of this.nodes) {
-        this.model.observe(node.number, reading.power[node.number - 1] ?? null, node.agent);
+        this.model.observe(node.number, reading.power[node.number - 1] ?? null, this.extensions?.awaitsAgent(node.number) ?? false);
         if (reading.present) this.model.setPresent(node.number, reading.present[node.number - 1] ?? null);
       }
       await this.extensions?.poll();
@@ -433,11 +442,11 @@ export class BridgeApp implements Bridge {
       nodes: this.nodes.map((node) => {
         const snap = this.model.snapshot(node.number);
         return {
-          node: node.number, name: node.name, enabled: node.enabled, protected: node.protected, agent: node.agent,
+          node: node.number, name: node.name, enabled: node.enabled, protected: node.protected, agent: this.agentNodes.isAgentNode(node.number),
           power: snap?.power === null || snap === undefined ? null : snap.power ? 'ON' : 'OFF',
           state: snap?.state.state ?? 'unknown',
           ...(this.board.driver.info.canTellPresence ? { present: snap?.present ?? null } : {}),
-          ...(node.agent ? { agent_state: this.agents?.status(node.number) ?? 'unknown' } : {}),
+          ...(this.agentNodes.listensTo(node.number) ? { agent_state: this.agentStatus(node.number) } : {}),
         };
       }),
       ...(this.extensions ? this.extensions.status() : {}),
@@ -511,6 +520,10 @@ export class BridgeApp implements Bridge {
   /** Feeds agent state for graceful sequences (called by the extensions that subscribe to agent topics). */
   agentState(node: number, status: AgentState): void {
     this.agents?.update(node, status);
+  }
+
+  agentStatus(node: number): AgentState | 'unknown' {
+    return this.agents?.status(node) ?? 'unknown';
   }
 
   agentFailure(node: number, error: string): void {

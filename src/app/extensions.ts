@@ -6,6 +6,7 @@ import { policyNodes, Thermal, Watchdog, type PolicyEvent } from '../schedule/po
 import { schedulesStateFile } from '../schedule/schedule-state.js';
 import { Scheduler, type RunContext, type RunOutcome } from '../schedule/scheduler.js';
 import type { CommandSource, NodeAction } from '../power/types.js';
+import { formatDuration } from '../config/duration.js';
 import { errorMessage } from '../util/errors.js';
 import type { IPublishPacket } from 'mqtt';
 import type { AgentState } from '../agent/state.js';
@@ -20,12 +21,17 @@ import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import type { HaPublisher } from './ha-publisher.js';
 import type { NodeModel } from './node-model.js';
+import type { AgentNodes } from '../power/agent-nodes.js';
+import { sleep, systemClock } from '../util/clock.js';
 import { BoardExtras } from './board-extras.js';
 import { BoardControls } from './board-controls.js';
 import { bridgeInfo } from './bridge-info.js';
 import { BmcLoginReporter } from './bmc-login.js';
 import { InputError, knownKeys, payloadText, quote } from './input.js';
 import { BUILD_DATE } from './version.js';
+
+/** The longest the start waits for the broker to hand over the agents' retained states. */
+const AGENT_STATES_WAIT_MS = 5000;
 
 const SCHEDULE_ACTIONS: Record<ScheduleConfig['action'], NodeAction> = { on: 'on', off: 'off', reboot: 'reboot', shutdown: 'shutdown' };
 
@@ -51,6 +57,9 @@ export interface ExtensionHost {
   guard(topic: string, packet: IPublishPacket, handle: () => Promise<void>): void;
   agentState(node: number, status: AgentState): void;
   agentFailure(node: number, error: string): void;
+  /** Which nodes are agent nodes (agent: true, or auto once seen). */
+  readonly agentNodes: AgentNodes;
+  agentStatus(node: number): AgentState | 'unknown';
 }
 
 /**
@@ -115,8 +124,11 @@ export class BridgeExtensions {
       this.bridge.event({ type: e.type, node: e.node, action: e.action, source: 'policy', result: e.result, message: e.reason, ...(e.error ? { error: e.error } : {}) });
     const isPaused = (): boolean => this.bridge.maintenance;
     if (watchdog.enabled) {
+      const { agentNodes } = this.bridge;
       this.watchdog = new Watchdog({
         nodes: policyNodes(config, 'watchdog'),
+        isAgentNode: (n) => agentNodes.isAgentNode(n),
+        agentLost: (n) => agentNodes.forget(n, `the watchdog power-cycled node ${n} and its agent stayed offline for ${formatDuration(watchdog.offline_after)}`),
         offlineAfterMs: watchdog.offline_after,
         maxPerHour: watchdog.max_per_hour,
         clock,
@@ -165,14 +177,36 @@ export class BridgeExtensions {
     return outcome;
   }
 
+  /**
+   * Subscribes to the agents' own topics (every node not set to `agent: false`) and resolves
+   * once their retained states are in: before it, no power action may run, or a restart could
+   * take an agent node for an agentless one and cut power under its OS.
+   */
+  async watchAgents(): Promise<void> {
+    const { connection, topics, nodes, agentNodes } = this.bridge;
+    if (!nodes.some((n) => agentNodes.listensTo(n.number))) return;
+    await connection.subscribe(topics.agentStateWildcard, (topic, payload) => this.onAgentState(topic, payload));
+    await connection.subscribe(topics.agentEventWildcard, (topic, payload) => this.onAgentEvent(topic, payload));
+    await connection.subscribe(topics.agentTelemetryWildcard, (topic, payload) => this.onTelemetry(topic, payload));
+    // The broker sends retained messages before it answers a later request on the same
+    // connection; bounded, so that a broker that never answers cannot hold the start for ever.
+    const timeUp = new AbortController();
+    const answered = connection.roundTrip(`${topics.agentStateWildcard}/none`).then(() => true);
+    const late = sleep(systemClock, AGENT_STATES_WAIT_MS, timeUp.signal).then(() => false, () => true);
+    const inTime = await Promise.race([answered, late]).finally(() => timeUp.abort());
+    if (!inTime) this.bridge.logger.warn(`the broker did not answer within ${AGENT_STATES_WAIT_MS} ms: going on without waiting for the agents' states`);
+  }
+
+  /** A node became an agent node (its agent was seen) or stopped being one (the watchdog gave up on it). */
+  agentNodeChanged(node: number, isAgentNode: boolean, reason: string): void {
+    this.bridge.event({
+      type: 'agent', node, source: isAgentNode ? 'mqtt' : 'policy', result: 'ok',
+      message: isAgentNode ? `node ${node} is an agent node: ${reason}` : `node ${node} counts as agentless until its agent is seen again: ${reason}`,
+    });
+  }
+
   async subscribe(): Promise<void> {
     const { connection, topics } = this.bridge;
-    if (this.bridge.nodes.some((n) => n.agent)) {
-      // Not commands, but the agents' own state: graceful sequences and policies need it.
-      await connection.subscribe(topics.agentStateWildcard, (topic, payload) => this.onAgentState(topic, payload));
-      await connection.subscribe(topics.agentEventWildcard, (topic, payload) => this.onAgentEvent(topic, payload));
-      await connection.subscribe(topics.agentTelemetryWildcard, (topic, payload) => this.onTelemetry(topic, payload));
-    }
     await this.boardControls?.subscribe();
     if (this.scheduler) {
       await connection.subscribe(topics.scheduleSetWildcard, (topic, payload, packet) =>
@@ -183,13 +217,19 @@ export class BridgeExtensions {
 
   private agentNode(topic: string, suffix: string): number | undefined {
     const n = nodeFromTopic(this.bridge.topics, topic, suffix);
-    return findNode(this.bridge.nodes, n)?.agent ? n : undefined;
+    return n !== undefined && this.bridge.agentNodes.listensTo(n) ? n : undefined;
+  }
+
+  /** Whether a node found on is `starting` (an agent node whose agent is not online yet). */
+  awaitsAgent(node: number): boolean {
+    return this.bridge.agentNodes.isAgentNode(node) && this.bridge.agentStatus(node) !== 'online';
   }
 
   private onAgentState(topic: string, payload: Buffer): void {
     const n = this.agentNode(topic, 'agent/state');
     const status = parseAgentState(payload.toString());
     if (n === undefined || status === undefined) return;
+    this.bridge.agentNodes.observed(n, status);
     this.bridge.agentState(n, status);
     this.watchdog?.agentState(n, status);
     const { model } = this.bridge;
@@ -209,7 +249,7 @@ export class BridgeExtensions {
 
   private onTelemetry(topic: string, payload: Buffer): void {
     const n = this.agentNode(topic, 'agent/telemetry');
-    if (n === undefined || !this.thermal || payload.length > 4096) return;
+    if (n === undefined || !this.thermal || payload.length > 4096 || !this.bridge.agentNodes.isAgentNode(n)) return;
     try {
       const { temperature } = JSON.parse(payload.toString()) as { temperature?: unknown };
       void this.thermal.temperature(n, typeof temperature === 'number' ? temperature : null);

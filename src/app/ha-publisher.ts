@@ -10,7 +10,8 @@ import type { Logger } from '../util/logger.js';
 
 export interface HaPublisherDeps {
   config: Config;
-  nodes: ResolvedNode[];
+  /** Every slot, with `agent` as it is now (an auto node is an agent node once its agent was seen). */
+  nodes: () => ResolvedNode[];
   board: BoardInfo;
   version: string;
   schedules: () => { name: string }[];
@@ -42,6 +43,8 @@ export class HaPublisher {
   private birthDuringRepublish = false;
   private stopped = false;
   private messages: DiscoveryMessage[] = [];
+  /** The refresh under way; refreshes run one after the other. */
+  private refreshing: Promise<void> = Promise.resolve();
   /** Discovery republishes done, for tests and the benchmark. */
   republishes = 0;
 
@@ -52,8 +55,8 @@ export class HaPublisher {
   ) {}
 
   build(): DiscoveryMessage[] {
-    const { config, nodes, board, version } = this.deps;
-    return buildDiscovery({ config, nodes, board, version, schedules: this.deps.schedules() });
+    const { config, board, version } = this.deps;
+    return buildDiscovery({ config, nodes: this.deps.nodes(), board, version, schedules: this.deps.schedules() });
   }
 
   /** First publication of this run, with the clean-up of stale devices and components. */
@@ -86,6 +89,28 @@ export class HaPublisher {
   private async send(message: PlannedMessage): Promise<void> {
     const payload = message.payload === null ? '' : JSON.stringify(message.payload);
     await this.deps.connection.publish(message.topic, payload, { retain: true });
+  }
+
+  /**
+   * Publishes the devices whose discovery changed since (a node became an agent node, or
+   * stopped being one), removing components the way publishAtStart does; the others are left.
+   */
+  refresh(): Promise<void> {
+    this.refreshing = this.refreshing.then(async () => {
+      const next = this.build();
+      const before = new Map(this.messages.map((m) => [m.topic, JSON.stringify(m.payload)]));
+      const plan = planDiscoveryChanges(this.messages, next);
+      this.messages = next;
+      const changed = plan.then.filter((m) => m.payload === null || before.get(m.topic) !== JSON.stringify(m.payload));
+      if (changed.length === 0) return;
+      if (plan.first.length > 0) {
+        for (const message of plan.first) await this.send(message);
+        await sleep(this.deps.clock, 1000);
+      }
+      for (const message of changed) await this.send(message);
+      await this.deps.saveIndex(indexOf(next));
+    }).catch((error: unknown) => this.deps.logger.warn(`republishing discovery failed: ${errorMessage(error)}`));
+    return this.refreshing;
   }
 
   /** `homeassistant/status` arrived. */

@@ -61,7 +61,7 @@ export function startSimulatedAgents(options: SimulatedAgentsOptions): Simulated
   const pollMs = options.pollMs ?? 1_000;
   const random = options.random ?? Math.random;
   const agentNodes = resolveNodes(options.config)
-    .filter((n) => n.agent && n.enabled)
+    .filter((n) => n.agent === true && n.enabled)
     .map((n) => n.number);
 
   const nodes = new Map<number, SimulatedNode>();

@@ -145,7 +145,7 @@ export function configWarnings(config: Config): RawProblem[] {
   if (watchdog.enabled && watchdog.nodes !== 'all') {
     for (const node of watchdog.nodes) {
       const resolved = nodes.find((n) => n.number === node);
-      if (resolved && !resolved.agent) {
+      if (resolved && resolved.agent === false) {
         warnings.push({
           segments: ['policies', 'watchdog', 'nodes'],
           message: `node ${node} has no agent (nodes.${node}.agent: false): the watchdog cannot tell whether it hangs`,

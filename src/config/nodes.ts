@@ -1,12 +1,18 @@
 import type { Config, NodeList } from './schema.js';
 
+export type AgentSetting = boolean | 'auto';
+
 /** One node slot with its settings resolved (defaults per board, docs/configuration.md). */
 export interface ResolvedNode {
   number: number;
   /** The configured name, or "Node n". */
   name: string;
   protected: boolean;
-  agent: boolean;
+  /**
+   * The configured `agent`: true or false as said, or 'auto' (the default): an agent node once
+   * its agent has been seen (power/agent-nodes.ts decides, at run time).
+   */
+  agent: AgentSetting;
   enabled: boolean;
 }
 
@@ -48,7 +54,7 @@ export function resolveNodes(config: Config): ResolvedNode[] {
       number,
       name: settings?.name ?? `Node ${number}`,
       protected: settings?.protected ?? protectedByDefault,
-      agent: settings?.agent ?? false,
+      agent: settings?.agent ?? 'auto',
       enabled: wired && (settings?.enabled ?? true),
     });
   }

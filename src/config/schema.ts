@@ -165,7 +165,13 @@ const boardSchema = z.strictObject({
 const nodeSchema = z.strictObject({
   name: z.string().min(1).max(64).nullable().default(null),
   protected: z.boolean().nullable().default(null).describe('default: true for tpi1 node 1, else false'),
-  agent: z.boolean().default(false).describe('an agent runs on this node: graceful shutdown/reboot and telemetry'),
+  agent: z
+    .union([z.boolean(), z.literal('auto')])
+    .default('auto')
+    .describe(
+      'auto: an agent node once its agent has been seen (remembered in state_dir); true: an agent runs here; ' +
+        'false: none (its agent topics are ignored). Agent nodes shut their OS down gracefully and report telemetry',
+    ),
   enabled: z.boolean().default(true).describe('false: the node is left out of MQTT, Home Assistant and "all"'),
 });
 

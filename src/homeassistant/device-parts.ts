@@ -56,7 +56,10 @@ export interface DiscoveryMessage {
 
 export interface DiscoveryInput {
   config: Config;
-  /** Every slot (resolveNodes); disabled ones get no device. */
+  /**
+   * Every slot (resolveNodes); disabled ones get no device. Agent entities only where `agent` is
+   * true: an auto node is passed as true once its agent has been seen (power/agent-nodes.ts).
+   */
   nodes: ResolvedNode[];
   board: BoardFacts;
   /** This package's version, shown as the board's and the origin's software version. */

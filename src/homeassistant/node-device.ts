@@ -23,7 +23,7 @@ export const NODE_STATES = ['off', 'starting', 'on', 'shutting_down', 'rebooting
 /** Whether HA offers Reboot: protected nodes only when the reboot is the OS's own (docs/topics.md). */
 export function offersReboot(config: Config, node: ResolvedNode): boolean {
   if (!node.protected) return true;
-  return config.power.reboot_mode === 'graceful' && node.agent;
+  return config.power.reboot_mode === 'graceful' && node.agent === true;
 }
 
 export function buildNodeDevice(input: DiscoveryInput, node: ResolvedNode): DiscoveryMessage {
@@ -93,7 +93,7 @@ export function buildNodeDevice(input: DiscoveryInput, node: ResolvedNode): Disc
   if (offersReboot(config, node)) {
     components.reboot = button('reboot', 'Reboot', 'REBOOT', { device_class: 'restart' });
   }
-  if (node.agent && !node.protected) {
+  if (node.agent === true && !node.protected) {
     components.shutdown = button('shutdown', 'Shut down', 'SHUTDOWN', { icon: 'mdi:power-standby' });
   }
   if (!node.protected) {
@@ -119,7 +119,7 @@ export function buildNodeDevice(input: DiscoveryInput, node: ResolvedNode): Disc
     };
   }
 
-  if (node.agent) {
+  if (node.agent === true) {
     components.agent = {
       platform: 'binary_sensor',
       unique_id: uid('agent'),

@@ -39,8 +39,13 @@ export interface PowerServiceDeps {
   view: PowerView;
   event(event: EventInput): void;
   journal: PowerJournal;
-  /** Present where any node runs an agent. */
+  /** Present where any node may run an agent. */
   agents?: AgentTracker;
+  /**
+   * Whether a node is an agent node now (agent: true, or auto once its agent has been seen).
+   * Default: the nodes configured with agent: true.
+   */
+  isAgentNode?(node: number): boolean;
   /** Tells policies a node is going down on purpose (not hung). */
   expectDown?(node: number): void;
 }
@@ -76,6 +81,11 @@ export class PowerService {
     const node = findNode(this.deps.nodes, number);
     if (!node) throw new TpmError('BAD_COMMAND', unknownNodeMessage(this.deps.nodes, String(number)));
     return node;
+  }
+
+ /** An agent node: graceful off, shutdown and reboot go through its agent. */
+  private hasAgent(node: ResolvedNode): boolean {
+    return this.deps.isAgentNode ? this.deps.isAgentNode(node.number) : node.agent === true;
   }
 
   /** Resolves the nodes of "all" (every enabled, non-protected node) or one node number. */
@@ -171,15 +181,18 @@ export class PowerService {
         if (current === null) throw new TpmError('BAD_COMMAND', `node ${node.number}'s power is unknown; say ON or OFF`);
         return current ? this.resolveAction(node, 'off') : 'on';
       case 'off':
-        return power.off_mode === 'graceful' && node.agent ? 'graceful-off' : 'cut';
+        return power.off_mode === 'graceful' && this.hasAgent(node) ? 'graceful-off' : 'cut';
       case 'shutdown':
-        // docs/topics.md: a graceful off; a node without an agent has no OS to ask, so it is cut at once.
-        return node.agent ? 'graceful-off' : 'cut';
+        // Shuts the OS down: never a power cut without it. A node already off has nothing to shut down.
+        if (this.hasAgent(node)) return 'graceful-off';
+        // Already off: nothing to shut down. Protected: refused as such by checkProtected.
+        if (current === false || node.protected) return 'cut';
+        throw new TpmError('AGENT', noAgentMessage(node));
       case 'force-off':
         return 'cut';
       case 'reboot':
         if (current !== true) throw new TpmError('NODE_OFF', `node ${node.number} is off: REBOOT does not switch it on (say ON)`);
-        return power.reboot_mode === 'graceful' && node.agent ? 'graceful-reboot' : 'hard-reboot';
+        return power.reboot_mode === 'graceful' && this.hasAgent(node) ? 'graceful-reboot' : 'hard-reboot';
       case 'status':
         throw new TpmError('BAD_COMMAND', 'status is not a power change');
     }
@@ -300,7 +313,7 @@ export class PowerService {
     }
     await this.write(n, true);
     const node = this.node(n);
-    view.setState(n, node.agent ? 'starting' : 'on', source, 'switched on');
+    view.setState(n, this.hasAgent(node) ? 'starting' : 'on', source, 'switched on');
     this.deps.event({ type: 'power', node: n, action, source, result: 'ok', message: note ?? 'switched on' });
     return this.result(n, action, true, note);
   }
@@ -360,7 +373,7 @@ export class PowerService {
       await sleep(clock, power.reboot_off_time);
       await this.write(n, true, true);
     }
-    view.setState(n, this.node(n).agent ? 'starting' : 'on', source, 'power cycled');
+    view.setState(n, this.hasAgent(this.node(n)) ? 'starting' : 'on', source, 'power cycled');
     this.deps.event({ type: 'power', node: n, action, source, result: 'ok', message: 'power cycled' });
     return this.result(n, action, true);
   }
@@ -385,4 +398,11 @@ export class PowerService {
     this.stopping.abort(STOPPING);
     await Promise.allSettled([...this.hardReboots, ...this.running]);
   }
+}
+
+/** SHUTDOWN of a node without an agent: refused (power stays on), saying why and what cuts instead. */
+function noAgentMessage(node: ResolvedNode): string {
+  const why = node.agent === 'auto' ? `no agent has been seen on node ${node.number}` : `nodes.${node.number}.agent is false`;
+  return `node ${node.number} has no agent (${why}): SHUTDOWN shuts the OS down and needs the agent; nothing was cut; ` +
+    'use FORCE_OFF (or OFF) to cut power without an OS shutdown';
 }

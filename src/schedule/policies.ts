@@ -26,8 +26,17 @@ const HOUR = 3_600_000;
 const PAUSED_RECHECK_MS = 60_000;
 
 export interface WatchdogOptions {
-  /** Nodes watched: `policies.watchdog.nodes` among the nodes with `agent: true` (see policyNodes). */
+  /** Nodes watched: `policies.watchdog.nodes` among the nodes that may run an agent (see policyNodes). */
   nodes: number[];
+  /** Whether a node is an agent node now; others are never counted hung. Default: all of `nodes`. */
+  isAgentNode?: (node: number) => boolean;
+  /**
+   * The node's agent stayed away across a whole watchdog power cycle: asked instead of the next
+   * cycle. True when the node dropped out (an `auto` node then counts as agentless until its
+   * agent is seen again: an uninstalled agent never leads to power cycles for ever); false
+   * keeps it watched (`agent: true`, cycled up to max_per_hour).
+   */
+  agentLost?: (node: number) => boolean;
   offlineAfterMs: number;
   maxPerHour: number;
   clock: Clock;
@@ -51,6 +60,8 @@ interface WatchedNode {
   pausedReported: boolean;
   capReported: boolean;
   cycling: boolean;
+  /** Power-cycled by the watchdog, and its agent not online since. */
+  cycledWithoutAgent: boolean;
 }
 
 /**
@@ -62,6 +73,8 @@ interface WatchedNode {
  * online again or its power goes off. A node halted on purpose and left powered (a graceful
  * sequence that failed, a bridge stopped mid-sequence) is therefore never switched back on
  * by the watchdog. An agent never heard from counts as offline from the time power is seen ON.
+ * Only agent nodes are watched (isAgentNode); an agent still away after a watchdog power cycle
+ * is asked about through agentLost before a second cycle.
  */
 export class Watchdog {
   private readonly nodes = new Map<number, WatchedNode>();
@@ -81,6 +94,7 @@ export class Watchdog {
         pausedReported: false,
         capReported: false,
         cycling: false,
+        cycledWithoutAgent: false,
       });
     }
   }
@@ -90,7 +104,10 @@ export class Watchdog {
     const watched = this.nodes.get(node);
     if (!watched) return;
     watched.agent = state;
-    if (state === 'online') watched.downOnPurpose = false;
+    if (state === 'online') {
+      watched.downOnPurpose = false;
+      watched.cycledWithoutAgent = false;
+    }
     if (state === 'shutting_down') watched.downOnPurpose = true;
     this.evaluate(node, watched, at);
   }
@@ -146,7 +163,9 @@ export class Watchdog {
 
   private evaluate(node: number, watched: WatchedNode, at?: number): void {
     if (this.stopped || watched.cycling) return;
-    const hung = this.brokerUp && watched.power === true && watched.agent !== 'online' && watched.agent !== 'shutting_down' && !watched.downOnPurpose;
+    const agentNode = this.opts.isAgentNode?.(node) ?? true;
+    const agentAway = watched.agent !== 'online' && watched.agent !== 'shutting_down';
+    const hung = this.brokerUp && agentNode && watched.power === true && agentAway && !watched.downOnPurpose;
     if (!hung) {
       watched.hungSince = undefined;
       watched.pausedReported = false;
@@ -187,6 +206,14 @@ export class Watchdog {
       this.arm(node, watched, PAUSED_RECHECK_MS);
       return;
     }
+    if (watched.cycledWithoutAgent && this.opts.agentLost?.(node)) {
+      watched.cycledWithoutAgent = false;
+      const lost = `not power-cycled again: its agent did not come back after the last power cycle; node ${node} counts as agentless until its agent is seen again`;
+      this.emit(node, 'error', reason, lost);
+      watched.hungSince = undefined;
+      this.evaluate(node, watched);
+      return;
+    }
     while (this.cycles.length > 0 && this.cycles[0]! <= now - HOUR) this.cycles.shift();
     if (this.cycles.length >= this.opts.maxPerHour) {
       if (!watched.capReported) {
@@ -208,6 +235,7 @@ export class Watchdog {
     watched.pausedReported = false;
     try {
       await this.opts.powerCycle(node);
+      watched.cycledWithoutAgent = watched.agent !== 'online';
       this.emit(node, 'ok', `power-cycled: ${reason}`);
     } catch (error) {
       this.emit(node, 'error', reason, `power cycle failed: ${errorMessage(error)}`);
@@ -303,12 +331,13 @@ export class Thermal {
 }
 
 /**
- * The nodes a policy watches: its `nodes` list among the enabled nodes with `agent: true`
- * (only an agent reports liveness and temperature).
+ * The nodes a policy may watch: its `nodes` list among the enabled nodes not set to
+ * `agent: false` (only an agent reports liveness and temperature; an `auto` node is watched
+ * once its agent has been seen, see WatchdogOptions.isAgentNode).
  */
 export function policyNodes(config: Config, policy: 'watchdog' | 'thermal'): number[] {
   const nodes = resolveNodes(config);
-  const withAgent = new Set(nodes.filter((n) => n.agent && n.enabled).map((n) => n.number));
+  const withAgent = new Set(nodes.filter((n) => n.agent !== false && n.enabled).map((n) => n.number));
   return expandNodeList(config.policies[policy].nodes, nodes).filter((n) => withAgent.has(n));
 }
 

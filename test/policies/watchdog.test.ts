@@ -202,4 +202,85 @@ describe('watchdog policy', () => {
     await clock.advance(60 * MINUTE);
     assert.equal(cycled.length, 0);
   });
+
+  describe('auto nodes (agent: auto)', () => {
+    let agentNodes: Set<number>;
+    let lost: number[];
+    let autoWatchdog: Watchdog;
+
+    beforeEach(() => {
+      agentNodes = new Set([3]);
+      lost = [];
+      autoWatchdog = new Watchdog({
+        nodes: [3],
+        isAgentNode: (n) => agentNodes.has(n),
+        // Node 3 is auto: it drops out (as AgentNodes.forget does).
+        agentLost: (n) => {
+          lost.push(n);
+          return agentNodes.delete(n);
+        },
+        offlineAfterMs: 10 * MINUTE,
+        maxPerHour: 10,
+        clock,
+        isPaused: () => false,
+        powerCycle: (node) => {
+          cycled.push({ node, at: clock.now() });
+          return Promise.resolve();
+        },
+        onEvent: (event) => events.push(event),
+      });
+    });
+
+    afterEach(() => autoWatchdog.stop());
+
+    it('never counts a node hung before it is an agent node', async () => {
+      agentNodes.clear();
+      autoWatchdog.power(3, true);
+      await clock.advance(60 * MINUTE);
+      assert.deepEqual(cycled, []);
+    });
+
+    it('an agent still away offline_after after a power cycle: no second cycle, the node drops out', async () => {
+      autoWatchdog.power(3, true);
+      autoWatchdog.agentState(3, 'online');
+      autoWatchdog.agentState(3, 'offline');
+      await clock.advance(10 * MINUTE);
+      assert.equal(cycled.length, 1);
+      autoWatchdog.power(3, false);
+      autoWatchdog.power(3, true); // the cycle: off, then on again
+      await clock.advance(10 * MINUTE);
+      assert.equal(cycled.length, 1, 'not cycled a second time');
+      assert.deepEqual(lost, [3]);
+      assert.match(events.at(-1)?.error ?? '', /did not come back after the last power cycle; node 3 counts as agentless/);
+      await clock.advance(5 * 60 * MINUTE);
+      assert.equal(cycled.length, 1, 'and never again while its agent stays away');
+    });
+
+    it('an agent that comes back after the cycle keeps the node watched', async () => {
+      autoWatchdog.power(3, true);
+      autoWatchdog.agentState(3, 'offline');
+      await clock.advance(10 * MINUTE);
+      autoWatchdog.agentState(3, 'online');
+      autoWatchdog.agentState(3, 'offline');
+      await clock.advance(10 * MINUTE);
+      assert.equal(cycled.length, 2);
+      assert.deepEqual(lost, []);
+    });
+
+    it('a node that does not drop out (agent: true) is cycled again, up to max_per_hour', async () => {
+      autoWatchdog.stop();
+      autoWatchdog = new Watchdog({
+        nodes: [3], isAgentNode: () => true, agentLost: () => false, offlineAfterMs: 10 * MINUTE, maxPerHour: 10, clock,
+        isPaused: () => false,
+        powerCycle: (node) => {
+          cycled.push({ node, at: clock.now() });
+          return Promise.resolve();
+        },
+        onEvent: (event) => events.push(event),
+      });
+      autoWatchdog.power(3, true);
+      await clock.advance(30 * MINUTE);
+      assert.equal(cycled.length, 3);
+    });
+  });
 });

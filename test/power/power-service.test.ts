@@ -85,6 +85,37 @@ describe('PowerService', () => {
     });
   });
 
+  describe('SHUTDOWN of a node without an agent', () => {
+    it('is refused with an error that names FORCE_OFF, and nothing is written (agent: auto, never seen)', async () => {
+      const r = await rig();
+      for (const source of ['mqtt', 'schedule', 'cli'] as const) {
+        const result = await r.finish(r.service.execute(5, 'shutdown', source));
+        assert.equal(result.ok, false);
+        assert.match(result.error ?? '', /node 5 has no agent \(no agent has been seen on node 5\).*nothing was cut.*FORCE_OFF/);
+      }
+      assert.deepEqual(r.writes, []);
+      assert.equal(r.powered(5), true);
+      assert.deepEqual(r.sent, []);
+    });
+
+    it('says agent: false where the config says so; OFF of the same node still cuts at once', async () => {
+      const r = await rig({ nodes: { 5: { agent: false } } });
+      const refused = await r.finish(r.service.execute(5, 'shutdown', 'mqtt'));
+      assert.match(refused.error ?? '', /nodes\.5\.agent is false/);
+      const off = await r.finish(r.service.execute(5, 'off', 'mqtt'));
+      assert.equal(off.ok, true);
+      assert.deepEqual(r.writes.map((w) => [w.node, w.on]), [[5, false]]);
+    });
+
+    it('of a node already off is "already off", not an error', async () => {
+      const r = await rig();
+      await r.setDirectly(6, false);
+      const result = await r.finish(r.service.execute(6, 'shutdown', 'schedule'));
+      assert.equal(result.ok, true);
+      assert.equal(result.note, 'already off');
+    });
+  });
+
   it('refuses REBOOT of a node that is off and does not switch it on', async () => {
     const r = await rig();
     await r.setDirectly(6, false);

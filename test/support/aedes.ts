@@ -15,6 +15,8 @@ export interface TestBroker {
   dropConnections(): void;
   /** Destroys the socket of one client (by client id), as when that process dies. */
   killClient(clientId: string): void;
+  /** Calls `listener` with each topic filter a client subscribes to, once the subscription is in place. */
+  onSubscribe(listener: (filter: string, clientId: string) => void): void;
   /** Drops every connection, then stops listening and closes the broker. */
   close(): Promise<void>;
 }
@@ -24,6 +26,10 @@ export async function startAedes(): Promise<TestBroker> {
   const sockets = new Set<Socket>();
   const clientIds: string[] = [];
   const clients = new Map<string, { conn: { destroy(): void } }>();
+  const subscribeListeners: ((filter: string, clientId: string) => void)[] = [];
+  broker.on('subscribe', (subscriptions, client) => {
+    for (const subscription of subscriptions) for (const listener of subscribeListeners) listener(subscription.topic, client.id);
+  });
   broker.on('client', (client) => {
     clientIds.push(client.id);
     clients.set(client.id, client as unknown as { conn: { destroy(): void } });
@@ -46,6 +52,7 @@ export async function startAedes(): Promise<TestBroker> {
     clientIds,
     dropConnections,
     killClient: (clientId) => clients.get(clientId)?.conn.destroy(),
+    onSubscribe: (listener) => subscribeListeners.push(listener),
     close: async () => {
       dropConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
