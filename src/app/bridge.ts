@@ -121,7 +121,8 @@ export class BridgeApp implements Bridge {
       logger.info(`watch it with: mosquitto_sub -h ${this.broker.host} -p ${this.broker.port} -t '${config.mqtt.base_topic}/#' -v`);
     }
 
-    this.agentNodes = await openAgentNodes(config.state_dir, this.nodes, logger.child({ part: 'agents' }), (n, isAgent, reason) => {
+    const agentsLogger = logger.child({ part: 'agents' });
+    this.agentNodes = await openAgentNodes(config.state_dir, this.nodes, agentsLogger, (n, isAgent, reason) => {
       this.extensions?.agentNodeChanged(n, isAgent, reason);
       void this.ha?.refresh();
     });
@@ -170,7 +171,8 @@ export class BridgeApp implements Bridge {
     if (config.homeassistant.enabled || Object.keys(this.state.data.discovery).length > 0) {
       this.ha = new HaPublisher(
         {
-          config, nodes: () => this.agentNodes.resolved(), board: info, version: VERSION, schedules: () => this.extensions?.scheduleNames() ?? [],
+          config, nodes: () => this.agentNodes.resolved(), board: info, version: VERSION,
+          schedules: () => this.extensions?.scheduleNames() ?? [],
           connection: this.connection, clock, logger: logger.child({ part: 'homeassistant' }),
           previousIndex: this.state.data.discovery,
           saveIndex: (index) => this.state.update((d) => { d.discovery = index; }),
@@ -290,7 +292,8 @@ export class BridgeApp implements Bridge {
       await this.board.ensureOpen();
       const reading = await this.board.driver.readPower();
       for (const node of this.nodes) {
-        this.model.observe(node.number, reading.power[node.number - 1] ?? null, this.extensions?.awaitsAgent(node.number) ?? false);
+        const awaitsAgent = this.extensions?.awaitsAgent(node.number) ?? false;
+        this.model.observe(node.number, reading.power[node.number - 1] ?? null, awaitsAgent);
         if (reading.present) this.model.setPresent(node.number, reading.present[node.number - 1] ?? null);
       }
       await this.extensions?.poll();
@@ -442,7 +445,8 @@ export class BridgeApp implements Bridge {
       nodes: this.nodes.map((node) => {
         const snap = this.model.snapshot(node.number);
         return {
-          node: node.number, name: node.name, enabled: node.enabled, protected: node.protected, agent: this.agentNodes.isAgentNode(node.number),
+          node: node.number, name: node.name, enabled: node.enabled, protected: node.protected,
+          agent: this.agentNodes.isAgentNode(node.number),
           power: snap?.power === null || snap === undefined ? null : snap.power ? 'ON' : 'OFF',
           state: snap?.state.state ?? 'unknown',
           ...(this.board.driver.info.canTellPresence ? { present: snap?.present ?? null } : {}),

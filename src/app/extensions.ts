@@ -128,7 +128,10 @@ export class BridgeExtensions {
       this.watchdog = new Watchdog({
         nodes: policyNodes(config, 'watchdog'),
         isAgentNode: (n) => agentNodes.isAgentNode(n),
-        agentLost: (n) => agentNodes.forget(n, `the watchdog power-cycled node ${n} and its agent stayed offline for ${formatDuration(watchdog.offline_after)}`),
+        agentLost: (n) => {
+          const away = formatDuration(watchdog.offline_after);
+          return agentNodes.forget(n, `the watchdog power-cycled node ${n} and its agent stayed offline for ${away}`);
+        },
         offlineAfterMs: watchdog.offline_after,
         maxPerHour: watchdog.max_per_hour,
         clock,
@@ -194,14 +197,19 @@ export class BridgeExtensions {
     const answered = connection.roundTrip(`${topics.agentStateWildcard}/none`).then(() => true);
     const late = sleep(systemClock, AGENT_STATES_WAIT_MS, timeUp.signal).then(() => false, () => true);
     const inTime = await Promise.race([answered, late]).finally(() => timeUp.abort());
-    if (!inTime) this.bridge.logger.warn(`the broker did not answer within ${AGENT_STATES_WAIT_MS} ms: going on without waiting for the agents' states`);
+    if (!inTime) {
+      const waited = `${AGENT_STATES_WAIT_MS} ms`;
+      this.bridge.logger.warn(`the broker did not answer within ${waited}: going on without the agents' states`);
+    }
   }
 
   /** A node became an agent node (its agent was seen) or stopped being one (the watchdog gave up on it). */
   agentNodeChanged(node: number, isAgentNode: boolean, reason: string): void {
     this.bridge.event({
       type: 'agent', node, source: isAgentNode ? 'mqtt' : 'policy', result: 'ok',
-      message: isAgentNode ? `node ${node} is an agent node: ${reason}` : `node ${node} counts as agentless until its agent is seen again: ${reason}`,
+      message: isAgentNode
+        ? `node ${node} is an agent node: ${reason}`
+        : `node ${node} counts as agentless until its agent is seen again: ${reason}`,
     });
   }
 

@@ -19,7 +19,8 @@ export function defaultAgentsSeen(): AgentsSeenData {
 export function parseAgentsSeen(value: unknown): AgentsSeenData | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const v = value as Partial<AgentsSeenData>;
-  if (v.version !== 1 || !Array.isArray(v.seen) || !v.seen.every((n) => Number.isInteger(n) && n >= 1)) return undefined;
+  if (v.version !== 1 || !Array.isArray(v.seen)) return undefined;
+  if (!v.seen.every((n) => Number.isInteger(n) && n >= 1)) return undefined;
   return { version: 1, seen: [...new Set(v.seen)].sort((a, b) => a - b) };
 }
 
@@ -74,7 +75,7 @@ export class AgentNodes {
   observed(node: number, state: string): void {
     if (!this.isAuto(node) || this.seen.has(node) || !LIVE_STATES.has(state)) return;
     this.seen.add(node);
-    this.deps.logger.info(`node ${node}: its agent is ${state}: node ${node} is an agent node from now on (agent: auto)`);
+    this.deps.logger.info(`node ${node}: its agent is ${state}: an agent node from now on (agent: auto)`);
     this.persist();
     this.deps.onChange?.(node, true, `its agent was seen (${state})`);
   }
@@ -106,7 +107,9 @@ export class AgentNodes {
     // One save after the other, in order: the last one holds what is known now.
     this.saving = this.saving
       .then(() => this.deps.save(data))
-      .catch((error: unknown) => this.deps.logger.warn(`saving the agents seen failed (a restart may not know them): ${errorMessage(error)}`));
+      .catch((error: unknown) => {
+        this.deps.logger.warn(`saving the agents seen failed (a restart may not know them): ${errorMessage(error)}`);
+      });
   }
 }
 

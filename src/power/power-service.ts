@@ -402,7 +402,8 @@ export class PowerService {
 
 /** SHUTDOWN of a node without an agent: refused (power stays on), saying why and what cuts instead. */
 function noAgentMessage(node: ResolvedNode): string {
-  const why = node.agent === 'auto' ? `no agent has been seen on node ${node.number}` : `nodes.${node.number}.agent is false`;
-  return `node ${node.number} has no agent (${why}): SHUTDOWN shuts the OS down and needs the agent; nothing was cut; ` +
+  const n = node.number;
+  const why = node.agent === 'auto' ? `no agent has been seen on node ${n}` : `nodes.${n}.agent is false`;
+  return `node ${n} has no agent (${why}): SHUTDOWN shuts the OS down and needs the agent; nothing was cut; ` +
     'use FORCE_OFF (or OFF) to cut power without an OS shutdown';
 }

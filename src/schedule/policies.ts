@@ -208,7 +208,9 @@ export class Watchdog {
     }
     if (watched.cycledWithoutAgent && this.opts.agentLost?.(node)) {
       watched.cycledWithoutAgent = false;
-      const lost = `not power-cycled again: its agent did not come back after the last power cycle; node ${node} counts as agentless until its agent is seen again`;
+      const lost =
+        `not power-cycled again: its agent did not come back after the last power cycle; ` +
+        `node ${node} counts as agentless until its agent is seen again`;
       this.emit(node, 'error', reason, lost);
       watched.hungSince = undefined;
       this.evaluate(node, watched);

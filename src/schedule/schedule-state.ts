@@ -41,7 +41,9 @@ export type ScheduleRecord = z.output<typeof recordSchema>;
 export type SchedulesState = z.output<typeof fileSchema>;
 
 export function emptyScheduleRecord(): ScheduleRecord {
-  return { enabled: null, last_run: null, last_result: null, done: [], latest_at: null, armed_at: null, armed_for: null };
+  return {
+    enabled: null, last_run: null, last_result: null, done: [], latest_at: null, armed_at: null, armed_for: null,
+  };
 }
 
 export function emptySchedulesState(): SchedulesState {

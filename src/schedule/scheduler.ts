@@ -8,7 +8,9 @@ import type { ScheduleRecord } from './schedule-state.js';
 import type { RunContext, RunOutcome, ScheduleStatePayload, SchedulerOptions } from './scheduler-types.js';
 import { formatInstant } from './time-zone.js';
 
-export type { RunContext, RunOutcome, ScheduleResult, ScheduleStatePayload, SchedulerOptions, SkipReport } from './scheduler-types.js';
+export type {
+  RunContext, RunOutcome, ScheduleResult, ScheduleStatePayload, SchedulerOptions, SkipReport,
+} from './scheduler-types.js';
 
 /**
  * Runs the configured schedules (docs/schedules.md): each occurrence once, in the

@@ -22,13 +22,16 @@ describe('bridge: agent auto', function () {
     board = createCountedTpi1(clock);
   });
 
-  const agentSays = (node: number, word: string): Promise<void> => env.rec.publish(`${BASE}/node/${node}/agent/state`, word, { retain: true });
-  const seenFile = (): { seen: number[] } => JSON.parse(readFileSync(path.join(env.stateDir, 'agents.json'), 'utf8')) as { seen: number[] };
+  const agentSays = (node: number, word: string): Promise<void> =>
+    env.rec.publish(`${BASE}/node/${node}/agent/state`, word, { retain: true });
+  const seenFile = (): { seen: number[] } =>
+    JSON.parse(readFileSync(path.join(env.stateDir, 'agents.json'), 'utf8')) as { seen: number[] };
   const cutsOf = (node: number): number => board.changes.filter((c) => c.node === node && !c.on).length;
 
   async function nodeStatus(node: number): Promise<{ agent: boolean; agent_state?: string }> {
     const response = await env.rec.request('status');
-    return (response.data as { nodes: { node: number; agent: boolean; agent_state?: string }[] }).nodes.find((n) => n.node === node)!;
+    const { nodes } = response.data as { nodes: { node: number; agent: boolean; agent_state?: string }[] };
+    return nodes.find((n) => n.node === node)!;
   }
 
   /** The bridge sent SHUTDOWN to the agent; the agent shuts down (shutting_down, then offline) only when told to. */
@@ -142,10 +145,9 @@ describe('bridge: agent auto', function () {
     await advanceUntil(clock, () => board.changes.some((c) => c.node === 3 && c.on), 'node 3 power-cycled', 1000, 5 * MINUTE);
     await env.rec.waitForEvent((e) => e.type === 'watchdog' && e.node === 3 && e.result === 'ok', 5000, from);
 
-    const dropped = await (async () => {
-      await advanceUntil(clock, () => env.rec.events(from).some((e) => e.type === 'watchdog' && e.result === 'error'), 'the watchdog gives up on node 3', 1000, 5 * MINUTE);
-      return env.rec.events(from).find((e) => e.type === 'watchdog' && e.result === 'error')!;
-    })();
+    const gaveUp = (): boolean => env.rec.events(from).some((e) => e.type === 'watchdog' && e.result === 'error');
+    await advanceUntil(clock, gaveUp, 'the watchdog gives up on node 3', 1000, 5 * MINUTE);
+    const dropped = env.rec.events(from).find((e) => e.type === 'watchdog' && e.result === 'error')!;
     assert.match(dropped.error ?? '', /did not come back.*agentless until its agent is seen again/);
     for (let i = 0; i < 12; i++) {
       await clock.advance(10 * MINUTE);
@@ -155,7 +157,8 @@ describe('bridge: agent auto', function () {
     assert.equal(cutsOf(5), 0, 'node 5 (no agent seen) never cycled');
     assert.deepEqual(seenFile().seen, [], 'node 3 forgotten in state_dir');
     assert.equal((await nodeStatus(3)).agent, false);
-    const device = JSON.parse(env.rec.last(`homeassistant/device/${BOARD_ID}_node3/config`)!.payload) as { components: Record<string, object> };
+    const deviceConfig = env.rec.last(`homeassistant/device/${BOARD_ID}_node3/config`)!.payload;
+    const device = JSON.parse(deviceConfig) as { components: Record<string, object> };
     assert.equal(device.components.shutdown, undefined, 'its device lost the Shut down button');
 
     // The agent is installed again: node 3 is an agent node and watched again.
@@ -163,7 +166,8 @@ describe('bridge: agent auto', function () {
     await until(() => seenFile().seen.includes(3), 'node 3 seen again');
     assert.equal((await nodeStatus(3)).agent, true);
     await agentSays(3, 'offline');
-    await advanceUntil(clock, () => board.changes.filter((c) => c.node === 3 && c.on).length === 2, 'node 3 watched (and cycled) again', 1000, 5 * MINUTE);
+    const backOn = (): number => board.changes.filter((c) => c.node === 3 && c.on).length;
+    await advanceUntil(clock, () => backOn() === 2, 'node 3 watched (and cycled) again', 1000, 5 * MINUTE);
     assert.equal(cutsOf(3), 2);
   });
 });

@@ -17,7 +17,8 @@ describe('bridge: schedule catch-up never makes up an occurrence from before the
   const sections = { schedules: [earlyOff] };
 
   const scheduleRecord = (stateDir: string): Record<string, unknown> | undefined => {
-    const file = JSON.parse(readFileSync(path.join(stateDir, 'schedules.json'), 'utf8')) as { schedules: Record<string, Record<string, unknown>> };
+    const text = readFileSync(path.join(stateDir, 'schedules.json'), 'utf8');
+    const file = JSON.parse(text) as { schedules: Record<string, Record<string, unknown>> };
     return file.schedules['early-off'];
   };
 
@@ -27,12 +28,14 @@ describe('bridge: schedule catch-up never makes up an occurrence from before the
 
     const mark = env.rec.mark();
     await env.start({ clock, bus: board.countingBus, sections });
-    await env.rec.waitFor(`${BASE}/schedule/early-off`, (m) => (JSON.parse(m.payload) as { next_run: string | null }).next_run !== null, 5000, mark);
+    const armed = (m: { payload: string }): boolean => (JSON.parse(m.payload) as { next_run: string | null }).next_run !== null;
+    await env.rec.waitFor(`${BASE}/schedule/early-off`, armed, 5000, mark);
     await delay(200);
     assert.deepEqual(poweredNodes(board), [1, 2, 3, 4, 5, 6, 7], 'node 4 was not switched off at the start');
     assert.deepEqual(board.changes, [], 'no power change at all');
     assert.deepEqual(env.rec.events(mark).filter((e) => e.type === 'schedule'), [], 'no schedule event: nothing run, nothing reported');
-    const state = JSON.parse(env.rec.last(`${BASE}/schedule/early-off`)!.payload) as { last_run: string | null; last_result: string | null };
+    const published = env.rec.last(`${BASE}/schedule/early-off`)!.payload;
+    const state = JSON.parse(published) as { last_run: string | null; last_result: string | null };
     assert.equal(state.last_run, null, 'no last_run for a run that never happened');
     assert.equal(state.last_result, null);
     assert.equal(scheduleRecord(env.stateDir)?.armed_at, Date.parse('2027-03-10T05:12:00Z'), 'when it was first armed is kept in state_dir');
@@ -59,7 +62,8 @@ describe('bridge: schedule catch-up never makes up an occurrence from before the
     clock.jump(Date.parse('2027-03-10T05:12:00Z'));
     const mark = env.rec.mark();
     await env.start({ clock, bus: board.countingBus, sections });
-    await env.rec.waitFor(`${BASE}/schedule/early-off`, (m) => (JSON.parse(m.payload) as { cron: string }).cron === '10 05 * * *', 5000, mark);
+    const edited = (m: { payload: string }): boolean => (JSON.parse(m.payload) as { cron: string }).cron === '10 05 * * *';
+    await env.rec.waitFor(`${BASE}/schedule/early-off`, edited, 5000, mark);
     await delay(200);
     assert.deepEqual(board.changes, [], 'node 4 was not switched off');
     assert.equal(scheduleRecord(env.stateDir)?.armed_at, Date.parse('2027-03-10T05:12:00Z'));
