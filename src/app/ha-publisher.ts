@@ -65,52 +65,36 @@ export class HaPublisher {
   }
 
   /**
-   * The board told more after the start (a BMC that answered late, node names set on the BMC):
-   * publishes discovery again where it changed, retiring what went away.
+   * Publishes discovery again where it changed since (the board told more after the start, a
+   * node became an agent node or stopped being one), retiring what went away; devices that did
+   * not change are not sent again. Refreshes run one after the other.
    */
-  async refresh(): Promise<void> {
-    const previous = this.messages;
-    if (JSON.stringify(this.build()) === JSON.stringify(previous)) return;
-    await this.publishChanges(previous);
+  refresh(): Promise<void> {
+    this.refreshing = this.refreshing
+      .then(() => this.publishChanges(this.messages))
+      .catch((error: unknown) => this.deps.logger.warn(`republishing discovery failed: ${errorMessage(error)}`));
+    return this.refreshing;
   }
 
   private async publishChanges(previous: DiscoveryMessage[] | DiscoveryIndex): Promise<void> {
+    // Messages published before exactly as they are now (none at start: only an index is known then).
+    const unchanged = new Set(Array.isArray(previous) ? previous.map((m) => m.topic + JSON.stringify(m.payload)) : []);
     this.messages = this.build();
     const plan = planDiscoveryChanges(previous, this.messages);
+    const then = plan.then.filter((m) => m.payload === null || !unchanged.has(m.topic + JSON.stringify(m.payload)));
+    if (plan.first.length === 0 && then.length === 0) return;
     if (plan.first.length > 0) {
       for (const message of plan.first) await this.send(message);
       // HA must process the reduced components before the final configs replace them.
       await sleep(this.deps.clock, 1000);
     }
-    for (const message of plan.then) await this.send(message);
+    for (const message of then) await this.send(message);
     await this.deps.saveIndex(indexOf(this.messages));
   }
 
   private async send(message: PlannedMessage): Promise<void> {
     const payload = message.payload === null ? '' : JSON.stringify(message.payload);
     await this.deps.connection.publish(message.topic, payload, { retain: true });
-  }
-
-  /**
-   * Publishes the devices whose discovery changed since (a node became an agent node, or
-   * stopped being one), removing components the way publishAtStart does; the others are left.
-   */
-  refresh(): Promise<void> {
-    this.refreshing = this.refreshing.then(async () => {
-      const next = this.build();
-      const before = new Map(this.messages.map((m) => [m.topic, JSON.stringify(m.payload)]));
-      const plan = planDiscoveryChanges(this.messages, next);
-      this.messages = next;
-      const changed = plan.then.filter((m) => m.payload === null || before.get(m.topic) !== JSON.stringify(m.payload));
-      if (changed.length === 0) return;
-      if (plan.first.length > 0) {
-        for (const message of plan.first) await this.send(message);
-        await sleep(this.deps.clock, 1000);
-      }
-      for (const message of changed) await this.send(message);
-      await this.deps.saveIndex(indexOf(next));
-    }).catch((error: unknown) => this.deps.logger.warn(`republishing discovery failed: ${errorMessage(error)}`));
-    return this.refreshing;
   }
 
   /** `homeassistant/status` arrived. */
