@@ -112,9 +112,10 @@ describe('bridge: agent auto', function () {
     await env.start({ clock, bus: board.countingBus, sections: { homeassistant: { enabled: true } } });
     const topic = `homeassistant/device/${BOARD_ID}_node4/config`;
     const components = (payload: string): string[] => Object.keys((JSON.parse(payload) as { components: object }).components);
-    const before = env.rec.last(topic);
-    assert.ok(before, 'node 4 has a device');
+    // Published before start() resolved; its delivery to the recorder may still be under way.
+    const before = await env.rec.waitFor(topic);
     assert.ok(!components(before.payload).includes('agent'), 'no agent entities before the agent is seen');
+    await env.rec.waitFor(`homeassistant/device/${BOARD_ID}_node7/config`);
 
     const from = env.rec.mark();
     await agentSays(4, 'online');
