@@ -1,3 +1,4 @@
+import type { AgentState } from '../agent/state.js';
 import type { ResolvedNode } from '../config/nodes.js';
 import { JsonStateFile } from '../state/store.js';
 import { errorMessage } from '../util/errors.js';
@@ -35,7 +36,7 @@ export interface AgentNodesDeps {
 }
 
 /** Agent states that only a running agent publishes (`offline` may be a will retained for years). */
-const LIVE_STATES = new Set(['online', 'shutting_down']);
+const LIVE_STATES: ReadonlySet<AgentState> = new Set<AgentState>(['online', 'shutting_down']);
 
 /**
  * Which nodes are agent nodes (docs/configuration.md, `nodes.<n>.agent`): `true` and `false`
@@ -72,7 +73,7 @@ export class AgentNodes {
   }
 
   /** What `node/<n>/agent/state` said: a live agent makes an auto node an agent node. */
-  observed(node: number, state: string): void {
+  observed(node: number, state: AgentState): void {
     if (!this.isAuto(node) || this.seen.has(node) || !LIVE_STATES.has(state)) return;
     this.seen.add(node);
     this.deps.logger.info(`node ${node}: its agent is ${state}: an agent node from now on (agent: auto)`);
