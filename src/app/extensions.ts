@@ -1,4 +1,4 @@
-import { expandNodeList, findNode } from '../config/nodes.js';
+import { expandNodeList } from '../config/nodes.js';
 import type { ScheduleConfig } from '../config/schema.js';
 import { nodeFromTopic } from '../mqtt/topics.js';
 import { parseAgentState } from '../agent/state.js';
