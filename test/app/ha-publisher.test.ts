@@ -27,7 +27,7 @@ describe('HaPublisher: Home Assistant births', () => {
     } as unknown as MqttConnection;
     publisher = new HaPublisher(
       {
-        config, nodes: resolveNodes(config), board: TPI1, version: '0.0.0', schedules: () => [], connection, clock,
+        config, nodes: () => resolveNodes(config), board: TPI1, version: '0.0.0', schedules: () => [], connection, clock,
         logger: silentLogger(), previousIndex: {}, saveIndex: async () => {}, random: () => 0.5, // 3 s quiet
       },
       async () => {
