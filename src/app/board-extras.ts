@@ -40,8 +40,9 @@ export class BoardExtras {
         const same = last !== undefined && (at === null || last === null ? at === last : Math.abs(at - last) < BOOT_JITTER_MS);
         if (same) continue;
         this.booted.set(node.number, at);
-        // HA's timestamp sensor takes "None" for unknown; an empty payload would be ignored.
-        const payload = at === null ? 'None' : new Date(Math.round(at / 1000) * 1000).toISOString();
+        // "unknown" reads plainly on the topic; the discovery's value_template turns it into the
+        // "None" that Home Assistant's timestamp sensor takes for unknown (an empty payload is ignored).
+        const payload = at === null ? 'unknown' : new Date(Math.round(at / 1000) * 1000).toISOString();
         await this.connection.publishState(this.topics.nodeBooted(node.number), payload);
       }
     }

@@ -165,6 +165,7 @@ export function buildNodeDevice(input: DiscoveryInput, node: ResolvedNode): Disc
       device_class: 'timestamp',
       entity_category: 'diagnostic',
       state_topic: t.nodeBooted(n),
+      value_template: "{{ None if value == 'unknown' else value }}",
       ...availability(bridge),
     };
   }

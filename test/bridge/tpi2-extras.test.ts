@@ -24,8 +24,8 @@ describe('bridge: Turing Pi 2 extras (simulated BMC)', function () {
     assert.ok(Math.abs(Date.parse(booted1.payload) - startedAt) <= 2000, `node 1 booted about when the simulated BMC started (${booted1.payload})`);
     const fan = await env.rec.waitFor(`${BASE}/board/fan`);
     assert.deepEqual(JSON.parse(fan.payload), { percentage: 50, level: 3, max_level: 6 }, 'the 2.5 board\'s fan at level 3 of 6');
-    await env.rec.waitForPayload(`${BASE}/node/3/booted`, 'None');
-    await env.rec.waitForPayload(`${BASE}/node/4/booted`, 'None');
+    await env.rec.waitForPayload(`${BASE}/node/3/booted`, 'unknown');
+    await env.rec.waitForPayload(`${BASE}/node/4/booted`, 'unknown');
 
     // Polls while nothing changes: time moves, power_on_time grows with it, the boot is the same.
     for (let i = 0; i < 4; i++) {
@@ -46,7 +46,7 @@ describe('bridge: Turing Pi 2 extras (simulated BMC)', function () {
     await env.rec.waitForPayload(`${BASE}/node/3/power`, 'ON', 5000, mark);
     await clock.advance(3000);
     await env.run.bridge.poll();
-    const booted3 = await env.rec.waitFor(`${BASE}/node/3/booted`, (m) => m.payload !== 'None', 5000, mark);
+    const booted3 = await env.rec.waitFor(`${BASE}/node/3/booted`, (m) => m.payload !== 'unknown', 5000, mark);
     assert.match(booted3.payload, ISO);
     assert.ok(Date.parse(booted3.payload) > Date.parse(booted1.payload), 'node 3 booted after node 1');
     await delay(50);

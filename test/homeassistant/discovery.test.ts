@@ -314,7 +314,8 @@ describe('Home Assistant discovery', () => {
       assert.equal(booted.device_class, 'timestamp');
       assert.equal(booted.entity_category, 'diagnostic');
       assert.equal(booted.state_topic, 'lab/tp2/node/1/booted');
-      assert.equal(booted.value_template, undefined);
+      // "unknown" on the topic becomes the "None" Home Assistant's timestamp sensor takes for unknown.
+      assert.equal(booted.value_template, "{{ None if value == 'unknown' else value }}");
       assert.equal(booted.unique_id, 'tp2_node1_booted');
     });
 
