@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,12 +14,36 @@ const LOCK_MODULE = fileURLToPath(new URL('../../../src/board/lock.js', import.m
 const OTHER_UID = 54_321;
 
 /**
+ * The lock module where OTHER_UID can read it. The checkout may sit in a folder only its owner can
+ * enter (CI clones into `mktemp -d`, mode 0700), so the compiled src/ is copied to a folder open
+ * to all, with a package.json that keeps its .js files ES modules.
+ */
+function lockModuleForAnyUser(): { module: string; remove: () => void } {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'tpm-lock-module-'));
+  cpSync(path.dirname(path.dirname(LOCK_MODULE)), path.join(root, 'src'), { recursive: true });
+  writeFileSync(path.join(root, 'package.json'), '{ "type": "module" }\n');
+  const openToAll = (folder: string): void => {
+    chmodSync(folder, 0o755);
+    for (const entry of readdirSync(folder, { withFileTypes: true })) {
+      const full = path.join(folder, entry.name);
+      if (entry.isDirectory()) openToAll(full);
+      else chmodSync(full, 0o644);
+    }
+  };
+  openToAll(root);
+  return { module: path.join(root, 'src', 'board', 'lock.js'), remove: () => rmSync(root, { recursive: true, force: true }) };
+}
+
+/**
  * Another process that takes the lock and holds it until killed: prints "held" or "refused: ...".
  * `wrap` runs it in another PID namespace (unshare), as a bridge in a container would be.
  */
-function startHolder(lockPath: string, options: { wrap?: string[]; uid?: number } = {}): { child: ChildProcess; outcome: Promise<string> } {
+function startHolder(
+  lockPath: string,
+  options: { wrap?: string[]; uid?: number; module?: string } = {},
+): { child: ChildProcess; outcome: Promise<string> } {
   const script =
-    `import(${JSON.stringify(LOCK_MODULE)}).then((m) => m.acquireBusLock(${JSON.stringify(lockPath)}, { bus: 1 }))` +
+    `import(${JSON.stringify(options.module ?? LOCK_MODULE)}).then((m) => m.acquireBusLock(${JSON.stringify(lockPath)}, { bus: 1 }))` +
     `.then(() => { console.log('held'); setInterval(() => {}, 1000); }, (e) => { console.log('refused: ' + e.message); })`;
   const argv = [...(options.wrap ?? []), process.execPath, '--input-type=module', '-e', script];
   const child = spawn(argv[0] as string, argv.slice(1), {
@@ -75,7 +99,7 @@ describe('I2C bus lock', function () {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  function holder(options: { wrap?: string[]; uid?: number } = {}): Promise<string> {
+  function holder(options: { wrap?: string[]; uid?: number; module?: string } = {}): Promise<string> {
     const started = startHolder(lockPath, options);
     children.push(started.child);
     return started.outcome;
@@ -155,7 +179,8 @@ describe('I2C bus lock', function () {
     chownSync(locks, 0, 0);
     chmodSync(locks, 0o2770);
     lockPath = path.join(locks, 'i2c-1.lock');
-    const outcome = await holder({ uid: OTHER_UID });
+    const copy = lockModuleForAnyUser();
+    const outcome = await holder({ uid: OTHER_UID, module: copy.module }).finally(copy.remove);
     assert.match(outcome, /^refused: .*(permission denied|EACCES)/i);
     const release = await acquireBusLock(lockPath);
     await release();
@@ -168,10 +193,12 @@ describe('I2C bus lock', function () {
     chmodSync(dir, 0o755);
     chownSync(locks, 0, 0);
     chmodSync(locks, 0o2770);
+    const copy = lockModuleForAnyUser();
     const script =
-      `import(${JSON.stringify(LOCK_MODULE)}).then((m) => m.defaultBusLockPath(1, ${JSON.stringify(locks)}))` +
+      `import(${JSON.stringify(copy.module)}).then((m) => m.defaultBusLockPath(1, ${JSON.stringify(locks)}))` +
       `.then((p) => console.log('path: ' + p), (e) => console.log('refused: ' + e.message))`;
     const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { uid: OTHER_UID, gid: OTHER_UID, encoding: 'utf8' });
+    copy.remove();
     assert.match(result.stdout, /^refused: cannot use the bus lock directory .*turingpi-mqtt \(EACCES.*must be in its group/);
   });
 
