@@ -45,7 +45,13 @@ const LAZY: LazyModule[] = [
     exports: { functions: ['setInterval', 'clearInterval', 'setTimeout', 'clearTimeout'] },
   },
   // pino's transports (worker threads) are never used here: logs go to a stream in this thread.
-  { importer: /[\\/]pino[\\/]lib$/, request: 'thread-stream', anchor: 'pino/package.json', path: 'thread-stream', exports: 'class' },
+  {
+    importer: /[\\/]pino[\\/]lib$/,
+    request: 'thread-stream',
+    anchor: 'pino/package.json',
+    path: 'thread-stream',
+    exports: 'class',
+  },
 ];
 
 const lazyModules: Plugin = {
@@ -91,7 +97,9 @@ async function main(): Promise<void> {
     // for `format: pretty`) and the fallback for systems without /proc stay in node_modules.
     external: ['i2c-bus', 'onoff', 'pino-pretty', 'systeminformation'],
     // CommonJS dependencies call require(): an ES module has none of its own.
-    banner: { js: "import { createRequire as __tpmCreateRequire } from 'node:module'; const require = __tpmCreateRequire(import.meta.url);" },
+    banner: {
+      js: "import { createRequire as __tpmCreateRequire } from 'node:module'; const require = __tpmCreateRequire(import.meta.url);",
+    },
     plugins: [lazyModules],
     // readable-stream is node's own stream module, copied for browsers: node's is loaded anyway.
     alias: { 'readable-stream': 'node:stream' },
@@ -103,7 +111,9 @@ async function main(): Promise<void> {
   writeFileSync(join(root, 'dist/bundle-meta.json'), JSON.stringify(result.metafile));
   const outputs = Object.entries(result.metafile.outputs).filter(([file]) => file.endsWith('.js'));
   const bytes = outputs.reduce((sum, [, o]) => sum + o.bytes, 0);
-  process.stdout.write(`bundle: ${outputs.length} files, ${Math.round(bytes / 1024)} KiB in dist/src (cli.js, index.js, chunks/)\n`);
+  process.stdout.write(
+    `bundle: ${outputs.length} files, ${Math.round(bytes / 1024)} KiB in dist/src (cli.js, index.js, chunks/)\n`,
+  );
 }
 
 main().catch((error: unknown) => {

@@ -97,14 +97,20 @@ function usage(reason: string): number {
 }
 
 /** Reads the config or says why not, one line per problem, no stack trace. */
-async function readConfig(path: string | undefined, role: 'bridge' | 'agent'): Promise<{ config: Config; warnings: string[]; demo: boolean }> {
+async function readConfig(
+  path: string | undefined,
+  role: 'bridge' | 'agent',
+): Promise<{ config: Config; warnings: string[]; demo: boolean }> {
   if (path === undefined && role === 'bridge' && !existsSync(DEFAULT_CONFIG)) {
     const { demoConfig } = await import('./cli/demo.js');
     return { config: demoConfig(), warnings: [], demo: true };
   }
   const file = path ?? DEFAULT_CONFIG;
   // The bridge keeps zod for its state files anyway; in a thread of its own the loader cost it more than it freed.
-  const { config, warnings } = role === 'agent' ? await loadInWorker(file, role) : await (await import('./config/load.js')).loadConfigFile(file, { role });
+  const { config, warnings } =
+    role === 'agent'
+      ? await loadInWorker(file, role)
+      : await (await import('./config/load.js')).loadConfigFile(file, { role });
   return { config, warnings, demo: false };
 }
 
@@ -132,7 +138,8 @@ function reportStartError(error: unknown): number {
     return 2;
   }
   process.stderr.write(`turingpi-mqtt: ${errorMessage(error)}\n`);
-  if (!(error instanceof TpmError) && process.env.TURINGPI_DEBUG) process.stderr.write(`${(error as Error).stack ?? ''}\n`);
+  if (!(error instanceof TpmError) && process.env.TURINGPI_DEBUG)
+    process.stderr.write(`${(error as Error).stack ?? ''}\n`);
   return error instanceof TpmError && (error.code === 'CONFIG' || error.code === 'USAGE') ? 2 : 1;
 }
 
@@ -219,14 +226,20 @@ async function runAgent(path: string): Promise<number> {
   return runService(createAgent(loaded.config, { logger }), logger, 5000);
 }
 
-async function runPower(args: string[], path: string | undefined, json: boolean, timeout: string | undefined): Promise<number> {
+async function runPower(
+  args: string[],
+  path: string | undefined,
+  json: boolean,
+  timeout: string | undefined,
+): Promise<number> {
   const { formatPowerAnswer, formatPowerEvent, parsePowerArgs, requestPower } = await import('./cli/power-client.js');
   let command;
   let config: Config;
   try {
     if (args.length > 2) throw new TpmError('USAGE', `unexpected argument "${args[2]}"`);
     command = parsePowerArgs(args[0], args[1]);
-    if (timeout !== undefined && !/^\d+(\.\d+)?$/.test(timeout)) throw new TpmError('USAGE', `--timeout takes seconds, not "${timeout}"`);
+    if (timeout !== undefined && !/^\d+(\.\d+)?$/.test(timeout))
+      throw new TpmError('USAGE', `--timeout takes seconds, not "${timeout}"`);
     config = (await readConfig(path, 'bridge')).config;
   } catch (error) {
     if (error instanceof TpmError && error.code === 'USAGE') return usage(error.message);
@@ -235,8 +248,15 @@ async function runPower(args: string[], path: string | undefined, json: boolean,
   const logger = createLogger({ level: 'silent' });
   try {
     // Each step of the action, one line as it happens (not with --json: that prints the answer only).
-    const onEvent = json ? undefined : (event: Parameters<typeof formatPowerEvent>[0]) => process.stdout.write(`${formatPowerEvent(event)}\n`);
-    const answer = await requestPower(config, { ...command, ...(timeout ? { timeoutMs: Number(timeout) * 1000 } : {}) }, logger, onEvent);
+    const onEvent = json
+      ? undefined
+      : (event: Parameters<typeof formatPowerEvent>[0]) => process.stdout.write(`${formatPowerEvent(event)}\n`);
+    const answer = await requestPower(
+      config,
+      { ...command, ...(timeout ? { timeoutMs: Number(timeout) * 1000 } : {}) },
+      logger,
+      onEvent,
+    );
     process.stdout.write(`${json ? JSON.stringify(answer) : formatPowerAnswer(answer)}\n`);
     return answer.status === 'ok' ? 0 : 1;
   } catch (error) {
@@ -246,10 +266,14 @@ async function runPower(args: string[], path: string | undefined, json: boolean,
 }
 
 async function runBmc(args: string[], path: string | undefined, timeout: string | undefined): Promise<number> {
-  if (args[0] !== 'trust') return usage(args[0] === undefined ? 'bmc needs a subcommand: bmc trust -c FILE' : `unknown bmc subcommand "${args[0]}"`);
+  if (args[0] !== 'trust')
+    return usage(
+      args[0] === undefined ? 'bmc needs a subcommand: bmc trust -c FILE' : `unknown bmc subcommand "${args[0]}"`,
+    );
   if (args.length > 1) return usage(`unexpected argument "${args[1]}"`);
   if (!path) return usage('bmc trust needs -c FILE (the bridge config with board.bmc)');
-  if (timeout !== undefined && !/^\d+(\.\d+)?$/.test(timeout)) return usage(`--timeout takes seconds, not "${timeout}"`);
+  if (timeout !== undefined && !/^\d+(\.\d+)?$/.test(timeout))
+    return usage(`--timeout takes seconds, not "${timeout}"`);
   const { runBmcTrust } = await import('./cli/bmc-trust.js');
   return runBmcTrust(path, timeout === undefined ? 10_000 : Number(timeout) * 1000, {
     out: (text) => process.stdout.write(text),

@@ -1,4 +1,3 @@
-
 /** What the bridge may ask an agent (docs/topics.md, `agent/command`). */
 export type AgentAction = 'shutdown' | 'reboot';
 
@@ -35,7 +34,12 @@ export function spawnRunner(timeoutMs: number): CommandRunner {
         reject(new Error('empty command'));
         return;
       }
-      const child = spawn(file, args, { shell: false, stdio: ['ignore', 'ignore', 'pipe'], timeout: timeoutMs, killSignal: 'SIGKILL' });
+      const child = spawn(file, args, {
+        shell: false,
+        stdio: ['ignore', 'ignore', 'pipe'],
+        timeout: timeoutMs,
+        killSignal: 'SIGKILL',
+      });
       let stderr = '';
       child.stderr?.setEncoding('utf8');
       child.stderr?.on('data', (chunk: string) => {
@@ -70,7 +74,8 @@ export function describePublicFailure(action: AgentAction, argv: string[], resul
 /** `agent/event` text for a command that could not be started: the error code, no path or argument. */
 export function describePublicSpawnError(action: AgentAction, error: unknown): string {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  const reason = code === 'ENOENT' ? 'ENOENT, no such program' : code === 'EACCES' ? 'EACCES, not executable' : (code ?? 'error');
+  const reason =
+    code === 'ENOENT' ? 'ENOENT, no such program' : code === 'EACCES' ? 'EACCES, not executable' : (code ?? 'error');
   return `the ${action} command could not be run (${reason})`;
 }
 

@@ -37,7 +37,8 @@ export function parseMeminfo(text: string): { total: number; available: number }
   }
   const total = kib.get('MemTotal');
   if (!total) return null;
-  const available = kib.get('MemAvailable') ?? (kib.get('MemFree') ?? 0) + (kib.get('Buffers') ?? 0) + (kib.get('Cached') ?? 0);
+  const available =
+    kib.get('MemAvailable') ?? (kib.get('MemFree') ?? 0) + (kib.get('Buffers') ?? 0) + (kib.get('Cached') ?? 0);
   return { total: total * 1024, available: available * 1024 };
 }
 
@@ -71,7 +72,14 @@ export class CpuLoadMeter {
 }
 
 /** Where the kernel's files are, under `root` (`/` on a real node). */
-export function kernelPaths(root = '/'): { stat: string; meminfo: string; uptime: string; thermal: string; hwmon: string; throttled: string } {
+export function kernelPaths(root = '/'): {
+  stat: string;
+  meminfo: string;
+  uptime: string;
+  thermal: string;
+  hwmon: string;
+  throttled: string;
+} {
   return {
     stat: join(root, 'proc/stat'),
     meminfo: join(root, 'proc/meminfo'),
@@ -109,7 +117,9 @@ export async function fsUse(path = '/'): Promise<number | null> {
 export async function readThermalZones(dir: string): Promise<number | null> {
   let names: string[];
   try {
-    names = (await readdir(dir)).filter((name) => /^thermal_zone\d+$/.test(name)).sort((a, b) => zoneNumber(a) - zoneNumber(b));
+    names = (await readdir(dir))
+      .filter((name) => /^thermal_zone\d+$/.test(name))
+      .sort((a, b) => zoneNumber(a) - zoneNumber(b));
   } catch {
     return null;
   }
@@ -118,7 +128,9 @@ export async function readThermalZones(dir: string): Promise<number | null> {
       const [type, temp] = await Promise.all([readText(join(dir, name, 'type')), readText(join(dir, name, 'temp'))]);
       const text = temp?.trim() ?? '';
       const milli = Number(text);
-      return type !== null && text !== '' && Number.isFinite(milli) ? { type: type.trim().toLowerCase(), celsius: milli / 1000 } : null;
+      return type !== null && text !== '' && Number.isFinite(milli)
+        ? { type: type.trim().toLowerCase(), celsius: milli / 1000 }
+        : null;
     }),
   );
   const readable = zones.filter((z): z is { type: string; celsius: number } => z !== null);
@@ -140,7 +152,9 @@ const CPU_HWMON = /^(coretemp|k10temp|zenpower|cpu[-_]thermal|soc[-_]thermal|cpu
 export async function readHwmon(dir: string): Promise<number | null> {
   let devices: string[];
   try {
-    devices = (await readdir(dir)).filter((name) => /^hwmon\d+$/.test(name)).sort((a, b) => Number(a.slice(5)) - Number(b.slice(5)));
+    devices = (await readdir(dir))
+      .filter((name) => /^hwmon\d+$/.test(name))
+      .sort((a, b) => Number(a.slice(5)) - Number(b.slice(5)));
   } catch {
     return null;
   }
@@ -149,7 +163,9 @@ export async function readHwmon(dir: string): Promise<number | null> {
     if (!CPU_HWMON.test(name)) continue;
     let inputs: string[];
     try {
-      inputs = (await readdir(join(dir, device))).filter((f) => /^temp\d+_input$/.test(f)).sort((a, b) => parseInt(a.slice(4), 10) - parseInt(b.slice(4), 10));
+      inputs = (await readdir(join(dir, device)))
+        .filter((f) => /^temp\d+_input$/.test(f))
+        .sort((a, b) => parseInt(a.slice(4), 10) - parseInt(b.slice(4), 10));
     } catch {
       continue;
     }

@@ -1,5 +1,15 @@
 import { hostname, uptime } from 'node:os';
-import { CpuLoadMeter, fsUse, kernelPaths, parseMeminfo, parseProcStatCpu, parseUptime, readHwmon, readText, readThermalZones } from './kernel.js';
+import {
+  CpuLoadMeter,
+  fsUse,
+  kernelPaths,
+  parseMeminfo,
+  parseProcStatCpu,
+  parseUptime,
+  readHwmon,
+  readText,
+  readThermalZones,
+} from './kernel.js';
 
 /**
  * Where the agent reads the node's health: the subset of `systeminformation` it uses, so
@@ -39,7 +49,9 @@ export interface DefaultSystemInfoOptions {
 
 /** systeminformation, loaded the first time the kernel's files do not answer (on a system without /proc). */
 async function loadSystemInformation(): Promise<FallbackSource> {
-  const loaded = (await import('systeminformation')) as typeof import('systeminformation') & { default?: typeof import('systeminformation') };
+  const loaded = (await import('systeminformation')) as typeof import('systeminformation') & {
+    default?: typeof import('systeminformation');
+  };
   return loaded.default ?? loaded;
 }
 
@@ -114,7 +126,8 @@ export function kernelFirstTemperature(
     return main !== null && Number.isFinite(main) ? main : null;
   }, options.now);
   return async () => {
-    const celsius = (await readThermalZones(options.dir ?? THERMAL_ZONES)) ?? (await readHwmon(options.hwmon ?? kernelPaths().hwmon));
+    const celsius =
+      (await readThermalZones(options.dir ?? THERMAL_ZONES)) ?? (await readHwmon(options.hwmon ?? kernelPaths().hwmon));
     return { main: celsius ?? (await quietFallback()) };
   };
 }
@@ -124,7 +137,10 @@ export function kernelFirstTemperature(
  * fallbacks wrapped so starts processes (shells, `sensors`, `vcgencmd`), and on a machine
  * without the sensor they would start every sample for the same null.
  */
-export function quietAfterNothing<T>(read: () => Promise<T | null>, now: () => number = Date.now): () => Promise<T | null> {
+export function quietAfterNothing<T>(
+  read: () => Promise<T | null>,
+  now: () => number = Date.now,
+): () => Promise<T | null> {
   let quietUntil = Number.NEGATIVE_INFINITY;
   return async () => {
     if (now() < quietUntil) return null;

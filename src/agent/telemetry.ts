@@ -74,7 +74,9 @@ export class TelemetrySampler {
         const { active, total } = await this.source.mem();
         return total > 0 ? percent((active / total) * 100) : null;
       }),
-      this.read('disk_used', async () => percent((await this.source.fsSize()).find((fs) => fs.mount === '/')?.use ?? null)),
+      this.read('disk_used', async () =>
+        percent((await this.source.fsSize()).find((fs) => fs.mount === '/')?.use ?? null),
+      ),
       this.read('uptime', async () => {
         const seconds = finite((await this.source.time()).uptime);
         return seconds === null ? null : Math.floor(seconds);

@@ -1,5 +1,14 @@
 import { displayUrl } from '../util/redact.js';
-import { describeFailure, describePublicFailure, describePublicSpawnError, parseAgentCommand, spawnRunner, type AgentAction, type CommandRunner, type RunResult } from '../agent/command.js';
+import {
+  describeFailure,
+  describePublicFailure,
+  describePublicSpawnError,
+  parseAgentCommand,
+  spawnRunner,
+  type AgentAction,
+  type CommandRunner,
+  type RunResult,
+} from '../agent/command.js';
 import { defaultSystemInfo, type SystemInfoSource } from '../agent/system-info.js';
 import { changedMeaningfully, TelemetrySampler, type Telemetry } from '../agent/telemetry.js';
 import type { Config } from '../config/schema.js';
@@ -49,7 +58,10 @@ class CommandTimeout extends Error {}
 export function createAgent(config: Config, deps: AgentDeps = {}): Agent {
   const node = config.agent.node;
   if (node === null) {
-    throw new TpmError('CONFIG', 'agent.node is not set: give the number of the node this agent runs on (agent: { node: 3 })');
+    throw new TpmError(
+      'CONFIG',
+      'agent.node is not set: give the number of the node this agent runs on (agent: { node: 3 })',
+    );
   }
   const clock = deps.clock ?? systemClock;
   const logger = (deps.logger ?? silentLogger()).child({ role: 'agent', node });
@@ -143,8 +155,14 @@ export function createAgent(config: Config, deps: AgentDeps = {}): Agent {
         published = describePublicFailure(action, argv, result);
       }
     } catch (error) {
-      failure = error instanceof CommandTimeout ? error.message : `${JSON.stringify(argv)} could not be run: ${errorMessage(error)}`;
-      published = error instanceof CommandTimeout ? `the ${action} command ${timeoutText}` : describePublicSpawnError(action, error);
+      failure =
+        error instanceof CommandTimeout
+          ? error.message
+          : `${JSON.stringify(argv)} could not be run: ${errorMessage(error)}`;
+      published =
+        error instanceof CommandTimeout
+          ? `the ${action} command ${timeoutText}`
+          : describePublicSpawnError(action, error);
     } finally {
       commandRunning = false;
     }
@@ -176,10 +194,18 @@ export function createAgent(config: Config, deps: AgentDeps = {}): Agent {
     // first, and only the event says why. One client's QoS 1 messages arrive in the order they
     // were handed to the client, so the event is not awaited first. While the broker is away
     // the event fails at once (logged) and `online` goes out with the reconnection.
-    const event: AgentEvent = { time: new Date(clock.now()).toISOString(), type: 'command', action, result: 'error', error: reason };
-    const sent = connection.publish(eventTopic, JSON.stringify(event), { retain: false, qos: 1 }).catch((error: unknown) => {
-      logger.warn(`publishing the command error event failed: ${errorMessage(error)}`);
-    });
+    const event: AgentEvent = {
+      time: new Date(clock.now()).toISOString(),
+      type: 'command',
+      action,
+      result: 'error',
+      error: reason,
+    };
+    const sent = connection
+      .publish(eventTopic, JSON.stringify(event), { retain: false, qos: 1 })
+      .catch((error: unknown) => {
+        logger.warn(`publishing the command error event failed: ${errorMessage(error)}`);
+      });
     await setState('online');
     await sent;
   };
@@ -188,7 +214,9 @@ export function createAgent(config: Config, deps: AgentDeps = {}): Agent {
     const shown = JSON.stringify(payload.subarray(0, 64).toString('utf8'));
     if (packet.retain) {
       // docs/topics.md: a stale retained command is never acted on.
-      logger.warn(`ignored a retained command ${shown} on ${commandTopic}: commands are never taken from retained messages`);
+      logger.warn(
+        `ignored a retained command ${shown} on ${commandTopic}: commands are never taken from retained messages`,
+      );
       return;
     }
     const action = payload.length > MAX_COMMAND_BYTES ? undefined : parseAgentCommand(payload.toString('utf8'));

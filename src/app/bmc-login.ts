@@ -48,9 +48,16 @@ export class BmcLoginReporter {
   /** `bmc/login` of bridge/request: `{}` (or `{"force": true}`, even at the brink of a ban). */
   async request(request: Record<string, unknown>, source: CommandSource): Promise<BmcStatePayload | null> {
     knownKeys(request, ['force']);
-    if (request.force !== undefined && typeof request.force !== 'boolean') throw new InputError('"force" must be true or false');
+    if (request.force !== undefined && typeof request.force !== 'boolean')
+      throw new InputError('"force" must be true or false');
     const force = request.force === true;
-    this.bridge.event({ type: 'bmc', action: 'login', source, result: 'progress', message: `login retry asked for${force ? ' (forced)' : ''}` });
+    this.bridge.event({
+      type: 'bmc',
+      action: 'login',
+      source,
+      result: 'progress',
+      message: `login retry asked for${force ? ' (forced)' : ''}`,
+    });
     const status = await this.control.retry(force);
     if (status && status.login !== 'ok') throw new InputError(`the BMC login failed: ${status.reason ?? status.login}`);
     return status ? this.payload(status) : null;
@@ -66,9 +73,21 @@ export class BmcLoginReporter {
     this.last = status;
     if (!this.started) return;
     if (status.login === 'ok' && before !== null && before.login !== 'ok') {
-      this.bridge.event({ type: 'bmc', action: 'login', source: 'startup', result: 'ok', message: 'logged in to the BMC again' });
+      this.bridge.event({
+        type: 'bmc',
+        action: 'login',
+        source: 'startup',
+        result: 'ok',
+        message: 'logged in to the BMC again',
+      });
     } else if (status.login !== 'ok') {
-      this.bridge.event({ type: 'bmc', action: 'login', source: 'startup', result: 'error', error: status.reason ?? `login ${status.login}` });
+      this.bridge.event({
+        type: 'bmc',
+        action: 'login',
+        source: 'startup',
+        result: 'error',
+        error: status.reason ?? `login ${status.login}`,
+      });
     }
     void this.publish(status).catch(() => undefined);
   }

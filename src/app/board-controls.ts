@@ -146,8 +146,7 @@ export class BoardControls {
       else if (word === 'ON') level = current.speed > 0 ? current.speed : (this.lastRunningLevel ?? current.maxSpeed);
       else if (/^[0-9]{1,3}(\.[0-9]+)?$/.test(word) && Number(word) <= 100) {
         level = percentageToLevel(Number(word), current.maxSpeed);
-      }
-      else throw new InputError(`unknown fan command ${quote(raw)}: use ON, OFF or a percentage 0-100`);
+      } else throw new InputError(`unknown fan command ${quote(raw)}: use ON, OFF or a percentage 0-100`);
       if (level === current.speed) {
         await this.publishFan(current);
         return;

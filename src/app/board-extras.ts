@@ -37,7 +37,8 @@ export class BoardExtras {
         const seconds = times.powerOnSeconds[node.number - 1] ?? null;
         const at = seconds === null ? null : now - seconds * 1000;
         const last = this.booted.get(node.number);
-        const same = last !== undefined && (at === null || last === null ? at === last : Math.abs(at - last) < BOOT_JITTER_MS);
+        const same =
+          last !== undefined && (at === null || last === null ? at === last : Math.abs(at - last) < BOOT_JITTER_MS);
         if (same) continue;
         this.booted.set(node.number, at);
         // "unknown" reads plainly on the topic; the discovery's value_template turns it into the

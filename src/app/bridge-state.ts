@@ -23,7 +23,13 @@ export function parseBridgeState(value: unknown): BridgeStateData | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const v = value as Partial<BridgeStateData>;
   if (v.version !== 1 || typeof v.maintenance !== 'boolean' || !Array.isArray(v.in_flight)) return undefined;
-  if (typeof v.commanded !== 'object' || v.commanded === null || typeof v.discovery !== 'object' || v.discovery === null) return undefined;
+  if (
+    typeof v.commanded !== 'object' ||
+    v.commanded === null ||
+    typeof v.discovery !== 'object' ||
+    v.discovery === null
+  )
+    return undefined;
   return {
     version: 1,
     maintenance: v.maintenance,
@@ -31,8 +37,12 @@ export function parseBridgeState(value: unknown): BridgeStateData | undefined {
     // Only whole entries: a damaged one would make the interruption report unreadable.
     in_flight: v.in_flight.filter(
       (e): e is JournalEntry =>
-        typeof e === 'object' && e !== null && Number.isInteger(e.node) && typeof e.action === 'string' &&
-        typeof e.source === 'string' && typeof e.started_at === 'string',
+        typeof e === 'object' &&
+        e !== null &&
+        Number.isInteger(e.node) &&
+        typeof e.action === 'string' &&
+        typeof e.source === 'string' &&
+        typeof e.started_at === 'string',
     ),
     commanded: commandedPower(v.commanded),
     // A damaged index would make the start publish or clear topics that were never ours.
@@ -45,7 +55,9 @@ export function parseBridgeState(value: unknown): BridgeStateData | undefined {
  * damaged value (0, null, "off") must not switch a node off.
  */
 function commandedPower(value: object): Record<string, boolean> {
-  return Object.fromEntries(Object.entries(value).filter(([node, on]) => /^[0-9]+$/.test(node) && typeof on === 'boolean')) as Record<string, boolean>;
+  return Object.fromEntries(
+    Object.entries(value).filter(([node, on]) => /^[0-9]+$/.test(node) && typeof on === 'boolean'),
+  ) as Record<string, boolean>;
 }
 
 /** The state file's load/save, as the state module provides them. */
@@ -74,7 +86,9 @@ export class BridgeState implements PowerJournal {
 
   end(entry: JournalEntry): Promise<void> {
     return this.update((d) => {
-      d.in_flight = d.in_flight.filter((e) => !(e.node === entry.node && e.started_at === entry.started_at && e.action === entry.action));
+      d.in_flight = d.in_flight.filter(
+        (e) => !(e.node === entry.node && e.started_at === entry.started_at && e.action === entry.action),
+      );
     });
   }
 

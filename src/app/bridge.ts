@@ -11,7 +11,13 @@ import type { AgentState } from '../agent/state.js';
 import { AgentTracker } from '../power/agents.js';
 import { openAgentNodes, type AgentNodes } from '../power/agent-nodes.js';
 import { PowerService } from '../power/power-service.js';
-import { parseSetPayload, type BridgeEvent, type CommandSource, type EventInput, type NodeResult } from '../power/types.js';
+import {
+  parseSetPayload,
+  type BridgeEvent,
+  type CommandSource,
+  type EventInput,
+  type NodeResult,
+} from '../power/types.js';
 import { systemClock, sleep, type Clock, type TimerHandle } from '../util/clock.js';
 import { TpmError, errorMessage } from '../util/errors.js';
 import { createLogger, type Logger } from '../util/logger.js';
@@ -92,10 +98,17 @@ export class BridgeApp implements Bridge {
 
     if (config.mqtt.url === 'embedded') {
       const { username, password } = config.mqtt;
-      this.broker = await startEmbeddedBroker(config.mqtt.embedded.host, config.mqtt.embedded.port, logger, { username, password });
+      this.broker = await startEmbeddedBroker(config.mqtt.embedded.host, config.mqtt.embedded.port, logger, {
+        username,
+        password,
+      });
     }
 
-    this.board = await openBoard(config, this.deps, { clock, logger: logger.child({ part: 'board' }), nodes: this.nodes });
+    this.board = await openBoard(config, this.deps, {
+      clock,
+      logger: logger.child({ part: 'board' }),
+      nodes: this.nodes,
+    });
     const info = this.board.driver.info;
 
     this.model = new NodeModel(this.nodes, clock, (n, snap) => this.publishNode(n, snap));
@@ -118,7 +131,9 @@ export class BridgeApp implements Bridge {
     await this.connection.start();
     logger.info(`connected to MQTT broker ${displayUrl(url)} as ${clientId}`);
     if (this.broker) {
-      logger.info(`watch it with: mosquitto_sub -h ${this.broker.host} -p ${this.broker.port} -t '${config.mqtt.base_topic}/#' -v`);
+      logger.info(
+        `watch it with: mosquitto_sub -h ${this.broker.host} -p ${this.broker.port} -t '${config.mqtt.base_topic}/#' -v`,
+      );
     }
 
     const agentsLogger = logger.child({ part: 'agents' });
@@ -156,7 +171,11 @@ export class BridgeApp implements Bridge {
     await this.poll();
     for (const entry of interrupted) {
       this.event({
-        type: 'power', node: entry.node, action: entry.action, source: 'startup', result: 'error',
+        type: 'power',
+        node: entry.node,
+        action: entry.action,
+        source: 'startup',
+        result: 'error',
         error: `a ${entry.action} of node ${entry.node} (from ${entry.source}, started ${entry.started_at}) was interrupted by a stop or crash of the bridge; it was not resumed and power was left as the board reports it`,
       });
     }
@@ -171,11 +190,19 @@ export class BridgeApp implements Bridge {
     if (config.homeassistant.enabled || Object.keys(this.state.data.discovery).length > 0) {
       this.ha = new HaPublisher(
         {
-          config, nodes: () => this.agentNodes.resolved(), board: info, version: VERSION,
+          config,
+          nodes: () => this.agentNodes.resolved(),
+          board: info,
+          version: VERSION,
           schedules: () => this.extensions?.scheduleNames() ?? [],
-          connection: this.connection, clock, logger: logger.child({ part: 'homeassistant' }),
+          connection: this.connection,
+          clock,
+          logger: logger.child({ part: 'homeassistant' }),
           previousIndex: this.state.data.discovery,
-          saveIndex: (index) => this.state.update((d) => { d.discovery = index; }),
+          saveIndex: (index) =>
+            this.state.update((d) => {
+              d.discovery = index;
+            }),
         },
         () => this.connection.republishAll(),
       );
@@ -254,7 +281,8 @@ export class BridgeApp implements Bridge {
       // The answer to a command: sent at once, not after the state and event built next.
       if (snap.power !== null) await c.publishState(t.nodePower(n), snap.power ? 'ON' : 'OFF', { flush: true });
       await c.publishState(t.nodeState(n), JSON.stringify(snap.state));
-      if (this.board.driver.info.canTellPresence && snap.present !== null) await c.publishState(t.nodePresent(n), snap.present ? 'ON' : 'OFF');
+      if (this.board.driver.info.canTellPresence && snap.present !== null)
+        await c.publishState(t.nodePresent(n), snap.present ? 'ON' : 'OFF');
     };
     publish().catch((error: unknown) => this.logger.warn(`publishing node ${n} failed: ${errorMessage(error)}`));
     this.extensions?.powerChanged(n, snap.power);
@@ -262,7 +290,11 @@ export class BridgeApp implements Bridge {
 
   event(input: EventInput): void {
     const transaction = input.transaction ?? currentTransaction();
-    const event: BridgeEvent = { time: new Date(this.clock.now()).toISOString(), ...input, ...(transaction === undefined ? {} : { transaction }) };
+    const event: BridgeEvent = {
+      time: new Date(this.clock.now()).toISOString(),
+      ...input,
+      ...(transaction === undefined ? {} : { transaction }),
+    };
     const where = event.node !== undefined ? `node ${event.node}` : event.type;
     const text = `${where}${event.action ? ` ${event.action}` : ''} (${event.source}): ${event.error ?? event.message ?? event.result}`;
     if (event.result === 'error') this.logger.warn(text);
@@ -307,9 +339,15 @@ export class BridgeApp implements Bridge {
     } catch (error) {
       this.pollFailures++;
       const reason = errorMessage(error);
-      if (this.pollFailures === 1 || this.pollFailures === FAILURES_BEFORE_OFFLINE) this.logger.warn(`reading the board failed (${this.pollFailures}x): ${reason}`);
+      if (this.pollFailures === 1 || this.pollFailures === FAILURES_BEFORE_OFFLINE)
+        this.logger.warn(`reading the board failed (${this.pollFailures}x): ${reason}`);
       if (this.pollFailures === FAILURES_BEFORE_OFFLINE || (!this.boardOnline && this.pollFailures === 1)) {
-        this.event({ type: 'board', source: 'startup', result: 'error', error: `the board does not answer: ${reason}` });
+        this.event({
+          type: 'board',
+          source: 'startup',
+          result: 'error',
+          error: `the board does not answer: ${reason}`,
+        });
       }
       if (this.pollFailures >= FAILURES_BEFORE_OFFLINE || !this.started) await this.setBoardOnline(false);
     } finally {
@@ -338,12 +376,21 @@ export class BridgeApp implements Bridge {
   private async subscribeCommands(): Promise<void> {
     const t = this.topics;
     const c = this.connection;
-    await c.subscribe(t.nodeSetWildcard, (topic, payload, packet) => this.guard(topic, packet, () => this.onNodeSet(topic, payload)));
-    await c.subscribe(t.requestWildcard, (topic, payload, packet) => this.guard(topic, packet, () => this.onRequest(topic, payload)));
-    if (this.rtc) await c.subscribe(t.rtcSet, (topic, payload, packet) => this.guard(topic, packet, () => this.onRtcSet(payload)));
-    await c.subscribe(t.maintenanceSet, (topic, payload, packet) => this.guard(topic, packet, () => this.onMaintenanceSet(payload)));
+    await c.subscribe(t.nodeSetWildcard, (topic, payload, packet) =>
+      this.guard(topic, packet, () => this.onNodeSet(topic, payload)),
+    );
+    await c.subscribe(t.requestWildcard, (topic, payload, packet) =>
+      this.guard(topic, packet, () => this.onRequest(topic, payload)),
+    );
+    if (this.rtc)
+      await c.subscribe(t.rtcSet, (topic, payload, packet) => this.guard(topic, packet, () => this.onRtcSet(payload)));
+    await c.subscribe(t.maintenanceSet, (topic, payload, packet) =>
+      this.guard(topic, packet, () => this.onMaintenanceSet(payload)),
+    );
     if (this.config.homeassistant.enabled) {
-      await c.subscribe(this.config.homeassistant.status_topic, (_topic, payload) => this.ha?.onStatus(payload.toString()));
+      await c.subscribe(this.config.homeassistant.status_topic, (_topic, payload) =>
+        this.ha?.onStatus(payload.toString()),
+      );
     }
     await this.extensions?.subscribe();
   }
@@ -352,7 +399,9 @@ export class BridgeApp implements Bridge {
   guard(topic: string, packet: IPublishPacket, handle: () => Promise<void>): void {
     if (packet.retain) {
       this.event({
-        type: 'command', source: 'mqtt', result: 'error',
+        type: 'command',
+        source: 'mqtt',
+        result: 'error',
         error: `ignored a retained message on ${topic}: commands are never acted on from retained messages (clear it with: mosquitto_pub -r -n -t '${topic}')`,
       });
       return;
@@ -372,11 +421,22 @@ export class BridgeApp implements Bridge {
     const action = parseSetPayload(text);
     const node = findNode(this.nodes, n);
     if (!node) {
-      this.event({ type: 'command', source: 'mqtt', result: 'error', error: unknownNodeMessage(this.nodes, `in ${quote(topic)}`) });
+      this.event({
+        type: 'command',
+        source: 'mqtt',
+        result: 'error',
+        error: unknownNodeMessage(this.nodes, `in ${quote(topic)}`),
+      });
       return;
     }
     if (!action) {
-      this.event({ type: 'command', node: node.number, source: 'mqtt', result: 'error', error: `unknown command ${quote(text)}: use ON, OFF, FORCE_OFF, TOGGLE, REBOOT or SHUTDOWN` });
+      this.event({
+        type: 'command',
+        node: node.number,
+        source: 'mqtt',
+        result: 'error',
+        error: `unknown command ${quote(text)}: use ON, OFF, FORCE_OFF, TOGGLE, REBOOT or SHUTDOWN`,
+      });
       return;
     }
     await this.power.execute(node.number, action, 'mqtt');
@@ -388,7 +448,8 @@ export class BridgeApp implements Bridge {
     const respond = async (body: object): Promise<void> => {
       const transaction = transactionOf(request);
       const response = transaction === undefined ? body : { ...body, transaction };
-      if (/^[a-z/]{1,40}$/.test(action)) await this.connection.publish(this.topics.response(action), JSON.stringify(response));
+      if (/^[a-z/]{1,40}$/.test(action))
+        await this.connection.publish(this.topics.response(action), JSON.stringify(response));
     };
     try {
       request = requestObject(payload);
@@ -407,7 +468,11 @@ export class BridgeApp implements Bridge {
     }
   }
 
-  private async handleRequest(action: string, request: Record<string, unknown>, source: CommandSource): Promise<unknown> {
+  private async handleRequest(
+    action: string,
+    request: Record<string, unknown>,
+    source: CommandSource,
+  ): Promise<unknown> {
     switch (action) {
       case 'power': {
         const { node, action: nodeAction } = powerRequest(request);
@@ -415,9 +480,14 @@ export class BridgeApp implements Bridge {
           throw new InputError(unknownNodeMessage(this.nodes, String(node)));
         }
         // "all" means every enabled, non-protected node for changes; a status covers every node.
-        const targets = node === 'all' && nodeAction === 'status' ? this.nodes.filter((x) => x.enabled).map((x) => x.number) : this.power.targets(node);
+        const targets =
+          node === 'all' && nodeAction === 'status'
+            ? this.nodes.filter((x) => x.enabled).map((x) => x.number)
+            : this.power.targets(node);
         // The action's events carry the request's transaction: the CLI follows its own action.
-        const results = await withTransaction(transactionOf(request), () => this.power.executeMany(targets, nodeAction, source));
+        const results = await withTransaction(transactionOf(request), () =>
+          this.power.executeMany(targets, nodeAction, source),
+        );
         const failed = results.filter((r) => !r.ok);
         if (failed.length > 0) throw new TpmError('BAD_COMMAND', failed.map((r) => r.error).join('; '));
         return node === 'all' ? results.map(publicResult) : publicResult(results[0] as NodeResult);
@@ -431,7 +501,9 @@ export class BridgeApp implements Bridge {
       default: {
         const handled = await this.extensions?.request(action, request, source);
         if (handled !== undefined) return handled;
-        throw new InputError(`unknown request ${quote(action)}: use power, status, rtc/sync, schedule/run${this.board.driver.login ? ', schedule/enable or bmc/login' : ' or schedule/enable'}`);
+        throw new InputError(
+          `unknown request ${quote(action)}: use power, status, rtc/sync, schedule/run${this.board.driver.login ? ', schedule/enable or bmc/login' : ' or schedule/enable'}`,
+        );
       }
     }
   }
@@ -445,7 +517,10 @@ export class BridgeApp implements Bridge {
       nodes: this.nodes.map((node) => {
         const snap = this.model.snapshot(node.number);
         return {
-          node: node.number, name: node.name, enabled: node.enabled, protected: node.protected,
+          node: node.number,
+          name: node.name,
+          enabled: node.enabled,
+          protected: node.protected,
           agent: this.agentNodes.isAgentNode(node.number),
           power: snap?.power === null || snap === undefined ? null : snap.power ? 'ON' : 'OFF',
           state: snap?.state.state ?? 'unknown',
@@ -470,7 +545,12 @@ export class BridgeApp implements Bridge {
       return undefined;
     }
     if (words.includes(word)) return word;
-    this.event({ type, source: 'mqtt', result: 'error', error: `unknown ${type} command ${quote(word)}: use ${words.join(' or ')}` });
+    this.event({
+      type,
+      source: 'mqtt',
+      result: 'error',
+      error: `unknown ${type} command ${quote(word)}: use ${words.join(' or ')}`,
+    });
     return undefined;
   }
 
@@ -496,10 +576,22 @@ export class BridgeApp implements Bridge {
     try {
       const payload = await rtc.sync(); // the driver orders it with every other bus operation
       await this.connection.publishState(this.topics.rtc, JSON.stringify(payload));
-      this.event({ type: 'rtc', action: 'sync', source, result: 'ok', message: `clock set from the system time (drift now ${payload.drift}s)` });
+      this.event({
+        type: 'rtc',
+        action: 'sync',
+        source,
+        result: 'ok',
+        message: `clock set from the system time (drift now ${payload.drift}s)`,
+      });
       return payload;
     } catch (error) {
-      this.event({ type: 'rtc', action: 'sync', source, result: 'error', error: `setting the clock failed: ${errorMessage(error)}` });
+      this.event({
+        type: 'rtc',
+        action: 'sync',
+        source,
+        result: 'error',
+        error: `setting the clock failed: ${errorMessage(error)}`,
+      });
       throw error;
     }
   }
@@ -514,7 +606,12 @@ export class BridgeApp implements Bridge {
       d.maintenance = on;
     });
     await this.connection.publishState(this.topics.maintenance, on ? 'ON' : 'OFF');
-    this.event({ type: 'maintenance', source, result: 'ok', message: on ? 'maintenance on: schedules and policies paused' : 'maintenance off' });
+    this.event({
+      type: 'maintenance',
+      source,
+      result: 'ok',
+      message: on ? 'maintenance on: schedules and policies paused' : 'maintenance off',
+    });
   }
 
   get maintenance(): boolean {
@@ -549,14 +646,17 @@ export class BridgeApp implements Bridge {
       ['home assistant', () => this.ha?.stop()],
       // A hard reboot under way finishes (its node is switched back on) before we go.
       ['power', () => this.power?.stop()],
-      ['offline', async () => {
-        // A broker that went away just now would leave a QoS 1 publish waiting for ever: the
-        // will says offline then, and the stop goes on.
-        if (this.connection?.connected) {
-          const sent = this.connection.publish(this.topics.bridgeState, 'offline', { retain: true });
-          await Promise.race([sent, sleep(systemClock, 1000)]);
-        }
-      }],
+      [
+        'offline',
+        async () => {
+          // A broker that went away just now would leave a QoS 1 publish waiting for ever: the
+          // will says offline then, and the stop goes on.
+          if (this.connection?.connected) {
+            const sent = this.connection.publish(this.topics.bridgeState, 'offline', { retain: true });
+            await Promise.race([sent, sleep(systemClock, 1000)]);
+          }
+        },
+      ],
       ['mqtt', () => this.connection?.stop()],
       ['board', () => this.board?.close()],
       ['broker', () => this.broker?.close()],

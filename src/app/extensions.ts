@@ -33,7 +33,12 @@ import { BUILD_DATE } from './version.js';
 /** The longest the start waits for the broker to hand over the agents' retained states. */
 const AGENT_STATES_WAIT_MS = 5000;
 
-const SCHEDULE_ACTIONS: Record<ScheduleConfig['action'], NodeAction> = { on: 'on', off: 'off', reboot: 'reboot', shutdown: 'shutdown' };
+const SCHEDULE_ACTIONS: Record<ScheduleConfig['action'], NodeAction> = {
+  on: 'on',
+  off: 'off',
+  reboot: 'reboot',
+  shutdown: 'shutdown',
+};
 
 /**
  * What the extensions use of the bridge, named here so that this file does not import
@@ -81,13 +86,21 @@ export class BridgeExtensions {
 
   async prepare(): Promise<void> {
     this.preparePolicies();
-    const extras = new BoardExtras(this.bridge.board.driver, this.bridge.nodes, this.bridge.connection, this.bridge.topics, this.bridge.clock);
+    const extras = new BoardExtras(
+      this.bridge.board.driver,
+      this.bridge.nodes,
+      this.bridge.connection,
+      this.bridge.topics,
+      this.bridge.clock,
+    );
     if (extras.active) this.boardExtras = extras;
     const { driver } = this.bridge.board;
     if (driver.setFanLevel || driver.setUsb) {
       const { connection, topics } = this.bridge;
       this.boardControls = new BoardControls({
-        driver, connection, topics,
+        driver,
+        connection,
+        topics,
         event: (e) => this.bridge.event(e),
         guard: (topic, packet, handle) => this.bridge.guard(topic, packet, handle),
       });
@@ -106,11 +119,16 @@ export class BridgeExtensions {
       runAction: (schedule, context) => this.runSchedule(schedule, context),
       isPaused: () => this.bridge.maintenance,
       onStateChange: (name, state) => {
-        this.bridge.connection.publishState(this.bridge.topics.schedule(name), JSON.stringify(state)).catch(() => undefined);
+        this.bridge.connection
+          .publishState(this.bridge.topics.schedule(name), JSON.stringify(state))
+          .catch(() => undefined);
       },
       onSkipped: (schedule, report) => {
         this.bridge.event({
-          type: 'schedule', action: schedule.action, source: 'schedule', result: 'error',
+          type: 'schedule',
+          action: schedule.action,
+          source: 'schedule',
+          result: 'error',
           error: `schedule ${schedule.name}: occurrence ${report.occurrenceKey} not run: ${report.reason}`,
         });
       },
@@ -121,7 +139,15 @@ export class BridgeExtensions {
     const { config, clock } = this.bridge;
     const { watchdog, thermal } = config.policies;
     const onEvent = (e: PolicyEvent): void =>
-      this.bridge.event({ type: e.type, node: e.node, action: e.action, source: 'policy', result: e.result, message: e.reason, ...(e.error ? { error: e.error } : {}) });
+      this.bridge.event({
+        type: e.type,
+        node: e.node,
+        action: e.action,
+        source: 'policy',
+        result: e.result,
+        message: e.reason,
+        ...(e.error ? { error: e.error } : {}),
+      });
     const isPaused = (): boolean => this.bridge.maintenance;
     if (watchdog.enabled) {
       const { agentNodes } = this.bridge;
@@ -167,15 +193,30 @@ export class BridgeExtensions {
 
   private async runSchedule(schedule: ScheduleConfig, context: RunContext): Promise<RunOutcome> {
     const nodes = expandNodeList(schedule.nodes, this.bridge.nodes);
-    const how = context.manual ? 'run by request' : context.catchUp ? `catch-up of ${context.occurrenceKey}` : `occurrence ${context.occurrenceKey}`;
-    this.bridge.event({ type: 'schedule', action: schedule.action, source: 'schedule', result: 'progress', message: `schedule ${schedule.name}: ${how}, nodes ${nodes.join(', ')}` });
+    const how = context.manual
+      ? 'run by request'
+      : context.catchUp
+        ? `catch-up of ${context.occurrenceKey}`
+        : `occurrence ${context.occurrenceKey}`;
+    this.bridge.event({
+      type: 'schedule',
+      action: schedule.action,
+      source: 'schedule',
+      result: 'progress',
+      message: `schedule ${schedule.name}: ${how}, nodes ${nodes.join(', ')}`,
+    });
     const results = await this.bridge.power.executeMany(nodes, SCHEDULE_ACTIONS[schedule.action], 'schedule');
     const failed = results.filter((r) => !r.ok);
     const outcome: RunOutcome = { result: failed.length === 0 ? 'ok' : 'error', perNode: results };
     if (failed.length > 0) outcome.error = failed.map((r) => `node ${r.node}: ${r.error}`).join('; ');
     this.bridge.event({
-      type: 'schedule', action: schedule.action, source: 'schedule', result: outcome.result,
-      ...(outcome.error ? { error: `schedule ${schedule.name}: ${outcome.error}` } : { message: `schedule ${schedule.name} done` }),
+      type: 'schedule',
+      action: schedule.action,
+      source: 'schedule',
+      result: outcome.result,
+      ...(outcome.error
+        ? { error: `schedule ${schedule.name}: ${outcome.error}` }
+        : { message: `schedule ${schedule.name} done` }),
     });
     return outcome;
   }
@@ -195,7 +236,10 @@ export class BridgeExtensions {
     // connection; bounded, so that a broker that never answers cannot hold the start for ever.
     const timeUp = new AbortController();
     const answered = connection.roundTrip(`${topics.agentStateWildcard}/none`).then(() => true);
-    const late = sleep(systemClock, AGENT_STATES_WAIT_MS, timeUp.signal).then(() => false, () => true);
+    const late = sleep(systemClock, AGENT_STATES_WAIT_MS, timeUp.signal).then(
+      () => false,
+      () => true,
+    );
     const inTime = await Promise.race([answered, late]).finally(() => timeUp.abort());
     if (!inTime) {
       const waited = `${AGENT_STATES_WAIT_MS} ms`;
@@ -206,7 +250,10 @@ export class BridgeExtensions {
   /** A node became an agent node (its agent was seen) or stopped being one (the watchdog gave up on it). */
   agentNodeChanged(node: number, isAgentNode: boolean, reason: string): void {
     this.bridge.event({
-      type: 'agent', node, source: isAgentNode ? 'mqtt' : 'policy', result: 'ok',
+      type: 'agent',
+      node,
+      source: isAgentNode ? 'mqtt' : 'policy',
+      result: 'ok',
       message: isAgentNode
         ? `node ${node} is an agent node: ${reason}`
         : `node ${node} counts as agentless until its agent is seen again: ${reason}`,
@@ -249,7 +296,8 @@ export class BridgeExtensions {
     if (n === undefined || payload.length > 4096) return;
     try {
       const event = JSON.parse(payload.toString()) as { result?: unknown; error?: unknown };
-      if (event.result === 'error' && typeof event.error === 'string') this.bridge.agentFailure(n, `the agent reports: ${event.error.slice(0, 300)}`);
+      if (event.result === 'error' && typeof event.error === 'string')
+        this.bridge.agentFailure(n, `the agent reports: ${event.error.slice(0, 300)}`);
     } catch {
       // not an agent of ours: ignored
     }
@@ -274,7 +322,13 @@ export class BridgeExtensions {
       if (word === 'ON' || word === 'OFF') await this.scheduler!.setEnabled(name, word === 'ON');
       else if (word === 'RUN') await this.scheduler!.runNow(name);
       else throw new InputError(`unknown schedule command ${quote(word)}: use ON, OFF or RUN`);
-      if (word !== 'RUN') this.bridge.event({ type: 'schedule', source: 'mqtt', result: 'ok', message: `schedule ${name} ${word === 'ON' ? 'enabled' : 'disabled'}` });
+      if (word !== 'RUN')
+        this.bridge.event({
+          type: 'schedule',
+          source: 'mqtt',
+          result: 'ok',
+          message: `schedule ${name} ${word === 'ON' ? 'enabled' : 'disabled'}`,
+        });
     } catch (error) {
       this.bridge.event({ type: 'schedule', source: 'mqtt', result: 'error', error: errorMessage(error) });
     }

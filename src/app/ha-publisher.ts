@@ -116,7 +116,8 @@ export class HaPublisher {
     const random = this.deps.random ?? Math.random;
     const quiet = 1000 + Math.floor(random() * 4000);
     const delay = Math.max(0, Math.min(quiet, this.firstBirthAt + MAX_BIRTH_WAIT_MS - now));
-    if (first) this.deps.logger.info(`Home Assistant came online: republishing discovery in ${(delay / 1000).toFixed(1)}s`);
+    if (first)
+      this.deps.logger.info(`Home Assistant came online: republishing discovery in ${(delay / 1000).toFixed(1)}s`);
     clock.clearTimeout(this.birthTimer);
     this.birthTimer = clock.setTimeout(() => {
       this.birthTimer = undefined;

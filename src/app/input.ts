@@ -7,11 +7,13 @@ export class InputError extends Error {}
 
 /** The text of a command payload, or an InputError a person understands. */
 export function payloadText(payload: Buffer): string {
-  if (payload.length > MAX_PAYLOAD_BYTES) throw new InputError(`payload of ${payload.length} bytes refused: at most ${MAX_PAYLOAD_BYTES} bytes`);
+  if (payload.length > MAX_PAYLOAD_BYTES)
+    throw new InputError(`payload of ${payload.length} bytes refused: at most ${MAX_PAYLOAD_BYTES} bytes`);
   const text = payload.toString('utf8');
   // Control characters are never part of a command word or of JSON: such a payload is binary junk.
   // eslint-disable-next-line no-control-regex
-  if (text.includes('\uFFFD') || /[\u0000-\u0008\u000E-\u001F]/.test(text)) throw new InputError('payload is not readable text');
+  if (text.includes('\uFFFD') || /[\u0000-\u0008\u000E-\u001F]/.test(text))
+    throw new InputError('payload is not readable text');
   return text;
 }
 
@@ -25,7 +27,8 @@ export function requestObject(payload: Buffer): Record<string, unknown> {
   } catch {
     throw new InputError('payload is not valid JSON');
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InputError('payload must be a JSON object');
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new InputError('payload must be a JSON object');
   return value as Record<string, unknown>;
 }
 
@@ -39,7 +42,10 @@ export function transactionOf(request: Record<string, unknown> | undefined): str
 
 export function knownKeys(request: Record<string, unknown>, allowed: string[]): void {
   const unknown = Object.keys(request).filter((k) => !allowed.includes(k) && k !== 'transaction');
-  if (unknown.length > 0) throw new InputError(`unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k.slice(0, 40)}"`).join(', ')}`);
+  if (unknown.length > 0)
+    throw new InputError(
+      `unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k.slice(0, 40)}"`).join(', ')}`,
+    );
 }
 
 /** `{node: 3 | "all", action}` of bridge/request/power. */

@@ -39,7 +39,10 @@ export async function acquireBusLock(lockPath: string, options: BusLockOptions =
   const holder = await holdFlock(options.flock ?? 'flock', lockPath);
   if (holder === 'busy') {
     const owner = await readOwner(lockPath);
-    throw new TpmError('BUS_LOCKED', `another turingpi-mqtt (${owner ?? 'owner unknown'}) drives ${what}; lock file ${lockPath}`);
+    throw new TpmError(
+      'BUS_LOCKED',
+      `another turingpi-mqtt (${owner ?? 'owner unknown'}) drives ${what}; lock file ${lockPath}`,
+    );
   }
   // Who holds it, for the message of the next one refused (information only: the lock is the flock).
   const owner = `pid ${process.pid} on ${os.hostname()} since ${new Date().toISOString()}`;
@@ -148,7 +151,9 @@ export async function checkLockDirectory(directory: string): Promise<void> {
 function holdFlock(program: string, lockPath: string): Promise<ChildProcess | 'busy'> {
   return new Promise((resolve, reject) => {
     // -n: do not wait. The shell says when the lock is ours, then `cat` holds it until our pipe closes.
-    const child = spawn(program, ['-n', lockPath, '-c', `echo ${LOCKED}; exec cat`], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(program, ['-n', lockPath, '-c', `echo ${LOCKED}; exec cat`], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     let settled = false;
@@ -162,7 +167,8 @@ function holdFlock(program: string, lockPath: string): Promise<ChildProcess | 'b
       if (!stdout.startsWith(LOCKED)) return;
       // Held for the life of this process, without keeping it alive.
       child.unref();
-      for (const stream of [child.stdin, child.stdout, child.stderr]) (stream as unknown as { unref?: () => void }).unref?.();
+      for (const stream of [child.stdin, child.stdout, child.stderr])
+        (stream as unknown as { unref?: () => void }).unref?.();
       settle(() => resolve(child));
     });
     child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
@@ -172,7 +178,15 @@ function holdFlock(program: string, lockPath: string): Promise<ChildProcess | 'b
     });
     child.on('exit', (code) => {
       if (code === 1 && stderr.trim() === '') settle(() => resolve('busy'));
-      else settle(() => reject(new TpmError('BUS', `cannot take the bus lock ${lockPath}: ${stderr.trim() || `flock exited with ${code}`}`)));
+      else
+        settle(() =>
+          reject(
+            new TpmError(
+              'BUS',
+              `cannot take the bus lock ${lockPath}: ${stderr.trim() || `flock exited with ${code}`}`,
+            ),
+          ),
+        );
     });
   });
 }

@@ -69,7 +69,8 @@ export async function supervisorMqtt(paths: AddonPaths, fetchFn: typeof fetch = 
   } catch (error) {
     throw new TpmError('BROKER', `cannot ask the Supervisor for the MQTT broker: ${errorMessage(error)}`);
   }
-  const body = (await response.json().catch(() => undefined)) as { result?: string; data?: Partial<MqttService> } | undefined;
+  const body = (await response.json().catch(() => undefined)) as
+    { result?: string; data?: Partial<MqttService> } | undefined;
   const data = body?.data;
   if (!response.ok || body?.result !== 'ok' || !data?.host || !data.port) {
     throw new TpmError(
@@ -78,13 +79,22 @@ export async function supervisorMqtt(paths: AddonPaths, fetchFn: typeof fetch = 
         'Mosquitto broker add-on, or set up the MQTT integration',
     );
   }
-  return { host: data.host, port: Number(data.port), ssl: data.ssl === true, ...(data.username ? { username: data.username } : {}), ...(data.password ? { password: data.password } : {}) };
+  return {
+    host: data.host,
+    port: Number(data.port),
+    ssl: data.ssl === true,
+    ...(data.username ? { username: data.username } : {}),
+    ...(data.password ? { password: data.password } : {}),
+  };
 }
 
 function nodeList(text: string): number[] | 'all' {
   const trimmed = text.trim();
   if (trimmed === 'all') return 'all';
-  const nodes = trimmed.split(/[\s,]+/).filter(Boolean).map(Number);
+  const nodes = trimmed
+    .split(/[\s,]+/)
+    .filter(Boolean)
+    .map(Number);
   if (nodes.length === 0 || nodes.some((n) => !Number.isInteger(n) || n < 1)) {
     throw new TpmError('CONFIG', `schedule nodes must be "all" or node numbers like "1, 2", not "${text}"`);
   }
@@ -131,7 +141,10 @@ export function bridgeConfig(options: AddonOptions, mqtt: MqttService, stateDir:
  * Writes the bridge's config (0600) and returns its path and the environment the bridge needs
  * (the passwords), never logged.
  */
-export async function prepareAddon(paths: AddonPaths, fetchFn: typeof fetch = fetch): Promise<{ file: string; env: Record<string, string> }> {
+export async function prepareAddon(
+  paths: AddonPaths,
+  fetchFn: typeof fetch = fetch,
+): Promise<{ file: string; env: Record<string, string> }> {
   let options: AddonOptions;
   try {
     options = JSON.parse(await readFile(paths.options, 'utf8')) as AddonOptions;
@@ -139,10 +152,15 @@ export async function prepareAddon(paths: AddonPaths, fetchFn: typeof fetch = fe
     throw new TpmError('CONFIG', `cannot read the add-on options ${paths.options}: ${errorMessage(error)}`);
   }
   const mqtt = await supervisorMqtt(paths, fetchFn);
-  const config = bridgeConfig({ ...options, nodes: options.nodes ?? [], schedules: options.schedules ?? [] }, mqtt, paths.stateDir);
+  const config = bridgeConfig(
+    { ...options, nodes: options.nodes ?? [], schedules: options.schedules ?? [] },
+    mqtt,
+    paths.stateDir,
+  );
   await mkdir(paths.stateDir, { recursive: true, mode: 0o700 });
   await mkdir(dirname(paths.config), { recursive: true });
-  const header = '# Written by the add-on at every start from its options and the Supervisor\'s MQTT service: edit the options.\n';
+  const header =
+    "# Written by the add-on at every start from its options and the Supervisor's MQTT service: edit the options.\n";
   await writeFile(paths.config, header + stringify(config), { mode: 0o600 });
   await chmod(paths.config, 0o600); // an existing file keeps its mode on writeFile
   const env: Record<string, string> = {};
@@ -155,7 +173,11 @@ export async function prepareAddon(paths: AddonPaths, fetchFn: typeof fetch = fe
  * What a user without a shell needs on first connection: the certificate the BMC presents, and
  * which option to paste its fingerprint into. Nothing is sent to the BMC (one TLS handshake).
  */
-export async function fingerprintAdvice(options: { board_type: string; bmc_url: string; bmc_fingerprint?: string }): Promise<string | undefined> {
+export async function fingerprintAdvice(options: {
+  board_type: string;
+  bmc_url: string;
+  bmc_fingerprint?: string;
+}): Promise<string | undefined> {
   if (options.board_type !== 'tpi2' || options.bmc_fingerprint) return undefined;
   const { fetchBmcCertificate } = await import('./bmc-trust.js');
   try {

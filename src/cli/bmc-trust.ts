@@ -68,7 +68,13 @@ export async function fetchBmcCertificate(url: string, ca: string[], timeoutMs: 
 }
 
 /** What `bmc trust` prints: the certificate, how this config trusts it, and the line to add. */
-export function formatTrustReport(origin: string, file: string, config: Config, cert: PresentedCertificate, now: Date): string {
+export function formatTrustReport(
+  origin: string,
+  file: string,
+  config: Config,
+  cert: PresentedCertificate,
+  now: Date,
+): string {
   const { bmc } = config.board;
   const trust = bmcTrust({ fingerprint: bmc.fingerprint, ca: bmc.ca, insecure: false });
   const expired = cert.validTo < now;
@@ -83,7 +89,7 @@ export function formatTrustReport(origin: string, file: string, config: Config, 
   ];
   if (cert.fingerprint === FACTORY_IMAGE_FINGERPRINT) {
     lines.push(
-      'This is the certificate of the firmware\'s factory image, and its private key is published with the firmware',
+      "This is the certificate of the firmware's factory image, and its private key is published with the firmware",
       'sources: anyone can present it. Pinning it still keeps other certificates out; for a certificate of this BMC',
       'alone, make a new one on the BMC (docs/turing-pi-2.md, "Certificate") and run this command again.',
       '',
@@ -105,7 +111,7 @@ export function formatTrustReport(origin: string, file: string, config: Config, 
     lines.push(`${file} does not trust this certificate yet.`);
   }
   lines.push(
-    'Check that the fingerprint is your BMC\'s own: on the BMC (ssh root@<bmc>) run',
+    "Check that the fingerprint is your BMC's own: on the BMC (ssh root@<bmc>) run",
     '  openssl x509 -in /etc/ssl/certs/bmcd_cert.pem -noout -fingerprint -sha256',
     `then, under board.bmc in ${file}, set${bmc.insecure ? ' (and remove insecure: true)' : ''}:`,
     `    fingerprint: "${cert.fingerprint}"`,

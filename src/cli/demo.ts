@@ -11,7 +11,12 @@ import type { Logger } from '../util/logger.js';
 export function demoConfig(): Config {
   return parseConfig({
     mqtt: { url: 'embedded' },
-    board: { type: 'simulator', id: 'turingpi', name: 'Turing Pi', simulate: { model: 'tpi1', state_file: './data/demo/simulator.json', agents: true } },
+    board: {
+      type: 'simulator',
+      id: 'turingpi',
+      name: 'Turing Pi',
+      simulate: { model: 'tpi1', state_file: './data/demo/simulator.json', agents: true },
+    },
     nodes: {
       2: { name: 'k3s-server', agent: true },
       3: { name: 'k3s-worker-1', agent: true },

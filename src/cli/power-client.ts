@@ -13,7 +13,10 @@ export interface PowerCommand {
   timeoutMs?: number;
 }
 
-export function parsePowerArgs(node: string | undefined, action: string | undefined): { target: number | 'all'; action: NodeAction } {
+export function parsePowerArgs(
+  node: string | undefined,
+  action: string | undefined,
+): { target: number | 'all'; action: NodeAction } {
   if (node === undefined || action === undefined) {
     throw new TpmError('USAGE', 'usage: turingpi-mqtt power NODE|all on|off|force-off|toggle|reboot|shutdown|status');
   }
@@ -22,7 +25,8 @@ export function parsePowerArgs(node: string | undefined, action: string | undefi
   else if (/^[1-9][0-9]{0,3}$/.test(node)) target = Number(node);
   else throw new TpmError('USAGE', `"${node}" is not a node number or "all"`);
   const lower = action.toLowerCase();
-  if (!(NODE_ACTIONS as readonly string[]).includes(lower)) throw new TpmError('USAGE', `unknown action "${action}": use ${NODE_ACTIONS.join(', ')}`);
+  if (!(NODE_ACTIONS as readonly string[]).includes(lower))
+    throw new TpmError('USAGE', `unknown action "${action}": use ${NODE_ACTIONS.join(', ')}`);
   return { target, action: lower as NodeAction };
 }
 
@@ -31,7 +35,9 @@ export function defaultTimeoutMs(config: Config, command: { target: number | 'al
   const p = config.power;
   const nodes = command.target === 'all' ? 32 : 1;
   const graceful = p.graceful_timeout + p.settle_time;
-  const base = ['off', 'shutdown', 'toggle', 'reboot'].includes(command.action) ? graceful * (command.action === 'reboot' ? 2 : 1) : 0;
+  const base = ['off', 'shutdown', 'toggle', 'reboot'].includes(command.action)
+    ? graceful * (command.action === 'reboot' ? 2 : 1)
+    : 0;
   return base + p.min_off_time + p.reboot_off_time + nodes * p.on_stagger + 15_000;
 }
 
@@ -108,13 +114,24 @@ export async function requestPower(
     await connection.subscribe(t.bridgeState, (_topic, payload) => {
       bridgeState = payload.toString();
     });
-    await connection.publish(t.request('power'), JSON.stringify({ transaction, node: command.target, action: command.action, source: 'cli' }));
+    await connection.publish(
+      t.request('power'),
+      JSON.stringify({ transaction, node: command.target, action: command.action, source: 'cli' }),
+    );
     const timeout = new Promise<PowerAnswer>((resolve) => {
       timer = setTimeout(() => {
         const hint =
-          bridgeState === 'offline' ? ' (the bridge is offline)' : bridgeState === undefined ? ' (no bridge has announced itself on this base topic)' : '';
-        const underWay = bridgeState === 'online' ? `: the action may still be under way; follow it with ${followHint(config)}` : '';
-        resolve({ status: 'error', error: `no answer from the bridge within ${Math.round(timeoutMs / 1000)} s${hint}${underWay}` });
+          bridgeState === 'offline'
+            ? ' (the bridge is offline)'
+            : bridgeState === undefined
+              ? ' (no bridge has announced itself on this base topic)'
+              : '';
+        const underWay =
+          bridgeState === 'online' ? `: the action may still be under way; follow it with ${followHint(config)}` : '';
+        resolve({
+          status: 'error',
+          error: `no answer from the bridge within ${Math.round(timeoutMs / 1000)} s${hint}${underWay}`,
+        });
       }, timeoutMs);
     });
     return await Promise.race([answer, timeout]);

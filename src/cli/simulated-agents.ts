@@ -78,7 +78,12 @@ export function startSimulatedAgents(options: SimulatedAgentsOptions): Simulated
       mqtt: { ...options.config.mqtt, client_id: null }, // each agent its own default id
       board: { id: options.config.board.id },
       power: { graceful_timeout: options.config.power.graceful_timeout },
-      agent: { node, interval: options.intervalMs ?? 5_000, shutdown_command: SIM_POWEROFF, reboot_command: SIM_REBOOT },
+      agent: {
+        node,
+        interval: options.intervalMs ?? 5_000,
+        shutdown_command: SIM_POWEROFF,
+        reboot_command: SIM_REBOOT,
+      },
       log: options.config.log,
     });
 
@@ -107,12 +112,21 @@ export function startSimulatedAgents(options: SimulatedAgentsOptions): Simulated
       const agent = createAgent(agentConfig(node), {
         clock,
         logger: logger.child({ node }),
-        systemInfo: simulatedSystem(node, () => clock.now(), () => sim.bootedAt, random),
+        systemInfo: simulatedSystem(
+          node,
+          () => clock.now(),
+          () => sim.bootedAt,
+          random,
+        ),
         run: (argv) => osCommand(node, sim, argv),
       });
       sim.agent = agent;
       logger.info(`simulated node ${node}: OS booted, agent starting`);
-      agent.start().catch((error: unknown) => logger.error(`simulated node ${node}: agent failed to start: ${errorMessage(error)}`));
+      agent
+        .start()
+        .catch((error: unknown) =>
+          logger.error(`simulated node ${node}: agent failed to start: ${errorMessage(error)}`),
+        );
     }, bootDelayMs);
   };
 
@@ -174,7 +188,12 @@ export function startSimulatedAgents(options: SimulatedAgentsOptions): Simulated
  * (a random walk kept in 40-70 °C), CPU load wandering, memory following the load,
  * a root disk filling very slowly.
  */
-export function simulatedSystem(node: number, now: () => number, bootedAt: () => number, random: () => number): SystemInfoSource {
+export function simulatedSystem(
+  node: number,
+  now: () => number,
+  bootedAt: () => number,
+  random: () => number,
+): SystemInfoSource {
   let temperature = 42 + random() * 8;
   let load = 5 + random() * 20;
   let disk = 20 + node * 3;

@@ -17,15 +17,23 @@ interface BoardSlots {
 
 function boardSlots(config: Config): BoardSlots {
   if (config.board.type === 'gpio') {
-    const wired = Object.keys(config.board.gpio).map(Number).sort((a, b) => a - b);
+    const wired = Object.keys(config.board.gpio)
+      .map(Number)
+      .sort((a, b) => a - b);
     return {
       has: (node) => wired.includes(node),
       describe: wired.length === 0 ? 'board.gpio wires no nodes' : `board.gpio wires nodes ${wired.join(', ')}`,
     };
   }
   const count = boardNodeCount(config);
-  const board = config.board.type === 'simulator' ? `the simulated ${config.board.simulate.model} board` : `a ${config.board.type} board`;
-  return { has: (node) => Number.isInteger(node) && node >= 1 && node <= count, describe: `${board} has nodes 1-${count}` };
+  const board =
+    config.board.type === 'simulator'
+      ? `the simulated ${config.board.simulate.model} board`
+      : `a ${config.board.type} board`;
+  return {
+    has: (node) => Number.isInteger(node) && node >= 1 && node <= count,
+    describe: `${board} has nodes 1-${count}`,
+  };
 }
 
 /** Off, reboot and shutdown lists must not name a protected node (docs/configuration.md). */
@@ -57,18 +65,25 @@ export function crossFieldProblems(config: Config): RawProblem[] {
   const nodes = resolveNodes(config);
 
   if (config.board.type === 'gpio' && Object.keys(config.board.gpio).length === 0) {
-    problems.push({ segments: ['board', 'gpio'], message: 'a gpio board needs at least one node line, e.g. gpio: { 1: { line: 17 } }' });
+    problems.push({
+      segments: ['board', 'gpio'],
+      message: 'a gpio board needs at least one node line, e.g. gpio: { 1: { line: 17 } }',
+    });
   }
   const lineOwners = new Map<number, string>();
   for (const [node, wiring] of Object.entries(config.board.gpio)) {
     // The same bounds as the start (the GPIO driver) and simulate.nodes: a board has nodes 1-1024.
-    if (Number(node) < 1) problems.push({ segments: ['board', 'gpio', node], message: 'node numbers start at 1', at: 'key' });
+    if (Number(node) < 1)
+      problems.push({ segments: ['board', 'gpio', node], message: 'node numbers start at 1', at: 'key' });
     else if (Number(node) > MAX_NODES) {
       problems.push({ segments: ['board', 'gpio', node], message: `node numbers go up to ${MAX_NODES}`, at: 'key' });
     }
     const owner = lineOwners.get(wiring.line);
     if (owner !== undefined) {
-      problems.push({ segments: ['board', 'gpio', node, 'line'], message: `line ${wiring.line} is already node ${owner}'s line` });
+      problems.push({
+        segments: ['board', 'gpio', node, 'line'],
+        message: `line ${wiring.line} is already node ${owner}'s line`,
+      });
     } else lineOwners.set(wiring.line, node);
   }
 
@@ -86,16 +101,34 @@ export function crossFieldProblems(config: Config): RawProblem[] {
     const path = ['schedules', index];
     const earlier = firstIndexOfName.get(schedule.name);
     if (earlier !== undefined) {
-      problems.push({ segments: [...path, 'name'], message: `"${schedule.name}" is already the name of schedules.${earlier}; names must be unique` });
+      problems.push({
+        segments: [...path, 'name'],
+        message: `"${schedule.name}" is already the name of schedules.${earlier}; names must be unique`,
+      });
     } else firstIndexOfName.set(schedule.name, index);
 
-    const cutsPower = { on: undefined, off: 'switches nodes off', reboot: 'reboots nodes', shutdown: 'shuts nodes down' }[schedule.action];
+    const cutsPower = {
+      on: undefined,
+      off: 'switches nodes off',
+      reboot: 'reboots nodes',
+      shutdown: 'shuts nodes down',
+    }[schedule.action];
     problems.push(...checkNodeList(schedule.nodes, [...path, 'nodes'], slots, nodes, cutsPower));
   });
 
   const { watchdog, thermal } = config.policies;
-  problems.push(...checkNodeList(watchdog.nodes, ['policies', 'watchdog', 'nodes'], slots, nodes, 'power-cycles nodes'));
-  problems.push(...checkNodeList(thermal.nodes, ['policies', 'thermal', 'nodes'], slots, nodes, thermal.action === 'off' ? 'switches nodes off' : 'shuts nodes down'));
+  problems.push(
+    ...checkNodeList(watchdog.nodes, ['policies', 'watchdog', 'nodes'], slots, nodes, 'power-cycles nodes'),
+  );
+  problems.push(
+    ...checkNodeList(
+      thermal.nodes,
+      ['policies', 'thermal', 'nodes'],
+      slots,
+      nodes,
+      thermal.action === 'off' ? 'switches nodes off' : 'shuts nodes down',
+    ),
+  );
   if (thermal.clear_celsius >= thermal.max_celsius) {
     problems.push({
       segments: ['policies', 'thermal', 'clear_celsius'],
@@ -119,12 +152,14 @@ export function configWarnings(config: Config): RawProblem[] {
   if (board.type === 'tpi2' && board.bmc.insecure) {
     warnings.push({
       segments: ['board', 'bmc', 'insecure'],
-      message: 'any certificate is accepted, so whoever answers at that address gets the BMC password; better pin the BMC certificate with board.bmc.fingerprint (turingpi-mqtt bmc trust -c FILE prints it)',
+      message:
+        'any certificate is accepted, so whoever answers at that address gets the BMC password; better pin the BMC certificate with board.bmc.fingerprint (turingpi-mqtt bmc trust -c FILE prints it)',
     });
   } else if (board.type === 'tpi2' && board.bmc.fingerprint === null && board.bmc.ca === null) {
     warnings.push({
       segments: ['board', 'bmc', 'fingerprint'],
-      message: 'is not set: a BMC serves a self-signed, usually expired certificate that nothing else trusts; turingpi-mqtt bmc trust -c FILE prints the line to add',
+      message:
+        'is not set: a BMC serves a self-signed, usually expired certificate that nothing else trusts; turingpi-mqtt bmc trust -c FILE prints the line to add',
     });
   }
   if (board.type === 'tpi1' && config.nodes['1']?.protected === false) {
@@ -137,8 +172,12 @@ export function configWarnings(config: Config): RawProblem[] {
   config.schedules.forEach((schedule, index) => {
     if (cronProblem(schedule.cron) !== undefined) return;
     if (schedule.timezone !== null && timeZoneProblem(schedule.timezone) !== undefined) return;
-    const next = new Cron(schedule.cron, { paused: true, ...(schedule.timezone ? { timezone: schedule.timezone } : {}) }).nextRun();
-    if (next === null) warnings.push({ segments: ['schedules', index, 'cron'], message: `"${schedule.cron}" never matches a date` });
+    const next = new Cron(schedule.cron, {
+      paused: true,
+      ...(schedule.timezone ? { timezone: schedule.timezone } : {}),
+    }).nextRun();
+    if (next === null)
+      warnings.push({ segments: ['schedules', index, 'cron'], message: `"${schedule.cron}" never matches a date` });
   });
   const nodes = resolveNodes(config);
   const { watchdog } = config.policies;
@@ -159,7 +198,12 @@ export function configWarnings(config: Config): RawProblem[] {
 /** What the agent role needs beyond a valid file: the node it runs on. */
 export function agentProblems(config: Config): RawProblem[] {
   if (config.agent.node === null) {
-    return [{ segments: ['agent', 'node'], message: 'the agent needs the number of the node it runs on, e.g. agent: { node: 3 }' }];
+    return [
+      {
+        segments: ['agent', 'node'],
+        message: 'the agent needs the number of the node it runs on, e.g. agent: { node: 3 }',
+      },
+    ];
   }
   return [];
 }

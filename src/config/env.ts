@@ -61,13 +61,17 @@ export function substituteEnv(text: string, env: Environment, options: Substitut
     substituted = true;
     const match = REFERENCE.exec(text.slice(start + 2, end));
     if (!match) {
-      problems.push(`the "\${...}" at character ${start + 1} is not a variable reference: use \${NAME} or \${NAME:-default}`);
+      problems.push(
+        `the "\${...}" at character ${start + 1} is not a variable reference: use \${NAME} or \${NAME:-default}`,
+      );
     } else {
       const [, name, fallback] = match as unknown as [string, string, string | undefined];
       const fromEnv = env[name];
       const present = fromEnv !== undefined && !(options.secret === true && fromEnv === '');
       if (fallback !== undefined && options.secret === true) {
-        problems.push(`\${${name}:-...} gives a password a default: a missing ${name} would log in with it; write \${${name}}`);
+        problems.push(
+          `\${${name}:-...} gives a password a default: a missing ${name} would log in with it; write \${${name}}`,
+        );
       } else if (fallback !== undefined) {
         value += fromEnv === undefined || fromEnv === '' ? fallback : fromEnv;
       } else if (present) {

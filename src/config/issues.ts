@@ -174,13 +174,21 @@ function numberBound(value: number | bigint, inclusive: boolean | undefined, bel
 export function problemsFromIssue(issue: z.core.$ZodIssue, rootInput: unknown): RawProblem[] {
   const segments = issue.path.filter((s): s is string | number => typeof s !== 'symbol');
   const input = valueAt(rootInput, segments);
-  if (input === undefined && ['invalid_type', 'invalid_union', 'invalid_value'].includes(issue.code) && segments.length > 0) {
+  if (
+    input === undefined &&
+    ['invalid_type', 'invalid_union', 'invalid_value'].includes(issue.code) &&
+    segments.length > 0
+  ) {
     return [{ segments, message: `is required: ${requiredMessage(issue, segments)}` }];
   }
   switch (issue.code) {
     case 'unrecognized_keys': {
       const known = knownKeys(segments);
-      return issue.keys.map((key) => ({ segments: [...segments, key], message: unknownKeyMessage(key, known), at: 'key' }));
+      return issue.keys.map((key) => ({
+        segments: [...segments, key],
+        message: unknownKeyMessage(key, known),
+        at: 'key',
+      }));
     }
     case 'invalid_type': {
       if (segments.length === 0) {
@@ -195,7 +203,9 @@ export function problemsFromIssue(issue: z.core.$ZodIssue, rootInput: unknown): 
       return [{ segments, message }];
     }
     case 'invalid_value':
-      return [{ segments, message: `must be one of ${issue.values.map(quote).join(', ')}, not ${describeValue(input)}` }];
+      return [
+        { segments, message: `must be one of ${issue.values.map(quote).join(', ')}, not ${describeValue(input)}` },
+      ];
     case 'invalid_union': {
       // A branch whose issues all lie deeper matched the value's shape (e.g. a list of nodes
       // with one bad number): its issues say more than "must be X or Y".
@@ -215,7 +225,9 @@ export function problemsFromIssue(issue: z.core.$ZodIssue, rootInput: unknown): 
         return [{ segments, message: `must be ${numberBound(bound, issue.inclusive, below)}, not ${String(input)}` }];
       }
       if (issue.origin === 'array') {
-        return [{ segments, message: `must list ${below ? 'at most' : 'at least'} ${bound} item${bound === 1 ? '' : 's'}` }];
+        return [
+          { segments, message: `must list ${below ? 'at most' : 'at least'} ${bound} item${bound === 1 ? '' : 's'}` },
+        ];
       }
       if (issue.origin === 'string') {
         if (!below && bound === 1) return [{ segments, message: 'must not be empty' }];

@@ -90,7 +90,10 @@ export function checkConfigText(text: string, file: string, options: LoadOptions
   try {
     object = doc.toJS({ maxAliasCount: 1000 });
   } catch (error) {
-    return result([{ file, path: '', message: `cannot read the YAML: ${error instanceof Error ? error.message : String(error)}` }], yamlWarnings);
+    return result(
+      [{ file, path: '', message: `cannot read the YAML: ${error instanceof Error ? error.message : String(error)}` }],
+      yamlWarnings,
+    );
   }
   const validation = validateConfigObject(object);
   const problems = validation.problems.map(place);
@@ -130,17 +133,24 @@ export async function loadConfig(path: string, options: LoadOptions = {}): Promi
  * it: in mqtt.password, board.bmc.password, or the user information of mqtt.url or board.bmc.url
  * (one that the file's text spells out, rather than one substituted into the URL).
  */
-async function exposesPassword(path: string, text: string, config: Config, fromEnvironment: Set<string>): Promise<boolean> {
+async function exposesPassword(
+  path: string,
+  text: string,
+  config: Config,
+  fromEnvironment: Set<string>,
+): Promise<boolean> {
   if (process.platform === 'win32') return false; // no POSIX modes to speak of
   const inUrl = [config.mqtt.url, config.board.bmc.url].some((url) => {
     const password = urlPassword(url);
     return password !== undefined && (text.includes(password) || text.includes(encodeURIComponent(password)));
   });
   // An empty password is no secret to expose.
-  const held = inUrl || [
-    ['mqtt.password', config.mqtt.password],
-    ['board.bmc.password', config.board.bmc.password],
-  ].some(([key, value]) => value !== null && value !== '' && !fromEnvironment.has(key as string));
+  const held =
+    inUrl ||
+    [
+      ['mqtt.password', config.mqtt.password],
+      ['board.bmc.password', config.board.bmc.password],
+    ].some(([key, value]) => value !== null && value !== '' && !fromEnvironment.has(key as string));
   if (!held) return false;
   const { mode } = await stat(path);
   return (mode & 0o044) !== 0;

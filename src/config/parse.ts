@@ -19,7 +19,11 @@ export function validateConfigObject(object: unknown): Validation {
   const input = object ?? {};
   const parsed = configSchema.safeParse(input);
   if (!parsed.success) {
-    return { config: undefined, problems: parsed.error.issues.flatMap((issue) => problemsFromIssue(issue, input)), warnings: [] };
+    return {
+      config: undefined,
+      problems: parsed.error.issues.flatMap((issue) => problemsFromIssue(issue, input)),
+      warnings: [],
+    };
   }
   const problems = crossFieldProblems(parsed.data);
   if (problems.length > 0) return { config: undefined, problems, warnings: [] };

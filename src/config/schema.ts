@@ -16,7 +16,10 @@ export function duration(min: number, max: number) {
     .transform((value, ctx) => {
       const ms = parseDuration(value);
       if (ms === undefined) {
-        ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration (use 500ms, 5s, 10m, 2h or milliseconds)` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `"${value}" is not a duration (use 500ms, 5s, 10m, 2h or milliseconds)`,
+        });
         return z.NEVER;
       }
       if (ms < min || ms > max) {
@@ -65,7 +68,9 @@ const mqttSchema = z.strictObject({
     .describe('the built-in broker, used only with url: embedded'),
   username: nullableString.default(null),
   password: nullableString.default(null).describe('better ${MQTT_PASSWORD} than the password itself'),
-  client_id: nullableString.default(null).describe('default turingpi-<board.id>-bridge / turingpi-<board.id>-agent-<n>'),
+  client_id: nullableString
+    .default(null)
+    .describe('default turingpi-<board.id>-bridge / turingpi-<board.id>-agent-<n>'),
   base_topic: z
     .string()
     .regex(/^[^#+\s]+$/, 'must not be empty and must not contain #, + or white space')
@@ -73,14 +78,23 @@ const mqttSchema = z.strictObject({
     .default('turingpi')
     .describe('first level of every topic; one per board'),
   keepalive: z.number().int().min(5).max(3600).default(30).describe('seconds'),
-  protocol_version: z.union([z.literal(4), z.literal(5)]).default(4).describe('4 (MQTT 3.1.1) or 5 (MQTT 5)'),
+  protocol_version: z
+    .union([z.literal(4), z.literal(5)])
+    .default(4)
+    .describe('4 (MQTT 3.1.1) or 5 (MQTT 5)'),
   tls: tlsSchema.prefault({}).describe('certificates for mqtts:// and wss://'),
 });
 
 const homeassistantSchema = z.strictObject({
   enabled: z.boolean().default(true).describe('publish Home Assistant MQTT discovery'),
-  discovery_prefix: z.string().regex(/^[^#+\s]+$/, 'must not contain #, + or white space').default('homeassistant'),
-  status_topic: z.string().regex(/^[^#+\s]+$/, 'must not contain #, + or white space').default('homeassistant/status'),
+  discovery_prefix: z
+    .string()
+    .regex(/^[^#+\s]+$/, 'must not contain #, + or white space')
+    .default('homeassistant'),
+  status_topic: z
+    .string()
+    .regex(/^[^#+\s]+$/, 'must not contain #, + or white space')
+    .default('homeassistant/status'),
 });
 
 const gpioLineSchema = z.strictObject({
@@ -104,7 +118,9 @@ const boardSchema = z.strictObject({
     .default('turingpi')
     .describe('[a-z0-9_-]{1,32}; part of every Home Assistant unique_id: do not change it later'),
   name: z.string().min(1).max(64).default('Turing Pi').describe('device name in Home Assistant'),
-  poll_interval: duration(SECOND, HOUR).default(5 * SECOND).describe('how often the board is read'),
+  poll_interval: duration(SECOND, HOUR)
+    .default(5 * SECOND)
+    .describe('how often the board is read'),
   i2c_bus: z.number().int().min(0).max(255).default(1).describe('tpi1: the I2C bus number (/dev/i2c-1)'),
   persist_power_state: z
     .boolean()
@@ -129,9 +145,12 @@ const boardSchema = z.strictObject({
       fingerprint: nullableString
         .default(null)
         .refine((value) => value === null || parseFingerprint(value) !== null, {
-          message: 'must be a SHA-256 fingerprint: 32 bytes as AA:BB:... or 64 hex digits (turingpi-mqtt bmc trust prints it)',
+          message:
+            'must be a SHA-256 fingerprint: 32 bytes as AA:BB:... or 64 hex digits (turingpi-mqtt bmc trust prints it)',
         })
-        .describe("SHA-256 of the BMC certificate (AA:BB:... or hex): pins it, whatever its dates and name; see 'bmc trust'"),
+        .describe(
+          "SHA-256 of the BMC certificate (AA:BB:... or hex): pins it, whatever its dates and name; see 'bmc trust'",
+        ),
       ca: nullableString
         .default(null)
         .describe("PEM file: the BMC's own self-signed certificate (pinned like fingerprint) or the CA that signed it"),
@@ -143,7 +162,14 @@ const boardSchema = z.strictObject({
   simulate: z
     .strictObject({
       model: z.enum(['tpi1', 'tpi2', 'generic']).default('tpi1').describe('the board the simulator behaves as'),
-      nodes: z.number().int().min(1).max(1024).nullable().default(null).describe('generic: number of nodes (default 8)'),
+      nodes: z
+        .number()
+        .int()
+        .min(1)
+        .max(1024)
+        .nullable()
+        .default(null)
+        .describe('generic: number of nodes (default 8)'),
       firmware: z
         .enum(['2.0.5', '2.1.0'])
         .default('2.1.0')
@@ -156,7 +182,9 @@ const boardSchema = z.strictObject({
       agents: z
         .boolean()
         .default(false)
-        .describe('run a simulated agent on every node with agent: true (the demo); leave false when real agents connect'),
+        .describe(
+          'run a simulated agent on every node with agent: true (the demo); leave false when real agents connect',
+        ),
     })
     .prefault({})
     .describe('simulator: the simulated board'),
@@ -184,13 +212,21 @@ const powerSchema = z.strictObject({
     .enum(['graceful', 'hard'])
     .default('graceful')
     .describe('graceful: the agent reboots the OS (power untouched); hard: power cycle'),
-  reboot_off_time: duration(500, 30 * SECOND).default(2 * SECOND).describe('hard reboot: time off between off and on'),
+  reboot_off_time: duration(500, 30 * SECOND)
+    .default(2 * SECOND)
+    .describe('hard reboot: time off between off and on'),
   graceful_timeout: duration(5 * SECOND, HOUR)
     .default(120 * SECOND)
     .describe('wait this long for the OS to go down; on time-out nothing is cut'),
-  settle_time: duration(0, 10 * MINUTE).default(30 * SECOND).describe('after the agent is gone, before power is cut'),
-  min_off_time: duration(0, 10 * MINUTE).default(3 * SECOND).describe('a node switched off is not switched on sooner'),
-  on_stagger: duration(0, 10 * MINUTE).default(2 * SECOND).describe('nodes switched on together start this far apart'),
+  settle_time: duration(0, 10 * MINUTE)
+    .default(30 * SECOND)
+    .describe('after the agent is gone, before power is cut'),
+  min_off_time: duration(0, 10 * MINUTE)
+    .default(3 * SECOND)
+    .describe('a node switched off is not switched on sooner'),
+  on_stagger: duration(0, 10 * MINUTE)
+    .default(2 * SECOND)
+    .describe('nodes switched on together start this far apart'),
   restore_on_start: z
     .enum(['keep', 'last'])
     .default('keep')
@@ -250,14 +286,23 @@ const policiesSchema = z.strictObject({
       action: z.enum(['shutdown', 'off']).default('shutdown'),
     })
     .prefault({})
-    .describe("shut down or switch off nodes whose agent reports max_celsius, until they cool to clear_celsius"),
+    .describe('shut down or switch off nodes whose agent reports max_celsius, until they cool to clear_celsius'),
 });
 
 const argv = z.array(z.string().min(1)).min(1);
 
 const agentSchema = z.strictObject({
-  node: z.number().int().min(1).max(1024).nullable().default(null).describe('the node this agent runs on (required for the agent)'),
-  interval: duration(SECOND, HOUR).default(15 * SECOND).describe('how often telemetry is published'),
+  node: z
+    .number()
+    .int()
+    .min(1)
+    .max(1024)
+    .nullable()
+    .default(null)
+    .describe('the node this agent runs on (required for the agent)'),
+  interval: duration(SECOND, HOUR)
+    .default(15 * SECOND)
+    .describe('how often telemetry is published'),
   shutdown_command: argv
     .default(['systemctl', 'poweroff'])
     .describe('an argv, never a shell string; may be a script (drain first)'),
@@ -281,7 +326,11 @@ export const configSchema = z.strictObject({
   schedules: z.array(scheduleSchema).default([]).describe('cron schedules of power actions'),
   policies: policiesSchema.prefault({}).describe('automatic actions: watchdog and thermal'),
   agent: agentSchema.prefault({}).describe('agent role only'),
-  state_dir: z.string().min(1).default('./data').describe('bridge state: schedule flags, occurrences run, last commanded power'),
+  state_dir: z
+    .string()
+    .min(1)
+    .default('./data')
+    .describe('bridge state: schedule flags, occurrences run, last commanded power'),
   log: logSchema.prefault({}),
 });
 

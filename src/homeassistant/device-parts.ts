@@ -69,7 +69,6 @@ export interface DiscoveryInput {
   supportUrl?: string;
 }
 
-
 export const MANUFACTURER = 'Turing Machines';
 export const ORIGIN_NAME = 'turingpi-mqtt';
 
@@ -85,7 +84,6 @@ export function nodeObjectId(boardId: string, node: number): string {
 export function deviceDiscoveryTopic(prefix: string, objectId: string): string {
   return `${prefix}/device/${objectId}/config`;
 }
-
 
 // ---------------------------------------------------------------------------------------------
 // Availability

@@ -152,7 +152,9 @@ export class MqttConnection {
     if (this.stopping || this.reconnectTimer !== undefined || !this.client) return;
     const wait = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** this.attempt);
     this.attempt++;
-    this.opts.logger.warn(`MQTT: disconnected from ${displayUrl(this.opts.url)}; retrying in ${Math.round(wait / 1000)}s`);
+    this.opts.logger.warn(
+      `MQTT: disconnected from ${displayUrl(this.opts.url)}; retrying in ${Math.round(wait / 1000)}s`,
+    );
     this.reconnectTimer = this.clock.setTimeout(() => {
       this.reconnectTimer = undefined;
       if (!this.stopping) this.client?.reconnect();
@@ -188,9 +190,14 @@ export class MqttConnection {
    * ends: acknowledged, or rejected at once while the broker is away, or when the connection
    * is lost before the acknowledgement (nothing is queued for a later connection).
    */
-  async publish(topic: string, payload: string | Buffer, options: { retain?: boolean; qos?: 0 | 1; flush?: boolean } = {}): Promise<void> {
+  async publish(
+    topic: string,
+    payload: string | Buffer,
+    options: { retain?: boolean; qos?: 0 | 1; flush?: boolean } = {},
+  ): Promise<void> {
     if (!this.client) throw new TpmError('BROKER', 'MQTT connection not started');
-    if (!this.client.connected) throw new TpmError('BROKER', `not connected to the MQTT broker: the message to ${topic} was not sent`);
+    if (!this.client.connected)
+      throw new TpmError('BROKER', `not connected to the MQTT broker: the message to ${topic} was not sent`);
     this.published++;
     this.inFlight++;
     try {
@@ -201,7 +208,10 @@ export class MqttConnection {
       if (error instanceof TpmError) throw error;
       // 'Message removed' is ours (failUnacknowledged); anything else MQTT.js said is kept.
       const detail = errorMessage(error) === 'Message removed' ? '' : ` (${errorMessage(error)})`;
-      throw new TpmError('BROKER', `the connection to the MQTT broker was lost before the message to ${topic} was acknowledged${detail}`);
+      throw new TpmError(
+        'BROKER',
+        `the connection to the MQTT broker was lost before the message to ${topic} was acknowledged${detail}`,
+      );
     } finally {
       this.inFlight--;
     }
@@ -224,7 +234,11 @@ export class MqttConnection {
    * Returns whether a message was sent. `force`: send even if unchanged (after our will may have
    * replaced it); `flush`: see flush().
    */
-  async publishState(topic: string, payload: string, options: { force?: boolean; flush?: boolean } = {}): Promise<boolean> {
+  async publishState(
+    topic: string,
+    payload: string,
+    options: { force?: boolean; flush?: boolean } = {},
+  ): Promise<boolean> {
     const { force = false, flush = false } = options;
     if (!force && this.retained.get(topic) === payload) return false;
     this.retained.set(topic, payload);
@@ -284,7 +298,8 @@ export function describeMqttError(error: Error & { code?: string | number }, url
   if (typeof code === 'number' && AUTH_CODES.has(code)) {
     return `MQTT broker ${url} refused the credentials (not authorized): check mqtt.username and mqtt.password`;
   }
-  if (code === 'ECONNREFUSED') return `cannot connect to MQTT broker ${url}: connection refused (is the broker running?)`;
+  if (code === 'ECONNREFUSED')
+    return `cannot connect to MQTT broker ${url}: connection refused (is the broker running?)`;
   if (code === 'ENOTFOUND') return `cannot connect to MQTT broker ${url}: host not found`;
   if (typeof code === 'string' && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code)) {
     return `TLS to MQTT broker ${url} failed: ${error.message} (check mqtt.tls.ca)`;

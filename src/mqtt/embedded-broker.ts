@@ -51,9 +51,19 @@ export async function startEmbeddedBroker(
     server.once('error', (error: NodeJS.ErrnoException) => {
       broker.close();
       if (error.code === 'EADDRINUSE') {
-        reject(new TpmError('BROKER', `port ${port} on ${host} is already in use: stop the other MQTT broker, or set mqtt.embedded.port (or use mqtt.url to connect to that broker)`));
+        reject(
+          new TpmError(
+            'BROKER',
+            `port ${port} on ${host} is already in use: stop the other MQTT broker, or set mqtt.embedded.port (or use mqtt.url to connect to that broker)`,
+          ),
+        );
       } else if (error.code === 'EACCES') {
-        reject(new TpmError('BROKER', `no permission to listen on ${host}:${port}: choose a port above 1023 in mqtt.embedded.port`));
+        reject(
+          new TpmError(
+            'BROKER',
+            `no permission to listen on ${host}:${port}: choose a port above 1023 in mqtt.embedded.port`,
+          ),
+        );
       } else {
         reject(new TpmError('BROKER', `cannot start the embedded broker on ${host}:${port}: ${error.message}`));
       }
@@ -86,11 +96,17 @@ function digest(value: string | Buffer): Buffer {
 }
 
 /** Compared in constant time (of a digest), so the time of a refusal tells nothing of the secret. */
-function credentialsMatch(expected: EmbeddedCredentials, username: string | undefined, password: Buffer | undefined): boolean {
+function credentialsMatch(
+  expected: EmbeddedCredentials,
+  username: string | undefined,
+  password: Buffer | undefined,
+): boolean {
   const userOk = (username ?? null) === expected.username;
   const given = password === undefined ? null : password;
   const passwordOk =
-    expected.password === null ? given === null : given !== null && timingSafeEqual(digest(given), digest(expected.password));
+    expected.password === null
+      ? given === null
+      : given !== null && timingSafeEqual(digest(given), digest(expected.password));
   return userOk && passwordOk;
 }
 
@@ -106,7 +122,9 @@ function isLoopback(host: string): boolean {
  */
 function closeOnOversizedPackets(socket: Socket, logger: Logger): void {
   const framing = new PacketLimitFilter(EMBEDDED_MAX_PACKET_BYTES, (packet) => {
-    logger.warn(`embedded broker: disconnected a client that sent a packet of ${packet.length} bytes (limit ${EMBEDDED_MAX_PACKET_BYTES})`);
+    logger.warn(
+      `embedded broker: disconnected a client that sent a packet of ${packet.length} bytes (limit ${EMBEDDED_MAX_PACKET_BYTES})`,
+    );
     socket.destroy();
   });
   framing.resume(); // only the framing is wanted: what passes is dropped here (aedes reads the socket itself)

@@ -185,7 +185,8 @@ export function limitIncomingPackets(
 export function describeDropped(packet: DroppedPacket): string {
   const size = `${(packet.length / (1024 * 1024)).toFixed(1)} MiB`;
   const limit = `${MAX_INCOMING_PACKET_BYTES / 1024} KiB`;
-  if (packet.type !== PUBLISH) return `MQTT: dropped an incoming packet of type ${packet.type} and ${size} (limit ${limit})`;
+  if (packet.type !== PUBLISH)
+    return `MQTT: dropped an incoming packet of type ${packet.type} and ${size} (limit ${limit})`;
   const topic = packet.topic === undefined ? '' : ` on ${escapeControl(packet.topic)}`;
   return `MQTT: dropped a message of ${size}${topic} without reading it (limit ${limit})`;
 }

@@ -123,7 +123,8 @@ export class AgentTracker {
         if (finished) return;
         if (failure) return finish(new TpmError('AGENT', failure));
         if (status === 'shutting_down') acknowledged = true;
-        if (status === 'online' && acknowledged) return finish(new TpmError('AGENT', 'the agent went back online: its shutdown command failed'));
+        if (status === 'online' && acknowledged)
+          return finish(new TpmError('AGENT', 'the agent went back online: its shutdown command failed'));
         if (status === 'offline') {
           if (settling !== undefined) return;
           if (clock.now() >= options.deadline) return timedOut();
@@ -145,9 +146,12 @@ export class AgentTracker {
       if (options.signal?.aborted) return onAbort();
       options.signal?.addEventListener('abort', onAbort, { once: true });
       // At the deadline only a settle wait under way may go on (it ends within settleMs).
-      timers.deadline = clock.setTimeout(() => {
-        if (settling === undefined) timedOut();
-      }, Math.max(0, options.deadline - clock.now()));
+      timers.deadline = clock.setTimeout(
+        () => {
+          if (settling === undefined) timedOut();
+        },
+        Math.max(0, options.deadline - clock.now()),
+      );
     });
   }
 
@@ -165,7 +169,12 @@ export class AgentTracker {
   waitFor(
     node: number,
     done: (status: LastWord) => boolean,
-    options: { timeoutMs: number; signal?: AbortSignal; failIf?: (status: LastWord) => string | undefined; timeoutMessage: string },
+    options: {
+      timeoutMs: number;
+      signal?: AbortSignal;
+      failIf?: (status: LastWord) => string | undefined;
+      timeoutMessage: string;
+    },
   ): Promise<void> {
     return new Promise((resolve, reject) => {
       const set = this.listenersOf(node);

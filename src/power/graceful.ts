@@ -31,7 +31,10 @@ function requireAgent(deps: GracefulDeps, n: number): AgentTracker {
   const agents = deps.agents;
   const status = agents?.status(n) ?? 'unknown';
   if (!agents || status !== 'online') {
-    throw new TpmError('AGENT', `the agent of node ${n} is not online (${status}): nothing was cut; use FORCE_OFF to cut power anyway`);
+    throw new TpmError(
+      'AGENT',
+      `the agent of node ${n} is not online (${status}): nothing was cut; use FORCE_OFF to cut power anyway`,
+    );
   }
   return agents;
 }
@@ -40,9 +43,18 @@ function requireAgent(deps: GracefulDeps, n: number): AgentTracker {
  * Resolves with `promise`, or rejects when `deadline` (clock time) passes or `signal` aborts
  * first: the agent command's delivery is part of graceful_timeout, and a stop ends it.
  */
-function within<T>(clock: Clock, promise: Promise<T>, deadline: number, signal: AbortSignal, timeoutMessage: string): Promise<T> {
+function within<T>(
+  clock: Clock,
+  promise: Promise<T>,
+  deadline: number,
+  signal: AbortSignal,
+  timeoutMessage: string,
+): Promise<T> {
   return new Promise((resolve, reject) => {
-    const timer = clock.setTimeout(() => done(new TpmError('TIMEOUT', timeoutMessage)), Math.max(0, deadline - clock.now()));
+    const timer = clock.setTimeout(
+      () => done(new TpmError('TIMEOUT', timeoutMessage)),
+      Math.max(0, deadline - clock.now()),
+    );
     const onAbort = (): void => done(new TpmError('AGENT', String(signal.reason ?? STOPPING)));
     const done = (error?: Error, value?: T): void => {
       clock.clearTimeout(timer);
@@ -73,7 +85,14 @@ export async function shutDownOs(deps: GracefulDeps, seq: Sequence): Promise<voi
   const timeoutMessage = `node ${n}'s OS did not go down within ${formatDuration(power.graceful_timeout)}: nothing was cut; use FORCE_OFF to cut power anyway`;
   deps.expectDown?.(n);
   view.setState(n, 'shutting_down', source, 'agent asked to shut the OS down');
-  deps.event({ type: 'power', node: n, action, source, result: 'progress', message: 'asking the agent to shut the OS down' });
+  deps.event({
+    type: 'power',
+    node: n,
+    action,
+    source,
+    result: 'progress',
+    message: 'asking the agent to shut the OS down',
+  });
   try {
     await within(clock, agents.command(n, 'SHUTDOWN'), deadline, signal, timeoutMessage);
     await agents.waitGone(n, {
@@ -91,12 +110,15 @@ export async function shutDownOs(deps: GracefulDeps, seq: Sequence): Promise<voi
       }),
     });
   } catch (error) {
-    if (signal.aborted && signal.reason !== STOPPING) throw new TpmError('AGENT', `node ${n}: shutdown ended: ${String(signal.reason)}`);
+    if (signal.aborted && signal.reason !== STOPPING)
+      throw new TpmError('AGENT', `node ${n}: shutdown ended: ${String(signal.reason)}`);
     view.setState(n, view.power(n) === false ? 'off' : 'on', source, `shutdown failed: ${errorMessage(error)}`);
     if (signal.aborted) throw new TpmError('AGENT', `node ${n}: shutdown interrupted by a bridge stop; power left on`);
     const reason = errorMessage(error);
     // Whatever went wrong (a lost broker included), the way out is the same: say it every time.
-    const advice = /FORCE_OFF/.test(reason) ? '' : '; nothing was cut: check the node, and use FORCE_OFF to cut power anyway';
+    const advice = /FORCE_OFF/.test(reason)
+      ? ''
+      : '; nothing was cut: check the node, and use FORCE_OFF to cut power anyway';
     throw new TpmError('AGENT', `node ${n}: shutdown failed, power stays on: ${reason}${advice}`);
   }
 }
@@ -107,14 +129,22 @@ export async function rebootOs(deps: GracefulDeps, seq: Sequence): Promise<void>
   const { node: n, action, source, signal } = seq;
   const agents = requireAgent(deps, n);
   view.setState(n, 'rebooting', source, 'agent asked to reboot the OS');
-  deps.event({ type: 'power', node: n, action, source, result: 'progress', message: 'asking the agent to reboot the OS' });
+  deps.event({
+    type: 'power',
+    node: n,
+    action,
+    source,
+    result: 'progress',
+    message: 'asking the agent to reboot the OS',
+  });
   const timeoutMessage = `node ${n} did not come back within ${formatDuration(power.graceful_timeout)}`;
   try {
     await within(clock, agents.command(n, 'REBOOT'), clock.now() + power.graceful_timeout, signal, timeoutMessage);
     await agents.waitFor(n, (s) => s === 'offline', { timeoutMs: power.graceful_timeout, signal, timeoutMessage });
     await agents.waitFor(n, (s) => s === 'online', { timeoutMs: power.graceful_timeout, signal, timeoutMessage });
   } catch (error) {
-    if (signal.aborted && signal.reason !== STOPPING) throw new TpmError('AGENT', `node ${n}: reboot ended: ${String(signal.reason)}`);
+    if (signal.aborted && signal.reason !== STOPPING)
+      throw new TpmError('AGENT', `node ${n}: reboot ended: ${String(signal.reason)}`);
     view.setState(n, 'unknown', source, `reboot: ${errorMessage(error)}`);
     throw new TpmError('AGENT', `node ${n}: reboot failed: ${errorMessage(error)}`);
   }

@@ -83,7 +83,7 @@ export class PowerService {
     return node;
   }
 
- /** An agent node: graceful off, shutdown and reboot go through its agent. */
+  /** An agent node: graceful off, shutdown and reboot go through its agent. */
   private hasAgent(node: ResolvedNode): boolean {
     return this.deps.isAgentNode ? this.deps.isAgentNode(node.number) : node.agent === true;
   }
@@ -128,10 +128,16 @@ export class PowerService {
    * outcome is known, on every path; nothing here frees it later, when another action may
    * already have taken it.
    */
-  private async exclusive(node: ResolvedNode, step: Step, action: NodeAction, source: CommandSource): Promise<NodeResult> {
+  private async exclusive(
+    node: ResolvedNode,
+    step: Step,
+    action: NodeAction,
+    source: CommandSource,
+  ): Promise<NodeResult> {
     if (action === 'force-off' && this.busy.has(node.number)) await this.override(node.number);
     const running = this.busy.get(node.number);
-    if (running) throw new TpmError('BUSY', `node ${node.number} is busy (${running} under way); try again when it is done`);
+    if (running)
+      throw new TpmError('BUSY', `node ${node.number} is busy (${running} under way); try again when it is done`);
     this.busy.set(node.number, action);
     const operation = this.track(this.run(node, step, action, source));
     this.operations.set(node.number, operation);
@@ -178,7 +184,8 @@ export class PowerService {
       case 'on':
         return 'on';
       case 'toggle':
-        if (current === null) throw new TpmError('BAD_COMMAND', `node ${node.number}'s power is unknown; say ON or OFF`);
+        if (current === null)
+          throw new TpmError('BAD_COMMAND', `node ${node.number}'s power is unknown; say ON or OFF`);
         return current ? this.resolveAction(node, 'off') : 'on';
       case 'off':
         return power.off_mode === 'graceful' && this.hasAgent(node) ? 'graceful-off' : 'cut';
@@ -191,7 +198,8 @@ export class PowerService {
       case 'force-off':
         return 'cut';
       case 'reboot':
-        if (current !== true) throw new TpmError('NODE_OFF', `node ${node.number} is off: REBOOT does not switch it on (say ON)`);
+        if (current !== true)
+          throw new TpmError('NODE_OFF', `node ${node.number} is off: REBOOT does not switch it on (say ON)`);
         return power.reboot_mode === 'graceful' && this.hasAgent(node) ? 'graceful-reboot' : 'hard-reboot';
       case 'status':
         throw new TpmError('BAD_COMMAND', 'status is not a power change');
@@ -202,7 +210,10 @@ export class PowerService {
     if (!node.protected) return;
     if (step === 'on' || step === 'graceful-reboot') return;
     const word = action === 'toggle' ? 'TOGGLE (off)' : action.toUpperCase().replace('-', '_');
-    throw new TpmError('PROTECTED', `node ${node.number} is protected: ${word} refused (set nodes.${node.number}.protected: false to allow it)`);
+    throw new TpmError(
+      'PROTECTED',
+      `node ${node.number} is protected: ${word} refused (set nodes.${node.number}.protected: false to allow it)`,
+    );
   }
 
   private async run(node: ResolvedNode, step: Step, action: NodeAction, source: CommandSource): Promise<NodeResult> {
@@ -268,12 +279,18 @@ export class PowerService {
         throw error;
       }
       this.deps.view.setPower(n, readBack);
-      if (readBack !== on) throw new TpmError('VERIFY', `node ${n} reads ${readBack ? 'ON' : 'OFF'} after switching it ${on ? 'on' : 'off'}`);
+      if (readBack !== on)
+        throw new TpmError(
+          'VERIFY',
+          `node ${n} reads ${readBack ? 'ON' : 'OFF'} after switching it ${on ? 'on' : 'off'}`,
+        );
       if (on) this.lastOnAt = this.deps.clock.now();
       else this.lastOffAt.set(n, this.deps.clock.now());
       // Only restore_on_start: last reads it; written after the node is free again.
       if (this.deps.power.restore_on_start === 'last') {
-        this.deps.journal.commanded(n, on).catch((error: unknown) => this.deps.logger.warn(`saving node ${n}'s power failed: ${errorMessage(error)}`));
+        this.deps.journal
+          .commanded(n, on)
+          .catch((error: unknown) => this.deps.logger.warn(`saving node ${n}'s power failed: ${errorMessage(error)}`));
       }
       return readBack;
     });
@@ -383,7 +400,8 @@ export class PowerService {
     try {
       const node = this.node(number);
       if (node.protected) throw new TpmError('PROTECTED', `node ${number} is protected: a hard reboot is refused`);
-      if (this.deps.view.power(number) !== true) throw new TpmError('NODE_OFF', `node ${number} is off: nothing to power cycle`);
+      if (this.deps.view.power(number) !== true)
+        throw new TpmError('NODE_OFF', `node ${number} is off: nothing to power cycle`);
       this.refuseWhileStopping(number, 'reboot');
       return await this.exclusive(node, 'hard-reboot', 'reboot', source);
     } catch (error) {
@@ -404,6 +422,8 @@ export class PowerService {
 function noAgentMessage(node: ResolvedNode): string {
   const n = node.number;
   const why = node.agent === 'auto' ? `no agent has been seen on node ${n}` : `nodes.${n}.agent is false`;
-  return `node ${n} has no agent (${why}): SHUTDOWN shuts the OS down and needs the agent; nothing was cut; ` +
-    'use FORCE_OFF (or OFF) to cut power without an OS shutdown';
+  return (
+    `node ${n} has no agent (${why}): SHUTDOWN shuts the OS down and needs the agent; nothing was cut; ` +
+    'use FORCE_OFF (or OFF) to cut power without an OS shutdown'
+  );
 }

@@ -45,7 +45,11 @@ function occurrenceAt(wallMs: number, at: number, timeZone: string): Occurrence 
  * The first occurrence that fires strictly after `afterMs`, or null when the expression
  * never fires again (e.g. 30 February).
  */
-export function nextOccurrence(expression: string | CronExpression, timeZone: string, afterMs: number): Occurrence | null {
+export function nextOccurrence(
+  expression: string | CronExpression,
+  timeZone: string,
+  afterMs: number,
+): Occurrence | null {
   const cron = compiled(expression);
   // Every wall time at or before the wall time of `afterMs` fires at or before `afterMs`
   // (the wall-time -> instant mapping never goes backwards), so start the search there.

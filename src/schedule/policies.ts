@@ -182,10 +182,13 @@ export class Watchdog {
 
   private arm(node: number, watched: WatchedNode, delayMs: number): void {
     this.disarm(watched);
-    watched.timer = this.opts.clock.setTimeout(() => {
-      watched.timer = undefined;
-      void this.fire(node, watched);
-    }, Math.max(0, delayMs));
+    watched.timer = this.opts.clock.setTimeout(
+      () => {
+        watched.timer = undefined;
+        void this.fire(node, watched);
+      },
+      Math.max(0, delayMs),
+    );
   }
 
   private disarm(watched: WatchedNode): void {
@@ -251,7 +254,15 @@ export class Watchdog {
   }
 
   private emit(node: number, result: 'ok' | 'error', reason: string, error?: string): void {
-    const event: PolicyEvent = { time: new Date(this.opts.clock.now()).toISOString(), type: 'watchdog', node, action: 'power_cycle', source: 'policy', result, reason };
+    const event: PolicyEvent = {
+      time: new Date(this.opts.clock.now()).toISOString(),
+      type: 'watchdog',
+      node,
+      action: 'power_cycle',
+      source: 'policy',
+      result,
+      reason,
+    };
     if (error !== undefined) event.error = error;
     this.opts.onEvent(event);
   }
@@ -326,7 +337,15 @@ export class Thermal {
   }
 
   private emit(node: number, result: 'ok' | 'error', reason: string, error?: string): void {
-    const event: PolicyEvent = { time: new Date(this.opts.clock.now()).toISOString(), type: 'thermal', node, action: this.opts.action, source: 'policy', result, reason };
+    const event: PolicyEvent = {
+      time: new Date(this.opts.clock.now()).toISOString(),
+      type: 'thermal',
+      node,
+      action: this.opts.action,
+      source: 'policy',
+      result,
+      reason,
+    };
     if (error !== undefined) event.error = error;
     this.opts.onEvent(event);
   }

@@ -42,7 +42,13 @@ export type SchedulesState = z.output<typeof fileSchema>;
 
 export function emptyScheduleRecord(): ScheduleRecord {
   return {
-    enabled: null, last_run: null, last_result: null, done: [], latest_at: null, armed_at: null, armed_for: null,
+    enabled: null,
+    last_run: null,
+    last_result: null,
+    done: [],
+    latest_at: null,
+    armed_at: null,
+    armed_for: null,
   };
 }
 

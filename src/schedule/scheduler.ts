@@ -9,7 +9,12 @@ import type { RunContext, RunOutcome, ScheduleStatePayload, SchedulerOptions } f
 import { formatInstant } from './time-zone.js';
 
 export type {
-  RunContext, RunOutcome, ScheduleResult, ScheduleStatePayload, SchedulerOptions, SkipReport,
+  RunContext,
+  RunOutcome,
+  ScheduleResult,
+  ScheduleStatePayload,
+  SchedulerOptions,
+  SkipReport,
 } from './scheduler-types.js';
 
 /**
@@ -124,7 +129,10 @@ export class Scheduler {
     const entry = this.entries.get(name);
     if (!entry) {
       const known = this.names();
-      throw new TpmError('BAD_COMMAND', `unknown schedule "${name}"${known.length ? ` (known: ${known.join(', ')})` : ''}`);
+      throw new TpmError(
+        'BAD_COMMAND',
+        `unknown schedule "${name}"${known.length ? ` (known: ${known.join(', ')})` : ''}`,
+      );
     }
     return entry;
   }
@@ -153,7 +161,10 @@ export class Scheduler {
       await this.options.store.save({ version: 1, schedules });
     } catch (error) {
       // Keep going: the records in memory still prevent repeats until the next restart.
-      this.logger.error({ err: errorMessage(error) }, 'cannot save schedule state; a restart may not know the latest runs');
+      this.logger.error(
+        { err: errorMessage(error) },
+        'cannot save schedule state; a restart may not know the latest runs',
+      );
     }
   }
 
@@ -166,18 +177,23 @@ export class Scheduler {
   private arm(delayMs: number): void {
     if (this.stopped) return;
     this.clock.clearTimeout(this.timer);
-    this.timer = this.clock.setTimeout(() => {
-      this.timer = undefined;
-      void this.wake();
-    }, Math.max(0, delayMs));
+    this.timer = this.clock.setTimeout(
+      () => {
+        this.timer = undefined;
+        void this.wake();
+      },
+      Math.max(0, delayMs),
+    );
   }
 
   /** Serialised: a wake that comes while one is going waits for it. */
   private wake(): Promise<void> {
-    this.waking = this.waking.then(() => this.wakeOnce()).catch((error: unknown) => {
-      this.logger.error({ err: errorMessage(error) }, 'scheduler wake failed; retrying later');
-      this.arm(this.recheckMs);
-    });
+    this.waking = this.waking
+      .then(() => this.wakeOnce())
+      .catch((error: unknown) => {
+        this.logger.error({ err: errorMessage(error) }, 'scheduler wake failed; retrying later');
+        this.arm(this.recheckMs);
+      });
     return this.waking;
   }
 
@@ -298,9 +314,16 @@ export class Scheduler {
       await this.persist();
       this.logger.info(
         { schedule: entry.config.name, occurrence: occurrence.key, catchUp },
-        catchUp ? `schedule ${entry.config.name}: making up missed run of ${occurrence.wallTime}` : `schedule ${entry.config.name} runs`,
+        catchUp
+          ? `schedule ${entry.config.name}: making up missed run of ${occurrence.wallTime}`
+          : `schedule ${entry.config.name} runs`,
       );
-      const run = this.run(entry, { occurrenceKey: occurrence.key, scheduledAt: occurrence.at, catchUp, manual: false });
+      const run = this.run(entry, {
+        occurrenceKey: occurrence.key,
+        scheduledAt: occurrence.at,
+        catchUp,
+        manual: false,
+      });
       // Not awaited: a graceful shutdown can take minutes, other schedules must not wait.
       this.runs.add(run);
       void run.finally(() => this.runs.delete(run));
@@ -317,7 +340,12 @@ export class Scheduler {
       `schedule ${entry.config.name}: ${occurrence.wallTime} not run: ${reason}`,
     );
     try {
-      this.options.onSkipped?.(entry.config, { occurrenceKey: occurrence.key, scheduledAt: occurrence.at, catchUp, reason });
+      this.options.onSkipped?.(entry.config, {
+        occurrenceKey: occurrence.key,
+        scheduledAt: occurrence.at,
+        catchUp,
+        reason,
+      });
     } catch (error) {
       this.logger.error({ err: errorMessage(error) }, 'reporting a skipped schedule run failed');
     }

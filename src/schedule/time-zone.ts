@@ -43,7 +43,14 @@ export function wallTimeOf(instantMs: number, timeZone: string): number {
   for (const part of formatterFor(timeZone).formatToParts(new Date(wholeSeconds))) parts[part.type] = part.value;
   let year = Number(parts.year);
   if (parts.era === 'BC' || parts.era === 'B') year = 1 - year;
-  const wall = Date.UTC(year, Number(parts.month) - 1, Number(parts.day), Number(parts.hour), Number(parts.minute), Number(parts.second));
+  const wall = Date.UTC(
+    year,
+    Number(parts.month) - 1,
+    Number(parts.day),
+    Number(parts.hour),
+    Number(parts.minute),
+    Number(parts.second),
+  );
   // Date.UTC maps years 0-99 to 1900-1999; setUTCFullYear does not.
   if (year >= 0 && year < 100) return new Date(wall).setUTCFullYear(year);
   return wall;

@@ -54,9 +54,7 @@ export class FakeClock implements Clock {
     const target = this.current + ms;
     await flushMicrotasks();
     for (;;) {
-      const next = this.timers
-        .filter((t) => t.due <= target)
-        .sort((a, b) => a.due - b.due || a.id - b.id)[0];
+      const next = this.timers.filter((t) => t.due <= target).sort((a, b) => a.due - b.due || a.id - b.id)[0];
       if (!next) break;
       this.timers = this.timers.filter((t) => t !== next);
       this.current = Math.max(this.current, next.due);

@@ -31,7 +31,10 @@ export interface LoggerOptions {
  */
 const hooks: pino.LoggerOptions['hooks'] = {
   logMethod(args, method) {
-    method.apply(this, args.map((arg) => (typeof arg === 'string' ? escapeControl(arg) : arg)) as Parameters<pino.LogFn>);
+    method.apply(
+      this,
+      args.map((arg) => (typeof arg === 'string' ? escapeControl(arg) : arg)) as Parameters<pino.LogFn>,
+    );
   },
 };
 
@@ -39,7 +42,10 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const level = options.level ?? 'info';
   const redact = { paths: redactPaths, censor: '[redacted]' };
   if (options.format === 'json' || options.destination) {
-    return pino({ level, redact, base: undefined, hooks }, (options.destination ?? process.stdout) as pino.DestinationStream);
+    return pino(
+      { level, redact, base: undefined, hooks },
+      (options.destination ?? process.stdout) as pino.DestinationStream,
+    );
   }
   // pino-pretty as a stream in this thread: no worker thread, less memory on a 1 GB node.
   // Loaded only for the pretty format: services logging JSON never pay for it (~40 ms, ~8 MiB).

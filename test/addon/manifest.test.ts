@@ -8,7 +8,8 @@ import { repoPath } from '../support/paths.js';
  * checked without a Supervisor: the required keys, the architectures, the MQTT service, options
  * that fit their schema, translations for every option, the base images per architecture.
  */
-const read = (file: string): Record<string, unknown> => parse(readFileSync(repoPath(file), 'utf8')) as Record<string, unknown>;
+const read = (file: string): Record<string, unknown> =>
+  parse(readFileSync(repoPath(file), 'utf8')) as Record<string, unknown>;
 const config = read('addon/config.yaml');
 const options = config['options'] as Record<string, unknown>;
 const schema = config['schema'] as Record<string, unknown>;
@@ -22,7 +23,12 @@ function fits(type: string, value: unknown): boolean {
   if (t === 'bool') return typeof value === 'boolean';
   if (t === 'url') return typeof value === 'string' && URL.canParse(value);
   const int = /^int(?:\((-?\d*),(-?\d*)\))?$/.exec(t);
-  if (int) return Number.isInteger(value) && (int[1] ? (value as number) >= Number(int[1]) : true) && (int[2] ? (value as number) <= Number(int[2]) : true);
+  if (int)
+    return (
+      Number.isInteger(value) &&
+      (int[1] ? (value as number) >= Number(int[1]) : true) &&
+      (int[2] ? (value as number) <= Number(int[2]) : true)
+    );
   const list = /^list\((.*)\)$/.exec(t);
   if (list) return (list[1] ?? '').split('|').includes(String(value));
   const match = /^match\((.*)\)$/.exec(t);
@@ -32,7 +38,8 @@ function fits(type: string, value: unknown): boolean {
 
 describe('addon/ (Home Assistant add-on manifest)', () => {
   it('config.yaml has the keys the Supervisor requires, the version of the package, aarch64 and amd64', () => {
-    for (const key of ['name', 'version', 'slug', 'description', 'arch']) assert.ok(config[key], `config.yaml: ${key} missing`);
+    for (const key of ['name', 'version', 'slug', 'description', 'arch'])
+      assert.ok(config[key], `config.yaml: ${key} missing`);
     assert.match(String(config['slug']), /^[a-z0-9_]+$/);
     const pkg = JSON.parse(readFileSync(repoPath('package.json'), 'utf8')) as { version: string };
     assert.equal(config['version'], pkg.version);
@@ -53,21 +60,29 @@ describe('addon/ (Home Assistant add-on manifest)', () => {
         }
         continue;
       }
-      assert.ok(fits(String(type), options[key]), `${key}: default ${JSON.stringify(options[key])} does not fit ${String(type)}`);
+      assert.ok(
+        fits(String(type), options[key]),
+        `${key}: default ${JSON.stringify(options[key])} does not fit ${String(type)}`,
+      );
     }
     assert.equal(schema['bmc_password'], 'password?', 'the BMC password is a password field');
     assert.deepEqual(String(schema['board_type']), 'list(tpi2|simulator)');
   });
 
   it('translations/en.yaml names and describes every option, and nothing else', () => {
-    const translations = read('addon/translations/en.yaml')['configuration'] as Record<string, { name?: string; description?: string }>;
+    const translations = read('addon/translations/en.yaml')['configuration'] as Record<
+      string,
+      { name?: string; description?: string }
+    >;
     assert.deepEqual(Object.keys(translations).sort(), Object.keys(schema).sort());
-    for (const [key, t] of Object.entries(translations)) assert.ok(t.name && t.description, `${key}: name and description`);
+    for (const [key, t] of Object.entries(translations))
+      assert.ok(t.name && t.description, `${key}: name and description`);
   });
 
   it('build.yaml gives a Home Assistant base image for each architecture, and the Dockerfile builds on it', () => {
     const build = read('addon/build.yaml')['build_from'] as Record<string, string>;
-    for (const arch of config['arch'] as string[]) assert.match(build[arch] ?? '', new RegExp(`^ghcr\\.io/home-assistant/${arch}-base:`));
+    for (const arch of config['arch'] as string[])
+      assert.match(build[arch] ?? '', new RegExp(`^ghcr\\.io/home-assistant/${arch}-base:`));
     const dockerfile = readFileSync(repoPath('addon/Dockerfile'), 'utf8');
     assert.match(dockerfile, /^ARG BUILD_FROM$/m);
     assert.match(dockerfile, /^FROM \$\{?BUILD_FROM\}?$/m);
@@ -82,6 +97,10 @@ describe('addon/ (Home Assistant add-on manifest)', () => {
   it('DOCS.md tells where the fingerprint goes, by the option name', () => {
     const docs = readFileSync(repoPath('addon/DOCS.md'), 'utf8');
     assert.match(docs, /BMC certificate fingerprint/);
-    assert.equal((read('addon/translations/en.yaml')['configuration'] as Record<string, { name: string }>)['bmc_fingerprint']?.name, 'BMC certificate fingerprint');
+    assert.equal(
+      (read('addon/translations/en.yaml')['configuration'] as Record<string, { name: string }>)['bmc_fingerprint']
+        ?.name,
+      'BMC certificate fingerprint',
+    );
   });
 });

@@ -33,7 +33,20 @@ async function fakeSupervisor(mqtt: { host: string; port: number }): Promise<Fak
       res.statusCode = 401;
       res.end(JSON.stringify({ result: 'error', message: 'Unauthorized' }));
     } else if (req.url === '/services/mqtt') {
-      res.end(JSON.stringify({ result: 'ok', data: { addon: 'core_mosquitto', host: mqtt.host, port: mqtt.port, ssl: false, protocol: '3.1.1', username: 'addons', password: MQTT_SECRET } }));
+      res.end(
+        JSON.stringify({
+          result: 'ok',
+          data: {
+            addon: 'core_mosquitto',
+            host: mqtt.host,
+            port: mqtt.port,
+            ssl: false,
+            protocol: '3.1.1',
+            username: 'addons',
+            password: MQTT_SECRET,
+          },
+        }),
+      );
     } else {
       res.statusCode = 404;
       res.end(JSON.stringify({ result: 'error' }));
@@ -41,7 +54,11 @@ async function fakeSupervisor(mqtt: { host: string; port: number }): Promise<Fak
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address() as { port: number };
-  return { url: `http://127.0.0.1:${address.port}`, requests, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    requests,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
 }
 
 function options(overrides: Partial<AddonOptions> = {}): AddonOptions {
@@ -111,13 +128,22 @@ describe('the Home Assistant add-on start, against a fake Supervisor', function 
 
   it('a wrong Supervisor token: a clear refusal, and no config written', async () => {
     const env = dataDir(options(), supervisor.url, 'wrong');
-    await assert.rejects(prepareAddon(addonPaths(env)), /no MQTT broker for this add-on \(Supervisor answered 401\): install and start the Mosquitto broker add-on/);
+    await assert.rejects(
+      prepareAddon(addonPaths(env)),
+      /no MQTT broker for this add-on \(Supervisor answered 401\): install and start the Mosquitto broker add-on/,
+    );
     assert.throws(() => statSync(env['ADDON_CONFIG'] as string));
   });
 
   it('schedule nodes that are neither "all" nor numbers are refused with the option named', async () => {
-    const env = dataDir(options({ schedules: [{ name: 'x', cron: '0 1 * * *', action: 'on', nodes: 'two' }] }), supervisor.url);
-    await assert.rejects(prepareAddon(addonPaths(env)), /schedule nodes must be "all" or node numbers like "1, 2", not "two"/);
+    const env = dataDir(
+      options({ schedules: [{ name: 'x', cron: '0 1 * * *', action: 'on', nodes: 'two' }] }),
+      supervisor.url,
+    );
+    await assert.rejects(
+      prepareAddon(addonPaths(env)),
+      /schedule nodes must be "all" or node numbers like "1, 2", not "two"/,
+    );
   });
 
   describe('the first connection to a BMC (the user has no shell)', () => {
@@ -132,12 +158,18 @@ describe('the Home Assistant add-on start, against a fake Supervisor', function 
       const { fetchBmcCertificate } = await import('../../src/cli/bmc-trust.js');
       const presented = await fetchBmcCertificate(bmc.url, [], 5000);
       assert.match(advice ?? '', new RegExp(presented.fingerprint));
-      assert.match(advice ?? '', /paste the fingerprint into the add-on option "BMC certificate fingerprint" \(bmc_fingerprint/);
+      assert.match(
+        advice ?? '',
+        /paste the fingerprint into the add-on option "BMC certificate fingerprint" \(bmc_fingerprint/,
+      );
       assert.equal(bmc.stats.successfulLogins + bmc.stats.failedLogins, 0, 'nothing was sent to the BMC');
     });
 
     it('says nothing once the fingerprint is set, or for the simulator', async () => {
-      assert.equal(await fingerprintAdvice({ board_type: 'tpi2', bmc_url: bmc.url, bmc_fingerprint: 'AA:BB' }), undefined);
+      assert.equal(
+        await fingerprintAdvice({ board_type: 'tpi2', bmc_url: bmc.url, bmc_fingerprint: 'AA:BB' }),
+        undefined,
+      );
       assert.equal(await fingerprintAdvice({ board_type: 'simulator', bmc_url: bmc.url }), undefined);
     });
   });
@@ -157,7 +189,10 @@ describe('the Home Assistant add-on start, against a fake Supervisor', function 
 
     it('board_type simulator: the bridge comes online on the Supervisor broker, with Home Assistant discovery', async () => {
       const recorder = await Recorder.connect(broker.url, 'tpsim', { filters: ['tpsim/#', 'homeassistant/device/#'] });
-      const env = dataDir(options({ board_type: 'simulator', base_topic: 'tpsim', board_id: 'tpsim' }), mqttSupervisor.url);
+      const env = dataDir(
+        options({ board_type: 'simulator', base_topic: 'tpsim', board_id: 'tpsim' }),
+        mqttSupervisor.url,
+      );
       const proc = startCli(['addon'], { env });
       try {
         // The add-on logs for people (log.format pretty): the lines are read as text.
@@ -165,7 +200,9 @@ describe('the Home Assistant add-on start, against a fake Supervisor', function 
         assert.match(proc.stdout, /bridge config written to .*turingpi-mqtt\.yaml \(mode 0600\); starting the bridge/);
         await recorder.waitForPayload('tpsim/bridge/state', 'online', 5000);
         await recorder.waitFor('tpsim/node/1/power');
-        const discovery = JSON.parse((await recorder.waitFor('homeassistant/device/tpsim/config')).payload) as { device: { name: string } };
+        const discovery = JSON.parse((await recorder.waitFor('homeassistant/device/tpsim/config')).payload) as {
+          device: { name: string };
+        };
         assert.equal(discovery.device.name, 'Turing Pi 2');
         assert.ok(!(proc.stdout + proc.stderr).includes(MQTT_SECRET));
       } finally {

@@ -26,7 +26,10 @@ describe('agent', () => {
   const telemetry = (): Telemetry[] => on('telemetry').map((m) => JSON.parse(m.payload) as Telemetry);
   const logged = (text: string): string[] => log.lines.map((l) => l.msg).filter((m) => m.includes(text));
 
-  async function startAgent(agentSettings: Record<string, unknown> = {}, power?: Record<string, unknown>): Promise<void> {
+  async function startAgent(
+    agentSettings: Record<string, unknown> = {},
+    power?: Record<string, unknown>,
+  ): Promise<void> {
     agent = createAgent(agentConfig(broker.url, agentSettings, power), {
       systemInfo: system,
       clock,
@@ -263,7 +266,12 @@ describe('agent', () => {
 
     it('runs its argv once: SHUTDOWN, SHUTDOWN and REBOOT 1 s apart run the shutdown argv alone, and online is never published in between', async () => {
       // The REBOOT would fail if it ran (as on the node of the report): its `online` must never come.
-      runResult = () => Promise.resolve(runs.length === 1 ? { code: 0, stderr: '' } : { code: 1, stderr: 'Failed to reboot system: transaction is destructive' });
+      runResult = () =>
+        Promise.resolve(
+          runs.length === 1
+            ? { code: 0, stderr: '' }
+            : { code: 1, stderr: 'Failed to reboot system: transaction is destructive' },
+        );
       await startAgent({}, { graceful_timeout: '20s' });
       await command('SHUTDOWN');
       await waitFor(() => runs.length === 1 && states().at(-1) === 'shutting_down', 'the first shutdown');

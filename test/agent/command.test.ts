@@ -17,7 +17,12 @@ describe('agent commands', () => {
     const run = spawnRunner(5000);
 
     it('runs an argv without a shell: shell syntax stays a literal argument', async () => {
-      const result = await run([process.execPath, '-e', 'process.stderr.write(process.argv[1]); process.exit(3)', '$HOME; echo `id`']);
+      const result = await run([
+        process.execPath,
+        '-e',
+        'process.stderr.write(process.argv[1]); process.exit(3)',
+        '$HOME; echo `id`',
+      ]);
       assert.equal(result.code, 3);
       assert.equal(result.stderr, '$HOME; echo `id`');
     });

@@ -25,7 +25,13 @@ export function agentConfig(url: string, agent: Record<string, unknown> = {}, po
     mqtt: { url, base_topic: 'tp' },
     ...(power ? { power } : {}),
     board: { id: 'lab' },
-    agent: { node: 3, interval: '15s', shutdown_command: ['/usr/local/bin/drain-and-poweroff', '--now'], reboot_command: ['systemctl', 'reboot'], ...agent },
+    agent: {
+      node: 3,
+      interval: '15s',
+      shutdown_command: ['/usr/local/bin/drain-and-poweroff', '--now'],
+      reboot_command: ['systemctl', 'reboot'],
+      ...agent,
+    },
   });
 }
 
@@ -40,7 +46,10 @@ export class FakeSystem implements SystemInfoSource {
   throttled: string | null = 'throttled=0x0';
   calls = 0;
 
-  constructor(private readonly now: () => number, private readonly bootedAt: number) {}
+  constructor(
+    private readonly now: () => number,
+    private readonly bootedAt: number,
+  ) {}
 
   cpuTemperature() {
     return Promise.resolve({ main: this.temperature });
@@ -79,9 +88,14 @@ export interface Received {
 
 /** A watching client that records every message on the filters it subscribes to. */
 export async function watch(url: string, filters: string[]): Promise<{ client: MqttClient; messages: Received[] }> {
-  const client = await connectAsync(url, { clientId: `watcher-${Math.random().toString(16).slice(2)}`, reconnectPeriod: 0 });
+  const client = await connectAsync(url, {
+    clientId: `watcher-${Math.random().toString(16).slice(2)}`,
+    reconnectPeriod: 0,
+  });
   const messages: Received[] = [];
-  client.on('message', (topic, payload, packet) => messages.push({ topic, payload: payload.toString(), retain: packet.retain }));
+  client.on('message', (topic, payload, packet) =>
+    messages.push({ topic, payload: payload.toString(), retain: packet.retain }),
+  );
   await client.subscribeAsync(filters, { qos: 1 });
   return { client, messages };
 }

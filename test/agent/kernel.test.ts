@@ -92,7 +92,7 @@ async function countingSpawns<T>(body: () => Promise<T>): Promise<{ result: T; s
   }
 }
 
-describe('agent readings from the kernel\'s files', () => {
+describe("agent readings from the kernel's files", () => {
   it('parses the cpu line of /proc/stat: idle and iowait idle, guest time not counted twice', () => {
     assert.deepEqual(parseProcStatCpu(STAT_BEFORE), { busy: 13700, total: 94700 });
     assert.deepEqual(parseProcStatCpu('cpu  10 0 10 80 0 0 0 0 5 0\n'), { busy: 20, total: 100 });
@@ -112,7 +112,7 @@ describe('agent readings from the kernel\'s files', () => {
     assert.equal(parseUptime(''), null);
   });
 
-  it('computes CPU load from two readings\' deltas; the first reading is the average since boot', async () => {
+  it("computes CPU load from two readings' deltas; the first reading is the average since boot", async () => {
     const readings = [parseProcStatCpu(STAT_BEFORE), parseProcStatCpu(STAT_AFTER), parseProcStatCpu(STAT_AFTER)];
     let i = 0;
     const meter = new CpuLoadMeter(async () => readings[i++] ?? null);
@@ -135,7 +135,15 @@ describe('agent readings from the kernel\'s files', () => {
     const fallback = countingFallback();
     const source = defaultSystemInfo({ root, loadFallback: fallback.load });
     assert.deepEqual(await source.cpuTemperature(), { main: 61 });
-    assert.equal(await readHwmon(join(fakeRoot({ 'sys/class/hwmon/hwmon0/name': 'nvme\n', 'sys/class/hwmon/hwmon0/temp1_input': '1\n' }), 'sys/class/hwmon')), null);
+    assert.equal(
+      await readHwmon(
+        join(
+          fakeRoot({ 'sys/class/hwmon/hwmon0/name': 'nvme\n', 'sys/class/hwmon/hwmon0/temp1_input': '1\n' }),
+          'sys/class/hwmon',
+        ),
+      ),
+      null,
+    );
     assert.equal(fallback.loads, 0);
   });
 
@@ -143,7 +151,11 @@ describe('agent readings from the kernel\'s files', () => {
     const root = fakeRoot(PI_FILES);
     const fallback = countingFallback();
     const clock = new FakeClock(Date.parse('2026-12-06T07:00:00Z'));
-    const sampler = new TelemetrySampler(defaultSystemInfo({ root, loadFallback: fallback.load }), clock, silentLogger());
+    const sampler = new TelemetrySampler(
+      defaultSystemInfo({ root, loadFallback: fallback.load }),
+      clock,
+      silentLogger(),
+    );
     const first = await sampler.sample();
     writeFileSync(join(root, 'proc/stat'), STAT_AFTER);
     writeFileSync(join(root, 'sys/class/thermal/thermal_zone0/temp'), '51049\n');
@@ -166,14 +178,18 @@ describe('agent readings from the kernel\'s files', () => {
     );
     assert.equal(second.cpu_load, 25);
     assert.equal(second.temperature, 51);
-    assert.ok(first.hostname, 'the hostname is the machine\'s');
+    assert.ok(first.hostname, "the hostname is the machine's");
     assert.equal(fallback.loads, 0, 'systeminformation is never loaded where the kernel has the files');
   });
 
   it('falls back to systeminformation (loaded once, when first needed) where /proc and the thermal zones are missing', async () => {
     const root = fakeRoot({ 'proc/uptime': '10.5 20.1\n' });
     const fallback = countingFallback();
-    const sampler = new TelemetrySampler(defaultSystemInfo({ root, loadFallback: fallback.load }), new FakeClock(0), silentLogger());
+    const sampler = new TelemetrySampler(
+      defaultSystemInfo({ root, loadFallback: fallback.load }),
+      new FakeClock(0),
+      silentLogger(),
+    );
     assert.equal(fallback.loads, 0, 'not loaded before a sample needs it');
     const telemetry = await sampler.sample();
     await sampler.sample();
@@ -188,7 +204,11 @@ describe('agent readings from the kernel\'s files', () => {
     this.timeout(20_000);
     const root = fakeRoot(PI_FILES);
     const fallback = countingFallback();
-    const sampler = new TelemetrySampler(defaultSystemInfo({ root, loadFallback: fallback.load }), new FakeClock(0), silentLogger());
+    const sampler = new TelemetrySampler(
+      defaultSystemInfo({ root, loadFallback: fallback.load }),
+      new FakeClock(0),
+      silentLogger(),
+    );
     const { spawns } = await countingSpawns(async () => {
       for (let i = 0; i < 20; i++) await sampler.sample();
     });
@@ -224,7 +244,9 @@ describe('agent readings from the kernel\'s files', () => {
     if (process.platform !== 'linux') this.skip();
     const sampler = new TelemetrySampler(defaultSystemInfo(), new FakeClock(Date.now()), silentLogger());
     const first = await sampler.sample();
-    assert.ok(first.cpu_load !== null && first.memory_used !== null && first.uptime !== null && first.disk_used !== null);
+    assert.ok(
+      first.cpu_load !== null && first.memory_used !== null && first.uptime !== null && first.disk_used !== null,
+    );
     const { spawns } = await countingSpawns(async () => {
       for (let i = 0; i < 10; i++) await sampler.sample();
     });

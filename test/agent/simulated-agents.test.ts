@@ -66,7 +66,9 @@ describe('simulated agents', () => {
   it('publishes plausible telemetry for the demo', async () => {
     await powerOnAndBoot();
     await waitFor(() => watcher.messages.some((m) => m.topic === 'tp/node/3/agent/telemetry'), 'telemetry');
-    const telemetry = JSON.parse(watcher.messages.find((m) => m.topic === 'tp/node/3/agent/telemetry')!.payload) as Telemetry;
+    const telemetry = JSON.parse(
+      watcher.messages.find((m) => m.topic === 'tp/node/3/agent/telemetry')!.payload,
+    ) as Telemetry;
     assert.ok(telemetry.temperature !== null && telemetry.temperature >= 40 && telemetry.temperature <= 70);
     assert.equal(telemetry.hostname, 'node3');
     assert.equal(telemetry.uptime, 0);
@@ -123,7 +125,12 @@ describe('simulated system', () => {
       seed = (seed * 16807) % 2147483647;
       return seed / 2147483647;
     };
-    const system = simulatedSystem(2, () => 1000, () => 0, random);
+    const system = simulatedSystem(
+      2,
+      () => 1000,
+      () => 0,
+      random,
+    );
     const temperatures = new Set<number>();
     for (let i = 0; i < 500; i++) {
       const { main } = await system.cpuTemperature();

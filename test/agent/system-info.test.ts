@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NO_SENSOR_RETRY_MS, kernelFirstTemperature, quietAfterNothing, readThermalZones } from '../../src/agent/system-info.js';
+import {
+  NO_SENSOR_RETRY_MS,
+  kernelFirstTemperature,
+  quietAfterNothing,
+  readThermalZones,
+} from '../../src/agent/system-info.js';
 
 /** A fake /sys/class/thermal: zones given as [type, temp file content or undefined for none]. */
 function thermalDir(zones: Record<string, [string, string | undefined]>): string {
@@ -19,17 +24,26 @@ function thermalDir(zones: Record<string, [string, string | undefined]>): string
 const NO_HWMON = join(tmpdir(), 'tpm-no-such-hwmon-dir');
 
 describe('agent temperature from the kernel', () => {
-  it('reads a Raspberry Pi\'s cpu-thermal zone in °C', async () => {
+  it("reads a Raspberry Pi's cpu-thermal zone in °C", async () => {
     assert.equal(await readThermalZones(thermalDir({ thermal_zone0: ['cpu-thermal', '48312'] })), 48.312);
   });
 
   it('prefers the zone that names the CPU over the ones before it', async () => {
-    const dir = thermalDir({ thermal_zone0: ['acpitz', '27800'], thermal_zone1: ['INT3400 Thermal', '20000'], thermal_zone2: ['x86_pkg_temp', '55000'] });
+    const dir = thermalDir({
+      thermal_zone0: ['acpitz', '27800'],
+      thermal_zone1: ['INT3400 Thermal', '20000'],
+      thermal_zone2: ['x86_pkg_temp', '55000'],
+    });
     assert.equal(await readThermalZones(dir), 55);
   });
 
   it('takes the first readable zone in number order when none names the CPU, skipping unreadable ones', async () => {
-    const dir = thermalDir({ thermal_zone10: ['soc', '61000'], thermal_zone2: ['gpu', '40500'], thermal_zone1: ['board', undefined], thermal_zone0: ['ddr', 'n/a'] });
+    const dir = thermalDir({
+      thermal_zone10: ['soc', '61000'],
+      thermal_zone2: ['gpu', '40500'],
+      thermal_zone1: ['board', undefined],
+      thermal_zone0: ['ddr', 'n/a'],
+    });
     assert.equal(await readThermalZones(dir), 40.5);
   });
 
@@ -44,7 +58,10 @@ describe('agent temperature from the kernel', () => {
       asked++;
       return { main: 70 };
     };
-    const withZone = kernelFirstTemperature(fallback, { dir: thermalDir({ thermal_zone0: ['cpu-thermal', '45000'] }), hwmon: NO_HWMON });
+    const withZone = kernelFirstTemperature(fallback, {
+      dir: thermalDir({ thermal_zone0: ['cpu-thermal', '45000'] }),
+      hwmon: NO_HWMON,
+    });
     assert.deepEqual(await withZone(), { main: 45 });
     assert.equal(asked, 0);
     const withoutZone = kernelFirstTemperature(fallback, { dir: thermalDir({}), hwmon: NO_HWMON });
@@ -76,7 +93,10 @@ describe('agent temperature from the kernel', () => {
     let now = 0;
     const answers: (string | null)[] = ['throttled=0x0', null, 'throttled=0x50005'];
     let asked = 0;
-    const throttled = quietAfterNothing(async () => answers[asked++] ?? null, () => now);
+    const throttled = quietAfterNothing(
+      async () => answers[asked++] ?? null,
+      () => now,
+    );
     assert.equal(await throttled(), 'throttled=0x0');
     assert.equal(await throttled(), null);
     assert.equal(await throttled(), null, 'quiet: not asked');

@@ -23,7 +23,12 @@ describe('Raspberry Pi throttle flags', () => {
       [true, false, true, false],
     );
     assert.deepEqual(
-      [flags.under_voltage_occurred, flags.frequency_capped_occurred, flags.throttled_occurred, flags.soft_temperature_limit_occurred],
+      [
+        flags.under_voltage_occurred,
+        flags.frequency_capped_occurred,
+        flags.throttled_occurred,
+        flags.soft_temperature_limit_occurred,
+      ],
       [true, false, true, false],
     );
     const soft = decodeThrottled(0x80008);

@@ -23,12 +23,22 @@ describe('HaPublisher: Home Assistant births', () => {
     publishMs = 0;
     const config = parseConfig({ board: { type: 'simulator' } });
     const connection = {
-      publish: () => (publishMs > 0 ? new Promise<void>((resolve) => clock.setTimeout(resolve, publishMs)) : Promise.resolve()),
+      publish: () =>
+        publishMs > 0 ? new Promise<void>((resolve) => clock.setTimeout(resolve, publishMs)) : Promise.resolve(),
     } as unknown as MqttConnection;
     publisher = new HaPublisher(
       {
-        config, nodes: () => resolveNodes(config), board: TPI1, version: '0.0.0', schedules: () => [], connection, clock,
-        logger: silentLogger(), previousIndex: {}, saveIndex: async () => {}, random: () => 0.5, // 3 s quiet
+        config,
+        nodes: () => resolveNodes(config),
+        board: TPI1,
+        version: '0.0.0',
+        schedules: () => [],
+        connection,
+        clock,
+        logger: silentLogger(),
+        previousIndex: {},
+        saveIndex: async () => {},
+        random: () => 0.5, // 3 s quiet
       },
       async () => {
         statesRepublished++;

@@ -1,7 +1,17 @@
 import assert from 'node:assert/strict';
-import { InputError, MAX_PAYLOAD_BYTES, knownKeys, payloadText, powerRequest, quote, requestObject, transactionOf } from '../../src/app/input.js';
+import {
+  InputError,
+  MAX_PAYLOAD_BYTES,
+  knownKeys,
+  payloadText,
+  powerRequest,
+  quote,
+  requestObject,
+  transactionOf,
+} from '../../src/app/input.js';
 
-const refused = (fn: () => unknown, message: RegExp) => assert.throws(fn, (e: unknown) => e instanceof InputError && message.test(e.message));
+const refused = (fn: () => unknown, message: RegExp) =>
+  assert.throws(fn, (e: unknown) => e instanceof InputError && message.test(e.message));
 
 describe('input parsing (app/input.ts)', () => {
   it('payloadText takes up to 1 KiB of readable text, and refuses more or binary junk', () => {
@@ -17,7 +27,8 @@ describe('input parsing (app/input.ts)', () => {
     assert.deepEqual(requestObject(Buffer.from('')), {});
     assert.deepEqual(requestObject(Buffer.from(' {"node": 3} ')), { node: 3 });
     refused(() => requestObject(Buffer.from('{node: 3}')), /not valid JSON/);
-    for (const text of ['[1]', '3', '"x"', 'null']) refused(() => requestObject(Buffer.from(text)), /must be a JSON object/);
+    for (const text of ['[1]', '3', '"x"', 'null'])
+      refused(() => requestObject(Buffer.from(text)), /must be a JSON object/);
   });
 
   it('transactionOf echoes short strings and finite numbers only', () => {
@@ -39,8 +50,10 @@ describe('input parsing (app/input.ts)', () => {
     assert.deepEqual(powerRequest({ node: 3, action: 'OFF' }), { node: 3, action: 'off' });
     assert.deepEqual(powerRequest({ node: '12', action: 'force-off' }), { node: 12, action: 'force-off' });
     assert.deepEqual(powerRequest({ node: 'all', action: 'status' }), { node: 'all', action: 'status' });
-    for (const node of [0, -1, 2.5, '03', 'x', null, undefined, true]) refused(() => powerRequest({ node, action: 'on' }), /"node" must be/);
-    for (const action of ['explode', 3, undefined, 'force_off']) refused(() => powerRequest({ node: 1, action }), /"action" must be one of/);
+    for (const node of [0, -1, 2.5, '03', 'x', null, undefined, true])
+      refused(() => powerRequest({ node, action: 'on' }), /"node" must be/);
+    for (const action of ['explode', 3, undefined, 'force_off'])
+      refused(() => powerRequest({ node: 1, action }), /"action" must be one of/);
     refused(() => powerRequest({ node: 1, action: 'on', extra: 1 }), /unknown field "extra"/);
   });
 

@@ -17,7 +17,10 @@ function boardWithClock(clock: FakeClock, offsetMs: () => number): BoardDriver {
 describe('RtcMonitor', () => {
   it('reports a clock in step with the system as drift 0, whatever moment of the second it is read at', async () => {
     const clock = new FakeClock(Date.UTC(2026, 0, 1, 12, 0, 0, 0));
-    const monitor = new RtcMonitor(boardWithClock(clock, () => 0), clock);
+    const monitor = new RtcMonitor(
+      boardWithClock(clock, () => 0),
+      clock,
+    );
     const first = await monitor.poll();
     assert.equal(first?.drift, 0);
     for (const step of [250, 300, 170, 480, 90, 610, 999, 1]) {
@@ -28,7 +31,10 @@ describe('RtcMonitor', () => {
 
   it('does not flip between two values when the board clock is half a second off', async () => {
     const clock = new FakeClock(Date.UTC(2026, 0, 1, 12, 0, 0, 0));
-    const monitor = new RtcMonitor(boardWithClock(clock, () => -500), clock);
+    const monitor = new RtcMonitor(
+      boardWithClock(clock, () => -500),
+      clock,
+    );
     const published = [await monitor.poll()];
     for (let i = 0; i < 40; i++) {
       await clock.advance(137);
@@ -40,7 +46,10 @@ describe('RtcMonitor', () => {
   it('publishes when the drift really changes, with the flags and an ISO time with offset', async () => {
     const clock = new FakeClock(Date.UTC(2026, 0, 1, 12, 0, 0, 300));
     let offset = 0;
-    const monitor = new RtcMonitor(boardWithClock(clock, () => offset), clock);
+    const monitor = new RtcMonitor(
+      boardWithClock(clock, () => offset),
+      clock,
+    );
     assert.equal((await monitor.poll())?.drift, 0);
     offset = 3000;
     const later = await monitor.poll();

@@ -46,7 +46,14 @@ export function writeBridgeConfig(
   return { base, discovery, file };
 }
 
-export function writeAgentConfig(dir: string, url: string, base: string, node: number, argv: string[], interval?: string): string {
+export function writeAgentConfig(
+  dir: string,
+  url: string,
+  base: string,
+  node: number,
+  argv: string[],
+  interval?: string,
+): string {
   const config = {
     mqtt: { url, base_topic: base },
     board: { id: 'bench' },

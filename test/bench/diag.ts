@@ -13,7 +13,10 @@ if (out) {
     const mib = (n: number): number => Math.round((n / 1048576) * 10) / 10;
     const usage = Object.fromEntries(Object.entries(process.memoryUsage()).map(([k, v]) => [k, mib(v)]));
     const spaces = Object.fromEntries(
-      getHeapSpaceStatistics().map((s) => [s.space_name, { size: mib(s.space_size), used: mib(s.space_used_size), physical: mib(s.physical_space_size) }]),
+      getHeapSpaceStatistics().map((s) => [
+        s.space_name,
+        { size: mib(s.space_size), used: mib(s.space_used_size), physical: mib(s.physical_space_size) },
+      ]),
     );
     writeFileSync(out, `${JSON.stringify({ usage, spaces }, null, 2)}\n`);
   });
@@ -47,7 +50,8 @@ if (out && process.env.DIAG_LATENCY) {
     return streamWrite.call(this, chunk, ...rest);
   };
   const push = proto.push;
-  const has = (data: unknown, text: string): boolean => (Buffer.isBuffer(data) || typeof data === 'string') && data.includes(text);
+  const has = (data: unknown, text: string): boolean =>
+    (Buffer.isBuffer(data) || typeof data === 'string') && data.includes(text);
   proto.push = function (this: unknown, chunk: unknown, ...rest: unknown[]) {
     if (has(chunk, inTopic)) readAt = performance.now();
     return push.call(this, chunk, ...rest);
@@ -74,7 +78,16 @@ if (out && process.env.DIAG_LATENCY) {
       const sorted = [...xs].sort((a, b) => a - b);
       return Math.round(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN);
     };
-    writeFileSync(`${out}.latency`, JSON.stringify({ n: inside.length, p50: q(inside, 50), p90: q(inside, 90), p99: q(inside, 99), queued_p50: q(head, 50) }));
+    writeFileSync(
+      `${out}.latency`,
+      JSON.stringify({
+        n: inside.length,
+        p50: q(inside, 50),
+        p90: q(inside, 90),
+        p99: q(inside, 99),
+        queued_p50: q(head, 50),
+      }),
+    );
     inside.length = 0;
     head.length = 0;
   });
@@ -90,9 +103,15 @@ if (out && process.env.DIAG_ALLOC) {
   const session = new Session();
   session.connect();
   const post = (method: string, params?: object): Promise<unknown> =>
-    new Promise((resolve, reject) => session.post(method, params, (error, result) => (error ? reject(error) : resolve(result))));
+    new Promise((resolve, reject) =>
+      session.post(method, params, (error, result) => (error ? reject(error) : resolve(result))),
+    );
   const start = (): Promise<unknown> =>
-    post('HeapProfiler.startSampling', { samplingInterval: 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+    post('HeapProfiler.startSampling', {
+      samplingInterval: 1024,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true,
+    });
   await start();
   process.on('SIGUSR2', () => {
     void post('HeapProfiler.stopSampling').then(async (result) => {

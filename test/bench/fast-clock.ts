@@ -31,7 +31,16 @@ if (from > 0 && to > 0 && samples > 0 && out) {
       if (fired === 2) first = memory();
       if (fired === samples) {
         const after = memory();
-        writeFileSync(out, JSON.stringify({ samples: fired, interval_ms: to, seconds: (performance.now() - t0) / 1000, after_first_sample: first, after_samples: after }));
+        writeFileSync(
+          out,
+          JSON.stringify({
+            samples: fired,
+            interval_ms: to,
+            seconds: (performance.now() - t0) / 1000,
+            after_first_sample: first,
+            after_samples: after,
+          }),
+        );
         process.kill(process.pid, 'SIGTERM');
       }
       callback(...args);

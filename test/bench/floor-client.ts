@@ -32,8 +32,24 @@ client.on('message', (_topic, payload) => {
     const time = new Date().toISOString();
     const text = payload.toString();
     // The shapes and sizes of the bridge's: {time, type, node, action, source, result, message} and {state, since, source, reason}.
-    client.publish(`${prefix}/event`, JSON.stringify({ time, type: 'power', node: 5, action: 'on', source: 'mqtt', result: 'ok', message: `echoed ${text}` }), { qos: 1 });
-    client.publish(`${prefix}/node-state`, JSON.stringify({ state: 'on', since: time, source: 'mqtt', reason: `echoed ${text}` }), { qos: 1, retain: true });
+    client.publish(
+      `${prefix}/event`,
+      JSON.stringify({
+        time,
+        type: 'power',
+        node: 5,
+        action: 'on',
+        source: 'mqtt',
+        result: 'ok',
+        message: `echoed ${text}`,
+      }),
+      { qos: 1 },
+    );
+    client.publish(
+      `${prefix}/node-state`,
+      JSON.stringify({ state: 'on', since: time, source: 'mqtt', reason: `echoed ${text}` }),
+      { qos: 1, retain: true },
+    );
   }
 });
 client.on('connect', () => {

@@ -14,14 +14,17 @@ export const FLOOR = resolve(here, 'floor-client.js');
 /** A node that is neither protected (tpi1 node 1 is) nor an agent node. */
 export const NODE = 5;
 
-
 export interface Running {
   child: Child;
   startupMs: number;
 }
 
 /** Starts a bridge process and waits for its `bridge/state` online (published after discovery and states). */
-export async function startBridge(probe: Probe, run: BridgeRun, nodeArgs: string[] = []): Promise<Running & { messages: { base: number; discovery: number; discoveryBytes: number } }> {
+export async function startBridge(
+  probe: Probe,
+  run: BridgeRun,
+  nodeArgs: string[] = [],
+): Promise<Running & { messages: { base: number; discovery: number; discoveryBytes: number } }> {
   await probe.watch(run.base);
   await probe.watch(run.discovery);
   const online = probe.next(`${run.base}/bridge/state`, 'online', 60_000);
@@ -30,7 +33,11 @@ export async function startBridge(probe: Probe, run: BridgeRun, nodeArgs: string
   const seen = await whileAlive(child, online, 'bridge start');
   const base = probe.count(run.base);
   const discovery = probe.count(run.discovery);
-  return { child, startupMs: seen.at - t0, messages: { base: base.messages, discovery: discovery.messages, discoveryBytes: discovery.bytes } };
+  return {
+    child,
+    startupMs: seen.at - t0,
+    messages: { base: base.messages, discovery: discovery.messages, discoveryBytes: discovery.bytes },
+  };
 }
 
 /**
@@ -38,17 +45,32 @@ export async function startBridge(probe: Probe, run: BridgeRun, nodeArgs: string
  * an event) and waits for its first telemetry; `probe` watches (counts) its topics from then on.
  * `nodeArgs` go to node.
  */
-export async function startAgent(probe: Probe, work: string, url: string, base: string, node: number, nodeArgs: string[] = []): Promise<Running> {
+export async function startAgent(
+  probe: Probe,
+  work: string,
+  url: string,
+  base: string,
+  node: number,
+  nodeArgs: string[] = [],
+): Promise<Running> {
   await probe.watch(`${base}/node/${node}/agent`);
   const telemetry = probe.next(`${base}/node/${node}/agent/telemetry`, undefined, 30_000);
   const t0 = performance.now();
-  const child = spawnNode([...nodeArgs, CLI, 'agent', '-c', writeAgentConfig(work, url, base, node, ['false'])], { env: { NODE_ENV: 'production' } });
+  const child = spawnNode([...nodeArgs, CLI, 'agent', '-c', writeAgentConfig(work, url, base, node, ['false'])], {
+    env: { NODE_ENV: 'production' },
+  });
   const seen = await whileAlive(child, telemetry, 'agent start');
   return { child, startupMs: seen.at - t0 };
 }
 
 /** `count` commands to the agent of `node` (REBOOT, failing on purpose), each waiting for its event; at most `capMs`. Returns how many. */
-export async function commandAgent(probe: Probe, base: string, node: number, count: number, capMs = 20_000): Promise<number> {
+export async function commandAgent(
+  probe: Probe,
+  base: string,
+  node: number,
+  count: number,
+  capMs = 20_000,
+): Promise<number> {
   let sent = 0;
   const t0 = performance.now();
   for (; sent < count && performance.now() - t0 < capMs; sent++) {
@@ -58,7 +80,13 @@ export async function commandAgent(probe: Probe, base: string, node: number, cou
 }
 
 /** Starts a floor client (`contract`: the one that also sends a command's messages, see floor-client.ts). */
-export async function startFloor(probe: Probe, prefix: string, url: string, nodeArgs: string[] = [], contract = false): Promise<Running> {
+export async function startFloor(
+  probe: Probe,
+  prefix: string,
+  url: string,
+  nodeArgs: string[] = [],
+  contract = false,
+): Promise<Running> {
   await probe.subscribe(`${prefix}/state`);
   const online = probe.next(`${prefix}/state`, 'online', 20_000);
   const t0 = performance.now();
@@ -91,7 +119,11 @@ export function startBareNode(): Child {
  * the node's state and the event, and the time it spends reading them shows in its
  * figures: run.ts measures that case on its own row.
  */
-export async function commandProbe(url: string, floorPrefixes: string[], bridge?: { base: string; nodes: number[] }): Promise<Probe> {
+export async function commandProbe(
+  url: string,
+  floorPrefixes: string[],
+  bridge?: { base: string; nodes: number[] },
+): Promise<Probe> {
   const probe = await Probe.connect(url);
   for (const prefix of floorPrefixes) {
     await probe.subscribe(`${prefix}/pong`);
@@ -118,7 +150,10 @@ export async function commanders(
   await watcher.unwatch(run.base);
   await watcher.unwatch(run.discovery);
   const { nodes = [NODE], contractPrefix } = options;
-  const probe = await commandProbe(url, contractPrefix ? [floorPrefix, contractPrefix] : [floorPrefix], { base: run.base, nodes });
+  const probe = await commandProbe(url, contractPrefix ? [floorPrefix, contractPrefix] : [floorPrefix], {
+    base: run.base,
+    nodes,
+  });
   return {
     probe,
     bridge: await new BridgeCommander(probe, run.base).init(),
@@ -141,7 +176,12 @@ export interface BridgeAndFloor {
  * Starts a bridge (simulated Turing Pi 1, `bridgeNodeArgs` for node) and a floor client on
  * the broker at `url`, with their own probes: the phases of run.ts that measure one case.
  */
-export async function startBridgeAndFloor(work: string, url: string, floorPrefix: string, bridgeNodeArgs: string[] = []): Promise<BridgeAndFloor> {
+export async function startBridgeAndFloor(
+  work: string,
+  url: string,
+  floorPrefix: string,
+  bridgeNodeArgs: string[] = [],
+): Promise<BridgeAndFloor> {
   const watcher = await Probe.connect(url);
   const started: Child[] = [];
   try {
@@ -171,7 +211,13 @@ export async function startBridgeAndFloor(work: string, url: string, floorPrefix
 }
 
 /** One request/response through the broker, timed from the publish to the answer. */
-export async function roundTrip(probe: Probe, sendTopic: string, payload: string, answerTopic: string, answer?: string): Promise<number> {
+export async function roundTrip(
+  probe: Probe,
+  sendTopic: string,
+  payload: string,
+  answerTopic: string,
+  answer?: string,
+): Promise<number> {
   const answered = probe.next(answerTopic, answer);
   const t0 = performance.now();
   void probe.publish(sendTopic, payload);
@@ -209,7 +255,11 @@ export class BridgeCommander {
     const event = `${this.base}/bridge/event`;
     for (;;) {
       const isPower = (m: Seen): boolean => m.topic === power && !m.retain && m.payload.toString() === want;
-      const isBusy = (m: Seen): boolean => m.topic === event && m.payload.includes('"error"') && m.payload.includes('busy') && m.payload.includes(`"node":${this.node},`);
+      const isBusy = (m: Seen): boolean =>
+        m.topic === event &&
+        m.payload.includes('"error"') &&
+        m.payload.includes('busy') &&
+        m.payload.includes(`"node":${this.node},`);
       const answered = this.probe.nextWhere(isPower, `${want} on ${power}`, 10_000, power);
       const refused = this.probe.nextWhere(isBusy, 'busy event', 10_000);
       refused.catch(() => undefined);
@@ -247,13 +297,22 @@ export interface Commander {
 }
 
 /** Bridge and floor in alternating blocks, so a slow moment of the machine hits both alike. */
-export async function interleaved(bridge: Commander, floor: Commander, count: number, block = 50): Promise<{ bridge: number[]; floor: number[] }> {
+export async function interleaved(
+  bridge: Commander,
+  floor: Commander,
+  count: number,
+  block = 50,
+): Promise<{ bridge: number[]; floor: number[] }> {
   const { bridge: b = [], floor: f = [] } = await interleavedMany({ bridge, floor }, count, block);
   return { bridge: b, floor: f };
 }
 
 /** Each commander in turn, `block` commands at a time, until each has `count`. */
-export async function interleavedMany<K extends string>(commanders: Record<K, Commander>, count: number, block = 50): Promise<Record<K, number[]>> {
+export async function interleavedMany<K extends string>(
+  commanders: Record<K, Commander>,
+  count: number,
+  block = 50,
+): Promise<Record<K, number[]>> {
   const keys = Object.keys(commanders) as K[];
   const result = Object.fromEntries(keys.map((k) => [k, [] as number[]])) as Record<K, number[]>;
   for (let done = 0; done < count; done += block) {

@@ -39,7 +39,10 @@ export async function measureImports(benchDir: string): Promise<ImportCost[]> {
     const script = `const t = performance.now(); ${url ? `await import(${JSON.stringify(url)});` : ''} const ms = performance.now() - t; process.stdout.write(JSON.stringify({ ms, rss: Number(/VmRSS:\\s+(\\d+)/.exec((await import('node:fs')).readFileSync('/proc/self/status','utf8'))[1]) }));`;
     // Median of three starts: one cold start is mostly the disk cache.
     const runs: { ms: number; rss: number }[] = [];
-    for (let i = 0; i < 3; i++) runs.push(await nodeJson<{ ms: number; rss: number }>(['--input-type=module', '-e', script], 'import measurement'));
+    for (let i = 0; i < 3; i++)
+      runs.push(
+        await nodeJson<{ ms: number; rss: number }>(['--input-type=module', '-e', script], 'import measurement'),
+      );
     runs.sort((a, b) => a.ms - b.ms);
     const mid = runs[1] as { ms: number; rss: number };
     if (!url) bare = mid.rss;
@@ -75,12 +78,37 @@ export interface AgentSoak {
  * The shipped agent's memory after `samples` samples `intervalMs` apart: the CLI with its
  * sampling timer sped up by fast-clock.ts (the config's agent.interval is 1 s, at least).
  */
-export async function measureAgentSoak(benchDir: string, configFile: string, samples: number, intervalMs: number, nodeArgs: string[] = []): Promise<AgentSoak> {
+export async function measureAgentSoak(
+  benchDir: string,
+  configFile: string,
+  samples: number,
+  intervalMs: number,
+  nodeArgs: string[] = [],
+): Promise<AgentSoak> {
   const out = join(dirname(configFile), `agent-soak-${process.pid}.json`);
-  const child = spawn(process.execPath, [...nodeArgs, '--import', pathToFileURL(join(benchDir, 'fast-clock.js')).href, resolve(benchDir, '../../src/cli.js'), 'agent', '-c', configFile], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, NODE_ENV: 'production', FAST_CLOCK_FROM: '1000', FAST_CLOCK_TO: String(intervalMs), FAST_CLOCK_SAMPLES: String(samples), FAST_CLOCK_OUT: out },
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      ...nodeArgs,
+      '--import',
+      pathToFileURL(join(benchDir, 'fast-clock.js')).href,
+      resolve(benchDir, '../../src/cli.js'),
+      'agent',
+      '-c',
+      configFile,
+    ],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: {
+        ...process.env,
+        NODE_ENV: 'production',
+        FAST_CLOCK_FROM: '1000',
+        FAST_CLOCK_TO: String(intervalMs),
+        FAST_CLOCK_SAMPLES: String(samples),
+        FAST_CLOCK_OUT: out,
+      },
+    },
+  );
   let err = '';
   child.stderr.on('data', (c: Buffer) => (err = (err + c.toString()).slice(-4000)));
   const code = await new Promise<number | null>((done) => child.on('exit', done));
@@ -120,8 +148,16 @@ export interface PollFigures {
  * The poll figures, taken in a node process of their own (poll-child.ts): nothing but the
  * bridge runs there, so the heap it keeps is the bridge's, not the bench's own clients'.
  */
-export function measureInProcessPolls(benchDir: string, url: string, work: string, polls: number): Promise<PollFigures> {
-  return nodeJson<PollFigures>(['--expose-gc', resolve(benchDir, 'poll-child.js'), url, work, String(polls)], 'poll measurement');
+export function measureInProcessPolls(
+  benchDir: string,
+  url: string,
+  work: string,
+  polls: number,
+): Promise<PollFigures> {
+  return nodeJson<PollFigures>(
+    ['--expose-gc', resolve(benchDir, 'poll-child.js'), url, work, String(polls)],
+    'poll measurement',
+  );
 }
 
 /** Least-squares slope of `ys` over `xs`. */
@@ -144,13 +180,25 @@ function slope(xs: number[], ys: number[]): number {
  * counted are the ones called here, with nothing changing on the board. Needs `gc` (node
  * --expose-gc): run by poll-child.ts.
  */
-export async function pollFigures(benchDir: string, url: string, work: string, polls: number, gc: () => void): Promise<PollFigures> {
-  const lib = (await import(pathToFileURL(resolve(benchDir, '../../src/index.js')).href)) as typeof import('../../src/index.js');
+export async function pollFigures(
+  benchDir: string,
+  url: string,
+  work: string,
+  polls: number,
+  gc: () => void,
+): Promise<PollFigures> {
+  const lib = (await import(
+    pathToFileURL(resolve(benchDir, '../../src/index.js')).href
+  )) as typeof import('../../src/index.js');
   const sim = lib.createSimulatedTpi1({ clock: lib.systemClock });
   const base = `bench/inproc${process.pid}`;
   const config = lib.parseConfig({
     mqtt: { url, base_topic: base },
-    homeassistant: { enabled: true, discovery_prefix: `bench-ha/inproc${process.pid}`, status_topic: `bench-ha/inproc${process.pid}/status` },
+    homeassistant: {
+      enabled: true,
+      discovery_prefix: `bench-ha/inproc${process.pid}`,
+      status_topic: `bench-ha/inproc${process.pid}/status`,
+    },
     board: { type: 'tpi1', id: 'benchinproc', poll_interval: '1h' },
     power: { min_off_time: 0, on_stagger: 0 },
     state_dir: join(work, 'inproc'),

@@ -39,7 +39,11 @@ export class Probe {
   }
 
   static async connect(url: string): Promise<Probe> {
-    const client = await connectAsync(url, { clean: true, reconnectPeriod: 0, clientId: `bench-probe-${process.pid}-${Math.random().toString(16).slice(2, 8)}` });
+    const client = await connectAsync(url, {
+      clean: true,
+      reconnectPeriod: 0,
+      clientId: `bench-probe-${process.pid}-${Math.random().toString(16).slice(2, 8)}`,
+    });
     // As the floor client: no Nagle delay of the benchmark's own on top of what it measures.
     (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
     return new Probe(client);
@@ -100,7 +104,9 @@ export class Probe {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w !== waiter);
-        const last = topic ? ` (last seen there: ${this.latest.get(topic) ?? 'nothing'}; last event: ${this.latest.get(topic.replace(/\/node\/.*$/, '/bridge/event')) ?? 'none'})` : '';
+        const last = topic
+          ? ` (last seen there: ${this.latest.get(topic) ?? 'nothing'}; last event: ${this.latest.get(topic.replace(/\/node\/.*$/, '/bridge/event')) ?? 'none'})`
+          : '';
         reject(new Error(`no ${what} within ${timeoutMs} ms${last}`));
       }, timeoutMs);
       const waiter: Waiter = {

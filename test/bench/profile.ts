@@ -57,7 +57,8 @@ async function main(): Promise<void> {
     const cpu0 = { bridge: cpuMs(bridge.child.pid), floor: cpuMs(floor.child.pid) };
     // PROFILE_SPACING_MS=N: a pause before each command, as the bench's "apart" row.
     const spacing = Number(process.env.PROFILE_SPACING_MS ?? 0);
-    const spaced = (c: Commander): Commander => (spacing > 0 ? { command: async () => (await delay(spacing), c.command()) } : c);
+    const spaced = (c: Commander): Commander =>
+      spacing > 0 ? { command: async () => (await delay(spacing), c.command()) } : c;
     const lat = await interleaved(spaced(bc), spaced(fc), commands);
     const cpuPer = (k: 'bridge' | 'floor', pid: number): number => round(((cpuMs(pid) - cpu0[k]) * 1000) / commands, 0);
     const cpu = { bridge: cpuPer('bridge', bridge.child.pid), floor: cpuPer('floor', floor.child.pid) };
@@ -66,9 +67,12 @@ async function main(): Promise<void> {
     const after = await memory(bridge.child, diagOut);
     const floorAfter = (await memory(floor.child, floorDiag)) as object;
     // DIAG_ALLOC=1: what each allocated during the commands, kept for a look after the run.
-    if (existsSync(`${diagOut}.heapprofile`)) copyFileSync(`${diagOut}.heapprofile`, join(tmpdir(), 'bridge-commands.heapprofile'));
-    if (existsSync(`${floorDiag}.heapprofile`)) copyFileSync(`${floorDiag}.heapprofile`, join(tmpdir(), 'floor-echoes.heapprofile'));
-    const insideOf = (file: string): string => (existsSync(`${file}.latency`) ? readFileSync(`${file}.latency`, 'utf8') : 'n/a');
+    if (existsSync(`${diagOut}.heapprofile`))
+      copyFileSync(`${diagOut}.heapprofile`, join(tmpdir(), 'bridge-commands.heapprofile'));
+    if (existsSync(`${floorDiag}.heapprofile`))
+      copyFileSync(`${floorDiag}.heapprofile`, join(tmpdir(), 'floor-echoes.heapprofile'));
+    const insideOf = (file: string): string =>
+      existsSync(`${file}.latency`) ? readFileSync(`${file}.latency`, 'utf8') : 'n/a';
     const inside = `bridge ${insideOf(diagOut)}, floor ${insideOf(floorDiag)}`;
     const floorRss = round(rssKiB(floor.child.pid) / 1024, 1);
     const p = (xs: number[], q: number): number => round(percentile(xs, q), 3);
@@ -76,11 +80,15 @@ async function main(): Promise<void> {
     if (process.env.PROFILE_BRIEF) {
       const brief = (m: unknown): string => {
         const { usage, spaces } = m as { usage: Record<string, number>; spaces: Record<string, { physical: number }> };
-        const physical = Object.entries(spaces).filter(([, v]) => v.physical > 0).map(([k, v]) => `${k.replace('_space', '')} ${v.physical}`);
+        const physical = Object.entries(spaces)
+          .filter(([, v]) => v.physical > 0)
+          .map(([k, v]) => `${k.replace('_space', '')} ${v.physical}`);
         return `rss ${usage.rss} heapUsed ${usage.heapUsed} external ${usage.external} | ${physical.join(', ')}`;
       };
       process.stdout.write(`${summary}\ninside the process (us): ${inside}\n`);
-      process.stdout.write(`bridge at start: ${brief(atStart)}\nbridge after:    ${brief(after)}\nfloor after:     ${brief(floorAfter)}\n`);
+      process.stdout.write(
+        `bridge at start: ${brief(atStart)}\nbridge after:    ${brief(after)}\nfloor after:     ${brief(floorAfter)}\n`,
+      );
       return;
     }
     process.stdout.write(
@@ -100,7 +108,9 @@ async function main(): Promise<void> {
 main().then(
   () => process.exit(0),
   (error: unknown) => {
-    process.stderr.write(`profile failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.stderr.write(
+      `profile failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
     process.exit(1);
   },
 );

@@ -12,11 +12,33 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeAgentConfig, writeBridgeConfig } from './configs.js';
 import { startMosquitto, type Mosquitto } from './mosquitto.js';
-import { NODE, BridgeCommander, FloorCommander, commandAgent, commanders, interleaved, interleavedMany, shippedNodeOptions, startAgent, startBareNode, startBridge, startBridgeAndFloor, startFloor, type Commander } from './harness.js';
+import {
+  NODE,
+  BridgeCommander,
+  FloorCommander,
+  commandAgent,
+  commanders,
+  interleaved,
+  interleavedMany,
+  shippedNodeOptions,
+  startAgent,
+  startBareNode,
+  startBridge,
+  startBridgeAndFloor,
+  startFloor,
+  type Commander,
+} from './harness.js';
 import { anonKiB, cpuMs, rssKiB, type Child } from './process.js';
 import { Probe } from './probe.js';
 import { bounded, compare, median, percentile, round, table, type Comparison } from './stats.js';
-import { measureAgentSoak, measureImports, measureInProcessPolls, measureStateWrites, type ImportCost, type PollFigures } from './in-process.js';
+import {
+  measureAgentSoak,
+  measureImports,
+  measureInProcessPolls,
+  measureStateWrites,
+  type ImportCost,
+  type PollFigures,
+} from './in-process.js';
 import { delay } from '../support/wait.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -52,7 +74,10 @@ const SOAK_CAP_MS = 90_000;
 const log = (text: string): void => void process.stdout.write(`${text}\n`);
 const kib = (k: number): number => round(k / 1024, 1);
 /** p50 and p99 of a latency sample in ms, as results JSON keeps them. */
-const p50p99 = (ms: number[]): { p50: number; p99: number } => ({ p50: round(percentile(ms, 50), 3), p99: round(percentile(ms, 99), 3) });
+const p50p99 = (ms: number[]): { p50: number; p99: number } => ({
+  p50: round(percentile(ms, 50), 3),
+  p99: round(percentile(ms, 99), 3),
+});
 /** node's flags as each role ships: NODE_OPTIONS of its systemd unit (the image sets the bridge's). */
 export const SHIPPED = { bridge: shippedNodeOptions('bridge'), agent: shippedNodeOptions('agent') };
 
@@ -98,8 +123,26 @@ async function main(): Promise<void> {
       agentStarts.push(agent.startupMs);
       await agent.child.stop();
     }
-    rows.push(bounded('bridge start-up to online (median)', 'ms', median(bridgeStarts), median(floorStarts), 1.5, `${startMessages.base + startMessages.discovery} messages, every node's power retained`));
-    rows.push(bounded('agent start-up to first telemetry (median)', 'ms', median(agentStarts), median(floorStarts), 1.3, 'floor: connect, subscribe, publish'));
+    rows.push(
+      bounded(
+        'bridge start-up to online (median)',
+        'ms',
+        median(bridgeStarts),
+        median(floorStarts),
+        1.5,
+        `${startMessages.base + startMessages.discovery} messages, every node's power retained`,
+      ),
+    );
+    rows.push(
+      bounded(
+        'agent start-up to first telemetry (median)',
+        'ms',
+        median(agentStarts),
+        median(floorStarts),
+        1.3,
+        'floor: connect, subscribe, publish',
+      ),
+    );
     results.startup = {
       bridge_ms: bridgeStarts.map((x) => round(x, 1)),
       agent_ms: agentStarts.map((x) => round(x, 1)),
@@ -120,16 +163,54 @@ async function main(): Promise<void> {
     const contractFloor = await startFloor(probe, 'bench/contract', broker.url, [], true);
     children.push(contractFloor.child);
     // The agent reading the real /proc and sysfs; its argv fails on purpose so each command ends in an event.
-    const { child: agent, startupMs: agentStartupMs } = await startAgent(probe, work, broker.url, run.base, 3, SHIPPED.agent);
+    const { child: agent, startupMs: agentStartupMs } = await startAgent(
+      probe,
+      work,
+      broker.url,
+      run.base,
+      3,
+      SHIPPED.agent,
+    );
     children.push(agent);
-    rows.push(compare('agent start-up to first telemetry (beside the bridge)', 'ms', agentStartupMs, median(floorStarts)));
+    rows.push(
+      compare('agent start-up to first telemetry (beside the bridge)', 'ms', agentStartupMs, median(floorStarts)),
+    );
     await delay(1000);
-    const rssStart = { bridge: rssKiB(bridge.child.pid), agent: rssKiB(agent.pid), floor: rssKiB(floor.child.pid), bare: rssKiB(bare.pid) };
-    const anonStart = { bridge: anonKiB(bridge.child.pid), agent: anonKiB(agent.pid), floor: anonKiB(floor.child.pid), bare: anonKiB(bare.pid) };
-    rows.push(bounded('bridge RSS after start, against bare node', 'MiB', kib(rssStart.bridge), kib(rssStart.bare), 1.35, 'tpi1 simulated, discovery published'));
+    const rssStart = {
+      bridge: rssKiB(bridge.child.pid),
+      agent: rssKiB(agent.pid),
+      floor: rssKiB(floor.child.pid),
+      bare: rssKiB(bare.pid),
+    };
+    const anonStart = {
+      bridge: anonKiB(bridge.child.pid),
+      agent: anonKiB(agent.pid),
+      floor: anonKiB(floor.child.pid),
+      bare: anonKiB(bare.pid),
+    };
+    rows.push(
+      bounded(
+        'bridge RSS after start, against bare node',
+        'MiB',
+        kib(rssStart.bridge),
+        kib(rssStart.bare),
+        1.35,
+        'tpi1 simulated, discovery published',
+      ),
+    );
     rows.push(bounded('agent RSS after start, against bare node', 'MiB', kib(rssStart.agent), kib(rssStart.bare), 1.2));
-    rows.push(bounded('agent anonymous memory after start, against bare node', 'MiB', kib(anonStart.agent), kib(anonStart.bare), 3));
-    rows.push(compare('bridge RSS after start', 'MiB', kib(rssStart.bridge), kib(rssStart.floor), 'floor: bare MQTT.js client'));
+    rows.push(
+      bounded(
+        'agent anonymous memory after start, against bare node',
+        'MiB',
+        kib(anonStart.agent),
+        kib(anonStart.bare),
+        3,
+      ),
+    );
+    rows.push(
+      compare('bridge RSS after start', 'MiB', kib(rssStart.bridge), kib(rssStart.floor), 'floor: bare MQTT.js client'),
+    );
     rows.push(compare('agent RSS after start', 'MiB', kib(rssStart.agent), kib(rssStart.floor)));
 
     // ---- idle: nothing changes; default poll interval --------------------------------------
@@ -138,31 +219,99 @@ async function main(): Promise<void> {
     await delay(QUICK ? 1000 : 15_000);
     probe.resetCount(run.base);
     probe.resetCount(`${run.base}/node/3/agent`);
-    const cpu0 = { bridge: cpuMs(bridge.child.pid), agent: cpuMs(agent.pid), floor: cpuMs(floor.child.pid), bare: cpuMs(bare.pid) };
+    const cpu0 = {
+      bridge: cpuMs(bridge.child.pid),
+      agent: cpuMs(agent.pid),
+      floor: cpuMs(floor.child.pid),
+      bare: cpuMs(bare.pid),
+    };
     await delay(N.idleSeconds * 1000);
-    const cpu1 = { bridge: cpuMs(bridge.child.pid), agent: cpuMs(agent.pid), floor: cpuMs(floor.child.pid), bare: cpuMs(bare.pid) };
+    const cpu1 = {
+      bridge: cpuMs(bridge.child.pid),
+      agent: cpuMs(agent.pid),
+      floor: cpuMs(floor.child.pid),
+      bare: cpuMs(bare.pid),
+    };
     const perMinute = (k: 'bridge' | 'agent' | 'floor' | 'bare'): number => ((cpu1[k] - cpu0[k]) * 60) / N.idleSeconds;
     const agentMessages = probe.count(`${run.base}/node/3/agent`).messages;
     const bridgeIdleMessages = probe.count(run.base).messages - agentMessages;
     const idlePolls = (N.idleSeconds * 1000) / DEFAULT_POLL_MS;
-    rows.push(compare('bridge idle CPU (poll 5 s)', 'ms/min', perMinute('bridge'), perMinute('floor'), `${N.idleSeconds} s window, threads' schedstat + children`));
+    rows.push(
+      compare(
+        'bridge idle CPU (poll 5 s)',
+        'ms/min',
+        perMinute('bridge'),
+        perMinute('floor'),
+        `${N.idleSeconds} s window, threads' schedstat + children`,
+      ),
+    );
     rows.push(compare('agent idle CPU (interval 15 s)', 'ms/min', perMinute('agent'), perMinute('floor')));
-    rows.push(bounded('agent idle CPU, against bare node', 'ms/min', perMinute('agent'), perMinute('bare'), 1.2, 'own threads + children'));
-    rows.push(compare('bridge idle CPU, against bare node', 'ms/min', perMinute('bridge'), perMinute('bare'), 'poll 5 s; no target in the issue'));
-    rows.push(compare('bridge MQTT messages per idle poll', 'msg', bridgeIdleMessages / idlePolls, null, `${bridgeIdleMessages} in ${idlePolls} polls`));
+    rows.push(
+      bounded(
+        'agent idle CPU, against bare node',
+        'ms/min',
+        perMinute('agent'),
+        perMinute('bare'),
+        1.2,
+        'own threads + children',
+      ),
+    );
+    rows.push(
+      compare(
+        'bridge idle CPU, against bare node',
+        'ms/min',
+        perMinute('bridge'),
+        perMinute('bare'),
+        'poll 5 s; no target in the issue',
+      ),
+    );
+    rows.push(
+      compare(
+        'bridge MQTT messages per idle poll',
+        'msg',
+        bridgeIdleMessages / idlePolls,
+        null,
+        `${bridgeIdleMessages} in ${idlePolls} polls`,
+      ),
+    );
     // The same three after the idle window: V8 gives back the young generation that start-up
     // grew only once a process has been quiet for some seconds (its memory reducer), so the
     // figure 1 s after start holds that transient and this one what a running service keeps.
-    const rssSettled = { bridge: rssKiB(bridge.child.pid), agent: rssKiB(agent.pid), floor: rssKiB(floor.child.pid), bare: rssKiB(bare.pid) };
-    const anonSettled = { bridge: anonKiB(bridge.child.pid), agent: anonKiB(agent.pid), floor: anonKiB(floor.child.pid), bare: anonKiB(bare.pid) };
-    rows.push(bounded('bridge RSS settled, against bare node', 'MiB', kib(rssSettled.bridge), kib(rssSettled.bare), 1.35));
+    const rssSettled = {
+      bridge: rssKiB(bridge.child.pid),
+      agent: rssKiB(agent.pid),
+      floor: rssKiB(floor.child.pid),
+      bare: rssKiB(bare.pid),
+    };
+    const anonSettled = {
+      bridge: anonKiB(bridge.child.pid),
+      agent: anonKiB(agent.pid),
+      floor: anonKiB(floor.child.pid),
+      bare: anonKiB(bare.pid),
+    };
+    rows.push(
+      bounded('bridge RSS settled, against bare node', 'MiB', kib(rssSettled.bridge), kib(rssSettled.bare), 1.35),
+    );
     rows.push(bounded('agent RSS settled, against bare node', 'MiB', kib(rssSettled.agent), kib(rssSettled.bare), 1.2));
-    rows.push(bounded('agent anonymous memory settled, against bare node', 'MiB', kib(anonSettled.agent), kib(anonSettled.bare), 3));
+    rows.push(
+      bounded(
+        'agent anonymous memory settled, against bare node',
+        'MiB',
+        kib(anonSettled.agent),
+        kib(anonSettled.bare),
+        3,
+      ),
+    );
     rows.push(compare('bridge RSS settled (after idle window)', 'MiB', kib(rssSettled.bridge), kib(rssSettled.floor)));
     rows.push(compare('agent RSS settled (after idle window)', 'MiB', kib(rssSettled.agent), kib(rssSettled.floor)));
     results.idle = {
       seconds: N.idleSeconds,
-      cpu_ms_per_minute: { bridge: round(perMinute('bridge')), agent: round(perMinute('agent')), floor: round(perMinute('floor')), bare_node: round(perMinute('bare')) },
+      cpu_ms_per_minute: {
+        bridge: round(perMinute('bridge')),
+        agent: round(perMinute('agent')),
+        floor: round(perMinute('floor')),
+        bare_node: round(perMinute('bare')),
+      },
       bridge_messages: bridgeIdleMessages,
       agent_messages: agentMessages,
       polls: idlePolls,
@@ -178,15 +327,32 @@ async function main(): Promise<void> {
     await interleaved(wideBridge, wideFloor, N.warmup);
     const wide = await interleaved(wideBridge, wideFloor, N.wide);
     await probe.unsubscribe('bench/floor/pong');
-    rows.push(compare('command latency p50, client on <base>/#', 'ms', percentile(wide.bridge, 50), percentile(wide.floor, 50), '4 messages per command reach the timing client'));
-    results.latency_watching_everything = { commands: wide.bridge.length, bridge_ms: p50p99(wide.bridge), floor_ms: p50p99(wide.floor) };
+    rows.push(
+      compare(
+        'command latency p50, client on <base>/#',
+        'ms',
+        percentile(wide.bridge, 50),
+        percentile(wide.floor, 50),
+        '4 messages per command reach the timing client',
+      ),
+    );
+    results.latency_watching_everything = {
+      commands: wide.bridge.length,
+      bridge_ms: p50p99(wide.bridge),
+      floor_ms: p50p99(wide.floor),
+    };
 
     // Then as the issue asks: a client subscribed to the answer (the node's power; and events
     // at QoS 0 to notice a "busy" refusal), like the floor's client to its pong. After a
     // warm-up of all: a service runs for months, the figure is its steady state. The contract
     // floor runs in the same blocks: the share of the ratio that the contract's messages alone take.
-    log(`command latency: ${N.warmup} warm-up, then ${N.latency} commands to the bridge, ${N.latency} echoes and ${N.latency} contract echoes, interleaved ...`);
-    const timing = await commanders(probe, broker.url, run, 'bench/floor', { nodes: SOAK_NODES, contractPrefix: 'bench/contract' });
+    log(
+      `command latency: ${N.warmup} warm-up, then ${N.latency} commands to the bridge, ${N.latency} echoes and ${N.latency} contract echoes, interleaved ...`,
+    );
+    const timing = await commanders(probe, broker.url, run, 'bench/floor', {
+      nodes: SOAK_NODES,
+      contractPrefix: 'bench/contract',
+    });
     const { bridge: bridgeCommander, floor: floorCommander } = timing;
     const trio = { bridge: bridgeCommander, floor: floorCommander, contract: timing.contract as FloorCommander };
     const warmed = wide.bridge.length + 2 * N.warmup;
@@ -194,10 +360,34 @@ async function main(): Promise<void> {
     const stateWrites = measureStateWrites(join(work, run.base.split('/')[1] ?? ''));
     const latency = await interleavedMany(trio, N.latency);
     const writesPerCommand = stateWrites.stop() / latency.bridge.length;
-    rows.push(compare('command latency p50', 'ms', percentile(latency.bridge, 50), percentile(latency.floor, 50), 'set -> power, set_tcp_nodelay'));
+    rows.push(
+      compare(
+        'command latency p50',
+        'ms',
+        percentile(latency.bridge, 50),
+        percentile(latency.floor, 50),
+        'set -> power, set_tcp_nodelay',
+      ),
+    );
     rows.push(compare('command latency p99', 'ms', percentile(latency.bridge, 99), percentile(latency.floor, 99)));
-    rows.push(compare('contract floor p50 (echo + contract messages)', 'ms', percentile(latency.contract, 50), percentile(latency.floor, 50), 'retained answer, event, retained state'));
-    rows.push(compare('command latency p50 / contract floor', 'ms', percentile(latency.bridge, 50), percentile(latency.contract, 50), 'the bridge\'s own share'));
+    rows.push(
+      compare(
+        'contract floor p50 (echo + contract messages)',
+        'ms',
+        percentile(latency.contract, 50),
+        percentile(latency.floor, 50),
+        'retained answer, event, retained state',
+      ),
+    );
+    rows.push(
+      compare(
+        'command latency p50 / contract floor',
+        'ms',
+        percentile(latency.bridge, 50),
+        percentile(latency.contract, 50),
+        "the bridge's own share",
+      ),
+    );
     // Back to back, each command reaches a bridge still busy with the tail of the one before
     // (its event and state, three acknowledgements): the same again with a pause before
     // each command, as commands from people and schedules arrive.
@@ -208,14 +398,41 @@ async function main(): Promise<void> {
         return c.command();
       },
     });
-    const spaced = await interleavedMany({ bridge: spacedOut(trio.bridge), floor: spacedOut(trio.floor), contract: spacedOut(trio.contract) }, N.spaced);
-    rows.push(compare(`command latency p50, ${SPACED_MS} ms apart`, 'ms', percentile(spaced.bridge, 50), percentile(spaced.floor, 50), `contract floor ${round(percentile(spaced.contract, 50), 2)} ms`));
-    results.latency_spaced = { pause_ms: SPACED_MS, commands: spaced.bridge.length, bridge_ms: p50p99(spaced.bridge), floor_ms: p50p99(spaced.floor), contract_floor_ms: p50p99(spaced.contract) };
+    const spaced = await interleavedMany(
+      { bridge: spacedOut(trio.bridge), floor: spacedOut(trio.floor), contract: spacedOut(trio.contract) },
+      N.spaced,
+    );
+    rows.push(
+      compare(
+        `command latency p50, ${SPACED_MS} ms apart`,
+        'ms',
+        percentile(spaced.bridge, 50),
+        percentile(spaced.floor, 50),
+        `contract floor ${round(percentile(spaced.contract, 50), 2)} ms`,
+      ),
+    );
+    results.latency_spaced = {
+      pause_ms: SPACED_MS,
+      commands: spaced.bridge.length,
+      bridge_ms: p50p99(spaced.bridge),
+      floor_ms: p50p99(spaced.floor),
+      contract_floor_ms: p50p99(spaced.contract),
+    };
     results.latency = {
       commands: latency.bridge.length,
       warm_up_commands: N.warmup,
-      bridge_ms: { p50: round(percentile(latency.bridge, 50), 3), p90: round(percentile(latency.bridge, 90), 3), p99: round(percentile(latency.bridge, 99), 3), max: round(Math.max(...latency.bridge), 3) },
-      floor_ms: { p50: round(percentile(latency.floor, 50), 3), p90: round(percentile(latency.floor, 90), 3), p99: round(percentile(latency.floor, 99), 3), max: round(Math.max(...latency.floor), 3) },
+      bridge_ms: {
+        p50: round(percentile(latency.bridge, 50), 3),
+        p90: round(percentile(latency.bridge, 90), 3),
+        p99: round(percentile(latency.bridge, 99), 3),
+        max: round(Math.max(...latency.bridge), 3),
+      },
+      floor_ms: {
+        p50: round(percentile(latency.floor, 50), 3),
+        p90: round(percentile(latency.floor, 90), 3),
+        p99: round(percentile(latency.floor, 99), 3),
+        max: round(Math.max(...latency.floor), 3),
+      },
       contract_floor_ms: p50p99(latency.contract),
       state_file_writes_per_command: round(writesPerCommand, 2),
       busy_refusals: bridgeCommander.busyRefusals,
@@ -229,7 +446,8 @@ async function main(): Promise<void> {
     let soaked = 0;
     await Promise.all(
       SOAK_NODES.map(async (node) => {
-        const commander = node === NODE ? bridgeCommander : await new BridgeCommander(timing.probe, run.base, node).init();
+        const commander =
+          node === NODE ? bridgeCommander : await new BridgeCommander(timing.probe, run.base, node).init();
         while (soaked < N.soak && performance.now() - soakT0 < SOAK_CAP_MS) {
           soaked++;
           await commander.command();
@@ -241,13 +459,39 @@ async function main(): Promise<void> {
     await delay(1000);
     const rssAfter = { bridge: rssKiB(bridge.child.pid), agent: rssKiB(agent.pid), floor: rssKiB(floor.child.pid) };
     const bridgeCommands = warmed + latency.bridge.length + spaced.bridge.length + soaked;
-    rows.push(compare(`bridge RSS after ${bridgeCommands} commands`, 'MiB', kib(rssAfter.bridge), kib(rssAfter.floor), `floor after as many echoes`));
+    rows.push(
+      compare(
+        `bridge RSS after ${bridgeCommands} commands`,
+        'MiB',
+        kib(rssAfter.bridge),
+        kib(rssAfter.floor),
+        `floor after as many echoes`,
+      ),
+    );
     rows.push(compare(`agent RSS after ${agentCommands} commands`, 'MiB', kib(rssAfter.agent), kib(rssAfter.floor)));
     // And once quiet again (see rssSettled): what the commands left behind, not what is in flight.
     await delay(SETTLE_MS);
-    const rssAfterSettled = { bridge: rssKiB(bridge.child.pid), agent: rssKiB(agent.pid), floor: rssKiB(floor.child.pid) };
-    rows.push(compare(`bridge RSS ${SETTLE_MS / 1000} s after the commands`, 'MiB', kib(rssAfterSettled.bridge), kib(rssAfterSettled.floor)));
-    rows.push(compare(`agent RSS ${SETTLE_MS / 1000} s after the commands`, 'MiB', kib(rssAfterSettled.agent), kib(rssAfterSettled.floor)));
+    const rssAfterSettled = {
+      bridge: rssKiB(bridge.child.pid),
+      agent: rssKiB(agent.pid),
+      floor: rssKiB(floor.child.pid),
+    };
+    rows.push(
+      compare(
+        `bridge RSS ${SETTLE_MS / 1000} s after the commands`,
+        'MiB',
+        kib(rssAfterSettled.bridge),
+        kib(rssAfterSettled.floor),
+      ),
+    );
+    rows.push(
+      compare(
+        `agent RSS ${SETTLE_MS / 1000} s after the commands`,
+        'MiB',
+        kib(rssAfterSettled.agent),
+        kib(rssAfterSettled.floor),
+      ),
+    );
     results.memory = {
       rss_kib_after_start: rssStart,
       anon_kib_after_start: anonStart,
@@ -263,20 +507,49 @@ async function main(): Promise<void> {
     await timing.probe.close();
 
     // ---- the agent over many samples (a process of its own, the bare node beside it) -----------
-    log(`agent: ${N.agentSamples} samples, ${SOAK_INTERVAL_MS} ms apart (the shipped CLI, its 1 s sampling timer sped up) ...`);
+    log(
+      `agent: ${N.agentSamples} samples, ${SOAK_INTERVAL_MS} ms apart (the shipped CLI, its 1 s sampling timer sped up) ...`,
+    );
     const soakConfig = writeAgentConfig(work, broker.url, 'bench/agent-soak', 3, ['false'], '1s');
     const soak = await measureAgentSoak(here, soakConfig, N.agentSamples, SOAK_INTERVAL_MS, SHIPPED.agent);
     const bareNow = { rss: rssKiB(bare.pid), anon: anonKiB(bare.pid) };
-    rows.push(bounded(`agent RSS after ${soak.samples} samples, against bare node`, 'MiB', kib(soak.after_samples.rss_kib), kib(bareNow.rss), 1.2, `${round(kib(soak.after_samples.rss_kib - soak.after_first_sample.rss_kib), 1)} MiB more than after the first`));
-    rows.push(bounded(`agent anonymous memory after ${soak.samples} samples, against bare node`, 'MiB', kib(soak.after_samples.anon_kib), kib(bareNow.anon), 3));
+    rows.push(
+      bounded(
+        `agent RSS after ${soak.samples} samples, against bare node`,
+        'MiB',
+        kib(soak.after_samples.rss_kib),
+        kib(bareNow.rss),
+        1.2,
+        `${round(kib(soak.after_samples.rss_kib - soak.after_first_sample.rss_kib), 1)} MiB more than after the first`,
+      ),
+    );
+    rows.push(
+      bounded(
+        `agent anonymous memory after ${soak.samples} samples, against bare node`,
+        'MiB',
+        kib(soak.after_samples.anon_kib),
+        kib(bareNow.anon),
+        3,
+      ),
+    );
     results.agent_soak = { ...soak, bare_node: { rss_kib: bareNow.rss, anon_kib: bareNow.anon } };
     await bare.stop();
     children.length = 0;
 
     // ---- the library in a process of its own: bus transactions, messages and heap per poll --
-    log(`idle polls through the library (a process of its own): ${N.polls} polls of a Turing Pi 1 on the simulated bus ...`);
+    log(
+      `idle polls through the library (a process of its own): ${N.polls} polls of a Turing Pi 1 on the simulated bus ...`,
+    );
     const polls: PollFigures = await measureInProcessPolls(here, broker.url, work, N.polls);
-    rows.push(compare('bus transactions per idle poll', 'txn', polls.busTransactionsPerPoll, null, `+${polls.rtcTransactions} for the RTC once a minute`));
+    rows.push(
+      compare(
+        'bus transactions per idle poll',
+        'txn',
+        polls.busTransactionsPerPoll,
+        null,
+        `+${polls.rtcTransactions} for the RTC once a minute`,
+      ),
+    );
     rows.push(compare('MQTT messages per idle poll (library)', 'msg', polls.messagesPerPoll, null, 'goal: 0'));
     rows.push(compare('time per poll (library)', 'us', polls.microsecondsPerPoll, null));
     rows.push(compare('heap kept per poll', 'bytes', polls.heapBytesPerPoll, null, 'after gc; 0 = nothing grows'));
@@ -286,7 +559,11 @@ async function main(): Promise<void> {
     log(`scale: simulated generic boards of ${N.scale.join(', ')} nodes ...`);
     const scale: Record<string, unknown>[] = [];
     for (const nodes of N.scale) {
-      const s = await startBridge(probe, writeBridgeConfig(work, broker.url, { model: 'generic', nodes }), SHIPPED.bridge);
+      const s = await startBridge(
+        probe,
+        writeBridgeConfig(work, broker.url, { model: 'generic', nodes }),
+        SHIPPED.bridge,
+      );
       children.push(s.child);
       await delay(500);
       const rssAtOnline = rssKiB(s.child.pid);
@@ -295,14 +572,47 @@ async function main(): Promise<void> {
       const rss = rssKiB(s.child.pid);
       await s.child.stop();
       children.length = 0;
-      scale.push({ nodes, startup_ms: round(s.startupMs, 1), discovery_messages: s.messages.discovery, discovery_bytes: s.messages.discoveryBytes, state_messages: s.messages.base, rss_kib_at_online: rssAtOnline, rss_kib: rss });
+      scale.push({
+        nodes,
+        startup_ms: round(s.startupMs, 1),
+        discovery_messages: s.messages.discovery,
+        discovery_bytes: s.messages.discoveryBytes,
+        state_messages: s.messages.base,
+        rss_kib_at_online: rssAtOnline,
+        rss_kib: rss,
+      });
     }
     const first = scale[0] as { nodes: number; rss_kib: number; startup_ms: number };
-    for (const s of scale as { nodes: number; rss_kib: number; startup_ms: number; discovery_messages: number; discovery_bytes: number; kib_per_node?: number }[]) {
+    for (const s of scale as {
+      nodes: number;
+      rss_kib: number;
+      startup_ms: number;
+      discovery_messages: number;
+      discovery_bytes: number;
+      kib_per_node?: number;
+    }[]) {
       const perNode = s.nodes === first.nodes ? null : (s.rss_kib - first.rss_kib) / (s.nodes - first.nodes);
       if (perNode !== null) s.kib_per_node = round(perNode, 1);
-      rows.push(compare(`${s.nodes} nodes: start-up`, 'ms', s.startup_ms, median(floorStarts), `${s.discovery_messages} discovery msgs, ${round(s.discovery_bytes / 1024, 1)} KiB`));
-      rows.push(compare(`${s.nodes} nodes: RSS settled`, 'MiB', kib(s.rss_kib), kib(rssStart.bare), perNode === null ? 'floor: bare node' : `${round(perNode, 1)} KiB per node beyond ${first.nodes} (target < 10: ${perNode < 10 ? 'met' : 'NOT met'})`));
+      rows.push(
+        compare(
+          `${s.nodes} nodes: start-up`,
+          'ms',
+          s.startup_ms,
+          median(floorStarts),
+          `${s.discovery_messages} discovery msgs, ${round(s.discovery_bytes / 1024, 1)} KiB`,
+        ),
+      );
+      rows.push(
+        compare(
+          `${s.nodes} nodes: RSS settled`,
+          'MiB',
+          kib(s.rss_kib),
+          kib(rssStart.bare),
+          perNode === null
+            ? 'floor: bare node'
+            : `${round(perNode, 1)} KiB per node beyond ${first.nodes} (target < 10: ${perNode < 10 ? 'met' : 'NOT met'})`,
+        ),
+      );
     }
     results.scale = scale;
     await probe.close();
@@ -315,8 +625,23 @@ async function main(): Promise<void> {
     children.push(stockPair.bridge, stockPair.floor);
     await interleaved(stockPair.bridgeCommander, stockPair.floorCommander, 20, 10);
     const stockLatency = await interleaved(stockPair.bridgeCommander, stockPair.floorCommander, N.stockCommands);
-    rows.push(compare('stock broker: latency p50', 'ms', percentile(stockLatency.bridge, 50), percentile(stockLatency.floor, 50), 'set_tcp_nodelay false'));
-    rows.push(compare('stock broker: latency p99', 'ms', percentile(stockLatency.bridge, 99), percentile(stockLatency.floor, 99)));
+    rows.push(
+      compare(
+        'stock broker: latency p50',
+        'ms',
+        percentile(stockLatency.bridge, 50),
+        percentile(stockLatency.floor, 50),
+        'set_tcp_nodelay false',
+      ),
+    );
+    rows.push(
+      compare(
+        'stock broker: latency p99',
+        'ms',
+        percentile(stockLatency.bridge, 99),
+        percentile(stockLatency.floor, 99),
+      ),
+    );
     results.stock_broker_latency = {
       commands: stockLatency.bridge.length,
       bridge_ms: p50p99(stockLatency.bridge),
@@ -337,7 +662,11 @@ async function main(): Promise<void> {
     const shippedAgent = (await startAgent(agentProbe, work, broker.url, 'bench/agent-defaults', 3, [])).child;
     children.push(shippedAgent);
     await delay(1000);
-    const rssOf = (): { bridge: number; agent: number; floor: number } => ({ bridge: rssKiB(shipped.bridge.pid), agent: rssKiB(shippedAgent.pid), floor: rssKiB(shipped.floor.pid) });
+    const rssOf = (): { bridge: number; agent: number; floor: number } => ({
+      bridge: rssKiB(shipped.bridge.pid),
+      agent: rssKiB(shippedAgent.pid),
+      floor: rssKiB(shipped.floor.pid),
+    });
     const shippedStart = rssOf();
     await interleaved(shipped.bridgeCommander, shipped.floorCommander, N.warmup);
     const shippedLatency = await interleaved(shipped.bridgeCommander, shipped.floorCommander, N.soak);
@@ -345,11 +674,41 @@ async function main(): Promise<void> {
     await delay(1000);
     const shippedAfter = rssOf();
     const shippedCommands = shippedLatency.bridge.length + N.warmup;
-    rows.push(compare('node defaults: bridge RSS after start', 'MiB', kib(shippedStart.bridge), kib(shippedStart.floor), 'floor: bare MQTT.js client'));
-    rows.push(compare(`node defaults: bridge RSS after ${shippedCommands} commands`, 'MiB', kib(shippedAfter.bridge), kib(shippedAfter.floor)));
+    rows.push(
+      compare(
+        'node defaults: bridge RSS after start',
+        'MiB',
+        kib(shippedStart.bridge),
+        kib(shippedStart.floor),
+        'floor: bare MQTT.js client',
+      ),
+    );
+    rows.push(
+      compare(
+        `node defaults: bridge RSS after ${shippedCommands} commands`,
+        'MiB',
+        kib(shippedAfter.bridge),
+        kib(shippedAfter.floor),
+      ),
+    );
     rows.push(compare('node defaults: agent RSS after start', 'MiB', kib(shippedStart.agent), kib(shippedStart.floor)));
-    rows.push(compare(`node defaults: agent RSS after ${shippedAgentCommands} commands`, 'MiB', kib(shippedAfter.agent), kib(shippedAfter.floor), `floor after ${shippedCommands} echoes`));
-    rows.push(compare('node defaults: latency p50', 'ms', percentile(shippedLatency.bridge, 50), percentile(shippedLatency.floor, 50)));
+    rows.push(
+      compare(
+        `node defaults: agent RSS after ${shippedAgentCommands} commands`,
+        'MiB',
+        kib(shippedAfter.agent),
+        kib(shippedAfter.floor),
+        `floor after ${shippedCommands} echoes`,
+      ),
+    );
+    rows.push(
+      compare(
+        'node defaults: latency p50',
+        'ms',
+        percentile(shippedLatency.bridge, 50),
+        percentile(shippedLatency.floor, 50),
+      ),
+    );
     results.node_defaults = {
       node_options: '',
       rss_kib: { start: shippedStart, after: shippedAfter },
@@ -368,15 +727,22 @@ async function main(): Promise<void> {
     results.seconds = round((performance.now() - started) / 1000, 1);
     results.load_average_at_end = loadavg().map((x) => round(x, 2));
     log('');
-    log(`turingpi-mqtt bench, ${results.date}, node ${process.version}, ${process.platform} ${process.arch}${QUICK ? ' (QUICK: not for quoting)' : ''}`);
-    log(`bridge and agent as shipped: node ${SHIPPED.bridge.join(' ')} (bridge), ${SHIPPED.agent.join(' ')} (agent); floors with node's defaults`);
+    log(
+      `turingpi-mqtt bench, ${results.date}, node ${process.version}, ${process.platform} ${process.arch}${QUICK ? ' (QUICK: not for quoting)' : ''}`,
+    );
+    log(
+      `bridge and agent as shipped: node ${SHIPPED.bridge.join(' ')} (bridge), ${SHIPPED.agent.join(' ')} (agent); floors with node's defaults`,
+    );
     log('floor = a bare MQTT.js client process through the same mosquitto, measured in this run');
     log('');
     log(table(rows));
     log('');
     log('heaviest imports (each alone, fresh node):');
-    for (const i of [...imports].sort((a, b) => b.ms - a.ms).slice(0, 8)) log(`  ${i.module.padEnd(34)} ${String(round(i.ms, 0)).padStart(5)} ms  +${kib(i.rssKiB)} MiB`);
-    log(`state file writes per command: ${writesPerCommand.toFixed(2)} (each fsync'd); commands refused "busy" right after their power answer: ${bridgeCommander.busyRefusals} (resent)`);
+    for (const i of [...imports].sort((a, b) => b.ms - a.ms).slice(0, 8))
+      log(`  ${i.module.padEnd(34)} ${String(round(i.ms, 0)).padStart(5)} ms  +${kib(i.rssKiB)} MiB`);
+    log(
+      `state file writes per command: ${writesPerCommand.toFixed(2)} (each fsync'd); commands refused "busy" right after their power answer: ${bridgeCommander.busyRefusals} (resent)`,
+    );
     log(`bench took ${results.seconds} s`);
     mkdirSync('bench-results', { recursive: true });
     writeFileSync(join('bench-results', 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);

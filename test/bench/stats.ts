@@ -29,7 +29,14 @@ export interface Comparison {
 }
 
 /** `compare`, with the ratio the issue allows at most. */
-export function bounded(name: string, unit: string, value: number, floor: number, target: number, note?: string): Comparison {
+export function bounded(
+  name: string,
+  unit: string,
+  value: number,
+  floor: number,
+  target: number,
+  note?: string,
+): Comparison {
   const row = compare(name, unit, value, floor, note);
   return { ...row, target, met: row.ratio !== null && row.ratio <= target };
 }
@@ -57,7 +64,11 @@ export function table(rows: readonly Comparison[]): string {
   ]);
   const header = ['figure', 'value', 'floor', 'ratio', 'target', ''];
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? '').length)));
-  const line = (c: string[]): string => c.map((x, i) => (i === 0 || i >= 4 ? x.padEnd(widths[i] ?? 0) : x.padStart(widths[i] ?? 0))).join('  ').trimEnd();
+  const line = (c: string[]): string =>
+    c
+      .map((x, i) => (i === 0 || i >= 4 ? x.padEnd(widths[i] ?? 0) : x.padStart(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');
 }
 

@@ -16,7 +16,11 @@ describe('cli: bmc trust', function () {
   let dir: string;
 
   const tpi2Config = (bmcSection: Record<string, unknown>): string =>
-    writeConfig(dir, { board: { type: 'tpi2', bmc: { password: 'x', ...bmcSection } }, state_dir: path.join(dir, 'state') }, `c${Math.random()}.yaml`);
+    writeConfig(
+      dir,
+      { board: { type: 'tpi2', bmc: { password: 'x', ...bmcSection } }, state_dir: path.join(dir, 'state') },
+      `c${Math.random()}.yaml`,
+    );
 
   before(async () => {
     bmc = await startBmcSimulator({ password: 'right' });
@@ -34,7 +38,10 @@ describe('cli: bmc trust', function () {
     assert.match(stdout, /subject: +CN=Turing-Pi self signed/);
     assert.match(stdout, /issuer: +CN=Turing-Pi self signed \(self-signed\)/);
     assert.match(stdout, /valid from: +1970-01-01T00:01:14\.000Z/);
-    assert.match(stdout, /valid until: +1970-01-31T00:01:14\.000Z \(expired: usual for a BMC; a pin ignores the dates\)/);
+    assert.match(
+      stdout,
+      /valid until: +1970-01-31T00:01:14\.000Z \(expired: usual for a BMC; a pin ignores the dates\)/,
+    );
     assert.match(stdout, new RegExp(`SHA-256: +${SIMULATOR_FACTORY_FINGERPRINT}`));
     assert.match(stdout, /does not trust this certificate yet/);
     assert.ok(stdout.includes(`    fingerprint: "${SIMULATOR_FACTORY_FINGERPRINT}"`), stdout);
@@ -42,7 +49,12 @@ describe('cli: bmc trust', function () {
   });
 
   it('says when the config already pins it, and when it pins another certificate', async () => {
-    const pinned = await runCli(['bmc', 'trust', '-c', tpi2Config({ url: bmc.url, fingerprint: bmc.fingerprint.replace(/:/g, '') })]);
+    const pinned = await runCli([
+      'bmc',
+      'trust',
+      '-c',
+      tpi2Config({ url: bmc.url, fingerprint: bmc.fingerprint.replace(/:/g, '') }),
+    ]);
     assert.equal(pinned.code, 0, pinned.stderr);
     assert.match(pinned.stdout, /already trusts this certificate \(pinned\)/);
     const other = await runCli(['bmc', 'trust', '-c', tpi2Config({ url: bmc.url, fingerprint: 'AB'.repeat(32) })]);
@@ -60,7 +72,12 @@ describe('cli: bmc trust', function () {
         server.close(() => resolve(free));
       });
     });
-    const { code, stderr, stdout } = await runCli(['bmc', 'trust', '-c', tpi2Config({ url: `https://127.0.0.1:${port}` })]);
+    const { code, stderr, stdout } = await runCli([
+      'bmc',
+      'trust',
+      '-c',
+      tpi2Config({ url: `https://127.0.0.1:${port}` }),
+    ]);
     assert.equal(code, 1);
     assert.match(stderr, /cannot reach the BMC at https:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED/);
     assert.equal(stdout, '');
@@ -84,11 +101,19 @@ describe('cli: bmc trust', function () {
     const file = tpi2Config({ url: 'http://turingpi.local' });
     const { code, stdout, stderr } = await runCli(['validate', '-c', file]);
     assert.equal(code, 2);
-    assert.match(`${stdout}${stderr}`, /board\.bmc\.url: must be an https:\/\/ URL \(BMC firmware 2\.x\): firmware 1\.x .*not supported.*never sent in clear/);
+    assert.match(
+      `${stdout}${stderr}`,
+      /board\.bmc\.url: must be an https:\/\/ URL \(BMC firmware 2\.x\): firmware 1\.x .*not supported.*never sent in clear/,
+    );
   });
 
   it('shows the demo config pinned to the simulated BMC of config/demo-tpi2.yaml', async () => {
-    const { code, stdout, stderr } = await runCli(['bmc', 'trust', '-c', path.join(repoRoot(), 'config', 'demo-tpi2.yaml')]);
+    const { code, stdout, stderr } = await runCli([
+      'bmc',
+      'trust',
+      '-c',
+      path.join(repoRoot(), 'config', 'demo-tpi2.yaml'),
+    ]);
     assert.equal(code, 0, stderr);
     assert.match(stdout, /already trusts this certificate \(pinned\)/);
   });

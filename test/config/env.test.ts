@@ -5,7 +5,12 @@ describe('substituteEnv', () => {
   const env = { HOST: 'broker.lan', EMPTY: '' };
 
   it('replaces ${VAR} anywhere in the text', () => {
-    assert.deepEqual(substituteEnv('mqtt://${HOST}:1883', env), { value: 'mqtt://broker.lan:1883', substituted: true, problems: [], unset: [] });
+    assert.deepEqual(substituteEnv('mqtt://${HOST}:1883', env), {
+      value: 'mqtt://broker.lan:1883',
+      substituted: true,
+      problems: [],
+      unset: [],
+    });
   });
 
   it('uses the default of ${VAR:-default} when VAR is unset or empty, and VAR otherwise', () => {
@@ -16,7 +21,12 @@ describe('substituteEnv', () => {
   });
 
   it('reports an unset variable without a default by its name', () => {
-    assert.deepEqual(substituteEnv('${MQTT_PASSWORD}', env), { value: '', substituted: true, problems: [], unset: ['MQTT_PASSWORD'] });
+    assert.deepEqual(substituteEnv('${MQTT_PASSWORD}', env), {
+      value: '',
+      substituted: true,
+      problems: [],
+      unset: ['MQTT_PASSWORD'],
+    });
   });
 
   it('for a secret: counts an empty variable as unset and refuses a default', () => {
@@ -24,7 +34,10 @@ describe('substituteEnv', () => {
     assert.deepEqual(substituteEnv('${EMPTY}', env).unset, []);
     const defaulted = substituteEnv('${TPI_BMC_PASSWORD:-turing}', env, { secret: true });
     assert.equal(defaulted.value, '');
-    assert.match(defaulted.problems[0] ?? '', /gives a password a default: a missing TPI_BMC_PASSWORD would log in with it/);
+    assert.match(
+      defaulted.problems[0] ?? '',
+      /gives a password a default: a missing TPI_BMC_PASSWORD would log in with it/,
+    );
     assert.doesNotMatch(defaulted.problems[0] ?? '', /turing\b/);
   });
 
@@ -74,7 +87,7 @@ describe('environment variables in a config file', () => {
     assert.equal(config?.homeassistant.enabled, false);
   });
 
-  it('places a missing variable at its value\'s line and column', () => {
+  it("places a missing variable at its value's line and column", () => {
     const text = 'mqtt:\n  url: mqtt://broker:1883\n  password: ${MQTT_PASSWORD}\n';
     const { config, problems } = checkConfigText(text, 'c.yaml', { env: {} });
     assert.equal(config, undefined);
@@ -86,14 +99,26 @@ describe('environment variables in a config file', () => {
 
   it('suggests a default only where the value is not a secret', () => {
     const { problems } = checkConfigText('mqtt:\n  url: mqtt://${BROKER}:1883\n', 'c.yaml', { env: {} });
-    assert.match(formatProblems(problems)[0] ?? '', /BROKER is not set: set it where the service runs \(docs\/configuration\.md; or write \$\{BROKER:-default\}/);
+    assert.match(
+      formatProblems(problems)[0] ?? '',
+      /BROKER is not set: set it where the service runs \(docs\/configuration\.md; or write \$\{BROKER:-default\}/,
+    );
   });
 
   it('refuses a default for a password, and an empty password variable, at start', () => {
-    const defaulted = checkConfigText('board:\n  type: tpi2\n  bmc:\n    password: ${TPI_BMC_PASSWORD:-root}\n', 'c.yaml', { env: {} });
+    const defaulted = checkConfigText(
+      'board:\n  type: tpi2\n  bmc:\n    password: ${TPI_BMC_PASSWORD:-root}\n',
+      'c.yaml',
+      { env: {} },
+    );
     assert.equal(defaulted.config, undefined);
-    assert.match(formatProblems(defaulted.problems)[0] ?? '', /^c\.yaml:4:15 board\.bmc\.password: \$\{TPI_BMC_PASSWORD:-\.\.\.\} gives a password a default/);
-    const empty = checkConfigText('board:\n  type: tpi2\n  bmc:\n    password: ${TPI_BMC_PASSWORD}\n', 'c.yaml', { env: { TPI_BMC_PASSWORD: '' } });
+    assert.match(
+      formatProblems(defaulted.problems)[0] ?? '',
+      /^c\.yaml:4:15 board\.bmc\.password: \$\{TPI_BMC_PASSWORD:-\.\.\.\} gives a password a default/,
+    );
+    const empty = checkConfigText('board:\n  type: tpi2\n  bmc:\n    password: ${TPI_BMC_PASSWORD}\n', 'c.yaml', {
+      env: { TPI_BMC_PASSWORD: '' },
+    });
     assert.equal(empty.config, undefined);
     assert.match(formatProblems(empty.problems)[0] ?? '', /TPI_BMC_PASSWORD is not set \(or empty\)/);
   });
@@ -101,7 +126,10 @@ describe('environment variables in a config file', () => {
   it("with unsetVariables 'warn' (validate): an unset variable is a warning, the key is left out, the rest is checked", () => {
     const text = 'mqtt:\n  password: ${MQTT_PASSWORD}\n  keepalive: ${KEEPALIVE}\nboard:\n  type: nope\n';
     const warned = checkConfigText(text, 'c.yaml', { env: {}, unsetVariables: 'warn' });
-    assert.deepEqual(warned.problems.map((p) => p.path), ['board.type']);
+    assert.deepEqual(
+      warned.problems.map((p) => p.path),
+      ['board.type'],
+    );
     const ok = checkConfigText(text.replace('nope', 'simulator'), 'c.yaml', { env: {}, unsetVariables: 'warn' });
     assert.ok(ok.config);
     assert.equal(ok.config.mqtt.password, null);
@@ -113,8 +141,13 @@ describe('environment variables in a config file', () => {
   });
 
   it('explains that an unquoted reference in a flow list breaks the YAML', () => {
-    const { problems } = checkConfigText('agent:\n  shutdown_command: [${DRAIN}, x]\n', 'c.yaml', { env: { DRAIN: 'd' } });
-    assert.match(formatProblems(problems)[0] ?? '', /^c\.yaml:2:\d+: YAML syntax error: .*\(in \[ \] or \{ \}, quote a \$\{VAR\}: "\$\{VAR\}"\)$/);
+    const { problems } = checkConfigText('agent:\n  shutdown_command: [${DRAIN}, x]\n', 'c.yaml', {
+      env: { DRAIN: 'd' },
+    });
+    assert.match(
+      formatProblems(problems)[0] ?? '',
+      /^c\.yaml:2:\d+: YAML syntax error: .*\(in \[ \] or \{ \}, quote a \$\{VAR\}: "\$\{VAR\}"\)$/,
+    );
   });
 
   it('substitutes inside lists (quoted in a flow list, where { is YAML syntax)', () => {

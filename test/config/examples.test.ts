@@ -11,7 +11,8 @@ const env = { MQTT_PASSWORD: 'example', TPI_BMC_PASSWORD: 'example' };
 
 describe('shipped config files', () => {
   it('include an example of every board type and of the agent', () => {
-    for (const name of ['demo.yaml', 'tpi1.yaml', 'tpi2.yaml', 'gpio.yaml', 'agent.yaml']) assert.ok(examples.includes(name), name);
+    for (const name of ['demo.yaml', 'tpi1.yaml', 'tpi2.yaml', 'gpio.yaml', 'agent.yaml'])
+      assert.ok(examples.includes(name), name);
   });
 
   for (const name of examples) {
@@ -36,7 +37,11 @@ describe('shipped config files', () => {
   });
 
   it('config/schema.json rejects unknown keys and carries defaults for editors', () => {
-    const schema = configJsonSchema() as { additionalProperties?: unknown; title?: unknown; properties: Record<string, { default?: unknown }> };
+    const schema = configJsonSchema() as {
+      additionalProperties?: unknown;
+      title?: unknown;
+      properties: Record<string, { default?: unknown }>;
+    };
     assert.equal(schema.additionalProperties, false);
     assert.equal(schema.title, 'turingpi-mqtt configuration');
     assert.equal(schema.properties['state_dir']?.default, './data');

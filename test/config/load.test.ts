@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkConfigText, ConfigError, formatProblems, loadConfig, loadConfigFile, runValidate } from '../../src/config/index.js';
+import {
+  checkConfigText,
+  ConfigError,
+  formatProblems,
+  loadConfig,
+  loadConfigFile,
+  runValidate,
+} from '../../src/config/index.js';
 
 /** The formatted problems of YAML text named c.yaml. */
 function problemLines(text: string): string[] {
@@ -45,8 +52,14 @@ describe('config files', () => {
       const lines = problemLines(text);
       assert.equal(lines.length, 4);
       assert.match(lines[0] ?? '', /^c\.yaml:3:3 mqtt\.port: unknown key "port"/);
-      assert.match(lines[1] ?? '', /^c\.yaml:6:5 board\.bmc\.pasword: unknown key "pasword" \(did you mean "password"\?\)/);
-      assert.match(lines[2] ?? '', /^c\.yaml:12:5 schedules\.0\.timezon: unknown key "timezon" \(did you mean "timezone"\?\)/);
+      assert.match(
+        lines[1] ?? '',
+        /^c\.yaml:6:5 board\.bmc\.pasword: unknown key "pasword" \(did you mean "password"\?\)/,
+      );
+      assert.match(
+        lines[2] ?? '',
+        /^c\.yaml:12:5 schedules\.0\.timezon: unknown key "timezon" \(did you mean "timezone"\?\)/,
+      );
       assert.match(lines[3] ?? '', /^c\.yaml:13:1 colour: unknown key "colour"/);
     });
 
@@ -58,7 +71,9 @@ describe('config files', () => {
 
     it('points at the enclosing map for a missing required key', () => {
       const text = 'schedules:\n  - name: night\n    cron: "0 23 * * *"\n    nodes: all\n';
-      assert.deepEqual(problemLines(text), ['c.yaml:2:5 schedules.0.action: is required: on | off | reboot | shutdown']);
+      assert.deepEqual(problemLines(text), [
+        'c.yaml:2:5 schedules.0.action: is required: on | off | reboot | shutdown',
+      ]);
     });
 
     it('points at a bad cron expression and a bad time zone in flow maps', () => {
@@ -74,7 +89,8 @@ describe('config files', () => {
     });
 
     it('points at a protected node once the schema passes', () => {
-      const text = 'board: { type: tpi1 }\nschedules:\n  - { name: b, cron: "0 1 * * *", action: off, nodes: [3, 1] }\n';
+      const text =
+        'board: { type: tpi1 }\nschedules:\n  - { name: b, cron: "0 1 * * *", action: off, nodes: [3, 1] }\n';
       assert.deepEqual(problemLines(text), [
         'c.yaml:3:59 schedules.0.nodes.1: node 1 is protected and cannot be in a list that switches nodes off (set nodes.1.protected: false if you mean it)',
       ]);
@@ -95,7 +111,9 @@ describe('config files', () => {
     });
 
     it('reports a file that is not a map', () => {
-      assert.deepEqual(problemLines('- mqtt\n- board\n'), ['c.yaml:1:1: the file must be a map of sections (mqtt, board, nodes, ...)']);
+      assert.deepEqual(problemLines('- mqtt\n- board\n'), [
+        'c.yaml:1:1: the file must be a map of sections (mqtt, board, nodes, ...)',
+      ]);
     });
 
     it('follows anchors and merge keys', () => {
@@ -106,10 +124,13 @@ describe('config files', () => {
       ].join('\n');
       const { config, problems } = checkConfigText(text, 'c.yaml', { env: {} });
       assert.deepEqual(problems, []);
-      assert.deepEqual(config?.schedules.map((s) => [s.name, s.cron, s.nodes]), [
-        ['off-1', '0 23 * * 1-5', [3]],
-        ['off-2', '0 23 * * 1-5', [4]],
-      ]);
+      assert.deepEqual(
+        config?.schedules.map((s) => [s.name, s.cron, s.nodes]),
+        [
+          ['off-1', '0 23 * * 1-5', [3]],
+          ['off-2', '0 23 * * 1-5', [4]],
+        ],
+      );
     });
   });
 
@@ -134,7 +155,13 @@ describe('config files', () => {
           `${path}:2:14 mqtt.keepalive: must be at least 5, not 1`,
           `${path}:4:10 log.level: must be one of "trace", "debug", "info", "warn", "error", "silent", not "loud"`,
         ]);
-        assert.deepEqual(error.problems[0], { file: path, path: 'mqtt.keepalive', message: 'must be at least 5, not 1', line: 2, col: 14 });
+        assert.deepEqual(error.problems[0], {
+          file: path,
+          path: 'mqtt.keepalive',
+          message: 'must be at least 5, not 1',
+          line: 2,
+          col: 14,
+        });
         return true;
       });
     });
@@ -176,18 +203,35 @@ describe('config files', () => {
 
     it('does not warn for a private file, a file without a password, or a password from the environment', async () => {
       assert.deepEqual((await loadConfigFile(await file('private.yaml', withPassword, 0o600))).warnings, []);
-      assert.deepEqual((await loadConfigFile(await file('nopass.yaml', 'mqtt:\n  username: bridge\n', 0o644))).warnings, []);
+      assert.deepEqual(
+        (await loadConfigFile(await file('nopass.yaml', 'mqtt:\n  username: bridge\n', 0o644))).warnings,
+        [],
+      );
       const fromEnv = await file('fromenv.yaml', 'mqtt:\n  password: ${MQTT_PASSWORD}\n', 0o644);
       assert.deepEqual((await loadConfigFile(fromEnv, { env: { MQTT_PASSWORD: 'x' } })).warnings, []);
     });
 
     it('counts a password written into mqtt.url or board.bmc.url, not one substituted into it', async () => {
       const mqttUrl = await file('url.yaml', 'mqtt:\n  url: mqtt://bridge:Sup3r@S3cretTail@broker.lan\n', 0o644);
-      assert.deepEqual((await loadConfigFile(mqttUrl)).warnings, [`${mqttUrl} is readable by other users and holds a password: chmod 600 ${mqttUrl}`]);
-      const bmcUrl = await file('bmcurl.yaml', 'board:\n  type: tpi2\n  bmc: { url: "https://root:turing@tpi.lan", password: x }\n', 0o600);
+      assert.deepEqual((await loadConfigFile(mqttUrl)).warnings, [
+        `${mqttUrl} is readable by other users and holds a password: chmod 600 ${mqttUrl}`,
+      ]);
+      const bmcUrl = await file(
+        'bmcurl.yaml',
+        'board:\n  type: tpi2\n  bmc: { url: "https://root:turing@tpi.lan", password: x }\n',
+        0o600,
+      );
       assert.ok(!(await loadConfigFile(bmcUrl)).warnings.some((w) => w.includes('holds a password')));
-      const bmcOpen = await file('bmcopen.yaml', 'board:\n  type: tpi2\n  bmc: { url: "https://root:turing@tpi.lan", password: "${P}" }\n', 0o644);
-      assert.ok((await loadConfigFile(bmcOpen, { env: { P: 'from-env' } })).warnings.some((w) => w.includes('holds a password')));
+      const bmcOpen = await file(
+        'bmcopen.yaml',
+        'board:\n  type: tpi2\n  bmc: { url: "https://root:turing@tpi.lan", password: "${P}" }\n',
+        0o644,
+      );
+      assert.ok(
+        (await loadConfigFile(bmcOpen, { env: { P: 'from-env' } })).warnings.some((w) =>
+          w.includes('holds a password'),
+        ),
+      );
       const substituted = await file('suburl.yaml', 'mqtt:\n  url: mqtt://bridge:${MQTT_PASSWORD}@broker.lan\n', 0o644);
       assert.deepEqual((await loadConfigFile(substituted, { env: { MQTT_PASSWORD: 'Sup3rS3cret' } })).warnings, []);
     });
@@ -202,16 +246,25 @@ describe('config files', () => {
       const { warnings } = await loadConfigFile(path);
       assert.equal(warnings.length, 2);
       // the key is missing: the place is the map it belongs in
-      assert.match(warnings[0] ?? '', new RegExp(`^${path}:4:5 board\\.bmc\\.password: is not set: BMC firmware 2\\.x`));
+      assert.match(
+        warnings[0] ?? '',
+        new RegExp(`^${path}:4:5 board\\.bmc\\.password: is not set: BMC firmware 2\\.x`),
+      );
       assert.match(warnings[1] ?? '', /board\.bmc\.fingerprint: is not set: .*turingpi-mqtt bmc trust -c FILE/);
-      const pinned = await file('tpi2-pinned.yaml', `board:\n  type: tpi2\n  bmc:\n    password: \${P}\n    fingerprint: "${'ab'.repeat(32)}"\n`);
+      const pinned = await file(
+        'tpi2-pinned.yaml',
+        `board:\n  type: tpi2\n  bmc:\n    password: \${P}\n    fingerprint: "${'ab'.repeat(32)}"\n`,
+      );
       assert.deepEqual((await loadConfigFile(pinned, { env: { P: 'x' } })).warnings, []);
     });
 
     it('refuses an http:// BMC (firmware 1.x): the password is never sent in clear', async () => {
       const http = await file('tpi2-fw1.yaml', 'board:\n  type: tpi2\n  bmc:\n    url: http://tpi.lan\n');
       await assert.rejects(loadConfigFile(http), (error: Error) => {
-        assert.match(error.message, /board\.bmc\.url: must be an https:\/\/ URL .*firmware 1\.x .*not supported.*never sent in clear/);
+        assert.match(
+          error.message,
+          /board\.bmc\.url: must be an https:\/\/ URL .*firmware 1\.x .*not supported.*never sent in clear/,
+        );
         return true;
       });
     });

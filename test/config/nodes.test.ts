@@ -9,9 +9,13 @@ describe('the one "unknown node" check', () => {
   const nodes = resolveNodes(config);
 
   it('finds every slot of the board, disabled ones too, and nothing else', () => {
-    assert.deepEqual(nodes.map((n) => findNode(nodes, n.number)?.number), [1, 2, 3, 4, 5, 6, 7]);
+    assert.deepEqual(
+      nodes.map((n) => findNode(nodes, n.number)?.number),
+      [1, 2, 3, 4, 5, 6, 7],
+    );
     assert.equal(findNode(nodes, 3)?.enabled, false);
-    for (const n of [0, 8, -1, 2.5, Number.NaN, '3', null, undefined]) assert.equal(findNode(nodes, n), undefined, String(n));
+    for (const n of [0, 8, -1, 2.5, Number.NaN, '3', null, undefined])
+      assert.equal(findNode(nodes, n), undefined, String(n));
   });
 
   it('says which nodes the board has', () => {

@@ -12,7 +12,13 @@ function problemsOf(object: unknown): string[] {
   assert.fail('expected the config to be rejected');
 }
 
-const schedule = (extra: Record<string, unknown>) => ({ name: 'night', cron: '0 23 * * *', action: 'off', nodes: [3], ...extra });
+const schedule = (extra: Record<string, unknown>) => ({
+  name: 'night',
+  cron: '0 23 * * *',
+  action: 'off',
+  nodes: [3],
+  ...extra,
+});
 
 describe('parseConfig', () => {
   describe('defaults', () => {
@@ -51,7 +57,8 @@ describe('parseConfig', () => {
 
   describe('durations', () => {
     const pollInterval = (value: unknown) => parseConfig({ board: { poll_interval: value } }).board.poll_interval;
-    const catchUp = (value: unknown) => parseConfig({ schedules: [schedule({ catch_up: value })] }).schedules[0]?.catch_up;
+    const catchUp = (value: unknown) =>
+      parseConfig({ schedules: [schedule({ catch_up: value })] }).schedules[0]?.catch_up;
 
     it('reads 500ms, 5s, 10m and 2h as milliseconds', () => {
       assert.equal(parseConfig({ power: { reboot_off_time: '500ms' } }).power.reboot_off_time, 500);
@@ -72,8 +79,12 @@ describe('parseConfig', () => {
     });
 
     it('rejects a duration out of range, giving the range', () => {
-      assert.deepEqual(problemsOf({ board: { poll_interval: '2h' } }), ['board.poll_interval: must be between 1s and 1h']);
-      assert.deepEqual(problemsOf({ board: { poll_interval: 10 } }), ['board.poll_interval: must be between 1s and 1h']);
+      assert.deepEqual(problemsOf({ board: { poll_interval: '2h' } }), [
+        'board.poll_interval: must be between 1s and 1h',
+      ]);
+      assert.deepEqual(problemsOf({ board: { poll_interval: 10 } }), [
+        'board.poll_interval: must be between 1s and 1h',
+      ]);
     });
 
     it('rejects a value of the wrong type with what a duration looks like', () => {
@@ -105,7 +116,9 @@ describe('parseConfig', () => {
       assert.deepEqual(problemsOf({ board: { type: 'tpi3' } }), [
         'board.type: must be one of "simulator", "tpi1", "tpi2", "gpio", not "tpi3"',
       ]);
-      assert.deepEqual(problemsOf({ mqtt: { protocol_version: 3 } }), ['mqtt.protocol_version: must be 4 (MQTT 3.1.1) or 5 (MQTT 5)']);
+      assert.deepEqual(problemsOf({ mqtt: { protocol_version: 3 } }), [
+        'mqtt.protocol_version: must be 4 (MQTT 3.1.1) or 5 (MQTT 5)',
+      ]);
     });
 
     it('gives number ranges', () => {
@@ -120,7 +133,9 @@ describe('parseConfig', () => {
     });
 
     it('reports a bad number inside a node list at its index', () => {
-      assert.deepEqual(problemsOf({ schedules: [schedule({ nodes: [3, 0] })] }), ['schedules.0.nodes.1: must be at least 1, not 0']);
+      assert.deepEqual(problemsOf({ schedules: [schedule({ nodes: [3, 0] })] }), [
+        'schedules.0.nodes.1: must be at least 1, not 0',
+      ]);
     });
 
     it('never echoes a password given with the wrong type', () => {
@@ -131,7 +146,9 @@ describe('parseConfig', () => {
 
   describe('schedules', () => {
     it('accepts 5 fields, and 6 with seconds first', () => {
-      const config = parseConfig({ schedules: [schedule({ cron: '0 23 * * 1-5' }), schedule({ name: 'sec', cron: '30 0 23 * * MON-FRI' })] });
+      const config = parseConfig({
+        schedules: [schedule({ cron: '0 23 * * 1-5' }), schedule({ name: 'sec', cron: '30 0 23 * * MON-FRI' })],
+      });
       assert.equal(config.schedules.length, 2);
     });
 
@@ -152,7 +169,10 @@ describe('parseConfig', () => {
       assert.deepEqual(problemsOf({ schedules: [schedule({ timezone: 'Mars/Olympus' })] }), [
         'schedules.0.timezone: "Mars/Olympus" is not a known IANA time zone (e.g. Europe/Berlin, America/New_York, UTC)',
       ]);
-      assert.equal(parseConfig({ schedules: [schedule({ timezone: 'Europe/Berlin' })] }).schedules[0]?.timezone, 'Europe/Berlin');
+      assert.equal(
+        parseConfig({ schedules: [schedule({ timezone: 'Europe/Berlin' })] }).schedules[0]?.timezone,
+        'Europe/Berlin',
+      );
     });
 
     it('rejects a second schedule with the same name', () => {
@@ -183,12 +203,21 @@ describe('parseConfig', () => {
     });
 
     it('allows "all", which leaves protected nodes out', () => {
-      assert.equal(parseConfig({ board: { type: 'tpi1' }, schedules: [schedule({ nodes: 'all' })] }).schedules.length, 1);
+      assert.equal(
+        parseConfig({ board: { type: 'tpi1' }, schedules: [schedule({ nodes: 'all' })] }).schedules.length,
+        1,
+      );
     });
 
     it('rejects a protected node in the watchdog and thermal lists', () => {
-      const problems = problemsOf({ board: { type: 'tpi1' }, policies: { watchdog: { nodes: [1] }, thermal: { nodes: [2, 1] } } });
-      assert.deepEqual(problems.map((p) => p.split(':')[0]), ['policies.watchdog.nodes.0', 'policies.thermal.nodes.1']);
+      const problems = problemsOf({
+        board: { type: 'tpi1' },
+        policies: { watchdog: { nodes: [1] }, thermal: { nodes: [2, 1] } },
+      });
+      assert.deepEqual(
+        problems.map((p) => p.split(':')[0]),
+        ['policies.watchdog.nodes.0', 'policies.thermal.nodes.1'],
+      );
     });
   });
 
@@ -199,14 +228,19 @@ describe('parseConfig', () => {
       ]);
     });
 
-    it('takes a gpio board\'s nodes from its lines', () => {
+    it("takes a gpio board's nodes from its lines", () => {
       const board = { type: 'gpio', gpio: { 1: { line: 17 }, 3: { line: 22 } } };
-      assert.deepEqual(problemsOf({ board, nodes: { 2: {} } }), ['nodes.2: node 2 does not exist: board.gpio wires nodes 1, 3']);
+      assert.deepEqual(problemsOf({ board, nodes: { 2: {} } }), [
+        'nodes.2: node 2 does not exist: board.gpio wires nodes 1, 3',
+      ]);
       assert.equal(parseConfig({ board, nodes: { 3: { agent: true } } }).nodes['3']?.agent, true);
     });
 
     it('requires at least one line on a gpio board, and distinct lines', () => {
-      assert.match(problemsOf({ board: { type: 'gpio' } })[0] ?? '', /^board\.gpio: a gpio board needs at least one node line/);
+      assert.match(
+        problemsOf({ board: { type: 'gpio' } })[0] ?? '',
+        /^board\.gpio: a gpio board needs at least one node line/,
+      );
       assert.deepEqual(problemsOf({ board: { type: 'gpio', gpio: { 1: { line: 17 }, 2: { line: 17 } } } }), [
         "board.gpio.2.line: line 17 is already node 1's line",
       ]);
@@ -237,11 +271,14 @@ describe('parseConfig', () => {
 
 describe('checkAgentConfig', () => {
   it('requires agent.node', () => {
-    assert.throws(() => checkAgentConfig(parseConfig({})), (error: unknown) => {
-      assert.ok(error instanceof ConfigError);
-      assert.equal(error.problems[0]?.path, 'agent.node');
-      return true;
-    });
+    assert.throws(
+      () => checkAgentConfig(parseConfig({})),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.equal(error.problems[0]?.path, 'agent.node');
+        return true;
+      },
+    );
   });
 
   it('accepts a config that names the node', () => {

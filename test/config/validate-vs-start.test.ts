@@ -24,7 +24,10 @@ describe('validate and the start agree on node counts and GPIO lines', function 
     assert.equal(validated.code, 0, validated.stdout + validated.stderr);
     const bridge = await startBridge(file, { timeoutMs: 30_000 });
     try {
-      assert.ok(bridge.logLines().some((l) => /^bridge online: .*1024 nodes/.test(l.msg)), bridge.describe());
+      assert.ok(
+        bridge.logLines().some((l) => /^bridge online: .*1024 nodes/.test(l.msg)),
+        bridge.describe(),
+      );
     } finally {
       await bridge.stop();
     }

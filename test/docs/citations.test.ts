@@ -30,13 +30,13 @@ function headings(doc: string): string[] {
     .map((line) => line.replace(/^#+\s*/, '').trim());
 }
 
-describe('code comments cite the project\'s own docs', () => {
+describe("code comments cite the project's own docs", () => {
   it('finds the sources', () => {
     assert.ok(FILES.length > 100, `only ${FILES.length} files found`);
     assert.ok(FILES.includes(join('src', 'board', 'tpi1', 'driver.ts')));
   });
 
-  it('no file cites the developers\' own notes, which are not in the repository', () => {
+  it("no file cites the developers' own notes, which are not in the repository", () => {
     // Spelt in pieces so that this file does not match itself.
     const forbidden = new RegExp(['SPEC(\\s+sections?)?\\s+\\d', 'HARDWARE\\.md', 'ARCHITECTURE\\s+habit'].join('|'));
     const offenders = FILES.filter((file) => forbidden.test(joined(readFileSync(join(ROOT, file), 'utf8'))));

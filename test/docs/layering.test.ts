@@ -36,17 +36,23 @@ describe('layering (dependency-cruiser)', function () {
     const dir = await mkdtemp(join(tmpdir(), 'tpm-layering-'));
     try {
       const files: Record<string, string> = {
-        'tsconfig.json': JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', strict: true } }),
+        'tsconfig.json': JSON.stringify({
+          compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', strict: true },
+        }),
         'src/util/clock.ts': "import type { Config } from '../config/schema.js';\nexport type Clock = Config;\n",
-        'src/config/schema.ts': "import type { Topics } from '../mqtt/topics.js';\nexport type Config = { t?: Topics };\n",
+        'src/config/schema.ts':
+          "import type { Topics } from '../mqtt/topics.js';\nexport type Config = { t?: Topics };\n",
         'src/mqtt/topics.ts': 'export type Topics = string;\n',
-        'src/board/types.ts': "import type { Topics } from '../mqtt/topics.js';\nexport type BoardInfo = { t: Topics };\n",
-        'src/homeassistant/discovery.ts': "import type { BoardInfo } from '../board/types.js';\nexport type D = BoardInfo;\n",
+        'src/board/types.ts':
+          "import type { Topics } from '../mqtt/topics.js';\nexport type BoardInfo = { t: Topics };\n",
+        'src/homeassistant/discovery.ts':
+          "import type { BoardInfo } from '../board/types.js';\nexport type D = BoardInfo;\n",
         'src/power/service.ts': "import { X } from '../mqtt/client.js';\nexport const P = X;\n",
         'src/mqtt/client.ts': 'export const X = 1;\n',
         'src/agent/run.ts': "import type { BoardInfo } from '../board/types.js';\nexport type R = BoardInfo;\n",
         'src/app/bridge.ts': "import type { E } from './extensions.js';\nexport type B = { e?: E };\n",
-        'src/app/extensions.ts': "import type { B } from './bridge.js';\nimport type { BoardInfo } from '../board/types.js';\nexport type E = { b?: B; i?: BoardInfo };\n",
+        'src/app/extensions.ts':
+          "import type { B } from './bridge.js';\nimport type { BoardInfo } from '../board/types.js';\nexport type E = { b?: B; i?: BoardInfo };\n",
       };
       for (const [path, text] of Object.entries(files)) {
         await mkdir(dirname(join(dir, path)), { recursive: true });

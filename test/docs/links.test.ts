@@ -7,7 +7,13 @@ import { repoPath, repoRoot } from '../support/paths.js';
  * The user-facing documents (README.md, docs/, docker/README.md): every relative link names a file
  * of the repository, and every #anchor a heading of the file it points into (GitHub's slugs).
  */
-const documents = ['README.md', 'docker/README.md', ...readdirSync(repoPath('docs')).filter((n) => n.endsWith('.md')).map((n) => `docs/${n}`)];
+const documents = [
+  'README.md',
+  'docker/README.md',
+  ...readdirSync(repoPath('docs'))
+    .filter((n) => n.endsWith('.md'))
+    .map((n) => `docs/${n}`),
+];
 
 /** GitHub's heading anchor: lower case, punctuation other than - and _ dropped, spaces to -. */
 function slug(heading: string): string {
@@ -34,7 +40,10 @@ function links(file: string): string[] {
 
 describe('documentation links', () => {
   it('slugs headings as GitHub does', () => {
-    assert.equal(slug('Why croner (with our own daylight-saving rule) and not node-cron'), 'why-croner-with-our-own-daylight-saving-rule-and-not-node-cron');
+    assert.equal(
+      slug('Why croner (with our own daylight-saving rule) and not node-cron'),
+      'why-croner-with-our-own-daylight-saving-rule-and-not-node-cron',
+    );
     assert.equal(slug('Keeping other clients off `agent/command`'), 'keeping-other-clients-off-agentcommand');
   });
 

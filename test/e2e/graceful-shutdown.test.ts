@@ -80,12 +80,21 @@ describe('e2e: graceful shutdown of an agent node (real mosquitto, bridge and ag
     marker = path.join(dir, `marker-${Date.now()}`);
     const from = recorder.mark();
     agent = await startAgentProcess(recorder, {
-      dir, url: broker.url, base: BASE, boardId: BOARD_ID, node: NODE,
+      dir,
+      url: broker.url,
+      base: BASE,
+      boardId: BOARD_ID,
+      node: NODE,
       shutdownCommand: [process.execPath, script, marker],
     });
     // A node switched on is "starting" until its agent is online; the bridge then says "on".
     if (nodeStates(recorder, BASE, NODE, 0).at(-1) !== 'on') {
-      await recorder.waitFor(topic('state'), (m) => (JSON.parse(m.payload) as { state: string }).state === 'on', 5000, from);
+      await recorder.waitFor(
+        topic('state'),
+        (m) => (JSON.parse(m.payload) as { state: string }).state === 'on',
+        5000,
+        from,
+      );
     }
   }
 
@@ -115,30 +124,50 @@ describe('e2e: graceful shutdown of an agent node (real mosquitto, bridge and ag
 
     // The bridge asked the agent (never retained), and the agent answered.
     const commands = recorder.since(from, topic('agent/command'));
-    assert.deepEqual(commands.map((m) => [m.payload, m.retain]), [['SHUTDOWN', false]]);
+    assert.deepEqual(
+      commands.map((m) => [m.payload, m.retain]),
+      [['SHUTDOWN', false]],
+    );
 
     // Power was cut only after the agent was gone, and settle_time later.
     const offline = firstPayload(recorder, topic('agent/state'), 'offline', from)!;
     const shuttingDown = firstPayload(recorder, topic('agent/state'), 'shutting_down', from)!;
     assert.ok(shuttingDown.at <= offline.at);
     const waited = powerOff.at - offline.at;
-    assert.ok(waited >= SETTLE_MS - 50, `power cut ${waited} ms after the agent went offline; settle_time is ${SETTLE_MS} ms`);
-    assert.ok(waited < SETTLE_MS + 4000, `power cut ${waited} ms after the agent went offline: far later than settle_time`);
+    assert.ok(
+      waited >= SETTLE_MS - 50,
+      `power cut ${waited} ms after the agent went offline; settle_time is ${SETTLE_MS} ms`,
+    );
+    assert.ok(
+      waited < SETTLE_MS + 4000,
+      `power cut ${waited} ms after the agent went offline: far later than settle_time`,
+    );
     assert.deepEqual(payloads(recorder, topic('power'), from), ['OFF'], 'one OFF, nothing else, on node/3/power');
 
     // Every step is an event, in order, and the last one is ok.
     const seen = events(from);
-    assert.ok(seen.every((e) => e.source === 'mqtt' && e.action === action), JSON.stringify(seen));
+    assert.ok(
+      seen.every((e) => e.source === 'mqtt' && e.action === action),
+      JSON.stringify(seen),
+    );
     const progress = seen.filter((e) => e.result === 'progress').map((e) => e.message ?? '');
     assert.equal(progress.length, 2, JSON.stringify(seen));
     assert.match(progress[0]!, /agent/);
     assert.match(progress[1]!, /agent gone/);
     assert.equal(final.result, 'ok', JSON.stringify(final));
     assert.equal(seen.at(-1)?.result, 'ok');
-    assert.ok(Date.parse(final.time) >= Date.parse(seen[1]!.time) + SETTLE_MS - 50, 'the ok comes settle_time after "agent gone"');
+    assert.ok(
+      Date.parse(final.time) >= Date.parse(seen[1]!.time) + SETTLE_MS - 50,
+      'the ok comes settle_time after "agent gone"',
+    );
 
     // And node/3/state told the story: shutting_down while the OS went down, then off.
-    await recorder.waitFor(topic('state'), (m) => (JSON.parse(m.payload) as { state: string }).state === 'off', 5000, from);
+    await recorder.waitFor(
+      topic('state'),
+      (m) => (JSON.parse(m.payload) as { state: string }).state === 'off',
+      5000,
+      from,
+    );
     assert.deepEqual(nodeStates(recorder, BASE, NODE, from), ['shutting_down', 'off']);
   }
 
@@ -167,7 +196,12 @@ describe('e2e: graceful shutdown of an agent node (real mosquitto, bridge and ag
     assert.ok(agent!.running, 'the agent keeps running: the OS is still up');
 
     // The state goes back to on, and power was never touched, as the board reports it.
-    await recorder.waitFor(topic('state'), (m) => (JSON.parse(m.payload) as { state: string }).state === 'on', 5000, from);
+    await recorder.waitFor(
+      topic('state'),
+      (m) => (JSON.parse(m.payload) as { state: string }).state === 'on',
+      5000,
+      from,
+    );
     assert.deepEqual(nodeStates(recorder, BASE, NODE, from), ['shutting_down', 'on']);
     const status = await recorder.request('power', { node: NODE, action: 'status' });
     assert.equal(status.status, 'ok');
@@ -197,7 +231,11 @@ describe('e2e: graceful shutdown of an agent node (real mosquitto, bridge and ag
     const status = await recorder.request('power', { node: NODE, action: 'status' });
     assert.equal((status.data as { power: string }).power, 'ON', 'power is still on');
     assert.deepEqual(recorder.since(from, topic('power')), [], 'no power change was published');
-    assert.deepEqual(recorder.since(from, topic('agent/command')), [], 'no command was sent to an agent that is not there');
+    assert.deepEqual(
+      recorder.since(from, topic('agent/command')),
+      [],
+      'no command was sent to an agent that is not there',
+    );
     assert.ok(!existsSync(marker), 'the shutdown script never ran');
   });
 });

@@ -41,7 +41,11 @@ export interface AgentProcessOptions {
  * Starts `turingpi-mqtt agent -c agent.yaml` (the built CLI) and resolves once the agent's own
  * `online` reached the broker, seen by the recorder after `from`.
  */
-export async function startAgentProcess(recorder: Recorder, options: AgentProcessOptions, timeoutMs = 10_000): Promise<CliProcess> {
+export async function startAgentProcess(
+  recorder: Recorder,
+  options: AgentProcessOptions,
+  timeoutMs = 10_000,
+): Promise<CliProcess> {
   const file = writeConfig(
     options.dir,
     {
@@ -62,7 +66,9 @@ export async function startAgentProcess(recorder: Recorder, options: AgentProces
   const proc = startCli(['agent', '-c', file], { cwd: options.dir });
   const online = recorder.waitForPayload(`${options.base}/node/${options.node}/agent/state`, 'online', timeoutMs, from);
   const exited = proc.exited.then((exit) => {
-    throw new Error(`the agent exited (code ${exit.code}, signal ${exit.signal}) before it was online\n${proc.describe()}`);
+    throw new Error(
+      `the agent exited (code ${exit.code}, signal ${exit.signal}) before it was online\n${proc.describe()}`,
+    );
   });
   exited.catch(() => undefined);
   try {
@@ -76,7 +82,9 @@ export async function startAgentProcess(recorder: Recorder, options: AgentProces
 
 /** The `state` field of every `node/<n>/state` recorded since `from`, in order, repeats folded. */
 export function nodeStates(recorder: Recorder, base: string, node: number, from: number): string[] {
-  return fold(recorder.since(from, `${base}/node/${node}/state`).map((m) => (JSON.parse(m.payload) as NodeStatePayload).state));
+  return fold(
+    recorder.since(from, `${base}/node/${node}/state`).map((m) => (JSON.parse(m.payload) as NodeStatePayload).state),
+  );
 }
 
 /** Payloads on one topic since `from`, repeats folded. */
@@ -89,7 +97,12 @@ function fold(values: string[]): string[] {
 }
 
 /** The first recorded message on `topic` after `from` whose payload is `payload`. */
-export function firstPayload(recorder: Recorder, topic: string, payload: string, from: number): RecordedMessage | undefined {
+export function firstPayload(
+  recorder: Recorder,
+  topic: string,
+  payload: string,
+  from: number,
+): RecordedMessage | undefined {
   return recorder.since(from, topic).find((m) => m.payload === payload);
 }
 
@@ -98,7 +111,12 @@ export function firstPayload(recorder: Recorder, topic: string, payload: string,
  * part of every run), then the recorder, the broker and the temporary folder. Whatever the
  * `before` hook did not get to start is passed over.
  */
-export async function stopBridgeAndBroker(run: { bridge?: CliProcess; recorder?: Recorder; broker?: Mosquitto; dir?: string }): Promise<void> {
+export async function stopBridgeAndBroker(run: {
+  bridge?: CliProcess;
+  recorder?: Recorder;
+  broker?: Mosquitto;
+  dir?: string;
+}): Promise<void> {
   if (run.bridge) {
     const exit = await run.bridge.stop();
     assert.equal(exit.code, 0, `the bridge exits 0 on SIGTERM\n${run.bridge.describe()}`);

@@ -55,7 +55,10 @@ describe('e2e: issue 13 replayed against the processes (real mosquitto, bridge a
   it('SHUTDOWN stuck in a drain while mosquitto is killed and restarted: FORCE_OFF gets through at once, and SIGTERM exits 0 in time', async () => {
     const rec = recorder!;
     const config = testBridgeConfig({
-      dir, url: broker.url, base: BASE, id: BOARD_ID,
+      dir,
+      url: broker.url,
+      base: BASE,
+      id: BOARD_ID,
       overrides: {
         nodes: { [NODE]: { agent: true } },
         power: { off_mode: 'graceful', settle_time: '1s', graceful_timeout: '20s' },
@@ -70,7 +73,12 @@ describe('e2e: issue 13 replayed against the processes (real mosquitto, bridge a
     }
     const marker = path.join(dir, 'drain-runs');
     agent = await startAgentProcess(rec, {
-      dir, url: broker.url, base: BASE, boardId: BOARD_ID, node: NODE, gracefulTimeout: '20s',
+      dir,
+      url: broker.url,
+      base: BASE,
+      boardId: BOARD_ID,
+      node: NODE,
+      gracefulTimeout: '20s',
       shutdownCommand: [process.execPath, writeScript(dir, 'stuck-drain.mjs', STUCK_DRAIN), marker],
     });
     const from = rec.mark();
@@ -87,9 +95,17 @@ describe('e2e: issue 13 replayed against the processes (real mosquitto, bridge a
     await rec.command(NODE, 'FORCE_OFF');
     const off = await rec.waitForPayload(topic('power'), 'OFF', 5000, forcedAt);
     assert.ok(off.at - sentAt < 3000, `FORCE_OFF took ${off.at - sentAt} ms`);
-    const ended = await rec.waitForEvent((e) => e.node === NODE && e.action === 'shutdown' && e.result === 'error', 5000, from);
+    const ended = await rec.waitForEvent(
+      (e) => e.node === NODE && e.action === 'shutdown' && e.result === 'error',
+      5000,
+      from,
+    );
     assert.match(ended.error ?? '', /overridden by FORCE_OFF/);
-    const forced = await rec.waitForEvent((e) => e.node === NODE && e.action === 'force-off' && e.result === 'ok', 5000, forcedAt);
+    const forced = await rec.waitForEvent(
+      (e) => e.node === NODE && e.action === 'force-off' && e.result === 'ok',
+      5000,
+      forcedAt,
+    );
     assert.equal(forced.source, 'mqtt');
     assert.equal(readFileSync(marker, 'utf8'), 'ran\n', 'the drain ran once');
 
@@ -102,12 +118,17 @@ describe('e2e: issue 13 replayed against the processes (real mosquitto, bridge a
     agent = undefined;
   });
 
-  it('SHUTDOWN, SHUTDOWN and REBOOT 1 s apart run the agent\'s argv once; online only when the OS is still up graceful_timeout later', async () => {
+  it("SHUTDOWN, SHUTDOWN and REBOOT 1 s apart run the agent's argv once; online only when the OS is still up graceful_timeout later", async () => {
     const rec = recorder!;
     const marker = path.join(dir, 'runs');
     const script = writeScript(dir, 'accepted.mjs', ACCEPTED_NOTHING_DONE);
     agent = await startAgentProcess(rec, {
-      dir, url: broker.url, base: BASE, boardId: BOARD_ID, node: NODE, gracefulTimeout: '5s',
+      dir,
+      url: broker.url,
+      base: BASE,
+      boardId: BOARD_ID,
+      node: NODE,
+      gracefulTimeout: '5s',
       shutdownCommand: [process.execPath, script, marker, 'shutdown'],
       rebootCommand: [process.execPath, script, marker, 'reboot'],
     });
@@ -120,7 +141,10 @@ describe('e2e: issue 13 replayed against the processes (real mosquitto, bridge a
     await delay(1500);
     assert.equal(readFileSync(marker, 'utf8'), 'shutdown\n', 'one run of the shutdown argv, no reboot');
     assert.deepEqual(payloads(rec, topic('agent/state'), from), ['shutting_down'], 'never online in the middle');
-    assert.equal(agent.logLines().filter((l) => /^ignored (SHUTDOWN|REBOOT): the OS is going down/.test(l.msg)).length, 2);
+    assert.equal(
+      agent.logLines().filter((l) => /^ignored (SHUTDOWN|REBOOT): the OS is going down/.test(l.msg)).length,
+      2,
+    );
 
     // The OS did not go down: 5 s after the success the agent says so and takes commands again.
     const event = await rec.waitFor(topic('agent/event'), () => true, 8000, from);

@@ -49,7 +49,13 @@ describe('e2e: a 6-field cron schedule switches a simulated node through real MQ
     broker = await startMosquitto({ binary });
     recorder = await Recorder.connect(broker.url, BASE);
     dir = tempDir('tpm-e2e-schedule-');
-    const config = testBridgeConfig({ dir, url: broker.url, base: BASE, id: 'e2es', overrides: { homeassistant: { enabled: false } } });
+    const config = testBridgeConfig({
+      dir,
+      url: broker.url,
+      base: BASE,
+      id: 'e2es',
+      overrides: { homeassistant: { enabled: false } },
+    });
     // catch_up 0: only occurrences that come while the bridge runs, none made up at start.
     config.schedules = [
       { name: NAME, cron: CRON, timezone: 'UTC', action: 'off', nodes: [5], catch_up: 0 },
@@ -79,7 +85,9 @@ describe('e2e: a 6-field cron schedule switches a simulated node through real MQ
 
   function inFlight(): number[] {
     try {
-      return (JSON.parse(readFileSync(path.join(dir, 'state', 'bridge.json'), 'utf8')) as { in_flight: { node: number }[] }).in_flight.map((e) => e.node);
+      return (
+        JSON.parse(readFileSync(path.join(dir, 'state', 'bridge.json'), 'utf8')) as { in_flight: { node: number }[] }
+      ).in_flight.map((e) => e.node);
     } catch {
       return [-1]; // being replaced (atomic rename): not known yet
     }
@@ -88,7 +96,11 @@ describe('e2e: a 6-field cron schedule switches a simulated node through real MQ
   /** Waits for the end of the next run of NAME (the event that says it is done). */
   async function justAfterARun(): Promise<void> {
     await recorder.waitForEvent(
-      (e) => e.type === 'schedule' && e.source === 'schedule' && e.result !== 'progress' && (e.message ?? e.error ?? '').includes(`schedule ${NAME}`),
+      (e) =>
+        e.type === 'schedule' &&
+        e.source === 'schedule' &&
+        e.result !== 'progress' &&
+        (e.message ?? e.error ?? '').includes(`schedule ${NAME}`),
       5000,
       recorder.mark(),
     );
@@ -97,7 +109,13 @@ describe('e2e: a 6-field cron schedule switches a simulated node through real MQ
   it('switches node 5 off at its next occurrence, with schedule events and its state updated', async () => {
     const initial = parse(await recorder.waitFor(scheduleTopic, () => true, 5000));
     assert.deepEqual(
-      { enabled: initial.enabled, cron: initial.cron, timezone: initial.timezone, action: initial.action, nodes: initial.nodes },
+      {
+        enabled: initial.enabled,
+        cron: initial.cron,
+        timezone: initial.timezone,
+        action: initial.action,
+        nodes: initial.nodes,
+      },
       { enabled: true, cron: CRON, timezone: 'UTC', action: 'off', nodes: [5] },
     );
     assert.ok(initial.next_run !== null, 'an enabled schedule shows its next run');
@@ -108,23 +126,43 @@ describe('e2e: a 6-field cron schedule switches a simulated node through real MQ
     const from = await switchNode5On();
     const off = await recorder.waitForPayload(topic('node/5/power'), 'OFF', 5000, from);
 
-    const nodeEvent = await recorder.waitForEvent((e) => e.node === 5 && e.source === 'schedule' && e.result !== 'progress', 2000, from);
+    const nodeEvent = await recorder.waitForEvent(
+      (e) => e.node === 5 && e.source === 'schedule' && e.result !== 'progress',
+      2000,
+      from,
+    );
     assert.equal(nodeEvent.result, 'ok', JSON.stringify(nodeEvent));
     assert.equal(nodeEvent.action, 'off');
-    const done = await recorder.waitForEvent((e) => e.type === 'schedule' && e.source === 'schedule' && e.result !== 'progress' && (e.message ?? e.error ?? '').includes(`schedule ${NAME}`), 2000, from);
+    const done = await recorder.waitForEvent(
+      (e) =>
+        e.type === 'schedule' &&
+        e.source === 'schedule' &&
+        e.result !== 'progress' &&
+        (e.message ?? e.error ?? '').includes(`schedule ${NAME}`),
+      2000,
+      from,
+    );
     assert.equal(done.result, 'ok', JSON.stringify(done));
     assert.match(done.message ?? '', new RegExp(NAME));
 
     // The state of the run that switched it off: last_run is that occurrence, the result ok.
     const state = parse(
-      await recorder.waitFor(scheduleTopic, (m) => Date.parse(parse(m).last_run ?? '') > onSentAt && parse(m).last_result === 'ok', 3000, from),
+      await recorder.waitFor(
+        scheduleTopic,
+        (m) => Date.parse(parse(m).last_run ?? '') > onSentAt && parse(m).last_result === 'ok',
+        3000,
+        from,
+      ),
     );
     assert.equal(state.last_result, 'ok');
     assert.equal(state.enabled, true);
     // The run happened at a whole multiple of 3 s (6-field cron, seconds first), just before the OFF.
     const ran = Date.parse(state.last_run!);
     assert.equal(new Date(ran).getUTCSeconds() % 3, 0, state.last_run!);
-    assert.ok(off.at - ran >= 0 && off.at - ran < 2000, `run at ${state.last_run}, OFF received ${off.at - ran} ms later`);
+    assert.ok(
+      off.at - ran >= 0 && off.at - ran < 2000,
+      `run at ${state.last_run}, OFF received ${off.at - ran} ms later`,
+    );
     assert.ok(state.next_run !== null && Date.parse(state.next_run) > ran);
   });
 
@@ -152,8 +190,16 @@ describe('e2e: a 6-field cron schedule switches a simulated node through real MQ
       from,
     );
 
-    assert.deepEqual(recorder.since(afterDisable, topic('node/5/power')).map((m) => m.payload), ['ON'], 'node 5 was not switched off again');
-    assert.deepEqual(recorder.events(afterDisable).filter((e) => e.node === 5 && e.source !== 'mqtt'), [], 'no schedule touched node 5 after the ON');
+    assert.deepEqual(
+      recorder.since(afterDisable, topic('node/5/power')).map((m) => m.payload),
+      ['ON'],
+      'node 5 was not switched off again',
+    );
+    assert.deepEqual(
+      recorder.events(afterDisable).filter((e) => e.node === 5 && e.source !== 'mqtt'),
+      [],
+      'no schedule touched node 5 after the ON',
+    );
     const state = parse(recorder.last(scheduleTopic)!);
     assert.equal(state.enabled, false);
     assert.equal(state.last_run, disabled.last_run, 'the disabled schedule did not run');
@@ -164,10 +210,20 @@ describe('e2e: a 6-field cron schedule switches a simulated node through real MQ
     const enabledAt = Date.now();
     await recorder.publish(topic(`schedule/${NAME}/set`), 'ON');
     const enabled = parse(await recorder.waitFor(scheduleTopic, (m) => parse(m).enabled, 3000, from));
-    assert.ok(enabled.next_run !== null && Date.parse(enabled.next_run) > enabledAt, `next run ${enabled.next_run} is in the future`);
+    assert.ok(
+      enabled.next_run !== null && Date.parse(enabled.next_run) > enabledAt,
+      `next run ${enabled.next_run} is in the future`,
+    );
 
     const off = await recorder.waitForPayload(topic('node/5/power'), 'OFF', 5000, from);
-    const state = parse(await recorder.waitFor(scheduleTopic, (m) => parse(m).last_run !== enabled.last_run && parse(m).last_result !== null, 3000, from));
+    const state = parse(
+      await recorder.waitFor(
+        scheduleTopic,
+        (m) => parse(m).last_run !== enabled.last_run && parse(m).last_result !== null,
+        3000,
+        from,
+      ),
+    );
     assert.equal(state.last_result, 'ok');
     assert.equal(state.last_run, enabled.next_run, 'the run was the occurrence announced as next, not a missed one');
     assert.ok(off.at >= Date.parse(enabled.next_run!), 'node 5 was switched off at that occurrence, not at the enable');
@@ -183,7 +239,11 @@ describe('e2e: a 6-field cron schedule switches a simulated node through real MQ
     const data = answer.data as SchedulePayload;
     assert.equal(data.last_result, 'ok');
     await recorder.waitForPayload(topic('node/5/power'), 'OFF', 3000, from);
-    const nodeEvent = await recorder.waitForEvent((e) => e.node === 5 && e.source === 'schedule' && e.result === 'ok', 2000, from);
+    const nodeEvent = await recorder.waitForEvent(
+      (e) => e.node === 5 && e.source === 'schedule' && e.result === 'ok',
+      2000,
+      from,
+    );
     assert.equal(nodeEvent.action, 'off');
 
     // An unknown schedule: an error answer, same transaction rule.

@@ -20,7 +20,10 @@ const BOARD_ID = 'tp2lab';
 
 interface DiscoveryMessage {
   device: { name: string; model?: string };
-  components: Record<string, { platform: string; unique_id: string; name?: string | null; state_topic?: string; command_topic?: string }>;
+  components: Record<
+    string,
+    { platform: string; unique_id: string; name?: string | null; state_topic?: string; command_topic?: string }
+  >;
 }
 
 describe('e2e: bridge with board.type tpi2 against the simulated BMC (real HTTPS, real mosquitto)', function () {
@@ -76,7 +79,9 @@ describe('e2e: bridge with board.type tpi2 against the simulated BMC (real HTTPS
     assert.equal(bmc.stats.failedLogins, 0);
     assert.equal(bmc.stats.powerSets, 0, 'starting the bridge changed no power');
     await recorder.waitForPayload(topic('board/state'), 'online', 5000);
-    const info = JSON.parse((await recorder.waitFor(topic('bridge/info'))).payload) as { board: { type: string; model: string; nodes: number } };
+    const info = JSON.parse((await recorder.waitFor(topic('bridge/info'))).payload) as {
+      board: { type: string; model: string; nodes: number };
+    };
     assert.deepEqual(info.board.type, 'tpi2');
     assert.equal(info.board.nodes, 4);
     assert.match(info.board.model, /Turing Pi 2/);
@@ -134,11 +139,22 @@ describe('e2e: bridge with board.type tpi2 against the simulated BMC (real HTTPS
   });
 
   it('has no RTC or presence: no such topics and no such entities in discovery', async () => {
-    const boardDevice = await recorder.waitFor(`homeassistant/device/${BOARD_ID}/config`, (m) => m.payload.length > 0, 5000);
-    const nodeDevice = await recorder.waitFor(`homeassistant/device/${BOARD_ID}_node2/config`, (m) => m.payload.length > 0, 5000);
+    const boardDevice = await recorder.waitFor(
+      `homeassistant/device/${BOARD_ID}/config`,
+      (m) => m.payload.length > 0,
+      5000,
+    );
+    const nodeDevice = await recorder.waitFor(
+      `homeassistant/device/${BOARD_ID}_node2/config`,
+      (m) => m.payload.length > 0,
+      5000,
+    );
     const board = JSON.parse(boardDevice.payload) as DiscoveryMessage;
     const node = JSON.parse(nodeDevice.payload) as DiscoveryMessage;
-    assert.ok(Object.keys(board.components).length > 0 && Object.keys(node.components).includes('power'), 'discovery was published');
+    assert.ok(
+      Object.keys(board.components).length > 0 && Object.keys(node.components).includes('power'),
+      'discovery was published',
+    );
     for (const device of [board, node]) {
       for (const [key, component] of Object.entries(device.components)) {
         assert.doesNotMatch(`${key} ${component.unique_id}`, /rtc|present/, `no RTC or presence entity: ${key}`);
@@ -160,7 +176,11 @@ describe('e2e: bridge with board.type tpi2 against the simulated BMC (real HTTPS
     assert.ok(!bridge!.stdout.includes(password), 'not in stdout');
     assert.ok(!bridge!.stderr.includes(password), 'not in stderr');
     const leaks = recorder.messages.filter((m) => m.payload.includes(password) || m.topic.includes(password));
-    assert.deepEqual(leaks.map((m) => m.topic), [], 'not in any MQTT message');
+    assert.deepEqual(
+      leaks.map((m) => m.topic),
+      [],
+      'not in any MQTT message',
+    );
     const status = await recorder.request('status');
     assert.ok(!JSON.stringify(status).includes(password), 'not in the status answer');
   });

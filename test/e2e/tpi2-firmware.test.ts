@@ -72,11 +72,21 @@ describe('e2e: the bridge process against BMC firmware 2.0.5 and 2.1.0 on 2.4 an
         const caFile = path.join(dir, 'bmc-ca.pem');
         writeFileSync(caFile, bmc.ca);
         const config = testBridgeConfig({ dir, url: broker.url, base, id });
-        config.board = { type: 'tpi2', id, name: 'Lab', poll_interval: '1s', bmc: { url: bmc.url, username: 'root', password, ca: caFile } };
+        config.board = {
+          type: 'tpi2',
+          id,
+          name: 'Lab',
+          poll_interval: '1s',
+          bmc: { url: bmc.url, username: 'root', password, ca: caFile },
+        };
         config.nodes = { 3: { name: 'Worker' } };
         bridge = await startBridge(writeConfig(dir, config, 'bridge.yaml'));
         const discovery = async (object: string): Promise<Discovery> => {
-          const message = await recorder.waitFor(`homeassistant/device/${object}/config`, (m) => m.payload.length > 0, 5000);
+          const message = await recorder.waitFor(
+            `homeassistant/device/${object}/config`,
+            (m) => m.payload.length > 0,
+            5000,
+          );
           return JSON.parse(message.payload) as Discovery;
         };
         boardDevice = await discovery(id);
@@ -101,12 +111,22 @@ describe('e2e: the bridge process against BMC firmware 2.0.5 and 2.1.0 on 2.4 an
         await recorder.waitForPayload(topic('node/2/power'), 'ON', 5000, from);
         assert.equal(bmc.state.stored[1], true);
         await delay(3500); // three polls and more: three failures in a row would say offline
-        assert.deepEqual(recorder.since(0, topic('board/state')).map((m) => m.payload), ['online'], bridge!.describe());
-        const info = JSON.parse(recorder.last(topic('bridge/info'))!.payload) as { board: { firmware: string; bmcd: string } };
-        const expected = release === '2.0.5' ? { firmware: '2.0.5', bmcd: '2.0.5' } : { firmware: '2.1', bmcd: '2.3.4' };
+        assert.deepEqual(
+          recorder.since(0, topic('board/state')).map((m) => m.payload),
+          ['online'],
+          bridge!.describe(),
+        );
+        const info = JSON.parse(recorder.last(topic('bridge/info'))!.payload) as {
+          board: { firmware: string; bmcd: string };
+        };
+        const expected =
+          release === '2.0.5' ? { firmware: '2.0.5', bmcd: '2.0.5' } : { firmware: '2.1', bmcd: '2.3.4' };
         assert.deepEqual({ firmware: info.board.firmware, bmcd: info.board.bmcd }, expected);
         assert.equal(boardDevice.device.sw_version, `${expected.firmware} (bmcd ${expected.bmcd})`);
-        assert.equal(boardDevice.device.hw_version, release === '2.0.5' ? undefined : board === '2.5' ? '2.5.1' : '2.4');
+        assert.equal(
+          boardDevice.device.hw_version,
+          release === '2.0.5' ? undefined : board === '2.5' ? '2.5.1' : '2.4',
+        );
         if (release === '2.0.5') {
           assert.equal(bmc.firmware.callsOf('node_info'), 0, 'node_info never asked of bmcd 2.0.5');
           assert.equal(bmc.firmware.callsOf('cooling'), 0, 'cooling never asked of bmcd 2.0.5');
@@ -120,89 +140,111 @@ describe('e2e: the bridge process against BMC firmware 2.0.5 and 2.1.0 on 2.4 an
       it('offers no BMC reboot or bmcd restart; Booted sensors and BMC node names only with node_info', () => {
         for (const device of [boardDevice, ...nodeDevices]) {
           for (const [key, component] of Object.entries(device.components)) {
-            assert.doesNotMatch(`${key} ${JSON.stringify(component)}`, /reboot_bmc|bmc_reboot|reload|restart_bmc/i, key);
+            assert.doesNotMatch(
+              `${key} ${JSON.stringify(component)}`,
+              /reboot_bmc|bmc_reboot|reload|restart_bmc/i,
+              key,
+            );
           }
         }
         const hasNodeInfo = release === '2.1.0';
         assert.equal('booted' in nodeDevices[0]!.components, hasNodeInfo, 'Booted needs node_info');
-        assert.equal(nodeDevices[1]!.device.name, hasNodeInfo ? 'Lab k3s-server' : 'Lab Node 2', 'the BMC name where none is configured');
+        assert.equal(
+          nodeDevices[1]!.device.name,
+          hasNodeInfo ? 'Lab k3s-server' : 'Lab Node 2',
+          'the BMC name where none is configured',
+        );
         assert.equal(nodeDevices[2]!.device.name, 'Lab Worker', 'a configured name wins');
         assert.equal(nodeDevices[3]!.device.name, 'Lab Node 4');
       });
 
       const hasFan = release === '2.1.0' && board === '2.5';
-      it(hasFan ? 'the fan from Home Assistant: a percentage set changes the cooling level, the state comes back' : 'has no fan entity', async () => {
-        const fan = boardDevice.components.fan;
-        if (!hasFan) {
-          assert.equal(fan, undefined);
-          assert.equal(recorder.last(topic('board/fan')), undefined);
-          return;
-        }
-        assert.ok(fan, JSON.stringify(boardDevice.components));
-        assert.equal(fan.platform, 'fan');
-        const state = await recorder.waitFor(fan.percentage_state_topic!);
-        assert.deepEqual(JSON.parse(state.payload), { percentage: 50, level: 3, max_level: 6 });
-        // HA publishes the percentage as a number on percentage_command_topic.
-        let from = recorder.mark();
-        await recorder.publish(fan.percentage_command_topic!, '84');
-        const after = await recorder.waitFor(fan.percentage_state_topic!, () => true, 5000, from);
-        assert.equal(bmc.firmware.fanLevel, 5, '84 % of levels 0-6 is level 5');
-        assert.deepEqual(JSON.parse(after.payload), { percentage: 83, level: 5, max_level: 6 });
-        // Each command's own event, so that a later mark is past it (the event follows the state).
-        const done = (level: number, since: number) =>
-          recorder.waitForEvent((e) => e.type === 'fan' && e.message?.startsWith(`fan set to level ${level} `) === true, 5000, since);
-        await done(5, from);
-        from = recorder.mark();
-        await recorder.publish(fan.command_topic!, 'OFF');
-        await done(0, from);
-        assert.equal(bmc.firmware.fanLevel, 0, 'the fan stopped');
-        from = recorder.mark();
-        await recorder.publish(fan.command_topic!, 'ON');
-        await done(5, from);
-        assert.equal(bmc.firmware.fanLevel, 5, 'the fan came back at its last level');
-        from = recorder.mark();
-        await recorder.publish(fan.command_topic!, 'fast');
-        const refused = await recorder.waitForEvent((e) => e.type === 'fan', 5000, from);
-        assert.equal(refused.result, 'error', JSON.stringify(recorder.events().filter((e) => e.type === 'fan')));
-        assert.match(refused.error ?? '', /ON, OFF or a percentage/);
-        assert.equal(bmc.firmware.fanLevel, 5, 'bad input changes nothing');
-        // Someone sets the fan on the BMC: the next poll publishes it, once.
-        bmc.firmware.fanLevel = 6;
-        await recorder.waitFor(topic('board/fan'), (m) => JSON.parse(m.payload).level === 6, 5000, from);
-        await delay(2200);
-        assert.equal(recorder.since(from, topic('board/fan')).length, 1, 'published on change only');
-      });
+      it(
+        hasFan
+          ? 'the fan from Home Assistant: a percentage set changes the cooling level, the state comes back'
+          : 'has no fan entity',
+        async () => {
+          const fan = boardDevice.components.fan;
+          if (!hasFan) {
+            assert.equal(fan, undefined);
+            assert.equal(recorder.last(topic('board/fan')), undefined);
+            return;
+          }
+          assert.ok(fan, JSON.stringify(boardDevice.components));
+          assert.equal(fan.platform, 'fan');
+          const state = await recorder.waitFor(fan.percentage_state_topic!);
+          assert.deepEqual(JSON.parse(state.payload), { percentage: 50, level: 3, max_level: 6 });
+          // HA publishes the percentage as a number on percentage_command_topic.
+          let from = recorder.mark();
+          await recorder.publish(fan.percentage_command_topic!, '84');
+          const after = await recorder.waitFor(fan.percentage_state_topic!, () => true, 5000, from);
+          assert.equal(bmc.firmware.fanLevel, 5, '84 % of levels 0-6 is level 5');
+          assert.deepEqual(JSON.parse(after.payload), { percentage: 83, level: 5, max_level: 6 });
+          // Each command's own event, so that a later mark is past it (the event follows the state).
+          const done = (level: number, since: number) =>
+            recorder.waitForEvent(
+              (e) => e.type === 'fan' && e.message?.startsWith(`fan set to level ${level} `) === true,
+              5000,
+              since,
+            );
+          await done(5, from);
+          from = recorder.mark();
+          await recorder.publish(fan.command_topic!, 'OFF');
+          await done(0, from);
+          assert.equal(bmc.firmware.fanLevel, 0, 'the fan stopped');
+          from = recorder.mark();
+          await recorder.publish(fan.command_topic!, 'ON');
+          await done(5, from);
+          assert.equal(bmc.firmware.fanLevel, 5, 'the fan came back at its last level');
+          from = recorder.mark();
+          await recorder.publish(fan.command_topic!, 'fast');
+          const refused = await recorder.waitForEvent((e) => e.type === 'fan', 5000, from);
+          assert.equal(refused.result, 'error', JSON.stringify(recorder.events().filter((e) => e.type === 'fan')));
+          assert.match(refused.error ?? '', /ON, OFF or a percentage/);
+          assert.equal(bmc.firmware.fanLevel, 5, 'bad input changes nothing');
+          // Someone sets the fan on the BMC: the next poll publishes it, once.
+          bmc.firmware.fanLevel = 6;
+          await recorder.waitFor(topic('board/fan'), (m) => JSON.parse(m.payload).level === 6, 5000, from);
+          await delay(2200);
+          assert.equal(recorder.since(from, topic('board/fan')).length, 1, 'published on change only');
+        },
+      );
 
       const hasUsb = !(release === '2.1.0' && board === '2.5');
-      it(hasUsb ? 'the USB select: routes the port to a node as host or device, never flash' : 'has no USB select (2.5 hub)', async () => {
-        const usb = boardDevice.components.usb;
-        if (!hasUsb) {
-          assert.equal(usb, undefined);
-          return;
-        }
-        assert.ok(usb);
-        assert.equal(usb.platform, 'select');
-        assert.equal(usb.entity_category, 'config');
-        assert.equal(usb.options!.length, 8);
-        assert.ok(usb.options!.includes('Node 3 (host)') && !usb.options!.some((o) => /flash/i.test(o)));
-        const state = await recorder.waitFor(usb.state_topic!);
-        assert.deepEqual(JSON.parse(state.payload), { node: 1, mode: 'device', route: 'port' });
-        let from = recorder.mark();
-        await recorder.publish(usb.command_topic!, 'Node 3 (host)');
-        const changed = await recorder.waitFor(usb.state_topic!, () => true, 5000, from);
-        assert.deepEqual(JSON.parse(changed.payload), { node: 3, mode: 'host', route: 'port' });
-        assert.deepEqual(bmc.firmware.usb, { node: 2, mode: 'Host', route: 'Port' });
-        // The set's own event follows its state: waited for, so the marks below are past it.
-        await recorder.waitForEvent((e) => e.type === 'usb' && e.result === 'ok', 5000, from);
-        for (const bad of ['Node 2 (flash)', 'Node 5 (host)', '{"node":2,"mode":3}', '']) {
-          from = recorder.mark();
-          await recorder.publish(usb.command_topic!, bad);
-          const refused = await recorder.waitForEvent((e) => e.type === 'usb', 5000, from);
-          assert.equal(refused.result, 'error', bad);
-        }
-        assert.deepEqual(bmc.firmware.usb, { node: 2, mode: 'Host', route: 'Port' }, 'bad input changes nothing');
-        assert.equal(bmc.stats.crashes, 0);
-      });
+      it(
+        hasUsb
+          ? 'the USB select: routes the port to a node as host or device, never flash'
+          : 'has no USB select (2.5 hub)',
+        async () => {
+          const usb = boardDevice.components.usb;
+          if (!hasUsb) {
+            assert.equal(usb, undefined);
+            return;
+          }
+          assert.ok(usb);
+          assert.equal(usb.platform, 'select');
+          assert.equal(usb.entity_category, 'config');
+          assert.equal(usb.options!.length, 8);
+          assert.ok(usb.options!.includes('Node 3 (host)') && !usb.options!.some((o) => /flash/i.test(o)));
+          const state = await recorder.waitFor(usb.state_topic!);
+          assert.deepEqual(JSON.parse(state.payload), { node: 1, mode: 'device', route: 'port' });
+          let from = recorder.mark();
+          await recorder.publish(usb.command_topic!, 'Node 3 (host)');
+          const changed = await recorder.waitFor(usb.state_topic!, () => true, 5000, from);
+          assert.deepEqual(JSON.parse(changed.payload), { node: 3, mode: 'host', route: 'port' });
+          assert.deepEqual(bmc.firmware.usb, { node: 2, mode: 'Host', route: 'Port' });
+          // The set's own event follows its state: waited for, so the marks below are past it.
+          await recorder.waitForEvent((e) => e.type === 'usb' && e.result === 'ok', 5000, from);
+          for (const bad of ['Node 2 (flash)', 'Node 5 (host)', '{"node":2,"mode":3}', '']) {
+            from = recorder.mark();
+            await recorder.publish(usb.command_topic!, bad);
+            const refused = await recorder.waitForEvent((e) => e.type === 'usb', 5000, from);
+            assert.equal(refused.result, 'error', bad);
+          }
+          assert.deepEqual(bmc.firmware.usb, { node: 2, mode: 'Host', route: 'Port' }, 'bad input changes nothing');
+          assert.equal(bmc.stats.crashes, 0);
+        },
+      );
 
       if (release === '2.1.0') {
         it('a BMC clock stepped back makes power_on_time wrap: Booted goes unknown, the board stays online', async () => {
@@ -224,7 +266,9 @@ describe('e2e: the bridge process against BMC firmware 2.0.5 and 2.1.0 on 2.4 an
     it(`board.type simulator with simulate ${JSON.stringify(simulate)}: the simulated BMC of that profile`, async () => {
       const dir = tempDir('tpm-e2e-fwsim-');
       const base = simulate.firmware ? 'fwsim205' : 'fwsimdefault';
-      const recorder = await Recorder.connect(broker.url, base, { filters: [`${base}/#`, `homeassistant/device/${base}/config`] });
+      const recorder = await Recorder.connect(broker.url, base, {
+        filters: [`${base}/#`, `homeassistant/device/${base}/config`],
+      });
       let bridge: CliProcess | undefined;
       try {
         const config = testBridgeConfig({ dir, url: broker.url, base, id: base, overrides: { board: { simulate } } });

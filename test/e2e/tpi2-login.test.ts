@@ -70,8 +70,16 @@ describe('e2e: a wrong BMC password under a restart loop never gets the host ban
       assert.ok(bridge.running, `run ${run}: an authentication failure does not end the bridge`);
       await recorder.waitForPayload(topic('board/state'), 'offline', 5000, from);
       const event = await recorder.waitForEvent((e) => e.result === 'error' && /BMC/.test(e.error ?? ''), 5000, from);
-      assert.match(event.error ?? '', run <= 3 ? /refused the login of user "root"/ : /not logging in to the BMC: automatic logins paused/);
-      const state = await recorder.waitFor(topic('board/bmc'), (m) => m.retain === false || m.payload.includes('"login"'), 5000, from);
+      assert.match(
+        event.error ?? '',
+        run <= 3 ? /refused the login of user "root"/ : /not logging in to the BMC: automatic logins paused/,
+      );
+      const state = await recorder.waitFor(
+        topic('board/bmc'),
+        (m) => m.retain === false || m.payload.includes('"login"'),
+        5000,
+        from,
+      );
       const payload = JSON.parse(state.payload) as BmcPayload;
       assert.equal(payload.login, run >= 3 ? 'paused' : 'failed', `run ${run}: ${state.payload}`);
       // A few polls (1 s apart) while it runs, as a service would.
@@ -98,7 +106,10 @@ describe('e2e: a wrong BMC password under a restart loop never gets the host ban
     assert.ok(Date.now() - started < 10_000);
     assert.equal(bmc.stats.logins, 4, 'one login, at once');
     await until(() => bmcState()?.login === 'ok', 'board/bmc says ok', 5000);
-    assert.deepEqual({ ...bmcState(), firmware: undefined, bmcd: undefined }, { login: 'ok', reason: null, failures: 0, firmware: undefined, bmcd: undefined });
+    assert.deepEqual(
+      { ...bmcState(), firmware: undefined, bmcd: undefined },
+      { login: 'ok', reason: null, failures: 0, firmware: undefined, bmcd: undefined },
+    );
     await recorder.waitForPayload(topic('node/1/power'), 'ON', 5000, from);
   });
 
@@ -113,7 +124,10 @@ describe('e2e: a wrong BMC password under a restart loop never gets the host ban
     assert.equal(bmc.stats.logins - logins, 1);
     assert.equal(bmc.stats.staleTokens - stale, 1);
     assert.equal(penalty(), 0);
-    assert.ok(!recorder.since(from, topic('board/state')).some((m) => m.payload === 'offline'), 'the board never went offline');
+    assert.ok(
+      !recorder.since(from, topic('board/state')).some((m) => m.payload === 'offline'),
+      'the board never went offline',
+    );
   });
 
   it('"Retry BMC login" (bridge/request/bmc/login) makes one login at once, with the reason when it fails', async () => {

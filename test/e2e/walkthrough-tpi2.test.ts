@@ -42,7 +42,10 @@ describe('e2e: the Turing Pi 2 walkthrough of docs/turing-pi-2.md (simulated BMC
     assert.equal(config['mqtt']?.['password'], '${MQTT_PASSWORD}');
     assert.equal((config['board']?.['bmc'] as Record<string, unknown>)['password'], '${TPI_BMC_PASSWORD}');
     config['mqtt'] = { ...config['mqtt'], url: broker.url };
-    const bmcSection: Record<string, unknown> = { ...(config['board']?.['bmc'] as Record<string, unknown>), url: bmc.url };
+    const bmcSection: Record<string, unknown> = {
+      ...(config['board']?.['bmc'] as Record<string, unknown>),
+      url: bmc.url,
+    };
     assert.equal(bmcSection['fingerprint'], null, 'step 3 leaves the fingerprint to step 5');
     config['board'] = { ...config['board'], poll_interval: '1s', bmc: bmcSection };
     config['state_dir'] = path.join(dir, 'state') as never;

@@ -40,7 +40,11 @@ async function startDrainingAgent(url: string, drainMs: number, gracefulTimeout:
     mqtt: { url, base_topic: 'tp', keepalive: 5 },
     board: { id: 'lab' },
     power: { graceful_timeout: gracefulTimeout },
-    agent: { node: NODE, interval: '1h', shutdown_command: [process.execPath, '-e', `setTimeout(() => {}, ${drainMs})`] },
+    agent: {
+      node: NODE,
+      interval: '1h',
+      shutdown_command: [process.execPath, '-e', `setTimeout(() => {}, ${drainMs})`],
+    },
   });
   let startedAt: number | undefined;
   let endedAt: number | undefined;
@@ -89,7 +93,13 @@ describe('faults: the agent connection cut during a graceful shutdown (real mosq
       sections: {
         board: { poll_interval: '1h' },
         nodes: { [NODE]: { agent: true } },
-        power: { off_mode: 'graceful', settle_time: `${SETTLE_MS}ms`, graceful_timeout: gracefulTimeout, min_off_time: 0, on_stagger: 0 },
+        power: {
+          off_mode: 'graceful',
+          settle_time: `${SETTLE_MS}ms`,
+          graceful_timeout: gracefulTimeout,
+          min_off_time: 0,
+          on_stagger: 0,
+        },
       },
     });
     return { bridge: lib.bridge, writes: recordPowerWrites(lib.bridge) };
@@ -99,7 +109,12 @@ describe('faults: the agent connection cut during a graceful shutdown (real mosq
    * One SHUTDOWN of node 3 whose agent's connection is cut `cutAfterMs` after its argv began.
    * Returns when the sequence ended, with when power was cut (undefined: not cut).
    */
-  async function shutdownWithCut(bridge: BridgeApp, writes: PowerWrite[], drainMs: number, cutAfterMs: number): Promise<{ ok: boolean; error?: string; cutAt?: number; argvEndedAt?: number }> {
+  async function shutdownWithCut(
+    bridge: BridgeApp,
+    writes: PowerWrite[],
+    drainMs: number,
+    cutAfterMs: number,
+  ): Promise<{ ok: boolean; error?: string; cutAt?: number; argvEndedAt?: number }> {
     if (bridge.model.power(NODE) !== true) {
       const on = await bridge.power.execute(NODE, 'on', 'mqtt');
       assert.equal(on.ok, true, on.error);
@@ -119,7 +134,12 @@ describe('faults: the agent connection cut during a graceful shutdown (real mosq
     const cut = writes.slice(from).find((w) => w.node === NODE && !w.on);
     await current.agent.stop();
     current = undefined;
-    return { ok: result.ok, ...(result.error ? { error: result.error } : {}), ...(cut ? { cutAt: cut.at } : {}), ...(agent.argvEndedAt() ? { argvEndedAt: agent.argvEndedAt()! } : {}) };
+    return {
+      ok: result.ok,
+      ...(result.error ? { error: result.error } : {}),
+      ...(cut ? { cutAt: cut.at } : {}),
+      ...(agent.argvEndedAt() ? { argvEndedAt: agent.argvEndedAt()! } : {}),
+    };
   }
 
   it('keeps power on while the drain runs when the agent drops out for a moment, and cuts settle_time after its real offline', async () => {
@@ -146,11 +166,17 @@ describe('faults: the agent connection cut during a graceful shutdown (real mosq
     for (let run = 0; run < 5; run++) {
       const cutAfter = Math.round(100 + random() * (DRAIN_MS - 400));
       const outcome = await shutdownWithCut(bridge, writes, DRAIN_MS, cutAfter);
-      const margin = outcome.cutAt !== undefined && outcome.argvEndedAt !== undefined ? `, power cut ${outcome.cutAt - outcome.argvEndedAt} ms after the argv ended` : '';
+      const margin =
+        outcome.cutAt !== undefined && outcome.argvEndedAt !== undefined
+          ? `, power cut ${outcome.cutAt - outcome.argvEndedAt} ms after the argv ended`
+          : '';
       seen.push(`link cut at +${cutAfter} ms: ${outcome.ok ? 'ok' : outcome.error}${margin}`);
       assert.ok(outcome.argvEndedAt !== undefined, `run ${run}: the argv ran to its end`);
       if (outcome.cutAt !== undefined) {
-        assert.ok(outcome.cutAt >= outcome.argvEndedAt, `run ${run} (cut at +${cutAfter} ms): power cut ${outcome.argvEndedAt - outcome.cutAt} ms before the argv finished`);
+        assert.ok(
+          outcome.cutAt >= outcome.argvEndedAt,
+          `run ${run} (cut at +${cutAfter} ms): power cut ${outcome.argvEndedAt - outcome.cutAt} ms before the argv finished`,
+        );
       }
       assert.equal(outcome.ok, true, `run ${run} (cut at +${cutAfter} ms): ${outcome.error}`);
       assert.notEqual(bridge.model.state(NODE), 'shutting_down');

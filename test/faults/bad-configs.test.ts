@@ -23,7 +23,11 @@ const EXPECTED: Record<string, { at: string; path: string; message: RegExp }> = 
   '12-duration-out-of-range.yaml': { at: '2:20', path: 'power.reboot_off_time', message: /between 500ms and 30s/ },
   // An unset ${VAR} is only a warning in validate (it may be set where the service runs: see
   // test/integration/examples.test.ts); a password with a default is broken everywhere.
-  '13-password-env-default.yaml': { at: '4:13', path: 'mqtt.password', message: /TPM_FAULTS_UNSET_PASSWORD:-\.\.\.\} gives a password a default/ },
+  '13-password-env-default.yaml': {
+    at: '4:13',
+    path: 'mqtt.password',
+    message: /TPM_FAULTS_UNSET_PASSWORD:-\.\.\.\} gives a password a default/,
+  },
   '14-env-in-flow-sequence.yaml': { at: '5:14', path: '', message: /quote a \$\{VAR\}/ },
   '15-protected-node-in-off-schedule.yaml': { at: '7:16', path: 'schedules.0.nodes.1', message: /node 1 is protected/ },
   '16-bad-url.yaml': { at: '2:8', path: 'mqtt.url', message: /must be mqtt:\/\// },
@@ -38,7 +42,9 @@ const EXPECTED: Record<string, { at: string; path: string; message: RegExp }> = 
 describe('faults: a corpus of broken config files through the built CLI', function () {
   this.timeout(60_000);
   const dir = repoPath('test', 'fixtures', 'bad-configs');
-  const files = readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort();
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort();
 
   it('has an expectation for every file of the corpus, and at least 15 of them', () => {
     assert.deepEqual(files, Object.keys(EXPECTED).sort());
@@ -68,11 +74,15 @@ describe('faults: a corpus of broken config files through the built CLI', functi
       const first = output.split('\n')[0] ?? '';
       const prefix = `${file}:${expected.at}${expected.path ? ` ${expected.path}` : ''}: `;
       if (code !== 2) wrong.push(`${file}: exit ${code}`);
-      if (!first.startsWith(prefix)) wrong.push(`${file}: first line ${JSON.stringify(first)}, expected it to start with ${JSON.stringify(prefix)}`);
-      if (!expected.message.test(first)) wrong.push(`${file}: ${JSON.stringify(first)} does not match ${expected.message}`);
+      if (!first.startsWith(prefix))
+        wrong.push(`${file}: first line ${JSON.stringify(first)}, expected it to start with ${JSON.stringify(prefix)}`);
+      if (!expected.message.test(first))
+        wrong.push(`${file}: ${JSON.stringify(first)} does not match ${expected.message}`);
       if (STACK_LINE.test(output)) wrong.push(`${file}: a stack trace:\n${output}`);
     }
     assert.deepEqual(wrong, []);
-    console.log(`      bad configs: ${files.length} broken files, ${results.filter((r) => r.code === 2).length} exit 2 at the right line:col, 0 stack traces (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+    console.log(
+      `      bad configs: ${files.length} broken files, ${results.filter((r) => r.code === 2).length} exit 2 at the right line:col, 0 stack traces (${((Date.now() - started) / 1000).toFixed(1)} s)`,
+    );
   });
 });

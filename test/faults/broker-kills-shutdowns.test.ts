@@ -49,7 +49,12 @@ describe('faults: mosquitto killed at random points of many graceful shutdowns',
       sections: {
         board: { type: 'simulator', poll_interval: '1h', simulate: { model: 'generic', nodes: NODES } },
         nodes: Object.fromEntries(nodes.map((n) => [n, { agent: true }])),
-        power: { settle_time: `${SETTLE_MS}ms`, graceful_timeout: `${GRACEFUL_TIMEOUT_MS}ms`, min_off_time: 0, on_stagger: 0 },
+        power: {
+          settle_time: `${SETTLE_MS}ms`,
+          graceful_timeout: `${GRACEFUL_TIMEOUT_MS}ms`,
+          min_off_time: 0,
+          on_stagger: 0,
+        },
       },
     });
     const b = run.bridge;
@@ -72,9 +77,21 @@ describe('faults: mosquitto killed at random points of many graceful shutdowns',
         }
         const on = await b.power.execute(n, 'on', 'mqtt');
         assert.equal(on.ok, true, `round ${round}, node ${n}: ON refused (stuck?): ${on.error}`);
-        agents.set(n, await startTestAgent({ url: mosquitto.url, node: n, drainMs: Math.round(100 + random() * 600), gracefulTimeout: `${GRACEFUL_TIMEOUT_MS}ms` }));
+        agents.set(
+          n,
+          await startTestAgent({
+            url: mosquitto.url,
+            node: n,
+            drainMs: Math.round(100 + random() * 600),
+            gracefulTimeout: `${GRACEFUL_TIMEOUT_MS}ms`,
+          }),
+        );
       }
-      await until(() => nodes.every((n) => agentStateAtBridge(b, n) === 'online'), `round ${round}: every agent online at the bridge`, 15_000);
+      await until(
+        () => nodes.every((n) => agentStateAtBridge(b, n) === 'online'),
+        `round ${round}: every agent online at the bridge`,
+        15_000,
+      );
 
       const from = writes.length;
       const killAfter = Math.round(random() * 2000);
@@ -107,7 +124,10 @@ describe('faults: mosquitto killed at random points of many graceful shutdowns',
         const agent = agents.get(node)!;
         const cut = writes.slice(from).find((w) => w.node === node && !w.on);
         if (cut) {
-          assert.ok(agent.endedAt !== undefined && cut.at >= agent.endedAt, `round ${round}, node ${node}: power cut while its argv ran`);
+          assert.ok(
+            agent.endedAt !== undefined && cut.at >= agent.endedAt,
+            `round ${round}, node ${node}: power cut while its argv ran`,
+          );
         }
         assert.notEqual(b.model.state(node), 'shutting_down', `round ${round}, node ${node} left shutting_down`);
         if (result.ok) {

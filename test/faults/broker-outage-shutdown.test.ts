@@ -36,7 +36,12 @@ describe('faults: graceful shutdowns through a broker outage (real mosquitto)', 
       sections: {
         board: { type: 'simulator', poll_interval: '1h', simulate: { model: 'tpi1' } },
         nodes: { [NODE]: { agent: true } },
-        power: { settle_time: `${SETTLE_MS}ms`, graceful_timeout: `${GRACEFUL_TIMEOUT_MS}ms`, min_off_time: 0, on_stagger: 0 },
+        power: {
+          settle_time: `${SETTLE_MS}ms`,
+          graceful_timeout: `${GRACEFUL_TIMEOUT_MS}ms`,
+          min_off_time: 0,
+          on_stagger: 0,
+        },
       },
     });
     bridge = run.bridge;
@@ -52,7 +57,12 @@ describe('faults: graceful shutdowns through a broker outage (real mosquitto)', 
 
   async function agentOnline(options: { drainMs: number; hang?: boolean }): Promise<TestAgent> {
     if (bridge!.model.power(NODE) !== true) assert.equal((await bridge!.power.execute(NODE, 'on', 'mqtt')).ok, true);
-    agent = await startTestAgent({ url: mosquitto!.url, node: NODE, gracefulTimeout: `${GRACEFUL_TIMEOUT_MS}ms`, ...options });
+    agent = await startTestAgent({
+      url: mosquitto!.url,
+      node: NODE,
+      gracefulTimeout: `${GRACEFUL_TIMEOUT_MS}ms`,
+      ...options,
+    });
     await until(() => agentStateAtBridge(bridge!, NODE) === 'online', 'the agent online at the bridge', 10_000);
     return agent;
   }
@@ -65,15 +75,23 @@ describe('faults: graceful shutdowns through a broker outage (real mosquitto)', 
     return outcome as T;
   }
 
-  it('a schedule\'s and a command\'s SHUTDOWN started while mosquitto is down end with an error naming FORCE_OFF; FORCE_OFF works after', async () => {
+  it("a schedule's and a command's SHUTDOWN started while mosquitto is down end with an error naming FORCE_OFF; FORCE_OFF works after", async () => {
     const a = await agentOnline({ drainMs: 500 });
     await mosquitto!.stop();
     await until(() => !bridge!.connection.connected, 'the bridge losing the broker');
-    const bySchedule = await within(bridge!.power.execute(NODE, 'shutdown', 'schedule'), GRACEFUL_TIMEOUT_MS + 2000, 'the schedule\'s SHUTDOWN');
+    const bySchedule = await within(
+      bridge!.power.execute(NODE, 'shutdown', 'schedule'),
+      GRACEFUL_TIMEOUT_MS + 2000,
+      "the schedule's SHUTDOWN",
+    );
     assert.equal(bySchedule.ok, false);
     assert.match(bySchedule.error ?? '', /FORCE_OFF/);
     assert.notEqual(bridge!.model.state(NODE), 'shutting_down');
-    const byCommand = await within(bridge!.power.execute(NODE, 'shutdown', 'mqtt'), GRACEFUL_TIMEOUT_MS + 2000, 'the command\'s SHUTDOWN');
+    const byCommand = await within(
+      bridge!.power.execute(NODE, 'shutdown', 'mqtt'),
+      GRACEFUL_TIMEOUT_MS + 2000,
+      "the command's SHUTDOWN",
+    );
     assert.equal(byCommand.ok, false);
     assert.equal(bridge!.connection.pending, 0, 'no publish pending');
     assert.equal(bridge!.model.power(NODE), true, 'nothing was cut');
@@ -104,7 +122,9 @@ describe('faults: graceful shutdowns through a broker outage (real mosquitto)', 
     }
     // The last events and states of the sequence are on their way: each ends within a moment.
     await until(() => bridge!.connection.pending === 0, 'no publish pending', 2000);
-    console.log(`      SHUTDOWN through a 0.5 s broker outage mid-drain: ${result.ok ? 'power cut after the agent went' : result.error}`);
+    console.log(
+      `      SHUTDOWN through a 0.5 s broker outage mid-drain: ${result.ok ? 'power cut after the agent went' : result.error}`,
+    );
   });
 
   it('FORCE_OFF during the outage ends a graceful sequence stuck in its drain and cuts at once', async () => {

@@ -32,7 +32,10 @@ describe('faults: the MQTT broker restarts under load', function () {
   it(`survives ${RESTARTS} broker restarts with requests in flight`, async () => {
     mosquitto = await startMosquitto({ binary });
     const dir = tempDir('tpm-restarts-');
-    const file = writeConfig(dir, testBridgeConfig({ dir, url: mosquitto.url, overrides: { homeassistant: { enabled: false } } }));
+    const file = writeConfig(
+      dir,
+      testBridgeConfig({ dir, url: mosquitto.url, overrides: { homeassistant: { enabled: false } } }),
+    );
     bridge = await startBridge(file);
     rec = await Recorder.connect(mosquitto.url, 'tp', { filters: ['tp/#'] });
     const power = new Map<number, boolean>();
@@ -82,7 +85,8 @@ describe('faults: the MQTT broker restarts under load', function () {
 
     // The simulator's power as it is at start: the flips begin from there.
     const status = await rec.request('status', {});
-    for (const node of (status.data as { nodes: { node: number; power: string }[] }).nodes) power.set(node.node, node.power === 'ON');
+    for (const node of (status.data as { nodes: { node: number; power: string }[] }).nodes)
+      power.set(node.node, node.power === 'ON');
 
     const recoveries: number[] = [];
     for (let round = 0; round < RESTARTS; round++) {
@@ -111,7 +115,10 @@ describe('faults: the MQTT broker restarts under load', function () {
     const answered = answers.size;
     const reconnectLogs = bridge.logLines().filter((l) => /retrying in/.test(l.msg)).length;
 
-    assert.deepEqual(failed.map((l) => l.msg), []);
+    assert.deepEqual(
+      failed.map((l) => l.msg),
+      [],
+    );
     assert.equal(twice, 0, 'no request is answered twice');
     assert.equal(repeats, 0, 'no request was acted on twice (a repeat would find its node already switched)');
     assert.equal(answered, sent, 'every request (after at most one resend) is answered');

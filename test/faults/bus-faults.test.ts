@@ -40,7 +40,9 @@ describe('faults: the I2C bus fails, lies and stalls', function () {
 
   async function assertNoWrongPowerBit(context: string): Promise<void> {
     await until(() => publishedMatchesBoard(), `published power equal to the DS4520 (${context})`, 3000).catch(() => {
-      const view = [1, 2, 3, 4, 5, 6, 7].map((n) => `${n}:${rec.last(`tp/node/${n}/power`)?.payload}/${lab.sim.ds4520.nodePowered(n) ? 'ON' : 'OFF'}`);
+      const view = [1, 2, 3, 4, 5, 6, 7].map(
+        (n) => `${n}:${rec.last(`tp/node/${n}/power`)?.payload}/${lab.sim.ds4520.nodePowered(n) ? 'ON' : 'OFF'}`,
+      );
       assert.fail(`${context}: published/board power differ: ${view.join(' ')}`);
     });
   }
@@ -50,7 +52,12 @@ describe('faults: the I2C bus fails, lies and stalls', function () {
     const wanted = !lab.sim.ds4520.nodePowered(n);
     const started = Date.now();
     const response = await rec.request('power', { node: n, action: wanted ? 'on' : 'off' });
-    return { ok: response.status === 'ok', wanted, ms: Date.now() - started, ...(response.error ? { error: response.error } : {}) };
+    return {
+      ok: response.status === 'ok',
+      wanted,
+      ms: Date.now() - started,
+      ...(response.error ? { error: response.error } : {}),
+    };
   }
 
   it('retries transient bus errors and read glitches: every command takes, the right bit only', async () => {
@@ -78,7 +85,9 @@ describe('faults: the I2C bus fails, lies and stalls', function () {
     faults.clear();
     const injected = faults.counters.errors - errorsBefore;
     assert.ok(injected >= 8, `expected the injected errors to be met (${injected})`);
-    console.log(`      bus transient faults: ${commands} commands, ${ok} took, ${injected} bus errors + ${commands / 4} read glitches absorbed by retries, 0 wrong power bits`);
+    console.log(
+      `      bus transient faults: ${commands} commands, ${ok} took, ${injected} bus errors + ${commands / 4} read glitches absorbed by retries, 0 wrong power bits`,
+    );
   });
 
   it('refuses a write that does not take (wrong read-back): error answer and event, power as the board has it', async () => {
@@ -105,7 +114,9 @@ describe('faults: the I2C bus fails, lies and stalls', function () {
     const again = await flip(3);
     assert.ok(again.ok, `the same command without the fault: ${again.error}`);
     await assertNoWrongPowerBit('after the retry');
-    console.log(`      bus wrong read-back: 4 dropped writes, 4 refused with an error answer and event, 0 wrong power bits; next command took`);
+    console.log(
+      `      bus wrong read-back: 4 dropped writes, 4 refused with an error answer and event, 0 wrong power bits; next command took`,
+    );
   });
 
   it('stays correct when every transaction is slow', async () => {
@@ -124,7 +135,9 @@ describe('faults: the I2C bus fails, lies and stalls', function () {
       faults.setLatency(0);
     }
     await assertNoWrongPowerBit('after slow transactions');
-    console.log(`      bus latency 25 ms per transaction: 6/6 commands took, round trip p50 ${percentile(times, 50)} ms, max ${Math.max(...times)} ms`);
+    console.log(
+      `      bus latency 25 ms per transaction: 6/6 commands took, round trip p50 ${percentile(times, 50)} ms, max ${Math.max(...times)} ms`,
+    );
   });
 
   it('sets board/state offline after repeated failures and back online by itself', async () => {
@@ -150,7 +163,8 @@ describe('faults: the I2C bus fails, lies and stalls', function () {
     await assertNoWrongPowerBit('after the bus came back');
     const after = await flip(2);
     assert.ok(after.ok, `a command after recovery: ${after.error}`);
-    console.log(`      bus persistent failure: board offline after ${seconds(offlineAfter)}, 1 command refused (no change), online again ${seconds(onlineAfter)} after the bus recovered (poll back-off), 0 wrong power bits`);
+    console.log(
+      `      bus persistent failure: board offline after ${seconds(offlineAfter)}, 1 command refused (no change), online again ${seconds(onlineAfter)} after the bus recovered (poll back-off), 0 wrong power bits`,
+    );
   });
 });
-

@@ -22,7 +22,10 @@ describe('faults: Home Assistant birth storms', function () {
   before(async () => {
     broker = await startAedes();
     rec = await Recorder.connect(broker.url, 'tp', { filters: ['homeassistant/#', 'tp/#'] });
-    lab = await startLibraryBridge(broker.url, { clock, sections: { homeassistant: { enabled: true }, board: { poll_interval: '1h' } } });
+    lab = await startLibraryBridge(broker.url, {
+      clock,
+      sections: { homeassistant: { enabled: true }, board: { poll_interval: '1h' } },
+    });
     ha = await connectAsync(broker.url, { clientId: 'home-assistant', clean: true, reconnectPeriod: 0 });
   });
 
@@ -34,7 +37,8 @@ describe('faults: Home Assistant birth storms', function () {
   });
 
   /** Publishes a birth or a will as Home Assistant does (on homeassistant/status, not retained). */
-  const status = (word: 'online' | 'offline') => ha.publishAsync('homeassistant/status', word, { qos: 1, retain: false });
+  const status = (word: 'online' | 'offline') =>
+    ha.publishAsync('homeassistant/status', word, { qos: 1, retain: false });
 
   /** Lets the bridge's timers run for `ms` of fake time, and the network catch up. */
   async function pass(ms: number): Promise<void> {
@@ -76,9 +80,15 @@ describe('faults: Home Assistant birth storms', function () {
     assert.equal(spaced, 3 * setSize, '3 births 6 s apart: three sets');
 
     // What a restarted Home Assistant reads now: retained, and equal to the board.
-    const reader = await Recorder.connect(broker.url, 'tp', { filters: ['tp/node/+/power', 'tp/bridge/state', 'tp/board/state'] });
+    const reader = await Recorder.connect(broker.url, 'tp', {
+      filters: ['tp/node/+/power', 'tp/bridge/state', 'tp/board/state'],
+    });
     try {
-      await until(() => reader.messages.filter((m) => /\/power$/.test(m.topic)).length >= 7, 'the retained power of 7 nodes', 3000);
+      await until(
+        () => reader.messages.filter((m) => /\/power$/.test(m.topic)).length >= 7,
+        'the retained power of 7 nodes',
+        3000,
+      );
       for (let n = 1; n <= 7; n++) {
         const retained = reader.last(`tp/node/${n}/power`);
         assert.equal(retained?.retain, true);
@@ -89,6 +99,8 @@ describe('faults: Home Assistant birth storms', function () {
     } finally {
       await reader.close();
     }
-    console.log(`      home assistant restarts: storm of 20 births + 20 wills in 1 s -> 1 discovery republish (${afterStorm} configs); 3 births 6 s apart -> 3 republishes; 7/7 node power states retained and correct`);
+    console.log(
+      `      home assistant restarts: storm of 20 births + 20 wills in 1 s -> 1 discovery republish (${afterStorm} configs); 3 births 6 s apart -> 3 republishes; 7/7 node power states retained and correct`,
+    );
   });
 });

@@ -66,7 +66,10 @@ export async function startLibraryBridge(
  * Takes down what a process-level fault test started, whatever it got to: the bridge process
  * (with `signal`, if it still runs), the recorder, then mosquitto.
  */
-export async function stopProcesses(started: { bridge?: CliProcess; rec?: Recorder; mosquitto?: Mosquitto }, signal: NodeJS.Signals): Promise<void> {
+export async function stopProcesses(
+  started: { bridge?: CliProcess; rec?: Recorder; mosquitto?: Mosquitto },
+  signal: NodeJS.Signals,
+): Promise<void> {
   if (started.bridge?.running) await started.bridge.stop(signal);
   await started.rec?.close();
   await started.mosquitto?.stop();

@@ -86,11 +86,18 @@ describe('faults: a 200 MB message on a subscribed topic', function () {
       after - before < 50 * MB,
       `bridge RSS ${Math.round(before / MB)} MB before, ${Math.round(after / MB)} MB after the 200 MB message`,
     );
-    console.log(`      200 MB on bridge/request/status: bridge RSS ${Math.round(before / MB)} MB before, ${Math.round(after / MB)} MB after (peak ${Math.round(peakResident(pid) / MB)} MB)`);
+    console.log(
+      `      200 MB on bridge/request/status: bridge RSS ${Math.round(before / MB)} MB before, ${Math.round(after / MB)} MB after (peak ${Math.round(peakResident(pid) / MB)} MB)`,
+    );
     // Still connected and answering (the connection was kept; the broker got its PUBACK).
-    assert.ok(responses.some((r) => r.includes('"after"')), 'no status response after the huge message');
+    assert.ok(
+      responses.some((r) => r.includes('"after"')),
+      'no status response after the huge message',
+    );
     assert.equal(responses.length, 1, 'the huge message itself must not be answered');
-    assert.ok(bridge.logLines().some((l) => /dropped a message of 200\.0 MiB on tp\/bridge\/request\/status/.test(l.msg)));
+    assert.ok(
+      bridge.logLines().some((l) => /dropped a message of 200\.0 MiB on tp\/bridge\/request\/status/.test(l.msg)),
+    );
     assert.ok(bridge.running);
   });
 
@@ -124,8 +131,12 @@ describe('faults: a 200 MB message on a subscribed topic', function () {
       after - before < 50 * MB,
       `agent RSS ${Math.round(before / MB)} MB before, ${Math.round(after / MB)} MB after the 200 MB message`,
     );
-    console.log(`      200 MB on agent/command: agent RSS ${Math.round(before / MB)} MB before, ${Math.round(after / MB)} MB after (peak ${Math.round(peakResident(pid) / MB)} MB)`);
-    assert.ok(agent.logLines().some((l) => /dropped a message of 200\.0 MiB on tp\/node\/3\/agent\/command/.test(l.msg)));
+    console.log(
+      `      200 MB on agent/command: agent RSS ${Math.round(before / MB)} MB before, ${Math.round(after / MB)} MB after (peak ${Math.round(peakResident(pid) / MB)} MB)`,
+    );
+    assert.ok(
+      agent.logLines().some((l) => /dropped a message of 200\.0 MiB on tp\/node\/3\/agent\/command/.test(l.msg)),
+    );
     assert.equal(states.at(-1), 'online', 'the agent must stay online');
     assert.deepEqual(events, [], 'a dropped message is no command: no event');
     assert.ok(agent.running);
@@ -145,9 +156,11 @@ describe('faults: a 200 MB message on a subscribed topic', function () {
     await client.publishAsync('tp/bridge/request/status', JSON.stringify({ transaction: 'after' }), { qos: 1 });
     const deadline = Date.now() + 10_000;
     while (!responses.some((r) => r.includes('"after"')) && Date.now() < deadline) await delay(50);
-    assert.deepEqual(responses.map((r) => (JSON.parse(r) as { transaction?: string }).transaction), ['after']);
+    assert.deepEqual(
+      responses.map((r) => (JSON.parse(r) as { transaction?: string }).transaction),
+      ['after'],
+    );
     // The broker dropped it for us: nothing reached the bridge to drop.
     assert.ok(!bridge.logLines().some((l) => /dropped a message/.test(l.msg)), bridge.describe());
   });
 });
-

@@ -46,7 +46,15 @@ describe('faults: the bridge process is stopped or killed mid-operation', functi
         overrides: {
           homeassistant: { enabled: false },
           nodes: { 3: { agent: true } },
-          power: { reboot_mode: 'hard', off_mode: 'graceful', reboot_off_time: '1s', settle_time: '2s', graceful_timeout: '5s', min_off_time: 0, on_stagger: 0 },
+          power: {
+            reboot_mode: 'hard',
+            off_mode: 'graceful',
+            reboot_off_time: '1s',
+            settle_time: '2s',
+            graceful_timeout: '5s',
+            min_off_time: 0,
+            on_stagger: 0,
+          },
         },
       }),
     );
@@ -64,10 +72,13 @@ describe('faults: the bridge process is stopped or killed mid-operation', functi
     };
 
     // The agent of node 3: online; on SHUTDOWN it says shutting_down, then offline.
-    const agentState = (word: string) => rec!.client.publishAsync('tp/node/3/agent/state', word, { qos: 1, retain: true });
+    const agentState = (word: string) =>
+      rec!.client.publishAsync('tp/node/3/agent/state', word, { qos: 1, retain: true });
     rec.client.on('message', (topic, payload) => {
       if (topic !== 'tp/node/3/agent/command' || payload.toString() !== 'SHUTDOWN') return;
-      void agentState('shutting_down').then(() => delay(200)).then(() => agentState('offline'));
+      void agentState('shutting_down')
+        .then(() => delay(200))
+        .then(() => agentState('offline'));
     });
     await agentState('online');
 
@@ -101,7 +112,9 @@ describe('faults: the bridge process is stopped or killed mid-operation', functi
         await delay(100);
       }
       // Hard reboot: off, 1 s, on. Shutdown: agent 0.2 s, settle 2 s, then the cut.
-      const at = process.env.FAULTS_KILL_AT ? Number(process.env.FAULTS_KILL_AT) : Math.round(op === 'hard reboot' ? random() * 1250 : random() * 1950);
+      const at = process.env.FAULTS_KILL_AT
+        ? Number(process.env.FAULTS_KILL_AT)
+        : Math.round(op === 'hard reboot' ? random() * 1250 : random() * 1950);
       await rec.command(n, op === 'hard reboot' ? 'REBOOT' : 'SHUTDOWN');
       await delay(at);
       const exit = await current.bridge.stop(signal, 15_000);
@@ -109,9 +122,14 @@ describe('faults: the bridge process is stopped or killed mid-operation', functi
       const files = stateFilesParse();
       if (signal === 'SIGTERM') assert.equal(exit.code, 0, `${op}: a SIGTERM stop exits 0`);
       if (op === 'hard reboot' && signal === 'SIGTERM') {
-        assert.equal(atExit, true, `SIGTERM ${at} ms into a hard reboot: node ${n} is back ON before the exit (exit took ${exit.ms} ms)`);
+        assert.equal(
+          atExit,
+          true,
+          `SIGTERM ${at} ms into a hard reboot: node ${n} is back ON before the exit (exit took ${exit.ms} ms)`,
+        );
       }
-      if (op === 'graceful shutdown') assert.equal(atExit, true, `${signal} ${at} ms into a graceful shutdown: power stays ON`);
+      if (op === 'graceful shutdown')
+        assert.equal(atExit, true, `${signal} ${at} ms into a graceful shutdown: power stays ON`);
       const offAtExit = !atExit;
 
       current = await start();
@@ -123,16 +141,31 @@ describe('faults: the bridge process is stopped or killed mid-operation', functi
         assert.equal(reports.length, 1, `SIGKILL left node ${n} OFF: the next start must report the interrupted ${op}`);
         assert.match(reports[0]!.error ?? '', /not resumed/);
       }
-      if (signal === 'SIGTERM') assert.equal(reports.length, 0, `a clean stop (${at} ms into the ${op}) leaves nothing interrupted: ${JSON.stringify(reports)}`);
+      if (signal === 'SIGTERM')
+        assert.equal(
+          reports.length,
+          0,
+          `a clean stop (${at} ms into the ${op}) leaves nothing interrupted: ${JSON.stringify(reports)}`,
+        );
       // Not resumed: power stays as the board had it after the restart.
       await delay(op === 'hard reboot' ? 1200 : 300);
       assert.equal(boardPower(n), atExit, `the restarted bridge does not resume the ${op}`);
-      rows.push(`${signal} ${at} ms into ${op}: exit ${exit.code ?? exit.signal} after ${exit.ms} ms, node ${n} ${atExit ? 'ON' : 'OFF'}, ${reports.length ? 'interrupted op reported, not resumed' : 'nothing interrupted'}, state files ${files.join('+')} valid`);
-      const badState = current.bridge.logLines().filter((l) => /state file .* (is not valid|is empty|cannot be read)/.test(l.msg));
-      assert.deepEqual(badState.map((l) => l.msg), [], 'the restarted bridge found its state files intact');
+      rows.push(
+        `${signal} ${at} ms into ${op}: exit ${exit.code ?? exit.signal} after ${exit.ms} ms, node ${n} ${atExit ? 'ON' : 'OFF'}, ${reports.length ? 'interrupted op reported, not resumed' : 'nothing interrupted'}, state files ${files.join('+')} valid`,
+      );
+      const badState = current.bridge
+        .logLines()
+        .filter((l) => /state file .* (is not valid|is empty|cannot be read)/.test(l.msg));
+      assert.deepEqual(
+        badState.map((l) => l.msg),
+        [],
+        'the restarted bridge found its state files intact',
+      );
     }
     await current.bridge.stop('SIGTERM');
     stateFilesParse();
-    console.log(`      process faults (${scenarios.length} kills, seed ${SEED}):\n${rows.map((r) => `        ${r}`).join('\n')}`);
+    console.log(
+      `      process faults (${scenarios.length} kills, seed ${SEED}):\n${rows.map((r) => `        ${r}`).join('\n')}`,
+    );
   });
 });

@@ -47,7 +47,11 @@ describe('faults: security of the broker connection and of secrets', function ()
       id,
       base: `sec-${id}`,
       url: `mqtts://127.0.0.1:${broker!.port}`,
-      overrides: { mqtt: { username: 'bridge', ...mqtt }, homeassistant: { enabled: false }, log: { level: 'debug', format: 'json' } },
+      overrides: {
+        mqtt: { username: 'bridge', ...mqtt },
+        homeassistant: { enabled: false },
+        log: { level: 'debug', format: 'json' },
+      },
     });
     const file = writeConfig(dir, config);
     chmodSync(file, 0o600);
@@ -64,7 +68,11 @@ describe('faults: security of the broker connection and of secrets', function ()
     await good.waitForLog(/^bridge online/, 15_000);
     const watcher = await Recorder.connect(`mqtts://127.0.0.1:${broker!.port}`, 'sec-good', {
       filters: ['#'],
-      client: { username: 'watcher', password: WATCHER_PASSWORD, ca: await import('node:fs').then((fs) => fs.readFileSync(pki.ca)) },
+      client: {
+        username: 'watcher',
+        password: WATCHER_PASSWORD,
+        ca: await import('node:fs').then((fs) => fs.readFileSync(pki.ca)),
+      },
     });
     // Things that make the bridge talk: a status, a refused request, an unknown command.
     const status = await watcher.request('status', {});
@@ -77,23 +85,44 @@ describe('faults: security of the broker connection and of secrets', function ()
     const remaining = WATCH_SECONDS * 1000 - (Date.now() - started);
     if (remaining > 0) await delay(remaining);
     const attempts = (p: CliProcess): number => p.logLines().filter((l) => /retrying in/.test(l.msg)).length;
-    const errors = (p: CliProcess): string[] => p.logLines().filter((l) => l.level >= 50).map((l) => l.msg);
+    const errors = (p: CliProcess): string[] =>
+      p
+        .logLines()
+        .filter((l) => l.level >= 50)
+        .map((l) => l.msg);
 
     assert.ok(wrongCa.running && wrongPassword.running, 'refused bridges keep trying, they do not exit');
     assert.ok(!wrongCa.logLines().some((l) => /^bridge online/.test(l.msg)));
-    assert.ok(errors(wrongCa).some((m) => /TLS to MQTT broker .* failed: .*(certificate|self.signed|verify)/i.test(m)), errors(wrongCa).join('\n'));
-    assert.ok(errors(wrongPassword).some((m) => /refused the credentials \(not authorized\): check mqtt.username and mqtt.password/.test(m)), errors(wrongPassword).join('\n'));
+    assert.ok(
+      errors(wrongCa).some((m) => /TLS to MQTT broker .* failed: .*(certificate|self.signed|verify)/i.test(m)),
+      errors(wrongCa).join('\n'),
+    );
+    assert.ok(
+      errors(wrongPassword).some((m) =>
+        /refused the credentials \(not authorized\): check mqtt.username and mqtt.password/.test(m),
+      ),
+      errors(wrongPassword).join('\n'),
+    );
     // Back-off 1 s, 2 s, 4 s...: at most 4 attempts in 4.5 s; a tight loop would make hundreds.
-    for (const [name, proc] of [['wrong CA', wrongCa], ['wrong password', wrongPassword]] as const) {
+    for (const [name, proc] of [
+      ['wrong CA', wrongCa],
+      ['wrong password', wrongPassword],
+    ] as const) {
       const count = attempts(proc);
       assert.ok(count >= 2 && count <= 4, `${name}: ${count} reconnection attempts in ${WATCH_SECONDS} s`);
-      assert.equal(new Set(errors(proc)).size, errors(proc).length, `${name}: the same error is logged once, not per attempt`);
+      assert.equal(
+        new Set(errors(proc)).size,
+        errors(proc).length,
+        `${name}: the same error is logged once, not per attempt`,
+      );
     }
 
     // Everything but the one request this test sent with a password in it (to see it is not echoed).
     const sources = [
       ...bridges.map((p, i) => [`bridge ${i} output`, p.stdout + p.stderr]),
-      ...watcher.messages.filter((m) => !m.topic.includes('/bridge/request/')).map((m) => [`MQTT ${m.topic}`, m.payload]),
+      ...watcher.messages
+        .filter((m) => !m.topic.includes('/bridge/request/'))
+        .map((m) => [`MQTT ${m.topic}`, m.payload]),
       ['mosquitto log', broker!.output()],
     ];
     for (const secret of [PASSWORD, WRONG]) {
@@ -124,19 +153,36 @@ describe('faults: security of the broker connection and of secrets', function ()
     // A ${VAR} reference keeps the secret out of the file: no warning even when readable.
     const byEnv = writeConfig(dir, { mqtt: { password: '${TPM_FAULTS_MQTT_PASSWORD}' } }, 'env.yaml');
     chmodSync(byEnv, 0o644);
-    const env = await runCli(['validate', '-c', path.basename(byEnv)], { cwd: dir, env: { TPM_FAULTS_MQTT_PASSWORD: PASSWORD } });
+    const env = await runCli(['validate', '-c', path.basename(byEnv)], {
+      cwd: dir,
+      env: { TPM_FAULTS_MQTT_PASSWORD: PASSWORD },
+    });
     assert.equal(env.code, 0);
     assert.doesNotMatch(env.stdout, /readable by other users/);
-    console.log('      security: config with a password and mode 644 -> warning (chmod 600); mode 600 or ${VAR} -> none');
+    console.log(
+      '      security: config with a password and mode 644 -> warning (chmod 600); mode 600 or ${VAR} -> none',
+    );
   });
 
   it('with the documented ACL, only the bridge and Home Assistant can command a node', async () => {
-    const users = { 'turingpi-bridge': PASSWORD, homeassistant: 'pw-ha-2Xy7', 'turingpi-agent-3': 'pw-agent-3', guest: 'pw-guest' };
+    const users = {
+      'turingpi-bridge': PASSWORD,
+      homeassistant: 'pw-ha-2Xy7',
+      'turingpi-agent-3': 'pw-agent-3',
+      guest: 'pw-guest',
+    };
     const aclBroker = await startSecureMosquitto(binary, { listenerLines: [], users, acl: mosquittoAcl('tp', [3]) });
     const url = `mqtt://127.0.0.1:${aclBroker.port}`;
-    const lab = await startLibraryBridge(url, { sections: { mqtt: { username: 'turingpi-bridge', password: PASSWORD }, board: { poll_interval: '1h' } } });
-    const client = (user: keyof typeof users) => connectAsync(url, { username: user, password: users[user], clean: true, reconnectPeriod: 0 });
-    const [ha, agent, guest] = await Promise.all([client('homeassistant'), client('turingpi-agent-3'), client('guest')]);
+    const lab = await startLibraryBridge(url, {
+      sections: { mqtt: { username: 'turingpi-bridge', password: PASSWORD }, board: { poll_interval: '1h' } },
+    });
+    const client = (user: keyof typeof users) =>
+      connectAsync(url, { username: user, password: users[user], clean: true, reconnectPeriod: 0 });
+    const [ha, agent, guest] = await Promise.all([
+      client('homeassistant'),
+      client('turingpi-agent-3'),
+      client('guest'),
+    ]);
     try {
       const changes: number[] = [];
       lab.sim.ds4520.onPowerChange((control) => changes.push(control));
@@ -150,7 +196,9 @@ describe('faults: security of the broker connection and of secrets', function ()
       await ha.publishAsync('tp/node/2/set', wasOn ? 'OFF' : 'ON', { qos: 1 });
       await until(() => lab.sim.ds4520.nodePowered(2) === !wasOn, 'Home Assistant switching node 2', 3000);
       assert.equal(changes.length, 1);
-      console.log('      security, ACL: guest and agent command publishes dropped by mosquitto (0 power changes); Home Assistant command acted (1)');
+      console.log(
+        '      security, ACL: guest and agent command publishes dropped by mosquitto (0 power changes); Home Assistant command acted (1)',
+      );
     } finally {
       await Promise.all([ha, agent, guest].map((c) => c.endAsync(true).catch(() => undefined)));
       await lab.bridge.stop();

@@ -21,7 +21,14 @@ const TPI25: BoardInfo = {
   nodeNames: [null, 'k3s-server', 'bmc-three', null],
   usbModes: [],
 };
-const TPI24_205: BoardInfo = { ...TPI2, reportsPowerOnTime: false, firmware: '2.0.5', bmcd: '2.0.5', revision: null, usbModes: ['host', 'device'] };
+const TPI24_205: BoardInfo = {
+  ...TPI2,
+  reportsPowerOnTime: false,
+  firmware: '2.0.5',
+  bmcd: '2.0.5',
+  revision: null,
+  usbModes: ['host', 'device'],
+};
 
 function discovery(board: BoardInfo, raw: ConfigInput = {}): DiscoveryMessage[] {
   const config = configSchema.parse({
@@ -42,7 +49,7 @@ describe('Home Assistant: the Turing Pi 2 board controls', () => {
     const board = device(discovery(TPI25), 'tp2');
     assert.equal(board.device.sw_version, '2.1 (bmcd 2.3.4)');
     assert.equal(board.device.hw_version, '2.5.1');
-    assert.equal(board.origin.sw_version, '9.9.9', 'the package version stays the origin\'s');
+    assert.equal(board.origin.sw_version, '9.9.9', "the package version stays the origin's");
     const fan = board.components.fan;
     assert.ok(fan);
     assert.deepEqual(
@@ -81,8 +88,14 @@ describe('Home Assistant: the Turing Pi 2 board controls', () => {
     assert.equal(usb.entity_category, 'config');
     assert.equal(usb.command_topic, 'turingpi/board/usb/set');
     assert.deepEqual(usb.options, [
-      'Node 1 (host)', 'Node 1 (device)', 'Node 2 (host)', 'Node 2 (device)',
-      'Node 3 (host)', 'Node 3 (device)', 'Node 4 (host)', 'Node 4 (device)',
+      'Node 1 (host)',
+      'Node 1 (device)',
+      'Node 2 (host)',
+      'Node 2 (device)',
+      'Node 3 (host)',
+      'Node 3 (device)',
+      'Node 4 (host)',
+      'Node 4 (device)',
     ]);
     assert.equal(board.device.sw_version, '2.0.5 (bmcd 2.0.5)');
     assert.equal(board.device.hw_version, undefined);
@@ -93,7 +106,12 @@ describe('Home Assistant: the Turing Pi 2 board controls', () => {
       for (const [key, component] of Object.entries(message.payload.components)) {
         const topic = String(component.command_topic ?? '');
         // The BMC login's retry button is the one BMC button there is: it only logs in.
-        assert.ok(!/bmc\w*(reboot|restart|reload)|reload|bmcd/i.test(`${key} ${topic} ${String(component.payload_press ?? '')}`), key);
+        assert.ok(
+          !/bmc\w*(reboot|restart|reload)|reload|bmcd/i.test(
+            `${key} ${topic} ${String(component.payload_press ?? '')}`,
+          ),
+          key,
+        );
       }
     }
   });
@@ -103,12 +121,17 @@ describe('Home Assistant: the Turing Pi 2 board controls', () => {
     assert.equal(device(messages, 'tp2_node1').device.name, 'Lab Node 1');
     assert.equal(device(messages, 'tp2_node2').device.name, 'Lab k3s-server');
     assert.equal(device(messages, 'tp2_node3').device.name, 'Lab Worker');
-    assert.equal(device(messages, 'tp2_node2').components.power?.unique_id, 'tp2_node2_power', 'unique_ids do not follow names');
+    assert.equal(
+      device(messages, 'tp2_node2').components.power?.unique_id,
+      'tp2_node2_power',
+      'unique_ids do not follow names',
+    );
   });
 
   it('maps cooling levels to percentages and back, each level to itself', () => {
     for (const max of [1, 4, 6, 10]) {
-      for (let level = 0; level <= max; level++) assert.equal(percentageToLevel(levelToPercentage(level, max), max), level, `${level}/${max}`);
+      for (let level = 0; level <= max; level++)
+        assert.equal(percentageToLevel(levelToPercentage(level, max), max), level, `${level}/${max}`);
     }
     assert.equal(levelToPercentage(3, 6), 50);
     assert.equal(percentageToLevel(1, 6), 1, 'any percentage above 0 runs the fan');
@@ -121,7 +144,15 @@ describe('Home Assistant: the Turing Pi 2 board controls', () => {
     assert.deepEqual(parseUsbCommand('Node 3 (host)', modes, 4), { node: 3, mode: 'host' });
     assert.deepEqual(parseUsbCommand(' node 2 (Device) ', modes, 4), { node: 2, mode: 'device' });
     assert.deepEqual(parseUsbCommand('{"node": 4, "mode": "device"}', modes, 4), { node: 4, mode: 'device' });
-    for (const bad of ['Node 3 (flash)', 'Node 0 (host)', 'Node 5 (host)', '{"node":1,"mode":3}', '{"node":"1","mode":"host"}', 'host', '{']) {
+    for (const bad of [
+      'Node 3 (flash)',
+      'Node 0 (host)',
+      'Node 5 (host)',
+      '{"node":1,"mode":3}',
+      '{"node":"1","mode":"host"}',
+      'host',
+      '{',
+    ]) {
       assert.throws(() => parseUsbCommand(bad, modes, 4), InputError, bad);
     }
     assert.throws(() => parseUsbCommand('Node 1 (host)', ['device'], 4), InputError, 'a mode the board does not offer');

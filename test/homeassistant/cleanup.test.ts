@@ -44,7 +44,11 @@ describe('planning discovery changes', () => {
     const components = reduced?.payload?.components;
     assert.ok(components);
     for (const key of ['shutdown', 'agent', 'temperature', 'cpu_load', 'memory_used', 'disk_used', 'booted']) {
-      assert.deepEqual(components[key], { platform: key === 'agent' ? 'binary_sensor' : key === 'shutdown' ? 'button' : 'sensor' }, key);
+      assert.deepEqual(
+        components[key],
+        { platform: key === 'agent' ? 'binary_sensor' : key === 'shutdown' ? 'button' : 'sensor' },
+        key,
+      );
     }
     // The components that stay are published in full alongside, so they are not disturbed.
     const finalNode3 = after.find((m) => m.topic === NODE3);
@@ -52,7 +56,10 @@ describe('planning discovery changes', () => {
     assert.deepEqual(reduced?.payload?.device, finalNode3?.payload.device);
 
     assert.deepEqual(plan.then, after);
-    assert.equal(Object.keys(plan.then.find((m) => m.topic === NODE3)?.payload?.components ?? {}).includes('agent'), false);
+    assert.equal(
+      Object.keys(plan.then.find((m) => m.topic === NODE3)?.payload?.components ?? {}).includes('agent'),
+      false,
+    );
   });
 
   it('retires a component whose platform changed under the same key before adding the new one', () => {
@@ -68,7 +75,10 @@ describe('planning discovery changes', () => {
   it('retires a removed schedule switch from the board device', () => {
     const schedule = { name: 'nightly', cron: '0 23 * * *', action: 'off' as const, nodes: [4] };
     const plan = planDiscoveryChanges(build({ schedules: [schedule] }), build({}));
-    assert.deepEqual(plan.first.map((m) => m.topic), [BOARD]);
+    assert.deepEqual(
+      plan.first.map((m) => m.topic),
+      [BOARD],
+    );
     assert.deepEqual(plan.first[0]?.payload?.components['schedule_nightly'], { platform: 'switch' });
   });
 
@@ -97,7 +107,10 @@ describe('planning discovery changes', () => {
     const plan = planDiscoveryChanges(before, after);
     assert.deepEqual(plan.first, []);
     const cleared = plan.then.filter((m) => m.payload === null).map((m) => m.topic);
-    assert.deepEqual(cleared, before.map((m) => m.topic));
+    assert.deepEqual(
+      cleared,
+      before.map((m) => m.topic),
+    );
     assert.ok(plan.then.filter((m) => m.payload !== null).every((m) => m.topic.startsWith('ha2/device/')));
   });
 });

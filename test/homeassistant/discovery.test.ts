@@ -276,7 +276,13 @@ describe('Home Assistant discovery', () => {
     it('publishes the board and four nodes under the configured prefix and base topic', () => {
       assert.deepEqual(
         messages.map((m) => m.topic),
-        ['ha/device/tp2/config', 'ha/device/tp2_node1/config', 'ha/device/tp2_node2/config', 'ha/device/tp2_node3/config', 'ha/device/tp2_node4/config'],
+        [
+          'ha/device/tp2/config',
+          'ha/device/tp2_node1/config',
+          'ha/device/tp2_node2/config',
+          'ha/device/tp2_node3/config',
+          'ha/device/tp2_node4/config',
+        ],
       );
       assert.equal(componentOf(messages, 'ha/device/tp2_node2/config', 'power').state_topic, 'lab/tp2/node/2/power');
     });
@@ -284,14 +290,20 @@ describe('Home Assistant discovery', () => {
     it('has no clock entities and no Present, and node 1 is not protected there', () => {
       const board = deviceAt(messages, 'ha/device/tp2/config').components;
       assert.deepEqual(Object.keys(board), ['bridge', 'board', 'maintenance', 'bmc_login', 'bmc_login_retry']);
-      for (const n of [1, 2, 3, 4]) assert.equal(deviceAt(messages, `ha/device/tp2_node${n}/config`).components.present, undefined);
+      for (const n of [1, 2, 3, 4])
+        assert.equal(deviceAt(messages, `ha/device/tp2_node${n}/config`).components.present, undefined);
       assert.equal(componentOf(messages, 'ha/device/tp2_node1/config', 'power').platform, 'switch');
     });
 
     it('shows the BMC login as a diagnostic problem sensor with its reason, and a button to retry it', () => {
       const login = componentOf(messages, 'ha/device/tp2/config', 'bmc_login');
       assert.deepEqual(
-        { platform: login.platform, name: login.name, device_class: login.device_class, category: login.entity_category },
+        {
+          platform: login.platform,
+          name: login.name,
+          device_class: login.device_class,
+          category: login.entity_category,
+        },
         { platform: 'binary_sensor', name: 'BMC login', device_class: 'problem', category: 'diagnostic' },
       );
       assert.equal(login.state_topic, 'lab/tp2/board/bmc');
@@ -299,8 +311,20 @@ describe('Home Assistant discovery', () => {
       assert.match(String(login.value_template), /'OFF' if value_json\.login == 'ok' else 'ON'/);
       const retry = componentOf(messages, 'ha/device/tp2/config', 'bmc_login_retry');
       assert.deepEqual(
-        { platform: retry.platform, name: retry.name, category: retry.entity_category, topic: retry.command_topic, press: retry.payload_press },
-        { platform: 'button', name: 'Retry BMC login', category: 'config', topic: 'lab/tp2/bridge/request/bmc/login', press: '{}' },
+        {
+          platform: retry.platform,
+          name: retry.name,
+          category: retry.entity_category,
+          topic: retry.command_topic,
+          press: retry.payload_press,
+        },
+        {
+          platform: 'button',
+          name: 'Retry BMC login',
+          category: 'config',
+          topic: 'lab/tp2/bridge/request/bmc/login',
+          press: '{}',
+        },
       );
     });
 
@@ -429,7 +453,10 @@ describe('Home Assistant discovery', () => {
     it('give a disabled node no device', () => {
       const messages = buildDiscovery(tpi1Input({ nodes: { 6: { enabled: false } } }));
       assert.equal(messages.length, 7);
-      assert.equal(messages.some((m) => m.topic.endsWith('rack1_node6/config')), false);
+      assert.equal(
+        messages.some((m) => m.topic.endsWith('rack1_node6/config')),
+        false,
+      );
       assert.ok(messages.some((m) => m.topic.endsWith('rack1_node7/config')));
     });
 

@@ -2,7 +2,16 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:net';
 import { Recorder, type EventPayload } from '../support/recorder.js';
-import { CliProcess, STACK_LINE, runCli, startBridge, startCli, tempDir, testBridgeConfig, writeConfig } from '../support/cli.js';
+import {
+  CliProcess,
+  STACK_LINE,
+  runCli,
+  startBridge,
+  startCli,
+  tempDir,
+  testBridgeConfig,
+  writeConfig,
+} from '../support/cli.js';
 import { freePort } from '../support/ports.js';
 
 /**
@@ -33,7 +42,10 @@ describe('bridge CLI on the embedded broker', function () {
     port = await freePort();
     url = `mqtt://127.0.0.1:${port}`;
     // A username and password the embedded broker requires of every client: they must never show up.
-    configFile = writeConfig(dir, testBridgeConfig({ dir, url: 'embedded', embeddedPort: port, overrides: { mqtt: CREDENTIALS } }));
+    configFile = writeConfig(
+      dir,
+      testBridgeConfig({ dir, url: 'embedded', embeddedPort: port, overrides: { mqtt: CREDENTIALS } }),
+    );
     bridge = await startBridge(configFile);
     rec = await Recorder.connect(url, BASE, { client: { username: CREDENTIALS.username, password: SECRET } });
     await rec.waitForPayload(`${BASE}/bridge/state`, 'online');
@@ -52,13 +64,22 @@ describe('bridge CLI on the embedded broker', function () {
   });
 
   it('takes no client without mqtt.username and mqtt.password (issue 13)', async () => {
-    await assert.rejects(Recorder.connect(url, BASE, { client: { reconnectPeriod: 0 } }), /Not authorized|Bad username or password/i);
+    await assert.rejects(
+      Recorder.connect(url, BASE, { client: { reconnectPeriod: 0 } }),
+      /Not authorized|Bad username or password/i,
+    );
   });
 
   it('publishes bridge/info as JSON without secrets', () => {
     const info = JSON.parse(rec.last(`${BASE}/bridge/info`)?.payload ?? '{}') as Record<string, unknown>;
     assert.match(String(info.version), /^\d+\.\d+\.\d+/);
-    assert.deepEqual(info.board, { type: 'simulator', id: 'lab', name: 'Lab', model: 'Turing Pi 1 (simulated)', nodes: 7 });
+    assert.deepEqual(info.board, {
+      type: 'simulator',
+      id: 'lab',
+      name: 'Lab',
+      model: 'Turing Pi 1 (simulated)',
+      nodes: 7,
+    });
     assert.ok(!Number.isNaN(Date.parse(String(info.started_at))));
     for (const m of rec.messages) assert.ok(!m.payload.includes(SECRET), `secret in ${m.topic}`);
     assert.ok(!bridge.stdout.includes(SECRET) && !bridge.stderr.includes(SECRET), 'secret in the log');
@@ -69,7 +90,12 @@ describe('bridge CLI on the embedded broker', function () {
       const power = await rec.waitFor(`${BASE}/node/${n}/power`);
       assert.equal(power.payload, 'ON');
       assert.equal(power.retain, true);
-      const state = JSON.parse((await rec.waitFor(`${BASE}/node/${n}/state`)).payload) as { state: string; since: string; source: string; reason: string };
+      const state = JSON.parse((await rec.waitFor(`${BASE}/node/${n}/state`)).payload) as {
+        state: string;
+        since: string;
+        source: string;
+        reason: string;
+      };
       assert.equal(state.state, 'on');
       assert.equal(typeof state.reason, 'string');
       assert.equal((await rec.waitFor(`${BASE}/node/${n}/present`)).payload, 'ON');
@@ -88,13 +114,19 @@ describe('bridge CLI on the embedded broker', function () {
   });
 
   it('announces the board and every enabled node to Home Assistant; node 1 is protected', async () => {
-    const boardConfig = JSON.parse((await rec.waitFor('homeassistant/device/lab/config')).payload) as { device: { name: string }; components: Record<string, { platform: string }> };
+    const boardConfig = JSON.parse((await rec.waitFor('homeassistant/device/lab/config')).payload) as {
+      device: { name: string };
+      components: Record<string, { platform: string }>;
+    };
     assert.equal(boardConfig.device.name, 'Lab');
     assert.equal(boardConfig.components.bridge?.platform, 'binary_sensor');
     for (const n of NODES) {
       const message = await rec.waitFor(`homeassistant/device/lab_node${n}/config`);
       assert.equal(message.retain, true);
-      const node = JSON.parse(message.payload) as { device: { name: string }; components: Record<string, { platform: string; unique_id: string; command_topic?: string }> };
+      const node = JSON.parse(message.payload) as {
+        device: { name: string };
+        components: Record<string, { platform: string; unique_id: string; command_topic?: string }>;
+      };
       assert.equal(node.device.name, `Lab Node ${n}`);
       assert.equal(node.components.power?.unique_id, `lab_node${n}_power`);
       if (n === 1) {
@@ -115,9 +147,15 @@ describe('bridge CLI on the embedded broker', function () {
     const event = await rec.waitForEvent((e) => e.node === 3 && e.result === 'ok', 5000, from);
     assert.equal(event.source, 'mqtt');
     assert.equal(event.action, 'off');
-    const state = JSON.parse((await rec.waitFor(`${BASE}/node/3/state`, undefined, 5000, from)).payload) as { state: string };
+    const state = JSON.parse((await rec.waitFor(`${BASE}/node/3/state`, undefined, 5000, from)).payload) as {
+      state: string;
+    };
     assert.equal(state.state, 'off');
-    assert.deepEqual(rec.since(from, (t) => /\/node\/[^3]\/power$/.test(t)), [], 'no other node changed');
+    assert.deepEqual(
+      rec.since(from, (t) => /\/node\/[^3]\/power$/.test(t)),
+      [],
+      'no other node changed',
+    );
   });
 
   it('refuses OFF for protected node 1 with an error event and leaves it on', async () => {
@@ -136,8 +174,16 @@ describe('bridge CLI on the embedded broker', function () {
     ['an unknown word', () => rec.command(4, 'LOUDER'), /unknown command "LOUDER"/],
     ['an unknown node', () => rec.command(9, 'OFF'), /unknown node/],
     ['a 2 KiB payload', () => rec.command(4, Buffer.alloc(2048, 'O')), /2048 bytes refused/],
-    ['a malformed JSON request', () => rec.publish(`${BASE}/bridge/request/power`, '{"node": 4, "action": '), /not valid JSON/],
-    ['a request for a node that does not exist', () => rec.publish(`${BASE}/bridge/request/power`, '{"node": 12, "action": "off"}'), /unknown node 12/],
+    [
+      'a malformed JSON request',
+      () => rec.publish(`${BASE}/bridge/request/power`, '{"node": 4, "action": '),
+      /not valid JSON/,
+    ],
+    [
+      'a request for a node that does not exist',
+      () => rec.publish(`${BASE}/bridge/request/power`, '{"node": 12, "action": "off"}'),
+      /unknown node 12/,
+    ],
   ];
   for (const [what, send, reason] of badCommands) {
     it(`answers ${what} with an error event and changes nothing`, async () => {
@@ -160,7 +206,9 @@ describe('bridge CLI on the embedded broker', function () {
     assert.equal(off.status, 'ok');
     assert.equal((off.data as { power: string }).power, 'OFF');
     await rec.request('status');
-    const responses = rec.since(0, `${BASE}/bridge/response/power`).filter((m) => (JSON.parse(m.payload) as { transaction: string }).transaction === off.transaction);
+    const responses = rec
+      .since(0, `${BASE}/bridge/response/power`)
+      .filter((m) => (JSON.parse(m.payload) as { transaction: string }).transaction === off.transaction);
     assert.equal(responses.length, 1);
     const back = await rec.request('power', { node: 7, action: 'on' });
     assert.equal((back.data as { power: string }).power, 'ON');
@@ -169,9 +217,15 @@ describe('bridge CLI on the embedded broker', function () {
   it('answers bridge/request/status with every node', async () => {
     const response = await rec.request('status');
     assert.equal(response.status, 'ok');
-    const data = response.data as { board: { state: string }; nodes: { node: number; power: string; protected: boolean }[] };
+    const data = response.data as {
+      board: { state: string };
+      nodes: { node: number; power: string; protected: boolean }[];
+    };
     assert.equal(data.board.state, 'online');
-    assert.deepEqual(data.nodes.map((x) => x.node), NODES);
+    assert.deepEqual(
+      data.nodes.map((x) => x.node),
+      NODES,
+    );
     assert.equal(data.nodes.find((x) => x.node === 3)?.power, 'OFF');
     assert.equal(data.nodes.find((x) => x.node === 1)?.protected, true);
   });
@@ -209,7 +263,10 @@ describe('bridge CLI on the embedded broker', function () {
     await rec.request('status');
     const from = rec.mark();
     await new Promise((resolve) => setTimeout(resolve, 3200));
-    assert.deepEqual(rec.since(from).map((m) => `${m.topic} ${m.payload}`), []);
+    assert.deepEqual(
+      rec.since(from).map((m) => `${m.topic} ${m.payload}`),
+      [],
+    );
   });
 
   it('republishes discovery once, 1-5 s after Home Assistant comes online, however many births arrive', async function () {
@@ -252,7 +309,14 @@ describe('bridge CLI on the embedded broker', function () {
     assert.ok(exit.ms < 5000, `took ${exit.ms} ms`);
     assert.equal(rec.since(from, `${BASE}/bridge/state`).at(-1)?.payload, 'offline');
     assert.deepEqual(rec.since(from, isNodePower), []);
-    assert.deepEqual(bridge.logLines().filter((l) => l.level >= 50).map((l) => l.msg), [], 'errors logged');
+    assert.deepEqual(
+      bridge
+        .logLines()
+        .filter((l) => l.level >= 50)
+        .map((l) => l.msg),
+      [],
+      'errors logged',
+    );
     assert.ok(bridge.logLines().some((l) => /node power unchanged/.test(l.msg)));
     await rec.close();
 
@@ -284,17 +348,36 @@ describe('bridge CLI: retained commands on the embedded broker', function () {
     const dir = tempDir();
     const port = await freePort();
     const url = `mqtt://127.0.0.1:${port}`;
-    first = await startBridge(writeConfig(dir, testBridgeConfig({ dir, url: 'embedded', embeddedPort: port, overrides: { homeassistant: { enabled: false } } })));
+    first = await startBridge(
+      writeConfig(
+        dir,
+        testBridgeConfig({
+          dir,
+          url: 'embedded',
+          embeddedPort: port,
+          overrides: { homeassistant: { enabled: false } },
+        }),
+      ),
+    );
 
     rec = await Recorder.connect(url, 'tp2');
     await rec.command(5, 'OFF', { retain: true });
 
     const otherDir = tempDir();
-    const config = testBridgeConfig({ dir: otherDir, url, base: 'tp2', id: 'lab2', overrides: { homeassistant: { enabled: false } } });
+    const config = testBridgeConfig({
+      dir: otherDir,
+      url,
+      base: 'tp2',
+      id: 'lab2',
+      overrides: { homeassistant: { enabled: false } },
+    });
     second = await startBridge(writeConfig(otherDir, config));
     await rec.waitForPayload('tp2/bridge/state', 'online');
     const status = await rec.request('status');
-    assert.equal((status.data as { nodes: { node: number; power: string }[] }).nodes.find((x) => x.node === 5)?.power, 'ON');
+    assert.equal(
+      (status.data as { nodes: { node: number; power: string }[] }).nodes.find((x) => x.node === 5)?.power,
+      'ON',
+    );
     const errors = rec.events().filter(isError);
     assert.equal(errors.length, 1, JSON.stringify(errors));
     assert.match(errors[0]?.error ?? '', /retained/);
@@ -316,7 +399,10 @@ describe('bridge CLI: embedded broker port in use', function () {
     const address = blocker.address();
     const port = typeof address === 'object' && address ? address.port : 0;
     const dir = tempDir();
-    const proc = startCli(['bridge', '-c', writeConfig(dir, testBridgeConfig({ dir, url: 'embedded', embeddedPort: port }))], { cwd: dir });
+    const proc = startCli(
+      ['bridge', '-c', writeConfig(dir, testBridgeConfig({ dir, url: 'embedded', embeddedPort: port }))],
+      { cwd: dir },
+    );
     const exit = await proc.exited;
     assert.notEqual(exit.code, 0);
     const lines = proc.stderr.trim().split('\n');

@@ -71,13 +71,20 @@ describe('bridge CLI on a real mosquitto', function () {
   it('turingpi-mqtt power all status --json prints every node as JSON', async () => {
     const result = await runCli(['power', 'all', 'status', '--json', '-c', configFile], { cwd: dir });
     assert.equal(result.code, 0, result.stderr);
-    const answer = JSON.parse(result.stdout) as { status: string; data: { node: number; power: string }[]; transaction: string };
+    const answer = JSON.parse(result.stdout) as {
+      status: string;
+      data: { node: number; power: string }[];
+      transaction: string;
+    };
     assert.equal(answer.status, 'ok');
-    assert.deepEqual(answer.data.map((r) => `${r.node}:${r.power}`), ['1:ON', '2:ON', '3:OFF', '4:ON', '5:ON', '6:ON', '7:ON']);
+    assert.deepEqual(
+      answer.data.map((r) => `${r.node}:${r.power}`),
+      ['1:ON', '2:ON', '3:OFF', '4:ON', '5:ON', '6:ON', '7:ON'],
+    );
     assert.equal(typeof answer.transaction, 'string');
   });
 
-  it('turingpi-mqtt power 9 on exits 1 with the bridge\'s reason', async () => {
+  it("turingpi-mqtt power 9 on exits 1 with the bridge's reason", async () => {
     const result = await runCli(['power', '9', 'on', '-c', configFile], { cwd: dir });
     assert.equal(result.code, 1);
     assert.match(result.stdout + result.stderr, /unknown node 9/);

@@ -8,7 +8,10 @@ import { repoPath } from '../support/paths.js';
  * statically; what it imports dynamically comes only when that code path runs.
  */
 interface Metafile {
-  outputs: Record<string, { inputs: Record<string, unknown>; imports: { path: string; kind: string; external?: boolean }[] }>;
+  outputs: Record<
+    string,
+    { inputs: Record<string, unknown>; imports: { path: string; kind: string; external?: boolean }[] }
+  >;
 }
 
 const META = repoPath('dist/bundle-meta.json');
@@ -32,12 +35,19 @@ function loadedModules(meta: Metafile, entries: string[]): string[] {
     const file = stack.pop() as string;
     if (seen.has(file)) continue;
     seen.add(file);
-    for (const i of meta.outputs[file]?.imports ?? []) if (!i.external && i.kind === 'import-statement') stack.push(i.path);
+    for (const i of meta.outputs[file]?.imports ?? [])
+      if (!i.external && i.kind === 'import-statement') stack.push(i.path);
   }
   return [...seen].flatMap((file) => Object.keys(meta.outputs[file]?.inputs ?? {}));
 }
 
-const offenders = (modules: string[], unwanted: RegExp[]): string[] => [...new Set(modules.filter((m) => unwanted.some((re) => re.test(m))).map((m) => m.replace(/^(node_modules\/(@[^/]+\/)?[^/]+)\/.*/, '$1')))];
+const offenders = (modules: string[], unwanted: RegExp[]): string[] => [
+  ...new Set(
+    modules
+      .filter((m) => unwanted.some((re) => re.test(m)))
+      .map((m) => m.replace(/^(node_modules\/(@[^/]+\/)?[^/]+)\/.*/, '$1')),
+  ),
+];
 
 describe('the bundle: what each role loads', () => {
   before(() => {
@@ -47,8 +57,16 @@ describe('the bundle: what each role loads', () => {
   it('the agent, after reading its config in a worker thread: no YAML, schema, systeminformation, broker or board code', () => {
     const meta = load();
     const agent = loadedModules(meta, ['dist/src/cli.js', outputOf(meta, 'dist/src/app/agent.js')]);
-    assert.ok(agent.includes('dist/src/agent/kernel.js') && agent.some((m) => m.startsWith('node_modules/mqtt/')), 'the analysis finds the agent\'s own modules');
-    const unwanted = [/^node_modules\/(zod|yaml|systeminformation|aedes|selfsigned|croner)\//, /^dist\/src\/board\//, /^dist\/src\/config\/(load|schema|parse|checks)\.js$/, /^dist\/src\/app\/bridge\.js$/];
+    assert.ok(
+      agent.includes('dist/src/agent/kernel.js') && agent.some((m) => m.startsWith('node_modules/mqtt/')),
+      "the analysis finds the agent's own modules",
+    );
+    const unwanted = [
+      /^node_modules\/(zod|yaml|systeminformation|aedes|selfsigned|croner)\//,
+      /^dist\/src\/board\//,
+      /^dist\/src\/config\/(load|schema|parse|checks)\.js$/,
+      /^dist\/src\/app\/bridge\.js$/,
+    ];
     assert.deepEqual(offenders(agent, unwanted), []);
     // And the config loader itself runs in the worker: its entry has them.
     const worker = loadedModules(meta, ['dist/src/config/load-worker.js']);
@@ -57,7 +75,11 @@ describe('the bundle: what each role loads', () => {
 
   it('the bridge: no embedded broker, certificates, systeminformation or board drivers unless its config names them', () => {
     const meta = load();
-    const bridge = loadedModules(meta, ['dist/src/cli.js', outputOf(meta, 'dist/src/config/load.js'), outputOf(meta, 'dist/src/app/bridge.js')]);
+    const bridge = loadedModules(meta, [
+      'dist/src/cli.js',
+      outputOf(meta, 'dist/src/config/load.js'),
+      outputOf(meta, 'dist/src/app/bridge.js'),
+    ]);
     assert.ok(bridge.includes('dist/src/app/bridge.js'));
     // embedded-broker.js is there, but it imports aedes only when it starts.
     // (Small helpers of a board's, such as the Turing Pi 2 firmware's names, may be there.)
@@ -69,9 +91,15 @@ describe('the bundle: what each role loads', () => {
     assert.deepEqual(offenders(bridge, unwanted), []);
   });
 
-  it('no role loads MQTT.js\'s WebSocket, SOCKS or TLS transports for an mqtt:// URL (they come from node_modules when used)', () => {
+  it("no role loads MQTT.js's WebSocket, SOCKS or TLS transports for an mqtt:// URL (they come from node_modules when used)", () => {
     const meta = load();
     const all = Object.values(meta.outputs).flatMap((o) => Object.keys(o.inputs));
-    assert.deepEqual(offenders(all, [/^node_modules\/(ws|socks|ip-address|smart-buffer|thread-stream)\//, /^node_modules\/mqtt\/build\/lib\/connect\/(ws|socks|tls)\.js$/]), []);
+    assert.deepEqual(
+      offenders(all, [
+        /^node_modules\/(ws|socks|ip-address|smart-buffer|thread-stream)\//,
+        /^node_modules\/mqtt\/build\/lib\/connect\/(ws|socks|tls)\.js$/,
+      ]),
+      [],
+    );
   });
 });

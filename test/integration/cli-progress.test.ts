@@ -1,5 +1,13 @@
 import assert from 'node:assert/strict';
-import { runCli, startBridge, startCli, tempDir, testBridgeConfig, writeConfig, type CliProcess } from '../support/cli.js';
+import {
+  runCli,
+  startBridge,
+  startCli,
+  tempDir,
+  testBridgeConfig,
+  writeConfig,
+  type CliProcess,
+} from '../support/cli.js';
 import { requireMosquitto, startMosquitto, type Mosquitto } from '../support/mosquitto.js';
 import { freePort } from '../support/ports.js';
 import { Recorder } from '../support/recorder.js';
@@ -112,7 +120,10 @@ describe('turingpi-mqtt power: progress while it waits', function () {
     const port = new URL(broker.url).port;
     assert.match(
       result.stdout,
-      new RegExp(`^error: no answer from the bridge within 1 s: the action may still be under way; follow it with mosquitto_sub -h 127\\.0\\.0\\.1 -p ${port} -t '${BASE}/bridge/event' -v$`, 'm'),
+      new RegExp(
+        `^error: no answer from the bridge within 1 s: the action may still be under way; follow it with mosquitto_sub -h 127\\.0\\.0\\.1 -p ${port} -t '${BASE}/bridge/event' -v$`,
+        'm',
+      ),
     );
     // And it was: the node goes off after the CLI gave up.
     await recorder.waitForPayload(`${BASE}/node/${NODE}/power`, 'OFF', 15_000, from);

@@ -31,7 +31,9 @@ describe('turingpi-mqtt command line', function () {
     symlinkSync(cli, bin);
     chmodSync(cli, 0o755);
     const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      execFile(bin, ['--version'], (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }));
+      execFile(bin, ['--version'], (error, stdout, stderr) =>
+        resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
+      );
     });
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout.trim(), /^\d+\.\d+\.\d+/);
@@ -40,7 +42,8 @@ describe('turingpi-mqtt command line', function () {
   it('--help lists the commands and exits 0', async () => {
     const result = await runCli(['--help']);
     assert.equal(result.code, 0);
-    for (const word of ['bridge', 'agent', 'validate', 'power']) assert.match(result.stdout, new RegExp(`turingpi-mqtt ${word}|\\[${word}\\]`));
+    for (const word of ['bridge', 'agent', 'validate', 'power'])
+      assert.match(result.stdout, new RegExp(`turingpi-mqtt ${word}|\\[${word}\\]`));
   });
 
   it('validate exits 0 for a valid config', async () => {
@@ -54,12 +57,16 @@ describe('turingpi-mqtt command line', function () {
   it('validate exits 2 and places every problem at FILE:LINE:COL, without a stack trace', async () => {
     const dir = tempDir();
     const file = path.join(dir, 'bad.yaml');
-    writeFileSync(file, ['mqtt:', '  url: ftp://example.com', 'board:', '  poll_interval: soon', '  colour: blue', ''].join('\n'));
+    writeFileSync(
+      file,
+      ['mqtt:', '  url: ftp://example.com', 'board:', '  poll_interval: soon', '  colour: blue', ''].join('\n'),
+    );
     const result = await runCli(['validate', '-c', file]);
     assert.equal(result.code, 2);
     const lines = result.stdout.trim().split('\n');
     assert.equal(lines.length, 3, result.stdout);
-    for (const line of lines) assert.match(line, new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+ [a-z_.]+: .+`));
+    for (const line of lines)
+      assert.match(line, new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+ [a-z_.]+: .+`));
     assert.match(result.stdout, /:2:\d+ mqtt\.url: /);
     assert.match(result.stdout, /:4:\d+ board\.poll_interval: /);
     assert.match(result.stdout, /:5:\d+ board\.colour: /);

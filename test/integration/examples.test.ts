@@ -21,8 +21,12 @@ const NAMES = ['MQTT_PASSWORD', 'TPI_BMC_PASSWORD'];
 
 function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, [cliPath(), ...args], { cwd: repoRoot(), env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' }, timeout: 20_000 }, (error, stdout, stderr) =>
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stdout, stderr }),
+    const child = execFile(
+      process.execPath,
+      [cliPath(), ...args],
+      { cwd: repoRoot(), env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' }, timeout: 20_000 },
+      (error, stdout, stderr) =>
+        resolve({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stdout, stderr }),
     );
     child.stdin?.end();
   });
@@ -82,12 +86,20 @@ describe('one set of names', () => {
 
   it('config, unit and docker files cite the docs, never documents the repository does not have', () => {
     const cited: string[] = [];
-    const dirs = ['config', 'config/systemd', 'config/systemd/turingpi-mqtt-bridge.service.d', 'config/polkit', 'docker', 'docker/mosquitto'];
+    const dirs = [
+      'config',
+      'config/systemd',
+      'config/systemd/turingpi-mqtt-bridge.service.d',
+      'config/polkit',
+      'docker',
+      'docker/mosquitto',
+    ];
     for (const dir of dirs) {
       for (const name of readdirSync(repoPath(dir), { withFileTypes: true })) {
         if (!name.isFile()) continue;
         const text = readFileSync(repoPath(dir, name.name), 'utf8');
-        for (const m of text.matchAll(/HARDWARE\.md|ARCHITECTURE\.md|SPEC\b|README, "/g)) cited.push(`${dir}/${name.name}: ${m[0]}`);
+        for (const m of text.matchAll(/HARDWARE\.md|ARCHITECTURE\.md|SPEC\b|README, "/g))
+          cited.push(`${dir}/${name.name}: ${m[0]}`);
       }
     }
     assert.deepEqual(cited, []);

@@ -18,14 +18,19 @@ interface PackedFile {
 
 function packList(): Promise<PackedFile[]> {
   return new Promise((resolve, reject) => {
-    execFile('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: repoRoot(), maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-      if (error) {
-        reject(new Error(`npm pack --dry-run failed: ${stderr || error.message}`));
-        return;
-      }
-      const [packed] = JSON.parse(stdout) as { files: PackedFile[] }[];
-      resolve(packed?.files ?? []);
-    });
+    execFile(
+      'npm',
+      ['pack', '--dry-run', '--json', '--ignore-scripts'],
+      { cwd: repoRoot(), maxBuffer: 16 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        if (error) {
+          reject(new Error(`npm pack --dry-run failed: ${stderr || error.message}`));
+          return;
+        }
+        const [packed] = JSON.parse(stdout) as { files: PackedFile[] }[];
+        resolve(packed?.files ?? []);
+      },
+    );
   });
 }
 
@@ -104,17 +109,31 @@ describe('the npm package', function () {
   });
 
   it('runs the bundle (scripts/bundle.ts): only its files as JavaScript, each import packed or a dependency', () => {
-    const pkg = JSON.parse(readFileSync(repoPath('package.json'), 'utf8')) as { dependencies: Record<string, string>; optionalDependencies?: Record<string, string> };
+    const pkg = JSON.parse(readFileSync(repoPath('package.json'), 'utf8')) as {
+      dependencies: Record<string, string>;
+      optionalDependencies?: Record<string, string>;
+    };
     const js = paths.filter((p) => p.endsWith('.js'));
     const bundle = /^dist\/src\/(cli\.js|index\.js|config\/load-worker\.js|chunks\/[\w-]+\.js)$/;
-    assert.deepEqual(js.filter((p) => !bundle.test(p)), [], 'compiled modules that the bundle replaces are not shipped');
-    assert.ok(js.some((p) => p.startsWith('dist/src/chunks/')), 'no chunks packed');
+    assert.deepEqual(
+      js.filter((p) => !bundle.test(p)),
+      [],
+      'compiled modules that the bundle replaces are not shipped',
+    );
+    assert.ok(
+      js.some((p) => p.startsWith('dist/src/chunks/')),
+      'no chunks packed',
+    );
     const dependencies = new Set([...Object.keys(pkg.dependencies), ...Object.keys(pkg.optionalDependencies ?? {})]);
     const builtins = new Set(builtinModules);
     for (const file of js) {
       const text = readFileSync(repoPath(file), 'utf8');
       // The minified output's imports: statements (import{a}from"x"; import"x"), import("x"), require("x").
-      const patterns = [/(?:^|[;\n])\s*(?:import|export)\b[^;"'\n]*?(?:from)?\s*["']([^"']+)["']/g, /\bimport\(\s*["']([^"']+)["']\s*\)/g, /\brequire\(\s*["']([^"']+)["']\s*\)/g];
+      const patterns = [
+        /(?:^|[;\n])\s*(?:import|export)\b[^;"'\n]*?(?:from)?\s*["']([^"']+)["']/g,
+        /\bimport\(\s*["']([^"']+)["']\s*\)/g,
+        /\brequire\(\s*["']([^"']+)["']\s*\)/g,
+      ];
       const specifiers = patterns.flatMap((re) => [...text.matchAll(re)].map((m) => m[1] as string));
       for (const spec of specifiers) {
         if (spec.startsWith('.')) {
@@ -122,8 +141,13 @@ describe('the npm package', function () {
           assert.ok(paths.includes(target), `${file} imports ${spec}, which is not in the package`);
           continue;
         }
-        const name = spec.replace(/^node:/, '').startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0] ?? spec;
-        assert.ok(builtins.has(spec.replace(/^node:/, '')) || builtins.has(name) || dependencies.has(name), `${file} imports ${spec}: neither node's nor a dependency`);
+        const name = spec.replace(/^node:/, '').startsWith('@')
+          ? spec.split('/').slice(0, 2).join('/')
+          : (spec.split('/')[0] ?? spec);
+        assert.ok(
+          builtins.has(spec.replace(/^node:/, '')) || builtins.has(name) || dependencies.has(name),
+          `${file} imports ${spec}: neither node's nor a dependency`,
+        );
       }
     }
   });
@@ -137,7 +161,10 @@ describe('the npm package', function () {
         const match = /^\s*(password|token|api_key)\s*:\s*(\S+)/.exec(line.replace(/#.*/, ''));
         if (!match) continue;
         const value = match[2] ?? '';
-        assert.ok(/^\$\{[A-Z0-9_]+\}$/.test(value) || value === 'null' || value === '~', `${file}: ${match[1]} written in clear (${line.trim()})`);
+        assert.ok(
+          /^\$\{[A-Z0-9_]+\}$/.test(value) || value === 'null' || value === '~',
+          `${file}: ${match[1]} written in clear (${line.trim()})`,
+        );
       }
     }
   });

@@ -65,7 +65,15 @@ function dockerIgnorePatterns(): RegExp[] {
     .split('\n')
     .map((l) => l.trim())
     .filter((l) => l && !l.startsWith('#'))
-    .map((p) => new RegExp(`^${p.replace(/\./g, '\\.').replace(/\*\*\//g, '(.*/)?').replace(/\*/g, '[^/]*')}(/.*)?$`));
+    .map(
+      (p) =>
+        new RegExp(
+          `^${p
+            .replace(/\./g, '\\.')
+            .replace(/\*\*\//g, '(.*/)?')
+            .replace(/\*/g, '[^/]*')}(/.*)?$`,
+        ),
+    );
 }
 
 /** Whether .dockerignore keeps `file` out of the build context. */
@@ -89,14 +97,26 @@ describe('docker/', function () {
     assert.ok(users.length > 0, 'the runtime stage sets no USER');
     assert.ok(!['root', '0', '0:0'].includes(users.at(-1) ?? ''), `runs as ${users.at(-1)}`);
     // Production dependencies only: the runtime's node_modules come from a stage that omits dev.
-    const deps = stages.find((s) => runtime.instructions.some((i) => i.keyword === 'COPY' && copyOf(i.args).from === s.name && copyOf(i.args).sources.some((src) => src.endsWith('node_modules'))));
+    const deps = stages.find((s) =>
+      runtime.instructions.some(
+        (i) =>
+          i.keyword === 'COPY' &&
+          copyOf(i.args).from === s.name &&
+          copyOf(i.args).sources.some((src) => src.endsWith('node_modules')),
+      ),
+    );
     assert.ok(deps, 'node_modules are not copied from a stage');
-    assert.ok(deps.instructions.some((i) => i.keyword === 'RUN' && /npm ci\b.*--omit=dev/.test(i.args)), `stage ${deps.name} does not install with --omit=dev`);
+    assert.ok(
+      deps.instructions.some((i) => i.keyword === 'RUN' && /npm ci\b.*--omit=dev/.test(i.args)),
+      `stage ${deps.name} does not install with --omit=dev`,
+    );
   });
 
   it('copies only files that exist and that .dockerignore lets into the context', () => {
     const ignored = dockerIgnorePatterns();
-    const copied = stages.flatMap((s) => s.instructions.filter((i) => i.keyword === 'COPY').map((i) => copyOf(i.args))).filter((c) => !c.from);
+    const copied = stages
+      .flatMap((s) => s.instructions.filter((i) => i.keyword === 'COPY').map((i) => copyOf(i.args)))
+      .filter((c) => !c.from);
     assert.ok(copied.length > 0);
     for (const copy of copied) {
       for (const source of copy.sources) {
@@ -109,7 +129,13 @@ describe('docker/', function () {
       }
     }
     // And what must stay out does: tests, local state, secrets.
-    for (const file of ['test/support/cli.ts', 'data/bridge.json', '.env', 'certs/client.key', 'node_modules/mqtt/package.json']) {
+    for (const file of [
+      'test/support/cli.ts',
+      'data/bridge.json',
+      '.env',
+      'certs/client.key',
+      'node_modules/mqtt/package.json',
+    ]) {
       assert.ok(ignoredByDocker(file, ignored), `${file} would be sent to the Docker build`);
     }
   });
@@ -129,7 +155,9 @@ describe('docker/', function () {
           // The build stage compiled /src (this repository); the deps stage installed /app/node_modules.
           const fromRepo = source.replace(/^\/(src|app)\//, '');
           for (const file of expand(fromRepo)) {
-            const target = copy.dest.endsWith('/') ? path.join(app, copy.dest, path.basename(file)) : path.join(app, copy.dest === './' ? path.basename(file) : copy.dest);
+            const target = copy.dest.endsWith('/')
+              ? path.join(app, copy.dest, path.basename(file))
+              : path.join(app, copy.dest === './' ? path.basename(file) : copy.dest);
             mkdirSync(path.dirname(target), { recursive: true });
             if (file === 'node_modules') symlinkSync(repoPath('node_modules'), target);
             else cpSync(repoPath(file), target, { recursive: true });
@@ -147,10 +175,12 @@ describe('docker/', function () {
       assert.equal(entrypoint[0], 'node');
       assert.ok(existsSync(path.join(app, entrypoint[1] ?? '')), `${entrypoint[1]} is not in the image`);
       const env = Object.fromEntries(
-        (runtime?.instructions ?? []).filter((i) => i.keyword === 'ENV').map((i) => {
-          const [key = '', ...value] = i.args.split('=');
-          return [key.trim(), value.join('=').trim()];
-        }),
+        (runtime?.instructions ?? [])
+          .filter((i) => i.keyword === 'ENV')
+          .map((i) => {
+            const [key = '', ...value] = i.args.split('=');
+            return [key.trim(), value.join('=').trim()];
+          }),
       );
       assert.equal(env.NODE_OPTIONS, '--max-semi-space-size=1');
       // The example config as compose mounts it, pointed at the test broker and a writable /data.
@@ -180,20 +210,29 @@ describe('docker/', function () {
 
   it('compose: mosquitto with set_tcp_nodelay, and the bridge built from the Dockerfile with the same command', () => {
     const compose = parseYaml(readFileSync(repoPath('docker/compose.yaml'), 'utf8')) as {
-      services: Record<string, { build?: { context: string; dockerfile: string }; command?: string[]; volumes?: string[]; image?: string }>;
+      services: Record<
+        string,
+        { build?: { context: string; dockerfile: string }; command?: string[]; volumes?: string[]; image?: string }
+      >;
     };
     const { bridge, mosquitto } = compose.services;
     assert.ok(bridge?.build && mosquitto, 'services bridge (built) and mosquitto');
     const context = path.resolve(repoPath('docker'), bridge.build.context);
     assert.equal(context, repoRoot());
-    assert.ok(existsSync(path.join(context, bridge.build.dockerfile)), `${bridge.build.dockerfile} not found from the context`);
+    assert.ok(
+      existsSync(path.join(context, bridge.build.dockerfile)),
+      `${bridge.build.dockerfile} not found from the context`,
+    );
     assert.deepEqual(bridge.command, jsonArray(runtime?.instructions.find((i) => i.keyword === 'CMD')?.args ?? '[]'));
     for (const volume of [...(bridge.volumes ?? []), ...(mosquitto.volumes ?? [])]) {
       const source = volume.split(':')[0] ?? '';
       if (!source.startsWith('./')) continue;
       // The bridge's config is the user's copy of the example (README, Docker).
       const file = source === './turingpi-mqtt.yaml' ? './turingpi-mqtt.example.yaml' : source;
-      assert.ok(existsSync(path.join(repoPath('docker'), file)), `compose mounts ${source}: docker/${file} does not exist`);
+      assert.ok(
+        existsSync(path.join(repoPath('docker'), file)),
+        `compose mounts ${source}: docker/${file} does not exist`,
+      );
     }
     const conf = readFileSync(repoPath('docker/mosquitto/mosquitto.conf'), 'utf8');
     assert.match(conf, /^set_tcp_nodelay true$/m);
@@ -201,7 +240,9 @@ describe('docker/', function () {
     assert.match(conf, /^allow_anonymous false$/m);
     assert.match(conf, /^password_file \/mosquitto\/data\/passwd$/m);
     assert.match(conf, /^max_packet_size \d+$/m);
-    const example = parseYaml(readFileSync(repoPath('docker/turingpi-mqtt.example.yaml'), 'utf8')) as { mqtt: Record<string, unknown> };
+    const example = parseYaml(readFileSync(repoPath('docker/turingpi-mqtt.example.yaml'), 'utf8')) as {
+      mqtt: Record<string, unknown>;
+    };
     assert.equal(example.mqtt.username, 'turingpi');
     assert.equal(example.mqtt.password, '${MQTT_PASSWORD}');
   });
@@ -226,7 +267,10 @@ function unitSection(text: string, section: string): [string, string][] {
   return lines;
 }
 
-function systemdAnalyze(unitFile: string, args: string[] = ['verify']): Promise<{ code: number; output: string } | null> {
+function systemdAnalyze(
+  unitFile: string,
+  args: string[] = ['verify'],
+): Promise<{ code: number; output: string } | null> {
   return new Promise((resolve) => {
     execFile('systemd-analyze', [...args, unitFile], (error, stdout, stderr) => {
       if (error && (error as NodeJS.ErrnoException).code === 'ENOENT') resolve(null);
@@ -250,18 +294,27 @@ describe('systemd units', function () {
       const [user] = value('User');
       assert.ok(user && user !== 'root', `User=${user}`);
       // The flags docs/performance.md measures (npm run bench runs each role with its unit's).
-      const shipped = role === 'agent' ? '"NODE_OPTIONS=--jitless --max-semi-space-size=1"' : 'NODE_OPTIONS=--max-semi-space-size=1';
+      const shipped =
+        role === 'agent' ? '"NODE_OPTIONS=--jitless --max-semi-space-size=1"' : 'NODE_OPTIONS=--max-semi-space-size=1';
       assert.ok(value('Environment').includes(shipped), value('Environment').join(', '));
       // A bare name: systemd's fixed search path finds /usr/local/bin and /usr/bin alike.
       assert.match(value('ExecStart')[0] ?? '', new RegExp(`^turingpi-mqtt ${role} -c /etc/turingpi-mqtt/`));
       if (role === 'bridge') {
-        assert.ok(value('SupplementaryGroups').join(' ').split(/\s+/).includes('i2c'), 'the bridge is not in the i2c group');
+        assert.ok(
+          value('SupplementaryGroups').join(' ').split(/\s+/).includes('i2c'),
+          'the bridge is not in the i2c group',
+        );
         assert.deepEqual(value('RestartPreventExitStatus'), ['2'], 'a config error (exit 2) would restart in a loop');
         // Issue 13: the bus lock's directory, for the i2c group only, the same the compose file mounts.
         assert.deepEqual(value('ExecStartPre'), [`+/usr/bin/install -d -o root -g i2c -m 2770 ${LOCK_DIRECTORY}`]);
         assert.deepEqual(value('ReadWritePaths'), [`-${LOCK_DIRECTORY}`]);
-        const compose = parseYaml(readFileSync(repoPath('docker/compose.yaml'), 'utf8')) as { services: { bridge: { volumes: string[] } } };
-        assert.ok(compose.services.bridge.volumes.includes(`${LOCK_DIRECTORY}:${LOCK_DIRECTORY}`), 'compose mounts another lock directory');
+        const compose = parseYaml(readFileSync(repoPath('docker/compose.yaml'), 'utf8')) as {
+          services: { bridge: { volumes: string[] } };
+        };
+        assert.ok(
+          compose.services.bridge.volumes.includes(`${LOCK_DIRECTORY}:${LOCK_DIRECTORY}`),
+          'compose mounts another lock directory',
+        );
       }
     });
 
@@ -269,7 +322,13 @@ describe('systemd units', function () {
       // The command is not installed here: the copy names the built one by its full path.
       const dir = tempDir('tpm-units-');
       const copy = path.join(dir, path.basename(file));
-      writeFileSync(copy, readFileSync(file, 'utf8').replace(/^ExecStart=turingpi-mqtt /m, `ExecStart=${process.execPath} ${repoPath('dist/src/cli.js')} `));
+      writeFileSync(
+        copy,
+        readFileSync(file, 'utf8').replace(
+          /^ExecStart=turingpi-mqtt /m,
+          `ExecStart=${process.execPath} ${repoPath('dist/src/cli.js')} `,
+        ),
+      );
       const result = await systemdAnalyze(copy);
       if (result === null) {
         if (process.env.CI === 'true') assert.fail('systemd-analyze is missing (package systemd)');
@@ -284,14 +343,26 @@ describe('systemd units', function () {
     it('systemd-analyze verify finds nothing to say about the agent with the drop-in, nor the boot unit', async function () {
       const dir = tempDir('tpm-units-');
       const agent = path.join(dir, 'turingpi-mqtt-agent.service');
-      writeFileSync(agent, readFileSync(units.agent, 'utf8').replace(/^ExecStart=turingpi-mqtt /m, `ExecStart=${process.execPath} ${repoPath('dist/src/cli.js')} `));
+      writeFileSync(
+        agent,
+        readFileSync(units.agent, 'utf8').replace(
+          /^ExecStart=turingpi-mqtt /m,
+          `ExecStart=${process.execPath} ${repoPath('dist/src/cli.js')} `,
+        ),
+      );
       mkdirSync(`${agent}.d`);
-      writeFileSync(path.join(`${agent}.d`, 'kubernetes.conf'), readFileSync(repoPath('config/kubernetes/turingpi-mqtt-agent.service.d/kubernetes.conf'), 'utf8'));
+      writeFileSync(
+        path.join(`${agent}.d`, 'kubernetes.conf'),
+        readFileSync(repoPath('config/kubernetes/turingpi-mqtt-agent.service.d/kubernetes.conf'), 'utf8'),
+      );
       const boot = path.join(dir, 'turingpi-drain-uncordon.service');
       // The script is not installed here: the copy names the shipped one by its full path.
       writeFileSync(
         boot,
-        readFileSync(repoPath('config/kubernetes/turingpi-drain-uncordon.service'), 'utf8').replace(/^ExecStart=\/usr\/local\/sbin\/turingpi-drain /m, `ExecStart=${repoPath('config/kubernetes/turingpi-drain')} `),
+        readFileSync(repoPath('config/kubernetes/turingpi-drain-uncordon.service'), 'utf8').replace(
+          /^ExecStart=\/usr\/local\/sbin\/turingpi-drain /m,
+          `ExecStart=${repoPath('config/kubernetes/turingpi-drain')} `,
+        ),
       );
       for (const unit of [agent, boot]) {
         const result = await systemdAnalyze(unit);
@@ -305,13 +376,32 @@ describe('systemd units', function () {
     });
 
     it('the kubeconfig is where the agent (ProtectHome=true) can read it, and the budget fits the agent limit', () => {
-      const dropIn = unitSection(readFileSync(repoPath('config/kubernetes/turingpi-mqtt-agent.service.d/kubernetes.conf'), 'utf8'), 'Service');
-      const env = Object.fromEntries(dropIn.filter(([k]) => k === 'Environment').map(([, v]) => v.split('=', 2) as [string, string]));
-      assert.match(unitSection(readFileSync(units.agent, 'utf8'), 'Service').map(([k, v]) => `${k}=${v}`).join('\n'), /^ProtectHome=true$/m);
-      assert.ok(env['KUBECONFIG'] && !/^\/(home|root|run\/user)\//.test(env['KUBECONFIG']), `KUBECONFIG=${env['KUBECONFIG']}`);
+      const dropIn = unitSection(
+        readFileSync(repoPath('config/kubernetes/turingpi-mqtt-agent.service.d/kubernetes.conf'), 'utf8'),
+        'Service',
+      );
+      const env = Object.fromEntries(
+        dropIn.filter(([k]) => k === 'Environment').map(([, v]) => v.split('=', 2) as [string, string]),
+      );
+      assert.match(
+        unitSection(readFileSync(units.agent, 'utf8'), 'Service')
+          .map(([k, v]) => `${k}=${v}`)
+          .join('\n'),
+        /^ProtectHome=true$/m,
+      );
+      assert.ok(
+        env['KUBECONFIG'] && !/^\/(home|root|run\/user)\//.test(env['KUBECONFIG']),
+        `KUBECONFIG=${env['KUBECONFIG']}`,
+      );
       // The default power.graceful_timeout (the agent's command limit) is 120 s.
-      assert.ok(Number(env['TURINGPI_DRAIN_TIMEOUT']) <= 120 - 15, `TURINGPI_DRAIN_TIMEOUT=${env['TURINGPI_DRAIN_TIMEOUT']}`);
-      const boot = unitSection(readFileSync(repoPath('config/kubernetes/turingpi-drain-uncordon.service'), 'utf8'), 'Service');
+      assert.ok(
+        Number(env['TURINGPI_DRAIN_TIMEOUT']) <= 120 - 15,
+        `TURINGPI_DRAIN_TIMEOUT=${env['TURINGPI_DRAIN_TIMEOUT']}`,
+      );
+      const boot = unitSection(
+        readFileSync(repoPath('config/kubernetes/turingpi-drain-uncordon.service'), 'utf8'),
+        'Service',
+      );
       assert.ok(boot.some(([k, v]) => k === 'Environment' && v === `KUBECONFIG=${env['KUBECONFIG']}`));
     });
   });
@@ -324,7 +414,10 @@ describe('systemd units', function () {
       const dir = tempDir('tpm-units-');
       const copy = path.join(dir, 'turingpi-mqtt-bridge.service');
       const text = readFileSync(units.bridge, 'utf8');
-      writeFileSync(copy, text.replace(/^ExecStart=turingpi-mqtt /m, `ExecStart=${process.execPath} ${repoPath('dist/src/cli.js')} `));
+      writeFileSync(
+        copy,
+        text.replace(/^ExecStart=turingpi-mqtt /m, `ExecStart=${process.execPath} ${repoPath('dist/src/cli.js')} `),
+      );
       if (withDropIn) {
         mkdirSync(`${copy}.d`);
         writeFileSync(path.join(`${copy}.d`, 'tpi2.conf'), readFileSync(dropIn, 'utf8'));

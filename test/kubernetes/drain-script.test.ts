@@ -71,12 +71,25 @@ function run(args: string[], env: Record<string, string> = {}, dir = setUp()): P
       SCRIPT,
       args,
       {
-        env: { PATH: `${path.join(dir, 'bin')}:${process.env['PATH'] ?? '/usr/bin:/bin'}`, FAKE_DIR: dir, TURINGPI_DRAIN_NODE: 'node3', ...env },
+        env: {
+          PATH: `${path.join(dir, 'bin')}:${process.env['PATH'] ?? '/usr/bin:/bin'}`,
+          FAKE_DIR: dir,
+          TURINGPI_DRAIN_NODE: 'node3',
+          ...env,
+        },
         timeout: 120_000,
       },
       (error, _stdout, stderr) => {
-        const calls = existsSync(path.join(dir, 'calls')) ? readFileSync(path.join(dir, 'calls'), 'utf8').split('\n').filter(Boolean) : [];
-        resolve({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stderr, calls, seconds: (Date.now() - started) / 1000, dir });
+        const calls = existsSync(path.join(dir, 'calls'))
+          ? readFileSync(path.join(dir, 'calls'), 'utf8').split('\n').filter(Boolean)
+          : [];
+        resolve({
+          code: error ? (typeof error.code === 'number' ? error.code : null) : 0,
+          stderr,
+          calls,
+          seconds: (Date.now() - started) / 1000,
+          dir,
+        });
       },
     );
   });
@@ -100,8 +113,14 @@ describe('config/kubernetes/turingpi-drain with a fake kubectl', function () {
     const r = await run(['poweroff']);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(verbs(r), ['kubectl get', 'kubectl patch', 'kubectl drain', 'systemctl poweroff']);
-    assert.match(r.calls[1] ?? '', /patch node node3 --type=merge -p .*"unschedulable":true.*"turingpi-mqtt\/cordoned-by":"turingpi-drain"/);
-    assert.match(r.calls[2] ?? '', /^kubectl --request-timeout=10s drain node3 --ignore-daemonsets --delete-emptydir-data --timeout=\d+s$/);
+    assert.match(
+      r.calls[1] ?? '',
+      /patch node node3 --type=merge -p .*"unschedulable":true.*"turingpi-mqtt\/cordoned-by":"turingpi-drain"/,
+    );
+    assert.match(
+      r.calls[2] ?? '',
+      /^kubectl --request-timeout=10s drain node3 --ignore-daemonsets --delete-emptydir-data --timeout=\d+s$/,
+    );
     assert.deepEqual(state(r.dir), { unschedulable: 'true', marker: 'turingpi-drain' });
   });
 
@@ -177,7 +196,11 @@ describe('config/kubernetes/turingpi-drain with a fake kubectl', function () {
   });
 
   it('uncordon-at-boot waits for the API server, and gives up after TURINGPI_DRAIN_BOOT_WAIT', async () => {
-    const r = await run(['uncordon-at-boot'], { FAKE_FAIL: 'get', TURINGPI_DRAIN_BOOT_WAIT: '6' }, setUp({ unschedulable: true, marker: true }));
+    const r = await run(
+      ['uncordon-at-boot'],
+      { FAKE_FAIL: 'get', TURINGPI_DRAIN_BOOT_WAIT: '6' },
+      setUp({ unschedulable: true, marker: true }),
+    );
     assert.equal(r.code, 3);
     assert.ok(verbs(r).filter((v) => v === 'kubectl get').length >= 2, 'it asked more than once');
     assert.ok(!verbs(r).includes('kubectl patch'));

@@ -26,7 +26,12 @@ describe('MqttConnection', function () {
   function connect(): MqttConnection {
     connection = new MqttConnection({
       url: broker.url,
-      options: { clientId: 'under-test', clean: true, reconnectPeriod: 0, will: { topic: 'x/bridge/state', payload: Buffer.from('offline'), qos: 1, retain: true } },
+      options: {
+        clientId: 'under-test',
+        clean: true,
+        reconnectPeriod: 0,
+        will: { topic: 'x/bridge/state', payload: Buffer.from('offline'), qos: 1, retain: true },
+      },
       logger: silentLogger(),
       backoff: { initialMs: 50, maxMs: 200 },
     });
@@ -41,7 +46,10 @@ describe('MqttConnection', function () {
     assert.equal(await c.publishState('x/node/3/power', 'ON'), false);
     assert.equal(await c.publishState('x/node/3/power', 'OFF'), true);
     await rec.waitForPayload('x/node/3/power', 'OFF');
-    assert.deepEqual(rec.since(0, 'x/node/3/power').map((m) => m.payload), ['ON', 'OFF']);
+    assert.deepEqual(
+      rec.since(0, 'x/node/3/power').map((m) => m.payload),
+      ['ON', 'OFF'],
+    );
   });
 
   it('after the broker drops it: reconnects, renews subscriptions and republishes its state', async () => {
@@ -89,7 +97,7 @@ describe('MqttConnection', function () {
     return writes.filter((w) => w.includes('x/'));
   }
 
-  it('sends a flushed message (a command\'s answer) in a write of its own, ahead of what the same tick publishes', async () => {
+  it("sends a flushed message (a command's answer) in a write of its own, ahead of what the same tick publishes", async () => {
     const c = connect();
     await c.start();
     const tick = (flush: boolean, power: string) => async () => {
@@ -113,13 +121,20 @@ describe('MqttConnection', function () {
   });
 
   it('fails fast with a reason a person can act on when asked to (the CLI client)', async () => {
-    const c = new MqttConnection({ url: 'mqtt://127.0.0.1:1', options: { reconnectPeriod: 0, connectTimeout: 2000 }, logger: silentLogger() });
+    const c = new MqttConnection({
+      url: 'mqtt://127.0.0.1:1',
+      options: { reconnectPeriod: 0, connectTimeout: 2000 },
+      logger: silentLogger(),
+    });
     await assert.rejects(c.start(true), /cannot connect to MQTT broker mqtt:\/\/127\.0\.0\.1:1: connection refused/);
     await c.stop();
   });
 
   it('describes refused credentials without echoing them', () => {
-    const text = describeMqttError(Object.assign(new Error('Connection refused: Not authorized'), { code: 5 }), 'mqtt://broker:1883');
+    const text = describeMqttError(
+      Object.assign(new Error('Connection refused: Not authorized'), { code: 5 }),
+      'mqtt://broker:1883',
+    );
     assert.match(text, /refused the credentials/);
   });
 });

@@ -17,7 +17,11 @@ describe('mqtt: the embedded broker', function () {
 
   async function connect(options: { username?: string; password?: string } = {}): Promise<MqttClient> {
     if (!broker) throw new Error('no broker');
-    const client = await connectAsync(`mqtt://127.0.0.1:${broker.port}`, { reconnectPeriod: 0, connectTimeout: 5000, ...options });
+    const client = await connectAsync(`mqtt://127.0.0.1:${broker.port}`, {
+      reconnectPeriod: 0,
+      connectTimeout: 5000,
+      ...options,
+    });
     clients.push(client);
     return client;
   }
@@ -26,8 +30,14 @@ describe('mqtt: the embedded broker', function () {
     const log = captureLogger();
     broker = await startEmbeddedBroker('127.0.0.1', 0, log.logger, { username: 'bridge', password: 'Sup3r@S3cret' });
     await assert.rejects(connect(), /Not authorized|Bad username or password/i);
-    await assert.rejects(connect({ username: 'bridge', password: 'wrong' }), /Bad username or password|Not authorized/i);
-    await assert.rejects(connect({ username: 'other', password: 'Sup3r@S3cret' }), /Bad username or password|Not authorized/i);
+    await assert.rejects(
+      connect({ username: 'bridge', password: 'wrong' }),
+      /Bad username or password|Not authorized/i,
+    );
+    await assert.rejects(
+      connect({ username: 'other', password: 'Sup3r@S3cret' }),
+      /Bad username or password|Not authorized/i,
+    );
     const client = await connect({ username: 'bridge', password: 'Sup3r@S3cret' });
     assert.equal(client.connected, true);
     assert.ok(!log.text().includes('Sup3r@S3cret'), 'the password never reaches the log');
@@ -36,7 +46,10 @@ describe('mqtt: the embedded broker', function () {
   it('warns when it listens beyond loopback without credentials, and only then', async () => {
     const open = captureLogger();
     broker = await startEmbeddedBroker('0.0.0.0', 0, open.logger);
-    assert.ok(open.messages(40).some((m) => /beyond this machine.*mqtt\.username/.test(m)), open.text());
+    assert.ok(
+      open.messages(40).some((m) => /beyond this machine.*mqtt\.username/.test(m)),
+      open.text(),
+    );
     await broker.close();
 
     const local = captureLogger();

@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import mqttPacket from 'mqtt-packet';
 import { mqttClientOptions } from '../../src/mqtt/options.js';
-import { MAX_INCOMING_PACKET_BYTES, PacketLimitFilter, acknowledgementOf, describeDropped, type DroppedPacket } from '../../src/mqtt/packet-limit.js';
+import {
+  MAX_INCOMING_PACKET_BYTES,
+  PacketLimitFilter,
+  acknowledgementOf,
+  describeDropped,
+  type DroppedPacket,
+} from '../../src/mqtt/packet-limit.js';
 import { parseConfig } from '../../src/config/index.js';
 
 /** Feeds `bytes` through a filter in chunks of `chunk` bytes; returns what came out and what was dropped. */
@@ -15,7 +21,15 @@ function run(bytes: Buffer, maxBytes: number, chunk: number): { out: Buffer; dro
 }
 
 function publish(topic: string, payload: Buffer, qos: 0 | 1 | 2, messageId?: number): Buffer {
-  return mqttPacket.generate({ cmd: 'publish', topic, payload, qos, retain: false, dup: false, ...(messageId ? { messageId } : {}) });
+  return mqttPacket.generate({
+    cmd: 'publish',
+    topic,
+    payload,
+    qos,
+    retain: false,
+    dup: false,
+    ...(messageId ? { messageId } : {}),
+  });
 }
 
 describe('mqtt: packets over the size limit are dropped before the parser', () => {
@@ -30,7 +44,13 @@ describe('mqtt: packets over the size limit are dropped before the parser', () =
       const { out, dropped } = run(stream, 10_000, chunk);
       assert.deepEqual(out, Buffer.concat([small, ping, small]));
       assert.equal(dropped.length, 2);
-      assert.deepEqual(dropped[0], { type: 3, qos: 1, length: big.length - 4, topic: 'tp/bridge/request/\u001b[31mstatus', messageId: 513 });
+      assert.deepEqual(dropped[0], {
+        type: 3,
+        qos: 1,
+        length: big.length - 4,
+        topic: 'tp/bridge/request/\u001b[31mstatus',
+        messageId: 513,
+      });
       assert.equal(dropped[1]?.topic, 'tp/a');
       assert.equal(dropped[1]?.messageId, undefined);
     });
@@ -42,17 +62,32 @@ describe('mqtt: packets over the size limit are dropped before the parser', () =
     const packets: mqttPacket.Packet[] = [];
     parser.on('packet', (p) => packets.push(p));
     parser.parse(out);
-    assert.deepEqual(packets.map((p) => (p as mqttPacket.IPublishPacket).topic), ['tp/node/2/set', 'tp/node/2/set']);
+    assert.deepEqual(
+      packets.map((p) => (p as mqttPacket.IPublishPacket).topic),
+      ['tp/node/2/set', 'tp/node/2/set'],
+    );
   });
 
   it('answers a dropped QoS 1 publish with PUBACK and a QoS 2 one with PUBREC, nothing for QoS 0', () => {
-    assert.deepEqual(acknowledgementOf({ type: 3, qos: 1, length: 9, topic: 't', messageId: 0x1234 }), Buffer.from([0x40, 2, 0x12, 0x34]));
-    assert.deepEqual(acknowledgementOf({ type: 3, qos: 2, length: 9, topic: 't', messageId: 1 }), Buffer.from([0x50, 2, 0, 1]));
+    assert.deepEqual(
+      acknowledgementOf({ type: 3, qos: 1, length: 9, topic: 't', messageId: 0x1234 }),
+      Buffer.from([0x40, 2, 0x12, 0x34]),
+    );
+    assert.deepEqual(
+      acknowledgementOf({ type: 3, qos: 2, length: 9, topic: 't', messageId: 1 }),
+      Buffer.from([0x50, 2, 0, 1]),
+    );
     assert.equal(acknowledgementOf({ type: 3, qos: 0, length: 9, topic: 't' }), undefined);
   });
 
   it('names the topic with its control characters escaped, never the content', () => {
-    const text = describeDropped({ type: 3, qos: 1, length: 200 * 1024 * 1024, topic: 'a/\u001b[31m\nb', messageId: 1 });
+    const text = describeDropped({
+      type: 3,
+      qos: 1,
+      length: 200 * 1024 * 1024,
+      topic: 'a/\u001b[31m\nb',
+      messageId: 1,
+    });
     assert.equal(text, 'MQTT: dropped a message of 200.0 MiB on a/\\x1b[31m\\nb without reading it (limit 256 KiB)');
   });
 
@@ -62,7 +97,10 @@ describe('mqtt: packets over the size limit are dropped before the parser', () =
   });
 
   it('tells an MQTT 5 broker the limit in CONNECT (maximumPacketSize)', () => {
-    const v5 = mqttClientOptions(parseConfig({ mqtt: { url: 'mqtt://b', protocol_version: 5 } }), 'id', { topic: 't', payload: 'offline' });
+    const v5 = mqttClientOptions(parseConfig({ mqtt: { url: 'mqtt://b', protocol_version: 5 } }), 'id', {
+      topic: 't',
+      payload: 'offline',
+    });
     assert.equal(v5.properties?.maximumPacketSize, MAX_INCOMING_PACKET_BYTES);
     const v4 = mqttClientOptions(parseConfig({ mqtt: { url: 'mqtt://b' } }), 'id', { topic: 't', payload: 'offline' });
     assert.equal(v4.properties, undefined);

@@ -64,7 +64,13 @@ export interface Rig {
  * start), with a fake clock. `config` is a config object as in YAML (power, nodes);
  * `journalBegin` / `journalEnd` stand for the journal's writes (a failing or slow SD card).
  */
-export async function rig(config: Record<string, unknown> = {}, options: { journalBegin?: (entry: JournalEntry) => Promise<void>; journalEnd?: (entry: JournalEntry) => Promise<void> } = {}): Promise<Rig> {
+export async function rig(
+  config: Record<string, unknown> = {},
+  options: {
+    journalBegin?: (entry: JournalEntry) => Promise<void>;
+    journalEnd?: (entry: JournalEntry) => Promise<void>;
+  } = {},
+): Promise<Rig> {
   const parsed = parseConfig({ board: { type: 'simulator', simulate: { model: 'tpi1' } }, ...config });
   const clock = new FakeClock(Date.UTC(2026, 4, 4, 10, 0, 0));
   const sim = createSimulatedTpi1({ clock });

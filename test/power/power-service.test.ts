@@ -12,7 +12,15 @@ describe('PowerService', () => {
     it('serializes the writes of several nodes switched at once, and verifies each', async () => {
       const r = await rig({ power: { on_stagger: 0, min_off_time: 0 } });
       const results = await r.finish(r.service.executeMany([2, 3, 4, 5], 'off', 'mqtt'));
-      assert.deepEqual(results.map((x) => [x.node, x.ok, x.power]), [[2, true, false], [3, true, false], [4, true, false], [5, true, false]]);
+      assert.deepEqual(
+        results.map((x) => [x.node, x.ok, x.power]),
+        [
+          [2, true, false],
+          [3, true, false],
+          [4, true, false],
+          [5, true, false],
+        ],
+      );
       assert.equal(r.maxConcurrentWrites, 1);
       for (const n of [2, 3, 4, 5]) assert.equal(r.powered(n), false);
       for (const n of [1, 6, 7]) assert.equal(r.powered(n), true, `node ${n} untouched`);
@@ -91,7 +99,10 @@ describe('PowerService', () => {
       for (const source of ['mqtt', 'schedule', 'cli'] as const) {
         const result = await r.finish(r.service.execute(5, 'shutdown', source));
         assert.equal(result.ok, false);
-        assert.match(result.error ?? '', /node 5 has no agent \(no agent has been seen on node 5\).*nothing was cut.*FORCE_OFF/);
+        assert.match(
+          result.error ?? '',
+          /node 5 has no agent \(no agent has been seen on node 5\).*nothing was cut.*FORCE_OFF/,
+        );
       }
       assert.deepEqual(r.writes, []);
       assert.equal(r.powered(5), true);
@@ -104,7 +115,10 @@ describe('PowerService', () => {
       assert.match(refused.error ?? '', /nodes\.5\.agent is false/);
       const off = await r.finish(r.service.execute(5, 'off', 'mqtt'));
       assert.equal(off.ok, true);
-      assert.deepEqual(r.writes.map((w) => [w.node, w.on]), [[5, false]]);
+      assert.deepEqual(
+        r.writes.map((w) => [w.node, w.on]),
+        [[5, false]],
+      );
     });
 
     it('of a node already off is "already off", not an error', async () => {
@@ -127,7 +141,10 @@ describe('PowerService', () => {
   });
 
   describe('graceful off with an agent', () => {
-    const config = { nodes: { 3: { agent: true } }, power: { settle_time: '5s', graceful_timeout: '30s', min_off_time: 0, on_stagger: 0 } };
+    const config = {
+      nodes: { 3: { agent: true } },
+      power: { settle_time: '5s', graceful_timeout: '30s', min_off_time: 0, on_stagger: 0 },
+    };
 
     it('asks the agent, waits for it to go, waits settle_time, then cuts', async () => {
       const r = await rig(config);
@@ -147,7 +164,10 @@ describe('PowerService', () => {
       assert.equal(result.ok, true);
       assert.equal(r.powered(3), false);
       assert.equal(r.view.state(3), 'off');
-      assert.deepEqual(r.writes.map((w) => [w.node, w.on]), [[3, false]]);
+      assert.deepEqual(
+        r.writes.map((w) => [w.node, w.on]),
+        [[3, false]],
+      );
       assert.ok((r.writes[0]?.at ?? 0) - goneAt >= 5000);
       assert.ok(r.events.some((e) => e.node === 3 && e.result === 'progress' && /waiting 5s/.test(e.message ?? '')));
     });
@@ -235,7 +255,9 @@ describe('PowerService', () => {
       await r.clock.advance(8000);
       assert.equal(r.writes.length, 0, 'nothing cut while the agent is back and its argv runs');
       assert.equal(r.view.state(3), 'shutting_down');
-      assert.ok(r.events.some((e) => e.result === 'progress' && /the agent is back \(shutting_down\)/.test(e.message ?? '')));
+      assert.ok(
+        r.events.some((e) => e.result === 'progress' && /the agent is back \(shutting_down\)/.test(e.message ?? '')),
+      );
       r.agents.update(3, 'offline');
       const goneAt = r.clock.now();
       await r.clock.advance(4900);
@@ -278,12 +300,19 @@ describe('PowerService', () => {
       const ended = await r.finish(graceful);
       assert.equal(ended.ok, false);
       assert.match(ended.error ?? '', /overridden by FORCE_OFF/);
-      assert.deepEqual(r.writes.map((w) => [w.node, w.on]), [[3, false]], 'one write: the FORCE_OFF');
+      assert.deepEqual(
+        r.writes.map((w) => [w.node, w.on]),
+        [[3, false]],
+        'one write: the FORCE_OFF',
+      );
       assert.equal(r.view.state(3), 'off');
     });
 
     it('a FORCE_OFF of a protected node is refused even while a graceful reboot runs', async () => {
-      const r = await rig({ nodes: { 1: { agent: true } }, power: { reboot_mode: 'graceful', graceful_timeout: '30s' } });
+      const r = await rig({
+        nodes: { 1: { agent: true } },
+        power: { reboot_mode: 'graceful', graceful_timeout: '30s' },
+      });
       r.agents.update(1, 'online');
       const reboot = r.service.execute(1, 'reboot', 'mqtt');
       await r.clock.advance(10);
@@ -316,7 +345,10 @@ describe('PowerService', () => {
       const r = await rig({ power: { reboot_off_time: '2s', min_off_time: 0 } });
       const result = await r.finish(r.service.execute(6, 'reboot', 'mqtt'));
       assert.equal(result.ok, true);
-      assert.deepEqual(r.writes.map((w) => `${w.node}:${w.on ? 'on' : 'off'}`), ['6:off', '6:on']);
+      assert.deepEqual(
+        r.writes.map((w) => `${w.node}:${w.on ? 'on' : 'off'}`),
+        ['6:off', '6:on'],
+      );
       assert.ok((r.writes[1]?.at ?? 0) - (r.writes[0]?.at ?? 0) >= 2000);
       assert.equal(r.powered(6), true);
     });
@@ -349,11 +381,14 @@ describe('PowerService', () => {
 
   it('frees the node when the journal cannot record the start, and changes no power', async () => {
     let failBegin = true;
-    const r = await rig({ power: { reboot_off_time: '2s', min_off_time: 0 } }, {
-      journalBegin: async () => {
-        if (failBegin) throw new Error('disk full');
+    const r = await rig(
+      { power: { reboot_off_time: '2s', min_off_time: 0 } },
+      {
+        journalBegin: async () => {
+          if (failBegin) throw new Error('disk full');
+        },
       },
-    });
+    );
     const refused = await r.finish(r.service.execute(6, 'reboot', 'mqtt'));
     assert.equal(refused.ok, false);
     assert.match(refused.error ?? '', /disk full/);
@@ -369,9 +404,13 @@ describe('PowerService', () => {
     // holds the node: a third action is refused, not run beside it.
     let releaseFirstEnd = (): void => undefined;
     let ends = 0;
-    const r = await rig({ power: { reboot_off_time: '2s', min_off_time: 0 } }, {
-      journalEnd: () => (++ends === 1 ? new Promise<void>((resolve) => (releaseFirstEnd = resolve)) : Promise.resolve()),
-    });
+    const r = await rig(
+      { power: { reboot_off_time: '2s', min_off_time: 0 } },
+      {
+        journalEnd: () =>
+          ++ends === 1 ? new Promise<void>((resolve) => (releaseFirstEnd = resolve)) : Promise.resolve(),
+      },
+    );
     const first = r.service.execute(6, 'reboot', 'mqtt');
     for (let waited = 0; ends === 0 && waited < 10_000; waited += 10) await r.clock.advance(10);
     assert.equal(ends, 1, 'the first reboot reached its journal end');

@@ -1,14 +1,7 @@
 import assert from 'node:assert/strict';
-import {
-  latestOccurrence,
-  nextOccurrence,
-} from '../../src/schedule/cron.js';
+import { latestOccurrence, nextOccurrence } from '../../src/schedule/cron.js';
 import { occurrencesBetween } from '../support/occurrences.js';
-import {
-  formatInstant,
-  instantOfWallTime,
-  wallTimeOf,
-} from '../../src/schedule/time-zone.js';
+import { formatInstant, instantOfWallTime, wallTimeOf } from '../../src/schedule/time-zone.js';
 
 /** The next `count` firing instants (UTC ISO) strictly after `fromIso`. */
 function fires(expression: string, timeZone: string, fromIso: string, count: number): string[] {
@@ -232,7 +225,13 @@ describe('cron expressions', () => {
     });
 
     it('every occurrence across a whole year has a distinct key and a later instant than the one before', () => {
-      const all = occurrencesBetween('*/30 * * * *', zone, Date.parse('2026-01-01T00:00:00Z'), Date.parse('2027-01-01T00:00:00Z'), 100000);
+      const all = occurrencesBetween(
+        '*/30 * * * *',
+        zone,
+        Date.parse('2026-01-01T00:00:00Z'),
+        Date.parse('2027-01-01T00:00:00Z'),
+        100000,
+      );
       // 365 days x 48 wall times. In March the 02:00 and 02:30 slots do not exist and fire
       // together with 03:00, as one occurrence (minus 2); in October the repeated 02:00 and
       // 02:30 are one wall time each, fired once (no change).
@@ -286,7 +285,10 @@ describe('cron expressions', () => {
       assert.equal(instantOfWallTime(wall('2026-10-25T02:30:00'), 'Europe/Berlin'), Date.parse('2026-10-25T00:30:00Z'));
       assert.equal(instantOfWallTime(wall('2026-07-01T12:00:00'), 'Europe/Berlin'), Date.parse('2026-07-01T10:00:00Z'));
       // Lord Howe Island moves by 30 minutes.
-      assert.equal(instantOfWallTime(wall('2026-10-04T02:15:00'), 'Australia/Lord_Howe'), Date.parse('2026-10-03T15:30:00Z'));
+      assert.equal(
+        instantOfWallTime(wall('2026-10-04T02:15:00'), 'Australia/Lord_Howe'),
+        Date.parse('2026-10-03T15:30:00Z'),
+      );
     });
 
     it('reads an instant as the wall time of its zone', () => {
@@ -296,7 +298,12 @@ describe('cron expressions', () => {
 
   describe('occurrences in a window (for catch-up)', () => {
     it('lists occurrences in (from, to], oldest first', () => {
-      const list = occurrencesBetween('0 */6 * * *', 'UTC', Date.parse('2026-01-01T00:00:00Z'), Date.parse('2026-01-01T18:00:00Z'));
+      const list = occurrencesBetween(
+        '0 */6 * * *',
+        'UTC',
+        Date.parse('2026-01-01T00:00:00Z'),
+        Date.parse('2026-01-01T18:00:00Z'),
+      );
       assert.deepEqual(
         list.map((o) => o.key),
         ['2026-01-01T06:00:00[UTC]', '2026-01-01T12:00:00[UTC]', '2026-01-01T18:00:00[UTC]'],

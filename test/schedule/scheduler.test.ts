@@ -3,11 +3,7 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ScheduleConfig } from '../../src/config/schema.js';
-import {
-  type SchedulesState,
-  emptySchedulesState,
-  schedulesStateFile,
-} from '../../src/schedule/schedule-state.js';
+import { type SchedulesState, emptySchedulesState, schedulesStateFile } from '../../src/schedule/schedule-state.js';
 import {
   type RunContext,
   type RunOutcome,
@@ -328,7 +324,10 @@ describe('Scheduler', () => {
     });
 
     it('makes up shutdown too, but never a reboot; the missed reboot is reported', async () => {
-      const schedules = [schedule({ name: 'sleep', action: 'shutdown' }), schedule({ name: 'restart', action: 'reboot' })];
+      const schedules = [
+        schedule({ name: 'sleep', action: 'shutdown' }),
+        schedule({ name: 'restart', action: 'reboot' }),
+      ];
       const h = new Harness('2026-01-10T22:05:00Z', await armedAt('2026-01-10T21:00:00Z', schedules));
       await h.start(schedules);
       assert.deepEqual(
@@ -383,7 +382,11 @@ describe('Scheduler', () => {
 
       const changed = new Harness('2026-01-10T22:05:00Z', store); // 5 min after 23:00 Berlin
       await changed.start([schedule({ action: 'off' })]);
-      assert.deepEqual(changed.runs, [], 'the action changed at 22:05Z: the 23:00 of the old action is not made up as an off');
+      assert.deepEqual(
+        changed.runs,
+        [],
+        'the action changed at 22:05Z: the 23:00 of the old action is not made up as an off',
+      );
       assert.equal(store.peek().schedules['nightly-off']?.armed_at, Date.parse('2026-01-10T22:05:00Z'));
       await changed.scheduler.stop();
 
@@ -651,7 +654,10 @@ describe('Scheduler', () => {
 
     it('refuses a bad cron expression and a duplicate name at construction', () => {
       const h = new Harness('2026-01-10T12:00:00Z');
-      assert.throws(() => h.create([schedule({ cron: '0 25 * * *' })]), /schedule "nightly-off": "0 25 \* \* \*" is not a valid cron expression/);
+      assert.throws(
+        () => h.create([schedule({ cron: '0 25 * * *' })]),
+        /schedule "nightly-off": "0 25 \* \* \*" is not a valid cron expression/,
+      );
       assert.throws(() => h.create([schedule(), schedule()]), /defined twice/);
     });
 

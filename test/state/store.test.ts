@@ -113,9 +113,7 @@ describe('JsonStateFile', () => {
   it('runs saves one after another, in call order', async () => {
     const file = counterFile();
     const finished: number[] = [];
-    await Promise.all(
-      [1, 2, 3, 4].map((count) => file.save({ version: 1, count }).then(() => finished.push(count))),
-    );
+    await Promise.all([1, 2, 3, 4].map((count) => file.save({ version: 1, count }).then(() => finished.push(count))));
     assert.deepEqual(finished, [1, 2, 3, 4]);
   });
 

@@ -28,7 +28,8 @@ export async function startAedes(): Promise<TestBroker> {
   const clients = new Map<string, { conn: { destroy(): void } }>();
   const subscribeListeners: ((filter: string, clientId: string) => void)[] = [];
   broker.on('subscribe', (subscriptions, client) => {
-    for (const subscription of subscriptions) for (const listener of subscribeListeners) listener(subscription.topic, client.id);
+    for (const subscription of subscriptions)
+      for (const listener of subscribeListeners) listener(subscription.topic, client.id);
   });
   broker.on('client', (client) => {
     clientIds.push(client.id);

@@ -103,10 +103,12 @@ export class CliProcess {
       this.stderr += chunk.toString();
       this.notify();
     });
-    this.exited = new Promise((resolve) => child.once('exit', (code, signal) => {
-      this.notify();
-      resolve({ code, signal });
-    }));
+    this.exited = new Promise((resolve) =>
+      child.once('exit', (code, signal) => {
+        this.notify();
+        resolve({ code, signal });
+      }),
+    );
   }
 
   private notify(): void {
@@ -136,9 +138,15 @@ export class CliProcess {
     return new Promise((resolve, reject) => {
       const check = (): void => {
         if (test(this)) return finish();
-        if (!this.running) return finish(new Error(`the process exited (code ${this.child.exitCode}) before ${what}\n${this.describe()}`));
+        if (!this.running)
+          return finish(
+            new Error(`the process exited (code ${this.child.exitCode}) before ${what}\n${this.describe()}`),
+          );
       };
-      const timer = setTimeout(() => finish(new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${this.describe()}`)), timeoutMs);
+      const timer = setTimeout(
+        () => finish(new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${this.describe()}`)),
+        timeoutMs,
+      );
       const finish = (error?: Error): void => {
         clearTimeout(timer);
         this.watchers.delete(check);
@@ -152,7 +160,11 @@ export class CliProcess {
 
   /** Waits for a log line whose message matches. */
   async waitForLog(pattern: RegExp, timeoutMs = 10_000): Promise<LogLine> {
-    await this.waitForOutput((p) => p.logLines().some((l) => pattern.test(l.msg)), `a log line matching ${pattern}`, timeoutMs);
+    await this.waitForOutput(
+      (p) => p.logLines().some((l) => pattern.test(l.msg)),
+      `a log line matching ${pattern}`,
+      timeoutMs,
+    );
     return this.logLines().find((l) => pattern.test(l.msg)) as LogLine;
   }
 
@@ -182,7 +194,10 @@ export function startCli(args: string[], options: { cwd?: string; env?: NodeJS.P
 }
 
 /** Runs a short CLI command to its end. */
-export async function runCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export async function runCli(
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const proc = startCli(args, options);
   const timer = setTimeout(() => proc.child.kill('SIGKILL'), options.timeoutMs ?? 30_000);
   const { code } = await proc.exited;
@@ -194,8 +209,14 @@ export async function runCli(args: string[], options: { cwd?: string; env?: Node
  * A bridge process started from a config file, once it logged that it is online. `env` adds to
  * the environment (a `${VAR}` in the config).
  */
-export async function startBridge(configFile: string, options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliProcess> {
-  const proc = startCli(['bridge', '-c', configFile], { cwd: options.cwd ?? path.dirname(configFile), ...(options.env ? { env: options.env } : {}) });
+export async function startBridge(
+  configFile: string,
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<CliProcess> {
+  const proc = startCli(['bridge', '-c', configFile], {
+    cwd: options.cwd ?? path.dirname(configFile),
+    ...(options.env ? { env: options.env } : {}),
+  });
   try {
     await proc.waitForLog(/^bridge online/, options.timeoutMs ?? 15_000);
   } catch (error) {

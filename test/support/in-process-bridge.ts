@@ -51,7 +51,11 @@ export async function runBridge(url: string, stateDir: string, options: RunOptio
   }
   const config = parseConfig({ ...sections, state_dir: stateDir });
   const log = captureLogger('debug');
-  const bridge = createBridge(config, { clock: options.clock, logger: log.logger, ...(options.bus ? { i2cBus: options.bus } : {}) });
+  const bridge = createBridge(config, {
+    clock: options.clock,
+    logger: log.logger,
+    ...(options.bus ? { i2cBus: options.bus } : {}),
+  });
   try {
     await bridge.start();
   } catch (error) {

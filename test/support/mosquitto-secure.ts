@@ -22,13 +22,59 @@ export function makeTestPki(): TestPki {
     execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   };
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  openssl('req', '-x509', ...ec, '-keyout', file('ca.key'), '-out', file('ca.crt'), '-days', '2', '-subj', '/CN=turingpi-mqtt test CA');
-  openssl('req', '-x509', ...ec, '-keyout', file('other-ca.key'), '-out', file('other-ca.crt'), '-days', '2', '-subj', '/CN=some other CA');
+  openssl(
+    'req',
+    '-x509',
+    ...ec,
+    '-keyout',
+    file('ca.key'),
+    '-out',
+    file('ca.crt'),
+    '-days',
+    '2',
+    '-subj',
+    '/CN=turingpi-mqtt test CA',
+  );
+  openssl(
+    'req',
+    '-x509',
+    ...ec,
+    '-keyout',
+    file('other-ca.key'),
+    '-out',
+    file('other-ca.crt'),
+    '-days',
+    '2',
+    '-subj',
+    '/CN=some other CA',
+  );
   openssl('req', ...ec, '-keyout', file('server.key'), '-out', file('server.csr'), '-subj', '/CN=127.0.0.1');
   writeFileSync(file('san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  openssl('x509', '-req', '-in', file('server.csr'), '-CA', file('ca.crt'), '-CAkey', file('ca.key'), '-CAcreateserial', '-out', file('server.crt'), '-days', '2', '-extfile', file('san.ext'));
+  openssl(
+    'x509',
+    '-req',
+    '-in',
+    file('server.csr'),
+    '-CA',
+    file('ca.crt'),
+    '-CAkey',
+    file('ca.key'),
+    '-CAcreateserial',
+    '-out',
+    file('server.crt'),
+    '-days',
+    '2',
+    '-extfile',
+    file('san.ext'),
+  );
   chmodSync(file('server.key'), 0o644); // mosquitto may run as another user
-  return { dir, ca: file('ca.crt'), serverCert: file('server.crt'), serverKey: file('server.key'), otherCa: file('other-ca.crt') };
+  return {
+    dir,
+    ca: file('ca.crt'),
+    serverCert: file('server.crt'),
+    serverKey: file('server.key'),
+    otherCa: file('other-ca.crt'),
+  };
 }
 
 export interface SecureMosquitto {
@@ -74,7 +120,10 @@ export async function startSecureMosquitto(
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   try {
-    await Promise.race([waitUntilAccepting(port, 10_000), exited.then(() => Promise.reject(new Error(`mosquitto exited:\n${output}`)))]);
+    await Promise.race([
+      waitUntilAccepting(port, 10_000),
+      exited.then(() => Promise.reject(new Error(`mosquitto exited:\n${output}`))),
+    ]);
   } catch (error) {
     child.kill('SIGKILL');
     throw error;

@@ -15,7 +15,10 @@ const SEARCH = ['/usr/sbin', '/usr/local/sbin', '/usr/bin', '/usr/local/bin', '/
 export function findMosquitto(): string | undefined {
   const candidates = [
     ...(process.env.MOSQUITTO ? [process.env.MOSQUITTO] : []),
-    ...(process.env.PATH ?? '').split(path.delimiter).filter(Boolean).map((dir) => path.join(dir, 'mosquitto')),
+    ...(process.env.PATH ?? '')
+      .split(path.delimiter)
+      .filter(Boolean)
+      .map((dir) => path.join(dir, 'mosquitto')),
     ...SEARCH.map((dir) => path.join(dir, 'mosquitto')),
   ];
   for (const candidate of candidates) {
@@ -72,7 +75,14 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
   const port = options.port ?? (await freePort());
   const dir = mkdtempSync(path.join(tmpdir(), 'tpm-mosquitto-'));
   const configFile = path.join(dir, 'mosquitto.conf');
-  const lines = [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'log_dest stderr', 'log_type error', 'log_type warning'];
+  const lines = [
+    `listener ${port} 127.0.0.1`,
+    'allow_anonymous true',
+    'persistence false',
+    'log_dest stderr',
+    'log_type error',
+    'log_type warning',
+  ];
   if (options.tcpNoDelay) lines.push('set_tcp_nodelay true');
   // Run as root, mosquitto 2 drops to the "mosquitto" user; as anyone else it stays who it is.
   if (process.getuid?.() === 0) lines.push('user root');

@@ -50,7 +50,11 @@ export class Recorder {
     });
   }
 
-  static async connect(url: string, base: string, options: { filters?: string[]; client?: IClientOptions } = {}): Promise<Recorder> {
+  static async connect(
+    url: string,
+    base: string,
+    options: { filters?: string[]; client?: IClientOptions } = {},
+  ): Promise<Recorder> {
     const client = await connectAsync(url, {
       clientId: `test-recorder-${randomUUID().slice(0, 8)}`,
       clean: true,
@@ -102,7 +106,11 @@ export class Recorder {
           .slice(-15)
           .map((m) => `  ${m.topic} ${m.payload.slice(0, 160)}`)
           .join('\n');
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${typeof topic === 'string' ? topic : 'a matching topic'}; last messages:\n${seen}`));
+        reject(
+          new Error(
+            `timed out after ${timeoutMs} ms waiting for ${typeof topic === 'string' ? topic : 'a matching topic'}; last messages:\n${seen}`,
+          ),
+        );
       }, timeoutMs);
       this.listeners.add(listener);
     });
@@ -123,7 +131,12 @@ export class Recorder {
   }
 
   async waitForEvent(predicate: (event: EventPayload) => boolean, timeoutMs = 5000, from = 0): Promise<EventPayload> {
-    const message = await this.waitFor(this.eventTopic, (m) => predicate(JSON.parse(m.payload) as EventPayload), timeoutMs, from);
+    const message = await this.waitFor(
+      this.eventTopic,
+      (m) => predicate(JSON.parse(m.payload) as EventPayload),
+      timeoutMs,
+      from,
+    );
     return JSON.parse(message.payload) as EventPayload;
   }
 
@@ -140,7 +153,11 @@ export class Recorder {
    * `<b>/bridge/request/<action>` with a fresh transaction id; resolves with the response that
    * carries it (and the index of that response, to check that no second one follows).
    */
-  async request(action: string, body: Record<string, unknown> = {}, timeoutMs = 10_000): Promise<ResponsePayload & { index: number }> {
+  async request(
+    action: string,
+    body: Record<string, unknown> = {},
+    timeoutMs = 10_000,
+  ): Promise<ResponsePayload & { index: number }> {
     const transaction = randomUUID();
     const from = this.mark();
     const responseTopic = `${this.base}/bridge/response/${action}`;

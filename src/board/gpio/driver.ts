@@ -181,7 +181,10 @@ export class GpioDriver implements BoardDriver {
     if (this.options.currentLevel) return this.options.currentLevel(sysfs);
     if (!this.usesSysfs) return null;
     try {
-      return await readSysfsLevel(sysfs, { root: this.options.sysfsRoot ?? DEFAULT_SYSFS_GPIO_ROOT, clock: this.clock });
+      return await readSysfsLevel(sysfs, {
+        root: this.options.sysfsRoot ?? DEFAULT_SYSFS_GPIO_ROOT,
+        clock: this.clock,
+      });
     } catch (error) {
       if (error instanceof TpmError) throw error;
       this.logger.warn({ line: sysfs, reason: errorMessage(error) }, 'cannot read the GPIO level through sysfs');
@@ -211,6 +214,7 @@ function validateLines(lines: Record<string, GpioLineConfig>): Map<number, GpioL
     nodeOfLine.set(config.line, node);
     byNode.set(node, { line: config.line, active_low: config.active_low === true });
   }
-  if (byNode.size === 0) throw new TpmError('CONFIG', 'board.gpio names no node: give each node its { line: <BCM number> }');
+  if (byNode.size === 0)
+    throw new TpmError('CONFIG', 'board.gpio names no node: give each node its { line: <BCM number> }');
   return new Map([...byNode].sort((a, b) => a[0] - b[0]));
 }

@@ -81,7 +81,8 @@ export async function readSysfsLevel(
       throw permissionOr(error, sysfsLine);
     }
     // udev gives the gpio group access a moment after the export.
-    for (let attempt = 0; attempt < 20 && !(await exists(join(dir, 'value'))); attempt++) await sleep(options.clock, 50);
+    for (let attempt = 0; attempt < 20 && !(await exists(join(dir, 'value'))); attempt++)
+      await sleep(options.clock, 50);
   }
   try {
     const value = (await readFile(join(dir, 'value'), 'utf8')).trim();

@@ -48,8 +48,7 @@ interface Penalty {
 }
 
 export type AuthOutcome =
-  | { ok: true }
-  | { ok: false; status: 401 | 403; message: string; scheme: 'Bearer' | 'Basic' | null };
+  { ok: true } | { ok: false; status: 401 | 403; message: string; scheme: 'Bearer' | 'Basic' | null };
 
 export class BmcModel {
   /** The BMC's stored "activated nodes": what power get answers. */
@@ -141,7 +140,8 @@ export class BmcModel {
     // No header: asked for credentials, never counted.
     if (!header) return { ok: false, status: 401, message: 'no authorization header provided', scheme: 'Basic' };
     const space = header.indexOf(' ');
-    if (space < 0) return { ok: false, status: 401, message: `cannot parse authorization header: ${header}`, scheme: 'Basic' };
+    if (space < 0)
+      return { ok: false, status: 401, message: `cannot parse authorization header: ${header}`, scheme: 'Basic' };
     const scheme = header.slice(0, space);
     const value = header.slice(space + 1);
     if (scheme === 'Bearer') return this.authorizeBearer(peer, value);
@@ -178,7 +178,12 @@ export class BmcModel {
     if (lastUse === undefined) {
       this.stats.staleTokens++;
       this.penalize(peer);
-      return { ok: false, status: 401, message: this.banMessage(peer) ?? `token ${token} is not registered`, scheme: 'Bearer' };
+      return {
+        ok: false,
+        status: 401,
+        message: this.banMessage(peer) ?? `token ${token} is not registered`,
+        scheme: 'Bearer',
+      };
     }
     const idle = this.clock.now() - lastUse;
     if (idle < TOKEN_EXPIRY_MS) {

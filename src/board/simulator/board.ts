@@ -21,7 +21,10 @@ export async function buildSimulatedBoard(config: Config, ctx: BoardContext): Pr
   const protectedNodes = ctx.nodes.filter((n) => n.protected).map((n) => n.number);
   switch (simulate.model) {
     case 'tpi1': {
-      const [{ createSimulatedTpi1 }, { Tpi1Driver }] = await Promise.all([import('./tpi1.js'), import('../tpi1/driver.js')]);
+      const [{ createSimulatedTpi1 }, { Tpi1Driver }] = await Promise.all([
+        import('./tpi1.js'),
+        import('../tpi1/driver.js'),
+      ]);
       const sim = createSimulatedTpi1({ clock: ctx.clock, stateFile: simulate.state_file });
       const driver = new Tpi1Driver({
         bus: sim.bus,
@@ -39,7 +42,10 @@ export async function buildSimulatedBoard(config: Config, ctx: BoardContext): Pr
     }
     case 'tpi2': {
       // A password of the run's own: the simulated BMC is reached only through this driver.
-      const [{ startBmcSimulator }, { Tpi2Driver }] = await Promise.all([import('./bmc-server.js'), import('../tpi2/driver.js')]);
+      const [{ startBmcSimulator }, { Tpi2Driver }] = await Promise.all([
+        import('./bmc-server.js'),
+        import('../tpi2/driver.js'),
+      ]);
       const password = randomBytes(12).toString('hex');
       const bmc = await startBmcSimulator({
         clock: ctx.clock,
@@ -66,7 +72,10 @@ export async function buildSimulatedBoard(config: Config, ctx: BoardContext): Pr
       return { driver, simulatedPower: (n) => bmc.state.physical[n - 1] ?? null, cleanup: () => bmc.close() };
     }
     case 'generic': {
-      const [{ createSimulatedGpioLines }, { GpioDriver }] = await Promise.all([import('./generic.js'), import('../gpio/driver.js')]);
+      const [{ createSimulatedGpioLines }, { GpioDriver }] = await Promise.all([
+        import('./generic.js'),
+        import('../gpio/driver.js'),
+      ]);
       const lines = createSimulatedGpioLines({ nodes: simulate.nodes ?? 8, stateFile: simulate.state_file });
       const driver = new GpioDriver({
         lines: lines.mapping,

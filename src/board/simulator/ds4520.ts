@@ -243,7 +243,9 @@ function loadState(file: string): Ds4520State | null {
     text = readFileSync(file, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new TpmError('STATE', `cannot read the simulator state file ${file}: ${errorMessage(error)}`, { cause: error });
+    throw new TpmError('STATE', `cannot read the simulator state file ${file}: ${errorMessage(error)}`, {
+      cause: error,
+    });
   }
   try {
     const state = JSON.parse(text) as Partial<Ds4520State>;

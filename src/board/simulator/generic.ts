@@ -76,7 +76,8 @@ export function createSimulatedGpioLines(options: SimulatedGpioOptions): Simulat
 
   const stateOf = (line: number): LineState => {
     const state = lines.get(line);
-    if (!state) throw Object.assign(new Error(`EINVAL: no GPIO line ${line} on the simulated board`), { code: 'EINVAL' });
+    if (!state)
+      throw Object.assign(new Error(`EINVAL: no GPIO line ${line} on the simulated board`), { code: 'EINVAL' });
     return state;
   };
   const levelOf = (line: number): 0 | 1 => {

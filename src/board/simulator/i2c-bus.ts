@@ -164,7 +164,13 @@ export class SimulatedI2cBus implements I2cBus {
   private fail(transaction: TransactionInfo, bytes: number[], error: unknown): void {
     this.faults.noteError();
     const message = error instanceof Error ? error.message : String(error);
-    this.emit({ operation: transaction.operation, address: transaction.address, register: transaction.register, bytes, error: message });
+    this.emit({
+      operation: transaction.operation,
+      address: transaction.address,
+      register: transaction.register,
+      bytes,
+      error: message,
+    });
   }
 
   private emit(record: TransactionRecord): void {
@@ -179,7 +185,8 @@ function checkAddress(address: number): void {
 }
 
 function checkByte(value: number, what: string): void {
-  if (!Number.isInteger(value) || value < 0 || value > 0xff) throw new RangeError(`invalid ${what} ${value}: must be 0-255`);
+  if (!Number.isInteger(value) || value < 0 || value > 0xff)
+    throw new RangeError(`invalid ${what} ${value}: must be 0-255`);
 }
 
 function checkLength(length: number, buffer: Buffer): void {

@@ -60,7 +60,12 @@ export class Mcp7940n implements I2cDevice {
     this.baseClock = now;
     this.stChangedAt = now - Math.max(this.startMs, this.stopMs); // settled at creation
     if (options.startTime !== null) {
-      const start = options.startTime === undefined ? now : typeof options.startTime === 'number' ? options.startTime : options.startTime.getTime();
+      const start =
+        options.startTime === undefined
+          ? now
+          : typeof options.startTime === 'number'
+            ? options.startTime
+            : options.startTime.getTime();
       this.setTimeRegisters(new Date(start), options.hour12 ?? false);
       this.carryMs = ((start % 1000) + 1000) % 1000;
       this.regs[3] = ((this.regs[3] ?? 0) & 0x07) | (options.batteryBackup === false ? 0 : VBATEN);
@@ -217,9 +222,7 @@ export class Mcp7940n implements I2cDevice {
     const hours = time.getUTCHours();
     this.regs[0] = ((this.regs[0] ?? 0) & ST) | toBcd(time.getUTCSeconds());
     this.regs[1] = toBcd(time.getUTCMinutes());
-    this.regs[2] = hour12
-      ? HOUR_12 | (hours >= 12 ? PM : 0) | toBcd(hours % 12 === 0 ? 12 : hours % 12)
-      : toBcd(hours);
+    this.regs[2] = hour12 ? HOUR_12 | (hours >= 12 ? PM : 0) | toBcd(hours % 12 === 0 ? 12 : hours % 12) : toBcd(hours);
     this.regs[3] = ((this.regs[3] ?? 0) & (PWRFAIL | VBATEN)) | (time.getUTCDay() + 1);
     this.regs[4] = toBcd(time.getUTCDate());
     this.regs[5] = toBcd(time.getUTCMonth() + 1);
@@ -255,5 +258,5 @@ function fromBcd(byte: number): number {
 }
 
 function toBcd(value: number): number {
-  return (Math.floor(value / 10) << 4) | value % 10;
+  return (Math.floor(value / 10) << 4) | (value % 10);
 }

@@ -109,7 +109,9 @@ export class Tpi1Driver implements BoardDriver {
     this.timing = { ...DEFAULT_TPI1_TIMING, ...options.timing };
     // A persisted 0xF2 with node 1 clear leaves a master that never boots (docs/hardware.md).
     this.protectedInEeprom = new Set([1, ...options.protectedNodes]);
-    const store = options.budgetStore ?? (options.stateDir ? fileBudgetStore(options.stateDir, options.logger) : memoryBudgetStore());
+    const store =
+      options.budgetStore ??
+      (options.stateDir ? fileBudgetStore(options.stateDir, options.logger) : memoryBudgetStore());
     this.budget = new EepromWriteBudget(store, options.eepromWritesPerDay, options.clock);
     this.rtcOwnedByKernel = options.rtcOwnedByKernel ?? kernelOwnsRtc(this.busNumber);
     this.runHwclock = options.runHwclock ?? ((argv) => runArgv(argv));
@@ -138,7 +140,12 @@ export class Tpi1Driver implements BoardDriver {
         // docs/hardware.md: whether 0xF4 survives a power cut is not documented: set it at every start.
         await this.ensureSee('open');
         this.lastKnown = await this.readAgreeing(DS4520.IO_CONTROL_0, 'power control 0xF2');
-        if (this.persist && this.options.eepromWritesPerDay > 0 && !this.options.stateDir && !this.options.budgetStore) {
+        if (
+          this.persist &&
+          this.options.eepromWritesPerDay > 0 &&
+          !this.options.stateDir &&
+          !this.options.budgetStore
+        ) {
           this.logger.warn('EEPROM write budget is kept in memory only: a restart resets the count');
         }
         this.logger.info(
@@ -262,7 +269,8 @@ export class Tpi1Driver implements BoardDriver {
       this.lastKnown = readBack;
       const nodeIsOn = (readBack & mask) !== 0;
       if (nodeIsOn === on) {
-        if (writeError) this.logger.warn({ node, err: errorMessage(writeError) }, 'write of 0xF2 reported an error but took');
+        if (writeError)
+          this.logger.warn({ node, err: errorMessage(writeError) }, 'write of 0xF2 reported an error but took');
         if (readBack !== wanted) {
           this.logger.warn(
             { node, wrote: hex(wanted), readBack: hex(readBack) },

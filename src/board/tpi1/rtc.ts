@@ -17,7 +17,7 @@ export function fromBcd(byte: number): number {
 
 export function toBcd(value: number): number {
   if (!Number.isInteger(value) || value < 0 || value > 99) throw new RangeError(`${value} does not fit two BCD digits`);
-  return ((Math.floor(value / 10) << 4) | value % 10) & 0xff;
+  return ((Math.floor(value / 10) << 4) | (value % 10)) & 0xff;
 }
 
 /** The calendar fields held in registers 0x00-0x06, without flag bits. */
@@ -52,12 +52,18 @@ export function decodeRtcFields(registers: ArrayLike<number>): RtcFields | null 
   const month = fromBcd(at(MCP7940N.RTCMTH) & 0x1f);
   const year = 2000 + fromBcd(at(MCP7940N.RTCYEAR));
   const valid =
-    second >= 0 && second <= 59 &&
-    minute >= 0 && minute <= 59 &&
-    hour >= 0 && hour <= 23 &&
-    month >= 1 && month <= 12 &&
-    day >= 1 && day <= daysInMonth(year, month) &&
-    year >= 2000 && year <= 2099;
+    second >= 0 &&
+    second <= 59 &&
+    minute >= 0 &&
+    minute <= 59 &&
+    hour >= 0 &&
+    hour <= 23 &&
+    month >= 1 &&
+    month <= 12 &&
+    day >= 1 &&
+    day <= daysInMonth(year, month) &&
+    year >= 2000 &&
+    year <= 2099;
   if (!valid) return null;
   return { year, month, day, hour, minute, second, weekday };
 }
@@ -106,7 +112,8 @@ export function encodeRtcRegisters(time: Date, options: EncodeRtcOptions): numbe
   if (year < 2000 || year > 2099) {
     throw new TpmError('USAGE', `the RTC holds years 2000-2099 only, not ${time.toISOString()}`);
   }
-  if (!(options.weekday >= 1 && options.weekday <= 7)) throw new RangeError(`weekday must be 1-7, not ${options.weekday}`);
+  if (!(options.weekday >= 1 && options.weekday <= 7))
+    throw new RangeError(`weekday must be 1-7, not ${options.weekday}`);
   return [
     toBcd(time.getUTCSeconds()) | (options.start ? MCP7940N.ST : 0),
     toBcd(time.getUTCMinutes()),

@@ -29,7 +29,10 @@ export function describeShape(value: unknown, depth = 0): string {
 
 function unexpected(what: string, body: unknown): TpmError {
   const shape = describeShape(body);
-  return new TpmError('BMC', `unexpected answer to ${what}: ${shape.length > 200 ? `${shape.slice(0, 200)}...` : shape}`);
+  return new TpmError(
+    'BMC',
+    `unexpected answer to ${what}: ${shape.length > 200 ? `${shape.slice(0, 200)}...` : shape}`,
+  );
 }
 
 /** The first element of `response`, or throws describing the shape. */
@@ -62,7 +65,10 @@ export function parsePowerAnswer(body: unknown): (boolean | null)[] {
     else if (value === '0') power.push(false);
     else if (value === 'Unknown') power.push(null);
     else {
-      throw new TpmError('BMC', `unexpected power value ${JSON.stringify(value) ?? 'undefined'} for node ${node} in ${describeShape(body)}`);
+      throw new TpmError(
+        'BMC',
+        `unexpected power value ${JSON.stringify(value) ?? 'undefined'} for node ${node} in ${describeShape(body)}`,
+      );
     }
   }
   return power;

@@ -2,14 +2,17 @@ import { displayUrl } from '../../util/redact.js';
 import { systemClock, type Clock } from '../../util/clock.js';
 import { TpmError } from '../../util/errors.js';
 import { silentLogger, type Logger } from '../../util/logger.js';
-import type { BoardDriver, BoardInfo, BoardType, BmcLoginControl, FanReading, NodeTimes, PowerReading, UsbReading } from '../types.js';
-import {
-  FIRMWARE_1_MESSAGE,
-  TPI2_NODES,
-  expectOk,
-  isFirmware1PowerAnswer,
-  parsePowerAnswer,
-} from './api.js';
+import type {
+  BoardDriver,
+  BoardInfo,
+  BoardType,
+  BmcLoginControl,
+  FanReading,
+  NodeTimes,
+  PowerReading,
+  UsbReading,
+} from '../types.js';
+import { FIRMWARE_1_MESSAGE, TPI2_NODES, expectOk, isFirmware1PowerAnswer, parsePowerAnswer } from './api.js';
 import { BmcFeatures } from './features.js';
 import { checkNode, parseJson } from './http-util.js';
 import { createHttpsFetch, type FetchLike } from './https-fetch.js';
@@ -70,7 +73,8 @@ export class Tpi2Driver implements BoardDriver {
     } catch {
       throw new TpmError('CONFIG', `board.bmc.url is not a URL: ${displayUrl(options.url)}`);
     }
-    if (base.protocol === 'http:') throw new TpmError('BMC_UNSUPPORTED', `board.bmc.url is http://: ${FIRMWARE_1_MESSAGE}`);
+    if (base.protocol === 'http:')
+      throw new TpmError('BMC_UNSUPPORTED', `board.bmc.url is http://: ${FIRMWARE_1_MESSAGE}`);
     if (base.protocol !== 'https:') {
       throw new TpmError('CONFIG', `board.bmc.url must start with https:// (got ${base.protocol})`);
     }
@@ -80,7 +84,11 @@ export class Tpi2Driver implements BoardDriver {
       fetch = options.fetch;
       this.closeTransport = () => {};
     } else {
-      const trust = bmcTrust({ fingerprint: options.fingerprint ?? null, ca: options.ca ?? null, insecure: options.insecure === true });
+      const trust = bmcTrust({
+        fingerprint: options.fingerprint ?? null,
+        ca: options.ca ?? null,
+        insecure: options.insecure === true,
+      });
       const transport = createHttpsFetch({ trust });
       fetch = transport.fetch;
       this.closeTransport = transport.close;

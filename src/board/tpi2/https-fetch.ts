@@ -39,7 +39,10 @@ export interface ClosableFetch {
   close(): void;
 }
 
-type CreateConnection = (options: tls.ConnectionOptions, done: (error: Error | null, socket?: Duplex) => void) => undefined;
+type CreateConnection = (
+  options: tls.ConnectionOptions,
+  done: (error: Error | null, socket?: Duplex) => void,
+) => undefined;
 
 /**
  * Node 20's global fetch cannot be told to trust one self-signed certificate without an
@@ -86,7 +89,12 @@ export function createHttpsFetch(options: HttpsFetchOptions = {}): ClosableFetch
         return;
       }
       if (target.protocol !== 'https:') {
-        reject(new TpmError('CONFIG', `only https:// reaches a BMC (got ${target.protocol}): the password is never sent in clear`));
+        reject(
+          new TpmError(
+            'CONFIG',
+            `only https:// reaches a BMC (got ${target.protocol}): the password is never sent in clear`,
+          ),
+        );
         return;
       }
       const request = https.request(

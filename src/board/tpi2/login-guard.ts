@@ -98,18 +98,23 @@ export class LoginGuard {
     const { failures } = this.record;
     const grant = this.manualGrant || this.passwordChanged;
     if (failures >= this.policy.maxAny && !this.forced) {
-      return `${failures} failed logins in a row: one more would make the BMC ban this host (browsers included). ` +
-        'Check board.bmc.password by logging in on the BMC\'s web page; after a restart of the BMC, which forgets ' +
-        'its count, ask for a retry with {"force": true} on bridge/request/bmc/login';
+      return (
+        `${failures} failed logins in a row: one more would make the BMC ban this host (browsers included). ` +
+        "Check board.bmc.password by logging in on the BMC's web page; after a restart of the BMC, which forgets " +
+        'its count, ask for a retry with {"force": true} on bridge/request/bmc/login'
+      );
     }
     if (failures >= this.policy.maxAutomatic && !grant && !this.forced) {
-      return `automatic logins paused after ${failures} failed logins in a row (the last: ${this.record.reason ?? 'unknown'}), ` +
+      return (
+        `automatic logins paused after ${failures} failed logins in a row (the last: ${this.record.reason ?? 'unknown'}), ` +
         'so that the BMC never bans this host: fix board.bmc.password, or press "Retry BMC login" in Home Assistant ' +
-        '(bridge/request/bmc/login)';
+        '(bridge/request/bmc/login)'
+      );
     }
     if (!grant && !this.forced) {
       const wait = this.nextAttemptAt - this.clock.now();
-      if (wait > 0) return `the last login failed (${this.record.reason ?? 'unknown'}); next attempt in ${Math.ceil(wait / 1000)} s`;
+      if (wait > 0)
+        return `the last login failed (${this.record.reason ?? 'unknown'}); next attempt in ${Math.ceil(wait / 1000)} s`;
     }
     return null;
   }

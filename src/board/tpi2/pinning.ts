@@ -60,13 +60,17 @@ export function bmcTrust(options: { fingerprint?: string | null; ca?: string | n
   if (options.fingerprint) {
     const pin = parseFingerprint(options.fingerprint);
     if (pin === null) {
-      throw new TpmError('CONFIG', 'board.bmc.fingerprint must be a SHA-256 fingerprint: 32 bytes as AA:BB:... or 64 hex digits');
+      throw new TpmError(
+        'CONFIG',
+        'board.bmc.fingerprint must be a SHA-256 fingerprint: 32 bytes as AA:BB:... or 64 hex digits',
+      );
     }
     pins.push(pin);
   }
   if (options.ca) {
     const blocks = pemCertificates(loadCaOption(options.ca));
-    if (blocks.length === 0) throw new TpmError('CONFIG', 'board.bmc.ca holds no PEM certificate (-----BEGIN CERTIFICATE-----)');
+    if (blocks.length === 0)
+      throw new TpmError('CONFIG', 'board.bmc.ca holds no PEM certificate (-----BEGIN CERTIFICATE-----)');
     for (const block of blocks) {
       let certificate: X509Certificate;
       try {

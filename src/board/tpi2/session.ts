@@ -97,7 +97,10 @@ export class BmcSession {
         await this.guard.tokenRejected(`the BMC rejected a fresh session token (${errorAnswerMessage(answer.text)})`);
         this.guard.holdOff();
         this.forgetToken(token);
-        throw new TpmError('BMC_AUTH', `the BMC rejected a fresh session token for ${what}: ${errorAnswerMessage(answer.text)}`);
+        throw new TpmError(
+          'BMC_AUTH',
+          `the BMC rejected a fresh session token for ${what}: ${errorAnswerMessage(answer.text)}`,
+        );
       }
     } else if (answer.status === 401) {
       this.authRequired = true;
@@ -130,7 +133,10 @@ export class BmcSession {
   private async login(): Promise<string> {
     const { username, password, logger } = this.options;
     if (password === null) {
-      throw new TpmError('BMC_AUTH', 'the BMC asks for a login: set board.bmc.password (for example to ${BMC_PASSWORD})');
+      throw new TpmError(
+        'BMC_AUTH',
+        'the BMC asks for a login: set board.bmc.password (for example to ${BMC_PASSWORD})',
+      );
     }
     await this.guard.ready();
     const refusal = this.guard.refusal();
@@ -167,10 +173,19 @@ export class BmcSession {
   }
 
   /** One HTTP exchange bounded by the request timeout. Never puts the password in an error. */
-  async send(method: 'GET' | 'POST', path: string, what: string, token: string | null, body?: string): Promise<BmcAnswer> {
+  async send(
+    method: 'GET' | 'POST',
+    path: string,
+    what: string,
+    token: string | null,
+    body?: string,
+  ): Promise<BmcAnswer> {
     const { clock, timeoutMs, base } = this.options;
     const controller = new AbortController();
-    const timeout = new TpmError('TIMEOUT', `the BMC at ${this.origin} did not answer ${what} within ${formatWait(timeoutMs)}`);
+    const timeout = new TpmError(
+      'TIMEOUT',
+      `the BMC at ${this.origin} did not answer ${what} within ${formatWait(timeoutMs)}`,
+    );
     const timer = clock.setTimeout(() => controller.abort(timeout), timeoutMs);
     const headers: Record<string, string> = { accept: 'application/json' };
     if (token !== null) headers.authorization = `Bearer ${token}`;
@@ -189,7 +204,9 @@ export class BmcSession {
       if (controller.signal.aborted) throw timeout;
       if (error instanceof TpmError && error.code === 'BMC_TRUST') this.guard.report(error.message);
       if (error instanceof TpmError) throw error;
-      throw new TpmError('BMC', `cannot reach the BMC at ${this.origin} (${what}): ${errorMessage(error)}`, { cause: error });
+      throw new TpmError('BMC', `cannot reach the BMC at ${this.origin} (${what}): ${errorMessage(error)}`, {
+        cause: error,
+      });
     } finally {
       clock.clearTimeout(timer);
     }

@@ -27,7 +27,10 @@ describe('GpioDriver with injected lines', () => {
     assert.equal(sim.stats.opens.out, 0, "plain 'out' would drive low at once");
     assert.equal(sim.stats.opens.high - opensBefore.high, 1, 'node 2 reopened high');
     assert.equal(sim.stats.glitches, glitchesBefore);
-    assert.deepEqual([1, 2, 3].map((l) => sim.directionOf(l)), ['out', 'out', 'out']);
+    assert.deepEqual(
+      [1, 2, 3].map((l) => sim.directionOf(l)),
+      ['out', 'out', 'out'],
+    );
   });
 
   it('inverts active_low lines: a low line means the node is on', async () => {
@@ -55,7 +58,10 @@ describe('GpioDriver with injected lines', () => {
   it('reports a line that does not follow the write (dead relay) as a failed verification', async () => {
     const { sim, driver } = board(2, { 1: plain(1), 2: plain(2) }, { stuck: [2] });
     await driver.open();
-    await assert.rejects(driver.setPower(2, true), (error: TpmError) => error.code === 'VERIFY' && /node 2/.test(error.message));
+    await assert.rejects(
+      driver.setPower(2, true),
+      (error: TpmError) => error.code === 'VERIFY' && /node 2/.test(error.message),
+    );
     assert.equal(sim.levelOf(2), 0);
   });
 
@@ -91,7 +97,8 @@ describe('GpioDriver with injected lines', () => {
 
   it('refuses two nodes on one line', () => {
     assert.throws(
-      () => new GpioDriver({ lines: { 1: plain(17), 2: plain(17) }, gpio: createSimulatedGpioLines({ nodes: 1 }).gpio }),
+      () =>
+        new GpioDriver({ lines: { 1: plain(17), 2: plain(17) }, gpio: createSimulatedGpioLines({ nodes: 1 }).gpio }),
       (error: TpmError) => error.code === 'CONFIG' && /nodes 1 and 2 both use GPIO 17/.test(error.message),
     );
   });
@@ -152,6 +159,9 @@ describe('GpioDriver on a (fake) sysfs tree', () => {
 
   it('explains a host without sysfs GPIO', async () => {
     const driver = new GpioDriver({ lines: { 1: { line: 17, active_low: false } }, sysfsRoot: join(root, 'missing') });
-    await assert.rejects(driver.open(), (error: TpmError) => error.code === 'UNSUPPORTED' && /sysfs GPIO/.test(error.message));
+    await assert.rejects(
+      driver.open(),
+      (error: TpmError) => error.code === 'UNSUPPORTED' && /sysfs GPIO/.test(error.message),
+    );
   });
 });

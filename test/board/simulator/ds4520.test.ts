@@ -55,7 +55,11 @@ describe('simulated DS4520 (0x57)', () => {
   });
 
   it('wires node 5 to bit 7, node 6 to bit 6 and node 7 to bit 5', async () => {
-    for (const [node, mask] of [[5, 0x80], [6, 0x40], [7, 0x20]] as const) {
+    for (const [node, mask] of [
+      [5, 0x80],
+      [6, 0x40],
+      [7, 0x20],
+    ] as const) {
       await sim.bus.writeByte(0x57, 0xf4, 0x01); // shadow SRAM: no write cycle to wait for
       await sim.bus.writeByte(0x57, 0xf2, 0xff & ~mask);
       assert.deepEqual(poweredNodes(sim).includes(node), false, `node ${node}`);
@@ -115,7 +119,10 @@ describe('simulated DS4520 (0x57)', () => {
     await sim.bus.writeByte(0x57, 0xf2, 0xfb);
     await sim.bus.writeByte(0x57, 0xf2, 0xfb);
     sim.ds4520.powerCycleBoard();
-    assert.deepEqual(changes, [[0xfb, 0xff], [0xff, 0xfb]]);
+    assert.deepEqual(changes, [
+      [0xfb, 0xff],
+      [0xff, 0xfb],
+    ]);
   });
 
   it('does not answer at an address nobody holds', async () => {

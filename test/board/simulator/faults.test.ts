@@ -66,7 +66,13 @@ describe('simulated I2C bus: faults and counters', () => {
     await assert.rejects(sim.bus.readByte(0x10, 0x00), /ENXIO/);
     const counters = sim.faults.counters;
     assert.deepEqual(
-      { reads: counters.reads, writes: counters.writes, errors: counters.errors, bytesRead: counters.bytesRead, bytesWritten: counters.bytesWritten },
+      {
+        reads: counters.reads,
+        writes: counters.writes,
+        errors: counters.errors,
+        bytesRead: counters.bytesRead,
+        bytesWritten: counters.bytesWritten,
+      },
       { reads: 3, writes: 1, errors: 1, bytesRead: 8, bytesWritten: 1 },
     );
     assert.deepEqual(counters.byAddress['0x57'], { reads: 1, writes: 1 });

@@ -25,7 +25,11 @@ describe('simulated MCP7940N (0x6F)', () => {
   });
 
   it('keeps 12-hour format as it ticks past noon and midnight', async () => {
-    const { bus, rtc } = createSimulatedTpi1({ clock, startTime: Date.parse('2026-03-01T11:59:59Z'), rtc: { hour12: true } });
+    const { bus, rtc } = createSimulatedTpi1({
+      clock,
+      startTime: Date.parse('2026-03-01T11:59:59Z'),
+      rtc: { hour12: true },
+    });
     assert.equal(await bus.readByte(0x6f, 0x02), 0x40 | 0x11, '11 AM');
     await clock.advance(1000);
     assert.equal(await bus.readByte(0x6f, 0x02), 0x40 | 0x20 | 0x12, '12 PM');
@@ -75,7 +79,10 @@ describe('simulated MCP7940N (0x6F)', () => {
     const { bus, rtc } = createSimulatedTpi1({ clock, rtc: { batteryBackup: false } });
     rtc.mainPowerFailure();
     // All zero; LPYR reads 1 because year 00 (2000) is a leap year.
-    assert.equal(bcdBlock([...(await bus.readI2cBlock(0x6f, 0x00, 7, Buffer.alloc(7))).buffer]), '00 00 00 00 00 20 00');
+    assert.equal(
+      bcdBlock([...(await bus.readI2cBlock(0x6f, 0x00, 7, Buffer.alloc(7))).buffer]),
+      '00 00 00 00 00 20 00',
+    );
     assert.equal(rtc.time(), null);
   });
 

@@ -53,8 +53,14 @@ describe('EEPROM write budget', () => {
     const budget = new EepromWriteBudget(fileBudgetStore(dir, log.logger), 2, new FakeClock());
     await budget.reserve();
     assert.equal(await budget.used(), 1);
-    assert.ok(log.messages(40).some((m) => m.includes(BUDGET_FILE_NAME) && /not valid.*kept as/.test(m)), log.text());
-    assert.ok(readdirSync(dir).some((name) => name.startsWith(`${BUDGET_FILE_NAME}.corrupt-`)), 'the damaged file is kept aside');
+    assert.ok(
+      log.messages(40).some((m) => m.includes(BUDGET_FILE_NAME) && /not valid.*kept as/.test(m)),
+      log.text(),
+    );
+    assert.ok(
+      readdirSync(dir).some((name) => name.startsWith(`${BUDGET_FILE_NAME}.corrupt-`)),
+      'the damaged file is kept aside',
+    );
     const saved = JSON.parse(readFileSync(path.join(dir, BUDGET_FILE_NAME), 'utf8')) as { writes: number[] };
     assert.equal(saved.writes.length, 1);
   });

@@ -29,11 +29,7 @@ export async function settle<T>(clock: FakeClock, promise: Promise<T>, limitMs =
 }
 
 /** A Tpi1Driver on a simulated board, with test defaults (no lock file, kernel does not own the RTC). */
-export function driverFor(
-  sim: SimulatedTpi1,
-  clock: FakeClock,
-  options: Partial<Tpi1DriverOptions> = {},
-): Tpi1Driver {
+export function driverFor(sim: SimulatedTpi1, clock: FakeClock, options: Partial<Tpi1DriverOptions> = {}): Tpi1Driver {
   return new Tpi1Driver({
     bus: sim.bus,
     clock,

@@ -15,7 +15,10 @@ function busError(pattern: RegExp) {
 describe('openI2cBus', () => {
   it('says that the native addon is missing when it cannot be loaded', async () => {
     await assert.rejects(
-      openI2cBus(1, { forceAccess: true, importModule: async () => Promise.reject(new Error('Cannot find module i2c-bus')) }),
+      openI2cBus(1, {
+        forceAccess: true,
+        importModule: async () => Promise.reject(new Error('Cannot find module i2c-bus')),
+      }),
       busError(/i2c-bus native addon could not be loaded \(Cannot find module i2c-bus\)/),
     );
   });
@@ -36,8 +39,20 @@ describe('openI2cBus', () => {
   });
 
   it('returns the opened bus', async () => {
-    const bus = { readByte: async () => 0, writeByte: async () => {}, readI2cBlock: async () => ({ bytesRead: 0, buffer: Buffer.alloc(0) }), writeI2cBlock: async () => ({ bytesWritten: 0, buffer: Buffer.alloc(0) }) };
-    assert.equal(await openI2cBus(1, { forceAccess: false, importModule: async () => ({ openPromisified: async () => bus }), devicePath: '/dev/null' }), bus);
+    const bus = {
+      readByte: async () => 0,
+      writeByte: async () => {},
+      readI2cBlock: async () => ({ bytesRead: 0, buffer: Buffer.alloc(0) }),
+      writeI2cBlock: async () => ({ bytesWritten: 0, buffer: Buffer.alloc(0) }),
+    };
+    assert.equal(
+      await openI2cBus(1, {
+        forceAccess: false,
+        importModule: async () => ({ openPromisified: async () => bus }),
+        devicePath: '/dev/null',
+      }),
+      bus,
+    );
   });
 
   it('reports a missing /dev/i2c-N before the first transfer, with the real addon', async function () {

@@ -1,6 +1,16 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,7 +41,10 @@ function lockModuleForAnyUser(): { module: string; remove: () => void } {
     }
   };
   openToAll(root);
-  return { module: path.join(root, 'src', 'board', 'lock.js'), remove: () => rmSync(root, { recursive: true, force: true }) };
+  return {
+    module: path.join(root, 'src', 'board', 'lock.js'),
+    remove: () => rmSync(root, { recursive: true, force: true }),
+  };
 }
 
 /**
@@ -110,7 +123,10 @@ describe('I2C bus lock', function () {
     assert.match(readFileSync(lockPath, 'utf8'), new RegExp(`^pid ${process.pid} on `));
     await assert.rejects(acquireBusLock(lockPath, { bus: 1 }), (error: unknown) => {
       assert.ok(error instanceof TpmError && error.code === 'BUS_LOCKED');
-      assert.match(error.message, new RegExp(`^another turingpi-mqtt \\(pid ${process.pid} on .+\\) drives I2C bus 1; lock file ${lockPath}$`));
+      assert.match(
+        error.message,
+        new RegExp(`^another turingpi-mqtt \\(pid ${process.pid} on .+\\) drives I2C bus 1; lock file ${lockPath}$`),
+      );
       return true;
     });
     assert.match(await holder(), /^refused: another turingpi-mqtt/);
@@ -136,7 +152,9 @@ describe('I2C bus lock', function () {
     const release = await acquireBusLock(lockPath);
     await release();
     writeFileSync(lockPath, 'garbage');
-    await (await acquireBusLock(lockPath))();
+    await (
+      await acquireBusLock(lockPath)
+    )();
   });
 
   it('across PID namespaces: a holder in another one is refused while it lives, and its SIGKILL frees the bus', async function () {
@@ -146,7 +164,10 @@ describe('I2C bus lock', function () {
     const inside = startHolder(lockPath, { wrap });
     children.push(inside.child);
     assert.equal(await inside.outcome, 'held');
-    await assert.rejects(acquireBusLock(lockPath), (error: unknown) => error instanceof TpmError && error.code === 'BUS_LOCKED');
+    await assert.rejects(
+      acquireBusLock(lockPath),
+      (error: unknown) => error instanceof TpmError && error.code === 'BUS_LOCKED',
+    );
     // And the other way round: held here, refused in there.
     await killed(inside.child);
     // The namespace's processes (the holder's flock among them) end with its pid 1, as the kernel
@@ -160,7 +181,10 @@ describe('I2C bus lock', function () {
     chmodSync(dir, 0o1777);
     await assert.rejects(acquireBusLock(lockPath), (error: unknown) => {
       assert.ok(error instanceof TpmError && error.code === 'BUS');
-      assert.match(error.message, /lock directory .* is not safe: others may use it \(mode 1777\).*install -d -o root -g i2c -m 2770/);
+      assert.match(
+        error.message,
+        /lock directory .* is not safe: others may use it \(mode 1777\).*install -d -o root -g i2c -m 2770/,
+      );
       return true;
     });
   });
@@ -171,7 +195,7 @@ describe('I2C bus lock', function () {
     await assert.rejects(acquireBusLock(lockPath), /is not safe: it belongs to uid 54321/);
   });
 
-  it('a local user outside the directory\'s group can neither hold nor block the lock', async function () {
+  it("a local user outside the directory's group can neither hold nor block the lock", async function () {
     if (!isRoot) this.skip();
     // The layout the systemd unit makes: root:<bus group> 2770. OTHER_UID is not in the group.
     const locks = path.join(dir, 'turingpi-mqtt');
@@ -197,16 +221,25 @@ describe('I2C bus lock', function () {
     const script =
       `import(${JSON.stringify(copy.module)}).then((m) => m.defaultBusLockPath(1, ${JSON.stringify(locks)}))` +
       `.then((p) => console.log('path: ' + p), (e) => console.log('refused: ' + e.message))`;
-    const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { uid: OTHER_UID, gid: OTHER_UID, encoding: 'utf8' });
+    const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      uid: OTHER_UID,
+      gid: OTHER_UID,
+      encoding: 'utf8',
+    });
     copy.remove();
-    assert.match(result.stdout, /^refused: cannot use the bus lock directory .*turingpi-mqtt \(EACCES.*must be in its group/);
+    assert.match(
+      result.stdout,
+      /^refused: cannot use the bus lock directory .*turingpi-mqtt \(EACCES.*must be in its group/,
+    );
   });
 
   it('defaults to /run/lock/turingpi-mqtt, or a private directory of this user', async () => {
     const defaultPath = await defaultBusLockPath(3);
     const own = path.join(os.tmpdir(), `turingpi-mqtt-${process.getuid?.()}`, 'i2c-3.lock');
     assert.ok(defaultPath === path.join(LOCK_DIRECTORY, 'i2c-3.lock') || defaultPath === own, defaultPath);
-    await (await acquireBusLock(defaultPath))();
+    await (
+      await acquireBusLock(defaultPath)
+    )();
   });
 
   it('lets only one driver open the bus; close releases it', async () => {
@@ -227,6 +260,8 @@ describe('I2C bus lock', function () {
     sim.faults.dropWrites({ address: 0x57, register: 0xf4 });
     const driver = driverFor(sim, clock, { lock: { path: lockPath } });
     await assert.rejects(driver.open(), /SEE/);
-    await (await acquireBusLock(lockPath))();
+    await (
+      await acquireBusLock(lockPath)
+    )();
   });
 });

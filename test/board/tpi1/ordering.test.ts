@@ -12,7 +12,11 @@ import { driverFor, recordTransactions, settle } from './helpers.js';
 describe('Tpi1Driver: one operation at a time, clock and power alike', () => {
   it('runs concurrent clock sets, clock reads and power switches whole, in call order', async () => {
     const clock = new FakeClock(Date.UTC(2026, 0, 1, 12, 0, 0, 400));
-    const sim = createSimulatedTpi1({ clock, startTime: Date.parse('2025-05-05T05:05:05Z'), rtc: { oscillatorStopMs: 3 } });
+    const sim = createSimulatedTpi1({
+      clock,
+      startTime: Date.parse('2025-05-05T05:05:05Z'),
+      rtc: { oscillatorStopMs: 3 },
+    });
     sim.faults.setLatency(1); // every transaction takes 1 ms: without the queue they would interleave
     const driver = driverFor(sim, clock);
     await settle(clock, driver.open());
@@ -30,7 +34,10 @@ describe('Tpi1Driver: one operation at a time, clock and power alike', () => {
 
     const runs: number[] = [];
     for (const record of records) if (runs.at(-1) !== record.address) runs.push(record.address);
-    assert.deepEqual(runs, asked.map((operation) => operation.chip));
+    assert.deepEqual(
+      runs,
+      asked.map((operation) => operation.chip),
+    );
     // Each clock set is whole: ST cleared, OSCRUN polled, registers, ST set, read back.
     const rtcWrites = records.filter((r) => r.address === 0x6f && r.operation === 'write');
     assert.equal(rtcWrites.length, 6);

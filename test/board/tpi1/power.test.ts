@@ -270,7 +270,10 @@ describe('Tpi1Driver: faults on the bus', () => {
     sim.faults.dropWrites({ address: 0x57, register: 0xf2 });
     await assert.rejects(driver.setPower(3, false), (error: unknown) => {
       assert.ok(isCode('VERIFY')(error));
-      assert.match((error as Error).message, /node 3 did not switch off: wrote 0xF2 = 0xf7 \(was 0xff\), read back 0xff/);
+      assert.match(
+        (error as Error).message,
+        /node 3 did not switch off: wrote 0xF2 = 0xf7 \(was 0xff\), read back 0xff/,
+      );
       return true;
     });
   });
@@ -300,7 +303,11 @@ describe('Tpi1Driver: faults on the bus', () => {
     await driver.open();
     let reads = 0;
     // Every second read has node 6's bit flipped: no pair ever agrees.
-    sim.faults.glitchReads((actual) => (reads++ % 2 === 0 ? actual : actual ^ 0x40), { address: 0x57, register: 0xf2 }, 1000);
+    sim.faults.glitchReads(
+      (actual) => (reads++ % 2 === 0 ? actual : actual ^ 0x40),
+      { address: 0x57, register: 0xf2 },
+      1000,
+    );
     const records = recordTransactions(sim);
     await assert.rejects(driver.setPower(5, false), (error: unknown) => {
       assert.ok(isCode('BUS')(error));

@@ -32,10 +32,7 @@ describe('RTC register decoding (MCP7940N)', () => {
   it('reports the flags separately and clear', () => {
     const reading = decodeRtcReading([0x00, 0x00, 0x00, 0x01, 0x01, 0x01, 0x00]);
     assert.equal(reading.time.toISOString(), '2000-01-01T00:00:00.000Z');
-    assert.deepEqual(
-      [reading.oscillatorRunning, reading.batteryBackup, reading.powerFailed],
-      [false, false, false],
-    );
+    assert.deepEqual([reading.oscillatorRunning, reading.batteryBackup, reading.powerFailed], [false, false, false]);
   });
 
   it('rejects registers that hold no date (a chip after power-on reset), with the bytes in the message', () => {
@@ -49,11 +46,19 @@ describe('RTC register decoding (MCP7940N)', () => {
 
   it('encodes 24-hour registers with VBATEN, PWRFAIL as given and ST as asked', () => {
     const time = new Date('2026-03-07T21:05:09Z');
-    assert.deepEqual(
-      encodeRtcRegisters(time, { start: false, weekday: 7, batteryBackup: true, powerFailed: true }),
-      [0x09, 0x05, 0x21, 0x08 | 0x10 | 0x07, 0x07, 0x03, 0x26],
+    assert.deepEqual(encodeRtcRegisters(time, { start: false, weekday: 7, batteryBackup: true, powerFailed: true }), [
+      0x09,
+      0x05,
+      0x21,
+      0x08 | 0x10 | 0x07,
+      0x07,
+      0x03,
+      0x26,
+    ]);
+    assert.equal(
+      encodeRtcRegisters(time, { start: true, weekday: 7, batteryBackup: true, powerFailed: false })[0],
+      0x89,
     );
-    assert.equal(encodeRtcRegisters(time, { start: true, weekday: 7, batteryBackup: true, powerFailed: false })[0], 0x89);
   });
 
   it('keeps the weekday convention of the chip when the date moves', () => {
@@ -164,7 +169,11 @@ describe('Tpi1Driver: the clock', () => {
   });
 
   it('gives up with TIMEOUT and restarts the oscillator when OSCRUN does not clear', async () => {
-    sim = createSimulatedTpi1({ clock, startTime: Date.parse('2025-05-05T05:05:05Z'), rtc: { oscillatorStopMs: 60_000 } });
+    sim = createSimulatedTpi1({
+      clock,
+      startTime: Date.parse('2025-05-05T05:05:05Z'),
+      rtc: { oscillatorStopMs: 60_000 },
+    });
     const driver = driverFor(sim, clock);
     await assert.rejects(settle(clock, driver.writeRtc(new Date('2026-01-01T00:00:00Z'))), (error: unknown) => {
       assert.ok(error instanceof TpmError && error.code === 'TIMEOUT');

@@ -1,5 +1,10 @@
 import assert from 'node:assert/strict';
-import { errorAnswerMessage, parseNodeInfo, parseNodeInfoAnswer, parsePowerAnswer } from '../../../src/board/tpi2/api.js';
+import {
+  errorAnswerMessage,
+  parseNodeInfo,
+  parseNodeInfoAnswer,
+  parsePowerAnswer,
+} from '../../../src/board/tpi2/api.js';
 import { firmwareLine, parseAboutAnswer } from '../../../src/board/tpi2/firmware.js';
 import { parseUsbAnswer } from '../../../src/board/tpi2/usb.js';
 import { TpmError } from '../../../src/util/errors.js';
@@ -29,23 +34,36 @@ describe('BMC answer shapes', () => {
   });
 
   it('reads power_on_time per node, null where off', () => {
-    const entry = (seconds: number | null) => ({ name: 'n', module_name: '', power_on_time: seconds, uart_baud: 115200 });
-    assert.deepEqual(parseNodeInfoAnswer({ response: [{ result: [entry(5), entry(null), entry(null), entry(3600)] }] }), [
-      5,
-      null,
-      null,
-      3600,
-    ]);
+    const entry = (seconds: number | null) => ({
+      name: 'n',
+      module_name: '',
+      power_on_time: seconds,
+      uart_baud: 115200,
+    });
+    assert.deepEqual(
+      parseNodeInfoAnswer({ response: [{ result: [entry(5), entry(null), entry(null), entry(3600)] }] }),
+      [5, null, null, 3600],
+    );
   });
 
   it('takes the message of an error answer from its result', () => {
-    assert.equal(errorAnswerMessage('{"response":[{"result":"Missing `node` parameter"}]}'), 'Missing `node` parameter');
+    assert.equal(
+      errorAnswerMessage('{"response":[{"result":"Missing `node` parameter"}]}'),
+      'Missing `node` parameter',
+    );
     assert.equal(errorAnswerMessage('credentials incorrect'), 'credentials incorrect');
   });
 
   it('reads about in both shapes: bmcd in version (up to 2.3.4) or in bmcd_version (later)', () => {
     const board = { board_model: 'Turing Pi 2', board_revision: '2.5.1', hostname: 'tp' };
-    const old = { api: '1.1', version: '2.3.4', buildtime: 'x', buildroot: 'Buildroot', build_version: '2024.05.1', ...board };
+    const old = {
+      api: '1.1',
+      version: '2.3.4',
+      buildtime: 'x',
+      buildroot: 'Buildroot',
+      build_version: '2024.05.1',
+      ...board,
+    };
     assert.deepEqual(parseAboutAnswer({ response: [{ result: old }] }), {
       bmcd: '2.3.4',
       os: '2024.05.1',
@@ -53,14 +71,24 @@ describe('BMC answer shapes', () => {
       boardRevision: '2.5.1',
     });
     const empty = { board_model: '', board_revision: '', hostname: '' };
-    const later = { api: '1.1', version: '2.1.0', bmcd_version: '2.3.7', buildtime: 'x', buildroot: 'Buildroot', ...empty };
+    const later = {
+      api: '1.1',
+      version: '2.1.0',
+      bmcd_version: '2.3.7',
+      buildtime: 'x',
+      buildroot: 'Buildroot',
+      ...empty,
+    };
     assert.deepEqual(parseAboutAnswer({ response: [{ result: later }] }), {
       bmcd: '2.3.7',
       os: '2.1.0',
       boardModel: null,
       boardRevision: null,
     });
-    assert.throws(() => parseAboutAnswer({ response: [{ result: 'ok' }] }), (error: TpmError) => error.code === 'BMC');
+    assert.throws(
+      () => parseAboutAnswer({ response: [{ result: 'ok' }] }),
+      (error: TpmError) => error.code === 'BMC',
+    );
   });
 
   it('derives the firmware line from the bmcd version, never from the OS release', () => {
@@ -92,10 +120,18 @@ describe('BMC answer shapes', () => {
       reading: { node: 3, mode: 'host', route: 'port' },
       busType: null,
     });
-    assert.deepEqual(parseUsbAnswer({ response: [{ result: [{ mode: 'Flash', node: 'Node 1', route: 'Bmc', bus_type: 'Usb hub' }] }] }), {
-      reading: { node: 1, mode: 'flash', route: 'bmc' },
-      busType: 'Usb hub',
-    });
-    assert.throws(() => parseUsbAnswer({ response: [{ result: [{ mode: 'Host', node: '3', route: 'UsbA' }] }] }), (error: TpmError) => error.code === 'BMC');
+    assert.deepEqual(
+      parseUsbAnswer({
+        response: [{ result: [{ mode: 'Flash', node: 'Node 1', route: 'Bmc', bus_type: 'Usb hub' }] }],
+      }),
+      {
+        reading: { node: 1, mode: 'flash', route: 'bmc' },
+        busType: 'Usb hub',
+      },
+    );
+    assert.throws(
+      () => parseUsbAnswer({ response: [{ result: [{ mode: 'Host', node: '3', route: 'UsbA' }] }] }),
+      (error: TpmError) => error.code === 'BMC',
+    );
   });
 });

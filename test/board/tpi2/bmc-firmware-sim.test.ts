@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
-import { startBmcSimulator, type BmcSimulator, type BmcSimulatorOptions } from '../../../src/board/simulator/bmc-server.js';
+import {
+  startBmcSimulator,
+  type BmcSimulator,
+  type BmcSimulatorOptions,
+} from '../../../src/board/simulator/bmc-server.js';
 import { createHttpsFetch, type ClosableFetch } from '../../../src/board/tpi2/https-fetch.js';
 import { FakeClock } from '../../../src/util/fake-clock.js';
 
@@ -45,7 +49,9 @@ describe('BMC simulator: firmware releases 2.0.5 and 2.1.0, boards 2.4 and 2.5',
       assert.equal(answer.status, 400, type);
       assert.deepEqual(answer.body, { response: [{ result: `Invalid \`type\` parameter ${type}` }] });
     }
-    assert.deepEqual((await get('opt=get&type=usb')).body.response[0].result, [{ mode: 'Device', node: 'Node 1', route: 'UsbA' }]);
+    assert.deepEqual((await get('opt=get&type=usb')).body.response[0].result, [
+      { mode: 'Device', node: 'Node 1', route: 'UsbA' },
+    ]);
   });
 
   it('2.1.0: about with bmcd 2.3.4 in version, the OS release in build_version, and the board', async () => {
@@ -55,19 +61,24 @@ describe('BMC simulator: firmware releases 2.0.5 and 2.1.0, boards 2.4 and 2.5',
     assert.equal(facts.build_version, '2024.05.1');
     assert.equal(facts.board_model, 'Turing Pi 2');
     assert.equal(facts.board_revision, '2.5.1');
-    assert.deepEqual((await get('opt=get&type=cooling')).body.response[0].result, [{ device: 'system fan', speed: 3, max_speed: 6 }]);
+    assert.deepEqual((await get('opt=get&type=cooling')).body.response[0].result, [
+      { device: 'system fan', speed: 3, max_speed: 6 },
+    ]);
     assert.deepEqual((await get('opt=get&type=usb')).body.response[0].result, [
       { mode: 'Device', node: 'Node 1', route: 'AlternativePort', bus_type: 'Usb hub' },
     ]);
     const host = await get('opt=set&type=usb&node=1&mode=0');
-    assert.equal(host.status, 500, 'the 2.5 board\'s hub refuses host mode');
+    assert.equal(host.status, 500, "the 2.5 board's hub refuses host mode");
     assert.match(String(host.body.response[0].result), /not supported by the current hardware/);
   });
 
   it('2.1.0 on a 2.4 board: cooling is [], usb is a single bus', async () => {
     await start({ release: '2.1.0', board: '2.4' });
     assert.deepEqual((await get('opt=get&type=cooling')).body.response[0].result, []);
-    assert.equal(((await get('opt=get&type=usb')).body.response[0].result as [{ bus_type: string }])[0].bus_type, 'Single bus');
+    assert.equal(
+      ((await get('opt=get&type=usb')).body.response[0].result as [{ bus_type: string }])[0].bus_type,
+      'Single bus',
+    );
     const fan = await get('opt=set&type=cooling&device=system%20fan&speed=2');
     assert.equal(fan.status, 500);
     assert.match(String(fan.body.response[0].result), /does not exist/);
@@ -93,7 +104,9 @@ describe('BMC simulator: firmware releases 2.0.5 and 2.1.0, boards 2.4 and 2.5',
     const token = (JSON.parse(await login.text()) as { id: string }).id;
     await assert.rejects(get('opt=set&type=usb&node=0&mode=3'));
     assert.equal(bmc!.stats.crashes, 1);
-    const stale = await transport!.fetch(`${bmc!.url}/api/bmc?opt=get&type=power`, { headers: { authorization: `Bearer ${token}` } });
+    const stale = await transport!.fetch(`${bmc!.url}/api/bmc?opt=get&type=power`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
     assert.equal(stale.status, 401, 'the restarted bmcd does not know the token');
   });
 
@@ -101,7 +114,9 @@ describe('BMC simulator: firmware releases 2.0.5 and 2.1.0, boards 2.4 and 2.5',
     await start({ release: '2.1.0', board: '2.5' });
     await clock.advance(42_000);
     const read = async (): Promise<string> => {
-      const response = await transport!.fetch(`${bmc!.url}/api/bmc?opt=get&type=node_info`, { headers: { authorization: BASIC } });
+      const response = await transport!.fetch(`${bmc!.url}/api/bmc?opt=get&type=node_info`, {
+        headers: { authorization: BASIC },
+      });
       return response.text();
     };
     assert.match(await read(), /^\{"response":\[\{"result":\[\{"name":null,"module_name":null,"power_on_time":42,/);
@@ -120,7 +135,11 @@ describe('BMC simulator: firmware releases 2.0.5 and 2.1.0, boards 2.4 and 2.5',
       }
       for (const type of [...(release === '2.0.5' ? only23 : []), 'fan', 'temperature', 'bmc']) {
         const answer = await get(`opt=get&type=${type}`);
-        assert.deepEqual([answer.status, answer.body.response[0].result], [400, `Invalid \`type\` parameter ${type}`], type);
+        assert.deepEqual(
+          [answer.status, answer.body.response[0].result],
+          [400, `Invalid \`type\` parameter ${type}`],
+          type,
+        );
       }
     });
   }

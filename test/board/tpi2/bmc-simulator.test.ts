@@ -32,7 +32,11 @@ describe('BMC simulator (docs/hardware.md "Turing Pi 2 / 2.5: the BMC API")', ()
     const response = await transport.fetch(`${bmc.url}/api/bmc?${query}`, {
       headers: authorization ? { authorization } : {},
     });
-    return { status: response.status, text: await response.text(), challenge: response.headers.get('www-authenticate') };
+    return {
+      status: response.status,
+      text: await response.text(),
+      challenge: response.headers.get('www-authenticate'),
+    };
   }
 
   it('answers a login with a 64-character session id, and bad credentials with 403 and a text body', async () => {
@@ -150,7 +154,9 @@ describe('BMC simulator (docs/hardware.md "Turing Pi 2 / 2.5: the BMC API")', ()
     assert.equal((await get('opt=set&type=reset&node=1', basic)).status, 200);
     await clock.advance(1_000);
     assert.equal(bmc.state.physical[1], true);
-    const power = JSON.parse((await get('opt=get&type=power', basic)).text) as { response: [{ result: [Record<string, string>] }] };
+    const power = JSON.parse((await get('opt=get&type=power', basic)).text) as {
+      response: [{ result: [Record<string, string>] }];
+    };
     assert.equal(power.response[0].result[0].node2, '0');
     assert.equal((await get('opt=set&type=reset&node=4', basic)).status, 400);
   });

@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { startBmcSimulator, type BmcSimulator, type BmcSimulatorOptions } from '../../../src/board/simulator/bmc-server.js';
+import {
+  startBmcSimulator,
+  type BmcSimulator,
+  type BmcSimulatorOptions,
+} from '../../../src/board/simulator/bmc-server.js';
 import { Tpi2Driver, type Tpi2DriverOptions } from '../../../src/board/tpi2/driver.js';
 import { FakeClock } from '../../../src/util/fake-clock.js';
 import { TpmError } from '../../../src/util/errors.js';
@@ -19,7 +23,14 @@ describe('Tpi2Driver against the simulated BMC over HTTPS', () => {
   }
 
   function driverFor(options: Partial<Tpi2DriverOptions> = {}): Tpi2Driver {
-    const driver = new Tpi2Driver({ url: bmc.url, username: 'root', password: PASSWORD, ca: bmc.ca, clock, ...options });
+    const driver = new Tpi2Driver({
+      url: bmc.url,
+      username: 'root',
+      password: PASSWORD,
+      ca: bmc.ca,
+      clock,
+      ...options,
+    });
     drivers.push(driver);
     return driver;
   }
@@ -42,7 +53,12 @@ describe('Tpi2Driver against the simulated BMC over HTTPS', () => {
     assert.equal(bmc.stats.logins, 1);
     assert.equal(bmc.stats.staleTokens, 0);
     assert.deepEqual(
-      { model: driver.info.model, nodes: driver.info.nodes, rtc: driver.info.hasRtc, presence: driver.info.canTellPresence },
+      {
+        model: driver.info.model,
+        nodes: driver.info.nodes,
+        rtc: driver.info.hasRtc,
+        presence: driver.info.canTellPresence,
+      },
       { model: 'Turing Pi 2', nodes: 4, rtc: false, presence: false },
     );
   });
@@ -97,17 +113,23 @@ describe('Tpi2Driver against the simulated BMC over HTTPS', () => {
     assert.equal(bmc.stats.maxPenalty, 3);
     assert.equal(bmc.stats.bans, 0);
     assert.match(errors.at(-1)!.message, /automatic logins paused after 3 failed logins/);
-    assert.deepEqual({ ...driver.login.status(), reason: undefined }, { login: 'paused', failures: 3, reason: undefined });
+    assert.deepEqual(
+      { ...driver.login.status(), reason: undefined },
+      { login: 'paused', failures: 3, reason: undefined },
+    );
   });
 
   it('refuses an http:// URL (firmware 1.x) before sending anything: the password never goes in clear', async () => {
     await startBmc({ firmware: 1, power: [true, false, false, false] });
-    assert.throws(() => driverFor(), (error: TpmError) => {
-      assert.equal(error.code, 'BMC_UNSUPPORTED');
-      assert.match(error.message, /firmware 1\.x/);
-      assert.match(error.message, /upgrade .*2\.x/);
-      return true;
-    });
+    assert.throws(
+      () => driverFor(),
+      (error: TpmError) => {
+        assert.equal(error.code, 'BMC_UNSUPPORTED');
+        assert.match(error.message, /firmware 1\.x/);
+        assert.match(error.message, /upgrade .*2\.x/);
+        return true;
+      },
+    );
     assert.equal(bmc.stats.requests, 0);
   });
 
@@ -126,7 +148,10 @@ describe('Tpi2Driver against the simulated BMC over HTTPS', () => {
     await startBmc({ power: [true, false, true, true] });
     const driver = driverFor();
     await driver.open();
-    await assert.rejects(driver.reset(2), (error: TpmError) => error.code === 'NODE_OFF' && /node 2 is off/.test(error.message));
+    await assert.rejects(
+      driver.reset(2),
+      (error: TpmError) => error.code === 'NODE_OFF' && /node 2 is off/.test(error.message),
+    );
     assert.equal(bmc.stats.resets, 0);
     assert.equal(bmc.state.physical[1], false);
   });
@@ -157,7 +182,10 @@ describe('Tpi2Driver against the simulated BMC over HTTPS', () => {
     bmc.state.unknown[3] = true;
     const driver = driverFor();
     await driver.open();
-    await assert.rejects(driver.setPower(4, true), (error: TpmError) => error.code === 'VERIFY' && /Unknown/.test(error.message));
+    await assert.rejects(
+      driver.setPower(4, true),
+      (error: TpmError) => error.code === 'VERIFY' && /Unknown/.test(error.message),
+    );
   });
 
   it('reads power-on times from node_info', async () => {
@@ -177,7 +205,10 @@ describe('Tpi2Driver against the simulated BMC over HTTPS', () => {
     assert.deepEqual(await withFan.readFan(), { device: 'system fan', speed: 3, maxSpeed: 6 });
     assert.deepEqual(await withFan.setFanLevel(5), { device: 'system fan', speed: 5, maxSpeed: 6 });
     assert.equal(bmc.firmware.fanLevel, 5);
-    await assert.rejects(withFan.setFanLevel(7), (error: TpmError) => error.code === 'BAD_COMMAND' && /0-6/.test(error.message));
+    await assert.rejects(
+      withFan.setFanLevel(7),
+      (error: TpmError) => error.code === 'BAD_COMMAND' && /0-6/.test(error.message),
+    );
     assert.equal(bmc.firmware.fanLevel, 5, 'a level out of range is not sent');
     await bmc.close();
 

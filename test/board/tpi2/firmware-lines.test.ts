@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
-import { startBmcSimulator, type BmcSimulator, type BmcSimulatorOptions } from '../../../src/board/simulator/bmc-server.js';
+import {
+  startBmcSimulator,
+  type BmcSimulator,
+  type BmcSimulatorOptions,
+} from '../../../src/board/simulator/bmc-server.js';
 import { Tpi2Driver } from '../../../src/board/tpi2/driver.js';
 import { FakeClock } from '../../../src/util/fake-clock.js';
 import { TpmError } from '../../../src/util/errors.js';
@@ -35,14 +39,17 @@ describe('Tpi2Driver: firmware 2.0.5 and 2.1.0, boards 2.4 and 2.5', () => {
   it('firmware 2.0.5: tells it from about, never asks node_info or cooling, and power works', async () => {
     const driver = await open({ release: '2.0.5', board: '2.4' });
     const { firmware, bmcd, revision, reportsPowerOnTime, hasFans, usbModes } = driver.info;
-    assert.deepEqual({ firmware, bmcd, revision, reportsPowerOnTime, hasFans, usbModes }, {
-      firmware: '2.0.5',
-      bmcd: '2.0.5',
-      revision: null,
-      reportsPowerOnTime: false,
-      hasFans: false,
-      usbModes: ['host', 'device'],
-    });
+    assert.deepEqual(
+      { firmware, bmcd, revision, reportsPowerOnTime, hasFans, usbModes },
+      {
+        firmware: '2.0.5',
+        bmcd: '2.0.5',
+        revision: null,
+        reportsPowerOnTime: false,
+        hasFans: false,
+        usbModes: ['host', 'device'],
+      },
+    );
     assert.deepEqual((await driver.readNodeTimes()).powerOnSeconds, [null, null, null, null]);
     assert.equal(await driver.setPower(2, true), true);
     assert.deepEqual((await driver.readPower()).power, [true, true, false, true]);
@@ -53,14 +60,17 @@ describe('Tpi2Driver: firmware 2.0.5 and 2.1.0, boards 2.4 and 2.5', () => {
   it('firmware 2.1.0 on a 2.5 board: bmcd 2.3.4, firmware line 2.1, revision, fan, node_info; no USB switch on the hub', async () => {
     const driver = await open({ release: '2.1.0', board: '2.5' });
     const { firmware, bmcd, revision, reportsPowerOnTime, hasFans, usbModes } = driver.info;
-    assert.deepEqual({ firmware, bmcd, revision, reportsPowerOnTime, hasFans, usbModes }, {
-      firmware: '2.1',
-      bmcd: '2.3.4',
-      revision: '2.5.1',
-      reportsPowerOnTime: true,
-      hasFans: true,
-      usbModes: [],
-    });
+    assert.deepEqual(
+      { firmware, bmcd, revision, reportsPowerOnTime, hasFans, usbModes },
+      {
+        firmware: '2.1',
+        bmcd: '2.3.4',
+        revision: '2.5.1',
+        reportsPowerOnTime: true,
+        hasFans: true,
+        usbModes: [],
+      },
+    );
     await assert.rejects(driver.setUsb(2, 'device'), (error: TpmError) => error.code === 'UNSUPPORTED');
     assert.equal(bmc.firmware.callsOf('usb') <= 1, true, 'only the get at open');
   });
@@ -81,7 +91,8 @@ describe('Tpi2Driver: firmware 2.0.5 and 2.1.0, boards 2.4 and 2.5', () => {
     drivers.push(driver);
     await driver.open();
     assert.equal(driver.info.reportsPowerOnTime, false);
-    for (let i = 0; i < 3; i++) assert.deepEqual((await driver.readNodeTimes()).powerOnSeconds, [null, null, null, null]);
+    for (let i = 0; i < 3; i++)
+      assert.deepEqual((await driver.readNodeTimes()).powerOnSeconds, [null, null, null, null]);
     assert.equal(bmc.firmware.callsOf('node_info'), 1, 'asked once at open');
   });
 

@@ -26,7 +26,14 @@ describe('Tpi2Driver: failed logins counted across restarts (state_dir)', () => 
 
   /** One start of the bridge: a new driver, opened once. */
   async function start(password: string): Promise<{ driver: Tpi2Driver; error: TpmError | null }> {
-    const driver = new Tpi2Driver({ url: bmc.url, username: 'root', password, fingerprint: bmc.fingerprint, stateDir, clock });
+    const driver = new Tpi2Driver({
+      url: bmc.url,
+      username: 'root',
+      password,
+      fingerprint: bmc.fingerprint,
+      stateDir,
+      clock,
+    });
     drivers.push(driver);
     try {
       await driver.open();
@@ -79,7 +86,10 @@ describe('Tpi2Driver: failed logins counted across restarts (state_dir)', () => 
     assert.ok(!text.includes(WRONG));
     for (const algorithm of ['sha256', 'sha1', 'md5']) {
       for (const input of [WRONG, `root\0${WRONG}`, `root:${WRONG}`]) {
-        assert.ok(!text.includes(createHash(algorithm).update(input).digest('hex')), `${algorithm}(${JSON.stringify(input)})`);
+        assert.ok(
+          !text.includes(createHash(algorithm).update(input).digest('hex')),
+          `${algorithm}(${JSON.stringify(input)})`,
+        );
       }
     }
     // The salt is random: the same password another time gives another key.
@@ -137,9 +147,15 @@ describe('Tpi2Driver: failed logins counted across restarts (state_dir)', () => 
     assert.equal(record.failures, 0);
   });
 
-  it('an attempt the BMC never judged (no answer) uses up neither a failure nor the new password\'s attempt', async () => {
+  it("an attempt the BMC never judged (no answer) uses up neither a failure nor the new password's attempt", async () => {
     const store = memoryLoginRecord();
-    await store.save({ bmc: 'https://bmc', failures: 3, reason: 'credentials incorrect', last_failure_at: null, ...(await credentialsKey('root', WRONG)) });
+    await store.save({
+      bmc: 'https://bmc',
+      failures: 3,
+      reason: 'credentials incorrect',
+      last_failure_at: null,
+      ...(await credentialsKey('root', WRONG)),
+    });
     const guard = new LoginGuard(clock, { bmc: 'https://bmc', username: 'root', password: RIGHT }, store);
     await guard.ready();
     assert.equal(guard.refusal(), null, 'a new password gets its attempt');

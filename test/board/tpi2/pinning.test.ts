@@ -3,7 +3,11 @@ import { X509Certificate } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { generate } from 'selfsigned';
-import { startBmcSimulator, type BmcSimulator, type BmcSimulatorOptions } from '../../../src/board/simulator/bmc-server.js';
+import {
+  startBmcSimulator,
+  type BmcSimulator,
+  type BmcSimulatorOptions,
+} from '../../../src/board/simulator/bmc-server.js';
 import { SIMULATOR_FACTORY_FINGERPRINT } from '../../../src/board/simulator/factory-certificate.js';
 import { Tpi2Driver, type Tpi2DriverOptions } from '../../../src/board/tpi2/driver.js';
 import { parseFingerprint } from '../../../src/util/fingerprint.js';
@@ -118,7 +122,10 @@ describe('Tpi2Driver: trusting the BMC certificate', () => {
     const ca = await generate([{ name: 'commonName', value: 'Home Lab CA' }], {
       keyType: 'ec',
       algorithm: 'sha256',
-      extensions: [{ name: 'basicConstraints', cA: true }, { name: 'keyUsage', keyCertSign: true, cRLSign: true }],
+      extensions: [
+        { name: 'basicConstraints', cA: true },
+        { name: 'keyUsage', keyCertSign: true, cRLSign: true },
+      ],
     });
     const leaf = (altName: string) =>
       generate([{ name: 'commonName', value: 'bmc.lab' }], {
@@ -135,7 +142,10 @@ describe('Tpi2Driver: trusting the BMC certificate', () => {
 
     const otherName = await leaf('10.9.9.9');
     await startBmc({ certificate: { cert: otherName.cert, key: otherName.private } });
-    await assert.rejects(driverFor({ ca: ca.cert }).open(), refusedForTrust(/ERR_TLS_CERT_ALTNAME_INVALID|altnames|IP: 127\.0\.0\.1/i));
+    await assert.rejects(
+      driverFor({ ca: ca.cert }).open(),
+      refusedForTrust(/ERR_TLS_CERT_ALTNAME_INVALID|altnames|IP: 127\.0\.0\.1/i),
+    );
     assert.equal(bmc.stats.requests, 0);
   });
 
@@ -146,6 +156,9 @@ describe('Tpi2Driver: trusting the BMC certificate', () => {
     assert.equal(parseFingerprint(`sha256 Fingerprint=${colon}`), colon);
     assert.equal(parseFingerprint(colon.slice(3)), null, '31 bytes');
     assert.equal(parseFingerprint('not a fingerprint'), null);
-    assert.throws(() => driverFor({ fingerprint: 'AA:BB', url: 'https://127.0.0.1:1' }), /board\.bmc\.fingerprint must be/);
+    assert.throws(
+      () => driverFor({ fingerprint: 'AA:BB', url: 'https://127.0.0.1:1' }),
+      /board\.bmc\.fingerprint must be/,
+    );
   });
 });

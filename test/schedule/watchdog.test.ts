@@ -46,7 +46,10 @@ describe('watchdog policy', () => {
     await clock.advance(10 * MINUTE - 1);
     assert.equal(cycled.length, 0);
     await clock.advance(1);
-    assert.deepEqual(cycled.map((c) => c.node), [3]);
+    assert.deepEqual(
+      cycled.map((c) => c.node),
+      [3],
+    );
     assert.equal(events.length, 1);
     assert.equal(events[0]?.type, 'watchdog');
     assert.equal(events[0]?.action, 'power_cycle');
@@ -118,7 +121,10 @@ describe('watchdog policy', () => {
     await clock.advance(10 * MINUTE - 1);
     assert.equal(cycled.length, 1);
     await clock.advance(1);
-    assert.deepEqual(cycled.map((c) => c.at - cycled[0]!.at), [0, 10 * MINUTE]);
+    assert.deepEqual(
+      cycled.map((c) => c.at - cycled[0]!.at),
+      [0, 10 * MINUTE],
+    );
   });
 
   it('cycles at most max_per_hour in a sliding hour, and says so once when it refuses', async () => {
@@ -185,7 +191,10 @@ describe('watchdog policy', () => {
   it('counts an agent never heard from as offline from the time power is seen ON', async () => {
     watchdog.power(2, true);
     await clock.advance(10 * MINUTE);
-    assert.deepEqual(cycled.map((c) => c.node), [2]);
+    assert.deepEqual(
+      cycled.map((c) => c.node),
+      [2],
+    );
   });
 
   it('reports a failed power cycle as an error event', async () => {
@@ -251,7 +260,10 @@ describe('watchdog policy', () => {
       await clock.advance(10 * MINUTE);
       assert.equal(cycled.length, 1, 'not cycled a second time');
       assert.deepEqual(lost, [3]);
-      assert.match(events.at(-1)?.error ?? '', /did not come back after the last power cycle; node 3 counts as agentless/);
+      assert.match(
+        events.at(-1)?.error ?? '',
+        /did not come back after the last power cycle; node 3 counts as agentless/,
+      );
       await clock.advance(5 * 60 * MINUTE);
       assert.equal(cycled.length, 1, 'and never again while its agent stays away');
     });
@@ -270,7 +282,12 @@ describe('watchdog policy', () => {
     it('a node that does not drop out (agent: true) is cycled again, up to max_per_hour', async () => {
       autoWatchdog.stop();
       autoWatchdog = new Watchdog({
-        nodes: [3], isAgentNode: () => true, agentLost: () => false, offlineAfterMs: 10 * MINUTE, maxPerHour: 10, clock,
+        nodes: [3],
+        isAgentNode: () => true,
+        agentLost: () => false,
+        offlineAfterMs: 10 * MINUTE,
+        maxPerHour: 10,
+        clock,
         isPaused: () => false,
         powerCycle: (node) => {
           cycled.push({ node, at: clock.now() });

@@ -21,9 +21,16 @@ describe('bridge: Turing Pi 2 extras (simulated BMC)', function () {
     });
     const booted1 = await env.rec.waitFor(`${BASE}/node/1/booted`);
     assert.match(booted1.payload, ISO);
-    assert.ok(Math.abs(Date.parse(booted1.payload) - startedAt) <= 2000, `node 1 booted about when the simulated BMC started (${booted1.payload})`);
+    assert.ok(
+      Math.abs(Date.parse(booted1.payload) - startedAt) <= 2000,
+      `node 1 booted about when the simulated BMC started (${booted1.payload})`,
+    );
     const fan = await env.rec.waitFor(`${BASE}/board/fan`);
-    assert.deepEqual(JSON.parse(fan.payload), { percentage: 50, level: 3, max_level: 6 }, 'the 2.5 board\'s fan at level 3 of 6');
+    assert.deepEqual(
+      JSON.parse(fan.payload),
+      { percentage: 50, level: 3, max_level: 6 },
+      "the 2.5 board's fan at level 3 of 6",
+    );
     await env.rec.waitForPayload(`${BASE}/node/3/booted`, 'unknown');
     await env.rec.waitForPayload(`${BASE}/node/4/booted`, 'unknown');
 

@@ -46,8 +46,16 @@ describe('bridge: state_dir at start', function () {
     const keptSchedules = files.filter((f) => f.startsWith('schedules.json.corrupt-'));
     assert.equal(keptBridge.length, 1, `bridge.json kept aside once (${files.join(', ')})`);
     assert.equal(keptSchedules.length, 1, `schedules.json kept aside once (${files.join(', ')})`);
-    assert.equal(readFileSync(path.join(stateDir, keptBridge[0]!), 'utf8'), garbage, 'the bad bridge.json is kept as it was');
-    assert.equal(readFileSync(path.join(stateDir, keptSchedules[0]!), 'utf8'), schedulesGarbage, 'the bad schedules.json is kept as it was');
+    assert.equal(
+      readFileSync(path.join(stateDir, keptBridge[0]!), 'utf8'),
+      garbage,
+      'the bad bridge.json is kept as it was',
+    );
+    assert.equal(
+      readFileSync(path.join(stateDir, keptSchedules[0]!), 'utf8'),
+      schedulesGarbage,
+      'the bad schedules.json is kept as it was',
+    );
 
     // The bridge works from defaults and writes good files again.
     const state = readBridgeState(stateDir);
@@ -79,7 +87,11 @@ describe('bridge: state_dir at start', function () {
     await env.rec.waitForPayload(`${BASE}/bridge/state`, 'online');
     assert.deepEqual(board.changes, [{ node: 5, on: false }], 'only node 5 (commanded false) was switched');
     const published = env.rec.since(0, (t) => t.startsWith('homeassistant/'));
-    assert.deepEqual(published.map((m) => `${m.topic} ${m.payload}`), [], 'nothing published from a damaged discovery index');
+    assert.deepEqual(
+      published.map((m) => `${m.topic} ${m.payload}`),
+      [],
+      'nothing published from a damaged discovery index',
+    );
     const saved = readBridgeState(stateDir);
     // Node 9 is well-formed (this board just has no node 9: restore passes it by); the rest is dropped.
     assert.deepEqual(saved.commanded, { '5': false, '9': false }, 'the damaged values are not written back');
@@ -101,8 +113,15 @@ describe('bridge: state_dir at start', function () {
     assert.match(event.error ?? '', /interrupted/);
     assert.match(event.error ?? '', /node 5/);
     await until(() => readBridgeState(stateDir).in_flight.length === 0, 'the in_flight entry removed from bridge.json');
-    assert.equal(readBridgeState(stateDir).last_started_at, new Date(clock.now()).toISOString(), 'this run recorded its start');
+    assert.equal(
+      readBridgeState(stateDir).last_started_at,
+      new Date(clock.now()).toISOString(),
+      'this run recorded its start',
+    );
     assert.equal(board.changes.length, 0, 'the interrupted shutdown is not resumed: no power change');
-    assert.ok(env.run.log.messages(40).some((m) => m.includes('node 5') && m.includes('interrupted')), 'and it is logged as a warning');
+    assert.ok(
+      env.run.log.messages(40).some((m) => m.includes('node 5') && m.includes('interrupted')),
+      'and it is logged as a warning',
+    );
   });
 });

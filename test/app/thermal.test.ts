@@ -28,7 +28,10 @@ describe('bridge: thermal policy end to end', function () {
 
   /** The agent of node 2 (played by the test) reports a temperature; resolves once the bridge handled it. */
   async function temperature(celsius: number): Promise<void> {
-    await env.rec.publish(`${BASE}/node/2/agent/telemetry`, JSON.stringify({ temperature: celsius, cpu_load: 10, hostname: 'node2' }));
+    await env.rec.publish(
+      `${BASE}/node/2/agent/telemetry`,
+      JSON.stringify({ temperature: celsius, cpu_load: 10, hostname: 'node2' }),
+    );
     // A later request's answer: the telemetry before it has been taken in.
     await env.rec.request('status');
   }

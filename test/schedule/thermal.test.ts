@@ -62,7 +62,10 @@ describe('thermal policy', () => {
   it('keeps nodes apart', async () => {
     await thermal.temperature(3, 90);
     await thermal.temperature(4, 90);
-    assert.deepEqual(acted.map((a) => a.node), [3, 4]);
+    assert.deepEqual(
+      acted.map((a) => a.node),
+      [3, 4],
+    );
   });
 
   it('is paused by maintenance, says so once, and acts when maintenance ends if still hot', async () => {

@@ -28,17 +28,26 @@ describe('bridge: schedule catch-up never makes up an occurrence from before the
 
     const mark = env.rec.mark();
     await env.start({ clock, bus: board.countingBus, sections });
-    const armed = (m: { payload: string }): boolean => (JSON.parse(m.payload) as { next_run: string | null }).next_run !== null;
+    const armed = (m: { payload: string }): boolean =>
+      (JSON.parse(m.payload) as { next_run: string | null }).next_run !== null;
     await env.rec.waitFor(`${BASE}/schedule/early-off`, armed, 5000, mark);
     await delay(200);
     assert.deepEqual(poweredNodes(board), [1, 2, 3, 4, 5, 6, 7], 'node 4 was not switched off at the start');
     assert.deepEqual(board.changes, [], 'no power change at all');
-    assert.deepEqual(env.rec.events(mark).filter((e) => e.type === 'schedule'), [], 'no schedule event: nothing run, nothing reported');
+    assert.deepEqual(
+      env.rec.events(mark).filter((e) => e.type === 'schedule'),
+      [],
+      'no schedule event: nothing run, nothing reported',
+    );
     const published = env.rec.last(`${BASE}/schedule/early-off`)!.payload;
     const state = JSON.parse(published) as { last_run: string | null; last_result: string | null };
     assert.equal(state.last_run, null, 'no last_run for a run that never happened');
     assert.equal(state.last_result, null);
-    assert.equal(scheduleRecord(env.stateDir)?.armed_at, Date.parse('2027-03-10T05:12:00Z'), 'when it was first armed is kept in state_dir');
+    assert.equal(
+      scheduleRecord(env.stateDir)?.armed_at,
+      Date.parse('2027-03-10T05:12:00Z'),
+      'when it was first armed is kept in state_dir',
+    );
 
     // The bridge goes down at 05:00 the next day and is back at 05:20: 05:10 was missed.
     clock.jump(Date.parse('2027-03-11T05:00:00Z'));
@@ -62,7 +71,8 @@ describe('bridge: schedule catch-up never makes up an occurrence from before the
     clock.jump(Date.parse('2027-03-10T05:12:00Z'));
     const mark = env.rec.mark();
     await env.start({ clock, bus: board.countingBus, sections });
-    const edited = (m: { payload: string }): boolean => (JSON.parse(m.payload) as { cron: string }).cron === '10 05 * * *';
+    const edited = (m: { payload: string }): boolean =>
+      (JSON.parse(m.payload) as { cron: string }).cron === '10 05 * * *';
     await env.rec.waitFor(`${BASE}/schedule/early-off`, edited, 5000, mark);
     await delay(200);
     assert.deepEqual(board.changes, [], 'node 4 was not switched off');

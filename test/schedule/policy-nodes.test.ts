@@ -7,8 +7,13 @@ describe('policy nodes', () => {
     const config = configSchema.parse({
       board: { type: 'simulator', simulate: { model: 'tpi1' } },
       nodes: {
-        1: { agent: true }, 2: { agent: true }, 3: { agent: true, enabled: false }, 4: { agent: false },
-        5: { agent: true }, 6: { agent: false }, 7: { agent: 'auto' },
+        1: { agent: true },
+        2: { agent: true },
+        3: { agent: true, enabled: false },
+        4: { agent: false },
+        5: { agent: true },
+        6: { agent: false },
+        7: { agent: 'auto' },
       },
       policies: { thermal: { nodes: [5, 6, 7] } },
     });
@@ -17,7 +22,10 @@ describe('policy nodes', () => {
   });
 
   it('takes a node the config does not flag as auto: watched once its agent is seen', () => {
-    const config = configSchema.parse({ board: { type: 'simulator', simulate: { model: 'tpi1' } }, nodes: { 4: { agent: false } } });
+    const config = configSchema.parse({
+      board: { type: 'simulator', simulate: { model: 'tpi1' } },
+      nodes: { 4: { agent: false } },
+    });
     assert.deepEqual(policyNodes(config, 'watchdog'), [2, 3, 5, 6, 7]);
   });
 });

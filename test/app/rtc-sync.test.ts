@@ -29,7 +29,12 @@ describe('bridge: RTC sync requests close together', function () {
     for (let i = 0; i < 10; i++) await env.rec.publish(`${BASE}/rtc/set`, 'SYNC');
     const requests = [1, 2, 3].map(() => env.rec.request('rtc/sync', {}, 15_000));
     await delay(200); // all of them reach the bridge while the first sync waits for its second boundary
-    await advanceUntil(clock, () => env.rec.events(mark).filter((e) => e.type === 'rtc').length >= 1, 'the sync event', 100);
+    await advanceUntil(
+      clock,
+      () => env.rec.events(mark).filter((e) => e.type === 'rtc').length >= 1,
+      'the sync event',
+      100,
+    );
     const responses = await Promise.all(requests);
     // Let any further sync (the bug: one per request) show itself.
     for (let i = 0; i < 20; i++) {

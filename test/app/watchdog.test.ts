@@ -32,7 +32,9 @@ describe('bridge: watchdog policy end to end', function () {
     await env.rec.publish(`${BASE}/node/3/agent/state`, word);
     // The bridge's answer to a later request proves it has handled the earlier message.
     const response = await env.rec.request('status');
-    const node3 = (response.data as { nodes: { node: number; agent_state?: string }[] }).nodes.find((n) => n.node === 3);
+    const node3 = (response.data as { nodes: { node: number; agent_state?: string }[] }).nodes.find(
+      (n) => n.node === 3,
+    );
     assert.equal(node3?.agent_state, word);
   }
 
@@ -51,18 +53,39 @@ describe('bridge: watchdog policy end to end', function () {
     await delay(50);
     assert.equal(node3Cycles(), 0, 'not before offline_after');
 
-    await advanceUntil(clock, () => board.changes.some((c) => c.node === 3 && c.on), 'node 3 back on after the power cycle', 250, 10_000);
-    assert.deepEqual(board.changes, [{ node: 3, on: false }, { node: 3, on: true }], 'node 3 off then on, nothing else touched');
+    await advanceUntil(
+      clock,
+      () => board.changes.some((c) => c.node === 3 && c.on),
+      'node 3 back on after the power cycle',
+      250,
+      10_000,
+    );
+    assert.deepEqual(
+      board.changes,
+      [
+        { node: 3, on: false },
+        { node: 3, on: true },
+      ],
+      'node 3 off then on, nothing else touched',
+    );
     const cycled = await env.rec.waitForEvent((e) => e.type === 'watchdog' && e.result === 'ok', 5000, mark);
     assert.equal(cycled.source, 'policy');
     assert.equal(cycled.node, 3);
     assert.match(cycled.message ?? '', /offline/);
-    await env.rec.waitForEvent((e) => e.type === 'power' && e.node === 3 && e.source === 'policy' && e.result === 'ok', 5000, mark);
+    await env.rec.waitForEvent(
+      (e) => e.type === 'power' && e.node === 3 && e.source === 'policy' && e.result === 'ok',
+      5000,
+      mark,
+    );
 
     // The agent never comes back: the next cycle would be the second in the hour.
     const capMark = env.rec.mark();
     await clock.advance(2 * MINUTE);
-    await env.rec.waitForEvent((e) => e.type === 'watchdog' && e.result === 'error' && /max_per_hour/.test(e.error ?? ''), 5000, capMark);
+    await env.rec.waitForEvent(
+      (e) => e.type === 'watchdog' && e.result === 'error' && /max_per_hour/.test(e.error ?? ''),
+      5000,
+      capMark,
+    );
     for (let i = 0; i < 10; i++) {
       await clock.advance(5 * MINUTE);
       await delay(5);
@@ -80,8 +103,17 @@ describe('bridge: watchdog policy end to end', function () {
     await clock.advance(MINUTE - 1000);
     await delay(50);
     assert.equal(node3Cycles(), 0, 'not before offline_after');
-    await advanceUntil(clock, () => board.changes.some((c) => c.node === 3 && c.on), 'the power cycle of a node whose agent never reported', 250, 10_000);
-    assert.deepEqual(board.changes, [{ node: 3, on: false }, { node: 3, on: true }]);
+    await advanceUntil(
+      clock,
+      () => board.changes.some((c) => c.node === 3 && c.on),
+      'the power cycle of a node whose agent never reported',
+      250,
+      10_000,
+    );
+    assert.deepEqual(board.changes, [
+      { node: 3, on: false },
+      { node: 3, on: true },
+    ]);
     await env.rec.waitForEvent((e) => e.type === 'watchdog' && e.result === 'ok' && e.node === 3, 5000, mark);
   });
 
@@ -104,7 +136,13 @@ describe('bridge: watchdog policy end to end', function () {
 
     await env.rec.publish(`${BASE}/bridge/maintenance/set`, 'OFF');
     await until(() => !env.run.bridge.maintenance, 'maintenance off in the bridge');
-    await advanceUntil(clock, () => board.changes.some((c) => c.node === 3 && c.on), 'the power cycle after maintenance', 1000, 5 * MINUTE);
+    await advanceUntil(
+      clock,
+      () => board.changes.some((c) => c.node === 3 && c.on),
+      'the power cycle after maintenance',
+      1000,
+      5 * MINUTE,
+    );
     assert.equal(node3Cycles(), 1);
   });
 });

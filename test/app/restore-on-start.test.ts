@@ -19,7 +19,10 @@ describe('bridge: restore_on_start across a board power cycle', function () {
     await env.start({ clock, bus: board.countingBus, sections });
     await env.rec.command(4, 'OFF');
     await env.rec.waitForPayload(`${BASE}/node/4/power`, 'OFF');
-    await until(() => readBridgeState(stateDir).commanded['4'] === false, 'node 4 OFF saved as commanded in bridge.json');
+    await until(
+      () => readBridgeState(stateDir).commanded['4'] === false,
+      'node 4 OFF saved as commanded in bridge.json',
+    );
     await env.stop();
 
     board.ds4520.powerCycleBoard();
@@ -33,7 +36,11 @@ describe('bridge: restore_on_start across a board power cycle', function () {
     assert.deepEqual(board.changes, [{ node: 4, on: false }], 'the only power change at start is node 4 going off');
     assert.ok(board.powerWrites() > writesBefore, 'the power register was written');
 
-    const event = await env.rec.waitForEvent((e) => e.node === 4 && e.source === 'startup' && e.result === 'ok', 5000, mark);
+    const event = await env.rec.waitForEvent(
+      (e) => e.node === 4 && e.source === 'startup' && e.result === 'ok',
+      5000,
+      mark,
+    );
     assert.equal(event.action, 'off');
     await env.rec.waitForPayload(`${BASE}/node/4/power`, 'OFF', 5000, mark);
     const others = env.rec.events(mark).filter((e) => e.source === 'startup' && e.node !== 4);
@@ -49,7 +56,10 @@ describe('bridge: restore_on_start across a board power cycle', function () {
     await env.start({ clock, bus: board.countingBus, sections: { power: { restore_on_start: 'last' } } });
     await env.rec.command(4, 'OFF');
     await env.rec.waitForPayload(`${BASE}/node/4/power`, 'OFF');
-    await until(() => readBridgeState(stateDir).commanded['4'] === false, 'node 4 OFF saved as commanded in bridge.json');
+    await until(
+      () => readBridgeState(stateDir).commanded['4'] === false,
+      'node 4 OFF saved as commanded in bridge.json',
+    );
     await env.stop();
 
     // ... which `keep` must ignore.
@@ -65,6 +75,10 @@ describe('bridge: restore_on_start across a board power cycle', function () {
     assert.deepEqual(board.changes, [], 'no power pin changed');
     assert.deepEqual(poweredNodes(board), [1, 2, 3, 4, 5, 6, 7]);
     await env.rec.waitForPayload(`${BASE}/node/4/power`, 'ON', 5000, mark);
-    assert.deepEqual(env.rec.events(mark).filter((e) => e.source === 'startup'), [], 'no startup event');
+    assert.deepEqual(
+      env.rec.events(mark).filter((e) => e.source === 'startup'),
+      [],
+      'no startup event',
+    );
   });
 });

@@ -43,13 +43,22 @@ describe('bridge: a Turing Pi 2 BMC that answers only after the start', function
     await env.rec.waitForPayload(`${BASE}/board/state`, 'offline');
     const mark = env.rec.mark();
 
-    bmc = await startBmcSimulator({ password, port, release: '2.1.0', board: '2.5', power: [true, false, false, false] });
+    bmc = await startBmcSimulator({
+      password,
+      port,
+      release: '2.1.0',
+      board: '2.5',
+      power: [true, false, false, false],
+    });
     await env.run.bridge.poll();
     await env.rec.waitForPayload(`${BASE}/board/state`, 'online', 5000, mark);
     const info = await env.rec.waitFor(`${BASE}/bridge/info`, (m) => m.payload.includes('"bmcd":"2.3.4"'), 5000, mark);
     assert.equal((JSON.parse(info.payload) as { board: { firmware: string } }).board.firmware, '2.1');
     const later = await env.rec.waitFor(discoveryTopic, (m) => m.payload.includes('"fan"'), 5000, mark);
-    const payload = JSON.parse(later.payload) as { device: { sw_version: string }; components: Record<string, { platform: string }> };
+    const payload = JSON.parse(later.payload) as {
+      device: { sw_version: string };
+      components: Record<string, { platform: string }>;
+    };
     assert.equal(payload.components.fan?.platform, 'fan');
     assert.equal(payload.device.sw_version, '2.1 (bmcd 2.3.4)');
     await env.rec.waitFor(`${BASE}/board/fan`, () => true, 5000, mark);
@@ -58,7 +67,12 @@ describe('bridge: a Turing Pi 2 BMC that answers only after the start', function
     const renamed = env.rec.mark();
     bmc.firmware.names[1] = 'renamed-on-bmc';
     await env.run.bridge.poll();
-    const node2 = await env.rec.waitFor('homeassistant/device/late_node2/config', (m) => m.payload.length > 0, 5000, renamed);
+    const node2 = await env.rec.waitFor(
+      'homeassistant/device/late_node2/config',
+      (m) => m.payload.length > 0,
+      5000,
+      renamed,
+    );
     assert.match((JSON.parse(node2.payload) as { device: { name: string } }).device.name, / renamed-on-bmc$/);
 
     // A stale command left retained on fan/set: one error event, the fan untouched.

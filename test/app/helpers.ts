@@ -29,7 +29,13 @@ const IO_CONTROL_0 = 0xf2;
  * Moves fake time forward in `stepMs` steps, letting real I/O (the broker, the simulated bus)
  * catch up after each, until `test` holds; fails after `maxMs` of fake time.
  */
-export async function advanceUntil(clock: FakeClock, test: () => boolean, what: string, stepMs = 250, maxMs = 60_000): Promise<void> {
+export async function advanceUntil(
+  clock: FakeClock,
+  test: () => boolean,
+  what: string,
+  stepMs = 250,
+  maxMs = 60_000,
+): Promise<void> {
   let passed = 0;
   while (!test()) {
     if (passed >= maxMs) throw new Error(`${what} did not happen within ${maxMs} ms of fake time`);

@@ -15,9 +15,10 @@ describe('bridge: stale discovery cleanup across restarts', function () {
   const node3Topic = `homeassistant/device/${BOARD_ID}_node3/config`;
   const node7Topic = `homeassistant/device/${BOARD_ID}_node7/config`;
   type Components = Record<string, Record<string, unknown>>;
-  const componentsOf = (message: RecordedMessage): Components => (JSON.parse(message.payload) as { components: Components }).components;
+  const componentsOf = (message: RecordedMessage): Components =>
+    (JSON.parse(message.payload) as { components: Components }).components;
 
-  it('clears node 7 after it was disabled, and retires node 3\'s agent components in two steps', async () => {
+  it("clears node 7 after it was disabled, and retires node 3's agent components in two steps", async () => {
     // Real time: the bridge waits 1 s between the reduced and the final configs.
     const clock = systemClock;
     const board = createCountedTpi1(clock);
@@ -33,7 +34,10 @@ describe('bridge: stale discovery cleanup across restarts', function () {
     assert.ok(firstNode7.payload.length > 0, 'node 7 has a device config');
     const before = componentsOf(firstNode3);
     assert.ok('agent' in before, `node 3 with an agent has agent components (${Object.keys(before).join(', ')})`);
-    assert.ok(Object.keys(readBridgeState(stateDir).discovery).includes(node7Topic), 'what was published is indexed in bridge.json');
+    assert.ok(
+      Object.keys(readBridgeState(stateDir).discovery).includes(node7Topic),
+      'what was published is indexed in bridge.json',
+    );
     await env.stop();
 
     const mark = env.rec.mark();
@@ -46,17 +50,26 @@ describe('bridge: stale discovery cleanup across restarts', function () {
 
     // Node 7: one empty retained payload clears it from HA and from the broker.
     const node7 = env.rec.since(mark, node7Topic);
-    assert.deepEqual(node7.map((m) => m.payload), [''], 'node 7\'s config is cleared, and only that');
+    assert.deepEqual(
+      node7.map((m) => m.payload),
+      [''],
+      "node 7's config is cleared, and only that",
+    );
 
     // Node 3: the reduced config first, then the final one.
     const node3 = env.rec.since(mark, node3Topic);
     assert.equal(node3.length, 2, `two configs for node 3 (${node3.map((m) => m.payload.slice(0, 80)).join(' | ')})`);
     const [reduced, final] = node3.map(componentsOf) as [Components, Components];
-    const removed = Object.keys(before).filter((key) => !(key in final) || final[key]?.platform !== before[key]?.platform);
+    const removed = Object.keys(before).filter(
+      (key) => !(key in final) || final[key]?.platform !== before[key]?.platform,
+    );
     assert.ok(removed.includes('agent'), `the agent component is among the removed (${removed.join(', ')})`);
     for (const key of removed) {
       assert.deepEqual(reduced[key], { platform: before[key]?.platform }, `${key} is reduced to its platform first`);
-      assert.ok(!(key in final) || final[key]?.platform !== before[key]?.platform, `${key} is gone from the final config`);
+      assert.ok(
+        !(key in final) || final[key]?.platform !== before[key]?.platform,
+        `${key} is gone from the final config`,
+      );
     }
     for (const key of Object.keys(final).filter((k) => !removed.includes(k))) {
       assert.deepEqual(reduced[key], final[key], `${key} is in the reduced config as in the final one`);
@@ -75,7 +88,7 @@ describe('bridge: stale discovery cleanup across restarts', function () {
     }
     const index = readBridgeState(stateDir).discovery;
     assert.equal(node7Topic in index, false, 'node 7 is no longer in the index');
-    assert.equal('agent' in (index[node3Topic] ?? {}), false, 'node 3\'s index has no agent component');
+    assert.equal('agent' in (index[node3Topic] ?? {}), false, "node 3's index has no agent component");
   });
 
   it('clears every device it published once homeassistant.enabled is turned off, and publishes none', async () => {
@@ -87,7 +100,12 @@ describe('bridge: stale discovery cleanup across restarts', function () {
     const firstMark = env.rec.mark();
     await env.start({ clock, bus: board.countingBus, sections: { homeassistant: { enabled: true } } }, stateDir);
     await env.rec.waitForPayload(`${BASE}/bridge/state`, 'online', 5000, firstMark);
-    const published = new Set(env.rec.since(firstMark, isDevice).filter((m) => m.payload !== '').map((m) => m.topic));
+    const published = new Set(
+      env.rec
+        .since(firstMark, isDevice)
+        .filter((m) => m.payload !== '')
+        .map((m) => m.topic),
+    );
     assert.equal(published.size, 8, `the board and its 7 nodes (${[...published].join(', ')})`);
     await env.stop();
 
@@ -97,13 +115,20 @@ describe('bridge: stale discovery cleanup across restarts', function () {
     const after = env.rec.since(mark, isDevice);
     assert.deepEqual(new Set(after.map((m) => m.topic)), published, 'each device published before is addressed once');
     assert.equal(after.length, published.size);
-    assert.ok(after.every((m) => m.payload === ''), 'and cleared, nothing new published');
+    assert.ok(
+      after.every((m) => m.payload === ''),
+      'and cleared, nothing new published',
+    );
     assert.deepEqual(readBridgeState(stateDir).discovery, {}, 'the index is empty: the next start publishes nothing');
     await env.stop();
 
     const thirdMark = env.rec.mark();
     await env.start({ clock, bus: board.countingBus, sections: { homeassistant: { enabled: false } } }, stateDir);
     await env.rec.waitForPayload(`${BASE}/bridge/state`, 'online', 5000, thirdMark);
-    assert.deepEqual(env.rec.since(thirdMark, isDevice), [], 'a later start with Home Assistant off touches no discovery topic');
+    assert.deepEqual(
+      env.rec.since(thirdMark, isDevice),
+      [],
+      'a later start with Home Assistant off touches no discovery topic',
+    );
   });
 });

@@ -2,7 +2,16 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { FakeClock } from '../../src/util/fake-clock.js';
-import { advanceUntil, BASE, BOARD_ID, bridgeFixture, createCountedTpi1, delay, until, type CountedBoard } from './helpers.js';
+import {
+  advanceUntil,
+  BASE,
+  BOARD_ID,
+  bridgeFixture,
+  createCountedTpi1,
+  delay,
+  until,
+  type CountedBoard,
+} from './helpers.js';
 
 /**
  * nodes.<n>.agent: auto (the default): a node is an agent node once its agent has been seen,
@@ -77,7 +86,10 @@ describe('bridge: agent auto', function () {
   it('remembers the agents it has seen: after a restart with the agent offline, OFF is not a cut under the OS', async () => {
     await env.start({ clock, bus: board.countingBus });
     await agentSays(3, 'online');
-    await until(() => existsSync(path.join(env.stateDir, 'agents.json')) && seenFile().seen.includes(3), 'node 3 saved as seen');
+    await until(
+      () => existsSync(path.join(env.stateDir, 'agents.json')) && seenFile().seen.includes(3),
+      'node 3 saved as seen',
+    );
     await env.stop();
 
     // The agent's connection is gone (its will says offline), the node is still powered.
@@ -98,7 +110,8 @@ describe('bridge: agent auto', function () {
     // The moment the bridge can receive node commands, OFF for node 3 arrives.
     const sent: Promise<void>[] = [];
     env.broker.onSubscribe((filter, clientId) => {
-      if (filter === `${BASE}/node/+/set` && clientId === `turingpi-${BOARD_ID}-bridge`) sent.push(env.rec.command(3, 'OFF'));
+      if (filter === `${BASE}/node/+/set` && clientId === `turingpi-${BOARD_ID}-bridge`)
+        sent.push(env.rec.command(3, 'OFF'));
     });
     const from = env.rec.mark();
     await env.start({ clock, bus: board.countingBus });
@@ -108,10 +121,11 @@ describe('bridge: agent auto', function () {
     assert.deepEqual(board.changes, [{ node: 3, on: false }]);
   });
 
-  it('republishes the node\'s Home Assistant device with the agent entities when its agent is first seen', async () => {
+  it("republishes the node's Home Assistant device with the agent entities when its agent is first seen", async () => {
     await env.start({ clock, bus: board.countingBus, sections: { homeassistant: { enabled: true } } });
     const topic = `homeassistant/device/${BOARD_ID}_node4/config`;
-    const components = (payload: string): string[] => Object.keys((JSON.parse(payload) as { components: object }).components);
+    const components = (payload: string): string[] =>
+      Object.keys((JSON.parse(payload) as { components: object }).components);
     // Published before start() resolved; its delivery to the recorder may still be under way.
     const before = await env.rec.waitFor(topic);
     assert.ok(!components(before.payload).includes('agent'), 'no agent entities before the agent is seen');
@@ -120,10 +134,15 @@ describe('bridge: agent auto', function () {
     const from = env.rec.mark();
     await agentSays(4, 'online');
     const after = await env.rec.waitFor(topic, (m) => components(m.payload).includes('agent'), 5000, from);
-    for (const key of ['agent', 'shutdown', 'temperature', 'cpu_load']) assert.ok(components(after.payload).includes(key), key);
+    for (const key of ['agent', 'shutdown', 'temperature', 'cpu_load'])
+      assert.ok(components(after.payload).includes(key), key);
     await delay(100);
     const others = env.rec.since(from, (t) => t.startsWith('homeassistant/device/') && t !== topic);
-    assert.deepEqual(others.map((m) => m.topic), [], 'only node 4\'s device is republished');
+    assert.deepEqual(
+      others.map((m) => m.topic),
+      [],
+      "only node 4's device is republished",
+    );
     const event = await env.rec.waitForEvent((e) => e.type === 'agent' && e.node === 4, 5000, from);
     assert.match(event.message ?? '', /agent node/);
   });
@@ -143,7 +162,13 @@ describe('bridge: agent auto', function () {
 
     const from = env.rec.mark();
     await agentSays(3, 'offline'); // the agent was uninstalled
-    await advanceUntil(clock, () => board.changes.some((c) => c.node === 3 && c.on), 'node 3 power-cycled', 1000, 5 * MINUTE);
+    await advanceUntil(
+      clock,
+      () => board.changes.some((c) => c.node === 3 && c.on),
+      'node 3 power-cycled',
+      1000,
+      5 * MINUTE,
+    );
     await env.rec.waitForEvent((e) => e.type === 'watchdog' && e.node === 3 && e.result === 'ok', 5000, from);
 
     const gaveUp = (): boolean => env.rec.events(from).some((e) => e.type === 'watchdog' && e.result === 'error');

@@ -24,14 +24,17 @@ describe('AgentTracker: what a fast agent says before the wait begins is not los
     return { tracker, clock };
   }
 
-  it('a failure reported before the wait rejects the wait with the agent\'s reason', async () => {
+  it("a failure reported before the wait rejects the wait with the agent's reason", async () => {
     const { tracker } = trackerWithAgent((t) => {
       t.update(3, 'shutting_down');
       t.reportFailure(3, 'exited with code 1: Access denied');
       t.update(3, 'online');
     });
     await tracker.command(3, 'SHUTDOWN');
-    await assert.rejects(tracker.waitFor(3, (s) => s === 'offline', options()), /Access denied/);
+    await assert.rejects(
+      tracker.waitFor(3, (s) => s === 'offline', options()),
+      /Access denied/,
+    );
   });
 
   it('shutting_down then online before the wait is a failed command, not a wait until the time-out', async () => {
@@ -46,7 +49,10 @@ describe('AgentTracker: what a fast agent says before the wait begins is not los
       if (s === 'shutting_down') acknowledged = true;
       return s === 'online' && acknowledged ? 'went back online' : undefined;
     };
-    await assert.rejects(tracker.waitFor(3, (s) => s === 'offline', options(failIf)), /went back online/);
+    await assert.rejects(
+      tracker.waitFor(3, (s) => s === 'offline', options(failIf)),
+      /went back online/,
+    );
   });
 
   it('an agent already gone before the wait ends it at once', async () => {
@@ -68,7 +74,10 @@ describe('AgentTracker: what a fast agent says before the wait begins is not los
       }
     });
     await tracker.command(3, 'SHUTDOWN');
-    await assert.rejects(tracker.waitFor(3, (s) => s === 'offline', options()), /first attempt failed/);
+    await assert.rejects(
+      tracker.waitFor(3, (s) => s === 'offline', options()),
+      /first attempt failed/,
+    );
 
     failNext = false;
     await tracker.command(3, 'SHUTDOWN');

@@ -43,7 +43,11 @@ describe('bridge: maintenance mode', function () {
     await env.start({ clock, bus: board.countingBus, sections });
     await env.rec.waitForPayload(`${BASE}/bridge/maintenance`, 'ON', 5000, restartMark);
     assert.equal(env.run.bridge.maintenance, true, 'the restarted bridge is in maintenance');
-    assert.equal(env.rec.since(restartMark, `${BASE}/bridge/maintenance`).some((m) => m.payload === 'OFF'), false, 'never says OFF on the way');
+    assert.equal(
+      env.rec.since(restartMark, `${BASE}/bridge/maintenance`).some((m) => m.payload === 'OFF'),
+      false,
+      'never says OFF on the way',
+    );
 
     // Noon passes while in maintenance.
     const noonMark = env.rec.mark();
@@ -60,8 +64,17 @@ describe('bridge: maintenance mode', function () {
     assert.match(skipped?.error ?? '', /maintenance/);
     assert.equal(board.ds4520.nodePowered(5), true, 'node 5 stays on');
     assert.equal(board.powerWrites(), writes, 'no power write for the skipped occurrence');
-    assert.equal(env.rec.events(noonMark).some((e) => e.type === 'power'), false, 'no power action at all');
-    const state = await env.rec.waitFor(`${BASE}/schedule/noon-off`, (m) => JSON.parse(m.payload).last_result === 'skipped', 5000, noonMark);
+    assert.equal(
+      env.rec.events(noonMark).some((e) => e.type === 'power'),
+      false,
+      'no power action at all',
+    );
+    const state = await env.rec.waitFor(
+      `${BASE}/schedule/noon-off`,
+      (m) => JSON.parse(m.payload).last_result === 'skipped',
+      5000,
+      noonMark,
+    );
     assert.ok(state, 'schedule/noon-off says the run was skipped');
 
     // The same schedule does run once maintenance is OFF: the skip was maintenance's doing.
@@ -69,9 +82,19 @@ describe('bridge: maintenance mode', function () {
     await env.rec.waitForPayload(`${BASE}/bridge/maintenance`, 'OFF', 5000, noonMark);
     clock.jump(Date.UTC(2027, 0, 5, 11, 59, 0));
     const nextMark = env.rec.mark();
-    await advanceUntil(clock, () => !board.ds4520.nodePowered(5), 'node 5 switched off by the next occurrence', 30_000, 10 * 60_000);
+    await advanceUntil(
+      clock,
+      () => !board.ds4520.nodePowered(5),
+      'node 5 switched off by the next occurrence',
+      30_000,
+      10 * 60_000,
+    );
     await env.rec.waitForEvent((e) => e.type === 'schedule' && e.result === 'ok', 5000, nextMark);
     await delay(50);
-    assert.equal(env.rec.events(nextMark).some((e) => e.type === 'schedule' && e.result === 'error'), false, 'nothing skipped this time');
+    assert.equal(
+      env.rec.events(nextMark).some((e) => e.type === 'schedule' && e.result === 'error'),
+      false,
+      'nothing skipped this time',
+    );
   });
 });
