@@ -98,7 +98,9 @@ async function main(): Promise<void> {
     external: ['i2c-bus', 'onoff', 'pino-pretty', 'systeminformation'],
     // CommonJS dependencies call require(): an ES module has none of its own.
     banner: {
-      js: "import { createRequire as __tpmCreateRequire } from 'node:module'; const require = __tpmCreateRequire(import.meta.url);",
+      js:
+        "import { createRequire as __tpmCreateRequire } from 'node:module'; const require = " +
+        '__tpmCreateRequire(import.meta.url);',
     },
     plugins: [lazyModules],
     // readable-stream is node's own stream module, copied for browsers: node's is loaded anyway.

@@ -75,7 +75,8 @@ export async function supervisorMqtt(paths: AddonPaths, fetchFn: typeof fetch = 
   if (!response.ok || body?.result !== 'ok' || !data?.host || !data.port) {
     throw new TpmError(
       'BROKER',
-      `Home Assistant has no MQTT broker for this add-on (Supervisor answered ${response.status}): install and start the ` +
+      `Home Assistant has no MQTT broker for this add-on (Supervisor answered ${response.status}): install and ` +
+        `start the ` +
         'Mosquitto broker add-on, or set up the MQTT integration',
     );
   }
@@ -186,13 +187,17 @@ export async function fingerprintAdvice(options: {
       `The BMC at ${new URL(options.bmc_url).origin} presents a certificate with the SHA-256 fingerprint\n` +
       `  ${cert.fingerprint}\n` +
       `(subject ${cert.subject}${cert.selfSigned ? ', self-signed' : ''}). If this is your BMC (compare it with ` +
-      '`openssl x509 -in /etc/ssl/certs/bmcd_cert.pem -noout -fingerprint -sha256` on the BMC), paste the fingerprint ' +
+      '`openssl x509 -in /etc/ssl/certs/bmcd_cert.pem -noout -fingerprint -sha256` on the BMC), paste the ' +
+      'fingerprint ' +
       'into the add-on option "BMC certificate fingerprint" (bmc_fingerprint, Configuration tab) and restart the ' +
       'add-on. Until then the bridge ' +
       'does not trust the BMC and logs in to nothing.'
     );
   } catch (error) {
-    return `Could not read the BMC's certificate at ${options.bmc_url} (${errorMessage(error)}): check the option "bmc_url".`;
+    return (
+      `Could not read the BMC's certificate at ${options.bmc_url} (${errorMessage(error)}): check the ` +
+      `option "bmc_url".`
+    );
   }
 }
 

@@ -83,7 +83,8 @@ export function formatTrustReport(
     `  subject:     ${cert.subject}`,
     `  issuer:      ${cert.selfSigned ? `${cert.issuer} (self-signed)` : cert.issuer}`,
     `  valid from:  ${cert.validFrom.toISOString()}`,
-    `  valid until: ${cert.validTo.toISOString()}${expired ? ' (expired: usual for a BMC; a pin ignores the dates)' : ''}`,
+    `  valid until: ` +
+      `${cert.validTo.toISOString()}${expired ? ' (expired: usual for a BMC; a pin ignores the dates)' : ''}`,
     `  SHA-256:     ${cert.fingerprint}`,
     '',
   ];

@@ -70,7 +70,10 @@ export function formatPowerEvent(event: PowerEvent): string {
 export function followHint(config: Config): string {
   const url = new URL(brokerUrl(config));
   const port = url.port && url.port !== '1883' ? ` -p ${url.port}` : '';
-  return `mosquitto_sub -h ${url.hostname.replace(/^\[|\]$/g, '')}${port} -t '${config.mqtt.base_topic}/bridge/event' -v`;
+  return (
+    `mosquitto_sub -h ${url.hostname.replace(/^\[|\]$/g, '')}${port} -t ` +
+    `'${config.mqtt.base_topic}/bridge/event' -v`
+  );
 }
 
 export async function requestPower(

@@ -52,7 +52,9 @@ function checkNodeList(
     } else if (cutsPower && nodes.find((n) => n.number === node)?.protected) {
       problems.push({
         segments: [...path, index],
-        message: `node ${node} is protected and cannot be in a list that ${cutsPower} (set nodes.${node}.protected: false if you mean it)`,
+        message:
+          `node ${node} is protected and cannot be in a list that ${cutsPower} (set ` +
+          `nodes.${node}.protected: false if you mean it)`,
       });
     }
   });
@@ -153,13 +155,15 @@ export function configWarnings(config: Config): RawProblem[] {
     warnings.push({
       segments: ['board', 'bmc', 'insecure'],
       message:
-        'any certificate is accepted, so whoever answers at that address gets the BMC password; better pin the BMC certificate with board.bmc.fingerprint (turingpi-mqtt bmc trust -c FILE prints it)',
+        'any certificate is accepted, so whoever answers at that address gets the BMC password; better pin the ' +
+        'BMC certificate with board.bmc.fingerprint (turingpi-mqtt bmc trust -c FILE prints it)',
     });
   } else if (board.type === 'tpi2' && board.bmc.fingerprint === null && board.bmc.ca === null) {
     warnings.push({
       segments: ['board', 'bmc', 'fingerprint'],
       message:
-        'is not set: a BMC serves a self-signed, usually expired certificate that nothing else trusts; turingpi-mqtt bmc trust -c FILE prints the line to add',
+        'is not set: a BMC serves a self-signed, usually expired certificate that nothing else trusts; ' +
+        'turingpi-mqtt bmc trust -c FILE prints the line to add',
     });
   }
   if (board.type === 'tpi1' && config.nodes['1']?.protected === false) {

@@ -54,7 +54,8 @@ export async function startEmbeddedBroker(
         reject(
           new TpmError(
             'BROKER',
-            `port ${port} on ${host} is already in use: stop the other MQTT broker, or set mqtt.embedded.port (or use mqtt.url to connect to that broker)`,
+            `port ${port} on ${host} is already in use: stop the other MQTT broker, or set mqtt.embedded.port ` +
+              `(or use mqtt.url to connect to that broker)`,
           ),
         );
       } else if (error.code === 'EACCES') {
@@ -123,7 +124,8 @@ function isLoopback(host: string): boolean {
 function closeOnOversizedPackets(socket: Socket, logger: Logger): void {
   const framing = new PacketLimitFilter(EMBEDDED_MAX_PACKET_BYTES, (packet) => {
     logger.warn(
-      `embedded broker: disconnected a client that sent a packet of ${packet.length} bytes (limit ${EMBEDDED_MAX_PACKET_BYTES})`,
+      `embedded broker: disconnected a client that sent a packet of ${packet.length} bytes (limit ` +
+        `${EMBEDDED_MAX_PACKET_BYTES})`,
     );
     socket.destroy();
   });

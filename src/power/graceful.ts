@@ -82,7 +82,9 @@ export async function shutDownOs(deps: GracefulDeps, seq: Sequence): Promise<voi
   const { node: n, action, source, signal } = seq;
   const agents = requireAgent(deps, n);
   const deadline = clock.now() + power.graceful_timeout;
-  const timeoutMessage = `node ${n}'s OS did not go down within ${formatDuration(power.graceful_timeout)}: nothing was cut; use FORCE_OFF to cut power anyway`;
+  const timeoutMessage =
+    `node ${n}'s OS did not go down within ${formatDuration(power.graceful_timeout)}: ` +
+    `nothing was cut; use FORCE_OFF to cut power anyway`;
   deps.expectDown?.(n);
   view.setState(n, 'shutting_down', source, 'agent asked to shut the OS down');
   deps.event({

@@ -227,7 +227,8 @@ export class Watchdog {
           node,
           'error',
           reason,
-          `not power-cycled: already ${this.cycles.length} watchdog power cycles in the last hour (max_per_hour ${this.opts.maxPerHour})`,
+          `not power-cycled: already ${this.cycles.length} watchdog power cycles in the last hour ` +
+            `(max_per_hour ${this.opts.maxPerHour})`,
         );
       }
       // Look again when the oldest cycle leaves the sliding hour.

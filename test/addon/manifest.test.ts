@@ -14,7 +14,10 @@ const config = read('addon/config.yaml');
 const options = config['options'] as Record<string, unknown>;
 const schema = config['schema'] as Record<string, unknown>;
 
-/** Whether a value fits one of the Supervisor's schema types (str, bool, int(a,b), url, password, match(...), list(a|b)). */
+/**
+ * Whether a value fits one of the Supervisor's schema types
+ * (str, bool, int(a,b), url, password, match(...), list(a|b)).
+ */
 function fits(type: string, value: unknown): boolean {
   const optional = type.endsWith('?');
   const t = optional ? type.slice(0, -1) : type;

@@ -102,29 +102,32 @@ describe('the Home Assistant add-on start, against a fake Supervisor', function 
   });
   after(async () => supervisor?.close());
 
-  it('writes the bridge config from the options and the MQTT service: mode 0600, state on /data, no password in it', async () => {
-    const env = dataDir(options(), supervisor.url);
-    const { file, env: secrets } = await prepareAddon(addonPaths(env));
-    assert.equal(file, env['ADDON_CONFIG']);
-    assert.equal(statSync(file).mode & 0o777, 0o600);
-    const text = readFileSync(file, 'utf8');
-    assert.ok(!text.includes(MQTT_SECRET) && !text.includes(BMC_SECRET), 'a password was written into the file');
-    assert.deepEqual(secrets, { MQTT_PASSWORD: MQTT_SECRET, TPI_BMC_PASSWORD: BMC_SECRET });
-    assert.deepEqual(supervisor.requests.at(-1), { url: '/services/mqtt', authorization: `Bearer ${TOKEN}` });
+  it(
+    'writes the bridge config from the options and the MQTT service: mode 0600, state on /data, no password ' + 'in it',
+    async () => {
+      const env = dataDir(options(), supervisor.url);
+      const { file, env: secrets } = await prepareAddon(addonPaths(env));
+      assert.equal(file, env['ADDON_CONFIG']);
+      assert.equal(statSync(file).mode & 0o777, 0o600);
+      const text = readFileSync(file, 'utf8');
+      assert.ok(!text.includes(MQTT_SECRET) && !text.includes(BMC_SECRET), 'a password was written into the file');
+      assert.deepEqual(secrets, { MQTT_PASSWORD: MQTT_SECRET, TPI_BMC_PASSWORD: BMC_SECRET });
+      assert.deepEqual(supervisor.requests.at(-1), { url: '/services/mqtt', authorization: `Bearer ${TOKEN}` });
 
-    const { config, problems } = checkConfigText(text, file, { env: secrets });
-    assert.deepEqual(formatProblems(problems), []);
-    assert.equal(config?.mqtt.url, 'mqtt://core-mosquitto:1883');
-    assert.equal(config?.mqtt.username, 'addons');
-    assert.equal(config?.mqtt.password, MQTT_SECRET);
-    assert.equal(config?.mqtt.base_topic, 'turingpi2');
-    assert.equal(config?.board.type, 'tpi2');
-    assert.equal(config?.board.bmc.password, BMC_SECRET);
-    assert.equal(config?.state_dir, env['ADDON_STATE_DIR']);
-    assert.equal(config?.nodes['1']?.protected, true);
-    assert.deepEqual(config?.schedules[0]?.nodes, [2]);
-    assert.ok(statSync(env['ADDON_STATE_DIR'] as string).isDirectory());
-  });
+      const { config, problems } = checkConfigText(text, file, { env: secrets });
+      assert.deepEqual(formatProblems(problems), []);
+      assert.equal(config?.mqtt.url, 'mqtt://core-mosquitto:1883');
+      assert.equal(config?.mqtt.username, 'addons');
+      assert.equal(config?.mqtt.password, MQTT_SECRET);
+      assert.equal(config?.mqtt.base_topic, 'turingpi2');
+      assert.equal(config?.board.type, 'tpi2');
+      assert.equal(config?.board.bmc.password, BMC_SECRET);
+      assert.equal(config?.state_dir, env['ADDON_STATE_DIR']);
+      assert.equal(config?.nodes['1']?.protected, true);
+      assert.deepEqual(config?.schedules[0]?.nodes, [2]);
+      assert.ok(statSync(env['ADDON_STATE_DIR'] as string).isDirectory());
+    },
+  );
 
   it('a wrong Supervisor token: a clear refusal, and no config written', async () => {
     const env = dataDir(options(), supervisor.url, 'wrong');
@@ -187,28 +190,36 @@ describe('the Home Assistant add-on start, against a fake Supervisor', function 
       await broker?.stop();
     });
 
-    it('board_type simulator: the bridge comes online on the Supervisor broker, with Home Assistant discovery', async () => {
-      const recorder = await Recorder.connect(broker.url, 'tpsim', { filters: ['tpsim/#', 'homeassistant/device/#'] });
-      const env = dataDir(
-        options({ board_type: 'simulator', base_topic: 'tpsim', board_id: 'tpsim' }),
-        mqttSupervisor.url,
-      );
-      const proc = startCli(['addon'], { env });
-      try {
-        // The add-on logs for people (log.format pretty): the lines are read as text.
-        await proc.waitForOutput((p) => /bridge online: /.test(p.stdout), 'bridge online', 20_000);
-        assert.match(proc.stdout, /bridge config written to .*turingpi-mqtt\.yaml \(mode 0600\); starting the bridge/);
-        await recorder.waitForPayload('tpsim/bridge/state', 'online', 5000);
-        await recorder.waitFor('tpsim/node/1/power');
-        const discovery = JSON.parse((await recorder.waitFor('homeassistant/device/tpsim/config')).payload) as {
-          device: { name: string };
-        };
-        assert.equal(discovery.device.name, 'Turing Pi 2');
-        assert.ok(!(proc.stdout + proc.stderr).includes(MQTT_SECRET));
-      } finally {
-        await proc.stop();
-        await recorder.close();
-      }
-    });
+    it(
+      'board_type simulator: the bridge comes online on the Supervisor broker, with Home Assistant ' + 'discovery',
+      async () => {
+        const recorder = await Recorder.connect(broker.url, 'tpsim', {
+          filters: ['tpsim/#', 'homeassistant/device/#'],
+        });
+        const env = dataDir(
+          options({ board_type: 'simulator', base_topic: 'tpsim', board_id: 'tpsim' }),
+          mqttSupervisor.url,
+        );
+        const proc = startCli(['addon'], { env });
+        try {
+          // The add-on logs for people (log.format pretty): the lines are read as text.
+          await proc.waitForOutput((p) => /bridge online: /.test(p.stdout), 'bridge online', 20_000);
+          assert.match(
+            proc.stdout,
+            /bridge config written to .*turingpi-mqtt\.yaml \(mode 0600\); starting the bridge/,
+          );
+          await recorder.waitForPayload('tpsim/bridge/state', 'online', 5000);
+          await recorder.waitFor('tpsim/node/1/power');
+          const discovery = JSON.parse((await recorder.waitFor('homeassistant/device/tpsim/config')).payload) as {
+            device: { name: string };
+          };
+          assert.equal(discovery.device.name, 'Turing Pi 2');
+          assert.ok(!(proc.stdout + proc.stderr).includes(MQTT_SECRET));
+        } finally {
+          await proc.stop();
+          await recorder.close();
+        }
+      },
+    );
   });
 });

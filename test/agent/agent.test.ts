@@ -264,49 +264,57 @@ describe('agent', () => {
       await waitFor(() => states().at(-1) === 'online', 'online again');
     });
 
-    it('runs its argv once: SHUTDOWN, SHUTDOWN and REBOOT 1 s apart run the shutdown argv alone, and online is never published in between', async () => {
-      // The REBOOT would fail if it ran (as on the node of the report): its `online` must never come.
-      runResult = () =>
-        Promise.resolve(
-          runs.length === 1
-            ? { code: 0, stderr: '' }
-            : { code: 1, stderr: 'Failed to reboot system: transaction is destructive' },
-        );
-      await startAgent({}, { graceful_timeout: '20s' });
-      await command('SHUTDOWN');
-      await waitFor(() => runs.length === 1 && states().at(-1) === 'shutting_down', 'the first shutdown');
-      await clock.advance(1000);
-      await command('SHUTDOWN');
-      await waitFor(() => logged('ignored SHUTDOWN').length === 1, 'the second SHUTDOWN ignored');
-      await clock.advance(1000);
-      await command('REBOOT');
-      await waitFor(() => logged('ignored REBOOT').length === 1, 'the REBOOT ignored');
-      await settle();
-      assert.equal(runs.length, 1, 'the argv ran once');
-      assert.deepEqual(states(), ['online', 'shutting_down']);
-      assert.equal(on('event').length, 0);
-      assert.match(logged('ignored REBOOT')[0]!, /going down/);
-    });
+    it(
+      'runs its argv once: SHUTDOWN, SHUTDOWN and REBOOT 1 s apart run the shutdown argv alone, and online is ' +
+        'never published in between',
+      async () => {
+        // The REBOOT would fail if it ran (as on the node of the report): its `online` must never come.
+        runResult = () =>
+          Promise.resolve(
+            runs.length === 1
+              ? { code: 0, stderr: '' }
+              : { code: 1, stderr: 'Failed to reboot system: transaction is destructive' },
+          );
+        await startAgent({}, { graceful_timeout: '20s' });
+        await command('SHUTDOWN');
+        await waitFor(() => runs.length === 1 && states().at(-1) === 'shutting_down', 'the first shutdown');
+        await clock.advance(1000);
+        await command('SHUTDOWN');
+        await waitFor(() => logged('ignored SHUTDOWN').length === 1, 'the second SHUTDOWN ignored');
+        await clock.advance(1000);
+        await command('REBOOT');
+        await waitFor(() => logged('ignored REBOOT').length === 1, 'the REBOOT ignored');
+        await settle();
+        assert.equal(runs.length, 1, 'the argv ran once');
+        assert.deepEqual(states(), ['online', 'shutting_down']);
+        assert.equal(on('event').length, 0);
+        assert.match(logged('ignored REBOOT')[0]!, /going down/);
+      },
+    );
 
-    it('says so, goes back online and takes commands again when the OS is still up graceful_timeout after a successful argv', async () => {
-      await startAgent({}, { graceful_timeout: '20s' });
-      await command('SHUTDOWN');
-      await waitFor(() => runs.length === 1 && states().at(-1) === 'shutting_down', 'the shutdown');
-      await clock.advance(19_000);
-      await settle();
-      assert.deepEqual(states(), ['online', 'shutting_down'], 'still going down before graceful_timeout');
-      await clock.advance(1_000);
-      await waitFor(() => on('event').length === 1, 'the event');
-      await waitFor(() => states().at(-1) === 'online', 'online again');
-      const body = JSON.parse(on('event')[0]!.payload) as Record<string, unknown>;
-      assert.equal(body.type, 'command');
-      assert.equal(body.action, 'shutdown');
-      assert.match(String(body.error), /the OS is still up 20s after/);
-      assert.doesNotMatch(String(body.error), /systemctl|drain-and-poweroff/, 'the argv never goes to MQTT');
-      await command('REBOOT');
-      await waitFor(() => runs.length === 2, 'the next command is taken');
-      assert.deepEqual(runs[1], ['systemctl', 'reboot']);
-    });
+    it(
+      'says so, goes back online and takes commands again when the OS is still up graceful_timeout after a ' +
+        'successful argv',
+      async () => {
+        await startAgent({}, { graceful_timeout: '20s' });
+        await command('SHUTDOWN');
+        await waitFor(() => runs.length === 1 && states().at(-1) === 'shutting_down', 'the shutdown');
+        await clock.advance(19_000);
+        await settle();
+        assert.deepEqual(states(), ['online', 'shutting_down'], 'still going down before graceful_timeout');
+        await clock.advance(1_000);
+        await waitFor(() => on('event').length === 1, 'the event');
+        await waitFor(() => states().at(-1) === 'online', 'online again');
+        const body = JSON.parse(on('event')[0]!.payload) as Record<string, unknown>;
+        assert.equal(body.type, 'command');
+        assert.equal(body.action, 'shutdown');
+        assert.match(String(body.error), /the OS is still up 20s after/);
+        assert.doesNotMatch(String(body.error), /systemctl|drain-and-poweroff/, 'the argv never goes to MQTT');
+        await command('REBOOT');
+        await waitFor(() => runs.length === 2, 'the next command is taken');
+        assert.deepEqual(runs[1], ['systemctl', 'reboot']);
+      },
+    );
 
     it('never publishes its argv: not on a failure, a spawn error or a time-out (issue 13)', async () => {
       const secretArgv = ['/opt/drain/with-token', '--token=Sup3rS3cretT0ken', 'db-primary.internal'];

@@ -122,30 +122,33 @@ describe("agent readings from the kernel's files", () => {
     assert.equal(await meter.percent(), null, 'unreadable: null');
   });
 
-  it('reads the CPU temperature from hwmon where there is no thermal zone: the CPU driver, its first input', async () => {
-    const root = fakeRoot({
-      'sys/class/hwmon/hwmon0/name': 'nvme\n',
-      'sys/class/hwmon/hwmon0/temp1_input': '38850\n',
-      'sys/class/hwmon/hwmon2/name': 'coretemp\n',
-      'sys/class/hwmon/hwmon2/temp10_input': '59000\n',
-      'sys/class/hwmon/hwmon2/temp2_input': '57000\n',
-      'sys/class/hwmon/hwmon2/temp1_input': '61000\n',
-    });
-    assert.equal(await readHwmon(join(root, 'sys/class/hwmon')), 61);
-    const fallback = countingFallback();
-    const source = defaultSystemInfo({ root, loadFallback: fallback.load });
-    assert.deepEqual(await source.cpuTemperature(), { main: 61 });
-    assert.equal(
-      await readHwmon(
-        join(
-          fakeRoot({ 'sys/class/hwmon/hwmon0/name': 'nvme\n', 'sys/class/hwmon/hwmon0/temp1_input': '1\n' }),
-          'sys/class/hwmon',
+  it(
+    'reads the CPU temperature from hwmon where there is no thermal zone: the CPU driver, its first ' + 'input',
+    async () => {
+      const root = fakeRoot({
+        'sys/class/hwmon/hwmon0/name': 'nvme\n',
+        'sys/class/hwmon/hwmon0/temp1_input': '38850\n',
+        'sys/class/hwmon/hwmon2/name': 'coretemp\n',
+        'sys/class/hwmon/hwmon2/temp10_input': '59000\n',
+        'sys/class/hwmon/hwmon2/temp2_input': '57000\n',
+        'sys/class/hwmon/hwmon2/temp1_input': '61000\n',
+      });
+      assert.equal(await readHwmon(join(root, 'sys/class/hwmon')), 61);
+      const fallback = countingFallback();
+      const source = defaultSystemInfo({ root, loadFallback: fallback.load });
+      assert.deepEqual(await source.cpuTemperature(), { main: 61 });
+      assert.equal(
+        await readHwmon(
+          join(
+            fakeRoot({ 'sys/class/hwmon/hwmon0/name': 'nvme\n', 'sys/class/hwmon/hwmon0/temp1_input': '1\n' }),
+            'sys/class/hwmon',
+          ),
         ),
-      ),
-      null,
-    );
-    assert.equal(fallback.loads, 0);
-  });
+        null,
+      );
+      assert.equal(fallback.loads, 0);
+    },
+  );
 
   it('samples a fake Raspberry Pi root: every figure from its files, nothing from the fallback', async () => {
     const root = fakeRoot(PI_FILES);
@@ -182,23 +185,27 @@ describe("agent readings from the kernel's files", () => {
     assert.equal(fallback.loads, 0, 'systeminformation is never loaded where the kernel has the files');
   });
 
-  it('falls back to systeminformation (loaded once, when first needed) where /proc and the thermal zones are missing', async () => {
-    const root = fakeRoot({ 'proc/uptime': '10.5 20.1\n' });
-    const fallback = countingFallback();
-    const sampler = new TelemetrySampler(
-      defaultSystemInfo({ root, loadFallback: fallback.load }),
-      new FakeClock(0),
-      silentLogger(),
-    );
-    assert.equal(fallback.loads, 0, 'not loaded before a sample needs it');
-    const telemetry = await sampler.sample();
-    await sampler.sample();
-    assert.equal(telemetry.cpu_load, 42);
-    assert.equal(telemetry.memory_used, 25);
-    assert.equal(telemetry.temperature, 61);
-    assert.equal(telemetry.uptime, 10);
-    assert.equal(fallback.loads, 1);
-  });
+  it(
+    'falls back to systeminformation (loaded once, when first needed) where /proc and the thermal zones are ' +
+      'missing',
+    async () => {
+      const root = fakeRoot({ 'proc/uptime': '10.5 20.1\n' });
+      const fallback = countingFallback();
+      const sampler = new TelemetrySampler(
+        defaultSystemInfo({ root, loadFallback: fallback.load }),
+        new FakeClock(0),
+        silentLogger(),
+      );
+      assert.equal(fallback.loads, 0, 'not loaded before a sample needs it');
+      const telemetry = await sampler.sample();
+      await sampler.sample();
+      assert.equal(telemetry.cpu_load, 42);
+      assert.equal(telemetry.memory_used, 25);
+      assert.equal(telemetry.temperature, 61);
+      assert.equal(telemetry.uptime, 10);
+      assert.equal(fallback.loads, 1);
+    },
+  );
 
   it('starts no process per sample where the kernel has the files', async function () {
     this.timeout(20_000);
@@ -216,28 +223,31 @@ describe("agent readings from the kernel's files", () => {
     assert.equal(fallback.loads, 0);
   });
 
-  it('on a machine without the throttle file or a sensor, tries vcgencmd once, then starts nothing for an hour', async function () {
-    this.timeout(20_000);
-    const root = fakeRoot({ 'proc/stat': STAT_BEFORE, 'proc/meminfo': MEMINFO, 'proc/uptime': '5 5\n' });
-    const fallback = countingFallback();
-    let now = 0;
-    const sampler = new TelemetrySampler(
-      defaultSystemInfo({ root, loadFallback: fallback.load, now: () => now }),
-      new FakeClock(0),
-      silentLogger(),
-    );
-    const first = await countingSpawns(() => sampler.sample());
-    // The firmware tool, tried where the sysfs file is missing (an older kernel on a Pi).
-    assert.deepEqual(first.spawns, ['execFile vcgencmd']);
-    const later = await countingSpawns(async () => {
-      for (let i = 0; i < 20; i++) {
-        now += 15_000;
-        await sampler.sample();
-      }
-    });
-    assert.deepEqual(later.spawns, []);
-    assert.equal(fallback.loads, 0, 'a Linux kernel without a sensor: null, systeminformation is not asked');
-  });
+  it(
+    'on a machine without the throttle file or a sensor, tries vcgencmd once, then starts nothing for an ' + 'hour',
+    async function () {
+      this.timeout(20_000);
+      const root = fakeRoot({ 'proc/stat': STAT_BEFORE, 'proc/meminfo': MEMINFO, 'proc/uptime': '5 5\n' });
+      const fallback = countingFallback();
+      let now = 0;
+      const sampler = new TelemetrySampler(
+        defaultSystemInfo({ root, loadFallback: fallback.load, now: () => now }),
+        new FakeClock(0),
+        silentLogger(),
+      );
+      const first = await countingSpawns(() => sampler.sample());
+      // The firmware tool, tried where the sysfs file is missing (an older kernel on a Pi).
+      assert.deepEqual(first.spawns, ['execFile vcgencmd']);
+      const later = await countingSpawns(async () => {
+        for (let i = 0; i < 20; i++) {
+          now += 15_000;
+          await sampler.sample();
+        }
+      });
+      assert.deepEqual(later.spawns, []);
+      assert.equal(fallback.loads, 0, 'a Linux kernel without a sensor: null, systeminformation is not asked');
+    },
+  );
 
   it('on this machine (the real files under /), later samples start no process', async function () {
     this.timeout(30_000);

@@ -81,7 +81,8 @@ describe('RtcMonitor', () => {
           if (next !== previous) published.push(next);
           previous = next;
         }
-        const what = `true drift ${trueDriftMs} ms, first reading at ${startPhaseMs} ms: published ${published.join(', ')}`;
+        const what =
+          `true drift ${trueDriftMs} ms, first reading at ${startPhaseMs} ms: published ` + `${published.join(', ')}`;
         assert.ok(published.length <= 2, what);
         assert.ok(Math.abs((published.at(-1) ?? NaN) * 1000 - trueDriftMs) <= 1000, what);
       }

@@ -19,84 +19,91 @@ describe('bridge: state_dir at start', function () {
     mkdirSync(stateDir, { recursive: true });
   });
 
-  it('starts with garbage in bridge.json and schedules.json: warns, keeps the bad files aside, goes online', async () => {
-    const garbage = '{"version": 1, "maintenance": tru\u0000\u0001 not json';
-    const schedulesGarbage = '\u0089PNG\r\n\u001a\n nothing like JSON';
-    writeFileSync(path.join(stateDir, 'bridge.json'), garbage);
-    writeFileSync(path.join(stateDir, 'schedules.json'), schedulesGarbage);
-    const clock = new FakeClock(Date.now());
-    const board = createCountedTpi1(clock);
+  it(
+    'starts with garbage in bridge.json and schedules.json: warns, keeps the bad files aside, goes ' + 'online',
+    async () => {
+      const garbage = '{"version": 1, "maintenance": tru\u0000\u0001 not json';
+      const schedulesGarbage = '\u0089PNG\r\n\u001a\n nothing like JSON';
+      writeFileSync(path.join(stateDir, 'bridge.json'), garbage);
+      writeFileSync(path.join(stateDir, 'schedules.json'), schedulesGarbage);
+      const clock = new FakeClock(Date.now());
+      const board = createCountedTpi1(clock);
 
-    await env.start({
-      clock,
-      bus: board.countingBus,
-      sections: { schedules: [{ name: 'nightly', cron: '0 3 * * *', timezone: 'UTC', action: 'off', nodes: [5] }] },
-    });
-    await env.rec.waitForPayload(`${BASE}/bridge/state`, 'online');
+      await env.start({
+        clock,
+        bus: board.countingBus,
+        sections: { schedules: [{ name: 'nightly', cron: '0 3 * * *', timezone: 'UTC', action: 'off', nodes: [5] }] },
+      });
+      await env.rec.waitForPayload(`${BASE}/bridge/state`, 'online');
 
-    const warnings = env.run.log.messages(40);
-    for (const name of ['bridge.json', 'schedules.json']) {
-      assert.ok(
-        warnings.some((w) => w.includes(name) && /not valid|empty/.test(w) && w.includes('.corrupt-')),
-        `a warning names ${name} and where it was kept; warnings:\n${warnings.join('\n')}`,
+      const warnings = env.run.log.messages(40);
+      for (const name of ['bridge.json', 'schedules.json']) {
+        assert.ok(
+          warnings.some((w) => w.includes(name) && /not valid|empty/.test(w) && w.includes('.corrupt-')),
+          `a warning names ${name} and where it was kept; warnings:\n${warnings.join('\n')}`,
+        );
+      }
+      const files = filesIn(stateDir);
+      const keptBridge = files.filter((f) => f.startsWith('bridge.json.corrupt-'));
+      const keptSchedules = files.filter((f) => f.startsWith('schedules.json.corrupt-'));
+      assert.equal(keptBridge.length, 1, `bridge.json kept aside once (${files.join(', ')})`);
+      assert.equal(keptSchedules.length, 1, `schedules.json kept aside once (${files.join(', ')})`);
+      assert.equal(
+        readFileSync(path.join(stateDir, keptBridge[0]!), 'utf8'),
+        garbage,
+        'the bad bridge.json is kept as it was',
       );
-    }
-    const files = filesIn(stateDir);
-    const keptBridge = files.filter((f) => f.startsWith('bridge.json.corrupt-'));
-    const keptSchedules = files.filter((f) => f.startsWith('schedules.json.corrupt-'));
-    assert.equal(keptBridge.length, 1, `bridge.json kept aside once (${files.join(', ')})`);
-    assert.equal(keptSchedules.length, 1, `schedules.json kept aside once (${files.join(', ')})`);
-    assert.equal(
-      readFileSync(path.join(stateDir, keptBridge[0]!), 'utf8'),
-      garbage,
-      'the bad bridge.json is kept as it was',
-    );
-    assert.equal(
-      readFileSync(path.join(stateDir, keptSchedules[0]!), 'utf8'),
-      schedulesGarbage,
-      'the bad schedules.json is kept as it was',
-    );
+      assert.equal(
+        readFileSync(path.join(stateDir, keptSchedules[0]!), 'utf8'),
+        schedulesGarbage,
+        'the bad schedules.json is kept as it was',
+      );
 
-    // The bridge works from defaults and writes good files again.
-    const state = readBridgeState(stateDir);
-    assert.equal(state.version, 1);
-    assert.equal(state.maintenance, false);
-    await env.rec.waitForPayload(`${BASE}/bridge/maintenance`, 'OFF');
-    await env.rec.waitFor(`${BASE}/schedule/nightly`, (m) => JSON.parse(m.payload).enabled === true);
-    const response = await env.rec.request('power', { node: 4, action: 'off' });
-    assert.equal(response.status, 'ok', JSON.stringify(response));
-    assert.equal(board.ds4520.nodePowered(4), false);
-  });
+      // The bridge works from defaults and writes good files again.
+      const state = readBridgeState(stateDir);
+      assert.equal(state.version, 1);
+      assert.equal(state.maintenance, false);
+      await env.rec.waitForPayload(`${BASE}/bridge/maintenance`, 'OFF');
+      await env.rec.waitFor(`${BASE}/schedule/nightly`, (m) => JSON.parse(m.payload).enabled === true);
+      const response = await env.rec.request('power', { node: 4, action: 'off' });
+      assert.equal(response.status, 'ok', JSON.stringify(response));
+      assert.equal(board.ds4520.nodePowered(4), false);
+    },
+  );
 
-  it('with restore_on_start: last, acts only on commanded values that are true or false, and ignores a damaged discovery index', async () => {
-    // Valid JSON of the right outline, damaged inside (a hand edit, another version's format).
-    const state = {
-      ...defaultBridgeState(),
-      commanded: { '2': 'off', '3': 0, '5': false, '6': null, '9': false, x: true },
-      discovery: { 'homeassistant/device/lab_node2/config': 'switch', 'homeassistant/device/lab/config': ['sensor'] },
-    };
-    writeFileSync(path.join(stateDir, 'bridge.json'), JSON.stringify(state));
-    const clock = new FakeClock(Date.now());
-    const board = createCountedTpi1(clock);
+  it(
+    'with restore_on_start: last, acts only on commanded values that are true or false, and ignores a damaged ' +
+      'discovery index',
+    async () => {
+      // Valid JSON of the right outline, damaged inside (a hand edit, another version's format).
+      const state = {
+        ...defaultBridgeState(),
+        commanded: { '2': 'off', '3': 0, '5': false, '6': null, '9': false, x: true },
+        discovery: { 'homeassistant/device/lab_node2/config': 'switch', 'homeassistant/device/lab/config': ['sensor'] },
+      };
+      writeFileSync(path.join(stateDir, 'bridge.json'), JSON.stringify(state));
+      const clock = new FakeClock(Date.now());
+      const board = createCountedTpi1(clock);
 
-    await env.start({
-      clock,
-      bus: board.countingBus,
-      sections: { power: { restore_on_start: 'last' } },
-    });
-    await env.rec.waitForPayload(`${BASE}/bridge/state`, 'online');
-    assert.deepEqual(board.changes, [{ node: 5, on: false }], 'only node 5 (commanded false) was switched');
-    const published = env.rec.since(0, (t) => t.startsWith('homeassistant/'));
-    assert.deepEqual(
-      published.map((m) => `${m.topic} ${m.payload}`),
-      [],
-      'nothing published from a damaged discovery index',
-    );
-    const saved = readBridgeState(stateDir);
-    // Node 9 is well-formed (this board just has no node 9: restore passes it by); the rest is dropped.
-    assert.deepEqual(saved.commanded, { '5': false, '9': false }, 'the damaged values are not written back');
-    assert.deepEqual(saved.discovery, {});
-  });
+      await env.start({
+        clock,
+        bus: board.countingBus,
+        sections: { power: { restore_on_start: 'last' } },
+      });
+      await env.rec.waitForPayload(`${BASE}/bridge/state`, 'online');
+      assert.deepEqual(board.changes, [{ node: 5, on: false }], 'only node 5 (commanded false) was switched');
+      const published = env.rec.since(0, (t) => t.startsWith('homeassistant/'));
+      assert.deepEqual(
+        published.map((m) => `${m.topic} ${m.payload}`),
+        [],
+        'nothing published from a damaged discovery index',
+      );
+      const saved = readBridgeState(stateDir);
+      // Node 9 is well-formed (this board just has no node 9: restore passes it by); the rest is dropped.
+      assert.deepEqual(saved.commanded, { '5': false, '9': false }, 'the damaged values are not written back');
+      assert.deepEqual(saved.discovery, {});
+    },
+  );
 
   it('reports an operation a crash left in bridge.json as interrupted, and removes it', async () => {
     const crashed = defaultBridgeState();

@@ -21,75 +21,84 @@ describe('bridge: a Turing Pi 2 BMC that answers only after the start', function
     bmc = undefined;
   });
 
-  it('publishes the fan entity, the firmware and node names once the BMC answers, and ignores a retained fan command', async () => {
-    // A port nobody listens on now: the BMC is down.
-    const probe = await startBmcSimulator({ password });
-    const port = Number(new URL(probe.url).port);
-    await probe.close();
-    const clock = new FakeClock(Date.now());
-    await env.start({
-      clock,
-      sections: {
-        homeassistant: { enabled: true },
-        board: { type: 'tpi2', id: 'late', bmc: { url: `https://127.0.0.1:${port}`, password, insecure: true } },
-      },
-    });
-    const discoveryTopic = 'homeassistant/device/late/config';
-    const first = JSON.parse((await env.rec.waitFor(discoveryTopic, (m) => m.payload.length > 0)).payload) as {
-      device: { sw_version: string };
-      components: Record<string, { platform: string }>;
-    };
-    assert.equal(first.components.fan, undefined, 'nothing known about a fan yet');
-    await env.rec.waitForPayload(`${BASE}/board/state`, 'offline');
-    const mark = env.rec.mark();
+  it(
+    'publishes the fan entity, the firmware and node names once the BMC answers, and ignores a retained fan ' +
+      'command',
+    async () => {
+      // A port nobody listens on now: the BMC is down.
+      const probe = await startBmcSimulator({ password });
+      const port = Number(new URL(probe.url).port);
+      await probe.close();
+      const clock = new FakeClock(Date.now());
+      await env.start({
+        clock,
+        sections: {
+          homeassistant: { enabled: true },
+          board: { type: 'tpi2', id: 'late', bmc: { url: `https://127.0.0.1:${port}`, password, insecure: true } },
+        },
+      });
+      const discoveryTopic = 'homeassistant/device/late/config';
+      const first = JSON.parse((await env.rec.waitFor(discoveryTopic, (m) => m.payload.length > 0)).payload) as {
+        device: { sw_version: string };
+        components: Record<string, { platform: string }>;
+      };
+      assert.equal(first.components.fan, undefined, 'nothing known about a fan yet');
+      await env.rec.waitForPayload(`${BASE}/board/state`, 'offline');
+      const mark = env.rec.mark();
 
-    bmc = await startBmcSimulator({
-      password,
-      port,
-      release: '2.1.0',
-      board: '2.5',
-      power: [true, false, false, false],
-    });
-    await env.run.bridge.poll();
-    await env.rec.waitForPayload(`${BASE}/board/state`, 'online', 5000, mark);
-    const info = await env.rec.waitFor(`${BASE}/bridge/info`, (m) => m.payload.includes('"bmcd":"2.3.4"'), 5000, mark);
-    assert.equal((JSON.parse(info.payload) as { board: { firmware: string } }).board.firmware, '2.1');
-    const later = await env.rec.waitFor(discoveryTopic, (m) => m.payload.includes('"fan"'), 5000, mark);
-    const payload = JSON.parse(later.payload) as {
-      device: { sw_version: string };
-      components: Record<string, { platform: string }>;
-    };
-    assert.equal(payload.components.fan?.platform, 'fan');
-    assert.equal(payload.device.sw_version, '2.1 (bmcd 2.3.4)');
-    await env.rec.waitFor(`${BASE}/board/fan`, () => true, 5000, mark);
+      bmc = await startBmcSimulator({
+        password,
+        port,
+        release: '2.1.0',
+        board: '2.5',
+        power: [true, false, false, false],
+      });
+      await env.run.bridge.poll();
+      await env.rec.waitForPayload(`${BASE}/board/state`, 'online', 5000, mark);
+      const info = await env.rec.waitFor(
+        `${BASE}/bridge/info`,
+        (m) => m.payload.includes('"bmcd":"2.3.4"'),
+        5000,
+        mark,
+      );
+      assert.equal((JSON.parse(info.payload) as { board: { firmware: string } }).board.firmware, '2.1');
+      const later = await env.rec.waitFor(discoveryTopic, (m) => m.payload.includes('"fan"'), 5000, mark);
+      const payload = JSON.parse(later.payload) as {
+        device: { sw_version: string };
+        components: Record<string, { platform: string }>;
+      };
+      assert.equal(payload.components.fan?.platform, 'fan');
+      assert.equal(payload.device.sw_version, '2.1 (bmcd 2.3.4)');
+      await env.rec.waitFor(`${BASE}/board/fan`, () => true, 5000, mark);
 
-    // A node renamed on the BMC: its device takes the new name at the next poll.
-    const renamed = env.rec.mark();
-    bmc.firmware.names[1] = 'renamed-on-bmc';
-    await env.run.bridge.poll();
-    const node2 = await env.rec.waitFor(
-      'homeassistant/device/late_node2/config',
-      (m) => m.payload.length > 0,
-      5000,
-      renamed,
-    );
-    assert.match((JSON.parse(node2.payload) as { device: { name: string } }).device.name, / renamed-on-bmc$/);
+      // A node renamed on the BMC: its device takes the new name at the next poll.
+      const renamed = env.rec.mark();
+      bmc.firmware.names[1] = 'renamed-on-bmc';
+      await env.run.bridge.poll();
+      const node2 = await env.rec.waitFor(
+        'homeassistant/device/late_node2/config',
+        (m) => m.payload.length > 0,
+        5000,
+        renamed,
+      );
+      assert.match((JSON.parse(node2.payload) as { device: { name: string } }).device.name, / renamed-on-bmc$/);
 
-    // A stale command left retained on fan/set: one error event, the fan untouched.
-    const before = env.rec.mark();
-    await env.rec.publish(`${BASE}/board/fan/set`, '100', { retain: true });
-    await env.stop();
-    await env.start({
-      clock,
-      sections: {
-        homeassistant: { enabled: true },
-        board: { type: 'tpi2', id: 'late', bmc: { url: bmc.url, password, insecure: true } },
-      },
-    });
-    const refused = await env.rec.waitForEvent((e) => /retained/.test(e.error ?? ''), 5000, before);
-    assert.match(refused.error ?? '', /board\/fan\/set/);
-    await delay(100);
-    assert.equal(bmc.firmware.fanLevel, 3, 'the retained command was not acted on');
-    await env.rec.publish(`${BASE}/board/fan/set`, '', { retain: true });
-  });
+      // A stale command left retained on fan/set: one error event, the fan untouched.
+      const before = env.rec.mark();
+      await env.rec.publish(`${BASE}/board/fan/set`, '100', { retain: true });
+      await env.stop();
+      await env.start({
+        clock,
+        sections: {
+          homeassistant: { enabled: true },
+          board: { type: 'tpi2', id: 'late', bmc: { url: bmc.url, password, insecure: true } },
+        },
+      });
+      const refused = await env.rec.waitForEvent((e) => /retained/.test(e.error ?? ''), 5000, before);
+      assert.match(refused.error ?? '', /board\/fan\/set/);
+      await delay(100);
+      assert.equal(bmc.firmware.fanLevel, 3, 'the retained command was not acted on');
+      await env.rec.publish(`${BASE}/board/fan/set`, '', { retain: true });
+    },
+  );
 });

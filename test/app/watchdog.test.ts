@@ -40,82 +40,89 @@ describe('bridge: watchdog policy end to end', function () {
 
   const node3Cycles = (): number => board.changes.filter((c) => c.node === 3 && !c.on).length;
 
-  it('power-cycles node 3 once its agent has been offline for offline_after while powered, and not more than max_per_hour', async () => {
-    assert.equal(board.ds4520.nodePowered(3), true);
-    await agentSays('online');
-    await clock.advance(5 * MINUTE);
-    await delay(20);
-    assert.equal(node3Cycles(), 0, 'an online agent is left alone');
+  it(
+    'power-cycles node 3 once its agent has been offline for offline_after while powered, and not more than ' +
+      'max_per_hour',
+    async () => {
+      assert.equal(board.ds4520.nodePowered(3), true);
+      await agentSays('online');
+      await clock.advance(5 * MINUTE);
+      await delay(20);
+      assert.equal(node3Cycles(), 0, 'an online agent is left alone');
 
-    const mark = env.rec.mark();
-    await agentSays('offline');
-    await clock.advance(MINUTE - 1000);
-    await delay(50);
-    assert.equal(node3Cycles(), 0, 'not before offline_after');
+      const mark = env.rec.mark();
+      await agentSays('offline');
+      await clock.advance(MINUTE - 1000);
+      await delay(50);
+      assert.equal(node3Cycles(), 0, 'not before offline_after');
 
-    await advanceUntil(
-      clock,
-      () => board.changes.some((c) => c.node === 3 && c.on),
-      'node 3 back on after the power cycle',
-      250,
-      10_000,
-    );
-    assert.deepEqual(
-      board.changes,
-      [
+      await advanceUntil(
+        clock,
+        () => board.changes.some((c) => c.node === 3 && c.on),
+        'node 3 back on after the power cycle',
+        250,
+        10_000,
+      );
+      assert.deepEqual(
+        board.changes,
+        [
+          { node: 3, on: false },
+          { node: 3, on: true },
+        ],
+        'node 3 off then on, nothing else touched',
+      );
+      const cycled = await env.rec.waitForEvent((e) => e.type === 'watchdog' && e.result === 'ok', 5000, mark);
+      assert.equal(cycled.source, 'policy');
+      assert.equal(cycled.node, 3);
+      assert.match(cycled.message ?? '', /offline/);
+      await env.rec.waitForEvent(
+        (e) => e.type === 'power' && e.node === 3 && e.source === 'policy' && e.result === 'ok',
+        5000,
+        mark,
+      );
+
+      // The agent never comes back: the next cycle would be the second in the hour.
+      const capMark = env.rec.mark();
+      await clock.advance(2 * MINUTE);
+      await env.rec.waitForEvent(
+        (e) => e.type === 'watchdog' && e.result === 'error' && /max_per_hour/.test(e.error ?? ''),
+        5000,
+        capMark,
+      );
+      for (let i = 0; i < 10; i++) {
+        await clock.advance(5 * MINUTE);
+        await delay(5);
+      }
+      assert.equal(node3Cycles(), 1, 'one power cycle in the first hour (max_per_hour 1)');
+      assert.equal(
+        env.rec.events(capMark).filter((e) => e.type === 'watchdog' && e.result === 'error').length,
+        1,
+        'the cap is reported once, not at every look',
+      );
+    },
+  );
+
+  it(
+    'power-cycles node 3 found on at start whose agent is never heard from, offline_after after the ' + 'start',
+    async () => {
+      const mark = env.rec.mark();
+      await clock.advance(MINUTE - 1000);
+      await delay(50);
+      assert.equal(node3Cycles(), 0, 'not before offline_after');
+      await advanceUntil(
+        clock,
+        () => board.changes.some((c) => c.node === 3 && c.on),
+        'the power cycle of a node whose agent never reported',
+        250,
+        10_000,
+      );
+      assert.deepEqual(board.changes, [
         { node: 3, on: false },
         { node: 3, on: true },
-      ],
-      'node 3 off then on, nothing else touched',
-    );
-    const cycled = await env.rec.waitForEvent((e) => e.type === 'watchdog' && e.result === 'ok', 5000, mark);
-    assert.equal(cycled.source, 'policy');
-    assert.equal(cycled.node, 3);
-    assert.match(cycled.message ?? '', /offline/);
-    await env.rec.waitForEvent(
-      (e) => e.type === 'power' && e.node === 3 && e.source === 'policy' && e.result === 'ok',
-      5000,
-      mark,
-    );
-
-    // The agent never comes back: the next cycle would be the second in the hour.
-    const capMark = env.rec.mark();
-    await clock.advance(2 * MINUTE);
-    await env.rec.waitForEvent(
-      (e) => e.type === 'watchdog' && e.result === 'error' && /max_per_hour/.test(e.error ?? ''),
-      5000,
-      capMark,
-    );
-    for (let i = 0; i < 10; i++) {
-      await clock.advance(5 * MINUTE);
-      await delay(5);
-    }
-    assert.equal(node3Cycles(), 1, 'one power cycle in the first hour (max_per_hour 1)');
-    assert.equal(
-      env.rec.events(capMark).filter((e) => e.type === 'watchdog' && e.result === 'error').length,
-      1,
-      'the cap is reported once, not at every look',
-    );
-  });
-
-  it('power-cycles node 3 found on at start whose agent is never heard from, offline_after after the start', async () => {
-    const mark = env.rec.mark();
-    await clock.advance(MINUTE - 1000);
-    await delay(50);
-    assert.equal(node3Cycles(), 0, 'not before offline_after');
-    await advanceUntil(
-      clock,
-      () => board.changes.some((c) => c.node === 3 && c.on),
-      'the power cycle of a node whose agent never reported',
-      250,
-      10_000,
-    );
-    assert.deepEqual(board.changes, [
-      { node: 3, on: false },
-      { node: 3, on: true },
-    ]);
-    await env.rec.waitForEvent((e) => e.type === 'watchdog' && e.result === 'ok' && e.node === 3, 5000, mark);
-  });
+      ]);
+      await env.rec.waitForEvent((e) => e.type === 'watchdog' && e.result === 'ok' && e.node === 3, 5000, mark);
+    },
+  );
 
   it('does not power-cycle during maintenance, says so, and does once maintenance is OFF', async () => {
     await env.rec.publish(`${BASE}/bridge/maintenance/set`, 'ON');

@@ -24,7 +24,8 @@ if (out) {
 
 /**
  * With DIAG_LATENCY=IN:OUT (e.g. `/set:/power`): the time inside this process from reading a
- * message with IN in its topic off the socket to writing the first one with OUT, written beside the memory figures ($DIAG_OUT.latency, since the last SIGUSR2):
+ * message with IN in its topic off the socket to writing the first one with OUT, written beside the memory
+ * figures ($DIAG_OUT.latency, since the last SIGUSR2):
  * what the bridge adds, without the broker, the benchmark's client and the other processes.
  */
 if (out && process.env.DIAG_LATENCY) {

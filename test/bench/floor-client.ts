@@ -31,7 +31,8 @@ client.on('message', (_topic, payload) => {
   if (contract) {
     const time = new Date().toISOString();
     const text = payload.toString();
-    // The shapes and sizes of the bridge's: {time, type, node, action, source, result, message} and {state, since, source, reason}.
+    // The shapes and sizes of the bridge's: {time, type, node, action, source, result, message}
+    // and {state, since, source, reason}.
     client.publish(
       `${prefix}/event`,
       JSON.stringify({

@@ -63,7 +63,10 @@ export async function startAgent(
   return { child, startupMs: seen.at - t0 };
 }
 
-/** `count` commands to the agent of `node` (REBOOT, failing on purpose), each waiting for its event; at most `capMs`. Returns how many. */
+/**
+ * `count` commands to the agent of `node` (REBOOT, failing on purpose), each waiting for its event; at most `capMs`.
+ * Returns how many.
+ */
 export async function commandAgent(
   probe: Probe,
   base: string,

@@ -36,7 +36,10 @@ export async function measureImports(benchDir: string): Promise<ImportCost[]> {
   const results: ImportCost[] = [];
   let bare = 0;
   for (const [name, url] of modules) {
-    const script = `const t = performance.now(); ${url ? `await import(${JSON.stringify(url)});` : ''} const ms = performance.now() - t; process.stdout.write(JSON.stringify({ ms, rss: Number(/VmRSS:\\s+(\\d+)/.exec((await import('node:fs')).readFileSync('/proc/self/status','utf8'))[1]) }));`;
+    const script =
+      `const t = performance.now(); ${url ? `await import(${JSON.stringify(url)});` : ''} const ` +
+      `ms = performance.now() - t; process.stdout.write(JSON.stringify({ ms, rss: ` +
+      `Number(/VmRSS:\\s+(\\d+)/.exec((await import('node:fs')).readFileSync('/proc/self/status','utf8'))[1]) }));`;
     // Median of three starts: one cold start is mostly the disk cache.
     const runs: { ms: number; rss: number }[] = [];
     for (let i = 0; i < 3; i++)

@@ -105,7 +105,8 @@ export class Probe {
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w !== waiter);
         const last = topic
-          ? ` (last seen there: ${this.latest.get(topic) ?? 'nothing'}; last event: ${this.latest.get(topic.replace(/\/node\/.*$/, '/bridge/event')) ?? 'none'})`
+          ? ` (last seen there: ${this.latest.get(topic) ?? 'nothing'}; last event: ` +
+            `${this.latest.get(topic.replace(/\/node\/.*$/, '/bridge/event')) ?? 'none'})`
           : '';
         reject(new Error(`no ${what} within ${timeoutMs} ms${last}`));
       }, timeoutMs);

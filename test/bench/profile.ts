@@ -76,7 +76,13 @@ async function main(): Promise<void> {
     const inside = `bridge ${insideOf(diagOut)}, floor ${insideOf(floorDiag)}`;
     const floorRss = round(rssKiB(floor.child.pid) / 1024, 1);
     const p = (xs: number[], q: number): number => round(percentile(xs, q), 3);
-    const summary = `p50 ${p(lat.bridge, 50)} vs ${p(lat.floor, 50)} ms (${round(percentile(lat.bridge, 50) / percentile(lat.floor, 50), 2)}x), p99 ${p(lat.bridge, 99)} vs ${p(lat.floor, 99)} ms; CPU ${cpu.bridge} vs ${cpu.floor} us/command; RSS ${(atStart as { rss_mib: number }).rss_mib} -> ${(after as { rss_mib: number }).rss_mib} MiB, floor ${floorRss} MiB`;
+    const quantiles = (xs: number[]) => ({ p50: p(xs, 50), p90: p(xs, 90), p99: p(xs, 99) });
+    const ratio = round(percentile(lat.bridge, 50) / percentile(lat.floor, 50), 2);
+    const rssMib = (m: unknown): number => (m as { rss_mib: number }).rss_mib;
+    const summary =
+      `p50 ${p(lat.bridge, 50)} vs ${p(lat.floor, 50)} ms (${ratio}x), ` +
+      `p99 ${p(lat.bridge, 99)} vs ${p(lat.floor, 99)} ms; CPU ${cpu.bridge} vs ${cpu.floor} us/command; ` +
+      `RSS ${rssMib(atStart)} -> ${rssMib(after)} MiB, floor ${floorRss} MiB`;
     if (process.env.PROFILE_BRIEF) {
       const brief = (m: unknown): string => {
         const { usage, spaces } = m as { usage: Record<string, number>; spaces: Record<string, { physical: number }> };
@@ -92,7 +98,20 @@ async function main(): Promise<void> {
       return;
     }
     process.stdout.write(
-      `${JSON.stringify({ commands, seconds: round(seconds, 1), bridge: { p50: p(lat.bridge, 50), p90: p(lat.bridge, 90), p99: p(lat.bridge, 99) }, floor: { p50: p(lat.floor, 50), p90: p(lat.floor, 90), p99: p(lat.floor, 99) }, busy: bc.busyRefusals, floorRss, atStart, after }, null, 1)}\n`,
+      JSON.stringify(
+        {
+          commands,
+          seconds: round(seconds, 1),
+          bridge: quantiles(lat.bridge),
+          floor: quantiles(lat.floor),
+          busy: bc.busyRefusals,
+          floorRss,
+          atStart,
+          after,
+        },
+        null,
+        1,
+      ) + '\n',
     );
   } finally {
     await bridge.child.stop();

@@ -347,7 +347,8 @@ async function main(): Promise<void> {
     // warm-up of all: a service runs for months, the figure is its steady state. The contract
     // floor runs in the same blocks: the share of the ratio that the contract's messages alone take.
     log(
-      `command latency: ${N.warmup} warm-up, then ${N.latency} commands to the bridge, ${N.latency} echoes and ${N.latency} contract echoes, interleaved ...`,
+      `command latency: ${N.warmup} warm-up, then ${N.latency} commands to the bridge, ${N.latency} echoes and ` +
+        `${N.latency} contract echoes, interleaved ...`,
     );
     const timing = await commanders(probe, broker.url, run, 'bench/floor', {
       nodes: SOAK_NODES,
@@ -508,7 +509,8 @@ async function main(): Promise<void> {
 
     // ---- the agent over many samples (a process of its own, the bare node beside it) -----------
     log(
-      `agent: ${N.agentSamples} samples, ${SOAK_INTERVAL_MS} ms apart (the shipped CLI, its 1 s sampling timer sped up) ...`,
+      `agent: ${N.agentSamples} samples, ${SOAK_INTERVAL_MS} ms apart (the shipped CLI, its 1 s sampling timer ` +
+        `sped up) ...`,
     );
     const soakConfig = writeAgentConfig(work, broker.url, 'bench/agent-soak', 3, ['false'], '1s');
     const soak = await measureAgentSoak(here, soakConfig, N.agentSamples, SOAK_INTERVAL_MS, SHIPPED.agent);
@@ -538,7 +540,8 @@ async function main(): Promise<void> {
 
     // ---- the library in a process of its own: bus transactions, messages and heap per poll --
     log(
-      `idle polls through the library (a process of its own): ${N.polls} polls of a Turing Pi 1 on the simulated bus ...`,
+      `idle polls through the library (a process of its own): ${N.polls} polls of a Turing Pi 1 on the ` +
+        `simulated bus ...`,
     );
     const polls: PollFigures = await measureInProcessPolls(here, broker.url, work, N.polls);
     rows.push(
@@ -610,7 +613,8 @@ async function main(): Promise<void> {
           kib(rssStart.bare),
           perNode === null
             ? 'floor: bare node'
-            : `${round(perNode, 1)} KiB per node beyond ${first.nodes} (target < 10: ${perNode < 10 ? 'met' : 'NOT met'})`,
+            : `${round(perNode, 1)} KiB per node beyond ${first.nodes} (target < 10: ` +
+                `${perNode < 10 ? 'met' : 'NOT met'})`,
         ),
       );
     }
@@ -728,10 +732,12 @@ async function main(): Promise<void> {
     results.load_average_at_end = loadavg().map((x) => round(x, 2));
     log('');
     log(
-      `turingpi-mqtt bench, ${results.date}, node ${process.version}, ${process.platform} ${process.arch}${QUICK ? ' (QUICK: not for quoting)' : ''}`,
+      `turingpi-mqtt bench, ${results.date}, node ${process.version}, ${process.platform} ` +
+        `${process.arch}${QUICK ? ' (QUICK: not for quoting)' : ''}`,
     );
     log(
-      `bridge and agent as shipped: node ${SHIPPED.bridge.join(' ')} (bridge), ${SHIPPED.agent.join(' ')} (agent); floors with node's defaults`,
+      `bridge and agent as shipped: node ${SHIPPED.bridge.join(' ')} (bridge), ${SHIPPED.agent.join(' ')} ` +
+        `(agent); floors with node's defaults`,
     );
     log('floor = a bare MQTT.js client process through the same mosquitto, measured in this run');
     log('');
@@ -741,7 +747,8 @@ async function main(): Promise<void> {
     for (const i of [...imports].sort((a, b) => b.ms - a.ms).slice(0, 8))
       log(`  ${i.module.padEnd(34)} ${String(round(i.ms, 0)).padStart(5)} ms  +${kib(i.rssKiB)} MiB`);
     log(
-      `state file writes per command: ${writesPerCommand.toFixed(2)} (each fsync'd); commands refused "busy" right after their power answer: ${bridgeCommander.busyRefusals} (resent)`,
+      `state file writes per command: ${writesPerCommand.toFixed(2)} (each fsync'd); commands refused "busy" ` +
+        `right after their power answer: ${bridgeCommander.busyRefusals} (resent)`,
     );
     log(`bench took ${results.seconds} s`);
     mkdirSync('bench-results', { recursive: true });

@@ -31,22 +31,25 @@ describe('cli: bmc trust', function () {
     await bmc.close();
   });
 
-  it('connects once without logging in and prints subject, dates, fingerprint and the line to add (exit 0)', async () => {
-    const file = tpi2Config({ url: bmc.url });
-    const { code, stdout, stderr } = await runCli(['bmc', 'trust', '-c', file]);
-    assert.equal(code, 0, stderr);
-    assert.match(stdout, /subject: +CN=Turing-Pi self signed/);
-    assert.match(stdout, /issuer: +CN=Turing-Pi self signed \(self-signed\)/);
-    assert.match(stdout, /valid from: +1970-01-01T00:01:14\.000Z/);
-    assert.match(
-      stdout,
-      /valid until: +1970-01-31T00:01:14\.000Z \(expired: usual for a BMC; a pin ignores the dates\)/,
-    );
-    assert.match(stdout, new RegExp(`SHA-256: +${SIMULATOR_FACTORY_FINGERPRINT}`));
-    assert.match(stdout, /does not trust this certificate yet/);
-    assert.ok(stdout.includes(`    fingerprint: "${SIMULATOR_FACTORY_FINGERPRINT}"`), stdout);
-    assert.equal(bmc.stats.requests, 0, 'a TLS handshake only: no request, no login');
-  });
+  it(
+    'connects once without logging in and prints subject, dates, fingerprint and the line to add (exit ' + '0)',
+    async () => {
+      const file = tpi2Config({ url: bmc.url });
+      const { code, stdout, stderr } = await runCli(['bmc', 'trust', '-c', file]);
+      assert.equal(code, 0, stderr);
+      assert.match(stdout, /subject: +CN=Turing-Pi self signed/);
+      assert.match(stdout, /issuer: +CN=Turing-Pi self signed \(self-signed\)/);
+      assert.match(stdout, /valid from: +1970-01-01T00:01:14\.000Z/);
+      assert.match(
+        stdout,
+        /valid until: +1970-01-31T00:01:14\.000Z \(expired: usual for a BMC; a pin ignores the dates\)/,
+      );
+      assert.match(stdout, new RegExp(`SHA-256: +${SIMULATOR_FACTORY_FINGERPRINT}`));
+      assert.match(stdout, /does not trust this certificate yet/);
+      assert.ok(stdout.includes(`    fingerprint: "${SIMULATOR_FACTORY_FINGERPRINT}"`), stdout);
+      assert.equal(bmc.stats.requests, 0, 'a TLS handshake only: no request, no login');
+    },
+  );
 
   it('says when the config already pins it, and when it pins another certificate', async () => {
     const pinned = await runCli([
@@ -103,7 +106,10 @@ describe('cli: bmc trust', function () {
     assert.equal(code, 2);
     assert.match(
       `${stdout}${stderr}`,
-      /board\.bmc\.url: must be an https:\/\/ URL \(BMC firmware 2\.x\): firmware 1\.x .*not supported.*never sent in clear/,
+      new RegExp(
+        String.raw`board\.bmc\.url: must be an https:\/\/ URL \(BMC firmware 2\.x\): ` +
+          String.raw`firmware 1\.x .*not supported.*never sent in clear`,
+      ),
     );
   });
 

@@ -92,7 +92,8 @@ describe('environment variables in a config file', () => {
     const { config, problems } = checkConfigText(text, 'c.yaml', { env: {} });
     assert.equal(config, undefined);
     assert.deepEqual(formatProblems(problems), [
-      'c.yaml:3:13 mqtt.password: environment variable MQTT_PASSWORD is not set (or empty): set it where the service runs ' +
+      'c.yaml:3:13 mqtt.password: environment variable MQTT_PASSWORD is not set (or empty): set it where the ' +
+        'service runs ' +
         '(docs/configuration.md; a password gets no default)',
     ]);
   });
@@ -123,22 +124,28 @@ describe('environment variables in a config file', () => {
     assert.match(formatProblems(empty.problems)[0] ?? '', /TPI_BMC_PASSWORD is not set \(or empty\)/);
   });
 
-  it("with unsetVariables 'warn' (validate): an unset variable is a warning, the key is left out, the rest is checked", () => {
-    const text = 'mqtt:\n  password: ${MQTT_PASSWORD}\n  keepalive: ${KEEPALIVE}\nboard:\n  type: nope\n';
-    const warned = checkConfigText(text, 'c.yaml', { env: {}, unsetVariables: 'warn' });
-    assert.deepEqual(
-      warned.problems.map((p) => p.path),
-      ['board.type'],
-    );
-    const ok = checkConfigText(text.replace('nope', 'simulator'), 'c.yaml', { env: {}, unsetVariables: 'warn' });
-    assert.ok(ok.config);
-    assert.equal(ok.config.mqtt.password, null);
-    assert.equal(ok.config.mqtt.keepalive, 30);
-    assert.deepEqual(ok.warnings, [
-      'c.yaml:2:13 mqtt.password: environment variable MQTT_PASSWORD is not set (or empty) here: set it where the service runs, or its start is refused',
-      'c.yaml:3:14 mqtt.keepalive: environment variable KEEPALIVE is not set here: set it where the service runs, or its start is refused',
-    ]);
-  });
+  it(
+    "with unsetVariables 'warn' (validate): an unset variable is a warning, the key is left out, the rest is " +
+      'checked',
+    () => {
+      const text = 'mqtt:\n  password: ${MQTT_PASSWORD}\n  keepalive: ${KEEPALIVE}\nboard:\n  type: nope\n';
+      const warned = checkConfigText(text, 'c.yaml', { env: {}, unsetVariables: 'warn' });
+      assert.deepEqual(
+        warned.problems.map((p) => p.path),
+        ['board.type'],
+      );
+      const ok = checkConfigText(text.replace('nope', 'simulator'), 'c.yaml', { env: {}, unsetVariables: 'warn' });
+      assert.ok(ok.config);
+      assert.equal(ok.config.mqtt.password, null);
+      assert.equal(ok.config.mqtt.keepalive, 30);
+      assert.deepEqual(ok.warnings, [
+        'c.yaml:2:13 mqtt.password: environment variable MQTT_PASSWORD is not set (or empty) here: set it where ' +
+          'the service runs, or its start is refused',
+        'c.yaml:3:14 mqtt.keepalive: environment variable KEEPALIVE is not set here: set it where the service ' +
+          'runs, or its start is refused',
+      ]);
+    },
+  );
 
   it('explains that an unquoted reference in a flow list breaks the YAML', () => {
     const { problems } = checkConfigText('agent:\n  shutdown_command: [${DRAIN}, x]\n', 'c.yaml', {

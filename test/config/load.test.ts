@@ -92,7 +92,8 @@ describe('config files', () => {
       const text =
         'board: { type: tpi1 }\nschedules:\n  - { name: b, cron: "0 1 * * *", action: off, nodes: [3, 1] }\n';
       assert.deepEqual(problemLines(text), [
-        'c.yaml:3:59 schedules.0.nodes.1: node 1 is protected and cannot be in a list that switches nodes off (set nodes.1.protected: false if you mean it)',
+        'c.yaml:3:59 schedules.0.nodes.1: node 1 is protected and cannot be in a list that switches nodes off ' +
+          '(set nodes.1.protected: false if you mean it)',
       ]);
     });
 

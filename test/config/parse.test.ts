@@ -128,7 +128,8 @@ describe('parseConfig', () => {
     it('says what a missing required key must hold', () => {
       assert.deepEqual(problemsOf({ schedules: [{ name: 'night', cron: '0 23 * * *' }] }), [
         'schedules.0.action: is required: on | off | reboot | shutdown',
-        'schedules.0.nodes: is required: "all" (every enabled, non-protected node) or a list of node numbers, e.g. [2, 3]',
+        'schedules.0.nodes: is required: "all" (every enabled, non-protected node) or a list of node numbers, ' +
+          'e.g. [2, 3]',
       ]);
     });
 
@@ -167,7 +168,8 @@ describe('parseConfig', () => {
 
     it('rejects an unknown time zone and accepts IANA names', () => {
       assert.deepEqual(problemsOf({ schedules: [schedule({ timezone: 'Mars/Olympus' })] }), [
-        'schedules.0.timezone: "Mars/Olympus" is not a known IANA time zone (e.g. Europe/Berlin, America/New_York, UTC)',
+        'schedules.0.timezone: "Mars/Olympus" is not a known IANA time zone (e.g. Europe/Berlin, ' +
+          'America/New_York, UTC)',
       ]);
       assert.equal(
         parseConfig({ schedules: [schedule({ timezone: 'Europe/Berlin' })] }).schedules[0]?.timezone,
@@ -191,7 +193,8 @@ describe('parseConfig', () => {
   describe('protected nodes', () => {
     it('rejects the tpi1 master (protected by default) in an off schedule', () => {
       assert.deepEqual(problemsOf({ board: { type: 'tpi1' }, schedules: [schedule({ nodes: [1, 3] })] }), [
-        'schedules.0.nodes.0: node 1 is protected and cannot be in a list that switches nodes off (set nodes.1.protected: false if you mean it)',
+        'schedules.0.nodes.0: node 1 is protected and cannot be in a list that switches nodes off (set ' +
+          'nodes.1.protected: false if you mean it)',
       ]);
     });
 

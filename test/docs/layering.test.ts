@@ -52,7 +52,8 @@ describe('layering (dependency-cruiser)', function () {
         'src/agent/run.ts': "import type { BoardInfo } from '../board/types.js';\nexport type R = BoardInfo;\n",
         'src/app/bridge.ts': "import type { E } from './extensions.js';\nexport type B = { e?: E };\n",
         'src/app/extensions.ts':
-          "import type { B } from './bridge.js';\nimport type { BoardInfo } from '../board/types.js';\nexport type E = { b?: B; i?: BoardInfo };\n",
+          "import type { B } from './bridge.js';\nimport type { BoardInfo } from '../board/types.js';\nexport " +
+          'type E = { b?: B; i?: BoardInfo };\n',
       };
       for (const [path, text] of Object.entries(files)) {
         await mkdir(dirname(join(dir, path)), { recursive: true });

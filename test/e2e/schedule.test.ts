@@ -205,29 +205,35 @@ describe('e2e: a 6-field cron schedule switches a simulated node through real MQ
     assert.equal(state.last_run, disabled.last_run, 'the disabled schedule did not run');
   });
 
-  it('schedule/<name>/set ON enables it again: the occurrences it missed are not made up, the next one runs', async () => {
-    const from = recorder.mark();
-    const enabledAt = Date.now();
-    await recorder.publish(topic(`schedule/${NAME}/set`), 'ON');
-    const enabled = parse(await recorder.waitFor(scheduleTopic, (m) => parse(m).enabled, 3000, from));
-    assert.ok(
-      enabled.next_run !== null && Date.parse(enabled.next_run) > enabledAt,
-      `next run ${enabled.next_run} is in the future`,
-    );
+  it(
+    'schedule/<name>/set ON enables it again: the occurrences it missed are not made up, the next one ' + 'runs',
+    async () => {
+      const from = recorder.mark();
+      const enabledAt = Date.now();
+      await recorder.publish(topic(`schedule/${NAME}/set`), 'ON');
+      const enabled = parse(await recorder.waitFor(scheduleTopic, (m) => parse(m).enabled, 3000, from));
+      assert.ok(
+        enabled.next_run !== null && Date.parse(enabled.next_run) > enabledAt,
+        `next run ${enabled.next_run} is in the future`,
+      );
 
-    const off = await recorder.waitForPayload(topic('node/5/power'), 'OFF', 5000, from);
-    const state = parse(
-      await recorder.waitFor(
-        scheduleTopic,
-        (m) => parse(m).last_run !== enabled.last_run && parse(m).last_result !== null,
-        3000,
-        from,
-      ),
-    );
-    assert.equal(state.last_result, 'ok');
-    assert.equal(state.last_run, enabled.next_run, 'the run was the occurrence announced as next, not a missed one');
-    assert.ok(off.at >= Date.parse(enabled.next_run!), 'node 5 was switched off at that occurrence, not at the enable');
-  });
+      const off = await recorder.waitForPayload(topic('node/5/power'), 'OFF', 5000, from);
+      const state = parse(
+        await recorder.waitFor(
+          scheduleTopic,
+          (m) => parse(m).last_run !== enabled.last_run && parse(m).last_result !== null,
+          3000,
+          from,
+        ),
+      );
+      assert.equal(state.last_result, 'ok');
+      assert.equal(state.last_run, enabled.next_run, 'the run was the occurrence announced as next, not a missed one');
+      assert.ok(
+        off.at >= Date.parse(enabled.next_run!),
+        'node 5 was switched off at that occurrence, not at the enable',
+      );
+    },
+  );
 
   it('bridge/request/schedule/run runs it now and answers with the transaction', async () => {
     // Between two occurrences (the schedule is enabled again), with node 5 on.

@@ -69,23 +69,26 @@ describe('e2e: bridge with board.type tpi2 against the simulated BMC (real HTTPS
     await bmc?.close();
   });
 
-  it('logs in with the password from the environment and publishes the power of nodes 1-4 as the BMC has it', async () => {
-    const expected = ['ON', 'OFF', 'ON', 'OFF'];
-    for (const [index, power] of expected.entries()) {
-      await recorder.waitForPayload(topic(`node/${index + 1}/power`), power, 5000);
-    }
-    assert.equal(recorder.last(topic('node/5/power')), undefined, 'a Turing Pi 2 has four nodes');
-    assert.ok(bmc.stats.successfulLogins >= 1, 'the bridge logged in to the BMC');
-    assert.equal(bmc.stats.failedLogins, 0);
-    assert.equal(bmc.stats.powerSets, 0, 'starting the bridge changed no power');
-    await recorder.waitForPayload(topic('board/state'), 'online', 5000);
-    const info = JSON.parse((await recorder.waitFor(topic('bridge/info'))).payload) as {
-      board: { type: string; model: string; nodes: number };
-    };
-    assert.deepEqual(info.board.type, 'tpi2');
-    assert.equal(info.board.nodes, 4);
-    assert.match(info.board.model, /Turing Pi 2/);
-  });
+  it(
+    'logs in with the password from the environment and publishes the power of nodes 1-4 as the BMC has ' + 'it',
+    async () => {
+      const expected = ['ON', 'OFF', 'ON', 'OFF'];
+      for (const [index, power] of expected.entries()) {
+        await recorder.waitForPayload(topic(`node/${index + 1}/power`), power, 5000);
+      }
+      assert.equal(recorder.last(topic('node/5/power')), undefined, 'a Turing Pi 2 has four nodes');
+      assert.ok(bmc.stats.successfulLogins >= 1, 'the bridge logged in to the BMC');
+      assert.equal(bmc.stats.failedLogins, 0);
+      assert.equal(bmc.stats.powerSets, 0, 'starting the bridge changed no power');
+      await recorder.waitForPayload(topic('board/state'), 'online', 5000);
+      const info = JSON.parse((await recorder.waitFor(topic('bridge/info'))).payload) as {
+        board: { type: string; model: string; nodes: number };
+      };
+      assert.deepEqual(info.board.type, 'tpi2');
+      assert.equal(info.board.nodes, 4);
+      assert.match(info.board.model, /Turing Pi 2/);
+    },
+  );
 
   it('node/2/set ON switches node 2 of the BMC on (stored and physical) and publishes the read-back', async () => {
     const from = recorder.mark();

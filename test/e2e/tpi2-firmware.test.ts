@@ -104,38 +104,41 @@ describe('e2e: the bridge process against BMC firmware 2.0.5 and 2.1.0 on 2.4 an
         rmSync(dir, { recursive: true, force: true });
       });
 
-      it('stays online poll after poll, switches node power, and shows the firmware in bridge/info and sw_version', async () => {
-        await recorder.waitForPayload(topic('board/state'), 'online', 5000);
-        const from = recorder.mark();
-        await recorder.command(2, 'ON');
-        await recorder.waitForPayload(topic('node/2/power'), 'ON', 5000, from);
-        assert.equal(bmc.state.stored[1], true);
-        await delay(3500); // three polls and more: three failures in a row would say offline
-        assert.deepEqual(
-          recorder.since(0, topic('board/state')).map((m) => m.payload),
-          ['online'],
-          bridge!.describe(),
-        );
-        const info = JSON.parse(recorder.last(topic('bridge/info'))!.payload) as {
-          board: { firmware: string; bmcd: string };
-        };
-        const expected =
-          release === '2.0.5' ? { firmware: '2.0.5', bmcd: '2.0.5' } : { firmware: '2.1', bmcd: '2.3.4' };
-        assert.deepEqual({ firmware: info.board.firmware, bmcd: info.board.bmcd }, expected);
-        assert.equal(boardDevice.device.sw_version, `${expected.firmware} (bmcd ${expected.bmcd})`);
-        assert.equal(
-          boardDevice.device.hw_version,
-          release === '2.0.5' ? undefined : board === '2.5' ? '2.5.1' : '2.4',
-        );
-        if (release === '2.0.5') {
-          assert.equal(bmc.firmware.callsOf('node_info'), 0, 'node_info never asked of bmcd 2.0.5');
-          assert.equal(bmc.firmware.callsOf('cooling'), 0, 'cooling never asked of bmcd 2.0.5');
-        } else {
-          assert.ok(bmc.firmware.callsOf('node_info') >= 4, 'node_info read at each poll');
-        }
-        assert.ok(!bmc.firmware.calls.has('reboot:set') && !bmc.firmware.calls.has('reload:set'));
-        assert.equal(bmc.stats.crashes, 0);
-      });
+      it(
+        'stays online poll after poll, switches node power, and shows the firmware in bridge/info and ' + 'sw_version',
+        async () => {
+          await recorder.waitForPayload(topic('board/state'), 'online', 5000);
+          const from = recorder.mark();
+          await recorder.command(2, 'ON');
+          await recorder.waitForPayload(topic('node/2/power'), 'ON', 5000, from);
+          assert.equal(bmc.state.stored[1], true);
+          await delay(3500); // three polls and more: three failures in a row would say offline
+          assert.deepEqual(
+            recorder.since(0, topic('board/state')).map((m) => m.payload),
+            ['online'],
+            bridge!.describe(),
+          );
+          const info = JSON.parse(recorder.last(topic('bridge/info'))!.payload) as {
+            board: { firmware: string; bmcd: string };
+          };
+          const expected =
+            release === '2.0.5' ? { firmware: '2.0.5', bmcd: '2.0.5' } : { firmware: '2.1', bmcd: '2.3.4' };
+          assert.deepEqual({ firmware: info.board.firmware, bmcd: info.board.bmcd }, expected);
+          assert.equal(boardDevice.device.sw_version, `${expected.firmware} (bmcd ${expected.bmcd})`);
+          assert.equal(
+            boardDevice.device.hw_version,
+            release === '2.0.5' ? undefined : board === '2.5' ? '2.5.1' : '2.4',
+          );
+          if (release === '2.0.5') {
+            assert.equal(bmc.firmware.callsOf('node_info'), 0, 'node_info never asked of bmcd 2.0.5');
+            assert.equal(bmc.firmware.callsOf('cooling'), 0, 'cooling never asked of bmcd 2.0.5');
+          } else {
+            assert.ok(bmc.firmware.callsOf('node_info') >= 4, 'node_info read at each poll');
+          }
+          assert.ok(!bmc.firmware.calls.has('reboot:set') && !bmc.firmware.calls.has('reload:set'));
+          assert.equal(bmc.stats.crashes, 0);
+        },
+      );
 
       it('offers no BMC reboot or bmcd restart; Booted sensors and BMC node names only with node_info', () => {
         for (const device of [boardDevice, ...nodeDevices]) {
@@ -247,53 +250,59 @@ describe('e2e: the bridge process against BMC firmware 2.0.5 and 2.1.0 on 2.4 an
       );
 
       if (release === '2.1.0') {
-        it('a BMC clock stepped back makes power_on_time wrap: Booted goes unknown, the board stays online', async () => {
-          await recorder.waitFor(topic('node/1/booted'), (m) => m.payload !== 'unknown', 5000);
-          const from = recorder.mark();
-          bmc.state.clockOffsetMs = -7_200_000;
-          await recorder.waitForPayload(topic('node/1/booted'), 'unknown', 5000, from);
-          await delay(3500);
-          assert.deepEqual(recorder.since(from, topic('board/state')), [], 'board/state did not change');
-          assert.equal(recorder.last(topic('board/state'))!.payload, 'online');
-          bmc.state.clockOffsetMs = 0;
-          await recorder.waitFor(topic('node/1/booted'), (m) => m.payload !== 'unknown', 5000, from);
-        });
+        it(
+          'a BMC clock stepped back makes power_on_time wrap: Booted goes unknown, the board stays ' + 'online',
+          async () => {
+            await recorder.waitFor(topic('node/1/booted'), (m) => m.payload !== 'unknown', 5000);
+            const from = recorder.mark();
+            bmc.state.clockOffsetMs = -7_200_000;
+            await recorder.waitForPayload(topic('node/1/booted'), 'unknown', 5000, from);
+            await delay(3500);
+            assert.deepEqual(recorder.since(from, topic('board/state')), [], 'board/state did not change');
+            assert.equal(recorder.last(topic('board/state'))!.payload, 'online');
+            bmc.state.clockOffsetMs = 0;
+            await recorder.waitFor(topic('node/1/booted'), (m) => m.payload !== 'unknown', 5000, from);
+          },
+        );
       }
     });
   }
 
   for (const simulate of [{ model: 'tpi2', firmware: '2.0.5', board: '2.4' }, { model: 'tpi2' }]) {
-    it(`board.type simulator with simulate ${JSON.stringify(simulate)}: the simulated BMC of that profile`, async () => {
-      const dir = tempDir('tpm-e2e-fwsim-');
-      const base = simulate.firmware ? 'fwsim205' : 'fwsimdefault';
-      const recorder = await Recorder.connect(broker.url, base, {
-        filters: [`${base}/#`, `homeassistant/device/${base}/config`],
-      });
-      let bridge: CliProcess | undefined;
-      try {
-        const config = testBridgeConfig({ dir, url: broker.url, base, id: base, overrides: { board: { simulate } } });
-        bridge = await startBridge(writeConfig(dir, config, 'bridge.yaml'));
-        type Info = { board: { firmware: string; bmcd: string } };
-        const info = JSON.parse((await recorder.waitFor(`${base}/bridge/info`)).payload) as Info;
-        const discovery = await recorder.waitFor(`homeassistant/device/${base}/config`, (m) => m.payload.length > 0);
-        const device = JSON.parse(discovery.payload) as Discovery;
-        await recorder.waitForPayload(`${base}/board/state`, 'online');
-        if (simulate.firmware === '2.0.5') {
-          assert.deepEqual([info.board.firmware, info.board.bmcd], ['2.0.5', '2.0.5']);
-          assert.equal(device.components.fan, undefined);
-          assert.equal(device.components.usb?.platform, 'select');
-        } else {
-          // The defaults: firmware 2.1.0 on a 2.5 board.
-          assert.deepEqual([info.board.firmware, info.board.bmcd], ['2.1', '2.3.4']);
-          assert.equal(device.components.fan?.platform, 'fan');
-          assert.equal(device.components.usb, undefined);
-          await recorder.waitFor(`${base}/board/fan`);
+    it(
+      `board.type simulator with simulate ${JSON.stringify(simulate)}: the simulated BMC of that ` + `profile`,
+      async () => {
+        const dir = tempDir('tpm-e2e-fwsim-');
+        const base = simulate.firmware ? 'fwsim205' : 'fwsimdefault';
+        const recorder = await Recorder.connect(broker.url, base, {
+          filters: [`${base}/#`, `homeassistant/device/${base}/config`],
+        });
+        let bridge: CliProcess | undefined;
+        try {
+          const config = testBridgeConfig({ dir, url: broker.url, base, id: base, overrides: { board: { simulate } } });
+          bridge = await startBridge(writeConfig(dir, config, 'bridge.yaml'));
+          type Info = { board: { firmware: string; bmcd: string } };
+          const info = JSON.parse((await recorder.waitFor(`${base}/bridge/info`)).payload) as Info;
+          const discovery = await recorder.waitFor(`homeassistant/device/${base}/config`, (m) => m.payload.length > 0);
+          const device = JSON.parse(discovery.payload) as Discovery;
+          await recorder.waitForPayload(`${base}/board/state`, 'online');
+          if (simulate.firmware === '2.0.5') {
+            assert.deepEqual([info.board.firmware, info.board.bmcd], ['2.0.5', '2.0.5']);
+            assert.equal(device.components.fan, undefined);
+            assert.equal(device.components.usb?.platform, 'select');
+          } else {
+            // The defaults: firmware 2.1.0 on a 2.5 board.
+            assert.deepEqual([info.board.firmware, info.board.bmcd], ['2.1', '2.3.4']);
+            assert.equal(device.components.fan?.platform, 'fan');
+            assert.equal(device.components.usb, undefined);
+            await recorder.waitFor(`${base}/board/fan`);
+          }
+        } finally {
+          if (bridge) assert.equal((await bridge.stop()).code, 0, bridge.describe());
+          await recorder.close();
+          rmSync(dir, { recursive: true, force: true });
         }
-      } finally {
-        if (bridge) assert.equal((await bridge.stop()).code, 0, bridge.describe());
-        await recorder.close();
-        rmSync(dir, { recursive: true, force: true });
-      }
-    });
+      },
+    );
   }
 });

@@ -63,39 +63,42 @@ describe('e2e: a wrong BMC password under a restart loop never gets the host ban
     await bmc?.close();
   });
 
-  it('six starts with a wrong password: each stays up with the board offline and the reason; 3 logins in all', async () => {
-    for (let run = 1; run <= 6; run++) {
-      const from = recorder.mark();
-      bridge = await startBridge(file, { env: { TEST_BMC_PASSWORD: WRONG } });
-      assert.ok(bridge.running, `run ${run}: an authentication failure does not end the bridge`);
-      await recorder.waitForPayload(topic('board/state'), 'offline', 5000, from);
-      const event = await recorder.waitForEvent((e) => e.result === 'error' && /BMC/.test(e.error ?? ''), 5000, from);
-      assert.match(
-        event.error ?? '',
-        run <= 3 ? /refused the login of user "root"/ : /not logging in to the BMC: automatic logins paused/,
-      );
-      const state = await recorder.waitFor(
-        topic('board/bmc'),
-        (m) => m.retain === false || m.payload.includes('"login"'),
-        5000,
-        from,
-      );
-      const payload = JSON.parse(state.payload) as BmcPayload;
-      assert.equal(payload.login, run >= 3 ? 'paused' : 'failed', `run ${run}: ${state.payload}`);
-      // A few polls (1 s apart) while it runs, as a service would.
-      await new Promise((resolve) => setTimeout(resolve, 2500));
-      assert.equal(bmc.stats.logins, Math.min(run, 3), `run ${run}: login attempts so far`);
-      const exit = await bridge.stop('SIGTERM');
-      assert.equal(exit.code, 0);
-      bridge = undefined;
-    }
-    assert.equal(bmc.stats.logins, 3);
-    assert.equal(penalty(), 3, 'the BMC counted 3 failures, 2 short of a ban');
-    assert.equal(bmc.stats.bans, 0);
-    assert.equal(bmc.stats.bannedRequests, 0);
-    const record = readFileSync(path.join(dir, 'state', 'bmc-login.json'), 'utf8');
-    assert.ok(!record.includes(WRONG), 'the state file does not hold the password');
-  });
+  it(
+    'six starts with a wrong password: each stays up with the board offline and the reason; 3 logins in ' + 'all',
+    async () => {
+      for (let run = 1; run <= 6; run++) {
+        const from = recorder.mark();
+        bridge = await startBridge(file, { env: { TEST_BMC_PASSWORD: WRONG } });
+        assert.ok(bridge.running, `run ${run}: an authentication failure does not end the bridge`);
+        await recorder.waitForPayload(topic('board/state'), 'offline', 5000, from);
+        const event = await recorder.waitForEvent((e) => e.result === 'error' && /BMC/.test(e.error ?? ''), 5000, from);
+        assert.match(
+          event.error ?? '',
+          run <= 3 ? /refused the login of user "root"/ : /not logging in to the BMC: automatic logins paused/,
+        );
+        const state = await recorder.waitFor(
+          topic('board/bmc'),
+          (m) => m.retain === false || m.payload.includes('"login"'),
+          5000,
+          from,
+        );
+        const payload = JSON.parse(state.payload) as BmcPayload;
+        assert.equal(payload.login, run >= 3 ? 'paused' : 'failed', `run ${run}: ${state.payload}`);
+        // A few polls (1 s apart) while it runs, as a service would.
+        await new Promise((resolve) => setTimeout(resolve, 2500));
+        assert.equal(bmc.stats.logins, Math.min(run, 3), `run ${run}: login attempts so far`);
+        const exit = await bridge.stop('SIGTERM');
+        assert.equal(exit.code, 0);
+        bridge = undefined;
+      }
+      assert.equal(bmc.stats.logins, 3);
+      assert.equal(penalty(), 3, 'the BMC counted 3 failures, 2 short of a ban');
+      assert.equal(bmc.stats.bans, 0);
+      assert.equal(bmc.stats.bannedRequests, 0);
+      const record = readFileSync(path.join(dir, 'state', 'bmc-login.json'), 'utf8');
+      assert.ok(!record.includes(WRONG), 'the state file does not hold the password');
+    },
+  );
 
   it('the right password afterwards comes online at once', async () => {
     // The user fixed the password in the config.
@@ -130,20 +133,26 @@ describe('e2e: a wrong BMC password under a restart loop never gets the host ban
     );
   });
 
-  it('"Retry BMC login" (bridge/request/bmc/login) makes one login at once, with the reason when it fails', async () => {
-    await bridge!.stop('SIGTERM');
-    bridge = await startBridge(file, { env: { TEST_BMC_PASSWORD: WRONG } });
-    await until(() => bmcState()?.login === 'failed', 'board/bmc says failed', 5000);
-    const logins = bmc.stats.logins;
-    const answer = await recorder.request('bmc/login');
-    assert.equal(answer.status, 'error');
-    assert.match(answer.error ?? '', /the BMC login failed: .*refused the login of user "root": credentials incorrect/);
-    assert.equal(bmc.stats.logins, logins + 1, 'one attempt, without waiting for the spacing of automatic ones');
-    assert.equal(penalty(), 2);
-    assert.equal(bmcState().failures, 2);
-    const bad = await recorder.request('bmc/login', { force: 'yes' });
-    assert.equal(bad.status, 'error');
-    assert.match(bad.error ?? '', /"force" must be true or false/);
-    assert.equal(bmc.stats.logins, logins + 1);
-  });
+  it(
+    '"Retry BMC login" (bridge/request/bmc/login) makes one login at once, with the reason when it ' + 'fails',
+    async () => {
+      await bridge!.stop('SIGTERM');
+      bridge = await startBridge(file, { env: { TEST_BMC_PASSWORD: WRONG } });
+      await until(() => bmcState()?.login === 'failed', 'board/bmc says failed', 5000);
+      const logins = bmc.stats.logins;
+      const answer = await recorder.request('bmc/login');
+      assert.equal(answer.status, 'error');
+      assert.match(
+        answer.error ?? '',
+        /the BMC login failed: .*refused the login of user "root": credentials incorrect/,
+      );
+      assert.equal(bmc.stats.logins, logins + 1, 'one attempt, without waiting for the spacing of automatic ones');
+      assert.equal(penalty(), 2);
+      assert.equal(bmcState().failures, 2);
+      const bad = await recorder.request('bmc/login', { force: 'yes' });
+      assert.equal(bad.status, 'error');
+      assert.match(bad.error ?? '', /"force" must be true or false/);
+      assert.equal(bmc.stats.logins, logins + 1);
+    },
+  );
 });

@@ -142,45 +142,54 @@ describe('faults: the agent connection cut during a graceful shutdown (real mosq
     };
   }
 
-  it('keeps power on while the drain runs when the agent drops out for a moment, and cuts settle_time after its real offline', async () => {
-    const { bridge, writes } = await bridgeWithAgentNode('30s');
-    const DRAIN_MS = 6000;
-    const outcome = await shutdownWithCut(bridge, writes, DRAIN_MS, 1000);
-    assert.ok(outcome.argvEndedAt !== undefined, 'the argv ran to its end');
-    assert.ok(outcome.cutAt !== undefined, `power was cut in the end (${outcome.error ?? 'no error'})`);
-    assert.ok(
-      outcome.cutAt >= outcome.argvEndedAt,
-      `power was cut ${outcome.argvEndedAt - outcome.cutAt} ms before the agent's argv finished`,
-    );
-    assert.ok(outcome.cutAt - outcome.argvEndedAt >= SETTLE_MS - 200, 'settle_time after the agent really went');
-    assert.equal(outcome.ok, true, outcome.error);
-    assert.equal(bridge.model.state(NODE), 'off');
-  });
+  it(
+    'keeps power on while the drain runs when the agent drops out for a moment, and cuts settle_time after ' +
+      'its real offline',
+    async () => {
+      const { bridge, writes } = await bridgeWithAgentNode('30s');
+      const DRAIN_MS = 6000;
+      const outcome = await shutdownWithCut(bridge, writes, DRAIN_MS, 1000);
+      assert.ok(outcome.argvEndedAt !== undefined, 'the argv ran to its end');
+      assert.ok(outcome.cutAt !== undefined, `power was cut in the end (${outcome.error ?? 'no error'})`);
+      assert.ok(
+        outcome.cutAt >= outcome.argvEndedAt,
+        `power was cut ${outcome.argvEndedAt - outcome.cutAt} ms before the agent's argv finished`,
+      );
+      assert.ok(outcome.cutAt - outcome.argvEndedAt >= SETTLE_MS - 200, 'settle_time after the agent really went');
+      assert.equal(outcome.ok, true, outcome.error);
+      assert.equal(bridge.model.state(NODE), 'off');
+    },
+  );
 
-  it('never cuts power while the argv runs, with the connection cut at random points of the drain (5 runs, seed 1313)', async () => {
-    const { bridge, writes } = await bridgeWithAgentNode('30s');
-    const random = prng(1313);
-    // Cuts before DRAIN_MS - SETTLE_MS are the ones a blind settle_time would turn into a cut mid-drain.
-    const DRAIN_MS = 4500;
-    const seen: string[] = [];
-    for (let run = 0; run < 5; run++) {
-      const cutAfter = Math.round(100 + random() * (DRAIN_MS - 400));
-      const outcome = await shutdownWithCut(bridge, writes, DRAIN_MS, cutAfter);
-      const margin =
-        outcome.cutAt !== undefined && outcome.argvEndedAt !== undefined
-          ? `, power cut ${outcome.cutAt - outcome.argvEndedAt} ms after the argv ended`
-          : '';
-      seen.push(`link cut at +${cutAfter} ms: ${outcome.ok ? 'ok' : outcome.error}${margin}`);
-      assert.ok(outcome.argvEndedAt !== undefined, `run ${run}: the argv ran to its end`);
-      if (outcome.cutAt !== undefined) {
-        assert.ok(
-          outcome.cutAt >= outcome.argvEndedAt,
-          `run ${run} (cut at +${cutAfter} ms): power cut ${outcome.argvEndedAt - outcome.cutAt} ms before the argv finished`,
-        );
+  it(
+    'never cuts power while the argv runs, with the connection cut at random points of the drain (5 runs, ' +
+      'seed 1313)',
+    async () => {
+      const { bridge, writes } = await bridgeWithAgentNode('30s');
+      const random = prng(1313);
+      // Cuts before DRAIN_MS - SETTLE_MS are the ones a blind settle_time would turn into a cut mid-drain.
+      const DRAIN_MS = 4500;
+      const seen: string[] = [];
+      for (let run = 0; run < 5; run++) {
+        const cutAfter = Math.round(100 + random() * (DRAIN_MS - 400));
+        const outcome = await shutdownWithCut(bridge, writes, DRAIN_MS, cutAfter);
+        const margin =
+          outcome.cutAt !== undefined && outcome.argvEndedAt !== undefined
+            ? `, power cut ${outcome.cutAt - outcome.argvEndedAt} ms after the argv ended`
+            : '';
+        seen.push(`link cut at +${cutAfter} ms: ${outcome.ok ? 'ok' : outcome.error}${margin}`);
+        assert.ok(outcome.argvEndedAt !== undefined, `run ${run}: the argv ran to its end`);
+        if (outcome.cutAt !== undefined) {
+          assert.ok(
+            outcome.cutAt >= outcome.argvEndedAt,
+            `run ${run} (cut at +${cutAfter} ms): power cut ${outcome.argvEndedAt - outcome.cutAt} ms before the ` +
+              `argv finished`,
+          );
+        }
+        assert.equal(outcome.ok, true, `run ${run} (cut at +${cutAfter} ms): ${outcome.error}`);
+        assert.notEqual(bridge.model.state(NODE), 'shutting_down');
       }
-      assert.equal(outcome.ok, true, `run ${run} (cut at +${cutAfter} ms): ${outcome.error}`);
-      assert.notEqual(bridge.model.state(NODE), 'shutting_down');
-    }
-    console.log(`      agent connection cut during the drain: ${seen.length} runs, ${seen.join('; ')}`);
-  });
+      console.log(`      agent connection cut during the drain: ${seen.length} runs, ${seen.join('; ')}`);
+    },
+  );
 });

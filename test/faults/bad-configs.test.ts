@@ -82,7 +82,8 @@ describe('faults: a corpus of broken config files through the built CLI', functi
     }
     assert.deepEqual(wrong, []);
     console.log(
-      `      bad configs: ${files.length} broken files, ${results.filter((r) => r.code === 2).length} exit 2 at the right line:col, 0 stack traces (${((Date.now() - started) / 1000).toFixed(1)} s)`,
+      `      bad configs: ${files.length} broken files, ${results.filter((r) => r.code === 2).length} exit 2 ` +
+        `at the right line:col, 0 stack traces (${((Date.now() - started) / 1000).toFixed(1)} s)`,
     );
   });
 });

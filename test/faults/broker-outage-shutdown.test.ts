@@ -75,57 +75,66 @@ describe('faults: graceful shutdowns through a broker outage (real mosquitto)', 
     return outcome as T;
   }
 
-  it("a schedule's and a command's SHUTDOWN started while mosquitto is down end with an error naming FORCE_OFF; FORCE_OFF works after", async () => {
-    const a = await agentOnline({ drainMs: 500 });
-    await mosquitto!.stop();
-    await until(() => !bridge!.connection.connected, 'the bridge losing the broker');
-    const bySchedule = await within(
-      bridge!.power.execute(NODE, 'shutdown', 'schedule'),
-      GRACEFUL_TIMEOUT_MS + 2000,
-      "the schedule's SHUTDOWN",
-    );
-    assert.equal(bySchedule.ok, false);
-    assert.match(bySchedule.error ?? '', /FORCE_OFF/);
-    assert.notEqual(bridge!.model.state(NODE), 'shutting_down');
-    const byCommand = await within(
-      bridge!.power.execute(NODE, 'shutdown', 'mqtt'),
-      GRACEFUL_TIMEOUT_MS + 2000,
-      "the command's SHUTDOWN",
-    );
-    assert.equal(byCommand.ok, false);
-    assert.equal(bridge!.connection.pending, 0, 'no publish pending');
-    assert.equal(bridge!.model.power(NODE), true, 'nothing was cut');
+  it(
+    "a schedule's and a command's SHUTDOWN started while mosquitto is down end with an error naming " +
+      'FORCE_OFF; FORCE_OFF works after',
+    async () => {
+      const a = await agentOnline({ drainMs: 500 });
+      await mosquitto!.stop();
+      await until(() => !bridge!.connection.connected, 'the bridge losing the broker');
+      const bySchedule = await within(
+        bridge!.power.execute(NODE, 'shutdown', 'schedule'),
+        GRACEFUL_TIMEOUT_MS + 2000,
+        "the schedule's SHUTDOWN",
+      );
+      assert.equal(bySchedule.ok, false);
+      assert.match(bySchedule.error ?? '', /FORCE_OFF/);
+      assert.notEqual(bridge!.model.state(NODE), 'shutting_down');
+      const byCommand = await within(
+        bridge!.power.execute(NODE, 'shutdown', 'mqtt'),
+        GRACEFUL_TIMEOUT_MS + 2000,
+        "the command's SHUTDOWN",
+      );
+      assert.equal(byCommand.ok, false);
+      assert.equal(bridge!.connection.pending, 0, 'no publish pending');
+      assert.equal(bridge!.model.power(NODE), true, 'nothing was cut');
 
-    await mosquitto!.start();
-    await until(() => bridge!.connection.connected, 'the bridge back on the broker', 10_000);
-    await until(() => agentStateAtBridge(bridge!, NODE) === 'online', 'the agent online again', 10_000);
-    assert.equal(a.runs, 0, 'the agent never got a command that the bridge had given up');
-    const forced = await within(bridge!.power.execute(NODE, 'force-off', 'mqtt'), 2000, 'FORCE_OFF');
-    assert.equal(forced.ok, true, forced.error);
-    assert.equal(bridge!.model.power(NODE), false);
-  });
-
-  it('a SHUTDOWN under way when mosquitto dies ends (cut after the agent is gone, or an error), and the bridge stops at once', async () => {
-    const a = await agentOnline({ drainMs: 1500 });
-    const shutdown = bridge!.power.execute(NODE, 'shutdown', 'schedule');
-    await until(() => a.startedAt !== undefined, 'the agent running its argv', 5000);
-    await mosquitto!.stop();
-    await delay(500);
-    await mosquitto!.start();
-    const result = await within(shutdown, GRACEFUL_TIMEOUT_MS + SETTLE_MS + 3000, 'the SHUTDOWN under way');
-    assert.notEqual(bridge!.model.state(NODE), 'shutting_down');
-    if (result.ok) {
-      assert.ok(a.endedAt !== undefined, 'power was cut only after the argv ended');
+      await mosquitto!.start();
+      await until(() => bridge!.connection.connected, 'the bridge back on the broker', 10_000);
+      await until(() => agentStateAtBridge(bridge!, NODE) === 'online', 'the agent online again', 10_000);
+      assert.equal(a.runs, 0, 'the agent never got a command that the bridge had given up');
+      const forced = await within(bridge!.power.execute(NODE, 'force-off', 'mqtt'), 2000, 'FORCE_OFF');
+      assert.equal(forced.ok, true, forced.error);
       assert.equal(bridge!.model.power(NODE), false);
-    } else {
-      assert.match(result.error ?? '', /FORCE_OFF/);
-    }
-    // The last events and states of the sequence are on their way: each ends within a moment.
-    await until(() => bridge!.connection.pending === 0, 'no publish pending', 2000);
-    console.log(
-      `      SHUTDOWN through a 0.5 s broker outage mid-drain: ${result.ok ? 'power cut after the agent went' : result.error}`,
-    );
-  });
+    },
+  );
+
+  it(
+    'a SHUTDOWN under way when mosquitto dies ends (cut after the agent is gone, or an error), and the bridge ' +
+      'stops at once',
+    async () => {
+      const a = await agentOnline({ drainMs: 1500 });
+      const shutdown = bridge!.power.execute(NODE, 'shutdown', 'schedule');
+      await until(() => a.startedAt !== undefined, 'the agent running its argv', 5000);
+      await mosquitto!.stop();
+      await delay(500);
+      await mosquitto!.start();
+      const result = await within(shutdown, GRACEFUL_TIMEOUT_MS + SETTLE_MS + 3000, 'the SHUTDOWN under way');
+      assert.notEqual(bridge!.model.state(NODE), 'shutting_down');
+      if (result.ok) {
+        assert.ok(a.endedAt !== undefined, 'power was cut only after the argv ended');
+        assert.equal(bridge!.model.power(NODE), false);
+      } else {
+        assert.match(result.error ?? '', /FORCE_OFF/);
+      }
+      // The last events and states of the sequence are on their way: each ends within a moment.
+      await until(() => bridge!.connection.pending === 0, 'no publish pending', 2000);
+      console.log(
+        `      SHUTDOWN through a 0.5 s broker outage mid-drain: ` +
+          `${result.ok ? 'power cut after the agent went' : result.error}`,
+      );
+    },
+  );
 
   it('FORCE_OFF during the outage ends a graceful sequence stuck in its drain and cuts at once', async () => {
     const a = await agentOnline({ drainMs: 0, hang: true });
@@ -144,18 +153,21 @@ describe('faults: graceful shutdowns through a broker outage (real mosquitto)', 
     await mosquitto!.start();
   });
 
-  it('a stop of the bridge while mosquitto is down and a graceful sequence waits finishes at once, power unchanged', async () => {
-    const a = await agentOnline({ drainMs: 0, hang: true });
-    const shutdown = bridge!.power.execute(NODE, 'shutdown', 'mqtt');
-    await until(() => a.startedAt !== undefined && bridge!.connection.pending === 0, 'the agent running its argv');
-    await mosquitto!.stop();
-    await until(() => !bridge!.connection.connected, 'the bridge losing the broker');
-    const startedAt = Date.now();
-    await within(bridge!.stop(), 5000, 'the stop of the bridge');
-    assert.ok(Date.now() - startedAt < 3000, `the stop took ${Date.now() - startedAt} ms`);
-    const result = await within(shutdown, 1000, 'the SHUTDOWN after the stop');
-    assert.equal(result.ok, false);
-    assert.equal(bridge!.model.power(NODE), true, 'a stop never cuts power');
-    bridge = undefined;
-  });
+  it(
+    'a stop of the bridge while mosquitto is down and a graceful sequence waits finishes at once, power ' + 'unchanged',
+    async () => {
+      const a = await agentOnline({ drainMs: 0, hang: true });
+      const shutdown = bridge!.power.execute(NODE, 'shutdown', 'mqtt');
+      await until(() => a.startedAt !== undefined && bridge!.connection.pending === 0, 'the agent running its argv');
+      await mosquitto!.stop();
+      await until(() => !bridge!.connection.connected, 'the bridge losing the broker');
+      const startedAt = Date.now();
+      await within(bridge!.stop(), 5000, 'the stop of the bridge');
+      assert.ok(Date.now() - startedAt < 3000, `the stop took ${Date.now() - startedAt} ms`);
+      const result = await within(shutdown, 1000, 'the SHUTDOWN after the stop');
+      assert.equal(result.ok, false);
+      assert.equal(bridge!.model.power(NODE), true, 'a stop never cuts power');
+      bridge = undefined;
+    },
+  );
 });

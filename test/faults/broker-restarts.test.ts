@@ -124,8 +124,11 @@ describe('faults: the MQTT broker restarts under load', function () {
     assert.equal(answered, sent, 'every request (after at most one resend) is answered');
     assert.equal(acted, answered, 'one power change per answered request');
     console.log(
-      `      broker restarts: ${RESTARTS}/${RESTARTS} survived (down ${DOWNTIME_MS} ms each), commands ${sent} sent / ${acted} acted / ${answered} answered ` +
-        `(${retried} resent after an outage, 0 acted twice), recovery p50 ${seconds(percentile(recoveries, 50))}, max ${seconds(Math.max(...recoveries))}, ${reconnectLogs} reconnect waits logged`,
+      `      broker restarts: ${RESTARTS}/${RESTARTS} survived (down ${DOWNTIME_MS} ms each), commands ${sent} ` +
+        `sent / ${acted} acted / ${answered} answered ` +
+        `(${retried} resent after an outage, 0 acted twice), recovery p50 ` +
+        `${seconds(percentile(recoveries, 50))}, max ${seconds(Math.max(...recoveries))}, ${reconnectLogs} ` +
+        `reconnect waits logged`,
     );
   });
 });

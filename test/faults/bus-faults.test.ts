@@ -86,38 +86,47 @@ describe('faults: the I2C bus fails, lies and stalls', function () {
     const injected = faults.counters.errors - errorsBefore;
     assert.ok(injected >= 8, `expected the injected errors to be met (${injected})`);
     console.log(
-      `      bus transient faults: ${commands} commands, ${ok} took, ${injected} bus errors + ${commands / 4} read glitches absorbed by retries, 0 wrong power bits`,
+      `      bus transient faults: ${commands} commands, ${ok} took, ${injected} bus errors + ${commands / 4} ` +
+        `read glitches absorbed by retries, 0 wrong power bits`,
     );
   });
 
-  it('refuses a write that does not take (wrong read-back): error answer and event, power as the board has it', async () => {
-    const { faults, ds4520 } = lab.sim;
-    const from = rec.mark();
-    const before = ds4520.control;
-    faults.dropWrites({ ...DS4520, register: CONTROL }, 1);
-    const once = await flip(3);
-    assert.equal(once.ok, false);
-    assert.match(once.error ?? '', /did not switch/);
-    assert.equal(ds4520.control, before, 'a dropped write changed nothing on the chip');
-    await assertNoWrongPowerBit('after a dropped write');
-    const event = await rec.waitForEvent((e) => e.type === 'power' && e.node === 3 && e.result === 'error', 3000, from);
-    assert.match(event.error ?? '', /read back/);
+  it(
+    'refuses a write that does not take (wrong read-back): error answer and event, power as the board has ' + 'it',
+    async () => {
+      const { faults, ds4520 } = lab.sim;
+      const from = rec.mark();
+      const before = ds4520.control;
+      faults.dropWrites({ ...DS4520, register: CONTROL }, 1);
+      const once = await flip(3);
+      assert.equal(once.ok, false);
+      assert.match(once.error ?? '', /did not switch/);
+      assert.equal(ds4520.control, before, 'a dropped write changed nothing on the chip');
+      await assertNoWrongPowerBit('after a dropped write');
+      const event = await rec.waitForEvent(
+        (e) => e.type === 'power' && e.node === 3 && e.result === 'error',
+        3000,
+        from,
+      );
+      assert.match(event.error ?? '', /read back/);
 
-    const stopDropping = faults.dropWrites({ ...DS4520, register: CONTROL });
-    const refused: boolean[] = [];
-    for (const n of [4, 5, 6]) refused.push(!(await flip(n)).ok);
-    stopDropping();
-    assert.deepEqual(refused, [true, true, true]);
-    assert.equal(ds4520.control, before);
-    await assertNoWrongPowerBit('after persistently dropped writes');
+      const stopDropping = faults.dropWrites({ ...DS4520, register: CONTROL });
+      const refused: boolean[] = [];
+      for (const n of [4, 5, 6]) refused.push(!(await flip(n)).ok);
+      stopDropping();
+      assert.deepEqual(refused, [true, true, true]);
+      assert.equal(ds4520.control, before);
+      await assertNoWrongPowerBit('after persistently dropped writes');
 
-    const again = await flip(3);
-    assert.ok(again.ok, `the same command without the fault: ${again.error}`);
-    await assertNoWrongPowerBit('after the retry');
-    console.log(
-      `      bus wrong read-back: 4 dropped writes, 4 refused with an error answer and event, 0 wrong power bits; next command took`,
-    );
-  });
+      const again = await flip(3);
+      assert.ok(again.ok, `the same command without the fault: ${again.error}`);
+      await assertNoWrongPowerBit('after the retry');
+      console.log(
+        `      bus wrong read-back: 4 dropped writes, 4 refused with an error answer and event, 0 wrong power ` +
+          `bits; next command took`,
+      );
+    },
+  );
 
   it('stays correct when every transaction is slow', async () => {
     const { faults, ds4520 } = lab.sim;
@@ -136,7 +145,8 @@ describe('faults: the I2C bus fails, lies and stalls', function () {
     }
     await assertNoWrongPowerBit('after slow transactions');
     console.log(
-      `      bus latency 25 ms per transaction: 6/6 commands took, round trip p50 ${percentile(times, 50)} ms, max ${Math.max(...times)} ms`,
+      `      bus latency 25 ms per transaction: 6/6 commands took, round trip p50 ${percentile(times, 50)} ms, ` +
+        `max ${Math.max(...times)} ms`,
     );
   });
 
@@ -164,7 +174,8 @@ describe('faults: the I2C bus fails, lies and stalls', function () {
     const after = await flip(2);
     assert.ok(after.ok, `a command after recovery: ${after.error}`);
     console.log(
-      `      bus persistent failure: board offline after ${seconds(offlineAfter)}, 1 command refused (no change), online again ${seconds(onlineAfter)} after the bus recovered (poll back-off), 0 wrong power bits`,
+      `      bus persistent failure: board offline after ${seconds(offlineAfter)}, 1 command refused (no ` +
+        `change), online again ${seconds(onlineAfter)} after the bus recovered (poll back-off), 0 wrong power bits`,
     );
   });
 });

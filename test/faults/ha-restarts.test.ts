@@ -100,7 +100,8 @@ describe('faults: Home Assistant birth storms', function () {
       await reader.close();
     }
     console.log(
-      `      home assistant restarts: storm of 20 births + 20 wills in 1 s -> 1 discovery republish (${afterStorm} configs); 3 births 6 s apart -> 3 republishes; 7/7 node power states retained and correct`,
+      `      home assistant restarts: storm of 20 births + 20 wills in 1 s -> 1 discovery republish ` +
+        `(${afterStorm} configs); 3 births 6 s apart -> 3 republishes; 7/7 node power states retained and correct`,
     );
   });
 });

@@ -87,7 +87,8 @@ describe('faults: a 200 MB message on a subscribed topic', function () {
       `bridge RSS ${Math.round(before / MB)} MB before, ${Math.round(after / MB)} MB after the 200 MB message`,
     );
     console.log(
-      `      200 MB on bridge/request/status: bridge RSS ${Math.round(before / MB)} MB before, ${Math.round(after / MB)} MB after (peak ${Math.round(peakResident(pid) / MB)} MB)`,
+      `      200 MB on bridge/request/status: bridge RSS ${Math.round(before / MB)} MB before, ` +
+        `${Math.round(after / MB)} MB after (peak ${Math.round(peakResident(pid) / MB)} MB)`,
     );
     // Still connected and answering (the connection was kept; the broker got its PUBACK).
     assert.ok(
@@ -132,7 +133,8 @@ describe('faults: a 200 MB message on a subscribed topic', function () {
       `agent RSS ${Math.round(before / MB)} MB before, ${Math.round(after / MB)} MB after the 200 MB message`,
     );
     console.log(
-      `      200 MB on agent/command: agent RSS ${Math.round(before / MB)} MB before, ${Math.round(after / MB)} MB after (peak ${Math.round(peakResident(pid) / MB)} MB)`,
+      `      200 MB on agent/command: agent RSS ${Math.round(before / MB)} MB before, ` +
+        `${Math.round(after / MB)} MB after (peak ${Math.round(peakResident(pid) / MB)} MB)`,
     );
     assert.ok(
       agent.logLines().some((l) => /dropped a message of 200\.0 MiB on tp\/node\/3\/agent\/command/.test(l.msg)),

@@ -235,61 +235,71 @@ describe('faults: input abuse over every command and request topic', function ()
     );
     assert.deepEqual(powerChanges, []);
     console.log(
-      `      input abuse, retained: ${retainedTopics.length} stale retained commands (valid words included), ${events.length} error events, 0 acted, 0 power changes`,
+      `      input abuse, retained: ${retainedTopics.length} stale retained commands (valid words included), ` +
+        `${events.length} error events, 0 acted, 0 power changes`,
     );
   });
 
-  it(`survives ${MESSAGES.toLocaleString('en')} generated bad messages: one error event each, no power change`, async () => {
-    const next = generator(prng(SEED));
-    const controlBefore = lab.sim.ds4520.control;
-    const from = rec.mark();
-    const kinds = new Map<string, number>();
-    let routed = 0;
-    let bytes = 0;
-    const started = Date.now();
-    const BATCH = 250;
-    for (let sent = 0; sent < MESSAGES; sent += BATCH) {
-      const batch = Array.from({ length: Math.min(BATCH, MESSAGES - sent) }, next);
-      for (const message of batch) {
-        kinds.set(message.kind, (kinds.get(message.kind) ?? 0) + 1);
-        if (message.routed) routed++;
-        bytes += message.payload.length;
+  it(
+    `survives ${MESSAGES.toLocaleString('en')} generated bad messages: one error event each, no power ` + `change`,
+    async () => {
+      const next = generator(prng(SEED));
+      const controlBefore = lab.sim.ds4520.control;
+      const from = rec.mark();
+      const kinds = new Map<string, number>();
+      let routed = 0;
+      let bytes = 0;
+      const started = Date.now();
+      const BATCH = 250;
+      for (let sent = 0; sent < MESSAGES; sent += BATCH) {
+        const batch = Array.from({ length: Math.min(BATCH, MESSAGES - sent) }, next);
+        for (const message of batch) {
+          kinds.set(message.kind, (kinds.get(message.kind) ?? 0) + 1);
+          if (message.routed) routed++;
+          bytes += message.payload.length;
+        }
+        await Promise.all(batch.map((m) => sender.publishAsync(m.topic, m.payload, { qos: 1 })));
       }
-      await Promise.all(batch.map((m) => sender.publishAsync(m.topic, m.payload, { qos: 1 })));
-    }
-    const sendMs = Date.now() - started;
-    await until(
-      () => rec.events(from).length >= routed,
-      `${routed} error events (have ${rec.events(from).length})`,
-      40_000,
-    );
-    await delay(500); // a second event for any message would arrive by now
-    const events = rec.events(from);
-    const wallMs = Date.now() - started;
+      const sendMs = Date.now() - started;
+      await until(
+        () => rec.events(from).length >= routed,
+        `${routed} error events (have ${rec.events(from).length})`,
+        40_000,
+      );
+      await delay(500); // a second event for any message would arrive by now
+      const events = rec.events(from);
+      const wallMs = Date.now() - started;
 
-    if (process.env.FAULTS_DEBUG) {
-      const by = new Map<string, number>();
-      for (const e of events) {
-        const k = `${e.type} ${(e.error ?? '').slice(0, 50)}`;
-        by.set(k, (by.get(k) ?? 0) + 1);
+      if (process.env.FAULTS_DEBUG) {
+        const by = new Map<string, number>();
+        for (const e of events) {
+          const k = `${e.type} ${(e.error ?? '').slice(0, 50)}`;
+          by.set(k, (by.get(k) ?? 0) + 1);
+        }
+        console.log([...by].sort((a, b) => b[1] - a[1]).slice(0, 40));
       }
-      console.log([...by].sort((a, b) => b[1] - a[1]).slice(0, 40));
-    }
-    assert.equal(events.length, routed, `error events (${events.length}) differ from routed bad messages (${routed})`);
-    const notErrors = events.filter((e) => e.result !== 'error');
-    assert.deepEqual(notErrors, [], 'every event of the flood is a refusal');
-    assert.deepEqual(powerChanges, [], 'no power bit changed');
-    assert.equal(lab.sim.ds4520.control, controlBefore);
-    const failures = lab.log.messages(50).filter((m) => /failed/.test(m));
-    assert.deepEqual(failures, [], 'no handler failed (logged at error level)');
-    const status = await rec.request('status', {}, 5000);
-    assert.equal(status.status, 'ok', 'the bridge still answers');
+      assert.equal(
+        events.length,
+        routed,
+        `error events (${events.length}) differ from routed bad messages (${routed})`,
+      );
+      const notErrors = events.filter((e) => e.result !== 'error');
+      assert.deepEqual(notErrors, [], 'every event of the flood is a refusal');
+      assert.deepEqual(powerChanges, [], 'no power bit changed');
+      assert.equal(lab.sim.ds4520.control, controlBefore);
+      const failures = lab.log.messages(50).filter((m) => /failed/.test(m));
+      assert.deepEqual(failures, [], 'no handler failed (logged at error level)');
+      const status = await rec.request('status', {}, 5000);
+      assert.equal(status.status, 'ok', 'the bridge still answers');
 
-    const mix = [...kinds].map(([k, v]) => `${k} ${v}`).join(', ');
-    console.log(
-      `      input abuse: ${MESSAGES} messages (${(bytes / 1e6).toFixed(1)} MB; ${mix}), ${routed} routed -> ${events.length} error events, 0 power changes, 0 crashes; sent in ${(sendMs / 1000).toFixed(1)} s, all refused within ${(wallMs / 1000).toFixed(1)} s (seed ${SEED})`,
-    );
-  });
+      const mix = [...kinds].map(([k, v]) => `${k} ${v}`).join(', ');
+      console.log(
+        `      input abuse: ${MESSAGES} messages (${(bytes / 1e6).toFixed(1)} MB; ${mix}), ${routed} routed -> ` +
+          `${events.length} error events, 0 power changes, 0 crashes; sent in ${(sendMs / 1000).toFixed(1)} s, ` +
+          `all refused within ${(wallMs / 1000).toFixed(1)} s (seed ${SEED})`,
+      );
+    },
+  );
 
   it('is disconnected by the broker for wildcard topics, and the bridge sees nothing', async () => {
     const from = rec.mark();
@@ -307,7 +317,8 @@ describe('faults: input abuse over every command and request topic', function ()
     assert.deepEqual(rec.events(from), []);
     assert.deepEqual(powerChanges, []);
     console.log(
-      `      input abuse, wildcard topics: ${wild.length} publishes, ${refused} refused by the broker, 0 events, 0 power changes`,
+      `      input abuse, wildcard topics: ${wild.length} publishes, ${refused} refused by the broker, 0 ` +
+        `events, 0 power changes`,
     );
   });
 

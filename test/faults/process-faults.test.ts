@@ -151,7 +151,10 @@ describe('faults: the bridge process is stopped or killed mid-operation', functi
       await delay(op === 'hard reboot' ? 1200 : 300);
       assert.equal(boardPower(n), atExit, `the restarted bridge does not resume the ${op}`);
       rows.push(
-        `${signal} ${at} ms into ${op}: exit ${exit.code ?? exit.signal} after ${exit.ms} ms, node ${n} ${atExit ? 'ON' : 'OFF'}, ${reports.length ? 'interrupted op reported, not resumed' : 'nothing interrupted'}, state files ${files.join('+')} valid`,
+        `${signal} ${at} ms into ${op}: exit ${exit.code ?? exit.signal} after ${exit.ms} ms, node ${n} ` +
+          `${atExit ? 'ON' : 'OFF'}, ` +
+          `${reports.length ? 'interrupted op reported, not resumed' : 'nothing interrupted'}, state files ` +
+          `${files.join('+')} valid`,
       );
       const badState = current.bridge
         .logLines()

@@ -58,86 +58,96 @@ describe('faults: security of the broker connection and of secrets', function ()
     return file;
   }
 
-  it('connects over TLS with the CA and the password, refuses a wrong CA and a wrong password with back-off, and never shows a secret', async () => {
-    const good = startCli(['bridge', '-c', bridgeConfig('good', { password: PASSWORD, tls: { ca: pki.ca } })]);
-    const wrongCa = startCli(['bridge', '-c', bridgeConfig('badca', { password: PASSWORD, tls: { ca: pki.otherCa } })]);
-    const wrongPassword = startCli(['bridge', '-c', bridgeConfig('badpw', { password: WRONG, tls: { ca: pki.ca } })]);
-    bridges.push(good, wrongCa, wrongPassword);
-    const started = Date.now();
+  it(
+    'connects over TLS with the CA and the password, refuses a wrong CA and a wrong password with back-off, ' +
+      'and never shows a secret',
+    async () => {
+      const good = startCli(['bridge', '-c', bridgeConfig('good', { password: PASSWORD, tls: { ca: pki.ca } })]);
+      const wrongCa = startCli([
+        'bridge',
+        '-c',
+        bridgeConfig('badca', { password: PASSWORD, tls: { ca: pki.otherCa } }),
+      ]);
+      const wrongPassword = startCli(['bridge', '-c', bridgeConfig('badpw', { password: WRONG, tls: { ca: pki.ca } })]);
+      bridges.push(good, wrongCa, wrongPassword);
+      const started = Date.now();
 
-    await good.waitForLog(/^bridge online/, 15_000);
-    const watcher = await Recorder.connect(`mqtts://127.0.0.1:${broker!.port}`, 'sec-good', {
-      filters: ['#'],
-      client: {
-        username: 'watcher',
-        password: WATCHER_PASSWORD,
-        ca: await import('node:fs').then((fs) => fs.readFileSync(pki.ca)),
-      },
-    });
-    // Things that make the bridge talk: a status, a refused request, an unknown command.
-    const status = await watcher.request('status', {});
-    assert.equal(status.status, 'ok');
-    const refused = await watcher.request('power', { node: 1, action: 'off', password: PASSWORD });
-    assert.equal(refused.status, 'error');
-    await watcher.command(9, 'ON');
-    await watcher.waitForEvent((e) => /unknown node/.test(e.error ?? ''), 3000);
+      await good.waitForLog(/^bridge online/, 15_000);
+      const watcher = await Recorder.connect(`mqtts://127.0.0.1:${broker!.port}`, 'sec-good', {
+        filters: ['#'],
+        client: {
+          username: 'watcher',
+          password: WATCHER_PASSWORD,
+          ca: await import('node:fs').then((fs) => fs.readFileSync(pki.ca)),
+        },
+      });
+      // Things that make the bridge talk: a status, a refused request, an unknown command.
+      const status = await watcher.request('status', {});
+      assert.equal(status.status, 'ok');
+      const refused = await watcher.request('power', { node: 1, action: 'off', password: PASSWORD });
+      assert.equal(refused.status, 'error');
+      await watcher.command(9, 'ON');
+      await watcher.waitForEvent((e) => /unknown node/.test(e.error ?? ''), 3000);
 
-    const remaining = WATCH_SECONDS * 1000 - (Date.now() - started);
-    if (remaining > 0) await delay(remaining);
-    const attempts = (p: CliProcess): number => p.logLines().filter((l) => /retrying in/.test(l.msg)).length;
-    const errors = (p: CliProcess): string[] =>
-      p
-        .logLines()
-        .filter((l) => l.level >= 50)
-        .map((l) => l.msg);
+      const remaining = WATCH_SECONDS * 1000 - (Date.now() - started);
+      if (remaining > 0) await delay(remaining);
+      const attempts = (p: CliProcess): number => p.logLines().filter((l) => /retrying in/.test(l.msg)).length;
+      const errors = (p: CliProcess): string[] =>
+        p
+          .logLines()
+          .filter((l) => l.level >= 50)
+          .map((l) => l.msg);
 
-    assert.ok(wrongCa.running && wrongPassword.running, 'refused bridges keep trying, they do not exit');
-    assert.ok(!wrongCa.logLines().some((l) => /^bridge online/.test(l.msg)));
-    assert.ok(
-      errors(wrongCa).some((m) => /TLS to MQTT broker .* failed: .*(certificate|self.signed|verify)/i.test(m)),
-      errors(wrongCa).join('\n'),
-    );
-    assert.ok(
-      errors(wrongPassword).some((m) =>
-        /refused the credentials \(not authorized\): check mqtt.username and mqtt.password/.test(m),
-      ),
-      errors(wrongPassword).join('\n'),
-    );
-    // Back-off 1 s, 2 s, 4 s...: at most 4 attempts in 4.5 s; a tight loop would make hundreds.
-    for (const [name, proc] of [
-      ['wrong CA', wrongCa],
-      ['wrong password', wrongPassword],
-    ] as const) {
-      const count = attempts(proc);
-      assert.ok(count >= 2 && count <= 4, `${name}: ${count} reconnection attempts in ${WATCH_SECONDS} s`);
-      assert.equal(
-        new Set(errors(proc)).size,
-        errors(proc).length,
-        `${name}: the same error is logged once, not per attempt`,
+      assert.ok(wrongCa.running && wrongPassword.running, 'refused bridges keep trying, they do not exit');
+      assert.ok(!wrongCa.logLines().some((l) => /^bridge online/.test(l.msg)));
+      assert.ok(
+        errors(wrongCa).some((m) => /TLS to MQTT broker .* failed: .*(certificate|self.signed|verify)/i.test(m)),
+        errors(wrongCa).join('\n'),
       );
-    }
+      assert.ok(
+        errors(wrongPassword).some((m) =>
+          /refused the credentials \(not authorized\): check mqtt.username and mqtt.password/.test(m),
+        ),
+        errors(wrongPassword).join('\n'),
+      );
+      // Back-off 1 s, 2 s, 4 s...: at most 4 attempts in 4.5 s; a tight loop would make hundreds.
+      for (const [name, proc] of [
+        ['wrong CA', wrongCa],
+        ['wrong password', wrongPassword],
+      ] as const) {
+        const count = attempts(proc);
+        assert.ok(count >= 2 && count <= 4, `${name}: ${count} reconnection attempts in ${WATCH_SECONDS} s`);
+        assert.equal(
+          new Set(errors(proc)).size,
+          errors(proc).length,
+          `${name}: the same error is logged once, not per attempt`,
+        );
+      }
 
-    // Everything but the one request this test sent with a password in it (to see it is not echoed).
-    const sources = [
-      ...bridges.map((p, i) => [`bridge ${i} output`, p.stdout + p.stderr]),
-      ...watcher.messages
-        .filter((m) => !m.topic.includes('/bridge/request/'))
-        .map((m) => [`MQTT ${m.topic}`, m.payload]),
-      ['mosquitto log', broker!.output()],
-    ];
-    for (const secret of [PASSWORD, WRONG]) {
-      const leaks = sources.filter(([, text]) => text!.includes(secret)).map(([where]) => where);
-      assert.deepEqual(leaks, [], `a password appears in: ${leaks.join(', ')}`);
-    }
-    const info = watcher.last('sec-good/bridge/info');
-    assert.ok(info && !/password|secret/i.test(info.payload), 'bridge/info carries no secret');
-    const lines = bridges.reduce((sum, p) => sum + p.logLines().length, 0);
-    await watcher.close();
-    console.log(
-      `      security: TLS+password connected; wrong CA -> "${errors(wrongCa)[0]?.slice(0, 60)}…" ${attempts(wrongCa)} attempts in ${WATCH_SECONDS} s; ` +
-        `wrong password -> ${attempts(wrongPassword)} attempts in ${WATCH_SECONDS} s; secrets found in ${lines} debug log lines + ${watcher.messages.length} MQTT messages: 0`,
-    );
-  });
+      // Everything but the one request this test sent with a password in it (to see it is not echoed).
+      const sources = [
+        ...bridges.map((p, i) => [`bridge ${i} output`, p.stdout + p.stderr]),
+        ...watcher.messages
+          .filter((m) => !m.topic.includes('/bridge/request/'))
+          .map((m) => [`MQTT ${m.topic}`, m.payload]),
+        ['mosquitto log', broker!.output()],
+      ];
+      for (const secret of [PASSWORD, WRONG]) {
+        const leaks = sources.filter(([, text]) => text!.includes(secret)).map(([where]) => where);
+        assert.deepEqual(leaks, [], `a password appears in: ${leaks.join(', ')}`);
+      }
+      const info = watcher.last('sec-good/bridge/info');
+      assert.ok(info && !/password|secret/i.test(info.payload), 'bridge/info carries no secret');
+      const lines = bridges.reduce((sum, p) => sum + p.logLines().length, 0);
+      await watcher.close();
+      console.log(
+        `      security: TLS+password connected; wrong CA -> "${errors(wrongCa)[0]?.slice(0, 60)}…" ` +
+          `${attempts(wrongCa)} attempts in ${WATCH_SECONDS} s; ` +
+          `wrong password -> ${attempts(wrongPassword)} attempts in ${WATCH_SECONDS} s; secrets found in ` +
+          `${lines} debug log lines + ${watcher.messages.length} MQTT messages: 0`,
+      );
+    },
+  );
 
   it('warns about a config file with a password that others may read', async () => {
     const dir = tempDir('tpm-sec-mode-');
@@ -197,7 +207,8 @@ describe('faults: security of the broker connection and of secrets', function ()
       await until(() => lab.sim.ds4520.nodePowered(2) === !wasOn, 'Home Assistant switching node 2', 3000);
       assert.equal(changes.length, 1);
       console.log(
-        '      security, ACL: guest and agent command publishes dropped by mosquitto (0 power changes); Home Assistant command acted (1)',
+        '      security, ACL: guest and agent command publishes dropped by mosquitto (0 power changes); Home ' +
+          'Assistant command acted (1)',
       );
     } finally {
       await Promise.all([ha, agent, guest].map((c) => c.endAsync(true).catch(() => undefined)));

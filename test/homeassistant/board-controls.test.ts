@@ -45,39 +45,42 @@ function device(messages: DiscoveryMessage[], object: string): DiscoveryMessage[
 }
 
 describe('Home Assistant: the Turing Pi 2 board controls', () => {
-  it('a 2.5 board with firmware 2.1: a fan with percentage on board/fan, no USB select, the firmware as sw_version', () => {
-    const board = device(discovery(TPI25), 'tp2');
-    assert.equal(board.device.sw_version, '2.1 (bmcd 2.3.4)');
-    assert.equal(board.device.hw_version, '2.5.1');
-    assert.equal(board.origin.sw_version, '9.9.9', "the package version stays the origin's");
-    const fan = board.components.fan;
-    assert.ok(fan);
-    assert.deepEqual(
-      {
-        platform: fan.platform,
-        state_topic: fan.state_topic,
-        command_topic: fan.command_topic,
-        percentage_state_topic: fan.percentage_state_topic,
-        percentage_command_topic: fan.percentage_command_topic,
-        percentage_value_template: fan.percentage_value_template,
-        retain: fan.retain,
-      },
-      {
-        platform: 'fan',
-        state_topic: 'turingpi/board/fan',
-        command_topic: 'turingpi/board/fan/set',
-        percentage_state_topic: 'turingpi/board/fan',
-        percentage_command_topic: 'turingpi/board/fan/set',
-        percentage_value_template: '{{ value_json.percentage }}',
-        retain: false,
-      },
-    );
-    assert.deepEqual(fan.availability, [
-      { topic: 'turingpi/bridge/state', payload_available: 'online', payload_not_available: 'offline' },
-      { topic: 'turingpi/board/state', payload_available: 'online', payload_not_available: 'offline' },
-    ]);
-    assert.equal(board.components.usb, undefined);
-  });
+  it(
+    'a 2.5 board with firmware 2.1: a fan with percentage on board/fan, no USB select, the firmware as ' + 'sw_version',
+    () => {
+      const board = device(discovery(TPI25), 'tp2');
+      assert.equal(board.device.sw_version, '2.1 (bmcd 2.3.4)');
+      assert.equal(board.device.hw_version, '2.5.1');
+      assert.equal(board.origin.sw_version, '9.9.9', "the package version stays the origin's");
+      const fan = board.components.fan;
+      assert.ok(fan);
+      assert.deepEqual(
+        {
+          platform: fan.platform,
+          state_topic: fan.state_topic,
+          command_topic: fan.command_topic,
+          percentage_state_topic: fan.percentage_state_topic,
+          percentage_command_topic: fan.percentage_command_topic,
+          percentage_value_template: fan.percentage_value_template,
+          retain: fan.retain,
+        },
+        {
+          platform: 'fan',
+          state_topic: 'turingpi/board/fan',
+          command_topic: 'turingpi/board/fan/set',
+          percentage_state_topic: 'turingpi/board/fan',
+          percentage_command_topic: 'turingpi/board/fan/set',
+          percentage_value_template: '{{ value_json.percentage }}',
+          retain: false,
+        },
+      );
+      assert.deepEqual(fan.availability, [
+        { topic: 'turingpi/bridge/state', payload_available: 'online', payload_not_available: 'offline' },
+        { topic: 'turingpi/board/state', payload_available: 'online', payload_not_available: 'offline' },
+      ]);
+      assert.equal(board.components.usb, undefined);
+    },
+  );
 
   it('a 2.4 board: a config select of node and mode, never flash; no fan', () => {
     const board = device(discovery(TPI24_205), 'tp2');

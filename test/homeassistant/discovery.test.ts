@@ -166,25 +166,29 @@ describe('Home Assistant discovery', () => {
       assert.equal(components.maintenance?.command_topic, 'turingpi/bridge/maintenance/set');
     });
 
-    it('reads the clock entities from the rtc JSON: drift in seconds, problems when the oscillator stops or power failed', () => {
-      const drift = componentOf(messages, 'homeassistant/device/rack1/config', 'rtc_drift');
-      assert.equal(drift.state_topic, 'turingpi/rtc');
-      assert.equal(drift.unit_of_measurement, 's');
-      assert.equal(drift.state_class, 'measurement');
-      assert.equal(drift.entity_category, 'diagnostic');
-      assert.equal(drift.value_template, '{{ value_json.drift }}');
-      const oscillator = componentOf(messages, 'homeassistant/device/rack1/config', 'rtc_oscillator');
-      assert.equal(oscillator.device_class, 'problem');
-      assert.equal(oscillator.value_template, "{{ 'OFF' if value_json.oscillator_running else 'ON' }}");
-      const powerFailure = componentOf(messages, 'homeassistant/device/rack1/config', 'rtc_power_failure');
-      assert.equal(powerFailure.device_class, 'problem');
-      assert.equal(powerFailure.value_template, "{{ 'ON' if value_json.power_failed else 'OFF' }}");
-      const sync = componentOf(messages, 'homeassistant/device/rack1/config', 'rtc_sync');
-      assert.equal(sync.platform, 'button');
-      assert.equal(sync.command_topic, 'turingpi/rtc/set');
-      assert.equal(sync.payload_press, 'SYNC');
-      assert.equal(sync.entity_category, 'config');
-    });
+    it(
+      'reads the clock entities from the rtc JSON: drift in seconds, problems when the oscillator stops or ' +
+        'power failed',
+      () => {
+        const drift = componentOf(messages, 'homeassistant/device/rack1/config', 'rtc_drift');
+        assert.equal(drift.state_topic, 'turingpi/rtc');
+        assert.equal(drift.unit_of_measurement, 's');
+        assert.equal(drift.state_class, 'measurement');
+        assert.equal(drift.entity_category, 'diagnostic');
+        assert.equal(drift.value_template, '{{ value_json.drift }}');
+        const oscillator = componentOf(messages, 'homeassistant/device/rack1/config', 'rtc_oscillator');
+        assert.equal(oscillator.device_class, 'problem');
+        assert.equal(oscillator.value_template, "{{ 'OFF' if value_json.oscillator_running else 'ON' }}");
+        const powerFailure = componentOf(messages, 'homeassistant/device/rack1/config', 'rtc_power_failure');
+        assert.equal(powerFailure.device_class, 'problem');
+        assert.equal(powerFailure.value_template, "{{ 'ON' if value_json.power_failed else 'OFF' }}");
+        const sync = componentOf(messages, 'homeassistant/device/rack1/config', 'rtc_sync');
+        assert.equal(sync.platform, 'button');
+        assert.equal(sync.command_topic, 'turingpi/rtc/set');
+        assert.equal(sync.payload_press, 'SYNC');
+        assert.equal(sync.entity_category, 'config');
+      },
+    );
 
     it('leaves the Bridge entity without availability and makes every other entity depend on the bridge', () => {
       for (const { payload } of messages) {

@@ -269,22 +269,25 @@ describe('bridge CLI on the embedded broker', function () {
     );
   });
 
-  it('republishes discovery once, 1-5 s after Home Assistant comes online, however many births arrive', async function () {
-    this.timeout(15_000);
-    const from = rec.mark();
-    const birth = Date.now();
-    for (let i = 0; i < 3; i++) await rec.publish('homeassistant/status', 'online');
-    const again = await rec.waitFor('homeassistant/device/lab/config', undefined, 7000, from);
-    const delay = again.at - birth;
-    assert.ok(delay >= 900 && delay <= 5600, `republished after ${delay} ms`);
-    await rec.waitFor('homeassistant/device/lab_node7/config', undefined, 3000, from);
-    await rec.waitFor(`${BASE}/node/7/power`, undefined, 3000, from);
-    await new Promise((resolve) => setTimeout(resolve, 600));
-    assert.equal(rec.since(from, 'homeassistant/device/lab/config').length, 1);
-    assert.equal(rec.since(from, 'homeassistant/device/lab_node3/config').length, 1);
-    // States come back too (Home Assistant forgets them on restart).
-    assert.equal(rec.since(from, `${BASE}/node/3/power`).at(-1)?.payload, 'OFF');
-  });
+  it(
+    'republishes discovery once, 1-5 s after Home Assistant comes online, however many births ' + 'arrive',
+    async function () {
+      this.timeout(15_000);
+      const from = rec.mark();
+      const birth = Date.now();
+      for (let i = 0; i < 3; i++) await rec.publish('homeassistant/status', 'online');
+      const again = await rec.waitFor('homeassistant/device/lab/config', undefined, 7000, from);
+      const delay = again.at - birth;
+      assert.ok(delay >= 900 && delay <= 5600, `republished after ${delay} ms`);
+      await rec.waitFor('homeassistant/device/lab_node7/config', undefined, 3000, from);
+      await rec.waitFor(`${BASE}/node/7/power`, undefined, 3000, from);
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      assert.equal(rec.since(from, 'homeassistant/device/lab/config').length, 1);
+      assert.equal(rec.since(from, 'homeassistant/device/lab_node3/config').length, 1);
+      // States come back too (Home Assistant forgets them on restart).
+      assert.equal(rec.since(from, `${BASE}/node/3/power`).at(-1)?.payload, 'OFF');
+    },
+  );
 
   it('refuses a second bridge on the same base topic with a one-line reason', async () => {
     const otherDir = tempDir();

@@ -76,22 +76,25 @@ describe('turingpi-mqtt power: progress while it waits', function () {
     });
   }
 
-  it('shutdown prints asking the agent, waiting for the OS, power cut, then the answer, each as it happens', async () => {
-    await agentOnline(1500);
-    const cli = startCli(['power', String(NODE), 'shutdown', '-c', configFile], { cwd: dir });
-    // The first step is on the terminal while the OS is still going down.
-    const firstSeen = await waitForOutput(cli, /node 3: asking the agent to shut the OS down\n/, 10_000);
-    const { code } = await cli.exited;
-    assert.equal(code, 0, cli.stderr);
-    const lines = cli.stdout.trim().split('\n');
-    assert.deepEqual(lines, [
-      'node 3: asking the agent to shut the OS down',
-      'node 3: agent gone; waiting 1s for the OS to finish before cutting power',
-      'node 3: OS shut down, power cut',
-      'node 3: OFF (off)',
-    ]);
-    assert.ok(Date.now() - firstSeen >= 1000, 'the first line came before the OS was down (1.5 s + settle 1 s)');
-  });
+  it(
+    'shutdown prints asking the agent, waiting for the OS, power cut, then the answer, each as it ' + 'happens',
+    async () => {
+      await agentOnline(1500);
+      const cli = startCli(['power', String(NODE), 'shutdown', '-c', configFile], { cwd: dir });
+      // The first step is on the terminal while the OS is still going down.
+      const firstSeen = await waitForOutput(cli, /node 3: asking the agent to shut the OS down\n/, 10_000);
+      const { code } = await cli.exited;
+      assert.equal(code, 0, cli.stderr);
+      const lines = cli.stdout.trim().split('\n');
+      assert.deepEqual(lines, [
+        'node 3: asking the agent to shut the OS down',
+        'node 3: agent gone; waiting 1s for the OS to finish before cutting power',
+        'node 3: OS shut down, power cut',
+        'node 3: OFF (off)',
+      ]);
+      assert.ok(Date.now() - firstSeen >= 1000, 'the first line came before the OS was down (1.5 s + settle 1 s)');
+    },
+  );
 
   it("prints only its own action's steps: another client's command on another node is not shown", async () => {
     const from = recorder.mark();
@@ -121,7 +124,8 @@ describe('turingpi-mqtt power: progress while it waits', function () {
     assert.match(
       result.stdout,
       new RegExp(
-        `^error: no answer from the bridge within 1 s: the action may still be under way; follow it with mosquitto_sub -h 127\\.0\\.0\\.1 -p ${port} -t '${BASE}/bridge/event' -v$`,
+        `^error: no answer from the bridge within 1 s: the action may still be under way; follow it with ` +
+          `mosquitto_sub -h 127\\.0\\.0\\.1 -p ${port} -t '${BASE}/bridge/event' -v$`,
         'm',
       ),
     );

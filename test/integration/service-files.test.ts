@@ -340,40 +340,43 @@ describe('systemd units', function () {
   }
 
   describe('Kubernetes: the agent drop-in and the uncordon unit (config/kubernetes)', () => {
-    it('systemd-analyze verify finds nothing to say about the agent with the drop-in, nor the boot unit', async function () {
-      const dir = tempDir('tpm-units-');
-      const agent = path.join(dir, 'turingpi-mqtt-agent.service');
-      writeFileSync(
-        agent,
-        readFileSync(units.agent, 'utf8').replace(
-          /^ExecStart=turingpi-mqtt /m,
-          `ExecStart=${process.execPath} ${repoPath('dist/src/cli.js')} `,
-        ),
-      );
-      mkdirSync(`${agent}.d`);
-      writeFileSync(
-        path.join(`${agent}.d`, 'kubernetes.conf'),
-        readFileSync(repoPath('config/kubernetes/turingpi-mqtt-agent.service.d/kubernetes.conf'), 'utf8'),
-      );
-      const boot = path.join(dir, 'turingpi-drain-uncordon.service');
-      // The script is not installed here: the copy names the shipped one by its full path.
-      writeFileSync(
-        boot,
-        readFileSync(repoPath('config/kubernetes/turingpi-drain-uncordon.service'), 'utf8').replace(
-          /^ExecStart=\/usr\/local\/sbin\/turingpi-drain /m,
-          `ExecStart=${repoPath('config/kubernetes/turingpi-drain')} `,
-        ),
-      );
-      for (const unit of [agent, boot]) {
-        const result = await systemdAnalyze(unit);
-        if (result === null) {
-          if (process.env.CI === 'true') assert.fail('systemd-analyze is missing (package systemd)');
-          this.skip();
+    it(
+      'systemd-analyze verify finds nothing to say about the agent with the drop-in, nor the boot ' + 'unit',
+      async function () {
+        const dir = tempDir('tpm-units-');
+        const agent = path.join(dir, 'turingpi-mqtt-agent.service');
+        writeFileSync(
+          agent,
+          readFileSync(units.agent, 'utf8').replace(
+            /^ExecStart=turingpi-mqtt /m,
+            `ExecStart=${process.execPath} ${repoPath('dist/src/cli.js')} `,
+          ),
+        );
+        mkdirSync(`${agent}.d`);
+        writeFileSync(
+          path.join(`${agent}.d`, 'kubernetes.conf'),
+          readFileSync(repoPath('config/kubernetes/turingpi-mqtt-agent.service.d/kubernetes.conf'), 'utf8'),
+        );
+        const boot = path.join(dir, 'turingpi-drain-uncordon.service');
+        // The script is not installed here: the copy names the shipped one by its full path.
+        writeFileSync(
+          boot,
+          readFileSync(repoPath('config/kubernetes/turingpi-drain-uncordon.service'), 'utf8').replace(
+            /^ExecStart=\/usr\/local\/sbin\/turingpi-drain /m,
+            `ExecStart=${repoPath('config/kubernetes/turingpi-drain')} `,
+          ),
+        );
+        for (const unit of [agent, boot]) {
+          const result = await systemdAnalyze(unit);
+          if (result === null) {
+            if (process.env.CI === 'true') assert.fail('systemd-analyze is missing (package systemd)');
+            this.skip();
+          }
+          assert.equal(result.output, '', unit);
+          assert.equal(result.code, 0);
         }
-        assert.equal(result.output, '', unit);
-        assert.equal(result.code, 0);
-      }
-    });
+      },
+    );
 
     it('the kubeconfig is where the agent (ProtectHome=true) can read it, and the budget fits the agent limit', () => {
       const dropIn = unitSection(
@@ -445,20 +448,23 @@ describe('systemd units', function () {
       assert.equal(result.code, 0);
     });
 
-    it('systemd, merging unit and drop-in, runs the bridge without the i2c group and without devices', async function () {
-      const security = ['security', '--offline=true', '--no-pager'];
-      const merged = await systemdAnalyze(unitCopy(true), security);
-      const alone = await systemdAnalyze(unitCopy(false), security);
-      if (merged === null || alone === null || /unrecognized option|unknown option/i.test(merged.output)) {
-        if (process.env.CI === 'true' && merged === null) assert.fail('systemd-analyze is missing (package systemd)');
-        this.skip();
-      }
-      // The unit alone: the i2c group and device (what a Turing Pi 1 bridge needs).
-      assert.match(alone.output, /SupplementaryGroups=\s+Service runs with supplementary groups/);
-      assert.match(alone.output, /DeviceAllow=.*char-i2c/);
-      // With the drop-in: neither.
-      assert.match(merged.output, /SupplementaryGroups=\s+Service has no supplementary groups/);
-      assert.match(merged.output, /PrivateDevices=\s+Service has no access to hardware devices/);
-    });
+    it(
+      'systemd, merging unit and drop-in, runs the bridge without the i2c group and without ' + 'devices',
+      async function () {
+        const security = ['security', '--offline=true', '--no-pager'];
+        const merged = await systemdAnalyze(unitCopy(true), security);
+        const alone = await systemdAnalyze(unitCopy(false), security);
+        if (merged === null || alone === null || /unrecognized option|unknown option/i.test(merged.output)) {
+          if (process.env.CI === 'true' && merged === null) assert.fail('systemd-analyze is missing (package systemd)');
+          this.skip();
+        }
+        // The unit alone: the i2c group and device (what a Turing Pi 1 bridge needs).
+        assert.match(alone.output, /SupplementaryGroups=\s+Service runs with supplementary groups/);
+        assert.match(alone.output, /DeviceAllow=.*char-i2c/);
+        // With the drop-in: neither.
+        assert.match(merged.output, /SupplementaryGroups=\s+Service has no supplementary groups/);
+        assert.match(merged.output, /PrivateDevices=\s+Service has no access to hardware devices/);
+      },
+    );
   });
 });

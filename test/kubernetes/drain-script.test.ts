@@ -130,13 +130,17 @@ describe('config/kubernetes/turingpi-drain with a fake kubectl', function () {
     assert.equal(r.calls.at(-1), 'systemctl reboot');
   });
 
-  it("gives the drain what is left of TURINGPI_DRAIN_TIMEOUT after the 15 s kept for the cordon's undo and the poweroff", async () => {
-    const r = await run(['poweroff'], { TURINGPI_DRAIN_TIMEOUT: '100' });
-    const seconds = Number(/--timeout=(\d+)s/.exec(r.calls.find((c) => c.includes(' drain ')) ?? '')?.[1]);
-    assert.ok(seconds >= 80 && seconds <= 85, `drain --timeout=${seconds}s`);
-    // Every call is bounded per request as well.
-    for (const call of r.calls.filter((c) => c.startsWith('kubectl'))) assert.match(call, /--request-timeout=10s/);
-  });
+  it(
+    "gives the drain what is left of TURINGPI_DRAIN_TIMEOUT after the 15 s kept for the cordon's undo and the " +
+      'poweroff',
+    async () => {
+      const r = await run(['poweroff'], { TURINGPI_DRAIN_TIMEOUT: '100' });
+      const seconds = Number(/--timeout=(\d+)s/.exec(r.calls.find((c) => c.includes(' drain ')) ?? '')?.[1]);
+      assert.ok(seconds >= 80 && seconds <= 85, `drain --timeout=${seconds}s`);
+      // Every call is bounded per request as well.
+      for (const call of r.calls.filter((c) => c.startsWith('kubectl'))) assert.match(call, /--request-timeout=10s/);
+    },
+  );
 
   it('a drain that fails: exit 1, no poweroff, and its own cordon taken back', async () => {
     const r = await run(['poweroff'], { FAKE_FAIL: 'drain' });

@@ -97,28 +97,31 @@ describe('MqttConnection', function () {
     return writes.filter((w) => w.includes('x/'));
   }
 
-  it("sends a flushed message (a command's answer) in a write of its own, ahead of what the same tick publishes", async () => {
-    const c = connect();
-    await c.start();
-    const tick = (flush: boolean, power: string) => async () => {
-      await Promise.all([
-        c.publishState('x/node/3/power', power, { flush }),
-        c.publish('x/bridge/event', '{"event":1}'),
-        c.publishState('x/node/3/state', `{"state":"${power}"}`),
-      ]);
-    };
-    // Without flush MQTT.js sends all three in one write at the end of the tick ...
-    const batched = await socketWrites(tick(false, 'ON'));
-    assert.equal(batched.length, 1, `writes: ${JSON.stringify(batched)}`);
-    // ... with it, the answer leaves first and alone, the other two together after it.
-    const flushed = await socketWrites(tick(true, 'OFF'));
-    assert.equal(flushed.length, 2, `writes: ${JSON.stringify(flushed)}`);
-    assert.match(flushed[0] ?? '', /x\/node\/3\/power/);
-    assert.doesNotMatch(flushed[0] ?? '', /x\/bridge\/event|x\/node\/3\/state/);
-    assert.match(flushed[1] ?? '', /x\/bridge\/event[\s\S]*x\/node\/3\/state/);
-    rec = await Recorder.connect(broker.url, 'x');
-    await rec.waitForPayload('x/node/3/power', 'OFF');
-  });
+  it(
+    "sends a flushed message (a command's answer) in a write of its own, ahead of what the same tick " + 'publishes',
+    async () => {
+      const c = connect();
+      await c.start();
+      const tick = (flush: boolean, power: string) => async () => {
+        await Promise.all([
+          c.publishState('x/node/3/power', power, { flush }),
+          c.publish('x/bridge/event', '{"event":1}'),
+          c.publishState('x/node/3/state', `{"state":"${power}"}`),
+        ]);
+      };
+      // Without flush MQTT.js sends all three in one write at the end of the tick ...
+      const batched = await socketWrites(tick(false, 'ON'));
+      assert.equal(batched.length, 1, `writes: ${JSON.stringify(batched)}`);
+      // ... with it, the answer leaves first and alone, the other two together after it.
+      const flushed = await socketWrites(tick(true, 'OFF'));
+      assert.equal(flushed.length, 2, `writes: ${JSON.stringify(flushed)}`);
+      assert.match(flushed[0] ?? '', /x\/node\/3\/power/);
+      assert.doesNotMatch(flushed[0] ?? '', /x\/bridge\/event|x\/node\/3\/state/);
+      assert.match(flushed[1] ?? '', /x\/bridge\/event[\s\S]*x\/node\/3\/state/);
+      rec = await Recorder.connect(broker.url, 'x');
+      await rec.waitForPayload('x/node/3/power', 'OFF');
+    },
+  );
 
   it('fails fast with a reason a person can act on when asked to (the CLI client)', async () => {
     const c = new MqttConnection({

@@ -241,32 +241,36 @@ describe('PowerService', () => {
       assert.equal(r.powered(3), true);
     });
 
-    it('restarts settle_time when the agent comes back after an offline (its will), and cuts only once offline held', async () => {
-      const r = await rig(config);
-      r.agents.update(3, 'online');
-      const done = r.service.execute(3, 'shutdown', 'mqtt');
-      await r.clock.advance(10);
-      r.agents.update(3, 'shutting_down');
-      await r.clock.advance(1000);
-      // The connection dropped: the broker publishes the will; the agent is back 1 s later.
-      r.agents.update(3, 'offline');
-      await r.clock.advance(1000);
-      r.agents.update(3, 'shutting_down');
-      await r.clock.advance(8000);
-      assert.equal(r.writes.length, 0, 'nothing cut while the agent is back and its argv runs');
-      assert.equal(r.view.state(3), 'shutting_down');
-      assert.ok(
-        r.events.some((e) => e.result === 'progress' && /the agent is back \(shutting_down\)/.test(e.message ?? '')),
-      );
-      r.agents.update(3, 'offline');
-      const goneAt = r.clock.now();
-      await r.clock.advance(4900);
-      assert.equal(r.writes.length, 0, 'not before settle_time after the real offline');
-      const result = await r.finish(done);
-      assert.equal(result.ok, true, result.error);
-      assert.ok((r.writes[0]?.at ?? 0) - goneAt >= 5000);
-      assert.equal(r.powered(3), false);
-    });
+    it(
+      'restarts settle_time when the agent comes back after an offline (its will), and cuts only once offline ' +
+        'held',
+      async () => {
+        const r = await rig(config);
+        r.agents.update(3, 'online');
+        const done = r.service.execute(3, 'shutdown', 'mqtt');
+        await r.clock.advance(10);
+        r.agents.update(3, 'shutting_down');
+        await r.clock.advance(1000);
+        // The connection dropped: the broker publishes the will; the agent is back 1 s later.
+        r.agents.update(3, 'offline');
+        await r.clock.advance(1000);
+        r.agents.update(3, 'shutting_down');
+        await r.clock.advance(8000);
+        assert.equal(r.writes.length, 0, 'nothing cut while the agent is back and its argv runs');
+        assert.equal(r.view.state(3), 'shutting_down');
+        assert.ok(
+          r.events.some((e) => e.result === 'progress' && /the agent is back \(shutting_down\)/.test(e.message ?? '')),
+        );
+        r.agents.update(3, 'offline');
+        const goneAt = r.clock.now();
+        await r.clock.advance(4900);
+        assert.equal(r.writes.length, 0, 'not before settle_time after the real offline');
+        const result = await r.finish(done);
+        assert.equal(result.ok, true, result.error);
+        assert.ok((r.writes[0]?.at ?? 0) - goneAt >= 5000);
+        assert.equal(r.powered(3), false);
+      },
+    );
 
     it('cuts nothing when the agent keeps coming back until graceful_timeout, and names FORCE_OFF', async () => {
       const r = await rig(config);

@@ -366,14 +366,17 @@ describe('Scheduler', () => {
       }
     });
 
-    it('at the first start of a reboot schedule, the occurrence before it is not reported as "never made up"', async () => {
-      const h = new Harness('2026-01-10T22:05:00Z');
-      await h.start([schedule({ name: 'restart', action: 'reboot' })]);
-      assert.deepEqual(h.runs, []);
-      assert.deepEqual(h.skips, []);
-      assert.equal(h.scheduler.state('restart').last_result, null);
-      assert.equal(h.scheduler.state('restart').last_run, null);
-    });
+    it(
+      'at the first start of a reboot schedule, the occurrence before it is not reported as "never made ' + 'up"',
+      async () => {
+        const h = new Harness('2026-01-10T22:05:00Z');
+        await h.start([schedule({ name: 'restart', action: 'reboot' })]);
+        assert.deepEqual(h.runs, []);
+        assert.deepEqual(h.skips, []);
+        assert.equal(h.scheduler.state('restart').last_result, null);
+        assert.equal(h.scheduler.state('restart').last_run, null);
+      },
+    );
 
     it('a changed cron or action counts as a new schedule; an unchanged one keeps its first arming', async () => {
       const store = await armedAt('2026-01-10T20:00:00Z', [schedule({ action: 'on' })]);
@@ -567,27 +570,30 @@ describe('Scheduler', () => {
   });
 
   describe('maintenance', () => {
-    it('while paused, an occurrence is not run but recorded as skipped and reported; it is not made up later', async () => {
-      const h = new Harness('2026-01-10T21:00:00Z');
-      h.paused = true;
-      await h.start([schedule()]);
-      await h.advance(HOUR + MINUTE);
-      assert.deepEqual(h.runs, []);
-      assert.deepEqual(
-        h.skips.map((s) => [s.occurrenceKey, s.reason]),
-        [['2026-01-10T23:00:00[Europe/Berlin]', 'maintenance is on']],
-      );
-      assert.equal(h.scheduler.state('nightly-off').last_result, 'skipped');
-      assert.ok(h.log.warnings.some((w) => /not run: maintenance is on/.test(w)));
+    it(
+      'while paused, an occurrence is not run but recorded as skipped and reported; it is not made up ' + 'later',
+      async () => {
+        const h = new Harness('2026-01-10T21:00:00Z');
+        h.paused = true;
+        await h.start([schedule()]);
+        await h.advance(HOUR + MINUTE);
+        assert.deepEqual(h.runs, []);
+        assert.deepEqual(
+          h.skips.map((s) => [s.occurrenceKey, s.reason]),
+          [['2026-01-10T23:00:00[Europe/Berlin]', 'maintenance is on']],
+        );
+        assert.equal(h.scheduler.state('nightly-off').last_result, 'skipped');
+        assert.ok(h.log.warnings.some((w) => /not run: maintenance is on/.test(w)));
 
-      h.paused = false;
-      await h.scheduler.stop();
-      const restarted = new Harness('2026-01-10T22:05:00Z', h.store);
-      await restarted.start([schedule()]);
-      assert.deepEqual(restarted.runs, []);
-      await restarted.advance(DAY);
-      assert.deepEqual(restarted.runTimes(), ['2026-01-11T22:00:00Z']);
-    });
+        h.paused = false;
+        await h.scheduler.stop();
+        const restarted = new Harness('2026-01-10T22:05:00Z', h.store);
+        await restarted.start([schedule()]);
+        assert.deepEqual(restarted.runs, []);
+        await restarted.advance(DAY);
+        assert.deepEqual(restarted.runTimes(), ['2026-01-11T22:00:00Z']);
+      },
+    );
 
     it('a catch-up at start during maintenance is skipped too', async () => {
       const h = new Harness('2026-01-10T22:05:00Z', await armedAt('2026-01-10T21:00:00Z', [schedule()]));

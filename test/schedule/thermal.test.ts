@@ -39,14 +39,17 @@ describe('thermal policy', () => {
     assert.match(events[0]!.reason, /86 °C above max_celsius 85 °C/);
   });
 
-  it('pauses while the bridge has lost the broker, and acts at the first hot reading after the reconnection', async () => {
-    thermal.brokerConnection(false);
-    await thermal.temperature(3, 95);
-    assert.deepEqual(acted, []);
-    thermal.brokerConnection(true);
-    await thermal.temperature(3, 95);
-    assert.deepEqual(acted, [{ node: 3, action: 'shutdown' }]);
-  });
+  it(
+    'pauses while the bridge has lost the broker, and acts at the first hot reading after the ' + 'reconnection',
+    async () => {
+      thermal.brokerConnection(false);
+      await thermal.temperature(3, 95);
+      assert.deepEqual(acted, []);
+      thermal.brokerConnection(true);
+      await thermal.temperature(3, 95);
+      assert.deepEqual(acted, [{ node: 3, action: 'shutdown' }]);
+    },
+  );
 
   it('does not act again until the node has been below clear_celsius', async () => {
     await thermal.temperature(3, 90);

@@ -108,7 +108,8 @@ export class Recorder {
           .join('\n');
         reject(
           new Error(
-            `timed out after ${timeoutMs} ms waiting for ${typeof topic === 'string' ? topic : 'a matching topic'}; last messages:\n${seen}`,
+            `timed out after ${timeoutMs} ms waiting for ` +
+              `${typeof topic === 'string' ? topic : 'a matching topic'}; last messages:\n${seen}`,
           ),
         );
       }, timeoutMs);

@@ -117,7 +117,8 @@ export class GpioDriver implements BoardDriver {
     if (after !== on) {
       throw new TpmError(
         'VERIFY',
-        `node ${node} did not switch ${on ? 'on' : 'off'}: GPIO ${line.bcm} reads back ${on ? 'off' : 'on'} after the write`,
+        `node ${node} did not switch ${on ? 'on' : 'off'}: GPIO ${line.bcm} reads back ${on ? 'off' : 'on'} ` +
+          `after the write`,
       );
     }
     return after;

@@ -30,7 +30,8 @@ export async function listGpioChips(root = DEFAULT_SYSFS_GPIO_ROOT): Promise<Gpi
   } catch (error) {
     throw new TpmError(
       'UNSUPPORTED',
-      `sysfs GPIO is not available (${root}: ${errorMessage(error)}); the gpio board needs a kernel with /sys/class/gpio`,
+      `sysfs GPIO is not available (${root}: ${errorMessage(error)}); the gpio board needs a kernel with ` +
+        `/sys/class/gpio`,
       { cause: error },
     );
   }

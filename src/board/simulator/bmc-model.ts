@@ -239,7 +239,10 @@ export class BmcModel {
   private banMessage(peer: string): string | null {
     const until = this.bannedUntil(peer);
     if (until === null) return null;
-    return `Exceeded allowed authentication attempts. Access blocked for ${Math.ceil((until - this.clock.now()) / 1000)}s`;
+    return (
+      `Exceeded allowed authentication attempts. Access blocked for ` +
+      `${Math.ceil((until - this.clock.now()) / 1000)}s`
+    );
   }
 
   private dropExpiredTokens(): void {

@@ -399,7 +399,8 @@ export class Tpi1Driver implements BoardDriver {
     if (readBack !== wanted) {
       throw new TpmError(
         'VERIFY',
-        `setting SEE in 0xF4 of the DS4520 failed: wrote ${hex(wanted)} (was ${hex(config)}), read back ${hex(readBack)}; ` +
+        `setting SEE in 0xF4 of the DS4520 failed: wrote ${hex(wanted)} (was ${hex(config)}), read back ` +
+          `${hex(readBack)}; ` +
           'no power bit was written',
       );
     }

@@ -178,7 +178,8 @@ export class Tpi2Driver implements BoardDriver {
     if (after !== on) {
       throw new TpmError(
         'VERIFY',
-        `node ${node} did not switch ${on ? 'on' : 'off'}: the BMC reports ${after === null ? 'Unknown' : after ? 'on' : 'off'} after the change`,
+        `node ${node} did not switch ${on ? 'on' : 'off'}: the BMC reports ` +
+          `${after === null ? 'Unknown' : after ? 'on' : 'off'} after the change`,
       );
     }
     return after;

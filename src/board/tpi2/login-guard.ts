@@ -106,7 +106,8 @@ export class LoginGuard {
     }
     if (failures >= this.policy.maxAutomatic && !grant && !this.forced) {
       return (
-        `automatic logins paused after ${failures} failed logins in a row (the last: ${this.record.reason ?? 'unknown'}), ` +
+        `automatic logins paused after ${failures} failed logins in a row (the last: ` +
+        `${this.record.reason ?? 'unknown'}), ` +
         'so that the BMC never bans this host: fix board.bmc.password, or press "Retry BMC login" in Home Assistant ' +
         '(bridge/request/bmc/login)'
       );
@@ -114,7 +115,9 @@ export class LoginGuard {
     if (!grant && !this.forced) {
       const wait = this.nextAttemptAt - this.clock.now();
       if (wait > 0)
-        return `the last login failed (${this.record.reason ?? 'unknown'}); next attempt in ${Math.ceil(wait / 1000)} s`;
+        return (
+          `the last login failed (${this.record.reason ?? 'unknown'}); next attempt in ` + `${Math.ceil(wait / 1000)} s`
+        );
     }
     return null;
   }

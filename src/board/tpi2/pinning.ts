@@ -95,7 +95,8 @@ export const FACTORY_IMAGE_FINGERPRINT =
 
 /** How to trust a certificate, for messages. */
 export const TRUST_HINT =
-  'check the certificate with `turingpi-mqtt bmc trust -c <config file>` and put the fingerprint it prints in board.bmc.fingerprint';
+  'check the certificate with `turingpi-mqtt bmc trust -c <config file>` and put the fingerprint it prints in ' +
+  'board.bmc.fingerprint';
 
 /**
  * Whether the TLS peer may be sent a request; null when it may, else the reason. Called after
@@ -109,7 +110,8 @@ export function refusePeer(trust: BmcTrust, socket: TLSSocket, origin: string): 
   if (trust.pins.includes(fingerprint)) return null;
   // A CA-signed certificate (bmc.ca holding its CA): the usual chain, date and host name check.
   if (trust.ca.length > 0 && socket.authorized) return null;
-  const renewed = `If the BMC's certificate was renewed (a firmware update or a new certificate on the BMC), ${TRUST_HINT}`;
+  const renewed =
+    `If the BMC's certificate was renewed (a firmware update or a new certificate on the BMC), ` + `${TRUST_HINT}`;
   if (trust.ca.length > 0) {
     return new TpmError(
       'BMC_TRUST',
@@ -121,7 +123,8 @@ export function refusePeer(trust: BmcTrust, socket: TLSSocket, origin: string): 
     return new TpmError(
       'BMC_TRUST',
       `the BMC at ${origin} presented a certificate other than the pinned one (SHA-256 ${fingerprint}, pinned ` +
-        `${trust.pins.join(' or ')}): nothing was sent to it. ${renewed}; if it was not, someone else answers at that address`,
+        `${trust.pins.join(' or ')}): nothing was sent to it. ${renewed}; if it was not, someone else answers ` +
+        `at that address`,
     );
   }
   if (trust.ca.length === 0 && socket.authorized) return null;

@@ -142,22 +142,25 @@ describe('simulated DS4520 (0x57)', () => {
       rmSync(dir, { recursive: true, force: true });
     });
 
-    it('keeps the current power and the EEPROM across a bridge restart; a power cycle then loads the EEPROM', async () => {
-      const first = createSimulatedTpi1({ clock, stateFile });
-      await first.bus.writeByte(0x57, 0xf2, 0xef); // node 4 off, into EEPROM (SEE = 0)
-      await clock.advance(20);
-      await first.bus.writeByte(0x57, 0xf4, 0x01);
-      await first.bus.writeByte(0x57, 0xf2, 0xeb); // node 2 off too, shadow SRAM only
+    it(
+      'keeps the current power and the EEPROM across a bridge restart; a power cycle then loads the ' + 'EEPROM',
+      async () => {
+        const first = createSimulatedTpi1({ clock, stateFile });
+        await first.bus.writeByte(0x57, 0xf2, 0xef); // node 4 off, into EEPROM (SEE = 0)
+        await clock.advance(20);
+        await first.bus.writeByte(0x57, 0xf4, 0x01);
+        await first.bus.writeByte(0x57, 0xf2, 0xeb); // node 2 off too, shadow SRAM only
 
-      const second = createSimulatedTpi1({ clock, stateFile });
-      assert.equal(await second.bus.readByte(0x57, 0xf2), 0xeb, 'the board stayed powered');
-      assert.equal(await second.bus.readByte(0x57, 0xf4), 0x01);
-      assert.equal(second.ds4520.eepromWrites, 1);
-      second.ds4520.powerCycleBoard();
+        const second = createSimulatedTpi1({ clock, stateFile });
+        assert.equal(await second.bus.readByte(0x57, 0xf2), 0xeb, 'the board stayed powered');
+        assert.equal(await second.bus.readByte(0x57, 0xf4), 0x01);
+        assert.equal(second.ds4520.eepromWrites, 1);
+        second.ds4520.powerCycleBoard();
 
-      const third = createSimulatedTpi1({ clock, stateFile });
-      assert.equal(await third.bus.readByte(0x57, 0xf2), 0xef, 'the EEPROM value after the power cycle');
-    });
+        const third = createSimulatedTpi1({ clock, stateFile });
+        assert.equal(await third.bus.readByte(0x57, 0xf2), 0xef, 'the EEPROM value after the power cycle');
+      },
+    );
 
     it('refuses a damaged state file with its path in the message', () => {
       writeFileSync(path.join(dir, 'bad.json'), '{"format": "something else"}');

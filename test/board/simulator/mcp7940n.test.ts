@@ -62,18 +62,21 @@ describe('simulated MCP7940N (0x6F)', () => {
     assert.equal(await bus.readByte(0x6f, 0x05), 0x02);
   });
 
-  it('sets PWRFAIL on a power failure with VBATEN; only writing 0 clears it, and that clears the time stamps', async () => {
-    const { bus, rtc } = createSimulatedTpi1({ clock, startTime: Date.parse('2026-05-06T07:08:09Z') });
-    rtc.mainPowerFailure();
-    const flags = await bus.readByte(0x6f, 0x03);
-    assert.equal(flags & 0x10, 0x10);
-    assert.equal(bcdBlock([...(await bus.readI2cBlock(0x6f, 0x18, 4, Buffer.alloc(4))).buffer]), '08 07 06 05');
-    await bus.writeByte(0x6f, 0x03, flags); // writing 1 keeps it
-    assert.equal((await bus.readByte(0x6f, 0x03)) & 0x10, 0x10);
-    await bus.writeByte(0x6f, 0x03, flags & ~0x10);
-    assert.equal((await bus.readByte(0x6f, 0x03)) & 0x10, 0);
-    assert.equal(bcdBlock([...(await bus.readI2cBlock(0x6f, 0x18, 4, Buffer.alloc(4))).buffer]), '00 00 00 00');
-  });
+  it(
+    'sets PWRFAIL on a power failure with VBATEN; only writing 0 clears it, and that clears the time ' + 'stamps',
+    async () => {
+      const { bus, rtc } = createSimulatedTpi1({ clock, startTime: Date.parse('2026-05-06T07:08:09Z') });
+      rtc.mainPowerFailure();
+      const flags = await bus.readByte(0x6f, 0x03);
+      assert.equal(flags & 0x10, 0x10);
+      assert.equal(bcdBlock([...(await bus.readI2cBlock(0x6f, 0x18, 4, Buffer.alloc(4))).buffer]), '08 07 06 05');
+      await bus.writeByte(0x6f, 0x03, flags); // writing 1 keeps it
+      assert.equal((await bus.readByte(0x6f, 0x03)) & 0x10, 0x10);
+      await bus.writeByte(0x6f, 0x03, flags & ~0x10);
+      assert.equal((await bus.readByte(0x6f, 0x03)) & 0x10, 0);
+      assert.equal(bcdBlock([...(await bus.readI2cBlock(0x6f, 0x18, 4, Buffer.alloc(4))).buffer]), '00 00 00 00');
+    },
+  );
 
   it('loses everything on a power failure without VBATEN', async () => {
     const { bus, rtc } = createSimulatedTpi1({ clock, rtc: { batteryBackup: false } });

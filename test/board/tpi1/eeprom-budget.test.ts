@@ -47,23 +47,26 @@ describe('EEPROM write budget', () => {
     await new EepromWriteBudget(fileBudgetStore(dir), 2, clock).reserve();
   });
 
-  it('resets a damaged counter file with a warning, keeping it aside, instead of refusing every write (issue 13)', async () => {
-    writeFileSync(path.join(dir, BUDGET_FILE_NAME), '{"writes": "many"}');
-    const log = captureLogger();
-    const budget = new EepromWriteBudget(fileBudgetStore(dir, log.logger), 2, new FakeClock());
-    await budget.reserve();
-    assert.equal(await budget.used(), 1);
-    assert.ok(
-      log.messages(40).some((m) => m.includes(BUDGET_FILE_NAME) && /not valid.*kept as/.test(m)),
-      log.text(),
-    );
-    assert.ok(
-      readdirSync(dir).some((name) => name.startsWith(`${BUDGET_FILE_NAME}.corrupt-`)),
-      'the damaged file is kept aside',
-    );
-    const saved = JSON.parse(readFileSync(path.join(dir, BUDGET_FILE_NAME), 'utf8')) as { writes: number[] };
-    assert.equal(saved.writes.length, 1);
-  });
+  it(
+    'resets a damaged counter file with a warning, keeping it aside, instead of refusing every write (issue ' + '13)',
+    async () => {
+      writeFileSync(path.join(dir, BUDGET_FILE_NAME), '{"writes": "many"}');
+      const log = captureLogger();
+      const budget = new EepromWriteBudget(fileBudgetStore(dir, log.logger), 2, new FakeClock());
+      await budget.reserve();
+      assert.equal(await budget.used(), 1);
+      assert.ok(
+        log.messages(40).some((m) => m.includes(BUDGET_FILE_NAME) && /not valid.*kept as/.test(m)),
+        log.text(),
+      );
+      assert.ok(
+        readdirSync(dir).some((name) => name.startsWith(`${BUDGET_FILE_NAME}.corrupt-`)),
+        'the damaged file is kept aside',
+      );
+      const saved = JSON.parse(readFileSync(path.join(dir, BUDGET_FILE_NAME), 'utf8')) as { writes: number[] };
+      assert.equal(saved.writes.length, 1);
+    },
+  );
 
   it('fsyncs the new counter before it replaces the old one (issue 13)', async () => {
     const file = path.join(dir, BUDGET_FILE_NAME);

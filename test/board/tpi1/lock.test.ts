@@ -56,8 +56,10 @@ function startHolder(
   options: { wrap?: string[]; uid?: number; module?: string } = {},
 ): { child: ChildProcess; outcome: Promise<string> } {
   const script =
-    `import(${JSON.stringify(options.module ?? LOCK_MODULE)}).then((m) => m.acquireBusLock(${JSON.stringify(lockPath)}, { bus: 1 }))` +
-    `.then(() => { console.log('held'); setInterval(() => {}, 1000); }, (e) => { console.log('refused: ' + e.message); })`;
+    `import(${JSON.stringify(options.module ?? LOCK_MODULE)}).then((m) => ` +
+    `m.acquireBusLock(${JSON.stringify(lockPath)}, { bus: 1 }))` +
+    `.then(() => { console.log('held'); setInterval(() => {}, 1000); }, (e) => { console.log('refused: ' + ` +
+    `e.message); })`;
   const argv = [...(options.wrap ?? []), process.execPath, '--input-type=module', '-e', script];
   const child = spawn(argv[0] as string, argv.slice(1), {
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -157,25 +159,28 @@ describe('I2C bus lock', function () {
     )();
   });
 
-  it('across PID namespaces: a holder in another one is refused while it lives, and its SIGKILL frees the bus', async function () {
-    if (!canUnsharePid) this.skip();
-    // A bridge in a container is pid 1 (or 7) of its own namespace: a pid in a file means nothing here.
-    const wrap = ['unshare', '-Urpf', '--kill-child'];
-    const inside = startHolder(lockPath, { wrap });
-    children.push(inside.child);
-    assert.equal(await inside.outcome, 'held');
-    await assert.rejects(
-      acquireBusLock(lockPath),
-      (error: unknown) => error instanceof TpmError && error.code === 'BUS_LOCKED',
-    );
-    // And the other way round: held here, refused in there.
-    await killed(inside.child);
-    // The namespace's processes (the holder's flock among them) end with its pid 1, as the kernel
-    // tears it down: a start a moment later finds the bus free.
-    const release = await acquireSoon(lockPath);
-    assert.match(await holder({ wrap }), /^refused: another turingpi-mqtt/);
-    await release();
-  });
+  it(
+    'across PID namespaces: a holder in another one is refused while it lives, and its SIGKILL frees the ' + 'bus',
+    async function () {
+      if (!canUnsharePid) this.skip();
+      // A bridge in a container is pid 1 (or 7) of its own namespace: a pid in a file means nothing here.
+      const wrap = ['unshare', '-Urpf', '--kill-child'];
+      const inside = startHolder(lockPath, { wrap });
+      children.push(inside.child);
+      assert.equal(await inside.outcome, 'held');
+      await assert.rejects(
+        acquireBusLock(lockPath),
+        (error: unknown) => error instanceof TpmError && error.code === 'BUS_LOCKED',
+      );
+      // And the other way round: held here, refused in there.
+      await killed(inside.child);
+      // The namespace's processes (the holder's flock among them) end with its pid 1, as the kernel
+      // tears it down: a start a moment later finds the bus free.
+      const release = await acquireSoon(lockPath);
+      assert.match(await holder({ wrap }), /^refused: another turingpi-mqtt/);
+      await release();
+    },
+  );
 
   it('refuses a lock directory that others may use (world-writable, like /run/lock itself)', async () => {
     chmodSync(dir, 0o1777);

@@ -28,23 +28,27 @@ describe('Tpi1Driver: node power through the DS4520', () => {
 
   for (const bit0 of [1, 0]) {
     for (const node of [1, 2, 3, 4, 5, 6, 7]) {
-      it(`switches node ${node} off and on with mask 0x${MASKS[node]?.toString(16)} (bit 0 ${bit0 ? 'set' : 'clear'})`, async () => {
-        const start = 0xfe | bit0;
-        await setControlDirectly(sim, clock, start);
-        const driver = driverFor(sim, clock);
-        await driver.open();
-        const records = recordTransactions(sim);
-        const mask = MASKS[node] as number;
+      it(
+        `switches node ${node} off and on with mask 0x${MASKS[node]?.toString(16)} (bit 0 ` +
+          `${bit0 ? 'set' : 'clear'})`,
+        async () => {
+          const start = 0xfe | bit0;
+          await setControlDirectly(sim, clock, start);
+          const driver = driverFor(sim, clock);
+          await driver.open();
+          const records = recordTransactions(sim);
+          const mask = MASKS[node] as number;
 
-        assert.equal(await driver.setPower(node, false), false);
-        assert.equal(sim.ds4520.control, start & ~mask);
-        assert.equal(await driver.setPower(node, true), true);
-        assert.equal(sim.ds4520.control, start);
+          assert.equal(await driver.setPower(node, false), false);
+          assert.equal(sim.ds4520.control, start & ~mask);
+          assert.equal(await driver.setPower(node, true), true);
+          assert.equal(sim.ds4520.control, start);
 
-        // Every value written differs from the one before in exactly this node's bit.
-        assert.deepEqual(controlWrites(records), [start & ~mask, start]);
-        await driver.close();
-      });
+          // Every value written differs from the one before in exactly this node's bit.
+          assert.deepEqual(controlWrites(records), [start & ~mask, start]);
+          await driver.close();
+        },
+      );
     }
   }
 
@@ -70,17 +74,20 @@ describe('Tpi1Driver: node power through the DS4520', () => {
     assert.deepEqual(controlWrites(records), [0xef]);
   });
 
-  it('reads power and presence: present where powered with the status bit set, empty where powered without it', async () => {
-    sim = createSimulatedTpi1({ clock, modulesPresent: [1, 2, 4, 7] });
-    const driver = driverFor(sim, clock);
-    await driver.open();
-    await driver.setPower(2, false);
-    await driver.setPower(5, false);
-    const reading = await driver.readPower();
-    assert.deepEqual(reading.power, [true, false, true, true, false, true, true]);
-    // Node 2 and 5 are off: nothing to tell. Node 3 and 6 are on but draw no level: empty slots.
-    assert.deepEqual(reading.present, [true, null, false, true, null, false, true]);
-  });
+  it(
+    'reads power and presence: present where powered with the status bit set, empty where powered without ' + 'it',
+    async () => {
+      sim = createSimulatedTpi1({ clock, modulesPresent: [1, 2, 4, 7] });
+      const driver = driverFor(sim, clock);
+      await driver.open();
+      await driver.setPower(2, false);
+      await driver.setPower(5, false);
+      const reading = await driver.readPower();
+      assert.deepEqual(reading.power, [true, false, true, true, false, true, true]);
+      // Node 2 and 5 are off: nothing to tell. Node 3 and 6 are on but draw no level: empty slots.
+      assert.deepEqual(reading.present, [true, null, false, true, null, false, true]);
+    },
+  );
 
   it('refuses bad node numbers and switching before open, without touching the bus', async () => {
     const driver = driverFor(sim, clock);
@@ -317,15 +324,18 @@ describe('Tpi1Driver: faults on the bus', () => {
     assert.deepEqual(controlWrites(records), []);
   });
 
-  it('does not use an agreeing pair that differs from the last known value until a second pair confirms it', async () => {
-    const driver = driverFor(sim, clock);
-    await driver.open(); // last known: 0xff
-    // A glitch that returns the same garbage twice (both reads of a pair agree).
-    sim.faults.glitchReads(0x01, { address: 0x57, register: 0xf2 }, 2);
-    assert.equal(await driver.setPower(3, false), false);
-    // Based on garbage, the write would have been 0x01: every node off.
-    assert.equal(sim.ds4520.control, 0xf7);
-  });
+  it(
+    'does not use an agreeing pair that differs from the last known value until a second pair confirms ' + 'it',
+    async () => {
+      const driver = driverFor(sim, clock);
+      await driver.open(); // last known: 0xff
+      // A glitch that returns the same garbage twice (both reads of a pair agree).
+      sim.faults.glitchReads(0x01, { address: 0x57, register: 0xf2 }, 2);
+      assert.equal(await driver.setPower(3, false), false);
+      // Based on garbage, the write would have been 0x01: every node off.
+      assert.equal(sim.ds4520.control, 0xf7);
+    },
+  );
 
   it('accepts a confirmed change made by another tool and keeps it', async () => {
     const driver = driverFor(sim, clock);

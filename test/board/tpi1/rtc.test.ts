@@ -102,43 +102,46 @@ describe('Tpi1Driver: the clock', () => {
     assert.equal((await driver.readRtc()).time.toISOString(), '2024-03-01T00:00:01.000Z');
   });
 
-  it('sets the clock: clears ST, waits for OSCRUN = 0, writes 24-hour registers with VBATEN, then sets ST', async () => {
-    sim = createSimulatedTpi1({
-      clock,
-      startTime: Date.parse('2025-05-05T05:05:05Z'),
-      rtc: { hour12: true, batteryBackup: false, oscillatorStopMs: 5 },
-    });
-    const driver = driverFor(sim, clock);
-    const records = recordTransactions(sim);
-    await settle(clock, driver.writeRtc(new Date(clock.now())));
+  it(
+    'sets the clock: clears ST, waits for OSCRUN = 0, writes 24-hour registers with VBATEN, then sets ' + 'ST',
+    async () => {
+      sim = createSimulatedTpi1({
+        clock,
+        startTime: Date.parse('2025-05-05T05:05:05Z'),
+        rtc: { hour12: true, batteryBackup: false, oscillatorStopMs: 5 },
+      });
+      const driver = driverFor(sim, clock);
+      const records = recordTransactions(sim);
+      await settle(clock, driver.writeRtc(new Date(clock.now())));
 
-    const rtc = records.filter((r) => r.address === 0x6f);
-    const writes = rtc.filter((r) => r.operation === 'write');
-    assert.equal(writes.length, 3);
-    const [stop, block, start] = writes;
-    assert.deepEqual([stop?.register, (stop?.bytes[0] ?? 0) & 0x80], [0x00, 0], 'first ST is cleared');
-    // Between stop and block: RTCWKDAY polled until OSCRUN read 0.
-    const between = rtc.slice(rtc.indexOf(stop!) + 1, rtc.indexOf(block!));
-    const polls = between.filter((r) => r.operation === 'read' && r.register === 0x03);
-    assert.ok(polls.length >= 2, 'OSCRUN was polled while the oscillator stopped');
-    assert.equal((polls.at(-1)?.bytes[0] ?? 0xff) & 0x20, 0, 'the registers were written only after OSCRUN = 0');
-    assert.equal(block?.register, 0x00);
-    assert.equal(block?.bytes.length, 7);
-    assert.equal((block?.bytes[0] ?? 0) & 0x80, 0, 'registers are written with ST clear');
-    assert.equal((block?.bytes[2] ?? 0) & 0x40, 0, '24-hour mode');
-    assert.equal((block?.bytes[3] ?? 0) & 0x08, 0x08, 'VBATEN set');
-    assert.deepEqual([start?.register, (start?.bytes[0] ?? 0) & 0x80], [0x00, 0x80], 'ST set last');
+      const rtc = records.filter((r) => r.address === 0x6f);
+      const writes = rtc.filter((r) => r.operation === 'write');
+      assert.equal(writes.length, 3);
+      const [stop, block, start] = writes;
+      assert.deepEqual([stop?.register, (stop?.bytes[0] ?? 0) & 0x80], [0x00, 0], 'first ST is cleared');
+      // Between stop and block: RTCWKDAY polled until OSCRUN read 0.
+      const between = rtc.slice(rtc.indexOf(stop!) + 1, rtc.indexOf(block!));
+      const polls = between.filter((r) => r.operation === 'read' && r.register === 0x03);
+      assert.ok(polls.length >= 2, 'OSCRUN was polled while the oscillator stopped');
+      assert.equal((polls.at(-1)?.bytes[0] ?? 0xff) & 0x20, 0, 'the registers were written only after OSCRUN = 0');
+      assert.equal(block?.register, 0x00);
+      assert.equal(block?.bytes.length, 7);
+      assert.equal((block?.bytes[0] ?? 0) & 0x80, 0, 'registers are written with ST clear');
+      assert.equal((block?.bytes[2] ?? 0) & 0x40, 0, '24-hour mode');
+      assert.equal((block?.bytes[3] ?? 0) & 0x08, 0x08, 'VBATEN set');
+      assert.deepEqual([start?.register, (start?.bytes[0] ?? 0) & 0x80], [0x00, 0x80], 'ST set last');
 
-    // The next whole second was written and the clock started as that second began.
-    const reading = await driver.readRtc();
-    assert.equal(reading.time.toISOString(), '2026-01-01T12:00:01.000Z');
-    assert.equal(reading.oscillatorRunning, true);
-    assert.equal(reading.batteryBackup, true);
-    for (const step of [300, 500, 1000, 2000]) {
-      await clock.advance(step);
-      assert.equal(rtcDrift((await driver.readRtc()).time.getTime(), clock.now()), 0, `in step ${step} ms later`);
-    }
-  });
+      // The next whole second was written and the clock started as that second began.
+      const reading = await driver.readRtc();
+      assert.equal(reading.time.toISOString(), '2026-01-01T12:00:01.000Z');
+      assert.equal(reading.oscillatorRunning, true);
+      assert.equal(reading.batteryBackup, true);
+      for (const step of [300, 500, 1000, 2000]) {
+        await clock.advance(step);
+        assert.equal(rtcDrift((await driver.readRtc()).time.getTime(), clock.now()), 0, `in step ${step} ms later`);
+      }
+    },
+  );
 
   it('keeps PWRFAIL set when it sets the clock (clearing it would also wipe the time stamps)', async () => {
     sim = createSimulatedTpi1({ clock });

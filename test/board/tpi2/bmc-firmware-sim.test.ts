@@ -37,22 +37,25 @@ describe('BMC simulator: firmware releases 2.0.5 and 2.1.0, boards 2.4 and 2.5',
     bmc = undefined;
   });
 
-  it('2.0.5: about without board facts, node_info and cooling answer 400, usb routes UsbA without bus_type', async () => {
-    await start({ release: '2.0.5', board: '2.4' });
-    const about = await get('opt=get&type=about');
-    assert.equal(about.status, 200);
-    const facts = about.body.response[0].result as Record<string, string>;
-    assert.deepEqual(Object.keys(facts).sort(), ['api', 'build_version', 'buildroot', 'buildtime', 'version']);
-    assert.equal(facts.version, '2.0.5');
-    for (const type of ['node_info', 'cooling', 'usb_node1']) {
-      const answer = await get(`opt=get&type=${type}`);
-      assert.equal(answer.status, 400, type);
-      assert.deepEqual(answer.body, { response: [{ result: `Invalid \`type\` parameter ${type}` }] });
-    }
-    assert.deepEqual((await get('opt=get&type=usb')).body.response[0].result, [
-      { mode: 'Device', node: 'Node 1', route: 'UsbA' },
-    ]);
-  });
+  it(
+    '2.0.5: about without board facts, node_info and cooling answer 400, usb routes UsbA without ' + 'bus_type',
+    async () => {
+      await start({ release: '2.0.5', board: '2.4' });
+      const about = await get('opt=get&type=about');
+      assert.equal(about.status, 200);
+      const facts = about.body.response[0].result as Record<string, string>;
+      assert.deepEqual(Object.keys(facts).sort(), ['api', 'build_version', 'buildroot', 'buildtime', 'version']);
+      assert.equal(facts.version, '2.0.5');
+      for (const type of ['node_info', 'cooling', 'usb_node1']) {
+        const answer = await get(`opt=get&type=${type}`);
+        assert.equal(answer.status, 400, type);
+        assert.deepEqual(answer.body, { response: [{ result: `Invalid \`type\` parameter ${type}` }] });
+      }
+      assert.deepEqual((await get('opt=get&type=usb')).body.response[0].result, [
+        { mode: 'Device', node: 'Node 1', route: 'UsbA' },
+      ]);
+    },
+  );
 
   it('2.1.0: about with bmcd 2.3.4 in version, the OS release in build_version, and the board', async () => {
     await start({ release: '2.1.0', board: '2.5' });
@@ -110,37 +113,44 @@ describe('BMC simulator: firmware releases 2.0.5 and 2.1.0, boards 2.4 and 2.5',
     assert.equal(stale.status, 401, 'the restarted bmcd does not know the token');
   });
 
-  it('node_info: power_on_time of the stored power in BMC seconds, wrapping as u64 when the clock steps back', async () => {
-    await start({ release: '2.1.0', board: '2.5' });
-    await clock.advance(42_000);
-    const read = async (): Promise<string> => {
-      const response = await transport!.fetch(`${bmc!.url}/api/bmc?opt=get&type=node_info`, {
-        headers: { authorization: BASIC },
-      });
-      return response.text();
-    };
-    assert.match(await read(), /^\{"response":\[\{"result":\[\{"name":null,"module_name":null,"power_on_time":42,/);
-    bmc!.state.clockOffsetMs = -10_000_000;
-    // 42 - 10000 seconds as an unsigned 64-bit number, written exactly.
-    assert.ok((await read()).includes(`"power_on_time":${(2n ** 64n - 9958n).toString()},`));
-  });
+  it(
+    'node_info: power_on_time of the stored power in BMC seconds, wrapping as u64 when the clock steps ' + 'back',
+    async () => {
+      await start({ release: '2.1.0', board: '2.5' });
+      await clock.advance(42_000);
+      const read = async (): Promise<string> => {
+        const response = await transport!.fetch(`${bmc!.url}/api/bmc?opt=get&type=node_info`, {
+          headers: { authorization: BASIC },
+        });
+        return response.text();
+      };
+      assert.match(await read(), /^\{"response":\[\{"result":\[\{"name":null,"module_name":null,"power_on_time":42,/);
+      bmc!.state.clockOffsetMs = -10_000_000;
+      // 42 - 10000 seconds as an unsigned 64-bit number, written exactly.
+      assert.ok((await read()).includes(`"power_on_time":${(2n ** 64n - 9958n).toString()},`));
+    },
+  );
 
   for (const release of ['2.0.5', '2.1.0'] as const) {
-    it(`${release}: every get bmcd ${release === '2.0.5' ? '2.0.5' : '2.3.4'} has answers 200, every other type 400`, async () => {
-      await start({ release, board: '2.4' });
-      const common = ['power', 'about', 'usb', 'nodeinfo', 'other', 'info', 'sdcard'];
-      const only23 = ['node_info', 'cooling', 'usb_node1'];
-      for (const type of [...common, ...(release === '2.1.0' ? only23 : [])]) {
-        assert.equal((await get(`opt=get&type=${type}`)).status, 200, type);
-      }
-      for (const type of [...(release === '2.0.5' ? only23 : []), 'fan', 'temperature', 'bmc']) {
-        const answer = await get(`opt=get&type=${type}`);
-        assert.deepEqual(
-          [answer.status, answer.body.response[0].result],
-          [400, `Invalid \`type\` parameter ${type}`],
-          type,
-        );
-      }
-    });
+    it(
+      `${release}: every get bmcd ${release === '2.0.5' ? '2.0.5' : '2.3.4'} has answers 200, every other ` +
+        `type 400`,
+      async () => {
+        await start({ release, board: '2.4' });
+        const common = ['power', 'about', 'usb', 'nodeinfo', 'other', 'info', 'sdcard'];
+        const only23 = ['node_info', 'cooling', 'usb_node1'];
+        for (const type of [...common, ...(release === '2.1.0' ? only23 : [])]) {
+          assert.equal((await get(`opt=get&type=${type}`)).status, 200, type);
+        }
+        for (const type of [...(release === '2.0.5' ? only23 : []), 'fan', 'temperature', 'bmc']) {
+          const answer = await get(`opt=get&type=${type}`);
+          assert.deepEqual(
+            [answer.status, answer.body.response[0].result],
+            [400, `Invalid \`type\` parameter ${type}`],
+            type,
+          );
+        }
+      },
+    );
   }
 });

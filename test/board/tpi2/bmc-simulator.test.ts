@@ -80,31 +80,38 @@ describe('BMC simulator (docs/hardware.md "Turing Pi 2 / 2.5: the BMC API")', ()
     assert.equal(bmc.stats.bans, 1);
   });
 
-  it('refuses a banned address even with the right password, without counting that, for 60 s x 2^min(n-5, 10)', async () => {
-    for (let i = 0; i < 5; i++) await login('nope');
-    const banned = await login('turing');
-    assert.equal(banned.status, 403);
-    assert.match(banned.text, /Exceeded allowed authentication attempts/);
-    assert.equal(penalty(), 5, 'a refusal during a ban is not a failure');
-    // API calls of a banned address: 401 with the same words, whatever the credentials.
-    const basic = await get('opt=get&type=power', `Basic ${Buffer.from('root:turing').toString('base64')}`);
-    assert.equal(basic.status, 401);
-    assert.match(basic.text, /Exceeded allowed authentication attempts/);
-    await clock.advance(59_000);
-    assert.equal((await login('turing')).status, 403, 'the 5th failure bans for 1 min');
-    await clock.advance(1_500);
-    // The 6th failure bans for 2 min, the 7th for 4, ... from the moment of the failure.
-    const expected = [2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 1024];
-    for (const minutes of expected) {
-      assert.equal((await login('nope')).status, 403);
-      await clock.advance(minutes * 60_000 - 1_000);
-      assert.match((await login('turing')).text, /Exceeded allowed/, `still banned within ${minutes} min`);
+  it(
+    'refuses a banned address even with the right password, without counting that, for 60 s x 2^min(n-5, ' + '10)',
+    async () => {
+      for (let i = 0; i < 5; i++) await login('nope');
+      const banned = await login('turing');
+      assert.equal(banned.status, 403);
+      assert.match(banned.text, /Exceeded allowed authentication attempts/);
+      assert.equal(penalty(), 5, 'a refusal during a ban is not a failure');
+      // API calls of a banned address: 401 with the same words, whatever the credentials.
+      const basic = await get('opt=get&type=power', `Basic ${Buffer.from('root:turing').toString('base64')}`);
+      assert.equal(basic.status, 401);
+      assert.match(basic.text, /Exceeded allowed authentication attempts/);
+      await clock.advance(59_000);
+      assert.equal((await login('turing')).status, 403, 'the 5th failure bans for 1 min');
       await clock.advance(1_500);
-    }
-    assert.equal(penalty(), 5 + expected.length);
-    assert.equal((await login('turing')).status, 200, 'the ban is over: the right password works and clears the count');
-    assert.equal(penalty(), 0);
-  });
+      // The 6th failure bans for 2 min, the 7th for 4, ... from the moment of the failure.
+      const expected = [2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 1024];
+      for (const minutes of expected) {
+        assert.equal((await login('nope')).status, 403);
+        await clock.advance(minutes * 60_000 - 1_000);
+        assert.match((await login('turing')).text, /Exceeded allowed/, `still banned within ${minutes} min`);
+        await clock.advance(1_500);
+      }
+      assert.equal(penalty(), 5 + expected.length);
+      assert.equal(
+        (await login('turing')).status,
+        200,
+        'the ban is over: the right password works and clears the count',
+      );
+      assert.equal(penalty(), 0);
+    },
+  );
 
   it('clears the count on a success: a login, or a request with a good token', async () => {
     for (let i = 0; i < 4; i++) await login('nope');
@@ -149,15 +156,18 @@ describe('BMC simulator (docs/hardware.md "Turing Pi 2 / 2.5: the BMC API")', ()
     assert.deepEqual(bmc.state.stored, [true, false, false, false]);
   });
 
-  it('resets with a zero-based index, bypassing the stored state: an off node comes on while power says "0"', async () => {
-    const basic = `Basic ${Buffer.from('root:turing').toString('base64')}`;
-    assert.equal((await get('opt=set&type=reset&node=1', basic)).status, 200);
-    await clock.advance(1_000);
-    assert.equal(bmc.state.physical[1], true);
-    const power = JSON.parse((await get('opt=get&type=power', basic)).text) as {
-      response: [{ result: [Record<string, string>] }];
-    };
-    assert.equal(power.response[0].result[0].node2, '0');
-    assert.equal((await get('opt=set&type=reset&node=4', basic)).status, 400);
-  });
+  it(
+    'resets with a zero-based index, bypassing the stored state: an off node comes on while power says ' + '"0"',
+    async () => {
+      const basic = `Basic ${Buffer.from('root:turing').toString('base64')}`;
+      assert.equal((await get('opt=set&type=reset&node=1', basic)).status, 200);
+      await clock.advance(1_000);
+      assert.equal(bmc.state.physical[1], true);
+      const power = JSON.parse((await get('opt=get&type=power', basic)).text) as {
+        response: [{ result: [Record<string, string>] }];
+      };
+      assert.equal(power.response[0].result[0].node2, '0');
+      assert.equal((await get('opt=set&type=reset&node=4', basic)).status, 400);
+    },
+  );
 });

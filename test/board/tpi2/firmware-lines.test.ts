@@ -57,23 +57,27 @@ describe('Tpi2Driver: firmware 2.0.5 and 2.1.0, boards 2.4 and 2.5', () => {
     assert.equal(bmc.firmware.callsOf('cooling'), 0, 'cooling is not asked of bmcd 2.0.5');
   });
 
-  it('firmware 2.1.0 on a 2.5 board: bmcd 2.3.4, firmware line 2.1, revision, fan, node_info; no USB switch on the hub', async () => {
-    const driver = await open({ release: '2.1.0', board: '2.5' });
-    const { firmware, bmcd, revision, reportsPowerOnTime, hasFans, usbModes } = driver.info;
-    assert.deepEqual(
-      { firmware, bmcd, revision, reportsPowerOnTime, hasFans, usbModes },
-      {
-        firmware: '2.1',
-        bmcd: '2.3.4',
-        revision: '2.5.1',
-        reportsPowerOnTime: true,
-        hasFans: true,
-        usbModes: [],
-      },
-    );
-    await assert.rejects(driver.setUsb(2, 'device'), (error: TpmError) => error.code === 'UNSUPPORTED');
-    assert.equal(bmc.firmware.callsOf('usb') <= 1, true, 'only the get at open');
-  });
+  it(
+    'firmware 2.1.0 on a 2.5 board: bmcd 2.3.4, firmware line 2.1, revision, fan, node_info; no USB switch on ' +
+      'the hub',
+    async () => {
+      const driver = await open({ release: '2.1.0', board: '2.5' });
+      const { firmware, bmcd, revision, reportsPowerOnTime, hasFans, usbModes } = driver.info;
+      assert.deepEqual(
+        { firmware, bmcd, revision, reportsPowerOnTime, hasFans, usbModes },
+        {
+          firmware: '2.1',
+          bmcd: '2.3.4',
+          revision: '2.5.1',
+          reportsPowerOnTime: true,
+          hasFans: true,
+          usbModes: [],
+        },
+      );
+      await assert.rejects(driver.setUsb(2, 'device'), (error: TpmError) => error.code === 'UNSUPPORTED');
+      assert.equal(bmc.firmware.callsOf('usb') <= 1, true, 'only the get at open');
+    },
+  );
 
   it('firmware 2.1.0 on a 2.4 board: node_info, no fan (cooling answers [])', async () => {
     const driver = await open({ release: '2.1.0', board: '2.4' });
@@ -96,19 +100,22 @@ describe('Tpi2Driver: firmware 2.0.5 and 2.1.0, boards 2.4 and 2.5', () => {
     assert.equal(bmc.firmware.callsOf('node_info'), 1, 'asked once at open');
   });
 
-  it('power_on_time that makes no sense (u64 wrap after a clock step back, decades after an NTP jump) is unknown', async () => {
-    const driver = await open({ release: '2.1.0', board: '2.5' });
-    await clock.advance(90_000);
-    assert.deepEqual((await driver.readNodeTimes()).powerOnSeconds, [90, null, null, 90]);
-    // The BMC's clock steps back an hour: bmcd's unsigned difference wraps to about 1.8e19.
-    bmc.state.clockOffsetMs = -3_600_000;
-    assert.deepEqual((await driver.readNodeTimes()).powerOnSeconds, [null, null, null, null]);
-    // Switched on at a 1970 clock, then NTP set the time: decades.
-    bmc.state.clockOffsetMs = 0;
-    bmc.state.poweredSince[0] = 5_000;
-    assert.deepEqual((await driver.readNodeTimes()).powerOnSeconds, [null, null, null, 90]);
-    assert.deepEqual((await driver.readPower()).power, [true, false, false, true], 'the board still answers');
-  });
+  it(
+    'power_on_time that makes no sense (u64 wrap after a clock step back, decades after an NTP jump) is ' + 'unknown',
+    async () => {
+      const driver = await open({ release: '2.1.0', board: '2.5' });
+      await clock.advance(90_000);
+      assert.deepEqual((await driver.readNodeTimes()).powerOnSeconds, [90, null, null, 90]);
+      // The BMC's clock steps back an hour: bmcd's unsigned difference wraps to about 1.8e19.
+      bmc.state.clockOffsetMs = -3_600_000;
+      assert.deepEqual((await driver.readNodeTimes()).powerOnSeconds, [null, null, null, null]);
+      // Switched on at a 1970 clock, then NTP set the time: decades.
+      bmc.state.clockOffsetMs = 0;
+      bmc.state.poweredSince[0] = 5_000;
+      assert.deepEqual((await driver.readNodeTimes()).powerOnSeconds, [null, null, null, 90]);
+      assert.deepEqual((await driver.readPower()).power, [true, false, false, true], 'the board still answers');
+    },
+  );
 
   it('takes the names set on the BMC from node_info, null where unset', async () => {
     bmc = await startBmcSimulator({ clock, password: PASSWORD });
@@ -123,16 +130,19 @@ describe('Tpi2Driver: firmware 2.0.5 and 2.1.0, boards 2.4 and 2.5', () => {
   });
 
   for (const release of ['2.0.5', '2.1.0'] as const) {
-    it(`firmware ${release} on a 2.4 board: routes the USB port to a node as host or device, verified, never flash`, async () => {
-      const driver = await open({ release, board: '2.4' });
-      assert.deepEqual(await driver.readUsb(), { node: 1, mode: 'device', route: 'port' });
-      assert.deepEqual(await driver.setUsb(3, 'host'), { node: 3, mode: 'host', route: 'port' });
-      assert.deepEqual(bmc.firmware.usb, { node: 2, mode: 'Host', route: 'Port' }, 'mode 0, node index 2');
-      assert.deepEqual(await driver.setUsb(2, 'device'), { node: 2, mode: 'device', route: 'port' });
-      await assert.rejects(driver.setUsb(2, 'flash' as 'host'), (error: TpmError) => error.code === 'BAD_COMMAND');
-      await assert.rejects(driver.setUsb(5, 'host'), (error: TpmError) => error.code === 'BAD_COMMAND');
-      assert.deepEqual(bmc.firmware.usb, { node: 1, mode: 'Device', route: 'Port' }, 'nothing sent for bad input');
-      assert.equal(bmc.stats.crashes, 0);
-    });
+    it(
+      `firmware ${release} on a 2.4 board: routes the USB port to a node as host or device, verified, never ` + `flash`,
+      async () => {
+        const driver = await open({ release, board: '2.4' });
+        assert.deepEqual(await driver.readUsb(), { node: 1, mode: 'device', route: 'port' });
+        assert.deepEqual(await driver.setUsb(3, 'host'), { node: 3, mode: 'host', route: 'port' });
+        assert.deepEqual(bmc.firmware.usb, { node: 2, mode: 'Host', route: 'Port' }, 'mode 0, node index 2');
+        assert.deepEqual(await driver.setUsb(2, 'device'), { node: 2, mode: 'device', route: 'port' });
+        await assert.rejects(driver.setUsb(2, 'flash' as 'host'), (error: TpmError) => error.code === 'BAD_COMMAND');
+        await assert.rejects(driver.setUsb(5, 'host'), (error: TpmError) => error.code === 'BAD_COMMAND');
+        assert.deepEqual(bmc.firmware.usb, { node: 1, mode: 'Device', route: 'Port' }, 'nothing sent for bad input');
+        assert.equal(bmc.stats.crashes, 0);
+      },
+    );
   }
 });

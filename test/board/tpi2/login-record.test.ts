@@ -54,27 +54,30 @@ describe('Tpi2Driver: failed logins counted across restarts (state_dir)', () => 
     await bmc.close();
   });
 
-  it('six starts with a wrong password make 3 login attempts in all; the right password then logs in at once', async () => {
-    for (let run = 1; run <= 6; run++) {
-      const { error, driver } = await start(WRONG);
-      assert.equal(error?.code, 'BMC_AUTH', `run ${run}`);
-      assert.equal(bmc.stats.logins, Math.min(run, 3), `run ${run}: logins so far`);
-      assert.equal(driver.login.status()?.login, run >= 3 ? 'paused' : 'failed');
-      await driver.close();
-    }
-    assert.equal(penalty(), 3, 'the BMC counted 3 failures: 2 short of a ban');
-    assert.equal(bmc.stats.bans, 0);
-    const { error: lastError } = await start(WRONG);
-    assert.match(lastError!.message, /automatic logins paused after 3 failed logins in a row .*Retry BMC login/);
+  it(
+    'six starts with a wrong password make 3 login attempts in all; the right password then logs in at ' + 'once',
+    async () => {
+      for (let run = 1; run <= 6; run++) {
+        const { error, driver } = await start(WRONG);
+        assert.equal(error?.code, 'BMC_AUTH', `run ${run}`);
+        assert.equal(bmc.stats.logins, Math.min(run, 3), `run ${run}: logins so far`);
+        assert.equal(driver.login.status()?.login, run >= 3 ? 'paused' : 'failed');
+        await driver.close();
+      }
+      assert.equal(penalty(), 3, 'the BMC counted 3 failures: 2 short of a ban');
+      assert.equal(bmc.stats.bans, 0);
+      const { error: lastError } = await start(WRONG);
+      assert.match(lastError!.message, /automatic logins paused after 3 failed logins in a row .*Retry BMC login/);
 
-    const { error, driver } = await start(RIGHT);
-    assert.equal(error, null);
-    assert.equal(bmc.stats.logins, 4, 'one login, at once');
-    assert.equal(driver.login.status()?.login, 'ok');
-    assert.equal(penalty(), 0);
-    const record = JSON.parse(readFileSync(path.join(stateDir, 'bmc-login.json'), 'utf8')) as { failures: number };
-    assert.equal(record.failures, 0);
-  });
+      const { error, driver } = await start(RIGHT);
+      assert.equal(error, null);
+      assert.equal(bmc.stats.logins, 4, 'one login, at once');
+      assert.equal(driver.login.status()?.login, 'ok');
+      assert.equal(penalty(), 0);
+      const record = JSON.parse(readFileSync(path.join(stateDir, 'bmc-login.json'), 'utf8')) as { failures: number };
+      assert.equal(record.failures, 0);
+    },
+  );
 
   it('keeps only a salted scrypt key of the password, never the password or a plain hash of it', async () => {
     await start(WRONG);
@@ -100,33 +103,36 @@ describe('Tpi2Driver: failed logins counted across restarts (state_dir)', () => 
     assert.notEqual(again.key, record.key);
   });
 
-  it('a person may ask for a 4th attempt, never a 5th unless forced; a changed password gets its own attempt', async () => {
-    for (let run = 0; run < 3; run++) await start(WRONG);
-    const { driver } = await start(WRONG);
-    assert.equal(bmc.stats.logins, 3);
+  it(
+    'a person may ask for a 4th attempt, never a 5th unless forced; a changed password gets its own ' + 'attempt',
+    async () => {
+      for (let run = 0; run < 3; run++) await start(WRONG);
+      const { driver } = await start(WRONG);
+      assert.equal(bmc.stats.logins, 3);
 
-    const retried = await driver.login.retry(false);
-    assert.equal(bmc.stats.logins, 4, 'the retry a person asked for');
-    assert.deepEqual({ login: retried?.login, failures: retried?.failures }, { login: 'paused', failures: 4 });
-    const refused = await driver.login.retry(false);
-    assert.equal(bmc.stats.logins, 4, 'a 5th failure would ban this host: not sent');
-    assert.match(refused?.reason ?? '', /4 failed logins in a row: one more would make the BMC ban this host/);
-    // A new password in the config is an attempt of its own too, but not at 4 either.
-    assert.equal((await start(`${WRONG}2`)).error?.code, 'BMC_AUTH');
-    assert.equal(bmc.stats.logins, 4);
+      const retried = await driver.login.retry(false);
+      assert.equal(bmc.stats.logins, 4, 'the retry a person asked for');
+      assert.deepEqual({ login: retried?.login, failures: retried?.failures }, { login: 'paused', failures: 4 });
+      const refused = await driver.login.retry(false);
+      assert.equal(bmc.stats.logins, 4, 'a 5th failure would ban this host: not sent');
+      assert.match(refused?.reason ?? '', /4 failed logins in a row: one more would make the BMC ban this host/);
+      // A new password in the config is an attempt of its own too, but not at 4 either.
+      assert.equal((await start(`${WRONG}2`)).error?.code, 'BMC_AUTH');
+      assert.equal(bmc.stats.logins, 4);
 
-    // The user restarts bmcd (its count is gone) and makes sure of the password: a forced retry.
-    bmc.restart();
-    const forced = await driver.login.retry(true);
-    assert.equal(bmc.stats.logins, 5);
-    assert.equal(forced?.login, 'paused', 'still the wrong password');
-    assert.equal(penalty(), 1);
-    bmc.state.users.root = WRONG;
-    const fixed = await driver.login.retry(true);
-    assert.equal(fixed?.login, 'ok');
-    assert.equal(penalty(), 0);
-    assert.equal(bmc.stats.bans, 0);
-  });
+      // The user restarts bmcd (its count is gone) and makes sure of the password: a forced retry.
+      bmc.restart();
+      const forced = await driver.login.retry(true);
+      assert.equal(bmc.stats.logins, 5);
+      assert.equal(forced?.login, 'paused', 'still the wrong password');
+      assert.equal(penalty(), 1);
+      bmc.state.users.root = WRONG;
+      const fixed = await driver.login.retry(true);
+      assert.equal(fixed?.login, 'ok');
+      assert.equal(penalty(), 0);
+      assert.equal(bmc.stats.bans, 0);
+    },
+  );
 
   it('a changed password below 4 failures is tried at once, even when logins were paused', async () => {
     for (let run = 0; run < 3; run++) await start(WRONG);
@@ -147,27 +153,30 @@ describe('Tpi2Driver: failed logins counted across restarts (state_dir)', () => 
     assert.equal(record.failures, 0);
   });
 
-  it("an attempt the BMC never judged (no answer) uses up neither a failure nor the new password's attempt", async () => {
-    const store = memoryLoginRecord();
-    await store.save({
-      bmc: 'https://bmc',
-      failures: 3,
-      reason: 'credentials incorrect',
-      last_failure_at: null,
-      ...(await credentialsKey('root', WRONG)),
-    });
-    const guard = new LoginGuard(clock, { bmc: 'https://bmc', username: 'root', password: RIGHT }, store);
-    await guard.ready();
-    assert.equal(guard.refusal(), null, 'a new password gets its attempt');
-    await guard.attempting();
-    assert.equal(guard.failures, 4, 'counted while in flight');
-    await guard.inconclusive();
-    assert.equal(guard.failures, 3);
-    assert.equal(guard.refusal(), null, 'and keeps it');
-    await guard.attempting();
-    await guard.refused('credentials incorrect');
-    assert.match(guard.refusal() ?? '', /4 failed logins in a row/);
-  });
+  it(
+    "an attempt the BMC never judged (no answer) uses up neither a failure nor the new password's " + 'attempt',
+    async () => {
+      const store = memoryLoginRecord();
+      await store.save({
+        bmc: 'https://bmc',
+        failures: 3,
+        reason: 'credentials incorrect',
+        last_failure_at: null,
+        ...(await credentialsKey('root', WRONG)),
+      });
+      const guard = new LoginGuard(clock, { bmc: 'https://bmc', username: 'root', password: RIGHT }, store);
+      await guard.ready();
+      assert.equal(guard.refusal(), null, 'a new password gets its attempt');
+      await guard.attempting();
+      assert.equal(guard.failures, 4, 'counted while in flight');
+      await guard.inconclusive();
+      assert.equal(guard.failures, 3);
+      assert.equal(guard.refusal(), null, 'and keeps it');
+      await guard.attempting();
+      await guard.refused('credentials incorrect');
+      assert.match(guard.refusal() ?? '', /4 failed logins in a row/);
+    },
+  );
 
   it('an unreadable record counts as paused, not as zero failures', async () => {
     writeFileSync(path.join(stateDir, 'bmc-login.json'), '{ not json');

@@ -56,15 +56,18 @@ describe('Tpi2Driver: trusting the BMC certificate', () => {
     await bmc?.close();
   });
 
-  it('serves an expired self-signed certificate like the factory one (CN "Turing-Pi self signed", January 1970)', async () => {
-    await startBmc();
-    const certificate = new X509Certificate(bmc.ca);
-    assert.equal(certificate.subject, 'CN=Turing-Pi self signed');
-    assert.equal(certificate.issuer, certificate.subject);
-    assert.equal(new Date(certificate.validFrom).getUTCFullYear(), 1970);
-    assert.ok(new Date(certificate.validTo) < new Date('1970-02-01T00:00:00Z'));
-    assert.equal(bmc.fingerprint, SIMULATOR_FACTORY_FINGERPRINT);
-  });
+  it(
+    'serves an expired self-signed certificate like the factory one (CN "Turing-Pi self signed", January ' + '1970)',
+    async () => {
+      await startBmc();
+      const certificate = new X509Certificate(bmc.ca);
+      assert.equal(certificate.subject, 'CN=Turing-Pi self signed');
+      assert.equal(certificate.issuer, certificate.subject);
+      assert.equal(new Date(certificate.validFrom).getUTCFullYear(), 1970);
+      assert.ok(new Date(certificate.validTo) < new Date('1970-02-01T00:00:00Z'));
+      assert.equal(bmc.fingerprint, SIMULATOR_FACTORY_FINGERPRINT);
+    },
+  );
 
   it('refuses it without a pin (the dates fail the usual check) and sends nothing', async () => {
     await startBmc();
@@ -72,14 +75,17 @@ describe('Tpi2Driver: trusting the BMC certificate', () => {
     assert.equal(bmc.stats.requests, 0, 'not one request reached the BMC');
   });
 
-  it('trusts it pinned by fingerprint, in the AA:BB:... and the plain hex form, whatever its dates and host name', async () => {
-    await startBmc();
-    await driverFor({ fingerprint: bmc.fingerprint }).open();
-    const plainHex = bmc.fingerprint.replace(/:/g, '').toLowerCase();
-    // By IP the name would not match either: the certificate names no host at all.
-    await driverFor({ fingerprint: plainHex, url: bmc.url.replace('127.0.0.1', 'localhost') }).open();
-    assert.equal(bmc.stats.successfulLogins, 2);
-  });
+  it(
+    'trusts it pinned by fingerprint, in the AA:BB:... and the plain hex form, whatever its dates and host ' + 'name',
+    async () => {
+      await startBmc();
+      await driverFor({ fingerprint: bmc.fingerprint }).open();
+      const plainHex = bmc.fingerprint.replace(/:/g, '').toLowerCase();
+      // By IP the name would not match either: the certificate names no host at all.
+      await driverFor({ fingerprint: plainHex, url: bmc.url.replace('127.0.0.1', 'localhost') }).open();
+      assert.equal(bmc.stats.successfulLogins, 2);
+    },
+  );
 
   it('trusts it through bmc.ca holding the self-signed certificate itself (pinned by its fingerprint)', async () => {
     await startBmc();
