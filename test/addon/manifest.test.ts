@@ -1,109 +1,177 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { repoPath } from '../support/paths.js';
+import { repoPath, repoRoot } from '../support/paths.js';
+import {
+  appConfigProblems,
+  buildConfigProblems,
+  isAddonConfigPath,
+  optionsProblems,
+  repositoryProblems,
+  schemaElementProblems,
+  translationProblems,
+} from './supervisor-rules.js';
 
 /**
- * addon/ against what Home Assistant's Supervisor requires of an add-on, as far as it can be
- * checked without a Supervisor: the required keys, the architectures, the MQTT service, options
- * that fit their schema, translations for every option, the base images per architecture.
+ * addon/ and repository.yaml against what Home Assistant's Supervisor checks (the rules, and
+ * where in its source they come from, are in supervisor-rules.ts), and against the rest of the
+ * repository: the package version, the base image's Node.js, the flags the other units ship.
  */
-const read = (file: string): Record<string, unknown> =>
-  parse(readFileSync(repoPath(file), 'utf8')) as Record<string, unknown>;
+type Dict = Record<string, unknown>;
+const text = (file: string): string => readFileSync(repoPath(file), 'utf8');
+const read = (file: string): Dict => parse(text(file)) as Dict;
 const config = read('addon/config.yaml');
-const options = config['options'] as Record<string, unknown>;
-const schema = config['schema'] as Record<string, unknown>;
+const options = config['options'] as Dict;
+const schema = config['schema'] as Dict;
+const dockerfile = text('addon/Dockerfile');
+const pkg = JSON.parse(text('package.json')) as { name: string; version: string; engines: { node: string } };
 
-/**
- * Whether a value fits one of the Supervisor's schema types
- * (str, bool, int(a,b), url, password, match(...), list(a|b)).
- */
-function fits(type: string, value: unknown): boolean {
-  const optional = type.endsWith('?');
-  const t = optional ? type.slice(0, -1) : type;
-  if (optional && (value === '' || value === undefined)) return true;
-  if (t === 'str' || t === 'password') return typeof value === 'string';
-  if (t === 'bool') return typeof value === 'boolean';
-  if (t === 'url') return typeof value === 'string' && URL.canParse(value);
-  const int = /^int(?:\((-?\d*),(-?\d*)\))?$/.exec(t);
-  if (int)
-    return (
-      Number.isInteger(value) &&
-      (int[1] ? (value as number) >= Number(int[1]) : true) &&
-      (int[2] ? (value as number) <= Number(int[2]) : true)
-    );
-  const list = /^list\((.*)\)$/.exec(t);
-  if (list) return (list[1] ?? '').split('|').includes(String(value));
-  const match = /^match\((.*)\)$/.exec(t);
-  if (match) return typeof value === 'string' && new RegExp(match[1] ?? '').test(value);
-  throw new Error(`unknown schema type ${type}`);
-}
-
-describe('addon/ (Home Assistant add-on manifest)', () => {
-  it('config.yaml has the keys the Supervisor requires, the version of the package, aarch64 and amd64', () => {
-    for (const key of ['name', 'version', 'slug', 'description', 'arch'])
-      assert.ok(config[key], `config.yaml: ${key} missing`);
-    assert.match(String(config['slug']), /^[a-z0-9_]+$/);
-    const pkg = JSON.parse(readFileSync(repoPath('package.json'), 'utf8')) as { version: string };
-    assert.equal(config['version'], pkg.version);
+describe('addon/ (Home Assistant add-on) as the Supervisor reads it', () => {
+  it('config.yaml: only keys the Supervisor knows, each of its type; aarch64 and amd64; needs the MQTT service', () => {
+    assert.deepEqual(appConfigProblems(config), []);
     assert.deepEqual([...(config['arch'] as string[])].sort(), ['aarch64', 'amd64']);
-  });
-
-  it('needs the MQTT service (the Supervisor hands out the broker and its credentials)', () => {
     assert.deepEqual(config['services'], ['mqtt:need']);
+    assert.equal(config['image'], undefined, 'no image: the Supervisor builds the add-on from addon/Dockerfile');
   });
 
-  it('has a schema entry for every option and an option for every schema entry, each default fitting its type', () => {
+  it('the rules find what they should (a misspelt key, an old architecture, a bad type, a bad service)', () => {
+    const bad = { ...config, arch: ['aarch64', 'armv7'], servics: [], startup: 'later', schema: { x: 'string' } };
+    const problems = appConfigProblems(bad).join('\n');
+    for (const expected of [/servics: not an add-on key/, /armv7 is deprecated/, /startup: one of/, /schema\.x/])
+      assert.match(problems, expected);
+    assert.match(appConfigProblems({ ...config, services: ['mqtt:needs'] }).join(), /services/);
+    assert.deepEqual(schemaElementProblems([['str']], 'nested'), [
+      'nested: a list may not directly contain another list',
+    ]);
+  });
+
+  it('the default options, and the options DOCS.md shows, pass the schema as the Supervisor checks them', () => {
+    assert.deepEqual(optionsProblems(schema, options), []);
+    const docsExample = {
+      ...options,
+      bmc_password: 'secret',
+      bmc_fingerprint: 'CA:34:3B:93:00:57:BE:1F',
+      nodes: [
+        { node: 1, name: 'k3s-server', agent: true, protected: true },
+        { node: 2, name: 'k3s-worker-1', agent: true },
+      ],
+      schedules: [{ name: 'night-off', cron: '0 23 * * 1-5', action: 'shutdown', nodes: '1, 2' }],
+    };
+    assert.deepEqual(optionsProblems(schema, docsExample), []);
+    assert.deepEqual(optionsProblems(schema, { ...options, board_type: 'simulator', bmc_password: '' }), []);
+  });
+
+  it('options the Supervisor refuses are refused here too', () => {
+    const cases: [Dict, RegExp][] = [
+      [{ ...options, nodes: [{ node: 5 }] }, /'node': 5 is not a valid int\(1,4\)/],
+      [{ ...options, nodes: [{ name: 'x' }] }, /Missing option 'node' in nodes/],
+      [{ ...options, board_type: 'tpi1' }, /'board_type'/],
+      [{ ...options, bmc_url: 'turingpi.local' }, /'bmc_url'/],
+      [{ ...options, board_id: 'Has Space' }, /'board_id'/],
+      [{ ...options, base_topic: 'a/#' }, /'base_topic'/],
+      [{ ...options, schedules: [{ name: 'n', cron: '* * * * *', action: 'sleep', nodes: 'all' }] }, /'action'/],
+      [{ ...options, nodes: {} }, /Invalid list for option 'nodes'/],
+      [{ ...options, bmc_port: 443 }, /'bmc_port' does not exist/],
+    ];
+    for (const [bad, expected] of cases) assert.match(optionsProblems(schema, bad).join('\n'), expected);
+    const { bmc_url: _url, ...withoutUrl } = options;
+    assert.match(optionsProblems(schema, withoutUrl).join('\n'), /Missing option 'bmc_url' in root/);
+  });
+
+  it('has an option for every schema entry; the BMC password is a password; boards tpi2 and simulator', () => {
     assert.deepEqual(Object.keys(options).sort(), Object.keys(schema).sort());
-    for (const [key, type] of Object.entries(schema)) {
-      if (Array.isArray(type)) {
-        assert.ok(Array.isArray(options[key]), `${key}: a list in the schema, not in the options`);
-        for (const [field, fieldType] of Object.entries(type[0] as Record<string, string>)) {
-          assert.doesNotThrow(() => fits(fieldType, ''), `${key}.${field}: ${fieldType}`);
-        }
-        continue;
-      }
-      assert.ok(
-        fits(String(type), options[key]),
-        `${key}: default ${JSON.stringify(options[key])} does not fit ${String(type)}`,
-      );
-    }
-    assert.equal(schema['bmc_password'], 'password?', 'the BMC password is a password field');
-    assert.deepEqual(String(schema['board_type']), 'list(tpi2|simulator)');
+    assert.equal(schema['bmc_password'], 'password?');
+    assert.equal(schema['board_type'], 'list(tpi2|simulator)');
   });
 
-  it('translations/en.yaml names and describes every option, and nothing else', () => {
-    const translations = read('addon/translations/en.yaml')['configuration'] as Record<
+  it("translations/en.yaml: the Supervisor's format; every option and list field named and described", () => {
+    const translation = read('addon/translations/en.yaml');
+    assert.deepEqual(translationProblems(translation), []);
+    const configuration = translation['configuration'] as Record<
       string,
-      { name?: string; description?: string }
+      { name: string; description?: string; fields?: Dict }
     >;
-    assert.deepEqual(Object.keys(translations).sort(), Object.keys(schema).sort());
-    for (const [key, t] of Object.entries(translations))
-      assert.ok(t.name && t.description, `${key}: name and description`);
+    assert.deepEqual(Object.keys(configuration).sort(), Object.keys(schema).sort());
+    for (const [key, type] of Object.entries(schema)) {
+      const entry = configuration[key];
+      assert.ok(entry?.name && entry.description, `${key}: name and description`);
+      if (!Array.isArray(type) || typeof type[0] !== 'object') continue;
+      const fields = (entry.fields ?? {}) as Record<string, { name?: string; description?: string }>;
+      assert.deepEqual(Object.keys(fields).sort(), Object.keys(type[0] as Dict).sort(), `${key}: fields`);
+      for (const [field, t] of Object.entries(fields)) assert.ok(t.name && t.description, `${key}.${field}`);
+    }
+    assert.equal(configuration['bmc_fingerprint']?.name, 'BMC certificate fingerprint');
+    assert.match(text('addon/DOCS.md'), /BMC certificate fingerprint/, 'DOCS.md names the option the log tells of');
   });
 
-  it('build.yaml gives a Home Assistant base image for each architecture, and the Dockerfile builds on it', () => {
-    const build = read('addon/build.yaml')['build_from'] as Record<string, string>;
-    for (const arch of config['arch'] as string[])
-      assert.match(build[arch] ?? '', new RegExp(`^ghcr\\.io/home-assistant/${arch}-base:`));
-    const dockerfile = readFileSync(repoPath('addon/Dockerfile'), 'utf8');
-    assert.match(dockerfile, /^ARG BUILD_FROM$/m);
-    assert.match(dockerfile, /^FROM \$\{?BUILD_FROM\}?$/m);
-    assert.match(dockerfile, /^CMD \["turingpi-mqtt", "addon"\]$/m);
-  });
-
-  it('repository.yaml names the repository', () => {
+  it('repository.yaml: the repository format; the public URL, if any, only there', () => {
     const repository = read('repository.yaml');
-    assert.ok(repository['name'] && repository['url']);
+    assert.deepEqual(repositoryProblems(repository), []);
+    assert.equal(config['url'], undefined, 'one place for the project URL: repository.yaml');
   });
 
-  it('DOCS.md tells where the fingerprint goes, by the option name', () => {
-    const docs = readFileSync(repoPath('addon/DOCS.md'), 'utf8');
-    assert.match(docs, /BMC certificate fingerprint/);
-    assert.equal(
-      (read('addon/translations/en.yaml')['configuration'] as Record<string, { name: string }>)['bmc_fingerprint']
-        ?.name,
-      'BMC certificate fingerprint',
+  it('addon/config.yaml is the only file in the repository the Supervisor would read as an add-on', () => {
+    const files = execFileSync('git', ['ls-files'], { cwd: repoRoot(), encoding: 'utf8' }).split('\n');
+    assert.ok(files.includes('package.json'), 'git ls-files lists the repository');
+    assert.deepEqual(files.filter(isAddonConfigPath), ['addon/config.yaml']);
+    assert.equal(isAddonConfigPath('docs/config.example.yml'), true, 'the rule itself: config.*');
+  });
+});
+
+describe('addon/ against the rest of the repository', () => {
+  it('the add-on version is the package version (the Supervisor passes BUILD_VERSION; install.sh installs it)', () => {
+    assert.equal(config['version'], pkg.version);
+    const lock = JSON.parse(text('package-lock.json')) as {
+      version: string;
+      packages: Record<string, { version: string }>;
+    };
+    assert.equal(lock.version, pkg.version);
+    assert.equal(lock.packages['']?.version, pkg.version);
+    assert.ok(text('addon/install.sh').includes(`package="\${PACKAGE:-${pkg.name}@$version}"`));
+    const lines = dockerfile.split('\n');
+    const from = lines.findIndex((l) => /^FROM /.test(l));
+    const arg = lines.findIndex((l) => l === 'ARG BUILD_VERSION');
+    assert.ok(from >= 0 && arg > from, 'ARG BUILD_VERSION after FROM (an ARG before FROM is not seen by RUN)');
+    assert.match(dockerfile, /^COPY install\.sh \/tmp\/addon\/$/m);
+    assert.match(dockerfile, /^ && sh \/tmp\/addon\/install\.sh \\$/m);
+  });
+
+  it('build.yaml and the Dockerfile name one base image, an Alpine whose nodejs meets package.json engines', () => {
+    const build = read('addon/build.yaml');
+    assert.deepEqual(buildConfigProblems(build), []);
+    const byArch = build['build_from'] as Record<string, string>;
+    assert.deepEqual(Object.keys(byArch).sort(), [...(config['arch'] as string[])].sort());
+    const fallback = /^ARG BUILD_FROM=(\S+)$/m.exec(dockerfile)?.[1];
+    assert.ok(fallback, 'Dockerfile: ARG BUILD_FROM=<image> (Supervisors from 2026.04 read no build.yaml)');
+    assert.match(dockerfile, /^FROM \$\{BUILD_FROM\}$/m);
+    for (const image of Object.values(byArch)) assert.equal(image, fallback);
+    // Alpine's nodejs (main/nodejs) per release: 3.20 has 20.15, too old for the engines; 3.22.0
+    // shipped 22.16 (Alpine's release notes). Newer tags need checking when the image is changed.
+    const alpine = /^ghcr\.io\/home-assistant\/base:(\d+\.\d+)$/.exec(fallback)?.[1];
+    const nodeOfAlpine: Record<string, string> = { '3.20': '20.15.1', '3.22': '22.16.0' };
+    const node = alpine ? nodeOfAlpine[alpine] : undefined;
+    assert.ok(node, `${fallback}: which nodejs does it have? (add it to this table after checking)`);
+    assert.equal(pkg.engines.node, '>=20.19', 'engines changed: check the base image again');
+    const [major = 0, minor = 0] = node.split('.').map(Number);
+    assert.ok(
+      major > 20 || (major === 20 && minor >= 19),
+      `${fallback} has Node.js ${node}, engines ${pkg.engines.node}`,
     );
+  });
+
+  it("runs node with the same NODE_OPTIONS as the bridge's systemd unit and the Docker image", () => {
+    const unit = /^Environment="?NODE_OPTIONS=([^"\n]*)"?$/m.exec(
+      text('config/systemd/turingpi-mqtt-bridge.service'),
+    )?.[1];
+    const image = /^ENV NODE_OPTIONS=(.*)$/m.exec(text('docker/Dockerfile'))?.[1];
+    const addon = /^ENV NODE_OPTIONS=(.*)$/m.exec(dockerfile)?.[1];
+    assert.ok(unit && image && addon, 'NODE_OPTIONS in all three');
+    assert.equal(image.replace(/^"|"$/g, ''), unit);
+    assert.equal(addon.replace(/^"|"$/g, ''), unit);
+  });
+
+  it('starts the bridge by the add-on command, in this process', () => {
+    assert.match(dockerfile, /^CMD \["turingpi-mqtt", "addon"\]$/m);
   });
 });
