@@ -3,6 +3,7 @@ import type { ResolvedNode } from '../config/nodes.js';
 import { JsonStateFile } from '../state/store.js';
 import { errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
+import { Mutex } from '../util/mutex.js';
 
 export const AGENTS_SEEN_FILE = 'agents.json';
 
@@ -48,7 +49,8 @@ const LIVE_STATES: ReadonlySet<AgentState> = new Set<AgentState>(['online', 'shu
 export class AgentNodes {
   private readonly settings = new Map<number, ResolvedNode['agent']>();
   private readonly seen: Set<number>;
-  private saving: Promise<void> = Promise.resolve();
+  /** Saves run one after the other, in order: the last one holds what is known now. */
+  private readonly saves = new Mutex();
 
   constructor(private readonly deps: AgentNodesDeps) {
     for (const node of deps.nodes) this.settings.set(node.number, node.agent);
@@ -100,17 +102,18 @@ export class AgentNodes {
 
   /** Resolves when what was learnt so far is on disk. */
   flushed(): Promise<void> {
-    return this.saving;
+    return this.saves.idle();
   }
 
   private persist(): void {
     const data: AgentsSeenData = { version: 1, seen: [...this.seen].sort((a, b) => a - b) };
-    // One save after the other, in order: the last one holds what is known now.
-    this.saving = this.saving
-      .then(() => this.deps.save(data))
-      .catch((error: unknown) => {
+    void this.saves.run(async () => {
+      try {
+        await this.deps.save(data);
+      } catch (error) {
         this.deps.logger.warn(`saving the agents seen failed (a restart may not know them): ${errorMessage(error)}`);
-      });
+      }
+    });
   }
 }
 

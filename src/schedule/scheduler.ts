@@ -1,21 +1,20 @@
 import type { Clock, TimerHandle } from '../util/clock.js';
 import { TpmError, errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
+import { Mutex } from '../util/mutex.js';
 import { type Occurrence, latestOccurrence, nextOccurrence } from './cron.js';
 import { alreadyHandled, markArmed, missedOccurrence, remember, scheduleIdentity } from './occurrence-book.js';
-import { type ScheduleEntry, isEnabled, scheduleEntries, schedulePayload } from './schedule-entry.js';
-import type { ScheduleRecord } from './schedule-state.js';
+import { ScheduleBook } from './schedule-book.js';
+import { type ScheduleEntry, isEnabled, schedulePayload } from './schedule-entry.js';
 import type { RunContext, RunOutcome, ScheduleStatePayload, SchedulerOptions } from './scheduler-types.js';
 import { formatInstant } from './time-zone.js';
 
-export type {
-  RunContext,
-  RunOutcome,
-  ScheduleResult,
-  ScheduleStatePayload,
-  SchedulerOptions,
-  SkipReport,
-} from './scheduler-types.js';
+export type { RunContext, RunOutcome } from './scheduler-types.js';
+
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+
+type Entry = ScheduleEntry;
 
 /**
  * Runs the configured schedules (docs/schedules.md): each occurrence once, in the
@@ -26,18 +25,14 @@ export type {
  * look, so a timer that fires early or late, or a clock stepped either way, cannot make it
  * run something twice or at the wrong moment. Timers are capped at `recheckMs` so a step
  * is noticed within that time. Before an occurrence runs, its key is saved in the state
- * file; a saved key is never run again.
+ * file; a saved key is never run again. The schedules' records and their publication are
+ * the book's (schedule-book.ts).
  */
-
-const SECOND = 1000;
-const MINUTE = 60 * SECOND;
-
-type Entry = ScheduleEntry;
-
 export class Scheduler {
   private readonly options: SchedulerOptions;
   private readonly logger: Logger;
   private readonly clock: Clock;
+  private readonly book: ScheduleBook;
   private readonly entries: Map<string, Entry>;
   private readonly lateGraceMs: number;
   private readonly recheckMs: number;
@@ -48,8 +43,8 @@ export class Scheduler {
   private warnedImplausible = false;
   /** Occurrences up to this instant have been looked at. */
   private cursor = 0;
-  /** The wake in progress (wakes never overlap). */
-  private waking: Promise<void> = Promise.resolve();
+  /** Wakes run one after another: a wake that comes while one is going waits for it. */
+  private readonly wakes = new Mutex();
   private readonly runs = new Set<Promise<unknown>>();
 
   constructor(options: SchedulerOptions) {
@@ -58,26 +53,15 @@ export class Scheduler {
     this.clock = options.clock;
     this.lateGraceMs = options.lateGraceMs ?? MINUTE;
     this.recheckMs = options.recheckMs ?? MINUTE;
-    this.entries = scheduleEntries(options.schedules);
+    this.book = new ScheduleBook(options);
+    this.entries = this.book.entries;
   }
 
   /** Loads the state file, publishes every schedule, and arms them once the clock is plausible. */
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
-    const stored = await this.options.store.load();
-    let changed = false;
-    for (const entry of this.entries.values()) {
-      const record = stored.schedules[entry.config.name];
-      if (!record) continue;
-      entry.record = record;
-      if (record.enabled && record.enabled.config_enabled !== entry.config.enabled) {
-        // The config file changed `enabled` since the flag was set over MQTT: the file wins.
-        entry.record.enabled = null;
-        changed = true;
-      }
-    }
-    if (changed || Object.keys(stored.schedules).some((name) => !this.entries.has(name))) await this.persist();
+    await this.book.load();
     await this.wake();
   }
 
@@ -86,17 +70,17 @@ export class Scheduler {
     this.stopped = true;
     this.clock.clearTimeout(this.timer);
     this.timer = undefined;
-    await this.waking;
+    await this.wakes.idle();
   }
 
   /** Resolves when the runs started so far have finished and been recorded (for tests and shutdown). */
   async idle(): Promise<void> {
-    await this.waking;
+    await this.wakes.idle();
     while (this.runs.size > 0) await Promise.allSettled([...this.runs]);
   }
 
   names(): string[] {
-    return [...this.entries.keys()];
+    return this.book.names();
   }
 
   state(name: string): ScheduleStatePayload {
@@ -126,15 +110,7 @@ export class Scheduler {
   }
 
   private entry(name: string): Entry {
-    const entry = this.entries.get(name);
-    if (!entry) {
-      const known = this.names();
-      throw new TpmError(
-        'BAD_COMMAND',
-        `unknown schedule "${name}"${known.length ? ` (known: ${known.join(', ')})` : ''}`,
-      );
-    }
-    return entry;
+    return this.book.get(name);
   }
 
   private payload(entry: Entry): ScheduleStatePayload {
@@ -142,30 +118,11 @@ export class Scheduler {
   }
 
   private publish(entry: Entry): void {
-    if (this.stopped) return;
-    const payload = this.payload(entry);
-    const text = JSON.stringify(payload);
-    if (text === entry.published) return;
-    entry.published = text;
-    try {
-      this.options.onStateChange?.(entry.config.name, payload);
-    } catch (error) {
-      this.logger.error({ schedule: entry.config.name, err: errorMessage(error) }, 'publishing schedule state failed');
-    }
+    if (!this.stopped) this.book.publish(entry, this.armed);
   }
 
-  private async persist(): Promise<void> {
-    const schedules: Record<string, ScheduleRecord> = {};
-    for (const [name, entry] of this.entries) schedules[name] = structuredClone(entry.record);
-    try {
-      await this.options.store.save({ version: 1, schedules });
-    } catch (error) {
-      // Keep going: the records in memory still prevent repeats until the next restart.
-      this.logger.error(
-        { err: errorMessage(error) },
-        'cannot save schedule state; a restart may not know the latest runs',
-      );
-    }
+  private persist(): Promise<void> {
+    return this.book.save();
   }
 
   private refreshNext(entry: Entry, now: number): void {
@@ -186,15 +143,16 @@ export class Scheduler {
     );
   }
 
-  /** Serialised: a wake that comes while one is going waits for it. */
+  /** One wake on the queue of wakes; a failed wake is logged and tried again later, never thrown. */
   private wake(): Promise<void> {
-    this.waking = this.waking
-      .then(() => this.wakeOnce())
-      .catch((error: unknown) => {
+    return this.wakes.run(async () => {
+      try {
+        await this.wakeOnce();
+      } catch (error) {
         this.logger.error({ err: errorMessage(error) }, 'scheduler wake failed; retrying later');
         this.arm(this.recheckMs);
-      });
-    return this.waking;
+      }
+    });
   }
 
   private async wakeOnce(): Promise<void> {

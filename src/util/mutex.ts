@@ -2,7 +2,8 @@
  * Runs async tasks one after another, in the order they were asked for; a task that fails
  * does not stop the ones after it (its caller gets the error). The one lock of the project:
  * the power service's board-wide write lock, each driver's queue of bus or API operations,
- * and the chain of a state file's writes are all one of these.
+ * the chain of a state file's writes, the scheduler's wakes and the saves of the agents seen
+ * are all one of these.
  */
 export class Mutex {
   private tail: Promise<unknown> = Promise.resolve();
@@ -11,5 +12,10 @@ export class Mutex {
     const result = this.tail.then(task, task);
     this.tail = result.catch(() => undefined);
     return result;
+  }
+
+  /** Resolves when every task asked for so far has finished, however it ended. */
+  idle(): Promise<void> {
+    return this.tail.then(() => undefined);
   }
 }

@@ -4,13 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ScheduleConfig } from '../../src/config/schema.js';
 import { type SchedulesState, emptySchedulesState, schedulesStateFile } from '../../src/schedule/schedule-state.js';
-import {
-  type RunContext,
-  type RunOutcome,
-  type ScheduleStatePayload,
-  Scheduler,
-  type SkipReport,
-} from '../../src/schedule/scheduler.js';
+import { Scheduler } from '../../src/schedule/scheduler.js';
+import type { RunContext, RunOutcome, ScheduleStatePayload, SkipReport } from '../../src/schedule/scheduler-types.js';
 import { MemoryState, type StateStore } from '../../src/state/store.js';
 import { TpmError } from '../../src/util/errors.js';
 import type { Logger } from '../../src/util/logger.js';

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { Thermal, type PolicyEvent } from '../../src/schedule/policies.js';
+import type { PolicyEvent } from '../../src/schedule/policy-event.js';
+import { Thermal } from '../../src/schedule/thermal.js';
 import { FakeClock } from '../../src/util/fake-clock.js';
 
 describe('thermal policy', () => {

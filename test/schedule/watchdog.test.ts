@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { Watchdog, type PolicyEvent } from '../../src/schedule/policies.js';
+import type { PolicyEvent } from '../../src/schedule/policy-event.js';
+import { Watchdog } from '../../src/schedule/watchdog.js';
 import { FakeClock } from '../../src/util/fake-clock.js';
 
 const MINUTE = 60_000;

@@ -41,4 +41,30 @@ describe('Mutex', () => {
     await assert.rejects(bad, /sync throw/);
     assert.equal(await mutex.run(async () => 1), 1);
   });
+
+  it('idle waits for every task asked for so far, failed ones included, and not for later ones', async () => {
+    const mutex = new Mutex();
+    const log: string[] = [];
+    void mutex.run(async () => {
+      await tick();
+      log.push('a');
+    });
+    mutex
+      .run(async () => {
+        await tick();
+        log.push('b');
+        throw new Error('b failed');
+      })
+      .catch(() => undefined);
+    const idle = mutex.idle().then(() => log.push('idle'));
+    void mutex.run(async () => {
+      await tick();
+      await tick();
+      log.push('c');
+    });
+    await idle;
+    assert.deepEqual(log, ['a', 'b', 'idle']);
+    await mutex.idle();
+    assert.deepEqual(log, ['a', 'b', 'idle', 'c']);
+  });
 });

@@ -1,0 +1,83 @@
+import { TpmError, errorMessage } from '../util/errors.js';
+import { type ScheduleEntry, scheduleEntries, schedulePayload } from './schedule-entry.js';
+import type { ScheduleRecord } from './schedule-state.js';
+import type { SchedulerOptions } from './scheduler-types.js';
+
+type BookOptions = Pick<SchedulerOptions, 'schedules' | 'store' | 'logger' | 'onStateChange'>;
+
+/**
+ * The configured schedules with what `state_dir/schedules.json` keeps of them (docs/schedules.md):
+ * loading and saving the records, finding a schedule by name, and publishing a schedule's
+ * payload when it changed. When occurrences run is the scheduler's business (scheduler.ts).
+ */
+export class ScheduleBook {
+  readonly entries: Map<string, ScheduleEntry>;
+
+  constructor(private readonly options: BookOptions) {
+    this.entries = scheduleEntries(options.schedules);
+  }
+
+  names(): string[] {
+    return [...this.entries.keys()];
+  }
+
+  /** The schedule called `name`; an unknown name is refused with the known ones. */
+  get(name: string): ScheduleEntry {
+    const entry = this.entries.get(name);
+    if (!entry) {
+      const known = this.names();
+      throw new TpmError(
+        'BAD_COMMAND',
+        `unknown schedule "${name}"${known.length ? ` (known: ${known.join(', ')})` : ''}`,
+      );
+    }
+    return entry;
+  }
+
+  /** Takes the saved records; saves again when the config overrode one or a schedule is gone. */
+  async load(): Promise<void> {
+    const stored = await this.options.store.load();
+    let changed = false;
+    for (const entry of this.entries.values()) {
+      const record = stored.schedules[entry.config.name];
+      if (!record) continue;
+      entry.record = record;
+      if (record.enabled && record.enabled.config_enabled !== entry.config.enabled) {
+        // The config file changed `enabled` since the flag was set over MQTT: the file wins.
+        entry.record.enabled = null;
+        changed = true;
+      }
+    }
+    if (changed || Object.keys(stored.schedules).some((name) => !this.entries.has(name))) await this.save();
+  }
+
+  async save(): Promise<void> {
+    const schedules: Record<string, ScheduleRecord> = {};
+    for (const [name, entry] of this.entries) schedules[name] = structuredClone(entry.record);
+    try {
+      await this.options.store.save({ version: 1, schedules });
+    } catch (error) {
+      // Keep going: the records in memory still prevent repeats until the next restart.
+      this.options.logger.error(
+        { err: errorMessage(error) },
+        'cannot save schedule state; a restart may not know the latest runs',
+      );
+    }
+  }
+
+  /** Hands the `schedule/<name>` payload to onStateChange when it differs from the one handed last. */
+  publish(entry: ScheduleEntry, armed: boolean): void {
+    const payload = schedulePayload(entry, armed);
+    const text = JSON.stringify(payload);
+    if (text === entry.published) return;
+    entry.published = text;
+    try {
+      this.options.onStateChange?.(entry.config.name, payload);
+    } catch (error) {
+      this.options.logger.error(
+        { schedule: entry.config.name, err: errorMessage(error) },
+        'publishing schedule state failed',
+      );
+    }
+  }
+}
