@@ -31,10 +31,10 @@ export interface SystemInfoSource {
 export type FallbackSource = Pick<SystemInfoSource, 'cpuTemperature' | 'currentLoad' | 'mem'>;
 
 /** The kernel's copy of the Raspberry Pi firmware's throttle value (its firmware driver). */
-export const THROTTLED_SYSFS = kernelPaths().throttled;
+const THROTTLED_SYSFS = kernelPaths().throttled;
 
 /** The kernel's thermal zones (a Raspberry Pi has one, of type `cpu-thermal`). */
-export const THERMAL_ZONES = kernelPaths().thermal;
+const THERMAL_ZONES = kernelPaths().thermal;
 
 /** How long a source that found no sensor is left alone before it is asked again. */
 export const NO_SENSOR_RETRY_MS = 60 * 60 * 1000;
@@ -99,7 +99,7 @@ export function defaultSystemInfo(options: DefaultSystemInfoOptions = {}): Syste
 }
 
 /** The throttle value as text, or null on a machine that is not a Raspberry Pi. */
-export async function readFirmwareThrottled(sysfs = THROTTLED_SYSFS): Promise<string | null> {
+async function readFirmwareThrottled(sysfs = THROTTLED_SYSFS): Promise<string | null> {
   const text = await readText(sysfs);
   if (text !== null) return text.trim();
   // Older kernels or containers without the sysfs file: ask the firmware tool.

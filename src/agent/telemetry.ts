@@ -21,7 +21,7 @@ export interface Telemetry {
  * (docs/topics.md: with nothing changing, nothing is published): uptime alone never
  * triggers a message, since it changes every sample and `boot_time` already says it.
  */
-export const CHANGE_THRESHOLDS = { temperature: 1, cpu_load: 5, memory_used: 5, disk_used: 5 } as const;
+const CHANGE_THRESHOLDS = { temperature: 1, cpu_load: 5, memory_used: 5, disk_used: 5 } as const;
 
 /** Whether `next` differs from what was last published enough to publish it. */
 export function changedMeaningfully(previous: Telemetry | undefined, next: Telemetry): boolean {

@@ -123,7 +123,7 @@ async function ensureDirectory(directory: string, gid: number | undefined): Prom
  * symbolic link, and nothing for others. Otherwise another local user could hold the lock (or
  * swap the file) and keep every bridge from starting.
  */
-export async function checkLockDirectory(directory: string): Promise<void> {
+async function checkLockDirectory(directory: string): Promise<void> {
   let stat;
   try {
     stat = await fs.lstat(directory);

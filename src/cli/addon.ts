@@ -58,7 +58,7 @@ export function addonPaths(env: NodeJS.ProcessEnv): AddonPaths {
 }
 
 /** The broker of Home Assistant's MQTT service (e.g. the Mosquitto add-on), from the Supervisor. */
-export async function supervisorMqtt(paths: AddonPaths, fetchFn: typeof fetch = fetch): Promise<MqttService> {
+async function supervisorMqtt(paths: AddonPaths, fetchFn: typeof fetch = fetch): Promise<MqttService> {
   if (!paths.token) throw new TpmError('CONFIG', 'SUPERVISOR_TOKEN is not set: run this as a Home Assistant add-on');
   let response: Response;
   try {
@@ -103,7 +103,7 @@ function nodeList(text: string): number[] | 'all' {
 }
 
 /** The bridge's config (as an object) from the options and the broker; passwords as ${VAR}. */
-export function bridgeConfig(options: AddonOptions, mqtt: MqttService, stateDir: string): Record<string, unknown> {
+function bridgeConfig(options: AddonOptions, mqtt: MqttService, stateDir: string): Record<string, unknown> {
   const host = mqtt.host.includes(':') ? `[${mqtt.host}]` : mqtt.host;
   const board: Record<string, unknown> = { type: options.board_type, id: options.board_id, name: options.board_name };
   if (options.board_type === 'tpi2') {

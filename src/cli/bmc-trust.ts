@@ -68,7 +68,7 @@ export async function fetchBmcCertificate(url: string, ca: string[], timeoutMs: 
 }
 
 /** What `bmc trust` prints: the certificate, how this config trusts it, and the line to add. */
-export function formatTrustReport(
+function formatTrustReport(
   origin: string,
   file: string,
   config: Config,

@@ -31,7 +31,7 @@ export function parsePowerArgs(
 }
 
 /** Long enough for the configured graceful sequence (README.md "Command line"), plus staggered starts for "all". */
-export function defaultTimeoutMs(config: Config, command: { target: number | 'all'; action: NodeAction }): number {
+function defaultTimeoutMs(config: Config, command: { target: number | 'all'; action: NodeAction }): number {
   const p = config.power;
   const nodes = command.target === 'all' ? 32 : 1;
   const graceful = p.graceful_timeout + p.settle_time;
@@ -67,7 +67,7 @@ export function formatPowerEvent(event: PowerEvent): string {
 }
 
 /** Where to watch an action that outlives the client's wait. */
-export function followHint(config: Config): string {
+function followHint(config: Config): string {
   const url = new URL(brokerUrl(config));
   const port = url.port && url.port !== '1883' ? ` -p ${url.port}` : '';
   return (

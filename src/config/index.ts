@@ -1,10 +1,9 @@
 /** Configuration: schema, loading and validation (docs/configuration.md). */
-export { configSchema, duration, ID_PATTERN } from './schema.js';
+export { configSchema } from './schema.js';
 export type { Config, ConfigInput, NodeList, ScheduleConfig } from './schema.js';
-export { boardModel, boardNodeCount, expandNodeList, findNode, resolveNodes, unknownNodeMessage } from './nodes.js';
+export { findNode, resolveNodes, unknownNodeMessage } from './nodes.js';
 export type { ResolvedNode } from './nodes.js';
-export { formatDuration, parseDuration } from './duration.js';
-export { ConfigError, formatProblem, formatProblems } from './problems.js';
+export { ConfigError, formatProblems } from './problems.js';
 export type { Problem } from './problems.js';
 export { checkAgentConfig, parseConfig } from './parse.js';
 export { checkConfigText, loadConfig, loadConfigFile } from './load.js';

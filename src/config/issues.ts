@@ -63,7 +63,7 @@ export function schemaAt(segments: readonly PathSegment[], root: AnySchema = con
  * wrappers describe the key ("how often the board is read"), inner ones the kind of value
  * ("a duration: 500ms, ..."), which is what an error message needs.
  */
-export function descriptionAt(segments: readonly PathSegment[]): string | undefined {
+function descriptionAt(segments: readonly PathSegment[]): string | undefined {
   const chain: AnySchema[] = [];
   let current = schemaAt(segments);
   while (current) {
@@ -255,7 +255,7 @@ function describeValue(input: unknown): string {
 }
 
 /** The value at a path in a plain object tree, or undefined. */
-export function valueAt(root: unknown, segments: readonly PathSegment[]): unknown {
+function valueAt(root: unknown, segments: readonly PathSegment[]): unknown {
   let current = root;
   for (const segment of segments) {
     if (current === null || typeof current !== 'object') return undefined;

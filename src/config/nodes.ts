@@ -17,7 +17,7 @@ export interface ResolvedNode {
 }
 
 /** The board model a config drives: simulated boards behave as the model they simulate. */
-export function boardModel(config: Config): 'tpi1' | 'tpi2' | 'gpio' {
+function boardModel(config: Config): 'tpi1' | 'tpi2' | 'gpio' {
   if (config.board.type === 'simulator')
     return config.board.simulate.model === 'generic' ? 'gpio' : config.board.simulate.model;
   return config.board.type;

@@ -30,7 +30,7 @@ export function validateConfigObject(object: unknown): Validation {
   return { config: parsed.data, problems: [], warnings: configWarnings(parsed.data) };
 }
 
-export function toProblem(raw: RawProblem): Problem {
+function toProblem(raw: RawProblem): Problem {
   return { path: dottedPath(raw.segments), message: raw.message };
 }
 

@@ -10,7 +10,7 @@ import { parseFingerprint } from '../util/fingerprint.js';
  */
 
 /** A duration between min and max, written `500ms`, `5s`, `10m`, `2h` or as milliseconds. */
-export function duration(min: number, max: number) {
+function duration(min: number, max: number) {
   return z
     .union([z.number(), z.string()])
     .transform((value, ctx) => {
@@ -37,11 +37,13 @@ const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 
 const nullableString = z.string().nullable();
+/** How OFF and REBOOT go about it: through the agent first (the default), or straight at the power. */
+const gracefulOrHard = z.enum(['graceful', 'hard']).default('graceful');
 /** Firmware 1.x is plain HTTP without a login: the bridge never sends a BMC password in clear. */
 const BMC_URL_MESSAGE =
   'must be an https:// URL (BMC firmware 2.x): firmware 1.x (plain http://, no login) is not supported, ' +
   'upgrade the BMC to firmware 2.x (https://docs.turingpi.com); the password is never sent in clear';
-export const ID_PATTERN = /^[a-z0-9_-]{1,32}$/;
+const ID_PATTERN = /^[a-z0-9_-]{1,32}$/;
 
 const tlsSchema = z.strictObject({
   ca: nullableString.default(null).describe('path of a CA certificate file (PEM)'),
@@ -204,14 +206,8 @@ const nodeSchema = z.strictObject({
 });
 
 const powerSchema = z.strictObject({
-  off_mode: z
-    .enum(['graceful', 'hard'])
-    .default('graceful')
-    .describe('graceful: nodes with agent: true shut their OS down first; hard: cut power'),
-  reboot_mode: z
-    .enum(['graceful', 'hard'])
-    .default('graceful')
-    .describe('graceful: the agent reboots the OS (power untouched); hard: power cycle'),
+  off_mode: gracefulOrHard.describe('graceful: nodes with agent: true shut their OS down first; hard: cut power'),
+  reboot_mode: gracefulOrHard.describe('graceful: the agent reboots the OS (power untouched); hard: power cycle'),
   reboot_off_time: duration(500, 30 * SECOND)
     .default(2 * SECOND)
     .describe('hard reboot: time off between off and on'),

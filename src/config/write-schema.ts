@@ -23,19 +23,19 @@ export function configJsonSchema(): Record<string, unknown> {
 }
 
 /** The file's text: stable key order, two-space indent, final newline. */
-export function configJsonSchemaText(): string {
+function configJsonSchemaText(): string {
   return `${JSON.stringify(configJsonSchema(), null, 2)}\n`;
 }
 
 /** Where the schema ships: config/schema.json at the package root (from src/config or dist/src/config). */
-export function defaultSchemaPath(): string {
+function defaultSchemaPath(): string {
   const here = dirname(fileURLToPath(import.meta.url));
   const twoUp = resolve(here, '../..');
   const root = basename(twoUp) === 'dist' ? dirname(twoUp) : twoUp;
   return resolve(root, 'config/schema.json');
 }
 
-export async function writeConfigSchema(path = defaultSchemaPath()): Promise<string> {
+async function writeConfigSchema(path = defaultSchemaPath()): Promise<string> {
   await writeFile(path, configJsonSchemaText());
   return path;
 }

@@ -1,9 +1,9 @@
 import type { Config } from '../config/schema.js';
 import type { Topics } from '../mqtt/topics.js';
-import type { AvailabilityTopic, ComponentConfig } from './device-parts.js';
+import { availability, onOffBinarySensor, type AvailabilityTopic, type ComponentConfig } from './device-parts.js';
 
 /** Boards whose controller wants a login: the Turing Pi 2 BMC, real or simulated. */
-export function boardHasBmcLogin(config: Config): boolean {
+function boardHasBmcLogin(config: Config): boolean {
   return config.board.type === 'tpi2' || (config.board.type === 'simulator' && config.board.simulate.model === 'tpi2');
 }
 
@@ -19,23 +19,19 @@ export function bmcLoginComponents(
   uid: (key: string) => string,
 ): Record<string, ComponentConfig> {
   if (!boardHasBmcLogin(config)) return {};
-  const available = { availability: [bridge], availability_mode: 'all' as const };
+  const available = availability(bridge);
   return {
-    bmc_login: {
-      platform: 'binary_sensor',
-      unique_id: uid('bmc_login'),
+    bmc_login: onOffBinarySensor({
+      uniqueId: uid('bmc_login'),
       name: 'BMC login',
-      device_class: 'problem',
-      entity_category: 'diagnostic',
-      state_topic: t.boardBmc,
+      options: { device_class: 'problem', entity_category: 'diagnostic' },
+      stateTopic: t.boardBmc,
       // A problem is ON: a login that failed or is paused.
-      value_template: "{{ 'OFF' if value_json.login == 'ok' else 'ON' }}",
-      payload_on: 'ON',
-      payload_off: 'OFF',
+      valueTemplate: "{{ 'OFF' if value_json.login == 'ok' else 'ON' }}",
       // {login, reason, failures, firmware, bmcd}
-      json_attributes_topic: t.boardBmc,
-      ...available,
-    },
+      attributesTopic: t.boardBmc,
+      availability: available,
+    }),
     bmc_login_retry: {
       platform: 'button',
       unique_id: uid('bmc_login_retry'),

@@ -17,7 +17,7 @@ export interface BoardControlSources {
 }
 
 /** The select's options: each node in each mode the board allows, e.g. "Node 2 (device)". Never flash. */
-export function usbOptions(board: BoardFacts): string[] {
+function usbOptions(board: BoardFacts): string[] {
   const modes = (board.usbModes ?? []).filter((m) => m === 'host' || m === 'device');
   const options: string[] = [];
   for (let node = 1; node <= board.nodes; node++) for (const mode of modes) options.push(`Node ${node} (${mode})`);

@@ -70,7 +70,7 @@ export interface DiscoveryInput {
 }
 
 export const MANUFACTURER = 'Turing Machines';
-export const ORIGIN_NAME = 'turingpi-mqtt';
+const ORIGIN_NAME = 'turingpi-mqtt';
 
 /** The device discovery topics: the board is `<board.id>`, node n is `<board.id>_node<n>`. */
 export function boardObjectId(boardId: string): string {
@@ -120,4 +120,68 @@ export function originOf(input: DiscoveryInput): OriginInfo {
 
 export function boardIdentifier(boardId: string): string {
   return `turingpi-mqtt_${boardId}`;
+}
+
+/** The discovery message of one device: `<prefix>/device/<objectId>/config` with QoS 1 for all. */
+export function deviceMessage(
+  input: DiscoveryInput,
+  objectId: string,
+  device: DeviceInfo,
+  components: Record<string, ComponentConfig>,
+): DiscoveryMessage {
+  return {
+    topic: deviceDiscoveryTopic(input.config.homeassistant.discovery_prefix, objectId),
+    payload: { device, origin: originOf(input), qos: 1, components },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Entities on ON/OFF payloads
+
+/** An entity whose state topic carries ON or OFF (or JSON that valueTemplate turns into ON/OFF). */
+export interface OnOffEntity {
+  uniqueId: string;
+  name: string;
+  /** device_class, icon, entity_category...: written between the name and the state topic. */
+  options?: Record<string, unknown>;
+  stateTopic: string;
+  valueTemplate?: string;
+  /** The JSON on this topic becomes the entity's attributes. */
+  attributesTopic?: string;
+  availability: ReturnType<typeof availability>;
+}
+
+export function onOffBinarySensor(entity: OnOffEntity): ComponentConfig {
+  return {
+    platform: 'binary_sensor',
+    unique_id: entity.uniqueId,
+    name: entity.name,
+    ...entity.options,
+    state_topic: entity.stateTopic,
+    ...(entity.valueTemplate === undefined ? {} : { value_template: entity.valueTemplate }),
+    payload_on: 'ON',
+    payload_off: 'OFF',
+    ...(entity.attributesTopic === undefined ? {} : { json_attributes_topic: entity.attributesTopic }),
+    ...entity.availability,
+  };
+}
+
+/** A switch: state as for onOffBinarySensor, and ON / OFF (not retained) on commandTopic. */
+export function onOffSwitch(entity: OnOffEntity & { commandTopic: string }): ComponentConfig {
+  return {
+    platform: 'switch',
+    unique_id: entity.uniqueId,
+    name: entity.name,
+    ...entity.options,
+    state_topic: entity.stateTopic,
+    ...(entity.valueTemplate === undefined ? {} : { value_template: entity.valueTemplate }),
+    state_on: 'ON',
+    state_off: 'OFF',
+    command_topic: entity.commandTopic,
+    payload_on: 'ON',
+    payload_off: 'OFF',
+    retain: false,
+    ...(entity.attributesTopic === undefined ? {} : { json_attributes_topic: entity.attributesTopic }),
+    ...entity.availability,
+  };
 }

@@ -4,8 +4,9 @@ import {
   availability,
   boardIdentifier,
   boardObjectId,
-  deviceDiscoveryTopic,
-  originOf,
+  deviceMessage,
+  onOffBinarySensor,
+  onOffSwitch,
   sourcesOf,
   type ComponentConfig,
   type DeviceInfo,
@@ -101,21 +102,14 @@ function buildBoardDevice(input: DiscoveryInput): DiscoveryMessage {
     payload_off: 'offline',
     ...availability(bridge),
   };
-  components.maintenance = {
-    platform: 'switch',
-    unique_id: uid('maintenance'),
+  components.maintenance = onOffSwitch({
+    uniqueId: uid('maintenance'),
     name: 'Maintenance',
-    icon: 'mdi:wrench-clock',
-    entity_category: 'config',
-    state_topic: t.maintenance,
-    state_on: 'ON',
-    state_off: 'OFF',
-    command_topic: t.maintenanceSet,
-    payload_on: 'ON',
-    payload_off: 'OFF',
-    retain: false,
-    ...availability(bridge),
-  };
+    options: { icon: 'mdi:wrench-clock', entity_category: 'config' },
+    stateTopic: t.maintenance,
+    commandTopic: t.maintenanceSet,
+    availability: availability(bridge),
+  });
 
   if (board.hasRtc) {
     // `<b>/rtc` is JSON {time, drift, oscillator_running, battery_backup, power_failed} (docs/topics.md).
@@ -131,31 +125,26 @@ function buildBoardDevice(input: DiscoveryInput): DiscoveryMessage {
       state_class: 'measurement',
       ...availability(bridge),
     };
-    components.rtc_oscillator = {
-      platform: 'binary_sensor',
-      unique_id: uid('rtc_oscillator'),
-      name: 'RTC oscillator',
-      device_class: 'problem',
-      entity_category: 'diagnostic',
-      state_topic: t.rtc,
-      // A problem is ON: a stopped oscillator means the clock does not keep time.
-      value_template: "{{ 'OFF' if value_json.oscillator_running else 'ON' }}",
-      payload_on: 'ON',
-      payload_off: 'OFF',
-      ...availability(bridge),
-    };
-    components.rtc_power_failure = {
-      platform: 'binary_sensor',
-      unique_id: uid('rtc_power_failure'),
-      name: 'RTC power failure',
-      device_class: 'problem',
-      entity_category: 'diagnostic',
-      state_topic: t.rtc,
-      value_template: "{{ 'ON' if value_json.power_failed else 'OFF' }}",
-      payload_on: 'ON',
-      payload_off: 'OFF',
-      ...availability(bridge),
-    };
+    const rtcProblem = (key: string, name: string, valueTemplate: string): ComponentConfig =>
+      onOffBinarySensor({
+        uniqueId: uid(key),
+        name,
+        options: { device_class: 'problem', entity_category: 'diagnostic' },
+        stateTopic: t.rtc,
+        valueTemplate,
+        availability: availability(bridge),
+      });
+    // A problem is ON: a stopped oscillator means the clock does not keep time.
+    components.rtc_oscillator = rtcProblem(
+      'rtc_oscillator',
+      'RTC oscillator',
+      "{{ 'OFF' if value_json.oscillator_running else 'ON' }}",
+    );
+    components.rtc_power_failure = rtcProblem(
+      'rtc_power_failure',
+      'RTC power failure',
+      "{{ 'ON' if value_json.power_failed else 'OFF' }}",
+    );
     components.rtc_sync = {
       platform: 'button',
       unique_id: uid('rtc_sync'),
@@ -174,28 +163,18 @@ function buildBoardDevice(input: DiscoveryInput): DiscoveryMessage {
 
   for (const { name } of input.schedules) {
     const key = `schedule_${name}`;
-    components[key] = {
-      platform: 'switch',
-      unique_id: uid(key),
+    components[key] = onOffSwitch({
+      uniqueId: uid(key),
       name: `Schedule ${name}`,
-      icon: 'mdi:calendar-clock',
-      entity_category: 'config',
-      state_topic: t.schedule(name),
-      value_template: "{{ 'ON' if value_json.enabled else 'OFF' }}",
-      state_on: 'ON',
-      state_off: 'OFF',
-      command_topic: t.scheduleSet(name),
-      payload_on: 'ON',
-      payload_off: 'OFF',
-      retain: false,
+      options: { icon: 'mdi:calendar-clock', entity_category: 'config' },
+      stateTopic: t.schedule(name),
+      valueTemplate: "{{ 'ON' if value_json.enabled else 'OFF' }}",
+      commandTopic: t.scheduleSet(name),
       // The whole schedule JSON (cron, timezone, action, nodes, next_run, last_run, last_result).
-      json_attributes_topic: t.schedule(name),
-      ...availability(bridge),
-    };
+      attributesTopic: t.schedule(name),
+      availability: availability(bridge),
+    });
   }
 
-  return {
-    topic: deviceDiscoveryTopic(config.homeassistant.discovery_prefix, boardObjectId(id)),
-    payload: { device: boardDeviceInfo(input), origin: originOf(input), qos: 1, components },
-  };
+  return deviceMessage(input, boardObjectId(id), boardDeviceInfo(input), components);
 }

@@ -4,10 +4,11 @@ import { nodeDisplayName } from './board-controls.js';
 import {
   availability,
   boardIdentifier,
-  deviceDiscoveryTopic,
+  deviceMessage,
   nodeObjectId,
+  onOffBinarySensor,
+  onOffSwitch,
   onlineOffline,
-  originOf,
   sourcesOf,
   type ComponentConfig,
   type DeviceInfo,
@@ -38,31 +39,10 @@ export function buildNodeDevice(input: DiscoveryInput, node: ResolvedNode): Disc
   const components: Record<string, ComponentConfig> = {};
 
   // A protected node refuses OFF from every source (docs/topics.md), so HA gets no switch to flip.
+  const power = { uniqueId: uid('power'), name: 'Power', stateTopic: t.nodePower(n), availability: powerAvailability };
   components.power = node.protected
-    ? {
-        platform: 'binary_sensor',
-        unique_id: uid('power'),
-        name: 'Power',
-        device_class: 'power',
-        state_topic: t.nodePower(n),
-        payload_on: 'ON',
-        payload_off: 'OFF',
-        ...powerAvailability,
-      }
-    : {
-        platform: 'switch',
-        unique_id: uid('power'),
-        name: 'Power',
-        icon: 'mdi:power',
-        state_topic: t.nodePower(n),
-        state_on: 'ON',
-        state_off: 'OFF',
-        command_topic: t.nodeSet(n),
-        payload_on: 'ON',
-        payload_off: 'OFF',
-        retain: false,
-        ...powerAvailability,
-      };
+    ? onOffBinarySensor({ ...power, options: { device_class: 'power' } })
+    : onOffSwitch({ ...power, options: { icon: 'mdi:power' }, commandTopic: t.nodeSet(n) });
 
   components.state = {
     platform: 'sensor',
@@ -106,33 +86,25 @@ export function buildNodeDevice(input: DiscoveryInput, node: ResolvedNode): Disc
   }
 
   if (board.canTellPresence) {
-    components.present = {
-      platform: 'binary_sensor',
-      unique_id: uid('present'),
+    components.present = onOffBinarySensor({
+      uniqueId: uid('present'),
       name: 'Present',
-      icon: 'mdi:expansion-card',
-      entity_category: 'diagnostic',
-      state_topic: t.nodePresent(n),
-      payload_on: 'ON',
-      payload_off: 'OFF',
-      ...availability(bridge),
-    };
+      options: { icon: 'mdi:expansion-card', entity_category: 'diagnostic' },
+      stateTopic: t.nodePresent(n),
+      availability: availability(bridge),
+    });
   }
 
   if (node.agent === true) {
-    components.agent = {
-      platform: 'binary_sensor',
-      unique_id: uid('agent'),
+    components.agent = onOffBinarySensor({
+      uniqueId: uid('agent'),
       name: 'Agent',
-      device_class: 'connectivity',
-      entity_category: 'diagnostic',
-      state_topic: t.agentState(n),
+      options: { device_class: 'connectivity', entity_category: 'diagnostic' },
+      stateTopic: t.agentState(n),
       // Connected only while the agent says `online`: once `shutting_down` it takes no commands.
-      value_template: "{{ 'ON' if value == 'online' else 'OFF' }}",
-      payload_on: 'ON',
-      payload_off: 'OFF',
-      ...availability(bridge),
-    };
+      valueTemplate: "{{ 'ON' if value == 'online' else 'OFF' }}",
+      availability: availability(bridge),
+    });
     const telemetry = (key: string, name: string, field: string, extra: Record<string, unknown>): ComponentConfig => ({
       platform: 'sensor',
       unique_id: uid(key),
@@ -176,8 +148,5 @@ export function buildNodeDevice(input: DiscoveryInput, node: ResolvedNode): Disc
     model: `${board.model} node ${n}`,
     via_device: boardIdentifier(id),
   };
-  return {
-    topic: deviceDiscoveryTopic(config.homeassistant.discovery_prefix, nodeObjectId(id, n)),
-    payload: { device, origin: originOf(input), qos: 1, components },
-  };
+  return deviceMessage(input, nodeObjectId(id, n), device, components);
 }

@@ -5,7 +5,7 @@ import { errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { Mutex } from '../util/mutex.js';
 
-export const AGENTS_SEEN_FILE = 'agents.json';
+const AGENTS_SEEN_FILE = 'agents.json';
 
 /** What state_dir/agents.json keeps: the nodes whose agent has been seen (agent: auto). */
 export interface AgentsSeenData {
@@ -13,12 +13,12 @@ export interface AgentsSeenData {
   seen: number[];
 }
 
-export function defaultAgentsSeen(): AgentsSeenData {
+function defaultAgentsSeen(): AgentsSeenData {
   return { version: 1, seen: [] };
 }
 
 /** Node numbers only; anything else makes the file count as damaged (start afresh, nothing seen). */
-export function parseAgentsSeen(value: unknown): AgentsSeenData | undefined {
+function parseAgentsSeen(value: unknown): AgentsSeenData | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const v = value as Partial<AgentsSeenData>;
   if (v.version !== 1 || !Array.isArray(v.seen)) return undefined;

@@ -57,7 +57,7 @@ export function emptySchedulesState(): SchedulesState {
 }
 
 /** Validator for the state file: throws with the reason when the content is not ours. */
-export function parseSchedulesState(raw: unknown): SchedulesState {
+function parseSchedulesState(raw: unknown): SchedulesState {
   const parsed = fileSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -66,7 +66,7 @@ export function parseSchedulesState(raw: unknown): SchedulesState {
   return parsed.data;
 }
 
-export const SCHEDULES_STATE_FILE = 'schedules.json';
+const SCHEDULES_STATE_FILE = 'schedules.json';
 
 /** The file `<state_dir>/schedules.json`. */
 export function schedulesStateFile(stateDir: string, logger?: Logger): JsonStateFile<SchedulesState> {

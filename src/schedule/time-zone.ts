@@ -57,7 +57,7 @@ export function wallTimeOf(instantMs: number, timeZone: string): number {
 }
 
 /** Offset of the zone from UTC at an instant, in ms (east positive), to the second. */
-export function offsetAt(instantMs: number, timeZone: string): number {
+function offsetAt(instantMs: number, timeZone: string): number {
   const wholeSeconds = Math.floor(instantMs / SECOND) * SECOND;
   return wallTimeOf(wholeSeconds, timeZone) - wholeSeconds;
 }

@@ -12,7 +12,7 @@ import { Mutex } from '../util/mutex.js';
  * person to look at, and replaced by defaults: the bridge always starts.
  */
 
-/** What a consumer of persisted state needs; `JsonStateFile` and `MemoryState` provide it. */
+/** What a consumer of persisted state needs; `JsonStateFile` provides it (tests use a memory store). */
 export interface StateStore<T> {
   /** The stored value, or the defaults (never throws for bad content). */
   load(): Promise<T>;
@@ -145,29 +145,4 @@ async function syncDirectory(dir: string): Promise<void> {
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-/** A StateStore in memory, for tests and for programs that do not persist. */
-export class MemoryState<T> implements StateStore<T> {
-  private value: T;
-  /** How many times save was called. */
-  saves = 0;
-
-  constructor(initial: T) {
-    this.value = structuredClone(initial);
-  }
-
-  async load(): Promise<T> {
-    return structuredClone(this.value);
-  }
-
-  async save(value: T): Promise<void> {
-    this.saves++;
-    this.value = structuredClone(value);
-  }
-
-  /** The stored value, for assertions. */
-  peek(): T {
-    return structuredClone(this.value);
-  }
 }

@@ -13,7 +13,7 @@ export type LogFormat = 'pretty' | 'json';
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 
 /** Keys whose values never reach a log line, whatever nests them. */
-export const SECRET_KEYS = ['password', 'token', 'authorization', 'Authorization', 'key', 'passphrase', 'id_token'];
+const SECRET_KEYS = ['password', 'token', 'authorization', 'Authorization', 'key', 'passphrase', 'id_token'];
 
 const redactPaths = SECRET_KEYS.flatMap((key) => [key, `*.${key}`, `*.*.${key}`, `*.*.*.${key}`]);
 

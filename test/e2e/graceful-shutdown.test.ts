@@ -1,10 +1,20 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { startBridge, tempDir, testBridgeConfig, writeConfig, type CliProcess } from '../support/cli.js';
-import { requireMosquitto, startMosquitto, type Mosquitto } from '../support/mosquitto.js';
-import { Recorder, type EventPayload } from '../support/recorder.js';
-import { firstPayload, nodeStates, payloads, startAgentProcess, stopBridgeAndBroker, writeScript } from './harness.js';
+import { startBridge, testBridgeConfig, writeConfig, type CliProcess } from '../support/cli.js';
+import type { Mosquitto } from '../support/mosquitto.js';
+import type { EventPayload, Recorder } from '../support/recorder.js';
+import {
+  ensureNodeOn,
+  firstPayload,
+  gracefulAgentNode,
+  nodeStates,
+  payloads,
+  startAgentProcess,
+  startBrokerRun,
+  stopBridgeAndBroker,
+  writeScript,
+} from './harness.js';
 
 /**
  * Graceful off / shutdown (docs/topics.md, `OFF` and `SHUTDOWN`), end to end: a real mosquitto, the built bridge CLI
@@ -46,21 +56,13 @@ describe('e2e: graceful shutdown of an agent node (real mosquitto, bridge and ag
   let marker: string;
 
   before(async function () {
-    const binary = requireMosquitto(this);
-    broker = await startMosquitto({ binary });
-    recorder = await Recorder.connect(broker.url, BASE);
-    dir = tempDir('tpm-e2e-graceful-');
+    ({ broker, recorder, dir } = await startBrokerRun(this, BASE, 'tpm-e2e-graceful-'));
     const config = testBridgeConfig({
       dir,
       url: broker.url,
       base: BASE,
       id: BOARD_ID,
-      overrides: {
-        board: { poll_interval: '1s' },
-        nodes: { [NODE]: { agent: true } },
-        power: { off_mode: 'graceful', settle_time: '1s', graceful_timeout: '15s' },
-        homeassistant: { enabled: false },
-      },
+      overrides: { board: { poll_interval: '1s' }, ...gracefulAgentNode(NODE, '15s') },
     });
     bridge = await startBridge(writeConfig(dir, config, 'bridge.yaml'));
   });
@@ -72,11 +74,7 @@ describe('e2e: graceful shutdown of an agent node (real mosquitto, bridge and ag
 
   /** Node 3 on (as the board reports it) and its agent online, running `script` on SHUTDOWN. */
   async function nodeOnWithAgent(script: string): Promise<void> {
-    if (recorder.last(topic('power'))?.payload !== 'ON') {
-      const from = recorder.mark();
-      await recorder.command(NODE, 'ON');
-      await recorder.waitForPayload(topic('power'), 'ON', 5000, from);
-    }
+    await ensureNodeOn(recorder, BASE, NODE);
     marker = path.join(dir, `marker-${Date.now()}`);
     const from = recorder.mark();
     agent = await startAgentProcess(recorder, {

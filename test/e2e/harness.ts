@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { startCli, writeConfig, type CliProcess } from '../support/cli.js';
-import type { Mosquitto } from '../support/mosquitto.js';
-import type { Recorder, RecordedMessage } from '../support/recorder.js';
+import { startCli, tempDir, writeConfig, type CliProcess } from '../support/cli.js';
+import { requireMosquitto, startMosquitto, type Mosquitto } from '../support/mosquitto.js';
+import { Recorder, type RecordedMessage } from '../support/recorder.js';
 
 /**
  * Small pieces the end-to-end tests share on top of test/support: agent processes, helper
@@ -16,6 +16,40 @@ export interface NodeStatePayload {
   since: string;
   source: string;
   reason: string;
+}
+
+/**
+ * The start of an end-to-end suite (its `before` hook): a real mosquitto (the suite is skipped
+ * without one), a recorder of `base`, and a temporary folder for configs and scripts.
+ */
+export async function startBrokerRun(
+  context: Mocha.Context,
+  base: string,
+  dirPrefix: string,
+  recorderOptions?: Parameters<typeof Recorder.connect>[2],
+): Promise<{ broker: Mosquitto; recorder: Recorder; dir: string }> {
+  const binary = requireMosquitto(context);
+  const broker = await startMosquitto({ binary });
+  const recorder = await Recorder.connect(broker.url, base, recorderOptions);
+  return { broker, recorder, dir: tempDir(dirPrefix) };
+}
+
+/** Bridge config overrides: `node` runs an agent, OFF is graceful (settle_time 1 s), no Home Assistant. */
+export function gracefulAgentNode(node: number, gracefulTimeout: string): Record<string, Record<string, unknown>> {
+  return {
+    nodes: { [node]: { agent: true } },
+    power: { off_mode: 'graceful', settle_time: '1s', graceful_timeout: gracefulTimeout },
+    homeassistant: { enabled: false },
+  };
+}
+
+/** Switches `node` on over MQTT unless its power already reads ON, and waits for the ON. */
+export async function ensureNodeOn(recorder: Recorder, base: string, node: number): Promise<void> {
+  const power = `${base}/node/${node}/power`;
+  if (recorder.last(power)?.payload === 'ON') return;
+  const from = recorder.mark();
+  await recorder.command(node, 'ON');
+  await recorder.waitForPayload(power, 'ON', 5000, from);
 }
 
 /** Writes an ES module script into `dir`; returns its path. */

@@ -1,11 +1,18 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { startBridge, tempDir, testBridgeConfig, writeConfig, type CliProcess } from '../support/cli.js';
-import { requireMosquitto, startMosquitto, type Mosquitto } from '../support/mosquitto.js';
-import { Recorder } from '../support/recorder.js';
+import { startBridge, testBridgeConfig, writeConfig, type CliProcess } from '../support/cli.js';
+import type { Mosquitto } from '../support/mosquitto.js';
+import type { Recorder } from '../support/recorder.js';
 import { delay } from '../support/wait.js';
-import { payloads, startAgentProcess, writeScript } from './harness.js';
+import {
+  ensureNodeOn,
+  gracefulAgentNode,
+  payloads,
+  startAgentProcess,
+  startBrokerRun,
+  writeScript,
+} from './harness.js';
 
 /**
  * Issue 13's reports replayed against the real processes (the built bridge and agent CLIs on a
@@ -39,10 +46,7 @@ describe('e2e: issue 13 replayed against the processes (real mosquitto, bridge a
   let dir: string;
 
   before(async function () {
-    const binary = requireMosquitto(this);
-    broker = await startMosquitto({ binary });
-    recorder = await Recorder.connect(broker.url, BASE);
-    dir = tempDir('tpm-e2e-outage-');
+    ({ broker, recorder, dir } = await startBrokerRun(this, BASE, 'tpm-e2e-outage-'));
   });
 
   after(async () => {
@@ -62,18 +66,10 @@ describe('e2e: issue 13 replayed against the processes (real mosquitto, bridge a
         url: broker.url,
         base: BASE,
         id: BOARD_ID,
-        overrides: {
-          nodes: { [NODE]: { agent: true } },
-          power: { off_mode: 'graceful', settle_time: '1s', graceful_timeout: '20s' },
-          homeassistant: { enabled: false },
-        },
+        overrides: gracefulAgentNode(NODE, '20s'),
       });
       bridge = await startBridge(writeConfig(dir, config, 'bridge.yaml'));
-      if (rec.last(topic('power'))?.payload !== 'ON') {
-        const from = rec.mark();
-        await rec.command(NODE, 'ON');
-        await rec.waitForPayload(topic('power'), 'ON', 5000, from);
-      }
+      await ensureNodeOn(rec, BASE, NODE);
       const marker = path.join(dir, 'drain-runs');
       agent = await startAgentProcess(rec, {
         dir,

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { startBridge, tempDir, testBridgeConfig, writeConfig, type CliProcess } from '../support/cli.js';
-import { requireMosquitto, startMosquitto, type Mosquitto } from '../support/mosquitto.js';
-import { Recorder, type RecordedMessage } from '../support/recorder.js';
+import { startBridge, testBridgeConfig, writeConfig, type CliProcess } from '../support/cli.js';
+import type { Mosquitto } from '../support/mosquitto.js';
+import type { Recorder, RecordedMessage } from '../support/recorder.js';
 import { until } from '../support/wait.js';
-import { stopBridgeAndBroker } from './harness.js';
+import { startBrokerRun, stopBridgeAndBroker } from './harness.js';
 
 /**
  * A 6-field cron schedule (seconds first) switching a simulated node through real MQTT
@@ -45,10 +45,7 @@ describe('e2e: a 6-field cron schedule switches a simulated node through real MQ
   const canaryTopic = `${BASE}/schedule/${CANARY}`;
 
   before(async function () {
-    const binary = requireMosquitto(this);
-    broker = await startMosquitto({ binary });
-    recorder = await Recorder.connect(broker.url, BASE);
-    dir = tempDir('tpm-e2e-schedule-');
+    ({ broker, recorder, dir } = await startBrokerRun(this, BASE, 'tpm-e2e-schedule-'));
     const config = testBridgeConfig({
       dir,
       url: broker.url,

@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { startBmcSimulator, type BmcSimulator } from '../../src/board/simulator/bmc-server.js';
-import { startBridge, tempDir, testBridgeConfig, writeConfig, type CliProcess } from '../support/cli.js';
-import { requireMosquitto, startMosquitto, type Mosquitto } from '../support/mosquitto.js';
-import { Recorder } from '../support/recorder.js';
+import { startBridge, testBridgeConfig, writeConfig, type CliProcess } from '../support/cli.js';
+import type { Mosquitto } from '../support/mosquitto.js';
+import type { Recorder } from '../support/recorder.js';
 import { until } from '../support/wait.js';
-import { stopBridgeAndBroker } from './harness.js';
+import { startBrokerRun, stopBridgeAndBroker } from './harness.js';
 
 /**
  * A wrong BMC password under a service manager's restart loop, as users meet it (issue 14):
@@ -41,11 +41,8 @@ describe('e2e: a wrong BMC password under a restart loop never gets the host ban
   const bmcState = (): BmcPayload => JSON.parse(recorder.last(topic('board/bmc'))?.payload ?? 'null') as BmcPayload;
 
   before(async function () {
-    const binary = requireMosquitto(this);
-    broker = await startMosquitto({ binary });
-    recorder = await Recorder.connect(broker.url, BASE);
+    ({ broker, recorder, dir } = await startBrokerRun(this, BASE, 'tpm-e2e-login-'));
     bmc = await startBmcSimulator({ password: RIGHT, power: [true, false, false, false] });
-    dir = tempDir('tpm-e2e-login-');
     const config = testBridgeConfig({ dir, url: broker.url, base: BASE, id: BOARD_ID });
     config.board = {
       type: 'tpi2',

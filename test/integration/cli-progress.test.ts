@@ -8,10 +8,17 @@ import {
   writeConfig,
   type CliProcess,
 } from '../support/cli.js';
-import { requireMosquitto, startMosquitto, type Mosquitto } from '../support/mosquitto.js';
+import type { Mosquitto } from '../support/mosquitto.js';
 import { freePort } from '../support/ports.js';
-import { Recorder } from '../support/recorder.js';
-import { startAgentProcess, stopBridgeAndBroker, writeScript } from '../e2e/harness.js';
+import type { Recorder } from '../support/recorder.js';
+import {
+  ensureNodeOn,
+  gracefulAgentNode,
+  startAgentProcess,
+  startBrokerRun,
+  stopBridgeAndBroker,
+  writeScript,
+} from '../e2e/harness.js';
 
 /**
  * `turingpi-mqtt power` says what it is doing (issue 17): each step of its own action, one line as
@@ -35,20 +42,13 @@ describe('turingpi-mqtt power: progress while it waits', function () {
   let configFile: string;
 
   before(async function () {
-    const binary = requireMosquitto(this);
-    broker = await startMosquitto({ binary });
-    recorder = await Recorder.connect(broker.url, BASE);
-    dir = tempDir('tpm-cli-progress-');
+    ({ broker, recorder, dir } = await startBrokerRun(this, BASE, 'tpm-cli-progress-'));
     const config = testBridgeConfig({
       dir,
       url: broker.url,
       base: BASE,
       id: BOARD_ID,
-      overrides: {
-        nodes: { [NODE]: { agent: true } },
-        power: { off_mode: 'graceful', settle_time: '1s', graceful_timeout: '15s' },
-        homeassistant: { enabled: false },
-      },
+      overrides: gracefulAgentNode(NODE, '15s'),
     });
     configFile = writeConfig(dir, config, 'bridge.yaml');
     bridge = await startBridge(configFile);
@@ -61,11 +61,7 @@ describe('turingpi-mqtt power: progress while it waits', function () {
 
   /** Node 3 on, with an agent whose OS halts `haltAfterMs` after the shutdown command. */
   async function agentOnline(haltAfterMs: number): Promise<void> {
-    if (recorder.last(`${BASE}/node/${NODE}/power`)?.payload !== 'ON') {
-      const from = recorder.mark();
-      await recorder.command(NODE, 'ON');
-      await recorder.waitForPayload(`${BASE}/node/${NODE}/power`, 'ON', 5000, from);
-    }
+    await ensureNodeOn(recorder, BASE, NODE);
     agent = await startAgentProcess(recorder, {
       dir,
       url: broker.url,

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { JsonStateFile, MemoryState } from '../../src/state/store.js';
+import { JsonStateFile } from '../../src/state/store.js';
+import { MemoryState } from '../support/memory-state.js';
 import type { Logger } from '../../src/util/logger.js';
 
 interface Counter {

@@ -3,7 +3,7 @@ import { ConfigError, parseConfig } from '../../src/config/index.js';
 import { Scheduler } from '../../src/schedule/scheduler.js';
 import { FakeClock } from '../../src/util/fake-clock.js';
 import { silentLogger } from '../../src/util/logger.js';
-import { MemoryState } from '../../src/state/store.js';
+import { MemoryState } from '../support/memory-state.js';
 import { emptySchedulesState } from '../../src/schedule/schedule-state.js';
 import { cronProblem, parseCron, timeZoneProblem } from '../../src/util/cron.js';
 

@@ -1,3 +1,3 @@
+/** GPIO-switched clusters: what the factory and the library face use. */
 export { GpioDriver, type GpioDriverOptions, type GpioLineConfig } from './driver.js';
-export { onoffFactory, type GpioFactory, type GpioLine, type GpioDirection } from './lines.js';
-export { socGpioBase, listGpioChips, readSysfsLevel, SOC_GPIOCHIP_LABELS, DEFAULT_SYSFS_GPIO_ROOT } from './sysfs.js';
+export type { GpioFactory, GpioLine, GpioDirection } from './lines.js';

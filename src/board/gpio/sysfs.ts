@@ -15,7 +15,7 @@ export const DEFAULT_SYSFS_GPIO_ROOT = '/sys/class/gpio';
  * Other chips (the firmware's expander, 'raspberrypi-exp-gpio', or the Pi 5's own SoC pins)
  * are not the header.
  */
-export const SOC_GPIOCHIP_LABELS = ['pinctrl-rp1', 'pinctrl-bcm2711', 'pinctrl-bcm2835', 'pinctrl-bcm2712'];
+const SOC_GPIOCHIP_LABELS = ['pinctrl-rp1', 'pinctrl-bcm2711', 'pinctrl-bcm2835', 'pinctrl-bcm2712'];
 
 export interface GpioChip {
   name: string;
@@ -23,7 +23,7 @@ export interface GpioChip {
   base: number;
 }
 
-export async function listGpioChips(root = DEFAULT_SYSFS_GPIO_ROOT): Promise<GpioChip[]> {
+async function listGpioChips(root = DEFAULT_SYSFS_GPIO_ROOT): Promise<GpioChip[]> {
   let entries: string[];
   try {
     entries = await readdir(root);

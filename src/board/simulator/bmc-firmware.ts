@@ -18,11 +18,11 @@ import type { BmcModel } from './bmc-model.js';
 export type SimulatedFirmware = '2.0.5' | '2.1.0';
 export type SimulatedBoardRevision = '2.4' | '2.5';
 
-export const BMCD_OF: Record<SimulatedFirmware, string> = { '2.0.5': '2.0.5', '2.1.0': '2.3.4' };
+const BMCD_OF: Record<SimulatedFirmware, string> = { '2.0.5': '2.0.5', '2.1.0': '2.3.4' };
 /** The OS release (os-release VERSION) of each image: not the firmware number. */
 const OS_OF: Record<SimulatedFirmware, string> = { '2.0.5': '2023.02.4', '2.1.0': '2024.05.1' };
 /** The 2.5 board's pwm-fan cooling levels 0..6. */
-export const FAN_MAX_LEVEL = 6;
+const FAN_MAX_LEVEL = 6;
 
 /** bmcd's error when node 1's own USB switch is asked of a 2.4 board (an anyhow error without context). */
 const V25_ONLY = 'This command is only available on v2.5+ boards';

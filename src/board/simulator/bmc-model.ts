@@ -9,14 +9,14 @@ import type { Clock } from '../../util/clock.js';
 
 export const BMC_NODES = 4;
 /** bmcd: a token expires 10800 s after its last use. */
-export const TOKEN_EXPIRY_MS = 10_800_000;
+const TOKEN_EXPIRY_MS = 10_800_000;
 /** bmcd (authentication_attempts: 5): the 5th failure in a row bans the peer. */
-export const MAX_AUTH_ATTEMPTS = 5;
+const MAX_AUTH_ATTEMPTS = 5;
 /** bmcd's ban_patrol: 1 min, doubling with each further failure, at most 2^10 = 1024 min. */
-export const BAN_UNIT_MS = 60_000;
+const BAN_UNIT_MS = 60_000;
 const BAN_LEVELS = 10;
 /** bmcd's reset is off, 1 s, on (docs/hardware.md "Calls the driver makes"). */
-export const RESET_OFF_MS = 1_000;
+const RESET_OFF_MS = 1_000;
 const ALPHANUMERIC = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
 export interface BmcStats {

@@ -254,7 +254,7 @@ const FACTORY: SimulatorCertificate = { cert: SIMULATOR_FACTORY_CERT, key: SIMUL
  * with no SAN), dated in the past like the factory one: only pinning can trust it. An EC key,
  * which is quicker to make than the BMC's RSA 4096 and changes nothing about trust.
  */
-export async function freshCertificate(): Promise<SimulatorCertificate> {
+async function freshCertificate(): Promise<SimulatorCertificate> {
   const pems = await generate([{ name: 'commonName', value: 'Turing-Pi self signed' }], {
     keyType: 'ec',
     curve: 'P-256',

@@ -5,8 +5,8 @@ import { SimulatedI2cBus } from './i2c-bus.js';
 import { Mcp7940n, type Mcp7940nOptions } from './mcp7940n.js';
 
 /** The Cluster Management Bus addresses of a Turing Pi 1 (docs/hardware.md "Turing Pi 1"). */
-export const SIMULATED_DS4520_ADDRESS = 0x57;
-export const SIMULATED_MCP7940N_ADDRESS = 0x6f;
+const SIMULATED_DS4520_ADDRESS = 0x57;
+const SIMULATED_MCP7940N_ADDRESS = 0x6f;
 
 export interface SimulatedTpi1Options {
   clock: Clock;

@@ -8,14 +8,14 @@ import { MCP7940N, hex } from './registers.js';
  * BCD decoding; the chip holds UTC.
  */
 
-export function fromBcd(byte: number): number {
+function fromBcd(byte: number): number {
   const tens = byte >> 4;
   const ones = byte & 0x0f;
   if (tens > 9 || ones > 9) return Number.NaN;
   return tens * 10 + ones;
 }
 
-export function toBcd(value: number): number {
+function toBcd(value: number): number {
   if (!Number.isInteger(value) || value < 0 || value > 99) throw new RangeError(`${value} does not fit two BCD digits`);
   return ((Math.floor(value / 10) << 4) | (value % 10)) & 0xff;
 }
@@ -68,7 +68,7 @@ export function decodeRtcFields(registers: ArrayLike<number>): RtcFields | null 
   return { year, month, day, hour, minute, second, weekday };
 }
 
-export function daysInMonth(year: number, month: number): number {
+function daysInMonth(year: number, month: number): number {
   return new Date(Date.UTC(year, month, 0)).getUTCDate();
 }
 

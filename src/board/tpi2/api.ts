@@ -87,9 +87,9 @@ export function expectOk(body: unknown, what: string): void {
  * after the BMC's clock steps back it wraps to about 1.8e19, and after the clock is set from
  * 1970 by NTP it reads as decades. Anything over ten years is no time a slot has been on.
  */
-export const MAX_POWER_ON_SECONDS = 10 * 366 * 24 * 3600;
+const MAX_POWER_ON_SECONDS = 10 * 366 * 24 * 3600;
 
-export function plausiblePowerOnSeconds(value: unknown): number | null {
+function plausiblePowerOnSeconds(value: unknown): number | null {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > MAX_POWER_ON_SECONDS) return null;
   return Math.floor(value);
 }
@@ -122,11 +122,6 @@ export function parseNodeInfo(body: unknown): NodeInfoEntry[] {
       name: typeof name === 'string' && name.trim() !== '' ? name.trim().slice(0, 64) : null,
     };
   });
-}
-
-/** node_info's power_on_time per node (see parseNodeInfo). */
-export function parseNodeInfoAnswer(body: unknown): (number | null)[] {
-  return parseNodeInfo(body).map((entry) => entry.powerOnSeconds);
 }
 
 /** cooling: `[{device, speed, max_speed}]` (2.5 boards). */

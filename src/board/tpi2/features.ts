@@ -9,7 +9,7 @@ import { parseUsbAnswer, usbModeNumber, usbModesFor } from './usb.js';
 export type BmcCall = (query: string, what: string) => Promise<unknown>;
 
 /** The device bmcd names after the board's pwm-fan and accepts in cooling set (docs/turing-pi-2.md "The fan"). */
-export const SYSTEM_FAN = 'system fan';
+const SYSTEM_FAN = 'system fan';
 
 /** Errors that say nothing about whether a call exists: the BMC is unreachable or refuses us. */
 function isBoardFailure(error: unknown): boolean {

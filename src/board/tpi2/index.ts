@@ -1,4 +1,3 @@
+/** The Turing Pi 2 / 2.5 board through the BMC's API: what the factory and the library face use. */
 export { Tpi2Driver, type Tpi2DriverOptions } from './driver.js';
-export { createHttpsFetch, type FetchLike, type FetchInit, type FetchResponse } from './https-fetch.js';
-export { LoginGuard, DEFAULT_LOGIN_POLICY, type LoginGuardPolicy } from './login-guard.js';
-export { loadCaOption, parseFingerprint, fingerprintOf, bmcTrust, type BmcTrust } from './pinning.js';
+export type { FetchLike, FetchInit, FetchResponse } from './https-fetch.js';

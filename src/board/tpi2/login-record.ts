@@ -30,7 +30,7 @@ export interface LoginRecordData {
 
 const FILE = 'bmc-login.json';
 /** What an unreadable record counts as: enough to pause automatic logins. */
-export const UNREADABLE_RECORD_FAILURES = 3;
+const UNREADABLE_RECORD_FAILURES = 3;
 const KEY_LENGTH = 32;
 
 export function emptyLoginRecord(bmc: string): LoginRecordData {

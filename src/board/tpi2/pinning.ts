@@ -24,7 +24,7 @@ export interface BmcTrust {
 }
 
 /** The PEM blocks of every certificate in a file's text. */
-export function pemCertificates(pem: string): string[] {
+function pemCertificates(pem: string): string[] {
   return pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
 }
 
@@ -94,7 +94,7 @@ export const FACTORY_IMAGE_FINGERPRINT =
   'CA:34:3B:93:40:3B:A2:85:AA:E9:AA:1B:B8:90:F1:EF:F5:FF:EA:26:6C:F8:AB:A5:E5:5C:8B:5C:C2:57:BE:1F';
 
 /** How to trust a certificate, for messages. */
-export const TRUST_HINT =
+const TRUST_HINT =
   'check the certificate with `turingpi-mqtt bmc trust -c <config file>` and put the fingerprint it prints in ' +
   'board.bmc.fingerprint';
 

@@ -7,7 +7,7 @@ import { formatWait, parseJson, withAbort } from './http-util.js';
 import type { FetchLike, FetchResponse } from './https-fetch.js';
 import type { LoginGuard, LoginStatus } from './login-guard.js';
 
-export const AUTH_PATH = '/api/bmc/authenticate';
+const AUTH_PATH = '/api/bmc/authenticate';
 export const API_PATH = '/api/bmc';
 
 export interface BmcAnswer {

@@ -1,10 +1,5 @@
 import assert from 'node:assert/strict';
-import {
-  errorAnswerMessage,
-  parseNodeInfo,
-  parseNodeInfoAnswer,
-  parsePowerAnswer,
-} from '../../../src/board/tpi2/api.js';
+import { errorAnswerMessage, parseNodeInfo, parsePowerAnswer } from '../../../src/board/tpi2/api.js';
 import { firmwareLine, parseAboutAnswer } from '../../../src/board/tpi2/firmware.js';
 import { parseUsbAnswer } from '../../../src/board/tpi2/usb.js';
 import { TpmError } from '../../../src/util/errors.js';
@@ -41,8 +36,8 @@ describe('BMC answer shapes', () => {
       uart_baud: 115200,
     });
     assert.deepEqual(
-      parseNodeInfoAnswer({ response: [{ result: [entry(5), entry(null), entry(null), entry(3600)] }] }),
-      [5, null, null, 3600],
+      parseNodeInfo({ response: [{ result: [entry(5), entry(null), entry(null), entry(3600)] }] }),
+      [5, null, null, 3600].map((powerOnSeconds) => ({ powerOnSeconds, name: 'n' })),
     );
   });
 

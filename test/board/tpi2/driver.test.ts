@@ -1,48 +1,32 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import {
-  startBmcSimulator,
-  type BmcSimulator,
-  type BmcSimulatorOptions,
-} from '../../../src/board/simulator/bmc-server.js';
-import { Tpi2Driver, type Tpi2DriverOptions } from '../../../src/board/tpi2/driver.js';
-import { FakeClock } from '../../../src/util/fake-clock.js';
+import type { BmcSimulator, BmcSimulatorOptions } from '../../../src/board/simulator/bmc-server.js';
+import type { Tpi2Driver, Tpi2DriverOptions } from '../../../src/board/tpi2/driver.js';
+import type { FakeClock } from '../../../src/util/fake-clock.js';
 import { TpmError } from '../../../src/util/errors.js';
 import { createLogger } from '../../../src/util/logger.js';
+import { BmcRig } from '../../support/bmc-rig.js';
 
 const PASSWORD = 'S3cret-turing!';
 
 describe('Tpi2Driver against the simulated BMC over HTTPS', () => {
+  let rig: BmcRig;
   let clock: FakeClock;
   let bmc: BmcSimulator;
-  const drivers: Tpi2Driver[] = [];
 
   async function startBmc(options: Partial<BmcSimulatorOptions> = {}): Promise<BmcSimulator> {
-    bmc = await startBmcSimulator({ clock, password: PASSWORD, ...options });
+    bmc = await rig.startBmc(options);
     return bmc;
   }
 
-  function driverFor(options: Partial<Tpi2DriverOptions> = {}): Tpi2Driver {
-    const driver = new Tpi2Driver({
-      url: bmc.url,
-      username: 'root',
-      password: PASSWORD,
-      ca: bmc.ca,
-      clock,
-      ...options,
-    });
-    drivers.push(driver);
-    return driver;
-  }
+  const driverFor = (options: Partial<Tpi2DriverOptions> = {}): Tpi2Driver => rig.driver(options);
 
   beforeEach(() => {
-    clock = new FakeClock(Date.UTC(2026, 2, 1, 12));
+    rig = new BmcRig(PASSWORD);
+    clock = rig.clock;
   });
 
-  afterEach(async () => {
-    for (const driver of drivers.splice(0)) await driver.close();
-    await bmc?.close();
-  });
+  afterEach(() => rig.close());
 
   it('logs in once, then reads power with the bearer token, string values as booleans', async () => {
     await startBmc({ power: [true, false, false, true] });

@@ -1,12 +1,9 @@
 import assert from 'node:assert/strict';
-import {
-  startBmcSimulator,
-  type BmcSimulator,
-  type BmcSimulatorOptions,
-} from '../../../src/board/simulator/bmc-server.js';
-import { Tpi2Driver } from '../../../src/board/tpi2/driver.js';
-import { FakeClock } from '../../../src/util/fake-clock.js';
-import { TpmError } from '../../../src/util/errors.js';
+import type { BmcSimulator, BmcSimulatorOptions } from '../../../src/board/simulator/bmc-server.js';
+import type { Tpi2Driver } from '../../../src/board/tpi2/driver.js';
+import type { FakeClock } from '../../../src/util/fake-clock.js';
+import type { TpmError } from '../../../src/util/errors.js';
+import { BmcRig } from '../../support/bmc-rig.js';
 
 /**
  * The driver against both BMC firmware lines and both boards (docs/turing-pi-2.md "Firmware
@@ -15,26 +12,24 @@ import { TpmError } from '../../../src/util/errors.js';
  */
 describe('Tpi2Driver: firmware 2.0.5 and 2.1.0, boards 2.4 and 2.5', () => {
   const PASSWORD = 'turing-fw';
+  let rig: BmcRig;
   let clock: FakeClock;
   let bmc: BmcSimulator;
-  const drivers: Tpi2Driver[] = [];
 
+  /** A BMC (nodes 1 and 4 on unless `options` say otherwise) and an open driver against it. */
   async function open(options: Partial<BmcSimulatorOptions>): Promise<Tpi2Driver> {
-    bmc = await startBmcSimulator({ clock, password: PASSWORD, power: [true, false, false, true], ...options });
-    const driver = new Tpi2Driver({ url: bmc.url, username: 'root', password: PASSWORD, ca: bmc.ca, clock });
-    drivers.push(driver);
+    bmc = await rig.startBmc({ power: [true, false, false, true], ...options });
+    const driver = rig.driver();
     await driver.open();
     return driver;
   }
 
   beforeEach(() => {
-    clock = new FakeClock(Date.UTC(2026, 2, 1, 12));
+    rig = new BmcRig(PASSWORD);
+    clock = rig.clock;
   });
 
-  afterEach(async () => {
-    for (const driver of drivers.splice(0)) await driver.close();
-    await bmc?.close();
-  });
+  afterEach(() => rig.close());
 
   it('firmware 2.0.5: tells it from about, never asks node_info or cooling, and power works', async () => {
     const driver = await open({ release: '2.0.5', board: '2.4' });
@@ -88,11 +83,9 @@ describe('Tpi2Driver: firmware 2.0.5 and 2.1.0, boards 2.4 and 2.5', () => {
   });
 
   it('a call that answers 400 "Invalid `type` parameter" is missing: asked once, never again, no error', async () => {
-    clock = new FakeClock(Date.UTC(2026, 2, 1, 12));
-    bmc = await startBmcSimulator({ clock, password: PASSWORD, release: '2.1.0', board: '2.5' });
+    bmc = await rig.startBmc({ release: '2.1.0', board: '2.5' });
     bmc.firmware.withheld.add('node_info');
-    const driver = new Tpi2Driver({ url: bmc.url, username: 'root', password: PASSWORD, ca: bmc.ca, clock });
-    drivers.push(driver);
+    const driver = rig.driver();
     await driver.open();
     assert.equal(driver.info.reportsPowerOnTime, false);
     for (let i = 0; i < 3; i++)
@@ -118,10 +111,9 @@ describe('Tpi2Driver: firmware 2.0.5 and 2.1.0, boards 2.4 and 2.5', () => {
   );
 
   it('takes the names set on the BMC from node_info, null where unset', async () => {
-    bmc = await startBmcSimulator({ clock, password: PASSWORD });
+    bmc = await rig.startBmc();
     bmc.firmware.names[1] = 'k3s-server';
-    const driver = new Tpi2Driver({ url: bmc.url, username: 'root', password: PASSWORD, ca: bmc.ca, clock });
-    drivers.push(driver);
+    const driver = rig.driver();
     await driver.open();
     assert.deepEqual(driver.info.nodeNames, [null, 'k3s-server', null, null]);
     bmc.firmware.names[3] = 'storage';
