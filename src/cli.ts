@@ -24,6 +24,8 @@ Usage:
   turingpi-mqtt bmc trust -c FILE [--timeout S]
                                        show the Turing Pi 2 BMC's certificate and the line that
                                        pins it (exit 0 shown, 1 unreachable, 2 usage); no login
+  turingpi-mqtt addon                  the Home Assistant add-on's start (inside the add-on only:
+                                       addon/DOCS.md)
   turingpi-mqtt --version | --help
 `;
 
@@ -232,7 +234,7 @@ async function runPower(
   json: boolean,
   timeout: string | undefined,
 ): Promise<number> {
-  const { formatPowerAnswer, formatPowerEvent, parsePowerArgs, requestPower } = await import('./cli/power-client.js');
+  const { parsePowerArgs, powerPrinter, requestPower } = await import('./cli/power-client.js');
   let command;
   let config: Config;
   try {
@@ -248,16 +250,15 @@ async function runPower(
   const logger = createLogger({ level: 'silent' });
   try {
     // Each step of the action, one line as it happens (not with --json: that prints the answer only).
-    const onEvent = json
-      ? undefined
-      : (event: Parameters<typeof formatPowerEvent>[0]) => process.stdout.write(`${formatPowerEvent(event)}\n`);
+    const printer = powerPrinter((line) => process.stdout.write(`${line}\n`));
     const answer = await requestPower(
       config,
       { ...command, ...(timeout ? { timeoutMs: Number(timeout) * 1000 } : {}) },
       logger,
-      onEvent,
+      json ? undefined : (event) => printer.event(event),
     );
-    process.stdout.write(`${json ? JSON.stringify(answer) : formatPowerAnswer(answer)}\n`);
+    if (json) process.stdout.write(`${JSON.stringify(answer)}\n`);
+    else printer.answer(answer);
     return answer.status === 'ok' ? 0 : 1;
   } catch (error) {
     process.stderr.write(`turingpi-mqtt: ${errorMessage(error)}\n`);

@@ -205,10 +205,18 @@ export async function fingerprintAdvice(options: {
 export async function startAddon(env: NodeJS.ProcessEnv, log: (line: string) => void): Promise<string> {
   const paths = addonPaths(env);
   const { file, env: secrets } = await prepareAddon(paths);
-  Object.assign(process.env, secrets);
   const options = JSON.parse(await readFile(paths.options, 'utf8')) as AddonOptions;
   const advice = await fingerprintAdvice(options);
   if (advice) log(advice);
+  // Not set yet (the option's default): a login with no password would only count towards the BMC's ban.
+  if (options.board_type === 'tpi2' && !options.bmc_password) {
+    throw new TpmError(
+      'CONFIG',
+      'the add-on option "BMC password" (bmc_password) is empty: ' +
+        'set it in the Configuration tab and restart the add-on',
+    );
+  }
+  Object.assign(process.env, secrets);
   log(`bridge config written to ${file} (mode 0600); starting the bridge`);
   return file;
 }

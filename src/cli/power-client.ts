@@ -144,6 +144,27 @@ export async function requestPower(
   }
 }
 
+/**
+ * What `power` prints: each step of its own action as it happens, then the answer; an error
+ * answer that a step has already printed is not printed again (a refused action says why once).
+ */
+export function powerPrinter(write: (line: string) => void): {
+  event(event: PowerEvent): void;
+  answer(answer: PowerAnswer): void;
+} {
+  const shown = new Set<string>();
+  return {
+    event(event) {
+      if (event.result === 'error' && event.error !== undefined) shown.add(event.error);
+      write(formatPowerEvent(event));
+    },
+    answer(answer) {
+      if (answer.status === 'error' && answer.error !== undefined && shown.has(answer.error)) return;
+      write(formatPowerAnswer(answer));
+    },
+  };
+}
+
 /** One line per node for people: "node 3: OFF (off)". */
 export function formatPowerAnswer(answer: PowerAnswer): string {
   if (answer.status === 'error') return `error: ${answer.error ?? 'unknown error'}`;

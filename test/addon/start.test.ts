@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startBmcSimulator, type BmcSimulator } from '../../src/board/simulator/bmc-server.js';
-import { addonPaths, fingerprintAdvice, prepareAddon, type AddonOptions } from '../../src/cli/addon.js';
+import { addonPaths, fingerprintAdvice, prepareAddon, startAddon, type AddonOptions } from '../../src/cli/addon.js';
 import { checkConfigText, formatProblems } from '../../src/config/index.js';
 import { startCli, tempDir } from '../support/cli.js';
 import { requireMosquitto, startMosquitto, type Mosquitto } from '../support/mosquitto.js';
@@ -128,6 +128,17 @@ describe('the Home Assistant add-on start, against a fake Supervisor', function 
       assert.ok(statSync(env['ADDON_STATE_DIR'] as string).isDirectory());
     },
   );
+
+  it('an empty BMC password (the option not set yet) is refused with the option named, before any login', async () => {
+    const env = dataDir(options({ bmc_password: '', bmc_fingerprint: 'AA:BB' }), supervisor.url);
+    const lines: string[] = [];
+    await assert.rejects(
+      startAddon(env, (line) => lines.push(line)),
+      /"BMC password" \(bmc_password\) is empty/,
+    );
+    assert.deepEqual(lines, [], 'nothing said about starting the bridge');
+    assert.notEqual(process.env['MQTT_PASSWORD'], MQTT_SECRET, 'no password put into the environment');
+  });
 
   it('a wrong Supervisor token: a clear refusal, and no config written', async () => {
     const env = dataDir(options(), supervisor.url, 'wrong');

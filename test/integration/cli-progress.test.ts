@@ -29,6 +29,11 @@ const BASE = 'clip';
 const BOARD_ID = 'clip';
 const NODE = 3;
 
+/** `overrides` with node 1 protected (a refused action to print). */
+function withProtectedNode1(overrides: Record<string, Record<string, unknown>>): Record<string, unknown> {
+  return { ...overrides, nodes: { ...overrides['nodes'], 1: { protected: true } } };
+}
+
 /** An OS halt as the agent sees it, `delayMs` after the command (a slow shutdown). */
 const slowHalt = (delayMs: number): string => `setTimeout(() => process.kill(process.ppid, 'SIGTERM'), ${delayMs});\n`;
 
@@ -48,7 +53,7 @@ describe('turingpi-mqtt power: progress while it waits', function () {
       url: broker.url,
       base: BASE,
       id: BOARD_ID,
-      overrides: gracefulAgentNode(NODE, '15s'),
+      overrides: withProtectedNode1(gracefulAgentNode(NODE, '15s')),
     });
     configFile = writeConfig(dir, config, 'bridge.yaml');
     bridge = await startBridge(configFile);
@@ -108,6 +113,20 @@ describe('turingpi-mqtt power: progress while it waits', function () {
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stdout.trim().split('\n').length, 1);
     assert.equal((JSON.parse(result.stdout) as { status: string }).status, 'ok');
+  });
+
+  it('a refused action says why once, as its step, not again as the answer', async () => {
+    const result = await runCli(['power', '1', 'off', '-c', configFile], { cwd: dir });
+    assert.equal(result.code, 1);
+    assert.deepEqual(result.stdout.trim().split('\n'), [
+      'node 1: error: node 1 is protected: OFF refused (set nodes.1.protected: false to allow it)',
+    ]);
+  });
+
+  it('an error without a step of its own is still printed: an unknown node', async () => {
+    const result = await runCli(['power', '99', 'on', '-c', configFile], { cwd: dir });
+    assert.equal(result.code, 1);
+    assert.match(result.stdout.trim(), /^error: unknown node 99/);
   });
 
   it('a time-out says the action may still be under way and how to follow it', async () => {
