@@ -5,6 +5,10 @@
  * Writes bench-results/latest.json in the current directory.
  *
  * BENCH_QUICK=1 shortens every phase (for checking the bench itself, not for figures).
+ *
+ * `npm run bench -- latency` runs the command-latency phase alone (a bridge, the echo floor and
+ * the contract floor on a mosquitto of their own), and writes bench-results/latency.json.
+ * BENCH_BRIDGE_NODE_ARGS adds node flags to the bridge's (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p").
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -17,16 +21,13 @@ import {
   BridgeCommander,
   FloorCommander,
   commandAgent,
-  commanders,
   interleaved,
-  interleavedMany,
   shippedNodeOptions,
   startAgent,
   startBareNode,
   startBridge,
   startBridgeAndFloor,
   startFloor,
-  type Commander,
 } from './harness.js';
 import { anonKiB, cpuMs, rssKiB, type Child } from './process.js';
 import { Probe } from './probe.js';
@@ -35,10 +36,10 @@ import {
   measureAgentSoak,
   measureImports,
   measureInProcessPolls,
-  measureStateWrites,
   type ImportCost,
   type PollFigures,
 } from './in-process.js';
+import { measureLatency } from './latency.js';
 import { delay } from '../support/wait.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -60,8 +61,6 @@ const N = {
 };
 /** How far apart the agent soak's samples are (the config's agent.interval is at least 1 s). */
 const SOAK_INTERVAL_MS = 10;
-/** The pause before each command of the "apart" latency figure. */
-const SPACED_MS = 2;
 /** docs/configuration.md: the default board.poll_interval. */
 const DEFAULT_POLL_MS = 5000;
 /** The soak switches these (tpi1 nodes 2-7: none protected, none an agent node) side by side. */
@@ -342,102 +341,17 @@ async function main(): Promise<void> {
       floor_ms: p50p99(wide.floor),
     };
 
-    // Then as the issue asks: a client subscribed to the answer (the node's power; and events
-    // at QoS 0 to notice a "busy" refusal), like the floor's client to its pong. After a
-    // warm-up of all: a service runs for months, the figure is its steady state. The contract
-    // floor runs in the same blocks: the share of the ratio that the contract's messages alone take.
-    log(
-      `command latency: ${N.warmup} warm-up, then ${N.latency} commands to the bridge, ${N.latency} echoes and ` +
-        `${N.latency} contract echoes, interleaved ...`,
-    );
-    const timing = await commanders(probe, broker.url, run, 'bench/floor', {
-      nodes: SOAK_NODES,
-      contractPrefix: 'bench/contract',
+    const phase = await measureLatency(probe, broker.url, run, work, SOAK_NODES, N, log, {
+      bridge: bridge.child.pid,
+      contract: contractFloor.child.pid,
     });
-    const { bridge: bridgeCommander, floor: floorCommander } = timing;
-    const trio = { bridge: bridgeCommander, floor: floorCommander, contract: timing.contract as FloorCommander };
-    const warmed = wide.bridge.length + 2 * N.warmup;
-    await interleavedMany(trio, N.warmup);
-    const stateWrites = measureStateWrites(join(work, run.base.split('/')[1] ?? ''));
-    const latency = await interleavedMany(trio, N.latency);
-    const writesPerCommand = stateWrites.stop() / latency.bridge.length;
-    rows.push(
-      compare(
-        'command latency p50',
-        'ms',
-        percentile(latency.bridge, 50),
-        percentile(latency.floor, 50),
-        'set -> power, set_tcp_nodelay',
-      ),
-    );
-    rows.push(compare('command latency p99', 'ms', percentile(latency.bridge, 99), percentile(latency.floor, 99)));
-    rows.push(
-      compare(
-        'contract floor p50 (echo + contract messages)',
-        'ms',
-        percentile(latency.contract, 50),
-        percentile(latency.floor, 50),
-        'retained answer, event, retained state',
-      ),
-    );
-    rows.push(
-      compare(
-        'command latency p50 / contract floor',
-        'ms',
-        percentile(latency.bridge, 50),
-        percentile(latency.contract, 50),
-        "the bridge's own share",
-      ),
-    );
-    // Back to back, each command reaches a bridge still busy with the tail of the one before
-    // (its event and state, three acknowledgements): the same again with a pause before
-    // each command, as commands from people and schedules arrive.
-    log(`command latency, one command every ${SPACED_MS} ms: ${N.spaced} of each ...`);
-    const spacedOut = (c: Commander): Commander => ({
-      command: async () => {
-        await delay(SPACED_MS);
-        return c.command();
-      },
-    });
-    const spaced = await interleavedMany(
-      { bridge: spacedOut(trio.bridge), floor: spacedOut(trio.floor), contract: spacedOut(trio.contract) },
-      N.spaced,
-    );
-    rows.push(
-      compare(
-        `command latency p50, ${SPACED_MS} ms apart`,
-        'ms',
-        percentile(spaced.bridge, 50),
-        percentile(spaced.floor, 50),
-        `contract floor ${round(percentile(spaced.contract, 50), 2)} ms`,
-      ),
-    );
-    results.latency_spaced = {
-      pause_ms: SPACED_MS,
-      commands: spaced.bridge.length,
-      bridge_ms: p50p99(spaced.bridge),
-      floor_ms: p50p99(spaced.floor),
-      contract_floor_ms: p50p99(spaced.contract),
-    };
-    results.latency = {
-      commands: latency.bridge.length,
-      warm_up_commands: N.warmup,
-      bridge_ms: {
-        p50: round(percentile(latency.bridge, 50), 3),
-        p90: round(percentile(latency.bridge, 90), 3),
-        p99: round(percentile(latency.bridge, 99), 3),
-        max: round(Math.max(...latency.bridge), 3),
-      },
-      floor_ms: {
-        p50: round(percentile(latency.floor, 50), 3),
-        p90: round(percentile(latency.floor, 90), 3),
-        p99: round(percentile(latency.floor, 99), 3),
-        max: round(Math.max(...latency.floor), 3),
-      },
-      contract_floor_ms: p50p99(latency.contract),
-      state_file_writes_per_command: round(writesPerCommand, 2),
-      busy_refusals: bridgeCommander.busyRefusals,
-    };
+    rows.push(...phase.rows);
+    Object.assign(results, phase.results);
+    const { bridge: bridgeCommander, floor: floorCommander } = phase.timing;
+    const timing = phase.timing;
+    // The wide phase's warm-up and commands, then this phase's.
+    const warmed = wide.bridge.length + N.warmup + phase.commands;
+    const writesPerCommand = phase.results.latency.state_file_writes_per_command as number;
 
     // ---- memory after many commands -------------------------------------------------------
     log(`memory: ${N.soak} more commands to the bridge (and echoes), ${N.agentCommands} to the agent ...`);
@@ -459,7 +373,7 @@ async function main(): Promise<void> {
     const agentCommands = await commandAgent(probe, run.base, 3, N.agentCommands);
     await delay(1000);
     const rssAfter = { bridge: rssKiB(bridge.child.pid), agent: rssKiB(agent.pid), floor: rssKiB(floor.child.pid) };
-    const bridgeCommands = warmed + latency.bridge.length + spaced.bridge.length + soaked;
+    const bridgeCommands = warmed + soaked;
     rows.push(
       compare(
         `bridge RSS after ${bridgeCommands} commands`,
@@ -761,7 +675,59 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
+/** The latency phase alone, with the same counts and the same processes as in main(). */
+async function latencyOnly(): Promise<void> {
+  const work = mkdtempSync(join(tmpdir(), 'tpm-bench-'));
+  const started = performance.now();
+  const loadAtStart = loadavg().map((x) => round(x, 2));
+  const broker = await startMosquitto({ tcpNoDelay: true });
+  const children: Child[] = [];
+  try {
+    const probe = await Probe.connect(broker.url);
+    const extra = (process.env.BENCH_BRIDGE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const run = writeBridgeConfig(work, broker.url, { model: 'tpi1' });
+    const bridge = await startBridge(probe, run, [...SHIPPED.bridge, ...extra]);
+    children.push(bridge.child);
+    children.push((await startFloor(probe, 'bench/floor', broker.url)).child);
+    const contract = (await startFloor(probe, 'bench/contract', broker.url, [], true)).child;
+    children.push(contract);
+    await delay(1000);
+    const pids = { bridge: bridge.child.pid, contract: contract.pid };
+    const phase = await measureLatency(probe, broker.url, run, work, SOAK_NODES, N, log, pids);
+    await phase.timing.probe.close();
+    await probe.close();
+    const results = {
+      date: new Date().toISOString(),
+      node: process.version,
+      node_options: { bridge: [...SHIPPED.bridge, ...extra].join(' ') },
+      quick: QUICK,
+      load_average_at_start: loadAtStart,
+      ...phase.results,
+      comparisons: phase.rows,
+      load_average_at_end: loadavg().map((x) => round(x, 2)),
+      seconds: round((performance.now() - started) / 1000, 1),
+    };
+    log('');
+    log(
+      `command latency alone, ${results.date}, load ${loadAtStart.join(' ')} -> ${results.load_average_at_end.join(' ')}`,
+    );
+    log(table(phase.rows));
+    mkdirSync('bench-results', { recursive: true });
+    writeFileSync(join('bench-results', 'latency.json'), `${JSON.stringify(results, null, 2)}\n`);
+    log('written: bench-results/latency.json');
+  } finally {
+    for (const child of children) await child.stop();
+    await broker.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+const phase = process.argv[2];
+if (phase !== undefined && phase !== 'latency') {
+  process.stderr.write(`usage: run.js [latency]  (no argument: every phase)\n`);
+  process.exit(2);
+}
+(phase === 'latency' ? latencyOnly() : main()).then(
   () => process.exit(0),
   (error: unknown) => {
     process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
