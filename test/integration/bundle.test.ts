@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { cliPath, tempDir, writeConfig } from '../support/cli.js';
 import { repoPath } from '../support/paths.js';
 
 /**
@@ -109,5 +111,35 @@ describe('the bundle: what each role loads', () => {
       ]),
       [],
     );
+  });
+});
+
+describe("the bundle's `debug`: MQTT.js's and mqtt-packet's traces", () => {
+  /** The built CLI's power client against a port nobody listens on: MQTT.js traces its connection attempt. */
+  const run = (env: NodeJS.ProcessEnv): { status: number | null; stderr: string } => {
+    const config = writeConfig(tempDir(), { mqtt: { url: 'mqtt://127.0.0.1:1' } });
+    const { DEBUG: _ignored, ...rest } = process.env;
+    const result = spawnSync(process.execPath, [cliPath(), 'power', '2', 'status', '-c', config], {
+      env: { ...rest, ...env },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    return { status: result.status, stderr: result.stderr };
+  };
+
+  it('is not bundled: a stand-in whose loggers do nothing (each call of the real one allocates its arguments)', () => {
+    const all = Object.values(load().outputs).flatMap((o) => Object.keys(o.inputs));
+    assert.deepEqual(offenders(all, [/^node_modules\/debug\//]), []);
+  });
+
+  it('without DEBUG nothing is traced; with DEBUG=mqttjs* the real module traces as usual', () => {
+    const quiet = run({});
+    assert.equal(quiet.status, 1);
+    assert.match(quiet.stderr, /cannot connect to MQTT broker/);
+    assert.doesNotMatch(quiet.stderr, /mqttjs/);
+    const traced = run({ DEBUG: 'mqttjs*' });
+    assert.equal(traced.status, 1);
+    assert.match(traced.stderr, /mqttjs:client MqttClient :: version/);
+    assert.match(traced.stderr, /mqttjs connecting to an MQTT broker/);
   });
 });
