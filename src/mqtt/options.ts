@@ -39,6 +39,10 @@ export function mqttClientOptions(config: Config, clientId: string, will: Will):
     resubscribe: true,
     // mqtt-packet's cache of 65,536 encoded numbers costs ~6 MiB for speed no command here needs.
     writeCache: false,
+    // MQTT.js otherwise restarts its keep-alive timer on every acknowledgement it receives
+    // (three per command: a clearTimeout and a setTimeout each); without, it pings once per
+    // keepalive whatever the traffic, and a dead broker is still noticed within 1.5 keepalives.
+    reschedulePings: false,
   };
   // MQTT 5 tells the broker the largest packet we take: it drops bigger ones instead of sending
   // them. MQTT 3.1.1 cannot say it; the connection drops them as they arrive (packet-limit.ts).
