@@ -145,10 +145,14 @@ export class FaultInjector {
 
   // ---- used by SimulatedI2cBus -----------------------------------------------------------
 
-  /** Counts the transaction, waits its latency, and throws an injected error if one applies. */
-  async enter(transaction: TransactionInfo, clock: Clock): Promise<void> {
-    const key = hex(transaction.address);
-    const perAddress = (this.counts.byAddress[key] ??= { reads: 0, writes: 0 });
+  /**
+   * Counts the transaction, waits its latency, and throws an injected error if one applies.
+   * Without a latency rule nothing waits: it returns nothing (and throws at once), so a
+   * transaction costs no promise of its own (the bench commands a simulated board thousands
+   * of times; every transaction is a few of them).
+   */
+  enter(transaction: TransactionInfo, clock: Clock): Promise<void> | undefined {
+    const perAddress = (this.counts.byAddress[addressKey(transaction.address)] ??= { reads: 0, writes: 0 });
     if (transaction.operation === 'read') {
       this.counts.reads++;
       perAddress.reads++;
@@ -156,11 +160,24 @@ export class FaultInjector {
       this.counts.writes++;
       perAddress.writes++;
     }
+    if (this.latencies.length === 0) {
+      this.injectError(transaction);
+      return undefined;
+    }
+    return this.wait(transaction, clock);
+  }
+
+  private async wait(transaction: TransactionInfo, clock: Clock): Promise<void> {
     for (const rule of this.latencies) {
       if (!matches(rule.match, transaction)) continue;
       if (rule.timers === 'clock') await sleep(clock, rule.ms);
       else await new Promise<void>((resolve) => setTimeout(resolve, rule.ms));
     }
+    this.injectError(transaction);
+  }
+
+  private injectError(transaction: TransactionInfo): void {
+    if (this.errors.length === 0) return;
     const rule = this.errors.find((r) => r.remaining > 0 && matches(r.match, transaction));
     if (rule) {
       rule.remaining--;
@@ -189,6 +206,7 @@ export class FaultInjector {
 
   /** Applies glitches to the bytes of a read. */
   alterRead(transaction: TransactionInfo, bytes: number[]): number[] {
+    if (this.glitches.length === 0) return bytes;
     const result = [...bytes];
     const altered = new Set<number>();
     // Rules apply in the order they were added; one rule per byte and transaction.
@@ -221,6 +239,10 @@ function sameMatch(a: FaultMatch, b: FaultMatch): boolean {
 function emptyCounters(): BusCounters {
   return { reads: 0, writes: 0, errors: 0, bytesRead: 0, bytesWritten: 0, byAddress: {} };
 }
+
+/** The counters' keys of the 128 addresses, made once rather than per transaction. */
+const ADDRESS_KEYS = Array.from({ length: 0x80 }, (_, address) => hex(address));
+const addressKey = (address: number): string => ADDRESS_KEYS[address] ?? hex(address);
 
 /** Two-digit hex with 0x, for the simulator's messages (the driver keeps its own: tpi1/registers.ts). */
 export function hex(value: number): string {

@@ -126,11 +126,12 @@ export class SimulatedI2cBus implements I2cBus {
     checkByte(register, 'register');
     const transaction: TransactionInfo = { address, operation: 'read', register, length };
     try {
-      await this.faults.enter(transaction, this.clock);
+      const waiting = this.faults.enter(transaction, this.clock);
+      if (waiting) await waiting;
       const device = this.deviceAt(address);
       const bytes = this.faults.alterRead(transaction, device.read(register, length));
       this.faults.noteBytes('read', bytes.length);
-      this.emit({ operation: 'read', address, register, bytes });
+      if (this.listeners.length > 0) this.emit({ operation: 'read', address, register, bytes });
       return bytes;
     } catch (error) {
       this.fail(transaction, [], error);
@@ -143,12 +144,14 @@ export class SimulatedI2cBus implements I2cBus {
     checkByte(register, 'register');
     const transaction: TransactionInfo = { address, operation: 'write', register, length: bytes.length };
     try {
-      await this.faults.enter(transaction, this.clock);
+      const waiting = this.faults.enter(transaction, this.clock);
+      if (waiting) await waiting;
       const device = this.deviceAt(address);
       const dropped = this.faults.dropsWrite(transaction);
       if (!dropped) device.write(register, bytes);
       this.faults.noteBytes('write', bytes.length);
-      this.emit({ operation: 'write', address, register, bytes, ...(dropped ? { dropped } : {}) });
+      if (this.listeners.length > 0)
+        this.emit({ operation: 'write', address, register, bytes, ...(dropped ? { dropped } : {}) });
     } catch (error) {
       this.fail(transaction, bytes, error);
       throw error;
