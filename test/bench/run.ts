@@ -709,7 +709,8 @@ async function latencyOnly(): Promise<void> {
     };
     log('');
     log(
-      `command latency alone, ${results.date}, load ${loadAtStart.join(' ')} -> ${results.load_average_at_end.join(' ')}`,
+      `command latency alone, ${results.date}, ` +
+        `load ${loadAtStart.join(' ')} -> ${results.load_average_at_end.join(' ')}`,
     );
     log(table(phase.rows));
     mkdirSync('bench-results', { recursive: true });
