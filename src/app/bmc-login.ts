@@ -3,12 +3,12 @@ import type { MqttConnection } from '../mqtt/connection.js';
 import type { Topics } from '../mqtt/topics.js';
 import type { CommandSource, EventInput } from '../power/types.js';
 import { InputError, knownKeys } from './input.js';
+import type { RequestTable } from './request-table.js';
 
-/** What the reporter uses of the bridge (named here: importing bridge.ts would be an import circle). */
-export interface BmcLoginHost {
-  readonly board: { readonly driver: BoardDriver };
-  readonly connection: MqttConnection;
-  readonly topics: Topics;
+export interface BmcLoginDeps {
+  driver: BoardDriver;
+  connection: MqttConnection;
+  topics: Topics;
   event(input: EventInput): void;
 }
 
@@ -32,7 +32,7 @@ export class BmcLoginReporter {
   private started = false;
 
   constructor(
-    private readonly bridge: BmcLoginHost,
+    private readonly deps: BmcLoginDeps,
     private readonly control: BmcLoginControl,
   ) {
     // The driver may have said something while it opened, before MQTT was up.
@@ -45,13 +45,17 @@ export class BmcLoginReporter {
     if (this.last) await this.publish(this.last);
   }
 
+  requests(): RequestTable {
+    return { 'bmc/login': (request, source) => this.request(request, source) };
+  }
+
   /** `bmc/login` of bridge/request: `{}` (or `{"force": true}`, even at the brink of a ban). */
   async request(request: Record<string, unknown>, source: CommandSource): Promise<BmcStatePayload | null> {
     knownKeys(request, ['force']);
     if (request.force !== undefined && typeof request.force !== 'boolean')
       throw new InputError('"force" must be true or false');
     const force = request.force === true;
-    this.bridge.event({
+    this.deps.event({
       type: 'bmc',
       action: 'login',
       source,
@@ -63,9 +67,9 @@ export class BmcLoginReporter {
     return status ? this.payload(status) : null;
   }
 
-  /** After each poll: the firmware is known only once the BMC opened, after the login. */
-  async refresh(): Promise<void> {
-    if (this.started && this.last) await this.publish(this.last);
+  /** After each poll (the firmware is known only once the BMC opened, after the login). Never throws. */
+  async poll(): Promise<void> {
+    if (this.started && this.last) await this.publish(this.last).catch(() => undefined);
   }
 
   private changed(status: BmcLoginStatus): void {
@@ -73,7 +77,7 @@ export class BmcLoginReporter {
     this.last = status;
     if (!this.started) return;
     if (status.login === 'ok' && before !== null && before.login !== 'ok') {
-      this.bridge.event({
+      this.deps.event({
         type: 'bmc',
         action: 'login',
         source: 'startup',
@@ -81,7 +85,7 @@ export class BmcLoginReporter {
         message: 'logged in to the BMC again',
       });
     } else if (status.login !== 'ok') {
-      this.bridge.event({
+      this.deps.event({
         type: 'bmc',
         action: 'login',
         source: 'startup',
@@ -94,7 +98,7 @@ export class BmcLoginReporter {
 
   private payload(status: BmcLoginStatus): BmcStatePayload {
     // firmware and bmcd: what the BMC's `about` said at the last open (null until then).
-    const { info } = this.bridge.board.driver;
+    const { info } = this.deps.driver;
     return {
       login: status.login,
       reason: status.reason,
@@ -105,6 +109,6 @@ export class BmcLoginReporter {
   }
 
   private async publish(status: BmcLoginStatus): Promise<void> {
-    await this.bridge.connection.publishState(this.bridge.topics.boardBmc, JSON.stringify(this.payload(status)));
+    await this.deps.connection.publishState(this.deps.topics.boardBmc, JSON.stringify(this.payload(status)));
   }
 }

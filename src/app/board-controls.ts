@@ -1,9 +1,10 @@
-import type { IPublishPacket } from 'mqtt';
 import type { BoardDriver, FanReading, UsbReading } from '../board/types.js';
 import type { MqttConnection } from '../mqtt/connection.js';
 import type { Topics } from '../mqtt/topics.js';
 import type { EventInput } from '../power/types.js';
 import { errorMessage } from '../util/errors.js';
+import { Mutex } from '../util/mutex.js';
+import type { CommandTable } from './command-table.js';
 import { InputError, payloadText, quote } from './input.js';
 
 /**
@@ -72,8 +73,6 @@ export interface BoardControlsDeps {
   connection: MqttConnection;
   topics: Topics;
   event(input: EventInput): void;
-  /** Drops retained commands (bridge.ts). */
-  guard(topic: string, packet: IPublishPacket, handle: () => Promise<void>): void;
 }
 
 export class BoardControls {
@@ -83,7 +82,7 @@ export class BoardControls {
    * Commands run one after another, in the order they arrived: HA's fan sends ON and then the
    * percentage at once, and each reads the state the one before it left.
    */
-  private commands: Promise<void> = Promise.resolve();
+  private readonly queue = new Mutex();
 
   constructor(private readonly deps: BoardControlsDeps) {}
 
@@ -98,21 +97,17 @@ export class BoardControls {
     return (driver.info.usbModes ?? []).filter((m): m is 'host' | 'device' => m === 'host' || m === 'device');
   }
 
-  async subscribe(): Promise<void> {
-    const { connection, topics, guard } = this.deps;
-    // Subscribed whatever the board: a board that was down at start may have a fan once it answers.
-    await connection.subscribe(topics.fanSet, (topic, payload, packet) =>
-      guard(topic, packet, () => this.inOrder(() => this.onFanSet(payload))),
-    );
-    await connection.subscribe(topics.usbSet, (topic, payload, packet) =>
-      guard(topic, packet, () => this.inOrder(() => this.onUsbSet(payload))),
-    );
+  /** Taken whatever the board: a board that was down at start may have a fan once it answers. */
+  commands(): CommandTable {
+    const { topics } = this.deps;
+    return {
+      [topics.fanSet]: (_topic, payload) => this.inOrder(() => this.onFanSet(payload)),
+      [topics.usbSet]: (_topic, payload) => this.inOrder(() => this.onUsbSet(payload)),
+    };
   }
 
   private inOrder(command: () => Promise<void>): Promise<void> {
-    const run = this.commands.then(command);
-    this.commands = run.catch(() => undefined);
-    return run;
+    return this.queue.run(command);
   }
 
   /** Called on every poll after the board answered: publishes what changed. */

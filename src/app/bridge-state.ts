@@ -1,5 +1,5 @@
 import { parseDiscoveryIndex, type DiscoveryIndex } from '../homeassistant/cleanup.js';
-import type { JournalEntry, PowerJournal } from '../power/power-service.js';
+import type { JournalEntry, PowerJournal } from '../power/journal.js';
 
 /** What the bridge keeps in state_dir/bridge.json across restarts. */
 export interface BridgeStateData {

@@ -42,6 +42,8 @@ export class HaPublisher {
   private republishing = false;
   private birthDuringRepublish = false;
   private stopped = false;
+  /** Whether the start's publication ran: a refresh before it has nothing to refresh (it builds from now). */
+  private publishedAtStart = false;
   private messages: DiscoveryMessage[] = [];
   /** The refresh under way; refreshes run one after the other. */
   private refreshing: Promise<void> = Promise.resolve();
@@ -61,7 +63,17 @@ export class HaPublisher {
 
   /** First publication of this run, with the clean-up of stale devices and components. */
   async publishAtStart(): Promise<void> {
+    this.publishedAtStart = true;
     await this.publishChanges(this.deps.previousIndex);
+  }
+
+  /** Subscribes to Home Assistant's birth and will (`homeassistant/status`), retained or not. */
+  async subscribe(): Promise<void> {
+    const { config, connection } = this.deps;
+    if (!config.homeassistant.enabled) return;
+    await connection.subscribe(config.homeassistant.status_topic, (_topic, payload) =>
+      this.onStatus(payload.toString()),
+    );
   }
 
   /**
@@ -70,6 +82,7 @@ export class HaPublisher {
    * not change are not sent again. Refreshes run one after the other.
    */
   refresh(): Promise<void> {
+    if (!this.publishedAtStart) return this.refreshing;
     this.refreshing = this.refreshing
       .then(() => this.publishChanges(this.messages))
       .catch((error: unknown) => this.deps.logger.warn(`republishing discovery failed: ${errorMessage(error)}`));

@@ -1,7 +1,7 @@
+import type { AgentState } from '../agent/state.js';
 import type { ResolvedNode } from '../config/nodes.js';
 import type { Clock } from '../util/clock.js';
-import type { PowerView } from '../power/power-service.js';
-import type { CommandSource, NodeState, NodeStateName } from '../power/types.js';
+import type { CommandSource, NodeLifecycle, NodeState, NodeStateName } from '../power/types.js';
 
 export interface NodeSnapshot {
   power: boolean | null;
@@ -9,18 +9,41 @@ export interface NodeSnapshot {
   state: NodeState;
 }
 
+/** What changed of one node: only the fields that did. */
+export type NodeChange = Partial<NodeSnapshot>;
+
+/** Who hears of node changes: the node publisher (every change), the watchdog (power, deliberate downs). */
+export interface NodeListener {
+  /** Any change, with only what changed. */
+  changed?(node: number, change: NodeChange): void;
+  /** Power changed (once per real change). */
+  power?(node: number, on: boolean | null): void;
+  /** The bridge takes the node down on purpose (a cut, a shutdown, a power cycle): not a hang. */
+  expectDown?(node: number): void;
+}
+
+/** What the model knows of the agents: which nodes are agent nodes, and what each agent last said. */
+export interface AgentView {
+  isAgentNode(node: number): boolean;
+  status(node: number): AgentState | 'unknown';
+}
+
 /**
- * The bridge's picture of every node: power as the board last reported it, presence learnt
- * while powered (kept while off, docs/hardware.md "DS4520 at 0x57"), and the lifecycle state. Every change
- * goes to `onChange`, which publishes it; unchanged values publish nothing.
+ * The bridge's picture of every node, and the one place that moves a node's lifecycle state
+ * (docs/ARCHITECTURE.md, "Node lifecycle"): power as the board last reported it, presence
+ * learnt while powered (kept while off, docs/hardware.md "DS4520 at 0x57"), and the state.
+ * The power service and the agent feed say what happened; the model decides the state it leads
+ * to and tells its listeners only what changed.
  */
-export class NodeModel implements PowerView {
+export class NodeModel implements NodeLifecycle {
   private readonly nodes = new Map<number, NodeSnapshot>();
+  private readonly listeners: NodeListener[] = [];
 
   constructor(
     nodes: ResolvedNode[],
     private readonly clock: Clock,
-    private readonly onChange: (node: number, snapshot: NodeSnapshot) => void,
+    /** Default: the nodes configured with agent: true, their agents never heard. */
+    private readonly agents: AgentView = configuredAgents(nodes),
   ) {
     const since = new Date(clock.now()).toISOString();
     for (const node of nodes) {
@@ -32,7 +55,11 @@ export class NodeModel implements PowerView {
     }
   }
 
-  snapshot(node: number): NodeSnapshot | undefined {
+  listen(listener: NodeListener): void {
+    this.listeners.push(listener);
+  }
+
+  snapshot(node: number): Readonly<NodeSnapshot> | undefined {
     return this.nodes.get(node);
   }
 
@@ -44,11 +71,14 @@ export class NodeModel implements PowerView {
     return this.nodes.get(node)?.state.state ?? 'unknown';
   }
 
+  // ---- what the board says ------------------------------------------------------------------
+
   setPower(node: number, on: boolean | null): void {
     const snap = this.nodes.get(node);
     if (!snap || snap.power === on) return;
     snap.power = on;
-    this.onChange(node, snap);
+    this.tell(node, { power: on });
+    for (const listener of this.listeners) listener.power?.(node, on);
   }
 
   setPresent(node: number, present: boolean | null): void {
@@ -56,10 +86,76 @@ export class NodeModel implements PowerView {
     // Presence can only be told while powered: an unknown reading keeps the last value.
     if (!snap || present === null || snap.present === present) return;
     snap.present = present;
-    this.onChange(node, snap);
+    this.tell(node, { present });
   }
 
-  setState(node: number, state: NodeStateName, source: CommandSource | 'board', reason: string): void {
+  /**
+   * A poll's reading: power changes not made by this bridge (another tool, a button) move
+   * the state too. Busy states (shutting down, rebooting) are left to their sequence.
+   */
+  observe(node: number, power: boolean | null): void {
+    this.setPower(node, power);
+    const state = this.state(node);
+    if (state === 'shutting_down' || state === 'rebooting') return;
+    if (power === null) this.setState(node, 'unknown', 'board', 'the board cannot read this node');
+    else if (!power && state !== 'off') this.setState(node, 'off', 'board', 'the board reports it off');
+    else if (power && (state === 'off' || state === 'unknown')) {
+      // An agent node found on is starting until its agent says online.
+      const awaitsAgent = this.agents.isAgentNode(node) && this.agents.status(node) !== 'online';
+      this.setState(node, awaitsAgent ? 'starting' : 'on', 'board', 'the board reports it on');
+    }
+  }
+
+  // ---- what the agents say ------------------------------------------------------------------
+
+  /** The node's agent said online: a node starting is on. */
+  agentOnline(node: number): void {
+    if (this.state(node) === 'starting') this.setState(node, 'on', 'board', 'agent online');
+  }
+
+  // ---- what the power service did (NodeLifecycle) --------------------------------------------
+
+  cutting(node: number): void {
+    this.expectDown(node);
+  }
+
+  switchedOn(node: number, source: CommandSource, reason: string): void {
+    this.setState(node, this.agents.isAgentNode(node) ? 'starting' : 'on', source, reason);
+  }
+
+  switchedOff(node: number, source: CommandSource, reason: string): void {
+    this.setState(node, 'off', source, reason);
+  }
+
+  shuttingDown(node: number, source: CommandSource): void {
+    this.expectDown(node);
+    this.setState(node, 'shutting_down', source, 'agent asked to shut the OS down');
+  }
+
+  shutdownFailed(node: number, source: CommandSource, reason: string): void {
+    this.setState(node, this.power(node) === false ? 'off' : 'on', source, reason);
+  }
+
+  powerCycling(node: number, source: CommandSource): void {
+    this.setState(node, 'rebooting', source, 'power cycle');
+    this.expectDown(node);
+  }
+
+  osRebooting(node: number, source: CommandSource): void {
+    this.setState(node, 'rebooting', source, 'agent asked to reboot the OS');
+  }
+
+  rebooted(node: number, source: CommandSource): void {
+    this.setState(node, 'on', source, 'rebooted');
+  }
+
+  rebootFailed(node: number, source: CommandSource, reason: string): void {
+    this.setState(node, 'unknown', source, reason);
+  }
+
+  // ---- inside -----------------------------------------------------------------------------
+
+  private setState(node: number, state: NodeStateName, source: CommandSource | 'board', reason: string): void {
     const snap = this.nodes.get(node);
     if (!snap) return;
     const current = snap.state;
@@ -70,21 +166,20 @@ export class NodeModel implements PowerView {
       source,
       reason,
     };
-    this.onChange(node, snap);
+    this.tell(node, { state: snap.state });
   }
 
-  /**
-   * A poll's reading: power changes not made by this bridge (another tool, a button) move
-   * the state too. Busy states (shutting down, rebooting) are left to their sequence.
-   */
-  observe(node: number, power: boolean | null, hasAgent: boolean): void {
-    this.setPower(node, power);
-    const state = this.state(node);
-    if (state === 'shutting_down' || state === 'rebooting') return;
-    if (power === null) this.setState(node, 'unknown', 'board', 'the board cannot read this node');
-    else if (!power && state !== 'off') this.setState(node, 'off', 'board', 'the board reports it off');
-    else if (power && (state === 'off' || state === 'unknown')) {
-      this.setState(node, hasAgent ? 'starting' : 'on', 'board', 'the board reports it on');
-    }
+  private expectDown(node: number): void {
+    if (!this.nodes.has(node)) return;
+    for (const listener of this.listeners) listener.expectDown?.(node);
   }
+
+  private tell(node: number, change: NodeChange): void {
+    for (const listener of this.listeners) listener.changed?.(node, change);
+  }
+}
+
+function configuredAgents(nodes: ResolvedNode[]): AgentView {
+  const agentNodes = new Set(nodes.filter((n) => n.agent === true).map((n) => n.number));
+  return { isAgentNode: (n) => agentNodes.has(n), status: () => 'unknown' };
 }

@@ -32,9 +32,10 @@ export interface AgentNodesDeps {
   seen: readonly number[];
   save(data: AgentsSeenData): Promise<void>;
   logger: Logger;
-  /** A node became an agent node (its agent was seen) or stopped being one (forgotten). */
-  onChange?(node: number, isAgentNode: boolean, reason: string): void;
 }
+
+/** Told when a node became an agent node (its agent was seen) or stopped being one (forgotten). */
+export type AgentNodeListener = (node: number, isAgentNode: boolean, reason: string) => void;
 
 /** Agent states that only a running agent publishes (`offline` may be a will retained for years). */
 const LIVE_STATES: ReadonlySet<AgentState> = new Set<AgentState>(['online', 'shutting_down']);
@@ -51,11 +52,16 @@ export class AgentNodes {
   private readonly seen: Set<number>;
   /** Saves run one after the other, in order: the last one holds what is known now. */
   private readonly saves = new Mutex();
+  private readonly listeners: AgentNodeListener[] = [];
 
   constructor(private readonly deps: AgentNodesDeps) {
     for (const node of deps.nodes) this.settings.set(node.number, node.agent);
     // Only auto nodes are remembered: a node set to true or false since is as the config says.
     this.seen = new Set(deps.seen.filter((n) => this.settings.get(n) === 'auto'));
+  }
+
+  listen(listener: AgentNodeListener): void {
+    this.listeners.push(listener);
   }
 
   isAgentNode(node: number): boolean {
@@ -80,7 +86,7 @@ export class AgentNodes {
     this.seen.add(node);
     this.deps.logger.info(`node ${node}: its agent is ${state}: an agent node from now on (agent: auto)`);
     this.persist();
-    this.deps.onChange?.(node, true, `its agent was seen (${state})`);
+    for (const listener of this.listeners) listener(node, true, `its agent was seen (${state})`);
   }
 
   /**
@@ -91,7 +97,7 @@ export class AgentNodes {
     if (!this.isAuto(node) || !this.seen.delete(node)) return false;
     this.deps.logger.warn(`node ${node} counts as agentless until its agent is seen again: ${reason}`);
     this.persist();
-    this.deps.onChange?.(node, false, reason);
+    for (const listener of this.listeners) listener(node, false, reason);
     return true;
   }
 
@@ -122,7 +128,6 @@ export async function openAgentNodes(
   stateDir: string,
   nodes: readonly ResolvedNode[],
   logger: Logger,
-  onChange: AgentNodesDeps['onChange'],
 ): Promise<AgentNodes> {
   const file = new JsonStateFile<AgentsSeenData>({
     dir: stateDir,
@@ -136,5 +141,5 @@ export async function openAgentNodes(
     },
   });
   const { seen } = await file.load();
-  return new AgentNodes({ nodes, seen, save: (data) => file.save(data), logger, ...(onChange ? { onChange } : {}) });
+  return new AgentNodes({ nodes, seen, save: (data) => file.save(data), logger });
 }

@@ -4,16 +4,15 @@ import { formatDuration } from '../config/duration.js';
 import type { Clock } from '../util/clock.js';
 import { TpmError, errorMessage } from '../util/errors.js';
 import type { AgentTracker } from './agents.js';
-import type { CommandSource, EventInput, NodeAction, PowerView } from './types.js';
+import type { CommandSource, EventInput, NodeAction, NodeLifecycle } from './types.js';
 
 /** What the graceful sequences need of the power service. */
 export interface GracefulDeps {
-  view: PowerView;
+  view: NodeLifecycle;
   power: Config['power'];
   clock: Clock;
   event(event: EventInput): void;
   agents?: AgentTracker;
-  expectDown?(node: number): void;
 }
 
 /** One graceful sequence: its node, what asked for it, and what ends it early (a stop, a FORCE_OFF). */
@@ -85,8 +84,7 @@ export async function shutDownOs(deps: GracefulDeps, seq: Sequence): Promise<voi
   const timeoutMessage =
     `node ${n}'s OS did not go down within ${formatDuration(power.graceful_timeout)}: ` +
     `nothing was cut; use FORCE_OFF to cut power anyway`;
-  deps.expectDown?.(n);
-  view.setState(n, 'shutting_down', source, 'agent asked to shut the OS down');
+  view.shuttingDown(n, source);
   deps.event({
     type: 'power',
     node: n,
@@ -114,7 +112,7 @@ export async function shutDownOs(deps: GracefulDeps, seq: Sequence): Promise<voi
   } catch (error) {
     if (signal.aborted && signal.reason !== STOPPING)
       throw new TpmError('AGENT', `node ${n}: shutdown ended: ${String(signal.reason)}`);
-    view.setState(n, view.power(n) === false ? 'off' : 'on', source, `shutdown failed: ${errorMessage(error)}`);
+    view.shutdownFailed(n, source, `shutdown failed: ${errorMessage(error)}`);
     if (signal.aborted) throw new TpmError('AGENT', `node ${n}: shutdown interrupted by a bridge stop; power left on`);
     const reason = errorMessage(error);
     // Whatever went wrong (a lost broker included), the way out is the same: say it every time.
@@ -130,7 +128,7 @@ export async function rebootOs(deps: GracefulDeps, seq: Sequence): Promise<void>
   const { view, power, clock } = deps;
   const { node: n, action, source, signal } = seq;
   const agents = requireAgent(deps, n);
-  view.setState(n, 'rebooting', source, 'agent asked to reboot the OS');
+  view.osRebooting(n, source);
   deps.event({
     type: 'power',
     node: n,
@@ -147,8 +145,8 @@ export async function rebootOs(deps: GracefulDeps, seq: Sequence): Promise<void>
   } catch (error) {
     if (signal.aborted && signal.reason !== STOPPING)
       throw new TpmError('AGENT', `node ${n}: reboot ended: ${String(signal.reason)}`);
-    view.setState(n, 'unknown', source, `reboot: ${errorMessage(error)}`);
+    view.rebootFailed(n, source, `reboot: ${errorMessage(error)}`);
     throw new TpmError('AGENT', `node ${n}: reboot failed: ${errorMessage(error)}`);
   }
-  view.setState(n, 'on', source, 'rebooted');
+  view.rebooted(n, source);
 }

@@ -5,29 +5,12 @@ import { formatDuration } from '../config/duration.js';
 import { sleep, type Clock } from '../util/clock.js';
 import { TpmError, errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
-import { Mutex } from '../util/mutex.js';
 import type { AgentTracker } from './agents.js';
 import { rebootOs, shutDownOs, STOPPING, type Sequence } from './graceful.js';
-import type { CommandSource, EventInput, NodeAction, NodeResult, PowerView } from './types.js';
-
-/** What an action comes to once toggle, off_mode and reboot_mode are resolved. */
-type Step = 'on' | 'graceful-off' | 'cut' | 'graceful-reboot' | 'hard-reboot';
-
-/** An operation under way, recorded so that a crash in the middle is reported at the next start. */
-export interface JournalEntry {
-  node: number;
-  action: NodeAction;
-  source: CommandSource;
-  started_at: string;
-}
-
-export interface PowerJournal {
-  begin(entry: JournalEntry): Promise<void>;
-  /** The operation `entry` finished (only that entry is removed: another may have begun since). */
-  end(entry: JournalEntry): Promise<void>;
-  /** Remembers what a node was last switched to, for restore_on_start: last. */
-  commanded(node: number, on: boolean): Promise<void>;
-}
+import type { JournalEntry, PowerJournal } from './journal.js';
+import { checkProtected, resolveStep, type Step } from './steps.js';
+import type { CommandSource, EventInput, NodeAction, NodeLifecycle, NodeResult } from './types.js';
+import { PowerWriter } from './writer.js';
 
 export interface PowerServiceDeps {
   driver: BoardDriver;
@@ -35,8 +18,8 @@ export interface PowerServiceDeps {
   power: Config['power'];
   clock: Clock;
   logger: Logger;
-  /** The bridge's view of power, updated from every read-back. */
-  view: PowerView;
+  /** The node model: power from every read-back, and every lifecycle transition. */
+  view: NodeLifecycle;
   event(event: EventInput): void;
   journal: PowerJournal;
   /** Present where any node may run an agent. */
@@ -46,11 +29,7 @@ export interface PowerServiceDeps {
    * Default: the nodes configured with agent: true.
    */
   isAgentNode?(node: number): boolean;
-  /** Tells policies a node is going down on purpose (not hung). */
-  expectDown?(node: number): void;
 }
-
-export type { PowerView } from './types.js';
 
 /**
  * Every power action of every source goes through here: checks (protected, disabled, off
@@ -59,13 +38,11 @@ export type { PowerView } from './types.js';
  * power is published as the board reads it after the write, never as asked.
  */
 export class PowerService {
-  private readonly writes = new Mutex();
+  private readonly writer: PowerWriter;
   private readonly busy = new Map<number, NodeAction>();
   /** The operation holding each busy node, and the graceful sequences a FORCE_OFF may end. */
   private readonly operations = new Map<number, Promise<unknown>>();
   private readonly sequences = new Map<number, AbortController>();
-  private readonly lastOffAt = new Map<number, number>();
-  private lastOnAt = Number.NEGATIVE_INFINITY;
   private readonly stopping = new AbortController();
   /** Hard reboots under way: a stop waits for them so that no node is left off. */
   private readonly hardReboots = new Set<Promise<unknown>>();
@@ -75,7 +52,9 @@ export class PowerService {
    */
   private readonly running = new Set<Promise<unknown>>();
 
-  constructor(private readonly deps: PowerServiceDeps) {}
+  constructor(private readonly deps: PowerServiceDeps) {
+    this.writer = new PowerWriter({ ...deps, stopping: this.stopping.signal });
+  }
 
   private node(number: number): ResolvedNode {
     const node = findNode(this.deps.nodes, number);
@@ -106,8 +85,8 @@ export class PowerService {
       if (action === 'status') return this.result(number, action, true);
       this.refuseWhileStopping(number, action);
       if (!node.enabled) throw new TpmError('BAD_COMMAND', `node ${number} is disabled in the config`);
-      const resolved = this.resolveAction(node, action);
-      this.checkProtected(node, resolved, action);
+      const resolved = resolveStep(node, action, this.deps.view.power(number), this.deps.power, this.hasAgent(node));
+      checkProtected(node, resolved, action);
       return await this.exclusive(node, resolved, action, source);
     } catch (error) {
       const message = errorMessage(error);
@@ -176,46 +155,6 @@ export class PowerService {
     return result;
   }
 
-  /** toggle and off follow the current power and off_mode; what is left are concrete steps. */
-  private resolveAction(node: ResolvedNode, action: NodeAction): Step {
-    const { power } = this.deps;
-    const current = this.deps.view.power(node.number);
-    switch (action) {
-      case 'on':
-        return 'on';
-      case 'toggle':
-        if (current === null)
-          throw new TpmError('BAD_COMMAND', `node ${node.number}'s power is unknown; say ON or OFF`);
-        return current ? this.resolveAction(node, 'off') : 'on';
-      case 'off':
-        return power.off_mode === 'graceful' && this.hasAgent(node) ? 'graceful-off' : 'cut';
-      case 'shutdown':
-        // Shuts the OS down: never a power cut without it. A node already off has nothing to shut down.
-        if (this.hasAgent(node)) return 'graceful-off';
-        // Already off: nothing to shut down. Protected: refused as such by checkProtected.
-        if (current === false || node.protected) return 'cut';
-        throw new TpmError('AGENT', noAgentMessage(node));
-      case 'force-off':
-        return 'cut';
-      case 'reboot':
-        if (current !== true)
-          throw new TpmError('NODE_OFF', `node ${node.number} is off: REBOOT does not switch it on (say ON)`);
-        return power.reboot_mode === 'graceful' && this.hasAgent(node) ? 'graceful-reboot' : 'hard-reboot';
-      case 'status':
-        throw new TpmError('BAD_COMMAND', 'status is not a power change');
-    }
-  }
-
-  private checkProtected(node: ResolvedNode, step: string, action: NodeAction): void {
-    if (!node.protected) return;
-    if (step === 'on' || step === 'graceful-reboot') return;
-    const word = action === 'toggle' ? 'TOGGLE (off)' : action.toUpperCase().replace('-', '_');
-    throw new TpmError(
-      'PROTECTED',
-      `node ${node.number} is protected: ${word} refused (set nodes.${node.number}.protected: false to allow it)`,
-    );
-  }
-
   private async run(node: ResolvedNode, step: Step, action: NodeAction, source: CommandSource): Promise<NodeResult> {
     const n = node.number;
     const { journal } = this.deps;
@@ -258,62 +197,6 @@ export class PowerService {
     }
   }
 
-  /**
-   * Writes one node's power under the board lock and publishes the read-back. `mustFinish`:
-   * the second half of a hard reboot, which a stop never prevents (its node must come back on).
-   */
-  private async write(n: number, on: boolean, mustFinish = false): Promise<boolean> {
-    return this.writes.run(async () => {
-      if (on) {
-        // on_stagger: nodes switched on together start this far apart (inrush current).
-        const wait = this.lastOnAt + this.deps.power.on_stagger - this.deps.clock.now();
-        if (wait > 0 && mustFinish) await sleep(this.deps.clock, wait);
-        else if (wait > 0) await this.waitBeforeWrite(wait, n);
-      }
-      let readBack: boolean;
-      try {
-        readBack = await this.deps.driver.setPower(n, on);
-      } catch (error) {
-        // The write may or may not have happened: learn what the board says now, never assume.
-        await this.refresh(n);
-        throw error;
-      }
-      this.deps.view.setPower(n, readBack);
-      if (readBack !== on)
-        throw new TpmError(
-          'VERIFY',
-          `node ${n} reads ${readBack ? 'ON' : 'OFF'} after switching it ${on ? 'on' : 'off'}`,
-        );
-      if (on) this.lastOnAt = this.deps.clock.now();
-      else this.lastOffAt.set(n, this.deps.clock.now());
-      // Only restore_on_start: last reads it; written after the node is free again.
-      if (this.deps.power.restore_on_start === 'last') {
-        this.deps.journal
-          .commanded(n, on)
-          .catch((error: unknown) => this.deps.logger.warn(`saving node ${n}'s power failed: ${errorMessage(error)}`));
-      }
-      return readBack;
-    });
-  }
-
-  /** A wait before a node is switched on (on_stagger, min_off_time): a stop ends it, nothing written. */
-  private async waitBeforeWrite(ms: number, n: number): Promise<void> {
-    try {
-      await sleep(this.deps.clock, ms, this.stopping.signal);
-    } catch {
-      throw new TpmError('BUSY', `the bridge is stopping: node ${n} was not switched on`);
-    }
-  }
-
-  private async refresh(n: number): Promise<void> {
-    try {
-      const reading = await this.deps.driver.readPower();
-      this.deps.view.setPower(n, reading.power[n - 1] ?? null);
-    } catch {
-      // The poll will tell; the command's error already says the write failed.
-    }
-  }
-
   private async switchOn(n: number, action: NodeAction, source: CommandSource): Promise<NodeResult> {
     const { view, clock, power } = this.deps;
     if (view.power(n) === true) {
@@ -321,16 +204,15 @@ export class PowerService {
       return this.result(n, action, true, 'already on');
     }
     let note: string | undefined;
-    const offAt = this.lastOffAt.get(n);
+    const offAt = this.writer.offAt(n);
     const delay = offAt === undefined ? 0 : offAt + power.min_off_time - clock.now();
     if (delay > 0) {
       note = `delayed ${formatDuration(Math.ceil(delay / 100) * 100)} by min_off_time`;
       this.deps.event({ type: 'power', node: n, action, source, result: 'progress', message: note });
-      await this.waitBeforeWrite(delay, n);
+      await this.writer.waitBeforeWrite(delay, n);
     }
-    await this.write(n, true);
-    const node = this.node(n);
-    view.setState(n, this.hasAgent(node) ? 'starting' : 'on', source, 'switched on');
+    await this.writer.write(n, true);
+    view.switchedOn(n, source, 'switched on');
     this.deps.event({ type: 'power', node: n, action, source, result: 'ok', message: note ?? 'switched on' });
     return this.result(n, action, true, note);
   }
@@ -341,9 +223,9 @@ export class PowerService {
       this.deps.event({ type: 'power', node: n, action, source, result: 'ok', message: 'already off' });
       return this.result(n, action, true, 'already off');
     }
-    this.deps.expectDown?.(n);
-    await this.write(n, false);
-    view.setState(n, 'off', source, reason);
+    view.cutting(n);
+    await this.writer.write(n, false);
+    view.switchedOff(n, source, reason);
     this.deps.event({ type: 'power', node: n, action, source, result: 'ok', message: reason });
     return this.result(n, action, true);
   }
@@ -377,20 +259,20 @@ export class PowerService {
 
   private async hardReboot(n: number, action: NodeAction, source: CommandSource): Promise<NodeResult> {
     const { view, power, clock, driver } = this.deps;
-    view.setState(n, 'rebooting', source, 'power cycle');
-    this.deps.expectDown?.(n);
+    view.powerCycling(n, source);
     this.deps.event({ type: 'power', node: n, action, source, result: 'progress', message: 'power cycling' });
     if (driver.info.nativeReset && driver.reset) {
-      await this.writes.run(() => driver.reset!(n));
+      await this.writer.reset(n);
       await sleep(clock, power.reboot_off_time);
-      await this.refresh(n);
+      await this.writer.refresh(n);
     } else {
-      await this.write(n, false);
-      // Not abortable: a reboot under way when a stop is asked finishes first (docs/reliability.md, "What happens to power when the bridge is stopped or killed").
+      await this.writer.write(n, false);
+      // Not abortable: a reboot under way when a stop is asked finishes first (docs/reliability.md,
+      // "What happens to power when the bridge is stopped or killed").
       await sleep(clock, power.reboot_off_time);
-      await this.write(n, true, true);
+      await this.writer.write(n, true, true);
     }
-    view.setState(n, this.hasAgent(this.node(n)) ? 'starting' : 'on', source, 'power cycled');
+    view.switchedOn(n, source, 'power cycled');
     this.deps.event({ type: 'power', node: n, action, source, result: 'ok', message: 'power cycled' });
     return this.result(n, action, true);
   }
@@ -416,14 +298,4 @@ export class PowerService {
     this.stopping.abort(STOPPING);
     await Promise.allSettled([...this.hardReboots, ...this.running]);
   }
-}
-
-/** SHUTDOWN of a node without an agent: refused (power stays on), saying why and what cuts instead. */
-function noAgentMessage(node: ResolvedNode): string {
-  const n = node.number;
-  const why = node.agent === 'auto' ? `no agent has been seen on node ${n}` : `nodes.${n}.agent is false`;
-  return (
-    `node ${n} has no agent (${why}): SHUTDOWN shuts the OS down and needs the agent; nothing was cut; ` +
-    'use FORCE_OFF (or OFF) to cut power without an OS shutdown'
-  );
 }

@@ -60,10 +60,30 @@ export function parseSetPayload(payload: string): NodeAction | undefined {
   return map[word];
 }
 
-/** What the power service reads and updates of the bridge's node model. */
-export interface PowerView {
+/**
+ * The node lifecycle as the power service and the graceful sequences report it (implemented by
+ * the bridge's node model, src/app/node-model.ts): they say what happened, the model decides
+ * the state it leads to. Nothing else sets a node's state.
+ */
+export interface NodeLifecycle {
   power(node: number): boolean | null;
-  setPower(node: number, on: boolean | null): void;
   state(node: number): NodeStateName;
-  setState(node: number, state: NodeStateName, source: CommandSource | 'board', reason: string): void;
+  /** What the board reads back after a write (or reads after a failed one). */
+  setPower(node: number, on: boolean | null): void;
+  /** Power is about to be cut on purpose: the node going down is no hang. */
+  cutting(node: number): void;
+  /** Switched on (or power cycled): `starting` for an agent node until its agent is online, else `on`. */
+  switchedOn(node: number, source: CommandSource, reason: string): void;
+  switchedOff(node: number, source: CommandSource, reason: string): void;
+  /** The agent was asked to shut the OS down: `shutting_down` (and the node goes down on purpose). */
+  shuttingDown(node: number, source: CommandSource): void;
+  /** The shutdown failed: the node is as its power says. */
+  shutdownFailed(node: number, source: CommandSource, reason: string): void;
+  /** A power cycle begins (`rebooting`; the node goes down on purpose). */
+  powerCycling(node: number, source: CommandSource): void;
+  /** The agent was asked to reboot the OS (`rebooting`). */
+  osRebooting(node: number, source: CommandSource): void;
+  rebooted(node: number, source: CommandSource): void;
+  /** The reboot's outcome is not known (`unknown`). */
+  rebootFailed(node: number, source: CommandSource, reason: string): void;
 }

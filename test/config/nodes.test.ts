@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { findNode, parseConfig, resolveNodes, unknownNodeMessage } from '../../src/config/index.js';
+import { NodeModel } from '../../src/app/node-model.js';
 import { PowerService } from '../../src/power/power-service.js';
 import { FakeClock } from '../../src/util/fake-clock.js';
 import { silentLogger } from '../../src/util/logger.js';
@@ -30,7 +31,7 @@ describe('the one "unknown node" check', () => {
       power: config.power,
       clock: new FakeClock(0),
       logger: silentLogger(),
-      view: { power: () => null, setPower: () => undefined, state: () => 'unknown', setState: () => undefined },
+      view: new NodeModel(nodes, new FakeClock(0)),
       event: (e) => events.push(e),
       journal: { begin: async () => undefined, end: async () => undefined, commanded: async () => undefined },
     });

@@ -260,13 +260,20 @@ describe('bridge CLI on the embedded broker', function () {
 
   it('publishes nothing while nothing changes (3 polls)', async () => {
     // Let the reboot's last state settle, then listen.
-    await rec.request('status');
+    const before = await rec.request('status');
     const from = rec.mark();
-    await new Promise((resolve) => setTimeout(resolve, 3200));
+    await new Promise((resolve) => setTimeout(resolve, 3500));
+    const to = rec.mark();
+    // The polls did run meanwhile (poll_interval 1s): a dead poll loop publishes nothing either.
+    const after = await rec.request('status');
     assert.deepEqual(
-      rec.since(from).map((m) => `${m.topic} ${m.payload}`),
+      rec.messages.slice(from, to).map((m) => `${m.topic} ${m.payload}`),
       [],
     );
+    const polls = (status: { data?: unknown }) => (status.data as { board: { polls: number } }).board.polls;
+    assert.ok(polls(after) - polls(before) >= 3, `${polls(after) - polls(before)} polls in 3.5 s`);
+    const readAt = Date.parse((after.data as { board: { read_at: string } }).board.read_at);
+    assert.ok(Date.now() - readAt < 2000, `the board was last read at ${new Date(readAt).toISOString()}`);
   });
 
   it(

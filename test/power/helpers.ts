@@ -1,34 +1,15 @@
+import { NodeModel } from '../../src/app/node-model.js';
 import { createSimulatedTpi1, type SimulatedTpi1 } from '../../src/board/simulator/tpi1.js';
 import { memoryBudgetStore } from '../../src/board/tpi1/eeprom-budget.js';
 import { Tpi1Driver } from '../../src/board/tpi1/driver.js';
 import { resolveNodes } from '../../src/config/nodes.js';
 import { parseConfig } from '../../src/config/parse.js';
 import { AgentTracker } from '../../src/power/agents.js';
-import { PowerService, type JournalEntry, type PowerView } from '../../src/power/power-service.js';
-import type { CommandSource, EventInput, NodeStateName } from '../../src/power/types.js';
+import type { JournalEntry } from '../../src/power/journal.js';
+import { PowerService } from '../../src/power/power-service.js';
+import type { EventInput } from '../../src/power/types.js';
 import { FakeClock } from '../../src/util/fake-clock.js';
 import { silentLogger } from '../../src/util/logger.js';
-
-/** The bridge's node model reduced to what PowerService reads and writes, with a history. */
-export class RecordingView implements PowerView {
-  readonly powers = new Map<number, boolean | null>();
-  readonly states = new Map<number, NodeStateName>();
-  readonly history: string[] = [];
-
-  power(node: number): boolean | null {
-    return this.powers.get(node) ?? null;
-  }
-  setPower(node: number, on: boolean | null): void {
-    this.powers.set(node, on);
-  }
-  state(node: number): NodeStateName {
-    return this.states.get(node) ?? 'unknown';
-  }
-  setState(node: number, state: NodeStateName, _source: CommandSource | 'board', reason: string): void {
-    this.states.set(node, state);
-    this.history.push(`${node} ${state}: ${reason}`);
-  }
-}
 
 export interface Write {
   node: number;
@@ -41,7 +22,8 @@ export interface Rig {
   sim: SimulatedTpi1;
   driver: Tpi1Driver;
   service: PowerService;
-  view: RecordingView;
+  /** The bridge's node model: power as read back, and the lifecycle the service's actions lead to. */
+  view: NodeModel;
   events: EventInput[];
   /** Every setPower the service made, with the fake time it started. */
   writes: Write[];
@@ -86,7 +68,7 @@ export async function rig(
     rtcOwnedByKernel: async () => false,
     budgetStore: memoryBudgetStore(),
   });
-  const view = new RecordingView();
+  const view = new NodeModel(nodes, clock);
   const events: EventInput[] = [];
   const writes: Write[] = [];
   const sent: { node: number; word: string }[] = [];

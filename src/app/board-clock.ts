@@ -1,0 +1,91 @@
+import type { MqttConnection } from '../mqtt/connection.js';
+import type { Topics } from '../mqtt/topics.js';
+import type { CommandSource } from '../power/types.js';
+import type { Clock } from '../util/clock.js';
+import { errorMessage } from '../util/errors.js';
+import { commandWord, type CommandTable } from './command-table.js';
+import type { EventSink } from './event-sink.js';
+import { InputError, knownKeys } from './input.js';
+import type { RequestTable } from './request-table.js';
+import type { RtcMonitor } from './rtc-monitor.js';
+
+/** The board's clock drifts slowly; reading it every poll would only cost bus time. */
+const RTC_READ_INTERVAL_MS = 60_000;
+
+export interface BoardClockDeps {
+  /** Absent on a board without a real-time clock. */
+  rtc: RtcMonitor | undefined;
+  connection: MqttConnection;
+  topics: Topics;
+  clock: Clock;
+  event: EventSink;
+}
+
+/**
+ * The board's real-time clock in MQTT (docs/topics.md, `<b>/rtc`): read once a minute from the
+ * poll, published when a flag or the drift changed; set from the system time by `rtc/set SYNC`
+ * or the `rtc/sync` request.
+ */
+export class BoardClock {
+  private syncing: Promise<unknown> | undefined;
+  private lastRead = Number.NEGATIVE_INFINITY;
+
+  constructor(private readonly deps: BoardClockDeps) {}
+
+  commands(): CommandTable {
+    if (!this.deps.rtc) return {};
+    return {
+      [this.deps.topics.rtcSet]: async (_topic, payload) => {
+        if (commandWord(payload, 'rtc', ['SYNC'], this.deps.event)) await this.sync('mqtt').catch(() => undefined);
+      },
+    };
+  }
+
+  /** Answered on every board, so that one without a clock says so. */
+  requests(): RequestTable {
+    return {
+      'rtc/sync': async (request, source) => {
+        knownKeys(request, []);
+        return this.sync(source);
+      },
+    };
+  }
+
+  /** From the poll: reads the clock when a minute has passed since the last reading. */
+  async poll(): Promise<void> {
+    const { rtc, clock, connection, topics } = this.deps;
+    if (!rtc || clock.now() - this.lastRead < RTC_READ_INTERVAL_MS) return;
+    this.lastRead = clock.now();
+    const payload = await rtc.poll();
+    if (payload) await connection.publishState(topics.rtc, JSON.stringify(payload));
+  }
+
+  /**
+   * Requests close together share one sync (rtc/set SYNC, rtc/sync requests, the button): each
+   * would set the clock from the same system time, and each waits for a second boundary on the
+   * bus. One sync under way answers every caller, with one event.
+   */
+  sync(source: CommandSource): Promise<unknown> {
+    const { rtc } = this.deps;
+    if (!rtc) return Promise.reject(new InputError('this board has no real-time clock'));
+    this.syncing ??= this.runSync(rtc, source).finally(() => {
+      this.syncing = undefined;
+    });
+    return this.syncing;
+  }
+
+  private async runSync(rtc: RtcMonitor, source: CommandSource): Promise<unknown> {
+    const { connection, topics, event } = this.deps;
+    try {
+      const payload = await rtc.sync(); // the driver orders it with every other bus operation
+      await connection.publishState(topics.rtc, JSON.stringify(payload));
+      const message = `clock set from the system time (drift now ${payload.drift}s)`;
+      event({ type: 'rtc', action: 'sync', source, result: 'ok', message });
+      return payload;
+    } catch (error) {
+      const reason = `setting the clock failed: ${errorMessage(error)}`;
+      event({ type: 'rtc', action: 'sync', source, result: 'error', error: reason });
+      throw error;
+    }
+  }
+}

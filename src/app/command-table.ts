@@ -1,0 +1,69 @@
+import type { MqttConnection } from '../mqtt/connection.js';
+import { errorMessage } from '../util/errors.js';
+import type { Logger } from '../util/logger.js';
+import type { EventSink } from './event-sink.js';
+import { payloadText, quote } from './input.js';
+
+/** Acts on one command message; errors it does not report itself are logged by the table. */
+export type CommandHandler = (topic: string, payload: Buffer) => Promise<void>;
+
+/** Topic filter -> handler: every topic the bridge takes commands on (node/+/set, rtc/set, ...). */
+export type CommandTable = Record<string, CommandHandler>;
+
+export interface CommandTableDeps {
+  connection: MqttConnection;
+  event: EventSink;
+  logger: Logger;
+}
+
+/**
+ * Subscribes every command topic of `table`. The one place where retained commands are
+ * refused: they are stale, never acted on, and one error event says so (docs/topics.md).
+ */
+export async function subscribeCommands(table: CommandTable, { connection, event, logger }: CommandTableDeps) {
+  for (const [filter, handle] of Object.entries(table)) {
+    await connection.subscribe(filter, (topic, payload, packet) => {
+      if (packet.retain) {
+        event({
+          type: 'command',
+          source: 'mqtt',
+          result: 'error',
+          error:
+            `ignored a retained message on ${topic}: commands are never acted on from retained messages ` +
+            `(clear it with: mosquitto_pub -r -n -t '${topic}')`,
+        });
+        return;
+      }
+      handle(topic, payload).catch((error: unknown) =>
+        logger.error(`command on ${topic} failed: ${errorMessage(error)}`),
+      );
+    });
+  }
+}
+
+/**
+ * The command word of a plain topic (rtc/set, maintenance/set) if it is one of `words`;
+ * otherwise one error event and undefined (docs/topics.md: bad input changes nothing).
+ */
+export function commandWord(payload: Buffer, type: string, words: string[], event: EventSink): string | undefined {
+  let word: string;
+  try {
+    word = payloadText(payload).trim().toUpperCase();
+  } catch (error) {
+    event({ type, source: 'mqtt', result: 'error', error: errorMessage(error) });
+    return undefined;
+  }
+  if (words.includes(word)) return word;
+  event({
+    type,
+    source: 'mqtt',
+    result: 'error',
+    error: `unknown ${type} command ${quote(word)}: use ${words.join(' or ')}`,
+  });
+  return undefined;
+}
+
+/** "a, b or c". */
+export function alternatives(words: string[]): string {
+  return words.length < 2 ? (words[0] ?? '') : `${words.slice(0, -1).join(', ')} or ${words.at(-1)}`;
+}

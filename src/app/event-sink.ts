@@ -1,0 +1,38 @@
+import type { MqttConnection } from '../mqtt/connection.js';
+import type { BridgeEvent, EventInput } from '../power/types.js';
+import type { Clock } from '../util/clock.js';
+import type { Logger } from '../util/logger.js';
+import { currentTransaction } from './transaction-context.js';
+
+/** Where every part reports what it did: one line in the log and one message on `bridge/event`. */
+export type EventSink = (input: EventInput) => void;
+
+export interface EventSinkDeps {
+  clock: Clock;
+  logger: Logger;
+  connection: MqttConnection;
+  /** `<b>/bridge/event`. */
+  topic: string;
+}
+
+/**
+ * The one event sink of the bridge (docs/topics.md, `bridge/event`): stamps the time and the
+ * transaction of the request being acted on, logs (a warning for an error), publishes (not
+ * retained; a broker away loses it, the log keeps it).
+ */
+export function eventSink({ clock, logger, connection, topic }: EventSinkDeps): EventSink {
+  return (input) => {
+    const transaction = input.transaction ?? currentTransaction();
+    const event: BridgeEvent = {
+      time: new Date(clock.now()).toISOString(),
+      ...input,
+      ...(transaction === undefined ? {} : { transaction }),
+    };
+    const where = event.node !== undefined ? `node ${event.node}` : event.type;
+    const what = event.error ?? event.message ?? event.result;
+    const text = `${where}${event.action ? ` ${event.action}` : ''} (${event.source}): ${what}`;
+    if (event.result === 'error') logger.warn(text);
+    else logger.info(text);
+    connection.publish(topic, JSON.stringify(event)).catch(() => undefined);
+  };
+}

@@ -1,0 +1,86 @@
+import { findNode, unknownNodeMessage, type ResolvedNode } from '../config/nodes.js';
+import { nodeFromTopic, type Topics } from '../mqtt/topics.js';
+import type { PowerService } from '../power/power-service.js';
+import { parseSetPayload, type CommandSource, type NodeResult } from '../power/types.js';
+import { TpmError, errorMessage } from '../util/errors.js';
+import type { CommandTable } from './command-table.js';
+import type { EventSink } from './event-sink.js';
+import { InputError, payloadText, powerRequest, quote, transactionOf } from './input.js';
+import type { RequestTable } from './request-table.js';
+import { withTransaction } from './transaction-context.js';
+
+export interface NodeCommandsDeps {
+  nodes: ResolvedNode[];
+  topics: Topics;
+  power: PowerService;
+  event: EventSink;
+}
+
+/**
+ * Node power from MQTT: `node/<n>/set` and `bridge/request/power` (docs/topics.md). Input is
+ * checked here (bad input is one error event and nothing else); every action itself is the
+ * power service's.
+ */
+export class NodeCommands {
+  constructor(private readonly deps: NodeCommandsDeps) {}
+
+  commands(): CommandTable {
+    return { [this.deps.topics.nodeSetWildcard]: (topic, payload) => this.onSet(topic, payload) };
+  }
+
+  requests(): RequestTable {
+    return { power: (request, source) => this.onPowerRequest(request, source) };
+  }
+
+  private async onSet(topic: string, payload: Buffer): Promise<void> {
+    const { nodes, topics, power, event } = this.deps;
+    const n = nodeFromTopic(topics, topic, 'set');
+    let text: string;
+    try {
+      text = payloadText(payload);
+    } catch (error) {
+      event({ type: 'command', node: n, source: 'mqtt', result: 'error', error: errorMessage(error) });
+      return;
+    }
+    const action = parseSetPayload(text);
+    const node = findNode(nodes, n);
+    if (!node) {
+      event({
+        type: 'command',
+        source: 'mqtt',
+        result: 'error',
+        error: unknownNodeMessage(nodes, `in ${quote(topic)}`),
+      });
+      return;
+    }
+    if (!action) {
+      const error = `unknown command ${quote(text)}: use ON, OFF, FORCE_OFF, TOGGLE, REBOOT or SHUTDOWN`;
+      event({ type: 'command', node: node.number, source: 'mqtt', result: 'error', error });
+      return;
+    }
+    await power.execute(node.number, action, 'mqtt');
+  }
+
+  private async onPowerRequest(request: Record<string, unknown>, source: CommandSource): Promise<unknown> {
+    const { nodes, power } = this.deps;
+    const { node, action } = powerRequest(request);
+    if (node !== 'all' && !findNode(nodes, node)) throw new InputError(unknownNodeMessage(nodes, String(node)));
+    // "all" means every enabled, non-protected node for changes; a status covers every node.
+    const targets =
+      node === 'all' && action === 'status' ? nodes.filter((x) => x.enabled).map((x) => x.number) : power.targets(node);
+    // The action's events carry the request's transaction: the CLI follows its own action.
+    const results = await withTransaction(transactionOf(request), () => power.executeMany(targets, action, source));
+    const failed = results.filter((r) => !r.ok);
+    if (failed.length > 0) throw new TpmError('BAD_COMMAND', failed.map((r) => r.error).join('; '));
+    return node === 'all' ? results.map(publicResult) : publicResult(results[0] as NodeResult);
+  }
+}
+
+function publicResult(result: NodeResult): object {
+  return {
+    node: result.node,
+    power: result.power === null ? null : result.power ? 'ON' : 'OFF',
+    state: result.state,
+    ...(result.note ? { note: result.note } : {}),
+  };
+}

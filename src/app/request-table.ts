@@ -1,0 +1,52 @@
+import type { MqttConnection } from '../mqtt/connection.js';
+import type { Topics } from '../mqtt/topics.js';
+import type { CommandSource } from '../power/types.js';
+import { errorMessage } from '../util/errors.js';
+import { alternatives, type CommandHandler } from './command-table.js';
+import type { EventSink } from './event-sink.js';
+import { InputError, quote, requestObject, transactionOf } from './input.js';
+
+/** Answers one `bridge/request/<action>` (its JSON object, `source` taken out); throws to answer an error. */
+export type RequestHandler = (request: Record<string, unknown>, source: CommandSource) => Promise<unknown>;
+
+/** Action -> handler: every `bridge/request/<action>` the bridge answers. */
+export type RequestTable = Record<string, RequestHandler>;
+
+export interface RequestTableDeps {
+  connection: MqttConnection;
+  topics: Topics;
+  event: EventSink;
+}
+
+/**
+ * The handler of `bridge/request/#` (docs/topics.md): parses the request, runs the action's
+ * handler and answers on `bridge/response/<action>` with the request's transaction. The
+ * table's keys are the actions it knows, and also what the "unknown request" answer lists.
+ */
+export function requestCommand(table: RequestTable, { connection, topics, event }: RequestTableDeps): CommandHandler {
+  const actions = Object.keys(table);
+  return async (topic, payload) => {
+    const action = topic.slice(topics.requestPrefix.length);
+    let request: Record<string, unknown> | undefined;
+    const respond = async (body: object): Promise<void> => {
+      const transaction = transactionOf(request);
+      const response = transaction === undefined ? body : { ...body, transaction };
+      if (/^[a-z/]{1,40}$/.test(action)) await connection.publish(topics.response(action), JSON.stringify(response));
+    };
+    try {
+      request = requestObject(payload);
+      const source: CommandSource = request.source === 'cli' ? 'cli' : 'mqtt';
+      if (request.source !== undefined) delete request.source;
+      const handler = Object.hasOwn(table, action) ? table[action] : undefined;
+      if (!handler) throw new InputError(`unknown request ${quote(action)}: use ${alternatives(actions)}`);
+      await respond({ status: 'ok', data: await handler(request, source) });
+    } catch (error) {
+      const reason = errorMessage(error);
+      // A refused power change was already reported by the power service (one event per
+      // node): a second event here would count one bad request twice.
+      if (error instanceof InputError)
+        event({ type: 'request', action, source: 'mqtt', result: 'error', error: reason });
+      await respond({ status: 'error', error: reason });
+    }
+  };
+}

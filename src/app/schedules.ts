@@ -1,0 +1,168 @@
+import { expandNodeList, type ResolvedNode } from '../config/nodes.js';
+import type { Config, ScheduleConfig } from '../config/schema.js';
+import type { MqttConnection } from '../mqtt/connection.js';
+import type { Topics } from '../mqtt/topics.js';
+import type { PowerService } from '../power/power-service.js';
+import type { NodeAction } from '../power/types.js';
+import { schedulesStateFile } from '../schedule/schedule-state.js';
+import type { RunContext, RunOutcome } from '../schedule/scheduler-types.js';
+import { Scheduler } from '../schedule/scheduler.js';
+import type { Clock } from '../util/clock.js';
+import { errorMessage } from '../util/errors.js';
+import type { Logger } from '../util/logger.js';
+import type { CommandTable } from './command-table.js';
+import type { EventSink } from './event-sink.js';
+import { InputError, knownKeys, payloadText, quote } from './input.js';
+import type { RequestTable } from './request-table.js';
+import { BUILD_DATE } from './version.js';
+
+const SCHEDULE_ACTIONS: Record<ScheduleConfig['action'], NodeAction> = {
+  on: 'on',
+  off: 'off',
+  reboot: 'reboot',
+  shutdown: 'shutdown',
+};
+
+export interface SchedulesDeps {
+  config: Config;
+  nodes: ResolvedNode[];
+  power: PowerService;
+  connection: MqttConnection;
+  topics: Topics;
+  clock: Clock;
+  logger: Logger;
+  event: EventSink;
+  /** Maintenance mode: occurrences are skipped while it is on. */
+  isPaused(): boolean;
+}
+
+/**
+ * The schedules in MQTT (docs/schedules.md): the scheduler runs their actions through the power
+ * service; `schedule/<name>` is each one's state, `schedule/<name>/set` (ON, OFF, RUN) and the
+ * `schedule/run` and `schedule/enable` requests change it.
+ */
+export class Schedules {
+  private readonly scheduler: Scheduler | undefined;
+
+  constructor(private readonly deps: SchedulesDeps) {
+    const { config, clock, logger, connection, topics, event } = deps;
+    if (config.schedules.length === 0) return;
+    this.scheduler = new Scheduler({
+      schedules: config.schedules,
+      clock,
+      logger: logger.child({ part: 'schedule' }),
+      store: schedulesStateFile(config.state_dir, logger),
+      buildTime: BUILD_DATE,
+      runAction: (schedule, context) => this.run(schedule, context),
+      isPaused: deps.isPaused,
+      onStateChange: (name, state) => {
+        connection.publishState(topics.schedule(name), JSON.stringify(state)).catch(() => undefined);
+      },
+      onSkipped: (schedule, report) => {
+        event({
+          type: 'schedule',
+          action: schedule.action,
+          source: 'schedule',
+          result: 'error',
+          error: `schedule ${schedule.name}: occurrence ${report.occurrenceKey} not run: ${report.reason}`,
+        });
+      },
+    });
+  }
+
+  /** For Home Assistant discovery: one switch and one button per schedule. */
+  names(): { name: string }[] {
+    return (this.scheduler?.names() ?? []).map((name) => ({ name }));
+  }
+
+  commands(): CommandTable {
+    if (!this.scheduler) return {};
+    return { [this.deps.topics.scheduleSetWildcard]: (topic, payload) => this.onSet(topic, payload) };
+  }
+
+  /** Answered without schedules too: they then say that none is configured. */
+  requests(): RequestTable {
+    return {
+      'schedule/run': async (request) => {
+        knownKeys(request, ['name']);
+        const { scheduler, name } = this.require(request.name);
+        const outcome = await scheduler.runNow(name);
+        if (outcome.result === 'error') throw new InputError(outcome.error ?? 'schedule run failed');
+        return scheduler.state(name);
+      },
+      'schedule/enable': async (request) => {
+        knownKeys(request, ['name', 'enabled']);
+        const { scheduler, name } = this.require(request.name);
+        if (typeof request.enabled !== 'boolean') throw new InputError('"enabled" must be true or false');
+        return scheduler.setEnabled(name, request.enabled);
+      },
+    };
+  }
+
+  /** For the status request: each schedule's state. */
+  status(): object {
+    const { scheduler } = this;
+    if (!scheduler) return {};
+    return { schedules: Object.fromEntries(scheduler.names().map((n) => [n, scheduler.state(n)])) };
+  }
+
+  async start(): Promise<void> {
+    await this.scheduler?.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.scheduler?.stop();
+  }
+
+  private async run(schedule: ScheduleConfig, context: RunContext): Promise<RunOutcome> {
+    const { nodes: resolved, power, event } = this.deps;
+    const nodes = expandNodeList(schedule.nodes, resolved);
+    const how = context.manual
+      ? 'run by request'
+      : context.catchUp
+        ? `catch-up of ${context.occurrenceKey}`
+        : `occurrence ${context.occurrenceKey}`;
+    const { action, name } = schedule;
+    const message = `schedule ${name}: ${how}, nodes ${nodes.join(', ')}`;
+    event({ type: 'schedule', action, source: 'schedule', result: 'progress', message });
+    const results = await power.executeMany(nodes, SCHEDULE_ACTIONS[action], 'schedule');
+    const failed = results.filter((r) => !r.ok);
+    const outcome: RunOutcome = { result: failed.length === 0 ? 'ok' : 'error', perNode: results };
+    if (failed.length > 0) outcome.error = failed.map((r) => `node ${r.node}: ${r.error}`).join('; ');
+    event({
+      type: 'schedule',
+      action,
+      source: 'schedule',
+      result: outcome.result,
+      ...(outcome.error ? { error: `schedule ${name}: ${outcome.error}` } : { message: `schedule ${name} done` }),
+    });
+    return outcome;
+  }
+
+  private async onSet(topic: string, payload: Buffer): Promise<void> {
+    const { config, event } = this.deps;
+    const name = topic.slice(`${config.mqtt.base_topic}/schedule/`.length, -'/set'.length);
+    try {
+      const word = payloadText(payload).trim().toUpperCase();
+      const { scheduler } = this.require(name);
+      if (word === 'ON' || word === 'OFF') await scheduler.setEnabled(name, word === 'ON');
+      else if (word === 'RUN') await scheduler.runNow(name);
+      else throw new InputError(`unknown schedule command ${quote(word)}: use ON, OFF or RUN`);
+      if (word !== 'RUN') {
+        const message = `schedule ${name} ${word === 'ON' ? 'enabled' : 'disabled'}`;
+        event({ type: 'schedule', source: 'mqtt', result: 'ok', message });
+      }
+    } catch (error) {
+      event({ type: 'schedule', source: 'mqtt', result: 'error', error: errorMessage(error) });
+    }
+  }
+
+  private require(name: unknown): { scheduler: Scheduler; name: string } {
+    const { scheduler } = this;
+    if (typeof name !== 'string' || !scheduler?.names().includes(name)) {
+      const known = scheduler?.names().join(', ') || 'none configured';
+      throw new InputError(`unknown schedule ${quote(String(name))} (schedules: ${known})`);
+    }
+    return { scheduler, name };
+  }
+}

@@ -1,0 +1,43 @@
+import type { ResolvedNode } from '../config/nodes.js';
+import type { JournalEntry } from '../power/journal.js';
+import type { PowerService } from '../power/power-service.js';
+import type { EventSink } from './event-sink.js';
+import type { NodeModel } from './node-model.js';
+
+/**
+ * Operations a stop or crash of the last run left unfinished (state_dir's journal): one error
+ * event each. None is resumed: power stays as the board reports it.
+ */
+export function reportInterrupted(interrupted: JournalEntry[], event: EventSink): void {
+  for (const entry of interrupted) {
+    event({
+      type: 'power',
+      node: entry.node,
+      action: entry.action,
+      source: 'startup',
+      result: 'error',
+      error:
+        `a ${entry.action} of node ${entry.node} (from ${entry.source}, started ${entry.started_at}) ` +
+        'was interrupted by a stop or crash of the bridge; ' +
+        'it was not resumed and power was left as the board reports it',
+    });
+  }
+}
+
+/**
+ * restore_on_start: last (docs/configuration.md): every enabled node is switched to what it
+ * was last commanded to, through the power service; a protected node is never switched off.
+ */
+export async function restoreLast(
+  commanded: Record<string, boolean>,
+  nodes: ResolvedNode[],
+  model: NodeModel,
+  power: PowerService,
+): Promise<void> {
+  for (const node of nodes) {
+    const wanted = commanded[String(node.number)];
+    if (wanted === undefined || !node.enabled || wanted === model.power(node.number)) continue;
+    if (!wanted && node.protected) continue;
+    await power.execute(node.number, wanted ? 'on' : 'off', 'startup');
+  }
+}

@@ -1,0 +1,103 @@
+import type { BoardDriver } from '../board/types.js';
+import type { Config } from '../config/schema.js';
+import { sleep, type Clock } from '../util/clock.js';
+import { TpmError, errorMessage } from '../util/errors.js';
+import type { Logger } from '../util/logger.js';
+import { Mutex } from '../util/mutex.js';
+import type { PowerJournal } from './journal.js';
+import type { NodeLifecycle } from './types.js';
+
+export interface PowerWriterDeps {
+  driver: BoardDriver;
+  power: Config['power'];
+  clock: Clock;
+  logger: Logger;
+  view: NodeLifecycle;
+  journal: PowerJournal;
+  /** Aborted when the bridge stops: a wait before a write ends then, nothing written. */
+  stopping: AbortSignal;
+}
+
+/**
+ * The board-wide write lock of the power service: two power changes never interleave,
+ * on_stagger is measured between the writes it orders, and every write is read back and
+ * handed to the node model (power is published as the board reads it after the write, never as
+ * asked).
+ */
+export class PowerWriter {
+  private readonly lock = new Mutex();
+  private readonly lastOffAt = new Map<number, number>();
+  private lastOnAt = Number.NEGATIVE_INFINITY;
+
+  constructor(private readonly deps: PowerWriterDeps) {}
+
+  /** When this bridge last switched the node off (for min_off_time). */
+  offAt(n: number): number | undefined {
+    return this.lastOffAt.get(n);
+  }
+
+  /**
+   * Writes one node's power under the board lock and hands the read-back on. `mustFinish`:
+   * the second half of a hard reboot, which a stop never prevents (its node must come back on).
+   */
+  async write(n: number, on: boolean, mustFinish = false): Promise<boolean> {
+    const { clock, power, driver, view } = this.deps;
+    return this.lock.run(async () => {
+      if (on) {
+        // on_stagger: nodes switched on together start this far apart (inrush current).
+        const wait = this.lastOnAt + power.on_stagger - clock.now();
+        if (wait > 0 && mustFinish) await sleep(clock, wait);
+        else if (wait > 0) await this.waitBeforeWrite(wait, n);
+      }
+      let readBack: boolean;
+      try {
+        readBack = await driver.setPower(n, on);
+      } catch (error) {
+        // The write may or may not have happened: learn what the board says now, never assume.
+        await this.refresh(n);
+        throw error;
+      }
+      view.setPower(n, readBack);
+      if (readBack !== on)
+        throw new TpmError(
+          'VERIFY',
+          `node ${n} reads ${readBack ? 'ON' : 'OFF'} after switching it ${on ? 'on' : 'off'}`,
+        );
+      if (on) this.lastOnAt = clock.now();
+      else this.lastOffAt.set(n, clock.now());
+      // Only restore_on_start: last reads it; written after the node is free again.
+      if (power.restore_on_start === 'last') {
+        this.deps.journal
+          .commanded(n, on)
+          .catch((error: unknown) => this.deps.logger.warn(`saving node ${n}'s power failed: ${errorMessage(error)}`));
+      }
+      return readBack;
+    });
+  }
+
+  /** The board's own reset of a node (a Turing Pi 2's), under the same lock. */
+  async reset(n: number): Promise<void> {
+    const { driver } = this.deps;
+    if (!driver.reset) throw new TpmError('BAD_COMMAND', 'this board has no reset');
+    await this.lock.run(() => driver.reset!(n));
+  }
+
+  /** A wait before a node is switched on (on_stagger, min_off_time): a stop ends it, nothing written. */
+  async waitBeforeWrite(ms: number, n: number): Promise<void> {
+    try {
+      await sleep(this.deps.clock, ms, this.deps.stopping);
+    } catch {
+      throw new TpmError('BUSY', `the bridge is stopping: node ${n} was not switched on`);
+    }
+  }
+
+  /** Reads the board again and hands the node's power to the model; a failure is left to the poll. */
+  async refresh(n: number): Promise<void> {
+    try {
+      const reading = await this.deps.driver.readPower();
+      this.deps.view.setPower(n, reading.power[n - 1] ?? null);
+    } catch {
+      // The poll will tell; the command's error already says the write failed.
+    }
+  }
+}
