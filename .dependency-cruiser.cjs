@@ -56,6 +56,15 @@ module.exports = {
       to: { path: '^src/(board|power|homeassistant|schedule|app|cli)/' },
     },
     {
+      name: 'app-parts-below-the-root',
+      severity: 'error',
+      comment:
+        "The bridge's parts are handed their collaborators: none imports the composition root " +
+        '(bridge.ts, bridge-open.ts, bridge-parts.ts).',
+      from: { path: '^src/app/', pathNot: '^src/app/bridge(-open|-parts)?[.]ts$' },
+      to: { path: '^src/app/bridge(-open|-parts)?[.]ts$' },
+    },
+    {
       name: 'only-the-cli-and-library-reach-the-top',
       severity: 'error',
       comment: 'src/cli/ and the library face (src/cli.ts, src/index.ts) are the top: nothing imports them.',

@@ -31,8 +31,7 @@ export function reportInterrupted(interrupted: JournalEntry[], event: EventSink)
 export async function restoreLast(
   commanded: Record<string, boolean>,
   nodes: ResolvedNode[],
-  model: NodeModel,
-  power: PowerService,
+  { model, power }: { model: NodeModel; power: PowerService },
 ): Promise<void> {
   for (const node of nodes) {
     const wanted = commanded[String(node.number)];

@@ -51,6 +51,7 @@ describe('layering (dependency-cruiser)', function () {
         'src/mqtt/client.ts': 'export const X = 1;\n',
         'src/agent/run.ts': "import type { BoardInfo } from '../board/types.js';\nexport type R = BoardInfo;\n",
         'src/app/bridge.ts': "import type { E } from './extensions.js';\nexport type B = { e?: E };\n",
+        'src/app/poller.ts': "import type { B } from './bridge.js';\nexport type P = { b?: B };\n",
         'src/app/extensions.ts':
           "import type { B } from './bridge.js';\nimport type { BoardInfo } from '../board/types.js';\nexport " +
           'type E = { b?: B; i?: BoardInfo };\n',
@@ -70,6 +71,7 @@ describe('layering (dependency-cruiser)', function () {
       assert.ok(flagged('power-without-mqtt', 'power/service.ts', 'mqtt/client.ts'), output);
       assert.ok(flagged('agent-without-board', 'agent/run.ts', 'board/types.ts'), output);
       assert.match(output, /no-circular: src\/app\/(bridge|extensions)\.ts/);
+      assert.ok(flagged('app-parts-below-the-root', 'app/poller.ts', 'app/bridge.ts'), output);
       // app/ may use board/: no rule names that arrow.
       assert.ok(!output.includes('src/app/extensions.ts → src/board/types.ts'), output);
     } finally {

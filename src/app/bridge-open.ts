@@ -1,0 +1,87 @@
+import { openBoard, type BoardDeps } from '../board/factory.js';
+import type { ResolvedNode } from '../config/nodes.js';
+import type { Config } from '../config/schema.js';
+import { MqttConnection } from '../mqtt/connection.js';
+import { startEmbeddedBroker, type EmbeddedBroker } from '../mqtt/embedded-broker.js';
+import { brokerUrl, mqttClientOptions, mqttUrl } from '../mqtt/options.js';
+import type { Topics } from '../mqtt/topics.js';
+import { openAgentNodes } from '../power/agent-nodes.js';
+import { sleep, systemClock, type Clock } from '../util/clock.js';
+import type { Logger } from '../util/logger.js';
+import { displayUrl } from '../util/redact.js';
+import type { Opened } from './bridge-parts.js';
+import { BridgeState, defaultBridgeState, parseBridgeState } from './bridge-state.js';
+import { refuseSecondBridge } from './second-bridge.js';
+import { openStateFile } from './state-file.js';
+
+/** How to undo one thing opened or started: stops run last first. */
+export type Stop = [name: string, stop: () => Promise<void> | void];
+
+export interface OpenOptions {
+  config: Config;
+  boardDeps: BoardDeps;
+  clock: Clock;
+  logger: Logger;
+  topics: Topics;
+  nodes: ResolvedNode[];
+  /** The connection's callbacks: after every (re)connection, and on a loss. */
+  onConnect(): Promise<void> | void;
+  onDisconnect(): void;
+  /** Where each thing opened leaves its stop, at once: a start that fails half way undoes what it opened. */
+  stops: Stop[];
+}
+
+/**
+ * Opens what the bridge's parts work on, in order: the state file, the embedded broker (if
+ * asked for), the board, the MQTT connection (after the one-bridge check), the agent nodes.
+ */
+export async function openBridge(o: OpenOptions): Promise<Opened> {
+  const { config, clock, logger, topics, nodes, stops } = o;
+  const startedAt = new Date(clock.now()).toISOString();
+  const file = await openStateFile(config.state_dir, 'bridge.json', defaultBridgeState, parseBridgeState, logger);
+  const state = new BridgeState(file.store, file.value);
+
+  let broker: EmbeddedBroker | undefined;
+  if (config.mqtt.url === 'embedded') {
+    const { username, password } = config.mqtt;
+    const { host, port } = config.mqtt.embedded;
+    const started = await startEmbeddedBroker(host, port, logger, { username, password });
+    stops.push(['broker', () => started.close()]);
+    broker = started;
+  }
+  const board = await openBoard(config, o.boardDeps, { clock, logger: logger.child({ part: 'board' }), nodes });
+  stops.push(['board', () => board.close()]);
+
+  const clientId = config.mqtt.client_id ?? `turingpi-${config.board.id}-bridge`;
+  // With the embedded broker on port 0 (tests, several demos at once), the port it bound.
+  const url = broker ? mqttUrl(broker.host, broker.port) : brokerUrl(config);
+  const options = mqttClientOptions(config, clientId, { topic: topics.bridgeState, payload: 'offline' });
+  const mqttLogger = logger.child({ part: 'mqtt' });
+  // Our own broker, just started, has no other bridge on it.
+  if (!broker) {
+    const { last_started_at: lastStartedAt } = state.data;
+    const baseTopic = config.mqtt.base_topic;
+    await refuseSecondBridge({ url, options, baseTopic, topics, clock, logger: mqttLogger, lastStartedAt });
+  }
+  const { onConnect, onDisconnect } = o;
+  const connection = new MqttConnection({ url, options, logger: mqttLogger, clock, onConnect, onDisconnect });
+  stops.push(['mqtt', () => connection.stop()]);
+  await connection.start();
+  stops.push(['offline', () => sayOffline(connection, topics)]);
+  logger.info(`connected to MQTT broker ${displayUrl(url)} as ${clientId}`);
+  if (broker) {
+    const watch = `mosquitto_sub -h ${broker.host} -p ${broker.port} -t '${config.mqtt.base_topic}/#' -v`;
+    logger.info(`watch it with: ${watch}`);
+  }
+  const agentNodes = await openAgentNodes(config.state_dir, nodes, logger.child({ part: 'agents' }));
+  return { config, clock, logger, topics, nodes, startedAt, state, board, connection, agentNodes };
+}
+
+/** `bridge/state offline`, retained, at a stop (the will says it when the bridge dies). */
+async function sayOffline(connection: MqttConnection, topics: Topics): Promise<void> {
+  // A broker that went away just now would leave a QoS 1 publish waiting for ever: the will
+  // says offline then, and the stop goes on.
+  if (!connection.connected) return;
+  const sent = connection.publish(topics.bridgeState, 'offline', { retain: true });
+  await Promise.race([sent, sleep(systemClock, 1000)]);
+}
