@@ -121,7 +121,7 @@ describe('NodeModel (app/node-model.ts)', () => {
     assert.equal(m.snapshot(6)?.state.reason, 'power cycle');
   });
 
-  it('the sequences: a failed shutdown follows power, a failed reboot is unknown, a power cycle starts an agent node', () => {
+  it('a failed shutdown follows power, a failed reboot is unknown, a power cycle starts an agent node', () => {
     const { m } = model([5]);
     m.observe(3, true);
     m.shuttingDown(3, 'mqtt');
