@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import type { IPublishPacket } from 'mqtt';
+import { subscribeCommands, type CommandTable } from '../../src/app/command-table.js';
+import { requestCommand } from '../../src/app/request-table.js';
+import { InputError } from '../../src/app/input.js';
+import type { MqttConnection, MessageHandler } from '../../src/mqtt/connection.js';
+import { topics } from '../../src/mqtt/topics.js';
+import type { EventInput } from '../../src/power/types.js';
+import { silentLogger } from '../../src/util/logger.js';
+import { captureLogger } from '../support/log-capture.js';
+
+/** The part of MqttConnection the tables use: subscriptions kept, publishes recorded. */
+function fakeConnection() {
+  const handlers = new Map<string, MessageHandler>();
+  const published: { topic: string; payload: string }[] = [];
+  const connection = {
+    subscribe: async (filter: string, handler: MessageHandler) => {
+      handlers.set(filter, handler);
+    },
+    publish: async (topic: string, payload: string) => {
+      published.push({ topic, payload });
+    },
+  } as unknown as MqttConnection;
+  const deliver = (filter: string, topic: string, payload: string, retain = false): void =>
+    handlers.get(filter)?.(topic, Buffer.from(payload), { retain } as IPublishPacket);
+  return { connection, handlers, published, deliver };
+}
+
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('command table (app/command-table.ts)', () => {
+  it('subscribes every entry, acts on live messages, and refuses every retained one with one event', async () => {
+    const { connection, handlers, deliver } = fakeConnection();
+    const events: EventInput[] = [];
+    const acted: string[] = [];
+    const table: CommandTable = {
+      'tp/node/+/set': async (topic, payload) => void acted.push(`${topic} ${payload.toString()}`),
+      'tp/rtc/set': async (topic, payload) => void acted.push(`${topic} ${payload.toString()}`),
+    };
+    await subscribeCommands(table, { connection, event: (e) => events.push(e), logger: silentLogger() });
+    assert.deepEqual([...handlers.keys()], ['tp/node/+/set', 'tp/rtc/set']);
+    deliver('tp/node/+/set', 'tp/node/3/set', 'OFF');
+    deliver('tp/rtc/set', 'tp/rtc/set', 'SYNC', true);
+    deliver('tp/node/+/set', 'tp/node/4/set', 'OFF', true);
+    await settle();
+    assert.deepEqual(acted, ['tp/node/3/set OFF']);
+    assert.equal(events.length, 2);
+    for (const e of events) {
+      assert.equal(e.result, 'error');
+      assert.match(e.error ?? '', /^ignored a retained message on tp\/(rtc|node\/4)\/set: .*mosquitto_pub -r -n -t/);
+    }
+  });
+
+  it('a handler that throws is logged, never thrown', async () => {
+    const { connection, deliver } = fakeConnection();
+    const log = captureLogger('info');
+    const table: CommandTable = {
+      'tp/x': async () => {
+        throw new Error('boom');
+      },
+    };
+    await subscribeCommands(table, { connection, event: () => undefined, logger: log.logger });
+    deliver('tp/x', 'tp/x', '1');
+    await settle();
+    await settle();
+    assert.deepEqual(log.messages(50), ['command on tp/x failed: boom']);
+  });
+});
+
+describe('request table (app/request-table.ts)', () => {
+  const t = topics('tp');
+
+  async function ask(table: Parameters<typeof requestCommand>[0], action: string, body: string) {
+    const { connection, published } = fakeConnection();
+    const events: EventInput[] = [];
+    const handle = requestCommand(table, { connection, topics: t, event: (e) => events.push(e) });
+    await handle(`${t.requestPrefix}${action}`, Buffer.from(body));
+    return { responses: published.map((p) => ({ topic: p.topic, ...JSON.parse(p.payload) })), events };
+  }
+
+  it('answers with the handler, the source and the transaction', async () => {
+    const seen: unknown[] = [];
+    const table = {
+      status: async (request: Record<string, unknown>, source: string) => {
+        seen.push({ request, source });
+        return { fine: true };
+      },
+    };
+    const { responses, events } = await ask(table, 'status', '{"transaction": 7, "source": "cli"}');
+    assert.deepEqual(seen, [{ request: { transaction: 7 }, source: 'cli' }]);
+    assert.deepEqual(responses, [
+      { topic: 'tp/bridge/response/status', status: 'ok', data: { fine: true }, transaction: 7 },
+    ]);
+    assert.deepEqual(events, []);
+  });
+
+  it('an unknown action lists the keys of the table, and is one error event', async () => {
+    const nothing = async () => undefined;
+    const table = { power: nothing, status: nothing, 'rtc/sync': nothing, 'schedule/run': nothing };
+    const { responses, events } = await ask(table, 'reboot', '{}');
+    const error = 'unknown request "reboot": use power, status, rtc/sync or schedule/run';
+    assert.deepEqual(responses, [{ topic: 'tp/bridge/response/reboot', status: 'error', error }]);
+    assert.equal(events.length, 1);
+    assert.equal(events[0]?.error, error);
+    // Not a key of the table, though every object has it.
+    const proto = await ask(table, 'constructor', '{}');
+    assert.match(proto.responses[0]?.error ?? '', /^unknown request "constructor"/);
+  });
+
+  it('an InputError is one event; any other failure (already reported by its part) none', async () => {
+    const table = {
+      bad: async () => {
+        throw new InputError('"node" must be a node number or "all"');
+      },
+      failed: async () => {
+        throw new Error('node 3 is busy');
+      },
+    };
+    const bad = await ask(table, 'bad', '{}');
+    assert.equal(bad.events.length, 1);
+    assert.equal(bad.responses[0]?.error, '"node" must be a node number or "all"');
+    const failed = await ask(table, 'failed', '{}');
+    assert.equal(failed.events.length, 0);
+    assert.equal(failed.responses[0]?.status, 'error');
+    const junk = await ask(table, 'bad', 'not json');
+    assert.equal(junk.responses[0]?.error, 'payload is not valid JSON');
+  });
+});
