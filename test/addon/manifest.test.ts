@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
+import { checkConfigText, formatProblems } from '../../src/config/index.js';
 import { repoPath, repoRoot } from '../support/paths.js';
 import {
   appConfigProblems,
@@ -120,6 +121,20 @@ describe('addon/ (Home Assistant add-on) as the Supervisor reads it', () => {
 });
 
 describe('addon/ against the rest of the repository', () => {
+  it("DOCS.md's agent config is a valid agent config for the add-on's default base topic and board id", () => {
+    const docs = text('addon/DOCS.md');
+    const section = docs.slice(docs.indexOf('## Agents on the nodes'));
+    const yaml = /```yaml\n([\s\S]*?)```/.exec(section)?.[1];
+    assert.ok(yaml, 'DOCS.md: a yaml block under "Agents on the nodes"');
+    const { config: agent, problems } = checkConfigText(yaml, 'DOCS.md', {
+      role: 'agent',
+      env: { MQTT_PASSWORD: 'x' },
+    });
+    assert.deepEqual(formatProblems(problems), []);
+    assert.equal(agent?.mqtt.base_topic, options['base_topic']);
+    assert.equal(agent?.board.id, options['board_id']);
+  });
+
   it('the add-on version is the package version (the Supervisor passes BUILD_VERSION; install.sh installs it)', () => {
     assert.equal(config['version'], pkg.version);
     const lock = JSON.parse(text('package-lock.json')) as {
