@@ -21,8 +21,8 @@ interface LazyModule {
   /** How the stand-in finds the real module at run time: `require(path)` from beside `anchor`. */
   anchor: string;
   path: string;
-  /** The real module's exports: functions (named, with __esModule), or a class (module.exports). */
-  exports: { functions: string[] } | 'class';
+  /** The real module's exports: functions or classes (named, with __esModule), or a class (module.exports). */
+  exports: { functions: string[] } | { classes: string[] } | 'class';
 }
 
 const LAZY: LazyModule[] = [
@@ -43,6 +43,15 @@ const LAZY: LazyModule[] = [
     anchor: 'mqtt/package.json',
     path: 'worker-timers',
     exports: { functions: ['setInterval', 'clearInterval', 'setTimeout', 'clearTimeout'] },
+  },
+  // MQTT.js's topic-alias cache (MQTT 5 with topicAliasMaximum only): lru-cache reads the
+  // global `performance` when it loads, and with it node loads its perf_hooks modules.
+  {
+    importer: /[\\/]mqtt[\\/]build[\\/]lib$/,
+    request: 'lru-cache',
+    anchor: 'mqtt/package.json',
+    path: 'lru-cache',
+    exports: { classes: ['LRUCache'] },
   },
   // pino's transports (worker threads) are never used here: logs go to a stream in this thread.
   {
@@ -66,15 +75,22 @@ const lazyModules: Plugin = {
       const load =
         `let real;\nconst load = () => (real ??= require('node:module').createRequire(` +
         `require.resolve(${JSON.stringify(m.anchor)}))(${JSON.stringify(m.path)}));\n`;
-      const body =
-        m.exports === 'class'
-          ? 'module.exports = function LazyClass(...a) { return new (load())(...a); };\n'
-          : `Object.defineProperty(exports, '__esModule', { value: true });\n` +
-            m.exports.functions.map((n) => `exports.${n} = (...a) => load().${n}(...a);\n`).join('');
-      return { loader: 'js', contents: load + body };
+      return { loader: 'js', contents: load + standIn(m.exports) };
     });
   },
 };
+
+/** The stand-in's body: what it exports, each part loading the real module on first use. */
+function standIn(exports: LazyModule['exports']): string {
+  if (exports === 'class') return 'module.exports = function LazyClass(...a) { return new (load())(...a); };\n';
+  const marker = `Object.defineProperty(exports, '__esModule', { value: true });\n`;
+  if ('classes' in exports)
+    return (
+      marker +
+      exports.classes.map((n) => `exports.${n} = function ${n}(...a) { return new (load().${n})(...a); };\n`).join('')
+    );
+  return marker + exports.functions.map((n) => `exports.${n} = (...a) => load().${n}(...a);\n`).join('');
+}
 
 /**
  * `debug`, through which MQTT.js and mqtt-packet trace: every call allocates its arguments
@@ -114,7 +130,7 @@ module.exports = createDebug;
 async function main(): Promise<void> {
   rmSync(join(out, 'chunks'), { recursive: true, force: true });
   const result = await build({
-    entryPoints: [join(out, 'cli.js'), join(out, 'index.js'), join(out, 'config/load-worker.js')],
+    entryPoints: [join(out, 'cli.js'), join(out, 'index.js'), join(out, 'config/load-child.js')],
     absWorkingDir: root,
     outdir: out,
     allowOverwrite: true,

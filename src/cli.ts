@@ -1,12 +1,11 @@
 #!/usr/bin/env node
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import type { LoadedConfig } from './config/load.js';
-import type { WorkerAnswer } from './config/load-worker.js';
+import { fileURLToPath } from 'node:url';
 import { ConfigError, formatProblems } from './config/problems.js';
 import type { Config } from './config/schema.js';
 import { VERSION } from './app/version.js';
-import { TpmError, errorMessage, type ErrorCode } from './util/errors.js';
+import { TpmError, errorMessage } from './util/errors.js';
 import { createLogger, type Logger } from './util/logger.js';
 
 const HELP = `turingpi-mqtt ${VERSION}: Turing Pi cluster boards in MQTT and Home Assistant
@@ -98,40 +97,27 @@ function usage(reason: string): number {
   return 2;
 }
 
-/** Reads the config or says why not, one line per problem, no stack trace. */
+/**
+ * Reads the config or says why not, one line per problem, no stack trace. A service (`separately`)
+ * reads it in a short-lived child process (config/load-child.ts): the YAML parser and the schema
+ * leave with it instead of staying for the months the bridge or the agent runs.
+ */
 async function readConfig(
   path: string | undefined,
   role: 'bridge' | 'agent',
+  separately = false,
 ): Promise<{ config: Config; warnings: string[]; demo: boolean }> {
   if (path === undefined && role === 'bridge' && !existsSync(DEFAULT_CONFIG)) {
     const { demoConfig } = await import('./cli/demo.js');
     return { config: demoConfig(), warnings: [], demo: true };
   }
   const file = path ?? DEFAULT_CONFIG;
-  // The bridge keeps zod for its state files anyway; in a thread of its own the loader cost it more than it freed.
-  const { config, warnings } =
-    role === 'agent'
-      ? await loadInWorker(file, role)
-      : await (await import('./config/load.js')).loadConfigFile(file, { role });
+  const { config, warnings } = separately
+    ? await (
+        await import('./config/load-separately.js')
+      ).loadConfigSeparately(file, role, fileURLToPath(new URL('./config/load-child.js', import.meta.url)))
+    : await (await import('./config/load.js')).loadConfigFile(file, { role });
   return { config, warnings, demo: false };
-}
-
-/**
- * Loads a config in a worker thread (config/load-worker.ts): the YAML parser and the schema
- * leave with the thread. The agent runs for months on every node and needs them only here.
- */
-async function loadInWorker(path: string, role: 'bridge' | 'agent'): Promise<LoadedConfig> {
-  const { Worker } = await import('node:worker_threads');
-  const worker = new Worker(new URL('./config/load-worker.js', import.meta.url), { workerData: { path, role } });
-  const answer = await new Promise<WorkerAnswer>((resolve, reject) => {
-    worker.once('message', resolve);
-    worker.once('error', reject);
-    worker.once('exit', (code) => reject(new Error(`the config loader stopped (exit ${code}) without an answer`)));
-  });
-  await worker.terminate();
-  if (answer.ok) return answer.loaded;
-  if ('problems' in answer) throw new ConfigError(answer.problems);
-  throw answer.code ? new TpmError(answer.code as ErrorCode, answer.message) : new Error(answer.message);
 }
 
 function reportStartError(error: unknown): number {
@@ -198,7 +184,7 @@ async function runService(service: Service, logger: Logger, graceMs: number): Pr
 async function runBridge(path: string | undefined): Promise<number> {
   let loaded;
   try {
-    loaded = await readConfig(path, 'bridge');
+    loaded = await readConfig(path, 'bridge', true);
   } catch (error) {
     return reportStartError(error);
   }
@@ -218,7 +204,7 @@ async function runBridge(path: string | undefined): Promise<number> {
 async function runAgent(path: string): Promise<number> {
   let loaded;
   try {
-    loaded = await readConfig(path, 'agent');
+    loaded = await readConfig(path, 'agent', true);
   } catch (error) {
     return reportStartError(error);
   }

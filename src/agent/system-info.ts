@@ -1,4 +1,6 @@
+import { access, constants } from 'node:fs/promises';
 import { hostname, uptime } from 'node:os';
+import { delimiter, join } from 'node:path';
 import {
   CpuLoadMeter,
   fsUse,
@@ -98,17 +100,38 @@ export function defaultSystemInfo(options: DefaultSystemInfoOptions = {}): Syste
   };
 }
 
-/** The throttle value as text, or null on a machine that is not a Raspberry Pi. */
-async function readFirmwareThrottled(sysfs = THROTTLED_SYSFS): Promise<string | null> {
+/**
+ * The throttle value as text, or null on a machine that is not a Raspberry Pi. `path`: where
+ * to look for vcgencmd (default: PATH).
+ */
+async function readFirmwareThrottled(sysfs = THROTTLED_SYSFS, path = process.env.PATH ?? ''): Promise<string | null> {
   const text = await readText(sysfs);
   if (text !== null) return text.trim();
-  // Older kernels or containers without the sysfs file: ask the firmware tool.
+  // Older kernels or containers without the sysfs file: ask the firmware tool, where there is
+  // one. Elsewhere (a Turing Pi 2's RK1 or Jetson) node's child_process is not even loaded.
+  const vcgencmd = await findExecutable('vcgencmd', path);
+  if (vcgencmd === null) return null;
   const { execFile } = await import('node:child_process');
   return new Promise((resolve) => {
-    execFile('vcgencmd', ['get_throttled'], { timeout: 2000 }, (error, stdout) => {
+    execFile(vcgencmd, ['get_throttled'], { timeout: 2000 }, (error, stdout) => {
       resolve(error ? null : stdout.trim());
     });
   });
+}
+
+/** The first executable `name` in the directories of `path` (as a shell would find it), or null. */
+async function findExecutable(name: string, path: string): Promise<string | null> {
+  for (const dir of path.split(delimiter)) {
+    if (!dir) continue;
+    const file = join(dir, name);
+    try {
+      await access(file, constants.X_OK);
+      return file;
+    } catch {
+      // not here
+    }
+  }
+  return null;
 }
 
 export { readThermalZones };

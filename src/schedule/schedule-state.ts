@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import { JsonStateFile } from '../state/store.js';
 import type { Logger } from '../util/logger.js';
 
@@ -11,34 +10,31 @@ import type { Logger } from '../util/logger.js';
 /** How many occurrence keys each schedule remembers (newest last). */
 export const REMEMBERED_OCCURRENCES = 64;
 
-const recordSchema = z.object({
+export interface ScheduleRecord {
   /**
    * Enable flag set at run time (`schedule/<name>/set`), with the config's `enabled` at that
    * moment: when the config file later changes `enabled`, the config wins again.
    */
-  enabled: z.object({ value: z.boolean(), config_enabled: z.boolean() }).nullable().default(null),
+  enabled: { value: boolean; config_enabled: boolean } | null;
   /** ISO 8601 with offset: when the last occurrence (or manual run) was handled. */
-  last_run: z.string().nullable().default(null),
-  last_result: z.enum(['ok', 'error', 'skipped']).nullable().default(null),
+  last_run: string | null;
+  last_result: 'ok' | 'error' | 'skipped' | null;
   /** Keys (cron.ts `Occurrence.key`) of the latest occurrences handled: run, skipped or passed while disabled. */
-  done: z.array(z.string()).default([]),
+  done: string[];
   /** Instant (ms) of the occurrence handled most recently. */
-  latest_at: z.number().nullable().default(null),
+  latest_at: number | null;
   /**
    * When the schedule as configured now (occurrence-book.ts `scheduleIdentity`: cron, zone,
    * action) was first armed: catch-up never makes up an occurrence from before it.
    */
-  armed_at: z.number().nullable().default(null),
-  armed_for: z.string().nullable().default(null),
-});
+  armed_at: number | null;
+  armed_for: string | null;
+}
 
-const fileSchema = z.object({
-  version: z.literal(1),
-  schedules: z.record(z.string(), recordSchema).default({}),
-});
-
-export type ScheduleRecord = z.output<typeof recordSchema>;
-export type SchedulesState = z.output<typeof fileSchema>;
+export interface SchedulesState {
+  version: 1;
+  schedules: Record<string, ScheduleRecord>;
+}
 
 export function emptyScheduleRecord(): ScheduleRecord {
   return {
@@ -56,16 +52,6 @@ export function emptySchedulesState(): SchedulesState {
   return { version: 1, schedules: {} };
 }
 
-/** Validator for the state file: throws with the reason when the content is not ours. */
-function parseSchedulesState(raw: unknown): SchedulesState {
-  const parsed = fileSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new Error(`${issue?.path.join('.') || 'document'}: ${issue?.message ?? 'invalid'}`);
-  }
-  return parsed.data;
-}
-
 const SCHEDULES_STATE_FILE = 'schedules.json';
 
 /** The file `<state_dir>/schedules.json`. */
@@ -77,4 +63,73 @@ export function schedulesStateFile(stateDir: string, logger?: Logger): JsonState
     validate: parseSchedulesState,
     ...(logger ? { logger } : {}),
   });
+}
+
+/**
+ * The check of the file, by hand: the file is small and
+ * flat, and with zod here the bridge would keep the schema library loaded for the months it
+ * runs only to read this file at start (the config is read in a process of its own). A
+ * missing field takes its default, as the file of an older version has it; a field of the
+ * wrong type makes the whole file "not ours" (the store then starts from the defaults).
+ */
+/** Validator for the state file: throws with the reason when the content is not ours. */
+export function parseSchedulesState(raw: unknown): SchedulesState {
+  const file = object(raw, 'document');
+  if (file.version !== 1) throw new Error(`version: expected 1, got ${JSON.stringify(file.version)}`);
+  const schedules: Record<string, ScheduleRecord> = {};
+  const given = file.schedules === undefined ? {} : object(file.schedules, 'schedules');
+  for (const [name, record] of Object.entries(given)) schedules[name] = checkRecord(record, `schedules.${name}`);
+  return { version: 1, schedules };
+}
+
+const RESULTS = ['ok', 'error', 'skipped'] as const;
+
+function checkRecord(raw: unknown, at: string): ScheduleRecord {
+  const r = object(raw, at);
+  let enabled: ScheduleRecord['enabled'] = null;
+  if (r.enabled !== undefined && r.enabled !== null) {
+    const e = object(r.enabled, `${at}.enabled`);
+    enabled = {
+      value: typed(e.value, 'boolean', `${at}.enabled.value`),
+      config_enabled: typed(e.config_enabled, 'boolean', `${at}.enabled.config_enabled`),
+    };
+  }
+  const result = nullable(r.last_result, 'string', `${at}.last_result`);
+  if (result !== null && !(RESULTS as readonly string[]).includes(result))
+    throw new Error(`${at}.last_result: expected one of ${RESULTS.join(', ')}, got ${JSON.stringify(result)}`);
+  const done = r.done === undefined ? [] : r.done;
+  if (!Array.isArray(done) || done.some((key) => typeof key !== 'string'))
+    throw new Error(`${at}.done: expected an array of strings`);
+  return {
+    enabled,
+    last_run: nullable(r.last_run, 'string', `${at}.last_run`),
+    last_result: result as ScheduleRecord['last_result'],
+    done: [...(done as string[])],
+    latest_at: nullable(r.latest_at, 'number', `${at}.latest_at`),
+    armed_at: nullable(r.armed_at, 'number', `${at}.armed_at`),
+    armed_for: nullable(r.armed_for, 'string', `${at}.armed_for`),
+  };
+}
+
+function object(value: unknown, at: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`${at}: expected an object`);
+  return value as Record<string, unknown>;
+}
+
+interface Types {
+  string: string;
+  number: number;
+  boolean: boolean;
+}
+
+function typed<K extends keyof Types>(value: unknown, type: K, at: string): Types[K] {
+  // A number must be one (JSON has no NaN or Infinity, but a hand-edited file may hold anything).
+  if (typeof value !== type || (type === 'number' && !Number.isFinite(value)))
+    throw new Error(`${at}: expected a ${type}`);
+  return value as Types[K];
+}
+
+/** `value` of `type`, or null when it is null or missing (the default). */
+function nullable<K extends keyof Types>(value: unknown, type: K, at: string): Types[K] | null {
+  return value === undefined || value === null ? null : typed(value, type, at);
 }

@@ -92,6 +92,17 @@ async function countingSpawns<T>(body: () => Promise<T>): Promise<{ result: T; s
   }
 }
 
+/** Runs `body` with PATH set to `dir` alone. */
+async function withPath<T>(dir: string, body: () => Promise<T>): Promise<T> {
+  const saved = process.env.PATH;
+  process.env.PATH = dir;
+  try {
+    return await body();
+  } finally {
+    process.env.PATH = saved;
+  }
+}
+
 describe("agent readings from the kernel's files", () => {
   it('parses the cpu line of /proc/stat: idle and iowait idle, guest time not counted twice', () => {
     assert.deepEqual(parseProcStatCpu(STAT_BEFORE), { busy: 13700, total: 94700 });
@@ -223,31 +234,59 @@ describe("agent readings from the kernel's files", () => {
     assert.equal(fallback.loads, 0);
   });
 
-  it(
-    'on a machine without the throttle file or a sensor, tries vcgencmd once, then starts nothing for an ' + 'hour',
-    async function () {
-      this.timeout(20_000);
-      const root = fakeRoot({ 'proc/stat': STAT_BEFORE, 'proc/meminfo': MEMINFO, 'proc/uptime': '5 5\n' });
-      const fallback = countingFallback();
-      let now = 0;
-      const sampler = new TelemetrySampler(
-        defaultSystemInfo({ root, loadFallback: fallback.load, now: () => now }),
-        new FakeClock(0),
-        silentLogger(),
-      );
-      const first = await countingSpawns(() => sampler.sample());
-      // The firmware tool, tried where the sysfs file is missing (an older kernel on a Pi).
-      assert.deepEqual(first.spawns, ['execFile vcgencmd']);
-      const later = await countingSpawns(async () => {
+  it('no throttle file, no sensor: asks the vcgencmd on PATH once, then nothing for an hour', async function () {
+    this.timeout(20_000);
+    const root = fakeRoot({ 'proc/stat': STAT_BEFORE, 'proc/meminfo': MEMINFO, 'proc/uptime': '5 5\n' });
+    // An older kernel on a Pi: no sysfs file, the firmware tool on PATH.
+    const bin = mkdtempSync(join(tmpdir(), 'tpm-bin-'));
+    writeFileSync(join(bin, 'vcgencmd'), '#!/bin/sh\necho throttled=0x50005\n', { mode: 0o755 });
+    const fallback = countingFallback();
+    let now = 0;
+    const sampler = new TelemetrySampler(
+      defaultSystemInfo({ root, loadFallback: fallback.load, now: () => now }),
+      new FakeClock(0),
+      silentLogger(),
+    );
+    const first = await withPath(bin, () => countingSpawns(() => sampler.sample()));
+    assert.deepEqual(first.spawns, [`execFile ${join(bin, 'vcgencmd')}`]);
+    assert.equal(first.result.throttled?.raw, '0x50005');
+    writeFileSync(join(bin, 'vcgencmd'), '#!/bin/sh\nexit 1\n', { mode: 0o755 });
+    now += 15_000;
+    const failed = await withPath(bin, () => countingSpawns(() => sampler.sample()));
+    assert.equal(failed.spawns.length, 1, 'asked again while it answered');
+    const later = await withPath(bin, () =>
+      countingSpawns(async () => {
         for (let i = 0; i < 20; i++) {
           now += 15_000;
           await sampler.sample();
         }
-      });
-      assert.deepEqual(later.spawns, []);
-      assert.equal(fallback.loads, 0, 'a Linux kernel without a sensor: null, systeminformation is not asked');
-    },
-  );
+      }),
+    );
+    assert.deepEqual(later.spawns, [], 'after a null, quiet for an hour');
+    assert.equal(fallback.loads, 0, 'a Linux kernel without a sensor: null, systeminformation is not asked');
+  });
+
+  it('without the throttle file and without vcgencmd (not a Pi): starts no process at all', async function () {
+    this.timeout(20_000);
+    const root = fakeRoot({ 'proc/stat': STAT_BEFORE, 'proc/meminfo': MEMINFO, 'proc/uptime': '5 5\n' });
+    const emptyBin = mkdtempSync(join(tmpdir(), 'tpm-bin-'));
+    let now = 0;
+    const sampler = new TelemetrySampler(
+      defaultSystemInfo({ root, loadFallback: countingFallback().load, now: () => now }),
+      new FakeClock(0),
+      silentLogger(),
+    );
+    const { spawns, result } = await withPath(emptyBin, () =>
+      countingSpawns(async () => {
+        const telemetry = await sampler.sample();
+        now += 2 * 60 * 60 * 1000;
+        await sampler.sample();
+        return telemetry;
+      }),
+    );
+    assert.deepEqual(spawns, []);
+    assert.equal(result.throttled, null);
+  });
 
   it('on this machine (the real files under /), later samples start no process', async function () {
     this.timeout(30_000);

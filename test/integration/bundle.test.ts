@@ -56,44 +56,41 @@ describe('the bundle: what each role loads', () => {
     assert.ok(existsSync(META), `${META} is missing: npm run build writes it`);
   });
 
-  it(
-    'the agent, after reading its config in a worker thread: no YAML, schema, systeminformation, broker or ' +
-      'board code',
-    () => {
-      const meta = load();
-      const agent = loadedModules(meta, ['dist/src/cli.js', outputOf(meta, 'dist/src/app/agent.js')]);
-      assert.ok(
-        agent.includes('dist/src/agent/kernel.js') && agent.some((m) => m.startsWith('node_modules/mqtt/')),
-        "the analysis finds the agent's own modules",
-      );
-      const unwanted = [
-        /^node_modules\/(zod|yaml|systeminformation|aedes|selfsigned|croner)\//,
-        /^dist\/src\/board\//,
-        /^dist\/src\/config\/(load|schema|parse|checks)\.js$/,
-        /^dist\/src\/app\/bridge\.js$/,
-      ];
-      assert.deepEqual(offenders(agent, unwanted), []);
-      // And the config loader itself runs in the worker: its entry has them.
-      const worker = loadedModules(meta, ['dist/src/config/load-worker.js']);
-      assert.ok(worker.some((m) => m.startsWith('node_modules/yaml/')) && worker.includes('dist/src/config/schema.js'));
-    },
-  );
+  it('the agent, its config read by a child process: no YAML, schema, systeminformation, broker or board code', () => {
+    const meta = load();
+    const agent = loadedModules(meta, ['dist/src/cli.js', outputOf(meta, 'dist/src/app/agent.js')]);
+    assert.ok(
+      agent.includes('dist/src/agent/kernel.js') && agent.some((m) => m.startsWith('node_modules/mqtt/')),
+      "the analysis finds the agent's own modules",
+    );
+    const unwanted = [
+      /^node_modules\/(zod|yaml|systeminformation|aedes|selfsigned|croner|debug|lru-cache)\//,
+      /^dist\/src\/board\//,
+      /^dist\/src\/config\/(load|schema|parse|checks)\.js$/,
+      /^dist\/src\/app\/bridge\.js$/,
+    ];
+    assert.deepEqual(offenders(agent, unwanted), []);
+    // And the config loader itself runs in the child: its entry has them.
+    const child = loadedModules(meta, ['dist/src/config/load-child.js']);
+    assert.ok(child.some((m) => m.startsWith('node_modules/yaml/')) && child.includes('dist/src/config/schema.js'));
+  });
 
   it(
-    'the bridge: no embedded broker, certificates, systeminformation or board drivers unless its config names ' +
-      'them',
+    'the bridge: no YAML, schema, embedded broker, certificates, systeminformation or board drivers unless ' +
+      'its config names them',
     () => {
       const meta = load();
       const bridge = loadedModules(meta, [
         'dist/src/cli.js',
-        outputOf(meta, 'dist/src/config/load.js'),
+        outputOf(meta, 'dist/src/config/load-separately.js'),
         outputOf(meta, 'dist/src/app/bridge.js'),
       ]);
       assert.ok(bridge.includes('dist/src/app/bridge.js'));
       // embedded-broker.js is there, but it imports aedes only when it starts.
       // (Small helpers of a board's, such as the Turing Pi 2 firmware's names, may be there.)
       const unwanted = [
-        /^node_modules\/(aedes|selfsigned|systeminformation|ws|socks|ip-address)\//,
+        /^node_modules\/(zod|yaml|aedes|selfsigned|systeminformation|ws|socks|ip-address|debug|lru-cache)\//,
+        /^dist\/src\/config\/(load|schema|parse|checks)\.js$/,
         /^dist\/src\/board\/(tpi1|tpi2|gpio)\/(driver|index|https-fetch|bus|i2c)[\w-]*\.js$/,
         /^dist\/src\/board\/simulator\//,
       ];

@@ -114,7 +114,7 @@ describe('the npm package', function () {
       optionalDependencies?: Record<string, string>;
     };
     const js = paths.filter((p) => p.endsWith('.js'));
-    const bundle = /^dist\/src\/(cli\.js|index\.js|config\/load-worker\.js|chunks\/[\w-]+\.js)$/;
+    const bundle = /^dist\/src\/(cli\.js|index\.js|config\/load-child\.js|chunks\/[\w-]+\.js)$/;
     assert.deepEqual(
       js.filter((p) => !bundle.test(p)),
       [],

@@ -1,0 +1,35 @@
+import { spawn } from 'node:child_process';
+import { deserialize } from 'node:v8';
+import { TpmError, type ErrorCode } from '../util/errors.js';
+import type { LoaderAnswer } from './load-child.js';
+import type { LoadedConfig } from './load.js';
+import { ConfigError } from './problems.js';
+
+/**
+ * Loads a config in a short-lived child process (config/load-child.ts) and returns what it
+ * answered: the bridge and the agent run for months and need the YAML parser and the schema
+ * only here. The child gets this process's environment (the config's `${VAR}`s) and none of
+ * its node flags (NODE_OPTIONS still applies); what it prints to stderr reaches ours.
+ * `script`: the built load-child.js (the caller knows where it is: in the bundle, this module
+ * lives in a chunk).
+ */
+export function loadConfigSeparately(path: string, role: 'bridge' | 'agent', script: string): Promise<LoadedConfig> {
+  return new Promise<LoadedConfig>((resolve, reject) => {
+    const child = spawn(process.execPath, [script, path, role], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const chunks: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+    child.once('error', reject);
+    child.once('close', (code, signal) => {
+      let answer: LoaderAnswer;
+      try {
+        answer = deserialize(Buffer.concat(chunks)) as LoaderAnswer;
+      } catch {
+        reject(new Error(`the config loader stopped (${signal ?? `exit ${code}`}) without an answer`));
+        return;
+      }
+      if (answer.ok) resolve(answer.loaded);
+      else if ('problems' in answer) reject(new ConfigError(answer.problems));
+      else reject(answer.code ? new TpmError(answer.code as ErrorCode, answer.message) : new Error(answer.message));
+    });
+  });
+}
