@@ -16,6 +16,15 @@ const AGENT_STATES_WAIT_MS = 5000;
 /** Bigger agent events and telemetry are not ours: ignored unread. */
 const MAX_AGENT_MESSAGE_BYTES = 4096;
 
+/**
+ * How the agent tracker sends SHUTDOWN and REBOOT: `node/<n>/agent/command`, QoS 1, not
+ * retained (an agent must never act on a stale command). The other half of the agents' topics.
+ */
+export function agentCommands(connection: MqttConnection, topics: Topics) {
+  return (node: number, word: 'SHUTDOWN' | 'REBOOT'): Promise<void> =>
+    connection.publish(topics.agentCommand(node), word);
+}
+
 export interface AgentFeedDeps {
   connection: MqttConnection;
   topics: Topics;

@@ -8,7 +8,7 @@ import { AgentTracker } from '../power/agents.js';
 import { PowerService } from '../power/power-service.js';
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
-import { AgentFeed } from './agent-feed.js';
+import { AgentFeed, agentCommands } from './agent-feed.js';
 import { BmcLoginReporter } from './bmc-login.js';
 import { BoardClock } from './board-clock.js';
 import { BoardControls } from './board-controls.js';
@@ -72,7 +72,7 @@ export function buildParts(opened: Opened): Parts {
   const event = eventSink({ clock, logger, connection, topic: topics.bridgeEvent });
 
   const tracker = nodes.some((n) => n.agent !== false)
-    ? new AgentTracker(clock, (n, word) => connection.publish(topics.agentCommand(n), word))
+    ? new AgentTracker(clock, agentCommands(connection, topics))
     : undefined;
   const isAgentNode = agentNodes.isAgentNode.bind(agentNodes);
   const model = new NodeModel(nodes, clock, {
