@@ -39,7 +39,7 @@ const THROTTLED_SYSFS = kernelPaths().throttled;
 const THERMAL_ZONES = kernelPaths().thermal;
 
 /** How long a source that found no sensor is left alone before it is asked again. */
-export const NO_SENSOR_RETRY_MS = 60 * 60 * 1000;
+const NO_SENSOR_RETRY_MS = 60 * 60 * 1000;
 
 export interface DefaultSystemInfoOptions {
   /** Where proc/ and sys/ are; `/` on a node, a folder of fake files in tests. */

@@ -29,7 +29,7 @@ export interface BusLockOptions {
 
 export type ReleaseLock = () => Promise<void>;
 
-export const LOCK_DIRECTORY = '/run/lock/turingpi-mqtt';
+const LOCK_DIRECTORY = '/run/lock/turingpi-mqtt';
 const LOCKED = 'locked';
 
 /** Takes the lock file at `lockPath` or throws TpmError('BUS_LOCKED'). Returns an idempotent release. */

@@ -106,6 +106,8 @@ const gpioLineSchema = z.strictObject({
 
 /** The most nodes a board may have (simulate.nodes, board.gpio node numbers, node lists). */
 export const MAX_NODES = 1024;
+/** A node number (or, for simulate.nodes, a count of nodes): 1 to MAX_NODES. */
+const nodeNumber = z.number().int().min(1).max(MAX_NODES);
 
 const nodeKey = z.string().regex(/^[0-9]+$/, 'node keys are node numbers (1, 2, ...)');
 
@@ -164,14 +166,7 @@ const boardSchema = z.strictObject({
   simulate: z
     .strictObject({
       model: z.enum(['tpi1', 'tpi2', 'generic']).default('tpi1').describe('the board the simulator behaves as'),
-      nodes: z
-        .number()
-        .int()
-        .min(1)
-        .max(1024)
-        .nullable()
-        .default(null)
-        .describe('generic: number of nodes (default 8)'),
+      nodes: nodeNumber.nullable().default(null).describe('generic: number of nodes (default 8)'),
       firmware: z
         .enum(['2.0.5', '2.1.0'])
         .default('2.1.0')
@@ -230,7 +225,7 @@ const powerSchema = z.strictObject({
 });
 
 const nodeList = z
-  .union([z.literal('all'), z.array(z.number().int().min(1).max(1024)).min(1)])
+  .union([z.literal('all'), z.array(nodeNumber).min(1)])
   .describe('"all" (every enabled, non-protected node) or a list of node numbers, e.g. [2, 3]');
 
 const scheduleSchema = z.strictObject({
@@ -288,14 +283,7 @@ const policiesSchema = z.strictObject({
 const argv = z.array(z.string().min(1)).min(1);
 
 const agentSchema = z.strictObject({
-  node: z
-    .number()
-    .int()
-    .min(1)
-    .max(1024)
-    .nullable()
-    .default(null)
-    .describe('the node this agent runs on (required for the agent)'),
+  node: nodeNumber.nullable().default(null).describe('the node this agent runs on (required for the agent)'),
   interval: duration(SECOND, HOUR)
     .default(15 * SECOND)
     .describe('how often telemetry is published'),

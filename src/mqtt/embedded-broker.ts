@@ -6,7 +6,7 @@ import { escapeControl } from '../util/printable.js';
 import { PacketLimitFilter } from './packet-limit.js';
 
 /** The largest packet a client may send the embedded broker (our own discovery messages fit many times). */
-export const EMBEDDED_MAX_PACKET_BYTES = 1024 * 1024;
+const EMBEDDED_MAX_PACKET_BYTES = 1024 * 1024;
 
 /** mqtt.username / mqtt.password: when either is set, every client must give both as configured. */
 export interface EmbeddedCredentials {

@@ -2,12 +2,10 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  NO_SENSOR_RETRY_MS,
-  kernelFirstTemperature,
-  quietAfterNothing,
-  readThermalZones,
-} from '../../src/agent/system-info.js';
+import { kernelFirstTemperature, quietAfterNothing, readThermalZones } from '../../src/agent/system-info.js';
+
+/** A node without a temperature sensor is asked again after an hour. */
+const NO_SENSOR_RETRY_MS = 60 * 60 * 1000;
 
 /** A fake /sys/class/thermal: zones given as [type, temp file content or undefined for none]. */
 function thermalDir(zones: Record<string, [string, string | undefined]>): string {

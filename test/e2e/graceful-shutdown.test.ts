@@ -1,17 +1,16 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { startBridge, testBridgeConfig, writeConfig, type CliProcess } from '../support/cli.js';
+import type { CliProcess } from '../support/cli.js';
 import type { Mosquitto } from '../support/mosquitto.js';
 import type { EventPayload, Recorder } from '../support/recorder.js';
 import {
   ensureNodeOn,
   firstPayload,
-  gracefulAgentNode,
   nodeStates,
   payloads,
   startAgentProcess,
-  startBrokerRun,
+  startGracefulBridgeRun,
   stopBridgeAndBroker,
   writeScript,
 } from './harness.js';
@@ -56,15 +55,9 @@ describe('e2e: graceful shutdown of an agent node (real mosquitto, bridge and ag
   let marker: string;
 
   before(async function () {
-    ({ broker, recorder, dir } = await startBrokerRun(this, BASE, 'tpm-e2e-graceful-'));
-    const config = testBridgeConfig({
-      dir,
-      url: broker.url,
-      base: BASE,
-      id: BOARD_ID,
-      overrides: { board: { poll_interval: '1s' }, ...gracefulAgentNode(NODE, '15s') },
-    });
-    bridge = await startBridge(writeConfig(dir, config, 'bridge.yaml'));
+    const options = { base: BASE, id: BOARD_ID, node: NODE, dirPrefix: 'tpm-e2e-graceful-', gracefulTimeout: '15s' };
+    const overrides = { board: { poll_interval: '1s' } };
+    ({ broker, recorder, dir, bridge } = await startGracefulBridgeRun(this, options, overrides));
   });
 
   after(async () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { startCli, tempDir, writeConfig, type CliProcess } from '../support/cli.js';
+import { startBridge, startCli, tempDir, testBridgeConfig, writeConfig, type CliProcess } from '../support/cli.js';
 import { requireMosquitto, startMosquitto, type Mosquitto } from '../support/mosquitto.js';
 import { Recorder, type RecordedMessage } from '../support/recorder.js';
 
@@ -41,6 +41,29 @@ export function gracefulAgentNode(node: number, gracefulTimeout: string): Record
     power: { off_mode: 'graceful', settle_time: '1s', graceful_timeout: gracefulTimeout },
     homeassistant: { enabled: false },
   };
+}
+
+/**
+ * startBrokerRun, then the built bridge on a simulated Turing Pi 1 whose node `node` runs an
+ * agent and goes down gracefully (gracefulAgentNode, with the settings of other nodes in
+ * `overrides.nodes`), its config in `<dir>/bridge.yaml`.
+ */
+export async function startGracefulBridgeRun(
+  context: Mocha.Context,
+  options: { base: string; id: string; node: number; dirPrefix: string; gracefulTimeout: string },
+  overrides: Record<string, Record<string, unknown>> = {},
+): Promise<{ broker: Mosquitto; recorder: Recorder; dir: string; configFile: string; bridge: CliProcess }> {
+  const { broker, recorder, dir } = await startBrokerRun(context, options.base, options.dirPrefix);
+  const graceful = gracefulAgentNode(options.node, options.gracefulTimeout);
+  const config = testBridgeConfig({
+    dir,
+    url: broker.url,
+    base: options.base,
+    id: options.id,
+    overrides: { ...overrides, ...graceful, nodes: { ...overrides['nodes'], ...graceful['nodes'] } },
+  });
+  const configFile = writeConfig(dir, config, 'bridge.yaml');
+  return { broker, recorder, dir, configFile, bridge: await startBridge(configFile) };
 }
 
 /** Switches `node` on over MQTT unless its power already reads ON, and waits for the ON. */

@@ -12,6 +12,7 @@ import {
   startAgentProcess,
   startBrokerRun,
   writeScript,
+  type AgentProcessOptions,
 } from './harness.js';
 
 /**
@@ -49,6 +50,10 @@ describe('e2e: issue 13 replayed against the processes (real mosquitto, bridge a
     ({ broker, recorder, dir } = await startBrokerRun(this, BASE, 'tpm-e2e-outage-'));
   });
 
+  /** The agent of node NODE with these commands and time-out, online. */
+  const startAgent = (options: Pick<AgentProcessOptions, 'gracefulTimeout' | 'shutdownCommand' | 'rebootCommand'>) =>
+    startAgentProcess(recorder!, { dir, url: broker.url, base: BASE, boardId: BOARD_ID, node: NODE, ...options });
+
   after(async () => {
     if (agent?.running) await agent.stop('SIGKILL');
     if (bridge?.running) await bridge.stop('SIGKILL');
@@ -71,12 +76,7 @@ describe('e2e: issue 13 replayed against the processes (real mosquitto, bridge a
       bridge = await startBridge(writeConfig(dir, config, 'bridge.yaml'));
       await ensureNodeOn(rec, BASE, NODE);
       const marker = path.join(dir, 'drain-runs');
-      agent = await startAgentProcess(rec, {
-        dir,
-        url: broker.url,
-        base: BASE,
-        boardId: BOARD_ID,
-        node: NODE,
+      agent = await startAgent({
         gracefulTimeout: '20s',
         shutdownCommand: [process.execPath, writeScript(dir, 'stuck-drain.mjs', STUCK_DRAIN), marker],
       });
@@ -125,12 +125,7 @@ describe('e2e: issue 13 replayed against the processes (real mosquitto, bridge a
       const rec = recorder!;
       const marker = path.join(dir, 'runs');
       const script = writeScript(dir, 'accepted.mjs', ACCEPTED_NOTHING_DONE);
-      agent = await startAgentProcess(rec, {
-        dir,
-        url: broker.url,
-        base: BASE,
-        boardId: BOARD_ID,
-        node: NODE,
+      agent = await startAgent({
         gracefulTimeout: '5s',
         shutdownCommand: [process.execPath, script, marker, 'shutdown'],
         rebootCommand: [process.execPath, script, marker, 'reboot'],

@@ -13,9 +13,8 @@ import { freePort } from '../support/ports.js';
 import type { Recorder } from '../support/recorder.js';
 import {
   ensureNodeOn,
-  gracefulAgentNode,
   startAgentProcess,
-  startBrokerRun,
+  startGracefulBridgeRun,
   stopBridgeAndBroker,
   writeScript,
 } from '../e2e/harness.js';
@@ -28,11 +27,6 @@ import {
 const BASE = 'clip';
 const BOARD_ID = 'clip';
 const NODE = 3;
-
-/** `overrides` with node 1 protected (a refused action to print). */
-function withProtectedNode1(overrides: Record<string, Record<string, unknown>>): Record<string, unknown> {
-  return { ...overrides, nodes: { ...overrides['nodes'], 1: { protected: true } } };
-}
 
 /** An OS halt as the agent sees it, `delayMs` after the command (a slow shutdown). */
 const slowHalt = (delayMs: number): string => `setTimeout(() => process.kill(process.ppid, 'SIGTERM'), ${delayMs});\n`;
@@ -47,16 +41,11 @@ describe('turingpi-mqtt power: progress while it waits', function () {
   let configFile: string;
 
   before(async function () {
-    ({ broker, recorder, dir } = await startBrokerRun(this, BASE, 'tpm-cli-progress-'));
-    const config = testBridgeConfig({
-      dir,
-      url: broker.url,
-      base: BASE,
-      id: BOARD_ID,
-      overrides: withProtectedNode1(gracefulAgentNode(NODE, '15s')),
-    });
-    configFile = writeConfig(dir, config, 'bridge.yaml');
-    bridge = await startBridge(configFile);
+    const options = { base: BASE, id: BOARD_ID, node: NODE, dirPrefix: 'tpm-cli-progress-', gracefulTimeout: '15s' };
+    // Node 1 protected: a refused action to print.
+    ({ broker, recorder, dir, configFile, bridge } = await startGracefulBridgeRun(this, options, {
+      nodes: { 1: { protected: true } },
+    }));
   });
 
   after(async () => {

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { connectAsync, type MqttClient } from 'mqtt';
-import { EMBEDDED_MAX_PACKET_BYTES, startEmbeddedBroker, type EmbeddedBroker } from '../../src/mqtt/embedded-broker.js';
+import { startEmbeddedBroker, type EmbeddedBroker } from '../../src/mqtt/embedded-broker.js';
+
+/** The embedded broker's packet limit: 1 MiB. */
+const EMBEDDED_MAX_PACKET_BYTES = 1024 * 1024;
 import { captureLogger } from '../support/log-capture.js';
 
 /** Issue 13, points 6 and 8: the embedded broker's credentials, its warning, and its packet size limit. */

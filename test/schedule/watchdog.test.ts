@@ -218,17 +218,12 @@ describe('watchdog policy', () => {
     let lost: number[];
     let autoWatchdog: Watchdog;
 
-    beforeEach(() => {
-      agentNodes = new Set([3]);
-      lost = [];
-      autoWatchdog = new Watchdog({
+    /** A watchdog of node 3 (up to 10 cycles an hour) that records its cycles and events. */
+    function node3Watchdog(isAgentNode: (n: number) => boolean, agentLost: (n: number) => boolean): Watchdog {
+      return new Watchdog({
         nodes: [3],
-        isAgentNode: (n) => agentNodes.has(n),
-        // Node 3 is auto: it drops out (as AgentNodes.forget does).
-        agentLost: (n) => {
-          lost.push(n);
-          return agentNodes.delete(n);
-        },
+        isAgentNode,
+        agentLost,
         offlineAfterMs: 10 * MINUTE,
         maxPerHour: 10,
         clock,
@@ -239,6 +234,19 @@ describe('watchdog policy', () => {
         },
         onEvent: (event) => events.push(event),
       });
+    }
+
+    beforeEach(() => {
+      agentNodes = new Set([3]);
+      lost = [];
+      autoWatchdog = node3Watchdog(
+        (n) => agentNodes.has(n),
+        // Node 3 is auto: it drops out (as AgentNodes.forget does).
+        (n) => {
+          lost.push(n);
+          return agentNodes.delete(n);
+        },
+      );
     });
 
     afterEach(() => autoWatchdog.stop());
@@ -282,20 +290,10 @@ describe('watchdog policy', () => {
 
     it('a node that does not drop out (agent: true) is cycled again, up to max_per_hour', async () => {
       autoWatchdog.stop();
-      autoWatchdog = new Watchdog({
-        nodes: [3],
-        isAgentNode: () => true,
-        agentLost: () => false,
-        offlineAfterMs: 10 * MINUTE,
-        maxPerHour: 10,
-        clock,
-        isPaused: () => false,
-        powerCycle: (node) => {
-          cycled.push({ node, at: clock.now() });
-          return Promise.resolve();
-        },
-        onEvent: (event) => events.push(event),
-      });
+      autoWatchdog = node3Watchdog(
+        () => true,
+        () => false,
+      );
       autoWatchdog.power(3, true);
       await clock.advance(30 * MINUTE);
       assert.equal(cycled.length, 3);

@@ -10,7 +10,7 @@ import type { Logger } from '../../util/logger.js';
  * in a store so that a restart does not reset the count.
  */
 
-export const DAY_MS = 24 * 60 * 60 * 1000;
+const DAY_MS = 24 * 60 * 60 * 1000;
 
 /** Where the times (ms since the epoch) of recent EEPROM writes are kept. */
 export interface EepromBudgetStore {
@@ -28,7 +28,7 @@ export function memoryBudgetStore(initial: number[] = []): EepromBudgetStore {
   };
 }
 
-export const BUDGET_FILE_NAME = 'tpi1-eeprom-writes.json';
+const BUDGET_FILE_NAME = 'tpi1-eeprom-writes.json';
 
 /**
  * A JSON file `<directory>/tpi1-eeprom-writes.json`, written like every state file: a temp file,

@@ -5,10 +5,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { FakeClock } from '../../../src/util/fake-clock.js';
 import { TpmError } from '../../../src/util/errors.js';
-import { BUDGET_FILE_NAME, DAY_MS, EepromWriteBudget, fileBudgetStore } from '../../../src/board/tpi1/eeprom-budget.js';
+import { EepromWriteBudget, fileBudgetStore } from '../../../src/board/tpi1/eeprom-budget.js';
 import { createSimulatedTpi1 } from '../../../src/board/simulator/tpi1.js';
 import { driverFor, settle } from './helpers.js';
 import { captureLogger } from '../../support/log-capture.js';
+
+/** The budget's file in state_dir (docs/configuration.md, board.eeprom_writes_per_day). */
+const BUDGET_FILE_NAME = 'tpi1-eeprom-writes.json';
+const DAY_MS = 24 * 60 * 60 * 1000;
 
 describe('EEPROM write budget', () => {
   let dir: string;

@@ -16,12 +16,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TpmError } from '../../../src/util/errors.js';
 import { FakeClock } from '../../../src/util/fake-clock.js';
-import { acquireBusLock, defaultBusLockPath, LOCK_DIRECTORY } from '../../../src/board/lock.js';
+import { acquireBusLock, defaultBusLockPath } from '../../../src/board/lock.js';
 import { createSimulatedTpi1 } from '../../../src/board/simulator/tpi1.js';
 import { driverFor } from './helpers.js';
 
 const LOCK_MODULE = fileURLToPath(new URL('../../../src/board/lock.js', import.meta.url));
 const OTHER_UID = 54_321;
+/** Where the bus locks live (docs/security.md). */
+const LOCK_DIRECTORY = '/run/lock/turingpi-mqtt';
 
 /**
  * The lock module where OTHER_UID can read it. The checkout may sit in a folder only its owner can
