@@ -26,6 +26,11 @@ export interface Sequence {
 /** Why a sequence's signal was aborted: said in its error. */
 export const STOPPING = 'the bridge is stopping';
 
+/** A step of the sequence as it happens: a `progress` event on `bridge/event` (docs/topics.md). */
+function progress(deps: GracefulDeps, seq: Sequence, message: string): void {
+  deps.event({ type: 'power', node: seq.node, action: seq.action, source: seq.source, result: 'progress', message });
+}
+
 function requireAgent(deps: GracefulDeps, n: number): AgentTracker {
   const agents = deps.agents;
   const status = agents?.status(n) ?? 'unknown';
@@ -78,21 +83,14 @@ function within<T>(
  */
 export async function shutDownOs(deps: GracefulDeps, seq: Sequence): Promise<void> {
   const { view, power, clock } = deps;
-  const { node: n, action, source, signal } = seq;
+  const { node: n, source, signal } = seq;
   const agents = requireAgent(deps, n);
   const deadline = clock.now() + power.graceful_timeout;
   const timeoutMessage =
     `node ${n}'s OS did not go down within ${formatDuration(power.graceful_timeout)}: ` +
     `nothing was cut; use FORCE_OFF to cut power anyway`;
   view.shuttingDown(n, source);
-  deps.event({
-    type: 'power',
-    node: n,
-    action,
-    source,
-    result: 'progress',
-    message: 'asking the agent to shut the OS down',
-  });
+  progress(deps, seq, 'asking the agent to shut the OS down');
   try {
     await within(clock, agents.command(n, 'SHUTDOWN'), deadline, signal, timeoutMessage);
     await agents.waitGone(n, {
@@ -106,7 +104,7 @@ export async function shutDownOs(deps: GracefulDeps, seq: Sequence): Promise<voi
           change === 'gone'
             ? `agent gone; waiting ${formatDuration(power.settle_time)} for the OS to finish before cutting power`
             : `the agent is back (${status}) before settle_time passed: waiting for it to go again`;
-        deps.event({ type: 'power', node: n, action, source, result: 'progress', message });
+        progress(deps, seq, message);
       }),
     });
   } catch (error) {
@@ -126,17 +124,10 @@ export async function shutDownOs(deps: GracefulDeps, seq: Sequence): Promise<voi
 /** A reboot by the agent: command, offline, online again, all within graceful_timeout each. */
 export async function rebootOs(deps: GracefulDeps, seq: Sequence): Promise<void> {
   const { view, power, clock } = deps;
-  const { node: n, action, source, signal } = seq;
+  const { node: n, source, signal } = seq;
   const agents = requireAgent(deps, n);
   view.osRebooting(n, source);
-  deps.event({
-    type: 'power',
-    node: n,
-    action,
-    source,
-    result: 'progress',
-    message: 'asking the agent to reboot the OS',
-  });
+  progress(deps, seq, 'asking the agent to reboot the OS');
   const timeoutMessage = `node ${n} did not come back within ${formatDuration(power.graceful_timeout)}`;
   try {
     await within(clock, agents.command(n, 'REBOOT'), clock.now() + power.graceful_timeout, signal, timeoutMessage);

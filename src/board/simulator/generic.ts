@@ -136,7 +136,7 @@ export function createSimulatedGpioLines(options: SimulatedGpioOptions): Simulat
 }
 
 /** The `board.gpio` mapping of a generic board: node n -> line n, active high. */
-export function genericGpioMapping(nodes: number): Record<string, GpioLineConfig> {
+function genericGpioMapping(nodes: number): Record<string, GpioLineConfig> {
   const mapping: Record<string, GpioLineConfig> = {};
   for (let node = 1; node <= nodes; node++) mapping[String(node)] = { line: node, active_low: false };
   return mapping;

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GpioDriver } from '../../../src/board/gpio/driver.js';
-import { createSimulatedGpioLines, genericGpioMapping } from '../../../src/board/simulator/generic.js';
+import { createSimulatedGpioLines } from '../../../src/board/simulator/generic.js';
 
 describe('generic simulated GPIO board with the real GpioDriver', () => {
   let dir: string;
@@ -54,7 +54,10 @@ describe('generic simulated GPIO board with the real GpioDriver', () => {
   });
 
   it('maps node n to line n, active high, for 1 to 1024 nodes', () => {
-    assert.deepEqual(genericGpioMapping(2), { 1: { line: 1, active_low: false }, 2: { line: 2, active_low: false } });
+    assert.deepEqual(createSimulatedGpioLines({ nodes: 2 }).mapping, {
+      1: { line: 1, active_low: false },
+      2: { line: 2, active_low: false },
+    });
     assert.equal(Object.keys(createSimulatedGpioLines({ nodes: 1024 }).mapping).length, 1024);
     assert.throws(() => createSimulatedGpioLines({ nodes: 1025 }), /1-1024/);
   });
