@@ -61,7 +61,7 @@ export interface PowerEvent {
 }
 
 /** One line for people: "node 3: asking the agent to shut the OS down". */
-export function formatPowerEvent(event: PowerEvent): string {
+function formatPowerEvent(event: PowerEvent): string {
   const text = event.result === 'error' ? `error: ${event.error ?? 'unknown error'}` : (event.message ?? event.result);
   return event.node === undefined ? text : `node ${event.node}: ${text}`;
 }
@@ -166,7 +166,7 @@ export function powerPrinter(write: (line: string) => void): {
 }
 
 /** One line per node for people: "node 3: OFF (off)". */
-export function formatPowerAnswer(answer: PowerAnswer): string {
+function formatPowerAnswer(answer: PowerAnswer): string {
   if (answer.status === 'error') return `error: ${answer.error ?? 'unknown error'}`;
   const rows = Array.isArray(answer.data) ? answer.data : [answer.data];
   return rows

@@ -112,7 +112,7 @@ export function sourcesOf(config: Config): Sources {
   return { t, bridge: onlineOffline(t.bridgeState), board: onlineOffline(t.boardState) };
 }
 
-export function originOf(input: DiscoveryInput): OriginInfo {
+function originOf(input: DiscoveryInput): OriginInfo {
   const origin: OriginInfo = { name: ORIGIN_NAME, sw_version: input.version };
   if (input.supportUrl) origin.support_url = input.supportUrl;
   return origin;
