@@ -20,9 +20,4 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
-  {
-    // Being redesigned on the app-layer branch, which takes this exception out when it lands.
-    files: ['src/app/**', 'src/power/power-service.ts'],
-    rules: { '@stylistic/max-len': 'off' },
-  },
 );
