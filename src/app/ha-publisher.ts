@@ -6,6 +6,7 @@ import { indexOf, planDiscoveryChanges, type DiscoveryIndex, type PlannedMessage
 import type { MqttConnection } from '../mqtt/connection.js';
 import { sleep, type Clock, type TimerHandle } from '../util/clock.js';
 import { errorMessage } from '../util/errors.js';
+import { Mutex } from '../util/mutex.js';
 import type { Logger } from '../util/logger.js';
 
 export interface HaPublisherDeps {
@@ -45,8 +46,8 @@ export class HaPublisher {
   /** Whether the start's publication ran: a refresh before it has nothing to refresh (it builds from now). */
   private publishedAtStart = false;
   private messages: DiscoveryMessage[] = [];
-  /** The refresh under way; refreshes run one after the other. */
-  private refreshing: Promise<void> = Promise.resolve();
+  /** Refreshes run one after the other. */
+  private readonly refreshes = new Mutex();
   /** Discovery republishes done, for tests and the benchmark. */
   republishes = 0;
 
@@ -82,11 +83,10 @@ export class HaPublisher {
    * not change are not sent again. Refreshes run one after the other.
    */
   refresh(): Promise<void> {
-    if (!this.publishedAtStart) return this.refreshing;
-    this.refreshing = this.refreshing
-      .then(() => this.publishChanges(this.messages))
+    if (!this.publishedAtStart) return this.refreshes.idle();
+    return this.refreshes
+      .run(() => this.publishChanges(this.messages))
       .catch((error: unknown) => this.deps.logger.warn(`republishing discovery failed: ${errorMessage(error)}`));
-    return this.refreshing;
   }
 
   private async publishChanges(previous: DiscoveryMessage[] | DiscoveryIndex): Promise<void> {
