@@ -145,18 +145,24 @@ export async function requestPower(
 }
 
 /**
- * What `power` prints: each step of its own action as it happens, then the answer; an error
- * answer that a step has already printed is not printed again (a refused action says why once).
+ * What `power` prints: each step of its own action as it happens, then the answer. Nothing twice:
+ * a step that says what the node's previous line said (the bridge's final "ok" may repeat its
+ * last progress message, e.g. "delayed 3s by min_off_time"), or an error answer that a step has
+ * already printed (a refused action says why once).
  */
 export function powerPrinter(write: (line: string) => void): {
   event(event: PowerEvent): void;
   answer(answer: PowerAnswer): void;
 } {
   const shown = new Set<string>();
+  const lastOfNode = new Map<number | undefined, string>();
   return {
     event(event) {
       if (event.result === 'error' && event.error !== undefined) shown.add(event.error);
-      write(formatPowerEvent(event));
+      const line = formatPowerEvent(event);
+      if (lastOfNode.get(event.node) === line) return;
+      lastOfNode.set(event.node, line);
+      write(line);
     },
     answer(answer) {
       if (answer.status === 'error' && answer.error !== undefined && shown.has(answer.error)) return;
