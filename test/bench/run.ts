@@ -63,8 +63,12 @@ const N = {
 const SOAK_INTERVAL_MS = 10;
 /** docs/configuration.md: the default board.poll_interval. */
 const DEFAULT_POLL_MS = 5000;
-/** The soak switches these (tpi1 nodes 2-7: none protected, none an agent node) side by side. */
-const SOAK_NODES = [2, 3, 4, 5, 6, 7];
+/**
+ * The soak switches these side by side: tpi1 nodes none protected and none an agent node. Not
+ * node 3: the bench's agent runs for it, and with `agent: auto` (the default) a node is an agent
+ * node once its agent has been seen, so its OFF waits for the OS shutdown the agent fails on purpose.
+ */
+const SOAK_NODES = [2, 4, 5, 6, 7];
 /** How long a process stays quiet before its memory is read again as settled (V8 shrinks after ~8 s). */
 const SETTLE_MS = QUICK ? 10_000 : 15_000;
 /** The soak stops here even if the bridge has not yet had all its commands (the count says how many). */
