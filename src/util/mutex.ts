@@ -7,10 +7,27 @@
  */
 export class Mutex {
   private tail: Promise<unknown> = Promise.resolve();
+  /** Tasks asked for and not yet finished (their end noted on the tail). */
+  private pending = 0;
 
   run<T>(task: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(task, task);
-    this.tail = result.catch(() => undefined);
+    let result: Promise<T>;
+    if (this.pending === 0) {
+      // Nothing queued: the task starts now, not a microtask later, and its own promise is the
+      // caller's (no promise wrapped around it). Two of these are on every power command's path.
+      try {
+        result = Promise.resolve(task());
+      } catch (error) {
+        result = Promise.reject(error instanceof Error ? error : new Error(String(error)));
+      }
+    } else {
+      result = this.tail.then(task, task);
+    }
+    this.pending++;
+    const done = (): void => {
+      this.pending--;
+    };
+    this.tail = result.then(done, done);
     return result;
   }
 

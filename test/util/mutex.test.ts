@@ -67,4 +67,28 @@ describe('Mutex', () => {
     await mutex.idle();
     assert.deepEqual(log, ['a', 'b', 'idle', 'c']);
   });
+
+  it('an idle mutex starts a task at once and hands back its own promise; a busy one queues it', async () => {
+    const mutex = new Mutex();
+    const log: string[] = [];
+    const own = (async () => undefined)();
+    const first = mutex.run(() => {
+      log.push('first started');
+      return own;
+    });
+    assert.deepEqual(log, ['first started'], 'the first task waits for a microtask');
+    assert.equal(first, own);
+    const second = mutex.run(async () => {
+      log.push('second started');
+    });
+    assert.deepEqual(log, ['first started'], 'the second task started before the first ended');
+    await Promise.all([first, second]);
+    assert.deepEqual(log, ['first started', 'second started']);
+    // Idle again once both ended: at once, again.
+    await mutex.idle();
+    void mutex.run(async () => {
+      log.push('third started');
+    });
+    assert.deepEqual(log, ['first started', 'second started', 'third started']);
+  });
 });
