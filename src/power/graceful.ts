@@ -109,15 +109,15 @@ export async function shutDownOs(deps: GracefulDeps, seq: Sequence): Promise<voi
     });
   } catch (error) {
     if (signal.aborted && signal.reason !== STOPPING)
-      throw new TpmError('AGENT', `node ${n}: shutdown ended: ${String(signal.reason)}`);
+      throw new TpmError('AGENT', `shutdown ended: ${String(signal.reason)}`);
     view.shutdownFailed(n, source, `shutdown failed: ${errorMessage(error)}`);
-    if (signal.aborted) throw new TpmError('AGENT', `node ${n}: shutdown interrupted by a bridge stop; power left on`);
+    if (signal.aborted) throw new TpmError('AGENT', `shutdown interrupted by a bridge stop; power left on`);
     const reason = errorMessage(error);
     // Whatever went wrong (a lost broker included), the way out is the same: say it every time.
     const advice = /FORCE_OFF/.test(reason)
       ? ''
       : '; nothing was cut: check the node, and use FORCE_OFF to cut power anyway';
-    throw new TpmError('AGENT', `node ${n}: shutdown failed, power stays on: ${reason}${advice}`);
+    throw new TpmError('AGENT', `shutdown failed, power stays on: ${reason}${advice}`);
   }
 }
 
@@ -135,9 +135,9 @@ export async function rebootOs(deps: GracefulDeps, seq: Sequence): Promise<void>
     await agents.waitFor(n, (s) => s === 'online', { timeoutMs: power.graceful_timeout, signal, timeoutMessage });
   } catch (error) {
     if (signal.aborted && signal.reason !== STOPPING)
-      throw new TpmError('AGENT', `node ${n}: reboot ended: ${String(signal.reason)}`);
+      throw new TpmError('AGENT', `reboot ended: ${String(signal.reason)}`);
     view.rebootFailed(n, source, `reboot: ${errorMessage(error)}`);
-    throw new TpmError('AGENT', `node ${n}: reboot failed: ${errorMessage(error)}`);
+    throw new TpmError('AGENT', `reboot failed: ${errorMessage(error)}`);
   }
   view.rebooted(n, source);
 }

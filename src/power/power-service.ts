@@ -1,7 +1,6 @@
 import type { BoardDriver } from '../board/types.js';
 import type { Config } from '../config/schema.js';
 import { findNode, unknownNodeMessage, type ResolvedNode } from '../config/nodes.js';
-import { formatDuration } from '../config/duration.js';
 import { sleep, type Clock } from '../util/clock.js';
 import { TpmError, errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
@@ -207,13 +206,14 @@ export class PowerService {
     const offAt = this.writer.offAt(n);
     const delay = offAt === undefined ? 0 : offAt + power.min_off_time - clock.now();
     if (delay > 0) {
-      note = `delayed ${formatDuration(Math.ceil(delay / 100) * 100)} by min_off_time`;
+      // Tenths of a second, as people read them: "delayed 2.3s", "delayed 3s".
+      note = `delayed ${Math.ceil(delay / 100) / 10}s by min_off_time`;
       this.deps.event({ type: 'power', node: n, action, source, result: 'progress', message: note });
       await this.writer.waitBeforeWrite(delay, n);
     }
     await this.writer.write(n, true);
     view.switchedOn(n, source, 'switched on');
-    this.deps.event({ type: 'power', node: n, action, source, result: 'ok', message: note ?? 'switched on' });
+    this.deps.event({ type: 'power', node: n, action, source, result: 'ok', message: 'switched on' });
     return this.result(n, action, true, note);
   }
 

@@ -60,6 +60,21 @@ describe('PowerService', () => {
       assert.ok(r.events.some((e) => e.node === 5 && e.result === 'progress' && /min_off_time/.test(e.message ?? '')));
       assert.equal(r.powered(5), true);
     });
+
+    it('says a delay in seconds as people read them, and its final event says what happened', async () => {
+      const r = await rig({ power: { min_off_time: '2500ms', on_stagger: 0 } });
+      await r.finish(r.service.execute(5, 'off', 'mqtt'));
+      const result = await r.finish(r.service.execute(5, 'on', 'mqtt'));
+      assert.equal(result.note, 'delayed 2.5s by min_off_time');
+      const mine = r.events.filter((e) => e.node === 5 && e.action === 'on');
+      assert.deepEqual(
+        mine.map((e) => [e.result, e.message]),
+        [
+          ['progress', 'delayed 2.5s by min_off_time'],
+          ['ok', 'switched on'],
+        ],
+      );
+    });
   });
 
   describe('protected node 1', () => {
@@ -211,6 +226,8 @@ describe('PowerService', () => {
       const result = await r.finish(done);
       assert.equal(result.ok, false);
       assert.match(result.error ?? '', /power stays on/);
+      // The node is named once, by whoever prints the answer or the event ("node 3: ..."), not again inside.
+      assert.doesNotMatch(result.error ?? '', /node 3/);
       assert.deepEqual(r.writes, []);
       assert.equal(r.powered(3), true);
     });
