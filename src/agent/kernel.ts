@@ -1,10 +1,13 @@
-import { readFile, readdir, statfs } from 'node:fs/promises';
+import { readFileSync, readdirSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
  * The node's health read from the kernel's own files (proc(5), sysfs), as `top`, `free` and
  * `df` read them: no process is started for a sample. Every path hangs under a root that
- * tests replace with a folder of fake files.
+ * tests replace with a folder of fake files. They are read synchronously: the kernel makes
+ * their text when asked, from memory, never waiting for a disk, and a read through node's
+ * thread pool (open, stat, read, close, each a trip through the event loop) cost the agent
+ * about twice the CPU per sample (docs/performance.md, idle CPU).
  */
 
 /** Jiffies the CPUs spent busy and in all, from the `cpu` line of /proc/stat. */
@@ -94,7 +97,7 @@ export function kernelPaths(root = '/'): {
 /** A file's text, or null where it does not exist or cannot be read. */
 export async function readText(path: string): Promise<string | null> {
   try {
-    return await readFile(path, 'utf8');
+    return readFileSync(path, 'utf8');
   } catch {
     return null;
   }
@@ -102,7 +105,7 @@ export async function readText(path: string): Promise<string | null> {
 
 /** Use of the file system holding `path` in %, as df computes it (blocks available to users). */
 export async function fsUse(path = '/'): Promise<number | null> {
-  const fs = await statfs(path);
+  const fs = statfsSync(path);
   const used = fs.blocks - fs.bfree;
   const usable = used + fs.bavail;
   return usable > 0 ? Math.round((used / usable) * 1000) / 10 : null;
@@ -117,7 +120,7 @@ export async function fsUse(path = '/'): Promise<number | null> {
 export async function readThermalZones(dir: string): Promise<number | null> {
   let names: string[];
   try {
-    names = (await readdir(dir))
+    names = readdirSync(dir)
       .filter((name) => /^thermal_zone\d+$/.test(name))
       .sort((a, b) => zoneNumber(a) - zoneNumber(b));
   } catch {
@@ -152,7 +155,7 @@ const CPU_HWMON = /^(coretemp|k10temp|zenpower|cpu[-_]thermal|soc[-_]thermal|cpu
 export async function readHwmon(dir: string): Promise<number | null> {
   let devices: string[];
   try {
-    devices = (await readdir(dir))
+    devices = readdirSync(dir)
       .filter((name) => /^hwmon\d+$/.test(name))
       .sort((a, b) => Number(a.slice(5)) - Number(b.slice(5)));
   } catch {
@@ -163,7 +166,7 @@ export async function readHwmon(dir: string): Promise<number | null> {
     if (!CPU_HWMON.test(name)) continue;
     let inputs: string[];
     try {
-      inputs = (await readdir(join(dir, device)))
+      inputs = readdirSync(join(dir, device))
         .filter((f) => /^temp\d+_input$/.test(f))
         .sort((a, b) => parseInt(a.slice(4), 10) - parseInt(b.slice(4), 10));
     } catch {

@@ -27,7 +27,8 @@ export function writeBridgeConfig(
   const stateDir = join(dir, id);
   mkdirSync(stateDir, { recursive: true });
   const config = {
-    mqtt: { url, base_topic: base },
+    // A client id of its own: the scale phase runs several bridges of one board side by side.
+    mqtt: { url, base_topic: base, client_id: `bench-${id}` },
     homeassistant: { enabled: true, discovery_prefix: discovery, status_topic: `${discovery}/status` },
     board: {
       type: 'simulator',

@@ -15,12 +15,24 @@ import { connect } from 'mqtt';
  * command, with nothing computed: the answer retained (a state topic), then an event and a
  * retained JSON state. Its figures show what the messages alone cost, whoever sends them.
  *
- *   node floor-client.js URL PREFIX [--contract]
- *     (PREFIX/ping in, PREFIX/pong out, PREFIX/state online; --contract: PREFIX/event, PREFIX/node-state)
+ * With --sample MS BYTES it also does what an idle agent cannot avoid: every MS it wakes and
+ * publishes a retained message of BYTES (the size of the agent's telemetry) at QoS 1, as the
+ * agent publishes its telemetry: the floor of the agent's idle CPU. It reads nothing and
+ * computes nothing, so the gap to the agent is the agent's own work.
+ *
+ *   node floor-client.js URL PREFIX [--contract | --sample MS BYTES]
+ *     (PREFIX/ping in, PREFIX/pong out, PREFIX/state online; --contract: PREFIX/event, PREFIX/node-state;
+ *     --sample: PREFIX/telemetry)
  */
-const [url, prefix, mode] = process.argv.slice(2);
-if (!url || !prefix || (mode !== undefined && mode !== '--contract')) {
-  process.stderr.write('usage: floor-client URL PREFIX [--contract]\n');
+const [url, prefix, mode, ...rest] = process.argv.slice(2);
+const sampleMs = Number(rest[0]);
+const sampleBytes = Number(rest[1]);
+const valid =
+  mode === undefined ||
+  mode === '--contract' ||
+  (mode === '--sample' && Number.isInteger(sampleMs) && sampleMs > 0 && Number.isInteger(sampleBytes));
+if (!url || !prefix || !valid) {
+  process.stderr.write('usage: floor-client URL PREFIX [--contract | --sample MS BYTES]\n');
   process.exit(2);
 }
 const contract = mode === '--contract';
@@ -53,6 +65,14 @@ client.on('message', (_topic, payload) => {
     );
   }
 });
+if (mode === '--sample') {
+  // A JSON object of the telemetry's size, its digits changing as a sample's would.
+  const telemetry = (): string => {
+    const head = JSON.stringify({ time: new Date().toISOString(), value: Math.random() });
+    return `${head.slice(0, -1)},"pad":"${'x'.repeat(Math.max(0, sampleBytes - head.length - 9))}"}`;
+  };
+  setInterval(() => client.publish(`${prefix}/telemetry`, telemetry(), { qos: 1, retain: true }), sampleMs);
+}
 client.on('connect', () => {
   (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
   client.subscribe(`${prefix}/ping`, { qos: 1 }, () => {

@@ -52,7 +52,7 @@ export async function startAgent(
   base: string,
   node: number,
   nodeArgs: string[] = [],
-): Promise<Running> {
+): Promise<Running & { telemetryBytes: number }> {
   await probe.watch(`${base}/node/${node}/agent`);
   const telemetry = probe.next(`${base}/node/${node}/agent/telemetry`, undefined, 30_000);
   const t0 = performance.now();
@@ -60,7 +60,7 @@ export async function startAgent(
     env: { NODE_ENV: 'production' },
   });
   const seen = await whileAlive(child, telemetry, 'agent start');
-  return { child, startupMs: seen.at - t0 };
+  return { child, startupMs: seen.at - t0, telemetryBytes: seen.payload.length };
 }
 
 /**
@@ -82,18 +82,22 @@ export async function commandAgent(
   return sent;
 }
 
-/** Starts a floor client (`contract`: the one that also sends a command's messages, see floor-client.ts). */
+/**
+ * Starts a floor client; `mode`: its own arguments after the prefix (`--contract`: the one that
+ * also sends a command's messages; `--sample MS BYTES`: the one that publishes like an idle
+ * agent; see floor-client.ts).
+ */
 export async function startFloor(
   probe: Probe,
   prefix: string,
   url: string,
   nodeArgs: string[] = [],
-  contract = false,
+  mode: string[] = [],
 ): Promise<Running> {
   await probe.subscribe(`${prefix}/state`);
   const online = probe.next(`${prefix}/state`, 'online', 20_000);
   const t0 = performance.now();
-  const child = spawnNode([...nodeArgs, FLOOR, url, prefix, ...(contract ? ['--contract'] : [])]);
+  const child = spawnNode([...nodeArgs, FLOOR, url, prefix, ...mode]);
   const seen = await whileAlive(child, online, 'floor client start');
   return { child, startupMs: seen.at - t0 };
 }

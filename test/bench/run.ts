@@ -53,7 +53,7 @@ const N = {
   spaced: QUICK ? 100 : 500,
   soak: QUICK ? 1000 : 10_000,
   agentCommands: QUICK ? 50 : 500,
-  idleSeconds: QUICK ? 5 : 60,
+  idleSeconds: QUICK ? 5 : 120,
   stockCommands: QUICK ? 60 : 200,
   scale: [8, 64, 512],
   polls: QUICK ? 4000 : 20_000,
@@ -61,6 +61,8 @@ const N = {
 };
 /** How far apart the agent soak's samples are (the config's agent.interval is at least 1 s). */
 const SOAK_INTERVAL_MS = 10;
+/** docs/configuration.md: the default agent.interval (the bench's agents run with it). */
+const AGENT_INTERVAL_MS = 15_000;
 /** docs/configuration.md: the default board.poll_interval. */
 const DEFAULT_POLL_MS = 5000;
 /**
@@ -71,6 +73,8 @@ const DEFAULT_POLL_MS = 5000;
 const SOAK_NODES = [2, 4, 5, 6, 7];
 /** How long a process stays quiet before its memory is read again as settled (V8 shrinks after ~8 s). */
 const SETTLE_MS = QUICK ? 10_000 : 15_000;
+/** How many bridges of each size the scale phase runs side by side (the median is the figure). */
+const SCALE_PROCESSES = 3;
 /** The soak stops here even if the bridge has not yet had all its commands (the count says how many). */
 const SOAK_CAP_MS = 90_000;
 
@@ -163,18 +167,25 @@ async function main(): Promise<void> {
     const floor = await startFloor(probe, 'bench/floor', broker.url);
     children.push(floor.child);
     // The floor that also sends a command's messages (floor-client.ts --contract), for the latency figures.
-    const contractFloor = await startFloor(probe, 'bench/contract', broker.url, [], true);
+    const contractFloor = await startFloor(probe, 'bench/contract', broker.url, [], ['--contract']);
     children.push(contractFloor.child);
     // The agent reading the real /proc and sysfs; its argv fails on purpose so each command ends in an event.
-    const { child: agent, startupMs: agentStartupMs } = await startAgent(
-      probe,
-      work,
-      broker.url,
-      run.base,
-      3,
-      SHIPPED.agent,
-    );
+    const {
+      child: agent,
+      startupMs: agentStartupMs,
+      telemetryBytes,
+    } = await startAgent(probe, work, broker.url, run.base, 3, SHIPPED.agent);
     children.push(agent);
+    // The floor of the agent's idle CPU: a bare MQTT.js client that wakes at the agent's interval
+    // and publishes a retained message of its telemetry's size (floor-client.ts --sample).
+    const sampleFloor = await startFloor(
+      probe,
+      'bench/agent-floor',
+      broker.url,
+      [],
+      ['--sample', String(AGENT_INTERVAL_MS), String(telemetryBytes)],
+    );
+    children.push(sampleFloor.child);
     rows.push(
       compare('agent start-up to first telemetry (beside the bridge)', 'ms', agentStartupMs, median(floorStarts)),
     );
@@ -222,20 +233,17 @@ async function main(): Promise<void> {
     await delay(QUICK ? 1000 : 15_000);
     probe.resetCount(run.base);
     probe.resetCount(`${run.base}/node/3/agent`);
-    const cpu0 = {
+    const cpuNow = (): Record<'bridge' | 'agent' | 'floor' | 'bare' | 'sample', number> => ({
       bridge: cpuMs(bridge.child.pid),
       agent: cpuMs(agent.pid),
       floor: cpuMs(floor.child.pid),
       bare: cpuMs(bare.pid),
-    };
+      sample: cpuMs(sampleFloor.child.pid),
+    });
+    const cpu0 = cpuNow();
     await delay(N.idleSeconds * 1000);
-    const cpu1 = {
-      bridge: cpuMs(bridge.child.pid),
-      agent: cpuMs(agent.pid),
-      floor: cpuMs(floor.child.pid),
-      bare: cpuMs(bare.pid),
-    };
-    const perMinute = (k: 'bridge' | 'agent' | 'floor' | 'bare'): number => ((cpu1[k] - cpu0[k]) * 60) / N.idleSeconds;
+    const cpu1 = cpuNow();
+    const perMinute = (k: keyof typeof cpu0): number => ((cpu1[k] - cpu0[k]) * 60) / N.idleSeconds;
     const agentMessages = probe.count(`${run.base}/node/3/agent`).messages;
     const bridgeIdleMessages = probe.count(run.base).messages - agentMessages;
     const idlePolls = (N.idleSeconds * 1000) / DEFAULT_POLL_MS;
@@ -251,12 +259,21 @@ async function main(): Promise<void> {
     rows.push(compare('agent idle CPU (interval 15 s)', 'ms/min', perMinute('agent'), perMinute('floor')));
     rows.push(
       bounded(
+        'agent idle CPU, against the sampling floor',
+        'ms/min',
+        perMinute('agent'),
+        perMinute('sample'),
+        1.2,
+        `own threads + children; floor: MQTT.js client publishing ${telemetryBytes} bytes every 15 s`,
+      ),
+    );
+    rows.push(
+      compare(
         'agent idle CPU, against bare node',
         'ms/min',
         perMinute('agent'),
         perMinute('bare'),
-        1.2,
-        'own threads + children',
+        'a bare node never wakes: 0, no ratio',
       ),
     );
     rows.push(
@@ -314,6 +331,7 @@ async function main(): Promise<void> {
         agent: round(perMinute('agent')),
         floor: round(perMinute('floor')),
         bare_node: round(perMinute('bare')),
+        sampling_floor: round(perMinute('sample')),
       },
       bridge_messages: bridgeIdleMessages,
       agent_messages: agentMessages,
@@ -422,7 +440,7 @@ async function main(): Promise<void> {
       agent_commands: agentCommands,
       soak_seconds: round(soakSeconds, 1),
     };
-    for (const child of [bridge.child, agent, floor.child, contractFloor.child]) await child.stop();
+    for (const child of [bridge.child, agent, floor.child, contractFloor.child, sampleFloor.child]) await child.stop();
     await timing.probe.close();
 
     // ---- the agent over many samples (a process of its own, the bare node beside it) -----------
@@ -479,28 +497,37 @@ async function main(): Promise<void> {
     // ---- scale ----------------------------------------------------------------------------
     log(`scale: simulated generic boards of ${N.scale.join(', ')} nodes ...`);
     const scale: Record<string, unknown>[] = [];
+    // Three bridges of each size side by side, the median of their RSS: one process's heap
+    // sizing moves a figure by a few MiB from run to run, as much as 512 nodes' own cost.
     for (const nodes of N.scale) {
-      const s = await startBridge(
-        probe,
-        writeBridgeConfig(work, broker.url, { model: 'generic', nodes }),
-        SHIPPED.bridge,
-      );
-      children.push(s.child);
+      const runs: Awaited<ReturnType<typeof startBridge>>[] = [];
+      for (let i = 0; i < SCALE_PROCESSES; i++) {
+        const s = await startBridge(
+          probe,
+          writeBridgeConfig(work, broker.url, { model: 'generic', nodes }),
+          SHIPPED.bridge,
+        );
+        runs.push(s);
+        children.push(s.child);
+      }
       await delay(500);
-      const rssAtOnline = rssKiB(s.child.pid);
+      const rssAtOnline = median(runs.map((s) => rssKiB(s.child.pid)));
       // What each node keeps, not the garbage of publishing its discovery: once V8 has settled.
       await delay(SETTLE_MS);
-      const rss = rssKiB(s.child.pid);
-      await s.child.stop();
+      const each = runs.map((s) => rssKiB(s.child.pid));
+      for (const s of runs) await s.child.stop();
       children.length = 0;
+      const s = runs[0] as (typeof runs)[number];
       scale.push({
         nodes,
-        startup_ms: round(s.startupMs, 1),
+        processes: runs.length,
+        startup_ms: round(median(runs.map((r) => r.startupMs)), 1),
         discovery_messages: s.messages.discovery,
         discovery_bytes: s.messages.discoveryBytes,
         state_messages: s.messages.base,
         rss_kib_at_online: rssAtOnline,
-        rss_kib: rss,
+        rss_kib_each: each,
+        rss_kib: median(each),
       });
     }
     const first = scale[0] as { nodes: number; rss_kib: number; startup_ms: number };
@@ -693,7 +720,7 @@ async function latencyOnly(): Promise<void> {
     const bridge = await startBridge(probe, run, [...SHIPPED.bridge, ...extra]);
     children.push(bridge.child);
     children.push((await startFloor(probe, 'bench/floor', broker.url)).child);
-    const contract = (await startFloor(probe, 'bench/contract', broker.url, [], true)).child;
+    const contract = (await startFloor(probe, 'bench/contract', broker.url, [], ['--contract'])).child;
     children.push(contract);
     await delay(1000);
     const pids = { bridge: bridge.child.pid, contract: contract.pid };
