@@ -12,7 +12,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeBridgeConfig } from './configs.js';
 import { commanders, interleaved, startBridge, startFloor, type Commander } from './harness.js';
-import { startMosquitto } from './mosquitto.js';
+import { startMosquitto } from '../support/mosquitto.js';
 import { cpuMs, rssKiB, type Child } from './process.js';
 import { Probe } from './probe.js';
 import { percentile, round } from './stats.js';
@@ -30,7 +30,7 @@ async function memory(child: Child, file: string): Promise<unknown> {
 
 async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'tpm-profile-'));
-  const broker = await startMosquitto({ tcpNoDelay: true });
+  const broker = await startMosquitto({ tcpNoDelay: true, maxQueuedMessages: 100_000 });
   const probe = await Probe.connect(broker.url);
   const diagOut = join(work, 'diag.json');
   process.env.DIAG_OUT = diagOut;

@@ -15,7 +15,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeAgentConfig, writeBridgeConfig } from './configs.js';
-import { startMosquitto, type Mosquitto } from './mosquitto.js';
+import { startMosquitto, type Mosquitto } from '../support/mosquitto.js';
 import {
   NODE,
   BridgeCommander,
@@ -108,7 +108,7 @@ async function main(): Promise<void> {
     const imports: ImportCost[] = await measureImports(here);
     results.imports = imports;
 
-    const broker = await startMosquitto({ tcpNoDelay: true });
+    const broker = await startMosquitto({ tcpNoDelay: true, maxQueuedMessages: 100_000 });
     brokers.push(broker);
     const probe = await Probe.connect(broker.url);
 
@@ -568,7 +568,7 @@ async function main(): Promise<void> {
 
     // ---- stock mosquitto: what users see without set_tcp_nodelay ---------------------------
     log(`stock mosquitto (set_tcp_nodelay false): ${N.stockCommands} commands and echoes ...`);
-    const stock = await startMosquitto({ tcpNoDelay: false });
+    const stock = await startMosquitto({ tcpNoDelay: false, maxQueuedMessages: 100_000 });
     brokers.push(stock);
     const stockPair = await startBridgeAndFloor(work, stock.url, 'bench/floor', SHIPPED.bridge);
     children.push(stockPair.bridge, stockPair.floor);
@@ -711,7 +711,7 @@ async function latencyOnly(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'tpm-bench-'));
   const started = performance.now();
   const loadAtStart = loadavg().map((x) => round(x, 2));
-  const broker = await startMosquitto({ tcpNoDelay: true });
+  const broker = await startMosquitto({ tcpNoDelay: true, maxQueuedMessages: 100_000 });
   const children: Child[] = [];
   try {
     const probe = await Probe.connect(broker.url);

@@ -52,6 +52,8 @@ export interface MosquittoOptions {
   port?: number;
   /** set_tcp_nodelay true (lower latency for small messages). */
   tcpNoDelay?: boolean;
+  /** mosquitto's max_queued_messages (the bench's scale phase publishes one discovery message per node). */
+  maxQueuedMessages?: number;
 }
 
 export interface Mosquitto {
@@ -84,6 +86,7 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
     'log_type warning',
   ];
   if (options.tcpNoDelay) lines.push('set_tcp_nodelay true');
+  if (options.maxQueuedMessages !== undefined) lines.push(`max_queued_messages ${options.maxQueuedMessages}`);
   // Run as root, mosquitto 2 drops to the "mosquitto" user; as anyone else it stays who it is.
   if (process.getuid?.() === 0) lines.push('user root');
   writeFileSync(configFile, `${lines.join('\n')}\n`);
