@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync, statfsSync } from 'node:fs';
+import { closeSync, openSync, readSync, readdirSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
@@ -7,7 +7,10 @@ import { join } from 'node:path';
  * tests replace with a folder of fake files. They are read synchronously: the kernel makes
  * their text when asked, from memory, never waiting for a disk, and a read through node's
  * thread pool (open, stat, read, close, each a trip through the event loop) cost the agent
- * about twice the CPU per sample (docs/performance.md, idle CPU).
+ * about twice the CPU per sample (docs/performance.md, idle CPU). Reads go through one buffer
+ * and the parsers pick out the few fields they need, so that a sample leaves little garbage
+ * behind: what it allocates is what V8's heap grows by between collections (docs/performance.md,
+ * agent memory after 3,600 samples).
  */
 
 /** Jiffies the CPUs spent busy and in all, from the `cpu` line of /proc/stat. */
@@ -22,8 +25,12 @@ export interface CpuTimes {
  * already counted in user and nice, so it is not added again.
  */
 export function parseProcStatCpu(text: string): CpuTimes | null {
-  const line = text.split('\n').find((l) => l.startsWith('cpu '));
-  if (!line) return null;
+  // The aggregate line comes first; the lines after it (per-CPU, `intr` with a count per
+  // interrupt) can be long and are never split.
+  const start = text.startsWith('cpu ') ? 0 : text.indexOf('\ncpu ') + 1;
+  if (start === 0 && !text.startsWith('cpu ')) return null;
+  const end = text.indexOf('\n', start);
+  const line = text.slice(start, end < 0 ? undefined : end);
   const fields = line.trim().split(/\s+/).slice(1, 9).map(Number);
   if (fields.length < 4 || fields.some((n) => !Number.isFinite(n))) return null;
   const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = fields;
@@ -33,16 +40,22 @@ export function parseProcStatCpu(text: string): CpuTimes | null {
 
 /** MemTotal and the memory available to programs, in bytes (MemAvailable; older kernels: free + buffers + cached). */
 export function parseMeminfo(text: string): { total: number; available: number } | null {
-  const kib = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    const match = /^(\w+(?:\(\w+\))?):\s+(\d+)/.exec(line);
-    if (match) kib.set(match[1] as string, Number(match[2]));
-  }
-  const total = kib.get('MemTotal');
+  const total = meminfoKib(text, 'MemTotal:');
   if (!total) return null;
   const available =
-    kib.get('MemAvailable') ?? (kib.get('MemFree') ?? 0) + (kib.get('Buffers') ?? 0) + (kib.get('Cached') ?? 0);
+    meminfoKib(text, 'MemAvailable:') ??
+    (meminfoKib(text, 'MemFree:') ?? 0) + (meminfoKib(text, 'Buffers:') ?? 0) + (meminfoKib(text, 'Cached:') ?? 0);
   return { total: total * 1024, available: available * 1024 };
+}
+
+/** The kB figure of the line that starts with `label` (`MemTotal:`), or undefined where there is none. */
+function meminfoKib(text: string, label: string): number | undefined {
+  let at = text.startsWith(label) ? 0 : text.indexOf(`\n${label}`);
+  if (at < 0) return undefined;
+  if (at > 0) at += 1;
+  // parseInt skips the padding after the colon and stops at " kB".
+  const kib = parseInt(text.slice(at + label.length, at + label.length + 24), 10);
+  return Number.isFinite(kib) ? kib : undefined;
 }
 
 /** Seconds since boot: the first number of /proc/uptime. */
@@ -94,12 +107,48 @@ export function kernelPaths(root = '/'): {
   };
 }
 
+/**
+ * One buffer for every read of a kernel file: a sample allocates the text it parses and nothing
+ * to read it into (readFileSync allocates a buffer per read, 64 KiB for a /proc file, whose
+ * size the kernel reports as 0).
+ */
+const readBuffer = Buffer.allocUnsafe(4096);
+
 /** A file's text, or null where it does not exist or cannot be read. */
 export async function readText(path: string): Promise<string | null> {
+  return readKernelFile(path, true);
+}
+
+/**
+ * The first 4 KiB of a file, or null: for /proc/stat, whose first line is the one read and
+ * whose `intr` line runs to kilobytes on a machine with many interrupts.
+ */
+export async function readHead(path: string): Promise<string | null> {
+  return readKernelFile(path, false);
+}
+
+function readKernelFile(path: string, whole: boolean): string | null {
+  let fd: number;
   try {
-    return readFileSync(path, 'utf8');
+    fd = openSync(path, 'r');
   } catch {
     return null;
+  }
+  try {
+    let text = '';
+    for (;;) {
+      // A /proc or sysfs file may hand out its text over several reads: only 0 means the end.
+      const read = readSync(fd, readBuffer, 0, readBuffer.length, null);
+      if (read === 0) return text;
+      // latin1: these files are ASCII, and no character can be cut in two between reads.
+      text += readBuffer.toString('latin1', 0, read);
+      if (!whole) return text;
+    }
+  } catch {
+    // Some sensors answer EINVAL while they are off.
+    return null;
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -111,6 +160,19 @@ export async function fsUse(path = '/'): Promise<number | null> {
   return usable > 0 ? Math.round((used / usable) * 1000) / 10 : null;
 }
 
+/** A temperature sensor's file (millidegrees Celsius) and what it read. */
+export interface SensorReading {
+  file: string;
+  celsius: number;
+}
+
+/** A sensor file's temperature in °C, or null where it does not read as a number. */
+export async function readCelsius(file: string): Promise<number | null> {
+  const text = (await readText(file))?.trim() ?? '';
+  const milli = Number(text);
+  return text !== '' && Number.isFinite(milli) ? milli / 1000 : null;
+}
+
 /**
  * The CPU temperature in °C from the kernel's thermal zones: the first zone whose type names
  * the CPU (`cpu-thermal` on a Pi, `x86_pkg_temp` on Intel), else the first that reads; null
@@ -118,6 +180,11 @@ export async function fsUse(path = '/'): Promise<number | null> {
  * off) is skipped.
  */
 export async function readThermalZones(dir: string): Promise<number | null> {
+  return (await findThermalZone(dir))?.celsius ?? null;
+}
+
+/** The zone readThermalZones reads, with its `temp` file, for reading it again without a search. */
+export async function findThermalZone(dir: string): Promise<SensorReading | null> {
   let names: string[];
   try {
     names = readdirSync(dir)
@@ -128,17 +195,14 @@ export async function readThermalZones(dir: string): Promise<number | null> {
   }
   const zones = await Promise.all(
     names.map(async (name) => {
-      const [type, temp] = await Promise.all([readText(join(dir, name, 'type')), readText(join(dir, name, 'temp'))]);
-      const text = temp?.trim() ?? '';
-      const milli = Number(text);
-      return type !== null && text !== '' && Number.isFinite(milli)
-        ? { type: type.trim().toLowerCase(), celsius: milli / 1000 }
-        : null;
+      const file = join(dir, name, 'temp');
+      const [type, celsius] = await Promise.all([readText(join(dir, name, 'type')), readCelsius(file)]);
+      return type !== null && celsius !== null ? { type: type.trim().toLowerCase(), file, celsius } : null;
     }),
   );
-  const readable = zones.filter((z): z is { type: string; celsius: number } => z !== null);
-  const cpu = readable.find((z) => z.type.includes('cpu') || z.type.includes('pkg'));
-  return (cpu ?? readable[0])?.celsius ?? null;
+  const readable = zones.filter((z): z is { type: string; file: string; celsius: number } => z !== null);
+  const zone = readable.find((z) => z.type.includes('cpu') || z.type.includes('pkg')) ?? readable[0];
+  return zone ? { file: zone.file, celsius: zone.celsius } : null;
 }
 
 function zoneNumber(name: string): number {
@@ -153,6 +217,11 @@ const CPU_HWMON = /^(coretemp|k10temp|zenpower|cpu[-_]thermal|soc[-_]thermal|cpu
  * thermal zone for it: the lowest-numbered `tempN_input` of the first CPU driver that reads.
  */
 export async function readHwmon(dir: string): Promise<number | null> {
+  return (await findHwmonInput(dir))?.celsius ?? null;
+}
+
+/** The input readHwmon reads, with its file. */
+export async function findHwmonInput(dir: string): Promise<SensorReading | null> {
   let devices: string[];
   try {
     devices = readdirSync(dir)
@@ -173,9 +242,9 @@ export async function readHwmon(dir: string): Promise<number | null> {
       continue;
     }
     for (const input of inputs) {
-      const text = (await readText(join(dir, device, input)))?.trim() ?? '';
-      const milli = Number(text);
-      if (text !== '' && Number.isFinite(milli)) return milli / 1000;
+      const file = join(dir, device, input);
+      const celsius = await readCelsius(file);
+      if (celsius !== null) return { file, celsius };
     }
   }
   return null;

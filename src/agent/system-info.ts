@@ -3,12 +3,15 @@ import { hostname, uptime } from 'node:os';
 import { delimiter, join } from 'node:path';
 import {
   CpuLoadMeter,
+  findHwmonInput,
+  findThermalZone,
   fsUse,
   kernelPaths,
   parseMeminfo,
   parseProcStatCpu,
   parseUptime,
-  readHwmon,
+  readCelsius,
+  readHead,
   readText,
   readThermalZones,
 } from './kernel.js';
@@ -69,14 +72,14 @@ export function defaultSystemInfo(options: DefaultSystemInfoOptions = {}): Syste
   let fallback: Promise<FallbackSource> | undefined;
   const fallbackSource = (): Promise<FallbackSource> => (fallback ??= load());
   const cpu = new CpuLoadMeter(async () => {
-    const text = await readText(paths.stat);
+    const text = await readHead(paths.stat);
     return text === null ? null : parseProcStatCpu(text);
   });
   // A Linux kernel has told all it knows through thermal zones and hwmon: systeminformation
   // (shells, `sensors`) is asked only on a system without /proc.
   const noSensor = { main: null };
   const otherSystems = async (): Promise<{ main: number | null }> =>
-    (await readText(paths.stat)) !== null ? noSensor : (await fallbackSource()).cpuTemperature();
+    (await readHead(paths.stat)) !== null ? noSensor : (await fallbackSource()).cpuTemperature();
   return {
     cpuTemperature: kernelFirstTemperature(otherSystems, { dir: paths.thermal, hwmon: paths.hwmon, now: options.now }),
     currentLoad: async () => {
@@ -138,7 +141,9 @@ export { readThermalZones };
 
 /**
  * Reads the thermal zones, then hwmon; only where they give nothing asks `fallback`, itself
- * quiet for an hour after it found nothing (see quietAfterNothing).
+ * quiet for an hour after it found nothing (see quietAfterNothing). The sensor found is read
+ * directly on later samples (one file, no folder listed); the folders are searched again when
+ * it stops reading, and, where they held no sensor, an hour after that search.
  */
 export function kernelFirstTemperature(
   fallback: () => Promise<{ main: number | null }>,
@@ -148,10 +153,19 @@ export function kernelFirstTemperature(
     const { main } = await fallback();
     return main !== null && Number.isFinite(main) ? main : null;
   }, options.now);
+  const search = quietAfterNothing(
+    async () =>
+      (await findThermalZone(options.dir ?? THERMAL_ZONES)) ??
+      (await findHwmonInput(options.hwmon ?? kernelPaths().hwmon)),
+    options.now,
+  );
+  let sensor: string | null = null;
   return async () => {
-    const celsius =
-      (await readThermalZones(options.dir ?? THERMAL_ZONES)) ?? (await readHwmon(options.hwmon ?? kernelPaths().hwmon));
-    return { main: celsius ?? (await quietFallback()) };
+    const known = sensor === null ? null : await readCelsius(sensor);
+    if (known !== null) return { main: known };
+    const found = await search();
+    sensor = found?.file ?? null;
+    return { main: found?.celsius ?? (await quietFallback()) };
   };
 }
 

@@ -4,7 +4,15 @@ import { mkdirSync, mkdtempSync, statfsSync, writeFileSync } from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { CpuLoadMeter, parseMeminfo, parseProcStatCpu, parseUptime, readHwmon } from '../../src/agent/kernel.js';
+import {
+  CpuLoadMeter,
+  parseMeminfo,
+  parseProcStatCpu,
+  parseUptime,
+  readHead,
+  readHwmon,
+  readText,
+} from '../../src/agent/kernel.js';
 import { defaultSystemInfo, type FallbackSource } from '../../src/agent/system-info.js';
 import { TelemetrySampler } from '../../src/agent/telemetry.js';
 import { FakeClock } from '../../src/util/fake-clock.js';
@@ -116,6 +124,25 @@ describe("agent readings from the kernel's files", () => {
     const old = MEMINFO.replace(/^MemAvailable.*\n/m, '');
     assert.deepEqual(parseMeminfo(old), { total: 3884136 * 1024, available: (312340 + 62116 + 2305344) * 1024 });
     assert.equal(parseMeminfo('MemFree: 5 kB\n'), null);
+  });
+
+  it('reads the cpu line from the head of /proc/stat, and meminfo fields wherever they are', () => {
+    const manyInterrupts = `${STAT_BEFORE.split('\n')[0]}\nintr ${' 0'.repeat(5000)}\n`;
+    assert.deepEqual(parseProcStatCpu(manyInterrupts.slice(0, 4096)), { busy: 13700, total: 94700 });
+    assert.deepEqual(parseProcStatCpu(`intr 1\n${STAT_BEFORE}`), { busy: 13700, total: 94700 });
+    const reordered = 'Cached: 30 kB\nMemFree:    10 kB\nBuffers: 20 kB\nMemTotal: 100 kB\n';
+    assert.deepEqual(parseMeminfo(reordered), { total: 100 * 1024, available: 60 * 1024 });
+    assert.equal(parseMeminfo('SwapMemTotal: 5 kB\n'), null, 'a label is matched at the start of a line only');
+  });
+
+  it('reads a whole file through its one buffer, the head alone where asked, null where there is none', async () => {
+    const long = `${'x'.repeat(4095)}\n${'y'.repeat(5000)}\nend\n`;
+    const root = fakeRoot({ 'proc/long': long, 'proc/short': 'cpu  1 2 3 4\n' });
+    assert.equal(await readText(join(root, 'proc/long')), long);
+    assert.equal(await readText(join(root, 'proc/short')), 'cpu  1 2 3 4\n');
+    assert.equal(await readHead(join(root, 'proc/long')), long.slice(0, 4096));
+    assert.equal(await readText(join(root, 'proc/missing')), null);
+    assert.equal(await readText(join(root, 'proc')), null, 'a folder does not read');
   });
 
   it('parses /proc/uptime', () => {

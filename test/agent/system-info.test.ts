@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { kernelFirstTemperature, quietAfterNothing, readThermalZones } from '../../src/agent/system-info.js';
@@ -85,6 +85,34 @@ describe('agent temperature from the kernel', () => {
     now += 1;
     await temperature();
     assert.equal(asked, 2);
+  });
+
+  it('reads the sensor it found directly on later samples, and searches again when it stops reading', async () => {
+    const dir = thermalDir({ thermal_zone0: ['soc-thermal', '45000'] });
+    const temperature = kernelFirstTemperature(async () => ({ main: null }), { dir, hwmon: NO_HWMON });
+    assert.deepEqual(await temperature(), { main: 45 });
+    // A zone that names the CPU, added after the search, would win a new one: it is not looked for.
+    mkdirSync(join(dir, 'thermal_zone1'));
+    writeFileSync(join(dir, 'thermal_zone1', 'type'), 'cpu-thermal\n');
+    writeFileSync(join(dir, 'thermal_zone1', 'temp'), '52000\n');
+    writeFileSync(join(dir, 'thermal_zone0', 'temp'), '46000\n');
+    assert.deepEqual(await temperature(), { main: 46 }, 'the known file, read without listing the folder');
+    rmSync(join(dir, 'thermal_zone0'), { recursive: true });
+    assert.deepEqual(await temperature(), { main: 52 }, 'the known file gone: the folder searched again');
+  });
+
+  it('lists folders that held no sensor again only after an hour', async () => {
+    let now = 5_000_000;
+    const dir = thermalDir({});
+    const temperature = kernelFirstTemperature(async () => ({ main: null }), { dir, hwmon: NO_HWMON, now: () => now });
+    assert.deepEqual(await temperature(), { main: null });
+    mkdirSync(join(dir, 'thermal_zone0'));
+    writeFileSync(join(dir, 'thermal_zone0', 'type'), 'cpu-thermal\n');
+    writeFileSync(join(dir, 'thermal_zone0', 'temp'), '39000\n');
+    now += NO_SENSOR_RETRY_MS - 1;
+    assert.deepEqual(await temperature(), { main: null }, 'within the hour: not listed again');
+    now += 1;
+    assert.deepEqual(await temperature(), { main: 39 });
   });
 
   it('keeps asking a source that answers, and one that found nothing again only after an hour', async () => {
