@@ -3,6 +3,7 @@ import { errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import type { SystemInfoSource } from './system-info.js';
 import { decodeThrottled, parseThrottled, type ThrottleFlags } from './throttle.js';
+import { isoTime } from '../util/iso-time.js';
 
 /** The payload of `<b>/node/<n>/agent/telemetry` (docs/topics.md). Units: °C, %, %, %, s. */
 export interface Telemetry {
@@ -107,7 +108,7 @@ export class TelemetrySampler {
   private bootTimeFrom(uptime: number | null): string | null {
     if (this.bootTime === null && uptime !== null) {
       const bootMs = Math.round((this.clock.now() - uptime * 1000) / 1000) * 1000;
-      this.bootTime = new Date(bootMs).toISOString().replace('.000Z', 'Z');
+      this.bootTime = isoTime(bootMs).replace('.000Z', 'Z');
     }
     return this.bootTime;
   }

@@ -20,6 +20,7 @@ import { formatDuration } from '../config/duration.js';
 import { TpmError, errorMessage } from '../util/errors.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 import type { AgentState } from '../agent/state.js';
+import { isoTime } from '../util/iso-time.js';
 
 export interface AgentDeps {
   systemInfo?: SystemInfoSource;
@@ -195,7 +196,7 @@ export function createAgent(config: Config, deps: AgentDeps = {}): Agent {
     // were handed to the client, so the event is not awaited first. While the broker is away
     // the event fails at once (logged) and `online` goes out with the reconnection.
     const event: AgentEvent = {
-      time: new Date(clock.now()).toISOString(),
+      time: isoTime(clock.now()),
       type: 'command',
       action,
       result: 'error',

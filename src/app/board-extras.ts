@@ -3,6 +3,7 @@ import type { ResolvedNode } from '../config/nodes.js';
 import type { MqttConnection } from '../mqtt/connection.js';
 import type { Topics } from '../mqtt/topics.js';
 import type { Clock } from '../util/clock.js';
+import { isoTime } from '../util/iso-time.js';
 
 /** A boot time that moves by less than this between polls is the same boot (polls are not instantaneous). */
 const BOOT_JITTER_MS = 5000;
@@ -43,7 +44,7 @@ export class BoardExtras {
         this.booted.set(node.number, at);
         // "unknown" reads plainly on the topic; the discovery's value_template turns it into the
         // "None" that Home Assistant's timestamp sensor takes for unknown (an empty payload is ignored).
-        const payload = at === null ? 'unknown' : new Date(Math.round(at / 1000) * 1000).toISOString();
+        const payload = at === null ? 'unknown' : isoTime(Math.round(at / 1000) * 1000);
         await this.connection.publishState(this.topics.nodeBooted(node.number), payload);
       }
     }

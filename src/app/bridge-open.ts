@@ -13,6 +13,7 @@ import type { Opened } from './bridge-parts.js';
 import { BridgeState, defaultBridgeState, parseBridgeState } from './bridge-state.js';
 import { refuseSecondBridge } from './second-bridge.js';
 import { openStateFile } from './state-file.js';
+import { isoTime } from '../util/iso-time.js';
 
 /** How to undo one thing opened or started: stops run last first. */
 export type Stop = [name: string, stop: () => Promise<void> | void];
@@ -37,7 +38,7 @@ export interface OpenOptions {
  */
 export async function openBridge(o: OpenOptions): Promise<Opened> {
   const { config, clock, logger, topics, nodes, stops } = o;
-  const startedAt = new Date(clock.now()).toISOString();
+  const startedAt = isoTime(clock.now());
   const file = await openStateFile(config.state_dir, 'bridge.json', defaultBridgeState, parseBridgeState, logger);
   const state = new BridgeState(file.store, file.value);
 

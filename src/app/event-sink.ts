@@ -3,6 +3,7 @@ import type { BridgeEvent, EventInput } from '../power/types.js';
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import { currentTransaction } from './transaction-context.js';
+import { isoTime } from '../util/iso-time.js';
 
 /** Where every part reports what it did: one line in the log and one message on `bridge/event`. */
 export type EventSink = (input: EventInput) => void;
@@ -24,7 +25,7 @@ export function eventSink({ clock, logger, connection, topic }: EventSinkDeps): 
   return (input) => {
     const transaction = input.transaction ?? currentTransaction();
     const event: BridgeEvent = {
-      time: new Date(clock.now()).toISOString(),
+      time: isoTime(clock.now()),
       ...input,
       ...(transaction === undefined ? {} : { transaction }),
     };

@@ -2,6 +2,7 @@ import type { AgentState } from '../agent/state.js';
 import type { ResolvedNode } from '../config/nodes.js';
 import type { Clock } from '../util/clock.js';
 import type { CommandSource, NodeLifecycle, NodeState, NodeStateName } from '../power/types.js';
+import { isoTime } from '../util/iso-time.js';
 
 export interface NodeSnapshot {
   power: boolean | null;
@@ -45,7 +46,7 @@ export class NodeModel implements NodeLifecycle {
     /** Default: the nodes configured with agent: true, their agents never heard. */
     private readonly agents: AgentView = configuredAgents(nodes),
   ) {
-    const since = new Date(clock.now()).toISOString();
+    const since = isoTime(clock.now());
     for (const node of nodes) {
       this.nodes.set(node.number, {
         power: null,
@@ -162,7 +163,7 @@ export class NodeModel implements NodeLifecycle {
     if (current.state === state && current.reason === reason && current.source === source) return;
     snap.state = {
       state,
-      since: current.state === state ? current.since : new Date(this.clock.now()).toISOString(),
+      since: current.state === state ? current.since : isoTime(this.clock.now()),
       source,
       reason,
     };

@@ -7,6 +7,7 @@ import { errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import type { EventSink } from './event-sink.js';
 import type { NodeModel } from './node-model.js';
+import { isoTime } from '../util/iso-time.js';
 
 /** After this many failed polls in a row, board/state says offline (docs/reliability.md, "bus gone"). */
 const FAILURES_BEFORE_OFFLINE = 3;
@@ -64,7 +65,7 @@ export class Poller {
 
   /** For the status request: whether the board answers, how often it was read, and when last. */
   status(): { state: 'online' | 'offline'; polls: number; read_at: string | null } {
-    const readAt = this.readAt === undefined ? null : new Date(this.readAt).toISOString();
+    const readAt = this.readAt === undefined ? null : isoTime(this.readAt);
     return { state: this.boardOnline ? 'online' : 'offline', polls: this.reads, read_at: readAt };
   }
 

@@ -1,5 +1,6 @@
 import type { BoardDriver, RtcReading } from '../board/types.js';
 import type { Clock } from '../util/clock.js';
+import { isoTime } from '../util/iso-time.js';
 
 /** `<b>/rtc` (docs/topics.md). */
 export interface RtcPayload {
@@ -17,7 +18,7 @@ export function isoWithOffset(date: Date): string {
   const sign = offsetMin >= 0 ? '+' : '-';
   const abs = Math.abs(offsetMin);
   const pad = (n: number) => String(n).padStart(2, '0');
-  return `${local.toISOString().slice(0, 19)}${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
+  return `${isoTime(local).slice(0, 19)}${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
 }
 
 /**

@@ -3,6 +3,7 @@ import { promises as fs, constants as fsConstants } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { TpmError, errorMessage } from '../util/errors.js';
+import { isoTime } from '../util/iso-time.js';
 
 /**
  * One bridge per I2C bus: two read-modify-writes of 0xF2 from two processes could undo each
@@ -45,7 +46,7 @@ export async function acquireBusLock(lockPath: string, options: BusLockOptions =
     );
   }
   // Who holds it, for the message of the next one refused (information only: the lock is the flock).
-  const owner = `pid ${process.pid} on ${os.hostname()} since ${new Date().toISOString()}`;
+  const owner = `pid ${process.pid} on ${os.hostname()} since ${isoTime(Date.now())}`;
   await fs.writeFile(lockPath, `${owner}\n`).catch(() => undefined);
   let released = false;
   return async () => {

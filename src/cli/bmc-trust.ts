@@ -5,6 +5,7 @@ import type { Config } from '../config/schema.js';
 import { FACTORY_IMAGE_FINGERPRINT, bmcTrust } from '../board/tpi2/pinning.js';
 import { TpmError, errorMessage } from '../util/errors.js';
 import { fingerprintOf } from '../util/fingerprint.js';
+import { isoTime } from '../util/iso-time.js';
 
 /**
  * `turingpi-mqtt bmc trust -c FILE`: like ssh's first connection, shows the certificate the
@@ -82,9 +83,9 @@ function formatTrustReport(
     `The BMC at ${origin} presents this certificate (nothing was sent to it: no request, no login):`,
     `  subject:     ${cert.subject}`,
     `  issuer:      ${cert.selfSigned ? `${cert.issuer} (self-signed)` : cert.issuer}`,
-    `  valid from:  ${cert.validFrom.toISOString()}`,
+    `  valid from:  ${isoTime(cert.validFrom)}`,
     `  valid until: ` +
-      `${cert.validTo.toISOString()}${expired ? ' (expired: usual for a BMC; a pin ignores the dates)' : ''}`,
+      `${isoTime(cert.validTo)}${expired ? ' (expired: usual for a BMC; a pin ignores the dates)' : ''}`,
     `  SHA-256:     ${cert.fingerprint}`,
     '',
   ];

@@ -10,6 +10,7 @@ import type { JournalEntry, PowerJournal } from './journal.js';
 import { checkProtected, resolveStep, type Step } from './steps.js';
 import type { CommandSource, EventInput, NodeAction, NodeLifecycle, NodeResult } from './types.js';
 import { PowerWriter } from './writer.js';
+import { isoTime } from '../util/iso-time.js';
 
 export interface PowerServiceDeps {
   driver: BoardDriver;
@@ -157,7 +158,7 @@ export class PowerService {
   private async run(node: ResolvedNode, step: Step, action: NodeAction, source: CommandSource): Promise<NodeResult> {
     const n = node.number;
     const { journal } = this.deps;
-    const entry: JournalEntry = { node: n, action, source, started_at: new Date(this.deps.clock.now()).toISOString() };
+    const entry: JournalEntry = { node: n, action, source, started_at: isoTime(this.deps.clock.now()) };
     // Only sequences of several steps are journalled: a single verified write ends in
     // milliseconds and the next start reads its result anyway, while each journal write is an
     // fsync'd file on an SD card (5-30 ms and wear) in the path of every command.

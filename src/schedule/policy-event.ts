@@ -1,4 +1,5 @@
 import type { Clock } from '../util/clock.js';
+import { isoTime } from '../util/iso-time.js';
 
 /**
  * A decision of the watchdog or thermal policy, in the shape of `bridge/event` (source
@@ -21,7 +22,7 @@ export function policyEvent(
   fields: Pick<PolicyEvent, 'type' | 'node' | 'action' | 'result' | 'reason'> & { error?: string | undefined },
 ): PolicyEvent {
   const event: PolicyEvent = {
-    time: new Date(clock.now()).toISOString(),
+    time: isoTime(clock.now()),
     type: fields.type,
     node: fields.node,
     action: fields.action,

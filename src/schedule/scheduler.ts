@@ -8,6 +8,7 @@ import { ScheduleBook } from './schedule-book.js';
 import { type ScheduleEntry, isEnabled, schedulePayload } from './schedule-entry.js';
 import type { RunContext, RunOutcome, ScheduleStatePayload, SchedulerOptions } from './scheduler-types.js';
 import { formatInstant } from './time-zone.js';
+import { isoTime } from '../util/iso-time.js';
 
 export type { RunContext, RunOutcome } from './scheduler-types.js';
 
@@ -181,7 +182,7 @@ export class Scheduler {
     if (!this.warnedImplausible) {
       this.warnedImplausible = true;
       this.logger.warn(
-        { now: new Date(now).toISOString(), buildTime: new Date(this.options.buildTime).toISOString() },
+        { now: isoTime(now), buildTime: isoTime(this.options.buildTime) },
         'system clock is before the build date of this program; schedules wait until the clock is set',
       );
     }

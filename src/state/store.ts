@@ -3,6 +3,7 @@ import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Logger } from '../util/logger.js';
 import { Mutex } from '../util/mutex.js';
+import { isoTime } from '../util/iso-time.js';
 
 /**
  * Persistence in `state_dir` (docs/configuration.md `state_dir`): a JSON document per
@@ -97,7 +98,7 @@ export class JsonStateFile<T> implements StateStore<T> {
   }
 
   private async keepAside(): Promise<string | null> {
-    const stamp = new Date((this.options.now ?? Date.now)()).toISOString().replace(/[:.]/g, '-');
+    const stamp = isoTime((this.options.now ?? Date.now)()).replace(/[:.]/g, '-');
     const target = `${this.path}.corrupt-${stamp}`;
     try {
       await rename(this.path, target);

@@ -3,6 +3,7 @@ import { TpmError } from '../../util/errors.js';
 import { MCP7940N, MCP7940N_ADDRESS } from './registers.js';
 import { decodeRtcFields, encodeRtcRegisters, fieldsToDate, weekdayFor } from './rtc.js';
 import type { BusTransactions } from './transactions.js';
+import { isoTime } from '../../util/iso-time.js';
 
 /**
  * The MCP7940N's time registers on the bus (docs/hardware.md "MCP7940N at 0x6F"): the block read
@@ -55,7 +56,7 @@ export async function writeRtcRegisters(io: BusTransactions, time: Date): Promis
   );
 
   await verifyClockSet(io, target);
-  io.logger.info({ time: target.toISOString() }, 'RTC set');
+  io.logger.info({ time: isoTime(target) }, 'RTC set');
 }
 
 /** Polls RTCWKDAY until OSCRUN clears; on time-out restarts the oscillator and gives up. */
@@ -87,8 +88,8 @@ async function verifyClockSet(io: BusTransactions, target: Date): Promise<void> 
   if (!stSet || !vbatSet || !(readTime >= target.getTime() && readTime <= target.getTime() + 2000)) {
     throw new TpmError(
       'VERIFY',
-      `setting the RTC failed: wrote ${target.toISOString()} with ST and VBATEN set, read back ` +
-        `${Number.isNaN(readTime) ? 'no valid time' : new Date(readTime).toISOString()}` +
+      `setting the RTC failed: wrote ${isoTime(target)} with ST and VBATEN set, read back ` +
+        `${Number.isNaN(readTime) ? 'no valid time' : isoTime(readTime)}` +
         ` (ST ${stSet ? 1 : 0}, VBATEN ${vbatSet ? 1 : 0})`,
     );
   }

@@ -12,6 +12,7 @@ import { Ds4520PowerControl } from './power-control.js';
 import { TPI1_NODE_COUNT, hex, isTpi1Node } from './registers.js';
 import { decodeRtcReading } from './rtc.js';
 import { BusTransactions, DEFAULT_TPI1_TIMING, type Tpi1Timing } from './transactions.js';
+import { isoTime } from '../../util/iso-time.js';
 
 export interface Tpi1DriverOptions {
   /** An open bus (openI2cBus with forceAccess, the simulator, or a program's own). */
@@ -178,7 +179,7 @@ export class Tpi1Driver implements BoardDriver {
         const skewMs = time.getTime() - this.clock.now();
         if (Math.abs(skewMs) > 2000) {
           this.logger.warn(
-            { requested: time.toISOString(), skewMs },
+            { requested: isoTime(time), skewMs },
             'the kernel owns the RTC: hwclock writes the system time, not the requested time',
           );
         }

@@ -2,6 +2,7 @@ import { JsonStateFile } from '../../state/store.js';
 import type { Clock } from '../../util/clock.js';
 import { TpmError } from '../../util/errors.js';
 import type { Logger } from '../../util/logger.js';
+import { isoTime } from '../../util/iso-time.js';
 
 /**
  * The EEPROM write budget of persist_power_state (docs/configuration.md, docs/hardware.md "DS4520 at 0x57"):
@@ -79,7 +80,7 @@ export class EepromWriteBudget {
     const writes = await this.recent();
     if (writes.length >= this.writesPerDay) {
       const oldest = Math.min(...writes);
-      const nextAllowed = new Date(oldest + DAY_MS).toISOString();
+      const nextAllowed = isoTime(oldest + DAY_MS);
       throw new TpmError(
         'BUSY',
         `EEPROM write budget spent: ${writes.length} writes of 0xF2 to the DS4520's EEPROM in the last 24 hours ` +

@@ -1,6 +1,7 @@
 import { TpmError } from '../../util/errors.js';
 import type { RtcReading } from '../types.js';
 import { MCP7940N, hex } from './registers.js';
+import { isoTime } from '../../util/iso-time.js';
 
 /**
  * Pure encoding and decoding of the MCP7940N's seven time-keeping registers (0x00-0x06).
@@ -110,7 +111,7 @@ export interface EncodeRtcOptions {
 export function encodeRtcRegisters(time: Date, options: EncodeRtcOptions): number[] {
   const year = time.getUTCFullYear();
   if (year < 2000 || year > 2099) {
-    throw new TpmError('USAGE', `the RTC holds years 2000-2099 only, not ${time.toISOString()}`);
+    throw new TpmError('USAGE', `the RTC holds years 2000-2099 only, not ${isoTime(time)}`);
   }
   if (!(options.weekday >= 1 && options.weekday <= 7))
     throw new RangeError(`weekday must be 1-7, not ${options.weekday}`);

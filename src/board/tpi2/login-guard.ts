@@ -8,6 +8,7 @@ import {
   type LoginRecordData,
   type LoginRecordStore,
 } from './login-record.js';
+import { isoTime } from '../../util/iso-time.js';
 
 /**
  * Keeps the bridge from ever getting this host banned by the BMC (docs/turing-pi-2.md, "Logins
@@ -155,7 +156,7 @@ export class LoginGuard {
     this.refusedThisRun++;
     this.nextAttemptAt = this.clock.now() + this.policy.firstDelayMs * 2 ** (this.refusedThisRun - 1);
     this.record.reason = reason;
-    this.record.last_failure_at = new Date(this.clock.now()).toISOString();
+    this.record.last_failure_at = isoTime(this.clock.now());
     const key = await credentialsKey(this.credentials.username, this.credentials.password);
     this.record.salt = key.salt;
     this.record.key = key.key;
@@ -167,7 +168,7 @@ export class LoginGuard {
   async tokenRejected(reason: string): Promise<void> {
     this.record.failures++;
     this.record.reason = reason;
-    this.record.last_failure_at = new Date(this.clock.now()).toISOString();
+    this.record.last_failure_at = isoTime(this.clock.now());
     await this.save();
   }
 
