@@ -6,7 +6,7 @@
  * `npm run build` runs it after tsc; the other files of dist/src stay for the tests.
  */
 import { build, type Plugin } from 'esbuild';
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -127,6 +127,51 @@ module.exports = createDebug;
   },
 };
 
+/**
+ * Node modules a dependency loads at start for a line that almost never runs, each some hundred
+ * KiB of node's own code and sources touched for good (docs/performance.md): sonic-boom (pino's
+ * stream) requires `assert` for one check when a stream closes, and pino reads
+ * `worker_threads.isMainThread` only when it makes a file destination of its own (we hand it
+ * one). In the bundle, `assert` is loaded by a failing check, `worker_threads` when pino asks.
+ * Each patch names the text it replaces: a new release that changed it fails the build.
+ */
+const PATCHES: { file: RegExp; replace: [string, string][] }[] = [
+  {
+    file: /[\\/]node_modules[\\/]pino[\\/]lib[\\/]tools\.js$/,
+    replace: [
+      [
+        "const { isMainThread } = require('worker_threads')",
+        "const workerThreads = { get isMainThread () { return require('worker_threads').isMainThread } }",
+      ],
+      ['if (!opts.sync && isMainThread) {', 'if (!opts.sync && workerThreads.isMainThread) {'],
+    ],
+  },
+  {
+    file: /[\\/]node_modules[\\/]sonic-boom[\\/]index\.js$/,
+    replace: [
+      [
+        "const assert = require('assert')",
+        "const assert = (value, message) => { if (!value) require('assert')(value, message) }",
+      ],
+    ],
+  },
+];
+
+const patches: Plugin = {
+  name: 'patches',
+  setup(b) {
+    for (const patch of PATCHES)
+      b.onLoad({ filter: patch.file }, (args) => {
+        let text = readFileSync(args.path, 'utf8');
+        for (const [from, to] of patch.replace) {
+          if (text.split(from).length !== 2) throw new Error(`${args.path}: expected "${from}" once, to patch`);
+          text = text.replace(from, to);
+        }
+        return { loader: 'js', contents: text };
+      });
+  },
+};
+
 async function main(): Promise<void> {
   rmSync(join(out, 'chunks'), { recursive: true, force: true });
   const result = await build({
@@ -153,7 +198,7 @@ async function main(): Promise<void> {
         "import { createRequire as __tpmCreateRequire } from 'node:module'; const require = " +
         '__tpmCreateRequire(import.meta.url);',
     },
-    plugins: [lazyModules, quietDebug],
+    plugins: [lazyModules, quietDebug, patches],
     // readable-stream is node's own stream module, copied for browsers: node's is loaded anyway.
     alias: { 'readable-stream': 'node:stream' },
     logLevel: 'warning',

@@ -1,5 +1,4 @@
 import type { IClientOptions, IPublishPacket } from 'mqtt';
-import { randomUUID } from 'node:crypto';
 import { MqttConnection } from '../mqtt/connection.js';
 import type { Topics } from '../mqtt/topics.js';
 import { sleep, systemClock, type Clock } from '../util/clock.js';
@@ -28,7 +27,7 @@ export interface SecondBridgeCheck {
 export async function refuseSecondBridge(check: SecondBridgeCheck): Promise<void> {
   const { url, topics, baseTopic } = check;
   // A look with a client id of its own and no will: it takes over no session and leaves nothing behind.
-  const options: IClientOptions = { ...check.options, clientId: `turingpi-probe-${randomUUID().slice(0, 8)}` };
+  const options: IClientOptions = { ...check.options, clientId: `turingpi-probe-${probeSuffix()}` };
   delete options.will;
   const probe = new MqttConnection({ url, options, logger: check.logger, clock: check.clock });
   await probe.start();
@@ -63,4 +62,14 @@ export async function refuseSecondBridge(check: SecondBridgeCheck): Promise<void
       `(started ${String(startedAt ?? 'at an unknown time')}): one bridge per board; ` +
       'give this board its own mqtt.base_topic and board.id',
   );
+}
+
+/**
+ * Eight hex digits for the probe's client id: it must differ from every other client's, not be
+ * unguessable, so Math.random serves (node:crypto would stay loaded in the bridge for this alone).
+ */
+function probeSuffix(): string {
+  return Math.floor(Math.random() * 0x1_0000_0000)
+    .toString(16)
+    .padStart(8, '0');
 }

@@ -1,4 +1,3 @@
-import { serialize } from 'node:v8';
 import { errorMessage, TpmError } from '../util/errors.js';
 import { loadConfigFile, type LoadedConfig } from './load.js';
 import { ConfigError, type Problem } from './problems.js';
@@ -9,8 +8,10 @@ import { ConfigError, type Problem } from './problems.js';
  * together some MiB of code, objects and touched pages of node itself, needed once at start)
  * leave with the process instead of staying in the service for the months it runs. A worker
  * thread would free its heap too, but the pages node touches to start a thread stay with the
- * service (about 4-6 MiB, docs/performance.md). The answer goes to stdout, serialized as a
- * worker's message would be (config/load-separately.ts reads it).
+ * service (about 4-6 MiB, docs/performance.md). The answer goes to stdout as JSON
+ * (config/load-separately.ts reads it): a loaded config is plain data (strings, numbers,
+ * booleans, null, arrays, objects), and JSON.parse is already in the service, where node's `v8`
+ * serializer would load four more of node's modules.
  */
 export type LoaderAnswer =
   | { ok: true; loaded: LoadedConfig }
@@ -27,4 +28,4 @@ async function answer(path: string, role: 'bridge' | 'agent'): Promise<LoaderAns
 }
 
 const [path = '', role] = process.argv.slice(2);
-process.stdout.write(serialize(await answer(path, role === 'agent' ? 'agent' : 'bridge')));
+process.stdout.write(JSON.stringify(await answer(path, role === 'agent' ? 'agent' : 'bridge')));

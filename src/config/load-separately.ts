@@ -1,5 +1,4 @@
 import { spawn } from 'node:child_process';
-import { deserialize } from 'node:v8';
 import { TpmError, type ErrorCode } from '../util/errors.js';
 import type { LoaderAnswer } from './load-child.js';
 import type { LoadedConfig } from './load.js';
@@ -22,7 +21,7 @@ export function loadConfigSeparately(path: string, role: 'bridge' | 'agent', scr
     child.once('close', (code, signal) => {
       let answer: LoaderAnswer;
       try {
-        answer = deserialize(Buffer.concat(chunks)) as LoaderAnswer;
+        answer = JSON.parse(Buffer.concat(chunks).toString('utf8')) as LoaderAnswer;
       } catch {
         reject(new Error(`the config loader stopped (${signal ?? `exit ${code}`}) without an answer`));
         return;

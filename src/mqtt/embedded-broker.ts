@@ -1,4 +1,3 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, isIP, type Server, type Socket } from 'node:net';
 import { TpmError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
@@ -31,12 +30,16 @@ export async function startEmbeddedBroker(
   credentials: EmbeddedCredentials = { username: null, password: null },
 ): Promise<EmbeddedBroker> {
   const { Aedes } = await import('aedes');
+  // node:crypto with aedes, when the broker starts: a bridge on an external broker has no use for it.
+  const { createHash, timingSafeEqual } = await import('node:crypto');
+  const digest = (value: string | Buffer): Buffer => createHash('sha256').update(value).digest();
+  const sameSecret = (given: Buffer, expected: string): boolean => timingSafeEqual(digest(given), digest(expected));
   const required = credentials.username !== null || credentials.password !== null;
   const broker = await Aedes.createBroker(
     required
       ? {
           authenticate: (client, username, password, done) => {
-            if (credentialsMatch(credentials, username, password)) return done(null, true);
+            if (credentialsMatch(credentials, username, password, sameSecret)) return done(null, true);
             logger.warn(`embedded broker: refused client ${escapeControl(client.id)}: wrong username or password`);
             done(Object.assign(new Error('bad username or password'), { returnCode: 4 as const }), false);
           },
@@ -92,22 +95,17 @@ export async function startEmbeddedBroker(
   };
 }
 
-function digest(value: string | Buffer): Buffer {
-  return createHash('sha256').update(value).digest();
-}
-
 /** Compared in constant time (of a digest), so the time of a refusal tells nothing of the secret. */
 function credentialsMatch(
   expected: EmbeddedCredentials,
   username: string | undefined,
   password: Buffer | undefined,
+  sameSecret: (given: Buffer, expected: string) => boolean,
 ): boolean {
   const userOk = (username ?? null) === expected.username;
   const given = password === undefined ? null : password;
   const passwordOk =
-    expected.password === null
-      ? given === null
-      : given !== null && timingSafeEqual(digest(given), digest(expected.password));
+    expected.password === null ? given === null : given !== null && sameSecret(given, expected.password);
   return userOk && passwordOk;
 }
 

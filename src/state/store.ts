@@ -1,7 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Logger } from '../util/logger.js';
+
+/** Temporary files made by this process, for names of their own. */
+let tempFiles = 0;
 import { Mutex } from '../util/mutex.js';
 import { isoTime } from '../util/iso-time.js';
 
@@ -113,7 +115,9 @@ export class JsonStateFile<T> implements StateStore<T> {
   private async writeAtomically(text: string): Promise<void> {
     const dir = dirname(this.path);
     await mkdir(dir, { recursive: true });
-    const temp = join(dir, `.${this.options.name}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+    // pid and a count: unique among this process's writes and those of any other (no need for
+    // node:crypto's random bytes, a module the bridge would keep loaded for this alone).
+    const temp = join(dir, `.${this.options.name}.${process.pid}.${++tempFiles}.tmp`);
     try {
       const file = await open(temp, 'w', 0o600);
       try {

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { cliPath, tempDir, writeConfig } from '../support/cli.js';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cliPath, tempDir, testBridgeConfig, writeConfig } from '../support/cli.js';
 import { repoPath } from '../support/paths.js';
 
 /**
@@ -139,4 +140,50 @@ describe("the bundle's `debug`: MQTT.js's and mqtt-packet's traces", () => {
     assert.match(traced.stderr, /mqttjs:client MqttClient :: version/);
     assert.match(traced.stderr, /mqttjs connecting to an MQTT broker/);
   });
+});
+
+describe("node's own modules each role keeps loaded", () => {
+  /**
+   * The role started from the built CLI against a broker nobody answers (it loads what it runs
+   * with, then retries the connection); a preload writes node's list of loaded modules after
+   * 2.5 s and ends the process.
+   */
+  const loadedBuiltins = (role: 'agent' | 'bridge'): string[] => {
+    const dir = tempDir();
+    const list = join(dir, 'modules.json');
+    const preload = join(dir, 'list-modules.mjs');
+    writeFileSync(
+      preload,
+      `import { writeFileSync } from 'node:fs';\n` +
+        `setTimeout(() => { writeFileSync(${JSON.stringify(list)}, JSON.stringify(process.moduleLoadList)); ` +
+        `process.exit(0); }, 2500);\n`,
+    );
+    const url = 'mqtt://127.0.0.1:1';
+    const config =
+      role === 'agent'
+        ? writeConfig(dir, { mqtt: { url }, board: { id: 'b' }, agent: { node: 1 }, log: { format: 'json' } })
+        : writeConfig(dir, testBridgeConfig({ dir, url }));
+    const result = spawnSync(process.execPath, ['--import', preload, cliPath(), role, '-c', config], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    assert.ok(existsSync(list), `the ${role} ended before the list was written: ${result.stderr}`);
+    return JSON.parse(readFileSync(list, 'utf8')) as string[];
+  };
+
+  // What a dependency would load for a line that rarely runs (scripts/bundle.ts, PATCHES and
+  // LAZY), what the config child's answer no longer needs (JSON, not node's serializer), and
+  // node:crypto, which only the embedded broker, a Turing Pi 2 and the CLI's power client load.
+  const UNWANTED = ['assert', 'worker_threads', 'v8', 'crypto', 'tls', 'http', 'https', 'zlib', 'dns', 'perf_hooks'];
+
+  for (const role of ['agent', 'bridge'] as const)
+    it(`the ${role}: no ${UNWANTED.join(', ')}`, function () {
+      this.timeout(30_000);
+      const loaded = loadedBuiltins(role);
+      assert.ok(loaded.includes('NativeModule net'), `the ${role} got as far as connecting`);
+      assert.deepEqual(
+        UNWANTED.filter((name) => loaded.includes(`NativeModule ${name}`)),
+        [],
+      );
+    });
 });

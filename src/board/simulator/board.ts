@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type { Config } from '../../config/schema.js';
 import type { BoardContext } from '../types.js';
 import type { BoardDriver } from '../types.js';
@@ -46,6 +45,7 @@ export async function buildSimulatedBoard(config: Config, ctx: BoardContext): Pr
         import('./bmc-server.js'),
         import('../tpi2/driver.js'),
       ]);
+      const { randomBytes } = await import('node:crypto');
       const password = randomBytes(12).toString('hex');
       const bmc = await startBmcSimulator({
         clock: ctx.clock,
