@@ -45,7 +45,12 @@ export class HaPublisher {
   private stopped = false;
   /** Whether the start's publication ran: a refresh before it has nothing to refresh (it builds from now). */
   private publishedAtStart = false;
-  private messages: DiscoveryMessage[] = [];
+  /**
+   * What the last publication sent, kept small: the index of devices and components (to retire
+   * what goes away) and a hash of each device's payload (to skip what did not change). The
+   * messages themselves, some 2.4 KB per node, are built again when needed.
+   */
+  private sent: { index: DiscoveryIndex; hashes: Map<string, number> } | undefined;
   /** Refreshes run one after the other. */
   private readonly refreshes = new Mutex();
   /** Discovery republishes done, for tests and the benchmark. */
@@ -85,16 +90,18 @@ export class HaPublisher {
   refresh(): Promise<void> {
     if (!this.publishedAtStart) return this.refreshes.idle();
     return this.refreshes
-      .run(() => this.publishChanges(this.messages))
+      .run(() => this.publishChanges(this.sent?.index ?? {}))
       .catch((error: unknown) => this.deps.logger.warn(`republishing discovery failed: ${errorMessage(error)}`));
   }
 
-  private async publishChanges(previous: DiscoveryMessage[] | DiscoveryIndex): Promise<void> {
+  private async publishChanges(previous: DiscoveryIndex): Promise<void> {
     // Messages published before exactly as they are now (none at start: only an index is known then).
-    const unchanged = new Set(Array.isArray(previous) ? previous.map((m) => m.topic + JSON.stringify(m.payload)) : []);
-    this.messages = this.build();
-    const plan = planDiscoveryChanges(previous, this.messages);
-    const then = plan.then.filter((m) => m.payload === null || !unchanged.has(m.topic + JSON.stringify(m.payload)));
+    const before = this.sent?.hashes ?? new Map<string, number>();
+    const messages = this.build();
+    const hashes = new Map(messages.map((m) => [m.topic, payloadHash(m.payload)]));
+    this.sent = { index: indexOf(messages), hashes };
+    const plan = planDiscoveryChanges(previous, messages);
+    const then = plan.then.filter((m) => m.payload === null || before.get(m.topic) !== hashes.get(m.topic));
     if (plan.first.length === 0 && then.length === 0) return;
     if (plan.first.length > 0) {
       for (const message of plan.first) await this.send(message);
@@ -102,7 +109,7 @@ export class HaPublisher {
       await sleep(this.deps.clock, 1000);
     }
     for (const message of then) await this.send(message);
-    await this.deps.saveIndex(indexOf(this.messages));
+    await this.deps.saveIndex(this.sent.index);
   }
 
   private async send(message: PlannedMessage): Promise<void> {
@@ -143,7 +150,8 @@ export class HaPublisher {
     this.republishing = true;
     try {
       this.republishes++;
-      for (const message of this.messages) await this.send(message);
+      // Built again: what the last publication sent, or newer where a refresh is on its way.
+      if (this.sent) for (const message of this.build()) await this.send(message);
       await this.republishStates();
     } catch (error) {
       this.deps.logger.warn(`republishing discovery failed: ${errorMessage(error)}`);
@@ -161,4 +169,22 @@ export class HaPublisher {
     this.deps.clock.clearTimeout(this.birthTimer);
     this.birthTimer = undefined;
   }
+}
+
+/**
+ * A 53-bit hash of a payload's JSON (cyrb53): equal payloads hash equal, a change is missed only
+ * if two texts collide (about one in 2^53), and it costs 8 bytes where the text is kilobytes.
+ */
+function payloadHash(payload: DiscoveryMessage['payload']): number {
+  const text = JSON.stringify(payload);
+  let h1 = 0xdeadbeef;
+  let h2 = 0x41c6ce57;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 2654435761);
+    h2 = Math.imul(h2 ^ c, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return 4294967296 * (2097151 & h2) + (h1 >>> 0);
 }

@@ -96,3 +96,95 @@ describe('HaPublisher: Home Assistant births', () => {
     assert.equal(publisher.republishes, 0);
   });
 });
+
+/**
+ * Refreshes send what changed since the last publication, which the publisher remembers as an
+ * index and a hash per device (not the messages: those are some 2.4 KB per node).
+ */
+describe('HaPublisher: refreshes', () => {
+  const config = parseConfig({ board: { type: 'simulator' } });
+  let clock: FakeClock;
+  let agentNodes: Set<number>;
+  let sent: { topic: string; payload: string }[];
+  let saved: number;
+  let publisher: HaPublisher;
+
+  beforeEach(async () => {
+    clock = new FakeClock();
+    agentNodes = new Set();
+    sent = [];
+    saved = 0;
+    const connection = {
+      publish: async (topic: string, payload: string) => {
+        sent.push({ topic, payload });
+      },
+    } as unknown as MqttConnection;
+    publisher = new HaPublisher(
+      {
+        config,
+        nodes: () => resolveNodes(config).map((n) => ({ ...n, agent: agentNodes.has(n.number) })),
+        board: TPI1,
+        version: '0.0.0',
+        schedules: () => [],
+        connection,
+        clock,
+        logger: silentLogger(),
+        previousIndex: {},
+        saveIndex: async () => {
+          saved++;
+        },
+        random: () => 0.5,
+      },
+      async () => {},
+    );
+    await publisher.publishAtStart();
+  });
+
+  afterEach(() => publisher.stop());
+
+  const node2 = (m: { topic: string }): boolean => /node[_-]?2\b|_2\//.test(m.topic);
+
+  it('sends nothing when nothing changed, and only the device that changed when one did', async () => {
+    const atStart = sent.length;
+    assert.ok(atStart >= 5, `the board's devices at start (${atStart})`);
+    assert.equal(saved, 1);
+    sent = [];
+    await publisher.refresh();
+    assert.equal(sent.length, 0, 'nothing changed: nothing sent');
+    agentNodes.add(2);
+    await publisher.refresh();
+    assert.equal(sent.length, 1, `one device: ${sent.map((m) => m.topic).join(', ')}`);
+    assert.ok(node2(sent[0] as { topic: string }), `node 2's device: ${sent[0]?.topic}`);
+    assert.match(sent[0]?.payload ?? '', /temperature/i, 'with the agent sensors');
+    assert.equal(saved, 2, 'the new index saved');
+  });
+
+  it('retires components that went away first, then sends the device as it is now', async () => {
+    agentNodes.add(2);
+    await publisher.refresh();
+    sent = [];
+    agentNodes.delete(2);
+    const done = publisher.refresh();
+    await clock.advance(1000);
+    await done;
+    assert.equal(sent.length, 2, sent.map((m) => m.topic).join(', '));
+    const [reduced, final] = sent as [{ topic: string; payload: string }, { topic: string; payload: string }];
+    assert.equal(reduced.topic, final.topic);
+    assert.ok(node2(final));
+    assert.ok(reduced.payload.length > 0 && final.payload.length > 0);
+    assert.doesNotMatch(final.payload, /temperature/i);
+  });
+
+  it('a birth republishes every device as it is now, though the messages are not kept', async () => {
+    const atStart = sent.length;
+    sent = [];
+    agentNodes.add(2);
+    await publisher.refresh();
+    sent = [];
+    publisher.onStatus('online');
+    await clock.advance(3000);
+    assert.equal(publisher.republishes, 1);
+    assert.equal(sent.length, atStart, 'every device again');
+    assert.match(sent.find(node2)?.payload ?? '', /temperature/i, "node 2's device with its agent sensors");
+  });
+});
