@@ -73,6 +73,14 @@ const DEFAULT_POLL_MS = 5000;
 const SOAK_NODES = [2, 4, 5, 6, 7];
 /** How long a process stays quiet before its memory is read again as settled (V8 shrinks after ~8 s). */
 const SETTLE_MS = QUICK ? 10_000 : 15_000;
+/**
+ * How long the scale phase's bridges stay quiet before their memory is read: a 512-node bridge's
+ * old generation holds the garbage of its start (513 discovery messages built and sent) until
+ * V8's memory reducer compacts it, 18-20 s after start here (--trace-gc: "Mark-Compact (reduce)",
+ * old space 12 -> 6 MiB, RSS 61 -> 53 MiB). Read at 15 s, some runs caught it before and some
+ * after (the 512-node figure moved between 8 and 19 KiB per node from run to run).
+ */
+const SCALE_SETTLE_MS = QUICK ? 10_000 : 45_000;
 /** How many bridges of each size the scale phase runs side by side (the median is the figure). */
 const SCALE_PROCESSES = 3;
 /** The soak stops here even if the bridge has not yet had all its commands (the count says how many). */
@@ -514,6 +522,8 @@ async function main(): Promise<void> {
       const rssAtOnline = median(runs.map((s) => rssKiB(s.child.pid)));
       // What each node keeps, not the garbage of publishing its discovery: once V8 has settled.
       await delay(SETTLE_MS);
+      const early = runs.map((s) => rssKiB(s.child.pid));
+      await delay(SCALE_SETTLE_MS - SETTLE_MS);
       const each = runs.map((s) => rssKiB(s.child.pid));
       for (const s of runs) await s.child.stop();
       children.length = 0;
@@ -526,6 +536,7 @@ async function main(): Promise<void> {
         discovery_bytes: s.messages.discoveryBytes,
         state_messages: s.messages.base,
         rss_kib_at_online: rssAtOnline,
+        [`rss_kib_each_at_${SETTLE_MS / 1000}s`]: early,
         rss_kib_each: each,
         rss_kib: median(each),
       });
@@ -552,7 +563,7 @@ async function main(): Promise<void> {
       );
       rows.push(
         compare(
-          `${s.nodes} nodes: RSS settled`,
+          `${s.nodes} nodes: RSS settled (${SCALE_SETTLE_MS / 1000} s)`,
           'MiB',
           kib(s.rss_kib),
           kib(rssStart.bare),
