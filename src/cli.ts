@@ -6,7 +6,8 @@ import { ConfigError, formatProblems } from './config/problems.js';
 import type { Config } from './config/schema.js';
 import { VERSION } from './app/version.js';
 import { TpmError, errorMessage } from './util/errors.js';
-import { createLogger, type Logger } from './util/logger.js';
+import type { Logger } from './util/logger.js';
+import { loadConfigSeparately } from './config/load-separately.js';
 
 const HELP = `turingpi-mqtt ${VERSION}: Turing Pi cluster boards in MQTT and Home Assistant
 
@@ -112,10 +113,10 @@ async function readConfig(
     return { config: demoConfig(), warnings: [], demo: true };
   }
   const file = path ?? DEFAULT_CONFIG;
+  // Imported with the CLI, not on demand: the child is then started before the first await, ahead
+  // of the service's own modules (whose evaluation would otherwise hold the event loop first).
   const { config, warnings } = separately
-    ? await (
-        await import('./config/load-separately.js')
-      ).loadConfigSeparately(file, role, fileURLToPath(new URL('./config/load-child.js', import.meta.url)))
+    ? await loadConfigSeparately(file, role, fileURLToPath(new URL('./config/load-child.js', import.meta.url)))
     : await (await import('./config/load.js')).loadConfigFile(file, { role });
   return { config, warnings, demo: false };
 }
@@ -193,15 +194,19 @@ function prefetch<T>(load: () => Promise<T>): Promise<T> {
 
 async function runBridge(path: string | undefined): Promise<number> {
   // The config child (a node start, the YAML parser and the schema: ~0.2 s) and the loading of
-  // the bridge's own modules here overlap: with two cores both are done in the time of one.
+  // the bridge's own modules here overlap: with two cores both are done in the time of one. The
+  // child is started first (synchronously, inside readConfig), then the modules are fetched.
+  const reading = readConfig(path, 'bridge', true);
   const bridgeModule = prefetch(() => import('./app/bridge.js'));
+  const loggerModule = prefetch(() => import('./util/logger.js'));
   let loaded;
   try {
-    loaded = await readConfig(path, 'bridge', true);
+    loaded = await reading;
   } catch (error) {
     return reportStartError(error);
   }
   const { config, warnings, demo } = loaded;
+  const { createLogger } = await loggerModule;
   const logger = createLogger({ level: config.log.level, format: config.log.format });
   for (const warning of warnings) logger.warn(warning);
   if (demo) logger.info(`no ${DEFAULT_CONFIG}: running the demo (simulated Turing Pi 1, embedded broker)`);
@@ -215,13 +220,16 @@ async function runBridge(path: string | undefined): Promise<number> {
 }
 
 async function runAgent(path: string): Promise<number> {
-  const agentModule = prefetch(() => import('./app/agent.js')); // overlaps the config child, as above
+  const reading = readConfig(path, 'agent', true); // the child first, then the modules, as above
+  const agentModule = prefetch(() => import('./app/agent.js'));
+  const loggerModule = prefetch(() => import('./util/logger.js'));
   let loaded;
   try {
-    loaded = await readConfig(path, 'agent', true);
+    loaded = await reading;
   } catch (error) {
     return reportStartError(error);
   }
+  const { createLogger } = await loggerModule;
   const logger = createLogger({ level: loaded.config.log.level, format: loaded.config.log.format });
   for (const warning of loaded.warnings) logger.warn(warning);
   const { createAgent } = await agentModule;
@@ -247,6 +255,7 @@ async function runPower(
     if (error instanceof TpmError && error.code === 'USAGE') return usage(error.message);
     return reportStartError(error);
   }
+  const { createLogger } = await import('./util/logger.js');
   const logger = createLogger({ level: 'silent' });
   try {
     // Each step of the action, one line as it happens (not with --json: that prints the answer only).
