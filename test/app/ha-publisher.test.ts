@@ -1,10 +1,36 @@
 import assert from 'node:assert/strict';
-import { HaPublisher, MAX_BIRTH_WAIT_MS } from '../../src/app/ha-publisher.js';
+import { HaPublisher, MAX_BIRTH_WAIT_MS, type HaPublisherDeps } from '../../src/app/ha-publisher.js';
 import { parseConfig, resolveNodes } from '../../src/config/index.js';
 import type { MqttConnection } from '../../src/mqtt/connection.js';
 import { FakeClock } from '../../src/util/fake-clock.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { TPI1 } from '../homeassistant/boards.js';
+
+/** A publisher of the simulated board's discovery: `overrides` replace its collaborators. */
+function testPublisher(
+  clock: FakeClock,
+  overrides: Partial<HaPublisherDeps>,
+  republishStates: () => Promise<void> = async () => {},
+): HaPublisher {
+  const config = parseConfig({ board: { type: 'simulator' } });
+  return new HaPublisher(
+    {
+      config,
+      nodes: () => resolveNodes(config),
+      board: TPI1,
+      version: '0.0.0',
+      schedules: () => [],
+      connection: { publish: async () => {} } as unknown as MqttConnection,
+      clock,
+      logger: silentLogger(),
+      previousIndex: {},
+      saveIndex: async () => {},
+      random: () => 0.5, // 3 s quiet
+      ...overrides,
+    },
+    republishStates,
+  );
+}
 
 /**
  * Issue 13, point 9: Home Assistant births close together are merged into one republish (one is
@@ -21,29 +47,13 @@ describe('HaPublisher: Home Assistant births', () => {
     clock = new FakeClock();
     statesRepublished = 0;
     publishMs = 0;
-    const config = parseConfig({ board: { type: 'simulator' } });
     const connection = {
       publish: () =>
         publishMs > 0 ? new Promise<void>((resolve) => clock.setTimeout(resolve, publishMs)) : Promise.resolve(),
     } as unknown as MqttConnection;
-    publisher = new HaPublisher(
-      {
-        config,
-        nodes: () => resolveNodes(config),
-        board: TPI1,
-        version: '0.0.0',
-        schedules: () => [],
-        connection,
-        clock,
-        logger: silentLogger(),
-        previousIndex: {},
-        saveIndex: async () => {},
-        random: () => 0.5, // 3 s quiet
-      },
-      async () => {
-        statesRepublished++;
-      },
-    );
+    publisher = testPublisher(clock, { connection }, async () => {
+      statesRepublished++;
+    });
     await publisher.publishAtStart();
   });
 
@@ -119,24 +129,13 @@ describe('HaPublisher: refreshes', () => {
         sent.push({ topic, payload });
       },
     } as unknown as MqttConnection;
-    publisher = new HaPublisher(
-      {
-        config,
-        nodes: () => resolveNodes(config).map((n) => ({ ...n, agent: agentNodes.has(n.number) })),
-        board: TPI1,
-        version: '0.0.0',
-        schedules: () => [],
-        connection,
-        clock,
-        logger: silentLogger(),
-        previousIndex: {},
-        saveIndex: async () => {
-          saved++;
-        },
-        random: () => 0.5,
+    publisher = testPublisher(clock, {
+      connection,
+      nodes: () => resolveNodes(config).map((n) => ({ ...n, agent: agentNodes.has(n.number) })),
+      saveIndex: async () => {
+        saved++;
       },
-      async () => {},
-    );
+    });
     await publisher.publishAtStart();
   });
 
