@@ -1,11 +1,11 @@
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Logger } from '../util/logger.js';
+import { Mutex } from '../util/mutex.js';
+import { isoTime } from '../util/iso-time.js';
 
 /** Temporary files made by this process, for names of their own. */
 let tempFiles = 0;
-import { Mutex } from '../util/mutex.js';
-import { isoTime } from '../util/iso-time.js';
 
 /**
  * Persistence in `state_dir` (docs/configuration.md `state_dir`): a JSON document per
