@@ -98,7 +98,9 @@ export class HaPublisher {
     // Messages published before exactly as they are now (none at start: only an index is known then).
     const before = this.sent?.hashes ?? new Map<string, number>();
     const messages = this.build();
-    const hashes = new Map(messages.map((m) => [m.topic, payloadHash(m.payload)]));
+    // Each device's JSON, made once: hashed here, and sent as it is if it changed.
+    const texts = new Map(messages.map((m) => [m.topic, JSON.stringify(m.payload)]));
+    const hashes = new Map([...texts].map(([topic, text]) => [topic, textHash(text)]));
     this.sent = { index: indexOf(messages), hashes };
     const plan = planDiscoveryChanges(previous, messages);
     const then = plan.then.filter((m) => m.payload === null || before.get(m.topic) !== hashes.get(m.topic));
@@ -108,12 +110,13 @@ export class HaPublisher {
       // HA must process the reduced components before the final configs replace them.
       await sleep(this.deps.clock, 1000);
     }
-    for (const message of then) await this.send(message);
+    for (const message of then) await this.send(message, message.payload === null ? '' : texts.get(message.topic));
     await this.deps.saveIndex(this.sent.index);
   }
 
-  private async send(message: PlannedMessage): Promise<void> {
-    const payload = message.payload === null ? '' : JSON.stringify(message.payload);
+  /** Publishes `message` retained: `text` where its JSON is already made, else made here. */
+  private async send(message: PlannedMessage, text?: string): Promise<void> {
+    const payload = text ?? (message.payload === null ? '' : JSON.stringify(message.payload));
     await this.deps.connection.publish(message.topic, payload, { retain: true });
   }
 
@@ -175,8 +178,7 @@ export class HaPublisher {
  * A 53-bit hash of a payload's JSON (cyrb53): equal payloads hash equal, a change is missed only
  * if two texts collide (about one in 2^53), and it costs 8 bytes where the text is kilobytes.
  */
-function payloadHash(payload: DiscoveryMessage['payload']): number {
-  const text = JSON.stringify(payload);
+function textHash(text: string): number {
   let h1 = 0xdeadbeef;
   let h2 = 0x41c6ce57;
   for (let i = 0; i < text.length; i++) {
