@@ -192,36 +192,19 @@ function prefetch<T>(load: () => Promise<T>): Promise<T> {
   return loading;
 }
 
-async function runBridge(path: string | undefined): Promise<number> {
-  // The config child (a node start, the YAML parser and the schema: ~0.2 s) and the loading of
-  // the bridge's own modules here overlap: with two cores both are done in the time of one. The
-  // child is started first (synchronously, inside readConfig), then the modules are fetched.
-  const reading = readConfig(path, 'bridge', true);
-  const bridgeModule = prefetch(() => import('./app/bridge.js'));
-  const loggerModule = prefetch(() => import('./util/logger.js'));
-  let loaded;
-  try {
-    loaded = await reading;
-  } catch (error) {
-    return reportStartError(error);
-  }
-  const { config, warnings, demo } = loaded;
-  const { createLogger } = await loggerModule;
-  const logger = createLogger({ level: config.log.level, format: config.log.format });
-  for (const warning of warnings) logger.warn(warning);
-  if (demo) logger.info(`no ${DEFAULT_CONFIG}: running the demo (simulated Turing Pi 1, embedded broker)`);
-  const { createBridge } = await bridgeModule;
-  const bridge = createBridge(config, { logger });
-  if (config.board.type === 'simulator' && config.board.simulate.agents) {
-    const { withDemoAgents } = await import('./cli/demo.js');
-    return runService(withDemoAgents(bridge, config, logger), logger, 5000 + config.power.reboot_off_time);
-  }
-  return runService(bridge, logger, 5000 + config.power.reboot_off_time);
-}
-
-async function runAgent(path: string): Promise<number> {
-  const reading = readConfig(path, 'agent', true); // the child first, then the modules, as above
-  const agentModule = prefetch(() => import('./app/agent.js'));
+/**
+ * A service's start: the config child first (synchronously, inside readConfig), then, while it
+ * reads, the service's own modules and the logger. The config child (a node start, the YAML parser
+ * and the schema: ~0.2 s) and that loading overlap: with two cores both are done in the time of
+ * one. A refused config is reported and its exit code returned.
+ */
+async function startService<M>(
+  path: string | undefined,
+  role: 'bridge' | 'agent',
+  load: () => Promise<M>,
+): Promise<{ loaded: Awaited<ReturnType<typeof readConfig>>; logger: Logger; service: M } | number> {
+  const reading = readConfig(path, role, true);
+  const service = prefetch(load);
   const loggerModule = prefetch(() => import('./util/logger.js'));
   let loaded;
   try {
@@ -232,8 +215,28 @@ async function runAgent(path: string): Promise<number> {
   const { createLogger } = await loggerModule;
   const logger = createLogger({ level: loaded.config.log.level, format: loaded.config.log.format });
   for (const warning of loaded.warnings) logger.warn(warning);
-  const { createAgent } = await agentModule;
-  return runService(createAgent(loaded.config, { logger }), logger, 5000);
+  return { loaded, logger, service: await service };
+}
+
+async function runBridge(path: string | undefined): Promise<number> {
+  const started = await startService(path, 'bridge', () => import('./app/bridge.js'));
+  if (typeof started === 'number') return started;
+  const { loaded, logger, service } = started;
+  const { config, demo } = loaded;
+  if (demo) logger.info(`no ${DEFAULT_CONFIG}: running the demo (simulated Turing Pi 1, embedded broker)`);
+  const bridge = service.createBridge(config, { logger });
+  if (config.board.type === 'simulator' && config.board.simulate.agents) {
+    const { withDemoAgents } = await import('./cli/demo.js');
+    return runService(withDemoAgents(bridge, config, logger), logger, 5000 + config.power.reboot_off_time);
+  }
+  return runService(bridge, logger, 5000 + config.power.reboot_off_time);
+}
+
+async function runAgent(path: string): Promise<number> {
+  const started = await startService(path, 'agent', () => import('./app/agent.js'));
+  if (typeof started === 'number') return started;
+  const { loaded, logger, service } = started;
+  return runService(service.createAgent(loaded.config, { logger }), logger, 5000);
 }
 
 async function runPower(
