@@ -66,13 +66,13 @@ export function schedulesStateFile(stateDir: string, logger?: Logger): JsonState
 }
 
 /**
- * The check of the file, by hand: the file is small and
- * flat, and with zod here the bridge would keep the schema library loaded for the months it
- * runs only to read this file at start (the config is read in a process of its own). A
- * missing field takes its default, as the file of an older version has it; a field of the
- * wrong type makes the whole file "not ours" (the store then starts from the defaults).
+ * Validator for the state file: throws with the reason when the content is not ours. Checked
+ * by hand: the file is small and flat, and with zod here the bridge would keep the schema
+ * library loaded for the months it runs only to read this file at start (the config is read in
+ * a process of its own). A missing field takes its default, as the file of an older version has
+ * it; a field of the wrong type makes the whole file "not ours" (the store then starts from the
+ * defaults).
  */
-/** Validator for the state file: throws with the reason when the content is not ours. */
 export function parseSchedulesState(raw: unknown): SchedulesState {
   const file = object(raw, 'document');
   if (file.version !== 1) throw new Error(`version: expected 1, got ${JSON.stringify(file.version)}`);
