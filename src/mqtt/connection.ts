@@ -70,12 +70,13 @@ export class MqttConnection {
     client.connect();
     this.client = client;
     client.on('message', (topic, payload, packet) => this.route(topic, payload, packet));
-    // The PUBACK of an incoming message, held back by one microtask: MQTT.js would otherwise
-    // write it at once, in a socket write of its own ahead of the command's answer. A command
-    // that finishes without waiting for I/O (a simulated board) then sends acknowledgement and
-    // answer in one write; any other sends its acknowledgement as before, right after the
-    // message was handed over.
-    client.handleMessage = (_packet, callback) => queueMicrotask(() => callback());
+    // The PUBACK of an incoming message waits for the check phase of this turn of the event
+    // loop: MQTT.js would otherwise write it at once, ahead of the command's answer. A command
+    // that needs no I/O (a simulated board: a chain of microtasks) sends its answer first, as a
+    // plain MQTT.js client that answers in its handler does; a microtask's hold was not enough,
+    // the PUBACK's write came between a bus transaction and the next (10-14 us of a command's
+    // 45 here). A command waiting for I/O gets its acknowledgement sent in the same turn.
+    client.handleMessage = (_packet, callback) => setImmediate(() => callback());
     return new Promise((resolve, reject) => {
       client.on('connect', () => {
         // MQTT.js leaves Nagle on: a publish right after our PUBACK would wait for the

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { Socket } from 'node:net';
+import { connectAsync } from 'mqtt';
 import { MqttConnection, describeMqttError } from '../../src/mqtt/connection.js';
 import { levelsMatch } from '../../src/mqtt/match.js';
 
@@ -72,20 +73,26 @@ describe('MqttConnection', function () {
 
   /** What the connection's own socket hands to the kernel, one entry per write, while `publishing` runs. */
   async function socketWrites(publishing: () => Promise<void>): Promise<string[]> {
+    return (await rawSocketWrites(publishing)).map((w) => w.toString()).filter((w) => w.includes('x/'));
+  }
+
+  /** Every write of this process's sockets to the broker (any client's), while `publishing` runs. */
+  async function rawSocketWrites(publishing: () => Promise<void>): Promise<Buffer[]> {
     const proto = Socket.prototype as unknown as {
       _writev: (this: Socket, chunks: { chunk: Buffer | string }[], cb: unknown) => unknown;
       _write: (this: Socket, chunk: Buffer | string, ...rest: unknown[]) => unknown;
     };
     const { _writev: writev, _write: write } = proto;
-    const writes: string[] = [];
-    // Only the client's side: aedes, in this process, writes to its own sockets too.
+    const writes: Buffer[] = [];
+    const bytes = (chunk: Buffer | string): Buffer => (Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+    // Only the clients' side: aedes, in this process, writes to its own sockets too.
     const ours = (socket: Socket): boolean => socket.remotePort === broker.port;
     proto._writev = function (chunks, cb) {
-      if (ours(this)) writes.push(chunks.map((c) => c.chunk.toString()).join(''));
+      if (ours(this)) writes.push(Buffer.concat(chunks.map((c) => bytes(c.chunk))));
       return writev.call(this, chunks, cb);
     };
     proto._write = function (chunk, ...rest) {
-      if (ours(this)) writes.push(chunk.toString());
+      if (ours(this)) writes.push(bytes(chunk));
       return write.call(this, chunk, ...rest);
     };
     try {
@@ -94,8 +101,38 @@ describe('MqttConnection', function () {
       proto._writev = writev;
       proto._write = write;
     }
-    return writes.filter((w) => w.includes('x/'));
+    return writes;
   }
+
+  it("writes a command's answer before the command's PUBACK, however many microtasks the command takes", async () => {
+    const c = connect();
+    await c.start();
+    // A command as a simulated board runs it: several awaits, no I/O, then the flushed answer.
+    await c.subscribe('x/node/+/set', () => {
+      void (async () => {
+        for (let i = 0; i < 8; i++) await Promise.resolve();
+        await c.publishState('x/node/3/power', 'ON', { flush: true });
+      })();
+    });
+    const commander = await connectAsync(broker.url, { clientId: 'commander' });
+    try {
+      // QoS 0 on the answer: the commander itself then sends no PUBACK (every 0x40 below is ours).
+      await commander.subscribeAsync('x/node/3/power', { qos: 0 });
+      const answered = new Promise<void>((resolve) => commander.on('message', () => resolve()));
+      const writes = await rawSocketWrites(async () => {
+        await commander.publishAsync('x/node/3/set', 'ON', { qos: 1 });
+        await answered;
+      });
+      const stream = Buffer.concat(writes);
+      const answerAt = stream.indexOf('x/node/3/power');
+      // PUBACK: type 4 (0x40), remaining length 2; found after the command's own PUBLISH.
+      const pubackAt = stream.indexOf(Buffer.from([0x40, 0x02]), stream.indexOf('x/node/3/set'));
+      assert.ok(answerAt >= 0 && pubackAt >= 0, `answer at ${answerAt}, PUBACK at ${pubackAt}`);
+      assert.ok(answerAt < pubackAt, `the PUBACK (at byte ${pubackAt}) went out before the answer (${answerAt})`);
+    } finally {
+      await commander.endAsync();
+    }
+  });
 
   it(
     "sends a flushed message (a command's answer) in a write of its own, ahead of what the same tick " + 'publishes',
