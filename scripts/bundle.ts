@@ -128,6 +128,37 @@ module.exports = createDebug;
 };
 
 /**
+ * zod's messages in English only. zod re-exports every one of its 40-odd translations as
+ * `z.locales` (300 KiB of the config loader's 600 KiB of zod), and node parses all of it at each
+ * start of the loader (docs/performance.md, "Start-up"); this project never calls
+ * `z.config(z.locales.xx())`, and zod sets English itself. In the bundle, `locales` holds `en`
+ * alone; the build fails if zod's files stop importing the translations this way.
+ */
+const englishOnlyZod: Plugin = {
+  name: 'english-only-zod',
+  setup(b) {
+    let replaced = 0;
+    b.onStart(() => {
+      replaced = 0;
+    });
+    b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) => {
+      if (!/[\\/]node_modules[\\/]zod[\\/]v4[\\/](classic|core)$/.test(args.resolveDir)) return undefined;
+      replaced++;
+      return { path: join(args.resolveDir, '../locales/en.js'), namespace: 'zod-english' };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'zod-english' }, (args) => ({
+      loader: 'js',
+      resolveDir: dirname(args.path),
+      contents: `export { default as en } from ${JSON.stringify(args.path)};\n`,
+    }));
+    b.onEnd((result) => {
+      if (result.errors.length === 0 && replaced === 0)
+        throw new Error('zod no longer imports ../locales/index.js: review the english-only-zod plugin');
+    });
+  },
+};
+
+/**
  * Node modules a dependency loads at start for a line that almost never runs, each some hundred
  * KiB of node's own code and sources touched for good (docs/performance.md): sonic-boom (pino's
  * stream) requires `assert` for one check when a stream closes, and pino reads
@@ -198,7 +229,7 @@ async function main(): Promise<void> {
         "import { createRequire as __tpmCreateRequire } from 'node:module'; const require = " +
         '__tpmCreateRequire(import.meta.url);',
     },
-    plugins: [lazyModules, quietDebug, patches],
+    plugins: [lazyModules, quietDebug, patches, englishOnlyZod],
     // readable-stream is node's own stream module, copied for browsers: node's is loaded anyway.
     alias: { 'readable-stream': 'node:stream' },
     logLevel: 'warning',

@@ -4,7 +4,7 @@ import tls from 'node:tls';
 import type { Config } from '../config/schema.js';
 import { FACTORY_IMAGE_FINGERPRINT, bmcTrust } from '../board/tpi2/pinning.js';
 import { TpmError, errorMessage } from '../util/errors.js';
-import { fingerprintOf } from '../util/fingerprint.js';
+import { fingerprintOf } from '../util/certificate-fingerprint.js';
 import { isoTime } from '../util/iso-time.js';
 
 /**

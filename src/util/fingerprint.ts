@@ -1,11 +1,11 @@
-import { createHash } from 'node:crypto';
-
 const FINGERPRINT_BYTES = 32;
 
 /**
  * A SHA-256 certificate fingerprint as people copy it: `AA:BB:...` (browsers, `openssl x509
  * -fingerprint -sha256`, with or without its "sha256 Fingerprint=" label) or 64 hex digits.
- * Returns the canonical `AA:BB:...` form, or null when the text is neither.
+ * Returns the canonical `AA:BB:...` form, or null when the text is neither. No `node:crypto`
+ * here: the config loader checks fingerprints, and loading crypto costs it some 6 ms of every
+ * start (fingerprintOf, in certificate-fingerprint.ts, hashes).
  */
 export function parseFingerprint(text: string): string | null {
   const trimmed = text.trim().replace(/^sha-?256\s*(fingerprint)?\s*[=:]?\s*/i, '');
@@ -17,11 +17,7 @@ export function parseFingerprint(text: string): string | null {
   return colonHex(hex);
 }
 
-/** SHA-256 of a certificate's DER, as `AA:BB:...`. */
-export function fingerprintOf(der: Buffer): string {
-  return colonHex(createHash('sha256').update(der).digest('hex'));
-}
-
-function colonHex(hex: string): string {
+/** Hex digits as `AA:BB:...`. */
+export function colonHex(hex: string): string {
   return hex.toUpperCase().replace(/(..)(?!$)/g, '$1:');
 }

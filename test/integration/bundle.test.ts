@@ -30,18 +30,22 @@ function outputOf(meta: Metafile, input: string): string {
   return found[0];
 }
 
-/** The modules in `entries` and every output they import statically, transitively. */
-function loadedModules(meta: Metafile, entries: string[]): string[] {
+/** `entries` and every file they import statically, transitively (node's own modules too, e.g. node:fs). */
+function loadedFiles(meta: Metafile, entries: string[]): Set<string> {
   const seen = new Set<string>();
   const stack = [...entries];
   while (stack.length > 0) {
     const file = stack.pop() as string;
     if (seen.has(file)) continue;
     seen.add(file);
-    for (const i of meta.outputs[file]?.imports ?? [])
-      if (!i.external && i.kind === 'import-statement') stack.push(i.path);
+    for (const i of meta.outputs[file]?.imports ?? []) if (i.kind === 'import-statement') stack.push(i.path);
   }
-  return [...seen].flatMap((file) => Object.keys(meta.outputs[file]?.inputs ?? {}));
+  return seen;
+}
+
+/** The modules in `entries` and every output they import statically, transitively. */
+function loadedModules(meta: Metafile, entries: string[]): string[] {
+  return [...loadedFiles(meta, entries)].flatMap((file) => Object.keys(meta.outputs[file]?.inputs ?? {}));
 }
 
 const offenders = (modules: string[], unwanted: RegExp[]): string[] => [
@@ -98,6 +102,16 @@ describe('the bundle: what each role loads', () => {
       assert.deepEqual(offenders(bridge, unwanted), []);
     },
   );
+
+  it("the config loader (the child every start waits for): zod's English messages only, no node:crypto", () => {
+    const meta = load();
+    const child = loadedModules(meta, ['dist/src/config/load-child.js']);
+    const locales = child.filter((m) => m.startsWith('node_modules/zod/v4/locales/'));
+    assert.deepEqual(locales, ['node_modules/zod/v4/locales/en.js']);
+    const files = loadedFiles(meta, ['dist/src/config/load-child.js']);
+    assert.ok(files.has('node:fs/promises'), 'the analysis sees node modules the loader imports');
+    assert.ok(!files.has('node:crypto'), 'the config loader imports node:crypto');
+  });
 
   it("no role loads MQTT.js's WebSocket, SOCKS or TLS transports for an mqtt:// URL (they come from node_modules when used)", () => {
     const meta = load();

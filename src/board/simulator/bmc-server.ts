@@ -3,7 +3,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { X509Certificate } from 'node:crypto';
 import { generate } from 'selfsigned';
-import { fingerprintOf } from '../../util/fingerprint.js';
+import { fingerprintOf } from '../../util/certificate-fingerprint.js';
 import { systemClock, type Clock } from '../../util/clock.js';
 import { BmcFirmware, type SimulatedBoardRevision, type SimulatedFirmware } from './bmc-firmware.js';
 import { BMC_NODES, BmcModel, type BmcStats } from './bmc-model.js';

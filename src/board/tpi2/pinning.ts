@@ -2,7 +2,8 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { TLSSocket } from 'node:tls';
 import { TpmError, errorMessage } from '../../util/errors.js';
-import { fingerprintOf, parseFingerprint } from '../../util/fingerprint.js';
+import { fingerprintOf } from '../../util/certificate-fingerprint.js';
+import { parseFingerprint } from '../../util/fingerprint.js';
 
 export { fingerprintOf, parseFingerprint };
 
