@@ -43,6 +43,8 @@ export class MqttConnection {
   /** Whether the connection was up when the last 'close' came: a failed attempt is no loss. */
   private up = false;
   private inFlight = 0;
+  /** PUBACKs of incoming messages not yet sent (holdAcknowledgement). */
+  private heldAcknowledgements: (() => void)[] = [];
   /** Messages published, for benchmarks and tests. */
   published = 0;
 
@@ -70,13 +72,9 @@ export class MqttConnection {
     client.connect();
     this.client = client;
     client.on('message', (topic, payload, packet) => this.route(topic, payload, packet));
-    // The PUBACK of an incoming message waits for the check phase of this turn of the event
-    // loop: MQTT.js would otherwise write it at once, ahead of the command's answer. A command
-    // that needs no I/O (a simulated board: a chain of microtasks) sends its answer first, as a
-    // plain MQTT.js client that answers in its handler does; a microtask's hold was not enough,
-    // the PUBACK's write came between a bus transaction and the next (10-14 us of a command's
-    // 45 here). A command waiting for I/O gets its acknowledgement sent in the same turn.
-    client.handleMessage = (_packet, callback) => setImmediate(() => callback());
+    // The PUBACK of an incoming message is held back (holdAcknowledgement): MQTT.js would
+    // otherwise write it at once, ahead of the command's answer.
+    client.handleMessage = (_packet, callback) => this.holdAcknowledgement(callback);
     return new Promise((resolve, reject) => {
       client.on('connect', () => {
         // MQTT.js leaves Nagle on: a publish right after our PUBACK would wait for the
@@ -149,6 +147,27 @@ export class MqttConnection {
     }
   }
 
+  /**
+   * A PUBACK waits for the command's answer (a flushed publish) or, failing that, for the check
+   * phase of this turn of the event loop. A command that needs no I/O (a simulated board: a
+   * chain of microtasks) then sends its answer first, as a plain MQTT.js client answering in
+   * its handler does, and the PUBACK goes out in one write with the event and state that
+   * follow the answer. Sent at once, it took 10-14 us of a command's 45 here, between two bus
+   * transactions; sent in the check phase, a socket write of its own (docs/performance.md).
+   * A command waiting for I/O gets its acknowledgement in the same turn, as before.
+   */
+  private holdAcknowledgement(send: () => void): void {
+    this.heldAcknowledgements.push(send);
+    if (this.heldAcknowledgements.length === 1) setImmediate(() => this.releaseAcknowledgements());
+  }
+
+  private releaseAcknowledgements(): void {
+    const held = this.heldAcknowledgements;
+    if (held.length === 0) return;
+    this.heldAcknowledgements = [];
+    for (const send of held) send();
+  }
+
   private scheduleReconnect(): void {
     if (this.stopping || this.reconnectTimer !== undefined || !this.client) return;
     const wait = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** this.attempt);
@@ -203,7 +222,10 @@ export class MqttConnection {
     this.inFlight++;
     try {
       const sent = this.client.publishAsync(topic, payload, { qos: options.qos ?? 1, retain: options.retain ?? false });
-      if (options.flush) this.flush();
+      if (options.flush) {
+        this.flush();
+        this.releaseAcknowledgements();
+      }
       await sent;
     } catch (error) {
       if (error instanceof TpmError) throw error;

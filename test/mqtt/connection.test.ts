@@ -111,7 +111,9 @@ describe('MqttConnection', function () {
     await c.subscribe('x/node/+/set', () => {
       void (async () => {
         for (let i = 0; i < 8; i++) await Promise.resolve();
-        await c.publishState('x/node/3/power', 'ON', { flush: true });
+        const answer = c.publishState('x/node/3/power', 'ON', { flush: true });
+        await c.publish('x/bridge/event', '{"event":1}');
+        await answer;
       })();
     });
     const commander = await connectAsync(broker.url, { clientId: 'commander' });
@@ -129,6 +131,9 @@ describe('MqttConnection', function () {
       const pubackAt = stream.indexOf(Buffer.from([0x40, 0x02]), stream.indexOf('x/node/3/set'));
       assert.ok(answerAt >= 0 && pubackAt >= 0, `answer at ${answerAt}, PUBACK at ${pubackAt}`);
       assert.ok(answerAt < pubackAt, `the PUBACK (at byte ${pubackAt}) went out before the answer (${answerAt})`);
+      // And not in a socket write of its own: with what the command published after its answer.
+      const pubackWrite = writes.find((w) => w.includes(Buffer.from([0x40, 0x02])) && !w.includes('x/node/3/set'));
+      assert.ok(pubackWrite?.includes('x/bridge/event'), 'the PUBACK was written without the event after the answer');
     } finally {
       await commander.endAsync();
     }
