@@ -101,9 +101,12 @@ export class Poller {
     try {
       await board.ensureOpen();
       const reading = await board.driver.readPower();
-      for (const node of nodes) {
-        model.observe(node.number, reading.power[node.number - 1] ?? null);
-        if (reading.present) model.setPresent(node.number, reading.present[node.number - 1] ?? null);
+      // An index, not for...of: a poll runs every few seconds and stays in the interpreter,
+      // where each step of an iterator is an object (0.8 KiB of garbage a poll at 64 nodes).
+      for (let i = 0; i < nodes.length; i++) {
+        const { number } = nodes[i] as ResolvedNode;
+        model.observe(number, reading.power[number - 1] ?? null);
+        if (reading.present) model.setPresent(number, reading.present[number - 1] ?? null);
       }
       await this.readExtras();
       for (const follower of this.deps.followers) await follower.poll();

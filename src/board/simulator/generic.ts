@@ -105,7 +105,8 @@ export function createSimulatedGpioLines(options: SimulatedGpioOptions): Simulat
     else change(line, { direction: 'out', level: direction === 'high' ? 1 : 0 }, false);
     let released = false;
     const handle: GpioLine = {
-      read: async () => levelOf(line),
+      // sysfs's value file reads at once: answered synchronously, as GpioLine allows.
+      read: () => levelOf(line),
       write: async (value) => {
         if (released) throw new Error(`EINVAL: GPIO ${line} was unexported`);
         if (stateOf(line).direction !== 'out') {

@@ -95,6 +95,59 @@ describe('GpioDriver with injected lines', () => {
     });
   });
 
+  /** Lines whose read() answers as `how` says: a number, a promise, a throw or a rejection (EACCES). */
+  function linesReading(how: (line: number) => 'number' | 'promise' | 'throws' | 'rejects'): GpioFactory {
+    const denied = (): Error => Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' });
+    return (line) => ({
+      read: () => {
+        const kind = how(line);
+        if (kind === 'throws') throw denied();
+        if (kind === 'rejects') return Promise.reject(denied());
+        return kind === 'number' ? line % 2 : Promise.resolve(line % 2);
+      },
+      write: () => undefined,
+      unexport: () => undefined,
+    });
+  }
+
+  it('reads lines that answer at once and lines that answer with a promise (onoff) alike', async () => {
+    const lines = { 1: plain(1), 2: plain(2), 3: plain(3), 4: plain(4) };
+    const gpio = linesReading((line) => (line <= 2 ? 'number' : 'promise'));
+    const driver = new GpioDriver({ lines, gpio, currentLevel: async () => 0, clock: new FakeClock() });
+    await driver.open();
+    assert.deepEqual((await driver.readPower()).power, [true, false, true, false]);
+  });
+
+  it('names the gpio group when a read fails for lack of permission, thrown or rejected', async () => {
+    for (const failure of ['throws', 'rejects'] as const) {
+      let failing = false;
+      const gpio = linesReading(() => (failing ? failure : 'number'));
+      const clock = new FakeClock();
+      const driver = new GpioDriver({ lines: { 1: plain(5) }, gpio, currentLevel: async () => 0, clock });
+      await driver.open();
+      failing = true;
+      await assert.rejects(driver.readPower(), (error: TpmError) => /gpio group/.test(error.message), failure);
+    }
+  });
+
+  it('reads a board whose lines answer at once without a promise per node (a poll of 64 nodes made 192)', async () => {
+    const lines = Object.fromEntries(Array.from({ length: 64 }, (_, i) => [String(i + 1), plain(i + 1)]));
+    const driver = new GpioDriver({ lines, gpio: linesReading(() => 'number'), currentLevel: async () => 0 });
+    await driver.open();
+    // Microtasks that run before the reading is in: one or two for the call itself, not some per node.
+    let turns = 0;
+    let reading = true;
+    const count = (): void => {
+      turns++;
+      if (reading && turns < 1000) queueMicrotask(count);
+    };
+    queueMicrotask(count);
+    const { power } = await driver.readPower();
+    reading = false;
+    assert.equal(power.length, 64);
+    assert.ok(turns <= 3, `${turns} microtask turns went by while 64 lines were read`);
+  });
+
   it('refuses two nodes on one line', () => {
     assert.throws(
       () =>
