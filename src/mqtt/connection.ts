@@ -243,7 +243,8 @@ export class MqttConnection {
   /**
    * Hands what MQTT.js queued to the kernel now. MQTT.js corks the socket for each packet
    * and uncorks at the end of the tick, so an answer would wait for everything else the
-   * same tick publishes (events, states); the answer of a command goes out on its own.
+   * same tick publishes (events, states); the answer of a command goes out on its own. (The
+   * caller then releases the held PUBACKs: they go out with what follows the answer.)
    */
   private flush(): void {
     const socket = this.client?.stream as { writableCorked?: number; uncork?: () => void } | undefined;
