@@ -16,19 +16,40 @@ export function loadConfigSeparately(path: string, role: 'bridge' | 'agent', scr
   return new Promise<LoadedConfig>((resolve, reject) => {
     const child = spawn(process.execPath, [script, path, role], { stdio: ['ignore', 'pipe', 'inherit'] });
     const chunks: Buffer[] = [];
-    child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
-    child.once('error', reject);
-    child.once('close', (code, signal) => {
-      let answer: LoaderAnswer;
-      try {
-        answer = JSON.parse(Buffer.concat(chunks).toString('utf8')) as LoaderAnswer;
-      } catch {
-        reject(new Error(`the config loader stopped (${signal ?? `exit ${code}`}) without an answer`));
-        return;
-      }
+    let settled = false;
+    const settle = (answer: LoaderAnswer): void => {
+      settled = true;
       if (answer.ok) resolve(answer.loaded);
       else if ('problems' in answer) reject(new ConfigError(answer.problems));
       else reject(answer.code ? new TpmError(answer.code as ErrorCode, answer.message) : new Error(answer.message));
+    };
+    const parsed = (): LoaderAnswer | undefined => {
+      try {
+        return JSON.parse(Buffer.concat(chunks).toString('utf8')) as LoaderAnswer;
+      } catch {
+        return undefined;
+      }
+    };
+    child.stdout.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      // The answer is one JSON object, which no strict prefix of it parses as: complete once it
+      // parses, and used then, not when the child has also exited (its teardown, 5 ms here).
+      const answer = settled || chunk.at(-1) !== 0x7d ? undefined : parsed();
+      if (answer) settle(answer);
+    });
+    child.once('error', (error) => {
+      if (settled) return;
+      settled = true;
+      reject(error);
+    });
+    child.once('close', (code, signal) => {
+      if (settled) return;
+      const answer = parsed();
+      if (answer) settle(answer);
+      else {
+        settled = true;
+        reject(new Error(`the config loader stopped (${signal ?? `exit ${code}`}) without an answer`));
+      }
     });
   });
 }

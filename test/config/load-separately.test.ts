@@ -58,4 +58,35 @@ describe('the config read in a child process', () => {
     });
     await assert.rejects(loadConfigSeparately(join(tempDir(), 'none.yaml'), 'agent', CHILD), /no such file/);
   });
+
+  /** A stand-in for the child: writes `parts` to stdout one by one, `gapMs` apart, then lives `lingerMs`. */
+  function fakeChild(parts: string[], gapMs: number, lingerMs: number): string {
+    const script = join(tempDir(), 'fake-child.mjs');
+    writeFileSync(
+      script,
+      `const parts = ${JSON.stringify(parts)};\n` +
+        `for (const part of parts) {\n  process.stdout.write(part);\n` +
+        `  await new Promise((r) => setTimeout(r, ${gapMs}));\n}\n` +
+        `setTimeout(() => {}, ${lingerMs});\n`,
+    );
+    return script;
+  }
+
+  it('takes the answer once it is complete, not when the child has exited too', async function () {
+    this.timeout(10_000);
+    const answer = JSON.stringify({ ok: true, loaded: { config: { x: 1 }, warnings: [], demo: false } });
+    // In two pieces, the first ending like an object does: only the whole is taken.
+    const cut = answer.indexOf('}') + 1;
+    const script = fakeChild([answer.slice(0, cut), answer.slice(cut)], 100, 3000);
+    const t0 = Date.now();
+    const loaded = await loadConfigSeparately('unused.yaml', 'agent', script);
+    assert.deepStrictEqual(loaded, { config: { x: 1 }, warnings: [], demo: false });
+    assert.ok(Date.now() - t0 < 2500, `took ${Date.now() - t0} ms: it waited for the child's exit`);
+  });
+
+  it('says so when the child ends without a whole answer', async function () {
+    this.timeout(10_000);
+    const script = fakeChild(['{"ok":true,"loaded":{'], 10, 0);
+    await assert.rejects(loadConfigSeparately('unused.yaml', 'agent', script), /stopped \(exit 0\) without an answer/);
+  });
 });
