@@ -129,7 +129,7 @@ export class BridgeApp implements Bridge {
 
   // Two getters, not one object spreading both: the library's poll() went through here, and the
   // spread made 10 KiB of garbage per call.
-  private get openedParts(): Opened {
+  private get runningOpened(): Opened {
     if (!this.opened || !this.parts) throw new Error('the bridge is not started');
     return this.opened;
   }
@@ -148,11 +148,11 @@ export class BridgeApp implements Bridge {
   }
 
   get board(): OpenedBoard {
-    return this.openedParts.board;
+    return this.runningOpened.board;
   }
 
   get connection(): MqttConnection {
-    return this.openedParts.connection;
+    return this.runningOpened.connection;
   }
 
   get maintenance(): boolean {
