@@ -27,8 +27,8 @@ export interface CpuTimes {
 export function parseProcStatCpu(text: string): CpuTimes | null {
   // The aggregate line comes first; the lines after it (per-CPU, `intr` with a count per
   // interrupt) can be long and are never split.
-  const start = text.startsWith('cpu ') ? 0 : text.indexOf('\ncpu ') + 1;
-  if (start === 0 && !text.startsWith('cpu ')) return null;
+  const start = lineStart(text, 'cpu ');
+  if (start < 0) return null;
   const end = text.indexOf('\n', start);
   const line = text.slice(start, end < 0 ? undefined : end);
   const fields = line.trim().split(/\s+/).slice(1, 9).map(Number);
@@ -50,12 +50,18 @@ export function parseMeminfo(text: string): { total: number; available: number }
 
 /** The kB figure of the line that starts with `label` (`MemTotal:`), or undefined where there is none. */
 function meminfoKib(text: string, label: string): number | undefined {
-  let at = text.startsWith(label) ? 0 : text.indexOf(`\n${label}`);
+  const at = lineStart(text, label);
   if (at < 0) return undefined;
-  if (at > 0) at += 1;
   // parseInt skips the padding after the colon and stops at " kB".
   const kib = parseInt(text.slice(at + label.length, at + label.length + 24), 10);
   return Number.isFinite(kib) ? kib : undefined;
+}
+
+/** Where the first line that begins with `prefix` begins, or -1 where none does (no split into lines). */
+function lineStart(text: string, prefix: string): number {
+  if (text.startsWith(prefix)) return 0;
+  const newline = text.indexOf(`\n${prefix}`);
+  return newline < 0 ? -1 : newline + 1;
 }
 
 /** Seconds since boot: the first number of /proc/uptime. */
