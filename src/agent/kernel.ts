@@ -180,16 +180,11 @@ export async function readCelsius(file: string): Promise<number | null> {
 }
 
 /**
- * The CPU temperature in °C from the kernel's thermal zones: the first zone whose type names
- * the CPU (`cpu-thermal` on a Pi, `x86_pkg_temp` on Intel), else the first that reads; null
- * where no zone reads. A zone that fails to read (some report EINVAL while their sensor is
- * off) is skipped.
+ * The CPU temperature from the kernel's thermal zones, with the zone's `temp` file (read again
+ * without a search on later samples): the first zone whose type names the CPU (`cpu-thermal` on
+ * a Pi, `x86_pkg_temp` on Intel), else the first that reads; null where no zone reads. A zone
+ * that fails to read (some report EINVAL while their sensor is off) is skipped.
  */
-export async function readThermalZones(dir: string): Promise<number | null> {
-  return (await findThermalZone(dir))?.celsius ?? null;
-}
-
-/** The zone readThermalZones reads, with its `temp` file, for reading it again without a search. */
 export async function findThermalZone(dir: string): Promise<SensorReading | null> {
   let names: string[];
   try {
@@ -219,14 +214,9 @@ function zoneNumber(name: string): number {
 const CPU_HWMON = /^(coretemp|k10temp|zenpower|cpu[-_]thermal|soc[-_]thermal|cpu)$/;
 
 /**
- * The CPU temperature in °C from hwmon (`/sys/class/hwmon`), for machines whose kernel has no
- * thermal zone for it: the lowest-numbered `tempN_input` of the first CPU driver that reads.
+ * The CPU temperature from hwmon (`/sys/class/hwmon`), with its file, for machines whose kernel
+ * has no thermal zone for it: the lowest-numbered `tempN_input` of the first CPU driver that reads.
  */
-export async function readHwmon(dir: string): Promise<number | null> {
-  return (await findHwmonInput(dir))?.celsius ?? null;
-}
-
-/** The input readHwmon reads, with its file. */
 export async function findHwmonInput(dir: string): Promise<SensorReading | null> {
   let devices: string[];
   try {

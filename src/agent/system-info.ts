@@ -13,7 +13,6 @@ import {
   readCelsius,
   readHead,
   readText,
-  readThermalZones,
 } from './kernel.js';
 
 /**
@@ -136,8 +135,6 @@ async function findExecutable(name: string, path: string): Promise<string | null
   }
   return null;
 }
-
-export { readThermalZones };
 
 /**
  * Reads the thermal zones, then hwmon; only where they give nothing asks `fallback`, itself

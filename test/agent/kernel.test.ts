@@ -9,8 +9,8 @@ import {
   parseMeminfo,
   parseProcStatCpu,
   parseUptime,
+  findHwmonInput,
   readHead,
-  readHwmon,
   readText,
 } from '../../src/agent/kernel.js';
 import { defaultSystemInfo, type FallbackSource } from '../../src/agent/system-info.js';
@@ -171,12 +171,12 @@ describe("agent readings from the kernel's files", () => {
         'sys/class/hwmon/hwmon2/temp2_input': '57000\n',
         'sys/class/hwmon/hwmon2/temp1_input': '61000\n',
       });
-      assert.equal(await readHwmon(join(root, 'sys/class/hwmon')), 61);
+      assert.equal((await findHwmonInput(join(root, 'sys/class/hwmon')))?.celsius, 61);
       const fallback = countingFallback();
       const source = defaultSystemInfo({ root, loadFallback: fallback.load });
       assert.deepEqual(await source.cpuTemperature(), { main: 61 });
       assert.equal(
-        await readHwmon(
+        await findHwmonInput(
           join(
             fakeRoot({ 'sys/class/hwmon/hwmon0/name': 'nvme\n', 'sys/class/hwmon/hwmon0/temp1_input': '1\n' }),
             'sys/class/hwmon',

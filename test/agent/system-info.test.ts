@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { kernelFirstTemperature, quietAfterNothing, readThermalZones } from '../../src/agent/system-info.js';
+import { findThermalZone } from '../../src/agent/kernel.js';
+import { kernelFirstTemperature, quietAfterNothing } from '../../src/agent/system-info.js';
 
 /** A node without a temperature sensor is asked again after an hour. */
 const NO_SENSOR_RETRY_MS = 60 * 60 * 1000;
@@ -23,7 +24,7 @@ const NO_HWMON = join(tmpdir(), 'tpm-no-such-hwmon-dir');
 
 describe('agent temperature from the kernel', () => {
   it("reads a Raspberry Pi's cpu-thermal zone in °C", async () => {
-    assert.equal(await readThermalZones(thermalDir({ thermal_zone0: ['cpu-thermal', '48312'] })), 48.312);
+    assert.equal((await findThermalZone(thermalDir({ thermal_zone0: ['cpu-thermal', '48312'] })))?.celsius, 48.312);
   });
 
   it('prefers the zone that names the CPU over the ones before it', async () => {
@@ -32,7 +33,7 @@ describe('agent temperature from the kernel', () => {
       thermal_zone1: ['INT3400 Thermal', '20000'],
       thermal_zone2: ['x86_pkg_temp', '55000'],
     });
-    assert.equal(await readThermalZones(dir), 55);
+    assert.equal((await findThermalZone(dir))?.celsius, 55);
   });
 
   it('takes the first readable zone in number order when none names the CPU, skipping unreadable ones', async () => {
@@ -42,12 +43,12 @@ describe('agent temperature from the kernel', () => {
       thermal_zone1: ['board', undefined],
       thermal_zone0: ['ddr', 'n/a'],
     });
-    assert.equal(await readThermalZones(dir), 40.5);
+    assert.equal((await findThermalZone(dir))?.celsius, 40.5);
   });
 
   it('is null where there are no zones, or no such folder', async () => {
-    assert.equal(await readThermalZones(thermalDir({})), null);
-    assert.equal(await readThermalZones(join(tmpdir(), 'tpm-no-such-thermal-dir')), null);
+    assert.equal(await findThermalZone(thermalDir({})), null);
+    assert.equal(await findThermalZone(join(tmpdir(), 'tpm-no-such-thermal-dir')), null);
   });
 
   it('asks the fallback (systeminformation) only where the kernel has no zone', async () => {
