@@ -158,16 +158,20 @@ export class PowerService {
   private async run(node: ResolvedNode, step: Step, action: NodeAction, source: CommandSource): Promise<NodeResult> {
     const n = node.number;
     const { journal } = this.deps;
-    const entry: JournalEntry = { node: n, action, source, started_at: isoTime(this.deps.clock.now()) };
     // Only sequences of several steps are journalled: a single verified write ends in
     // milliseconds and the next start reads its result anyway, while each journal write is an
-    // fsync'd file on an SD card (5-30 ms and wear) in the path of every command.
-    const journalled = step !== 'on' && step !== 'cut';
-    let begun = false;
+    // fsync'd file on an SD card (5-30 ms and wear) in the path of every command. (Nor is the
+    // entry made for the others: its time is text built on every ON and OFF for nothing.)
+    const entry: JournalEntry | undefined =
+      step === 'on' || step === 'cut'
+        ? undefined
+        : { node: n, action, source, started_at: isoTime(this.deps.clock.now()) };
+    /** The entry once journal.begin took it: journal.end is owed for it. */
+    let begun: JournalEntry | undefined;
     try {
-      if (journalled) {
+      if (entry) {
         await journal.begin(entry);
-        begun = true;
+        begun = entry;
       }
       switch (step) {
         case 'on':
@@ -193,7 +197,7 @@ export class PowerService {
       // Not busy from the moment the outcome is known: a command right after the "ok" must
       // not be refused while the journal's file is being written (slow SD cards).
       this.busy.delete(n);
-      if (begun) await journal.end(entry);
+      if (begun) await journal.end(begun);
     }
   }
 
