@@ -110,11 +110,11 @@ export class HaPublisher {
       // HA must process the reduced components before the final configs replace them.
       await sleep(this.deps.clock, 1000);
     }
-    for (const message of then) await this.send(message, message.payload === null ? '' : texts.get(message.topic));
+    for (const message of then) await this.send(message, texts.get(message.topic));
     await this.deps.saveIndex(this.sent.index);
   }
 
-  /** Publishes `message` retained: `text` where its JSON is already made, else made here. */
+  /** Publishes `message` retained: `text` where its JSON is already made, else made here ('' retires it). */
   private async send(message: PlannedMessage, text?: string): Promise<void> {
     const payload = text ?? (message.payload === null ? '' : JSON.stringify(message.payload));
     await this.deps.connection.publish(message.topic, payload, { retain: true });
