@@ -1,12 +1,13 @@
 /**
- * The shipped build: dist/src/cli.js and dist/src/index.js (the package's `bin` and library
- * export) rewritten by esbuild as bundles of the compiled modules and their dependencies, with
- * what only some runs need in chunks loaded on first use (dist/src/chunks/). One file per path
- * instead of some 300 modules: less to resolve and compile at start, less memory kept.
- * `npm run build` runs it after tsc; the other files of dist/src stay for the tests.
+ * The shipped build: the command line (`bin`: dist/src/cli.cjs, and the config child
+ * dist/src/config/load-child.cjs) and the library (`exports`: dist/src/index.js), each rewritten
+ * by esbuild as bundles of the compiled modules and their dependencies, with what only some runs
+ * need in chunks loaded on first use (dist/src/chunks/). One file per path instead of some 300
+ * modules: less to resolve and compile at start, less memory kept. `npm run build` runs it after
+ * tsc; the other files of dist/src stay for the tests.
  */
-import { build, type Plugin } from 'esbuild';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { build, transform, type BuildOptions, type Metafile, type Plugin } from 'esbuild';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -203,45 +204,112 @@ const patches: Plugin = {
   },
 };
 
-async function main(): Promise<void> {
-  rmSync(join(out, 'chunks'), { recursive: true, force: true });
+/** What both builds share: dependencies bundled, node's own modules and the externals left out. */
+const COMMON = {
+  absWorkingDir: root,
+  outdir: out,
+  allowOverwrite: true,
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  chunkNames: 'chunks/[name]-[hash]',
+  // Smaller source to hold and parse; names kept, so stack traces still read.
+  minifyWhitespace: true,
+  minifySyntax: true,
+  legalComments: 'none',
+  // Native addons (optional, per board), the pretty log stream (required at run time, only
+  // for `format: pretty`) and the fallback for systems without /proc stay in node_modules.
+  external: ['i2c-bus', 'onoff', 'pino-pretty', 'systeminformation'],
+  plugins: [lazyModules, quietDebug, patches, englishOnlyZod],
+  // readable-stream is node's own stream module, copied for browsers: node's is loaded anyway.
+  alias: { 'readable-stream': 'node:stream' },
+  logLevel: 'warning',
+  metafile: true,
+} as const satisfies BuildOptions;
+
+/** The library (package.json's `exports`): ES modules, as its importers expect. */
+async function buildLibrary(): Promise<Metafile> {
   const result = await build({
-    entryPoints: [join(out, 'cli.js'), join(out, 'index.js'), join(out, 'config/load-child.js')],
-    absWorkingDir: root,
-    outdir: out,
-    allowOverwrite: true,
-    bundle: true,
-    splitting: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    chunkNames: 'chunks/[name]-[hash]',
-    // Smaller source to hold and parse; names kept, so stack traces still read.
-    minifyWhitespace: true,
-    minifySyntax: true,
-    legalComments: 'none',
-    // Native addons (optional, per board), the pretty log stream (required at run time, only
-    // for `format: pretty`) and the fallback for systems without /proc stay in node_modules.
-    external: ['i2c-bus', 'onoff', 'pino-pretty', 'systeminformation'],
+    ...COMMON,
+    entryPoints: [join(out, 'index.js')],
     // CommonJS dependencies call require(): an ES module has none of its own.
     banner: {
       js:
         "import { createRequire as __tpmCreateRequire } from 'node:module'; const require = " +
         '__tpmCreateRequire(import.meta.url);',
     },
-    plugins: [lazyModules, quietDebug, patches, englishOnlyZod],
-    // readable-stream is node's own stream module, copied for browsers: node's is loaded anyway.
-    alias: { 'readable-stream': 'node:stream' },
-    logLevel: 'warning',
-    metafile: true,
   });
+  return result.metafile;
+}
+
+/**
+ * The command line (the `bin`, every service and command) and its config child, as CommonJS:
+ * node's ES module loader, which a program of ES modules keeps loaded for good, costs a process
+ * about 1.9 MiB, and the bridge and the agent share their nodes with the workloads
+ * (docs/performance.md, "CommonJS"). esbuild splits code into chunks loaded on first use only for ES modules,
+ * so this build splits as ES modules in memory, then turns each output into CommonJS on its own:
+ * static imports become require() at load, dynamic imports a require() when that line runs
+ * (still one chunk per path, loaded only where used). The outputs are .cjs files, as the package
+ * is `"type": "module"`.
+ */
+async function buildCommandLine(): Promise<Metafile> {
+  const result = await build({
+    ...COMMON,
+    entryPoints: [join(out, 'cli.js'), join(out, 'config/load-child.js')],
+    outExtension: { '.js': '.cjs' },
+    write: false,
+  });
+  for (const file of result.outputFiles) {
+    if (!file.path.endsWith('.cjs')) continue;
+    mkdirSync(dirname(file.path), { recursive: true });
+    writeFileSync(file.path, await toCommonJs(file.text, file.path));
+  }
+  // The compiled ES module entries (tsc's) are not what ships: only the .cjs ones remain to run.
+  for (const entry of ['cli.js', 'config/load-child.js']) rmSync(join(out, entry));
+  return result.metafile;
+}
+
+/** One output of the split build as CommonJS, its hashbang line kept first. */
+async function toCommonJs(text: string, path: string): Promise<string> {
+  const hashbang = text.startsWith('#!') ? text.slice(0, text.indexOf('\n') + 1) : '';
+  const code = text.slice(hashbang.length);
+  const usesMeta = code.includes('import.meta');
+  const result = await transform(code, {
+    format: 'cjs',
+    platform: 'node',
+    target: 'node20',
+    // import() of a chunk or an external becomes require() (else node would load its ES module
+    // loader for it); import.meta.url, which CommonJS has not, comes from the file's own path.
+    supported: { 'dynamic-import': false },
+    define: usesMeta ? { 'import.meta.url': '__tpmImportMetaUrl' } : {},
+    minifyWhitespace: true,
+    minifySyntax: true,
+    logLevel: 'warning',
+    sourcefile: path,
+  });
+  const meta = usesMeta ? 'const __tpmImportMetaUrl=require("node:url").pathToFileURL(__filename).href;' : '';
+  // The ES modules were strict code: CommonJS is not unless it says so.
+  return `${hashbang}"use strict";${meta}${result.code}`;
+}
+
+async function main(): Promise<void> {
+  rmSync(join(out, 'chunks'), { recursive: true, force: true });
+  const library = await buildLibrary();
+  const commandLine = await buildCommandLine();
   // Which module went into which file, and which file imports which how: read by the tests
   // (test/integration/bundle.test.ts) to check what each role loads. Not shipped.
-  writeFileSync(join(root, 'dist/bundle-meta.json'), JSON.stringify(result.metafile));
-  const outputs = Object.entries(result.metafile.outputs).filter(([file]) => file.endsWith('.js'));
+  const metafile = {
+    inputs: { ...library.inputs, ...commandLine.inputs },
+    outputs: { ...library.outputs, ...commandLine.outputs },
+  };
+  writeFileSync(join(root, 'dist/bundle-meta.json'), JSON.stringify(metafile));
+  const outputs = Object.entries(metafile.outputs).filter(([file]) => /\.c?js$/.test(file));
   const bytes = outputs.reduce((sum, [, o]) => sum + o.bytes, 0);
   process.stdout.write(
-    `bundle: ${outputs.length} files, ${Math.round(bytes / 1024)} KiB in dist/src (cli.js, index.js, chunks/)\n`,
+    `bundle: ${outputs.length} files, ${Math.round(bytes / 1024)} KiB in dist/src ` +
+      '(cli.cjs and chunks/*.cjs: the command line; index.js and chunks/*.js: the library)\n',
   );
 }
 

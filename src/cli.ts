@@ -116,9 +116,19 @@ async function readConfig(
   // Imported with the CLI, not on demand: the child is then started before the first await, ahead
   // of the service's own modules (whose evaluation would otherwise hold the event loop first).
   const { config, warnings } = separately
-    ? await loadConfigSeparately(file, role, fileURLToPath(new URL('./config/load-child.js', import.meta.url)))
+    ? await loadConfigSeparately(file, role, loaderScript())
     : await (await import('./config/load.js')).loadConfigFile(file, { role });
   return { config, warnings, demo: false };
+}
+
+/**
+ * The config child's script, beside this file and of its kind: load-child.cjs next to the
+ * shipped cli.cjs (the CommonJS build, scripts/bundle.ts), load-child.js next to the compiled
+ * cli.js, load-child.ts when run from the sources.
+ */
+function loaderScript(): string {
+  const own = fileURLToPath(import.meta.url);
+  return fileURLToPath(new URL(`./config/load-child${own.slice(own.lastIndexOf('.'))}`, import.meta.url));
 }
 
 function reportStartError(error: unknown): number {

@@ -28,4 +28,6 @@ async function answer(path: string, role: 'bridge' | 'agent'): Promise<LoaderAns
 }
 
 const [path = '', role] = process.argv.slice(2);
-process.stdout.write(JSON.stringify(await answer(path, role === 'agent' ? 'agent' : 'bridge')));
+// A promise chain, not a top-level await: the shipped build runs this file as CommonJS
+// (scripts/bundle.ts), which has none.
+void answer(path, role === 'agent' ? 'agent' : 'bridge').then((reply) => process.stdout.write(JSON.stringify(reply)));

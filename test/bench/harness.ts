@@ -9,7 +9,7 @@ import { delay } from '../support/wait.js';
 /** Starting the measured processes and timing commands through the broker (run.ts, profile.ts). */
 
 const here = dirname(fileURLToPath(import.meta.url));
-export const CLI = resolve(here, '../../src/cli.js');
+export const CLI = resolve(here, '../../src/cli.cjs');
 export const FLOOR = resolve(here, 'floor-client.js');
 /** A node that is neither protected (tpi1 node 1 is) nor an agent node. */
 export const NODE = 5;

@@ -79,7 +79,7 @@ export interface AgentSoak {
 
 /**
  * The shipped agent's memory after `samples` samples `intervalMs` apart: the CLI with its
- * sampling timer sped up by fast-clock.ts (the config's agent.interval is 1 s, at least).
+ * sampling timer sped up by fast-clock.cts (the config's agent.interval is 1 s, at least).
  */
 export async function measureAgentSoak(
   benchDir: string,
@@ -93,9 +93,10 @@ export async function measureAgentSoak(
     process.execPath,
     [
       ...nodeArgs,
-      '--import',
-      pathToFileURL(join(benchDir, 'fast-clock.js')).href,
-      resolve(benchDir, '../../src/cli.js'),
+      // CommonJS, as the CLI is: an ES module preload would load node's ES module loader too.
+      '--require',
+      join(benchDir, 'fast-clock.cjs'),
+      resolve(benchDir, '../../src/cli.cjs'),
       'agent',
       '-c',
       configFile,

@@ -36,12 +36,12 @@ async function main(): Promise<void> {
   process.env.DIAG_OUT = diagOut;
   process.env.DIAG_LATENCY = '/set:/power';
   const run = writeBridgeConfig(work, broker.url, { model: 'tpi1' });
-  const bridge = await startBridge(probe, run, ['--import', resolve(here, 'diag.js'), ...nodeArgs]);
+  const bridge = await startBridge(probe, run, ['--require', resolve(here, 'diag.cjs'), ...nodeArgs]);
   // The floor client gets the same preload, for its own time from ping in to pong out.
   const floorDiag = join(work, 'floor-diag.json');
   process.env.DIAG_OUT = floorDiag;
   process.env.DIAG_LATENCY = '/ping:/pong';
-  const floor = await startFloor(probe, 'bench/floor', broker.url, ['--import', resolve(here, 'diag.js')]);
+  const floor = await startFloor(probe, 'bench/floor', broker.url, ['--require', resolve(here, 'diag.cjs')]);
   let commander: Probe | undefined;
   try {
     process.stdout.write(`start-up ${round(bridge.startupMs, 1)} ms\n`);

@@ -8,7 +8,7 @@ import { repoPath } from '../support/paths.js';
 import { tempDir } from '../support/cli.js';
 
 /** The built child (the bundle's entry), as the CLI starts it. */
-const CHILD = repoPath('dist/src/config/load-child.js');
+const CHILD = repoPath('dist/src/config/load-child.cjs');
 
 /** The shipped examples, each with the role it is for. */
 const EXAMPLES: [string, 'bridge' | 'agent'][] = [

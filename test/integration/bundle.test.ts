@@ -23,9 +23,9 @@ function load(): Metafile {
   return JSON.parse(readFileSync(META, 'utf8')) as Metafile;
 }
 
-/** The output file holding the compiled module `input` (e.g. dist/src/app/agent.js). */
+/** The command line's output file (a .cjs one) holding the compiled module `input` (e.g. dist/src/app/agent.js). */
 function outputOf(meta: Metafile, input: string): string {
-  const found = Object.entries(meta.outputs).find(([file, o]) => file.endsWith('.js') && input in o.inputs);
+  const found = Object.entries(meta.outputs).find(([file, o]) => file.endsWith('.cjs') && input in o.inputs);
   assert.ok(found, `${input} is in no output of the bundle`);
   return found[0];
 }
@@ -63,7 +63,7 @@ describe('the bundle: what each role loads', () => {
 
   it('the agent, its config read by a child process: no YAML, schema, systeminformation, broker or board code', () => {
     const meta = load();
-    const agent = loadedModules(meta, ['dist/src/cli.js', outputOf(meta, 'dist/src/app/agent.js')]);
+    const agent = loadedModules(meta, ['dist/src/cli.cjs', outputOf(meta, 'dist/src/app/agent.js')]);
     assert.ok(
       agent.includes('dist/src/agent/kernel.js') && agent.some((m) => m.startsWith('node_modules/mqtt/')),
       "the analysis finds the agent's own modules",
@@ -76,7 +76,7 @@ describe('the bundle: what each role loads', () => {
     ];
     assert.deepEqual(offenders(agent, unwanted), []);
     // And the config loader itself runs in the child: its entry has them.
-    const child = loadedModules(meta, ['dist/src/config/load-child.js']);
+    const child = loadedModules(meta, ['dist/src/config/load-child.cjs']);
     assert.ok(child.some((m) => m.startsWith('node_modules/yaml/')) && child.includes('dist/src/config/schema.js'));
   });
 
@@ -86,7 +86,7 @@ describe('the bundle: what each role loads', () => {
     () => {
       const meta = load();
       const bridge = loadedModules(meta, [
-        'dist/src/cli.js',
+        'dist/src/cli.cjs',
         outputOf(meta, 'dist/src/config/load-separately.js'),
         outputOf(meta, 'dist/src/app/bridge.js'),
       ]);
@@ -105,10 +105,10 @@ describe('the bundle: what each role loads', () => {
 
   it("the config loader (the child every start waits for): zod's English messages only, no node:crypto", () => {
     const meta = load();
-    const child = loadedModules(meta, ['dist/src/config/load-child.js']);
+    const child = loadedModules(meta, ['dist/src/config/load-child.cjs']);
     const locales = child.filter((m) => m.startsWith('node_modules/zod/v4/locales/'));
     assert.deepEqual(locales, ['node_modules/zod/v4/locales/en.js']);
-    const files = loadedFiles(meta, ['dist/src/config/load-child.js']);
+    const files = loadedFiles(meta, ['dist/src/config/load-child.cjs']);
     assert.ok(files.has('node:fs/promises'), 'the analysis sees node modules the loader imports');
     assert.ok(!files.has('node:crypto'), 'the config loader imports node:crypto');
   });
@@ -160,15 +160,16 @@ describe("node's own modules each role keeps loaded", () => {
   /**
    * The role started from the built CLI against a broker nobody answers (it loads what it runs
    * with, then retries the connection); a preload writes node's list of loaded modules after
-   * 2.5 s and ends the process.
+   * 2.5 s and ends the process. The preload is CommonJS, as the CLI is: an ES module preload
+   * would load node's ES module loader itself.
    */
   const loadedBuiltins = (role: 'agent' | 'bridge'): string[] => {
     const dir = tempDir();
     const list = join(dir, 'modules.json');
-    const preload = join(dir, 'list-modules.mjs');
+    const preload = join(dir, 'list-modules.cjs');
     writeFileSync(
       preload,
-      `import { writeFileSync } from 'node:fs';\n` +
+      `const { writeFileSync } = require('node:fs');\n` +
         `setTimeout(() => { writeFileSync(${JSON.stringify(list)}, JSON.stringify(process.moduleLoadList)); ` +
         `process.exit(0); }, 2500);\n`,
     );
@@ -177,7 +178,7 @@ describe("node's own modules each role keeps loaded", () => {
       role === 'agent'
         ? writeConfig(dir, { mqtt: { url }, board: { id: 'b' }, agent: { node: 1 }, log: { format: 'json' } })
         : writeConfig(dir, testBridgeConfig({ dir, url }));
-    const result = spawnSync(process.execPath, ['--import', preload, cliPath(), role, '-c', config], {
+    const result = spawnSync(process.execPath, ['--require', preload, cliPath(), role, '-c', config], {
       encoding: 'utf8',
       timeout: 20_000,
     });
@@ -189,6 +190,20 @@ describe("node's own modules each role keeps loaded", () => {
   // LAZY), what the config child's answer no longer needs (JSON, not node's serializer), and
   // node:crypto, which only the embedded broker, a Turing Pi 2 and the CLI's power client load.
   const UNWANTED = ['assert', 'worker_threads', 'v8', 'crypto', 'tls', 'http', 'https', 'zlib', 'dns', 'perf_hooks'];
+
+  // node's ES module loader: what running the CLI as CommonJS saves (scripts/bundle.ts).
+  const ES_MODULE_LOADER = /^NativeModule internal\/modules\/esm\/(load|module_job|translators|resolve)$/;
+
+  for (const role of ['agent', 'bridge'] as const)
+    it(`the ${role}: CommonJS only, node's ES module loader never loaded`, function () {
+      this.timeout(30_000);
+      const loaded = loadedBuiltins(role);
+      assert.ok(loaded.includes('NativeModule net'), `the ${role} got as far as connecting`);
+      assert.deepEqual(
+        loaded.filter((name) => ES_MODULE_LOADER.test(name)),
+        [],
+      );
+    });
 
   for (const role of ['agent', 'bridge'] as const)
     it(`the ${role}: no ${UNWANTED.join(', ')}`, function () {

@@ -113,8 +113,9 @@ describe('the npm package', function () {
       dependencies: Record<string, string>;
       optionalDependencies?: Record<string, string>;
     };
-    const js = paths.filter((p) => p.endsWith('.js'));
-    const bundle = /^dist\/src\/(cli\.js|index\.js|config\/load-child\.js|chunks\/[\w-]+\.js)$/;
+    // The command line as CommonJS (.cjs), the library as ES modules (.js).
+    const js = paths.filter((p) => /\.c?js$/.test(p));
+    const bundle = /^dist\/src\/(cli\.cjs|index\.js|config\/load-child\.cjs|chunks\/[\w-]+\.c?js)$/;
     assert.deepEqual(
       js.filter((p) => !bundle.test(p)),
       [],

@@ -328,7 +328,7 @@ describe('systemd units', function () {
         copy,
         readFileSync(file, 'utf8').replace(
           /^ExecStart=turingpi-mqtt /m,
-          `ExecStart=${process.execPath} ${repoPath('dist/src/cli.js')} `,
+          `ExecStart=${process.execPath} ${repoPath('dist/src/cli.cjs')} `,
         ),
       );
       const result = await systemdAnalyze(copy);
@@ -351,7 +351,7 @@ describe('systemd units', function () {
           agent,
           readFileSync(units.agent, 'utf8').replace(
             /^ExecStart=turingpi-mqtt /m,
-            `ExecStart=${process.execPath} ${repoPath('dist/src/cli.js')} `,
+            `ExecStart=${process.execPath} ${repoPath('dist/src/cli.cjs')} `,
           ),
         );
         mkdirSync(`${agent}.d`);
@@ -421,7 +421,7 @@ describe('systemd units', function () {
       const text = readFileSync(units.bridge, 'utf8');
       writeFileSync(
         copy,
-        text.replace(/^ExecStart=turingpi-mqtt /m, `ExecStart=${process.execPath} ${repoPath('dist/src/cli.js')} `),
+        text.replace(/^ExecStart=turingpi-mqtt /m, `ExecStart=${process.execPath} ${repoPath('dist/src/cli.cjs')} `),
       );
       if (withDropIn) {
         mkdirSync(`${copy}.d`);

@@ -7,13 +7,13 @@ import { stringify } from 'yaml';
 
 /**
  * The BUILT command line, run as a user runs it. Compiled, this file is
- * dist/test/support/cli.js and the CLI is dist/src/cli.js; run from the sources (tsx), the
+ * dist/test/support/cli.js and the CLI is dist/src/cli.cjs; run from the sources (tsx), the
  * compiled CLI is looked up in dist/ of the repository.
  */
 export function cliPath(): string {
-  const beside = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+  const beside = fileURLToPath(new URL('../../src/cli.cjs', import.meta.url));
   if (existsSync(beside)) return beside;
-  const fromRoot = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
+  const fromRoot = fileURLToPath(new URL('../../dist/src/cli.cjs', import.meta.url));
   if (existsSync(fromRoot)) return fromRoot;
   throw new Error(`the built CLI is missing (${beside}): run npm run build first`);
 }
@@ -183,7 +183,7 @@ export class CliProcess {
   }
 }
 
-/** Starts `node dist/src/cli.js ...args`. */
+/** Starts `node dist/src/cli.cjs ...args`. */
 export function startCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): CliProcess {
   const child = spawn(process.execPath, [cliPath(), ...args], {
     cwd: options.cwd ?? tmpdir(),

@@ -3,8 +3,8 @@ import { Socket } from 'node:net';
 import { getHeapSpaceStatistics } from 'node:v8';
 
 /**
- * Preloaded into a measured process by profile.ts (`node --import diag.js ...`): on SIGUSR2 it
- * writes where its memory is (process.memoryUsage and V8's heap spaces) to $DIAG_OUT, so the
+ * Preloaded into a measured process by profile.ts (`node --require diag.cjs ...`, CommonJS as
+ * the CLI is): on SIGUSR2 it writes where its memory is (process.memoryUsage and V8's heap spaces) to $DIAG_OUT, so the
  * RSS the bench reads from outside can be taken apart. Not loaded by `npm run bench`.
  */
 const out = process.env.DIAG_OUT;
@@ -99,7 +99,9 @@ if (out && process.env.DIAG_LATENCY) {
  * profiler keeping objects that the collector has freed since), written at each SIGUSR2 to
  * $DIAG_OUT.heapprofile (the allocations since the previous one).
  */
-if (out && process.env.DIAG_ALLOC) {
+if (out && process.env.DIAG_ALLOC) void sampleAllocations(out);
+
+async function sampleAllocations(out: string): Promise<void> {
   const { Session } = await import('node:inspector');
   const session = new Session();
   session.connect();
