@@ -1,6 +1,6 @@
-import { access, constants } from 'node:fs/promises';
 import { hostname, uptime } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { access, constants } from '../util/files.js';
 import {
   CpuLoadMeter,
   findHwmonInput,

@@ -1,8 +1,8 @@
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { stringify } from 'yaml';
 import { SIMULATOR_FACTORY_FINGERPRINT } from '../board/simulator/factory-certificate.js';
 import { TpmError, errorMessage } from '../util/errors.js';
+import { chmod, mkdir, readFile, writeFile } from '../util/files.js';
 
 /**
  * `turingpi-mqtt addon`: the Home Assistant add-on's start (addon/, docs in addon/DOCS.md). Reads

@@ -3,7 +3,7 @@ import { loadConfigFile, type LoadedConfig } from './load.js';
 import { ConfigError, type Problem } from './problems.js';
 
 /**
- * The config loader as a short-lived child process (`node load-child.js FILE ROLE`): the
+ * The config loader as a short-lived child process (`node load-child.cjs FILE ROLE`): the
  * bridge and the agent read their file here, so that the YAML parser and the schema (zod:
  * together some MiB of code, objects and touched pages of node itself, needed once at start)
  * leave with the process instead of staying in the service for the months it runs. A worker

@@ -9,7 +9,7 @@ import { ConfigError } from './problems.js';
  * answered: the bridge and the agent run for months and need the YAML parser and the schema
  * only here. The child gets this process's environment (the config's `${VAR}`s) and none of
  * its node flags (NODE_OPTIONS still applies); what it prints to stderr reaches ours.
- * `script`: the built load-child.js (the caller knows where it is: in the bundle, this module
+ * `script`: the built load-child.cjs (the caller knows where it is: in the bundle, this module
  * lives in a chunk).
  */
 export function loadConfigSeparately(path: string, role: 'bridge' | 'agent', script: string): Promise<LoadedConfig> {

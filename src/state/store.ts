@@ -1,5 +1,5 @@
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { close, fsync, mkdir, open, readFile, rename, rm, writeFile } from '../util/files.js';
 import type { Logger } from '../util/logger.js';
 import { Mutex } from '../util/mutex.js';
 import { isoTime } from '../util/iso-time.js';
@@ -119,12 +119,12 @@ export class JsonStateFile<T> implements StateStore<T> {
     // node:crypto's random bytes, a module the bridge would keep loaded for this alone).
     const temp = join(dir, `.${this.options.name}.${process.pid}.${++tempFiles}.tmp`);
     try {
-      const file = await open(temp, 'w', 0o600);
+      const fd = await open(temp, 'w', 0o600);
       try {
-        await file.writeFile(text, 'utf8');
-        await file.sync();
+        await writeFile(fd, text, 'utf8');
+        await fsync(fd);
       } finally {
-        await file.close();
+        await close(fd);
       }
       await rename(temp, this.path);
     } catch (error) {
@@ -137,14 +137,14 @@ export class JsonStateFile<T> implements StateStore<T> {
 
 /** Makes the rename itself durable. Some file systems refuse fsync on a directory: fine. */
 async function syncDirectory(dir: string): Promise<void> {
-  let handle;
+  let fd: number | undefined;
   try {
-    handle = await open(dir, 'r');
-    await handle.sync();
+    fd = await open(dir, 'r');
+    await fsync(fd);
   } catch {
     // Not supported here (e.g. some network or Windows file systems); the rename is done.
   } finally {
-    await handle?.close().catch(() => undefined);
+    if (fd !== undefined) await close(fd).catch(() => undefined);
   }
 }
 

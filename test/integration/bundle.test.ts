@@ -188,8 +188,21 @@ describe("node's own modules each role keeps loaded", () => {
 
   // What a dependency would load for a line that rarely runs (scripts/bundle.ts, PATCHES and
   // LAZY), what the config child's answer no longer needs (JSON, not node's serializer), and
-  // node:crypto, which only the embedded broker, a Turing Pi 2 and the CLI's power client load.
-  const UNWANTED = ['assert', 'worker_threads', 'v8', 'crypto', 'tls', 'http', 'https', 'zlib', 'dns', 'perf_hooks'];
+  // node:crypto, which only the embedded broker, a Turing Pi 2 and the CLI's power client load,
+  // and fs/promises (src/util/files.ts makes the same functions of node:fs).
+  const UNWANTED = [
+    'assert',
+    'worker_threads',
+    'v8',
+    'crypto',
+    'tls',
+    'http',
+    'https',
+    'zlib',
+    'dns',
+    'perf_hooks',
+    'fs/promises',
+  ];
 
   // node's ES module loader: what running the CLI as CommonJS saves (scripts/bundle.ts).
   const ES_MODULE_LOADER = /^NativeModule internal\/modules\/esm\/(load|module_job|translators|resolve)$/;

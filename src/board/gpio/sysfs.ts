@@ -1,5 +1,5 @@
-import { readFile, readdir, writeFile, access } from 'node:fs/promises';
 import { join } from 'node:path';
+import { access, readFile, readdir, writeFile } from '../../util/files.js';
 import { sleep, type Clock } from '../../util/clock.js';
 import { TpmError, errorMessage } from '../../util/errors.js';
 

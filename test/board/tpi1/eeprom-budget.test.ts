@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import fs, { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { FakeClock } from '../../../src/util/fake-clock.js';
@@ -74,19 +73,16 @@ describe('EEPROM write budget', () => {
 
   it('fsyncs the new counter before it replaces the old one (issue 13)', async () => {
     const file = path.join(dir, BUDGET_FILE_NAME);
-    const probe = await open(path.join(dir, 'probe'), 'w');
-    const proto = Object.getPrototypeOf(probe) as { sync: () => Promise<void> };
-    await probe.close();
-    const original = proto.sync;
+    const original = fs.fsync;
     const synced: { fileThere: boolean }[] = [];
-    proto.sync = function (this: unknown) {
+    fs.fsync = ((fd: number, callback: (error: NodeJS.ErrnoException | null) => void) => {
       synced.push({ fileThere: existsSync(file) });
-      return original.call(this);
-    };
+      original(fd, callback);
+    }) as typeof fs.fsync;
     try {
       await new EepromWriteBudget(fileBudgetStore(dir), 3, new FakeClock()).reserve();
     } finally {
-      proto.sync = original;
+      fs.fsync = original;
     }
     assert.ok(synced.length >= 1, 'no fsync at all');
     assert.equal(synced[0]?.fileThere, false, 'the data must be synced before the rename puts it in place');

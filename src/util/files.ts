@@ -1,0 +1,32 @@
+import fs from 'node:fs';
+import { promisify } from 'node:util';
+
+/**
+ * node's file functions as promises, made by `promisify` from its callback API (`node:fs`, which
+ * node has loaded before any of our code runs) instead of imported from `node:fs/promises`. That
+ * module's FileHandle brings node's streams, readline and file watchers with it: about 0.45 MiB
+ * more of node's own code and objects, kept for as long as the bridge or the agent runs
+ * (docs/performance.md, "CommonJS"). The functions take the same arguments and fail with the
+ * same errors; a file is opened as a descriptor (`open`, then `writeFile(fd)`, `fsync`, `close`).
+ */
+export const access = promisify(fs.access);
+export const chmod = promisify(fs.chmod);
+export const close = promisify(fs.close);
+export const mkdir = promisify(fs.mkdir);
+export const open = promisify(fs.open);
+export const readFile = promisify(fs.readFile);
+export const readdir = promisify(fs.readdir);
+export const rename = promisify(fs.rename);
+export const rm = promisify(fs.rm);
+export const writeFile = promisify(fs.writeFile);
+
+/**
+ * Looked up in node's `fs` when called, not bound once: a test replaces `fs.fsync` to see that
+ * a state file's data is synced before the rename puts it in place (test/board/tpi1).
+ */
+export function fsync(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fs.fsync(fd, (error) => (error ? reject(error) : resolve())));
+}
+
+/** `access` modes (F_OK, R_OK, W_OK, X_OK). */
+export const { constants } = fs;
