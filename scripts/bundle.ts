@@ -250,10 +250,9 @@ async function buildLibrary(): Promise<Metafile> {
  * about 1.9 MiB, and the bridge and the agent share their nodes with the workloads
  * (docs/performance.md, "Where the memory went"). esbuild splits code into chunks loaded on
  * first use only for ES modules, so this build splits as ES modules in memory, then turns each
- * output into CommonJS on its own:
- * static imports become require() at load, dynamic imports a require() when that line runs
- * (still one chunk per path, loaded only where used). The outputs are .cjs files, as the package
- * is `"type": "module"`.
+ * output into CommonJS on its own: static imports become require() at load, dynamic imports a
+ * require() when that line runs (still one chunk per path, loaded only where used). The outputs
+ * are .cjs files, as the package is `"type": "module"`.
  */
 async function buildCommandLine(): Promise<Metafile> {
   const result = await build({
