@@ -23,6 +23,11 @@ export function loadConfigSeparately(path: string, role: 'bridge' | 'agent', scr
       else if ('problems' in answer) reject(new ConfigError(answer.problems));
       else reject(answer.code ? new TpmError(answer.code as ErrorCode, answer.message) : new Error(answer.message));
     };
+    /** The child failed to start, or ended without a whole answer. */
+    const fail = (error: Error): void => {
+      settled = true;
+      reject(error);
+    };
     const parsed = (): LoaderAnswer | undefined => {
       try {
         return JSON.parse(Buffer.concat(chunks).toString('utf8')) as LoaderAnswer;
@@ -38,18 +43,13 @@ export function loadConfigSeparately(path: string, role: 'bridge' | 'agent', scr
       if (answer) settle(answer);
     });
     child.once('error', (error) => {
-      if (settled) return;
-      settled = true;
-      reject(error);
+      if (!settled) fail(error);
     });
     child.once('close', (code, signal) => {
       if (settled) return;
       const answer = parsed();
       if (answer) settle(answer);
-      else {
-        settled = true;
-        reject(new Error(`the config loader stopped (${signal ?? `exit ${code}`}) without an answer`));
-      }
+      else fail(new Error(`the config loader stopped (${signal ?? `exit ${code}`}) without an answer`));
     });
   });
 }

@@ -4,8 +4,9 @@ import { getHeapSpaceStatistics } from 'node:v8';
 
 /**
  * Preloaded into a measured process by profile.ts (`node --require diag.cjs ...`, CommonJS as
- * the CLI is): on SIGUSR2 it writes where its memory is (process.memoryUsage and V8's heap spaces) to $DIAG_OUT, so the
- * RSS the bench reads from outside can be taken apart. Not loaded by `npm run bench`.
+ * the CLI is): on SIGUSR2 it writes where its memory is (process.memoryUsage and V8's heap
+ * spaces) to $DIAG_OUT, so the RSS the bench reads from outside can be taken apart. Not loaded
+ * by `npm run bench`.
  */
 const out = process.env.DIAG_OUT;
 if (out) {
