@@ -1,11 +1,9 @@
-import { basename, dirname, join } from 'node:path';
-import { close, fsync, mkdir, open, readFile, rename, rm, writeFile } from '../util/files.js';
+import { basename, join } from 'node:path';
+import { writeFileDurably } from '../util/durable-file.js';
+import { readFile, rename } from '../util/files.js';
 import type { Logger } from '../util/logger.js';
 import { Mutex } from '../util/mutex.js';
 import { isoTime } from '../util/iso-time.js';
-
-/** Temporary files made by this process, for names of their own. */
-let tempFiles = 0;
 
 /**
  * Persistence in `state_dir` (docs/configuration.md `state_dir`): a JSON document per
@@ -96,7 +94,7 @@ export class JsonStateFile<T> implements StateStore<T> {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
     // The chain goes on after a failed write; the caller of that save gets the error.
-    return this.writes.run(() => this.writeAtomically(text));
+    return this.writes.run(() => writeFileDurably(this.path, text));
   }
 
   private async keepAside(): Promise<string | null> {
@@ -109,42 +107,6 @@ export class JsonStateFile<T> implements StateStore<T> {
       this.options.logger?.warn(`cannot move bad state file ${this.path} aside: ${describe(error)}`);
       return null;
     }
-  }
-
-  /** Temp file in the same directory, fsync, rename over the old file, fsync the directory. */
-  private async writeAtomically(text: string): Promise<void> {
-    const dir = dirname(this.path);
-    await mkdir(dir, { recursive: true });
-    // pid and a count: unique among this process's writes and those of any other (no need for
-    // node:crypto's random bytes, a module the bridge would keep loaded for this alone).
-    const temp = join(dir, `.${this.options.name}.${process.pid}.${++tempFiles}.tmp`);
-    try {
-      const fd = await open(temp, 'w', 0o600);
-      try {
-        await writeFile(fd, text, 'utf8');
-        await fsync(fd);
-      } finally {
-        await close(fd);
-      }
-      await rename(temp, this.path);
-    } catch (error) {
-      await rm(temp, { force: true }).catch(() => undefined);
-      throw error;
-    }
-    await syncDirectory(dir);
-  }
-}
-
-/** Makes the rename itself durable. Some file systems refuse fsync on a directory: fine. */
-async function syncDirectory(dir: string): Promise<void> {
-  let fd: number | undefined;
-  try {
-    fd = await open(dir, 'r');
-    await fsync(fd);
-  } catch {
-    // Not supported here (e.g. some network or Windows file systems); the rename is done.
-  } finally {
-    if (fd !== undefined) await close(fd).catch(() => undefined);
   }
 }
 

@@ -1,7 +1,8 @@
 import { randomBytes, scrypt as scryptCallback, timingSafeEqual } from 'node:crypto';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { mkdir, readFile, rename, writeFile } from '../../util/files.js';
+import { writeFileDurably } from '../../util/durable-file.js';
+import { readFile } from '../../util/files.js';
 
 const scrypt = promisify(scryptCallback) as (password: string, salt: Buffer, keylen: number) => Promise<Buffer>;
 
@@ -53,7 +54,10 @@ export function memoryLoginRecord(): LoginRecordStore {
   };
 }
 
-/** `<state_dir>/bmc-login.json`, written atomically (a temporary file renamed over it). */
+/**
+ * `<state_dir>/bmc-login.json`, written durably (src/util/durable-file.ts): a power cut leaves
+ * the old count or the new one, never an empty file that would read as logins paused.
+ */
 export function fileLoginRecord(stateDir: string): LoginRecordStore {
   const file = path.join(stateDir, FILE);
   return {
@@ -72,10 +76,7 @@ export function fileLoginRecord(stateDir: string): LoginRecordStore {
       }
     },
     async save(data) {
-      await mkdir(stateDir, { recursive: true });
-      const temporary = `${file}.${process.pid}.tmp`;
-      await writeFile(temporary, `${JSON.stringify(data, null, 2)}\n`, { mode: 0o600 });
-      await rename(temporary, file);
+      await writeFileDurably(file, `${JSON.stringify(data, null, 2)}\n`);
     },
   };
 }

@@ -1,11 +1,16 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import fs, { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startBmcSimulator, type BmcSimulator } from '../../../src/board/simulator/bmc-server.js';
 import { Tpi2Driver } from '../../../src/board/tpi2/driver.js';
 import { LoginGuard } from '../../../src/board/tpi2/login-guard.js';
-import { credentialsKey, memoryLoginRecord } from '../../../src/board/tpi2/login-record.js';
+import {
+  credentialsKey,
+  emptyLoginRecord,
+  fileLoginRecord,
+  memoryLoginRecord,
+} from '../../../src/board/tpi2/login-record.js';
 import { TpmError } from '../../../src/util/errors.js';
 import { FakeClock } from '../../../src/util/fake-clock.js';
 import { tempDir } from '../../support/cli.js';
@@ -183,5 +188,38 @@ describe('Tpi2Driver: failed logins counted across restarts (state_dir)', () => 
     const { error } = await start(RIGHT);
     assert.match(error?.message ?? '', /paused/);
     assert.equal(bmc.stats.logins, 0);
+  });
+});
+
+/**
+ * The count must survive a power cut as well as a restart: a record renamed into place before
+ * its data reached the disk can come back empty, and an empty record would count as paused
+ * logins until someone deleted it.
+ */
+describe('fileLoginRecord: written durably', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = tempDir('tpm-login-record-');
+  });
+
+  it('fsyncs the new record before the rename puts it in place, and leaves no temporary file', async () => {
+    const file = path.join(dir, 'bmc-login.json');
+    const original = fs.fsync;
+    const synced: { fileThere: boolean }[] = [];
+    fs.fsync = ((fd: number, callback: (error: NodeJS.ErrnoException | null) => void) => {
+      synced.push({ fileThere: existsSync(file) });
+      original(fd, callback);
+    }) as typeof fs.fsync;
+    const record = { ...emptyLoginRecord('https://bmc'), failures: 2, reason: 'credentials incorrect' };
+    try {
+      await fileLoginRecord(dir).save(record);
+    } finally {
+      fs.fsync = original;
+    }
+    assert.ok(synced.length >= 1, 'no fsync at all');
+    assert.equal(synced[0]?.fileThere, false, 'the data must be synced before the rename');
+    assert.deepEqual(await fileLoginRecord(dir).load(), record);
+    assert.equal((statSync(file).mode & 0o777).toString(8), '600', 'the record holds a key of the password');
+    assert.deepEqual(readdirSync(dir), ['bmc-login.json']);
   });
 });
