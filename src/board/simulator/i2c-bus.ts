@@ -82,79 +82,101 @@ export class SimulatedI2cBus implements I2cBus {
     };
   }
 
-  async readByte(address: number, register: number): Promise<number> {
-    const [byte] = await this.read(address, register, 1);
-    return byte ?? 0;
+  readByte(address: number, register: number): Promise<number> {
+    return this.read(address, register, 1, (bytes) => bytes[0] ?? 0);
   }
 
-  async writeByte(address: number, register: number, byte: number): Promise<void> {
-    checkByte(byte, 'byte');
-    await this.write(address, register, [byte]);
+  writeByte(address: number, register: number, byte: number): Promise<void> {
+    return rejecting(() => {
+      checkByte(byte, 'byte');
+      return this.write(address, register, [byte]);
+    });
   }
 
-  async readI2cBlock(
+  readI2cBlock(
     address: number,
     register: number,
     length: number,
     buffer: Buffer,
   ): Promise<{ bytesRead: number; buffer: Buffer }> {
-    checkLength(length, buffer);
-    const bytes = await this.read(address, register, length);
-    bytes.forEach((byte, index) => {
-      buffer[index] = byte;
+    return rejecting(() => {
+      checkLength(length, buffer);
+      return this.read(address, register, length, (bytes) => {
+        bytes.forEach((byte, index) => {
+          buffer[index] = byte;
+        });
+        return { bytesRead: bytes.length, buffer };
+      });
     });
-    return { bytesRead: bytes.length, buffer };
   }
 
-  async writeI2cBlock(
+  writeI2cBlock(
     address: number,
     register: number,
     length: number,
     buffer: Buffer,
   ): Promise<{ bytesWritten: number; buffer: Buffer }> {
-    checkLength(length, buffer);
-    await this.write(address, register, Array.from(buffer.subarray(0, length)));
-    return { bytesWritten: length, buffer };
+    return rejecting(() => {
+      checkLength(length, buffer);
+      const bytes = Array.from(buffer.subarray(0, length));
+      return this.write(address, register, bytes).then(() => ({ bytesWritten: length, buffer }));
+    });
   }
 
   async close(): Promise<void> {
     this.closeCount++;
   }
 
-  private async read(address: number, register: number, length: number): Promise<number[]> {
-    checkAddress(address);
-    checkByte(register, 'register');
-    const transaction: TransactionInfo = { address, operation: 'read', register, length };
-    try {
-      const waiting = this.faults.enter(transaction, this.clock);
-      if (waiting) await waiting;
-      const device = this.deviceAt(address);
-      const bytes = this.faults.alterRead(transaction, device.read(register, length));
-      this.faults.noteBytes('read', bytes.length);
-      if (this.listeners.length > 0) this.emit({ operation: 'read', address, register, bytes });
-      return bytes;
-    } catch (error) {
-      this.fail(transaction, [], error);
-      throw error;
-    }
+  /** A read; `result` makes the caller's answer of the bytes inside the transaction. */
+  private read<T>(address: number, register: number, length: number, result: (bytes: number[]) => T): Promise<T> {
+    return rejecting(() => {
+      checkAddress(address);
+      checkByte(register, 'register');
+      const transaction: TransactionInfo = { address, operation: 'read', register, length };
+      return this.transact(transaction, [], () => {
+        const device = this.deviceAt(address);
+        const bytes = this.faults.alterRead(transaction, device.read(register, length));
+        this.faults.noteBytes('read', bytes.length);
+        if (this.listeners.length > 0) this.emit({ operation: 'read', address, register, bytes });
+        return result(bytes);
+      });
+    });
   }
 
-  private async write(address: number, register: number, bytes: number[]): Promise<void> {
-    checkAddress(address);
-    checkByte(register, 'register');
-    const transaction: TransactionInfo = { address, operation: 'write', register, length: bytes.length };
+  private write(address: number, register: number, bytes: number[]): Promise<void> {
+    return rejecting(() => {
+      checkAddress(address);
+      checkByte(register, 'register');
+      const transaction: TransactionInfo = { address, operation: 'write', register, length: bytes.length };
+      return this.transact(transaction, bytes, () => {
+        const device = this.deviceAt(address);
+        const dropped = this.faults.dropsWrite(transaction);
+        if (!dropped) device.write(register, bytes);
+        this.faults.noteBytes('write', bytes.length);
+        if (this.listeners.length > 0)
+          this.emit({ operation: 'write', address, register, bytes, ...(dropped ? { dropped } : {}) });
+      });
+    });
+  }
+
+  /**
+   * One transaction: done within the call when no latency fault applies, its outcome in a
+   * promise already settled, as a chip that answers at once; after the fault's wait otherwise.
+   * (Two async functions per transaction, as before, cost every command a microtask turn and
+   * two promises per transaction: docs/performance.md, "Command latency".) Every failure,
+   * injected or the chip's, is recorded.
+   */
+  private transact<T>(transaction: TransactionInfo, bytes: number[], finish: () => T): Promise<T> {
+    const failed = (error: unknown): Promise<T> => {
+      this.fail(transaction, bytes, error);
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    };
     try {
       const waiting = this.faults.enter(transaction, this.clock);
-      if (waiting) await waiting;
-      const device = this.deviceAt(address);
-      const dropped = this.faults.dropsWrite(transaction);
-      if (!dropped) device.write(register, bytes);
-      this.faults.noteBytes('write', bytes.length);
-      if (this.listeners.length > 0)
-        this.emit({ operation: 'write', address, register, bytes, ...(dropped ? { dropped } : {}) });
+      if (waiting) return waiting.then(finish).catch(failed);
+      return Promise.resolve(finish());
     } catch (error) {
-      this.fail(transaction, bytes, error);
-      throw error;
+      return failed(error);
     }
   }
 
@@ -197,4 +219,13 @@ function checkLength(length: number, buffer: Buffer): void {
     throw new RangeError(`invalid length ${length}: I2C block transfers are 1-${BLOCK_MAX} bytes`);
   }
   if (buffer.length < length) throw new RangeError(`buffer of ${buffer.length} bytes is shorter than length ${length}`);
+}
+
+/** Argument errors reject, as from the addon's promise API, instead of throwing at the caller. */
+function rejecting<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return run();
+  } catch (error) {
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+  }
 }
