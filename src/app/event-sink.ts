@@ -34,6 +34,7 @@ export function eventSink({ clock, logger, connection, topic }: EventSinkDeps): 
     const text = `${where}${event.action ? ` ${event.action}` : ''} (${event.source}): ${what}`;
     if (event.result === 'error') logger.warn(text);
     else logger.info(text);
-    connection.publish(topic, JSON.stringify(event)).catch(() => undefined);
+    // Not awaited, and a failure is in the log line above already (MqttConnection.send).
+    connection.send(topic, JSON.stringify(event), {}, () => undefined);
   };
 }

@@ -21,18 +21,17 @@ export class NodePublisher implements NodeListener {
   constructor(private readonly deps: NodePublisherDeps) {}
 
   changed(n: number, change: NodeChange): void {
-    this.publish(n, change).catch((error: unknown) =>
-      this.deps.logger.warn(`publishing node ${n} failed: ${errorMessage(error)}`),
-    );
-  }
-
-  private async publish(n: number, change: NodeChange): Promise<void> {
     const { connection: c, topics: t } = this.deps;
+    // Not awaited: a command's messages go out in order on the one connection, and nothing
+    // here waits for the broker's acknowledgement (MqttConnection.send).
+    const done = (error?: Error): void => {
+      if (error) this.deps.logger.warn(`publishing node ${n} failed: ${errorMessage(error)}`);
+    };
     // The answer to a command: sent at once, not after the state and event built next.
     if (change.power !== undefined && change.power !== null)
-      await c.publishState(t.nodePower(n), change.power ? 'ON' : 'OFF', { flush: true });
-    if (change.state) await c.publishState(t.nodeState(n), JSON.stringify(change.state));
+      c.sendState(t.nodePower(n), change.power ? 'ON' : 'OFF', { flush: true }, done);
+    if (change.state) c.sendState(t.nodeState(n), JSON.stringify(change.state), {}, done);
     if (this.deps.driver.info.canTellPresence && change.present !== undefined && change.present !== null)
-      await c.publishState(t.nodePresent(n), change.present ? 'ON' : 'OFF');
+      c.sendState(t.nodePresent(n), change.present ? 'ON' : 'OFF', {}, done);
   }
 }

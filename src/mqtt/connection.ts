@@ -21,6 +21,18 @@ export interface MqttConnectionOptions {
   backoff?: { initialMs: number; maxMs: number };
 }
 
+export interface PublishOptions {
+  retain?: boolean;
+  qos?: 0 | 1;
+  /** Hand it to the kernel at once (a command's answer): see MqttConnection.flush(). */
+  flush?: boolean;
+}
+
+export interface StateOptions {
+  force?: boolean;
+  flush?: boolean;
+}
+
 /** CONNACK codes (MQTT 3.1.1 and 5) that mean the broker refused our credentials. */
 const AUTH_CODES = new Set([4, 5, 134, 135]);
 
@@ -211,33 +223,42 @@ export class MqttConnection {
    * ends: acknowledged, or rejected at once while the broker is away, or when the connection
    * is lost before the acknowledgement (nothing is queued for a later connection).
    */
-  async publish(
-    topic: string,
-    payload: string | Buffer,
-    options: { retain?: boolean; qos?: 0 | 1; flush?: boolean } = {},
-  ): Promise<void> {
-    if (!this.client) throw new TpmError('BROKER', 'MQTT connection not started');
-    if (!this.client.connected)
-      throw new TpmError('BROKER', `not connected to the MQTT broker: the message to ${topic} was not sent`);
+  publish(topic: string, payload: string | Buffer, options: PublishOptions = {}): Promise<void> {
+    return new Promise((resolve, reject) =>
+      this.send(topic, payload, options, (error) => (error ? reject(error) : resolve())),
+    );
+  }
+
+  /**
+   * publish() without a promise, for the messages of every command (answers, states, events),
+   * whose senders do not wait for the broker: `done` is called once, with the error publish()
+   * would reject with, or none when acknowledged. Three promise chains per command, settled by
+   * the acknowledgements that arrive with the next command, ran ahead of its first bus
+   * transaction (docs/performance.md, "Command latency").
+   */
+  send(topic: string, payload: string | Buffer, options: PublishOptions, done: (error?: TpmError) => void): void {
+    const client = this.client;
+    if (!client) return done(new TpmError('BROKER', 'MQTT connection not started'));
+    if (!client.connected)
+      return done(new TpmError('BROKER', `not connected to the MQTT broker: the message to ${topic} was not sent`));
     this.published++;
     this.inFlight++;
-    try {
-      const sent = this.client.publishAsync(topic, payload, { qos: options.qos ?? 1, retain: options.retain ?? false });
-      if (options.flush) {
-        this.flush();
-        this.releaseAcknowledgements();
-      }
-      await sent;
-    } catch (error) {
-      if (error instanceof TpmError) throw error;
-      // 'Message removed' is ours (failUnacknowledged); anything else MQTT.js said is kept.
-      const detail = errorMessage(error) === 'Message removed' ? '' : ` (${errorMessage(error)})`;
-      throw new TpmError(
-        'BROKER',
-        `the connection to the MQTT broker was lost before the message to ${topic} was acknowledged${detail}`,
-      );
-    } finally {
+    const acknowledged = (error?: Error): void => {
       this.inFlight--;
+      // 'Message removed' is ours (failUnacknowledged); anything else MQTT.js said is kept.
+      const detail = !error || error.message === 'Message removed' ? '' : ` (${error.message})`;
+      const lost = `the connection to the MQTT broker was lost before the message to ${topic} was acknowledged`;
+      done(error ? new TpmError('BROKER', `${lost}${detail}`) : undefined);
+    };
+    try {
+      client.publish(topic, payload, { qos: options.qos ?? 1, retain: options.retain ?? false }, acknowledged);
+    } catch (error) {
+      acknowledged(error instanceof Error ? error : new Error(String(error)));
+      return;
+    }
+    if (options.flush) {
+      this.flush();
+      this.releaseAcknowledgements();
     }
   }
 
@@ -256,19 +277,23 @@ export class MqttConnection {
   /**
    * Retained state, QoS 1, published only when it differs from what this connection last
    * published on that topic ("with nothing changing, the bridge publishes nothing").
-   * Returns whether a message was sent. `force`: send even if unchanged (after our will may have
-   * replaced it); `flush`: see flush().
+   * Resolves whether a message was sent. `force`: send even if unchanged (after our will may
+   * have replaced it); `flush`: see flush().
    */
-  async publishState(
-    topic: string,
-    payload: string,
-    options: { force?: boolean; flush?: boolean } = {},
-  ): Promise<boolean> {
+  publishState(topic: string, payload: string, options: StateOptions = {}): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      const sent = this.sendState(topic, payload, options, (error) => (error ? reject(error) : resolve(true)));
+      if (!sent) resolve(false);
+    });
+  }
+
+  /** publishState() without a promise, as send() is publish(): returns whether a message was sent. */
+  sendState(topic: string, payload: string, options: StateOptions, done: (error?: TpmError) => void): boolean {
     const { force = false, flush = false } = options;
     if (!force && this.retained.get(topic) === payload) return false;
     this.retained.set(topic, payload);
     if (!this.client?.connected) return false; // republished from `retained` on connect
-    await this.publish(topic, payload, { retain: true, flush });
+    this.send(topic, payload, { retain: true, flush }, done);
     return true;
   }
 
@@ -289,32 +314,23 @@ export class MqttConnection {
     this.reconnectTimer = undefined;
     const client = this.client;
     if (!client) return;
-    if (client.connected) {
-      try {
-        await withTimeout(client.endAsync(), 2000);
-      } catch {
-        client.end(true);
-      }
-    } else {
+    if (!client.connected) {
       client.end(true);
+      return;
     }
+    // A broker that does not answer our DISCONNECT does not hold the stop up: 2 s, then forced.
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        client.end(true);
+        resolve();
+      }, 2000);
+      client.end(false, {}, (error) => {
+        clearTimeout(timer);
+        if (error) client.end(true);
+        resolve();
+      });
+    });
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('timed out')), ms);
-    promise.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(timer);
-        reject(e instanceof Error ? e : new Error(String(e)));
-      },
-    );
-  });
 }
 
 /** A reason a person can act on, without credentials. */

@@ -6,18 +6,20 @@ import { parseConfig, resolveNodes } from '../../src/config/index.js';
 import type { MqttConnection } from '../../src/mqtt/connection.js';
 import { topics } from '../../src/mqtt/topics.js';
 import { FakeClock } from '../../src/util/fake-clock.js';
+import { TpmError } from '../../src/util/errors.js';
 import { silentLogger } from '../../src/util/logger.js';
+import { captureLogger } from '../support/log-capture.js';
 
-/** The node model with the publisher listening; every publishState call is recorded (no de-duplication here). */
+/** The node model with the publisher listening; every sendState call is recorded (no de-duplication here). */
 function rig(canTellPresence: boolean) {
   const clock = new FakeClock(Date.UTC(2026, 0, 1, 12));
   const nodes = resolveNodes(parseConfig({ board: { type: 'simulator' } }));
   const model = new NodeModel(nodes, clock);
   const sent: string[] = [];
   const connection = {
-    publishState: async (topic: string, payload: string, options?: { flush?: boolean }) => {
+    sendState: (topic: string, payload: string, options: { flush?: boolean }) => {
       sent.push(
-        `${topic} ${payload.startsWith('{') ? JSON.parse(payload).state : payload}${options?.flush ? ' flush' : ''}`,
+        `${topic} ${payload.startsWith('{') ? JSON.parse(payload).state : payload}${options.flush ? ' flush' : ''}`,
       );
       return true;
     },
@@ -52,5 +54,24 @@ describe('node publisher (app/node-publisher.ts)', () => {
     model.setPresent(4, true);
     await settle();
     assert.deepEqual(sent, ['tp/node/4/state unknown']);
+  });
+
+  it('a message the broker never acknowledged is logged as a warning with its node', async () => {
+    const clock = new FakeClock(Date.UTC(2026, 0, 1, 12));
+    const model = new NodeModel(resolveNodes(parseConfig({ board: { type: 'simulator' } })), clock);
+    const log = captureLogger('info');
+    const connection = {
+      sendState: (_topic: string, _payload: string, _options: unknown, done: (error?: Error) => void) => {
+        done(new TpmError('BROKER', 'the connection to the MQTT broker was lost before the message was acknowledged'));
+        return true;
+      },
+    } as unknown as MqttConnection;
+    const driver = { info: { canTellPresence: false } } as unknown as BoardDriver;
+    model.listen(new NodePublisher({ connection, topics: topics('tp'), logger: log.logger, driver }));
+    model.setPower(2, false);
+    await settle();
+    assert.deepEqual(log.messages(40), [
+      'publishing node 2 failed: the connection to the MQTT broker was lost before the message was acknowledged',
+    ]);
   });
 });

@@ -165,6 +165,51 @@ describe('MqttConnection', function () {
     },
   );
 
+  it('send: done once when acknowledged; at once, with the reason, while not connected', async () => {
+    const c = connect();
+    const early: string[] = [];
+    c.send('x/bridge/event', '{}', {}, (error) => early.push(error?.message ?? 'acknowledged'));
+    assert.equal(early.length, 1, 'told within the call');
+    assert.match(early[0] ?? '', /not started/);
+    await c.start();
+    rec = await Recorder.connect(broker.url, 'x');
+    const outcomes: string[] = [];
+    const acknowledged = new Promise<void>((resolve) =>
+      c.send('x/bridge/event', '{"n":1}', {}, (error) => {
+        outcomes.push(error?.message ?? 'acknowledged');
+        resolve();
+      }),
+    );
+    assert.equal(c.pending, 1);
+    await acknowledged;
+    assert.deepEqual(outcomes, ['acknowledged']);
+    assert.equal(c.pending, 0);
+    await rec.waitForPayload('x/bridge/event', '{"n":1}');
+    assert.equal(
+      c.sendState('x/node/3/power', 'ON', {}, () => undefined),
+      true,
+    );
+    assert.equal(
+      c.sendState('x/node/3/power', 'ON', {}, () => undefined),
+      false,
+      'unchanged: not sent again',
+    );
+  });
+
+  it('a message whose connection is lost before its acknowledgement ends with that reason', async () => {
+    const c = connect();
+    await c.start();
+    const ended = new Promise<string>((resolve) =>
+      c.send('x/bridge/event', '{}', {}, (error) => resolve(error?.message ?? 'acknowledged')),
+    );
+    const published = c.publish('x/bridge/event', '{}');
+    // The socket goes before MQTT.js wrote either (it writes at the end of the tick).
+    (c as unknown as { client: { stream: Socket } }).client.stream.destroy();
+    assert.match(await ended, /connection to the MQTT broker was lost before the message to x\/bridge\/event/);
+    await assert.rejects(published, /lost before the message to x\/bridge\/event was acknowledged/);
+    assert.equal(c.pending, 0);
+  });
+
   it('fails fast with a reason a person can act on when asked to (the CLI client)', async () => {
     const c = new MqttConnection({
       url: 'mqtt://127.0.0.1:1',
