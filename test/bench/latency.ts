@@ -64,18 +64,28 @@ export async function measureLatency(
   const timing = await commanders(watcher, url, run, 'bench/floor', { nodes, contractPrefix: 'bench/contract' });
   const { bridge, floor } = timing;
   const trio = { bridge, floor, contract: timing.contract as FloorCommander };
-  await interleavedMany(trio, n.warmup);
-  const stateWrites = measureStateWrites(join(work, run.base.split('/')[1] ?? ''));
   // CPU per command: each process works only for its own commands, the others' leave it idle.
-  const cpu0 = pids ? { bridge: cpuMs(pids.bridge), contract: cpuMs(pids.contract) } : undefined;
+  const cpuCounter = (commands: number): (() => { bridge_us: number; contract_floor_us: number } | undefined) => {
+    const at = pids ? { bridge: cpuMs(pids.bridge), contract: cpuMs(pids.contract) } : undefined;
+    return () =>
+      pids && at
+        ? {
+            bridge_us: round(((cpuMs(pids.bridge) - at.bridge) * 1000) / commands, 0),
+            contract_floor_us: round(((cpuMs(pids.contract) - at.contract) * 1000) / commands, 0),
+          }
+        : undefined;
+  };
+  // The warm-up's last commands, as many as will be timed, are measured too: their CPU per
+  // command level with the timed ones' shows that the figure is the steady state.
+  const tail = Math.min(n.warmup, n.latency);
+  await interleavedMany(trio, n.warmup - tail);
+  const warmUpTail = cpuCounter(tail);
+  await interleavedMany(trio, tail);
+  const warmUpTailCpu = warmUpTail();
+  const stateWrites = measureStateWrites(join(work, run.base.split('/')[1] ?? ''));
+  const timed = cpuCounter(n.latency);
   const latency = await interleavedMany(trio, n.latency);
-  const cpuPerCommand =
-    pids && cpu0
-      ? {
-          bridge_us: round(((cpuMs(pids.bridge) - cpu0.bridge) * 1000) / n.latency, 0),
-          contract_floor_us: round(((cpuMs(pids.contract) - cpu0.contract) * 1000) / n.latency, 0),
-        }
-      : undefined;
+  const cpuPerCommand = timed();
   const writesPerCommand = stateWrites.stop() / latency.bridge.length;
   const rows: Comparison[] = [];
   const p = (xs: number[], q: number): number => percentile(xs, q);
@@ -111,6 +121,18 @@ export async function measureLatency(
         cpuPerCommand.bridge_us,
         cpuPerCommand.contract_floor_us,
         'own threads, during the timed commands',
+      ),
+    );
+  }
+  if (cpuPerCommand && warmUpTailCpu) {
+    const floorCpu = `${cpuPerCommand.contract_floor_us} / ${warmUpTailCpu.contract_floor_us} us`;
+    rows.push(
+      compare(
+        'bridge CPU per command: timed / end of warm-up',
+        'us',
+        cpuPerCommand.bridge_us,
+        warmUpTailCpu.bridge_us,
+        `about 1x once steady; contract floor ${floorCpu}`,
       ),
     );
   }
@@ -154,6 +176,7 @@ export async function measureLatency(
         state_file_writes_per_command: round(writesPerCommand, 2),
         busy_refusals: bridge.busyRefusals,
         ...(cpuPerCommand ? { cpu_per_command: cpuPerCommand } : {}),
+        ...(warmUpTailCpu ? { cpu_per_command_end_of_warm_up: warmUpTailCpu } : {}),
       },
       latency_spaced: {
         pause_ms: SPACED_MS,
