@@ -19,17 +19,21 @@ export interface Running {
   startupMs: number;
 }
 
-/** Starts a bridge process and waits for its `bridge/state` online (published after discovery and states). */
+/**
+ * Starts a bridge process and waits for its `bridge/state` online (published after discovery
+ * and states). `cli`: another build's command (side-by-side.ts), this build's by default.
+ */
 export async function startBridge(
   probe: Probe,
   run: BridgeRun,
   nodeArgs: string[] = [],
+  cli = CLI,
 ): Promise<Running & { messages: { base: number; discovery: number; discoveryBytes: number } }> {
   await probe.watch(run.base);
   await probe.watch(run.discovery);
   const online = probe.next(`${run.base}/bridge/state`, 'online', 60_000);
   const t0 = performance.now();
-  const child = spawnNode([...nodeArgs, CLI, '-c', run.file], { env: { NODE_ENV: 'production' } });
+  const child = spawnNode([...nodeArgs, cli, '-c', run.file], { env: { NODE_ENV: 'production' } });
   const seen = await whileAlive(child, online, 'bridge start');
   const base = probe.count(run.base);
   const discovery = probe.count(run.discovery);
