@@ -34,7 +34,8 @@ export function eventSink({ clock, logger, connection, topic }: EventSinkDeps): 
     const text = `${where}${event.action ? ` ${event.action}` : ''} (${event.source}): ${what}`;
     if (event.result === 'error') logger.warn(text);
     else logger.info(text);
-    // Not awaited, and a failure is in the log line above already (MqttConnection.send).
+    // Not awaited (MqttConnection.send); a copy the broker never got is not reported again:
+    // the event is in the log line above.
     connection.send(topic, JSON.stringify(event), {}, () => undefined);
   };
 }

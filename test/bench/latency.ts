@@ -76,7 +76,7 @@ export async function measureLatency(
         : undefined;
   };
   // The warm-up's last commands, as many as will be timed, are measured too: their CPU per
-  // command level with the timed ones' shows that the figure is the steady state.
+  // command beside the timed ones' tells whether the figure is the steady state (about 1x).
   const tail = Math.min(n.warmup, n.latency);
   await interleavedMany(trio, n.warmup - tail);
   const warmUpTail = cpuCounter(tail);
