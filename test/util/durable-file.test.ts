@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import fs, { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileDurably } from '../../src/util/durable-file.js';
 import { tempDir } from '../support/cli.js';
+import { watchFsync } from '../support/fsync-watch.js';
 
 describe('writeFileDurably', () => {
   let dir: string;
@@ -13,17 +14,10 @@ describe('writeFileDurably', () => {
   it('syncs the data before the rename and the directory after it', async () => {
     const file = path.join(dir, 'state.json');
     writeFileSync(file, 'old\n');
-    const original = fs.fsync;
-    const synced: { newThere: boolean }[] = [];
-    fs.fsync = ((fd: number, callback: (error: NodeJS.ErrnoException | null) => void) => {
-      synced.push({ newThere: readFileSync(file, 'utf8') === 'new\n' });
-      original(fd, callback);
-    }) as typeof fs.fsync;
-    try {
-      await writeFileDurably(file, 'new\n');
-    } finally {
-      fs.fsync = original;
-    }
+    const synced = await watchFsync(
+      () => ({ newThere: readFileSync(file, 'utf8') === 'new\n' }),
+      () => writeFileDurably(file, 'new\n'),
+    );
     assert.deepEqual(synced, [{ newThere: false }, { newThere: true }], 'the file, then its directory');
     assert.equal(readFileSync(file, 'utf8'), 'new\n');
     assert.equal((statSync(file).mode & 0o777).toString(8), '600');

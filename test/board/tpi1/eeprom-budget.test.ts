@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import fs, { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { FakeClock } from '../../../src/util/fake-clock.js';
@@ -7,6 +7,7 @@ import { TpmError } from '../../../src/util/errors.js';
 import { EepromWriteBudget, fileBudgetStore } from '../../../src/board/tpi1/eeprom-budget.js';
 import { createSimulatedTpi1 } from '../../../src/board/simulator/tpi1.js';
 import { driverFor, settle } from './helpers.js';
+import { watchFsync } from '../../support/fsync-watch.js';
 import { captureLogger } from '../../support/log-capture.js';
 
 /** The budget's file in state_dir (docs/configuration.md, board.eeprom_writes_per_day). */
@@ -73,17 +74,10 @@ describe('EEPROM write budget', () => {
 
   it('fsyncs the new counter before it replaces the old one (issue 13)', async () => {
     const file = path.join(dir, BUDGET_FILE_NAME);
-    const original = fs.fsync;
-    const synced: { fileThere: boolean }[] = [];
-    fs.fsync = ((fd: number, callback: (error: NodeJS.ErrnoException | null) => void) => {
-      synced.push({ fileThere: existsSync(file) });
-      original(fd, callback);
-    }) as typeof fs.fsync;
-    try {
-      await new EepromWriteBudget(fileBudgetStore(dir), 3, new FakeClock()).reserve();
-    } finally {
-      fs.fsync = original;
-    }
+    const synced = await watchFsync(
+      () => ({ fileThere: existsSync(file) }),
+      () => new EepromWriteBudget(fileBudgetStore(dir), 3, new FakeClock()).reserve(),
+    );
     assert.ok(synced.length >= 1, 'no fsync at all');
     assert.equal(synced[0]?.fileThere, false, 'the data must be synced before the rename puts it in place');
     assert.equal((JSON.parse(readFileSync(file, 'utf8')) as { writes: number[] }).writes.length, 1);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import fs, { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startBmcSimulator, type BmcSimulator } from '../../../src/board/simulator/bmc-server.js';
 import { Tpi2Driver } from '../../../src/board/tpi2/driver.js';
@@ -14,6 +14,7 @@ import {
 import { TpmError } from '../../../src/util/errors.js';
 import { FakeClock } from '../../../src/util/fake-clock.js';
 import { tempDir } from '../../support/cli.js';
+import { watchFsync } from '../../support/fsync-watch.js';
 
 const RIGHT = 'turing';
 const WRONG = 'turing!';
@@ -193,8 +194,8 @@ describe('Tpi2Driver: failed logins counted across restarts (state_dir)', () => 
 
 /**
  * The count must survive a power cut as well as a restart: a record renamed into place before
- * its data reached the disk can come back empty, and an empty record would count as paused
- * logins until someone deleted it.
+ * its data reached the disk can come back empty, and an empty record counts as logins paused
+ * until a person retries the login.
  */
 describe('fileLoginRecord: written durably', () => {
   let dir: string;
@@ -204,18 +205,11 @@ describe('fileLoginRecord: written durably', () => {
 
   it('fsyncs the new record before the rename puts it in place, and leaves no temporary file', async () => {
     const file = path.join(dir, 'bmc-login.json');
-    const original = fs.fsync;
-    const synced: { fileThere: boolean }[] = [];
-    fs.fsync = ((fd: number, callback: (error: NodeJS.ErrnoException | null) => void) => {
-      synced.push({ fileThere: existsSync(file) });
-      original(fd, callback);
-    }) as typeof fs.fsync;
     const record = { ...emptyLoginRecord('https://bmc'), failures: 2, reason: 'credentials incorrect' };
-    try {
-      await fileLoginRecord(dir).save(record);
-    } finally {
-      fs.fsync = original;
-    }
+    const synced = await watchFsync(
+      () => ({ fileThere: existsSync(file) }),
+      () => fileLoginRecord(dir).save(record),
+    );
     assert.ok(synced.length >= 1, 'no fsync at all');
     assert.equal(synced[0]?.fileThere, false, 'the data must be synced before the rename');
     assert.deepEqual(await fileLoginRecord(dir).load(), record);
