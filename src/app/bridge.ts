@@ -70,6 +70,10 @@ export class BridgeApp implements Bridge {
     const interrupted = state.data.in_flight;
     const parts = buildParts(opened);
     this.parts = parts;
+    // Stops run last first: a schedule's run under way ends with the power service's stop, then
+    // records its result in state_dir; the stop waits for that before the connection and the
+    // board go (a service manager ends the process once the stop is done).
+    stops.push(['schedule runs', () => parts.schedules.runsRecorded()]);
     // A hard reboot under way finishes (its node is switched back on) before we go.
     stops.push(['power', () => parts.power.stop()]);
     stops.push(['watchdog', () => parts.policies.watchdog?.stop()]);

@@ -114,6 +114,11 @@ export class Schedules {
     await this.scheduler?.stop();
   }
 
+  /** Every run under way finished and recorded (after the power service's stop has ended them). */
+  async runsRecorded(): Promise<void> {
+    await this.scheduler?.runsRecorded();
+  }
+
   private async run(schedule: ScheduleConfig, context: RunContext): Promise<RunOutcome> {
     const { nodes: resolved, power, event } = this.deps;
     const nodes = expandNodeList(schedule.nodes, resolved);

@@ -77,6 +77,11 @@ export class Scheduler {
   /** Resolves when the runs started so far have finished and been recorded (for tests and shutdown). */
   async idle(): Promise<void> {
     await this.wakes.idle();
+    await this.runsRecorded();
+  }
+
+  /** Resolves when every run under way has finished and its result is in state_dir. */
+  async runsRecorded(): Promise<void> {
     while (this.runs.size > 0) await Promise.allSettled([...this.runs]);
   }
 
@@ -107,7 +112,7 @@ export class Scheduler {
   async runNow(name: string): Promise<RunOutcome> {
     const entry = this.entry(name);
     if (entry.running) throw new TpmError('BUSY', `schedule "${name}" is still running; try again when it is done`);
-    return this.run(entry, { occurrenceKey: null, scheduledAt: null, catchUp: false, manual: true });
+    return this.track(this.run(entry, { occurrenceKey: null, scheduledAt: null, catchUp: false, manual: true }));
   }
 
   private entry(name: string): Entry {
@@ -284,9 +289,15 @@ export class Scheduler {
         manual: false,
       });
       // Not awaited: a graceful shutdown can take minutes, other schedules must not wait.
-      this.runs.add(run);
-      void run.finally(() => this.runs.delete(run));
+      void this.track(run);
     }
+  }
+
+  /** Keeps `run` among the runs under way until it is recorded (runsRecorded). */
+  private track(run: Promise<RunOutcome>): Promise<RunOutcome> {
+    this.runs.add(run);
+    void run.finally(() => this.runs.delete(run));
+    return run;
   }
 
   private async skip(entry: Entry, occurrence: Occurrence, catchUp: boolean, reason: string): Promise<void> {
