@@ -293,10 +293,14 @@ export class Scheduler {
     }
   }
 
-  /** Keeps `run` among the runs under way until it is recorded (runsRecorded). */
+  /** Keeps `run` among the runs under way until recorded. Not `finally`: were a run to reject, its
+   *  copy from `finally` would be a rejection nobody handles, and node ends the process on one. */
   private track(run: Promise<RunOutcome>): Promise<RunOutcome> {
     this.runs.add(run);
-    void run.finally(() => this.runs.delete(run));
+    const forget = (): void => {
+      this.runs.delete(run);
+    };
+    run.then(forget, forget);
     return run;
   }
 
