@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: what the bridge and the agent cost, each figure beside the floor measured
  * in the same run (a bare MQTT.js client through the same broker) and their ratio. Needs a
- * real mosquitto (MOSQUITTO=/path, default /usr/sbin/mosquitto). Takes about 2 minutes.
+ * real mosquitto (MOSQUITTO=/path, default /usr/sbin/mosquitto). Takes about 7 minutes.
  * Writes bench-results/latest.json in the current directory.
  *
  * BENCH_QUICK=1 shortens every phase (for checking the bench itself, not for figures).
