@@ -26,10 +26,14 @@ const BOARD_ID = 'e2eo';
 const NODE = 3;
 const topic = (suffix: string): string => `${BASE}/node/${NODE}/${suffix}`;
 
-/** A drain that does not end (a stuck `kubectl drain`): it records its run and waits. */
+/**
+ * A drain that does not end (a stuck `kubectl drain`): it records its run and waits, until the
+ * agent that started it is gone (the test kills the agent; an orphan would linger after the run).
+ */
 const STUCK_DRAIN = `import { appendFileSync } from 'node:fs';
 appendFileSync(process.argv[2], 'ran\\n');
-setTimeout(() => {}, 600_000);
+const parent = process.ppid;
+setInterval(() => { if (process.ppid !== parent) process.exit(0); }, 200);
 `;
 
 /** A shutdown the system accepts and then does nothing about (a cancelled \`shutdown +5\`). */
