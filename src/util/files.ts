@@ -21,8 +21,8 @@ export const rm = promisify(fs.rm);
 export const writeFile = promisify(fs.writeFile);
 
 /**
- * Looked up in node's `fs` when called, not bound once: a test replaces `fs.fsync` to see that
- * a state file's data is synced before the rename puts it in place (test/board/tpi1).
+ * Looked up in node's `fs` when called, not bound once: tests replace `fs.fsync` to see that a
+ * state file's data is synced before the rename puts it in place (test/support/fsync-watch.ts).
  */
 export function fsync(fd: number): Promise<void> {
   return new Promise((resolve, reject) => fs.fsync(fd, (error) => (error ? reject(error) : resolve())));

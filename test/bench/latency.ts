@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { BridgeRun } from './configs.js';
 import { FloorCommander, commanders, interleavedMany, type BridgeCommander, type Commander } from './harness.js';
 import { measureStateWrites } from './in-process.js';
-import { cpuMs } from './process.js';
+import { countCpu } from './process.js';
 import type { Probe } from './probe.js';
 import { bounded, compare, percentile, round, type Comparison } from './stats.js';
 import { delay } from '../support/wait.js';
@@ -64,16 +64,14 @@ export async function measureLatency(
   const timing = await commanders(watcher, url, run, 'bench/floor', { nodes, contractPrefix: 'bench/contract' });
   const { bridge, floor } = timing;
   const trio = { bridge, floor, contract: timing.contract as FloorCommander };
-  // CPU per command: each process works only for its own commands, the others' leave it idle.
+  // CPU per command of the bridge and the contract floor, as results JSON keeps it.
   const cpuCounter = (commands: number): (() => { bridge_us: number; contract_floor_us: number } | undefined) => {
-    const at = pids ? { bridge: cpuMs(pids.bridge), contract: cpuMs(pids.contract) } : undefined;
-    return () =>
-      pids && at
-        ? {
-            bridge_us: round(((cpuMs(pids.bridge) - at.bridge) * 1000) / commands, 0),
-            contract_floor_us: round(((cpuMs(pids.contract) - at.contract) * 1000) / commands, 0),
-          }
-        : undefined;
+    if (!pids) return () => undefined;
+    const since = countCpu(pids);
+    return () => {
+      const us = since(commands);
+      return { bridge_us: round(us.bridge, 0), contract_floor_us: round(us.contract, 0) };
+    };
   };
   // The warm-up's last commands, as many as will be timed, are measured too: their CPU per
   // command beside the timed ones' tells whether the figure is the steady state (about 1x).

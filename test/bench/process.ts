@@ -45,6 +45,18 @@ export function cpuMs(pid: number): number {
   return ns / 1e6 + (childTicks * 1000) / CLOCK_TICKS_PER_SECOND;
 }
 
+/**
+ * Starts counting the CPU time of each process of `pids`: the function returned gives each one's
+ * microseconds per command over `commands` commands since then. While commands are timed in
+ * turns, each process works only for its own: the others' leave it idle.
+ */
+export function countCpu<K extends string>(pids: Record<K, number>): (commands: number) => Record<K, number> {
+  const keys = Object.keys(pids) as K[];
+  const at = Object.fromEntries(keys.map((k) => [k, cpuMs(pids[k])])) as Record<K, number>;
+  return (commands) =>
+    Object.fromEntries(keys.map((k) => [k, ((cpuMs(pids[k]) - at[k]) * 1000) / commands])) as Record<K, number>;
+}
+
 export interface Child {
   process: ChildProcess;
   pid: number;

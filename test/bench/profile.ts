@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { writeBridgeConfig } from './configs.js';
 import { commanders, interleaved, startBridge, startFloor, type Commander } from './harness.js';
 import { startMosquitto } from '../support/mosquitto.js';
-import { cpuMs, rssKiB, type Child } from './process.js';
+import { countCpu, rssKiB, type Child } from './process.js';
 import { Probe } from './probe.js';
 import { percentile, round } from './stats.js';
 import { delay } from '../support/wait.js';
@@ -54,14 +54,14 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     await memory(bridge.child, diagOut); // resets the inside-the-process latencies
     await memory(floor.child, floorDiag);
-    const cpu0 = { bridge: cpuMs(bridge.child.pid), floor: cpuMs(floor.child.pid) };
+    const cpuSince = countCpu({ bridge: bridge.child.pid, floor: floor.child.pid });
     // PROFILE_SPACING_MS=N: a pause before each command, as the bench's "apart" row.
     const spacing = Number(process.env.PROFILE_SPACING_MS ?? 0);
     const spaced = (c: Commander): Commander =>
       spacing > 0 ? { command: async () => (await delay(spacing), c.command()) } : c;
     const lat = await interleaved(spaced(bc), spaced(fc), commands);
-    const cpuPer = (k: 'bridge' | 'floor', pid: number): number => round(((cpuMs(pid) - cpu0[k]) * 1000) / commands, 0);
-    const cpu = { bridge: cpuPer('bridge', bridge.child.pid), floor: cpuPer('floor', floor.child.pid) };
+    const us = cpuSince(commands);
+    const cpu = { bridge: round(us.bridge, 0), floor: round(us.floor, 0) };
     const seconds = (performance.now() - t0) / 1000;
     await delay(1000);
     const after = await memory(bridge.child, diagOut);

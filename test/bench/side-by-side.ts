@@ -26,7 +26,7 @@ import {
   startBridge,
   startFloor,
 } from './harness.js';
-import { cpuMs, type Child } from './process.js';
+import { countCpu, type Child } from './process.js';
 import { Probe } from './probe.js';
 import { median, percentile, round } from './stats.js';
 import { startMosquitto } from '../support/mosquitto.js';
@@ -77,15 +77,12 @@ async function main(): Promise<void> {
       'round  ours/contract  theirs/contract  ours/theirs  CPU us per command: ours theirs contract\n',
     );
     for (let r = 1; r <= rounds; r++) {
-      const cpu0 = Object.fromEntries(keys.map((k) => [k, cpuMs(pids[k])])) as Record<Key, number>;
+      const cpuSince = countCpu(pids);
       // Which bridge goes first alternates, so neither always follows the contract floor.
       const order =
         r % 2 === 0 ? commanders : { theirs: commanders.theirs, ours: commanders.ours, contract: commanders.contract };
       const ms = await interleavedMany(order, perRound);
-      const cpu = Object.fromEntries(keys.map((k) => [k, ((cpuMs(pids[k]) - cpu0[k]) * 1000) / perRound])) as Record<
-        Key,
-        number
-      >;
+      const cpu = cpuSince(perRound);
       const p50 = (k: Key): number => percentile(ms[k], 50);
       const row = {
         ours: p50('ours') / p50('contract'),
