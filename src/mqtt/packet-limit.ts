@@ -52,11 +52,25 @@ export class PacketLimitFilter extends Transform {
     super();
   }
 
+  /**
+   * Where the bytes to pass of the chunk in hand begin and end. What passes goes on in as few
+   * pieces as it can: a chunk of whole packets within the limit, the usual read, in one. (Each
+   * piece is a call of MQTT.js's parser: a command and the acknowledgement read with it
+   * used to make four, a header and a body each.)
+   */
+  private passFrom = 0;
+  private passTo = 0;
+  /** Where the header being read began in the chunk in hand; -1 if it began in an earlier one. */
+  private headerAt = -1;
+
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.passFrom = 0;
+    this.passTo = 0;
+    this.headerAt = -1;
     let position = 0;
     while (position < chunk.length) {
       if (this.mode === 'raw') {
-        this.push(position === 0 ? chunk : chunk.subarray(position));
+        this.pass(chunk, position, chunk.length);
         break;
       }
       if (this.mode === 'header') {
@@ -64,22 +78,41 @@ export class PacketLimitFilter extends Transform {
         continue;
       }
       const take = Math.min(this.remaining, chunk.length - position);
-      const part = chunk.subarray(position, position + take);
-      if (this.mode === 'pass') this.push(part);
-      else this.keepStart(part);
+      if (this.mode === 'pass') this.pass(chunk, position, position + take);
+      else this.keepStart(chunk.subarray(position, position + take));
       position += take;
       this.remaining -= take;
       if (this.remaining === 0) this.endPacket();
     }
+    this.flushPassed(chunk);
     callback();
+  }
+
+  /** Bytes `from`-`to` of `chunk` pass: joined to the range before them when they follow it. */
+  private pass(chunk: Buffer, from: number, to: number): void {
+    if (from !== this.passTo) {
+      this.flushPassed(chunk);
+      this.passFrom = from;
+    }
+    this.passTo = to;
+  }
+
+  private flushPassed(chunk: Buffer): void {
+    if (this.passTo > this.passFrom) {
+      this.push(
+        this.passFrom === 0 && this.passTo === chunk.length ? chunk : chunk.subarray(this.passFrom, this.passTo),
+      );
+    }
+    this.passFrom = this.passTo;
   }
 
   private readHeaderByte(chunk: Buffer, position: number): number {
     const byte = chunk[position] as number;
+    if (this.header.length === 0) this.headerAt = position;
     this.header.push(byte);
     const lengthBytes = this.header.length - 1;
     if (lengthBytes === 0 || (byte & 0x80) !== 0) {
-      if (lengthBytes === 4) this.toRaw(); // a fifth length byte: malformed
+      if (lengthBytes === 4) this.toRaw(chunk, position + 1); // a fifth length byte: malformed
       return position + 1;
     }
     let length = 0;
@@ -91,13 +124,29 @@ export class PacketLimitFilter extends Transform {
       this.reported = false;
       this.start = [];
     } else {
-      this.push(Buffer.from(this.header));
+      this.passHeader(chunk, position + 1);
       this.mode = 'pass';
     }
     this.header = [];
+    this.headerAt = -1;
     this.remaining = length;
     if (length === 0) this.endPacket();
     return position + 1;
+  }
+
+  /**
+   * The header just read (up to `end` of the chunk) passes: as part of the chunk, or from the
+   * bytes kept when it began in an earlier chunk.
+   */
+  private passHeader(chunk: Buffer, end: number): void {
+    if (this.headerAt >= 0) {
+      this.pass(chunk, this.headerAt, end);
+      return;
+    }
+    this.flushPassed(chunk);
+    this.push(Buffer.from(this.header));
+    this.passFrom = end;
+    this.passTo = end;
   }
 
   /** Keeps the first bytes of a dropped publish until its topic and packet id are known. */
@@ -133,9 +182,11 @@ export class PacketLimitFilter extends Transform {
     this.mode = 'header';
   }
 
-  private toRaw(): void {
-    this.push(Buffer.from(this.header));
+  /** Malformed framing: the header so far (up to `end` of the chunk) and everything after it pass as they are. */
+  private toRaw(chunk: Buffer, end: number): void {
+    this.passHeader(chunk, end);
     this.header = [];
+    this.headerAt = -1;
     this.mode = 'raw';
   }
 }

@@ -56,6 +56,20 @@ describe('mqtt: packets over the size limit are dropped before the parser', () =
     });
   }
 
+  it('passes a read of whole packets within the limit on as one piece: one call of the parser', () => {
+    const filter = new PacketLimitFilter(10_000, () => undefined);
+    const pieces: Buffer[] = [];
+    filter.on('data', (data: Buffer) => pieces.push(data));
+    // A command and the acknowledgement that arrives with it, as the bridge reads them.
+    const read = Buffer.concat([mqttPacket.generate({ cmd: 'puback', messageId: 9 }), small]);
+    filter.write(read);
+    assert.deepEqual(pieces, [read]);
+    // What follows a dropped packet in the same read goes on together too.
+    pieces.length = 0;
+    filter.write(Buffer.concat([small, big, small, ping]));
+    assert.deepEqual(pieces, [small, Buffer.concat([small, ping])]);
+  });
+
   it('what it passes, the MQTT parser reads as the same packets', () => {
     const { out } = run(Buffer.concat([small, big, small]), 10_000, 4096);
     const parser = mqttPacket.parser({ protocolVersion: 4 });
