@@ -4,7 +4,7 @@ import { FloorCommander, commanders, interleavedMany, type BridgeCommander, type
 import { measureStateWrites } from './in-process.js';
 import { countCpu } from './process.js';
 import type { Probe } from './probe.js';
-import { bounded, compare, percentile, round, type Comparison } from './stats.js';
+import { compare, percentile, round, type Comparison } from './stats.js';
 import { delay } from '../support/wait.js';
 
 /**
@@ -100,14 +100,14 @@ export async function measureLatency(
       'retained answer, event, retained state',
     ),
   );
+  // One pair of processes: issue 16's target is judged over several (latency-trials.ts).
   rows.push(
-    bounded(
-      'command latency p50 / contract floor',
+    compare(
+      'command latency p50 / contract floor, this bridge',
       'ms',
       p(latency.bridge, 50),
       p(latency.contract, 50),
-      1.15,
-      "the bridge's own share",
+      "the bridge's own share; one trial",
     ),
   );
   rows.push(compare('command latency p90 / contract floor', 'ms', p(latency.bridge, 90), p(latency.contract, 90)));

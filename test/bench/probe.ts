@@ -9,7 +9,7 @@ export interface Seen {
   at: number;
 }
 
-type Waiter = { match: (m: Seen) => boolean; resolve: (m: Seen) => void };
+type Waiter = { match: (m: Seen) => boolean; resolve: (m: Seen) => void; timer: NodeJS.Timeout };
 
 /**
  * The benchmark's own MQTT client: sends commands, waits for answers, and counts every
@@ -116,13 +116,19 @@ export class Probe {
           clearTimeout(timer);
           resolve(m);
         },
+        timer,
       };
       this.waiters.push(waiter);
     });
   }
 
-  /** Stops waiting for what `nextWhere` returned (the other side of a race won). */
+  /**
+   * Stops waiting for what `nextWhere` returned (the other side of a race won), its timer too:
+   * left running, every bridge command's "busy" watch stayed 10 s in the timer list and fired
+   * during the commands timed after it.
+   */
   cancel(match: (m: Seen) => boolean): void {
+    for (const w of this.waiters) if (w.match === match) clearTimeout(w.timer);
     this.waiters = this.waiters.filter((w) => w.match !== match);
   }
 

@@ -40,6 +40,7 @@ import {
   type PollFigures,
 } from './in-process.js';
 import { measureLatency } from './latency.js';
+import { measureLatencyTrials } from './latency-trials.js';
 import { delay } from '../support/wait.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -55,6 +56,8 @@ const N = {
    */
   latencyWarmup: QUICK ? 50 : 5000,
   latency: QUICK ? 200 : 3000,
+  /** Trials of the latency target, each with processes of its own (latency-trials.ts). */
+  latencyTrials: QUICK ? 1 : 8,
   wide: QUICK ? 100 : 500,
   spaced: QUICK ? 100 : 500,
   soak: QUICK ? 1000 : 10_000,
@@ -385,6 +388,9 @@ async function main(): Promise<void> {
     });
     rows.push(...phase.rows);
     Object.assign(results, phase.results);
+    const trials = await latencyTrials(work);
+    rows.push(...trials.rows);
+    Object.assign(results, trials.results);
     const { bridge: bridgeCommander, floor: floorCommander } = phase.timing;
     const timing = phase.timing;
     // The wide phase's warm-up and commands, then this phase's.
@@ -726,6 +732,30 @@ async function main(): Promise<void> {
 }
 
 /** The latency phase alone, with the same counts and the same processes as in main(). */
+/**
+ * Issue 16's target 5 over N.latencyTrials trials, on a mosquitto of their own (the phase's
+ * processes stay idle meanwhile); `extra`: node flags added to the bridge's.
+ */
+async function latencyTrials(
+  work: string,
+  extra: string[] = [],
+): Promise<{ rows: Comparison[]; results: Record<string, unknown> }> {
+  const broker = await startMosquitto({ tcpNoDelay: true, maxQueuedMessages: 100_000 });
+  try {
+    const counts = { warmup: N.latencyWarmup, latency: N.latency };
+    return await measureLatencyTrials(
+      broker.url,
+      join(work, 'trials'),
+      N.latencyTrials,
+      [...SHIPPED.bridge, ...extra],
+      counts,
+      log,
+    );
+  } finally {
+    await broker.stop();
+  }
+}
+
 async function latencyOnly(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'tpm-bench-'));
   const started = performance.now();
@@ -746,6 +776,9 @@ async function latencyOnly(): Promise<void> {
     const phase = await measureLatency(probe, broker.url, run, work, SOAK_NODES, LATENCY_COUNTS, log, pids);
     await phase.timing.probe.close();
     await probe.close();
+    for (const child of children.splice(0)) await child.stop();
+    const trials = await latencyTrials(work, extra);
+    const rows = [...phase.rows, ...trials.rows];
     const results = {
       date: new Date().toISOString(),
       node: process.version,
@@ -753,7 +786,8 @@ async function latencyOnly(): Promise<void> {
       quick: QUICK,
       load_average_at_start: loadAtStart,
       ...phase.results,
-      comparisons: phase.rows,
+      ...trials.results,
+      comparisons: rows,
       load_average_at_end: loadavg().map((x) => round(x, 2)),
       seconds: round((performance.now() - started) / 1000, 1),
     };
@@ -762,7 +796,7 @@ async function latencyOnly(): Promise<void> {
       `command latency alone, ${results.date}, ` +
         `load ${loadAtStart.join(' ')} -> ${results.load_average_at_end.join(' ')}`,
     );
-    log(table(phase.rows));
+    log(table(rows));
     mkdirSync('bench-results', { recursive: true });
     writeFileSync(join('bench-results', 'latency.json'), `${JSON.stringify(results, null, 2)}\n`);
     log('written: bench-results/latency.json');
