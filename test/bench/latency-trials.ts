@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeBridgeConfig, type BridgeRun } from './configs.js';
 import {
+  NODE,
   BridgeCommander,
   FloorCommander,
   commandProbe,
@@ -78,7 +79,7 @@ export async function runTrial<K extends string>(
       const run = bridges.get(key);
       if (run) {
         await probe.subscribe(`${run.base}/bridge/event`, 0);
-        await probe.subscribe(`${run.base}/node/5/power`);
+        await probe.subscribe(`${run.base}/node/${NODE}/power`);
         commanders[key] = await new BridgeCommander(probe, run.base).init();
       } else {
         commanders[key] = new FloorCommander(probe, floorPrefix(key));
@@ -100,7 +101,7 @@ const floorPrefix = (key: string): string => `bench/trial-${key}`;
 /** The p50 of `a` over that of `b`. */
 export const p50Ratio = (a: number[], b: number[]): number => percentile(a, 50) / percentile(b, 50);
 
-const TARGET_CONTESTANTS = (bridgeNodeArgs: string[]) =>
+const targetContestants = (bridgeNodeArgs: string[]) =>
   ({
     bridge: { kind: 'bridge', nodeArgs: bridgeNodeArgs },
     echo: { kind: 'echo' },
@@ -108,7 +109,7 @@ const TARGET_CONTESTANTS = (bridgeNodeArgs: string[]) =>
     control: { kind: 'contract' },
   }) satisfies Record<string, Contestant>;
 
-type TargetKey = keyof ReturnType<typeof TARGET_CONTESTANTS>;
+type TargetKey = keyof ReturnType<typeof targetContestants>;
 
 /**
  * Issue 16's target 5: `trials` trials of the bridge as shipped, the echo floor and two
@@ -129,7 +130,7 @@ export async function measureLatencyTrials(
   );
   const results: TrialResult<TargetKey>[] = [];
   for (let i = 1; i <= trials; i++) {
-    const t = await runTrial(url, join(work, `trial-${i}`), TARGET_CONTESTANTS(bridgeNodeArgs), n);
+    const t = await runTrial(url, join(work, `trial-${i}`), targetContestants(bridgeNodeArgs), n);
     results.push(t);
     const ratio = p50Ratio(t.ms.bridge, t.ms.contract).toFixed(2);
     log(
