@@ -92,8 +92,12 @@ const SETTLE_MS = QUICK ? 10_000 : 15_000;
  * after (the 512-node figure moved between 8 and 19 KiB per node from run to run).
  */
 const SCALE_SETTLE_MS = QUICK ? 10_000 : 45_000;
-/** How many bridges of each size the scale phase runs side by side (the median is the figure). */
-const SCALE_PROCESSES = 3;
+/**
+ * How many bridges of each size the scale phase runs side by side (the median is the figure).
+ * Three were too few for 64 nodes: identical bridges differ by up to 600 KiB, and 56 nodes
+ * beyond the first 8 are allowed 560 KiB (docs/performance.md, "Memory per node").
+ */
+const SCALE_PROCESSES = 5;
 /** The soak stops here even if the bridge has not yet had all its commands (the count says how many). */
 const SOAK_CAP_MS = 90_000;
 
@@ -519,7 +523,7 @@ async function main(): Promise<void> {
     // ---- scale ----------------------------------------------------------------------------
     log(`scale: simulated generic boards of ${N.scale.join(', ')} nodes ...`);
     const scale: Record<string, unknown>[] = [];
-    // Three bridges of each size side by side, the median of their RSS: one process's heap
+    // Bridges of each size side by side, the median of their RSS: one process's heap
     // sizing moves a figure by a few MiB from run to run, as much as 512 nodes' own cost.
     for (const nodes of N.scale) {
       const runs: Awaited<ReturnType<typeof startBridge>>[] = [];
