@@ -38,7 +38,8 @@ export function bounded(
   note?: string,
 ): Comparison {
   const row = compare(name, unit, value, floor, note);
-  return { ...row, target, met: row.ratio !== null && row.ratio <= target };
+  // The exact ratio, not the printed one: 1.154 is printed 1.15x and does not meet 1.15.
+  return { ...row, target, met: floor > 0 && value / floor <= target };
 }
 
 export function compare(name: string, unit: string, value: number, floor: number | null, note?: string): Comparison {
