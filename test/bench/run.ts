@@ -1,13 +1,14 @@
 /**
  * `npm run bench`: what the bridge and the agent cost, each figure beside the floor measured
  * in the same run (a bare MQTT.js client through the same broker) and their ratio. Needs a
- * real mosquitto (MOSQUITTO=/path, default /usr/sbin/mosquitto). Takes about 7 minutes.
+ * real mosquitto (MOSQUITTO=/path, default /usr/sbin/mosquitto). Takes about 8 minutes.
  * Writes bench-results/latest.json in the current directory.
  *
  * BENCH_QUICK=1 shortens every phase (for checking the bench itself, not for figures).
  *
  * `npm run bench -- latency` runs the command-latency phase alone (a bridge, the echo floor and
- * the contract floor on a mosquitto of their own), and writes bench-results/latency.json.
+ * the contract floor on a mosquitto of their own) and the trials that judge target 5
+ * (latency-trials.ts), and writes bench-results/latency.json.
  * BENCH_BRIDGE_NODE_ARGS adds node flags to the bridge's (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p").
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -740,7 +741,6 @@ async function main(): Promise<void> {
   }
 }
 
-/** The latency phase alone, with the same counts and the same processes as in main(). */
 /**
  * Issue 16's target 5 over N.latencyTrials trials, on a mosquitto of their own (the phase's
  * processes stay idle meanwhile); `extra`: node flags added to the bridge's.
@@ -765,6 +765,10 @@ async function latencyTrials(
   }
 }
 
+/**
+ * The latency phase alone, with the same counts and the same processes as in main(), then the
+ * trials that judge target 5.
+ */
 async function latencyOnly(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'tpm-bench-'));
   const started = performance.now();
