@@ -11,6 +11,7 @@ import { checkProtected, resolveStep, type Step } from './steps.js';
 import type { CommandSource, EventInput, NodeAction, NodeLifecycle, NodeResult } from './types.js';
 import { PowerWriter } from './writer.js';
 import { isoTime } from '../util/iso-time.js';
+import { keepUntilSettled } from '../util/under-way.js';
 
 export interface PowerServiceDeps {
   driver: BoardDriver;
@@ -118,7 +119,7 @@ export class PowerService {
     if (running)
       throw new TpmError('BUSY', `node ${node.number} is busy (${running} under way); try again when it is done`);
     this.busy.set(node.number, action);
-    const operation = this.track(this.run(node, step, action, source));
+    const operation = keepUntilSettled(this.running, this.run(node, step, action, source));
     this.operations.set(node.number, operation);
     const forget = (): void => {
       if (this.operations.get(node.number) === operation) this.operations.delete(node.number);
@@ -137,15 +138,6 @@ export class PowerService {
     if (!sequence || !operation) return;
     sequence.abort('overridden by FORCE_OFF');
     await Promise.allSettled([operation]);
-  }
-
-  private track<T>(operation: Promise<T>): Promise<T> {
-    this.running.add(operation);
-    const forget = (): void => {
-      this.running.delete(operation);
-    };
-    operation.then(forget, forget);
-    return operation;
   }
 
   private result(node: number, action: NodeAction, ok: boolean, note?: string): NodeResult {

@@ -2,6 +2,7 @@ import type { Clock, TimerHandle } from '../util/clock.js';
 import { TpmError, errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { Mutex } from '../util/mutex.js';
+import { keepUntilSettled } from '../util/under-way.js';
 import { type Occurrence, latestOccurrence, nextOccurrence } from './cron.js';
 import { alreadyHandled, markArmed, missedOccurrence, remember, scheduleIdentity } from './occurrence-book.js';
 import { ScheduleBook } from './schedule-book.js';
@@ -112,7 +113,8 @@ export class Scheduler {
   async runNow(name: string): Promise<RunOutcome> {
     const entry = this.entry(name);
     if (entry.running) throw new TpmError('BUSY', `schedule "${name}" is still running; try again when it is done`);
-    return this.track(this.run(entry, { occurrenceKey: null, scheduledAt: null, catchUp: false, manual: true }));
+    const run = this.run(entry, { occurrenceKey: null, scheduledAt: null, catchUp: false, manual: true });
+    return keepUntilSettled(this.runs, run);
   }
 
   private entry(name: string): Entry {
@@ -289,19 +291,8 @@ export class Scheduler {
         manual: false,
       });
       // Not awaited: a graceful shutdown can take minutes, other schedules must not wait.
-      void this.track(run);
+      void keepUntilSettled(this.runs, run);
     }
-  }
-
-  /** Keeps `run` among the runs under way until recorded. Not `finally`: were a run to reject, its
-   *  copy from `finally` would be a rejection nobody handles, and node ends the process on one. */
-  private track(run: Promise<RunOutcome>): Promise<RunOutcome> {
-    this.runs.add(run);
-    const forget = (): void => {
-      this.runs.delete(run);
-    };
-    run.then(forget, forget);
-    return run;
   }
 
   private async skip(entry: Entry, occurrence: Occurrence, catchUp: boolean, reason: string): Promise<void> {
