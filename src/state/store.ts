@@ -1,5 +1,6 @@
 import { basename, join } from 'node:path';
 import { writeFileDurably } from '../util/durable-file.js';
+import { callAsPromise } from '../util/errors.js';
 import { readFile, rename } from '../util/files.js';
 import type { Logger } from '../util/logger.js';
 import { Mutex } from '../util/mutex.js';
@@ -86,15 +87,12 @@ export class JsonStateFile<T> implements StateStore<T> {
   }
 
   save(value: T): Promise<void> {
-    let text: string;
-    try {
+    return callAsPromise(() => {
       // Serialised now: the caller may change the object after save returns.
-      text = `${JSON.stringify(value, null, 2)}\n`;
-    } catch (error) {
-      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
-    }
-    // The chain goes on after a failed write; the caller of that save gets the error.
-    return this.writes.run(() => writeFileDurably(this.path, text));
+      const text = `${JSON.stringify(value, null, 2)}\n`;
+      // The chain goes on after a failed write; the caller of that save gets the error.
+      return this.writes.run(() => writeFileDurably(this.path, text));
+    });
   }
 
   private async keepAside(): Promise<string | null> {

@@ -33,3 +33,15 @@ export function errorMessage(error: unknown): string {
   if (error instanceof Error) return error.message;
   return String(error);
 }
+
+/**
+ * Calls `run` and returns its outcome as a promise: what it throws comes back rejected, as from an
+ * async function, without the extra promise and turn an async wrapper would cost.
+ */
+export function callAsPromise<T>(run: () => T | Promise<T>): Promise<T> {
+  try {
+    return Promise.resolve(run());
+  } catch (error) {
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+  }
+}

@@ -1,3 +1,5 @@
+import { callAsPromise } from './errors.js';
+
 /**
  * Runs async tasks one after another, in the order they were asked for; a task that fails
  * does not stop the ones after it (its caller gets the error). The one lock of the project:
@@ -15,11 +17,7 @@ export class Mutex {
     if (this.pending === 0) {
       // Nothing queued: the task starts now, not a microtask later, and its own promise is the
       // caller's (no promise wrapped around it). Two of these are on every power command's path.
-      try {
-        result = Promise.resolve(task());
-      } catch (error) {
-        result = Promise.reject(error instanceof Error ? error : new Error(String(error)));
-      }
+      result = callAsPromise(task);
     } else {
       result = this.tail.then(task, task);
     }

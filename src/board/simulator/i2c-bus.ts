@@ -1,4 +1,5 @@
 import type { Clock } from '../../util/clock.js';
+import { callAsPromise } from '../../util/errors.js';
 import type { I2cBus } from '../tpi1/i2c.js';
 import { FaultInjector, hex, i2cError, type BusOperation, type TransactionInfo } from './faults.js';
 
@@ -82,12 +83,13 @@ export class SimulatedI2cBus implements I2cBus {
     };
   }
 
+  // Argument errors reject (callAsPromise), as from the addon's promise API, instead of throwing.
   readByte(address: number, register: number): Promise<number> {
     return this.read(address, register, 1, (bytes) => bytes[0] ?? 0);
   }
 
   writeByte(address: number, register: number, byte: number): Promise<void> {
-    return rejecting(() => {
+    return callAsPromise(() => {
       checkByte(byte, 'byte');
       return this.write(address, register, [byte]);
     });
@@ -99,7 +101,7 @@ export class SimulatedI2cBus implements I2cBus {
     length: number,
     buffer: Buffer,
   ): Promise<{ bytesRead: number; buffer: Buffer }> {
-    return rejecting(() => {
+    return callAsPromise(() => {
       checkLength(length, buffer);
       return this.read(address, register, length, (bytes) => {
         bytes.forEach((byte, index) => {
@@ -116,7 +118,7 @@ export class SimulatedI2cBus implements I2cBus {
     length: number,
     buffer: Buffer,
   ): Promise<{ bytesWritten: number; buffer: Buffer }> {
-    return rejecting(() => {
+    return callAsPromise(() => {
       checkLength(length, buffer);
       const bytes = Array.from(buffer.subarray(0, length));
       return this.write(address, register, bytes).then(() => ({ bytesWritten: length, buffer }));
@@ -129,7 +131,7 @@ export class SimulatedI2cBus implements I2cBus {
 
   /** A read; `result` makes the caller's answer of the bytes inside the transaction. */
   private read<T>(address: number, register: number, length: number, result: (bytes: number[]) => T): Promise<T> {
-    return rejecting(() => {
+    return callAsPromise(() => {
       checkAddress(address);
       checkByte(register, 'register');
       const transaction: TransactionInfo = { address, operation: 'read', register, length };
@@ -144,7 +146,7 @@ export class SimulatedI2cBus implements I2cBus {
   }
 
   private write(address: number, register: number, bytes: number[]): Promise<void> {
-    return rejecting(() => {
+    return callAsPromise(() => {
       checkAddress(address);
       checkByte(register, 'register');
       const transaction: TransactionInfo = { address, operation: 'write', register, length: bytes.length };
@@ -219,13 +221,4 @@ function checkLength(length: number, buffer: Buffer): void {
     throw new RangeError(`invalid length ${length}: I2C block transfers are 1-${BLOCK_MAX} bytes`);
   }
   if (buffer.length < length) throw new RangeError(`buffer of ${buffer.length} bytes is shorter than length ${length}`);
-}
-
-/** Argument errors reject, as from the addon's promise API, instead of throwing at the caller. */
-function rejecting<T>(run: () => Promise<T>): Promise<T> {
-  try {
-    return run();
-  } catch (error) {
-    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
-  }
 }
