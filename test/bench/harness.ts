@@ -133,14 +133,14 @@ export function startBareNode(): Child {
 export async function commandProbe(
   url: string,
   floorPrefixes: string[],
-  bridge?: { base: string; nodes: number[] },
+  bridges: { base: string; nodes: number[] }[] = [],
 ): Promise<Probe> {
   const probe = await Probe.connect(url);
   for (const prefix of floorPrefixes) {
     await probe.subscribe(`${prefix}/pong`);
     await probe.subscribe(`${prefix}/event`, 0);
   }
-  if (bridge) {
+  for (const bridge of bridges) {
     await probe.subscribe(`${bridge.base}/bridge/event`, 0);
     for (const node of bridge.nodes) await probe.subscribe(`${bridge.base}/node/${node}/power`);
   }
@@ -161,10 +161,9 @@ export async function commanders(
   await watcher.unwatch(run.base);
   await watcher.unwatch(run.discovery);
   const { nodes = [NODE], contractPrefix } = options;
-  const probe = await commandProbe(url, contractPrefix ? [floorPrefix, contractPrefix] : [floorPrefix], {
-    base: run.base,
-    nodes,
-  });
+  const probe = await commandProbe(url, contractPrefix ? [floorPrefix, contractPrefix] : [floorPrefix], [
+    { base: run.base, nodes },
+  ]);
   return {
     probe,
     bridge: await new BridgeCommander(probe, run.base).init(),

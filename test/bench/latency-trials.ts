@@ -73,17 +73,17 @@ export async function runTrial<K extends string>(
     }
     // One timing client for all, subscribed to what each answers (harness.ts, commandProbe).
     const floors = keys.filter((k) => !bridges.has(k)).map(floorPrefix);
-    probe = await commandProbe(url, floors);
+    probe = await commandProbe(
+      url,
+      floors,
+      [...bridges.values()].map((run) => ({ base: run.base, nodes: [NODE] })),
+    );
     const commanders = {} as Record<K, Commander>;
     for (const key of keys) {
       const run = bridges.get(key);
-      if (run) {
-        await probe.subscribe(`${run.base}/bridge/event`, 0);
-        await probe.subscribe(`${run.base}/node/${NODE}/power`);
-        commanders[key] = await new BridgeCommander(probe, run.base).init();
-      } else {
-        commanders[key] = new FloorCommander(probe, floorPrefix(key));
-      }
+      commanders[key] = run
+        ? await new BridgeCommander(probe, run.base).init()
+        : new FloorCommander(probe, floorPrefix(key));
     }
     await interleavedMany(commanders, counts.warmup);
     const since = countCpu(pids);
