@@ -7,25 +7,31 @@ import type { MqttConnection } from '../../src/mqtt/connection.js';
 import { topics } from '../../src/mqtt/topics.js';
 import { FakeClock } from '../../src/util/fake-clock.js';
 import { TpmError } from '../../src/util/errors.js';
-import { silentLogger } from '../../src/util/logger.js';
+import { silentLogger, type Logger } from '../../src/util/logger.js';
 import { captureLogger } from '../support/log-capture.js';
 
-/** The node model with the publisher listening; every sendState call is recorded (no de-duplication here). */
-function rig(canTellPresence: boolean) {
+/**
+ * The node model with the publisher listening; every sendState call is recorded (no
+ * de-duplication here). `unacknowledged`: the error each message ends with, as when the
+ * connection is lost before the broker's acknowledgement.
+ */
+function rig(canTellPresence: boolean, options: { logger?: Logger; unacknowledged?: Error } = {}) {
   const clock = new FakeClock(Date.UTC(2026, 0, 1, 12));
   const nodes = resolveNodes(parseConfig({ board: { type: 'simulator' } }));
   const model = new NodeModel(nodes, clock);
   const sent: string[] = [];
   const connection = {
-    sendState: (topic: string, payload: string, options: { flush?: boolean }) => {
+    sendState: (topic: string, payload: string, flags: { flush?: boolean }, done: (error?: Error) => void) => {
       sent.push(
-        `${topic} ${payload.startsWith('{') ? JSON.parse(payload).state : payload}${options.flush ? ' flush' : ''}`,
+        `${topic} ${payload.startsWith('{') ? JSON.parse(payload).state : payload}${flags.flush ? ' flush' : ''}`,
       );
+      if (options.unacknowledged) done(options.unacknowledged);
       return true;
     },
   } as unknown as MqttConnection;
   const driver = { info: { canTellPresence } } as unknown as BoardDriver;
-  model.listen(new NodePublisher({ connection, topics: topics('tp'), logger: silentLogger(), driver }));
+  const logger = options.logger ?? silentLogger();
+  model.listen(new NodePublisher({ connection, topics: topics('tp'), logger, driver }));
   return { model, sent };
 }
 
@@ -57,17 +63,12 @@ describe('node publisher (app/node-publisher.ts)', () => {
   });
 
   it('a message the broker never acknowledged is logged as a warning with its node', async () => {
-    const clock = new FakeClock(Date.UTC(2026, 0, 1, 12));
-    const model = new NodeModel(resolveNodes(parseConfig({ board: { type: 'simulator' } })), clock);
     const log = captureLogger('info');
-    const connection = {
-      sendState: (_topic: string, _payload: string, _options: unknown, done: (error?: Error) => void) => {
-        done(new TpmError('BROKER', 'the connection to the MQTT broker was lost before the message was acknowledged'));
-        return true;
-      },
-    } as unknown as MqttConnection;
-    const driver = { info: { canTellPresence: false } } as unknown as BoardDriver;
-    model.listen(new NodePublisher({ connection, topics: topics('tp'), logger: log.logger, driver }));
+    const lost = new TpmError(
+      'BROKER',
+      'the connection to the MQTT broker was lost before the message was acknowledged',
+    );
+    const { model } = rig(false, { logger: log.logger, unacknowledged: lost });
     model.setPower(2, false);
     await settle();
     assert.deepEqual(log.messages(40), [
