@@ -2,7 +2,6 @@ import type { MqttConnection } from '../mqtt/connection.js';
 import type { BridgeEvent, EventInput } from '../power/types.js';
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
-import { currentTransaction } from './transaction-context.js';
 import { isoTime } from '../util/iso-time.js';
 
 /** Where every part reports what it did: one line in the log and one message on `bridge/event`. */
@@ -17,18 +16,13 @@ export interface EventSinkDeps {
 }
 
 /**
- * The one event sink of the bridge (docs/topics.md, `bridge/event`): stamps the time and the
- * transaction of the request being acted on, logs (a warning for an error), publishes (not
- * retained; a broker away loses it, the log keeps it).
+ * The one event sink of the bridge (docs/topics.md, `bridge/event`): stamps the time, logs (a
+ * warning for an error), publishes (not retained; a broker away loses it, the log keeps it).
  */
 export function eventSink({ clock, logger, connection, topic }: EventSinkDeps): EventSink {
   return (input) => {
-    const transaction = input.transaction ?? currentTransaction();
-    const event: BridgeEvent = {
-      time: isoTime(clock.now()),
-      ...input,
-      ...(transaction === undefined ? {} : { transaction }),
-    };
+    // A `transaction` left undefined is not in the JSON.
+    const event: BridgeEvent = { time: isoTime(clock.now()), ...input };
     const where = event.node !== undefined ? `node ${event.node}` : event.type;
     const what = event.error ?? event.message ?? event.result;
     const text = `${where}${event.action ? ` ${event.action}` : ''} (${event.source}): ${what}`;

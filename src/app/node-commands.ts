@@ -7,7 +7,6 @@ import type { CommandTable } from './command-table.js';
 import type { EventSink } from './event-sink.js';
 import { InputError, payloadText, powerRequest, quote, transactionOf } from './input.js';
 import type { RequestTable } from './request-table.js';
-import { withTransaction } from './transaction-context.js';
 
 export interface NodeCommandsDeps {
   nodes: ResolvedNode[];
@@ -69,7 +68,7 @@ export class NodeCommands {
     const targets =
       node === 'all' && action === 'status' ? nodes.filter((x) => x.enabled).map((x) => x.number) : power.targets(node);
     // The action's events carry the request's transaction: the CLI follows its own action.
-    const results = await withTransaction(transactionOf(request), () => power.executeMany(targets, action, source));
+    const results = await power.executeMany(targets, action, { source, transaction: transactionOf(request) });
     const failed = results.filter((r) => !r.ok);
     if (failed.length > 0) throw new TpmError('BAD_COMMAND', failed.map((r) => r.error).join('; '));
     return node === 'all' ? results.map(publicResult) : publicResult(results[0] as NodeResult);

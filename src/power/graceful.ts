@@ -1,4 +1,3 @@
-import { AsyncResource } from 'node:async_hooks';
 import type { Config } from '../config/schema.js';
 import { formatDuration } from '../config/duration.js';
 import type { Clock } from '../util/clock.js';
@@ -15,11 +14,15 @@ export interface GracefulDeps {
   agents?: AgentTracker;
 }
 
-/** One graceful sequence: its node, what asked for it, and what ends it early (a stop, a FORCE_OFF). */
+/**
+ * One graceful sequence: its node, what asked for it (with the request's transaction, which its
+ * events carry), and what ends it early (a stop, a FORCE_OFF).
+ */
 export interface Sequence {
   node: number;
   action: NodeAction;
   source: CommandSource;
+  transaction?: string | number;
   signal: AbortSignal;
 }
 
@@ -28,7 +31,8 @@ export const STOPPING = 'the bridge is stopping';
 
 /** A step of the sequence as it happens: a `progress` event on `bridge/event` (docs/topics.md). */
 function progress(deps: GracefulDeps, seq: Sequence, message: string): void {
-  deps.event({ type: 'power', node: seq.node, action: seq.action, source: seq.source, result: 'progress', message });
+  const { node, action, source, transaction } = seq;
+  deps.event({ type: 'power', node, action, source, transaction, result: 'progress', message });
 }
 
 function requireAgent(deps: GracefulDeps, n: number): AgentTracker {
@@ -98,14 +102,14 @@ export async function shutDownOs(deps: GracefulDeps, seq: Sequence): Promise<voi
       deadline,
       signal,
       timeoutMessage,
-      // Called from the agent's MQTT messages: bound here, so its events carry this action's transaction.
-      onProgress: AsyncResource.bind((change: 'gone' | 'back', status: string) => {
+      // Called from the agent's MQTT messages; its events carry this action's transaction (seq).
+      onProgress: (change: 'gone' | 'back', status: string) => {
         const message =
           change === 'gone'
             ? `agent gone; waiting ${formatDuration(power.settle_time)} for the OS to finish before cutting power`
             : `the agent is back (${status}) before settle_time passed: waiting for it to go again`;
         progress(deps, seq, message);
-      }),
+      },
     });
   } catch (error) {
     if (signal.aborted && signal.reason !== STOPPING)

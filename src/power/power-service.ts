@@ -8,7 +8,7 @@ import type { AgentTracker } from './agents.js';
 import { rebootOs, shutDownOs, STOPPING, type Sequence } from './graceful.js';
 import type { JournalEntry, PowerJournal } from './journal.js';
 import { checkProtected, resolveStep, type Step } from './steps.js';
-import type { CommandSource, EventInput, NodeAction, NodeLifecycle, NodeResult } from './types.js';
+import type { CommandSource, EventInput, NodeAction, NodeLifecycle, NodeResult, Origin } from './types.js';
 import { PowerWriter } from './writer.js';
 import { isoTime } from '../util/iso-time.js';
 import { keepUntilSettled } from '../util/under-way.js';
@@ -75,12 +75,16 @@ export class PowerService {
   }
 
   /** Runs one action on several nodes; ONs are staggered by the write lock. One failure does not stop the others. */
-  async executeMany(nodes: number[], action: NodeAction, source: CommandSource): Promise<NodeResult[]> {
+  async executeMany(nodes: number[], action: NodeAction, source: CommandSource | Origin): Promise<NodeResult[]> {
     return Promise.all(nodes.map((n) => this.execute(n, action, source)));
   }
 
-  /** Runs one action on one node and resolves when it is finished (never rejects). */
-  async execute(number: number, action: NodeAction, source: CommandSource): Promise<NodeResult> {
+  /**
+   * Runs one action on one node and resolves when it is finished (never rejects). `source`: who
+   * asked, with the transaction of their request where it had one (its events carry it).
+   */
+  async execute(number: number, action: NodeAction, source: CommandSource | Origin): Promise<NodeResult> {
+    const origin = typeof source === 'string' ? { source } : source;
     try {
       const node = this.node(number);
       if (action === 'status') return this.result(number, action, true);
@@ -88,10 +92,18 @@ export class PowerService {
       if (!node.enabled) throw new TpmError('BAD_COMMAND', `node ${number} is disabled in the config`);
       const resolved = resolveStep(node, action, this.deps.view.power(number), this.deps.power, this.hasAgent(node));
       checkProtected(node, resolved, action);
-      return await this.exclusive(node, resolved, action, source);
+      return await this.exclusive(node, resolved, action, origin);
     } catch (error) {
       const message = errorMessage(error);
-      this.deps.event({ type: 'power', node: number, action, source, result: 'error', error: message });
+      this.deps.event({
+        type: 'power',
+        node: number,
+        action,
+        source: origin.source,
+        transaction: origin.transaction,
+        result: 'error',
+        error: message,
+      });
       return { ...this.result(number, action, false), error: message };
     }
   }
@@ -108,18 +120,13 @@ export class PowerService {
    * outcome is known, on every path; nothing here frees it later, when another action may
    * already have taken it.
    */
-  private async exclusive(
-    node: ResolvedNode,
-    step: Step,
-    action: NodeAction,
-    source: CommandSource,
-  ): Promise<NodeResult> {
+  private async exclusive(node: ResolvedNode, step: Step, action: NodeAction, origin: Origin): Promise<NodeResult> {
     if (action === 'force-off' && this.busy.has(node.number)) await this.override(node.number);
     const running = this.busy.get(node.number);
     if (running)
       throw new TpmError('BUSY', `node ${node.number} is busy (${running} under way); try again when it is done`);
     this.busy.set(node.number, action);
-    const operation = keepUntilSettled(this.running, this.run(node, step, action, source));
+    const operation = keepUntilSettled(this.running, this.run(node, step, action, origin));
     this.operations.set(node.number, operation);
     const forget = (): void => {
       if (this.operations.get(node.number) === operation) this.operations.delete(node.number);
@@ -147,7 +154,7 @@ export class PowerService {
     return result;
   }
 
-  private async run(node: ResolvedNode, step: Step, action: NodeAction, source: CommandSource): Promise<NodeResult> {
+  private async run(node: ResolvedNode, step: Step, action: NodeAction, origin: Origin): Promise<NodeResult> {
     const n = node.number;
     const { journal } = this.deps;
     // Only sequences of several steps are journalled: a single verified write ends in
@@ -157,7 +164,7 @@ export class PowerService {
     const entry: JournalEntry | undefined =
       step === 'on' || step === 'cut'
         ? undefined
-        : { node: n, action, source, started_at: isoTime(this.deps.clock.now()) };
+        : { node: n, action, source: origin.source, started_at: isoTime(this.deps.clock.now()) };
     /** The entry once journal.begin took it: journal.end is owed for it. */
     let begun: JournalEntry | undefined;
     try {
@@ -167,15 +174,15 @@ export class PowerService {
       }
       switch (step) {
         case 'on':
-          return await this.switchOn(n, action, source);
+          return await this.switchOn(n, action, origin);
         case 'cut':
-          return await this.cut(n, action, source, 'switched off');
+          return await this.cut(n, action, origin, 'switched off');
         case 'graceful-off':
-          return await this.gracefulOff(n, action, source);
+          return await this.gracefulOff(n, action, origin);
         case 'graceful-reboot':
-          return await this.gracefulReboot(n, action, source);
+          return await this.gracefulReboot(n, action, origin);
         case 'hard-reboot': {
-          const reboot = this.hardReboot(n, action, source);
+          const reboot = this.hardReboot(n, action, origin);
           this.hardReboots.add(reboot);
           try {
             return await reboot;
@@ -193,10 +200,18 @@ export class PowerService {
     }
   }
 
-  private async switchOn(n: number, action: NodeAction, source: CommandSource): Promise<NodeResult> {
+  private async switchOn(n: number, action: NodeAction, origin: Origin): Promise<NodeResult> {
     const { view, clock, power } = this.deps;
     if (view.power(n) === true) {
-      this.deps.event({ type: 'power', node: n, action, source, result: 'ok', message: 'already on' });
+      this.deps.event({
+        type: 'power',
+        node: n,
+        action,
+        source: origin.source,
+        transaction: origin.transaction,
+        result: 'ok',
+        message: 'already on',
+      });
       return this.result(n, action, true, 'already on');
     }
     let note: string | undefined;
@@ -205,59 +220,113 @@ export class PowerService {
     if (delay > 0) {
       // Tenths of a second, as people read them: "delayed 2.3s", "delayed 3s".
       note = `delayed ${Math.ceil(delay / 100) / 10}s by min_off_time`;
-      this.deps.event({ type: 'power', node: n, action, source, result: 'progress', message: note });
+      this.deps.event({
+        type: 'power',
+        node: n,
+        action,
+        source: origin.source,
+        transaction: origin.transaction,
+        result: 'progress',
+        message: note,
+      });
       await this.writer.waitBeforeWrite(delay, n);
     }
     await this.writer.write(n, true);
-    view.switchedOn(n, source, 'switched on');
-    this.deps.event({ type: 'power', node: n, action, source, result: 'ok', message: 'switched on' });
+    view.switchedOn(n, origin.source, 'switched on');
+    this.deps.event({
+      type: 'power',
+      node: n,
+      action,
+      source: origin.source,
+      transaction: origin.transaction,
+      result: 'ok',
+      message: 'switched on',
+    });
     return this.result(n, action, true, note);
   }
 
-  private async cut(n: number, action: NodeAction, source: CommandSource, reason: string): Promise<NodeResult> {
+  private async cut(n: number, action: NodeAction, origin: Origin, reason: string): Promise<NodeResult> {
     const { view } = this.deps;
     if (view.power(n) === false) {
-      this.deps.event({ type: 'power', node: n, action, source, result: 'ok', message: 'already off' });
+      this.deps.event({
+        type: 'power',
+        node: n,
+        action,
+        source: origin.source,
+        transaction: origin.transaction,
+        result: 'ok',
+        message: 'already off',
+      });
       return this.result(n, action, true, 'already off');
     }
     view.cutting(n);
     await this.writer.write(n, false);
-    view.switchedOff(n, source, reason);
-    this.deps.event({ type: 'power', node: n, action, source, result: 'ok', message: reason });
+    view.switchedOff(n, origin.source, reason);
+    this.deps.event({
+      type: 'power',
+      node: n,
+      action,
+      source: origin.source,
+      transaction: origin.transaction,
+      result: 'ok',
+      message: reason,
+    });
     return this.result(n, action, true);
   }
 
   /** The graceful sequence under way on each node: a FORCE_OFF ends it, a stop too. */
-  private sequence(n: number, action: NodeAction, source: CommandSource): Sequence {
+  private sequence(n: number, action: NodeAction, origin: Origin): Sequence {
     const own = new AbortController();
     this.sequences.set(n, own);
-    return { node: n, action, source, signal: AbortSignal.any([this.stopping.signal, own.signal]) };
+    return {
+      node: n,
+      action,
+      source: origin.source,
+      transaction: origin.transaction,
+      signal: AbortSignal.any([this.stopping.signal, own.signal]),
+    };
   }
 
-  private async gracefulOff(n: number, action: NodeAction, source: CommandSource): Promise<NodeResult> {
-    if (this.deps.view.power(n) === false) return this.cut(n, action, source, 'already off');
+  private async gracefulOff(n: number, action: NodeAction, origin: Origin): Promise<NodeResult> {
+    if (this.deps.view.power(n) === false) return this.cut(n, action, origin, 'already off');
     try {
-      await shutDownOs(this.deps, this.sequence(n, action, source));
+      await shutDownOs(this.deps, this.sequence(n, action, origin));
     } finally {
       this.sequences.delete(n);
     }
-    return this.cut(n, action, source, 'OS shut down, power cut');
+    return this.cut(n, action, origin, 'OS shut down, power cut');
   }
 
-  private async gracefulReboot(n: number, action: NodeAction, source: CommandSource): Promise<NodeResult> {
+  private async gracefulReboot(n: number, action: NodeAction, origin: Origin): Promise<NodeResult> {
     try {
-      await rebootOs(this.deps, this.sequence(n, action, source));
+      await rebootOs(this.deps, this.sequence(n, action, origin));
     } finally {
       this.sequences.delete(n);
     }
-    this.deps.event({ type: 'power', node: n, action, source, result: 'ok', message: 'OS rebooted' });
+    this.deps.event({
+      type: 'power',
+      node: n,
+      action,
+      source: origin.source,
+      transaction: origin.transaction,
+      result: 'ok',
+      message: 'OS rebooted',
+    });
     return this.result(n, action, true);
   }
 
-  private async hardReboot(n: number, action: NodeAction, source: CommandSource): Promise<NodeResult> {
+  private async hardReboot(n: number, action: NodeAction, origin: Origin): Promise<NodeResult> {
     const { view, power, clock, driver } = this.deps;
-    view.powerCycling(n, source);
-    this.deps.event({ type: 'power', node: n, action, source, result: 'progress', message: 'power cycling' });
+    view.powerCycling(n, origin.source);
+    this.deps.event({
+      type: 'power',
+      node: n,
+      action,
+      source: origin.source,
+      transaction: origin.transaction,
+      result: 'progress',
+      message: 'power cycling',
+    });
     if (driver.info.nativeReset && driver.reset) {
       await this.writer.reset(n);
       await sleep(clock, power.reboot_off_time);
@@ -269,8 +338,16 @@ export class PowerService {
       await sleep(clock, power.reboot_off_time);
       await this.writer.write(n, true, true);
     }
-    view.switchedOn(n, source, 'power cycled');
-    this.deps.event({ type: 'power', node: n, action, source, result: 'ok', message: 'power cycled' });
+    view.switchedOn(n, origin.source, 'power cycled');
+    this.deps.event({
+      type: 'power',
+      node: n,
+      action,
+      source: origin.source,
+      transaction: origin.transaction,
+      result: 'ok',
+      message: 'power cycled',
+    });
     return this.result(n, action, true);
   }
 
@@ -282,7 +359,7 @@ export class PowerService {
       if (this.deps.view.power(number) !== true)
         throw new TpmError('NODE_OFF', `node ${number} is off: nothing to power cycle`);
       this.refuseWhileStopping(number, 'reboot');
-      return await this.exclusive(node, 'hard-reboot', 'reboot', source);
+      return await this.exclusive(node, 'hard-reboot', 'reboot', { source });
     } catch (error) {
       const message = errorMessage(error);
       this.deps.event({ type: 'power', node: number, action: 'reboot', source, result: 'error', error: message });

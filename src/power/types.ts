@@ -5,6 +5,17 @@ export type NodeAction = (typeof NODE_ACTIONS)[number];
 
 export type CommandSource = 'mqtt' | 'schedule' | 'policy' | 'cli' | 'startup';
 
+/**
+ * Who asked for a power action: its source, and the `transaction` of the request that started it
+ * (`bridge/request/power`), which every event of the action carries. Passed along by hand: carried
+ * by AsyncLocalStorage instead, the first request with a transaction turned node's async hooks on
+ * for good, and every promise of every later command cost more (docs/performance.md).
+ */
+export interface Origin {
+  source: CommandSource;
+  transaction?: string | number;
+}
+
 export type NodeStateName = 'off' | 'starting' | 'on' | 'shutting_down' | 'rebooting' | 'unknown';
 
 /** `node/<n>/state` (docs/topics.md). */

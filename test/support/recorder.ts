@@ -20,6 +20,7 @@ export interface EventPayload {
   result: 'ok' | 'error' | 'progress';
   error?: string;
   message?: string;
+  transaction?: string | number;
 }
 
 export interface ResponsePayload {
