@@ -101,15 +101,32 @@ const floorPrefix = (key: string): string => `bench/trial-${key}`;
 /** The p50 of `a` over that of `b`. */
 export const p50Ratio = (a: number[], b: number[]): number => percentile(a, 50) / percentile(b, 50);
 
-const targetContestants = (bridgeNodeArgs: string[]) =>
-  ({
+const TARGET_ORDER = ['bridge', 'echo', 'contract', 'control'] as const;
+type TargetKey = (typeof TARGET_ORDER)[number];
+
+/**
+ * The target's four processes, in the order trial `trial` (from 0) starts them and times their
+ * blocks: the order turns by one place from one trial to the next, so that over eight trials
+ * each process starts and goes first, second, third and fourth twice, as side-by-side.ts
+ * alternates its two bridges. With one fixed order, whatever a place in it costs or saves
+ * (starting while the others warm up, following the busiest process's block) fell on the same
+ * process in every trial.
+ */
+export function targetOrder(trial: number): TargetKey[] {
+  const turn = trial % TARGET_ORDER.length;
+  return [...TARGET_ORDER.slice(turn), ...TARGET_ORDER.slice(0, turn)];
+}
+
+function targetContestants(bridgeNodeArgs: string[], trial: number): Record<TargetKey, Contestant> {
+  const of: Record<TargetKey, Contestant> = {
     bridge: { kind: 'bridge', nodeArgs: bridgeNodeArgs },
     echo: { kind: 'echo' },
     contract: { kind: 'contract' },
     control: { kind: 'contract' },
-  }) satisfies Record<string, Contestant>;
-
-type TargetKey = keyof ReturnType<typeof targetContestants>;
+  };
+  // runTrial goes by the order of the keys.
+  return Object.fromEntries(targetOrder(trial).map((key) => [key, of[key]])) as Record<TargetKey, Contestant>;
+}
 
 /**
  * Issue 16's target 5: `trials` trials of the bridge as shipped, the echo floor and two
@@ -130,11 +147,12 @@ export async function measureLatencyTrials(
   );
   const results: TrialResult<TargetKey>[] = [];
   for (let i = 1; i <= trials; i++) {
-    const t = await runTrial(url, join(work, `trial-${i}`), targetContestants(bridgeNodeArgs), n);
+    const t = await runTrial(url, join(work, `trial-${i}`), targetContestants(bridgeNodeArgs, i - 1), n);
     results.push(t);
     const ratio = p50Ratio(t.ms.bridge, t.ms.contract).toFixed(2);
     log(
-      `  trial ${i}: bridge / contract floor ${ratio}x, control ${p50Ratio(t.ms.control, t.ms.contract).toFixed(2)}x`,
+      `  trial ${i} (${targetOrder(i - 1).join(', ')}): bridge / contract floor ${ratio}x, ` +
+        `control ${p50Ratio(t.ms.control, t.ms.contract).toFixed(2)}x`,
     );
   }
   return latencyTrialRows(results);
@@ -177,6 +195,7 @@ export function latencyTrialRows(trials: TrialResult<TargetKey>[]): {
       latency_trials: {
         trials: trials.length,
         commands_per_trial: trials[0]?.ms.bridge.length ?? 0,
+        order_per_trial: trials.map((_, i) => targetOrder(i)),
         bridge_ms: quantiles('bridge'),
         contract_floor_ms: quantiles('contract'),
         control_contract_floor_ms: quantiles('control'),

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { latencyTrialRows, type TrialResult } from './latency-trials.js';
+import { latencyTrialRows, targetOrder, type TrialResult } from './latency-trials.js';
 import { bounded, percentile } from './stats.js';
 
 describe('bench: how a target is judged', () => {
@@ -32,5 +32,14 @@ describe('bench: how a target is judged', () => {
     const trials = results.latency_trials as { ratio_per_trial: number[]; control_ratio_per_trial: number[] };
     assert.deepEqual(trials.ratio_per_trial, [1.2, 1]);
     assert.deepEqual(trials.control_ratio_per_trial, [1, 1]);
+  });
+
+  it("turns the order of the trials' processes, so that over eight trials each holds every place twice", () => {
+    const orders = Array.from({ length: 8 }, (_, i) => targetOrder(i));
+    for (const order of orders) assert.deepEqual([...order].sort(), ['bridge', 'contract', 'control', 'echo']);
+    for (const key of ['bridge', 'echo', 'contract', 'control'] as const) {
+      const places = orders.map((order) => order.indexOf(key)).sort();
+      assert.deepEqual(places, [0, 0, 1, 1, 2, 2, 3, 3], key);
+    }
   });
 });
