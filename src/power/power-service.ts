@@ -95,17 +95,26 @@ export class PowerService {
       return await this.exclusive(node, resolved, action, origin);
     } catch (error) {
       const message = errorMessage(error);
-      this.deps.event({
-        type: 'power',
-        node: number,
-        action,
-        source: origin.source,
-        transaction: origin.transaction,
-        result: 'error',
-        error: message,
-      });
+      this.powerEvent(number, action, origin, { result: 'error', error: message });
       return { ...this.result(number, action, false), error: message };
     }
+  }
+
+  /** A `power` event of an action on node `n`, with its origin (and so its transaction, if any). */
+  private powerEvent(
+    n: number,
+    action: NodeAction,
+    origin: Origin,
+    outcome: Pick<EventInput, 'result' | 'message' | 'error'>,
+  ): void {
+    this.deps.event({
+      type: 'power',
+      node: n,
+      action,
+      source: origin.source,
+      transaction: origin.transaction,
+      ...outcome,
+    });
   }
 
   /** Once a stop began, nothing new starts: it could not finish (a stop never cuts power). */
@@ -203,15 +212,7 @@ export class PowerService {
   private async switchOn(n: number, action: NodeAction, origin: Origin): Promise<NodeResult> {
     const { view, clock, power } = this.deps;
     if (view.power(n) === true) {
-      this.deps.event({
-        type: 'power',
-        node: n,
-        action,
-        source: origin.source,
-        transaction: origin.transaction,
-        result: 'ok',
-        message: 'already on',
-      });
+      this.powerEvent(n, action, origin, { result: 'ok', message: 'already on' });
       return this.result(n, action, true, 'already on');
     }
     let note: string | undefined;
@@ -220,57 +221,25 @@ export class PowerService {
     if (delay > 0) {
       // Tenths of a second, as people read them: "delayed 2.3s", "delayed 3s".
       note = `delayed ${Math.ceil(delay / 100) / 10}s by min_off_time`;
-      this.deps.event({
-        type: 'power',
-        node: n,
-        action,
-        source: origin.source,
-        transaction: origin.transaction,
-        result: 'progress',
-        message: note,
-      });
+      this.powerEvent(n, action, origin, { result: 'progress', message: note });
       await this.writer.waitBeforeWrite(delay, n);
     }
     await this.writer.write(n, true);
     view.switchedOn(n, origin.source, 'switched on');
-    this.deps.event({
-      type: 'power',
-      node: n,
-      action,
-      source: origin.source,
-      transaction: origin.transaction,
-      result: 'ok',
-      message: 'switched on',
-    });
+    this.powerEvent(n, action, origin, { result: 'ok', message: 'switched on' });
     return this.result(n, action, true, note);
   }
 
   private async cut(n: number, action: NodeAction, origin: Origin, reason: string): Promise<NodeResult> {
     const { view } = this.deps;
     if (view.power(n) === false) {
-      this.deps.event({
-        type: 'power',
-        node: n,
-        action,
-        source: origin.source,
-        transaction: origin.transaction,
-        result: 'ok',
-        message: 'already off',
-      });
+      this.powerEvent(n, action, origin, { result: 'ok', message: 'already off' });
       return this.result(n, action, true, 'already off');
     }
     view.cutting(n);
     await this.writer.write(n, false);
     view.switchedOff(n, origin.source, reason);
-    this.deps.event({
-      type: 'power',
-      node: n,
-      action,
-      source: origin.source,
-      transaction: origin.transaction,
-      result: 'ok',
-      message: reason,
-    });
+    this.powerEvent(n, action, origin, { result: 'ok', message: reason });
     return this.result(n, action, true);
   }
 
@@ -303,30 +272,14 @@ export class PowerService {
     } finally {
       this.sequences.delete(n);
     }
-    this.deps.event({
-      type: 'power',
-      node: n,
-      action,
-      source: origin.source,
-      transaction: origin.transaction,
-      result: 'ok',
-      message: 'OS rebooted',
-    });
+    this.powerEvent(n, action, origin, { result: 'ok', message: 'OS rebooted' });
     return this.result(n, action, true);
   }
 
   private async hardReboot(n: number, action: NodeAction, origin: Origin): Promise<NodeResult> {
     const { view, power, clock, driver } = this.deps;
     view.powerCycling(n, origin.source);
-    this.deps.event({
-      type: 'power',
-      node: n,
-      action,
-      source: origin.source,
-      transaction: origin.transaction,
-      result: 'progress',
-      message: 'power cycling',
-    });
+    this.powerEvent(n, action, origin, { result: 'progress', message: 'power cycling' });
     if (driver.info.nativeReset && driver.reset) {
       await this.writer.reset(n);
       await sleep(clock, power.reboot_off_time);
@@ -339,30 +292,23 @@ export class PowerService {
       await this.writer.write(n, true, true);
     }
     view.switchedOn(n, origin.source, 'power cycled');
-    this.deps.event({
-      type: 'power',
-      node: n,
-      action,
-      source: origin.source,
-      transaction: origin.transaction,
-      result: 'ok',
-      message: 'power cycled',
-    });
+    this.powerEvent(n, action, origin, { result: 'ok', message: 'power cycled' });
     return this.result(n, action, true);
   }
 
   /** A hard power cycle whatever reboot_mode says (the watchdog: a hung OS cannot reboot itself). */
   async powerCycle(number: number, source: CommandSource): Promise<NodeResult> {
+    const origin = { source };
     try {
       const node = this.node(number);
       if (node.protected) throw new TpmError('PROTECTED', `node ${number} is protected: a hard reboot is refused`);
       if (this.deps.view.power(number) !== true)
         throw new TpmError('NODE_OFF', `node ${number} is off: nothing to power cycle`);
       this.refuseWhileStopping(number, 'reboot');
-      return await this.exclusive(node, 'hard-reboot', 'reboot', { source });
+      return await this.exclusive(node, 'hard-reboot', 'reboot', origin);
     } catch (error) {
       const message = errorMessage(error);
-      this.deps.event({ type: 'power', node: number, action: 'reboot', source, result: 'error', error: message });
+      this.powerEvent(number, 'reboot', origin, { result: 'error', error: message });
       return { ...this.result(number, 'reboot', false), error: message };
     }
   }
