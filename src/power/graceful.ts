@@ -3,7 +3,7 @@ import { formatDuration } from '../config/duration.js';
 import type { Clock } from '../util/clock.js';
 import { TpmError, errorMessage } from '../util/errors.js';
 import type { AgentTracker } from './agents.js';
-import type { CommandSource, EventInput, NodeAction, NodeLifecycle } from './types.js';
+import { powerEvent, type EventInput, type NodeAction, type NodeLifecycle, type Origin } from './types.js';
 
 /** What the graceful sequences need of the power service. */
 export interface GracefulDeps {
@@ -15,14 +15,12 @@ export interface GracefulDeps {
 }
 
 /**
- * One graceful sequence: its node, what asked for it (with the request's transaction, which its
+ * One graceful sequence: its node, who asked for it (with the request's transaction, which its
  * events carry), and what ends it early (a stop, a FORCE_OFF).
  */
-export interface Sequence {
+export interface Sequence extends Origin {
   node: number;
   action: NodeAction;
-  source: CommandSource;
-  transaction?: string | number;
   signal: AbortSignal;
 }
 
@@ -31,8 +29,7 @@ export const STOPPING = 'the bridge is stopping';
 
 /** A step of the sequence as it happens: a `progress` event on `bridge/event` (docs/topics.md). */
 function progress(deps: GracefulDeps, seq: Sequence, message: string): void {
-  const { node, action, source, transaction } = seq;
-  deps.event({ type: 'power', node, action, source, transaction, result: 'progress', message });
+  deps.event(powerEvent(seq.node, seq.action, seq, { result: 'progress', message }));
 }
 
 function requireAgent(deps: GracefulDeps, n: number): AgentTracker {

@@ -8,7 +8,15 @@ import type { AgentTracker } from './agents.js';
 import { rebootOs, shutDownOs, STOPPING, type Sequence } from './graceful.js';
 import type { JournalEntry, PowerJournal } from './journal.js';
 import { checkProtected, resolveStep, type Step } from './steps.js';
-import type { CommandSource, EventInput, NodeAction, NodeLifecycle, NodeResult, Origin } from './types.js';
+import {
+  powerEvent,
+  type CommandSource,
+  type EventInput,
+  type NodeAction,
+  type NodeLifecycle,
+  type NodeResult,
+  type Origin,
+} from './types.js';
 import { PowerWriter } from './writer.js';
 import { isoTime } from '../util/iso-time.js';
 import { keepUntilSettled } from '../util/under-way.js';
@@ -95,26 +103,9 @@ export class PowerService {
       return await this.exclusive(node, resolved, action, origin);
     } catch (error) {
       const message = errorMessage(error);
-      this.powerEvent(number, action, origin, { result: 'error', error: message });
+      this.deps.event(powerEvent(number, action, origin, { result: 'error', error: message }));
       return { ...this.result(number, action, false), error: message };
     }
-  }
-
-  /** A `power` event of an action on node `n`, with its origin (and so its transaction, if any). */
-  private powerEvent(
-    n: number,
-    action: NodeAction,
-    origin: Origin,
-    outcome: Pick<EventInput, 'result' | 'message' | 'error'>,
-  ): void {
-    this.deps.event({
-      type: 'power',
-      node: n,
-      action,
-      source: origin.source,
-      transaction: origin.transaction,
-      ...outcome,
-    });
   }
 
   /** Once a stop began, nothing new starts: it could not finish (a stop never cuts power). */
@@ -212,7 +203,7 @@ export class PowerService {
   private async switchOn(n: number, action: NodeAction, origin: Origin): Promise<NodeResult> {
     const { view, clock, power } = this.deps;
     if (view.power(n) === true) {
-      this.powerEvent(n, action, origin, { result: 'ok', message: 'already on' });
+      this.deps.event(powerEvent(n, action, origin, { result: 'ok', message: 'already on' }));
       return this.result(n, action, true, 'already on');
     }
     let note: string | undefined;
@@ -221,25 +212,25 @@ export class PowerService {
     if (delay > 0) {
       // Tenths of a second, as people read them: "delayed 2.3s", "delayed 3s".
       note = `delayed ${Math.ceil(delay / 100) / 10}s by min_off_time`;
-      this.powerEvent(n, action, origin, { result: 'progress', message: note });
+      this.deps.event(powerEvent(n, action, origin, { result: 'progress', message: note }));
       await this.writer.waitBeforeWrite(delay, n);
     }
     await this.writer.write(n, true);
     view.switchedOn(n, origin.source, 'switched on');
-    this.powerEvent(n, action, origin, { result: 'ok', message: 'switched on' });
+    this.deps.event(powerEvent(n, action, origin, { result: 'ok', message: 'switched on' }));
     return this.result(n, action, true, note);
   }
 
   private async cut(n: number, action: NodeAction, origin: Origin, reason: string): Promise<NodeResult> {
     const { view } = this.deps;
     if (view.power(n) === false) {
-      this.powerEvent(n, action, origin, { result: 'ok', message: 'already off' });
+      this.deps.event(powerEvent(n, action, origin, { result: 'ok', message: 'already off' }));
       return this.result(n, action, true, 'already off');
     }
     view.cutting(n);
     await this.writer.write(n, false);
     view.switchedOff(n, origin.source, reason);
-    this.powerEvent(n, action, origin, { result: 'ok', message: reason });
+    this.deps.event(powerEvent(n, action, origin, { result: 'ok', message: reason }));
     return this.result(n, action, true);
   }
 
@@ -247,13 +238,7 @@ export class PowerService {
   private sequence(n: number, action: NodeAction, origin: Origin): Sequence {
     const own = new AbortController();
     this.sequences.set(n, own);
-    return {
-      node: n,
-      action,
-      source: origin.source,
-      transaction: origin.transaction,
-      signal: AbortSignal.any([this.stopping.signal, own.signal]),
-    };
+    return { ...origin, node: n, action, signal: AbortSignal.any([this.stopping.signal, own.signal]) };
   }
 
   private async gracefulOff(n: number, action: NodeAction, origin: Origin): Promise<NodeResult> {
@@ -272,14 +257,14 @@ export class PowerService {
     } finally {
       this.sequences.delete(n);
     }
-    this.powerEvent(n, action, origin, { result: 'ok', message: 'OS rebooted' });
+    this.deps.event(powerEvent(n, action, origin, { result: 'ok', message: 'OS rebooted' }));
     return this.result(n, action, true);
   }
 
   private async hardReboot(n: number, action: NodeAction, origin: Origin): Promise<NodeResult> {
     const { view, power, clock, driver } = this.deps;
     view.powerCycling(n, origin.source);
-    this.powerEvent(n, action, origin, { result: 'progress', message: 'power cycling' });
+    this.deps.event(powerEvent(n, action, origin, { result: 'progress', message: 'power cycling' }));
     if (driver.info.nativeReset && driver.reset) {
       await this.writer.reset(n);
       await sleep(clock, power.reboot_off_time);
@@ -292,7 +277,7 @@ export class PowerService {
       await this.writer.write(n, true, true);
     }
     view.switchedOn(n, origin.source, 'power cycled');
-    this.powerEvent(n, action, origin, { result: 'ok', message: 'power cycled' });
+    this.deps.event(powerEvent(n, action, origin, { result: 'ok', message: 'power cycled' }));
     return this.result(n, action, true);
   }
 
@@ -308,7 +293,7 @@ export class PowerService {
       return await this.exclusive(node, 'hard-reboot', 'reboot', origin);
     } catch (error) {
       const message = errorMessage(error);
-      this.powerEvent(number, 'reboot', origin, { result: 'error', error: message });
+      this.deps.event(powerEvent(number, 'reboot', origin, { result: 'error', error: message }));
       return { ...this.result(number, 'reboot', false), error: message };
     }
   }

@@ -44,6 +44,16 @@ export interface BridgeEvent {
 
 export type EventInput = Omit<BridgeEvent, 'time'>;
 
+/** A `power` event of an action on node `node`, with who asked for it (and so their transaction, if any). */
+export function powerEvent(
+  node: number,
+  action: NodeAction,
+  origin: Origin,
+  outcome: Pick<EventInput, 'result' | 'message' | 'error'>,
+): EventInput {
+  return { type: 'power', node, action, source: origin.source, transaction: origin.transaction, ...outcome };
+}
+
 /** The outcome of one action on one node. */
 export interface NodeResult {
   node: number;
