@@ -127,8 +127,8 @@ function closeOnOversizedPackets(socket: Socket, logger: Logger): void {
     );
     socket.destroy();
   });
-  framing.resume(); // only the framing is wanted: what passes is dropped here (aedes reads the socket itself)
+  // Only the framing is wanted: what passes is left (aedes reads the socket itself).
   socket.on('data', (chunk: Buffer) => {
-    if (!socket.destroyed) framing.write(chunk);
+    if (!socket.destroyed) framing.take(chunk);
   });
 }

@@ -1,5 +1,4 @@
-import type { Duplex, TransformCallback } from 'node:stream';
-import { Transform } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import type { MqttClient } from 'mqtt';
 import { escapeControl } from '../util/printable.js';
 
@@ -29,13 +28,16 @@ type Mode = 'header' | 'pass' | 'skip' | 'raw';
 
 /**
  * Reads MQTT framing (a fixed header: one type byte, a remaining length in 1-4 bytes of 7 bits)
- * from a byte stream and passes every packet through unchanged, except one whose remaining
- * length is over `maxBytes`: its bytes are dropped as they arrive and `onDrop` is called once,
- * with the topic and packet id of a publish read from its first bytes. At most `maxBytes` (plus
- * one topic) is ever held. Bytes that are not valid framing are passed on as they are (raw):
- * the MQTT parser behind reports the protocol error.
+ * from a byte stream, read by read (`take`), and passes every packet on unchanged, except one
+ * whose remaining length is over `maxBytes`: its bytes are dropped as they arrive and `onDrop` is
+ * called once, with the topic and packet id of a publish read from its first bytes. At most
+ * `maxBytes` (plus one topic) is ever held. Bytes that are not valid framing are passed on as
+ * they are (raw): the MQTT parser behind reports the protocol error.
+ *
+ * Not a stream of its own: a Transform between the socket and MQTT.js's parser cost every read
+ * a second trip through node's stream machinery (docs/performance.md, "Command latency").
  */
-export class PacketLimitFilter extends Transform {
+export class PacketLimitFilter {
   private mode: Mode = 'header';
   private header: number[] = [];
   /** Bytes of the current packet still to pass or drop. */
@@ -45,12 +47,13 @@ export class PacketLimitFilter extends Transform {
   /** The first bytes of a dropped publish: topic length, topic, packet id. */
   private start: Buffer[] = [];
 
+  /** What passes of the read in hand, in order. */
+  private passed: Buffer[] = [];
+
   constructor(
     private readonly maxBytes: number,
     private readonly onDrop: (packet: DroppedPacket) => void,
-  ) {
-    super();
-  }
+  ) {}
 
   /**
    * Where the bytes to pass of the chunk in hand begin and end. What passes goes on in as few
@@ -63,7 +66,9 @@ export class PacketLimitFilter extends Transform {
   /** Where the header being read began in the chunk in hand; -1 if it began in an earlier one. */
   private headerAt = -1;
 
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+  /** Takes one read off the socket; returns what of it passes, in order (none, the read itself, or parts). */
+  take(chunk: Buffer): Buffer[] {
+    this.passed = [];
     this.passFrom = 0;
     this.passTo = 0;
     this.headerAt = -1;
@@ -85,7 +90,7 @@ export class PacketLimitFilter extends Transform {
       if (this.remaining === 0) this.endPacket();
     }
     this.flushPassed(chunk);
-    callback();
+    return this.passed;
   }
 
   /** Bytes `from`-`to` of `chunk` pass: joined to the range before them when they follow it. */
@@ -99,7 +104,7 @@ export class PacketLimitFilter extends Transform {
 
   private flushPassed(chunk: Buffer): void {
     if (this.passTo > this.passFrom) {
-      this.push(
+      this.passed.push(
         this.passFrom === 0 && this.passTo === chunk.length ? chunk : chunk.subarray(this.passFrom, this.passTo),
       );
     }
@@ -144,7 +149,7 @@ export class PacketLimitFilter extends Transform {
       return;
     }
     this.flushPassed(chunk);
-    this.push(Buffer.from(this.header));
+    this.passed.push(Buffer.from(this.header));
     this.passFrom = end;
     this.passTo = end;
   }
@@ -202,12 +207,15 @@ export function acknowledgementOf(packet: DroppedPacket): Buffer | undefined {
   return Buffer.from([type, 2, packet.messageId >> 8, packet.messageId & 0xff]);
 }
 
+type WriteChunk = (chunk: Buffer, encoding: BufferEncoding, done: (error?: Error | null) => void) => void;
+
 /**
- * Puts a PacketLimitFilter between every connection MQTT.js makes (the first and each
- * reconnection) and its parser. The client must be created with `manualConnect: true` and
- * connected after this call. MQTT.js has no hook between socket and parser, so the stream's
- * `pipe` (which MQTT.js calls once, to feed its parser) is routed through the filter; the
- * socket itself stays the client's stream (writes, errors and close are untouched).
+ * Puts a PacketLimitFilter in front of MQTT.js's parser on every connection it makes (the first
+ * and each reconnection). The client must be created with `manualConnect: true` and connected
+ * after this call. MQTT.js has no hook between socket and parser: it pipes the socket, once per
+ * connection, into a Writable of its own whose `_write` parses. That `_write` is wrapped, so the
+ * parser sees only what passes, in the same calls and with the same backpressure; the socket
+ * stays the client's stream (writes, errors and close are untouched).
  */
 export function limitIncomingPackets(
   client: MqttClient,
@@ -225,10 +233,29 @@ export function limitIncomingPackets(
     });
     const pipe = stream.pipe.bind(stream);
     stream.pipe = (<T extends NodeJS.WritableStream>(destination: T, options?: { end?: boolean }): T => {
-      pipe(filter, options);
-      return filter.pipe(destination, options);
+      const parser = destination as unknown as { _write: WriteChunk };
+      if (typeof parser._write !== 'function') throw new Error('internal: MQTT.js no longer parses in _write');
+      parser._write = filtered(parser._write.bind(destination), filter);
+      return pipe(destination, options);
     }) as typeof stream.pipe;
     return stream;
+  };
+}
+
+/** `parse` behind the filter: the usual read goes on in one call; pieces one after another, each once parsed. */
+function filtered(parse: WriteChunk, filter: PacketLimitFilter): WriteChunk {
+  return (chunk, encoding, done) => {
+    const pieces = filter.take(chunk);
+    if (pieces.length === 1) {
+      parse(pieces[0] as Buffer, encoding, done);
+      return;
+    }
+    let next = 0;
+    const parseNext = (error?: Error | null): void => {
+      if (error || next === pieces.length) done(error);
+      else parse(pieces[next++] as Buffer, encoding, parseNext);
+    };
+    parseNext();
   };
 }
 

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { Duplex, Writable } from 'node:stream';
+import type { MqttClient } from 'mqtt';
 import mqttPacket from 'mqtt-packet';
 import { mqttClientOptions } from '../../src/mqtt/options.js';
 import {
@@ -6,6 +8,7 @@ import {
   PacketLimitFilter,
   acknowledgementOf,
   describeDropped,
+  limitIncomingPackets,
   type DroppedPacket,
 } from '../../src/mqtt/packet-limit.js';
 import { parseConfig } from '../../src/config/index.js';
@@ -15,8 +18,7 @@ function run(bytes: Buffer, maxBytes: number, chunk: number): { out: Buffer; dro
   const dropped: DroppedPacket[] = [];
   const filter = new PacketLimitFilter(maxBytes, (packet) => dropped.push(packet));
   const out: Buffer[] = [];
-  filter.on('data', (data: Buffer) => out.push(data));
-  for (let i = 0; i < bytes.length; i += chunk) filter.write(bytes.subarray(i, i + chunk));
+  for (let i = 0; i < bytes.length; i += chunk) out.push(...filter.take(bytes.subarray(i, i + chunk)));
   return { out: Buffer.concat(out), dropped };
 }
 
@@ -58,16 +60,51 @@ describe('mqtt: packets over the size limit are dropped before the parser', () =
 
   it('passes a read of whole packets within the limit on as one piece: one call of the parser', () => {
     const filter = new PacketLimitFilter(10_000, () => undefined);
-    const pieces: Buffer[] = [];
-    filter.on('data', (data: Buffer) => pieces.push(data));
     // A command and the acknowledgement that arrives with it, as the bridge reads them.
     const read = Buffer.concat([mqttPacket.generate({ cmd: 'puback', messageId: 9 }), small]);
-    filter.write(read);
+    const pieces = filter.take(read);
     assert.deepEqual(pieces, [read]);
+    assert.equal(pieces[0], read, 'the read itself, not a copy');
     // What follows a dropped packet in the same read goes on together too.
-    pieces.length = 0;
-    filter.write(Buffer.concat([small, big, small, ping]));
-    assert.deepEqual(pieces, [small, Buffer.concat([small, ping])]);
+    assert.deepEqual(filter.take(Buffer.concat([small, big, small, ping])), [small, Buffer.concat([small, ping])]);
+  });
+
+  it("sits in MQTT.js's parser: each read parsed in order, the next one after the parse is done", async () => {
+    // MQTT.js builds its socket with streamBuilder and pipes it, once, into a Writable whose _write parses.
+    const written: Buffer[] = [];
+    const socket = new Duplex({
+      read() {},
+      write(chunk: Buffer, _encoding, callback) {
+        written.push(chunk);
+        callback();
+      },
+    });
+    const client = { streamBuilder: () => socket };
+    const dropped: DroppedPacket[] = [];
+    limitIncomingPackets(client as unknown as MqttClient, 10_000, (packet) => dropped.push(packet));
+    const stream = client.streamBuilder();
+    const parsed: string[] = [];
+    let parsing = false;
+    const parser = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        assert.equal(parsing, false, 'a piece handed on while the one before is still being parsed');
+        parsing = true;
+        parsed.push(chunk.toString('hex'));
+        // MQTT.js calls done after handling the packets, a tick or more later.
+        setImmediate(() => {
+          parsing = false;
+          done();
+        });
+      },
+    });
+    stream.pipe(parser);
+    socket.push(Buffer.concat([small, big, small, ping]));
+    socket.push(small);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.deepEqual(parsed, [small, Buffer.concat([small, ping]), small].map((b) => b.toString('hex')));
+    assert.equal(dropped.length, 1);
+    // The broker gets the PUBACK of the QoS 1 publish it will never hear of again.
+    assert.deepEqual(written, [Buffer.from([0x40, 2, 0x02, 0x01])]);
   });
 
   it('what it passes, the MQTT parser reads as the same packets', () => {
