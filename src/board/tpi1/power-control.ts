@@ -41,9 +41,7 @@ export class Ds4520PowerControl {
     const control = await this.readControl();
     let status: number | null = null;
     try {
-      status = await this.io.transfer('read of I/O status 0xF8', () =>
-        this.io.bus.readByte(DS4520_ADDRESS, DS4520.IO_STATUS_0),
-      );
+      status = await this.io.readByte(DS4520_ADDRESS, DS4520.IO_STATUS_0, 'I/O status 0xF8');
     } catch (error) {
       // Power is what matters; presence can wait for the next poll.
       this.io.logger.warn({ err: errorMessage(error) }, 'reading module presence (0xF8) failed');
@@ -130,12 +128,11 @@ export class Ds4520PowerControl {
   async ensureSee(when: 'open' | 'write'): Promise<void> {
     const { io } = this;
     const wantSee = !this.options.persist; // SEE = 1: writes stay in shadow SRAM
-    const matches = (config: number): boolean => ((config & SEE_BIT) !== 0) === wantSee;
     // One read is enough to see that all is well; a change is based on two agreeing reads.
-    const quick = await io.transfer('read of configuration 0xF4', () => io.bus.readByte(DS4520_ADDRESS, DS4520.CONFIG));
-    if (matches(quick)) return;
+    const quick = await io.readByte(DS4520_ADDRESS, DS4520.CONFIG, 'configuration 0xF4');
+    if (seeIs(quick, wantSee)) return;
     const config = await this.readAgreeing(DS4520.CONFIG, 'configuration 0xF4');
-    if (matches(config)) return;
+    if (seeIs(config, wantSee)) return;
     const wanted = wantSee ? config | SEE_BIT : config & ~SEE_BIT & 0xff;
     const log = when === 'open' ? io.logger.info.bind(io.logger) : io.logger.warn.bind(io.logger);
     log(
@@ -188,8 +185,8 @@ export class Ds4520PowerControl {
     const { io } = this;
     const seen: string[] = [];
     for (let attempt = 1; attempt <= io.timing.readAttempts; attempt++) {
-      const first = await io.transfer(`read of ${what}`, () => io.bus.readByte(DS4520_ADDRESS, register));
-      const second = await io.transfer(`read of ${what}`, () => io.bus.readByte(DS4520_ADDRESS, register));
+      const first = await io.readByte(DS4520_ADDRESS, register, what);
+      const second = await io.readByte(DS4520_ADDRESS, register, what);
       if (first === second) return first;
       seen.push(`${hex(first)}/${hex(second)}`);
       io.logger.debug({ register: hex(register), first: hex(first), second: hex(second) }, 'reads disagree');
@@ -231,6 +228,11 @@ export class Ds4520PowerControl {
       }
     }
   }
+}
+
+/** Whether SEE (bit 0 of 0xF4) is as wanted. */
+function seeIs(config: number, wanted: boolean): boolean {
+  return ((config & SEE_BIT) !== 0) === wanted;
 }
 
 /** Power and presence from 0xF2 and 0xF8 (docs/hardware.md: status 1 = present and powered). */

@@ -42,20 +42,40 @@ export class BusTransactions {
 
   /** One bus transaction, retried a few times when it fails with an error. */
   async transfer<T>(what: string, operation: () => Promise<T>): Promise<T> {
-    let lastError: unknown;
-    for (let attempt = 1; attempt <= this.timing.transferAttempts; attempt++) {
+    for (let attempt = 1; ; attempt++) {
       try {
         return await operation();
       } catch (error) {
-        lastError = error;
-        this.logger.debug({ what, attempt, err: errorMessage(error) }, 'I2C transaction failed');
-        if (attempt < this.timing.transferAttempts) await sleep(this.clock, this.timing.retryDelayMs);
+        await this.afterFailure(what, attempt, error);
       }
     }
-    throw new TpmError(
-      'BUS',
-      `${what} failed ${this.timing.transferAttempts} times on I2C bus ${this.busNumber}: ${errorMessage(lastError)}`,
-      { cause: lastError },
-    );
+  }
+
+  /**
+   * A one-byte read of `register` at `address`, retried as transfer() retries; `what` names the
+   * register in a failure ("read of <what> failed ..."). Without transfer()'s closure and with
+   * the message built only on failure: three of these are on every power command's path.
+   */
+  async readByte(address: number, register: number, what: string): Promise<number> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.bus.readByte(address, register);
+      } catch (error) {
+        await this.afterFailure(`read of ${what}`, attempt, error);
+      }
+    }
+  }
+
+  /** After a failed try: the pause before the next one, or the error once every try is used. */
+  private async afterFailure(what: string, attempt: number, error: unknown): Promise<void> {
+    this.logger.debug({ what, attempt, err: errorMessage(error) }, 'I2C transaction failed');
+    if (attempt >= this.timing.transferAttempts) {
+      throw new TpmError(
+        'BUS',
+        `${what} failed ${this.timing.transferAttempts} times on I2C bus ${this.busNumber}: ${errorMessage(error)}`,
+        { cause: error },
+      );
+    }
+    await sleep(this.clock, this.timing.retryDelayMs);
   }
 }
