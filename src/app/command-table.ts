@@ -5,7 +5,7 @@ import type { EventSink } from './event-sink.js';
 import { payloadText, quote } from './input.js';
 
 /** Acts on one command message; errors it does not report itself are logged by the table. */
-export type CommandHandler = (topic: string, payload: Buffer) => Promise<void>;
+export type CommandHandler = (topic: string, payload: Buffer) => Promise<unknown>;
 
 /** Topic filter -> handler: every topic the bridge takes commands on (node/+/set, rtc/set, ...). */
 export type CommandTable = Record<string, CommandHandler>;

@@ -1,12 +1,14 @@
 import { findNode, unknownNodeMessage, type ResolvedNode } from '../config/nodes.js';
 import { nodeFromTopic, type Topics } from '../mqtt/topics.js';
 import type { PowerService } from '../power/power-service.js';
-import { parseSetPayload, type CommandSource, type NodeResult } from '../power/types.js';
+import { parseSetPayload, type CommandSource, type NodeAction, type NodeResult } from '../power/types.js';
 import { TpmError, errorMessage } from '../util/errors.js';
 import type { CommandTable } from './command-table.js';
 import type { EventSink } from './event-sink.js';
 import { InputError, payloadText, powerRequest, quote, transactionOf } from './input.js';
 import type { RequestTable } from './request-table.js';
+
+const RESOLVED: Promise<void> = Promise.resolve();
 
 export interface NodeCommandsDeps {
   nodes: ResolvedNode[];
@@ -31,8 +33,19 @@ export class NodeCommands {
     return { power: (request, source) => this.onPowerRequest(request, source) };
   }
 
-  private async onSet(topic: string, payload: Buffer): Promise<void> {
-    const { nodes, topics, power, event } = this.deps;
+  /**
+   * Not async: bad input is reported at once, and a good command's promise is the power
+   * service's own (an async function here would cost every command a promise and a turn).
+   */
+  private onSet(topic: string, payload: Buffer): Promise<unknown> {
+    const command = this.checkSet(topic, payload);
+    if (!command) return RESOLVED;
+    return this.deps.power.execute(command.node, command.action, 'mqtt');
+  }
+
+  /** The node and action of a `set`, or undefined once the bad input is reported. */
+  private checkSet(topic: string, payload: Buffer): { node: number; action: NodeAction } | undefined {
+    const { nodes, topics, event } = this.deps;
     const n = nodeFromTopic(topics, topic, 'set');
     let text: string;
     try {
@@ -57,7 +70,7 @@ export class NodeCommands {
       event({ type: 'command', node: node.number, source: 'mqtt', result: 'error', error });
       return;
     }
-    await power.execute(node.number, action, 'mqtt');
+    return { node: node.number, action };
   }
 
   private async onPowerRequest(request: Record<string, unknown>, source: CommandSource): Promise<unknown> {

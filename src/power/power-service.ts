@@ -120,8 +120,17 @@ export class PowerService {
    * outcome is known, on every path; nothing here frees it later, when another action may
    * already have taken it.
    */
-  private async exclusive(node: ResolvedNode, step: Step, action: NodeAction, origin: Origin): Promise<NodeResult> {
-    if (action === 'force-off' && this.busy.has(node.number)) await this.override(node.number);
+  private exclusive(node: ResolvedNode, step: Step, action: NodeAction, origin: Origin): Promise<NodeResult> {
+    if (action === 'force-off' && this.busy.has(node.number))
+      return this.override(node.number).then(() => this.claim(node, step, action, origin));
+    return this.claim(node, step, action, origin);
+  }
+
+  /**
+   * Takes a free node for `step` (a busy one: throws BUSY). Not async: the operation's own
+   * promise is returned, without a wrapper's promise and turns on every command's path.
+   */
+  private claim(node: ResolvedNode, step: Step, action: NodeAction, origin: Origin): Promise<NodeResult> {
     const running = this.busy.get(node.number);
     if (running)
       throw new TpmError('BUSY', `node ${node.number} is busy (${running} under way); try again when it is done`);

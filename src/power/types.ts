@@ -67,19 +67,20 @@ export interface NodeResult {
   note?: string;
 }
 
+const SET_WORDS: ReadonlyMap<string, NodeAction> = new Map([
+  ['ON', 'on'],
+  ['OFF', 'off'],
+  ['FORCE_OFF', 'force-off'],
+  ['TOGGLE', 'toggle'],
+  ['REBOOT', 'reboot'],
+  ['SHUTDOWN', 'shutdown'],
+]);
+
 /** Maps the words of `node/<n>/set` (docs/topics.md) to actions. */
 export function parseSetPayload(payload: string): NodeAction | undefined {
-  const word = payload.trim().toUpperCase();
-  const map: Record<string, NodeAction> = {
-    ON: 'on',
-    OFF: 'off',
-    FORCE_OFF: 'force-off',
-    TOGGLE: 'toggle',
-    REBOOT: 'reboot',
-    SHUTDOWN: 'shutdown',
-  };
-  return map[word];
+  return SET_WORDS.get(payload.trim().toUpperCase());
 }
+
 
 /**
  * The node lifecycle as the power service and the graceful sequences report it (implemented by

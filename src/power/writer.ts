@@ -40,8 +40,10 @@ export class PowerWriter {
    * Writes one node's power under the board lock and hands the read-back on. `mustFinish`:
    * the second half of a hard reboot, which a stop never prevents (its node must come back on).
    */
-  async write(n: number, on: boolean, mustFinish = false): Promise<boolean> {
+  write(n: number, on: boolean, mustFinish = false): Promise<boolean> {
     const { clock, power, driver, view } = this.deps;
+    // Not async itself: the lock's promise is the caller's (an async wrapper returning it would
+    // cost every command another promise and two turns before its answer).
     return this.lock.run(async () => {
       if (on) {
         // on_stagger: nodes switched on together start this far apart (inrush current).
