@@ -81,7 +81,6 @@ export function parseSetPayload(payload: string): NodeAction | undefined {
   return SET_WORDS.get(payload.trim().toUpperCase());
 }
 
-
 /**
  * The node lifecycle as the power service and the graceful sequences report it (implemented by
  * the bridge's node model, src/app/node-model.ts): they say what happened, the model decides

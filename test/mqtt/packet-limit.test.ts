@@ -101,7 +101,10 @@ describe('mqtt: packets over the size limit are dropped before the parser', () =
     socket.push(Buffer.concat([small, big, small, ping]));
     socket.push(small);
     await new Promise((resolve) => setTimeout(resolve, 50));
-    assert.deepEqual(parsed, [small, Buffer.concat([small, ping]), small].map((b) => b.toString('hex')));
+    assert.deepEqual(
+      parsed,
+      [small, Buffer.concat([small, ping]), small].map((b) => b.toString('hex')),
+    );
     assert.equal(dropped.length, 1);
     // The broker gets the PUBACK of the QoS 1 publish it will never hear of again.
     assert.deepEqual(written, [Buffer.from([0x40, 2, 0x02, 0x01])]);
