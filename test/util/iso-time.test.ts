@@ -22,9 +22,25 @@ describe('isoTime', () => {
     assert.equal(isoTime(new Date(Date.UTC(2026, 0, 2, 3, 4, 5, 6))), '2026-01-02T03:04:05.006Z');
   });
 
+  it('writes the same as toISOString for neighbouring instants, across seconds and in either direction', () => {
+    // The text up to the seconds is reused from one call to the next: each instant here shares
+    // its second with the one before, or just left it.
+    const starts = [Date.UTC(2026, 11, 31, 23, 59, 58, 990), -2010, Date.UTC(-1, 11, 31, 23, 59, 59, 0), 1.5];
+    for (const start of starts) {
+      for (const step of [1, 7, -3, 0.25]) {
+        for (let i = 0; i < 400; i++) {
+          const ms = start + i * step;
+          assert.equal(isoTime(ms), new Date(ms).toISOString(), `at ${ms}`);
+        }
+      }
+    }
+    assert.equal(isoTime(-0.5), new Date(-0.5).toISOString());
+  });
+
   it('throws a RangeError for an invalid time, as toISOString does', () => {
     assert.throws(() => isoTime(Number.NaN), RangeError);
     assert.throws(() => isoTime(8.64e15 + 1), RangeError);
+    assert.throws(() => isoTime(Number.POSITIVE_INFINITY), RangeError);
     assert.throws(() => isoTime(new Date('not a date')), RangeError);
   });
 
