@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeAgentConfig, writeBridgeConfig, type BridgeRun } from './configs.js';
-import { spawnNode, whileAlive, type Child } from './process.js';
+import { anonKiB, cpuMs, rssKiB, spawnNode, whileAlive, type Child } from './process.js';
+import { median } from './stats.js';
 import { Probe, type Seen } from './probe.js';
 import { delay } from '../support/wait.js';
 
@@ -119,6 +120,47 @@ export function shippedNodeOptions(role: 'bridge' | 'agent'): string[] {
  */
 export function startBareNode(): Child {
   return spawnNode(['-e', 'setInterval(() => {}, 1 << 30)']);
+}
+
+/**
+ * That floor read from three bare nodes, each started at a moment of its own, as the median of
+ * the three taken at the same moment. One bare node is one draw of how many of node's own file
+ * pages the kernel maps around the first faults: in 2 full runs of 11 (2026-12-06 and -07) it
+ * read 0.7-0.8 MiB lower than in the others, all of it file pages (its anonymous memory within
+ * 8 KiB every time), while 16 bare nodes started alone read 40.34-40.46 MiB
+ * (docs/performance.md, "How each is taken"). The JSON keeps each one's reading.
+ */
+export class BareNodes {
+  private readonly started: Child[] = [];
+
+  /** Starts one more (the caller keeps it with the processes to stop on failure). */
+  start(): Child {
+    const child = startBareNode();
+    this.started.push(child);
+    return child;
+  }
+
+  rssKiB(): number {
+    return median(this.each('rss'));
+  }
+
+  anonKiB(): number {
+    return median(this.each('anon'));
+  }
+
+  cpuMs(): number {
+    return median(this.each('cpu'));
+  }
+
+  /** Each one's reading, in the order they were started. */
+  each(what: 'rss' | 'anon' | 'cpu'): number[] {
+    const read = what === 'rss' ? rssKiB : what === 'anon' ? anonKiB : cpuMs;
+    return this.started.map((child) => read(child.pid));
+  }
+
+  async stop(): Promise<void> {
+    for (const child of this.started) await child.stop();
+  }
 }
 
 /**

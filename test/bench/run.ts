@@ -19,13 +19,13 @@ import { writeAgentConfig, writeBridgeConfig } from './configs.js';
 import { startMosquitto, type Mosquitto } from '../support/mosquitto.js';
 import {
   NODE,
+  BareNodes,
   BridgeCommander,
   FloorCommander,
   commandAgent,
   interleaved,
   shippedNodeOptions,
   startAgent,
-  startBareNode,
   startBridge,
   startBridgeAndFloor,
   startFloor,
@@ -190,10 +190,12 @@ async function main(): Promise<void> {
     // ---- the long-running trio: bridge, agent, floor ---------------------------------------
     log('memory and idle cost: bridge, agent and floor client running side by side ...');
     const run = writeBridgeConfig(work, broker.url, { model: 'tpi1' });
+    // The bare-node floor: three, started before the bridge, beside the trio and after it.
+    const bare = new BareNodes();
+    children.push(bare.start());
     const bridge = await startBridge(probe, run, SHIPPED.bridge);
     children.push(bridge.child);
-    const bare = startBareNode();
-    children.push(bare);
+    children.push(bare.start());
     const floor = await startFloor(probe, 'bench/floor', broker.url);
     children.push(floor.child);
     // The floor that also sends a command's messages (floor-client.ts --contract), for the latency figures.
@@ -216,6 +218,7 @@ async function main(): Promise<void> {
       ['--sample', String(AGENT_INTERVAL_MS), String(telemetryBytes)],
     );
     children.push(sampleFloor.child);
+    children.push(bare.start());
     rows.push(
       compare('agent start-up to first telemetry (beside the bridge)', 'ms', agentStartupMs, median(floorStarts)),
     );
@@ -224,13 +227,14 @@ async function main(): Promise<void> {
       bridge: rssKiB(bridge.child.pid),
       agent: rssKiB(agent.pid),
       floor: rssKiB(floor.child.pid),
-      bare: rssKiB(bare.pid),
+      bare: bare.rssKiB(),
     };
+    const bareEachAtStart = bare.each('rss');
     const anonStart = {
       bridge: anonKiB(bridge.child.pid),
       agent: anonKiB(agent.pid),
       floor: anonKiB(floor.child.pid),
-      bare: anonKiB(bare.pid),
+      bare: bare.anonKiB(),
     };
     rows.push(
       bounded(
@@ -267,7 +271,7 @@ async function main(): Promise<void> {
       bridge: cpuMs(bridge.child.pid),
       agent: cpuMs(agent.pid),
       floor: cpuMs(floor.child.pid),
-      bare: cpuMs(bare.pid),
+      bare: bare.cpuMs(),
       sample: cpuMs(sampleFloor.child.pid),
     });
     const cpu0 = cpuNow();
@@ -331,13 +335,13 @@ async function main(): Promise<void> {
       bridge: rssKiB(bridge.child.pid),
       agent: rssKiB(agent.pid),
       floor: rssKiB(floor.child.pid),
-      bare: rssKiB(bare.pid),
+      bare: bare.rssKiB(),
     };
     const anonSettled = {
       bridge: anonKiB(bridge.child.pid),
       agent: anonKiB(agent.pid),
       floor: anonKiB(floor.child.pid),
-      bare: anonKiB(bare.pid),
+      bare: bare.anonKiB(),
     };
     rows.push(
       bounded('bridge RSS settled, against bare node', 'MiB', kib(rssSettled.bridge), kib(rssSettled.bare), 1.35),
@@ -472,6 +476,9 @@ async function main(): Promise<void> {
       bridge_commands: bridgeCommands,
       agent_commands: agentCommands,
       soak_seconds: round(soakSeconds, 1),
+      // The bare-node floor above is the median of these (started before the bridge, beside it, after the trio).
+      bare_nodes_rss_kib_after_start: bareEachAtStart,
+      bare_nodes_rss_kib_now: bare.each('rss'),
     };
     for (const child of [bridge.child, agent, floor.child, contractFloor.child, sampleFloor.child]) await child.stop();
     await timing.probe.close();
@@ -483,7 +490,7 @@ async function main(): Promise<void> {
     );
     const soakConfig = writeAgentConfig(work, broker.url, 'bench/agent-soak', 3, ['false'], '1s');
     const soak = await measureAgentSoak(here, soakConfig, N.agentSamples, SOAK_INTERVAL_MS, SHIPPED.agent);
-    const bareNow = { rss: rssKiB(bare.pid), anon: anonKiB(bare.pid) };
+    const bareNow = { rss: bare.rssKiB(), anon: bare.anonKiB() };
     rows.push(
       bounded(
         `agent RSS after ${soak.samples} samples, against bare node`,
