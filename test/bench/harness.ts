@@ -118,7 +118,7 @@ export function shippedNodeOptions(role: 'bridge' | 'agent'): string[] {
  * The floor the issue sets its memory and CPU targets against: a bare `node` process with
  * node's default flags, doing nothing (a timer keeps it alive).
  */
-export function startBareNode(): Child {
+function startBareNode(): Child {
   return spawnNode(['-e', 'setInterval(() => {}, 1 << 30)']);
 }
 
