@@ -39,7 +39,9 @@ type Mode = 'header' | 'pass' | 'skip' | 'raw';
  */
 export class PacketLimitFilter {
   private mode: Mode = 'header';
-  private header: number[] = [];
+  /** The fixed header read so far (a type byte and at most four length bytes), kept across reads. */
+  private readonly header = new Uint8Array(5);
+  private headerLength = 0;
   /** Bytes of the current packet still to pass or drop. */
   private remaining = 0;
   private dropped: DroppedPacket | undefined;
@@ -113,9 +115,9 @@ export class PacketLimitFilter {
 
   private readHeaderByte(chunk: Buffer, position: number): number {
     const byte = chunk[position] as number;
-    if (this.header.length === 0) this.headerAt = position;
-    this.header.push(byte);
-    const lengthBytes = this.header.length - 1;
+    if (this.headerLength === 0) this.headerAt = position;
+    this.header[this.headerLength++] = byte;
+    const lengthBytes = this.headerLength - 1;
     if (lengthBytes === 0 || (byte & 0x80) !== 0) {
       if (lengthBytes === 4) this.toRaw(chunk, position + 1); // a fifth length byte: malformed
       return position + 1;
@@ -132,7 +134,7 @@ export class PacketLimitFilter {
       this.passHeader(chunk, position + 1);
       this.mode = 'pass';
     }
-    this.header = [];
+    this.headerLength = 0;
     this.headerAt = -1;
     this.remaining = length;
     if (length === 0) this.endPacket();
@@ -149,7 +151,7 @@ export class PacketLimitFilter {
       return;
     }
     this.flushPassed(chunk);
-    this.passed.push(Buffer.from(this.header));
+    this.passed.push(Buffer.from(this.header.subarray(0, this.headerLength)));
     this.passFrom = end;
     this.passTo = end;
   }
@@ -190,7 +192,7 @@ export class PacketLimitFilter {
   /** Malformed framing: the header so far (up to `end` of the chunk) and everything after it pass as they are. */
   private toRaw(chunk: Buffer, end: number): void {
     this.passHeader(chunk, end);
-    this.header = [];
+    this.headerLength = 0;
     this.headerAt = -1;
     this.mode = 'raw';
   }
