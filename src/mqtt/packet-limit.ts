@@ -49,8 +49,8 @@ export class PacketLimitFilter {
   /** The first bytes of a dropped publish: topic length, topic, packet id. */
   private start: Buffer[] = [];
 
-  /** What passes of the read in hand, in order. */
-  private passed: Buffer[] = [];
+  /** What passes of the read in hand, in order: one list, emptied at each read (take()). */
+  private readonly passed: Buffer[] = [];
 
   constructor(
     private readonly maxBytes: number,
@@ -68,9 +68,13 @@ export class PacketLimitFilter {
   /** Where the header being read began in the chunk in hand; -1 if it began in an earlier one. */
   private headerAt = -1;
 
-  /** Takes one read off the socket; returns what of it passes, in order (none, the read itself, or parts). */
+  /**
+   * Takes one read off the socket; returns what of it passes, in order (none, the read itself, or
+   * parts). The list is the filter's own, valid until the next call: a new one for every read was
+   * a third of what the filter allocated.
+   */
   take(chunk: Buffer): Buffer[] {
-    this.passed = [];
+    this.passed.length = 0;
     this.passFrom = 0;
     this.passTo = 0;
     this.headerAt = -1;
@@ -247,11 +251,13 @@ export function limitIncomingPackets(
 /** `parse` behind the filter: the usual read goes on in one call; pieces one after another, each once parsed. */
 function filtered(parse: WriteChunk, filter: PacketLimitFilter): WriteChunk {
   return (chunk, encoding, done) => {
-    const pieces = filter.take(chunk);
-    if (pieces.length === 1) {
-      parse(pieces[0] as Buffer, encoding, done);
+    const passed = filter.take(chunk);
+    if (passed.length === 1) {
+      parse(passed[0] as Buffer, encoding, done);
       return;
     }
+    // Parsed one after another across callbacks: a copy, as the filter's list is emptied at its next read.
+    const pieces = [...passed];
     let next = 0;
     const parseNext = (error?: Error | null): void => {
       if (error || next === pieces.length) done(error);
