@@ -10,6 +10,9 @@
  *
  *   node dist/test/bench/side-by-side.js OTHER_CHECKOUT [ROUNDS [COMMANDS_PER_ROUND]]
  *
+ * OTHER_CHECKOUT may be this one: with `THEIRS_NODE_ARGS="--flag ..."` (node flags added to the
+ * shipped ones for the other bridge only) it compares one build under two sets of flags.
+ *
  * Prints, per round, each bridge's p50 against the contract floor's, theirs against each other
  * and each process's CPU per command; then the p50s of all rounds' commands pooled and the
  * median of the rounds' ratios.
@@ -39,7 +42,9 @@ async function main(): Promise<void> {
   try {
     const flags = shippedNodeOptions('bridge');
     const ours: Contestant = { kind: 'bridge', nodeArgs: flags };
-    const theirs: Contestant = { kind: 'bridge', nodeArgs: flags, cli: resolve(otherCheckout, 'dist/src/cli.cjs') };
+    const theirFlags = [...flags, ...(process.env.THEIRS_NODE_ARGS ?? '').split(' ').filter(Boolean)];
+    const theirCli = resolve(otherCheckout, 'dist/src/cli.cjs');
+    const theirs: Contestant = { kind: 'bridge', nodeArgs: theirFlags, cli: theirCli };
     const contract: Contestant = { kind: 'contract' };
     const pooled = { ours: [] as number[], theirs: [] as number[], contract: [] as number[] };
     const ratios: number[] = [];
@@ -66,12 +71,18 @@ async function main(): Promise<void> {
       `all ${rounds} rounds pooled: ours/contract ${p50Ratio(pooled.ours, pooled.contract).toFixed(3)}, ` +
         `theirs/contract ${p50Ratio(pooled.theirs, pooled.contract).toFixed(3)}, ` +
         `ours/theirs ${p50Ratio(pooled.ours, pooled.theirs).toFixed(3)} ` +
-        `(median of the rounds ${median(ratios).toFixed(3)})\n`,
+        `(median of the rounds ${median(ratios).toFixed(3)}); p50 pooled: ours ${pooledP50(pooled.ours)}, ` +
+        `theirs ${pooledP50(pooled.theirs)}, contract ${pooledP50(pooled.contract)} ms\n`,
     );
   } finally {
     await broker.stop();
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** The p50 of pooled round trips in ms, to three places. */
+function pooledP50(ms: number[]): string {
+  return median(ms).toFixed(3);
 }
 
 main().then(
