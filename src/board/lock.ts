@@ -26,18 +26,27 @@ export interface BusLockOptions {
   bus?: number;
   /** The flock program (default: flock from PATH). */
   flock?: string;
+  /**
+   * How long a start waits for a holder that is letting go before it refuses (default
+   * RELEASE_WAIT_SECONDS; 0: not at all). A holder killed a moment ago still holds the lock
+   * until its flock child has seen the pipe close and ended: a few milliseconds, more on a busy
+   * machine.
+   */
+  waitSeconds?: number;
 }
 
 export type ReleaseLock = () => Promise<void>;
 
 const LOCK_DIRECTORY = '/run/lock/turingpi-mqtt';
 const LOCKED = 'locked';
+/** Long enough for a killed holder's flock child to end under load; short for a refused start. */
+export const RELEASE_WAIT_SECONDS = 2;
 
 /** Takes the lock file at `lockPath` or throws TpmError('BUS_LOCKED'). Returns an idempotent release. */
 export async function acquireBusLock(lockPath: string, options: BusLockOptions = {}): Promise<ReleaseLock> {
   const what = options.bus === undefined ? 'this I2C bus' : `I2C bus ${options.bus}`;
   await checkLockDirectory(path.dirname(lockPath));
-  const holder = await holdFlock(options.flock ?? 'flock', lockPath);
+  const holder = await holdFlock(options.flock ?? 'flock', lockPath, options.waitSeconds ?? RELEASE_WAIT_SECONDS);
   if (holder === 'busy') {
     const owner = await readOwner(lockPath);
     throw new TpmError(
@@ -148,11 +157,16 @@ async function checkLockDirectory(directory: string): Promise<void> {
   );
 }
 
-/** Starts flock(1) on the file; resolves with the holding child once locked, or 'busy'. */
-function holdFlock(program: string, lockPath: string): Promise<ChildProcess | 'busy'> {
+/**
+ * Starts flock(1) on the file; resolves with the holding child once locked, or 'busy' when it
+ * is still held after `waitSeconds` (flock waits in the kernel: the lock is taken the moment
+ * it is released).
+ */
+function holdFlock(program: string, lockPath: string, waitSeconds: number): Promise<ChildProcess | 'busy'> {
   return new Promise((resolve, reject) => {
-    // -n: do not wait. The shell says when the lock is ours, then `cat` holds it until our pipe closes.
-    const child = spawn(program, ['-n', lockPath, '-c', `echo ${LOCKED}; exec cat`], {
+    const wait = waitSeconds > 0 ? ['-w', String(waitSeconds)] : ['-n'];
+    // The shell says when the lock is ours, then `cat` holds it until our pipe closes.
+    const child = spawn(program, [...wait, lockPath, '-c', `echo ${LOCKED}; exec cat`], {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';

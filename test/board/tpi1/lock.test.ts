@@ -16,7 +16,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TpmError } from '../../../src/util/errors.js';
 import { FakeClock } from '../../../src/util/fake-clock.js';
-import { acquireBusLock, defaultBusLockPath } from '../../../src/board/lock.js';
+import { RELEASE_WAIT_SECONDS, acquireBusLock, defaultBusLockPath } from '../../../src/board/lock.js';
 import { createSimulatedTpi1 } from '../../../src/board/simulator/tpi1.js';
 import { driverFor } from './helpers.js';
 
@@ -24,6 +24,8 @@ const LOCK_MODULE = fileURLToPath(new URL('../../../src/board/lock.js', import.m
 const OTHER_UID = 54_321;
 /** Where the bus locks live (docs/security.md). */
 const LOCK_DIRECTORY = '/run/lock/turingpi-mqtt';
+/** A short wait for refusals that are the point of a test (the default wait is RELEASE_WAIT_SECONDS). */
+const SHORT_WAIT = { waitSeconds: 0.2 };
 
 /**
  * The lock module where OTHER_UID can read it. The checkout may sit in a folder only its owner can
@@ -49,17 +51,24 @@ function lockModuleForAnyUser(): { module: string; remove: () => void } {
   };
 }
 
+interface HolderOptions {
+  wrap?: string[];
+  uid?: number;
+  module?: string;
+  /** How long the holder's start waits for the lock (default: the product's, RELEASE_WAIT_SECONDS). */
+  waitSeconds?: number;
+}
+
 /**
  * Another process that takes the lock and holds it until killed: prints "held" or "refused: ...".
  * `wrap` runs it in another PID namespace (unshare), as a bridge in a container would be.
  */
-function startHolder(
-  lockPath: string,
-  options: { wrap?: string[]; uid?: number; module?: string } = {},
-): { child: ChildProcess; outcome: Promise<string> } {
+function startHolder(lockPath: string, options: HolderOptions = {}): { child: ChildProcess; outcome: Promise<string> } {
+  const wait = options.waitSeconds !== undefined ? { waitSeconds: options.waitSeconds } : {};
+  const lockOptions = JSON.stringify({ bus: 1, ...wait });
   const script =
     `import(${JSON.stringify(options.module ?? LOCK_MODULE)}).then((m) => ` +
-    `m.acquireBusLock(${JSON.stringify(lockPath)}, { bus: 1 }))` +
+    `m.acquireBusLock(${JSON.stringify(lockPath)}, ${lockOptions}))` +
     `.then(() => { console.log('held'); setInterval(() => {}, 1000); }, (e) => { console.log('refused: ' + ` +
     `e.message); })`;
   const argv = [...(options.wrap ?? []), process.execPath, '--input-type=module', '-e', script];
@@ -86,17 +95,6 @@ function killed(child: ChildProcess): Promise<void> {
   });
 }
 
-async function acquireSoon(lockPath: string): Promise<() => Promise<void>> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await acquireBusLock(lockPath);
-    } catch (error) {
-      if (attempt >= 30 || !(error instanceof TpmError && error.code === 'BUS_LOCKED')) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-}
-
 const canUnsharePid = spawnSync('unshare', ['-Urpf', '--kill-child', 'true']).status === 0;
 const isRoot = process.getuid?.() === 0;
 
@@ -116,7 +114,7 @@ describe('I2C bus lock', function () {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  function holder(options: { wrap?: string[]; uid?: number; module?: string } = {}): Promise<string> {
+  function holder(options: HolderOptions = {}): Promise<string> {
     const started = startHolder(lockPath, options);
     children.push(started.child);
     return started.outcome;
@@ -125,7 +123,7 @@ describe('I2C bus lock', function () {
   it('refuses a second taker, naming the holder, and is free again after release', async () => {
     const release = await acquireBusLock(lockPath, { bus: 1 });
     assert.match(readFileSync(lockPath, 'utf8'), new RegExp(`^pid ${process.pid} on `));
-    await assert.rejects(acquireBusLock(lockPath, { bus: 1 }), (error: unknown) => {
+    await assert.rejects(acquireBusLock(lockPath, { bus: 1, ...SHORT_WAIT }), (error: unknown) => {
       assert.ok(error instanceof TpmError && error.code === 'BUS_LOCKED');
       assert.match(
         error.message,
@@ -133,7 +131,7 @@ describe('I2C bus lock', function () {
       );
       return true;
     });
-    assert.match(await holder(), /^refused: another turingpi-mqtt/);
+    assert.match(await holder(SHORT_WAIT), /^refused: another turingpi-mqtt/);
     await release();
     await release(); // twice is fine
     const again = await acquireBusLock(lockPath);
@@ -144,11 +142,28 @@ describe('I2C bus lock', function () {
     const first = startHolder(lockPath);
     children.push(first.child);
     assert.equal(await first.outcome, 'held');
-    await assert.rejects(acquireBusLock(lockPath), /another turingpi-mqtt \(pid \d+ on/);
+    await assert.rejects(acquireBusLock(lockPath, SHORT_WAIT), /another turingpi-mqtt \(pid \d+ on/);
     await killed(first.child);
-    // The kernel drops the lock with the process tree; what the file says does not matter.
+    // The kernel drops the lock with the process tree; what the file says does not matter. The
+    // holder's flock child ends a moment after the holder (it has to see the pipe close): a start
+    // right away waits for it (RELEASE_WAIT_SECONDS). Without that wait this failed 2 times in 25
+    // on a loaded machine, naming the dead holder.
     const release = await acquireBusLock(lockPath);
     await release();
+  });
+
+  it('waits for a holder that lets go within the wait, and refuses one that does not', async () => {
+    const first = await acquireBusLock(lockPath);
+    const waiting = acquireBusLock(lockPath);
+    const letGoAt = performance.now() + 300;
+    setTimeout(() => void first(), 300);
+    const second = await waiting;
+    assert.ok(performance.now() >= letGoAt - 20, 'taken only once the first let go');
+    const refusedFrom = performance.now();
+    await assert.rejects(acquireBusLock(lockPath, { waitSeconds: 0.5 }), /another turingpi-mqtt/);
+    assert.ok(performance.now() - refusedFrom >= 450, 'refused after waiting, not at once');
+    await second();
+    assert.ok(RELEASE_WAIT_SECONDS >= 1 && RELEASE_WAIT_SECONDS <= 5, 'a start waits seconds, not minutes');
   });
 
   it('a lock file left with any content (an old pid, garbage) does not block', async () => {
@@ -171,15 +186,15 @@ describe('I2C bus lock', function () {
       children.push(inside.child);
       assert.equal(await inside.outcome, 'held');
       await assert.rejects(
-        acquireBusLock(lockPath),
+        acquireBusLock(lockPath, SHORT_WAIT),
         (error: unknown) => error instanceof TpmError && error.code === 'BUS_LOCKED',
       );
       // And the other way round: held here, refused in there.
       await killed(inside.child);
       // The namespace's processes (the holder's flock among them) end with its pid 1, as the kernel
-      // tears it down: a start a moment later finds the bus free.
-      const release = await acquireSoon(lockPath);
-      assert.match(await holder({ wrap }), /^refused: another turingpi-mqtt/);
+      // tears it down: a start a moment later finds the bus free (or waits for it).
+      const release = await acquireBusLock(lockPath);
+      assert.match(await holder({ wrap, ...SHORT_WAIT }), /^refused: another turingpi-mqtt/);
       await release();
     },
   );
