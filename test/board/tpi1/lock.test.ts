@@ -64,8 +64,8 @@ interface HolderOptions {
  * `wrap` runs it in another PID namespace (unshare), as a bridge in a container would be.
  */
 function startHolder(lockPath: string, options: HolderOptions = {}): { child: ChildProcess; outcome: Promise<string> } {
-  const wait = options.waitSeconds !== undefined ? { waitSeconds: options.waitSeconds } : {};
-  const lockOptions = JSON.stringify({ bus: 1, ...wait });
+  // JSON leaves an undefined waitSeconds out: the holder then waits as the product does.
+  const lockOptions = JSON.stringify({ bus: 1, waitSeconds: options.waitSeconds });
   const script =
     `import(${JSON.stringify(options.module ?? LOCK_MODULE)}).then((m) => ` +
     `m.acquireBusLock(${JSON.stringify(lockPath)}, ${lockOptions}))` +
