@@ -131,7 +131,7 @@ module.exports = createDebug;
 /**
  * zod's messages in English only. zod re-exports every one of its 40-odd translations as
  * `z.locales` (300 KiB of the config loader's 600 KiB of zod), and node parses all of it at each
- * start of the loader (docs/performance.md, "Start-up"); this project never calls
+ * start of the loader (docs/performance-log.md, "Where the memory went"); this project never calls
  * `z.config(z.locales.xx())`, and zod sets English itself. In the bundle, `locales` holds `en`
  * alone; the build fails if zod's files stop importing the translations this way.
  */
@@ -161,7 +161,7 @@ const englishOnlyZod: Plugin = {
 
 /**
  * Node modules a dependency loads at start for a line that almost never runs, each some hundred
- * KiB of node's own code and sources touched for good (docs/performance.md): sonic-boom (pino's
+ * KiB of node's own code and sources touched for good (docs/performance-log.md): sonic-boom (pino's
  * stream) requires `assert` for one check when a stream closes, and pino reads
  * `worker_threads.isMainThread` only when it makes a file destination of its own (we hand it
  * one). In the bundle, `assert` is loaded by a failing check, `worker_threads` when pino asks.
@@ -248,7 +248,7 @@ async function buildLibrary(): Promise<Metafile> {
  * The command line (the `bin`, every service and command) and its config child, as CommonJS:
  * node's ES module loader, which a program of ES modules keeps loaded for good, costs a process
  * about 1.9 MiB, and the bridge and the agent share their nodes with the workloads
- * (docs/performance.md, "Where the memory went"). esbuild splits code into chunks loaded on
+ * (docs/performance-log.md, "Where the memory went"). esbuild splits code into chunks loaded on
  * first use only for ES modules, so this build splits as ES modules in memory, then turns each
  * output into CommonJS on its own: static imports become require() at load, dynamic imports a
  * require() when that line runs (still one chunk per path, loaded only where used). The outputs

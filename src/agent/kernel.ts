@@ -7,9 +7,9 @@ import { join } from 'node:path';
  * tests replace with a folder of fake files. They are read synchronously: the kernel makes
  * their text when asked, from memory, never waiting for a disk, and a read through node's
  * thread pool (open, stat, read, close, each a trip through the event loop) cost the agent
- * about twice the CPU per sample (docs/performance.md, idle CPU). Reads go through one buffer
+ * about twice the CPU per sample (docs/performance-log.md, idle CPU). Reads go through one buffer
  * and the parsers pick out the few fields they need, so that a sample leaves little garbage
- * behind: what it allocates is what V8's heap grows by between collections (docs/performance.md,
+ * behind: what it allocates is what V8's heap grows by between collections (docs/performance-log.md,
  * agent memory after 3,600 samples).
  */
 

@@ -8,7 +8,7 @@ import { ConfigError, type Problem } from './problems.js';
  * together some MiB of code, objects and touched pages of node itself, needed once at start)
  * leave with the process instead of staying in the service for the months it runs. A worker
  * thread would free its heap too, but the pages node touches to start a thread stay with the
- * service (about 4-6 MiB, docs/performance.md). The answer goes to stdout as JSON
+ * service (about 4-6 MiB, docs/performance-log.md). The answer goes to stdout as JSON
  * (config/load-separately.ts reads it): a loaded config is plain data (strings, numbers,
  * booleans, null, arrays, objects), and JSON.parse is already in the service, where node's `v8`
  * serializer would load four more of node's modules.

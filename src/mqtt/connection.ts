@@ -166,7 +166,7 @@ export class MqttConnection {
    * its handler does, and the PUBACK goes out in one write with the event and state that
    * follow the answer. Held for one microtask, as it was, its write (10-14 us of a 45 us
    * command here) came between the command's first two bus transactions, ahead of the answer;
-   * held for the check phase alone, it took a socket write of its own (docs/performance.md).
+   * held for the check phase alone, it took a socket write of its own (docs/performance-log.md).
    * A command waiting for I/O gets its acknowledgement in the same turn, as before.
    */
   private holdAcknowledgement(send: () => void): void {
@@ -234,7 +234,7 @@ export class MqttConnection {
    * whose senders do not wait for the broker: `done` is called once, with the error publish()
    * would reject with, or none when acknowledged. Three promise chains per command, settled by
    * the acknowledgements that arrive with the next command, ran ahead of its first bus
-   * transaction (docs/performance.md, "Command latency").
+   * transaction (docs/performance-log.md, "Command latency").
    */
   send(topic: string, payload: string | Buffer, options: PublishOptions, done: (error?: TpmError) => void): void {
     const client = this.client;

@@ -35,7 +35,7 @@ type Mode = 'header' | 'pass' | 'skip' | 'raw';
  * they are (raw): the MQTT parser behind reports the protocol error.
  *
  * Not a stream of its own: a Transform between the socket and MQTT.js's parser cost every read
- * a second trip through node's stream machinery (docs/performance.md, "Command latency").
+ * a second trip through node's stream machinery (docs/performance-log.md, "Command latency").
  */
 export class PacketLimitFilter {
   private mode: Mode = 'header';

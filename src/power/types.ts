@@ -9,7 +9,7 @@ export type CommandSource = 'mqtt' | 'schedule' | 'policy' | 'cli' | 'startup';
  * Who asked for a power action: its source, and the `transaction` of the request that started it
  * (`bridge/request/power`), which every event of the action carries. Passed along by hand: carried
  * by AsyncLocalStorage instead, the first request with a transaction turned node's async hooks on
- * for good, and every promise of every later command cost more (docs/performance.md).
+ * for good, and every promise of every later command cost more (docs/performance-log.md).
  */
 export interface Origin {
   source: CommandSource;

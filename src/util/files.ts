@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
  * node's file functions as promises, made by `promisify` from its callback API (`node:fs`, which
  * node has loaded before any of our code runs) instead of imported from `node:fs/promises`. That
  * module's FileHandle brings node's streams, readline and file watchers with it: 0.25 MiB more
- * in the bridge, 0.5-0.8 MiB in the agent, kept for as long as they run (docs/performance.md,
+ * in the bridge, 0.5-0.8 MiB in the agent, kept for as long as they run (docs/performance-log.md,
  * "Where the memory went"). The functions take the same arguments and fail with the same
  * errors; a file is opened as a descriptor (`open`, then `writeFile(fd)`, `fsync`, `close`).
  */

@@ -4,7 +4,7 @@
  * UTC fields. Why not toISOString itself: in node 20, V8 looks up the host's time zone and
  * its display name through ICU before writing it, though the text shows no zone, and that
  * first lookup brings about 0.9 MiB of ICU's code and data into the process for good
- * (docs/performance.md, "Where the memory went"). The UTC getters never consult a time zone.
+ * (docs/performance-log.md, "Where the memory went"). The UTC getters never consult a time zone.
  * Throws a RangeError for an invalid time, as toISOString does.
  */
 export function isoTime(ms: number | Date): string {

@@ -37,7 +37,7 @@ describe('bridge: power requests and their transaction', function () {
     assert.equal(switched.transaction, undefined);
     // Carried through async hooks (AsyncLocalStorage), a transaction would turn them on for the
     // rest of the process: every promise of every later command would then cost more (some 8 %
-    // of a command's latency here, docs/performance.md).
+    // of a command's latency here, docs/performance-log.md).
     assert.equal(asyncHooksOn(), false, 'async hooks are still off after a request with a transaction');
   });
 });

@@ -19,7 +19,7 @@ import { bounded, compare, median, percentile, round, type Comparison } from './
 /**
  * Command latency over several trials, each with processes of its own. Two copies of the same
  * contract floor, timed in the same interleaved blocks, differ at p50 by 0.84x-1.27x from one
- * pair of processes to the next on the bench machine (docs/performance.md, "How sure a
+ * pair of processes to the next on the bench machine (docs/performance-log.md, "How sure a
  * latency figure is"): what a process draws at its start moves its p50 by more than the 15 %
  * that issue 16 allows the bridge. So a trial starts its own processes, warms them up, times
  * them interleaved as the latency phase does and stops them, and a figure pools the commands

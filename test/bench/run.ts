@@ -58,7 +58,7 @@ const N = {
   /**
    * The latency phase's own warm-up: both the bridge and the contract floor still get cheaper
    * per command until some 4,000 commands in (V8 optimising MQTT.js and the bridge), so its
-   * figure is taken after 5,000 (docs/performance.md, "Command latency").
+   * figure is taken after 5,000 (docs/performance-log.md, "Steady state, and two cuts").
    */
   latencyWarmup: QUICK ? 50 : 5000,
   latency: QUICK ? 200 : 3000,

@@ -5,7 +5,7 @@
  * client in interleaved blocks of 50. Each round is a trial of its own (latency-trials.ts):
  * both bridges and the floor start afresh, are warmed up, timed and stopped, because what a
  * process draws at its start moves its p50 by more than most changes are worth
- * (docs/performance.md, "How sure a latency figure is"). Which bridge goes first alternates.
+ * (docs/performance-log.md, "How sure a latency figure is"). Which bridge goes first alternates.
  * Not part of `npm run bench`: a tool for the engineer, not a figure for the README.
  *
  *   node dist/test/bench/side-by-side.js OTHER_CHECKOUT [ROUNDS [COMMANDS_PER_ROUND]]

@@ -25,7 +25,7 @@ export function registerAt(register: number, offset: number): number {
 /** A read of `length` registers from `register` on, as both chips auto-increment. */
 export function readRegisters(register: number, length: number, readOne: (register: number) => number): number[] {
   // A loop, not Array.from({ length }, ...): this runs in every simulated transaction, five times a
-  // command, and Array.from with a callback was the simulator's largest cost (docs/performance.md).
+  // command, and Array.from with a callback was the simulator's largest cost (docs/performance-log.md).
   const bytes: number[] = [];
   for (let i = 0; i < length; i++) bytes.push(readOne(registerAt(register, i)));
   return bytes;
@@ -169,7 +169,7 @@ export class SimulatedI2cBus implements I2cBus {
    * One transaction: done within the call when no latency fault applies, its outcome in a
    * promise already settled, as a chip that answers at once; after the fault's wait otherwise.
    * (Two async functions per transaction, as before, cost every command a microtask turn and
-   * two promises per transaction: docs/performance.md, "Command latency".) Every failure,
+   * two promises per transaction: docs/performance-log.md, "Command latency".) Every failure,
    * injected or the chip's, is recorded.
    */
   private transact<T>(transaction: TransactionInfo, bytes: number[], finish: () => T): Promise<T> {
