@@ -1,4 +1,5 @@
-import { TpmError, errorMessage } from '../../util/errors.js';
+import { TpmError } from '../../util/errors.js';
+import { ALLOW_ADDON_SCRIPTS, addonLoadProblem } from '../native-addon.js';
 import { permissionOr } from './sysfs.js';
 
 /** onoff's directions: 'high' and 'low' make an output starting at that level, glitch-free. */
@@ -59,8 +60,9 @@ async function loadOnoff(): Promise<OnoffModule> {
   } catch (error) {
     throw new TpmError(
       'UNSUPPORTED',
-      `the onoff GPIO module cannot be loaded (${errorMessage(error)}): install it on the host that switches ` +
-        'the nodes (npm install onoff, which builds a native addon) and run the bridge as a member of the gpio group',
+      `the onoff GPIO module cannot be loaded (${addonLoadProblem(error)}): install it on the host that ` +
+        'switches the nodes (turingpi-mqtt with its optional dependencies, which npm compiles; an npm that skips ' +
+        `install scripts needs ${ALLOW_ADDON_SCRIPTS}) and run the bridge as a member of the gpio group`,
       { cause: error },
     );
   }

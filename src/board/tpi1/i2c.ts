@@ -1,5 +1,6 @@
 import { constants as fsConstants, promises as fs } from 'node:fs';
 import { TpmError, errorMessage } from '../../util/errors.js';
+import { ALLOW_ADDON_SCRIPTS, addonLoadProblem } from '../native-addon.js';
 
 /**
  * The subset of `i2c-bus`'s PromisifiedBus the Turing Pi 1 driver uses (docs/library.md:
@@ -52,8 +53,9 @@ export async function openI2cBus(busNumber: number, options: OpenI2cBusOptions):
   } catch (error) {
     throw new TpmError(
       'BUS',
-      `the i2c-bus native addon could not be loaded (${errorMessage(error)}); board type tpi1 needs it: ` +
-        'install turingpi-mqtt with its optional dependencies on the Raspberry Pi (npm install i2c-bus builds it)',
+      `the i2c-bus native addon could not be loaded (${addonLoadProblem(error)}); board type tpi1 needs it: ` +
+        'install turingpi-mqtt on the Raspberry Pi with its optional dependencies, which npm compiles ' +
+        `(build-essential and python3 needed; an npm that skips install scripts needs ${ALLOW_ADDON_SCRIPTS})`,
       { cause: error },
     );
   }

@@ -23,6 +23,14 @@ describe('openI2cBus', () => {
     );
   });
 
+  it('says how to have npm compile the addon when it was installed without its build', async () => {
+    const uncompiled = new Error('Could not locate the bindings file. Tried:\n → /x/build/i2c.node');
+    await assert.rejects(
+      openI2cBus(1, { forceAccess: true, importModule: async () => Promise.reject(uncompiled) }),
+      busError(/\(it is installed but was never compiled: .*\).*--allow-scripts=i2c-bus,epoll/s),
+    );
+  });
+
   it('says how to enable the bus when the device cannot be opened, and passes forceAccess on', async () => {
     const seen: unknown[] = [];
     const module = {
