@@ -8,6 +8,7 @@ import { VERSION } from './app/version.js';
 import { TpmError, errorMessage } from './util/errors.js';
 import type { Logger } from './util/logger.js';
 import { loadConfigSeparately } from './config/load-separately.js';
+import { parseTimeoutOption } from './cli/timeout-option.js';
 
 const HELP = `turingpi-mqtt ${VERSION}: Turing Pi cluster boards in MQTT and Home Assistant
 
@@ -257,12 +258,12 @@ async function runPower(
 ): Promise<number> {
   const { parsePowerArgs, powerPrinter, requestPower } = await import('./cli/power-client.js');
   let command;
+  let timeoutMs: number | undefined;
   let config: Config;
   try {
     if (args.length > 2) throw new TpmError('USAGE', `unexpected argument "${args[2]}"`);
     command = parsePowerArgs(args[0], args[1]);
-    if (timeout !== undefined && !/^\d+(\.\d+)?$/.test(timeout))
-      throw new TpmError('USAGE', `--timeout takes seconds, not "${timeout}"`);
+    timeoutMs = parseTimeoutOption(timeout);
     config = (await readConfig(path, 'bridge')).config;
   } catch (error) {
     if (error instanceof TpmError && error.code === 'USAGE') return usage(error.message);
@@ -275,7 +276,7 @@ async function runPower(
     const printer = powerPrinter((line) => process.stdout.write(`${line}\n`));
     const answer = await requestPower(
       config,
-      { ...command, ...(timeout ? { timeoutMs: Number(timeout) * 1000 } : {}) },
+      { ...command, ...(timeoutMs === undefined ? {} : { timeoutMs }) },
       logger,
       json ? undefined : (event) => printer.event(event),
     );
@@ -295,10 +296,14 @@ async function runBmc(args: string[], path: string | undefined, timeout: string 
     );
   if (args.length > 1) return usage(`unexpected argument "${args[1]}"`);
   if (!path) return usage('bmc trust needs -c FILE (the bridge config with board.bmc)');
-  if (timeout !== undefined && !/^\d+(\.\d+)?$/.test(timeout))
-    return usage(`--timeout takes seconds, not "${timeout}"`);
+  let timeoutMs: number | undefined;
+  try {
+    timeoutMs = parseTimeoutOption(timeout);
+  } catch (error) {
+    return usage(errorMessage(error));
+  }
   const { runBmcTrust } = await import('./cli/bmc-trust.js');
-  return runBmcTrust(path, timeout === undefined ? 10_000 : Number(timeout) * 1000, {
+  return runBmcTrust(path, timeoutMs ?? 10_000, {
     out: (text) => process.stdout.write(text),
     err: (text) => process.stderr.write(text),
   });

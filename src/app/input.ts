@@ -1,4 +1,4 @@
-import { NODE_ACTIONS, type NodeAction } from '../power/types.js';
+import { NODE_ACTIONS, parseActionName, type NodeAction } from '../power/types.js';
 
 /** docs/topics.md: a payload over 1 KiB is refused before it is read. */
 export const MAX_PAYLOAD_BYTES = 1024;
@@ -57,10 +57,9 @@ export function powerRequest(request: Record<string, unknown>): { node: number |
   else if (typeof node === 'number' && Number.isInteger(node) && node >= 1) target = node;
   else if (typeof node === 'string' && /^[1-9][0-9]{0,3}$/.test(node)) target = Number(node);
   else throw new InputError('"node" must be a node number or "all"');
-  if (typeof action !== 'string' || !(NODE_ACTIONS as readonly string[]).includes(action.toLowerCase())) {
-    throw new InputError(`"action" must be one of ${NODE_ACTIONS.join(', ')}`);
-  }
-  return { node: target, action: action.toLowerCase() as NodeAction };
+  const named = typeof action === 'string' ? parseActionName(action) : undefined;
+  if (!named) throw new InputError(`"action" must be one of ${NODE_ACTIONS.join(', ')}`);
+  return { node: target, action: named };
 }
 
 /** A short, printable rendering of untrusted text for error messages. */

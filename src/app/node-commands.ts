@@ -6,7 +6,7 @@ import { TpmError, errorMessage } from '../util/errors.js';
 import type { CommandTable } from './command-table.js';
 import type { EventSink } from './event-sink.js';
 import { InputError, payloadText, powerRequest, quote, transactionOf } from './input.js';
-import type { RequestTable } from './request-table.js';
+import { PartlyDone, type RequestTable } from './request-table.js';
 
 const RESOLVED: Promise<void> = Promise.resolve();
 
@@ -83,7 +83,12 @@ export class NodeCommands {
     // The action's events carry the request's transaction: the CLI follows its own action.
     const results = await power.executeMany(targets, action, { source, transaction: transactionOf(request) });
     const failed = results.filter((r) => !r.ok);
-    if (failed.length > 0) throw new TpmError('BAD_COMMAND', failed.map((r) => r.error).join('; '));
+    if (failed.length > 0) {
+      const reason = failed.map((r) => r.error).join('; ');
+      // "all": the nodes that did change are answered too, each failed one with its error.
+      if (node === 'all') throw new PartlyDone(reason, results.map(publicResult));
+      throw new TpmError('BAD_COMMAND', reason);
+    }
     return node === 'all' ? results.map(publicResult) : publicResult(results[0] as NodeResult);
   }
 }
@@ -94,5 +99,6 @@ function publicResult(result: NodeResult): object {
     power: result.power === null ? null : result.power ? 'ON' : 'OFF',
     state: result.state,
     ...(result.note ? { note: result.note } : {}),
+    ...(result.ok ? {} : { error: result.error }),
   };
 }

@@ -6,6 +6,19 @@ import { alternatives, type CommandHandler } from './command-table.js';
 import type { EventSink } from './event-sink.js';
 import { InputError, quote, requestObject, transactionOf } from './input.js';
 
+/**
+ * An error answer that also says what was done: a request on several nodes that failed on some
+ * of them answers every node's outcome in `data`, so that a client retries only what failed.
+ */
+export class PartlyDone extends Error {
+  constructor(
+    message: string,
+    readonly data: unknown,
+  ) {
+    super(message);
+  }
+}
+
 /** Answers one `bridge/request/<action>` (its JSON object, `source` taken out); throws to answer an error. */
 export type RequestHandler = (request: Record<string, unknown>, source: CommandSource) => Promise<unknown>;
 
@@ -46,7 +59,7 @@ export function requestCommand(table: RequestTable, { connection, topics, event 
       // node): a second event here would count one bad request twice.
       if (error instanceof InputError)
         event({ type: 'request', action, source: 'mqtt', result: 'error', error: reason });
-      await respond({ status: 'error', error: reason });
+      await respond({ status: 'error', error: reason, ...(error instanceof PartlyDone ? { data: error.data } : {}) });
     }
   };
 }

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config/schema.js';
+import { resolveNodes } from '../config/nodes.js';
 import { MqttConnection } from '../mqtt/connection.js';
 import { brokerUrl, mqttClientOptions } from '../mqtt/options.js';
 import { topics } from '../mqtt/topics.js';
-import { NODE_ACTIONS, type NodeAction } from '../power/types.js';
+import { NODE_ACTIONS, parseActionName, type NodeAction } from '../power/types.js';
 import { TpmError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 
@@ -24,16 +25,19 @@ export function parsePowerArgs(
   if (node === 'all') target = 'all';
   else if (/^[1-9][0-9]{0,3}$/.test(node)) target = Number(node);
   else throw new TpmError('USAGE', `"${node}" is not a node number or "all"`);
-  const lower = action.toLowerCase();
-  if (!(NODE_ACTIONS as readonly string[]).includes(lower))
-    throw new TpmError('USAGE', `unknown action "${action}": use ${NODE_ACTIONS.join(', ')}`);
-  return { target, action: lower as NodeAction };
+  const named = parseActionName(action);
+  if (!named) throw new TpmError('USAGE', `unknown action "${action}": use ${NODE_ACTIONS.join(', ')}`);
+  return { target, action: named };
 }
 
-/** Long enough for the configured graceful sequence (README.md "Command line"), plus staggered starts for "all". */
-function defaultTimeoutMs(config: Config, command: { target: number | 'all'; action: NodeAction }): number {
+/**
+ * Long enough for the configured sequence (docs/configuration.md, "Command line"), with
+ * one `on_stagger` for each node "all" switches: every enabled node that is not protected.
+ */
+export function defaultTimeoutMs(config: Config, command: { target: number | 'all'; action: NodeAction }): number {
   const p = config.power;
-  const nodes = command.target === 'all' ? 32 : 1;
+  const nodes =
+    command.target === 'all' ? Math.max(1, resolveNodes(config).filter((n) => n.enabled && !n.protected).length) : 1;
   const graceful = p.graceful_timeout + p.settle_time;
   const base = ['off', 'shutdown', 'toggle', 'reboot'].includes(command.action)
     ? graceful * (command.action === 'reboot' ? 2 : 1)
@@ -60,10 +64,13 @@ export interface PowerEvent {
   transaction?: string | number;
 }
 
-/** One line for people: "node 3: asking the agent to shut the OS down". */
-function formatPowerEvent(event: PowerEvent): string {
-  const text = event.result === 'error' ? `error: ${event.error ?? 'unknown error'}` : (event.message ?? event.result);
-  return event.node === undefined ? text : `node ${event.node}: ${text}`;
+/** What a person can do when the wait ended without an answer: the action's outcome is not known. */
+function outcomeUnknown(command: { target: number | 'all' }, asked: boolean): string {
+  if (!asked) return '';
+  return (
+    `: the action may not have finished; check with turingpi-mqtt power ${command.target} status ` +
+    'once the bridge is back'
+  );
 }
 
 /** Where to watch an action that outlives the client's wait. */
@@ -87,12 +94,25 @@ export async function requestPower(
   const clientId = `turingpi-cli-${randomUUID().slice(0, 8)}`;
   const options = mqttClientOptions(config, clientId, { topic: t.bridgeEvent, payload: '' });
   delete options.will; // a command-line client leaves nothing behind
-  const connection = new MqttConnection({ url: brokerUrl(config), options, logger });
+  // Ends the wait early: the bridge went offline, or this client lost the broker.
+  let endWait: ((answer: PowerAnswer) => void) | undefined;
+  let asked = false;
+  const connection = new MqttConnection({
+    url: brokerUrl(config),
+    options,
+    logger,
+    onDisconnect: () =>
+      endWait?.({
+        status: 'error',
+        error: `lost the connection to the broker before the bridge answered${outcomeUnknown(command, asked)}`,
+      }),
+  });
   await connection.start(true);
   const timeoutMs = command.timeoutMs ?? defaultTimeoutMs(config, command);
   let bridgeState: string | undefined;
   let timer: NodeJS.Timeout | undefined;
   try {
+    const cutShort = new Promise<PowerAnswer>((resolve) => (endWait = resolve));
     const answer = new Promise<PowerAnswer>((resolve) => {
       void connection.subscribe(t.response('power'), (_topic, payload) => {
         try {
@@ -116,7 +136,16 @@ export async function requestPower(
     }
     await connection.subscribe(t.bridgeState, (_topic, payload) => {
       bridgeState = payload.toString();
+      // Its sessions are clean: a request it has not taken is lost, and one under way is ended.
+      if (bridgeState === 'offline') {
+        const when = asked ? 'went offline before it answered' : 'is offline: nothing was asked';
+        endWait?.({ status: 'error', error: `the bridge ${when}${outcomeUnknown(command, asked)}` });
+      }
     });
+    // Its retained state arrives before this round trip ends: an offline bridge is asked nothing.
+    await connection.roundTrip(t.request('power-client-probe'));
+    if (bridgeState === 'offline') return await cutShort;
+    asked = true;
     await connection.publish(
       t.request('power'),
       JSON.stringify({ transaction, node: command.target, action: command.action, source: 'cli' }),
@@ -137,7 +166,7 @@ export async function requestPower(
         });
       }, timeoutMs);
     });
-    return await Promise.race([answer, timeout]);
+    return await Promise.race([answer, timeout, cutShort]);
   } finally {
     clearTimeout(timer);
     await connection.stop();
@@ -147,8 +176,10 @@ export async function requestPower(
 /**
  * What `power` prints: each step of its own action as it happens, then the answer. Nothing twice:
  * a step that says what the node's previous line said (the bridge's final "ok" may repeat its
- * last progress message, e.g. "delayed 3s by min_off_time"), or an error answer that a step has
- * already printed (a refused action says why once).
+ * last progress message, e.g. "delayed 3s by min_off_time"), an answer's note that the node's
+ * last step said ("already on"), or an error that a step has already printed (a refused action
+ * says why once). An error answer for "all" lists every node's outcome, those that did change
+ * included.
  */
 export function powerPrinter(write: (line: string) => void): {
   event(event: PowerEvent): void;
@@ -156,29 +187,37 @@ export function powerPrinter(write: (line: string) => void): {
 } {
   const shown = new Set<string>();
   const lastOfNode = new Map<number | undefined, string>();
+  const lastTextOfNode = new Map<number | undefined, string>();
+  const row = (r: AnswerRow): string | undefined => {
+    if (r.error !== undefined) return shown.has(r.error) ? undefined : `node ${r.node}: error: ${r.error}`;
+    const note = r.note !== undefined && r.note !== lastTextOfNode.get(r.node) ? `, ${r.note}` : '';
+    return `node ${r.node}: ${r.power ?? 'unknown'} (${r.state})${note}`;
+  };
   return {
     event(event) {
       if (event.result === 'error' && event.error !== undefined) shown.add(event.error);
-      const line = formatPowerEvent(event);
+      const text =
+        event.result === 'error' ? `error: ${event.error ?? 'unknown error'}` : (event.message ?? event.result);
+      lastTextOfNode.set(event.node, text);
+      const line = event.node === undefined ? text : `node ${event.node}: ${text}`;
       if (lastOfNode.get(event.node) === line) return;
       lastOfNode.set(event.node, line);
       write(line);
     },
     answer(answer) {
-      if (answer.status === 'error' && answer.error !== undefined && shown.has(answer.error)) return;
-      write(formatPowerAnswer(answer));
+      const rows = answer.data === undefined ? [] : Array.isArray(answer.data) ? answer.data : [answer.data];
+      for (const line of (rows as AnswerRow[]).map(row)) if (line !== undefined) write(line);
+      if (answer.status === 'error' && answer.error !== undefined && rows.length === 0 && !shown.has(answer.error))
+        write(`error: ${answer.error}`);
     },
   };
 }
 
-/** One line per node for people: "node 3: OFF (off)". */
-function formatPowerAnswer(answer: PowerAnswer): string {
-  if (answer.status === 'error') return `error: ${answer.error ?? 'unknown error'}`;
-  const rows = Array.isArray(answer.data) ? answer.data : [answer.data];
-  return rows
-    .map((row) => {
-      const r = row as { node: number; power: string | null; state: string; note?: string };
-      return `node ${r.node}: ${r.power ?? 'unknown'} (${r.state})${r.note ? `, ${r.note}` : ''}`;
-    })
-    .join('\n');
+/** One node's outcome in an answer (docs/topics.md, `bridge/request/power`). */
+interface AnswerRow {
+  node: number;
+  power: string | null;
+  state: string;
+  note?: string;
+  error?: string;
 }

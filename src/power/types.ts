@@ -3,6 +3,16 @@
 export const NODE_ACTIONS = ['on', 'off', 'force-off', 'toggle', 'reboot', 'shutdown', 'status'] as const;
 export type NodeAction = (typeof NODE_ACTIONS)[number];
 
+/**
+ * An action named the way a person may type it. The command line and requests name actions as
+ * `force-off`, the set topic and every message that says what to do instead as `FORCE_OFF`: each
+ * takes the other's spelling, in any case.
+ */
+export function parseActionName(text: string): NodeAction | undefined {
+  const name = text.trim().toLowerCase().replace(/_/g, '-');
+  return (NODE_ACTIONS as readonly string[]).includes(name) ? (name as NodeAction) : undefined;
+}
+
 export type CommandSource = 'mqtt' | 'schedule' | 'policy' | 'cli' | 'startup';
 
 /**

@@ -46,13 +46,16 @@ describe('input parsing (app/input.ts)', () => {
     refused(() => knownKeys({ a: 1, b: 2 }, []), /unknown fields "a", "b"/);
   });
 
-  it('powerRequest takes a node number, a numeric string or "all", and an action in any case', () => {
+  it('powerRequest takes a node number, a numeric string or "all", and an action in any case and either spelling', () => {
     assert.deepEqual(powerRequest({ node: 3, action: 'OFF' }), { node: 3, action: 'off' });
     assert.deepEqual(powerRequest({ node: '12', action: 'force-off' }), { node: 12, action: 'force-off' });
     assert.deepEqual(powerRequest({ node: 'all', action: 'status' }), { node: 'all', action: 'status' });
     for (const node of [0, -1, 2.5, '03', 'x', null, undefined, true])
       refused(() => powerRequest({ node, action: 'on' }), /"node" must be/);
-    for (const action of ['explode', 3, undefined, 'force_off'])
+    // The set topic's spelling too, as every "use FORCE_OFF" message puts it.
+    assert.deepEqual(powerRequest({ node: 2, action: 'FORCE_OFF' }), { node: 2, action: 'force-off' });
+    assert.deepEqual(powerRequest({ node: 2, action: 'force_off' }), { node: 2, action: 'force-off' });
+    for (const action of ['explode', 3, undefined, 'force off', 'forceoff', ''])
       refused(() => powerRequest({ node: 1, action }), /"action" must be one of/);
     refused(() => powerRequest({ node: 1, action: 'on', extra: 1 }), /unknown field "extra"/);
   });

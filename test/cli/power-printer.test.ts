@@ -42,4 +42,41 @@ describe('turingpi-mqtt power: what it prints', () => {
     const unknown = printed((p) => p.answer({ status: 'error', error: 'unknown node 9' }));
     assert.deepEqual(unknown, ['error: unknown node 9']);
   });
+
+  it("an answer's note that the node's last step said is not said again: power 2 on of a node already on", () => {
+    const lines = printed((p) => {
+      p.event({ node: 2, result: 'ok', message: 'already on' });
+      p.answer({ status: 'ok', data: { node: 2, power: 'ON', state: 'on', note: 'already on' } });
+    });
+    assert.deepEqual(lines, ['node 2: already on', 'node 2: ON (on)']);
+    const delayed = printed((p) => {
+      p.event({ node: 6, result: 'progress', message: 'delayed 1.4s by min_off_time' });
+      p.answer({ status: 'ok', data: { node: 6, power: 'ON', state: 'on', note: 'delayed 1.4s by min_off_time' } });
+    });
+    assert.deepEqual(delayed, ['node 6: delayed 1.4s by min_off_time', 'node 6: ON (on)']);
+    const unsaid = printed((p) => p.answer({ status: 'ok', data: { node: 4, power: 'ON', state: 'on', note: 'x' } }));
+    assert.deepEqual(unsaid, ['node 4: ON (on), x']);
+  });
+
+  it('an "all" that failed on some nodes prints what the others did, and each refusal once', () => {
+    const lines = printed((p) => {
+      p.event({ node: 2, result: 'error', error: 'node 2 is off: REBOOT does not switch it on' });
+      p.event({ node: 6, result: 'ok', message: 'power cycled' });
+      p.answer({
+        status: 'error',
+        error: 'node 2 is off: REBOOT does not switch it on; node 7: the bus failed',
+        data: [
+          { node: 2, power: 'OFF', state: 'off', error: 'node 2 is off: REBOOT does not switch it on' },
+          { node: 6, power: 'ON', state: 'on', note: 'power cycled' },
+          { node: 7, power: null, state: 'unknown', error: 'node 7: the bus failed' },
+        ],
+      });
+    });
+    assert.deepEqual(lines, [
+      'node 2: error: node 2 is off: REBOOT does not switch it on',
+      'node 6: power cycled',
+      'node 6: ON (on)',
+      'node 7: error: node 7: the bus failed',
+    ]);
+  });
 });

@@ -89,4 +89,19 @@ describe('turingpi-mqtt command line', function () {
     assert.match(result.stderr, /bad\.yaml:2:\d+ board\.type: /);
     assert.doesNotMatch(result.stderr, STACK_LINE);
   });
+
+  it('power refuses a --timeout it could not wait for before it asks anything, and takes FORCE_OFF', async () => {
+    const dir = tempDir();
+    // No broker listens here: an accepted command would end in "cannot connect", exit 1.
+    const file = writeConfig(dir, testBridgeConfig({ dir, url: 'mqtt://127.0.0.1:1' }));
+    for (const timeout of ['0', '99999999']) {
+      const result = await runCli(['power', '3', 'off', '--timeout', timeout, '-c', file], { cwd: dir });
+      assert.equal(result.code, 2, result.stderr);
+      assert.match(result.stderr, new RegExp(`--timeout takes seconds above 0 and at most 86400, not "${timeout}"`));
+      assert.doesNotMatch(result.stderr + result.stdout, /connect/);
+    }
+    const forceOff = await runCli(['power', '3', 'FORCE_OFF', '--timeout', '2', '-c', file], { cwd: dir });
+    assert.equal(forceOff.code, 1, 'parsed, then the broker is not there');
+    assert.match(forceOff.stderr + forceOff.stdout, /cannot connect|ECONNREFUSED/);
+  });
 });

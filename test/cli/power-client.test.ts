@@ -1,0 +1,117 @@
+import assert from 'node:assert/strict';
+import mqtt from 'mqtt';
+import { defaultTimeoutMs, requestPower } from '../../src/cli/power-client.js';
+import { checkConfigText } from '../../src/config/index.js';
+import type { Config } from '../../src/config/schema.js';
+import { createLogger } from '../../src/util/logger.js';
+import { startAedes, type TestBroker } from '../support/aedes.js';
+
+const logger = createLogger({ level: 'silent' });
+
+function config(url: string, extra = ''): Config {
+  const text = `mqtt:\n  url: ${url}\n  base_topic: pc\nboard:\n  type: simulator\n${extra}`;
+  const { config: parsed, problems } = checkConfigText(text, 'test.yaml');
+  assert.deepEqual(problems, []);
+  return parsed as Config;
+}
+
+/** A client standing in for the bridge: its retained state, and what it hears on bridge/request/power. */
+async function fakeBridge(
+  url: string,
+  state: 'online' | 'offline',
+): Promise<{ requests: string[]; client: mqtt.MqttClient }> {
+  const client = await mqtt.connectAsync(url, { clientId: `fake-bridge-${state}` });
+  await client.publishAsync('pc/bridge/state', state, { retain: true, qos: 1 });
+  const requests: string[] = [];
+  client.on('message', (_topic, payload) => requests.push(payload.toString()));
+  await client.subscribeAsync('pc/bridge/request/power', { qos: 1 });
+  return { requests, client };
+}
+
+/**
+ * `turingpi-mqtt power` does not wait out its whole time-out for an answer that cannot come: the
+ * bridge is offline, goes offline while it works, or this client loses the broker. Seen in the tour:
+ * a bridge stopped in the middle of `power all on` left the command waiting 84 s, and then sent
+ * the user to watch a broker that was gone.
+ */
+describe('turingpi-mqtt power: the wait', function () {
+  this.timeout(15_000);
+  let broker: TestBroker;
+  let fake: { requests: string[]; client: mqtt.MqttClient } | undefined;
+
+  beforeEach(async () => {
+    broker = await startAedes();
+  });
+  afterEach(async () => {
+    await fake?.client.endAsync(true);
+    fake = undefined;
+    await broker.close();
+  });
+
+  it('asks an offline bridge nothing and says so at once', async () => {
+    fake = await fakeBridge(broker.url, 'offline');
+    const started = Date.now();
+    const answer = await requestPower(config(broker.url), { target: 3, action: 'off', timeoutMs: 10_000 }, logger);
+    assert.deepEqual(answer, { status: 'error', error: 'the bridge is offline: nothing was asked' });
+    assert.ok(Date.now() - started < 3000, 'not after the time-out');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.deepEqual(fake.requests, [], 'no request was sent');
+  });
+
+  it('ends when the bridge goes offline before it answers, saying the outcome is not known', async () => {
+    fake = await fakeBridge(broker.url, 'online');
+    const bridge = fake.client;
+    bridge.on('message', () => void bridge.publishAsync('pc/bridge/state', 'offline', { retain: true, qos: 1 }));
+    const started = Date.now();
+    const answer = await requestPower(config(broker.url), { target: 'all', action: 'on', timeoutMs: 10_000 }, logger);
+    assert.equal(answer.status, 'error');
+    assert.equal(
+      answer.error,
+      'the bridge went offline before it answered: the action may not have finished; ' +
+        'check with turingpi-mqtt power all status once the bridge is back',
+    );
+    assert.ok(Date.now() - started < 3000, 'not after the time-out');
+    assert.equal(fake.requests.length, 1);
+  });
+
+  it('ends when this client loses the broker before the answer', async () => {
+    fake = await fakeBridge(broker.url, 'online');
+    fake.client.on('message', () => broker.dropConnections());
+    const started = Date.now();
+    const answer = await requestPower(config(broker.url), { target: 5, action: 'reboot', timeoutMs: 10_000 }, logger);
+    assert.equal(answer.status, 'error');
+    assert.match(
+      answer.error ?? '',
+      /^lost the connection to the broker before the bridge answered: the action may not/,
+    );
+    assert.ok(Date.now() - started < 3000, 'not after the time-out');
+  });
+
+  it('still waits for the answer of a bridge that is online', async () => {
+    fake = await fakeBridge(broker.url, 'online');
+    const bridge = fake.client;
+    bridge.on('message', (_topic, payload) => {
+      const { transaction } = JSON.parse(payload.toString()) as { transaction: string };
+      const body = { status: 'ok', data: { node: 5, power: 'ON', state: 'on' }, transaction };
+      setTimeout(() => void bridge.publishAsync('pc/bridge/response/power', JSON.stringify(body)), 300);
+    });
+    const answer = await requestPower(config(broker.url), { target: 5, action: 'on', timeoutMs: 10_000 }, logger);
+    assert.equal(answer.status, 'ok');
+    assert.deepEqual(answer.data, { node: 5, power: 'ON', state: 'on' });
+  });
+});
+
+describe('turingpi-mqtt power: the default time-out', () => {
+  it('"all" counts one on_stagger per node it switches: every enabled node that is not protected', () => {
+    // Turing Pi 1: 7 nodes, node 1 protected by default; on_stagger 2s by default.
+    const tpi1 = config('mqtt://127.0.0.1:1', '  simulate:\n    model: tpi1\n');
+    const one = defaultTimeoutMs(tpi1, { target: 3, action: 'on' });
+    assert.equal(defaultTimeoutMs(tpi1, { target: 'all', action: 'on' }) - one, 5 * tpi1.power.on_stagger);
+    // A generic board of 512 nodes, 2 of them disabled: 509 staggers more than one node.
+    const nodes =
+      '  simulate:\n    model: generic\n    nodes: 512\nnodes:\n  7: { enabled: false }\n  9: { enabled: false }\n';
+    const generic = config('mqtt://127.0.0.1:1', nodes);
+    const single = defaultTimeoutMs(generic, { target: 3, action: 'on' });
+    assert.equal(defaultTimeoutMs(generic, { target: 'all', action: 'on' }) - single, 509 * generic.power.on_stagger);
+  });
+});
