@@ -46,7 +46,7 @@ describe('input parsing (app/input.ts)', () => {
     refused(() => knownKeys({ a: 1, b: 2 }, []), /unknown fields "a", "b"/);
   });
 
-  it('powerRequest takes a node number, a numeric string or "all", and an action in any case and either spelling', () => {
+  it('powerRequest takes a node number, a numeric string or "all", and an action in any case or spelling', () => {
     assert.deepEqual(powerRequest({ node: 3, action: 'OFF' }), { node: 3, action: 'off' });
     assert.deepEqual(powerRequest({ node: '12', action: 'force-off' }), { node: 12, action: 'force-off' });
     assert.deepEqual(powerRequest({ node: 'all', action: 'status' }), { node: 'all', action: 'status' });
