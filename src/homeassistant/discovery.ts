@@ -15,6 +15,7 @@ import {
 } from './device-parts.js';
 import { buildNodeDevice } from './node-device.js';
 import { bmcLoginComponents } from './bmc-entities.js';
+import { linkUrl } from '../util/redact.js';
 
 /**
  * Home Assistant device-based discovery (docs/topics.md, HA 2024.11+): one retained message per
@@ -67,8 +68,9 @@ function boardDeviceInfo(input: DiscoveryInput): DeviceInfo {
     // A Turing Pi 2's BMC firmware where the BMC said it (this package's version is the origin's).
     ...boardVersions(board, version),
   };
-  // A real Turing Pi 2 has a web UI of its own; HA links it as "Visit".
-  if (config.board.type === 'tpi2') device.configuration_url = config.board.bmc.url;
+  // A real Turing Pi 2 has a web UI of its own; HA links it as "Visit". Retained on the broker for
+  // every reader: a password written into board.bmc.url stays out of it.
+  if (config.board.type === 'tpi2') device.configuration_url = linkUrl(config.board.bmc.url);
   return device;
 }
 

@@ -27,3 +27,20 @@ export function urlPassword(url: string): string | undefined {
     return parsed.password;
   }
 }
+
+/**
+ * A URL to publish as a link (Home Assistant's "Visit" of the board): without the user information,
+ * which a link neither needs nor may carry to every reader of the broker. Unchanged when it has none.
+ */
+export function linkUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return url;
+  }
+  if (parsed.username === '' && parsed.password === '') return url;
+  parsed.username = '';
+  parsed.password = '';
+  return parsed.href;
+}
