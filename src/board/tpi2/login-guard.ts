@@ -72,7 +72,9 @@ export class LoginGuard {
 
   private async load(): Promise<void> {
     const saved = await this.store.load();
-    if (saved === null || (saved.bmc !== '' && saved.bmc !== this.credentials.bmc)) return;
+    // Kept whatever board.bmc.url says now: turingpi.local and its address are one BMC, which
+    // counts this host's failures under either name (one bridge drives one board).
+    if (saved === null) return;
     this.record = { ...saved, bmc: this.credentials.bmc };
     if (saved.failures > 0) {
       const { username, password } = this.credentials;
@@ -139,7 +141,10 @@ export class LoginGuard {
     await this.save();
   }
 
-  /** No answer came (unreachable, timeout, 5xx): bmcd never judged the credentials, so nothing is used up. */
+  /**
+   * The login never reached the BMC (connection refused, no such host, a certificate it does not
+   * trust): bmcd never judged the credentials, so nothing is used up.
+   */
   async inconclusive(): Promise<void> {
     if (this.grantInFlight) {
       this.manualGrant = this.grantInFlight.manual;
@@ -149,6 +154,16 @@ export class LoginGuard {
     }
     this.record.failures = Math.max(0, this.record.failures - 1);
     await this.save();
+  }
+
+  /**
+   * The login was sent, or may have been, and no verdict came back (no answer in time, the
+   * connection cut, an error page): bmcd may have counted it, so it stays counted, and the next
+   * automatic attempt waits as after a refusal. Given back, a slow BMC was asked again at every
+   * poll while it counted each one: five logins in 75 s, a ban.
+   */
+  async unanswered(reason: string): Promise<void> {
+    await this.refused(reason);
   }
 
   /** The BMC refused the credentials (403): the attempt stays counted. */

@@ -17,7 +17,10 @@ const scrypt = promisify(scryptCallback) as (password: string, salt: Buffer, key
  * hash of a default password like "turing" would be looked up in a second.
  */
 export interface LoginRecordData {
-  /** The BMC (its origin) the count belongs to: another BMC starts from zero. */
+  /**
+   * The BMC's origin at the last write, for people: the count is kept when board.bmc.url changes,
+   * since another name of the same BMC counts the same failures.
+   */
   bmc: string;
   /** Failures in a row the BMC has counted from this host (refused logins, unknown tokens). */
   failures: number;

@@ -147,7 +147,8 @@ export class BmcSession {
     try {
       answer = await this.send('POST', AUTH_PATH, 'login', null, body);
     } catch (error) {
-      await this.guard.inconclusive();
+      if (neverSent(error)) await this.guard.inconclusive();
+      else await this.guard.unanswered(mayHaveCounted(errorMessage(error)));
       throw error;
     }
     if (answer.status === 200) {
@@ -168,8 +169,10 @@ export class BmcSession {
       logger.warn({ bmc: this.origin, user: username, failures: this.guard.failures }, error.message);
       throw error;
     }
-    await this.guard.inconclusive();
-    throw this.answerError(answer, 'login');
+    // An error page or a redirect: whether bmcd counted the attempt is not known, so it counts.
+    const error = this.answerError(answer, 'login');
+    await this.guard.unanswered(mayHaveCounted(error.message));
+    throw error;
   }
 
   /** One HTTP exchange bounded by the request timeout. Never puts the password in an error. */
@@ -221,4 +224,31 @@ export class BmcSession {
     }
     return new BmcAnswerError(answer.status, errorAnswerMessage(answer.text), what);
   }
+}
+
+/** Socket errors that come before a byte of a request is written: the BMC saw no login. */
+const NOT_CONNECTED = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EADDRNOTAVAIL',
+]);
+
+/**
+ * Whether a failed login request provably never reached bmcd: not connected (node's own error, or
+ * the one a WHATWG fetch wraps), or a BMC that is not the trusted one.
+ */
+function neverSent(error: unknown): boolean {
+  if (!(error instanceof TpmError)) return false;
+  if (error.code === 'BMC_TRUST' || error.code === 'CONFIG') return true;
+  const cause = error.cause as { code?: unknown; cause?: { code?: unknown } } | undefined;
+  const code = cause?.code ?? cause?.cause?.code;
+  return error.code === 'BMC' && typeof code === 'string' && NOT_CONNECTED.has(code);
+}
+
+/** The reason kept for a login without a verdict. */
+function mayHaveCounted(what: string): string {
+  return `${what} (counted as a failed login: the BMC may have counted it)`;
 }

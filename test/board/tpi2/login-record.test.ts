@@ -4,6 +4,7 @@ import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from '
 import path from 'node:path';
 import { startBmcSimulator, type BmcSimulator } from '../../../src/board/simulator/bmc-server.js';
 import { Tpi2Driver } from '../../../src/board/tpi2/driver.js';
+import type { FetchLike } from '../../../src/board/tpi2/https-fetch.js';
 import { LoginGuard } from '../../../src/board/tpi2/login-guard.js';
 import {
   credentialsKey,
@@ -160,7 +161,7 @@ describe('Tpi2Driver: failed logins counted across restarts (state_dir)', () => 
   });
 
   it(
-    "an attempt the BMC never judged (no answer) uses up neither a failure nor the new password's " + 'attempt',
+    "an attempt that never reached the BMC uses up neither a failure nor the new password's attempt",
     async () => {
       const store = memoryLoginRecord();
       await store.save({
@@ -183,6 +184,29 @@ describe('Tpi2Driver: failed logins counted across restarts (state_dir)', () => 
       assert.match(guard.refusal() ?? '', /4 failed logins in a row/);
     },
   );
+
+  it('keeps the count when board.bmc.url names the same BMC another way (its address for its name)', async () => {
+    // Found walking the docs: paused at 3 under https://127.0.0.1:PORT, then started with
+    // https://localhost:PORT, the bridge began again from zero, and the BMC banned the host.
+    for (let i = 0; i < 3; i++) {
+      await start(WRONG);
+      await clock.advance(5 * 60_000);
+    }
+    const logins = bmc.stats.logins;
+    assert.equal(logins, 3);
+    const renamed = new Tpi2Driver({
+      url: bmc.url.replace('127.0.0.1', 'localhost'),
+      username: 'root',
+      password: WRONG,
+      fingerprint: bmc.fingerprint,
+      stateDir,
+      clock,
+    });
+    drivers.push(renamed);
+    await assert.rejects(renamed.open(), /paused after 3 failed logins/);
+    assert.equal(bmc.stats.logins, logins, 'no login under the new name');
+    assert.equal(penalty(), 3, 'the BMC counted 3 failures, 2 short of a ban, and no more');
+  });
 
   it('an unreadable record counts as paused, not as zero failures', async () => {
     writeFileSync(path.join(stateDir, 'bmc-login.json'), '{ not json');
@@ -215,5 +239,110 @@ describe('fileLoginRecord: written durably', () => {
     assert.deepEqual(await fileLoginRecord(dir).load(), record);
     assert.equal((statSync(file).mode & 0o777).toString(8), '600', 'the record holds a key of the password');
     assert.deepEqual(readdirSync(dir), ['bmc-login.json']);
+  });
+});
+
+/**
+ * A login that got no verdict may still have been counted by bmcd: it stays counted, and the next
+ * automatic attempt waits as after a refusal. Found walking the docs: a BMC that answered logins
+ * after 12 s (past the 10 s timeout) was asked again at every poll, five logins in 75 s, while the
+ * record said 0 failures.
+ */
+describe('Tpi2Driver: a login without a verdict', () => {
+  const clock = new FakeClock(Date.UTC(2026, 2, 1, 12));
+
+  /** Real time passes until `condition` holds: the durable write before a login takes some. */
+  async function until(condition: () => boolean): Promise<void> {
+    for (let i = 0; i < 500 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    assert.ok(condition(), 'waited 2.5 s');
+  }
+
+  /** Lets the login under way (the `n`th) reach the BMC and time out. */
+  async function timeOutLogin(logins: () => number, n: number): Promise<void> {
+    await until(() => logins() === n && clock.pending > 0);
+    await clock.advance(10_000);
+  }
+
+  /** A BMC that asks for a login and never answers one: each login hangs until its timeout. */
+  function silentLogins(): { fetch: FetchLike; logins: () => number } {
+    let logins = 0;
+    const fetch: FetchLike = (url, init = {}) => {
+      if (init.method === 'POST') {
+        logins++;
+        return new Promise((_resolve, reject) => {
+          init.signal?.addEventListener('abort', () => reject(init.signal?.reason), { once: true });
+        });
+      }
+      return Promise.resolve({
+        status: 401,
+        headers: { get: () => null },
+        text: async () => '{"error":"unauthorized"}',
+      });
+    };
+    return { fetch, logins: () => logins };
+  }
+
+  it('counts it, waits a minute before the next automatic one, and pauses after three', async () => {
+    const bmc = silentLogins();
+    const stateDir = tempDir('tpm-login-silent-');
+    const options = { url: 'https://bmc.test', username: 'root', password: WRONG, fetch: bmc.fetch, stateDir, clock };
+    const driver = new Tpi2Driver({ ...options, requestTimeoutMs: 10_000 });
+    const opened = driver.open().then(
+      () => null,
+      (error: unknown) => error as Error,
+    );
+    await timeOutLogin(bmc.logins, 1);
+    assert.match((await opened)?.message ?? '', /did not answer login within 10 s/);
+    assert.equal(bmc.logins(), 1);
+    const record = JSON.parse(readFileSync(path.join(stateDir, 'bmc-login.json'), 'utf8')) as { failures: number };
+    assert.equal(record.failures, 1, 'counted, and kept across a restart');
+    // The polls of the next minute send no login.
+    for (let i = 0; i < 5; i++) {
+      await assert.rejects(driver.readPower(), /next attempt in \d+ s/);
+      await clock.advance(5_000);
+    }
+    assert.equal(bmc.logins(), 1);
+    // After the wait: one more, then the longer wait, then paused at three.
+    await clock.advance(60_000);
+    const second = driver.readPower().catch((error: unknown) => error as Error);
+    await timeOutLogin(bmc.logins, 2);
+    assert.match(String(await second), /did not answer login/);
+    assert.equal(bmc.logins(), 2);
+    await clock.advance(120_000);
+    const third = driver.readPower().catch((error: unknown) => error as Error);
+    await timeOutLogin(bmc.logins, 3);
+    await third;
+    assert.equal(bmc.logins(), 3);
+    await clock.advance(600_000);
+    await assert.rejects(driver.readPower(), /automatic logins paused after 3 failed logins/);
+    assert.equal(bmc.logins(), 3, 'never a fourth by itself');
+    await driver.close();
+  });
+
+  it('gives the attempt back where the login never left (connection refused)', async () => {
+    let logins = 0;
+    const refused = Object.assign(new Error('connect ECONNREFUSED 10.0.0.9:443'), { code: 'ECONNREFUSED' });
+    const fetch: FetchLike = (_url, init = {}) => {
+      if (init.method === 'POST') {
+        logins++;
+        return Promise.reject(refused);
+      }
+      return Promise.resolve({ status: 401, headers: { get: () => null }, text: async () => '{}' });
+    };
+    const stateDir = tempDir('tpm-login-refused-');
+    const driver = new Tpi2Driver({
+      url: 'https://bmc.test',
+      username: 'root',
+      password: WRONG,
+      fetch,
+      stateDir,
+      clock,
+    });
+    await assert.rejects(driver.open(), /cannot reach the BMC/);
+    await assert.rejects(driver.readPower(), /cannot reach the BMC/);
+    assert.equal(logins, 2, 'tried again at the next poll');
+    const record = JSON.parse(readFileSync(path.join(stateDir, 'bmc-login.json'), 'utf8')) as { failures: number };
+    assert.equal(record.failures, 0);
+    await driver.close();
   });
 });
