@@ -160,30 +160,27 @@ describe('Tpi2Driver: failed logins counted across restarts (state_dir)', () => 
     assert.equal(record.failures, 0);
   });
 
-  it(
-    "an attempt that never reached the BMC uses up neither a failure nor the new password's attempt",
-    async () => {
-      const store = memoryLoginRecord();
-      await store.save({
-        bmc: 'https://bmc',
-        failures: 3,
-        reason: 'credentials incorrect',
-        last_failure_at: null,
-        ...(await credentialsKey('root', WRONG)),
-      });
-      const guard = new LoginGuard(clock, { bmc: 'https://bmc', username: 'root', password: RIGHT }, store);
-      await guard.ready();
-      assert.equal(guard.refusal(), null, 'a new password gets its attempt');
-      await guard.attempting();
-      assert.equal(guard.failures, 4, 'counted while in flight');
-      await guard.inconclusive();
-      assert.equal(guard.failures, 3);
-      assert.equal(guard.refusal(), null, 'and keeps it');
-      await guard.attempting();
-      await guard.refused('credentials incorrect');
-      assert.match(guard.refusal() ?? '', /4 failed logins in a row/);
-    },
-  );
+  it("an attempt that never reached the BMC uses up neither a failure nor the new password's attempt", async () => {
+    const store = memoryLoginRecord();
+    await store.save({
+      bmc: 'https://bmc',
+      failures: 3,
+      reason: 'credentials incorrect',
+      last_failure_at: null,
+      ...(await credentialsKey('root', WRONG)),
+    });
+    const guard = new LoginGuard(clock, { bmc: 'https://bmc', username: 'root', password: RIGHT }, store);
+    await guard.ready();
+    assert.equal(guard.refusal(), null, 'a new password gets its attempt');
+    await guard.attempting();
+    assert.equal(guard.failures, 4, 'counted while in flight');
+    await guard.inconclusive();
+    assert.equal(guard.failures, 3);
+    assert.equal(guard.refusal(), null, 'and keeps it');
+    await guard.attempting();
+    await guard.refused('credentials incorrect');
+    assert.match(guard.refusal() ?? '', /4 failed logins in a row/);
+  });
 
   it('keeps the count when board.bmc.url names the same BMC another way (its address for its name)', async () => {
     // Found walking the docs: paused at 3 under https://127.0.0.1:PORT, then started with
