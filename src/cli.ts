@@ -108,6 +108,7 @@ async function readConfig(
   path: string | undefined,
   role: 'bridge' | 'agent',
   separately = false,
+  unsetVariables: 'refuse' | 'broker' = 'refuse',
 ): Promise<{ config: Config; warnings: string[]; demo: boolean }> {
   if (path === undefined && role === 'bridge' && !existsSync(DEFAULT_CONFIG)) {
     const { demoConfig } = await import('./cli/demo.js');
@@ -118,7 +119,7 @@ async function readConfig(
   // of the service's own modules (whose evaluation would otherwise hold the event loop first).
   const { config, warnings } = separately
     ? await loadConfigSeparately(file, role, loaderScript())
-    : await (await import('./config/load.js')).loadConfigFile(file, { role });
+    : await (await import('./config/load.js')).loadConfigFile(file, { role, unsetVariables });
   return { config, warnings, demo: false };
 }
 
@@ -264,7 +265,8 @@ async function runPower(
     if (args.length > 2) throw new TpmError('USAGE', `unexpected argument "${args[2]}"`);
     command = parsePowerArgs(args[0], args[1]);
     timeoutMs = parseTimeoutOption(timeout);
-    config = (await readConfig(path, 'bridge')).config;
+    // Only the broker's settings are used: the BMC's password need not be in this shell.
+    config = (await readConfig(path, 'bridge', false, 'broker')).config;
   } catch (error) {
     if (error instanceof TpmError && error.code === 'USAGE') return usage(error.message);
     return reportStartError(error);

@@ -15,9 +15,11 @@ export interface LoadOptions {
   role?: 'bridge' | 'agent';
   /**
    * An unset `${VAR}`: 'refuse' (the default: a start) makes it a problem; 'warn' (validate, which
-   * may run where the service's environment is not) makes it a warning and checks the rest.
+   * may run where the service's environment is not) makes it a warning and checks the rest;
+   * 'broker' (the `power` command, which only talks to the broker) refuses it under `mqtt` alone,
+   * since the BMC's password lives in the bridge's environment, not in the user's shell.
    */
-  unsetVariables?: 'refuse' | 'warn';
+  unsetVariables?: 'refuse' | 'warn' | 'broker';
 }
 
 /** Keys whose value is a secret: no `${VAR:-default}`, and an empty variable counts as unset. */
@@ -185,7 +187,7 @@ function substituteScalars(
   doc: YamlDocument,
   env: Environment,
   fromEnvironment: Set<string>,
-  unsetVariables: 'refuse' | 'warn',
+  unsetVariables: 'refuse' | 'warn' | 'broker',
 ): { problems: RawProblem[]; unset: RawProblem[] } {
   const problems: RawProblem[] = [];
   const unset: RawProblem[] = [];
@@ -198,7 +200,8 @@ function substituteScalars(
     const onlyReference = /^\$\{[A-Za-z_][A-Za-z0-9_]*\}$/.test(original);
     for (const name of substitution.unset) {
       const what = `environment variable ${name} is not set${secret ? ' (or empty)' : ''}`;
-      if (unsetVariables === 'warn') {
+      const needed = unsetVariables === 'refuse' || (unsetVariables === 'broker' && segments[0] === 'mqtt');
+      if (!needed) {
         unset.push({ segments, message: `${what} here: set it where the service runs, or its start is refused` });
       } else {
         const hint = secret ? 'a password gets no default' : `or write \${${name}:-default} to give a default`;

@@ -9,7 +9,7 @@ export type NodeAction = (typeof NODE_ACTIONS)[number];
  * takes the other's spelling, in any case.
  */
 export function parseActionName(text: string): NodeAction | undefined {
-  const name = text.trim().toLowerCase().replace(/_/g, '-');
+  const name = text.toLowerCase().replace(/_/g, '-');
   return (NODE_ACTIONS as readonly string[]).includes(name) ? (name as NodeAction) : undefined;
 }
 

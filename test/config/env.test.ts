@@ -147,6 +147,22 @@ describe('environment variables in a config file', () => {
     },
   );
 
+  it("with unsetVariables 'broker' (the power command): only what the broker needs must be set", () => {
+    // Found walking the docs: `power 3 on` refused to run until the BMC's password, which it never
+    // uses and which lives in the bridge's root-only environment file, was set in the user's shell.
+    const text =
+      'mqtt:\n  url: mqtt://broker:1883\n  username: tp\n  password: ${MQTT_PASSWORD}\n' +
+      'board:\n  type: tpi2\n  bmc:\n    url: https://turingpi.local\n    password: ${TPI_BMC_PASSWORD}\n';
+    const ok = checkConfigText(text, 'c.yaml', { env: { MQTT_PASSWORD: 'm' }, unsetVariables: 'broker' });
+    assert.deepEqual(ok.problems, []);
+    assert.equal(ok.config?.mqtt.password, 'm');
+    const noBroker = checkConfigText(text, 'c.yaml', { env: { TPI_BMC_PASSWORD: 'b' }, unsetVariables: 'broker' });
+    assert.deepEqual(formatProblems(noBroker.problems), [
+      'c.yaml:4:13 mqtt.password: environment variable MQTT_PASSWORD is not set (or empty): set it where the ' +
+        'service runs (docs/configuration.md; a password gets no default)',
+    ]);
+  });
+
   it('explains that an unquoted reference in a flow list breaks the YAML', () => {
     const { problems } = checkConfigText('agent:\n  shutdown_command: [${DRAIN}, x]\n', 'c.yaml', {
       env: { DRAIN: 'd' },

@@ -104,4 +104,18 @@ describe('turingpi-mqtt command line', function () {
     assert.equal(forceOff.code, 1, 'parsed, then the broker is not there');
     assert.match(forceOff.stderr + forceOff.stdout, /cannot connect|ECONNREFUSED/);
   });
+
+  it("power needs only the broker's settings: a BMC password unset in this shell is no problem", async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'tpi2.yaml');
+    writeFileSync(
+      file,
+      'mqtt:\n  url: mqtt://127.0.0.1:1\nboard:\n  type: tpi2\n  bmc:\n    url: https://turingpi.local\n' +
+        '    password: ${TPI_BMC_PASSWORD}\n',
+    );
+    const result = await runCli(['power', '3', 'on', '--timeout', '2', '-c', file], { cwd: dir });
+    assert.equal(result.code, 1, 'read, then the broker is not there');
+    assert.doesNotMatch(result.stderr + result.stdout, /TPI_BMC_PASSWORD/);
+    assert.match(result.stderr + result.stdout, /cannot connect|ECONNREFUSED/);
+  });
 });
