@@ -1,4 +1,5 @@
-import { readFile, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, readFile, stat } from 'node:fs/promises';
 import { urlPassword } from '../util/redact.js';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Scalar } from 'yaml';
 import { agentProblems } from './checks.js';
@@ -122,7 +123,39 @@ export async function loadConfigFile(path: string, options: LoadOptions = {}): P
   if (await exposesPassword(path, text, checked.config, checked.fromEnvironment)) {
     warnings.push(`${path} is readable by other users and holds a password: chmod 600 ${path}`);
   }
+  for (const [key, message] of await unreadableFiles(checked.config))
+    warnings.push(formatProblem({ file: path, path: key, message }));
   return { config: checked.config, warnings };
+}
+
+/**
+ * The files the config names (certificates and keys) that cannot be read here, each with its key:
+ * `validate` said "valid" for a board.bmc.ca that did not exist, and the start then failed.
+ * Warnings, not problems: validate may run as a user who is not the service's.
+ */
+async function unreadableFiles(config: Config): Promise<[string, string][]> {
+  const { tls } = config.mqtt;
+  const { bmc } = config.board;
+  const files: [string, string | null][] = [
+    ['mqtt.tls.ca', tls.ca],
+    ['mqtt.tls.cert', tls.cert],
+    ['mqtt.tls.key', tls.key],
+  ];
+  // board.bmc.ca may be the PEM itself rather than its path.
+  if (config.board.type === 'tpi2' && bmc.ca !== null && !bmc.ca.includes('-----BEGIN'))
+    files.push(['board.bmc.ca', bmc.ca]);
+  const unreadable: [string, string][] = [];
+  for (const [key, file] of files) {
+    if (file === null) continue;
+    try {
+      await access(file, constants.R_OK);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      const reason = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String(code);
+      unreadable.push([key, `cannot read ${file} (${reason}) here: the start fails unless the service can read it`]);
+    }
+  }
+  return unreadable;
 }
 
 /** loadConfigFile without the warnings (the library's loadConfig, docs/library.md). */

@@ -212,6 +212,31 @@ describe('config files', () => {
       assert.deepEqual((await loadConfigFile(fromEnv, { env: { MQTT_PASSWORD: 'x' } })).warnings, []);
     });
 
+    it('names each certificate or key file that cannot be read, by its key: the start would fail on it', async () => {
+      // Found walking the docs: validate said "valid" for a board.bmc.ca that did not exist.
+      const pem = await file('bmc.pem', '-----BEGIN CERTIFICATE-----\n', 0o600);
+      const text =
+        'mqtt:\n  tls: { ca: /nonexistent/ca.pem, key: /nonexistent/client.key }\n' +
+        `board:\n  type: tpi2\n  bmc: { ca: /nonexistent/bmc.pem, fingerprint: null }\n`;
+      const path = await file('files.yaml', text, 0o600);
+      const { warnings } = await loadConfigFile(path);
+      const unreadable = (key: string, missing: string): string =>
+        `${path} ${key}: cannot read ${missing} (no such file) here: the start fails unless the service can read it`;
+      assert.deepEqual(
+        warnings.filter((w) => w.includes('cannot read')),
+        [
+          unreadable('mqtt.tls.ca', '/nonexistent/ca.pem'),
+          unreadable('mqtt.tls.key', '/nonexistent/client.key'),
+          unreadable('board.bmc.ca', '/nonexistent/bmc.pem'),
+        ],
+      );
+      const readable = await file('readable.yaml', `board:\n  type: tpi2\n  bmc: { ca: ${pem} }\n`, 0o600);
+      assert.deepEqual(
+        (await loadConfigFile(readable)).warnings.filter((w) => w.includes('cannot read')),
+        [],
+      );
+    });
+
     it('counts a password written into mqtt.url or board.bmc.url, not one substituted into it', async () => {
       const mqttUrl = await file('url.yaml', 'mqtt:\n  url: mqtt://bridge:Sup3r@S3cretTail@broker.lan\n', 0o644);
       assert.deepEqual((await loadConfigFile(mqttUrl)).warnings, [

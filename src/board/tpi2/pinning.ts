@@ -44,7 +44,7 @@ export function loadCaOption(ca: string): string {
   try {
     return readFileSync(ca, 'utf8');
   } catch (error) {
-    throw new TpmError('CONFIG', `cannot read the BMC certificate file bmc.ca (${ca}): ${errorMessage(error)}`, {
+    throw new TpmError('CONFIG', `cannot read the BMC certificate file board.bmc.ca (${ca}): ${errorMessage(error)}`, {
       cause: error,
     });
   }

@@ -133,10 +133,12 @@ export class BmcSession {
   private async login(): Promise<string> {
     const { username, password, logger } = this.options;
     if (password === null) {
-      throw new TpmError(
-        'BMC_AUTH',
-        'the BMC asks for a login: set board.bmc.password (for example to ${BMC_PASSWORD})',
-      );
+      // Shown where the other login problems are (board/bmc, Home Assistant's "BMC login"): no
+      // retry can mend a config that has no password.
+      const message =
+        'the BMC asks for a login: set board.bmc.password (for example to ${TPI_BMC_PASSWORD}) and restart the bridge';
+      this.guard.report(message);
+      throw new TpmError('BMC_AUTH', message);
     }
     await this.guard.ready();
     const refusal = this.guard.refusal();

@@ -205,6 +205,22 @@ describe('Tpi2Driver: failed logins counted across restarts (state_dir)', () => 
     assert.equal(penalty(), 3, 'the BMC counted 3 failures, 2 short of a ban, and no more');
   });
 
+  it('without a password, says which key to set where the login problems are shown', async () => {
+    const driver = new Tpi2Driver({
+      url: bmc.url,
+      username: 'root',
+      password: null,
+      fingerprint: bmc.fingerprint,
+      clock,
+    });
+    drivers.push(driver);
+    const message =
+      'the BMC asks for a login: set board.bmc.password (for example to ${TPI_BMC_PASSWORD}) and restart the bridge';
+    await assert.rejects(driver.open(), (error: unknown) => error instanceof TpmError && error.message === message);
+    assert.deepEqual(driver.login.status(), { login: 'failed', reason: message, failures: 0 });
+    assert.equal(bmc.stats.logins, 0);
+  });
+
   it('an unreadable record counts as paused, not as zero failures', async () => {
     writeFileSync(path.join(stateDir, 'bmc-login.json'), '{ not json');
     const { error } = await start(RIGHT);
