@@ -70,10 +70,7 @@ export async function openBridge(o: OpenOptions): Promise<Opened> {
   await connection.start();
   stops.push(['offline', () => sayOffline(connection, topics)]);
   logger.info(`connected to MQTT broker ${displayUrl(url)} as ${clientId}`);
-  if (broker) {
-    const watch = `mosquitto_sub -h ${broker.host} -p ${broker.port} -t '${config.mqtt.base_topic}/#' -v`;
-    logger.info(`watch it with: ${watch}`);
-  }
+  if (broker) logger.info(`watch it with: ${watchCommand(broker, config.mqtt)}`);
   const agentNodes = await openAgentNodes(config.state_dir, nodes, logger.child({ part: 'agents' }));
   return { config, clock, logger, topics, nodes, startedAt, state, board, connection, agentNodes };
 }
@@ -85,4 +82,19 @@ async function sayOffline(connection: MqttConnection, topics: Topics): Promise<v
   if (!connection.connected) return;
   const sent = connection.publish(topics.bridgeState, 'offline', { retain: true });
   await Promise.race([sent, sleep(systemClock, 1000)]);
+}
+
+/**
+ * The mosquitto_sub line that watches the built-in broker: a broker listening on every address
+ * (0.0.0.0, ::) is reached on loopback, and one with a user asks for it (the password stays a
+ * placeholder: it never goes into a log).
+ */
+export function watchCommand(
+  broker: { host: string; port: number },
+  mqtt: { base_topic: string; username: string | null; password: string | null },
+): string {
+  const host = broker.host === '0.0.0.0' ? '127.0.0.1' : broker.host === '::' ? '::1' : broker.host;
+  const user =
+    mqtt.username === null ? '' : ` -u ${mqtt.username}${mqtt.password === null ? '' : " -P '<mqtt.password>'"}`;
+  return `mosquitto_sub -h ${host} -p ${broker.port}${user} -t '${mqtt.base_topic}/#' -v`;
 }

@@ -41,8 +41,9 @@ const nullableString = z.string().nullable();
 const gracefulOrHard = z.enum(['graceful', 'hard']).default('graceful');
 /** Firmware 1.x is plain HTTP without a login: the bridge never sends a BMC password in clear. */
 const BMC_URL_MESSAGE =
-  'must be an https:// URL (BMC firmware 2.x): firmware 1.x (plain http://, no login) is not supported, ' +
-  'upgrade the BMC to firmware 2.x (https://docs.turingpi.com); the password is never sent in clear';
+  'must be an https:// URL, e.g. https://turingpi.local (BMC firmware 2.x serves https; firmware 1.x, plain ' +
+  'http:// without a login, is not supported: upgrade the BMC, https://docs.turingpi.com); the password is ' +
+  'never sent in clear';
 const ID_PATTERN = /^[a-z0-9_-]{1,32}$/;
 
 const tlsSchema = z.strictObject({

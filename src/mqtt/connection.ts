@@ -337,7 +337,11 @@ export class MqttConnection {
 export function describeMqttError(error: Error & { code?: string | number }, url: string): string {
   const code = error.code;
   if (typeof code === 'number' && AUTH_CODES.has(code)) {
-    return `MQTT broker ${url} refused the credentials (not authorized): check mqtt.username and mqtt.password`;
+    // A user written into the URL (shown here with its password as ***) is where to look first.
+    const where = /^[a-z]+:\/\/[^/@]*@/.test(url)
+      ? 'the user and password in mqtt.url'
+      : 'mqtt.username and mqtt.password';
+    return `MQTT broker ${url} refused the credentials (not authorized): check ${where}`;
   }
   if (code === 'ECONNREFUSED')
     return `cannot connect to MQTT broker ${url}: connection refused (is the broker running?)`;

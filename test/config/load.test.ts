@@ -284,15 +284,21 @@ describe('config files', () => {
       assert.deepEqual((await loadConfigFile(pinned, { env: { P: 'x' } })).warnings, []);
     });
 
-    it('refuses an http:// BMC (firmware 1.x): the password is never sent in clear', async () => {
-      const http = await file('tpi2-fw1.yaml', 'board:\n  type: tpi2\n  bmc:\n    url: http://tpi.lan\n');
-      await assert.rejects(loadConfigFile(http), (error: Error) => {
-        assert.match(
-          error.message,
-          /board\.bmc\.url: must be an https:\/\/ URL .*firmware 1\.x .*not supported.*never sent in clear/,
-        );
-        return true;
-      });
+    it('refuses an http:// BMC (firmware 1.x), or an address without https://, saying what to write', async () => {
+      // "turingpi.local" alone was told only that firmware 1.x is unsupported.
+      for (const url of ['http://tpi.lan', 'turingpi.local']) {
+        const written = await file('tpi2-url.yaml', `board:\n  type: tpi2\n  bmc:\n    url: ${url}\n`);
+        await assert.rejects(loadConfigFile(written), (error: Error) => {
+          assert.match(
+            error.message,
+            new RegExp(
+              'board\\.bmc\\.url: must be an https:// URL, e\\.g\\. https://turingpi\\.local ' +
+                '.*firmware 1\\.x.*not supported.*never sent in clear',
+            ),
+          );
+          return true;
+        });
+      }
     });
   });
 

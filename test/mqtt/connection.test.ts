@@ -225,7 +225,13 @@ describe('MqttConnection', function () {
       Object.assign(new Error('Connection refused: Not authorized'), { code: 5 }),
       'mqtt://broker:1883',
     );
-    assert.match(text, /refused the credentials/);
+    assert.match(text, /refused the credentials \(not authorized\): check mqtt\.username and mqtt\.password$/);
+    // Credentials written into the URL: that is where to look (the password shown as ***).
+    const inUrl = describeMqttError(
+      Object.assign(new Error('Connection refused: Not authorized'), { code: 5 }),
+      'mqtt://bridge:***@broker:1883',
+    );
+    assert.match(inUrl, /check the user and password in mqtt\.url$/);
   });
 });
 

@@ -96,8 +96,13 @@ export class LoginGuard {
     this.listeners.push(listener);
   }
 
-  /** Whether a login may be sent now: null when it may, else why not (for the error message). */
-  refusal(): string | null {
+  /**
+   * Whether a login may be sent now: null when it may, else why not (for the error message).
+   * `withLastReason: false` leaves out the last failure's reason, for a message that has just said it.
+   */
+  refusal(withLastReason = true): string | null {
+    const last = (prefix: string, suffix: string): string =>
+      withLastReason ? `${prefix}${this.record.reason ?? 'unknown'}${suffix}` : '';
     const { failures } = this.record;
     const grant = this.manualGrant || this.passwordChanged;
     if (failures >= this.policy.maxAny && !this.forced) {
@@ -109,18 +114,17 @@ export class LoginGuard {
     }
     if (failures >= this.policy.maxAutomatic && !grant && !this.forced) {
       return (
-        `automatic logins paused after ${failures} failed logins in a row (the last: ` +
-        `${this.record.reason ?? 'unknown'}), ` +
+        `automatic logins paused after ${failures} failed logins in a row${last(' (the last: ', ')')}, ` +
         'so that the BMC never bans this host: fix board.bmc.password, or press "Retry BMC login" in Home Assistant ' +
         '(bridge/request/bmc/login)'
       );
     }
     if (!grant && !this.forced) {
       const wait = this.nextAttemptAt - this.clock.now();
-      if (wait > 0)
-        return (
-          `the last login failed (${this.record.reason ?? 'unknown'}); next attempt in ` + `${Math.ceil(wait / 1000)} s`
-        );
+      if (wait > 0) {
+        const next = `next attempt in ${Math.ceil(wait / 1000)} s`;
+        return withLastReason ? `${last('the last login failed (', ')')}; ${next}` : next;
+      }
     }
     return null;
   }

@@ -167,7 +167,8 @@ export class BmcSession {
     if (answer.status === 403 || answer.status === 401) {
       const reason = `the BMC refused the login of user "${username}": ${errorAnswerMessage(answer.text)}`;
       await this.guard.refused(reason);
-      const error = new TpmError('BMC_AUTH', `${reason}; ${this.guard.refusal() ?? 'next attempt at the next poll'}`);
+      const next = this.guard.refusal(false) ?? 'next attempt at the next poll';
+      const error = new TpmError('BMC_AUTH', `${reason}; ${next}`);
       logger.warn({ bmc: this.origin, user: username, failures: this.guard.failures }, error.message);
       throw error;
     }

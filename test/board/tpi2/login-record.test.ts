@@ -205,6 +205,13 @@ describe('Tpi2Driver: failed logins counted across restarts (state_dir)', () => 
     assert.equal(penalty(), 3, 'the BMC counted 3 failures, 2 short of a ban, and no more');
   });
 
+  it("a refused login says the BMC's reason once, then what comes next", async () => {
+    const { error } = await start(WRONG);
+    const message = error?.message ?? '';
+    assert.match(message, /^the BMC refused the login of user "root": [^;]+; next attempt in 60 s$/);
+    assert.equal(message.split('refused the login').length, 2, 'the reason is not said twice');
+  });
+
   it('without a password, says which key to set where the login problems are shown', async () => {
     const driver = new Tpi2Driver({
       url: bmc.url,
