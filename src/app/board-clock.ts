@@ -21,6 +21,8 @@ export interface BoardClockDeps {
   event: EventSink;
 }
 
+const NO_CLOCK = 'this board has no real-time clock';
+
 /**
  * The board's real-time clock in MQTT (docs/topics.md, `<b>/rtc`): read once a minute from the
  * poll, published when a flag or the drift changed; set from the system time by `rtc/set SYNC`
@@ -32,11 +34,17 @@ export class BoardClock {
 
   constructor(private readonly deps: BoardClockDeps) {}
 
+  /** Taken on every board, so that one without a clock answers SYNC with an error event, not silence. */
   commands(): CommandTable {
-    if (!this.deps.rtc) return {};
+    const { rtc, event } = this.deps;
     return {
       [this.deps.topics.rtcSet]: async (_topic, payload) => {
-        if (commandWord(payload, 'rtc', ['SYNC'], this.deps.event)) await this.sync('mqtt').catch(() => undefined);
+        if (!commandWord(payload, 'rtc', ['SYNC'], event)) return;
+        if (!rtc) {
+          event({ type: 'rtc', action: 'sync', source: 'mqtt', result: 'error', error: NO_CLOCK });
+          return;
+        }
+        await this.sync('mqtt').catch(() => undefined);
       },
     };
   }
@@ -67,7 +75,7 @@ export class BoardClock {
    */
   sync(source: CommandSource): Promise<unknown> {
     const { rtc } = this.deps;
-    if (!rtc) return Promise.reject(new InputError('this board has no real-time clock'));
+    if (!rtc) return Promise.reject(new InputError(NO_CLOCK));
     this.syncing ??= this.runSync(rtc, source).finally(() => {
       this.syncing = undefined;
     });

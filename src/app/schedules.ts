@@ -75,8 +75,8 @@ export class Schedules {
     return (this.scheduler?.names() ?? []).map((name) => ({ name }));
   }
 
+  /** Taken without schedules too, so that a command to one says that none is configured. */
   commands(): CommandTable {
-    if (!this.scheduler) return {};
     return { [this.deps.topics.scheduleSetWildcard]: (topic, payload) => this.onSet(topic, payload) };
   }
 

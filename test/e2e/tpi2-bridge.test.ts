@@ -167,10 +167,20 @@ describe('e2e: bridge with board.type tpi2 against the simulated BMC (real HTTPS
     const topics = new Set(recorder.messages.map((m) => m.topic));
     assert.ok(![...topics].some((t) => t === topic('rtc') || t.endsWith('/present')), [...topics].join('\n'));
 
-    // The RTC commands are not even listened to: a sync asked anyway is an error answer.
+    // A sync asked anyway is an error answer, or an error event: never silence (a newcomer's
+    // SYNC on a board without a clock, or a command to a schedule where none is configured).
     const answer = await recorder.request('rtc/sync');
     assert.equal(answer.status, 'error');
     assert.match(answer.error ?? '', /no real-time clock/);
+    const from = recorder.mark();
+    await recorder.publish(topic('rtc/set'), 'SYNC');
+    await recorder.waitForEvent((e) => e.type === 'rtc' && /no real-time clock/.test(String(e.error)), 5000, from);
+    await recorder.publish(topic('schedule/nightly/set'), 'ON');
+    await recorder.waitForEvent(
+      (e) => e.type === 'schedule' && /unknown schedule "nightly" \(schedules: none configured\)/.test(String(e.error)),
+      5000,
+      from,
+    );
   });
 
   it('never shows the BMC password: not in stdout, stderr or any MQTT payload', async () => {
