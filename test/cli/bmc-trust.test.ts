@@ -107,8 +107,8 @@ describe('cli: bmc trust', function () {
     assert.match(
       `${stdout}${stderr}`,
       new RegExp(
-        String.raw`board\.bmc\.url: must be an https:\/\/ URL \(BMC firmware 2\.x\): ` +
-          String.raw`firmware 1\.x .*not supported.*never sent in clear`,
+        String.raw`board\.bmc\.url: must be an https:\/\/ URL, e\.g\. https:\/\/turingpi\.local ` +
+          String.raw`\(BMC firmware 2\.x serves https; firmware 1\.x.*not supported.*never sent in clear`,
       ),
     );
   });

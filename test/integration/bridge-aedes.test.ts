@@ -57,7 +57,12 @@ describe('bridge CLI on the embedded broker', function () {
   });
 
   it('says where to watch it and publishes bridge/state online, retained', async () => {
-    assert.ok(bridge.logLines().some((l) => l.msg.includes(`mosquitto_sub -h 127.0.0.1 -p ${port} -t '${BASE}/#' -v`)));
+    // The broker asks for a user: the line names it, and the password only as a placeholder.
+    const watch = `mosquitto_sub -h 127.0.0.1 -p ${port} -u tester -P '<mqtt.password>' -t '${BASE}/#' -v`;
+    assert.ok(
+      bridge.logLines().some((l) => l.msg.includes(watch)),
+      bridge.describe(),
+    );
     const state = rec.last(`${BASE}/bridge/state`);
     assert.equal(state?.payload, 'online');
     assert.equal(state?.retain, true);
