@@ -23,6 +23,13 @@ export interface LoadOptions {
   unsetVariables?: 'refuse' | 'warn' | 'broker';
 }
 
+const EMPTY_FILE =
+  'holds no settings: every key takes its default, which is a simulated board (board.type: simulator), not hardware';
+
+function isEmptyMap(contents: unknown): boolean {
+  return isMap(contents) && contents.items.length === 0;
+}
+
 /** Keys whose value is a secret: no `${VAR:-default}`, and an empty variable counts as unset. */
 const SECRET_PATHS = new Set(['mqtt.password', 'board.bmc.password']);
 
@@ -66,6 +73,10 @@ export function checkConfigText(text: string, file: string, options: LoadOptions
   });
 
   const yamlWarnings = doc.warnings.map((w) => formatProblem({ file, path: '', message: w.message, ...at(w.pos[0]) }));
+  // An empty file (or one of comments only) is valid, but every default then applies: a simulated board.
+  if (doc.errors.length === 0 && (doc.contents === null || isEmptyMap(doc.contents))) {
+    yamlWarnings.push(formatProblem({ file, path: '', message: EMPTY_FILE }));
+  }
   if (doc.errors.length > 0) {
     const lines = text.split('\n');
     const problems = doc.errors.map((e) => {
@@ -274,7 +285,8 @@ function coerce(text: string, segments: PathSegment[]): unknown {
 
 /**
  * The offset in the text that a path names: the value (or with `at: 'key'`, the key); for a
- * path that is not in the file (a missing key), the nearest enclosing map or list.
+ * path that is not in the file (a missing key), the nearest enclosing map or list, or no place
+ * for a missing top-level key.
  */
 function locate(doc: YamlDocument, segments: readonly PathSegment[], at: 'key' | 'value'): number | undefined {
   let node: unknown = doc.contents;
@@ -285,7 +297,8 @@ function locate(doc: YamlDocument, segments: readonly PathSegment[], at: 'key' |
     const last = index === segments.length - 1;
     if (isMap(node)) {
       const pair = node.items.find((p) => keyText(p.key) === String(segment));
-      if (!pair) return offset;
+      // A missing top-level key belongs to no line: the file's first key would point elsewhere.
+      if (!pair) return index === 0 ? undefined : offset;
       const keyStart = rangeStart(pair.key);
       const valueStart = hasSource(pair.value) ? rangeStart(pair.value) : undefined;
       if (last) return at === 'key' ? (keyStart ?? offset) : (valueStart ?? keyStart ?? offset);

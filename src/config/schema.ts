@@ -193,6 +193,7 @@ const nodeSchema = z.strictObject({
   protected: z.boolean().nullable().default(null).describe('default: true for tpi1 node 1, else false'),
   agent: z
     .union([z.boolean(), z.literal('auto')])
+    .describe('true, false or "auto"')
     .default('auto')
     .describe(
       'auto: an agent node once its agent has been seen (remembered in state_dir); true: an agent runs here; ' +

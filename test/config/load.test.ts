@@ -212,6 +212,30 @@ describe('config files', () => {
       assert.deepEqual((await loadConfigFile(fromEnv, { env: { MQTT_PASSWORD: 'x' } })).warnings, []);
     });
 
+    it('warns that an empty file (or one of comments only) runs a simulated board, not hardware', async () => {
+      for (const text of ['', '# my board\n', '{}\n']) {
+        const path = await file('empty.yaml', text);
+        assert.deepEqual((await loadConfigFile(path)).warnings, [
+          `${path}: holds no settings: every key takes its default, which is a simulated board ` +
+            '(board.type: simulator), not hardware',
+        ]);
+      }
+    });
+
+    it('names the kinds of value agent takes, and places a missing agent section nowhere', async () => {
+      const bad = await file('agent-word.yaml', 'nodes:\n  2: { agent: yes-please }\n');
+      await assert.rejects(loadConfigFile(bad), (error: Error) => {
+        assert.equal(error.message.trim(), `${bad}:2:15 nodes.2.agent: must be true, false or "auto"`);
+        return true;
+      });
+      // The agent role with a bridge's file: no agent section at all. It was placed at the file's first key.
+      const bridgeFile = await file('bridge.yaml', '# a bridge\n\nmqtt:\n  url: mqtt://broker:1883\n');
+      await assert.rejects(loadConfigFile(bridgeFile, { role: 'agent' }), (error: Error) => {
+        assert.match(error.message, new RegExp(`^${bridgeFile} agent\\.node: the agent needs the number`, 'm'));
+        return true;
+      });
+    });
+
     it('names each certificate or key file that cannot be read, by its key: the start would fail on it', async () => {
       // Found walking the docs: validate said "valid" for a board.bmc.ca that did not exist.
       const pem = await file('bmc.pem', '-----BEGIN CERTIFICATE-----\n', 0o600);
