@@ -100,14 +100,15 @@ export class LoginGuard {
    * Whether a login may be sent now: null when it may, else why not (for the error message).
    * `withLastReason: false` leaves out the last failure's reason, for a message that has just said it.
    */
-  refusal(withLastReason = true): string | null {
+  refusal(withLastReason = true, retained = false): string | null {
     const last = (prefix: string, suffix: string): string =>
       withLastReason ? `${prefix}${this.record.reason ?? 'unknown'}${suffix}` : '';
     const { failures } = this.record;
     const grant = this.manualGrant || this.passwordChanged;
     if (failures >= this.policy.maxAny && !this.forced) {
       return (
-        `${failures} failed logins in a row: one more would make the BMC ban this host (browsers included). ` +
+        `${failures} failed logins in a row${last(' (the last: ', ')')}: one more would make the BMC ban this ` +
+        'host (browsers included). ' +
         "Check board.bmc.password by logging in on the BMC's web page; after a restart of the BMC, which forgets " +
         'its count, ask for a retry with {"force": true} on bridge/request/bmc/login'
       );
@@ -122,7 +123,10 @@ export class LoginGuard {
     if (!grant && !this.forced) {
       const wait = this.nextAttemptAt - this.clock.now();
       if (wait > 0) {
-        const next = `next attempt in ${Math.ceil(wait / 1000)} s`;
+        // A retained status says when, not how long from a moment its reader does not know.
+        const next = retained
+          ? `next attempt at ${isoTime(this.nextAttemptAt)}`
+          : `next attempt in ${Math.ceil(wait / 1000)} s`;
         return withLastReason ? `${last('the last login failed (', ')')}; ${next}` : next;
       }
     }
@@ -214,8 +218,10 @@ export class LoginGuard {
   }
 
   private statusOfRecord(): LoginStatus {
-    const reason = this.refusal() ?? this.record.reason;
-    const paused = this.record.failures >= this.policy.maxAutomatic && !this.passwordChanged;
+    const reason = this.refusal(true, true) ?? this.record.reason;
+    // Paused: nothing is tried by itself. A new password is not tried either at the brink of a ban.
+    const { failures } = this.record;
+    const paused = failures >= this.policy.maxAny || (failures >= this.policy.maxAutomatic && !this.passwordChanged);
     return { login: paused ? 'paused' : 'failed', reason, failures: this.record.failures };
   }
 

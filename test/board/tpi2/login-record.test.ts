@@ -122,9 +122,15 @@ describe('Tpi2Driver: failed logins counted across restarts (state_dir)', () => 
       assert.deepEqual({ login: retried?.login, failures: retried?.failures }, { login: 'paused', failures: 4 });
       const refused = await driver.login.retry(false);
       assert.equal(bmc.stats.logins, 4, 'a 5th failure would ban this host: not sent');
-      assert.match(refused?.reason ?? '', /4 failed logins in a row: one more would make the BMC ban this host/);
-      // A new password in the config is an attempt of its own too, but not at 4 either.
-      assert.equal((await start(`${WRONG}2`)).error?.code, 'BMC_AUTH');
+      // It says what the BMC said the last time too: the retry's answer had only the count.
+      assert.match(
+        refused?.reason ?? '',
+        /^4 failed logins in a row \(the last: the BMC refused the login of user "root": [^)]+\): one more would make the BMC ban this host/,
+      );
+      // A new password in the config is an attempt of its own too, but not at 4 either: paused, not "failed".
+      const renewed = await start(`${WRONG}2`);
+      assert.equal(renewed.error?.code, 'BMC_AUTH');
+      assert.equal(renewed.driver.login.status()?.login, 'paused');
       assert.equal(bmc.stats.logins, 4);
 
       // The user restarts bmcd (its count is gone) and makes sure of the password: a forced retry.
@@ -210,6 +216,9 @@ describe('Tpi2Driver: failed logins counted across restarts (state_dir)', () => 
     const message = error?.message ?? '';
     assert.match(message, /^the BMC refused the login of user "root": [^;]+; next attempt in 60 s$/);
     assert.equal(message.split('refused the login').length, 2, 'the reason is not said twice');
+    // board/bmc is retained: it says when the next attempt comes, not "in 60 s" from an unknown moment.
+    const { driver } = await start(WRONG);
+    assert.match(driver.login.status()?.reason ?? '', /; next attempt at 2026-03-01T12:01:00(\.\d+)?Z$/);
   });
 
   it('without a password, says which key to set where the login problems are shown', async () => {
