@@ -125,7 +125,10 @@ describe('Tpi2Driver: failed logins counted across restarts (state_dir)', () => 
       // It says what the BMC said the last time too: the retry's answer had only the count.
       assert.match(
         refused?.reason ?? '',
-        /^4 failed logins in a row \(the last: the BMC refused the login of user "root": [^)]+\): one more would make the BMC ban this host/,
+        new RegExp(
+          '^4 failed logins in a row \\(the last: the BMC refused the login of user "root": [^)]+\\): ' +
+            'one more would make the BMC ban this host',
+        ),
       );
       // A new password in the config is an attempt of its own too, but not at 4 either: paused, not "failed".
       const renewed = await start(`${WRONG}2`);
