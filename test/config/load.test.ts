@@ -103,10 +103,16 @@ describe('config files', () => {
       ]);
     });
 
-    it('gives the line and column of a YAML syntax error', () => {
+    it('gives the line and column of a YAML syntax error; of an unclosed { or [, where it opens', () => {
+      // The parser reports an unclosed flow map where the next line begins: 4:1 here, 14:1 for a
+      // newcomer whose `}` was missing on line 12. The place to fix is the opener.
       assert.deepEqual(problemLines('mqtt:\n  url: x\nboard: {type: tpi1\n'), [
-        'c.yaml:4:1: YAML syntax error: Flow map in block collection must be sufficiently indented and end with a }',
+        'c.yaml:3:8: YAML syntax error: Flow map in block collection must be sufficiently indented and end with a }',
       ]);
+      assert.deepEqual(problemLines('nodes:\n  2: { name: a, agent: { x: 1 }\n  3: { name: b }\n'), [
+        'c.yaml:2:6: YAML syntax error: Flow map in block collection must be sufficiently indented and end with a }',
+      ]);
+      assert.match(problemLines('board:\n  gpio: [1, 2\nlog: {}\n')[0] ?? '', /^c\.yaml:2:9: .*end with a \]/);
       const [duplicate] = problemLines('log:\n  level: info\n  level: debug\n');
       assert.match(duplicate ?? '', /^c\.yaml:3:3: YAML syntax error: Map keys must be unique/);
     });
