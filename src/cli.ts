@@ -21,7 +21,7 @@ Usage:
                                        prints each step of the action while it waits; --timeout
                                        default: long enough for the config's power sequence
                                        (default power settings: on 22 s, off/shutdown 172 s,
-                                       reboot 322 s; all: 2 s more per node switched);
+                                       reboot 322 s; all: 2 s more per node beyond the first);
                                        docs/configuration.md
   turingpi-mqtt bmc trust -c FILE [--timeout S]
                                        show the Turing Pi 2 BMC's certificate and the line that

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config/schema.js';
 import { resolveNodes } from '../config/nodes.js';
-import { MqttConnection } from '../mqtt/connection.js';
+import { MqttConnection, type MessageHandler } from '../mqtt/connection.js';
 import { brokerUrl, mqttClientOptions } from '../mqtt/options.js';
 import { topics } from '../mqtt/topics.js';
 import { NODE_ACTIONS, parseActionName, type NodeAction } from '../power/types.js';
@@ -67,10 +67,7 @@ export interface PowerEvent {
 /** What a person can do when the wait ended without an answer: the action's outcome is not known. */
 function outcomeUnknown(command: { target: number | 'all' }, asked: boolean): string {
   if (!asked) return '';
-  return (
-    `: the action may not have finished; check with turingpi-mqtt power ${command.target} status ` +
-    'once the bridge is back'
-  );
+  return `: the action may not have finished; check with turingpi-mqtt power ${command.target} status`;
 }
 
 /** Where to watch an action that outlives the client's wait. */
@@ -94,83 +91,118 @@ export async function requestPower(
   const clientId = `turingpi-cli-${randomUUID().slice(0, 8)}`;
   const options = mqttClientOptions(config, clientId, { topic: t.bridgeEvent, payload: '' });
   delete options.will; // a command-line client leaves nothing behind
-  // Ends the wait early: the bridge went offline, or this client lost the broker.
-  let endWait: ((answer: PowerAnswer) => void) | undefined;
   let asked = false;
-  const connection = new MqttConnection({
-    url: brokerUrl(config),
-    options,
-    logger,
-    onDisconnect: () =>
-      endWait?.({
-        status: 'error',
-        error: `lost the connection to the broker before the bridge answered${outcomeUnknown(command, asked)}`,
-      }),
+  let lost = false;
+  const lostAnswer = (): PowerAnswer => ({
+    status: 'error',
+    error: `lost the connection to the broker before the bridge answered${outcomeUnknown(command, asked)}`,
   });
+  // Settled when this client loses the broker. Every step races it (a subscribe may otherwise wait
+  // for a reconnection), and a step that fails with the lost connection is that same answer.
+  let loseBroker: (() => void) | undefined;
+  const brokerLost = new Promise<PowerAnswer>((resolve) => (loseBroker = () => resolve(lostAnswer())));
+  const onDisconnect = (): void => {
+    lost = true;
+    loseBroker?.();
+  };
+  const connection = new MqttConnection({ url: brokerUrl(config), options, logger, onDisconnect });
   await connection.start(true);
+  const step = (work: Promise<void>): Promise<PowerAnswer | undefined> =>
+    Promise.race([
+      work.then(
+        () => undefined,
+        (error: unknown) => {
+          if (lost) return lostAnswer();
+          throw error;
+        },
+      ),
+      brokerLost,
+    ]);
   const timeoutMs = command.timeoutMs ?? defaultTimeoutMs(config, command);
   let bridgeState: string | undefined;
   let timer: NodeJS.Timeout | undefined;
+  let answered: ((answer: PowerAnswer) => void) | undefined;
+  const answer = new Promise<PowerAnswer>((resolve) => (answered = resolve));
+  let wentOffline: (() => void) | undefined;
+  const offline = new Promise<PowerAnswer>((resolve) => {
+    wentOffline = () =>
+      resolve({ status: 'error', error: `the bridge went offline before it answered${outcomeUnknown(command, true)}` });
+  });
+  const handlers: [string, MessageHandler][] = [
+    [
+      t.response('power'),
+      (_topic, payload) => {
+        const body = ownMessage<PowerAnswer>(payload, transaction);
+        if (body) answered?.(body);
+      },
+    ],
+    [
+      t.bridgeState,
+      (_topic, payload) => {
+        bridgeState = payload.toString();
+        // Its sessions are clean: a request it had taken and not answered ends with it.
+        if (bridgeState === 'offline' && asked) wentOffline?.();
+      },
+    ],
+  ];
+  // The events of this request's own action (they carry its transaction), as they happen.
+  if (onEvent) {
+    handlers.push([
+      t.bridgeEvent,
+      (_topic, payload) => {
+        const event = ownMessage<PowerEvent>(payload, transaction);
+        if (event) onEvent(event);
+      },
+    ]);
+  }
   try {
-    const cutShort = new Promise<PowerAnswer>((resolve) => (endWait = resolve));
-    const answer = new Promise<PowerAnswer>((resolve) => {
-      void connection.subscribe(t.response('power'), (_topic, payload) => {
-        try {
-          const body = JSON.parse(payload.toString()) as PowerAnswer;
-          if (body.transaction === transaction) resolve(body);
-        } catch {
-          // another client's malformed message: not ours
-        }
-      });
-    });
-    // The events of this request's own action (they carry its transaction), as they happen.
-    if (onEvent) {
-      await connection.subscribe(t.bridgeEvent, (_topic, payload) => {
-        try {
-          const event = JSON.parse(payload.toString()) as PowerEvent;
-          if (event.transaction === transaction) onEvent(event);
-        } catch {
-          // not an event of ours
-        }
-      });
+    for (const [filter, handler] of handlers) {
+      const gone = await step(connection.subscribe(filter, handler));
+      if (gone) return gone;
     }
-    await connection.subscribe(t.bridgeState, (_topic, payload) => {
-      bridgeState = payload.toString();
-      // Its sessions are clean: a request it has not taken is lost, and one under way is ended.
-      if (bridgeState === 'offline') {
-        const when = asked ? 'went offline before it answered' : 'is offline: nothing was asked';
-        endWait?.({ status: 'error', error: `the bridge ${when}${outcomeUnknown(command, asked)}` });
-      }
-    });
-    // Its retained state arrives before this round trip ends: an offline bridge is asked nothing.
-    await connection.roundTrip(t.request('power-client-probe'));
-    if (bridgeState === 'offline') return await cutShort;
+    // The bridge's retained state arrives before this round trip ends. An offline bridge is asked
+    // nothing (it would never see the request), decided on its state now, not on an earlier message.
+    const gone = await step(connection.roundTrip(t.request('power-client-probe')));
+    if (gone) return gone;
+    if (bridgeState === 'offline') return { status: 'error', error: 'the bridge is offline: nothing was asked' };
     asked = true;
-    await connection.publish(
-      t.request('power'),
-      JSON.stringify({ transaction, node: command.target, action: command.action, source: 'cli' }),
-    );
+    const request = { transaction, node: command.target, action: command.action, source: 'cli' };
+    const goneWhileAsking = await step(connection.publish(t.request('power'), JSON.stringify(request)));
+    if (goneWhileAsking) return goneWhileAsking;
     const timeout = new Promise<PowerAnswer>((resolve) => {
-      timer = setTimeout(() => {
-        const hint =
-          bridgeState === 'offline'
-            ? ' (the bridge is offline)'
-            : bridgeState === undefined
-              ? ' (no bridge has announced itself on this base topic)'
-              : '';
-        const underWay =
-          bridgeState === 'online' ? `: the action may still be under way; follow it with ${followHint(config)}` : '';
-        resolve({
-          status: 'error',
-          error: `no answer from the bridge within ${Math.round(timeoutMs / 1000)} s${hint}${underWay}`,
-        });
-      }, timeoutMs);
+      timer = setTimeout(() => resolve(noAnswer(config, timeoutMs, bridgeState)), timeoutMs);
     });
-    return await Promise.race([answer, timeout, cutShort]);
+    return await Promise.race([answer, timeout, offline, brokerLost]);
   } finally {
     clearTimeout(timer);
     await connection.stop();
   }
+}
+
+/** A message of this request (its transaction), or undefined: another client's, or malformed. */
+function ownMessage<T extends { transaction?: unknown }>(payload: Buffer, transaction: string): T | undefined {
+  try {
+    const body = JSON.parse(payload.toString()) as T;
+    return body.transaction === transaction ? body : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The answer of a wait that ran out, with what is known of the bridge. */
+function noAnswer(config: Config, timeoutMs: number, bridgeState: string | undefined): PowerAnswer {
+  const hint =
+    bridgeState === 'offline'
+      ? ' (the bridge is offline)'
+      : bridgeState === undefined
+        ? ' (no bridge has announced itself on this base topic)'
+        : '';
+  const underWay =
+    bridgeState === 'online' ? `: the action may still be under way; follow it with ${followHint(config)}` : '';
+  return {
+    status: 'error',
+    error: `no answer from the bridge within ${Math.round(timeoutMs / 1000)} s${hint}${underWay}`,
+  };
 }
 
 /**

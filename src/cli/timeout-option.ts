@@ -7,15 +7,20 @@ import { TpmError } from '../util/errors.js';
  */
 export const MAX_TIMEOUT_SECONDS = 86_400;
 
+/** The shortest `--timeout`: below a second, no answer could come back in time. */
+export const MIN_TIMEOUT_SECONDS = 1;
+
 /**
  * `--timeout S` in milliseconds, or undefined where it was not given. A time-out that could not
- * be waited for (0, above a day, not a number) is a usage error: refused before anything is asked.
+ * be waited for (under a second, above a day, not a number) is a usage error: refused before
+ * anything is asked.
  */
 export function parseTimeoutOption(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const seconds = /^\d+(\.\d+)?$/.test(text) ? Number(text) : NaN;
-  if (!(seconds > 0 && seconds <= MAX_TIMEOUT_SECONDS)) {
-    throw new TpmError('USAGE', `--timeout takes seconds above 0 and at most ${MAX_TIMEOUT_SECONDS}, not "${text}"`);
+  if (!(seconds >= MIN_TIMEOUT_SECONDS && seconds <= MAX_TIMEOUT_SECONDS)) {
+    const range = `from ${MIN_TIMEOUT_SECONDS} to ${MAX_TIMEOUT_SECONDS}`;
+    throw new TpmError('USAGE', `--timeout takes seconds ${range}, not "${text}"`);
   }
-  return Math.max(1, Math.round(seconds * 1000));
+  return Math.round(seconds * 1000);
 }

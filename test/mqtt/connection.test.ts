@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { Socket } from 'node:net';
 import { connectAsync } from 'mqtt';
-import { MqttConnection, describeMqttError } from '../../src/mqtt/connection.js';
+import { describeMqttError } from '../../src/mqtt/broker-errors.js';
+import { MqttConnection } from '../../src/mqtt/connection.js';
 import { levelsMatch } from '../../src/mqtt/match.js';
 
 const topicMatches = (filter: string, topic: string): boolean => levelsMatch(filter.split('/'), topic.split('/'));

@@ -24,6 +24,9 @@ export interface FetchResponse {
 
 export type FetchLike = (url: string, init?: FetchInit) => Promise<FetchResponse>;
 
+/** The `code` of this transport's error for a request aborted before it had a connection. */
+export const NOT_CONNECTED_IN_TIME = 'TPM_NOT_CONNECTED';
+
 export interface HttpsFetchOptions {
   /** What the BMC may present (pinning.ts); default: built from `ca` and `insecure`. */
   trust?: BmcTrust;
@@ -127,8 +130,12 @@ export function createHttpsFetch(options: HttpsFetchOptions = {}): ClosableFetch
         reject(error);
       }
       function onAbort(): void {
+        // No socket handed over yet: the certificate check had not passed, and not a byte of the
+        // request (a login's least of all) had left. The caller may count the two cases apart.
+        const connected = request.socket !== null;
         request.destroy();
-        reject(signal?.reason);
+        if (connected) reject(signal?.reason);
+        else reject(Object.assign(new Error('no connection before the timeout'), { code: NOT_CONNECTED_IN_TIME }));
       }
       signal?.addEventListener('abort', onAbort, { once: true });
       request.on('error', fail);

@@ -4,7 +4,7 @@ import type { Logger } from '../../util/logger.js';
 import { Mutex } from '../../util/mutex.js';
 import { BmcAnswerError, errorAnswerMessage } from './api.js';
 import { formatWait, parseJson, withAbort } from './http-util.js';
-import type { FetchLike, FetchResponse } from './https-fetch.js';
+import { NOT_CONNECTED_IN_TIME, type FetchLike, type FetchResponse } from './https-fetch.js';
 import type { LoginGuard, LoginStatus } from './login-guard.js';
 
 const AUTH_PATH = '/api/bmc/authenticate';
@@ -207,7 +207,14 @@ export class BmcSession {
       const text = await withAbort(response.text(), controller.signal);
       return { status: response.status, text, location: response.headers.get('location') };
     } catch (error) {
-      if (controller.signal.aborted) throw timeout;
+      if (controller.signal.aborted) {
+        if ((error as { code?: unknown } | null)?.code !== NOT_CONNECTED_IN_TIME) throw timeout;
+        throw new TpmError(
+          'BMC',
+          `cannot reach the BMC at ${this.origin} (${what}): no connection within ` + formatWait(timeoutMs),
+          { cause: error },
+        );
+      }
       if (error instanceof TpmError && error.code === 'BMC_TRUST') this.guard.report(error.message);
       if (error instanceof TpmError) throw error;
       throw new TpmError('BMC', `cannot reach the BMC at ${this.origin} (${what}): ${errorMessage(error)}`, {
@@ -229,7 +236,10 @@ export class BmcSession {
   }
 }
 
-/** Socket errors that come before a byte of a request is written: the BMC saw no login. */
+/**
+ * Errors that come before a byte of a request is written: the BMC saw no login. ETIMEDOUT is the
+ * kernel giving up on a connection; NOT_CONNECTED_IN_TIME this transport's timeout before one.
+ */
 const NOT_CONNECTED = new Set([
   'ECONNREFUSED',
   'ENOTFOUND',
@@ -237,6 +247,8 @@ const NOT_CONNECTED = new Set([
   'EHOSTUNREACH',
   'ENETUNREACH',
   'EADDRNOTAVAIL',
+  'ETIMEDOUT',
+  NOT_CONNECTED_IN_TIME,
 ]);
 
 /**

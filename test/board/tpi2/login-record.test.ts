@@ -4,7 +4,9 @@ import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from '
 import path from 'node:path';
 import { startBmcSimulator, type BmcSimulator } from '../../../src/board/simulator/bmc-server.js';
 import { Tpi2Driver } from '../../../src/board/tpi2/driver.js';
-import type { FetchLike } from '../../../src/board/tpi2/https-fetch.js';
+import { createServer, type AddressInfo } from 'node:net';
+import { once } from 'node:events';
+import { NOT_CONNECTED_IN_TIME, createHttpsFetch, type FetchLike } from '../../../src/board/tpi2/https-fetch.js';
 import { LoginGuard } from '../../../src/board/tpi2/login-guard.js';
 import {
   credentialsKey,
@@ -348,6 +350,50 @@ describe('Tpi2Driver: a login without a verdict', () => {
     await clock.advance(600_000);
     await assert.rejects(driver.readPower(), /automatic logins paused after 3 failed logins/);
     assert.equal(bmc.logins(), 3, 'never a fourth by itself');
+    await driver.close();
+  });
+
+  it('gives it back where no connection was made in time: the default transport says so', async () => {
+    // Found in review: a BMC unplugged behind a firewall that drops packets timed out in the TCP or
+    // TLS handshake, before a byte of the login left, and three such timeouts paused logins for good.
+    const silent = createServer(() => undefined); // accepts, never speaks TLS
+    silent.listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    const { port } = silent.address() as AddressInfo;
+    const { fetch, close } = createHttpsFetch({ insecure: true });
+    const controller = new AbortController();
+    const pending = fetch(`https://127.0.0.1:${port}/api/bmc/authenticate`, {
+      method: 'POST',
+      body: '{}',
+      signal: controller.signal,
+    });
+    setTimeout(() => controller.abort(new Error('timeout')), 200);
+    await assert.rejects(pending, (error: unknown) => (error as { code?: unknown }).code === NOT_CONNECTED_IN_TIME);
+    close();
+    silent.close();
+
+    let logins = 0;
+    const neverConnects: FetchLike = (_url, init = {}) => {
+      if (init.method !== 'POST') {
+        return Promise.resolve({ status: 401, headers: { get: () => null }, text: async () => '{}' });
+      }
+      logins++;
+      return new Promise((_resolve, reject) => {
+        const notConnected = Object.assign(new Error('no connection'), { code: NOT_CONNECTED_IN_TIME });
+        init.signal?.addEventListener('abort', () => reject(notConnected), { once: true });
+      });
+    };
+    const stateDir = tempDir('tpm-login-noconn-');
+    const url = 'https://bmc.test';
+    const driver = new Tpi2Driver({ url, username: 'root', password: WRONG, fetch: neverConnects, stateDir, clock });
+    const opened = driver.open().catch((error: unknown) => error as Error);
+    await timeOutLogin(() => logins, 1);
+    assert.match(
+      String(await opened),
+      /cannot reach the BMC at https:\/\/bmc\.test \(login\): no connection within 10 s/,
+    );
+    const record = JSON.parse(readFileSync(path.join(stateDir, 'bmc-login.json'), 'utf8')) as { failures: number };
+    assert.equal(record.failures, 0, 'not counted');
     await driver.close();
   });
 
