@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config/schema.js';
-import { resolveNodes } from '../config/nodes.js';
+import { expandNodeList, resolveNodes } from '../config/nodes.js';
 import { MqttConnection, type MessageHandler } from '../mqtt/connection.js';
 import { brokerUrl, mqttClientOptions } from '../mqtt/options.js';
 import { topics } from '../mqtt/topics.js';
@@ -36,8 +36,7 @@ export function parsePowerArgs(
  */
 export function defaultTimeoutMs(config: Config, command: { target: number | 'all'; action: NodeAction }): number {
   const p = config.power;
-  const nodes =
-    command.target === 'all' ? Math.max(1, resolveNodes(config).filter((n) => n.enabled && !n.protected).length) : 1;
+  const nodes = command.target === 'all' ? Math.max(1, expandNodeList('all', resolveNodes(config)).length) : 1;
   const graceful = p.graceful_timeout + p.settle_time;
   const base = ['off', 'shutdown', 'toggle', 'reboot'].includes(command.action)
     ? graceful * (command.action === 'reboot' ? 2 : 1)
@@ -189,14 +188,12 @@ function ownMessage<T extends { transaction?: unknown }>(payload: Buffer, transa
   }
 }
 
-/** The answer of a wait that ran out, with what is known of the bridge. */
+/**
+ * The answer of a wait that ran out, with what is known of the bridge (an offline one ended the
+ * wait before: asked nothing, or gone offline before it answered).
+ */
 function noAnswer(config: Config, timeoutMs: number, bridgeState: string | undefined): PowerAnswer {
-  const hint =
-    bridgeState === 'offline'
-      ? ' (the bridge is offline)'
-      : bridgeState === undefined
-        ? ' (no bridge has announced itself on this base topic)'
-        : '';
+  const hint = bridgeState === undefined ? ' (no bridge has announced itself on this base topic)' : '';
   const underWay =
     bridgeState === 'online' ? `: the action may still be under way; follow it with ${followHint(config)}` : '';
   return {

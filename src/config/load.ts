@@ -1,5 +1,6 @@
 import { constants } from 'node:fs';
 import { access, readFile, stat } from 'node:fs/promises';
+import { isInlinePem } from '../util/fingerprint.js';
 import { urlPassword } from '../util/redact.js';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Scalar } from 'yaml';
 import { agentProblems } from './checks.js';
@@ -152,9 +153,7 @@ async function unreadableFiles(config: Config): Promise<[string, string][]> {
     ['mqtt.tls.cert', tls.cert],
     ['mqtt.tls.key', tls.key],
   ];
-  // board.bmc.ca may be the PEM itself rather than its path.
-  if (config.board.type === 'tpi2' && bmc.ca !== null && !bmc.ca.includes('-----BEGIN'))
-    files.push(['board.bmc.ca', bmc.ca]);
+  if (config.board.type === 'tpi2' && bmc.ca !== null && !isInlinePem(bmc.ca)) files.push(['board.bmc.ca', bmc.ca]);
   const unreadable: [string, string][] = [];
   for (const [key, file] of files) {
     if (file === null) continue;

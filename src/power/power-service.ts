@@ -1,6 +1,6 @@
 import type { BoardDriver } from '../board/types.js';
 import type { Config } from '../config/schema.js';
-import { findNode, unknownNodeMessage, type ResolvedNode } from '../config/nodes.js';
+import { expandNodeList, findNode, unknownNodeMessage, type ResolvedNode } from '../config/nodes.js';
 import { sleep, type Clock } from '../util/clock.js';
 import { TpmError, errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
@@ -78,7 +78,7 @@ export class PowerService {
 
   /** Resolves the nodes of "all" (every enabled, non-protected node) or one node number. */
   targets(target: number | 'all'): number[] {
-    if (target === 'all') return this.deps.nodes.filter((n) => n.enabled && !n.protected).map((n) => n.number);
+    if (target === 'all') return expandNodeList('all', this.deps.nodes);
     return [target];
   }
 

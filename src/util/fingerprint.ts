@@ -21,3 +21,8 @@ export function parseFingerprint(text: string): string | null {
 export function colonHex(hex: string): string {
   return hex.toUpperCase().replace(/(..)(?!$)/g, '$1:');
 }
+
+/** Whether a certificate option (board.bmc.ca) holds the PEM itself rather than a file's path. */
+export function isInlinePem(value: string): boolean {
+  return value.includes('-----BEGIN');
+}

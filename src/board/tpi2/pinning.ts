@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { TLSSocket } from 'node:tls';
 import { TpmError, errorMessage } from '../../util/errors.js';
 import { fingerprintOf } from '../../util/certificate-fingerprint.js';
-import { parseFingerprint } from '../../util/fingerprint.js';
+import { isInlinePem, parseFingerprint } from '../../util/fingerprint.js';
 
 export { fingerprintOf, parseFingerprint };
 
@@ -40,7 +40,7 @@ function isSelfSigned(certificate: X509Certificate): boolean {
 
 /** `bmc.ca` is a path or the PEM itself; returns the PEM. */
 export function loadCaOption(ca: string): string {
-  if (ca.includes('-----BEGIN')) return ca;
+  if (isInlinePem(ca)) return ca;
   try {
     return readFileSync(ca, 'utf8');
   } catch (error) {
