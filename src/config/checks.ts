@@ -2,7 +2,7 @@ import { Cron } from 'croner';
 import { cronProblem, timeZoneProblem } from '../util/cron.js';
 import type { RawProblem } from './issues.js';
 import { boardNodeCount, resolveNodes, type ResolvedNode } from './nodes.js';
-import { MAX_NODES, type Config, type NodeList } from './schema.js';
+import { BMC_DEFAULTS, MAX_NODES, type Config, type NodeList } from './schema.js';
 
 /**
  * Checks that need more than one key at a time (the zod schema checks each key alone).
@@ -166,6 +166,7 @@ export function configWarnings(config: Config): RawProblem[] {
         'turingpi-mqtt bmc trust -c FILE prints the line to add',
     });
   }
+  if (board.type === 'simulator') warnings.push(...unusedBmcLogin(board.bmc));
   if (board.type === 'tpi1' && config.nodes['1']?.protected === false) {
     // docs/hardware.md: a tpi1 whose master is off cannot recover by itself.
     warnings.push({
@@ -197,6 +198,19 @@ export function configWarnings(config: Config): RawProblem[] {
     }
   }
   return warnings;
+}
+
+/**
+ * A simulated Turing Pi 2 runs a BMC of its own with a password of the run's (config/demo-tpi2.yaml):
+ * the address and login written under board.bmc reach nothing. Someone who wrote their BMC's there,
+ * starting from the demo's file, most likely meant board.type: tpi2.
+ */
+function unusedBmcLogin(bmc: Config['board']['bmc']): RawProblem[] {
+  const written = (['url', 'username', 'password'] as const).filter((key) => bmc[key] !== BMC_DEFAULTS[key]);
+  return written.map((key) => ({
+    segments: ['board', 'bmc', key],
+    message: 'is not used: the simulator runs a BMC of its own; to reach your BMC, set board.type: tpi2',
+  }));
 }
 
 /** What the agent role needs beyond a valid file: the node it runs on. */

@@ -8,6 +8,7 @@ import { substituteEnv, type Environment } from './env.js';
 import { dottedPath, schemaAt, type PathSegment, type RawProblem } from './issues.js';
 import { validateConfigObject } from './parse.js';
 import { ConfigError, formatProblem, sortProblems, type Problem } from './problems.js';
+import { openerOf } from './syntax-place.js';
 import type { Config } from './schema.js';
 
 export interface LoadOptions {
@@ -199,38 +200,6 @@ async function exposesPassword(
   if (!held) return false;
   const { mode } = await stat(path);
   return (mode & 0o044) !== 0;
-}
-
-/**
- * An unclosed quote is reported by the YAML parser where the file ends; a person needs the
- * place where it was opened. Other errors keep the parser's position.
- */
-function openerOf(text: string, message: string, offset: number): number {
-  const closer = /must be sufficiently indented and end with an? ([}\]])/.exec(message)?.[1];
-  if (closer) return unclosedBracket(text, closer === '}' ? '{' : '[', closer, offset);
-  const quote = /^Missing closing (["'])quote/.exec(message)?.[1];
-  if (!quote) return offset;
-  // Nothing after the opening quote closes it: it is the last unescaped quote before `offset`.
-  for (let i = Math.min(offset, text.length) - 1; i >= 0; i--) {
-    if (text[i] === quote && text[i - 1] !== '\\') return i;
-  }
-  return offset;
-}
-
-/**
- * The `{` or `[` left open before `offset` (the parser reports an unclosed flow collection where
- * the next line begins): the last opener whose closers before `offset` do not match it.
- */
-function unclosedBracket(text: string, opener: string, closer: string, offset: number): number {
-  let depth = 0;
-  for (let i = Math.min(offset, text.length) - 1; i >= 0; i--) {
-    if (text[i] === closer) depth++;
-    else if (text[i] === opener) {
-      if (depth === 0) return i;
-      depth--;
-    }
-  }
-  return offset;
 }
 
 function keyText(key: unknown): string | undefined {

@@ -113,6 +113,17 @@ describe('config files', () => {
         'c.yaml:2:6: YAML syntax error: Flow map in block collection must be sufficiently indented and end with a }',
       ]);
       assert.match(problemLines('board:\n  gpio: [1, 2\nlog: {}\n')[0] ?? '', /^c\.yaml:2:9: .*end with a \]/);
+      // brackets and quotes inside strings and comments are not the opener
+      assert.match(
+        problemLines('nodes:\n  2: { name: "a}", agent: true  # }\n  3: { name: b }\n')[0] ?? '',
+        /^c\.yaml:2:6: .*end with a \}/,
+      );
+      assert.match(problemLines('nodes:\n  2: { name: "{a" }\n  3: { name: b\n')[0] ?? '', /^c\.yaml:3:6: /);
+      assert.match(problemLines('{ mqtt: { url: x }\n')[0] ?? '', /^c\.yaml:1:1: .*end with a \}/);
+      assert.match(
+        problemLines('board:\n  name: "Rack \\" 1\n  id: rack  # "quoted"\n')[0] ?? '',
+        /^c\.yaml:2:9: YAML syntax error: Missing closing "quote/,
+      );
       const [duplicate] = problemLines('log:\n  level: info\n  level: debug\n');
       assert.match(duplicate ?? '', /^c\.yaml:3:3: YAML syntax error: Map keys must be unique/);
     });
@@ -312,6 +323,26 @@ describe('config files', () => {
         `board:\n  type: tpi2\n  bmc:\n    password: \${P}\n    fingerprint: "${'ab'.repeat(32)}"\n`,
       );
       assert.deepEqual((await loadConfigFile(pinned, { env: { P: 'x' } })).warnings, []);
+    });
+
+    it('warns that a simulated Turing Pi 2 does not use the BMC address and login written for it', async () => {
+      // demo-tpi2.yaml with a real BMC's address written in: the demo ran, the BMC was never asked.
+      const path = await file(
+        'sim-bmc.yaml',
+        'board:\n  type: simulator\n  simulate: { model: tpi2 }\n' +
+          '  bmc:\n    url: https://10.0.0.5\n    password: ${P}\n',
+      );
+      const { warnings } = await loadConfigFile(path, { env: { P: 'Sup3rS3cret' } });
+      assert.deepEqual(
+        warnings.map((w) => w.replace(/^.*?:\d+:\d+ /, '')),
+        ['board.bmc.url', 'board.bmc.password'].map(
+          (key) => `${key}: is not used: the simulator runs a BMC of its own; to reach your BMC, set board.type: tpi2`,
+        ),
+      );
+      assert.ok(!warnings.join('\n').includes('Sup3rS3cret'));
+      // the demo's own file pins the simulator's certificate only: nothing to say
+      const demo = await file('demo.yaml', 'board:\n  type: simulator\n  simulate: { model: tpi2 }\n');
+      assert.deepEqual((await loadConfigFile(demo)).warnings, []);
     });
 
     it('refuses an http:// BMC (firmware 1.x), or an address without https://, saying what to write', async () => {

@@ -1,0 +1,43 @@
+import { CST, Parser } from 'yaml';
+
+const QUOTED = { '"': 'double-quoted-scalar', "'": 'single-quoted-scalar' } as const;
+const OPENER = { '}': '{', ']': '[' } as const;
+
+/**
+ * Where to show a person a YAML syntax error. The parser reports an unclosed quote where the file
+ * ends, and an unclosed `{` or `[` where the next line begins: the place to fix is where it was
+ * opened. yaml's own tokens (its CST) tell strings, comments and brackets apart, so a `{` or a quote
+ * inside a string or a comment is never taken for the opener. Other errors keep the parser's place.
+ */
+export function openerOf(text: string, message: string, offset: number): number {
+  const closer = /end with an? ([}\]])/.exec(message)?.[1] as keyof typeof OPENER | undefined;
+  const quote = /^Missing closing (["'])quote/.exec(message)?.[1] as keyof typeof QUOTED | undefined;
+  if (!closer && !quote) return offset;
+  let opened = -1;
+  for (const token of valueTokens(text)) {
+    if (token.offset >= offset || token.offset <= opened) continue;
+    const unclosedFlow =
+      closer !== undefined &&
+      token.type === 'flow-collection' &&
+      token.start.source === OPENER[closer] &&
+      !token.end.some((end) => end.source === closer);
+    // An unclosed quoted string runs on to where the parser gave up.
+    const unclosedQuote =
+      quote !== undefined && token.type === QUOTED[quote] && token.offset + token.source.length >= offset;
+    if (unclosedFlow || unclosedQuote) opened = token.offset;
+  }
+  return opened >= 0 ? opened : offset;
+}
+
+/** Every key and value token of the file, nested ones included. */
+function valueTokens(text: string): CST.Token[] {
+  const tokens: CST.Token[] = [];
+  for (const document of new Parser().parse(text)) {
+    if (document.type !== 'document') continue;
+    CST.visit(document, ({ key, value }) => {
+      if (key) tokens.push(key);
+      if (value) tokens.push(value);
+    });
+  }
+  return tokens;
+}
