@@ -88,7 +88,8 @@ async function main(argv: string[]): Promise<number> {
       } catch (error) {
         return reportStartError(error);
       }
-      return runBridge(file);
+      // Not named in messages: the add-on's user pins the BMC in its options (addon/DOCS.md).
+      return runBridge(file, false);
     }
     default:
       return usage(`unknown command "${command}"`);
@@ -231,13 +232,14 @@ async function startService<M>(
   return { loaded, logger, service: await service };
 }
 
-async function runBridge(path: string | undefined): Promise<number> {
+async function runBridge(path: string | undefined, fileIsTheUsers = true): Promise<number> {
   const started = await startService(path, 'bridge', () => import('./app/bridge.js'));
   if (typeof started === 'number') return started;
   const { loaded, logger, service } = started;
   const { config, demo } = loaded;
   if (demo) logger.info(`no ${DEFAULT_CONFIG}: running the demo (simulated Turing Pi 1, embedded broker)`);
-  const bridge = service.createBridge(config, { logger });
+  const configFile = demo || !fileIsTheUsers ? undefined : (path ?? DEFAULT_CONFIG);
+  const bridge = service.createBridge(config, { logger, configFile });
   if (config.board.type === 'simulator' && config.board.simulate.agents) {
     const { withDemoAgents } = await import('./cli/demo.js');
     return runService(withDemoAgents(bridge, config, logger), logger, 5000 + config.power.reboot_off_time);

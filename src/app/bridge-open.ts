@@ -20,6 +20,8 @@ export type Stop = [name: string, stop: () => Promise<void> | void];
 
 export interface OpenOptions {
   config: Config;
+  /** The file the config was read from, if any (for messages: `bmc trust -c FILE`). */
+  configFile?: string | undefined;
   boardDeps: BoardDeps;
   clock: Clock;
   logger: Logger;
@@ -50,7 +52,8 @@ export async function openBridge(o: OpenOptions): Promise<Opened> {
     stops.push(['broker', () => started.close()]);
     broker = started;
   }
-  const board = await openBoard(config, o.boardDeps, { clock, logger: logger.child({ part: 'board' }), nodes });
+  const boardContext = { clock, logger: logger.child({ part: 'board' }), nodes, configFile: o.configFile };
+  const board = await openBoard(config, o.boardDeps, boardContext);
   stops.push(['board', () => board.close()]);
 
   const clientId = config.mqtt.client_id ?? `turingpi-${config.board.id}-bridge`;

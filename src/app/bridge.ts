@@ -16,6 +16,8 @@ import { reportInterrupted, restoreLast } from './start-up.js';
 export interface BridgeDeps extends BoardDeps {
   clock?: Clock;
   logger?: Logger;
+  /** The file the config was read from, named where a message says what to run on it (`bmc trust -c`). */
+  configFile?: string;
 }
 
 export interface Bridge {
@@ -56,6 +58,7 @@ export class BridgeApp implements Bridge {
     const boardDeps = this.deps;
     const opened = await openBridge({
       config,
+      configFile: this.deps.configFile,
       boardDeps,
       clock,
       logger,

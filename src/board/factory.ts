@@ -125,6 +125,7 @@ async function buildTpi2(config: Config, deps: BoardDeps, ctx: BoardContext): Pr
     clock: ctx.clock,
     logger: ctx.logger,
     ...(deps.fetch ? { fetch: deps.fetch } : {}),
+    configFile: ctx.configFile,
   });
   return { driver, cleanup: async () => undefined };
 }

@@ -14,6 +14,8 @@ export interface BoardContext {
   clock: Clock;
   logger: Logger;
   nodes: ResolvedNode[];
+  /** The file the config was read from, for messages that say what to run on it. */
+  configFile?: string;
 }
 
 export type BoardType = 'tpi1' | 'tpi2' | 'gpio' | 'simulator';

@@ -84,4 +84,17 @@ describe('e2e: the Turing Pi 2 walkthrough of docs/turing-pi-2.md (simulated BMC
     assert.equal(bmc.stats.powerSets, 0);
     assert.equal(bmc.state.physical[0], true);
   });
+
+  // Last: the BMC's certificate changes under the running bridge.
+  it('after a firmware update renews the certificate, says to run bmc trust on this very config file', async () => {
+    const from = recorder.mark();
+    await bmc.renewCertificate();
+    const refused = await recorder.waitForEvent((e) => e.type === 'board' && e.result === 'error', 10_000, from);
+    const file = path.join(dir, 'turingpi-mqtt.yaml');
+    assert.ok(
+      (refused.error ?? '').includes(`\`turingpi-mqtt bmc trust -c ${file}\``),
+      `the error names ${file}: ${refused.error}`,
+    );
+    assert.match(refused.error ?? '', /other than the pinned one/);
+  });
 });

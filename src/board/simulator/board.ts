@@ -66,6 +66,7 @@ export async function buildSimulatedBoard(config: Config, ctx: BoardContext): Pr
         stateDir: config.state_dir,
         clock: ctx.clock,
         logger: ctx.logger,
+        configFile: ctx.configFile,
         type: 'simulator',
         model: 'Turing Pi 2 (simulated)',
       });

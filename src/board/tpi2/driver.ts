@@ -33,6 +33,8 @@ export interface Tpi2DriverOptions {
   ca?: string | null;
   /** Accept any certificate (board.bmc.insecure). */
   insecure?: boolean;
+  /** The bridge's config file, named in the messages that say how to trust a new certificate. */
+  configFile?: string;
   /**
    * WHATWG-style fetch. Default: a node:https transport honouring the trust options. An
    * injected fetch is used as is: trusting the certificate is then its business.
@@ -88,6 +90,7 @@ export class Tpi2Driver implements BoardDriver {
         fingerprint: options.fingerprint ?? null,
         ca: options.ca ?? null,
         insecure: options.insecure === true,
+        configFile: options.configFile,
       });
       const transport = createHttpsFetch({ trust });
       fetch = transport.fetch;

@@ -22,6 +22,8 @@ export interface BmcTrust {
   ca: string[];
   /** Accept any certificate (board.bmc.insecure). */
   insecure: boolean;
+  /** How to trust a new certificate, for messages: with the bridge's own config file when known. */
+  hint: string;
 }
 
 /** The PEM blocks of every certificate in a file's text. */
@@ -55,7 +57,13 @@ export function loadCaOption(ca: string): string {
  * certificates (the BMC's own, saved from a browser or the BMC) are pinned by their
  * fingerprints too, and all its certificates also serve as CAs for a CA-signed BMC certificate.
  */
-export function bmcTrust(options: { fingerprint?: string | null; ca?: string | null; insecure?: boolean }): BmcTrust {
+export function bmcTrust(options: {
+  fingerprint?: string | null;
+  ca?: string | null;
+  insecure?: boolean;
+  /** The config file the bridge runs with, named in the messages that say how to trust a certificate. */
+  configFile?: string;
+}): BmcTrust {
   const pins: string[] = [];
   const ca: string[] = [];
   if (options.fingerprint) {
@@ -83,7 +91,7 @@ export function bmcTrust(options: { fingerprint?: string | null; ca?: string | n
       ca.push(block);
     }
   }
-  return { pins, ca, insecure: options.insecure === true };
+  return { pins, ca, insecure: options.insecure === true, hint: trustHint(options.configFile) };
 }
 
 /**
@@ -94,10 +102,19 @@ export function bmcTrust(options: { fingerprint?: string | null; ca?: string | n
 export const FACTORY_IMAGE_FINGERPRINT =
   'CA:34:3B:93:40:3B:A2:85:AA:E9:AA:1B:B8:90:F1:EF:F5:FF:EA:26:6C:F8:AB:A5:E5:5C:8B:5C:C2:57:BE:1F';
 
-/** How to trust a certificate, for messages. */
-const TRUST_HINT =
-  'check the certificate with `turingpi-mqtt bmc trust -c <config file>` and put the fingerprint it prints in ' +
-  'board.bmc.fingerprint';
+/** How to trust a certificate, for messages: the command to run, with the file when it is known. */
+function trustHint(configFile: string | undefined): string {
+  const file = configFile === undefined ? '<config file>' : shellWord(configFile);
+  return (
+    `check the certificate with \`turingpi-mqtt bmc trust -c ${file}\` and put the fingerprint it prints in ` +
+    'board.bmc.fingerprint'
+  );
+}
+
+/** A path as one word of a shell command, to be pasted as it is. */
+function shellWord(path: string): string {
+  return /^[\w./@%+=:,-]+$/.test(path) ? path : `'${path.replaceAll("'", `'\\''`)}'`;
+}
 
 /**
  * Whether the TLS peer may be sent a request; null when it may, else the reason. Called after
@@ -112,7 +129,7 @@ export function refusePeer(trust: BmcTrust, socket: TLSSocket, origin: string): 
   // A CA-signed certificate (bmc.ca holding its CA): the usual chain, date and host name check.
   if (trust.ca.length > 0 && socket.authorized) return null;
   const renewed =
-    `If the BMC's certificate was renewed (a firmware update or a new certificate on the BMC), ` + `${TRUST_HINT}`;
+    `If the BMC's certificate was renewed (a firmware update or a new certificate on the BMC), ` + trust.hint;
   if (trust.ca.length > 0) {
     return new TpmError(
       'BMC_TRUST',
@@ -132,6 +149,6 @@ export function refusePeer(trust: BmcTrust, socket: TLSSocket, origin: string): 
   return new TpmError(
     'BMC_TRUST',
     `the BMC at ${origin} presented a certificate that is not trusted (${String(socket.authorizationError)}): ` +
-      `a BMC's certificate is self-signed and usually expired, so ${TRUST_HINT}`,
+      `a BMC's certificate is self-signed and usually expired, so ${trust.hint}`,
   );
 }

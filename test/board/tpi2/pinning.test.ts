@@ -114,6 +114,11 @@ describe('Tpi2Driver: trusting the BMC certificate', () => {
     // A fresh driver pinned to the old certificate is refused at its first request.
     await assert.rejects(driverFor({ fingerprint: pinned }).open(), refusedForTrust(/SHA-256 [0-9A-F:]{95}, pinned/));
     assert.equal(bmc.stats.requests, before.requests);
+    // The bridge's config file is named, quoted for a shell where it has to be.
+    await assert.rejects(
+      driverFor({ fingerprint: pinned, configFile: "/etc/tpm/rack 1's.yaml" }).open(),
+      refusedForTrust(/`turingpi-mqtt bmc trust -c '\/etc\/tpm\/rack 1'\\''s\.yaml'`/),
+    );
     // Pinned to the new one, it works.
     await driverFor({ fingerprint: bmc.fingerprint }).open();
   });
