@@ -85,19 +85,25 @@ function isNullable(schema: AnySchema | undefined): boolean {
   return schema !== undefined && schema.safeParse(null).success;
 }
 
-/** Edit distance, for "did you mean" on misspelt keys. */
+/**
+ * Edit distance, for "did you mean" on misspelt keys: insertions, deletions, substitutions, and
+ * two neighbouring letters swapped as one edit ("agnet" is one edit from "agent", as people type).
+ */
 function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  // d[i][j]: the distance between the first i letters of a and the first j of b.
+  const d = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
+  const at = (i: number, j: number): number => d[i]?.[j] ?? Infinity;
   for (let i = 1; i <= a.length; i++) {
-    let diagonal = row[0] as number;
-    row[0] = i;
     for (let j = 1; j <= b.length; j++) {
-      const above = row[j] as number;
-      row[j] = Math.min(above + 1, (row[j - 1] as number) + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diagonal = above;
+      const same = a[i - 1] === b[j - 1];
+      let best = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + (same ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, at(i - 2, j - 2) + 1);
+      (d[i] as number[])[j] = best;
     }
   }
-  return row[b.length] as number;
+  return at(a.length, b.length);
 }
 
 function unknownKeyMessage(key: string, known: string[]): string {

@@ -14,8 +14,12 @@ import type { Config } from './schema.js';
 export interface LoadOptions {
   /** Where `${VAR}` is looked up; default process.env. */
   env?: Environment;
-  /** 'agent' also requires what the agent role needs (agent.node), located in the file. */
-  role?: 'bridge' | 'agent';
+  /**
+   * 'agent' also requires what the agent role needs (agent.node), located in the file; 'either'
+   * (validate, which is not told whose file it is) requires it of a file that writes an `agent`
+   * section, which only the agent reads.
+   */
+  role?: 'bridge' | 'agent' | 'either';
   /**
    * An unset `${VAR}`: 'refuse' (the default: a start) makes it a problem; 'warn' (validate, which
    * may run where the service's environment is not) makes it a warning and checks the rest;
@@ -113,7 +117,9 @@ export function checkConfigText(text: string, file: string, options: LoadOptions
   }
   const validation = validateConfigObject(object);
   const problems = validation.problems.map(place);
-  if (validation.config && options.role === 'agent') problems.push(...agentProblems(validation.config).map(place));
+  const agentsFile =
+    options.role === 'agent' || (options.role === 'either' && isMap(doc.contents) && doc.contents.has('agent'));
+  if (validation.config && agentsFile) problems.push(...agentProblems(validation.config).map(place));
   // A key whose variable is unset has its own warning; what the schema says of its absence is noise.
   const unsetPaths = new Set(substitution.unset.map((raw) => dottedPath(raw.segments)));
   const schemaWarnings = validation.warnings.filter((w) => !unsetPaths.has(dottedPath(w.segments)));
@@ -235,7 +241,9 @@ function substituteScalars(
         unset.push({ segments, message: `${what} here: set it where the service runs, or its start is refused` });
       } else {
         const hint = secret ? 'a password gets no default' : `or write \${${name}:-default} to give a default`;
-        problems.push({ segments, message: `${what}: set it where the service runs (docs/configuration.md; ${hint})` });
+        // The power command is no service: it needs the variable in the shell that runs it.
+        const where = unsetVariables === 'broker' ? 'in the shell that runs this command' : 'where the service runs';
+        problems.push({ segments, message: `${what}: set it ${where} (docs/configuration.md; ${hint})` });
       }
     }
     if (!substitution.substituted && substitution.value === original) return;

@@ -13,7 +13,8 @@ export interface LineWriter {
 export async function runValidate(path: string, out: LineWriter, options: LoadOptions = {}): Promise<0 | 2> {
   try {
     // An unset ${VAR} is only a warning here: it may be set where the service runs.
-    const { warnings } = await loadConfigFile(path, { unsetVariables: 'warn', ...options });
+    // A file with an `agent` section is an agent's: it must say its node, as the agent's start does.
+    const { warnings } = await loadConfigFile(path, { unsetVariables: 'warn', role: 'either', ...options });
     out.write(`${path}: valid\n`);
     for (const warning of warnings) out.write(`warning: ${warning}\n`);
     return 0;

@@ -183,9 +183,9 @@ export class MqttConnection {
     if (this.stopping || this.reconnectTimer !== undefined || !this.client) return;
     const wait = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** this.attempt);
     this.attempt++;
-    this.opts.logger.warn(
-      `MQTT: disconnected from ${displayUrl(this.opts.url)}; retrying in ${Math.round(wait / 1000)}s`,
-    );
+    // "disconnected" only from a broker it was connected to: a first attempt that failed is no loss.
+    const what = this.connectedOnce ? 'disconnected from' : 'not connected to';
+    this.opts.logger.warn(`MQTT: ${what} ${displayUrl(this.opts.url)}; retrying in ${Math.round(wait / 1000)}s`);
     this.reconnectTimer = this.clock.setTimeout(() => {
       this.reconnectTimer = undefined;
       if (!this.stopping) this.client?.reconnect();

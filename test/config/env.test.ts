@@ -158,8 +158,9 @@ describe('environment variables in a config file', () => {
     assert.equal(ok.config?.mqtt.password, 'm');
     const noBroker = checkConfigText(text, 'c.yaml', { env: { TPI_BMC_PASSWORD: 'b' }, unsetVariables: 'broker' });
     assert.deepEqual(formatProblems(noBroker.problems), [
-      'c.yaml:4:13 mqtt.password: environment variable MQTT_PASSWORD is not set (or empty): set it where the ' +
-        'service runs (docs/configuration.md; a password gets no default)',
+      // the power command is not a service: the variable belongs in the shell that runs it
+      'c.yaml:4:13 mqtt.password: environment variable MQTT_PASSWORD is not set (or empty): set it in the ' +
+        'shell that runs this command (docs/configuration.md; a password gets no default)',
     ]);
   });
 

@@ -61,6 +61,13 @@ describe('config files', () => {
         /^c\.yaml:12:5 schedules\.0\.timezon: unknown key "timezon" \(did you mean "timezone"\?\)/,
       );
       assert.match(lines[3] ?? '', /^c\.yaml:13:1 colour: unknown key "colour"/);
+      // two letters swapped is one slip, as people type
+      assert.match(
+        problemLines('agnet:\n  node: 3\n')[0] ?? '',
+        /agnet: unknown key "agnet" \(did you mean "agent"\?\)/,
+      );
+      assert.match(problemLines('mqtt:\n  bsae_topic: x\n')[0] ?? '', /\(did you mean "base_topic"\?\)/);
+      assert.doesNotMatch(problemLines('colour: blue\n')[0] ?? '', /did you mean/);
     });
 
     it('points at a bad value', () => {

@@ -40,4 +40,22 @@ describe('validate and the start agree on node counts and GPIO lines', function 
     assert.equal(validated.code, 2, validated.stdout + validated.stderr);
     assert.match(validated.stdout + validated.stderr, /board\.gpio\.2000: node numbers go up to 1024/);
   });
+
+  it("an agent's file without agent.node: refused by validate as by the agent's start, with its place", async () => {
+    // A newcomer's walk: validate said "valid", then the agent's unit failed to start.
+    const dir = tempDir('tpm-agree-');
+    const file = writeConfig(dir, {
+      mqtt: { url: 'mqtt://127.0.0.1:1', base_topic: 'tp' },
+      agent: { interval: '15s', shutdown_command: ['true'] },
+    });
+    const validated = await runCli(['validate', '-c', file]);
+    assert.equal(validated.code, 2, validated.stdout + validated.stderr);
+    assert.match(validated.stdout, /:5:3 agent\.node: the agent needs the number of the node it runs on/);
+    const started = await runCli(['agent', '-c', file]);
+    assert.equal(started.code, 2);
+    assert.match(started.stdout + started.stderr, /agent\.node: the agent needs the number of the node it runs on/);
+    // A bridge's file writes no agent section: valid without agent.node.
+    const bridge = writeConfig(dir, { mqtt: { url: 'mqtt://127.0.0.1:1' } }, 'bridge.yaml');
+    assert.equal((await runCli(['validate', '-c', bridge])).code, 0);
+  });
 });

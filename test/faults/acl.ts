@@ -1,7 +1,8 @@
 /**
  * The mosquitto ACL of docs/security.md ("Securing the broker"), built for a base topic
  * so that the suite tests exactly the text it documents. Only the bridge and Home Assistant
- * may publish commands; each agent only its own node's agent topics; anyone else nothing.
+ * may publish commands, the CLI's user only requests; each agent only its own node's agent
+ * topics; anyone else nothing.
  */
 export function mosquittoAcl(base: string, agents: number[]): string {
   const lines = [
@@ -19,6 +20,13 @@ export function mosquittoAcl(base: string, agents: number[]): string {
     `topic write ${base}/rtc/set`,
     `topic write ${base}/schedule/+/set`,
     'topic readwrite homeassistant/#',
+    '',
+    '# turingpi-mqtt power: asks the bridge and follows its answer, its steps and whether it is online.',
+    'user turingpi-cli',
+    `topic write ${base}/bridge/request/#`,
+    `topic read ${base}/bridge/response/#`,
+    `topic read ${base}/bridge/event`,
+    `topic read ${base}/bridge/state`,
   ];
   for (const n of agents) {
     lines.push(

@@ -174,11 +174,12 @@ describe('faults: security of the broker connection and of secrets', function ()
     );
   });
 
-  it('with the documented ACL, only the bridge and Home Assistant can command a node', async () => {
+  it('with the documented ACL, only the bridge and Home Assistant command nodes, the CLI user only asks', async () => {
     const users = {
       'turingpi-bridge': PASSWORD,
       homeassistant: 'pw-ha-2Xy7',
       'turingpi-agent-3': 'pw-agent-3',
+      'turingpi-cli': 'pw-cli-5Tr1',
       guest: 'pw-guest',
     };
     const aclBroker = await startSecureMosquitto(binary, { listenerLines: [], users, acl: mosquittoAcl('tp', [3]) });
@@ -206,9 +207,26 @@ describe('faults: security of the broker connection and of secrets', function ()
       await ha.publishAsync('tp/node/2/set', wasOn ? 'OFF' : 'ON', { qos: 1 });
       await until(() => lab.sim.ds4520.nodePowered(2) === !wasOn, 'Home Assistant switching node 2', 3000);
       assert.equal(changes.length, 1);
+
+      // turingpi-mqtt power as the CLI's own user: asked, answered, with its steps.
+      const cliDir = tempDir('tpm-acl-cli-');
+      const cliConfig = writeConfig(cliDir, {
+        mqtt: { url, username: 'turingpi-cli', password: '${TPM_CLI_PASSWORD}', base_topic: 'tp' },
+      });
+      const env = { TPM_CLI_PASSWORD: users['turingpi-cli'] };
+      const asked = await runCli(['power', '2', 'toggle', '-c', cliConfig, '--timeout', '10'], { env });
+      assert.equal(asked.code, 0, asked.stdout + asked.stderr);
+      assert.equal(changes.length, 2, 'the CLI user toggled node 2');
+      // The bridge gone: it reads the retained offline and says so at once (it used to wait 10 s).
+      await lab.bridge.stop();
+      const started = Date.now();
+      const offline = await runCli(['power', '2', 'on', '-c', cliConfig, '--timeout', '10'], { env });
+      assert.equal(offline.code, 1);
+      assert.match(offline.stderr + offline.stdout, /the bridge is offline: nothing was asked/);
+      assert.ok(Date.now() - started < 8000, 'it did not wait out its time-out');
       console.log(
         '      security, ACL: guest and agent command publishes dropped by mosquitto (0 power changes); Home ' +
-          'Assistant command acted (1)',
+          'Assistant command acted (1); turingpi-mqtt power as turingpi-cli acted (1) and saw the bridge offline',
       );
     } finally {
       await Promise.all([ha, agent, guest].map((c) => c.endAsync(true).catch(() => undefined)));

@@ -8,7 +8,9 @@ import { levelsMatch } from '../../src/mqtt/match.js';
 const topicMatches = (filter: string, topic: string): boolean => levelsMatch(filter.split('/'), topic.split('/'));
 import { silentLogger } from '../../src/util/logger.js';
 import { startAedes, type TestBroker } from '../support/aedes.js';
+import { captureLogger } from '../support/log-capture.js';
 import { Recorder } from '../support/recorder.js';
+import { until } from '../support/wait.js';
 
 describe('MqttConnection', function () {
   this.timeout(10_000);
@@ -209,6 +211,39 @@ describe('MqttConnection', function () {
     assert.match(await ended, /connection to the MQTT broker was lost before the message to x\/bridge\/event/);
     await assert.rejects(published, /lost before the message to x\/bridge\/event was acknowledged/);
     assert.equal(c.pending, 0);
+  });
+
+  it('says "not connected to" a broker it never reached, "disconnected from" one it lost', async () => {
+    // A newcomer's agent on a wrong port logged "disconnected from" a broker it had never seen.
+    const neverLog = captureLogger('info');
+    const never = new MqttConnection({
+      url: 'mqtt://127.0.0.1:1',
+      options: { reconnectPeriod: 0, connectTimeout: 2000 },
+      logger: neverLog.logger,
+      backoff: { initialMs: 50, maxMs: 200 },
+    });
+    void never.start().catch(() => undefined);
+    await until(() => neverLog.text().includes('retrying in'), 'a retry');
+    await never.stop();
+    assert.ok(
+      neverLog.messages(40).some((m) => /^MQTT: not connected to mqtt:\/\/127\.0\.0\.1:1; retrying in/.test(m)),
+      neverLog.messages(40).join('\n'),
+    );
+    assert.ok(!neverLog.text().includes('disconnected from'));
+
+    const lostLog = captureLogger('info');
+    const lost = new MqttConnection({
+      url: broker.url,
+      options: { reconnectPeriod: 0 },
+      logger: lostLog.logger,
+      backoff: { initialMs: 50, maxMs: 200 },
+    });
+    connection = lost;
+    await lost.start();
+    await broker.close();
+    await until(() => lostLog.text().includes('retrying in'), 'a retry after the loss');
+    assert.ok(lostLog.messages(40).some((m) => /^MQTT: disconnected from mqtt:/.test(m)));
+    broker = await startAedes();
   });
 
   it('fails fast with a reason a person can act on when asked to (the CLI client)', async () => {
