@@ -209,7 +209,9 @@ function unusedBmcLogin(bmc: Config['board']['bmc']): RawProblem[] {
   const written = (['url', 'username', 'password'] as const).filter((key) => bmc[key] !== BMC_DEFAULTS[key]);
   return written.map((key) => ({
     segments: ['board', 'bmc', key],
-    message: 'is not used: the simulator runs a BMC of its own; to reach your BMC, set board.type: tpi2',
+    message:
+      'is not used: a simulated board reaches no BMC (a simulated Turing Pi 2 runs its own); ' +
+      'to reach yours, set board.type: tpi2',
   }));
 }
 

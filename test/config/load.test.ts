@@ -343,7 +343,9 @@ describe('config files', () => {
       assert.deepEqual(
         warnings.map((w) => w.replace(/^.*?:\d+:\d+ /, '')),
         ['board.bmc.url', 'board.bmc.password'].map(
-          (key) => `${key}: is not used: the simulator runs a BMC of its own; to reach your BMC, set board.type: tpi2`,
+          (key) =>
+            `${key}: is not used: a simulated board reaches no BMC (a simulated Turing Pi 2 runs its own); ` +
+            'to reach yours, set board.type: tpi2',
         ),
       );
       assert.ok(!warnings.join('\n').includes('Sup3rS3cret'));
