@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, formatProblems } from './config/problems.js';
@@ -238,7 +239,8 @@ async function runBridge(path: string | undefined, fileIsTheUsers = true): Promi
   const { loaded, logger, service } = started;
   const { config, demo } = loaded;
   if (demo) logger.info(`no ${DEFAULT_CONFIG}: running the demo (simulated Turing Pi 1, embedded broker)`);
-  const configFile = demo || !fileIsTheUsers ? undefined : (path ?? DEFAULT_CONFIG);
+  // Absolute: the message that names it reaches MQTT and Home Assistant, far from this directory.
+  const configFile = demo || !fileIsTheUsers ? undefined : resolve(path ?? DEFAULT_CONFIG);
   const bridge = service.createBridge(config, { logger, configFile });
   if (config.board.type === 'simulator' && config.board.simulate.agents) {
     const { withDemoAgents } = await import('./cli/demo.js');

@@ -39,10 +39,10 @@ const DAY = 24 * HOUR;
 const nullableString = z.string().nullable();
 /** How OFF and REBOOT go about it: through the agent first (the default), or straight at the power. */
 const gracefulOrHard = z.enum(['graceful', 'hard']).default('graceful');
-/** Firmware 1.x is plain HTTP without a login: the bridge never sends a BMC password in clear. */
 /** What board.bmc holds when the file says nothing (the checks tell a written login from these). */
 export const BMC_DEFAULTS = { url: 'https://turingpi.local', username: 'root', password: null } as const;
 
+/** Firmware 1.x is plain HTTP without a login: the bridge never sends a BMC password in clear. */
 const BMC_URL_MESSAGE =
   'must be an https:// URL, e.g. https://turingpi.local (BMC firmware 2.x serves https; firmware 1.x, plain ' +
   'http:// without a login, is not supported: upgrade the BMC, https://docs.turingpi.com); the password is ' +
@@ -149,7 +149,9 @@ const boardSchema = z.strictObject({
         .default(BMC_DEFAULTS.url)
         .describe('https:// only (firmware 2.x); firmware 1.x (plain http://, no login) is not supported'),
       username: z.string().default(BMC_DEFAULTS.username),
-      password: nullableString.default(null).describe('better ${TPI_BMC_PASSWORD} than the password itself'),
+      password: nullableString
+        .default(BMC_DEFAULTS.password)
+        .describe('better ${TPI_BMC_PASSWORD} than the password itself'),
       fingerprint: nullableString
         .default(null)
         .refine((value) => value === null || parseFingerprint(value) !== null, {

@@ -23,7 +23,7 @@ export function mosquittoAcl(base: string, agents: number[]): string {
     '',
     '# turingpi-mqtt power: asks the bridge and follows its answer, its steps and whether it is online.',
     'user turingpi-cli',
-    `topic write ${base}/bridge/request/#`,
+    `topic write ${base}/bridge/request/power`,
     `topic read ${base}/bridge/response/#`,
     `topic read ${base}/bridge/event`,
     `topic read ${base}/bridge/state`,

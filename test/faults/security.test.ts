@@ -217,6 +217,12 @@ describe('faults: security of the broker connection and of secrets', function ()
       const asked = await runCli(['power', '2', 'toggle', '-c', cliConfig, '--timeout', '10'], { env });
       assert.equal(asked.code, 0, asked.stdout + asked.stderr);
       assert.equal(changes.length, 2, 'the CLI user toggled node 2');
+      // ... and it asks; it does not command.
+      const cliClient = await client('turingpi-cli');
+      await cliClient.publishAsync('tp/node/2/set', 'TOGGLE', { qos: 1 });
+      await cliClient.endAsync();
+      await delay(300);
+      assert.equal(changes.length, 2, 'a set from the CLI user was dropped');
       // The bridge gone: it reads the retained offline and says so at once (it used to wait 10 s).
       await lab.bridge.stop();
       const started = Date.now();
