@@ -6,8 +6,9 @@ import { chmod, mkdir, readFile, writeFile } from '../util/files.js';
 
 /**
  * `turingpi-mqtt addon`: the Home Assistant add-on's start (addon/, docs in addon/DOCS.md). Reads
- * the add-on's options (/data/options.json) and the broker the Supervisor hands out
- * (`GET http://supervisor/services/mqtt`, the add-on declares `services: [mqtt:need]`), writes the
+ * the add-on's options (/data/options.json) and the broker: the one named in the mqtt_server option,
+ * else the one the Supervisor hands out (`GET http://supervisor/services/mqtt`, which only an add-on
+ * providing MQTT fills, the Mosquitto add-on; the add-on declares `services: [mqtt:want]`), writes the
  * bridge's config (mode 0600, state_dir on /data, so the BMC login-failure count survives
  * restarts), and the bridge then runs from it. The passwords go into the bridge's environment,
  * not into the file.
@@ -25,6 +26,10 @@ export interface AddonOptions {
   nodes: { node: number; name?: string; agent?: boolean; protected?: boolean; enabled?: boolean }[];
   schedules: { name: string; cron: string; action: string; nodes: string; timezone?: string; enabled?: boolean }[];
   log_level: string;
+  /** Another broker than the Mosquitto add-on: mqtt://host:port or mqtts://host:port. */
+  mqtt_server?: string;
+  mqtt_user?: string;
+  mqtt_password?: string;
 }
 
 export interface MqttService {
@@ -76,8 +81,8 @@ async function supervisorMqtt(paths: AddonPaths, fetchFn: typeof fetch = fetch):
     throw new TpmError(
       'BROKER',
       `Home Assistant has no MQTT broker for this add-on (Supervisor answered ${response.status}): install and ` +
-        `start the ` +
-        'Mosquitto broker add-on, or set up the MQTT integration',
+        'start the Mosquitto broker add-on, or name your broker in the add-on options mqtt_server, mqtt_user ' +
+        'and mqtt_password',
     );
   }
   return {
@@ -86,6 +91,32 @@ async function supervisorMqtt(paths: AddonPaths, fetchFn: typeof fetch = fetch):
     ssl: data.ssl === true,
     ...(data.username ? { username: data.username } : {}),
     ...(data.password ? { password: data.password } : {}),
+  };
+}
+
+/**
+ * The broker named in the options (a broker outside Home Assistant's add-ons, which the Supervisor
+ * knows nothing of). The password stays in the options, never in the URL written to the config.
+ */
+function optionsMqtt(options: AddonOptions): MqttService {
+  const text = (options.mqtt_server ?? '').trim();
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new TpmError('CONFIG', `the add-on option mqtt_server must be like mqtt://host:1883, not "${text}"`);
+  }
+  if (url.protocol !== 'mqtt:' && url.protocol !== 'mqtts:')
+    throw new TpmError('CONFIG', `the add-on option mqtt_server must start with mqtt:// or mqtts://, not "${text}"`);
+  if (url.username || url.password)
+    throw new TpmError('CONFIG', 'the add-on option mqtt_server holds a user: put it in mqtt_user and mqtt_password');
+  const ssl = url.protocol === 'mqtts:';
+  return {
+    host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port: url.port ? Number(url.port) : ssl ? 8883 : 1883,
+    ssl,
+    ...(options.mqtt_user ? { username: options.mqtt_user } : {}),
+    ...(options.mqtt_password ? { password: options.mqtt_password } : {}),
   };
 }
 
@@ -121,6 +152,7 @@ function bridgeConfig(options: AddonOptions, mqtt: MqttService, stateDir: string
   const nodes: Record<string, unknown> = {};
   for (const node of options.nodes) {
     const { node: n, ...settings } = node;
+    if (nodes[String(n)]) throw new TpmError('CONFIG', `the add-on option nodes lists node ${n} twice: keep one`);
     nodes[String(n)] = settings;
   }
   return {
@@ -152,7 +184,7 @@ export async function prepareAddon(
   } catch (error) {
     throw new TpmError('CONFIG', `cannot read the add-on options ${paths.options}: ${errorMessage(error)}`);
   }
-  const mqtt = await supervisorMqtt(paths, fetchFn);
+  const mqtt = options.mqtt_server?.trim() ? optionsMqtt(options) : await supervisorMqtt(paths, fetchFn);
   const config = bridgeConfig(
     { ...options, nodes: options.nodes ?? [], schedules: options.schedules ?? [] },
     mqtt,

@@ -160,6 +160,81 @@ describe('the Home Assistant add-on start, against a fake Supervisor', function 
     );
   });
 
+  describe('a broker other than the Mosquitto add-on', () => {
+    it('mqtt_server: used as named, the Supervisor not asked, the password kept out of the file', async () => {
+      const before = supervisor.requests.length;
+      const env = dataDir(
+        options({ mqtt_server: 'mqtt://broker.lan:1884', mqtt_user: 'tp', mqtt_password: MQTT_SECRET }),
+        supervisor.url,
+      );
+      const { file, env: secrets } = await prepareAddon(addonPaths(env));
+      assert.equal(supervisor.requests.length, before, 'the Supervisor was asked');
+      const text = readFileSync(file, 'utf8');
+      assert.ok(!text.includes(MQTT_SECRET));
+      const { config, problems } = checkConfigText(text, file, { env: secrets });
+      assert.deepEqual(formatProblems(problems), []);
+      assert.equal(config?.mqtt.url, 'mqtt://broker.lan:1884');
+      assert.equal(config?.mqtt.username, 'tp');
+      assert.equal(config?.mqtt.password, MQTT_SECRET);
+      // TLS on its default port; an IPv6 address
+      for (const [server, url] of [
+        ['mqtts://broker.lan', 'mqtts://broker.lan:8883'],
+        ['mqtt://[fd00::5]:1883/', 'mqtt://[fd00::5]:1883'],
+      ]) {
+        const named = dataDir(options({ mqtt_server: server }), supervisor.url);
+        const prepared = await prepareAddon(addonPaths(named));
+        const written = readFileSync(prepared.file, 'utf8');
+        assert.equal(checkConfigText(written, 'c.yaml', { env: prepared.env }).config?.mqtt.url, url);
+      }
+    });
+
+    it('refuses a user written into mqtt_server, and another scheme, saying where each goes', async () => {
+      for (const [server, expected] of [
+        ['mqtt://tp:pw@broker.lan', /holds a user: put it in mqtt_user and mqtt_password/],
+        ['http://broker.lan', /must start with mqtt:\/\/ or mqtts:\/\//],
+      ] as const) {
+        const env = dataDir(options({ mqtt_server: server }), supervisor.url);
+        await assert.rejects(prepareAddon(addonPaths(env)), (error: Error) => {
+          assert.match(error.message, expected);
+          assert.ok(!error.message.includes('pw@'), 'the password in the URL was repeated');
+          return true;
+        });
+      }
+    });
+
+    it('without the Mosquitto add-on and without mqtt_server: says both ways out', async () => {
+      // The Supervisor's answer when no add-on provides MQTT (the MQTT integration fills nothing there).
+      const none = createServer((_req, res) => {
+        res.statusCode = 400;
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ result: 'error', message: 'Service not enabled' }));
+      });
+      await new Promise<void>((resolve) => none.listen(0, '127.0.0.1', resolve));
+      try {
+        const env = dataDir(options(), `http://127.0.0.1:${(none.address() as { port: number }).port}`);
+        await assert.rejects(
+          prepareAddon(addonPaths(env)),
+          /answered 400\): install and start the Mosquitto broker add-on, or name your broker in the add-on options mqtt_ser/,
+        );
+      } finally {
+        await new Promise((resolve) => none.close(resolve));
+      }
+    });
+  });
+
+  it('a node listed twice in the options is refused, not merged', async () => {
+    const env = dataDir(
+      options({
+        nodes: [
+          { node: 2, name: 'a' },
+          { node: 2, agent: true },
+        ],
+      }),
+      supervisor.url,
+    );
+    await assert.rejects(prepareAddon(addonPaths(env)), /the add-on option nodes lists node 2 twice/);
+  });
+
   describe('the first connection to a BMC (the user has no shell)', () => {
     let bmc: BmcSimulator;
     before(async () => {
