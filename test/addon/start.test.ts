@@ -214,7 +214,7 @@ describe('the Home Assistant add-on start, against a fake Supervisor', function 
         const env = dataDir(options(), `http://127.0.0.1:${(none.address() as { port: number }).port}`);
         await assert.rejects(
           prepareAddon(addonPaths(env)),
-          /answered 400\): install and start the Mosquitto broker add-on, or name your broker in the add-on options mqtt_ser/,
+          /answered 400\): install and start the Mosquitto broker add-on, or name your broker in the add-on options mq/,
         );
       } finally {
         await new Promise((resolve) => none.close(resolve));
