@@ -6,6 +6,7 @@ import type { PowerService } from '../power/power-service.js';
 import type { NodeAction } from '../power/types.js';
 import { schedulesStateFile } from '../schedule/schedule-state.js';
 import type { RunContext, RunOutcome } from '../schedule/scheduler-types.js';
+import { ScheduleBook } from '../schedule/schedule-book.js';
 import { Scheduler } from '../schedule/scheduler.js';
 import type { Clock } from '../util/clock.js';
 import { errorMessage } from '../util/errors.js';
@@ -48,6 +49,7 @@ export class Schedules {
     const { config, clock, logger, connection, topics, event } = deps;
     if (config.schedules.length === 0) return;
     this.scheduler = new Scheduler({
+      onRemoved: (name) => this.clearRetained(name),
       schedules: config.schedules,
       clock,
       logger: logger.child({ part: 'schedule' }),
@@ -107,7 +109,19 @@ export class Schedules {
   }
 
   async start(): Promise<void> {
-    await this.scheduler?.start();
+    if (this.scheduler) return this.scheduler.start();
+    // No schedules now: those the state file still knows were all taken out of the config.
+    const { config, logger } = this.deps;
+    const store = schedulesStateFile(config.state_dir, logger);
+    await new ScheduleBook({ schedules: [], store, logger, onRemoved: (name) => this.clearRetained(name) }).load();
+  }
+
+  /** A schedule gone from the config: its retained `schedule/<name>` would stay on the broker for ever. */
+  private clearRetained(name: string): void {
+    const { connection, topics, logger } = this.deps;
+    connection.publish(topics.schedule(name), '', { retain: true }).catch((error: unknown) => {
+      logger.warn(`could not clear the retained state of the removed schedule ${name}: ${errorMessage(error)}`);
+    });
   }
 
   async stop(): Promise<void> {

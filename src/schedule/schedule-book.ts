@@ -3,7 +3,7 @@ import { type ScheduleEntry, scheduleEntries, schedulePayload } from './schedule
 import type { ScheduleRecord } from './schedule-state.js';
 import type { SchedulerOptions } from './scheduler-types.js';
 
-type BookOptions = Pick<SchedulerOptions, 'schedules' | 'store' | 'logger' | 'onStateChange'>;
+type BookOptions = Pick<SchedulerOptions, 'schedules' | 'store' | 'logger' | 'onStateChange' | 'onRemoved'>;
 
 /**
  * The configured schedules with what `state_dir/schedules.json` keeps of them (docs/schedules.md):
@@ -48,7 +48,10 @@ export class ScheduleBook {
         changed = true;
       }
     }
-    if (changed || Object.keys(stored.schedules).some((name) => !this.entries.has(name))) await this.save();
+    // A schedule taken out of the config: its record goes, and whoever published it is told.
+    const removed = Object.keys(stored.schedules).filter((name) => !this.entries.has(name));
+    for (const name of removed) this.options.onRemoved?.(name);
+    if (changed || removed.length > 0) await this.save();
   }
 
   async save(): Promise<void> {

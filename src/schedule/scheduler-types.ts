@@ -62,6 +62,8 @@ export interface SchedulerOptions {
   onStateChange?: (name: string, state: ScheduleStatePayload) => void;
   /** Called when an occurrence is not run (maintenance, missed, still running), for `bridge/event`. */
   onSkipped?: (schedule: ScheduleConfig, report: SkipReport) => void;
+  /** Called at start for each schedule the state file knows and the config no longer has. */
+  onRemoved?: (name: string) => void;
   /** A wake this late after an occurrence still counts as on time. Default 60 s. */
   lateGraceMs?: number;
   /** Longest a timer is armed, so a clock step is noticed. Default 60 s. */
