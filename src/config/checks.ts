@@ -1,7 +1,6 @@
-import { Cron } from 'croner';
-import { cronProblem, timeZoneProblem } from '../util/cron.js';
 import type { RawProblem } from './issues.js';
 import { boardNodeCount, resolveNodes, type ResolvedNode } from './nodes.js';
+import { scheduleWarnings } from './schedule-checks.js';
 import { BMC_DEFAULTS, MAX_NODES, type Config, type NodeList } from './schema.js';
 
 /**
@@ -47,7 +46,9 @@ function checkNodeList(
   if (list === 'all') return [];
   const problems: RawProblem[] = [];
   list.forEach((node, index) => {
-    if (!slots.has(node)) {
+    if (list.indexOf(node) !== index) {
+      problems.push({ segments: [...path, index], message: `node ${node} is already in this list` });
+    } else if (!slots.has(node)) {
       problems.push({ segments: [...path, index], message: `node ${node} does not exist: ${slots.describe}` });
     } else if (cutsPower && nodes.find((n) => n.number === node)?.protected) {
       problems.push({
@@ -174,27 +175,25 @@ export function configWarnings(config: Config): RawProblem[] {
       message: 'node 1 is the Turing Pi 1 master: switched off, the board cannot switch it back on by itself',
     });
   }
-  config.schedules.forEach((schedule, index) => {
-    if (cronProblem(schedule.cron) !== undefined) return;
-    if (schedule.timezone !== null && timeZoneProblem(schedule.timezone) !== undefined) return;
-    const next = new Cron(schedule.cron, {
-      paused: true,
-      ...(schedule.timezone ? { timezone: schedule.timezone } : {}),
-    }).nextRun();
-    if (next === null)
-      warnings.push({ segments: ['schedules', index, 'cron'], message: `"${schedule.cron}" never matches a date` });
-  });
   const nodes = resolveNodes(config);
-  const { watchdog } = config.policies;
-  if (watchdog.enabled && watchdog.nodes !== 'all') {
-    for (const node of watchdog.nodes) {
-      const resolved = nodes.find((n) => n.number === node);
-      if (resolved && resolved.agent === false) {
-        warnings.push({
-          segments: ['policies', 'watchdog', 'nodes'],
-          message: `node ${node} has no agent (nodes.${node}.agent: false): the watchdog cannot tell whether it hangs`,
-        });
-      }
+  warnings.push(...scheduleWarnings(config, nodes));
+  const { watchdog, thermal } = config.policies;
+  const agentless = (list: NodeList): number[] =>
+    list === 'all' ? [] : list.filter((node) => nodes.find((n) => n.number === node)?.agent === false);
+  if (watchdog.enabled) {
+    for (const node of agentless(watchdog.nodes)) {
+      warnings.push({
+        segments: ['policies', 'watchdog', 'nodes'],
+        message: `node ${node} has no agent (nodes.${node}.agent: false): the watchdog cannot tell whether it hangs`,
+      });
+    }
+  }
+  if (thermal.enabled) {
+    for (const node of agentless(thermal.nodes)) {
+      warnings.push({
+        segments: ['policies', 'thermal', 'nodes'],
+        message: `node ${node} has no agent (nodes.${node}.agent: false): no temperature comes from it`,
+      });
     }
   }
   return warnings;

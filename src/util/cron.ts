@@ -37,8 +37,41 @@ export function parseCron(expression: string): CronExpression {
     return { source, hasSeconds: fields.length === 6, matcher };
   } catch (error) {
     const reason = (error instanceof Error ? error.message : String(error)).replace(/^CronPattern:\s*/, '');
-    throw new Error(`"${expression}" is not a valid cron expression: ${reason}`, { cause: error });
+    throw new Error(`"${expression}" is not a valid cron expression: ${inOurWords(reason, fields)}`, { cause: error });
   }
+}
+
+/** The fields as people name them, with the values each takes; croner's own names after them. */
+const FIELDS = [
+  { name: 'seconds', range: '0-59', croner: 'second' },
+  { name: 'minute', range: '0-59', croner: 'minute' },
+  { name: 'hour', range: '0-23', croner: 'hour' },
+  { name: 'day-of-month', range: '1-31', croner: 'day' },
+  { name: 'month', range: '1-12 or JAN-DEC', croner: 'month' },
+  { name: 'day-of-week', range: '0-7 or SUN-SAT', croner: 'dayOfWeek' },
+] as const;
+
+/**
+ * croner's message in the user's terms: the field by its name, with what the user wrote in it.
+ * croner counts a 5-field expression's fields from its own seconds, names the field by number,
+ * shows it with the names already turned into numbers ("MOM-5" for MOM-FRI), and reports an
+ * out-of-range day or month one lower than written ("day: 31" for 32).
+ */
+function inOurWords(reason: string, fields: string[]): string {
+  const written = (index: number): string | undefined => fields[fields.length === 6 ? index : index - 1];
+  const illegal = /^configuration entry (\d) \(.*\) contains illegal characters\.?$/.exec(reason);
+  const outOfRange = /^Invalid value for (\w+): /.exec(reason);
+  const index = illegal
+    ? Number(illegal[1])
+    : outOfRange
+      ? FIELDS.findIndex((field) => field.croner === outOfRange[1])
+      : -1;
+  const field = FIELDS[index];
+  const text = written(index);
+  if (!field || text === undefined) return reason;
+  return illegal
+    ? `the ${field.name} field "${text}" holds something cron does not know (${field.range})`
+    : `the ${field.name} field "${text}" is out of range (${field.range})`;
 }
 
 /** Why an expression is not one parseCron takes, or undefined when it is. */

@@ -155,7 +155,7 @@ describe('parseConfig', () => {
 
     it('rejects a cron expression with a value out of range', () => {
       assert.deepEqual(problemsOf({ schedules: [schedule({ cron: '61 * * * *' })] }), [
-        'schedules.0.cron: "61 * * * *" is not a valid cron expression: Invalid value for minute: 61',
+        'schedules.0.cron: "61 * * * *" is not a valid cron expression: the minute field "61" is out of range (0-59)',
       ]);
     });
 

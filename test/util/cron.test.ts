@@ -30,6 +30,24 @@ describe('cron and time-zone checks', () => {
       assert.match(cronProblem('0 0 32 * *') ?? '', /not a valid cron expression/);
       assert.throws(() => parseCron('0 25 * * *'), /"0 25 \* \* \*" is not a valid cron expression/);
     });
+
+    it("names the field by its name, as written, with its range (not croner's numbering)", () => {
+      const reason = (expression: string): string => (cronProblem(expression) ?? '').replace(/^.*expression: /, '');
+      // A newcomer's typo: croner said "configuration entry 5 (MOM-5) contains illegal characters."
+      assert.equal(
+        reason('0 23 * * MOM-FRI'),
+        'the day-of-week field "MOM-FRI" holds something cron does not know (0-7 or SUN-SAT)',
+      );
+      assert.equal(
+        reason('0 0 23 * * FOO'),
+        'the day-of-week field "FOO" holds something cron does not know (0-7 or SUN-SAT)',
+      );
+      // croner said "day: 31" and "month: 12" for these
+      assert.equal(reason('0 0 32 * *'), 'the day-of-month field "32" is out of range (1-31)');
+      assert.equal(reason('0 0 * 13 *'), 'the month field "13" is out of range (1-12 or JAN-DEC)');
+      assert.equal(reason('61 * * * *'), 'the minute field "61" is out of range (0-59)');
+      assert.equal(reason('60 0 0 * * *'), 'the seconds field "60" is out of range (0-59)');
+    });
   });
 
   describe('timeZoneProblem', () => {
