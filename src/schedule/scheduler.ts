@@ -314,7 +314,8 @@ export class Scheduler {
     } catch (error) {
       this.logger.error({ err: errorMessage(error) }, 'reporting a skipped schedule run failed');
     }
-    this.publish(entry);
+    // Not published here: its next run is still the skipped one (or none yet, at the first arming).
+    // Every skip happens in a wake, whose rearm publishes the schedule with its next run.
   }
 
   private async run(entry: Entry, context: RunContext): Promise<RunOutcome> {

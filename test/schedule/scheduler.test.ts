@@ -580,6 +580,9 @@ describe('Scheduler', () => {
         );
         assert.equal(h.scheduler.state('nightly-off').last_result, 'skipped');
         assert.ok(h.log.warnings.some((w) => /not run: maintenance is on/.test(w)));
+        // Retained as soon as it is published: never the skipped occurrence as the next run.
+        const afterSkip = h.published.filter((p) => p.state.last_result === 'skipped').map((p) => p.state.next_run);
+        assert.deepEqual(afterSkip, ['2026-01-11T23:00:00+01:00']);
 
         h.paused = false;
         await h.scheduler.stop();
@@ -597,6 +600,11 @@ describe('Scheduler', () => {
       await h.start([schedule()]);
       assert.deepEqual(h.runs, []);
       assert.equal(h.skips[0]?.catchUp, true);
+      // An enabled schedule is never published with no next run while it is armed.
+      assert.deepEqual(
+        h.published.filter((p) => p.state.last_result === 'skipped').map((p) => p.state.next_run),
+        ['2026-01-11T23:00:00+01:00'],
+      );
     });
   });
 
