@@ -104,12 +104,13 @@ function optionsMqtt(options: AddonOptions): MqttService {
   try {
     url = new URL(text);
   } catch {
-    throw new TpmError('CONFIG', `the add-on option mqtt_server must be like mqtt://host:1883, not "${text}"`);
+    // Not repeated: what does not parse may hold a password.
+    throw new TpmError('CONFIG', 'the add-on option mqtt_server is not a URL like mqtt://host:1883');
   }
-  if (url.protocol !== 'mqtt:' && url.protocol !== 'mqtts:')
-    throw new TpmError('CONFIG', `the add-on option mqtt_server must start with mqtt:// or mqtts://, not "${text}"`);
   if (url.username || url.password)
     throw new TpmError('CONFIG', 'the add-on option mqtt_server holds a user: put it in mqtt_user and mqtt_password');
+  if (url.protocol !== 'mqtt:' && url.protocol !== 'mqtts:')
+    throw new TpmError('CONFIG', `the add-on option mqtt_server must start with mqtt:// or mqtts://, not "${text}"`);
   const ssl = url.protocol === 'mqtts:';
   return {
     host: url.hostname.replace(/^\[(.*)\]$/, '$1'),

@@ -191,6 +191,8 @@ describe('the Home Assistant add-on start, against a fake Supervisor', function 
     it('refuses a user written into mqtt_server, and another scheme, saying where each goes', async () => {
       for (const [server, expected] of [
         ['mqtt://tp:pw@broker.lan', /holds a user: put it in mqtt_user and mqtt_password/],
+        ['http://tp:pw@broker.lan', /holds a user: put it in mqtt_user and mqtt_password/],
+        ['mqtt://tp:pw@[broker', /is not a URL like mqtt:\/\/host:1883$/],
         ['http://broker.lan', /must start with mqtt:\/\/ or mqtts:\/\//],
       ] as const) {
         const env = dataDir(options({ mqtt_server: server }), supervisor.url);

@@ -17,7 +17,7 @@ const EXPECTED: Record<string, { at: string; path: string; message: RegExp }> = 
   '06-wrong-type-boolean.yaml': { at: '2:12', path: 'homeassistant.enabled', message: /expected a boolean/ },
   '07-unknown-top-key.yaml': { at: '3:1', path: 'mqttt', message: /unknown key "mqttt" \(did you mean "mqtt"\?\)/ },
   '08-unknown-nested-key.yaml': { at: '3:3', path: 'power.rebootmode', message: /did you mean "reboot_mode"/ },
-  '09-bad-cron-minute.yaml': { at: '3:11', path: 'schedules.0.cron', message: /minute: 61/ },
+  '09-bad-cron-minute.yaml': { at: '3:11', path: 'schedules.0.cron', message: /the minute field "61" is out of range/ },
   '10-bad-cron-fields.yaml': { at: '3:11', path: 'schedules.0.cron', message: /has 3 fields; expected 5/ },
   '11-bad-duration.yaml': { at: '3:18', path: 'board.poll_interval', message: /"5 minutes" is not a duration/ },
   '12-duration-out-of-range.yaml': { at: '2:20', path: 'power.reboot_off_time', message: /between 500ms and 30s/ },

@@ -102,12 +102,21 @@ export function bmcTrust(options: {
 export const FACTORY_IMAGE_FINGERPRINT =
   'CA:34:3B:93:40:3B:A2:85:AA:E9:AA:1B:B8:90:F1:EF:F5:FF:EA:26:6C:F8:AB:A5:E5:5C:8B:5C:C2:57:BE:1F';
 
-/** How to trust a certificate, for messages: the command to run, with the file when it is known. */
+/**
+ * How to trust a certificate, for messages: the command to run on the bridge's config file. Without
+ * the file (the Home Assistant add-on, whose user has no shell; a library), both ways are named.
+ */
 function trustHint(configFile: string | undefined): string {
-  const file = configFile === undefined ? '<config file>' : shellWord(configFile);
+  if (configFile === undefined) {
+    return (
+      'check the certificate with `turingpi-mqtt bmc trust -c <config file>` and put the fingerprint it prints in ' +
+      'board.bmc.fingerprint (in the Home Assistant add-on: empty the option "BMC certificate fingerprint" and ' +
+      'restart the add-on; its log then shows the fingerprint to paste there)'
+    );
+  }
   return (
-    `check the certificate with \`turingpi-mqtt bmc trust -c ${file}\` and put the fingerprint it prints in ` +
-    'board.bmc.fingerprint'
+    `check the certificate with \`turingpi-mqtt bmc trust -c ${shellWord(configFile)}\` and put the fingerprint it ` +
+    'prints in board.bmc.fingerprint'
   );
 }
 

@@ -119,6 +119,11 @@ describe('Tpi2Driver: trusting the BMC certificate', () => {
       driverFor({ fingerprint: pinned, configFile: "/etc/tpm/rack 1's.yaml" }).open(),
       refusedForTrust(/`turingpi-mqtt bmc trust -c '\/etc\/tpm\/rack 1'\\''s\.yaml'`/),
     );
+    // Without the file (the add-on, whose user has no shell): the add-on's way too.
+    await assert.rejects(
+      driverFor({ fingerprint: pinned }).open(),
+      refusedForTrust(/in the Home Assistant add-on: empty the option "BMC certificate fingerprint" and restart/),
+    );
     // Pinned to the new one, it works.
     await driverFor({ fingerprint: bmc.fingerprint }).open();
   });
