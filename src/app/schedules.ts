@@ -72,7 +72,7 @@ export class Schedules {
     });
   }
 
-  /** For Home Assistant discovery: one switch and one button per schedule. */
+  /** For Home Assistant discovery: one switch per schedule. */
   names(): { name: string }[] {
     return (this.scheduler?.names() ?? []).map((name) => ({ name }));
   }

@@ -107,10 +107,14 @@ function optionsMqtt(options: AddonOptions): MqttService {
     // Not repeated: what does not parse may hold a password.
     throw new TpmError('CONFIG', 'the add-on option mqtt_server is not a URL like mqtt://host:1883');
   }
-  if (url.username || url.password)
+  if (url.username || url.password || /@/.test(text))
     throw new TpmError('CONFIG', 'the add-on option mqtt_server holds a user: put it in mqtt_user and mqtt_password');
+  // Not repeated either: a scheme it does not know puts a "user:password@" in the path.
   if (url.protocol !== 'mqtt:' && url.protocol !== 'mqtts:')
-    throw new TpmError('CONFIG', `the add-on option mqtt_server must start with mqtt:// or mqtts://, not "${text}"`);
+    throw new TpmError('CONFIG', 'the add-on option mqtt_server must start with mqtt:// or mqtts://');
+  // "mqtt:host" and "mqtt:///host" parse with no host: MQTT.js would then try this container.
+  if (!url.hostname || !/^mqtts?:\/\/[^/]/.test(text) || url.port === '0')
+    throw new TpmError('CONFIG', `the add-on option mqtt_server must name a host, e.g. mqtt://broker.lan:1883`);
   const ssl = url.protocol === 'mqtts:';
   return {
     host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
@@ -194,7 +198,7 @@ export async function prepareAddon(
   await mkdir(paths.stateDir, { recursive: true, mode: 0o700 });
   await mkdir(dirname(paths.config), { recursive: true });
   const header =
-    "# Written by the add-on at every start from its options and the Supervisor's MQTT service: edit the options.\n";
+    "# Written by the add-on at every start from its options (and the Supervisor's MQTT service): edit the options.\n";
   await writeFile(paths.config, header + stringify(config), { mode: 0o600 });
   await chmod(paths.config, 0o600); // an existing file keeps its mode on writeFile
   const env: Record<string, string> = {};
@@ -241,6 +245,8 @@ export async function startAddon(env: NodeJS.ProcessEnv, log: (line: string) => 
   const options = JSON.parse(await readFile(paths.options, 'utf8')) as AddonOptions;
   const advice = await fingerprintAdvice(options);
   if (advice) log(advice);
+  if (!options.mqtt_server?.trim() && (options.mqtt_user || options.mqtt_password))
+    log('the options mqtt_user and mqtt_password apply only with mqtt_server: the Mosquitto add-on gives its own');
   // Not set yet (the option's default): a login with no password would only count towards the BMC's ban.
   if (options.board_type === 'tpi2' && !options.bmc_password) {
     throw new TpmError(

@@ -5,8 +5,12 @@ import type { ResolvedNode } from './nodes.js';
 import type { Config, ScheduleConfig } from './schema.js';
 
 const DAY = 24 * 60 * 60 * 1000;
-/** Runs within a day from which a schedule that cuts power is probably a slip in its fields. */
-const MANY_RUNS = 5;
+/**
+ * Runs within a day from which a schedule that cuts power is probably a slip in its fields: an
+ * hourly or per-minute one. Not lower: croner (used here for the count) repeats the hour of a
+ * fall-back change, which the scheduler runs once, so a schedule of four runs a day can count six.
+ */
+const MANY_RUNS = 8;
 
 /**
  * Schedules that are valid but most likely not what was meant (docs/schedules.md): each of these

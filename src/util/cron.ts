@@ -43,12 +43,13 @@ export function parseCron(expression: string): CronExpression {
 
 /** The fields as people name them, with the values each takes; croner's own names after them. */
 const FIELDS = [
-  { name: 'seconds', range: '0-59', croner: 'second' },
-  { name: 'minute', range: '0-59', croner: 'minute' },
-  { name: 'hour', range: '0-23', croner: 'hour' },
-  { name: 'day-of-month', range: '1-31', croner: 'day' },
-  { name: 'month', range: '1-12 or JAN-DEC', croner: 'month' },
-  { name: 'day-of-week', range: '0-7 or SUN-SAT', croner: 'dayOfWeek' },
+  { name: 'seconds', range: '0-59', croner: ['second'] },
+  { name: 'minute', range: '0-59', croner: ['minute'] },
+  { name: 'hour', range: '0-23', croner: ['hour'] },
+  // "nearestWeekdays": the day of a W ("15W")
+  { name: 'day-of-month', range: '1-31', croner: ['day', 'nearestWeekdays'] },
+  { name: 'month', range: '1-12 or JAN-DEC', croner: ['month'] },
+  { name: 'day-of-week', range: '0-7 or SUN-SAT', croner: ['dayOfWeek'] },
 ] as const;
 
 /**
@@ -64,7 +65,7 @@ function inOurWords(reason: string, fields: string[]): string {
   const index = illegal
     ? Number(illegal[1])
     : outOfRange
-      ? FIELDS.findIndex((field) => field.croner === outOfRange[1])
+      ? FIELDS.findIndex((field) => (field.croner as readonly string[]).includes(outOfRange[1] ?? ''))
       : -1;
   const field = FIELDS[index];
   const text = written(index);

@@ -56,7 +56,7 @@ describe('schedule warnings', () => {
     assert.match(
       slip ?? '',
       new RegExp(
-        '^schedules\\.0\\.cron: "0 23 \\* \\* 1-5 \\*" runs off at least 5 times within a day \\(next, in UTC: ' +
+        '^schedules\\.0\\.cron: "0 23 \\* \\* 1-5 \\*" runs off at least 8 times within a day \\(next, in UTC: ' +
           '\\d{4}-0[1-5]-\\d\\dT\\d\\d:23:00\\.000Z, .*\\): check the fields \\(with 6, the first is seconds\\)$',
       ),
     );

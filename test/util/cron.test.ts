@@ -47,6 +47,7 @@ describe('cron and time-zone checks', () => {
       assert.equal(reason('0 0 * 13 *'), 'the month field "13" is out of range (1-12 or JAN-DEC)');
       assert.equal(reason('61 * * * *'), 'the minute field "61" is out of range (0-59)');
       assert.equal(reason('60 0 0 * * *'), 'the seconds field "60" is out of range (0-59)');
+      assert.equal(reason('0 0 32W * *'), 'the day-of-month field "32W" is out of range (1-31)');
     });
   });
 
