@@ -79,7 +79,8 @@ export function buildParts(opened: Opened): Parts {
     isAgentNode,
     status: tracker ? tracker.status.bind(tracker) : () => 'unknown',
   });
-  model.listen(new NodePublisher({ connection, topics, logger, driver }));
+  const published = new Set(nodes.filter((n) => n.enabled).map((n) => n.number));
+  model.listen(new NodePublisher({ connection, topics, logger, driver, published }));
   const power = new PowerService({
     driver,
     nodes,

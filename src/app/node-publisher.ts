@@ -11,6 +11,11 @@ export interface NodePublisherDeps {
   logger: Logger;
   /** The board's driver: whether it can tell a module in a slot (`node/<n>/present` exists). */
   driver: BoardDriver;
+  /**
+   * The nodes whose topics exist: the enabled ones. A disabled node (a GPIO board's unwired slot
+   * too) has nothing to say: it would only show "unknown" for ever.
+   */
+  published: ReadonlySet<number>;
 }
 
 /**
@@ -22,6 +27,7 @@ export class NodePublisher implements NodeListener {
 
   changed(n: number, change: NodeChange): void {
     const { connection: c, topics: t } = this.deps;
+    if (!this.deps.published.has(n)) return;
     // Not awaited: a command's messages go out in order on the one connection, and nothing
     // here waits for the broker's acknowledgement (MqttConnection.send).
     const done = (error?: Error): void => {

@@ -15,9 +15,12 @@ import { captureLogger } from '../support/log-capture.js';
  * de-duplication here). `unacknowledged`: the error each message ends with, as when the
  * connection is lost before the broker's acknowledgement.
  */
-function rig(canTellPresence: boolean, options: { logger?: Logger; unacknowledged?: Error } = {}) {
+function rig(
+  canTellPresence: boolean,
+  options: { logger?: Logger; unacknowledged?: Error; config?: Record<string, unknown> } = {},
+) {
   const clock = new FakeClock(Date.UTC(2026, 0, 1, 12));
-  const nodes = resolveNodes(parseConfig({ board: { type: 'simulator' } }));
+  const nodes = resolveNodes(parseConfig(options.config ?? { board: { type: 'simulator' } }));
   const model = new NodeModel(nodes, clock);
   const sent: string[] = [];
   const connection = {
@@ -31,7 +34,8 @@ function rig(canTellPresence: boolean, options: { logger?: Logger; unacknowledge
   } as unknown as MqttConnection;
   const driver = { info: { canTellPresence } } as unknown as BoardDriver;
   const logger = options.logger ?? silentLogger();
-  model.listen(new NodePublisher({ connection, topics: topics('tp'), logger, driver }));
+  const published = new Set(nodes.filter((n) => n.enabled).map((n) => n.number));
+  model.listen(new NodePublisher({ connection, topics: topics('tp'), logger, driver, published }));
   return { model, sent };
 }
 
@@ -60,6 +64,19 @@ describe('node publisher (app/node-publisher.ts)', () => {
     model.setPresent(4, true);
     await settle();
     assert.deepEqual(sent, ['tp/node/4/state unknown']);
+  });
+
+  it("a disabled node, or a GPIO board's unwired slot, publishes nothing (it showed unknown for ever)", async () => {
+    const config = {
+      board: { type: 'gpio', gpio: { 5: { line: 17 }, 6: { line: 27 } } },
+      nodes: { 6: { enabled: false } },
+    };
+    const { model, sent } = rig(false, { config });
+    for (const n of [1, 5, 6]) model.observe(n, null);
+    model.setPower(5, true);
+    model.setPower(6, true);
+    await settle();
+    assert.deepEqual(sent, ['tp/node/5/state unknown', 'tp/node/5/power ON flush']);
   });
 
   it('a message the broker never acknowledged is logged as a warning with its node', async () => {

@@ -66,6 +66,7 @@ describe('the npm package', function () {
       'config/kubernetes/turingpi-drain-uncordon.service',
       'config/kubernetes/turingpi-mqtt-agent.service.d/kubernetes.conf',
       'config/systemd/turingpi-mqtt-bridge.service.d/tpi2.conf',
+      'config/systemd/turingpi-mqtt-bridge.service.d/gpio.conf',
     ].map((p) => p.replace(/^\.\//, ''));
     for (const path of needed) assert.ok(paths.includes(path), `${path} is not in the package`);
   });

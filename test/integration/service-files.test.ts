@@ -412,6 +412,17 @@ describe('systemd units', function () {
     });
   });
 
+  describe('the GPIO drop-in (the gpio group instead of i2c, no bus lock)', () => {
+    it('replaces the supplementary groups by gpio and clears the bus lock step', () => {
+      const dropIn = repoPath('config/systemd/turingpi-mqtt-bridge.service.d/gpio.conf');
+      assert.deepEqual(unitSection(readFileSync(dropIn, 'utf8'), 'Service'), [
+        ['SupplementaryGroups', ''],
+        ['SupplementaryGroups', 'gpio'],
+        ['ExecStartPre', ''],
+      ]);
+    });
+  });
+
   describe('the Turing Pi 2 drop-in (no i2c group, no devices)', () => {
     const dropIn = repoPath('config/systemd/turingpi-mqtt-bridge.service.d/tpi2.conf');
 

@@ -3,7 +3,7 @@ import { TpmError, errorMessage } from '../../util/errors.js';
 import { silentLogger, type Logger } from '../../util/logger.js';
 import type { BoardDriver, BoardInfo, BoardType, PowerReading } from '../types.js';
 import { onoffFactory, type GpioFactory, type GpioLine } from './lines.js';
-import { DEFAULT_SYSFS_GPIO_ROOT, permissionOr, readSysfsLevel, socGpioBase } from './sysfs.js';
+import { DEFAULT_SYSFS_GPIO_ROOT, permissionOr, readSysfsDirection, readSysfsLevel, socGpioBase } from './sysfs.js';
 
 /** One node's line as in config `board.gpio` (BCM number). */
 export interface GpioLineConfig {
@@ -76,11 +76,22 @@ export class GpioDriver implements BoardDriver {
 
   async open(): Promise<void> {
     if (this.lines.size > 0) return;
-    const base = await this.resolveBase();
+    const { base, ngpio } = await this.resolveChip();
+    // Past the chip's last line, base + line is a line of the next chip (on a Pi 4 the firmware's
+    // expander, which drives the camera, LEDs and more): never opened, whatever the config says.
+    for (const [node, { line }] of this.config) {
+      if (ngpio !== null && line >= ngpio) {
+        throw new TpmError(
+          'CONFIG',
+          `board.gpio.${node}.line: BCM ${line} is not a line of the chip that carries the header's GPIO ` +
+            `(lines 0-${ngpio - 1}; the 40-pin header has BCM 0-27)`,
+        );
+      }
+    }
     const opened = new Map<number, OpenLine>();
     for (const [node, { line, active_low: activeLow }] of this.config) {
       const sysfs = base + line;
-      const handle = await this.openLine(sysfs);
+      const handle = await this.openLine(sysfs, `BCM ${line}, node ${node}`);
       opened.set(node, { node, bcm: line, sysfs, activeLow, handle });
     }
     this.lines = opened;
@@ -116,7 +127,7 @@ export class GpioDriver implements BoardDriver {
     try {
       await line.handle.write(raw);
     } catch (error) {
-      throw permissionOr(error, line.sysfs);
+      throw permissionOr(error, line.sysfs, `BCM ${line.bcm}, node ${node}`);
     }
     const after = await this.readLine(line);
     if (after !== on) {
@@ -146,7 +157,7 @@ export class GpioDriver implements BoardDriver {
   /** The line's level as onoff reads it (0 or 1): a number, or a promise of one. */
   private rawLevel(line: OpenLine): Promise<number> | number {
     const failed = (error: unknown): never => {
-      throw permissionOr(error, line.sysfs);
+      throw permissionOr(error, line.sysfs, `BCM ${line.bcm}, node ${line.node}`);
     };
     try {
       const raw = line.handle.read();
@@ -156,12 +167,13 @@ export class GpioDriver implements BoardDriver {
     }
   }
 
-  private async resolveBase(): Promise<number> {
-    if (this.options.base !== undefined) return this.options.base;
-    if (!this.usesSysfs) return 0;
+  /** Where BCM line 0 is in sysfs, and how many lines follow it on that chip (null: unknown). */
+  private async resolveChip(): Promise<{ base: number; ngpio: number | null }> {
+    if (this.options.base !== undefined) return { base: this.options.base, ngpio: null };
+    if (!this.usesSysfs) return { base: 0, ngpio: null };
     const chip = await socGpioBase(this.options.sysfsRoot ?? DEFAULT_SYSFS_GPIO_ROOT);
     this.logger.debug({ chip: chip.name, label: chip.label, base: chip.base }, 'BCM lines are on this gpiochip');
-    return chip.base;
+    return chip;
   }
 
   /**
@@ -176,18 +188,31 @@ export class GpioDriver implements BoardDriver {
    * output at that level. That is glitch-free for a line that is an input, and the best
    * available without a probe; real hardware always has the sysfs probe.
    */
-  private async openLine(sysfs: number): Promise<GpioLine> {
+  private async openLine(sysfs: number, which: string): Promise<GpioLine> {
     let level = await this.probe(sysfs);
+    let handle: GpioLine;
     try {
       if (level === null) {
         const input = await this.factory(sysfs, 'in');
         level = (await input.read()) === 1 ? 1 : 0;
         this.logger.debug({ line: sysfs, level }, 'GPIO level read through an input, no probe available');
       }
-      return await this.factory(sysfs, level === 1 ? 'high' : 'low');
+      handle = await this.factory(sysfs, level === 1 ? 'high' : 'low');
     } catch (error) {
-      throw permissionOr(error, sysfs);
+      throw permissionOr(error, sysfs, which);
     }
+    // Verified, not trusted: onoff says nothing when it cannot set the direction of a line that
+    // was exported already (ours, by the probe), and an input would take no command.
+    const direction = this.usesSysfs ? await readSysfsDirection(sysfs, this.options.sysfsRoot) : 'out';
+    if (direction !== 'out' && direction !== null) {
+      throw new TpmError(
+        'BUS',
+        `GPIO ${which} (sysfs ${sysfs}) is still an input after it was opened as an output: the bridge's user ` +
+          `may not write ${this.options.sysfsRoot ?? DEFAULT_SYSFS_GPIO_ROOT}/gpio${sysfs}/direction (the gpio ` +
+          'group, docs/gpio.md), or another program holds the line',
+      );
+    }
+    return handle;
   }
 
   private async probe(sysfs: number): Promise<0 | 1 | null> {

@@ -1,6 +1,5 @@
 import { TpmError } from '../../util/errors.js';
 import { ALLOW_ADDON_SCRIPTS, addonLoadProblem } from '../native-addon.js';
-import { permissionOr } from './sysfs.js';
 
 /** onoff's directions: 'high' and 'low' make an output starting at that level, glitch-free. */
 export type GpioDirection = 'in' | 'out' | 'high' | 'low';
@@ -45,11 +44,8 @@ export function onoffFactory(): GpioFactory {
           'host whose GPIO lines switch the nodes, as a member of the gpio group',
       );
     }
-    try {
-      return new onoff.Gpio(line, direction, 'none', { activeLow: false, reconfigureDirection: false });
-    } catch (error) {
-      throw permissionOr(error, line);
-    }
+    // Its errors go to the driver, which names the line as the config does (permissionOr).
+    return new onoff.Gpio(line, direction, 'none', { activeLow: false, reconfigureDirection: false });
   };
 }
 

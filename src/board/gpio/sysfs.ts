@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { access, readFile, readdir, writeFile } from '../../util/files.js';
+import { access, constants, readFile, readdir, writeFile } from '../../util/files.js';
 import { sleep, type Clock } from '../../util/clock.js';
 import { TpmError, errorMessage } from '../../util/errors.js';
 
@@ -21,6 +21,8 @@ export interface GpioChip {
   name: string;
   label: string;
   base: number;
+  /** How many lines the chip has (its `ngpio`); null where the kernel does not say. */
+  ngpio: number | null;
 }
 
 async function listGpioChips(root = DEFAULT_SYSFS_GPIO_ROOT): Promise<GpioChip[]> {
@@ -40,7 +42,8 @@ async function listGpioChips(root = DEFAULT_SYSFS_GPIO_ROOT): Promise<GpioChip[]
     try {
       const label = (await readFile(join(root, name, 'label'), 'utf8')).trim();
       const base = Number((await readFile(join(root, name, 'base'), 'utf8')).trim());
-      if (Number.isInteger(base)) chips.push({ name, label, base });
+      const count = Number((await readFile(join(root, name, 'ngpio'), 'utf8').catch(() => '')).trim() || NaN);
+      if (Number.isInteger(base)) chips.push({ name, label, base, ngpio: Number.isInteger(count) ? count : null });
     } catch {
       // a chip without readable label/base is not one we can use
     }
@@ -81,8 +84,9 @@ export async function readSysfsLevel(
     } catch (error) {
       throw permissionOr(error, sysfsLine);
     }
-    // udev gives the gpio group access a moment after the export.
-    for (let attempt = 0; attempt < 20 && !(await exists(join(dir, 'value'))); attempt++)
+    // udev gives the gpio group access a moment after the export: onoff then sets the direction,
+    // and on a line we exported it says nothing when it cannot (the driver checks it after).
+    for (let attempt = 0; attempt < 20 && !(await writable(join(dir, 'direction'))); attempt++)
       await sleep(options.clock, 50);
   }
   try {
@@ -98,19 +102,41 @@ export async function readSysfsLevel(
   }
 }
 
-/** An EACCES/EPERM becomes the advice about the gpio group; anything else is passed on. */
-export function permissionOr(error: unknown, sysfsLine: number): TpmError {
+/** The line's direction as sysfs says ('in' or 'out'); null when it cannot be read. */
+export async function readSysfsDirection(sysfsLine: number, root = DEFAULT_SYSFS_GPIO_ROOT): Promise<string | null> {
+  return readFile(join(root, `gpio${sysfsLine}`, 'direction'), 'utf8').then(
+    (text) => text.trim(),
+    () => null,
+  );
+}
+
+/**
+ * An EACCES/EPERM becomes the advice about the gpio group; anything else is passed on. `line`
+ * names the line as the config does ("BCM 17, node 1"), with its sysfs number after it.
+ */
+export function permissionOr(error: unknown, sysfsLine: number, line?: string): TpmError {
+  const which = line ? `GPIO ${line} (sysfs ${sysfsLine})` : `GPIO ${sysfsLine} (sysfs)`;
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   if (code === 'EACCES' || code === 'EPERM') {
     return new TpmError(
       'BUS',
-      `no permission to use GPIO ${sysfsLine} (sysfs): add the user running the bridge to the gpio group ` +
-        '(sudo usermod -aG gpio <user>) and start a new login session',
+      `no permission to use ${which}: the bridge's user must be in the gpio group (the systemd unit: the ` +
+        'gpio.conf drop-in of docs/gpio.md; by hand: sudo usermod -aG gpio <user> and log in again), then ' +
+        'restart the bridge',
       { cause: error },
     );
   }
   if (error instanceof TpmError) return error;
-  return new TpmError('BUS', `GPIO ${sysfsLine}: ${errorMessage(error)}`, { cause: error });
+  return new TpmError('BUS', `${which}: ${errorMessage(error)}`, { cause: error });
+}
+
+async function writable(path: string): Promise<boolean> {
+  try {
+    await access(path, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -91,6 +91,9 @@ describe('GpioDriver with injected lines', () => {
     await assert.rejects(driver.open(), (error: TpmError) => {
       assert.equal(error.code, 'BUS');
       assert.match(error.message, /gpio group/);
+      // the line as the config names it, and what to do under systemd: a restart, not a new login
+      assert.match(error.message, /^no permission to use GPIO BCM 2, node 2 \(sysfs 2\):/);
+      assert.match(error.message, /then restart the bridge$/);
       return true;
     });
   });
@@ -166,10 +169,11 @@ describe('GpioDriver on a (fake) sysfs tree', () => {
   });
   afterEach(() => rmSync(root, { recursive: true, force: true }));
 
-  function chip(name: string, label: string, base: number): void {
+  function chip(name: string, label: string, base: number, ngpio?: number): void {
     mkdirSync(join(root, name));
     writeFileSync(join(root, name, 'label'), `${label}\n`);
     writeFileSync(join(root, name, 'base'), `${base}\n`);
+    if (ngpio !== undefined) writeFileSync(join(root, name, 'ngpio'), `${ngpio}\n`);
   }
   function exported(line: number, value: string, activeLow = '0'): void {
     mkdirSync(join(root, `gpio${line}`));
@@ -202,6 +206,48 @@ describe('GpioDriver on a (fake) sysfs tree', () => {
     ]);
     assert.deepEqual((await driver.readPower()).power, [true, false]);
     assert.equal(readFileSync(join(root, 'export'), 'utf8'), '', 'already exported lines are not exported again');
+  });
+
+  it("refuses a line past the SoC chip's last one: it would be a line of the firmware's expander", async () => {
+    // A newcomer's line: 60 on a Pi 4 opened sysfs 572, line 2 of raspberrypi-exp-gpio, and wrote to it.
+    chip('gpiochip512', 'pinctrl-bcm2711', 512, 58);
+    chip('gpiochip570', 'raspberrypi-exp-gpio', 570, 8);
+    const opened: number[] = [];
+    const fake: GpioFactory = (line) => {
+      opened.push(line);
+      return { read: () => 0, write: () => undefined, unexport: () => {} };
+    };
+    const lines = { 1: { line: 17, active_low: false }, 2: { line: 60, active_low: false } };
+    const driver = new GpioDriver({ lines, gpio: fake, sysfsRoot: root, clock: new FakeClock() });
+    await assert.rejects(driver.open(), (error: TpmError) => {
+      assert.equal(error.code, 'CONFIG');
+      assert.match(error.message, /^board\.gpio\.2\.line: BCM 60 is not a line of the chip .*\(lines 0-57; /);
+      return true;
+    });
+    assert.deepEqual(opened, [], 'a line was opened: none is, when one is wrong');
+    assert.doesNotMatch(readFileSync(join(root, 'export'), 'utf8'), /572/);
+  });
+
+  it('refuses a line that stayed an input after it was opened as an output (onoff says nothing then)', async () => {
+    chip('gpiochip512', 'pinctrl-bcm2711', 512, 58);
+    exported(529, '0');
+    writeFileSync(join(root, 'gpio529', 'direction'), 'in\n');
+    let setsDirection = false;
+    const fake: GpioFactory = (line) => {
+      if (setsDirection) writeFileSync(join(root, `gpio${line}`, 'direction'), 'out\n');
+      return { read: () => 0, write: () => undefined, unexport: () => {} };
+    };
+    const lines = { 1: { line: 17, active_low: false } };
+    const make = () => new GpioDriver({ lines, gpio: fake, sysfsRoot: root, clock: new FakeClock() });
+    await assert.rejects(make().open(), (error: TpmError) => {
+      assert.match(
+        error.message,
+        /^GPIO BCM 17, node 1 \(sysfs 529\) is still an input after it was opened as an output/,
+      );
+      return true;
+    });
+    setsDirection = true;
+    await make().open();
   });
 
   it('picks the RP1 chip on a Raspberry Pi 5', async () => {
