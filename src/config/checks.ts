@@ -76,7 +76,14 @@ export function crossFieldProblems(config: Config): RawProblem[] {
   const lineOwners = new Map<number, string>();
   for (const [node, wiring] of Object.entries(config.board.gpio)) {
     // The same bounds as the start (the GPIO driver) and simulate.nodes: a board has nodes 1-1024.
-    if (Number(node) < 1)
+    // "01" beside "1" would be one node twice, the driver keeping either line.
+    if (String(Number(node)) !== node)
+      problems.push({
+        segments: ['board', 'gpio', node],
+        message: `write the node number as ${Number(node)}, not ${node}`,
+        at: 'key',
+      });
+    else if (Number(node) < 1)
       problems.push({ segments: ['board', 'gpio', node], message: 'node numbers start at 1', at: 'key' });
     else if (Number(node) > MAX_NODES) {
       problems.push({ segments: ['board', 'gpio', node], message: `node numbers go up to ${MAX_NODES}`, at: 'key' });

@@ -247,6 +247,10 @@ describe('parseConfig', () => {
       assert.deepEqual(problemsOf({ board: { type: 'gpio', gpio: { 1: { line: 17 }, 2: { line: 17 } } } }), [
         "board.gpio.2.line: line 17 is already node 1's line",
       ]);
+      // "01" beside "1" is node 1 twice: the driver kept either line
+      assert.deepEqual(problemsOf({ board: { type: 'gpio', gpio: { 1: { line: 17 }, '01': { line: 22 } } } }), [
+        'board.gpio.01: write the node number as 1, not 01',
+      ]);
     });
 
     it('requires thermal clear_celsius below max_celsius', () => {
