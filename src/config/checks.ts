@@ -62,6 +62,14 @@ function checkNodeList(
   return problems;
 }
 
+/** A node key not written as its number ("02", "1.0"), placed at the key; undefined when it is. */
+function nodeKeyProblem(segments: [string, ...string[]]): RawProblem | undefined {
+  const key = segments[segments.length - 1] as string;
+  const number = Number(key);
+  if (String(number) === key) return undefined;
+  return { segments, message: `write the node number as ${number}, not ${key}`, at: 'key' };
+}
+
 export function crossFieldProblems(config: Config): RawProblem[] {
   const problems: RawProblem[] = [];
   const slots = boardSlots(config);
@@ -77,12 +85,8 @@ export function crossFieldProblems(config: Config): RawProblem[] {
   for (const [node, wiring] of Object.entries(config.board.gpio)) {
     // The same bounds as the start (the GPIO driver) and simulate.nodes: a board has nodes 1-1024.
     // "01" beside "1" would be one node twice, the driver keeping either line.
-    if (String(Number(node)) !== node)
-      problems.push({
-        segments: ['board', 'gpio', node],
-        message: `write the node number as ${Number(node)}, not ${node}`,
-        at: 'key',
-      });
+    const spelling = nodeKeyProblem(['board', 'gpio', node]);
+    if (spelling) problems.push(spelling);
     else if (Number(node) < 1)
       problems.push({ segments: ['board', 'gpio', node], message: 'node numbers start at 1', at: 'key' });
     else if (Number(node) > MAX_NODES) {
@@ -99,8 +103,9 @@ export function crossFieldProblems(config: Config): RawProblem[] {
 
   for (const key of Object.keys(config.nodes)) {
     const number = Number(key);
-    if (String(number) !== key) {
-      problems.push({ segments: ['nodes', key], message: `write the node number as ${number}, not ${key}`, at: 'key' });
+    const spelling = nodeKeyProblem(['nodes', key]);
+    if (spelling) {
+      problems.push(spelling);
     } else if (!slots.has(number)) {
       problems.push({ segments: ['nodes', key], message: `node ${key} does not exist: ${slots.describe}`, at: 'key' });
     }

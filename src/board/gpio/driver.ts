@@ -41,6 +41,8 @@ interface OpenLine {
   sysfs: number;
   activeLow: boolean;
   handle: GpioLine;
+  /** The line as the config names it, for messages: "BCM 17, node 1". */
+  label: string;
 }
 
 /**
@@ -91,8 +93,9 @@ export class GpioDriver implements BoardDriver {
     const opened = new Map<number, OpenLine>();
     for (const [node, { line, active_low: activeLow }] of this.config) {
       const sysfs = base + line;
-      const handle = await this.openLine(sysfs, `BCM ${line}, node ${node}`);
-      opened.set(node, { node, bcm: line, sysfs, activeLow, handle });
+      const label = `BCM ${line}, node ${node}`;
+      const handle = await this.openLine(sysfs, label);
+      opened.set(node, { node, bcm: line, sysfs, activeLow, handle, label });
     }
     this.lines = opened;
     this.logger.info({ nodes: opened.size, base }, 'GPIO lines opened as outputs at their current levels');
@@ -127,7 +130,7 @@ export class GpioDriver implements BoardDriver {
     try {
       await line.handle.write(raw);
     } catch (error) {
-      throw permissionOr(error, line.sysfs, `BCM ${line.bcm}, node ${node}`);
+      throw permissionOr(error, line.sysfs, line.label);
     }
     const after = await this.readLine(line);
     if (after !== on) {
@@ -157,7 +160,7 @@ export class GpioDriver implements BoardDriver {
   /** The line's level as onoff reads it (0 or 1): a number, or a promise of one. */
   private rawLevel(line: OpenLine): Promise<number> | number {
     const failed = (error: unknown): never => {
-      throw permissionOr(error, line.sysfs, `BCM ${line.bcm}, node ${line.node}`);
+      throw permissionOr(error, line.sysfs, line.label);
     };
     try {
       const raw = line.handle.read();
@@ -189,7 +192,7 @@ export class GpioDriver implements BoardDriver {
    * available without a probe; real hardware always has the sysfs probe.
    */
   private async openLine(sysfs: number, which: string): Promise<GpioLine> {
-    let level = await this.probe(sysfs);
+    let level = await this.probe(sysfs, which);
     let handle: GpioLine;
     try {
       if (level === null) {
@@ -215,13 +218,14 @@ export class GpioDriver implements BoardDriver {
     return handle;
   }
 
-  private async probe(sysfs: number): Promise<0 | 1 | null> {
+  private async probe(sysfs: number, which: string): Promise<0 | 1 | null> {
     if (this.options.currentLevel) return this.options.currentLevel(sysfs);
     if (!this.usesSysfs) return null;
     try {
       return await readSysfsLevel(sysfs, {
         root: this.options.sysfsRoot ?? DEFAULT_SYSFS_GPIO_ROOT,
         clock: this.clock,
+        line: which,
       });
     } catch (error) {
       if (error instanceof TpmError) throw error;

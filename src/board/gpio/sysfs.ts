@@ -74,7 +74,7 @@ export async function socGpioBase(root = DEFAULT_SYSFS_GPIO_ROOT): Promise<GpioC
  */
 export async function readSysfsLevel(
   sysfsLine: number,
-  options: { root?: string; clock: Clock },
+  options: { root?: string; clock: Clock; line?: string },
 ): Promise<0 | 1 | null> {
   const root = options.root ?? DEFAULT_SYSFS_GPIO_ROOT;
   const dir = join(root, `gpio${sysfsLine}`);
@@ -82,7 +82,7 @@ export async function readSysfsLevel(
     try {
       await writeFile(join(root, 'export'), String(sysfsLine));
     } catch (error) {
-      throw permissionOr(error, sysfsLine);
+      throw permissionOr(error, sysfsLine, options.line);
     }
     // udev gives the gpio group access a moment after the export: onoff then sets the direction,
     // and on a line we exported it says nothing when it cannot (the driver checks it after).
@@ -97,7 +97,7 @@ export async function readSysfsLevel(
     return (activeLow === '1' ? 1 - logical : logical) as 0 | 1;
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EACCES' || code === 'EPERM') throw permissionOr(error, sysfsLine);
+    if (code === 'EACCES' || code === 'EPERM') throw permissionOr(error, sysfsLine, options.line);
     return null;
   }
 }
