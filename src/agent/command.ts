@@ -42,8 +42,10 @@ export function spawnRunner(timeoutMs: number): CommandRunner {
       });
       let stderr = '';
       child.stderr?.setEncoding('utf8');
+      // The last words are kept, not the first: a drain's conclusion ("not powering off") comes
+      // after kilobytes of kubectl's retries, and the report quotes the last lines.
       child.stderr?.on('data', (chunk: string) => {
-        if (stderr.length < STDERR_LIMIT) stderr += chunk.slice(0, STDERR_LIMIT - stderr.length);
+        stderr = (stderr + chunk).slice(-STDERR_LIMIT);
       });
       child.on('error', reject);
       child.on('close', (code, signal) => {

@@ -27,6 +27,20 @@ describe('agent commands', () => {
       assert.equal(result.stderr, '$HOME; echo `id`');
     });
 
+    it("keeps the end of a long stderr, where a script's conclusion is", async () => {
+      // turingpi-drain wrote 5.5 KB of kubectl's retries before "not powering off"; the first
+      // 4 KiB were kept, and the report lost the reason.
+      const result = await run([
+        process.execPath,
+        '-e',
+        "process.stderr.write('will retry after 5s\\n'.repeat(400)); " +
+          "process.stderr.write('the drain failed: not powering off\\n'); process.exit(1)",
+      ]);
+      assert.equal(result.code, 1);
+      assert.ok(result.stderr.endsWith('the drain failed: not powering off'), result.stderr.slice(-80));
+      assert.ok(result.stderr.length <= 4096);
+    });
+
     it('reports success as code 0', async () => {
       assert.deepEqual(await run([process.execPath, '-e', '']), { code: 0, stderr: '' });
     });

@@ -409,6 +409,15 @@ describe('systemd units', function () {
         'Service',
       );
       assert.ok(boot.some(([k, v]) => k === 'Environment' && v === `KUBECONFIG=${env['KUBECONFIG']}`));
+      // One file of this node's settings for both: a node named otherwise stayed cordoned at boot.
+      const envFiles = (unit: [string, string][]) => unit.filter(([k]) => k === 'EnvironmentFile').map(([, v]) => v);
+      assert.deepEqual(envFiles(dropIn), ['-/etc/turingpi-mqtt/drain.env']);
+      assert.deepEqual(envFiles(boot), envFiles(dropIn));
+      // Not a oneshot: the boot does not wait for the API server.
+      assert.deepEqual(
+        boot.filter(([k]) => k === 'Type'),
+        [['Type', 'exec']],
+      );
     });
   });
 

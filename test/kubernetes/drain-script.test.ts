@@ -38,6 +38,13 @@ exit 0
 
 const FAKE_SYSTEMCTL = `#!/usr/bin/env bash
 printf 'systemctl %s\\n' "$*" >> "$FAKE_DIR/calls"
+[ -n "\${FAKE_SYSTEMCTL_REFUSES:-}" ] && { echo "Interactive authentication required." >&2; exit 1; }
+exit 0
+`;
+
+/** The host name as a Raspberry Pi's may be written: capitals the kubelet lowers. */
+const FAKE_HOSTNAME = `#!/usr/bin/env bash
+echo Node3
 `;
 
 interface Run {
@@ -54,6 +61,7 @@ function setUp(state: { unschedulable?: boolean; marker?: boolean } = {}): strin
   for (const [name, text] of [
     ['kubectl', FAKE_KUBECTL],
     ['systemctl', FAKE_SYSTEMCTL],
+    ['hostname', FAKE_HOSTNAME],
   ] as const) {
     writeFileSync(path.join(dir, 'bin', name), text);
     chmodSync(path.join(dir, 'bin', name), 0o755);
@@ -149,6 +157,27 @@ describe('config/kubernetes/turingpi-drain with a fake kubectl', function () {
     assert.ok(!r.calls.some((c) => c.startsWith('systemctl')), 'no poweroff after a failed drain');
     assert.deepEqual(state(r.dir), { unschedulable: '', marker: '' });
     assert.match(r.stderr, /drain of node node3 failed or timed out: not powering off/);
+  });
+
+  it('a power-off refused after the drain: exit 1, and the cordon taken back (the node keeps running)', async () => {
+    // Without the polkit rule: the node used to stay cordoned and empty until someone noticed.
+    const r = await run(['poweroff'], { FAKE_SYSTEMCTL_REFUSES: '1' });
+    assert.equal(r.code, 1);
+    assert.deepEqual(verbs(r), [
+      'kubectl get',
+      'kubectl patch',
+      'kubectl drain',
+      'systemctl poweroff',
+      'kubectl patch',
+    ]);
+    assert.deepEqual(state(r.dir), { unschedulable: '', marker: '' });
+    assert.match(r.stderr, /systemctl poweroff failed: node node3 keeps running/);
+  });
+
+  it('without TURINGPI_DRAIN_NODE, the host name in lower case, as the kubelet names its node', async () => {
+    const r = await run(['poweroff'], { TURINGPI_DRAIN_NODE: '' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(r.calls[0]?.includes('get node node3 '), r.calls[0]);
   });
 
   it('a drain that hangs is killed within the budget: exit 1, no poweroff, well inside the agent limit', async () => {
