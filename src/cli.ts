@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, formatProblems } from './config/problems.js';
+import { ConfigError, formatProblems, type Problem } from './config/problems.js';
 import type { Config } from './config/schema.js';
 import { VERSION } from './app/version.js';
 import { TpmError, errorMessage } from './util/errors.js';
@@ -82,7 +82,7 @@ async function main(argv: string[]): Promise<number> {
     case 'addon': {
       // The Home Assistant add-on's start (addon/): writes the bridge's config, then runs it.
       if (rest.length > 0) return usage(`unexpected argument "${rest[0]}"`);
-      const { startAddon } = await import('./cli/addon.js');
+      const { startAddon, asAddonOption } = await import('./cli/addon.js');
       let file: string;
       try {
         file = await startAddon(process.env, (line) => process.stdout.write(`${line}\n`));
@@ -90,7 +90,7 @@ async function main(argv: string[]): Promise<number> {
         return reportStartError(error);
       }
       // Not named in messages: the add-on's user pins the BMC in its options (addon/DOCS.md).
-      return runBridge(file, false);
+      return runBridge(file, asAddonOption);
     }
     default:
       return usage(`unknown command "${command}"`);
@@ -217,6 +217,7 @@ async function startService<M>(
   path: string | undefined,
   role: 'bridge' | 'agent',
   load: () => Promise<M>,
+  restate?: (problem: Problem) => Problem,
 ): Promise<{ loaded: Awaited<ReturnType<typeof readConfig>>; logger: Logger; service: M } | number> {
   const reading = readConfig(path, role, true);
   const service = prefetch(load);
@@ -225,6 +226,8 @@ async function startService<M>(
   try {
     loaded = await reading;
   } catch (error) {
+    // A file the user did not write (the add-on's) is told in the user's own terms.
+    if (error instanceof ConfigError && restate) return reportStartError(new ConfigError(error.problems.map(restate)));
     return reportStartError(error);
   }
   const { createLogger } = await loggerModule;
@@ -233,14 +236,15 @@ async function startService<M>(
   return { loaded, logger, service: await service };
 }
 
-async function runBridge(path: string | undefined, fileIsTheUsers = true): Promise<number> {
-  const started = await startService(path, 'bridge', () => import('./app/bridge.js'));
+/** `asOption`: the add-on's bridge, whose file the user never wrote or sees. */
+async function runBridge(path: string | undefined, asOption?: (problem: Problem) => Problem): Promise<number> {
+  const started = await startService(path, 'bridge', () => import('./app/bridge.js'), asOption);
   if (typeof started === 'number') return started;
   const { loaded, logger, service } = started;
   const { config, demo } = loaded;
   if (demo) logger.info(`no ${DEFAULT_CONFIG}: running the demo (simulated Turing Pi 1, embedded broker)`);
   // Absolute: the message that names it reaches MQTT and Home Assistant, far from this directory.
-  const configFile = demo || !fileIsTheUsers ? undefined : resolve(path ?? DEFAULT_CONFIG);
+  const configFile = demo || asOption ? undefined : resolve(path ?? DEFAULT_CONFIG);
   const bridge = service.createBridge(config, { logger, configFile });
   if (config.board.type === 'simulator' && config.board.simulate.agents) {
     const { withDemoAgents } = await import('./cli/demo.js');

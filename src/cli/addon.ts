@@ -1,6 +1,7 @@
 import { dirname } from 'node:path';
 import { stringify } from 'yaml';
 import { SIMULATOR_FACTORY_FINGERPRINT } from '../board/simulator/factory-certificate.js';
+import type { Problem } from '../config/problems.js';
 import { TpmError, errorMessage } from '../util/errors.js';
 import { chmod, mkdir, readFile, writeFile } from '../util/files.js';
 
@@ -236,6 +237,37 @@ export async function fingerprintAdvice(options: {
       `option "bmc_url".`
     );
   }
+}
+
+/** Config keys the add-on writes from an option of the same meaning, by the option's name. */
+const OPTION_OF: Record<string, string> = {
+  'board.type': 'board_type',
+  'board.id': 'board_id',
+  'board.name': 'board_name',
+  'board.bmc.url': 'bmc_url',
+  'board.bmc.username': 'bmc_username',
+  'board.bmc.password': 'bmc_password',
+  'board.bmc.fingerprint': 'bmc_fingerprint',
+  'mqtt.base_topic': 'base_topic',
+  'mqtt.url': 'mqtt_server',
+  'mqtt.username': 'mqtt_user',
+  'mqtt.password': 'mqtt_password',
+  'log.level': 'log_level',
+};
+
+/**
+ * A problem of the config the add-on wrote, told in the add-on's options: the user never sees
+ * that file, only the Configuration tab ("schedules.1.cron" is the cron of the second schedule).
+ */
+export function asAddonOption(problem: Problem): Problem {
+  const { path } = problem;
+  const [section, key, ...rest] = path.split('.');
+  let option = OPTION_OF[path];
+  if (!option && section === 'nodes' && key !== undefined)
+    option = `nodes, node ${key}${rest.length ? `: ${rest.join('.')}` : ''}`;
+  if (!option && section === 'schedules' && key !== undefined && /^\d+$/.test(key))
+    option = `schedules, entry ${Number(key) + 1}${rest.length ? `: ${rest.join('.')}` : ''}`;
+  return { path: `add-on option ${option ?? path}`, message: problem.message };
 }
 
 /** The add-on's whole start: config written, fingerprint advice logged, environment set. */

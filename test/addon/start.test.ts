@@ -3,9 +3,16 @@ import { createServer, type Server } from 'node:http';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startBmcSimulator, type BmcSimulator } from '../../src/board/simulator/bmc-server.js';
-import { addonPaths, fingerprintAdvice, prepareAddon, startAddon, type AddonOptions } from '../../src/cli/addon.js';
+import {
+  addonPaths,
+  asAddonOption,
+  fingerprintAdvice,
+  prepareAddon,
+  startAddon,
+  type AddonOptions,
+} from '../../src/cli/addon.js';
 import { checkConfigText, formatProblems } from '../../src/config/index.js';
-import { startCli, tempDir } from '../support/cli.js';
+import { runCli, startCli, tempDir } from '../support/cli.js';
 import { requireMosquitto, startMosquitto, type Mosquitto } from '../support/mosquitto.js';
 import { Recorder } from '../support/recorder.js';
 
@@ -314,5 +321,35 @@ describe('the Home Assistant add-on start, against a fake Supervisor', function 
         }
       },
     );
+
+    it("options that make a bad config: told by the options' names, not the generated file's keys", async () => {
+      // The user never sees /data/turingpi-mqtt.yaml; "schedules.0.cron" at its line 21 told them nothing.
+      const env = dataDir(
+        options({
+          board_type: 'simulator',
+          schedules: [{ name: 'night-off', cron: '0 25 * * *', action: 'off', nodes: '2' }],
+        }),
+        mqttSupervisor.url,
+      );
+      const result = await runCli(['addon'], { env });
+      assert.equal(result.code, 2, result.stdout + result.stderr);
+      assert.match(
+        result.stderr,
+        /^add-on option schedules, entry 1: cron: "0 25 \* \* \*" is not a valid cron expression: the hour field/m,
+      );
+      assert.ok(!result.stderr.includes('turingpi-mqtt.yaml'), result.stderr);
+    });
+  });
+});
+
+describe('asAddonOption: a problem of the generated config, by option', () => {
+  const told = (path: string) => asAddonOption({ path, message: 'm', file: '/data/turingpi-mqtt.yaml', line: 3 });
+  it('names the option, the node, or the entry of a list; keeps nothing of the file', () => {
+    assert.deepEqual(told('board.name'), { path: 'add-on option board_name', message: 'm' });
+    assert.equal(told('board.bmc.fingerprint').path, 'add-on option bmc_fingerprint');
+    assert.equal(told('nodes.3.name').path, 'add-on option nodes, node 3: name');
+    assert.equal(told('schedules.1.timezone').path, 'add-on option schedules, entry 2: timezone');
+    assert.equal(told('schedules.0').path, 'add-on option schedules, entry 1');
+    assert.equal(told('power.settle_time').path, 'add-on option power.settle_time');
   });
 });
