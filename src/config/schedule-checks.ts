@@ -1,5 +1,4 @@
-import { Cron } from 'croner';
-import { cronProblem, timeZoneProblem } from '../util/cron.js';
+import { cronProblem, timeZoneProblem, upcomingRuns } from '../util/cron.js';
 import type { RawProblem } from './issues.js';
 import type { ResolvedNode } from './nodes.js';
 import type { Config, ScheduleConfig } from './schema.js';
@@ -30,12 +29,7 @@ export function scheduleWarnings(config: Config, nodes: ResolvedNode[]): RawProb
       if (spelt !== schedule.timezone)
         warnings.push({ segments: [...path, 'timezone'], message: `write it "${spelt}", as the zone is named` });
     }
-    const runs = new Cron(schedule.cron, {
-      paused: true,
-      mode: '5-or-6-parts',
-      domAndDow: false,
-      ...(schedule.timezone ? { timezone: schedule.timezone } : {}),
-    }).nextRuns(MANY_RUNS);
+    const runs = upcomingRuns(schedule.cron, schedule.timezone, MANY_RUNS);
     const first = runs[0];
     const last = runs[MANY_RUNS - 1];
     if (!first) {

@@ -6,6 +6,9 @@ import { Cron } from 'croner';
  * scheduler runs, with the same message when it is not.
  */
 
+/** croner as every expression here is read: 5 or 6 fields, day-of-month OR day-of-week (Vixie cron). */
+const CRONER_OPTIONS = { mode: '5-or-6-parts', domAndDow: false } as const;
+
 /** A parsed expression; parse once with `parseCron`, then ask it many times. */
 export interface CronExpression {
   readonly source: string;
@@ -33,7 +36,7 @@ export function parseCron(expression: string): CronExpression {
     );
   }
   try {
-    const matcher = new Cron(fields.join(' '), { timezone: 'UTC', mode: '5-or-6-parts', domAndDow: false });
+    const matcher = new Cron(fields.join(' '), { timezone: 'UTC', ...CRONER_OPTIONS });
     return { source, hasSeconds: fields.length === 6, matcher };
   } catch (error) {
     const reason = (error instanceof Error ? error.message : String(error)).replace(/^CronPattern:\s*/, '');
@@ -73,6 +76,16 @@ function inOurWords(reason: string, fields: string[]): string {
   return illegal
     ? `the ${field.name} field "${text}" holds something cron does not know (${field.range})`
     : `the ${field.name} field "${text}" is out of range (${field.range})`;
+}
+
+/**
+ * The next `count` runs of an expression parseCron takes, in `timeZone` (the host's when null), as
+ * croner counts them: for the config's checks (the scheduler maps wall times itself, schedule/cron.ts).
+ */
+export function upcomingRuns(expression: string, timeZone: string | null, count: number): Date[] {
+  const fields = expression.trim().split(/\s+/).join(' ');
+  const zone = timeZone === null ? {} : { timezone: timeZone };
+  return new Cron(fields, { paused: true, ...CRONER_OPTIONS, ...zone }).nextRuns(count);
 }
 
 /** Why an expression is not one parseCron takes, or undefined when it is. */
