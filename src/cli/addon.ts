@@ -108,9 +108,10 @@ function optionsMqtt(options: AddonOptions): MqttService {
     // Not repeated: what does not parse may hold a password.
     throw new TpmError('CONFIG', 'the add-on option mqtt_server is not a URL like mqtt://host:1883');
   }
-  if (url.username || url.password || /@/.test(text))
+  // Any "@": a user in the URL's own fields, or one a scheme it does not know left in the path.
+  if (text.includes('@'))
     throw new TpmError('CONFIG', 'the add-on option mqtt_server holds a user: put it in mqtt_user and mqtt_password');
-  // Not repeated either: a scheme it does not know puts a "user:password@" in the path.
+  // Not repeated either ("tcp:secret" parses as a scheme and a path).
   if (url.protocol !== 'mqtt:' && url.protocol !== 'mqtts:')
     throw new TpmError('CONFIG', 'the add-on option mqtt_server must start with mqtt:// or mqtts://');
   // "mqtt:host" and "mqtt:///host" parse with no host: MQTT.js would then try this container.
@@ -177,13 +178,13 @@ function bridgeConfig(options: AddonOptions, mqtt: MqttService, stateDir: string
 }
 
 /**
- * Writes the bridge's config (0600) and returns its path and the environment the bridge needs
- * (the passwords), never logged.
+ * Writes the bridge's config (0600) and returns its path, the environment the bridge needs (the
+ * passwords, never logged) and the options it was written from.
  */
 export async function prepareAddon(
   paths: AddonPaths,
   fetchFn: typeof fetch = fetch,
-): Promise<{ file: string; env: Record<string, string> }> {
+): Promise<{ file: string; env: Record<string, string>; options: AddonOptions }> {
   let options: AddonOptions;
   try {
     options = JSON.parse(await readFile(paths.options, 'utf8')) as AddonOptions;
@@ -205,7 +206,7 @@ export async function prepareAddon(
   const env: Record<string, string> = {};
   if (mqtt.password) env['MQTT_PASSWORD'] = mqtt.password;
   if (options.board_type === 'tpi2' && options.bmc_password) env['TPI_BMC_PASSWORD'] = options.bmc_password;
-  return { file: paths.config, env };
+  return { file: paths.config, env, options };
 }
 
 /**
@@ -262,19 +263,18 @@ const OPTION_OF: Record<string, string> = {
 export function asAddonOption(problem: Problem): Problem {
   const { path } = problem;
   const [section, key, ...rest] = path.split('.');
+  const field = rest.length ? `: ${rest.join('.')}` : '';
   let option = OPTION_OF[path];
-  if (!option && section === 'nodes' && key !== undefined)
-    option = `nodes, node ${key}${rest.length ? `: ${rest.join('.')}` : ''}`;
+  if (!option && section === 'nodes' && key !== undefined) option = `nodes, node ${key}${field}`;
   if (!option && section === 'schedules' && key !== undefined && /^\d+$/.test(key))
-    option = `schedules, entry ${Number(key) + 1}${rest.length ? `: ${rest.join('.')}` : ''}`;
+    option = `schedules, entry ${Number(key) + 1}${field}`;
   return { path: `add-on option ${option ?? path}`, message: problem.message };
 }
 
 /** The add-on's whole start: config written, fingerprint advice logged, environment set. */
 export async function startAddon(env: NodeJS.ProcessEnv, log: (line: string) => void): Promise<string> {
   const paths = addonPaths(env);
-  const { file, env: secrets } = await prepareAddon(paths);
-  const options = JSON.parse(await readFile(paths.options, 'utf8')) as AddonOptions;
+  const { file, env: secrets, options } = await prepareAddon(paths);
   const advice = await fingerprintAdvice(options);
   if (advice) log(advice);
   if (!options.mqtt_server?.trim() && (options.mqtt_user || options.mqtt_password))
