@@ -53,7 +53,8 @@ export class GpioDriver implements BoardDriver {
   readonly info: BoardInfo;
   private readonly config: Map<number, GpioLineConfig>;
   private readonly factory: GpioFactory;
-  private readonly usesSysfs: boolean;
+  /** The sysfs GPIO tree the lines are read and checked in; null where an injected factory alone is used. */
+  private readonly sysfsRoot: string | null;
   private readonly clock: Clock;
   private readonly logger: Logger;
   private lines = new Map<number, OpenLine>();
@@ -61,7 +62,8 @@ export class GpioDriver implements BoardDriver {
   constructor(private readonly options: GpioDriverOptions) {
     this.config = validateLines(options.lines);
     this.factory = options.gpio ?? onoffFactory();
-    this.usesSysfs = options.gpio === undefined || options.sysfsRoot !== undefined;
+    const usesSysfs = options.gpio === undefined || options.sysfsRoot !== undefined;
+    this.sysfsRoot = usesSysfs ? (options.sysfsRoot ?? DEFAULT_SYSFS_GPIO_ROOT) : null;
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? silentLogger();
     this.info = {
@@ -173,8 +175,8 @@ export class GpioDriver implements BoardDriver {
   /** Where BCM line 0 is in sysfs, and how many lines follow it on that chip (null: unknown). */
   private async resolveChip(): Promise<{ base: number; ngpio: number | null }> {
     if (this.options.base !== undefined) return { base: this.options.base, ngpio: null };
-    if (!this.usesSysfs) return { base: 0, ngpio: null };
-    const chip = await socGpioBase(this.options.sysfsRoot ?? DEFAULT_SYSFS_GPIO_ROOT);
+    if (this.sysfsRoot === null) return { base: 0, ngpio: null };
+    const chip = await socGpioBase(this.sysfsRoot);
     this.logger.debug({ chip: chip.name, label: chip.label, base: chip.base }, 'BCM lines are on this gpiochip');
     return chip;
   }
@@ -206,12 +208,12 @@ export class GpioDriver implements BoardDriver {
     }
     // Verified, not trusted: onoff says nothing when it cannot set the direction of a line that
     // was exported already (ours, by the probe), and an input would take no command.
-    const direction = this.usesSysfs ? await readSysfsDirection(sysfs, this.options.sysfsRoot) : 'out';
+    const direction = this.sysfsRoot === null ? 'out' : await readSysfsDirection(sysfs, this.sysfsRoot);
     if (direction !== 'out' && direction !== null) {
       throw new TpmError(
         'BUS',
         `GPIO ${which} (sysfs ${sysfs}) is still an input after it was opened as an output: the bridge's user ` +
-          `may not write ${this.options.sysfsRoot ?? DEFAULT_SYSFS_GPIO_ROOT}/gpio${sysfs}/direction (the gpio ` +
+          `may not write ${this.sysfsRoot}/gpio${sysfs}/direction (the gpio ` +
           'group, docs/gpio.md), or another program holds the line',
       );
     }
@@ -220,10 +222,10 @@ export class GpioDriver implements BoardDriver {
 
   private async probe(sysfs: number, which: string): Promise<0 | 1 | null> {
     if (this.options.currentLevel) return this.options.currentLevel(sysfs);
-    if (!this.usesSysfs) return null;
+    if (this.sysfsRoot === null) return null;
     try {
       return await readSysfsLevel(sysfs, {
-        root: this.options.sysfsRoot ?? DEFAULT_SYSFS_GPIO_ROOT,
+        root: this.sysfsRoot,
         clock: this.clock,
         line: which,
       });
