@@ -49,6 +49,7 @@ export interface Opened {
 export interface Parts {
   event: EventSink;
   model: NodeModel;
+  nodePublisher: NodePublisher;
   power: PowerService;
   tracker: AgentTracker | undefined;
   maintenance: Maintenance;
@@ -80,7 +81,8 @@ export function buildParts(opened: Opened): Parts {
     status: tracker ? tracker.status.bind(tracker) : () => 'unknown',
   });
   const published = new Set(nodes.filter((n) => n.enabled).map((n) => n.number));
-  model.listen(new NodePublisher({ connection, topics, logger, driver, published }));
+  const nodePublisher = new NodePublisher({ connection, topics, logger, driver, published });
+  model.listen(nodePublisher);
   const power = new PowerService({
     driver,
     nodes,
@@ -170,6 +172,7 @@ export function buildParts(opened: Opened): Parts {
   return {
     event,
     model,
+    nodePublisher,
     power,
     tracker,
     maintenance,

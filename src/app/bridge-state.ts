@@ -12,10 +12,20 @@ export interface BridgeStateData {
   /** Last commanded power per node, for restore_on_start: last. */
   commanded: Record<string, boolean>;
   discovery: DiscoveryIndex;
+  /** The nodes whose retained topics the bridge published: one disabled since has them cleared at start. */
+  published_nodes: number[];
 }
 
 export function defaultBridgeState(): BridgeStateData {
-  return { version: 1, maintenance: false, last_started_at: null, in_flight: [], commanded: {}, discovery: {} };
+  return {
+    version: 1,
+    maintenance: false,
+    last_started_at: null,
+    in_flight: [],
+    commanded: {},
+    discovery: {},
+    published_nodes: [],
+  };
 }
 
 /** Accepts what a file holds only when it has the right shape; else the caller uses defaults. */
@@ -47,6 +57,10 @@ export function parseBridgeState(value: unknown): BridgeStateData | undefined {
     commanded: commandedPower(v.commanded),
     // A damaged index would make the start publish or clear topics that were never ours.
     discovery: parseDiscoveryIndex(v.discovery) ?? {},
+    // Missing in a file of an older release; only node numbers, as the start clears their topics.
+    published_nodes: Array.isArray(v.published_nodes)
+      ? v.published_nodes.filter((n): n is number => Number.isInteger(n) && n > 0)
+      : [],
   };
 }
 

@@ -85,9 +85,11 @@ export class BridgeApp implements Bridge {
     // First reading: state is published as the board has it; no power is changed (restore_on_start: keep).
     await parts.poller.poll();
     reportInterrupted(interrupted, parts.event);
+    const publishedNodes = await parts.nodePublisher.clearRetired(state.data.published_nodes);
     await state.update((d) => {
       d.in_flight = [];
       d.last_started_at = opened.startedAt;
+      d.published_nodes = publishedNodes;
     });
     await connection.publishState(t.bridgeInfo, JSON.stringify(parts.info()));
     await parts.maintenance.start();

@@ -21,9 +21,34 @@ export interface NodePublisherDeps {
 /**
  * Publishes what changed of a node (docs/topics.md): `node/<n>/power`, `node/<n>/state` and
  * `node/<n>/present`, retained. It listens to the node model, which tells only what changed.
+ * At start it clears what earlier runs published for nodes this one does not.
  */
 export class NodePublisher implements NodeListener {
   constructor(private readonly deps: NodePublisherDeps) {}
+
+  /**
+   * Clears the retained topics of the nodes in `before` (published by an earlier run) that this
+   * run does not publish: disabled, unwired, or no longer on the board. Without it their last
+   * state stayed on the broker for ever. The agent's own topics are the agent's: left alone.
+   * Returns the nodes to remember as published: this run's, and those whose clearing failed
+   * (tried again at the next start).
+   */
+  async clearRetired(before: readonly number[]): Promise<number[]> {
+    const { connection, topics: t, logger, published } = this.deps;
+    const kept = new Set(published);
+    for (const n of new Set(before)) {
+      if (published.has(n)) continue;
+      const cleared = [t.nodePower(n), t.nodeState(n), t.nodePresent(n), t.nodeBooted(n)];
+      try {
+        for (const topic of cleared) await connection.clearRetained(topic);
+        logger.info(`node ${n} is disabled or not on this board: cleared its retained ${cleared.join(', ')}`);
+      } catch (error) {
+        kept.add(n);
+        logger.warn(`could not clear the retained topics of node ${n}: ${errorMessage(error)}`);
+      }
+    }
+    return [...kept].sort((a, b) => a - b);
+  }
 
   changed(n: number, change: NodeChange): void {
     const { connection: c, topics: t } = this.deps;

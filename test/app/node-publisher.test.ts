@@ -9,6 +9,7 @@ import { FakeClock } from '../../src/util/fake-clock.js';
 import { TpmError } from '../../src/util/errors.js';
 import { silentLogger, type Logger } from '../../src/util/logger.js';
 import { captureLogger } from '../support/log-capture.js';
+import { BASE, bridgeFixture, createCountedTpi1, delay } from './helpers.js';
 
 /**
  * The node model with the publisher listening; every sendState call is recorded (no
@@ -91,5 +92,60 @@ describe('node publisher (app/node-publisher.ts)', () => {
     assert.deepEqual(log.messages(40), [
       'publishing node 2 failed: the connection to the MQTT broker was lost before the message was acknowledged',
     ]);
+  });
+});
+
+/**
+ * A node disabled, or gone from the board (another board type): its retained power, state,
+ * present and booted must go with it (a newcomer found a disabled node's last state on the
+ * broker for good). The agent's own topics are the agent's: they stay.
+ */
+describe('bridge restart: a node disabled, or no longer on the board', function () {
+  this.timeout(20_000);
+  const env = bridgeFixture('test', { filters: [`${BASE}/node/#`, `${BASE}/bridge/state`] });
+  const nodeTopics = (n: number) => ['power', 'state', 'present', 'booted'].map((s) => `${BASE}/node/${n}/${s}`);
+
+  it('clears its retained topics once, and leaves its agent topics alone', async () => {
+    const clock = new FakeClock(Date.parse('2027-03-10T04:00:00Z'));
+    const board = createCountedTpi1(clock);
+    await env.start({ clock, bus: board.countingBus });
+    for (const n of [5, 6, 7]) await env.rec.waitFor(`${BASE}/node/${n}/power`);
+    await env.stop();
+    await env.rec.publish(`${BASE}/node/6/agent/state`, 'offline', { retain: true });
+
+    let mark = env.rec.mark();
+    await env.start({ clock, bus: board.countingBus, sections: { nodes: { 6: { enabled: false } } } });
+    for (const topic of nodeTopics(6)) await env.rec.waitForPayload(topic, '', 5000, mark);
+    await env.rec.waitForPayload(`${BASE}/bridge/state`, 'online', 5000, mark);
+    await delay(200);
+    const cleared = env.rec.since(mark).filter((m) => m.payload === '');
+    assert.deepEqual(cleared.map((m) => m.topic).sort(), nodeTopics(6).sort(), 'only node 6 cleared');
+    assert.ok(
+      env.run.log.messages(30).some((m) => m.includes('node 6')),
+      'the clearing is logged at info',
+    );
+    await env.stop();
+
+    // A generic simulated board of 4 nodes: 5 and 7 are no longer on it; 6 was cleared already.
+    mark = env.rec.mark();
+    const small = { board: { type: 'simulator', simulate: { model: 'generic', nodes: 4 } } };
+    await env.start({ clock, sections: small });
+    await env.rec.waitForPayload(`${BASE}/bridge/state`, 'online', 5000, mark);
+    for (const topic of [...nodeTopics(5), ...nodeTopics(7)]) await env.rec.waitForPayload(topic, '', 5000, mark);
+    await delay(200);
+    assert.deepEqual(env.rec.since(mark, `${BASE}/node/6/#`), []);
+    await env.stop();
+
+    // Once cleared, a later start says nothing more of them.
+    mark = env.rec.mark();
+    await env.start({ clock, sections: small });
+    await env.rec.waitForPayload(`${BASE}/bridge/state`, 'online', 5000, mark);
+    await delay(200);
+    assert.deepEqual(
+      env.rec.since(mark).filter((m) => m.payload === ''),
+      [],
+    );
+    await env.stop();
+    assert.equal(env.rec.last(`${BASE}/node/6/agent/state`)?.payload, 'offline', "the agent's topic stays");
   });
 });
