@@ -1,4 +1,4 @@
-import type { RawProblem } from './issues.js';
+import type { PathSegment, RawProblem } from './issues.js';
 import { boardNodeCount, resolveNodes, type ResolvedNode } from './nodes.js';
 import { scheduleWarnings } from './schedule-checks.js';
 import { BMC_DEFAULTS, MAX_NODES, type Config, type NodeList } from './schema.js';
@@ -224,6 +224,35 @@ function unusedBmcLogin(bmc: Config['board']['bmc']): RawProblem[] {
       'is not used: a simulated board reaches no BMC (a simulated Turing Pi 2 runs its own); ' +
       'to reach yours, set board.type: tpi2',
   }));
+}
+
+/** board.bmc.url, .username or .password: the login a simulated board does not use (unusedBmcLogin). */
+export function isBmcLogin(segments: readonly PathSegment[]): boolean {
+  const [section, part, key] = segments;
+  return section === 'board' && part === 'bmc' && segments.length === 3 && String(key) in BMC_DEFAULTS;
+}
+
+/** An unset `${VAR}` in the BMC's login: `usual` is what the load's mode makes of it, a problem when `needed`. */
+export interface UnsetLogin {
+  usual: RawProblem;
+  needed: boolean;
+  /** The warning instead, on a simulated board. */
+  unused: RawProblem;
+}
+
+/**
+ * The unset variables of the BMC's login, once the board's type is known: a simulated board
+ * reaches no BMC, so its start was refused for a password that nothing reads.
+ */
+export function unsetLogin(
+  login: UnsetLogin[],
+  simulated: boolean,
+): { problems: RawProblem[]; warnings: RawProblem[] } {
+  if (simulated) return { problems: [], warnings: login.map((u) => u.unused) };
+  return {
+    problems: login.filter((u) => u.needed).map((u) => u.usual),
+    warnings: login.filter((u) => !u.needed).map((u) => u.usual),
+  };
 }
 
 /** What the agent role needs beyond a valid file: the node it runs on. */

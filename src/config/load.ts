@@ -3,7 +3,7 @@ import { access, readFile, stat } from 'node:fs/promises';
 import { isInlinePem } from '../util/fingerprint.js';
 import { urlPassword } from '../util/redact.js';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Scalar } from 'yaml';
-import { agentProblems } from './checks.js';
+import { agentProblems, isBmcLogin, unsetLogin, type UnsetLogin } from './checks.js';
 import { substituteEnv, type Environment } from './env.js';
 import { dottedPath, schemaAt, type PathSegment, type RawProblem } from './issues.js';
 import { validateConfigObject } from './parse.js';
@@ -104,7 +104,12 @@ export function checkConfigText(text: string, file: string, options: LoadOptions
   const substitution = substituteScalars(doc, env, fromEnvironment, options.unsetVariables ?? 'refuse');
   const envProblems = substitution.problems.map(place);
   const unsetWarnings = substitution.unset.map((raw) => formatProblem(place(raw)));
-  if (envProblems.length > 0) return result(envProblems, yamlWarnings);
+  const login = (simulated: boolean) => unsetLogin(substitution.login, simulated);
+  if (envProblems.length > 0) {
+    // Not validated: the type as written (none is the schema's default, simulator).
+    const written = doc.hasIn(['board', 'type']) ? doc.getIn(['board', 'type']) : 'simulator';
+    return result([...envProblems, ...login(written === 'simulator').problems.map(place)], yamlWarnings);
+  }
 
   let object: unknown;
   try {
@@ -120,10 +125,19 @@ export function checkConfigText(text: string, file: string, options: LoadOptions
   const agentsFile =
     options.role === 'agent' || (options.role === 'either' && isMap(doc.contents) && doc.contents.has('agent'));
   if (validation.config && agentsFile) problems.push(...agentProblems(validation.config).map(place));
+  const { problems: loginProblems, warnings: loginWarnings } = login(validation.config?.board.type === 'simulator');
+  problems.push(...loginProblems.map(place));
   // A key whose variable is unset has its own warning; what the schema says of its absence is noise.
-  const unsetPaths = new Set(substitution.unset.map((raw) => dottedPath(raw.segments)));
+  const unsetPaths = new Set(
+    [...substitution.unset, ...substitution.login.map((u) => u.usual)].map((raw) => dottedPath(raw.segments)),
+  );
   const schemaWarnings = validation.warnings.filter((w) => !unsetPaths.has(dottedPath(w.segments)));
-  const warnings = [...yamlWarnings, ...unsetWarnings, ...schemaWarnings.map((w) => formatProblem(place(w)))];
+  const warnings = [
+    ...yamlWarnings,
+    ...unsetWarnings,
+    ...loginWarnings.map((w) => formatProblem(place(w))),
+    ...schemaWarnings.map((w) => formatProblem(place(w))),
+  ];
   return result(problems, warnings, validation.config);
 }
 
@@ -217,16 +231,18 @@ function keyText(key: unknown): string | undefined {
  * positions stay known. A value that was a reference and does not fit the schema as a string
  * is read as the number, boolean or null it spells: `port: ${MQTT_PORT:-1883}` works.
  * An unset variable is a problem, or with `unset: 'warn'` one of the returned `unset` (a value
- * that was only that reference is then left out, as if the key were not written).
+ * that was only that reference is then left out, as if the key were not written). One in the
+ * BMC's login is returned in `login`: a simulated board does not use it (unsetLogin).
  */
 function substituteScalars(
   doc: YamlDocument,
   env: Environment,
   fromEnvironment: Set<string>,
   unsetVariables: 'refuse' | 'warn' | 'broker',
-): { problems: RawProblem[]; unset: RawProblem[] } {
+): { problems: RawProblem[]; unset: RawProblem[]; login: UnsetLogin[] } {
   const problems: RawProblem[] = [];
   const unset: RawProblem[] = [];
+  const login: UnsetLogin[] = [];
   const visitScalar = (node: Scalar, segments: PathSegment[]) => {
     if (typeof node.value !== 'string' || !node.value.includes('$')) return;
     const original = node.value;
@@ -237,14 +253,18 @@ function substituteScalars(
     for (const name of substitution.unset) {
       const what = `environment variable ${name} is not set${secret ? ' (or empty)' : ''}`;
       const needed = unsetVariables === 'refuse' || (unsetVariables === 'broker' && segments[0] === 'mqtt');
+      let usual: RawProblem;
       if (!needed) {
-        unset.push({ segments, message: `${what} here: set it where the service runs, or its start is refused` });
+        usual = { segments, message: `${what} here: set it where the service runs, or its start is refused` };
       } else {
         const hint = secret ? 'a password gets no default' : `or write \${${name}:-default} to give a default`;
         // The power command is no service: it needs the variable in the shell that runs it.
         const where = unsetVariables === 'broker' ? 'in the shell that runs this command' : 'where the service runs';
-        problems.push({ segments, message: `${what}: set it ${where} (docs/configuration.md; ${hint})` });
+        usual = { segments, message: `${what}: set it ${where} (docs/configuration.md; ${hint})` };
       }
+      const unused = { segments, message: `${what}: unused on a simulated board, which reaches no BMC` };
+      if (isBmcLogin(segments)) login.push({ usual, needed, unused });
+      else (needed ? problems : unset).push(usual);
     }
     if (!substitution.substituted && substitution.value === original) return;
     node.value = substitution.unset.length > 0 && onlyReference ? undefined : coerce(substitution.value, segments);
@@ -263,7 +283,7 @@ function substituteScalars(
     }
   };
   walk(doc.contents, []);
-  return { problems, unset };
+  return { problems, unset, login };
 }
 
 function coerce(text: string, segments: PathSegment[]): unknown {

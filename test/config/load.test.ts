@@ -354,6 +354,39 @@ describe('config files', () => {
       assert.deepEqual((await loadConfigFile(demo)).warnings, []);
     });
 
+    it('only warns of an unset variable in the BMC login of a simulated board; a tpi2 is refused', async () => {
+      // demo-tpi2.yaml with the password line of a real board's file: the start was refused for a
+      // variable that nothing on a simulated board reads.
+      const bmc = '  bmc:\n    username: ${TPI_BMC_USER}\n    password: ${TPI_BMC_PASSWORD}\n';
+      const simulated = await file('sim-unset.yaml', `board:\n  type: simulator\n  simulate: { model: tpi2 }\n${bmc}`);
+      const { config, warnings } = await loadConfigFile(simulated, { env: {} });
+      assert.equal(config.board.bmc.password, null);
+      assert.deepEqual(
+        warnings.map((w) => w.replace(/^.*?:\d+:\d+ /, '')),
+        [
+          'board.bmc.username: environment variable TPI_BMC_USER is not set: unused on a simulated board, ' +
+            'which reaches no BMC',
+          'board.bmc.password: environment variable TPI_BMC_PASSWORD is not set (or empty): unused on a ' +
+            'simulated board, which reaches no BMC',
+        ],
+      );
+      // With the broker's password unset too, only that one refuses the start.
+      const both = checkConfigText(
+        `mqtt:\n  password: \${MQTT_PASSWORD}\nboard:\n  type: simulator\n${bmc}`,
+        'c.yaml',
+        { env: {} },
+      );
+      assert.deepEqual(
+        both.problems.map((p) => p.path),
+        ['mqtt.password'],
+      );
+      const real = await file('tpi2-unset.yaml', `board:\n  type: tpi2\n${bmc}`);
+      await assert.rejects(loadConfigFile(real, { env: { TPI_BMC_USER: 'root' } }), (error: Error) => {
+        assert.match(error.message, /board\.bmc\.password: environment variable TPI_BMC_PASSWORD is not set/);
+        return true;
+      });
+    });
+
     it('refuses an http:// BMC (firmware 1.x), or an address without https://, saying what to write', async () => {
       // "turingpi.local" alone was told only that firmware 1.x is unsupported.
       for (const url of ['http://tpi.lan', 'turingpi.local']) {
