@@ -1,7 +1,7 @@
 import type { BmcLoginControl, BmcLoginStatus, BoardDriver } from '../board/types.js';
 import type { MqttConnection } from '../mqtt/connection.js';
 import type { Topics } from '../mqtt/topics.js';
-import type { CommandSource, EventInput } from '../power/types.js';
+import type { EventInput, Origin } from '../power/types.js';
 import { InputError, knownKeys } from './input.js';
 import type { RequestTable } from './request-table.js';
 
@@ -46,11 +46,11 @@ export class BmcLoginReporter {
   }
 
   requests(): RequestTable {
-    return { 'bmc/login': (request, source) => this.request(request, source) };
+    return { 'bmc/login': (request, origin) => this.request(request, origin) };
   }
 
   /** `bmc/login` of bridge/request: `{}` (or `{"force": true}`, even at the brink of a ban). */
-  async request(request: Record<string, unknown>, source: CommandSource): Promise<BmcStatePayload | null> {
+  async request(request: Record<string, unknown>, origin: Origin): Promise<BmcStatePayload | null> {
     knownKeys(request, ['force']);
     if (request.force !== undefined && typeof request.force !== 'boolean')
       throw new InputError('"force" must be true or false');
@@ -58,7 +58,7 @@ export class BmcLoginReporter {
     this.deps.event({
       type: 'bmc',
       action: 'login',
-      source,
+      ...origin,
       result: 'progress',
       message: `login retry asked for${force ? ' (forced)' : ''}`,
     });

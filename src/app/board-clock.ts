@@ -1,6 +1,6 @@
 import type { MqttConnection } from '../mqtt/connection.js';
 import type { Topics } from '../mqtt/topics.js';
-import type { CommandSource } from '../power/types.js';
+import type { Origin } from '../power/types.js';
 import type { Clock } from '../util/clock.js';
 import { errorMessage } from '../util/errors.js';
 import { commandWord, type CommandTable } from './command-table.js';
@@ -44,7 +44,7 @@ export class BoardClock {
           event({ type: 'rtc', action: 'sync', source: 'mqtt', result: 'error', error: NO_CLOCK });
           return;
         }
-        await this.sync('mqtt').catch(() => undefined);
+        await this.sync({ source: 'mqtt' }).catch(() => undefined);
       },
     };
   }
@@ -52,9 +52,9 @@ export class BoardClock {
   /** Answered on every board, so that one without a clock says so. */
   requests(): RequestTable {
     return {
-      'rtc/sync': async (request, source) => {
+      'rtc/sync': async (request, origin) => {
         knownKeys(request, []);
-        return this.sync(source);
+        return this.sync(origin);
       },
     };
   }
@@ -71,28 +71,29 @@ export class BoardClock {
   /**
    * Requests close together share one sync (rtc/set SYNC, rtc/sync requests, the button): each
    * would set the clock from the same system time, and each waits for a second boundary on the
-   * bus. One sync under way answers every caller, with one event.
+   * bus. One sync under way answers every caller, with one event (carrying the first caller's
+   * transaction).
    */
-  sync(source: CommandSource): Promise<unknown> {
+  sync(origin: Origin): Promise<unknown> {
     const { rtc } = this.deps;
     if (!rtc) return Promise.reject(new InputError(NO_CLOCK));
-    this.syncing ??= this.runSync(rtc, source).finally(() => {
+    this.syncing ??= this.runSync(rtc, origin).finally(() => {
       this.syncing = undefined;
     });
     return this.syncing;
   }
 
-  private async runSync(rtc: RtcMonitor, source: CommandSource): Promise<unknown> {
+  private async runSync(rtc: RtcMonitor, origin: Origin): Promise<unknown> {
     const { connection, topics, event } = this.deps;
     try {
       const payload = await rtc.sync(); // the driver orders it with every other bus operation
       await connection.publishState(topics.rtc, JSON.stringify(payload));
       const message = `clock set from the system time (drift now ${payload.drift}s)`;
-      event({ type: 'rtc', action: 'sync', source, result: 'ok', message });
+      event({ type: 'rtc', action: 'sync', ...origin, result: 'ok', message });
       return payload;
     } catch (error) {
       const reason = `setting the clock failed: ${errorMessage(error)}`;
-      event({ type: 'rtc', action: 'sync', source, result: 'error', error: reason });
+      event({ type: 'rtc', action: 'sync', ...origin, result: 'error', error: reason });
       throw error;
     }
   }

@@ -32,12 +32,17 @@ export function requestObject(payload: Buffer): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-/** The transaction id to echo, when it is a short string or number; anything else is ignored. */
-export function transactionOf(request: Record<string, unknown> | undefined): string | number | undefined {
-  const t = request?.transaction;
+/**
+ * The transaction id to echo: a string of at most 128 characters or a finite number. Anything
+ * else is refused, as an unknown field is: dropped without a word, the client would wait for
+ * an answer that never names it.
+ */
+export function transactionOf(request: Record<string, unknown>): string | number | undefined {
+  const t = request.transaction;
+  if (t === undefined) return undefined;
   if (typeof t === 'number' && Number.isFinite(t)) return t;
   if (typeof t === 'string' && t.length <= 128) return t;
-  return undefined;
+  throw new InputError('"transaction" must be a string of at most 128 characters or a number');
 }
 
 export function knownKeys(request: Record<string, unknown>, allowed: string[]): void {

@@ -1,11 +1,11 @@
 import { findNode, unknownNodeMessage, type ResolvedNode } from '../config/nodes.js';
 import { nodeFromTopic, type Topics } from '../mqtt/topics.js';
 import type { PowerService } from '../power/power-service.js';
-import { parseSetPayload, type CommandSource, type NodeAction, type NodeResult } from '../power/types.js';
+import { parseSetPayload, type NodeAction, type NodeResult, type Origin } from '../power/types.js';
 import { TpmError, errorMessage } from '../util/errors.js';
 import type { CommandTable } from './command-table.js';
 import type { EventSink } from './event-sink.js';
-import { InputError, payloadText, powerRequest, quote, transactionOf } from './input.js';
+import { InputError, payloadText, powerRequest, quote } from './input.js';
 import { PartlyDone, type RequestTable } from './request-table.js';
 
 const RESOLVED: Promise<void> = Promise.resolve();
@@ -30,7 +30,7 @@ export class NodeCommands {
   }
 
   requests(): RequestTable {
-    return { power: (request, source) => this.onPowerRequest(request, source) };
+    return { power: (request, origin) => this.onPowerRequest(request, origin) };
   }
 
   /**
@@ -73,7 +73,7 @@ export class NodeCommands {
     return { node: node.number, action };
   }
 
-  private async onPowerRequest(request: Record<string, unknown>, source: CommandSource): Promise<unknown> {
+  private async onPowerRequest(request: Record<string, unknown>, origin: Origin): Promise<unknown> {
     const { nodes, power } = this.deps;
     const { node, action } = powerRequest(request);
     if (node !== 'all' && !findNode(nodes, node)) throw new InputError(unknownNodeMessage(nodes, String(node)));
@@ -81,7 +81,7 @@ export class NodeCommands {
     const targets =
       node === 'all' && action === 'status' ? nodes.filter((x) => x.enabled).map((x) => x.number) : power.targets(node);
     // The action's events carry the request's transaction: the CLI follows its own action.
-    const results = await power.executeMany(targets, action, { source, transaction: transactionOf(request) });
+    const results = await power.executeMany(targets, action, origin);
     const failed = results.filter((r) => !r.ok);
     if (failed.length > 0) {
       const reason = failed.map((r) => r.error).join('; ');

@@ -4,6 +4,12 @@ import type { Clock } from '../util/clock.js';
 import type { CommandSource, NodeLifecycle, NodeState, NodeStateName } from '../power/types.js';
 import { isoTime } from '../util/iso-time.js';
 
+/**
+ * The source of a state the board's reading gave: the bridge on its own. docs/topics.md: the
+ * contract's list of sources has nothing else for it, so it shares `startup`.
+ */
+const BOARD_READING: CommandSource = 'startup';
+
 export interface NodeSnapshot {
   power: boolean | null;
   present: boolean | null;
@@ -51,7 +57,7 @@ export class NodeModel implements NodeLifecycle {
       this.nodes.set(node.number, {
         power: null,
         present: null,
-        state: { state: 'unknown', since, source: 'board', reason: 'not read yet' },
+        state: { state: 'unknown', since, source: BOARD_READING, reason: 'not read yet' },
       });
     }
   }
@@ -98,12 +104,12 @@ export class NodeModel implements NodeLifecycle {
     this.setPower(node, power);
     const state = this.state(node);
     if (state === 'shutting_down' || state === 'rebooting') return;
-    if (power === null) this.setState(node, 'unknown', 'board', 'the board cannot read this node');
-    else if (!power && state !== 'off') this.setState(node, 'off', 'board', 'the board reports it off');
+    if (power === null) this.setState(node, 'unknown', BOARD_READING, 'the board cannot read this node');
+    else if (!power && state !== 'off') this.setState(node, 'off', BOARD_READING, 'the board reports it off');
     else if (power && (state === 'off' || state === 'unknown')) {
       // An agent node found on is starting until its agent says online.
       const awaitsAgent = this.agents.isAgentNode(node) && this.agents.status(node) !== 'online';
-      this.setState(node, awaitsAgent ? 'starting' : 'on', 'board', 'the board reports it on');
+      this.setState(node, awaitsAgent ? 'starting' : 'on', BOARD_READING, 'the board reports it on');
     }
   }
 
@@ -111,7 +117,7 @@ export class NodeModel implements NodeLifecycle {
 
   /** The node's agent said online: a node starting is on. */
   agentOnline(node: number): void {
-    if (this.state(node) === 'starting') this.setState(node, 'on', 'board', 'agent online');
+    if (this.state(node) === 'starting') this.setState(node, 'on', 'mqtt', 'agent online');
   }
 
   // ---- what the power service did (NodeLifecycle) --------------------------------------------
@@ -156,7 +162,7 @@ export class NodeModel implements NodeLifecycle {
 
   // ---- inside -----------------------------------------------------------------------------
 
-  private setState(node: number, state: NodeStateName, source: CommandSource | 'board', reason: string): void {
+  private setState(node: number, state: NodeStateName, source: CommandSource, reason: string): void {
     const snap = this.nodes.get(node);
     if (!snap) return;
     const current = snap.state;

@@ -1,6 +1,6 @@
 import type { MqttConnection } from '../mqtt/connection.js';
 import type { Topics } from '../mqtt/topics.js';
-import type { CommandSource } from '../power/types.js';
+import type { Origin } from '../power/types.js';
 import { errorMessage } from '../util/errors.js';
 import { alternatives, type CommandHandler } from './command-table.js';
 import type { EventSink } from './event-sink.js';
@@ -19,8 +19,12 @@ export class PartlyDone extends Error {
   }
 }
 
-/** Answers one `bridge/request/<action>` (its JSON object, `source` taken out); throws to answer an error. */
-export type RequestHandler = (request: Record<string, unknown>, source: CommandSource) => Promise<unknown>;
+/**
+ * Answers one `bridge/request/<action>` (its JSON object, `source` taken out); throws to answer an
+ * error. `origin` carries who asked and the request's transaction, which every event of the
+ * action carries (docs/topics.md).
+ */
+export type RequestHandler = (request: Record<string, unknown>, origin: Origin) => Promise<unknown>;
 
 /** Action -> handler: every `bridge/request/<action>` the bridge answers. */
 export type RequestTable = Record<string, RequestHandler>;
@@ -40,26 +44,36 @@ export function requestCommand(table: RequestTable, { connection, topics, event 
   const actions = Object.keys(table);
   return async (topic, payload) => {
     const action = topic.slice(topics.requestPrefix.length);
-    let request: Record<string, unknown> | undefined;
+    // Until the payload is read: a request that cannot be read is from someone on MQTT.
+    let origin: Origin = { source: 'mqtt' };
     const respond = async (body: object): Promise<void> => {
-      const transaction = transactionOf(request);
+      const { transaction } = origin;
       const response = transaction === undefined ? body : { ...body, transaction };
-      if (/^[a-z/]{1,40}$/.test(action)) await connection.publish(topics.response(action), JSON.stringify(response));
+      if (RESPONSE_ACTION.test(action)) await connection.publish(topics.response(action), JSON.stringify(response));
     };
     try {
-      request = requestObject(payload);
-      const source: CommandSource = request.source === 'cli' ? 'cli' : 'mqtt';
-      if (request.source !== undefined) delete request.source;
+      const request = requestObject(payload);
+      // `source: "cli"` comes from `turingpi-mqtt power`; a bad transaction is refused after it.
+      origin = { source: request.source === 'cli' ? 'cli' : 'mqtt' };
+      delete request.source;
+      const transaction = transactionOf(request);
+      if (transaction !== undefined) origin = { ...origin, transaction };
       const handler = Object.hasOwn(table, action) ? table[action] : undefined;
       if (!handler) throw new InputError(`unknown request ${quote(action)}: use ${alternatives(actions)}`);
-      await respond({ status: 'ok', data: await handler(request, source) });
+      await respond({ status: 'ok', data: await handler(request, origin) });
     } catch (error) {
       const reason = errorMessage(error);
       // A refused power change was already reported by the power service (one event per
       // node): a second event here would count one bad request twice.
-      if (error instanceof InputError)
-        event({ type: 'request', action, source: 'mqtt', result: 'error', error: reason });
+      if (error instanceof InputError) event({ type: 'request', action, ...origin, result: 'error', error: reason });
       await respond({ status: 'error', error: reason, ...(error instanceof PartlyDone ? { data: error.data } : {}) });
     }
   };
 }
+
+/**
+ * The actions whose unknown names are still answered on `bridge/response/<action>`: a name a
+ * person could mistype (letters, digits, `-`, `_`, `/`). Anything else (a `+` or `#`, which a
+ * topic a client publishes to may not hold, a space, a long string) gets the error event only.
+ */
+const RESPONSE_ACTION = /^[A-Za-z0-9_/-]{1,40}$/;

@@ -3,7 +3,7 @@ import type { Config, ScheduleConfig } from '../config/schema.js';
 import type { MqttConnection } from '../mqtt/connection.js';
 import type { Topics } from '../mqtt/topics.js';
 import type { PowerService } from '../power/power-service.js';
-import type { NodeAction } from '../power/types.js';
+import type { NodeAction, Origin } from '../power/types.js';
 import { schedulesStateFile } from '../schedule/schedule-state.js';
 import type { RunContext, RunOutcome } from '../schedule/scheduler-types.js';
 import { ScheduleBook } from '../schedule/schedule-book.js';
@@ -85,18 +85,20 @@ export class Schedules {
   /** Answered without schedules too: they then say that none is configured. */
   requests(): RequestTable {
     return {
-      'schedule/run': async (request) => {
+      'schedule/run': async (request, { transaction }) => {
         knownKeys(request, ['name']);
         const { scheduler, name } = this.require(request.name);
-        const outcome = await scheduler.runNow(name);
+        const outcome = await scheduler.runNow(name, transaction);
         if (outcome.result === 'error') throw new InputError(outcome.error ?? 'schedule run failed');
         return scheduler.state(name);
       },
-      'schedule/enable': async (request) => {
+      'schedule/enable': async (request, origin) => {
         knownKeys(request, ['name', 'enabled']);
         const { scheduler, name } = this.require(request.name);
         if (typeof request.enabled !== 'boolean') throw new InputError('"enabled" must be true or false');
-        return scheduler.setEnabled(name, request.enabled);
+        const state = await scheduler.setEnabled(name, request.enabled);
+        this.enabledEvent(name, request.enabled, origin);
+        return state;
       },
     };
   }
@@ -143,15 +145,20 @@ export class Schedules {
         : `occurrence ${context.occurrenceKey}`;
     const { action, name } = schedule;
     const message = `schedule ${name}: ${how}, nodes ${nodes.join(', ')}`;
-    event({ type: 'schedule', action, source: 'schedule', result: 'progress', message });
-    const results = await power.executeMany(nodes, SCHEDULE_ACTIONS[action], 'schedule');
+    // A run asked by a request: its events carry the request's transaction (docs/topics.md).
+    const origin: Origin =
+      context.transaction === undefined
+        ? { source: 'schedule' }
+        : { source: 'schedule', transaction: context.transaction };
+    event({ type: 'schedule', action, ...origin, result: 'progress', message });
+    const results = await power.executeMany(nodes, SCHEDULE_ACTIONS[action], origin);
     const failed = results.filter((r) => !r.ok);
     const outcome: RunOutcome = { result: failed.length === 0 ? 'ok' : 'error', perNode: results };
     if (failed.length > 0) outcome.error = failed.map((r) => `node ${r.node}: ${r.error}`).join('; ');
     event({
       type: 'schedule',
       action,
-      source: 'schedule',
+      ...origin,
       result: outcome.result,
       ...(outcome.error ? { error: `schedule ${name}: ${outcome.error}` } : { message: `schedule ${name} done` }),
     });
@@ -167,18 +174,26 @@ export class Schedules {
       if (word === 'ON' || word === 'OFF') await scheduler.setEnabled(name, word === 'ON');
       else if (word === 'RUN') await scheduler.runNow(name);
       else throw new InputError(`unknown schedule command ${quote(word)}: use ON, OFF or RUN`);
-      if (word !== 'RUN') {
-        const message = `schedule ${name} ${word === 'ON' ? 'enabled' : 'disabled'}`;
-        event({ type: 'schedule', source: 'mqtt', result: 'ok', message });
-      }
+      if (word !== 'RUN') this.enabledEvent(name, word === 'ON', { source: 'mqtt' });
     } catch (error) {
       event({ type: 'schedule', source: 'mqtt', result: 'error', error: errorMessage(error) });
     }
   }
 
+  /** The same event for `schedule/<name>/set ON|OFF` and the `schedule/enable` request. */
+  private enabledEvent(name: string, enabled: boolean, origin: Origin): void {
+    const message = `schedule ${name} ${enabled ? 'enabled' : 'disabled'}`;
+    this.deps.event({ type: 'schedule', ...origin, result: 'ok', message });
+  }
+
   private require(name: unknown): { scheduler: Scheduler; name: string } {
     const { scheduler } = this;
-    if (typeof name !== 'string' || !scheduler?.names().includes(name)) {
+    if (typeof name !== 'string') {
+      throw new InputError(
+        name === undefined ? '"name" is missing: the name of a schedule' : '"name" must be a string',
+      );
+    }
+    if (!scheduler?.names().includes(name)) {
       const known = scheduler?.names().join(', ') || 'none configured';
       throw new InputError(`unknown schedule ${quote(String(name))} (schedules: ${known})`);
     }

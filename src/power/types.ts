@@ -33,7 +33,7 @@ export interface NodeState {
   state: NodeStateName;
   /** ISO 8601 time of the last change of `state`. */
   since: string;
-  source: CommandSource | 'board';
+  source: CommandSource;
   reason: string;
 }
 

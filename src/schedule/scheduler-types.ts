@@ -17,6 +17,8 @@ export interface RunContext {
   catchUp: boolean;
   /** True for `runNow` (`schedule/<name>/set RUN`, `bridge/request/schedule/run`). */
   manual: boolean;
+  /** The transaction of the `schedule/run` request that asked for this run, if it had one. */
+  transaction?: string | number;
 }
 
 export interface RunOutcome {

@@ -110,10 +110,11 @@ export class Scheduler {
    * Runs the schedule's action now (`RUN`): not an occurrence, so it changes nothing about
    * which occurrences run. Works while disabled or in maintenance, as any command does.
    */
-  async runNow(name: string): Promise<RunOutcome> {
+  async runNow(name: string, transaction?: string | number): Promise<RunOutcome> {
     const entry = this.entry(name);
     if (entry.running) throw new TpmError('BUSY', `schedule "${name}" is still running; try again when it is done`);
-    const run = this.run(entry, { occurrenceKey: null, scheduledAt: null, catchUp: false, manual: true });
+    const context: RunContext = { occurrenceKey: null, scheduledAt: null, catchUp: false, manual: true };
+    const run = this.run(entry, transaction === undefined ? context : { ...context, transaction });
     return keepUntilSettled(this.runs, run);
   }
 

@@ -31,13 +31,15 @@ describe('input parsing (app/input.ts)', () => {
       refused(() => requestObject(Buffer.from(text)), /must be a JSON object/);
   });
 
-  it('transactionOf echoes short strings and finite numbers only', () => {
+  it('transactionOf echoes short strings and finite numbers, and refuses any other transaction', () => {
     assert.equal(transactionOf({ transaction: 'abc' }), 'abc');
     assert.equal(transactionOf({ transaction: 7 }), 7);
-    assert.equal(transactionOf({ transaction: 'x'.repeat(129) }), undefined);
-    assert.equal(transactionOf({ transaction: Number.POSITIVE_INFINITY }), undefined);
-    assert.equal(transactionOf({ transaction: { a: 1 } }), undefined);
-    assert.equal(transactionOf(undefined), undefined);
+    assert.equal(transactionOf({}), undefined);
+    const must = /"transaction" must be a string of at most 128 characters or a number/;
+    refused(() => transactionOf({ transaction: 'x'.repeat(129) }), must);
+    refused(() => transactionOf({ transaction: Number.POSITIVE_INFINITY }), must);
+    refused(() => transactionOf({ transaction: { a: 1 } }), must);
+    refused(() => transactionOf({ transaction: null }), must);
   });
 
   it('knownKeys allows the listed keys and transaction, and names the others', () => {

@@ -25,12 +25,17 @@ function model(agentNodes: number[] = []) {
 }
 
 describe('NodeModel (app/node-model.ts)', () => {
-  it('starts every node unknown, not read yet, and publishes nothing before a reading', () => {
+  it("starts every node unknown, publishing nothing before a reading; a reading's source is startup", () => {
     const { m, changes } = model();
     assert.deepEqual(m.snapshot(3)?.state.state, 'unknown');
+    assert.equal(changes.length, 0);
     assert.equal(m.snapshot(3)?.state.reason, 'not read yet');
     assert.equal(m.power(3), null);
-    assert.equal(changes.length, 0);
+    // The contract's sources only (docs/topics.md): the board's readings are the bridge's own doing.
+    assert.equal(m.snapshot(3)?.state.source, 'startup');
+    m.observe(3, true);
+    assert.deepEqual(m.snapshot(3)?.state.source, 'startup');
+    assert.equal(m.snapshot(3)?.state.reason, 'the board reports it on');
   });
 
   it('a change is told once, with only what changed; the same value again tells nothing', () => {
@@ -101,7 +106,7 @@ describe('NodeModel (app/node-model.ts)', () => {
     m.agentOnline(2);
     assert.equal(m.state(2), 'on');
     assert.equal(m.snapshot(2)?.state.reason, 'agent online');
-    assert.equal(m.snapshot(2)?.state.source, 'board');
+    assert.equal(m.snapshot(2)?.state.source, 'mqtt', 'an agent seen on the broker is mqtt (docs/topics.md)');
     m.switchedOff(3, 'mqtt', 'switched off');
     m.agentOnline(3);
     assert.equal(m.state(3), 'off', 'an agent online does not switch an off node on');

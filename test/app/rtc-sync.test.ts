@@ -48,4 +48,24 @@ describe('bridge: RTC sync requests close together', function () {
     for (const response of responses) assert.equal(response.status, 'ok');
     assert.deepEqual(new Set(responses.map((r) => JSON.stringify(r.data))).size, 1, 'every caller gets the one result');
   });
+
+  it("a sync asked by rtc/sync carries the request's source and transaction in its event", async () => {
+    const clock = new FakeClock(Date.UTC(2027, 0, 4, 11, 58, 0, 300));
+    const sim = createSimulatedTpi1({ clock });
+    await env.start({ clock, bus: sim.bus });
+    const mark = env.rec.mark();
+    const request = env.rec.request('rtc/sync', { source: 'cli' }, 15_000);
+    await delay(100);
+    await advanceUntil(
+      clock,
+      () => env.rec.events(mark).filter((e) => e.type === 'rtc').length >= 1,
+      'the sync event',
+      100,
+    );
+    const response = await request;
+    const [event] = env.rec.events(mark).filter((e) => e.type === 'rtc');
+    assert.equal(response.status, 'ok');
+    assert.equal(event?.source, 'cli');
+    assert.equal(event?.transaction, response.transaction);
+  });
 });

@@ -5,7 +5,7 @@ import { requestCommand } from '../../src/app/request-table.js';
 import { InputError } from '../../src/app/input.js';
 import type { MqttConnection, MessageHandler } from '../../src/mqtt/connection.js';
 import { topics } from '../../src/mqtt/topics.js';
-import type { EventInput } from '../../src/power/types.js';
+import type { EventInput, Origin } from '../../src/power/types.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { captureLogger } from '../support/log-capture.js';
 
@@ -81,13 +81,13 @@ describe('request table (app/request-table.ts)', () => {
   it('answers with the handler, the source and the transaction', async () => {
     const seen: unknown[] = [];
     const table = {
-      status: async (request: Record<string, unknown>, source: string) => {
-        seen.push({ request, source });
+      status: async (request: Record<string, unknown>, origin: Origin) => {
+        seen.push({ request, origin });
         return { fine: true };
       },
     };
     const { responses, events } = await ask(table, 'status', '{"transaction": 7, "source": "cli"}');
-    assert.deepEqual(seen, [{ request: { transaction: 7 }, source: 'cli' }]);
+    assert.deepEqual(seen, [{ request: { transaction: 7 }, origin: { source: 'cli', transaction: 7 } }]);
     assert.deepEqual(responses, [
       { topic: 'tp/bridge/response/status', status: 'ok', data: { fine: true }, transaction: 7 },
     ]);
@@ -124,5 +124,48 @@ describe('request table (app/request-table.ts)', () => {
     assert.equal(failed.responses[0]?.status, 'error');
     const junk = await ask(table, 'bad', 'not json');
     assert.equal(junk.responses[0]?.error, 'payload is not valid JSON');
+  });
+
+  it("a refused request's event says who asked, with the request's transaction (docs/topics.md)", async () => {
+    const table = {
+      power: async () => {
+        throw new InputError('unknown node 9');
+      },
+    };
+    const { events, responses } = await ask(table, 'power', '{"source": "cli", "transaction": "t1"}');
+    assert.deepEqual(events, [
+      { type: 'request', action: 'power', source: 'cli', transaction: 't1', result: 'error', error: 'unknown node 9' },
+    ]);
+    assert.equal(responses[0]?.transaction, 't1');
+  });
+
+  it('a transaction that is not a short string or a number is refused, not dropped without a word', async () => {
+    let ran = false;
+    const table = {
+      status: async () => {
+        ran = true;
+        return {};
+      },
+    };
+    const { events, responses } = await ask(table, 'status', '{"source": "cli", "transaction": {"a": 1}}');
+    assert.equal(ran, false);
+    const error = '"transaction" must be a string of at most 128 characters or a number';
+    assert.deepEqual(responses, [{ topic: 'tp/bridge/response/status', status: 'error', error }]);
+    assert.equal(events[0]?.source, 'cli');
+  });
+
+  it('a mistyped action with capitals or digits is answered; one no topic may hold gets the event only', async () => {
+    const table = { status: async () => ({}) };
+    for (const action of ['Status', 'stat2', 'status_x']) {
+      const { responses, events } = await ask(table, action, '{}');
+      assert.equal(responses[0]?.topic, `tp/bridge/response/${action}`, action);
+      assert.match(responses[0]?.error ?? '', /^unknown request/);
+      assert.equal(events.length, 1);
+    }
+    for (const action of ['st+tus', 'a b', 'x'.repeat(41)]) {
+      const { responses, events } = await ask(table, action, '{}');
+      assert.deepEqual(responses, [], action);
+      assert.equal(events.length, 1);
+    }
   });
 });

@@ -248,10 +248,24 @@ describe('e2e: a 6-field cron schedule switches a simulated node through real MQ
       from,
     );
     assert.equal(nodeEvent.action, 'off');
+    // Every event of the run it asked for carries its transaction (docs/topics.md).
+    assert.equal(nodeEvent.transaction, answer.transaction);
+    // The schedule's own occurrences go on meanwhile: the run asked for is the one "run by request".
+    const runEvents = recorder
+      .events(from)
+      .filter((e) => e.type === 'schedule' && e.source === 'schedule' && e.node === undefined)
+      .filter((e) => e.message?.includes('run by request') || (e.result === 'ok' && e.transaction !== undefined));
+    assert.equal(runEvents.length, 2, JSON.stringify(runEvents));
+    for (const e of runEvents) assert.equal(e.transaction, answer.transaction, JSON.stringify(e));
 
     // An unknown schedule: an error answer, same transaction rule.
     const unknown = await recorder.request('schedule/run', { name: 'nope' });
     assert.equal(unknown.status, 'error');
     assert.match(unknown.error ?? '', /unknown schedule/);
+    // No name at all is said so, not called a schedule named "undefined".
+    const nameless = await recorder.request('schedule/enable', { enabled: true });
+    assert.equal(nameless.error, '"name" is missing: the name of a schedule');
+    const numbered = await recorder.request('schedule/enable', { name: 5, enabled: true });
+    assert.equal(numbered.error, '"name" must be a string');
   });
 });

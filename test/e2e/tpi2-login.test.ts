@@ -137,8 +137,11 @@ describe('e2e: a wrong BMC password under a restart loop never gets the host ban
       bridge = await startBridge(file, { env: { TEST_BMC_PASSWORD: WRONG } });
       await until(() => bmcState()?.login === 'failed', 'board/bmc says failed', 5000);
       const logins = bmc.stats.logins;
+      const from = recorder.mark();
       const answer = await recorder.request('bmc/login');
       assert.equal(answer.status, 'error');
+      const asked = recorder.events(from).find((e) => e.type === 'bmc' && e.result === 'progress');
+      assert.equal(asked?.transaction, answer.transaction, "the login's event carries the request's transaction");
       assert.match(
         answer.error ?? '',
         /the BMC login failed: .*refused the login of user "root": credentials incorrect/,
