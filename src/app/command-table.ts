@@ -46,19 +46,21 @@ export async function subscribeCommands(table: CommandTable, { connection, event
  * otherwise one error event and undefined (docs/topics.md: bad input changes nothing).
  */
 export function commandWord(payload: Buffer, type: string, words: string[], event: EventSink): string | undefined {
-  let word: string;
+  let text: string;
   try {
-    word = payloadText(payload).trim().toUpperCase();
+    text = payloadText(payload).trim();
   } catch (error) {
     event({ type, source: 'mqtt', result: 'error', error: errorMessage(error) });
     return undefined;
   }
+  const word = text.toUpperCase();
   if (words.includes(word)) return word;
+  // The word as it was sent: `maybe`, not `MAYBE`.
   event({
     type,
     source: 'mqtt',
     result: 'error',
-    error: `unknown ${type} command ${quote(word)}: use ${words.join(' or ')}`,
+    error: `unknown ${type} command ${quote(text)}: use ${words.join(' or ')}`,
   });
   return undefined;
 }

@@ -86,9 +86,13 @@ const SET_WORDS: ReadonlyMap<string, NodeAction> = new Map([
   ['SHUTDOWN', 'shutdown'],
 ]);
 
-/** Maps the words of `node/<n>/set` (docs/topics.md) to actions. */
+/**
+ * Maps the words of `node/<n>/set` (docs/topics.md) to actions, in any case, with `-` for `_`
+ * too (`force-off`), as requests and the command line take either spelling.
+ */
 export function parseSetPayload(payload: string): NodeAction | undefined {
-  return SET_WORDS.get(payload.trim().toUpperCase());
+  const word = payload.trim().toUpperCase();
+  return SET_WORDS.get(word) ?? SET_WORDS.get(word.replace(/-/g, '_'));
 }
 
 /**

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { IPublishPacket } from 'mqtt';
-import { subscribeCommands, type CommandTable } from '../../src/app/command-table.js';
+import { commandWord, subscribeCommands, type CommandTable } from '../../src/app/command-table.js';
 import { requestCommand } from '../../src/app/request-table.js';
 import { InputError } from '../../src/app/input.js';
 import type { MqttConnection, MessageHandler } from '../../src/mqtt/connection.js';
@@ -64,6 +64,19 @@ describe('command table (app/command-table.ts)', () => {
     await settle();
     await settle();
     assert.deepEqual(log.messages(50), ['command on tp/x failed: boom']);
+  });
+});
+
+describe('command words (app/command-table.ts, commandWord)', () => {
+  it('takes a word in any case, and names a wrong one as it was sent', () => {
+    const events: EventInput[] = [];
+    const event = (e: EventInput): void => void events.push(e);
+    assert.equal(commandWord(Buffer.from(' on '), 'maintenance', ['ON', 'OFF'], event), 'ON');
+    assert.equal(commandWord(Buffer.from('maybe'), 'maintenance', ['ON', 'OFF'], event), undefined);
+    assert.deepEqual(
+      events.map((e) => e.error),
+      ['unknown maintenance command "maybe": use ON or OFF'],
+    );
   });
 });
 
