@@ -44,7 +44,9 @@ export class BoardExtras {
         this.booted.set(node.number, at);
         // "unknown" reads plainly on the topic; the discovery's value_template turns it into the
         // "None" that Home Assistant's timestamp sensor takes for unknown (an empty payload is ignored).
-        const payload = at === null ? 'unknown' : isoTime(Math.round(at / 1000) * 1000);
+        // Down to the second: the BMC counts whole seconds, so the boot lies in the second before
+        // `at`; rounded to the nearest, a node on for under a second was said to boot in the future.
+        const payload = at === null ? 'unknown' : isoTime(Math.floor(at / 1000) * 1000);
         await this.connection.publishState(this.topics.nodeBooted(node.number), payload);
       }
     }
