@@ -243,7 +243,8 @@ export function createAgent(config: Config, deps: AgentDeps = {}): Agent {
       if (running || stopped) return;
       running = true;
       sampler = new TelemetrySampler(deps.systemInfo ?? defaultSystemInfo(), clock, logger);
-      await connection.subscribe(commandTopic, onCommand);
+      // Retain As Published (MQTT 5): a command published retained now is refused, not run.
+      await connection.subscribe(commandTopic, onCommand, { retainAsPublished: true });
       // Held by the connection and (re)published on every connection, after the will.
       await connection.publishState(stateTopic, 'online');
       logger.info(`agent of node ${node} connecting to ${displayUrl(brokerUrl(config))}`);

@@ -1,4 +1,4 @@
-import type { MqttConnection } from '../mqtt/connection.js';
+import type { MessageHandler, MqttConnection } from '../mqtt/connection.js';
 import { errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import type { EventSink } from './event-sink.js';
@@ -19,10 +19,12 @@ export interface CommandTableDeps {
 /**
  * Subscribes every command topic of `table`. The one place where retained commands are
  * refused: they are stale, never acted on, and one error event says so (docs/topics.md).
+ * With MQTT 5 the broker keeps the flag of one published retained while we listen (Retain As
+ * Published), so it is refused at once too; MQTT 3.1.1 brokers clear it for live subscribers.
  */
 export async function subscribeCommands(table: CommandTable, { connection, event, logger }: CommandTableDeps) {
   for (const [filter, handle] of Object.entries(table)) {
-    await connection.subscribe(filter, (topic, payload, packet) => {
+    const command: MessageHandler = (topic, payload, packet) => {
       if (packet.retain) {
         event({
           type: 'command',
@@ -37,7 +39,8 @@ export async function subscribeCommands(table: CommandTable, { connection, event
       handle(topic, payload).catch((error: unknown) =>
         logger.error(`command on ${topic} failed: ${errorMessage(error)}`),
       );
-    });
+    };
+    await connection.subscribe(filter, command, { retainAsPublished: true });
   }
 }
 

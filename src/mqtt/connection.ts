@@ -1,13 +1,13 @@
-import { connect, type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { TpmError, errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { displayUrl } from '../util/redact.js';
-import { levelsMatch } from './match.js';
 import { MAX_INCOMING_PACKET_BYTES, describeDropped, limitIncomingPackets } from './packet-limit.js';
 import { describeMqttError } from './broker-errors.js';
+import { Subscriptions, type MessageHandler, type SubscribeOptions } from './subscriptions.js';
 
-export type MessageHandler = (topic: string, payload: Buffer, packet: IPublishPacket) => void;
+export type { MessageHandler, SubscribeOptions } from './subscriptions.js';
 
 export interface MqttConnectionOptions {
   url: string;
@@ -41,7 +41,7 @@ export interface StateOptions {
  */
 export class MqttConnection {
   private client: MqttClient | undefined;
-  private readonly handlers: { filter: string; levels: string[]; handler: MessageHandler }[] = [];
+  private readonly subscriptions: Subscriptions;
   private readonly retained = new Map<string, string>();
   private readonly clock: Clock;
   private readonly backoff: { initialMs: number; maxMs: number };
@@ -61,6 +61,7 @@ export class MqttConnection {
   constructor(private readonly opts: MqttConnectionOptions) {
     this.clock = opts.clock ?? systemClock;
     this.backoff = opts.backoff ?? { initialMs: 1000, maxMs: 60_000 };
+    this.subscriptions = new Subscriptions(opts.logger);
   }
 
   get connected(): boolean {
@@ -81,7 +82,7 @@ export class MqttConnection {
     limitIncomingPackets(client, MAX_INCOMING_PACKET_BYTES, (packet) => this.opts.logger.warn(describeDropped(packet)));
     client.connect();
     this.client = client;
-    client.on('message', (topic, payload, packet) => this.route(topic, payload, packet));
+    client.on('message', (topic, payload, packet) => this.subscriptions.route(topic, payload, packet));
     // The PUBACK of an incoming message is held back (holdAcknowledgement): MQTT.js would
     // otherwise write it at once, ahead of the command's answer.
     client.handleMessage = (_packet, callback) => this.holdAcknowledgement(callback);
@@ -134,9 +135,9 @@ export class MqttConnection {
     const client = this.client;
     if (!client) return;
     // Clean sessions (docs/topics.md): the broker forgets subscriptions, so we renew them.
-    const filters = [...new Set(this.handlers.map((h) => h.filter))];
+    const request = this.subscriptions.request();
     try {
-      if (filters.length > 0) await client.subscribeAsync(filters, { qos: 1 });
+      if (Object.keys(request).length > 0) await client.subscribeAsync(request);
       for (const [topic, payload] of this.retained) await client.publishAsync(topic, payload, { qos: 1, retain: true });
       await this.opts.onConnect?.();
     } catch (error) {
@@ -192,22 +193,9 @@ export class MqttConnection {
     }, wait);
   }
 
-  private route(topic: string, payload: Buffer, packet: IPublishPacket): void {
-    const levels = topic.split('/');
-    for (const { levels: filter, handler } of this.handlers) {
-      if (!levelsMatch(filter, levels)) continue;
-      try {
-        handler(topic, payload, packet);
-      } catch (error) {
-        // The bridge never crashes on input: a handler's bug is logged, not thrown.
-        this.opts.logger.error(`handling ${topic} failed: ${errorMessage(error)}`);
-      }
-    }
-  }
-
-  async subscribe(filter: string, handler: MessageHandler): Promise<void> {
-    this.handlers.push({ filter, levels: filter.split('/'), handler });
-    if (this.client?.connected) await this.client.subscribeAsync(filter, { qos: 1 });
+  async subscribe(filter: string, handler: MessageHandler, options: SubscribeOptions = {}): Promise<void> {
+    this.subscriptions.add(filter, handler, options);
+    if (this.client?.connected) await this.client.subscribeAsync(this.subscriptions.request(filter));
   }
 
   /** Resolves once the broker answered a request sent now (everything it sent before has arrived). */

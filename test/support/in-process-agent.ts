@@ -29,11 +29,17 @@ export interface TestAgentOptions {
   hang?: boolean;
   base?: string;
   boardId?: string;
+  protocolVersion?: 4 | 5;
 }
 
 export async function startTestAgent(options: TestAgentOptions): Promise<TestAgent> {
   const config = parseConfig({
-    mqtt: { url: options.url, base_topic: options.base ?? 'tp', keepalive: 5 },
+    mqtt: {
+      url: options.url,
+      base_topic: options.base ?? 'tp',
+      keepalive: 5,
+      protocol_version: options.protocolVersion ?? 4,
+    },
     board: { id: options.boardId ?? 'lab' },
     power: { graceful_timeout: options.gracefulTimeout },
     agent: { node: options.node, interval: '1h', shutdown_command: ['drain-and-poweroff'], reboot_command: ['reboot'] },
