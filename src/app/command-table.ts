@@ -1,8 +1,8 @@
-import type { MessageHandler, MqttConnection } from '../mqtt/connection.js';
+import type { DroppedHandler, MessageHandler, MqttConnection } from '../mqtt/connection.js';
 import { errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import type { EventSink } from './event-sink.js';
-import { payloadText, quote } from './input.js';
+import { payloadText, quote, unreadPayload } from './input.js';
 
 /** Acts on one command message; errors it does not report itself are logged by the table. */
 export type CommandHandler = (topic: string, payload: Buffer) => Promise<unknown>;
@@ -23,24 +23,29 @@ export interface CommandTableDeps {
  * Published), so it is refused at once too; MQTT 3.1.1 brokers clear it for live subscribers.
  */
 export async function subscribeCommands(table: CommandTable, { connection, event, logger }: CommandTableDeps) {
+  const refuseRetained = (topic: string): void =>
+    event({
+      type: 'command',
+      source: 'mqtt',
+      result: 'error',
+      error:
+        `ignored a retained message on ${topic}: commands are never acted on from retained messages ` +
+        `(clear it with: mosquitto_pub -r -n -t '${topic}')`,
+    });
+  const failed = (topic: string) => (error: unknown) =>
+    logger.error(`command on ${topic} failed: ${errorMessage(error)}`);
   for (const [filter, handle] of Object.entries(table)) {
     const command: MessageHandler = (topic, payload, packet) => {
-      if (packet.retain) {
-        event({
-          type: 'command',
-          source: 'mqtt',
-          result: 'error',
-          error:
-            `ignored a retained message on ${topic}: commands are never acted on from retained messages ` +
-            `(clear it with: mosquitto_pub -r -n -t '${topic}')`,
-        });
-        return;
-      }
-      handle(topic, payload).catch((error: unknown) =>
-        logger.error(`command on ${topic} failed: ${errorMessage(error)}`),
-      );
+      if (packet.retain) return refuseRetained(topic);
+      handle(topic, payload).catch(failed(topic));
     };
-    await connection.subscribe(filter, command, { retainAsPublished: true });
+    // A message too big to read (src/mqtt/packet-limit.ts) is refused by its handler as one over
+    // 1 KiB is: a script waiting for a response gets one.
+    const dropped: DroppedHandler = (topic, bytes, retain) => {
+      if (retain) return refuseRetained(topic);
+      handle(topic, unreadPayload(bytes)).catch(failed(topic));
+    };
+    await connection.subscribe(filter, command, { retainAsPublished: true, dropped });
   }
 }
 

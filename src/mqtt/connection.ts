@@ -3,11 +3,16 @@ import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { TpmError, errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { displayUrl } from '../util/redact.js';
-import { MAX_INCOMING_PACKET_BYTES, describeDropped, limitIncomingPackets } from './packet-limit.js';
+import {
+  MAX_INCOMING_PACKET_BYTES,
+  describeDropped,
+  limitIncomingPackets,
+  type DroppedPacket,
+} from './packet-limit.js';
 import { describeMqttError } from './broker-errors.js';
 import { Subscriptions, type MessageHandler, type SubscribeOptions } from './subscriptions.js';
 
-export type { MessageHandler, SubscribeOptions } from './subscriptions.js';
+export type { DroppedHandler, MessageHandler, SubscribeOptions } from './subscriptions.js';
 
 export interface MqttConnectionOptions {
   url: string;
@@ -79,7 +84,7 @@ export class MqttConnection {
    */
   start(failFast = false): Promise<void> {
     const client = connect(this.opts.url, { ...this.opts.options, manualConnect: true });
-    limitIncomingPackets(client, MAX_INCOMING_PACKET_BYTES, (packet) => this.opts.logger.warn(describeDropped(packet)));
+    limitIncomingPackets(client, MAX_INCOMING_PACKET_BYTES, (packet) => this.dropped(packet));
     client.connect();
     this.client = client;
     client.on('message', (topic, payload, packet) => this.subscriptions.route(topic, payload, packet));
@@ -191,6 +196,13 @@ export class MqttConnection {
       this.reconnectTimer = undefined;
       if (!this.stopping) this.client?.reconnect();
     }, wait);
+  }
+
+  /** A packet dropped for its size: logged, and a publish told to its topic's handlers that take it. */
+  private dropped(packet: DroppedPacket): void {
+    this.opts.logger.warn(describeDropped(packet));
+    const { topic, payloadLength, length, retain } = packet;
+    if (topic !== undefined) this.subscriptions.dropped(topic, payloadLength ?? length, retain);
   }
 
   async subscribe(filter: string, handler: MessageHandler, options: SubscribeOptions = {}): Promise<void> {

@@ -21,6 +21,10 @@ export interface DroppedPacket {
   length: number;
   topic?: string;
   messageId?: number;
+  /** A publish's retain flag. */
+  retain: boolean;
+  /** The bytes after a publish's topic and packet id (with MQTT 5, its properties among them). */
+  payloadLength?: number;
 }
 
 const PUBLISH = 3;
@@ -131,7 +135,7 @@ export class PacketLimitFilter {
     const first = this.header[0] as number;
     if (length > this.maxBytes) {
       this.mode = 'skip';
-      this.dropped = { type: first >> 4, qos: (first >> 1) & 3, length };
+      this.dropped = { type: first >> 4, qos: (first >> 1) & 3, length, retain: (first & 1) === 1 };
       this.reported = false;
       this.start = [];
     } else {
@@ -176,6 +180,7 @@ export class PacketLimitFilter {
     const needed = 2 + topicLength + (dropped.qos > 0 ? 2 : 0);
     if (start.length < needed) return;
     dropped.topic = start.toString('utf8', 2, 2 + topicLength);
+    dropped.payloadLength = dropped.length - needed;
     if (dropped.qos > 0) dropped.messageId = start.readUInt16BE(2 + topicLength);
     this.report();
   }

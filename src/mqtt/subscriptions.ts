@@ -5,6 +5,9 @@ import { levelsMatch } from './match.js';
 
 export type MessageHandler = (topic: string, payload: Buffer, packet: IPublishPacket) => void;
 
+/** A message dropped unread for its size (packet-limit.ts): its topic, payload size and retain flag. */
+export type DroppedHandler = (topic: string, payloadBytes: number, retain: boolean) => void;
+
 export interface SubscribeOptions {
   /**
    * A command topic: the broker keeps the retain flag of a message published retained while we
@@ -13,6 +16,11 @@ export interface SubscribeOptions {
    * MQTT.js sends the option with MQTT 5 only: MQTT 3.1.1 has no such option.
    */
   retainAsPublished?: boolean;
+  /**
+   * Told of a message on the filter dropped unread for its size (a command must still be
+   * answered). Only the dropped path looks for it: a message read costs nothing more.
+   */
+  dropped?: DroppedHandler;
 }
 
 interface Subscription {
@@ -59,6 +67,19 @@ export class Subscriptions {
       } catch (error) {
         // The bridge never crashes on input: a handler's bug is logged, not thrown.
         this.logger.error(`handling ${topic} failed: ${errorMessage(error)}`);
+      }
+    }
+  }
+
+  /** Tells the handlers that take them of a message dropped unread (SubscribeOptions.dropped). */
+  dropped(topic: string, payloadBytes: number, retain: boolean): void {
+    const levels = topic.split('/');
+    for (const { levels: filter, options } of this.list) {
+      if (!options.dropped || !levelsMatch(filter, levels)) continue;
+      try {
+        options.dropped(topic, payloadBytes, retain);
+      } catch (error) {
+        this.logger.error(`handling the dropped message on ${topic} failed: ${errorMessage(error)}`);
       }
     }
   }

@@ -107,3 +107,81 @@ describe('commands on a real mosquitto: one published retained while the bridge 
     }
   });
 });
+
+/**
+ * A command over the packet limit (256 KiB) is dropped unread (src/mqtt/packet-limit.ts), on
+ * MQTT 3.1.1: with MQTT 5 the broker is told the limit and never sends it. A script waiting for
+ * an answer used to hang: only the log said so.
+ */
+describe('commands on a real mosquitto: a message over the packet limit', function () {
+  this.timeout(30_000);
+  const MIB = 1024 * 1024;
+  const REFUSED = `payload of ${MIB} bytes refused: at most 1024 bytes`;
+  let binary: string;
+  let mosquitto: Mosquitto | undefined;
+  let run: BridgeRun | undefined;
+  let rec: Recorder | undefined;
+
+  before(function () {
+    binary = requireMosquitto(this);
+  });
+
+  afterEach(async () => {
+    await rec?.close();
+    await run?.bridge.stop();
+    await mosquitto?.stop();
+    rec = undefined;
+    run = undefined;
+    mosquitto = undefined;
+  });
+
+  it('gets the error event a payload over 1 KiB gets, with its size; a request gets its response too', async () => {
+    mosquitto = await startMosquitto({ binary });
+    run = await startOn(mosquitto.url, 4);
+    rec = await Recorder.connect(mosquitto.url, BASE);
+    const bridge = run.bridge;
+
+    let from = rec.mark();
+    await rec.command(4, Buffer.alloc(2048, 'O'));
+    const small = await rec.waitForEvent((e) => e.result === 'error', 5000, from);
+    from = rec.mark();
+    await rec.command(4, Buffer.alloc(MIB, 'O'));
+    const big = await rec.waitForEvent((e) => e.result === 'error', 5000, from);
+    assert.deepEqual(
+      { ...big, time: undefined },
+      { ...small, time: undefined, error: REFUSED },
+      'the same event, with the size',
+    );
+    assert.equal(big.node, 4);
+    assert.equal(bridge.model.power(4), true);
+    assert.ok(run.log.messages().some((m) => /dropped a message of 1\.0 MiB on tp\/node\/4\/set/.test(m)));
+
+    from = rec.mark();
+    await rec.publish(`${BASE}/bridge/request/power`, Buffer.alloc(MIB, ' '));
+    const response = await rec.waitFor(`${BASE}/bridge/response/power`, () => true, 5000, from);
+    // No transaction: it was in the payload, which was not read.
+    assert.deepEqual(JSON.parse(response.payload), { status: 'error', error: REFUSED });
+    const events = rec.events(from);
+    assert.equal(events.length, 1, JSON.stringify(events));
+    assert.equal(events[0]?.type, 'request');
+    assert.equal(events[0]?.action, 'power');
+    assert.equal(events[0]?.error, REFUSED);
+    // The connection was kept: a request right after it is answered.
+    assert.equal((await rec.request('status')).status, 'ok');
+  });
+
+  it('found retained at the start, is refused as a stale command: one event, no response', async () => {
+    mosquitto = await startMosquitto({ binary });
+    rec = await Recorder.connect(mosquitto.url, BASE);
+    const stale = `${BASE}/bridge/request/status`;
+    await rec.publish(stale, Buffer.alloc(MIB, ' '), { retain: true });
+    run = await startOn(mosquitto.url, 4);
+    await rec.waitForPayload(`${BASE}/bridge/state`, 'online');
+    await delay(300);
+    const errors = rec.events().filter((e) => e.result === 'error');
+    assert.equal(errors.length, 1, JSON.stringify(errors));
+    assert.match(errors[0]?.error ?? '', /^ignored a retained message on tp\/bridge\/request\/status/);
+    assert.deepEqual(rec.since(0, `${BASE}/bridge/response/status`), []);
+    await rec.publish(stale, '', { retain: true });
+  });
+});

@@ -22,13 +22,13 @@ function run(bytes: Buffer, maxBytes: number, chunk: number): { out: Buffer; dro
   return { out: Buffer.concat(out), dropped };
 }
 
-function publish(topic: string, payload: Buffer, qos: 0 | 1 | 2, messageId?: number): Buffer {
+function publish(topic: string, payload: Buffer, qos: 0 | 1 | 2, messageId?: number, retain = false): Buffer {
   return mqttPacket.generate({
     cmd: 'publish',
     topic,
     payload,
     qos,
-    retain: false,
+    retain,
     dup: false,
     ...(messageId ? { messageId } : {}),
   });
@@ -52,11 +52,22 @@ describe('mqtt: packets over the size limit are dropped before the parser', () =
         length: big.length - 4,
         topic: 'tp/bridge/request/\u001b[31mstatus',
         messageId: 513,
+        retain: false,
+        payloadLength: 300_000,
       });
       assert.equal(dropped[1]?.topic, 'tp/a');
       assert.equal(dropped[1]?.messageId, undefined);
+      assert.equal(dropped[1]?.payloadLength, 20_000);
     });
   }
+
+  it("tells a dropped publish's retain flag: a stale command is refused as retained, not as too big", () => {
+    const retained = publish('tp/node/2/set', Buffer.alloc(20_000, 'z'), 1, 8, true);
+    assert.deepEqual(
+      run(retained, 10_000, 1000).dropped.map((d) => [d.topic, d.retain]),
+      [['tp/node/2/set', true]],
+    );
+  });
 
   it('passes a read of whole packets within the limit on as one piece: one call of the parser', () => {
     const filter = new PacketLimitFilter(10_000, () => undefined);
@@ -124,14 +135,14 @@ describe('mqtt: packets over the size limit are dropped before the parser', () =
 
   it('answers a dropped QoS 1 publish with PUBACK and a QoS 2 one with PUBREC, nothing for QoS 0', () => {
     assert.deepEqual(
-      acknowledgementOf({ type: 3, qos: 1, length: 9, topic: 't', messageId: 0x1234 }),
+      acknowledgementOf({ type: 3, qos: 1, length: 9, topic: 't', messageId: 0x1234, retain: false }),
       Buffer.from([0x40, 2, 0x12, 0x34]),
     );
     assert.deepEqual(
-      acknowledgementOf({ type: 3, qos: 2, length: 9, topic: 't', messageId: 1 }),
+      acknowledgementOf({ type: 3, qos: 2, length: 9, topic: 't', messageId: 1, retain: false }),
       Buffer.from([0x50, 2, 0, 1]),
     );
-    assert.equal(acknowledgementOf({ type: 3, qos: 0, length: 9, topic: 't' }), undefined);
+    assert.equal(acknowledgementOf({ type: 3, qos: 0, length: 9, topic: 't', retain: false }), undefined);
   });
 
   it('names the topic with its control characters escaped, never the content', () => {
@@ -141,6 +152,7 @@ describe('mqtt: packets over the size limit are dropped before the parser', () =
       length: 200 * 1024 * 1024,
       topic: 'a/\u001b[31m\nb',
       messageId: 1,
+      retain: false,
     });
     assert.equal(text, 'MQTT: dropped a message of 200.0 MiB on a/\\x1b[31m\\nb without reading it (limit 256 KiB)');
   });
