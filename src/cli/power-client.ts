@@ -44,6 +44,13 @@ export function defaultTimeoutMs(config: Config, command: { target: number | 'al
   return base + p.min_off_time + p.reboot_off_time + nodes * p.on_stagger + 15_000;
 }
 
+/**
+ * How long the client waits for `bridge/state` when the broker held none for it: a bridge starting
+ * as the command runs says `online` within it. None by then: no bridge ever ran on this base topic
+ * (or its state was cleared), and asking would only wait out the whole time-out.
+ */
+const ANNOUNCE_WAIT_MS = 2000;
+
 export interface PowerAnswer {
   status: 'ok' | 'error';
   data?: unknown;
@@ -122,6 +129,7 @@ export async function requestPower(
   let timer: NodeJS.Timeout | undefined;
   let answered: ((answer: PowerAnswer) => void) | undefined;
   const answer = new Promise<PowerAnswer>((resolve) => (answered = resolve));
+  let announced: (() => void) | undefined;
   let wentOffline: (() => void) | undefined;
   const offline = new Promise<PowerAnswer>((resolve) => {
     wentOffline = () =>
@@ -139,6 +147,7 @@ export async function requestPower(
       t.bridgeState,
       (_topic, payload) => {
         bridgeState = payload.toString();
+        announced?.();
         // Its sessions are clean: a request it had taken and not answered ends with it.
         if (bridgeState === 'offline' && asked) wentOffline?.();
       },
@@ -163,6 +172,20 @@ export async function requestPower(
     // nothing (it would never see the request), decided on its state now, not on an earlier message.
     const gone = await step(connection.roundTrip(t.request('power-client-probe')));
     if (gone) return gone;
+    // None retained: a bridge starting now still announces itself (ANNOUNCE_WAIT_MS).
+    if (bridgeState === undefined) {
+      const heard = new Promise<void>((resolve) => {
+        announced = resolve;
+        timer = setTimeout(resolve, ANNOUNCE_WAIT_MS);
+      });
+      const goneWhileWaiting = await step(heard);
+      clearTimeout(timer);
+      if (goneWhileWaiting) return goneWhileWaiting;
+    }
+    if (bridgeState === undefined) {
+      const error = `no bridge has announced itself on this base topic (${config.mqtt.base_topic}): nothing was asked`;
+      return { status: 'error', error };
+    }
     if (bridgeState === 'offline') return { status: 'error', error: 'the bridge is offline: nothing was asked' };
     asked = true;
     const request = { transaction, node: command.target, action: command.action, source: 'cli' };
@@ -193,12 +216,11 @@ function ownMessage<T extends { transaction?: unknown }>(payload: Buffer, transa
  * wait before: asked nothing, or gone offline before it answered).
  */
 function noAnswer(config: Config, timeoutMs: number, bridgeState: string | undefined): PowerAnswer {
-  const hint = bridgeState === undefined ? ' (no bridge has announced itself on this base topic)' : '';
   const underWay =
     bridgeState === 'online' ? `: the action may still be under way; follow it with ${followHint(config)}` : '';
   return {
     status: 'error',
-    error: `no answer from the bridge within ${Math.round(timeoutMs / 1000)} s${hint}${underWay}`,
+    error: `no answer from the bridge within ${Math.round(timeoutMs / 1000)} s${underWay}`,
   };
 }
 

@@ -134,6 +134,37 @@ describe('turingpi-mqtt power: the wait', function () {
     assert.deepEqual(fake.requests, [], 'nothing was asked');
   });
 
+  it('says at once (about 2 s) that no bridge has announced itself on a base topic where none ever ran', async () => {
+    // Seen in a walk: `power 6 on` on such a base topic waited out its whole time-out (22 s).
+    const started = Date.now();
+    const answer = await requestPower(config(broker.url), { target: 6, action: 'on', timeoutMs: 10_000 }, logger);
+    assert.deepEqual(answer, {
+      status: 'error',
+      error: 'no bridge has announced itself on this base topic (pc): nothing was asked',
+    });
+    assert.ok(Date.now() - started < 4000, `not after the time-out (${Date.now() - started} ms)`);
+  });
+
+  it('asks a bridge that announces itself within that wait (one starting as the command runs)', async () => {
+    const client = await mqtt.connectAsync(broker.url, { clientId: 'late-bridge' });
+    fake = { requests: [], client };
+    const requests = fake.requests;
+    client.on('message', (_topic, payload) => {
+      requests.push(payload.toString());
+      const { transaction } = JSON.parse(payload.toString()) as { transaction: string };
+      const body = { status: 'ok', data: { node: 6, power: 'ON', state: 'on' }, transaction };
+      void client.publishAsync('pc/bridge/response/power', JSON.stringify(body));
+    });
+    await client.subscribeAsync('pc/bridge/request/power', { qos: 1 });
+    broker.onSubscribe((filter) => {
+      if (filter !== 'pc/bridge/state') return;
+      setTimeout(() => void client.publishAsync('pc/bridge/state', 'online', { retain: true, qos: 1 }), 700);
+    });
+    const answer = await requestPower(config(broker.url), { target: 6, action: 'on', timeoutMs: 10_000 }, logger);
+    assert.equal(answer.status, 'ok', answer.error);
+    assert.equal(requests.length, 1);
+  });
+
   it('still waits for the answer of a bridge that is online', async () => {
     fake = await fakeBridge(broker.url, 'online');
     const bridge = fake.client;

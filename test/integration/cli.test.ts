@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startAedes } from '../support/aedes.js';
 import { STACK_LINE, cliPath, runCli, tempDir, testBridgeConfig, writeConfig } from '../support/cli.js';
 
 /** The built command line's own answers (README.md "Command line"): version, help, validate, usage errors. */
@@ -103,6 +104,24 @@ describe('turingpi-mqtt command line', function () {
     const forceOff = await runCli(['power', '3', 'FORCE_OFF', '--timeout', '2', '-c', file], { cwd: dir });
     assert.equal(forceOff.code, 1, 'parsed, then the broker is not there');
     assert.match(forceOff.stderr + forceOff.stdout, /cannot connect|ECONNREFUSED/);
+  });
+
+  it('power on a base topic where no bridge ever ran exits 1 within seconds, saying so', async () => {
+    const broker = await startAedes();
+    try {
+      const dir = tempDir();
+      const file = writeConfig(dir, testBridgeConfig({ dir, url: broker.url, base: 'never' }));
+      const started = Date.now();
+      const result = await runCli(['power', '6', 'on', '-c', file], { cwd: dir });
+      assert.equal(result.code, 1, result.stderr);
+      assert.match(
+        result.stdout,
+        /^error: no bridge has announced itself on this base topic \(never\): nothing was asked$/m,
+      );
+      assert.ok(Date.now() - started < 8000, `not after the 22 s time-out (${Date.now() - started} ms)`);
+    } finally {
+      await broker.close();
+    }
   });
 
   it("power needs only the broker's settings: a BMC password unset in this shell is no problem", async () => {
