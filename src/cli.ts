@@ -179,7 +179,7 @@ async function runService(service: Service, logger: Logger, graceMs: number): Pr
     process.on('SIGTERM', () => onSignal('SIGTERM'));
   });
   // A signal while the start still waits (for a broker that refuses us, say) stops at once:
-  // the start never finishes then, so waiting for it would only run into the hard-exit timer.
+  // the start then rejects with STOPPED, which is no failure to report.
   let startError: unknown;
   const started = service.start().then(
     () => 'started' as const,

@@ -240,7 +240,10 @@ export function createAgent(config: Config, deps: AgentDeps = {}): Agent {
   return {
     async start() {
       // One life per agent: after stop() a new createAgent() is needed (as after a reboot).
-      if (running || stopped) return;
+      const stoppedBefore = (cause?: unknown): TpmError =>
+        new TpmError('STOPPED', `the agent of node ${node} was stopped before it was started`, { cause });
+      if (stopped) throw stoppedBefore();
+      if (running) return;
       running = true;
       sampler = new TelemetrySampler(deps.systemInfo ?? defaultSystemInfo(), clock, logger);
       // Retain As Published (MQTT 5): a command published retained now is refused, not run.
@@ -248,8 +251,13 @@ export function createAgent(config: Config, deps: AgentDeps = {}): Agent {
       // Held by the connection and (re)published on every connection, after the will.
       await connection.publishState(stateTopic, 'online');
       logger.info(`agent of node ${node} connecting to ${displayUrl(brokerUrl(config))}`);
-      await connection.start();
-      if (stopped) return;
+      try {
+        await connection.start();
+      } catch (error) {
+        // A stop() while the broker was awaited (docs/library.md): that wait was given up.
+        throw stopped ? stoppedBefore(error) : error;
+      }
+      if (stopped) throw stoppedBefore();
       logger.info(`agent of node ${node} online`);
       try {
         await sampleOnce();

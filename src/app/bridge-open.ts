@@ -32,6 +32,8 @@ export interface OpenOptions {
   onDisconnect(): void;
   /** Where each thing opened leaves its stop, at once: a start that fails half way undoes what it opened. */
   stops: Stop[];
+  /** The bridge's stop() before the start is done: the waits for the broker end, and no more is opened. */
+  signal: AbortSignal;
 }
 
 /**
@@ -39,7 +41,7 @@ export interface OpenOptions {
  * asked for), the board, the MQTT connection (after the one-bridge check), the agent nodes.
  */
 export async function openBridge(o: OpenOptions): Promise<Opened> {
-  const { config, clock, logger, topics, nodes, stops } = o;
+  const { config, clock, logger, topics, nodes, stops, signal } = o;
   const startedAt = isoTime(clock.now());
   const file = await openStateFile(config.state_dir, 'bridge.json', defaultBridgeState, parseBridgeState, logger);
   const state = new BridgeState(file.store, file.value);
@@ -52,9 +54,11 @@ export async function openBridge(o: OpenOptions): Promise<Opened> {
     stops.push(['broker', () => started.close()]);
     broker = started;
   }
+  signal.throwIfAborted();
   const boardContext = { clock, logger: logger.child({ part: 'board' }), nodes, configFile: o.configFile };
   const board = await openBoard(config, o.boardDeps, boardContext);
   stops.push(['board', () => board.close()]);
+  signal.throwIfAborted();
 
   const clientId = config.mqtt.client_id ?? `turingpi-${config.board.id}-bridge`;
   // With the embedded broker on port 0 (tests, several demos at once), the port it bound.
@@ -65,12 +69,13 @@ export async function openBridge(o: OpenOptions): Promise<Opened> {
   if (!broker) {
     const { last_started_at: lastStartedAt } = state.data;
     const baseTopic = config.mqtt.base_topic;
-    await refuseSecondBridge({ url, options, baseTopic, topics, clock, logger: mqttLogger, lastStartedAt });
+    const check = { url, options, baseTopic, topics, clock, logger: mqttLogger, lastStartedAt, signal };
+    await refuseSecondBridge(check);
   }
   const { onConnect, onDisconnect } = o;
   const connection = new MqttConnection({ url, options, logger: mqttLogger, clock, onConnect, onDisconnect });
   stops.push(['mqtt', () => connection.stop()]);
-  await connection.start();
+  await connection.start(false, signal);
   stops.push(['offline', () => sayOffline(connection, topics)]);
   logger.info(`connected to MQTT broker ${displayUrl(url)} as ${clientId}`);
   if (broker) logger.info(`watch it with: ${watchCommand(broker, config.mqtt)}`);

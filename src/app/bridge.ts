@@ -5,7 +5,7 @@ import type { MqttConnection } from '../mqtt/connection.js';
 import { topics, type Topics } from '../mqtt/topics.js';
 import type { PowerService } from '../power/power-service.js';
 import { systemClock, type Clock } from '../util/clock.js';
-import { errorMessage } from '../util/errors.js';
+import { TpmError, errorMessage } from '../util/errors.js';
 import { createLogger, type Logger } from '../util/logger.js';
 import { openBridge, type Stop } from './bridge-open.js';
 import { buildParts, type Opened, type Parts } from './bridge-parts.js';
@@ -40,6 +40,10 @@ export class BridgeApp implements Bridge {
   private readonly stops: Stop[] = [];
   private started = false;
   private stopped: Promise<void> | undefined;
+  /** The start under way, which a stop waits for before undoing what it opened. */
+  private starting: Promise<void> | undefined;
+  /** Aborted by stop(): ends the start's waits for the broker. */
+  private readonly stopRequested = new AbortController();
 
   constructor(
     readonly config: Config,
@@ -51,8 +55,25 @@ export class BridgeApp implements Bridge {
     this.nodes = resolveNodes(config);
   }
 
+  /**
+   * Rejects with STOPPED when stop() comes first or meanwhile (docs/library.md): the stop then
+   * ends whatever the start had opened, and waits for the broker no more.
+   */
   async start(): Promise<void> {
+    const stopped = (): TpmError => new TpmError('STOPPED', 'the bridge was stopped before it was started');
+    if (this.stopped) throw stopped();
+    this.starting ??= this.open();
+    try {
+      await this.starting;
+    } catch (error) {
+      throw this.stopRequested.signal.aborted ? new TpmError('STOPPED', stopped().message, { cause: error }) : error;
+    }
+    if (this.stopRequested.signal.aborted) throw stopped();
+  }
+
+  private async open(): Promise<void> {
     const { config, logger, clock, topics: t, nodes, stops } = this;
+    const { signal } = this.stopRequested;
     const onConnect = (): Promise<void> => this.onReconnect();
     const onDisconnect = (): void => this.parts?.feed.brokerConnection(false);
     const boardDeps = this.deps;
@@ -67,8 +88,11 @@ export class BridgeApp implements Bridge {
       stops,
       onConnect,
       onDisconnect,
+      signal,
     });
     this.opened = opened;
+    // A stop asked for meanwhile: no further step (a power change least of all) is taken.
+    signal.throwIfAborted();
     const { state, connection } = opened;
     const interrupted = state.data.in_flight;
     const parts = buildParts(opened);
@@ -99,10 +123,12 @@ export class BridgeApp implements Bridge {
     await subscribeCommands(parts.commands, { connection, event: parts.event, logger });
     await ha?.subscribe();
     await connection.publishState(t.bridgeState, 'online');
+    signal.throwIfAborted();
     if (config.power.restore_on_start === 'last') await restoreLast(state.data.commanded, nodes, parts);
     await parts.bmcLogin?.start();
     stops.push(['schedules', () => parts.schedules.stop()]);
     await parts.schedules.start();
+    signal.throwIfAborted();
     this.started = true;
     parts.poller.start();
     stops.push(['poll', () => parts.poller.stop()]);
@@ -124,6 +150,10 @@ export class BridgeApp implements Bridge {
 
   private async doStop(): Promise<void> {
     this.started = false;
+    // A start under way gives up at its next step (at once if it waits for the broker); what it
+    // opened until then is in `stops`, undone below with the rest.
+    this.stopRequested.abort();
+    await this.starting?.catch(() => undefined);
     for (const [name, stop] of [...this.stops].reverse()) {
       try {
         await stop();

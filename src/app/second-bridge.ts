@@ -16,6 +16,8 @@ export interface SecondBridgeCheck {
   logger: Logger;
   /** started_at of our own last run (state_dir): its stale `online` is ours to take over. */
   lastStartedAt: string | null;
+  /** The bridge's stop() before its start is done: the probe is stopped, and the check rejects. */
+  signal: AbortSignal;
 }
 
 /**
@@ -30,9 +32,12 @@ export async function refuseSecondBridge(check: SecondBridgeCheck): Promise<void
   const options: IClientOptions = { ...check.options, clientId: `turingpi-probe-${probeSuffix()}` };
   delete options.will;
   const probe = new MqttConnection({ url, options, logger: check.logger, clock: check.clock });
-  await probe.start();
   const retained = new Map<string, string>();
+  // The probe is its own connection: the bridge's stop reaches it only through the signal.
+  const onAbort = (): void => void probe.stop();
+  check.signal.addEventListener('abort', onAbort, { once: true });
   try {
+    await probe.start(false, check.signal);
     const onMessage = (topic: string, payload: Buffer, packet: IPublishPacket): void => {
       if (packet.retain) retained.set(topic, payload.toString());
     };
@@ -45,8 +50,10 @@ export async function refuseSecondBridge(check: SecondBridgeCheck): Promise<void
     })();
     await Promise.race([looked, sleep(systemClock, 2000)]);
   } finally {
+    check.signal.removeEventListener('abort', onAbort);
     await probe.stop();
   }
+  check.signal.throwIfAborted();
   if (retained.get(topics.bridgeState) !== 'online') return;
   let startedAt: unknown;
   try {

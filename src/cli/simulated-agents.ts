@@ -4,7 +4,7 @@ import { createAgent, type Agent } from '../app/agent.js';
 import { resolveNodes } from '../config/nodes.js';
 import { configSchema, type Config } from '../config/schema.js';
 import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
-import { errorMessage } from '../util/errors.js';
+import { TpmError, errorMessage } from '../util/errors.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 
 export interface SimulatedAgentsOptions {
@@ -122,11 +122,11 @@ export function startSimulatedAgents(options: SimulatedAgentsOptions): Simulated
       });
       sim.agent = agent;
       logger.info(`simulated node ${node}: OS booted, agent starting`);
-      agent
-        .start()
-        .catch((error: unknown) =>
-          logger.error(`simulated node ${node}: agent failed to start: ${errorMessage(error)}`),
-        );
+      // A node whose power is cut while its agent connects stops that agent: no failure.
+      agent.start().catch((error: unknown) => {
+        if (error instanceof TpmError && error.code === 'STOPPED') return;
+        logger.error(`simulated node ${node}: agent failed to start: ${errorMessage(error)}`);
+      });
     }, bootDelayMs);
   };
 

@@ -60,6 +60,9 @@ export class MqttConnection {
   private inFlight = 0;
   /** PUBACKs of incoming messages not yet sent (holdAcknowledgement). */
   private heldAcknowledgements: (() => void)[] = [];
+  /** Rejects the start() still waiting for its first connection: a stop() gives that wait up. */
+  private giveUpStart: ((error: TpmError) => void) | undefined;
+  private stopped: Promise<void> | undefined;
   /** Messages published, for benchmarks and tests. */
   published = 0;
 
@@ -80,9 +83,11 @@ export class MqttConnection {
 
   /**
    * Connects. With `failFast` the first failure rejects (the CLI client); without it the
-   * first connection is awaited through retries, like every later one.
+   * first connection is awaited through retries, like every later one, until stop() (or an
+   * abort of `signal`) rejects it with STOPPED.
    */
-  start(failFast = false): Promise<void> {
+  start(failFast = false, signal?: AbortSignal): Promise<void> {
+    if (this.stopping || signal?.aborted) return Promise.reject(this.stoppedError());
     const client = connect(this.opts.url, { ...this.opts.options, manualConnect: true });
     limitIncomingPackets(client, MAX_INCOMING_PACKET_BYTES, (packet) => this.dropped(packet));
     client.connect();
@@ -91,7 +96,10 @@ export class MqttConnection {
     // The PUBACK of an incoming message is held back (holdAcknowledgement): MQTT.js would
     // otherwise write it at once, ahead of the command's answer.
     client.handleMessage = (_packet, callback) => this.holdAcknowledgement(callback);
-    return new Promise((resolve, reject) => {
+    const onAbort = (): void => void this.stop();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    return new Promise<void>((resolve, reject) => {
+      this.giveUpStart = reject;
       client.on('connect', () => {
         // MQTT.js leaves Nagle on: a publish right after our PUBACK would wait for the
         // broker's delayed ACK (~40 ms per command). Small messages go out at once.
@@ -101,8 +109,9 @@ export class MqttConnection {
         if (this.lastError) this.opts.logger.info({ url: displayUrl(this.opts.url) }, 'MQTT reconnected');
         this.lastError = '';
         void this.afterConnect().then(() => {
-          if (!this.connectedOnce) {
+          if (!this.connectedOnce && !this.stopping) {
             this.connectedOnce = true;
+            this.giveUpStart = undefined;
             resolve();
           }
         });
@@ -133,8 +142,11 @@ export class MqttConnection {
         }
         this.scheduleReconnect();
       });
-    });
+    }).finally(() => signal?.removeEventListener('abort', onAbort));
   }
+
+  private stoppedError = (): TpmError =>
+    new TpmError('STOPPED', `stopped before connecting to the MQTT broker ${displayUrl(this.opts.url)}`);
 
   private async afterConnect(): Promise<void> {
     const client = this.client;
@@ -306,10 +318,16 @@ export class MqttConnection {
     for (const [topic, payload] of this.retained) await this.publish(topic, payload, { retain: true });
   }
 
-  async stop(): Promise<void> {
+  /** Ends the connection, its retries and a start() still waiting; a second call waits for the first. */
+  stop(): Promise<void> {
+    return (this.stopped ??= this.end());
+  }
+
+  private async end(): Promise<void> {
     this.stopping = true;
     this.clock.clearTimeout(this.reconnectTimer);
     this.reconnectTimer = undefined;
+    this.giveUpStart?.(this.stoppedError());
     const client = this.client;
     if (!client) return;
     if (!client.connected) {

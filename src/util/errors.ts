@@ -17,7 +17,9 @@ export type ErrorCode =
   | 'BUSY'
   | 'BROKER'
   | 'UNSUPPORTED'
-  | 'STATE';
+  | 'STATE'
+  /** stop() came before start() was done: the start was given up (docs/library.md). */
+  | 'STOPPED';
 
 export class TpmError extends Error {
   readonly code: ErrorCode;
