@@ -6,7 +6,7 @@ import { startEmbeddedBroker, type EmbeddedBroker } from '../mqtt/embedded-broke
 import { brokerUrl, mqttClientOptions, mqttUrl } from '../mqtt/options.js';
 import type { Topics } from '../mqtt/topics.js';
 import { openAgentNodes } from '../power/agent-nodes.js';
-import { sleep, systemClock, type Clock } from '../util/clock.js';
+import { settledWithin, systemClock, type Clock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import { displayUrl } from '../util/redact.js';
 import type { Opened } from './bridge-parts.js';
@@ -88,8 +88,8 @@ async function sayOffline(connection: MqttConnection, topics: Topics): Promise<v
   // A broker that went away just now would leave a QoS 1 publish waiting for ever: the will
   // says offline then, and the stop goes on.
   if (!connection.connected) return;
-  const sent = connection.publish(topics.bridgeState, 'offline', { retain: true });
-  await Promise.race([sent, sleep(systemClock, 1000)]);
+  // Real time, whatever clock the bridge has: a fake one would never end the wait.
+  await settledWithin(systemClock, 1000, connection.publish(topics.bridgeState, 'offline', { retain: true }));
 }
 
 /**

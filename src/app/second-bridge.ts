@@ -1,7 +1,7 @@
 import type { IClientOptions, IPublishPacket } from 'mqtt';
 import { MqttConnection } from '../mqtt/connection.js';
 import type { Topics } from '../mqtt/topics.js';
-import { sleep, systemClock, type Clock } from '../util/clock.js';
+import { settledWithin, systemClock, type Clock } from '../util/clock.js';
 import { TpmError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { displayUrl } from '../util/redact.js';
@@ -48,7 +48,7 @@ export async function refuseSecondBridge(check: SecondBridgeCheck): Promise<void
       await probe.subscribe(topics.bridgeInfo, onMessage);
       await probe.roundTrip(`${baseTopic}/bridge/probe`);
     })();
-    await Promise.race([looked, sleep(systemClock, 2000)]);
+    await settledWithin(systemClock, 2000, looked);
   } finally {
     check.signal.removeEventListener('abort', onAbort);
     await probe.stop();
