@@ -1,13 +1,29 @@
-import { pino, type Logger as PinoLogger } from 'pino';
+import { pino } from 'pino';
 import { createRequire } from 'node:module';
 import type PinoPretty from 'pino-pretty';
 import { escapeControl } from './printable.js';
 
+/** One level's method: a message, or an object of fields then a message (pino's order). */
+export interface LogMethod {
+  (message: string): void;
+  (fields: object, message: string): void;
+}
+
 /**
  * The logger every part gets handed (never a module singleton: docs/ARCHITECTURE.md "The parts").
- * pino's redaction removes secrets by key wherever they appear, at every level.
+ * Only what the code calls, so that a program's own small logger fits as well as pino's
+ * (docs/library.md); ours is pino's, whose redaction removes secrets by key at every level.
  */
-export type Logger = Pick<PinoLogger, 'debug' | 'info' | 'warn' | 'error' | 'child' | 'level'>;
+export interface Logger {
+  debug: LogMethod;
+  info: LogMethod;
+  warn: LogMethod;
+  error: LogMethod;
+  /** A logger that adds these fields to each line (`{ part: 'mqtt' }`). */
+  child(bindings: Record<string, unknown>): Logger;
+  /** The lowest level written, by pino's names: read to skip building lines that would be dropped. */
+  readonly level: string;
+}
 
 export type LogFormat = 'pretty' | 'json';
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
