@@ -16,6 +16,7 @@ export {
   ConfigError,
   formatProblems,
   resolveNodes,
+  type AgentConfig,
   type Config,
   type ConfigInput,
   type Environment,

@@ -11,6 +11,7 @@ import {
 } from '../agent/command.js';
 import { defaultSystemInfo, type SystemInfoSource } from '../agent/system-info.js';
 import { changedMeaningfully, TelemetrySampler, type Telemetry } from '../agent/telemetry.js';
+import { agentNodeMissing } from '../config/agent-node.js';
 import type { Config } from '../config/schema.js';
 import { MqttConnection } from '../mqtt/connection.js';
 import { brokerUrl, mqttClientOptions } from '../mqtt/options.js';
@@ -58,12 +59,8 @@ class CommandTimeout extends Error {}
  */
 export function createAgent(config: Config, deps: AgentDeps = {}): Agent {
   const node = config.agent.node;
-  if (node === null) {
-    throw new TpmError(
-      'CONFIG',
-      'agent.node is not set: give the number of the node this agent runs on (agent: { node: 3 })',
-    );
-  }
+  // The ConfigError of checkAgentConfig (the CLI's and validate's check): a program handles both alike.
+  if (node === null) throw agentNodeMissing();
   const clock = deps.clock ?? systemClock;
   const logger = (deps.logger ?? silentLogger()).child({ role: 'agent', node });
   // The argv may be a drain script; the bridge waits no longer than graceful_timeout anyway.

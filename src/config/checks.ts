@@ -1,3 +1,4 @@
+import { AGENT_NODE_MISSING } from './agent-node.js';
 import type { PathSegment, RawProblem } from './issues.js';
 import { boardNodeCount, resolveNodes, type ResolvedNode } from './nodes.js';
 import { scheduleWarnings } from './schedule-checks.js';
@@ -261,7 +262,7 @@ export function agentProblems(config: Config): RawProblem[] {
     return [
       {
         segments: ['agent', 'node'],
-        message: 'the agent needs the number of the node it runs on, e.g. agent: { node: 3 }',
+        message: AGENT_NODE_MISSING,
       },
     ];
   }

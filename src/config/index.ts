@@ -5,7 +5,7 @@ export { findNode, resolveNodes, unknownNodeMessage } from './nodes.js';
 export type { ResolvedNode } from './nodes.js';
 export { ConfigError, formatProblems } from './problems.js';
 export type { Problem } from './problems.js';
-export { checkAgentConfig, parseConfig } from './parse.js';
+export { checkAgentConfig, parseConfig, type AgentConfig } from './parse.js';
 export { checkConfigText, loadConfig, loadConfigFile } from './load.js';
 export type { LoadedConfig, LoadOptions, TextCheck } from './load.js';
 export { substituteEnv } from './env.js';

@@ -41,8 +41,11 @@ export function parseConfig(object: unknown): Config {
   return config;
 }
 
+/** A config the agent can run on: one that names its node. */
+export type AgentConfig = Config & { agent: { node: number } };
+
 /** The agent role's extra requirement (agent.node); throws a ConfigError when it is not met. */
-export function checkAgentConfig(config: Config): void {
+export function checkAgentConfig(config: Config): asserts config is AgentConfig {
   const problems = agentProblems(config);
   if (problems.length > 0) throw new ConfigError(problems.map(toProblem));
 }

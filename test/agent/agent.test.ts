@@ -3,6 +3,8 @@ import type { MqttClient } from 'mqtt';
 import type { RunResult } from '../../src/agent/command.js';
 import type { Telemetry } from '../../src/agent/telemetry.js';
 import { createAgent, type Agent } from '../../src/app/agent.js';
+import { checkAgentConfig } from '../../src/config/parse.js';
+import { ConfigError } from '../../src/config/problems.js';
 import { FakeClock } from '../../src/util/fake-clock.js';
 import { startAedes, type TestBroker } from '../support/aedes.js';
 import { agentConfig, FakeSystem, recordingLogger, settle, waitFor, watch, type Received } from './helpers.js';
@@ -84,9 +86,25 @@ describe('agent', () => {
       assert.ok(broker.clientIds.includes('my-agent'));
     });
 
-    it('refuses a config without agent.node, saying what to set', () => {
+    it('refuses a config without agent.node with the ConfigError checkAgentConfig throws', () => {
       const config = agentConfig(broker.url, { node: null });
-      assert.throws(() => createAgent(config), /agent\.node is not set/);
+      const expected = (() => {
+        try {
+          checkAgentConfig(config);
+        } catch (error) {
+          return error;
+        }
+        assert.fail('checkAgentConfig let a config without agent.node pass');
+      })();
+      assert.ok(expected instanceof ConfigError);
+      assert.throws(
+        () => createAgent(config),
+        (error: unknown) =>
+          error instanceof ConfigError &&
+          error.message === expected.message &&
+          error.problems.map((p) => p.path).join() === 'agent.node',
+      );
+      assert.match(expected.message, /^agent\.node: the agent needs the number of the node it runs on/);
     });
 
     it('publishes offline, retained, when stopped', async () => {
