@@ -19,7 +19,7 @@ import { topics } from '../mqtt/topics.js';
 import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { formatDuration } from '../config/duration.js';
 import { TpmError, errorMessage } from '../util/errors.js';
-import { silentLogger, type Logger } from '../util/logger.js';
+import { createLogger, type Logger } from '../util/logger.js';
 import type { AgentState } from '../agent/state.js';
 import { isoTime } from '../util/iso-time.js';
 
@@ -62,7 +62,9 @@ export function createAgent(config: Config, deps: AgentDeps = {}): Agent {
   // The ConfigError of checkAgentConfig (the CLI's and validate's check): a program handles both alike.
   if (node === null) throw agentNodeMissing();
   const clock = deps.clock ?? systemClock;
-  const logger = (deps.logger ?? silentLogger()).child({ role: 'agent', node });
+  // Without a logger of the program's, as the CLI and createBridge: the config's `log` section.
+  const given = deps.logger ?? createLogger({ level: config.log.level, format: config.log.format });
+  const logger = given.child({ role: 'agent', node });
   // The argv may be a drain script; the bridge waits no longer than graceful_timeout anyway.
   const commandTimeoutMs = config.power.graceful_timeout;
   const run = deps.run ?? spawnRunner(commandTimeoutMs);

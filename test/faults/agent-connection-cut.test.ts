@@ -3,6 +3,7 @@ import { spawnRunner } from '../../src/agent/command.js';
 import { createAgent, type Agent } from '../../src/app/agent.js';
 import type { BridgeApp } from '../../src/app/bridge.js';
 import { parseConfig } from '../../src/config/parse.js';
+import { silentLogger } from '../../src/util/logger.js';
 import { FakeSystem } from '../agent/helpers.js';
 import { agentStateAtBridge, recordPowerWrites, type PowerWrite } from '../support/in-process-agent.js';
 import { requireMosquitto, startMosquitto, type Mosquitto } from '../support/mosquitto.js';
@@ -50,6 +51,7 @@ async function startDrainingAgent(url: string, drainMs: number, gracefulTimeout:
   let endedAt: number | undefined;
   const runner = spawnRunner(60_000);
   const agent: Agent = createAgent(config, {
+    logger: silentLogger(),
     systemInfo: new FakeSystem(() => Date.now(), Date.now() - 60_000),
     run: async (argv) => {
       startedAt = Date.now();

@@ -2,6 +2,7 @@ import type { RunResult } from '../../src/agent/command.js';
 import { createAgent, type Agent } from '../../src/app/agent.js';
 import type { BridgeApp } from '../../src/app/bridge.js';
 import { parseConfig } from '../../src/config/parse.js';
+import { silentLogger } from '../../src/util/logger.js';
 import { FakeSystem } from '../agent/helpers.js';
 
 /**
@@ -57,6 +58,7 @@ export async function startTestAgent(options: TestAgentOptions): Promise<TestAge
     },
   };
   state.agent = createAgent(config, {
+    logger: silentLogger(),
     systemInfo: new FakeSystem(() => Date.now(), Date.now() - 60_000),
     run: (): Promise<RunResult> => {
       state.runs++;
