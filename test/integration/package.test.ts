@@ -71,6 +71,14 @@ describe('the npm package', function () {
     for (const path of needed) assert.ok(paths.includes(path), `${path} is not in the package`);
   });
 
+  it('holds the MIT licence that package.json names', () => {
+    const pkg = JSON.parse(readFileSync(repoPath('package.json'), 'utf8')) as { license: string };
+    assert.equal(pkg.license, 'MIT');
+    assert.ok(paths.includes('LICENSE'), 'LICENSE is not in the package');
+    const licence = readFileSync(repoPath('LICENSE'), 'utf8');
+    assert.match(licence, /^MIT License\n\nCopyright \(c\) 2026 the turingpi-mqtt contributors\n/);
+  });
+
   it('keeps the drain script executable', () => {
     const script = files.find((f) => f.path === 'config/kubernetes/turingpi-drain');
     assert.ok(script, 'config/kubernetes/turingpi-drain is not in the package');

@@ -27,7 +27,10 @@ export interface Tpi1DriverOptions {
   protectedNodes: number[];
   /** The bus number, for the lock path, the kernel check and messages. Default 1. */
   busNumber?: number;
-  /** The bus lock: a path, null for none (the simulator), or omitted for /run/lock/turingpi-mqtt-i2c-<bus>.lock. */
+  /**
+   * The bus lock: a path, null for none (the simulator), or omitted for the default, which is
+   * /run/lock/turingpi-mqtt/i2c-<bus>.lock (a folder of this user's in /tmp where /run/lock cannot be used).
+   */
   lock?: { path: string } | null;
   /** Whether Linux's rtc-ds1307 owns 0x6F. Default: /sys/bus/i2c/devices/<bus>-006f/driver exists. */
   rtcOwnedByKernel?: () => Promise<boolean>;

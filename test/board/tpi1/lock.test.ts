@@ -18,6 +18,7 @@ import { TpmError } from '../../../src/util/errors.js';
 import { FakeClock } from '../../../src/util/fake-clock.js';
 import { RELEASE_WAIT_SECONDS, acquireBusLock, defaultBusLockPath } from '../../../src/board/lock.js';
 import { createSimulatedTpi1 } from '../../../src/board/simulator/tpi1.js';
+import { repoPath } from '../../support/paths.js';
 import { driverFor } from './helpers.js';
 
 const LOCK_MODULE = fileURLToPath(new URL('../../../src/board/lock.js', import.meta.url));
@@ -262,6 +263,13 @@ describe('I2C bus lock', function () {
     await (
       await acquireBusLock(defaultPath)
     )();
+  });
+
+  it("the driver's lock option names the default path the lock module makes, as docs/security.md does", () => {
+    const source = readFileSync(repoPath('src/board/tpi1/driver.ts'), 'utf8');
+    const named = /the default, which is\s+(?:\*\s+)?(\S+\.lock)/.exec(source)?.[1];
+    assert.equal(named, path.join(LOCK_DIRECTORY, 'i2c-<bus>.lock'));
+    assert.ok(readFileSync(repoPath('docs/security.md'), 'utf8').includes(named));
   });
 
   it('lets only one driver open the bus; close releases it', async () => {
