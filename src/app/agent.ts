@@ -211,6 +211,8 @@ export function createAgent(config: Config, deps: AgentDeps = {}): Agent {
   };
 
   const onCommand = (_topic: string, payload: Buffer, packet: { retain?: boolean }): void => {
+    // Empty: a retained command being cleared (the warning below says how), not a command.
+    if (payload.length === 0) return;
     const shown = JSON.stringify(payload.subarray(0, 64).toString('utf8'));
     if (packet.retain) {
       // docs/topics.md: a stale retained command is never acted on.
@@ -263,6 +265,7 @@ export function createAgent(config: Config, deps: AgentDeps = {}): Agent {
       } catch (error) {
         logger.error(`telemetry sample failed: ${errorMessage(error)}`);
       }
+      if (stopped) throw stoppedBefore();
       scheduleSample();
     },
 

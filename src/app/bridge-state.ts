@@ -1,3 +1,4 @@
+import { MAX_NODES } from '../config/limits.js';
 import { parseDiscoveryIndex, type DiscoveryIndex } from '../homeassistant/cleanup.js';
 import type { JournalEntry, PowerJournal } from '../power/journal.js';
 
@@ -57,9 +58,10 @@ export function parseBridgeState(value: unknown): BridgeStateData | undefined {
     commanded: commandedPower(v.commanded),
     // A damaged index would make the start publish or clear topics that were never ours.
     discovery: parseDiscoveryIndex(v.discovery) ?? {},
-    // Missing in a file of an older release; only node numbers, as the start clears their topics.
+    // Missing in a file of an older release; only node numbers a board may have, as the start
+    // clears their topics (a damaged file must not make it clear thousands).
     published_nodes: Array.isArray(v.published_nodes)
-      ? v.published_nodes.filter((n): n is number => Number.isInteger(n) && n > 0)
+      ? v.published_nodes.filter((n): n is number => Number.isInteger(n) && n > 0 && n <= MAX_NODES)
       : [],
   };
 }

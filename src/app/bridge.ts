@@ -120,12 +120,18 @@ export class BridgeApp implements Bridge {
     const { ha } = parts;
     if (ha) stops.push(['home assistant', () => ha.stop()]);
     await ha?.publishAtStart();
+    // Each step that can act (take commands, say online, change power, log in to the BMC, run a
+    // schedule's catch-up) is taken only while no stop was asked for.
+    signal.throwIfAborted();
     await subscribeCommands(parts.commands, { connection, event: parts.event, logger });
     await ha?.subscribe();
+    signal.throwIfAborted();
     await connection.publishState(t.bridgeState, 'online');
     signal.throwIfAborted();
-    if (config.power.restore_on_start === 'last') await restoreLast(state.data.commanded, nodes, parts);
+    if (config.power.restore_on_start === 'last') await restoreLast(state.data.commanded, nodes, parts, signal);
+    signal.throwIfAborted();
     await parts.bmcLogin?.start();
+    signal.throwIfAborted();
     stops.push(['schedules', () => parts.schedules.stop()]);
     await parts.schedules.start();
     signal.throwIfAborted();
@@ -153,7 +159,12 @@ export class BridgeApp implements Bridge {
     // A start under way gives up at its next step (at once if it waits for the broker); what it
     // opened until then is in `stops`, undone below with the rest.
     this.stopRequested.abort();
+    // The power service first, before waiting for that start: it may be switching nodes
+    // (restore_on_start: last, one on_stagger apart) or taking commands; from now on it refuses
+    // every new action and ends its waits (a hard reboot under way still finishes).
+    const powerStopped = this.parts?.power.stop();
     await this.starting?.catch(() => undefined);
+    await powerStopped;
     for (const [name, stop] of [...this.stops].reverse()) {
       try {
         await stop();

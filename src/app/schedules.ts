@@ -169,11 +169,12 @@ export class Schedules {
     const { config, event } = this.deps;
     const name = topic.slice(`${config.mqtt.base_topic}/schedule/`.length, -'/set'.length);
     try {
-      const word = payloadText(payload).trim().toUpperCase();
+      const text = payloadText(payload).trim();
+      const word = text.toUpperCase();
       const { scheduler } = this.require(name);
       if (word === 'ON' || word === 'OFF') await scheduler.setEnabled(name, word === 'ON');
       else if (word === 'RUN') await scheduler.runNow(name);
-      else throw new InputError(`unknown schedule command ${quote(word)}: use ON, OFF or RUN`);
+      else throw new InputError(`unknown schedule command ${quote(text)}: use ON, OFF or RUN`);
       if (word !== 'RUN') this.enabledEvent(name, word === 'ON', { source: 'mqtt' });
     } catch (error) {
       event({ type: 'schedule', source: 'mqtt', result: 'error', error: errorMessage(error) });

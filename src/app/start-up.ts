@@ -32,8 +32,11 @@ export async function restoreLast(
   commanded: Record<string, boolean>,
   nodes: ResolvedNode[],
   { model, power }: { model: NodeModel; power: PowerService },
+  signal?: AbortSignal,
 ): Promise<void> {
   for (const node of nodes) {
+    // A stop during the restore: the nodes not reached yet stay as they are.
+    if (signal?.aborted) return;
     const wanted = commanded[String(node.number)];
     if (wanted === undefined || !node.enabled || wanted === model.power(node.number)) continue;
     if (!wanted && node.protected) continue;

@@ -146,7 +146,8 @@ export async function requestPower(
     [
       t.bridgeState,
       (_topic, payload) => {
-        bridgeState = payload.toString();
+        // Empty: someone cleared the retained state; that is no bridge announcing itself.
+        bridgeState = payload.length === 0 ? undefined : payload.toString();
         announced?.();
         // Its sessions are clean: a request it had taken and not answered ends with it.
         if (bridgeState === 'offline' && asked) wentOffline?.();

@@ -227,7 +227,7 @@ function unusedBmcLogin(bmc: Config['board']['bmc']): RawProblem[] {
   }));
 }
 
-/** board.bmc.url, .username or .password: the login a simulated board does not use (unusedBmcLogin). */
+/** board.bmc.url, .username or .password: the login only a Turing Pi 2 uses. */
 export function isBmcLogin(segments: readonly PathSegment[]): boolean {
   const [section, part, key] = segments;
   return section === 'board' && part === 'bmc' && segments.length === 3 && String(key) in BMC_DEFAULTS;
@@ -237,19 +237,16 @@ export function isBmcLogin(segments: readonly PathSegment[]): boolean {
 export interface UnsetLogin {
   usual: RawProblem;
   needed: boolean;
-  /** The warning instead, on a simulated board. */
+  /** The warning instead, on a board that reaches no BMC. */
   unused: RawProblem;
 }
 
 /**
- * The unset variables of the BMC's login, once the board's type is known: a simulated board
- * reaches no BMC, so its start was refused for a password that nothing reads.
+ * The unset variables of the BMC's login, once the board's type is known: every board but a
+ * Turing Pi 2 reaches no BMC, so its start was refused for a password that nothing reads.
  */
-export function unsetLogin(
-  login: UnsetLogin[],
-  simulated: boolean,
-): { problems: RawProblem[]; warnings: RawProblem[] } {
-  if (simulated) return { problems: [], warnings: login.map((u) => u.unused) };
+export function unsetLogin(login: UnsetLogin[], unused: boolean): { problems: RawProblem[]; warnings: RawProblem[] } {
+  if (unused) return { problems: [], warnings: login.map((u) => u.unused) };
   return {
     problems: login.filter((u) => u.needed).map((u) => u.usual),
     warnings: login.filter((u) => !u.needed).map((u) => u.usual),

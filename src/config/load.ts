@@ -104,12 +104,11 @@ export function checkConfigText(text: string, file: string, options: LoadOptions
   const substitution = substituteScalars(doc, env, fromEnvironment, options.unsetVariables ?? 'refuse');
   const envProblems = substitution.problems.map(place);
   const unsetWarnings = substitution.unset.map((raw) => formatProblem(place(raw)));
-  const login = (simulated: boolean) => unsetLogin(substitution.login, simulated);
-  if (envProblems.length > 0) {
-    // Not validated: the type as written (none is the schema's default, simulator).
-    const written = doc.hasIn(['board', 'type']) ? doc.getIn(['board', 'type']) : 'simulator';
-    return result([...envProblems, ...login(written === 'simulator').problems.map(place)], yamlWarnings);
-  }
+  // Only a Turing Pi 2 reaches a BMC: on any other board an unset login variable is unused.
+  // Until the file is validated, the type as written (none is the schema's default, simulator).
+  const writtenType = doc.hasIn(['board', 'type']) ? doc.getIn(['board', 'type']) : 'simulator';
+  const login = (type: unknown) => unsetLogin(substitution.login, type !== 'tpi2');
+  if (envProblems.length > 0) return result([...envProblems, ...login(writtenType).problems.map(place)], yamlWarnings);
 
   let object: unknown;
   try {
@@ -125,7 +124,7 @@ export function checkConfigText(text: string, file: string, options: LoadOptions
   const agentsFile =
     options.role === 'agent' || (options.role === 'either' && isMap(doc.contents) && doc.contents.has('agent'));
   if (validation.config && agentsFile) problems.push(...agentProblems(validation.config).map(place));
-  const { problems: loginProblems, warnings: loginWarnings } = login(validation.config?.board.type === 'simulator');
+  const { problems: loginProblems, warnings: loginWarnings } = login(validation.config?.board.type ?? writtenType);
   problems.push(...loginProblems.map(place));
   // A key whose variable is unset has its own warning; what the schema says of its absence is noise.
   const unsetPaths = new Set(
@@ -232,7 +231,7 @@ function keyText(key: unknown): string | undefined {
  * is read as the number, boolean or null it spells: `port: ${MQTT_PORT:-1883}` works.
  * An unset variable is a problem, or with `unset: 'warn'` one of the returned `unset` (a value
  * that was only that reference is then left out, as if the key were not written). One in the
- * BMC's login is returned in `login`: a simulated board does not use it (unsetLogin).
+ * BMC's login is returned in `login`: only a Turing Pi 2 uses it (unsetLogin).
  */
 function substituteScalars(
   doc: YamlDocument,
@@ -262,7 +261,7 @@ function substituteScalars(
         const where = unsetVariables === 'broker' ? 'in the shell that runs this command' : 'where the service runs';
         usual = { segments, message: `${what}: set it ${where} (docs/configuration.md; ${hint})` };
       }
-      const unused = { segments, message: `${what}: unused on a simulated board, which reaches no BMC` };
+      const unused = { segments, message: `${what}: unused, as only a Turing Pi 2 (board.type: tpi2) reaches a BMC` };
       if (isBmcLogin(segments)) login.push({ usual, needed, unused });
       else (needed ? problems : unset).push(usual);
     }

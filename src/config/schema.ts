@@ -2,6 +2,9 @@ import { z } from 'zod';
 import { cronProblem, timeZoneProblem } from '../util/cron.js';
 import { formatDuration, parseDuration } from './duration.js';
 import { parseFingerprint } from '../util/fingerprint.js';
+import { MAX_NODES } from './limits.js';
+
+export { MAX_NODES };
 
 /**
  * The one source of the configuration's types, defaults, validation and config/schema.json
@@ -108,8 +111,6 @@ const gpioLineSchema = z.strictObject({
   active_low: z.boolean().default(false).describe('true when a low level switches the node on'),
 });
 
-/** The most nodes a board may have (simulate.nodes, board.gpio node numbers, node lists). */
-export const MAX_NODES = 1024;
 /** A node number (or, for simulate.nodes, a count of nodes): 1 to MAX_NODES. */
 const nodeNumber = z.number().int().min(1).max(MAX_NODES);
 

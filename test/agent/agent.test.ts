@@ -380,7 +380,11 @@ describe('agent', () => {
       await settle();
       assert.equal(runs.length, 0);
       assert.deepEqual(states(), ['online']);
+      // Clearing it, as the line says, is no command: nothing more is logged.
+      const lines = log.lines.length;
       await watcher.client.publishAsync('tp/node/3/agent/command', '', { qos: 1, retain: true });
+      await settle();
+      assert.deepEqual(log.lines.slice(lines), []);
     });
 
     it('ignores an unknown payload with a log line', async () => {

@@ -1,15 +1,20 @@
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import path from 'node:path';
 import { createAgent, type Agent } from '../../src/app/agent.js';
 import { createBridge } from '../../src/app/bridge.js';
+import { defaultBridgeState } from '../../src/app/bridge-state.js';
+import { TPI1_SLOT_PINS } from '../../src/board/simulator/ds4520.js';
 import { createSimulatedTpi1 } from '../../src/board/simulator/tpi1.js';
+import { DS4520, DS4520_ADDRESS, SEE_BIT } from '../../src/board/tpi1/registers.js';
 import { parseConfig } from '../../src/config/parse.js';
 import { TpmError } from '../../src/util/errors.js';
+import { systemClock } from '../../src/util/clock.js';
 import { FakeClock } from '../../src/util/fake-clock.js';
 import { agentConfig } from '../agent/helpers.js';
 import { tempDir } from '../support/cli.js';
+import { startAedes, type TestBroker } from '../support/aedes.js';
 import { captureLogger, type CapturedLog } from '../support/log-capture.js';
 import { freePort } from '../support/ports.js';
 import { delay, until } from '../support/wait.js';
@@ -155,5 +160,65 @@ describe('stop() during a start() that waits for the broker', () => {
       await agent.stop();
       assertStopped(await outcome(agent.start(), 2000), /agent of node 3 was stopped before it was started/);
     });
+  });
+});
+
+/**
+ * A stop() while the start restores power (restore_on_start: last, one on_stagger apart): found
+ * by a review of the stop-during-start change, which had the stop wait for the start to end
+ * before the power service was stopped, so every remaining node was still switched on.
+ */
+describe('stop() during a start() that restores power', () => {
+  let dir: string;
+  let broker: TestBroker;
+
+  beforeEach(async () => {
+    dir = tempDir();
+    broker = await startAedes();
+  });
+
+  afterEach(async () => {
+    await broker.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('switches no further node on, and the stop ends at once', async () => {
+    const stateDir = path.join(dir, 'state');
+    mkdirSync(stateDir, { recursive: true });
+    // Nodes 2-5 were last commanded on; the board came back with them off.
+    const commanded = { '2': true, '3': true, '4': true, '5': true };
+    writeFileSync(path.join(stateDir, 'bridge.json'), JSON.stringify({ ...defaultBridgeState(), commanded }));
+    const sim = createSimulatedTpi1({ clock: systemClock });
+    await sim.bus.writeByte(DS4520_ADDRESS, DS4520.CONFIG, SEE_BIT);
+    const off = [2, 3, 4, 5].reduce((pins, n) => pins | (TPI1_SLOT_PINS[n] ?? 0), 0);
+    await sim.bus.writeByte(DS4520_ADDRESS, DS4520.IO_CONTROL_0, sim.ds4520.control & ~off);
+    assert.deepEqual(
+      [2, 3, 4, 5].map((n) => sim.ds4520.nodePowered(n)),
+      [false, false, false, false],
+    );
+
+    const config = parseConfig({
+      mqtt: { url: broker.url, base_topic: 'tp' },
+      board: { type: 'tpi1', id: 'lab', poll_interval: '1h' },
+      nodes: { '2': { agent: false }, '3': { agent: false }, '4': { agent: false }, '5': { agent: false } },
+      power: { restore_on_start: 'last', on_stagger: '1s' },
+      homeassistant: { enabled: false },
+      state_dir: stateDir,
+    });
+    const bridge = createBridge(config, { i2cBus: sim.bus, logger: captureLogger('warn').logger });
+    const start = bridge.start();
+    start.catch(() => undefined); // it rejects during the stop, before `outcome` looks
+    await until(() => sim.ds4520.nodePowered(2), 'node 2 switched on by the restore', 5000);
+    const asked = Date.now();
+    await bridge.stop();
+    const took = Date.now() - asked;
+    assertStopped(await outcome(start, 2000), /bridge was stopped before it was started/);
+    await delay(1500); // past the next on_stagger: a node switched on late would show now
+    assert.deepEqual(
+      [3, 4, 5].map((n) => sim.ds4520.nodePowered(n)),
+      [false, false, false],
+      'nodes 3-5 stay off',
+    );
+    assert.ok(took < 900, `the stop took ${took} ms: it waited for the restore`);
   });
 });

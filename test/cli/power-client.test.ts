@@ -145,6 +145,24 @@ describe('turingpi-mqtt power: the wait', function () {
     assert.ok(Date.now() - started < 4000, `not after the time-out (${Date.now() - started} ms)`);
   });
 
+  it('takes the clearing of bridge/state during that wait for no bridge: it asks nothing', async () => {
+    // An empty retained message clears the topic, and reaches those subscribed as an empty one.
+    const client = await mqtt.connectAsync(broker.url, { clientId: 'clearer' });
+    try {
+      broker.onSubscribe((filter) => {
+        if (filter !== 'pc/bridge/state') return;
+        setTimeout(() => void client.publishAsync('pc/bridge/state', '', { retain: true, qos: 1 }), 300);
+      });
+      const answer = await requestPower(config(broker.url), { target: 6, action: 'on', timeoutMs: 10_000 }, logger);
+      assert.deepEqual(answer, {
+        status: 'error',
+        error: 'no bridge has announced itself on this base topic (pc): nothing was asked',
+      });
+    } finally {
+      await client.endAsync();
+    }
+  });
+
   it('asks a bridge that announces itself within that wait (one starting as the command runs)', async () => {
     const client = await mqtt.connectAsync(broker.url, { clientId: 'late-bridge' });
     fake = { requests: [], client };

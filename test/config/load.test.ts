@@ -354,22 +354,27 @@ describe('config files', () => {
       assert.deepEqual((await loadConfigFile(demo)).warnings, []);
     });
 
-    it('only warns of an unset variable in the BMC login of a simulated board; a tpi2 is refused', async () => {
+    it('only warns of an unset variable in the BMC login of a board without a BMC; a tpi2 is refused', async () => {
       // demo-tpi2.yaml with the password line of a real board's file: the start was refused for a
       // variable that nothing on a simulated board reads.
       const bmc = '  bmc:\n    username: ${TPI_BMC_USER}\n    password: ${TPI_BMC_PASSWORD}\n';
       const simulated = await file('sim-unset.yaml', `board:\n  type: simulator\n  simulate: { model: tpi2 }\n${bmc}`);
       const { config, warnings } = await loadConfigFile(simulated, { env: {} });
       assert.equal(config.board.bmc.password, null);
+      const unused = 'unused, as only a Turing Pi 2 (board.type: tpi2) reaches a BMC';
       assert.deepEqual(
         warnings.map((w) => w.replace(/^.*?:\d+:\d+ /, '')),
         [
-          'board.bmc.username: environment variable TPI_BMC_USER is not set: unused on a simulated board, ' +
-            'which reaches no BMC',
-          'board.bmc.password: environment variable TPI_BMC_PASSWORD is not set (or empty): unused on a ' +
-            'simulated board, which reaches no BMC',
+          `board.bmc.username: environment variable TPI_BMC_USER is not set: ${unused}`,
+          `board.bmc.password: environment variable TPI_BMC_PASSWORD is not set (or empty): ${unused}`,
         ],
       );
+      // A Turing Pi 1 or a GPIO cluster reaches no BMC either.
+      for (const board of ['  type: tpi1\n', '  type: gpio\n  gpio: { "1": { line: 17 } }\n']) {
+        const other = checkConfigText(`board:\n${board}${bmc}`, 'c.yaml', { env: {} });
+        assert.deepEqual(other.problems, [], board);
+        assert.equal(other.warnings.filter((w) => w.includes(unused)).length, 2, board);
+      }
       // With the broker's password unset too, only that one refuses the start.
       const both = checkConfigText(
         `mqtt:\n  password: \${MQTT_PASSWORD}\nboard:\n  type: simulator\n${bmc}`,

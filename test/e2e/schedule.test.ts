@@ -171,6 +171,10 @@ describe('e2e: a 6-field cron schedule switches a simulated node through real MQ
     const disabled = parse(await recorder.waitFor(scheduleTopic, (m) => !parse(m).enabled, 3000, from));
     assert.equal(disabled.next_run, null, 'a disabled schedule has no next run');
     await recorder.waitForEvent((e) => e.type === 'schedule' && e.source === 'mqtt' && e.result === 'ok', 2000, from);
+    // A wrong word is named as it was sent, not in capitals.
+    await recorder.publish(topic(`schedule/${NAME}/set`), 'maybe');
+    const wrong = await recorder.waitForEvent((e) => e.type === 'schedule' && e.result === 'error', 2000, from);
+    assert.equal(wrong.error, 'unknown schedule command "maybe": use ON, OFF or RUN');
 
     const disabledAt = Date.now();
     const afterDisable = await switchNode5On();
