@@ -5,7 +5,7 @@ import type { EventInput } from '../power/types.js';
 import { errorMessage } from '../util/errors.js';
 import { Mutex } from '../util/mutex.js';
 import type { CommandTable } from './command-table.js';
-import { InputError, payloadText, quote } from './input.js';
+import { InputError, payloadText, quote, type CommandPayload } from './input.js';
 
 /**
  * The board's own controls beyond node power (docs/topics.md, docs/turing-pi-2.md): the fan of a
@@ -127,7 +127,7 @@ export class BoardControls {
   }
 
   /** `ON`, `OFF` or a percentage 0-100 (Home Assistant's fan sends both to the one topic). */
-  private async onFanSet(payload: Buffer): Promise<void> {
+  private async onFanSet(payload: CommandPayload): Promise<void> {
     const { driver, event } = this.deps;
     let level: number;
     try {
@@ -160,7 +160,7 @@ export class BoardControls {
     }
   }
 
-  private async onUsbSet(payload: Buffer): Promise<void> {
+  private async onUsbSet(payload: CommandPayload): Promise<void> {
     const { driver, event } = this.deps;
     let command: { node: number; mode: 'host' | 'device' };
     try {

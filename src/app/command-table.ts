@@ -2,10 +2,10 @@ import type { DroppedHandler, MessageHandler, MqttConnection } from '../mqtt/con
 import { errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import type { EventSink } from './event-sink.js';
-import { payloadText, quote, unreadPayload } from './input.js';
+import { payloadText, quote, UnreadPayload, type CommandPayload } from './input.js';
 
 /** Acts on one command message; errors it does not report itself are logged by the table. */
-export type CommandHandler = (topic: string, payload: Buffer) => Promise<unknown>;
+export type CommandHandler = (topic: string, payload: CommandPayload) => Promise<unknown>;
 
 /** Topic filter -> handler: every topic the bridge takes commands on (node/+/set, rtc/set, ...). */
 export type CommandTable = Record<string, CommandHandler>;
@@ -45,7 +45,7 @@ export async function subscribeCommands(table: CommandTable, { connection, event
     // 1 KiB is: a script waiting for a response gets one.
     const dropped: DroppedHandler = (topic, bytes, retain) => {
       if (retain) return refuseRetained(topic);
-      handle(topic, unreadPayload(bytes)).catch(failed(topic));
+      handle(topic, new UnreadPayload(bytes)).catch(failed(topic));
     };
     await connection.subscribe(filter, command, { retainAsPublished: true, dropped });
   }
@@ -55,7 +55,12 @@ export async function subscribeCommands(table: CommandTable, { connection, event
  * The command word of a plain topic (rtc/set, maintenance/set) if it is one of `words`;
  * otherwise one error event and undefined (docs/topics.md: bad input changes nothing).
  */
-export function commandWord(payload: Buffer, type: string, words: string[], event: EventSink): string | undefined {
+export function commandWord(
+  payload: CommandPayload,
+  type: string,
+  words: string[],
+  event: EventSink,
+): string | undefined {
   let text: string;
   try {
     text = payloadText(payload).trim();

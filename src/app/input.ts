@@ -5,32 +5,27 @@ export const MAX_PAYLOAD_BYTES = 1024;
 
 export class InputError extends Error {}
 
-/** The payloads not read (unreadPayload), with the size each had. */
-const unread = new WeakMap<Buffer, number>();
-
 /**
  * What a command handler is given for a message dropped unread for its size (src/mqtt/packet-limit.ts):
- * an empty payload that payloadText refuses as it refuses any payload over 1 KiB, with the size it had.
- * The handler answers as for any bad input: one error event (and a response for a request).
+ * the size it had. payloadText refuses it as it refuses any payload over 1 KiB, so the handler
+ * answers as for any bad input: one error event (and a response for a request). Its own type, so
+ * that a handler can only read a payload through payloadText.
  */
-export function unreadPayload(bytes: number): Buffer {
-  const payload = Buffer.alloc(0);
-  unread.set(payload, bytes);
-  return payload;
+export class UnreadPayload {
+  constructor(readonly bytes: number) {}
 }
+
+/** A command's payload as its handler gets it: the bytes, or the size of a message too big to read. */
+export type CommandPayload = Buffer | UnreadPayload;
 
 function tooBig(bytes: number): InputError {
   return new InputError(`payload of ${bytes} bytes refused: at most ${MAX_PAYLOAD_BYTES} bytes`);
 }
 
 /** The text of a command payload, or an InputError a person understands. */
-export function payloadText(payload: Buffer): string {
+export function payloadText(payload: CommandPayload): string {
+  if (payload instanceof UnreadPayload) throw tooBig(payload.bytes);
   if (payload.length > MAX_PAYLOAD_BYTES) throw tooBig(payload.length);
-  // Only an empty payload may be one not read: a payload with bytes is never looked up.
-  if (payload.length === 0) {
-    const bytes = unread.get(payload);
-    if (bytes !== undefined) throw tooBig(bytes);
-  }
   const text = payload.toString('utf8');
   // Control characters are never part of a command word or of JSON: such a payload is binary junk.
   // eslint-disable-next-line no-control-regex
@@ -40,7 +35,7 @@ export function payloadText(payload: Buffer): string {
 }
 
 /** Parses a request's JSON object; anything else is an InputError. */
-export function requestObject(payload: Buffer): Record<string, unknown> {
+export function requestObject(payload: CommandPayload): Record<string, unknown> {
   const text = payloadText(payload).trim();
   if (text === '') return {};
   let value: unknown;

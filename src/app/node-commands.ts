@@ -5,7 +5,7 @@ import { parseSetPayload, type NodeAction, type NodeResult, type Origin } from '
 import { TpmError, errorMessage } from '../util/errors.js';
 import type { CommandTable } from './command-table.js';
 import type { EventSink } from './event-sink.js';
-import { InputError, payloadText, powerRequest, quote } from './input.js';
+import { InputError, payloadText, powerRequest, quote, type CommandPayload } from './input.js';
 import { PartlyDone, type RequestTable } from './request-table.js';
 
 const RESOLVED: Promise<void> = Promise.resolve();
@@ -37,14 +37,14 @@ export class NodeCommands {
    * Not async: bad input is reported at once, and a good command's promise is the power
    * service's own (an async function here would cost every command a promise and a turn).
    */
-  private onSet(topic: string, payload: Buffer): Promise<unknown> {
+  private onSet(topic: string, payload: CommandPayload): Promise<unknown> {
     const command = this.checkSet(topic, payload);
     if (!command) return RESOLVED;
     return this.deps.power.execute(command.node, command.action, 'mqtt');
   }
 
   /** The node and action of a `set`, or undefined once the bad input is reported. */
-  private checkSet(topic: string, payload: Buffer): { node: number; action: NodeAction } | undefined {
+  private checkSet(topic: string, payload: CommandPayload): { node: number; action: NodeAction } | undefined {
     const { nodes, topics, event } = this.deps;
     const n = nodeFromTopic(topics, topic, 'set');
     let text: string;

@@ -13,7 +13,7 @@ import { errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import type { CommandTable } from './command-table.js';
 import type { EventSink } from './event-sink.js';
-import { InputError, knownKeys, payloadText, quote } from './input.js';
+import { InputError, knownKeys, payloadText, quote, type CommandPayload } from './input.js';
 import type { RequestTable } from './request-table.js';
 import { BUILD_DATE } from './version.js';
 
@@ -165,7 +165,7 @@ export class Schedules {
     return outcome;
   }
 
-  private async onSet(topic: string, payload: Buffer): Promise<void> {
+  private async onSet(topic: string, payload: CommandPayload): Promise<void> {
     const { config, event } = this.deps;
     const name = topic.slice(`${config.mqtt.base_topic}/schedule/`.length, -'/set'.length);
     try {

@@ -8,6 +8,7 @@ import {
   quote,
   requestObject,
   transactionOf,
+  UnreadPayload,
 } from '../../src/app/input.js';
 
 const refused = (fn: () => unknown, message: RegExp) =>
@@ -29,6 +30,12 @@ describe('input parsing (app/input.ts)', () => {
     refused(() => requestObject(Buffer.from('{node: 3}')), /not valid JSON/);
     for (const text of ['[1]', '3', '"x"', 'null'])
       refused(() => requestObject(Buffer.from(text)), /must be a JSON object/);
+  });
+
+  it('a payload dropped unread for its size is refused as any payload over 1 KiB, with its size', () => {
+    refused(() => payloadText(new UnreadPayload(300_000)), /^payload of 300000 bytes refused: at most 1024 bytes$/);
+    refused(() => requestObject(new UnreadPayload(2_000_000)), /^payload of 2000000 bytes refused/);
+    assert.equal(payloadText(Buffer.alloc(0)), '', 'an empty payload read is only empty');
   });
 
   it('transactionOf echoes short strings and finite numbers, and refuses any other transaction', () => {
