@@ -36,9 +36,10 @@ export async function subscribeCommands(table: CommandTable, { connection, event
     logger.error(`command on ${topic} failed: ${errorMessage(error)}`);
   for (const [filter, handle] of Object.entries(table)) {
     const command: MessageHandler = (topic, payload, packet) => {
-      // An empty retained message is a clear (what refuseRetained tells people to send; MQTT 5
-      // hands it on with its flag): nothing was asked, so nothing is refused.
-      if (packet.retain) return payload.length === 0 ? undefined : refuseRetained(topic);
+      // Empty: a retained command being cleared (what refuseRetained tells people to send; MQTT 5
+      // hands it on with its flag, MQTT 3.1.1 without): nothing was asked, nothing is refused.
+      if (payload.length === 0) return;
+      if (packet.retain) return refuseRetained(topic);
       handle(topic, payload).catch(failed(topic));
     };
     // A message too big to read (src/mqtt/packet-limit.ts) is refused by its handler as one over
@@ -70,8 +71,6 @@ export function commandWord(
   }
   const word = text.toUpperCase();
   if (words.includes(word)) return word;
-  // Empty: a retained command being cleared (MQTT 3.1.1 hands it on without its flag), no command.
-  if (text === '') return undefined;
   // The word as it was sent: `maybe`, not `MAYBE`.
   event({
     type,

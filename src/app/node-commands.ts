@@ -66,8 +66,6 @@ export class NodeCommands {
       return;
     }
     if (!action) {
-      // Empty: a retained command being cleared (MQTT 3.1.1 hands it on without its flag), no command.
-      if (text.trim() === '') return;
       const error = `unknown command ${quote(text)}: use ON, OFF, FORCE_OFF, TOGGLE, REBOOT or SHUTDOWN`;
       event({ type: 'command', node: node.number, source: 'mqtt', result: 'error', error });
       return;

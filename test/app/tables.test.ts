@@ -43,7 +43,14 @@ describe('command table (app/command-table.ts)', () => {
     deliver('tp/rtc/set', 'tp/rtc/set', 'SYNC', true);
     deliver('tp/node/+/set', 'tp/node/4/set', 'OFF', true);
     await settle();
-    assert.deepEqual(acted, ['tp/node/3/set OFF']);
+    // Empty, retained or not: a retained command being cleared, on any command topic (requests
+    // too): nothing acted on, nothing said. White space is input like any other.
+    deliver('tp/node/+/set', 'tp/node/4/set', '', true);
+    deliver('tp/node/+/set', 'tp/node/4/set', '');
+    deliver('tp/rtc/set', 'tp/rtc/set', '');
+    deliver('tp/node/+/set', 'tp/node/5/set', ' ');
+    await settle();
+    assert.deepEqual(acted, ['tp/node/3/set OFF', 'tp/node/5/set  ']);
     assert.equal(events.length, 2);
     for (const e of events) {
       assert.equal(e.result, 'error');

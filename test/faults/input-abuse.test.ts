@@ -110,12 +110,10 @@ function generator(random: () => number) {
     return Buffer.from(JSON.stringify({ transaction: int(0, 1e6), ...(pick(bodies) as object) }));
   };
 
-  // An empty payload on a set topic is how a retained command is cleared: no command, no event
-  // (docs/topics.md). Any other empty payload is bad input like the rest.
+  // An empty payload on a command topic is how a retained command is cleared: no command, no
+  // event (docs/topics.md). White space is bad input like the rest.
   const clearing = (message: Generated): Generated =>
-    message.topic.endsWith('/set') && message.payload.toString().trim() === ''
-      ? { ...message, routed: false, kind: 'empty (a clear)' }
-      : message;
+    message.routed && message.payload.length === 0 ? { ...message, routed: false, kind: 'empty (a clear)' } : message;
   return (): Generated => clearing(generate());
 
   function generate(): Generated {
