@@ -238,7 +238,7 @@ describe('e2e: the bridge process against BMC firmware 2.0.5 and 2.1.0 on 2.4 an
           assert.deepEqual(bmc.firmware.usb, { node: 2, mode: 'Host', route: 'Port' });
           // The set's own event follows its state: waited for, so the marks below are past it.
           await recorder.waitForEvent((e) => e.type === 'usb' && e.result === 'ok', 5000, from);
-          for (const bad of ['Node 2 (flash)', 'Node 5 (host)', '{"node":2,"mode":3}', '']) {
+          for (const bad of ['Node 2 (flash)', 'Node 5 (host)', '{"node":2,"mode":3}', ' ']) {
             from = recorder.mark();
             await recorder.publish(usb.command_topic!, bad);
             const refused = await recorder.waitForEvent((e) => e.type === 'usb', 5000, from);
