@@ -307,9 +307,14 @@ export class PowerService {
     }
   }
 
-  /** Aborts graceful waits (power stays as it is) and waits for hard reboots to switch their node back on. */
+  /**
+   * Aborts graceful waits (power stays as it is) and waits for hard reboots to switch their node
+   * back on, then for the saves of last commanded power (restore_on_start: last reads them at the
+   * next start: one lost to an exit right after the stop would restore an older power).
+   */
   async stop(): Promise<void> {
     this.stopping.abort(STOPPING);
     await Promise.allSettled([...this.hardReboots, ...this.running]);
+    await this.writer.saved();
   }
 }

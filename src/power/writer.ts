@@ -28,8 +28,15 @@ export class PowerWriter {
   private readonly lock = new Mutex();
   private readonly lastOffAt = new Map<number, number>();
   private lastOnAt = Number.NEGATIVE_INFINITY;
+  /** Saves of the last commanded power still being written: a stop waits for them. */
+  private readonly saves = new Set<Promise<void>>();
 
   constructor(private readonly deps: PowerWriterDeps) {}
+
+  /** Resolves once every save of last commanded power begun so far is written (or failed, logged). */
+  async saved(): Promise<void> {
+    await Promise.all([...this.saves]);
+  }
 
   /** When this bridge last switched the node off (for min_off_time). */
   offAt(n: number): number | undefined {
@@ -69,9 +76,11 @@ export class PowerWriter {
       else this.lastOffAt.set(n, clock.now());
       // Only restore_on_start: last reads it; written after the node is free again.
       if (power.restore_on_start === 'last') {
-        this.deps.journal
+        const save: Promise<void> = this.deps.journal
           .commanded(n, on)
-          .catch((error: unknown) => this.deps.logger.warn(`saving node ${n}'s power failed: ${errorMessage(error)}`));
+          .catch((error: unknown) => this.deps.logger.warn(`saving node ${n}'s power failed: ${errorMessage(error)}`))
+          .finally(() => this.saves.delete(save));
+        this.saves.add(save);
       }
       return readBack;
     });

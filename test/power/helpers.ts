@@ -51,6 +51,8 @@ export async function rig(
   options: {
     journalBegin?: (entry: JournalEntry) => Promise<void>;
     journalEnd?: (entry: JournalEntry) => Promise<void>;
+    /** The save of a node's last commanded power (restore_on_start: last). */
+    commanded?: (node: number, on: boolean) => Promise<void>;
   } = {},
 ): Promise<Rig> {
   const parsed = parseConfig({ board: { type: 'simulator', simulate: { model: 'tpi1' } }, ...config });
@@ -123,7 +125,7 @@ export async function rig(
         await options.journalBegin?.(entry);
       },
       end: options.journalEnd ?? (async () => undefined),
-      commanded: async () => undefined,
+      commanded: options.commanded ?? (async () => undefined),
     },
     agents,
   });

@@ -447,3 +447,29 @@ describe('PowerService', () => {
     assert.equal(r.powered(6), true);
   });
 });
+
+describe('PowerService stop and the saves of last commanded power', () => {
+  it('waits for a save still being written, so that the next start restores what was asked last', async () => {
+    let release: () => void = () => undefined;
+    const saving = new Promise<void>((resolve) => (release = resolve));
+    const saved: string[] = [];
+    const r = await rig(
+      { power: { restore_on_start: 'last' } },
+      {
+        commanded: async (node, on) => {
+          await saving;
+          saved.push(`${node} ${on ? 'on' : 'off'}`);
+        },
+      },
+    );
+    const result = await r.finish(r.service.execute(3, 'force-off', 'mqtt'));
+    assert.equal(result.ok, true, result.error);
+    let stopped = false;
+    const stop = r.service.stop().then(() => (stopped = true));
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(stopped, false, 'the stop ended before node 3 off was saved');
+    release();
+    await stop;
+    assert.deepEqual(saved, ['3 off']);
+  });
+});
