@@ -16,7 +16,7 @@ import type { Config } from '../config/schema.js';
 import { MqttConnection } from '../mqtt/connection.js';
 import { brokerUrl, mqttClientOptions } from '../mqtt/options.js';
 import { topics } from '../mqtt/topics.js';
-import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
+import { raceTimer, systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { formatDuration } from '../config/duration.js';
 import { TpmError, errorMessage } from '../util/errors.js';
 import { createLogger, type Logger } from '../util/logger.js';
@@ -123,21 +123,8 @@ export function createAgent(config: Config, deps: AgentDeps = {}): Agent {
 
   const timeoutText = `did not finish within ${Math.round(commandTimeoutMs / 1000)}s`;
   const runWithTimeout = (argv: string[]): Promise<RunResult> =>
-    new Promise((resolve, reject) => {
-      const timer = clock.setTimeout(
-        () => reject(new CommandTimeout(`${JSON.stringify(argv)} ${timeoutText}`)),
-        commandTimeoutMs,
-      );
-      run([...argv]).then(
-        (result) => {
-          clock.clearTimeout(timer);
-          resolve(result);
-        },
-        (error: unknown) => {
-          clock.clearTimeout(timer);
-          reject(error instanceof Error ? error : new Error(String(error)));
-        },
-      );
+    raceTimer(clock, commandTimeoutMs, run([...argv]), () => {
+      throw new CommandTimeout(`${JSON.stringify(argv)} ${timeoutText}`);
     });
 
   const execute = async (action: AgentAction): Promise<void> => {

@@ -45,13 +45,19 @@ export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<v
 }
 
 /**
- * `promise`'s value, or undefined once `ms` have passed, whichever comes first; a rejection
- * first rejects. The timer is cleared when the promise settles first: left running, it holds
- * the process up to `ms` after everything else is done. A rejection after the time is up is dropped.
+ * `promise`'s outcome, or `timeUp()`'s once `ms` have passed, whichever comes first (`timeUp` may
+ * throw, to reject). The timer is cleared when the promise settles first: left running, it holds
+ * the process up to `ms` after everything else is done. A settling after the time is up is dropped.
  */
-export function settledWithin<T>(clock: Clock, ms: number, promise: Promise<T>): Promise<T | undefined> {
+export function raceTimer<T, U>(clock: Clock, ms: number, promise: Promise<T>, timeUp: () => U): Promise<T | U> {
   return new Promise((resolve, reject) => {
-    const timer = clock.setTimeout(() => resolve(undefined), ms);
+    const timer = clock.setTimeout(() => {
+      try {
+        resolve(timeUp());
+      } catch (error) {
+        reject(error instanceof Error ? error : new Error(String(error)));
+      }
+    }, ms);
     promise.then(
       (value) => {
         clock.clearTimeout(timer);
@@ -63,4 +69,9 @@ export function settledWithin<T>(clock: Clock, ms: number, promise: Promise<T>):
       },
     );
   });
+}
+
+/** `promise`'s value, or undefined once `ms` have passed (raceTimer); a rejection first rejects. */
+export function settledWithin<T>(clock: Clock, ms: number, promise: Promise<T>): Promise<T | undefined> {
+  return raceTimer(clock, ms, promise, () => undefined);
 }
