@@ -121,7 +121,7 @@ export class Schedules {
   /** A schedule gone from the config: its retained `schedule/<name>` would stay on the broker for ever. */
   private clearRetained(name: string): void {
     const { connection, topics, logger } = this.deps;
-    connection.publish(topics.schedule(name), '', { retain: true }).catch((error: unknown) => {
+    connection.clearRetained(topics.schedule(name)).catch((error: unknown) => {
       logger.warn(`could not clear the retained state of the removed schedule ${name}: ${errorMessage(error)}`);
     });
   }
