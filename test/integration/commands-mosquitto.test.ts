@@ -31,10 +31,20 @@ interface Setup {
   mosquitto?: Mosquitto;
   run?: BridgeRun;
   rec?: Recorder;
+  /** A mosquitto, a bridge on it speaking `protocolVersion`, and a recorder: what most tests start. */
+  startAll(protocolVersion: 4 | 5): Promise<{ mosquitto: Mosquitto; run: BridgeRun; rec: Recorder }>;
 }
 
 function mosquittoSetup(): Setup {
-  const setup: Setup = { binary: '' };
+  const setup: Setup = {
+    binary: '',
+    async startAll(protocolVersion) {
+      const mosquitto = (setup.mosquitto = await startMosquitto({ binary: setup.binary }));
+      const run = (setup.run = await startOn(mosquitto.url, protocolVersion));
+      const rec = (setup.rec = await Recorder.connect(mosquitto.url, BASE));
+      return { mosquitto, run, rec };
+    },
+  };
   before(function () {
     setup.binary = requireMosquitto(this);
   });
@@ -55,46 +65,42 @@ describe('commands on a real mosquitto: one published retained while the bridge 
   const s = mosquittoSetup();
 
   it('MQTT 5: is refused at once with one error event, also after a reconnection', async () => {
-    s.mosquitto = await startMosquitto({ binary: s.binary });
-    s.run = await startOn(s.mosquitto.url, 5);
-    s.rec = await Recorder.connect(s.mosquitto.url, BASE);
-    const bridge = s.run.bridge;
+    const { mosquitto, run, rec } = await s.startAll(5);
+    const bridge = run.bridge;
     assert.equal(bridge.model.power(4), true);
     for (const round of ['first connection', 'after a reconnection']) {
-      const from = s.rec.mark();
-      await s.rec.command(4, 'OFF', { retain: true });
-      const event = await s.rec.waitForEvent((e) => e.result === 'error', 5000, from);
+      const from = rec.mark();
+      await rec.command(4, 'OFF', { retain: true });
+      const event = await rec.waitForEvent((e) => e.result === 'error', 5000, from);
       assert.match(event.error ?? '', RETAINED, round);
       await delay(300);
       assert.equal(bridge.model.power(4), true, `${round}: node 4 was not switched off`);
-      assert.equal(s.rec.events(from).length, 1, `${round}: one event, nothing else`);
+      assert.equal(rec.events(from).length, 1, `${round}: one event, nothing else`);
       // Doing what the event says (clearing it) is no command, and no second error.
-      await s.rec.publish(NODE_SET, '', { retain: true });
+      await rec.publish(NODE_SET, '', { retain: true });
       await delay(300);
-      assert.equal(s.rec.events(from).length, 1, `${round}: the clear raised an event`);
+      assert.equal(rec.events(from).length, 1, `${round}: the clear raised an event`);
       if (round === 'first connection') {
-        const back = s.rec.mark();
-        await s.mosquitto.restart();
-        await s.rec.waitForPayload(`${BASE}/bridge/state`, 'online', 15_000, back);
+        const back = rec.mark();
+        await mosquitto.restart();
+        await rec.waitForPayload(`${BASE}/bridge/state`, 'online', 15_000, back);
       }
     }
     // A live command is still taken.
-    await s.rec.command(4, 'OFF');
-    await s.rec.waitForPayload(`${BASE}/node/4/power`, 'OFF');
+    await rec.command(4, 'OFF');
+    await rec.waitForPayload(`${BASE}/node/4/power`, 'OFF');
   });
 
   it('MQTT 3.1.1: the broker hides the flag from live subscribers, so it is acted on (docs/topics.md)', async () => {
-    s.mosquitto = await startMosquitto({ binary: s.binary });
-    s.run = await startOn(s.mosquitto.url, 4);
-    s.rec = await Recorder.connect(s.mosquitto.url, BASE);
-    const from = s.rec.mark();
-    await s.rec.command(4, 'OFF', { retain: true });
-    await s.rec.waitForPayload(`${BASE}/node/4/power`, 'OFF', 5000, from);
+    const { rec } = await s.startAll(4);
+    const from = rec.mark();
+    await rec.command(4, 'OFF', { retain: true });
+    await rec.waitForPayload(`${BASE}/node/4/power`, 'OFF', 5000, from);
     // The clear the docs advise reaches the bridge as an empty live message: no command, no error.
-    await s.rec.publish(NODE_SET, '', { retain: true });
+    await rec.publish(NODE_SET, '', { retain: true });
     await delay(300);
     assert.deepEqual(
-      s.rec.events(from).filter((e) => e.result === 'error'),
+      rec.events(from).filter((e) => e.result === 'error'),
       [],
     );
   });
@@ -134,17 +140,15 @@ describe('commands on a real mosquitto: a message over the packet limit', functi
   const s = mosquittoSetup();
 
   it('gets the error event a payload over 1 KiB gets, with its size; a request gets its response too', async () => {
-    s.mosquitto = await startMosquitto({ binary: s.binary });
-    s.run = await startOn(s.mosquitto.url, 4);
-    s.rec = await Recorder.connect(s.mosquitto.url, BASE);
-    const bridge = s.run.bridge;
+    const { run, rec } = await s.startAll(4);
+    const bridge = run.bridge;
 
-    let from = s.rec.mark();
-    await s.rec.command(4, Buffer.alloc(2048, 'O'));
-    const small = await s.rec.waitForEvent((e) => e.result === 'error', 5000, from);
-    from = s.rec.mark();
-    await s.rec.command(4, Buffer.alloc(MIB, 'O'));
-    const big = await s.rec.waitForEvent((e) => e.result === 'error', 5000, from);
+    let from = rec.mark();
+    await rec.command(4, Buffer.alloc(2048, 'O'));
+    const small = await rec.waitForEvent((e) => e.result === 'error', 5000, from);
+    from = rec.mark();
+    await rec.command(4, Buffer.alloc(MIB, 'O'));
+    const big = await rec.waitForEvent((e) => e.result === 'error', 5000, from);
     assert.deepEqual(
       { ...big, time: undefined },
       { ...small, time: undefined, error: REFUSED },
@@ -152,20 +156,20 @@ describe('commands on a real mosquitto: a message over the packet limit', functi
     );
     assert.equal(big.node, 4);
     assert.equal(bridge.model.power(4), true);
-    assert.ok(s.run.log.messages().some((m) => /dropped a message of 1\.0 MiB on tp\/node\/4\/set/.test(m)));
+    assert.ok(run.log.messages().some((m) => /dropped a message of 1\.0 MiB on tp\/node\/4\/set/.test(m)));
 
-    from = s.rec.mark();
-    await s.rec.publish(`${BASE}/bridge/request/power`, Buffer.alloc(MIB, ' '));
-    const response = await s.rec.waitFor(`${BASE}/bridge/response/power`, () => true, 5000, from);
+    from = rec.mark();
+    await rec.publish(`${BASE}/bridge/request/power`, Buffer.alloc(MIB, ' '));
+    const response = await rec.waitFor(`${BASE}/bridge/response/power`, () => true, 5000, from);
     // No transaction: it was in the payload, which was not read.
     assert.deepEqual(JSON.parse(response.payload), { status: 'error', error: REFUSED });
-    const events = s.rec.events(from);
+    const events = rec.events(from);
     assert.equal(events.length, 1, JSON.stringify(events));
     assert.equal(events[0]?.type, 'request');
     assert.equal(events[0]?.action, 'power');
     assert.equal(events[0]?.error, REFUSED);
     // The connection was kept: a request right after it is answered.
-    assert.equal((await s.rec.request('status')).status, 'ok');
+    assert.equal((await rec.request('status')).status, 'ok');
   });
 
   it('found retained at the start, is refused as a stale command: one event, no response', async () => {
