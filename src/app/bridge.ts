@@ -163,8 +163,12 @@ export class BridgeApp implements Bridge {
     // (restore_on_start: last, one on_stagger apart) or taking commands; from now on it refuses
     // every new action and ends its waits (a hard reboot under way still finishes).
     const powerStopped = this.parts?.power.stop();
+    // No schedule starts a run from now on (a start's catch-up included): the power service would
+    // refuse it, and it would be recorded as done, never to be made up.
+    const schedulesStopped = this.parts?.schedules.stop();
     await this.starting?.catch(() => undefined);
     await powerStopped;
+    await schedulesStopped;
     for (const [name, stop] of [...this.stops].reverse()) {
       try {
         await stop();

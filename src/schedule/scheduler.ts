@@ -269,6 +269,8 @@ export class Scheduler {
   }
 
   private async handleOccurrence(entry: Entry, occurrence: Occurrence, catchUp: boolean): Promise<void> {
+    // Stopped meanwhile (during the start's catch-up): nothing run or recorded; the next start makes it up.
+    if (this.stopped) return;
     if (catchUp && entry.config.action === 'reboot') {
       await this.skip(entry, occurrence, catchUp, 'reboots are never made up');
     } else if (this.options.isPaused?.()) {
@@ -277,8 +279,14 @@ export class Scheduler {
       await this.skip(entry, occurrence, catchUp, 'the previous run of this schedule is still going');
     } else {
       // Recorded before it runs: a crash during the run must not make it run again.
+      const before = { done: entry.record.done, latest_at: entry.record.latest_at };
       remember(entry.record, occurrence);
       await this.persist();
+      if (this.stopped) {
+        Object.assign(entry.record, before); // stopped while it was written: never run, so not handled
+        await this.persist();
+        return;
+      }
       this.logger.info(
         { schedule: entry.config.name, occurrence: occurrence.key, catchUp },
         catchUp

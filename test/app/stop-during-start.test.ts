@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import path from 'node:path';
 import { createAgent, type Agent } from '../../src/app/agent.js';
-import { createBridge } from '../../src/app/bridge.js';
+import { createBridge, type Bridge } from '../../src/app/bridge.js';
 import { defaultBridgeState } from '../../src/app/bridge-state.js';
 import { TPI1_SLOT_PINS } from '../../src/board/simulator/ds4520.js';
 import { createSimulatedTpi1 } from '../../src/board/simulator/tpi1.js';
@@ -12,6 +12,7 @@ import { parseConfig } from '../../src/config/parse.js';
 import { TpmError } from '../../src/util/errors.js';
 import { systemClock } from '../../src/util/clock.js';
 import { FakeClock } from '../../src/util/fake-clock.js';
+import type { LogMethod, Logger } from '../../src/util/logger.js';
 import { agentConfig } from '../agent/helpers.js';
 import { tempDir } from '../support/cli.js';
 import { startAedes, type TestBroker } from '../support/aedes.js';
@@ -220,5 +221,94 @@ describe('stop() during a start() that restores power', () => {
       'nodes 3-5 stay off',
     );
     assert.ok(took < 900, `the stop took ${took} ms: it waited for the restore`);
+  });
+});
+
+/** `inner`, and `onLine` called with each message as it is logged (children included). */
+function watchedLogger(inner: Logger, onLine: (message: string) => void): Logger {
+  const watch = (method: LogMethod): LogMethod =>
+    ((...args: unknown[]) => {
+      const message = args.find((arg) => typeof arg === 'string');
+      if (typeof message === 'string') onLine(message);
+      (method as (...a: unknown[]) => void)(...args);
+    }) as LogMethod;
+  return {
+    debug: watch(inner.debug.bind(inner)),
+    info: watch(inner.info.bind(inner)),
+    warn: watch(inner.warn.bind(inner)),
+    error: watch(inner.error.bind(inner)),
+    child: (bindings) => watchedLogger(inner.child(bindings), onLine),
+    get level() {
+      return inner.level;
+    },
+  };
+}
+
+/**
+ * A stop while a schedule's missed run is being made up (found by a review: the scheduler was
+ * stopped only after the power service, so the catch-up was recorded as done, with the power
+ * service refusing it, and the next start did not make it up).
+ */
+describe('stop() while a schedule catches up', () => {
+  let dir: string;
+  let broker: TestBroker;
+
+  beforeEach(async () => {
+    dir = tempDir();
+    broker = await startAedes();
+  });
+
+  afterEach(async () => {
+    await broker.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('records no run: the next start makes it up', async () => {
+    const clock = new FakeClock(Date.parse('2027-03-10T05:12:00Z'));
+    const sim = createSimulatedTpi1({ clock });
+    const config = parseConfig({
+      mqtt: { url: broker.url, base_topic: 'tp' },
+      board: { type: 'tpi1', id: 'lab', poll_interval: '1h' },
+      nodes: { '4': { agent: false } },
+      power: { min_off_time: 0, on_stagger: 0 },
+      homeassistant: { enabled: false },
+      schedules: [{ name: 'early-off', cron: '10 05 * * *', timezone: 'UTC', action: 'off', nodes: [4] }],
+      state_dir: path.join(dir, 'state'),
+    });
+    const log = captureLogger('debug');
+    const first = createBridge(config, { clock, logger: log.logger, i2cBus: sim.bus });
+    await first.start(); // arms the schedule at 05:12
+    await first.stop();
+
+    // Back the next day with the clock not set yet (before this build): the schedule waits. The
+    // clock is set at 05:20, 05:10 was missed, and the stop comes as the scheduler arms.
+    clock.jump(Date.parse('2020-01-01T00:00:00Z'));
+    let stopping: Promise<void> | undefined;
+    const second: Bridge = createBridge(config, {
+      clock,
+      i2cBus: sim.bus,
+      logger: watchedLogger(log.logger, (message) => {
+        if (message.startsWith('system clock is plausible')) stopping ??= second.stop();
+      }),
+    });
+    await second.start();
+    clock.jump(Date.parse('2027-03-11T05:20:00Z'));
+    await clock.advance(0); // the scheduler's wait for a plausible clock ends
+    assert.ok(stopping, 'the scheduler did not arm');
+    await stopping;
+    assert.equal(sim.ds4520.nodePowered(4), true, 'node 4 untouched');
+    const file = JSON.parse(readFileSync(path.join(dir, 'state', 'schedules.json'), 'utf8')) as {
+      schedules: Record<string, { done: string[]; last_result: string | null }>;
+    };
+    assert.deepEqual(file.schedules['early-off']?.done, [], 'the missed run is not recorded as handled');
+    assert.equal(file.schedules['early-off']?.last_result, null);
+
+    const third = createBridge(config, { clock, logger: log.logger, i2cBus: sim.bus });
+    await third.start();
+    try {
+      await until(() => !sim.ds4520.nodePowered(4), 'node 4 switched off by the catch-up');
+    } finally {
+      await third.stop();
+    }
   });
 });

@@ -116,6 +116,43 @@ async function armedAt(at: string, schedules: ScheduleConfig[]): Promise<MemoryS
   return store;
 }
 
+/** A store whose next load or save waits until released: a stop can come in between. */
+class GatedState extends MemoryState<SchedulesState> {
+  private gate: { on: 'load' | 'save'; entered: () => void; open: Promise<void> } | undefined;
+  /** Resolves once the held load or save has begun. */
+  held: Promise<void> = Promise.resolve();
+  release: () => void = () => undefined;
+
+  constructor(from: MemoryState<SchedulesState>) {
+    super(from.peek());
+  }
+
+  hold(on: 'load' | 'save' = 'save'): void {
+    let entered!: () => void;
+    this.held = new Promise((resolve) => (entered = resolve));
+    const open = new Promise<void>((resolve) => (this.release = resolve));
+    this.gate = { on, entered, open };
+  }
+
+  override async load(): Promise<SchedulesState> {
+    await this.wait('load');
+    return super.load();
+  }
+
+  override async save(value: SchedulesState): Promise<void> {
+    await this.wait('save');
+    return super.save(value);
+  }
+
+  private async wait(on: 'load' | 'save'): Promise<void> {
+    const gate = this.gate;
+    if (gate?.on !== on) return;
+    this.gate = undefined;
+    gate.entered();
+    await gate.open;
+  }
+}
+
 describe('Scheduler', () => {
   describe('running occurrences', () => {
     it('runs at the wall-clock time of its zone, once, with the occurrence key', async () => {
@@ -284,6 +321,45 @@ describe('Scheduler', () => {
   });
 
   describe('catch-up at start', () => {
+    it('a stop during the start runs no catch-up and records none: the next start makes it up', async () => {
+      const schedules = [schedule({ catch_up: 15 * MINUTE })];
+      const store = new GatedState(await armedAt('2026-01-10T21:00:00Z', schedules));
+      const h = new Harness('2026-01-10T22:10:00Z', store);
+      const scheduler = h.create(schedules);
+      store.hold();
+      const start = scheduler.start();
+      await store.held; // the catch-up's occurrence is being recorded
+      const stop = scheduler.stop();
+      store.release();
+      await start;
+      await stop;
+      await scheduler.idle();
+      assert.deepEqual(h.runs, [], 'a stopped scheduler starts no run');
+      assert.deepEqual(store.peek().schedules['nightly-off']?.done, [], 'the occurrence is not recorded as handled');
+
+      const again = new Harness('2026-01-10T22:11:00Z', store);
+      await again.start(schedules);
+      assert.equal(again.runs[0]?.context.occurrenceKey, '2026-01-10T23:00:00[Europe/Berlin]');
+      assert.equal(again.runs[0]?.context.catchUp, true);
+    });
+
+    it('a stop while the state file loads: nothing run, nothing recorded', async () => {
+      const schedules = [schedule({ catch_up: 15 * MINUTE })];
+      const store = new GatedState(await armedAt('2026-01-10T21:00:00Z', schedules));
+      const h = new Harness('2026-01-10T22:10:00Z', store);
+      const scheduler = h.create(schedules);
+      store.hold('load');
+      const start = scheduler.start();
+      await store.held;
+      const stop = scheduler.stop();
+      store.release();
+      await start;
+      await stop;
+      await scheduler.idle();
+      assert.deepEqual(h.runs, []);
+      assert.equal(store.saves, 0, 'nothing written');
+    });
+
     it('makes up an off missed within the window, once, marked as catch-up', async () => {
       const schedules = [schedule({ catch_up: 15 * MINUTE })];
       // Armed by a run that went down at 21:00Z; back at 23:10 in Berlin, 10 min after 23:00.
