@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
 import { watchCommand } from '../../src/app/bridge-open.js';
 import { createSimulatedTpi1 } from '../../src/board/simulator/tpi1.js';
 import { FakeClock } from '../../src/util/fake-clock.js';
-import { startAedes, type TestBroker } from '../support/aedes.js';
-import { tempDir } from '../support/cli.js';
+import { brokerAndFolder } from '../support/broker-and-folder.js';
 import { runBridge, stateDirOf } from '../support/in-process-bridge.js';
 import { delay } from '../support/wait.js';
 
@@ -36,18 +34,7 @@ describe('bridge start: how to watch the built-in broker', () => {
  * exited 1-2 s late): the time limits raced against the last publishes are cleared.
  */
 describe('bridge stop: no timer left behind', () => {
-  let broker: TestBroker;
-  let dir: string;
-
-  beforeEach(async () => {
-    broker = await startAedes();
-    dir = tempDir();
-  });
-
-  afterEach(async () => {
-    await broker.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const env = brokerAndFolder();
 
   const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
 
@@ -55,7 +42,10 @@ describe('bridge stop: no timer left behind', () => {
     await delay(10); // mocha arms the test's own time-out after the test's first step
     const before = timers();
     const clock = new FakeClock();
-    const { bridge } = await runBridge(broker.url, stateDirOf(dir), { clock, bus: createSimulatedTpi1({ clock }).bus });
+    const { bridge } = await runBridge(env.broker.url, stateDirOf(env.dir), {
+      clock,
+      bus: createSimulatedTpi1({ clock }).bus,
+    });
     await bridge.stop();
     assert.equal(clock.pending, 0, 'a timer of the injected clock is left');
     // A moment for the sockets' own clean-up; the timers at fault ran 1 s and 2 s.

@@ -15,7 +15,7 @@ import { FakeClock } from '../../src/util/fake-clock.js';
 import type { LogMethod, Logger } from '../../src/util/logger.js';
 import { agentConfig } from '../agent/helpers.js';
 import { tempDir } from '../support/cli.js';
-import { startAedes, type TestBroker } from '../support/aedes.js';
+import { brokerAndFolder } from '../support/broker-and-folder.js';
 import { captureLogger, type CapturedLog } from '../support/log-capture.js';
 import { freePort } from '../support/ports.js';
 import { delay, until } from '../support/wait.js';
@@ -50,13 +50,20 @@ async function silentServer(): Promise<{ url: string; open: Set<Socket>; close()
 
 /** How a start ended, or 'pending' if it had not after `ms`. */
 async function outcome(start: Promise<void>, ms: number): Promise<unknown> {
-  return Promise.race([
-    start.then(
-      () => 'resolved',
-      (error: unknown) => error,
-    ),
-    delay(ms).then(() => 'pending'),
-  ]);
+  let timer: NodeJS.Timeout | undefined;
+  const pending = new Promise<string>((resolve) => (timer = setTimeout(() => resolve('pending'), ms)));
+  try {
+    return await Promise.race([
+      start.then(
+        () => 'resolved',
+        (error: unknown) => error,
+      ),
+      pending,
+    ]);
+  } finally {
+    // Not left to run out: a later test counts the process's timers (bridge-open.test.ts).
+    clearTimeout(timer);
+  }
 }
 
 function assertStopped(result: unknown, role: RegExp): void {
@@ -170,21 +177,10 @@ describe('stop() during a start() that waits for the broker', () => {
  * before the power service was stopped, so every remaining node was still switched on.
  */
 describe('stop() during a start() that restores power', () => {
-  let dir: string;
-  let broker: TestBroker;
-
-  beforeEach(async () => {
-    dir = tempDir();
-    broker = await startAedes();
-  });
-
-  afterEach(async () => {
-    await broker.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const env = brokerAndFolder();
 
   it('switches no further node on, and the stop ends at once', async () => {
-    const stateDir = path.join(dir, 'state');
+    const stateDir = path.join(env.dir, 'state');
     mkdirSync(stateDir, { recursive: true });
     // Nodes 2-5 were last commanded on; the board came back with them off.
     const commanded = { '2': true, '3': true, '4': true, '5': true };
@@ -199,7 +195,7 @@ describe('stop() during a start() that restores power', () => {
     );
 
     const config = parseConfig({
-      mqtt: { url: broker.url, base_topic: 'tp' },
+      mqtt: { url: env.broker.url, base_topic: 'tp' },
       board: { type: 'tpi1', id: 'lab', poll_interval: '1h' },
       nodes: { '2': { agent: false }, '3': { agent: false }, '4': { agent: false }, '5': { agent: false } },
       power: { restore_on_start: 'last', on_stagger: '1s' },
@@ -250,30 +246,19 @@ function watchedLogger(inner: Logger, onLine: (message: string) => void): Logger
  * service refusing it, and the next start did not make it up).
  */
 describe('stop() while a schedule catches up', () => {
-  let dir: string;
-  let broker: TestBroker;
-
-  beforeEach(async () => {
-    dir = tempDir();
-    broker = await startAedes();
-  });
-
-  afterEach(async () => {
-    await broker.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const env = brokerAndFolder();
 
   it('records no run: the next start makes it up', async () => {
     const clock = new FakeClock(Date.parse('2027-03-10T05:12:00Z'));
     const sim = createSimulatedTpi1({ clock });
     const config = parseConfig({
-      mqtt: { url: broker.url, base_topic: 'tp' },
+      mqtt: { url: env.broker.url, base_topic: 'tp' },
       board: { type: 'tpi1', id: 'lab', poll_interval: '1h' },
       nodes: { '4': { agent: false } },
       power: { min_off_time: 0, on_stagger: 0 },
       homeassistant: { enabled: false },
       schedules: [{ name: 'early-off', cron: '10 05 * * *', timezone: 'UTC', action: 'off', nodes: [4] }],
-      state_dir: path.join(dir, 'state'),
+      state_dir: path.join(env.dir, 'state'),
     });
     const log = captureLogger('debug');
     const first = createBridge(config, { clock, logger: log.logger, i2cBus: sim.bus });
@@ -297,7 +282,7 @@ describe('stop() while a schedule catches up', () => {
     assert.ok(stopping, 'the scheduler did not arm');
     await stopping;
     assert.equal(sim.ds4520.nodePowered(4), true, 'node 4 untouched');
-    const file = JSON.parse(readFileSync(path.join(dir, 'state', 'schedules.json'), 'utf8')) as {
+    const file = JSON.parse(readFileSync(path.join(env.dir, 'state', 'schedules.json'), 'utf8')) as {
       schedules: Record<string, { done: string[]; last_result: string | null }>;
     };
     assert.deepEqual(file.schedules['early-off']?.done, [], 'the missed run is not recorded as handled');

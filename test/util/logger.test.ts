@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
 import path from 'node:path';
 import {
   createAgent,
@@ -13,8 +12,7 @@ import {
   type BridgeDeps,
   type Logger,
 } from '../../src/index.js';
-import { startAedes, type TestBroker } from '../support/aedes.js';
-import { tempDir } from '../support/cli.js';
+import { brokerAndFolder } from '../support/broker-and-folder.js';
 
 /**
  * A program's own logger (docs/library.md): `Logger` asks only for what the code calls, so a
@@ -40,18 +38,7 @@ function listLogger(lines: string[], fields: Record<string, unknown> = {}): Logg
 }
 
 describe('Logger: a program may bring its own', () => {
-  let broker: TestBroker;
-  let dir: string;
-
-  beforeEach(async () => {
-    broker = await startAedes();
-    dir = tempDir();
-  });
-
-  afterEach(async () => {
-    await broker.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const env = brokerAndFolder();
 
   it("pino's loggers (createLogger, silentLogger) are Loggers", () => {
     const loggers: Logger[] = [createLogger({ level: 'silent', format: 'json' }), silentLogger()];
@@ -61,7 +48,7 @@ describe('Logger: a program may bring its own', () => {
   it("a plain object of functions type-checks as createAgent's logger", () => {
     const lines: string[] = [];
     const deps: AgentDeps = { logger: listLogger(lines) };
-    const config = parseConfig({ mqtt: { url: broker.url }, agent: { node: 3 } });
+    const config = parseConfig({ mqtt: { url: env.broker.url }, agent: { node: 3 } });
     assert.equal(typeof createAgent(config, deps).start, 'function');
   });
 
@@ -70,9 +57,9 @@ describe('Logger: a program may bring its own', () => {
     const clock = new FakeClock();
     const deps: BridgeDeps = { logger: listLogger(lines), clock, i2cBus: createSimulatedTpi1({ clock }).bus };
     const config = parseConfig({
-      mqtt: { url: broker.url },
+      mqtt: { url: env.broker.url },
       board: { type: 'tpi1', poll_interval: '1h' },
-      state_dir: path.join(dir, 'state'),
+      state_dir: path.join(env.dir, 'state'),
     });
     const bridge = createBridge(config, deps);
     await bridge.start();
