@@ -136,6 +136,12 @@ function loaderScript(): string {
   return fileURLToPath(new URL(`./config/load-child${own.slice(own.lastIndexOf('.'))}`, import.meta.url));
 }
 
+/**
+ * Start errors that exit 2, which the systemd units do not restart on: a config error, and a host
+ * that cannot run the board (no sysfs GPIO, no native addon). Restarting fixes neither.
+ */
+const RESTART_CANNOT_FIX: ReadonlySet<string> = new Set(['CONFIG', 'USAGE', 'UNSUPPORTED']);
+
 function reportStartError(error: unknown): number {
   if (error instanceof ConfigError) {
     for (const line of formatProblems(error.problems)) process.stderr.write(`${line}\n`);
@@ -144,7 +150,7 @@ function reportStartError(error: unknown): number {
   process.stderr.write(`turingpi-mqtt: ${errorMessage(error)}\n`);
   if (!(error instanceof TpmError) && process.env.TURINGPI_DEBUG)
     process.stderr.write(`${(error as Error).stack ?? ''}\n`);
-  return error instanceof TpmError && (error.code === 'CONFIG' || error.code === 'USAGE') ? 2 : 1;
+  return error instanceof TpmError && RESTART_CANNOT_FIX.has(error.code) ? 2 : 1;
 }
 
 interface Service {

@@ -47,6 +47,21 @@ describe('turingpi-mqtt command line', function () {
       assert.match(result.stdout, new RegExp(`turingpi-mqtt ${word}|\\[${word}\\]`));
   });
 
+  // Restarting cannot fix these: a service manager that restarts on failure must not loop on them
+  // (the units' RestartPreventExitStatus=2).
+  it('bridge exits 2 on a host without sysfs GPIO, with the reason', async function () {
+    if (existsSync('/sys/class/gpio')) this.skip(); // this host has it: the case cannot happen here
+    const dir = tempDir();
+    const config = {
+      ...testBridgeConfig({ dir, url: 'mqtt://127.0.0.1:1' }),
+      board: { type: 'gpio', gpio: { 1: { line: 17 } } },
+    };
+    const result = await runCli(['bridge', '-c', writeConfig(dir, config)]);
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.stderr, /sysfs GPIO is not available .*needs a kernel with \/sys\/class\/gpio/);
+    assert.doesNotMatch(result.stderr, STACK_LINE);
+  });
+
   it('validate exits 0 for a valid config', async () => {
     const dir = tempDir();
     const file = writeConfig(dir, testBridgeConfig({ dir, url: 'mqtt://127.0.0.1:1' }));
