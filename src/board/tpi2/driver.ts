@@ -54,7 +54,10 @@ export interface Tpi2DriverOptions {
   model?: string;
 }
 
-const TOKEN_LIFETIME_MS = 10_800_000;
+/** bmcd forgets a token this long after its last use (its default `token_expires`: 10800 s). */
+export const TOKEN_LIFETIME_MS = 10_800_000;
+/** Each request to the BMC and its answer; a reset is answered after its power cycle, about 1.2 s. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 
 /**
  * Turing Pi 2 / 2.5 through the BMC's HTTPS API, firmware 2.x (docs/hardware.md "Turing Pi 2 /
@@ -109,7 +112,7 @@ export class Tpi2Driver implements BoardDriver {
       fetch,
       clock,
       logger: options.logger ?? silentLogger(),
-      timeoutMs: options.requestTimeoutMs ?? 10_000,
+      timeoutMs: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
       tokenLifetimeMs: options.tokenLifetimeMs ?? TOKEN_LIFETIME_MS,
       guard,
     });
