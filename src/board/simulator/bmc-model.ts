@@ -110,18 +110,22 @@ export class BmcModel {
   }
 
   /**
-   * POST /api/bmc/authenticate (bmcd's validate_credentials): a banned peer is refused before
-   * its credentials are looked at, and that refusal is not counted; a wrong user or password
-   * is; a success clears the peer's count.
+   * POST /api/bmc/authenticate (bmcd's authenticate_request, then validate_credentials): a body
+   * that is not `{username, password}` as strings is a parse error, refused and not counted; a
+   * banned peer is refused before its credentials are looked at, not counted either; a wrong user
+   * or password is counted; a success clears the peer's count.
    */
   login(peer: string, username: unknown, password: unknown): { token: string } | { status: 403; message: string } {
     this.stats.logins++;
+    if (typeof username !== 'string' || typeof password !== 'string') {
+      return { status: 403, message: 'error trying to parse credentials: missing field or not a string' };
+    }
     const banned = this.banMessage(peer);
     if (banned) {
       this.stats.bannedRequests++;
       return { status: 403, message: banned };
     }
-    if (typeof username !== 'string' || typeof password !== 'string' || this.users[username] !== password) {
+    if (this.users[username] !== password) {
       this.stats.failedLogins++;
       this.penalize(peer);
       return { status: 403, message: this.banMessage(peer) ?? 'credentials incorrect' };
@@ -146,14 +150,17 @@ export class BmcModel {
     const value = header.slice(space + 1);
     if (scheme === 'Bearer') return this.authorizeBearer(peer, value);
     if (scheme === 'Basic') {
+      const decoded = Buffer.from(value, 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      // bmcd parses before it judges: no "user:" is a parse error, answered 401 and not counted.
+      if (colon < 0)
+        return { ok: false, status: 401, message: 'basic authentication formatted wrong', scheme: 'Basic' };
       const banned = this.banMessage(peer);
       if (banned) {
         this.stats.bannedRequests++;
         return { ok: false, status: 401, message: banned, scheme: 'Basic' };
       }
-      const decoded = Buffer.from(value, 'base64').toString('utf8');
-      const colon = decoded.indexOf(':');
-      if (colon >= 0 && this.users[decoded.slice(0, colon)] === decoded.slice(colon + 1)) {
+      if (this.users[decoded.slice(0, colon)] === decoded.slice(colon + 1)) {
         this.penalties.delete(peer);
         return { ok: true };
       }

@@ -136,6 +136,25 @@ describe('BMC simulator (docs/hardware.md "Turing Pi 2 / 2.5: the BMC API")', ()
     assert.equal(penalty(), 1, 'no Authorization header: asked for credentials, not counted');
   });
 
+  it('does not count credentials it cannot read: a login body without both fields, Basic without a colon', async () => {
+    // bmcd parses before it judges: a login body that is not {username, password} (strings) and
+    // Basic credentials without "user:" are parse errors, refused and never penalized.
+    for (const body of [{ username: 'root' }, { username: 'root', password: 7 }, {}]) {
+      const response = await transport.fetch(`${bmc.url}/api/bmc/authenticate`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      assert.equal(response.status, 403, JSON.stringify(body));
+    }
+    assert.equal(penalty(), 0, 'a login body that cannot be read is not a failed login');
+    const noColon = await get('opt=get&type=power', `Basic ${Buffer.from('rootturing').toString('base64')}`);
+    assert.equal(noColon.status, 401);
+    assert.equal(penalty(), 0, 'Basic credentials without a colon are not counted');
+    assert.equal((await login('nope')).status, 403);
+    assert.equal(penalty(), 1, 'a wrong password is');
+  });
+
   it('forgets every token and every failure when bmcd restarts', async () => {
     const before = await token();
     for (let i = 0; i < 4; i++) await login('nope');
