@@ -78,8 +78,15 @@ export class Tpi2Driver implements BoardDriver {
     } catch {
       throw new TpmError('CONFIG', `board.bmc.url is not a URL: ${displayUrl(options.url)}`);
     }
-    if (base.protocol === 'http:')
-      throw new TpmError('BMC_UNSUPPORTED', `board.bmc.url is http://: ${FIRMWARE_1_MESSAGE}`);
+    if (base.protocol === 'http:') {
+      // An http:// address tells nothing of the firmware: bmcd 2.x answers port 80 with a redirect.
+      throw new TpmError(
+        'CONFIG',
+        'board.bmc.url must be https:// (got http://): firmware 2.x serves its API over HTTPS (plain HTTP only ' +
+          'redirects there), and the password is never sent in clear. A BMC with firmware 1.x (plain HTTP only, ' +
+          'no login) is not supported: upgrade it to firmware 2.x (https://docs.turingpi.com)',
+      );
+    }
     if (base.protocol !== 'https:') {
       throw new TpmError('CONFIG', `board.bmc.url must start with https:// (got ${base.protocol})`);
     }

@@ -108,9 +108,24 @@ describe('Tpi2Driver against the simulated BMC over HTTPS', () => {
     assert.throws(
       () => driverFor(),
       (error: TpmError) => {
-        assert.equal(error.code, 'BMC_UNSUPPORTED');
+        // The address alone cannot tell firmware 1.x: a config error that names both ways out.
+        assert.equal(error.code, 'CONFIG');
         assert.match(error.message, /firmware 1\.x/);
         assert.match(error.message, /upgrade .*2\.x/);
+        return true;
+      },
+    );
+    assert.equal(bmc.stats.requests, 0);
+  });
+
+  it('refuses the http:// address of a firmware 2.x BMC (which redirects) asking for https://, not an upgrade', async () => {
+    // bmcd 2.x answers plain HTTP on port 80 with 308 to HTTPS: http:// says nothing about the firmware.
+    await startBmc({ redirectHttp: true });
+    assert.throws(
+      () => driverFor({ url: bmc.httpUrl! }),
+      (error: TpmError) => {
+        assert.match(error.message, /must be https:\/\//);
+        assert.doesNotMatch(error.message, /the BMC runs firmware 1\.x/);
         return true;
       },
     );
