@@ -26,6 +26,9 @@ describe('docs: the Turing Pi 2 BMC as the driver handles it', () => {
       assert.ok(text.includes(way), `"Transport and certificate" does not name ${way}`);
     }
     assert.ok(text.includes('src/board/tpi2/pinning.ts'), 'the trust is decided in pinning.ts');
+    // The certificate is made by the firmware's start script, not by bmcd: the source is named.
+    assert.doesNotMatch(text, /bmcd makes it/);
+    assert.ok(text.includes('generate_self_signedx509.sh'), 'the script that makes the certificate is cited');
   });
 
   it('hardware.md says the login guard stops automatic logins after 3 failures, not that spacing avoids bans', () => {
