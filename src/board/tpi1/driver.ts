@@ -9,7 +9,7 @@ import { EepromWriteBudget, fileBudgetStore, memoryBudgetStore, type EepromBudge
 import type { I2cBus } from './i2c.js';
 import { HWCLOCK_SYSTOHC_ARGV, kernelOwnsRtc, runArgv } from './kernel-rtc.js';
 import { Ds4520PowerControl } from './power-control.js';
-import { TPI1_NODE_COUNT, hex, isTpi1Node } from './registers.js';
+import { MASTER_NODE, TPI1_NODE_COUNT, hex, isTpi1Node } from './registers.js';
 import { decodeRtcReading } from './rtc.js';
 import { BusTransactions, DEFAULT_TPI1_TIMING, type Tpi1Timing } from './transactions.js';
 import { isoTime } from '../../util/iso-time.js';
@@ -84,7 +84,7 @@ export class Tpi1Driver implements BoardDriver {
     this.power = new Ds4520PowerControl(this.io, {
       persist: this.persist,
       // A persisted 0xF2 with node 1 clear leaves a master that never boots (docs/hardware.md).
-      protectedInEeprom: new Set([1, ...options.protectedNodes]),
+      protectedInEeprom: new Set([MASTER_NODE, ...options.protectedNodes]),
       budget: new EepromWriteBudget(store, options.eepromWritesPerDay, options.clock),
     });
     this.rtcOwnedByKernel = options.rtcOwnedByKernel ?? kernelOwnsRtc(this.busNumber);

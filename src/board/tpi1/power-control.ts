@@ -2,7 +2,16 @@ import { sleep } from '../../util/clock.js';
 import { TpmError, errorMessage } from '../../util/errors.js';
 import type { PowerReading } from '../types.js';
 import type { EepromWriteBudget } from './eeprom-budget.js';
-import { DS4520, DS4520_ADDRESS, SEE_BIT, TPI1_NODE_COUNT, UNUSED_POWER_BIT, hex, nodeMask } from './registers.js';
+import {
+  DS4520,
+  DS4520_ADDRESS,
+  MASTER_NODE,
+  SEE_BIT,
+  TPI1_NODE_COUNT,
+  UNUSED_POWER_BIT,
+  hex,
+  nodeMask,
+} from './registers.js';
 import type { BusTransactions } from './transactions.js';
 
 const NODES = Array.from({ length: TPI1_NODE_COUNT }, (_, i) => i + 1);
@@ -57,6 +66,7 @@ export class Ds4520PowerControl {
     const current = await this.readControlConfirmed();
     this.lastKnown = current;
     if (((current & mask) !== 0) === on) return on; // already so: a bit is written only when it changes
+    const wanted = on ? current | mask : current & ~mask & 0xff;
 
     if (!on && persist && this.options.protectedInEeprom.has(node)) {
       throw new TpmError(
@@ -65,11 +75,20 @@ export class Ds4520PowerControl {
           '(persist_power_state: true); a persisted off master cannot boot again (docs/hardware.md)',
       );
     }
+    if (persist && (wanted & nodeMask(MASTER_NODE)) === 0) {
+      // The whole byte goes to EEPROM: node 1's bit, cleared in shadow SRAM by another tool or
+      // while SEE was 1, would be persisted with it, and the master would never boot again.
+      throw new TpmError(
+        'PROTECTED',
+        `node ${MASTER_NODE}'s bit is clear in 0xF2 (${hex(current)}): writing node ${node}'s bit to EEPROM ` +
+          `(persist_power_state: true) would persist a master that cannot boot again (docs/hardware.md); ` +
+          `switch node ${MASTER_NODE} on first`,
+      );
+    }
 
     // A board power cycle while we run resets 0xF4: check SEE before every write.
     await this.ensureSee('write');
 
-    const wanted = on ? current | mask : current & ~mask & 0xff;
     // Exactly the target bit changes and bit 0 never does: asserted, not trusted.
     if ((wanted ^ current) !== mask || (wanted & UNUSED_POWER_BIT) !== (current & UNUSED_POWER_BIT)) {
       throw new Error(`internal: ${hex(wanted)} differs from ${hex(current)} in more than node ${node}'s bit`);

@@ -24,6 +24,12 @@ export const SEE_BIT = 0x01;
 /** Bit 0 of 0xF2 is wired to no node; the driver never changes it (docs/hardware.md). */
 export const UNUSED_POWER_BIT = 0x01;
 
+/**
+ * The master, node 1: a persisted 0xF2 with its bit clear leaves a board whose master never
+ * boots again (docs/hardware.md "The master that never boots").
+ */
+export const MASTER_NODE = 1;
+
 /** Number of node slots on a Turing Pi 1. */
 export const TPI1_NODE_COUNT = 7;
 

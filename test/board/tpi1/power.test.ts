@@ -215,6 +215,27 @@ describe('Tpi1Driver: SEE and the EEPROM', () => {
     assert.equal(sim.ds4520.control, 0xff);
   });
 
+  it('never writes to EEPROM a 0xF2 whose node 1 bit is already clear (set so in shadow SRAM)', async () => {
+    // Node 1 switched off in shadow SRAM (another tool, or this bridge with SEE = 1 on another node).
+    await sim.bus.writeByte(0x57, 0xf4, 0x01);
+    await sim.bus.writeByte(0x57, 0xf2, 0xfd);
+    const driver = driverFor(sim, clock, { persistPowerState: true });
+    await driver.open();
+    const records = recordTransactions(sim);
+    await assert.rejects(settle(clock, driver.setPower(3, false)), (error: unknown) => {
+      assert.ok(isCode('PROTECTED')(error));
+      assert.match((error as Error).message, /node 1's bit is clear/);
+      return true;
+    });
+    assert.deepEqual(controlWrites(records), []);
+    assert.equal(sim.ds4520.eepromControl, 0xff, 'the EEPROM still powers the master at the next power-up');
+    // Switching node 1 on is the way out, and persists a byte with the master on.
+    assert.equal(await settle(clock, driver.setPower(1, true)), true);
+    assert.equal(sim.ds4520.eepromControl, 0xff);
+    assert.equal(await settle(clock, driver.setPower(3, false)), false);
+    assert.equal(sim.ds4520.eepromControl, 0xf7);
+  });
+
   it('refuses to clear other protected nodes in EEPROM mode but switches them on', async () => {
     await setControlDirectly(sim, clock, 0xf7); // node 3 off
     const driver = driverFor(sim, clock, { persistPowerState: true, protectedNodes: [1, 3] });
