@@ -33,6 +33,8 @@ export interface PowerControlOptions {
 export class Ds4520PowerControl {
   /** The last value of 0xF2 we trust: what we read and confirmed, or read back after our write. */
   private lastKnown: number | null = null;
+  /** The same for 0xF4, whose other bits a write of SEE keeps. */
+  private lastKnownConfig: number | null = null;
 
   constructor(
     private readonly io: BusTransactions,
@@ -149,8 +151,13 @@ export class Ds4520PowerControl {
     const wantSee = !this.options.persist; // SEE = 1: writes stay in shadow SRAM
     // One read is enough to see that all is well; a change is based on two agreeing reads.
     const quick = await io.readByte(DS4520_ADDRESS, DS4520.CONFIG, 'configuration 0xF4');
-    if (seeIs(quick, wantSee)) return;
-    const config = await this.readAgreeing(DS4520.CONFIG, 'configuration 0xF4');
+    if (seeIs(quick, wantSee)) {
+      // Only ever asks a later change for a second pair of reads: a glitch here costs a pair.
+      this.lastKnownConfig = quick;
+      return;
+    }
+    const config = await this.readConfirmed(DS4520.CONFIG, 'configuration 0xF4', this.lastKnownConfig);
+    this.lastKnownConfig = config;
     if (seeIs(config, wantSee)) return;
     const wanted = wantSee ? config | SEE_BIT : config & ~SEE_BIT & 0xff;
     const log = when === 'open' ? io.logger.info.bind(io.logger) : io.logger.warn.bind(io.logger);
@@ -167,6 +174,7 @@ export class Ds4520PowerControl {
     }
     let readBack = await this.readAfterWrite(DS4520.CONFIG);
     if (readBack !== wanted) readBack = await this.readAfterWrite(DS4520.CONFIG);
+    this.lastKnownConfig = readBack;
     if (readBack !== wanted) {
       throw new TpmError(
         'VERIFY',
@@ -176,27 +184,32 @@ export class Ds4520PowerControl {
     }
   }
 
+  /** 0xF2 as a base for a read-modify-write: readConfirmed against the last value trusted. */
+  private readControlConfirmed(): Promise<number> {
+    return this.readConfirmed(DS4520.IO_CONTROL_0, 'power control 0xF2', this.lastKnown);
+  }
+
   /**
-   * 0xF2 as a base for a read-modify-write (docs/hardware.md): two agreeing reads, and when the
-   * value differs from the last known one (bits we did not change) it is confirmed by a
-   * second pair before it is used.
+   * A register as a base for a read-modify-write (docs/hardware.md "How the driver switches a
+   * node"): two agreeing reads, and when the value differs from the last known one (bits we did
+   * not change) it is confirmed by a second pair before it is used.
    */
-  private async readControlConfirmed(): Promise<number> {
+  private async readConfirmed(register: number, what: string, lastKnown: number | null): Promise<number> {
     const { logger, timing } = this.io;
     for (let attempt = 1; attempt <= timing.readAttempts; attempt++) {
-      const value = await this.readAgreeing(DS4520.IO_CONTROL_0, 'power control 0xF2');
-      if (this.lastKnown === null || value === this.lastKnown) return value;
-      const confirmation = await this.readAgreeing(DS4520.IO_CONTROL_0, 'power control 0xF2');
+      const value = await this.readAgreeing(register, what);
+      if (lastKnown === null || value === lastKnown) return value;
+      const confirmation = await this.readAgreeing(register, what);
       if (confirmation === value) {
         logger.warn(
-          { was: hex(this.lastKnown), now: hex(value) },
-          '0xF2 changed outside this bridge (another tool, or a board power cycle)',
+          { was: hex(lastKnown), now: hex(value) },
+          `${what} changed outside this bridge (another tool, or a board power cycle)`,
         );
         return value;
       }
-      logger.warn({ first: hex(value), second: hex(confirmation) }, 'unstable reads of 0xF2; reading again');
+      logger.warn({ first: hex(value), second: hex(confirmation) }, `unstable reads of ${what}; reading again`);
     }
-    throw new TpmError('BUS', `reads of 0xF2 on I2C bus ${this.io.busNumber} do not settle; nothing was written`);
+    throw new TpmError('BUS', `reads of ${what} on I2C bus ${this.io.busNumber} do not settle; nothing was written`);
   }
 
   /** Two reads of a DS4520 register that agree; a glitch on the bus never becomes a base value. */

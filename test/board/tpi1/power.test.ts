@@ -178,6 +178,21 @@ describe('Tpi1Driver: SEE and the EEPROM', () => {
     assert.equal(sim.ds4520.control, 0xdf);
   });
 
+  it('does not base a write of 0xF4 on an agreeing pair of garbage unlike the last known value', async () => {
+    await sim.bus.writeByte(0x57, 0xf4, 0xa0);
+    const driver = driverFor(sim, clock, { persistPowerState: false });
+    await driver.open(); // 0xF4 = 0xa1, verified
+    const records = recordTransactions(sim);
+    // The same garbage three times: the one quick read and both reads of a pair.
+    sim.faults.glitchReads(0x5e, { address: 0x57, register: 0xf4 }, 3);
+    assert.equal(await driver.setPower(3, false), false);
+    assert.equal(sim.ds4520.config, 0xa1, 'bits 1-7 of 0xF4 untouched');
+    assert.deepEqual(
+      records.filter((r) => r.operation === 'write').map((r) => r.register),
+      [0xf2],
+    );
+  });
+
   it('persists to EEPROM, retrying the read-back while the chip does not acknowledge its write cycle', async () => {
     const driver = driverFor(sim, clock, { persistPowerState: true });
     await driver.open();
