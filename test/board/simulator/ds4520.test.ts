@@ -89,6 +89,25 @@ describe('simulated DS4520 (0x57)', () => {
     assert.equal(await sim.bus.readByte(0x57, 0xf4), 0x00, 'SEE is 0 after power-up');
   });
 
+  it('shadows all of 0xF0-0xF3 in EEPROM, as 0xF2: SEE = 0 persists a write, SEE = 1 does not', async () => {
+    await sim.bus.writeI2cBlock(0x57, 0xf0, 4, Buffer.from([0x11, 0x22, 0xff, 0x01])); // SEE = 0
+    await clock.advance(20);
+    await sim.bus.writeByte(0x57, 0xf4, 0x01);
+    await sim.bus.writeI2cBlock(0x57, 0xf0, 4, Buffer.from([0x33, 0x44, 0xfb, 0x00]));
+    const read = async () => [...(await sim.bus.readI2cBlock(0x57, 0xf0, 4, Buffer.alloc(4))).buffer];
+    assert.deepEqual(await read(), [0x33, 0x44, 0xfb, 0x00]);
+    sim.ds4520.powerCycleBoard();
+    assert.deepEqual(await read(), [0x11, 0x22, 0xff, 0x01]);
+  });
+
+  it('does not acknowledge during the write cycle of its user EEPROM either, whatever SEE says', async () => {
+    await sim.bus.writeByte(0x57, 0xf4, 0x01);
+    await sim.bus.writeByte(0x57, 0x00, 0x5a);
+    await assert.rejects(sim.bus.readByte(0x57, 0x00), /EREMOTEIO/);
+    await clock.advance(10);
+    assert.equal(await sim.bus.readByte(0x57, 0x00), 0x5a);
+  });
+
   it('keeps user EEPROM (0x00-0x3F) and user SRAM (0xFA-0xFF) apart', async () => {
     await sim.bus.writeI2cBlock(0x57, 0x10, 3, Buffer.from([1, 2, 3]));
     await clock.advance(20);

@@ -78,6 +78,34 @@ describe('simulated MCP7940N (0x6F)', () => {
     },
   );
 
+  it('keeps time and SRAM through a power failure with VBATEN', async () => {
+    const { bus, rtc } = createSimulatedTpi1({ clock, startTime: Date.parse('2026-05-06T07:08:09Z') });
+    await bus.writeI2cBlock(0x6f, 0x20, 2, Buffer.from([0x12, 0x34]));
+    await clock.advance(5000);
+    rtc.mainPowerFailure();
+    await clock.advance(5000);
+    assert.equal(rtc.time()?.toISOString(), '2026-05-06T07:08:19.000Z');
+    assert.equal(bcdBlock([...(await bus.readI2cBlock(0x6f, 0x20, 2, Buffer.alloc(2))).buffer]), '12 34');
+  });
+
+  it('keeps OSCRUN read-only: written bits 5 of RTCWKDAY change nothing', async () => {
+    const { bus } = createSimulatedTpi1({ clock, startTime: Date.parse('2026-05-06T07:08:09Z') });
+    await bus.writeByte(0x6f, 0x03, 0x08 | 0x04); // OSCRUN written 0 while running
+    assert.equal(await bus.readByte(0x6f, 0x03), 0x20 | 0x08 | 0x04);
+    await bus.writeByte(0x6f, 0x00, 0x09); // ST cleared: the oscillator stops
+    await bus.writeByte(0x6f, 0x03, 0x20 | 0x08 | 0x04); // OSCRUN written 1 while stopped
+    assert.equal(await bus.readByte(0x6f, 0x03), 0x08 | 0x04);
+  });
+
+  it('comes up from a power-on reset with every register 0: ST, OSCRUN and VBATEN clear', async () => {
+    const { bus, rtc } = createSimulatedTpi1({ clock, startTime: null });
+    assert.equal(
+      bcdBlock([...(await bus.readI2cBlock(0x6f, 0x00, 7, Buffer.alloc(7))).buffer]),
+      '00 00 00 00 00 20 00',
+    );
+    assert.equal(rtc.oscillatorRunning, false);
+  });
+
   it('loses everything on a power failure without VBATEN', async () => {
     const { bus, rtc } = createSimulatedTpi1({ clock, rtc: { batteryBackup: false } });
     rtc.mainPowerFailure();

@@ -119,6 +119,7 @@ describe('Tpi1Driver: the clock', () => {
       assert.equal(writes.length, 3);
       const [stop, block, start] = writes;
       assert.deepEqual([stop?.register, (stop?.bytes[0] ?? 0) & 0x80], [0x00, 0], 'first ST is cleared');
+      assert.equal(stop?.bytes[0], 0x05, 'and nothing else: the seconds as read (05) stay');
       // Between stop and block: RTCWKDAY polled until OSCRUN read 0.
       const between = rtc.slice(rtc.indexOf(stop!) + 1, rtc.indexOf(block!));
       const polls = between.filter((r) => r.operation === 'read' && r.register === 0x03);
