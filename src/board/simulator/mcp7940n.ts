@@ -118,11 +118,14 @@ export class Mcp7940n implements I2cDevice {
 
   /**
    * Main power fails and returns. With VBATEN the clock runs on the battery: PWRFAIL is set
-   * and both time stamps record now. Without it the chip loses everything (power-on reset).
+   * and both time stamps record now, unless PWRFAIL is still set from an earlier failure (the
+   * datasheet: it "must be cleared to log new time-stamp data"). Without VBATEN the chip loses
+   * everything (power-on reset).
    */
   mainPowerFailure(): void {
     this.catchUp();
     if ((this.regs[3] ?? 0) & VBATEN) {
+      if ((this.regs[3] ?? 0) & PWRFAIL) return;
       this.regs[3] = (this.regs[3] ?? 0) | PWRFAIL;
       const stamp = [this.regs[1] ?? 0, (this.regs[2] ?? 0) & 0x7f, this.regs[4] ?? 0, (this.regs[5] ?? 0) & 0x1f];
       for (let i = 0; i < 4; i++) {

@@ -78,6 +78,23 @@ describe('simulated MCP7940N (0x6F)', () => {
     },
   );
 
+  it('logs no new time stamps while PWRFAIL is set: the first failure is kept until it is cleared', async () => {
+    // MCP7940N datasheet DS20005010F, 5.7.1: "The PWRFAIL bit must be cleared to log new time-stamp data."
+    const { bus, rtc } = createSimulatedTpi1({ clock, startTime: Date.parse('2026-05-06T07:08:09Z') });
+    const stamps = async (): Promise<string> =>
+      bcdBlock([...(await bus.readI2cBlock(0x6f, 0x18, 8, Buffer.alloc(8))).buffer]);
+    rtc.mainPowerFailure();
+    const first = await stamps();
+    assert.equal(first, '08 07 06 05 08 07 06 05');
+    await clock.advance(2 * 60 * 60 * 1000);
+    rtc.mainPowerFailure(); // 09:08, PWRFAIL still set
+    assert.equal(await stamps(), first);
+    const flags = await bus.readByte(0x6f, 0x03);
+    await bus.writeByte(0x6f, 0x03, flags & ~0x10); // cleared: the next failure is logged
+    rtc.mainPowerFailure();
+    assert.equal(await stamps(), '08 09 06 05 08 09 06 05');
+  });
+
   it('keeps time and SRAM through a power failure with VBATEN', async () => {
     const { bus, rtc } = createSimulatedTpi1({ clock, startTime: Date.parse('2026-05-06T07:08:09Z') });
     await bus.writeI2cBlock(0x6f, 0x20, 2, Buffer.from([0x12, 0x34]));
