@@ -21,8 +21,11 @@ export interface GoneOptions {
   deadline: number;
   signal?: AbortSignal;
   timeoutMessage: string;
-  /** Told when the settle wait starts (the agent went offline) and when it is called off (it came back). */
-  onProgress?: (change: 'gone' | 'back', status: LastWord) => void;
+  /**
+   * Told when the settle wait starts (the agent went offline), when it is called off (it came
+   * back), and of an offline before the agent said shutting_down (`lost`: it does not count).
+   */
+  onProgress?: (change: 'gone' | 'back' | 'lost', status: LastWord) => void;
 }
 
 /** More than a sequence ever needs (shutting_down, offline, online, a failure); bounds a flapping agent. */
@@ -91,11 +94,13 @@ export class AgentTracker {
   }
 
   /**
-   * Waits until the agent has been `offline` for `settleMs` without a break. An offline is not
-   * the end of the OS when the agent comes back: a connection dropped for a moment makes the
-   * broker publish the will, and the agent, reconnected, says `shutting_down` again while its
-   * argv runs on. So any other state (and `unknown`: the bridge lost the broker) calls the
-   * settle wait off, and it starts again at the next `offline`. `online` after
+   * Waits until the agent has been `offline` for `settleMs` without a break, after it said
+   * `shutting_down` (since the command): an `offline` before that is the will of a link lost
+   * before the agent took the command, whose OS runs on however long it stays away. An offline
+   * is not the end of the OS when the agent comes back either: a connection dropped for a
+   * moment makes the broker publish the will, and the agent, reconnected, says `shutting_down`
+   * again while its argv runs on. So any other state (and `unknown`: the bridge lost the broker)
+   * calls the settle wait off, and it starts again at the next `offline`. `online` after
    * `shutting_down` means the agent's command failed; a failure report, the deadline (no
    * `offline` begun before it) and the signal end the wait too. Bounded: deadline + settleMs.
    */
@@ -126,6 +131,9 @@ export class AgentTracker {
         if (status === 'online' && acknowledged)
           return finish(new TpmError('AGENT', 'the agent went back online: its shutdown command failed'));
         if (status === 'offline') {
+          // Before shutting_down, offline is the will of a link lost before the agent took the
+          // command (its OS runs on): only an agent that said it goes down can be gone.
+          if (!acknowledged) return options.onProgress?.('lost', status);
           if (settling !== undefined) return;
           if (clock.now() >= options.deadline) return timedOut();
           settling = clock.setTimeout(() => finish(), options.settleMs);

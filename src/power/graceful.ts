@@ -76,6 +76,15 @@ function within<T>(
   });
 }
 
+/** The progress events of the settle wait (waitGone's onProgress). */
+function settleWords(power: Config['power']): Record<'gone' | 'back' | 'lost', (status: string) => string> {
+  return {
+    gone: () => `agent gone; waiting ${formatDuration(power.settle_time)} for the OS to finish before cutting power`,
+    back: (status) => `the agent is back (${status}) before settle_time passed: waiting for it to go again`,
+    lost: () => 'the agent went offline before it took the command (a lost link): waiting for it to come back',
+  };
+}
+
 /**
  * The OS half of a graceful off: command the agent, wait until it is gone and has stayed gone
  * for settle_time (docs/topics.md, "What the words do"). Resolves when power may be
@@ -86,6 +95,7 @@ export async function shutDownOs(deps: GracefulDeps, seq: Sequence): Promise<voi
   const { view, power, clock } = deps;
   const { node: n, source, signal } = seq;
   const agents = requireAgent(deps, n);
+  const words = settleWords(power);
   const deadline = clock.now() + power.graceful_timeout;
   const timeoutMessage =
     `node ${n}'s OS did not go down within ${formatDuration(power.graceful_timeout)}: ` +
@@ -100,13 +110,7 @@ export async function shutDownOs(deps: GracefulDeps, seq: Sequence): Promise<voi
       signal,
       timeoutMessage,
       // Called from the agent's MQTT messages; its events carry this action's transaction (seq).
-      onProgress: (change: 'gone' | 'back', status: string) => {
-        const message =
-          change === 'gone'
-            ? `agent gone; waiting ${formatDuration(power.settle_time)} for the OS to finish before cutting power`
-            : `the agent is back (${status}) before settle_time passed: waiting for it to go again`;
-        progress(deps, seq, message);
-      },
+      onProgress: (change: 'gone' | 'back' | 'lost', status: string) => progress(deps, seq, words[change](status)),
     });
   } catch (error) {
     if (signal.aborted && signal.reason !== STOPPING)

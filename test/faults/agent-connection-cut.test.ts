@@ -90,14 +90,17 @@ describe('faults: the agent connection cut during a graceful shutdown (real mosq
     await mosquitto?.stop();
   });
 
-  async function bridgeWithAgentNode(gracefulTimeout: string): Promise<{ bridge: BridgeApp; writes: PowerWrite[] }> {
+  async function bridgeWithAgentNode(
+    gracefulTimeout: string,
+    settleMs = SETTLE_MS,
+  ): Promise<{ bridge: BridgeApp; writes: PowerWrite[] }> {
     lib = await startLibraryBridge(mosquitto!.url, {
       sections: {
         board: { poll_interval: '1h' },
         nodes: { [NODE]: { agent: true } },
         power: {
           off_mode: 'graceful',
-          settle_time: `${SETTLE_MS}ms`,
+          settle_time: `${settleMs}ms`,
           graceful_timeout: gracefulTimeout,
           min_off_time: 0,
           on_stagger: 0,
@@ -192,6 +195,41 @@ describe('faults: the agent connection cut during a graceful shutdown (real mosq
         assert.notEqual(bridge.model.state(NODE), 'shutting_down');
       }
       console.log(`      agent connection cut during the drain: ${seen.length} runs, ${seen.join('; ')}`);
+    },
+  );
+
+  it(
+    'cuts nothing when the link is lost before the agent took SHUTDOWN and it stays away longer than ' +
+      'settle_time; the next SHUTDOWN works',
+    async () => {
+      // The agent reconnects 1 s after the cut (its first back-off): longer than this settle_time.
+      const settleMs = 300;
+      const { bridge, writes } = await bridgeWithAgentNode('5s', settleMs);
+      assert.equal((await bridge.power.execute(NODE, 'on', 'mqtt')).ok, true);
+      current = await startDrainingAgent(proxy!.url, 500, '30s');
+      const agent = current;
+      await until(() => agentStateAtBridge(bridge, NODE) === 'online', 'the agent online at the bridge', 10_000);
+      const from = writes.length;
+      // The link goes silent: the broker takes SHUTDOWN and sends it on, the agent never gets it.
+      proxy!.freeze();
+      const done = bridge.power.execute(NODE, 'shutdown', 'mqtt');
+      await until(() => bridge.model.state(NODE) === 'shutting_down', 'the sequence under way', 5000);
+      await delay(300);
+      // The broker notices the lost link and publishes the agent's will `offline`.
+      assert.ok(proxy!.cut() > 0, 'the agent was connected through the relay');
+      const result = await done;
+      const cuts = writes.slice(from).filter((w) => w.node === NODE && !w.on);
+      assert.equal(agent.argvStartedAt(), undefined, 'the agent never ran its argv');
+      assert.deepEqual(cuts, [], `power cut under a running OS (${result.ok ? 'ok' : result.error})`);
+      assert.equal(result.ok, false);
+      assert.match(result.error ?? '', /FORCE_OFF/);
+      assert.equal(bridge.model.state(NODE), 'on');
+      // Nothing is stuck: with the agent back, SHUTDOWN runs its argv and cuts after it.
+      await until(() => agentStateAtBridge(bridge, NODE) === 'online', 'the agent back online', 10_000);
+      const again = await bridge.power.execute(NODE, 'shutdown', 'mqtt');
+      assert.equal(again.ok, true, again.error);
+      assert.ok(agent.argvEndedAt() !== undefined, 'the second SHUTDOWN ran the argv');
+      assert.equal(bridge.model.state(NODE), 'off');
     },
   );
 });

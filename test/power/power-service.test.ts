@@ -289,6 +289,48 @@ describe('PowerService', () => {
       },
     );
 
+    it(
+      'takes an offline before the agent said shutting_down for a lost link, not for the end of the OS: ' +
+        'nothing is cut while the agent stays away longer than settle_time',
+      async () => {
+        const r = await rig(config);
+        r.agents.update(3, 'online');
+        const done = r.service.execute(3, 'shutdown', 'mqtt');
+        await r.clock.advance(10);
+        assert.deepEqual(r.sent, [{ node: 3, word: 'SHUTDOWN' }]);
+        // The agent's link dropped before the command reached it: the broker publishes its will.
+        r.agents.update(3, 'offline');
+        await r.clock.advance(12_000);
+        assert.deepEqual(r.writes, [], 'power cut under an OS whose agent never took the command');
+        // Back 12 s later (more than settle_time): it never ran its argv, and says online.
+        r.agents.update(3, 'online');
+        const result = await r.finish(done);
+        assert.equal(result.ok, false);
+        assert.match(result.error ?? '', /FORCE_OFF/);
+        assert.deepEqual(r.writes, []);
+        assert.equal(r.powered(3), true);
+        assert.equal(r.view.state(3), 'on');
+      },
+    );
+
+    it('cuts after a will that came before shutting_down once the agent said shutting_down and then went', async () => {
+      const r = await rig(config);
+      r.agents.update(3, 'online');
+      const done = r.service.execute(3, 'shutdown', 'mqtt');
+      await r.clock.advance(10);
+      // The will of a link lost as the command arrived; the agent reconnects with the argv running.
+      r.agents.update(3, 'offline');
+      await r.clock.advance(1000);
+      r.agents.update(3, 'shutting_down');
+      await r.clock.advance(3000);
+      r.agents.update(3, 'offline');
+      const goneAt = r.clock.now();
+      const result = await r.finish(done);
+      assert.equal(result.ok, true, result.error);
+      assert.ok((r.writes[0]?.at ?? 0) - goneAt >= 5000, 'settle_time after the offline that followed shutting_down');
+      assert.equal(r.powered(3), false);
+    });
+
     it('cuts nothing when the agent keeps coming back until graceful_timeout, and names FORCE_OFF', async () => {
       const r = await rig(config);
       r.agents.update(3, 'online');
@@ -351,6 +393,7 @@ describe('PowerService', () => {
       r.agents.update(3, 'online');
       const done = r.service.execute(3, 'off', 'mqtt');
       await r.clock.advance(10);
+      r.agents.update(3, 'shutting_down');
       r.agents.update(3, 'offline');
       await r.clock.advance(1000);
       await r.finish(r.service.stop());
