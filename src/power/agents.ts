@@ -95,21 +95,25 @@ export class AgentTracker {
 
   /**
    * Waits until the agent has been `offline` for `settleMs` without a break, after it said
-   * `shutting_down` (since the command): an `offline` before that is the will of a link lost
-   * before the agent took the command, whose OS runs on however long it stays away. An offline
-   * is not the end of the OS when the agent comes back either: a connection dropped for a
-   * moment makes the broker publish the will, and the agent, reconnected, says `shutting_down`
-   * again while its argv runs on. So any other state (and `unknown`: the bridge lost the broker)
-   * calls the settle wait off, and it starts again at the next `offline`. `online` after
-   * `shutting_down` means the agent's command failed; a failure report, the deadline (no
-   * `offline` begun before it) and the signal end the wait too. Bounded: deadline + settleMs.
+   * `shutting_down` (since the command, and since the bridge last regained the broker): an
+   * `offline` before that is the will of a link lost before the agent took the command, or a
+   * state the broker kept from before (an earlier boot's), and the OS runs on however long the
+   * agent stays away. An offline is not the end of the OS when the agent comes back either: a
+   * connection dropped for a moment makes the broker publish the will, and the agent,
+   * reconnected, says `shutting_down` again while its argv runs on. So any other state (and
+   * `unknown`: the bridge lost the broker) calls the settle wait off, and it starts again at the
+   * next `offline`. `online` after `shutting_down` means the agent's command failed; a failure
+   * report, the deadline (no `offline` begun before it) and the signal end the wait too.
+   * Bounded: deadline + settleMs.
    */
   waitGone(node: number, options: GoneOptions): Promise<void> {
     return new Promise((resolve, reject) => {
       const { clock } = this;
       const set = this.listenersOf(node);
       let finished = false;
+      /** shutting_down heard since the command; and since the bridge last regained the broker. */
       let acknowledged = false;
+      let goingDown = false;
       let settling: TimerHandle | undefined;
       // Set last, once the replay did not already end the wait.
       const timers: { deadline?: TimerHandle } = {};
@@ -127,13 +131,16 @@ export class AgentTracker {
       const listener: Listener = (status, failure) => {
         if (finished) return;
         if (failure) return finish(new TpmError('AGENT', failure));
-        if (status === 'shutting_down') acknowledged = true;
+        if (status === 'shutting_down') acknowledged = goingDown = true;
+        // The broker came back: the states it hands over may be older than the last word heard
+        // (a broker that kept them on disk restarts with its last save, an earlier boot's offline).
+        if (status === 'unknown') goingDown = false;
         if (status === 'online' && acknowledged)
           return finish(new TpmError('AGENT', 'the agent went back online: its shutdown command failed'));
         if (status === 'offline') {
           // Before shutting_down, offline is the will of a link lost before the agent took the
-          // command (its OS runs on): only an agent that said it goes down can be gone.
-          if (!acknowledged) return options.onProgress?.('lost', status);
+          // command, or a stale state (its OS runs on): only an agent that said it goes down is gone.
+          if (!goingDown) return options.onProgress?.('lost', status);
           if (settling !== undefined) return;
           if (clock.now() >= options.deadline) return timedOut();
           settling = clock.setTimeout(() => finish(), options.settleMs);

@@ -81,7 +81,9 @@ function settleWords(power: Config['power']): Record<'gone' | 'back' | 'lost', (
   return {
     gone: () => `agent gone; waiting ${formatDuration(power.settle_time)} for the OS to finish before cutting power`,
     back: (status) => `the agent is back (${status}) before settle_time passed: waiting for it to go again`,
-    lost: () => 'the agent went offline before it took the command (a lost link): waiting for it to come back',
+    lost: () =>
+      'agent offline before it said shutting_down (a link lost before it took the command, or a state from ' +
+      'before the broker came back): not the end of its OS; waiting for the agent',
   };
 }
 

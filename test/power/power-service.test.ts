@@ -331,6 +331,34 @@ describe('PowerService', () => {
       assert.equal(r.powered(3), false);
     });
 
+    it(
+      'takes an offline handed over when the bridge regained the broker for a stale state until the agent ' +
+        'says shutting_down again',
+      async () => {
+        const r = await rig(config);
+        r.agents.update(3, 'online');
+        const done = r.service.execute(3, 'shutdown', 'mqtt');
+        await r.clock.advance(10);
+        r.agents.update(3, 'shutting_down');
+        await r.clock.advance(1000);
+        // The broker died; restarted from its last save, it hands back an earlier boot's offline.
+        r.agents.connectionLost();
+        await r.clock.advance(1000);
+        r.agents.update(3, 'offline');
+        await r.clock.advance(8000);
+        assert.equal(r.writes.length, 0, 'power cut on a stale offline while the agent was still away');
+        // The agent reconnects with its argv still running, then the OS really goes down.
+        r.agents.update(3, 'shutting_down');
+        await r.clock.advance(2000);
+        r.agents.update(3, 'offline');
+        const goneAt = r.clock.now();
+        const result = await r.finish(done);
+        assert.equal(result.ok, true, result.error);
+        assert.ok((r.writes[0]?.at ?? 0) - goneAt >= 5000);
+        assert.equal(r.powered(3), false);
+      },
+    );
+
     it('cuts nothing when the agent keeps coming back until graceful_timeout, and names FORCE_OFF', async () => {
       const r = await rig(config);
       r.agents.update(3, 'online');

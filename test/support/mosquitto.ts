@@ -6,7 +6,7 @@ import { freePort, waitUntilAccepting } from './ports.js';
 
 /**
  * A real mosquitto 2 broker for the integration tests: a generated config on a free loopback
- * port, no persistence, started, stopped (SIGTERM) and restarted on the same port.
+ * port, no persistence (unless asked), started, stopped (SIGTERM) and restarted on the same port.
  */
 
 const SEARCH = ['/usr/sbin', '/usr/local/sbin', '/usr/bin', '/usr/local/bin', '/opt/homebrew/sbin'];
@@ -54,6 +54,11 @@ export interface MosquittoOptions {
   tcpNoDelay?: boolean;
   /** mosquitto's max_queued_messages (the bench's scale phase publishes one discovery message per node). */
   maxQueuedMessages?: number;
+  /**
+   * Retained messages kept on disk, as distributions ship mosquitto: saved at a clean stop
+   * (stop()) only, never by kill(), so a restart after a kill hands back what the last save held.
+   */
+  persistence?: boolean;
 }
 
 export interface Mosquitto {
@@ -80,7 +85,9 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
   const lines = [
     `listener ${port} 127.0.0.1`,
     'allow_anonymous true',
-    'persistence false',
+    ...(options.persistence
+      ? ['persistence true', `persistence_location ${dir}/`, 'autosave_interval 86400']
+      : ['persistence false']),
     'log_dest stderr',
     'log_type error',
     'log_type warning',

@@ -18,6 +18,9 @@ export interface TcpProxy {
    * sockets stay open (a link that went silent): a publish gets no acknowledgement.
    */
   freeze(): void;
+  /** Until unblock(), a new connection is closed as soon as it is accepted (the link is still down). */
+  block(): void;
+  unblock(): void;
   close(): Promise<void>;
 }
 
@@ -25,7 +28,12 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const pairs = new Set<[Socket, Socket]>();
   let accepted = 0;
   let frozen = false;
+  let blocked = false;
   const server: Server = createServer((client) => {
+    if (blocked) {
+      client.destroy();
+      return;
+    }
     accepted++;
     const upstream = connect({ host: '127.0.0.1', port: targetPort });
     const pair: [Socket, Socket] = [client, upstream];
@@ -67,6 +75,12 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     cut,
     freeze: () => {
       frozen = true;
+    },
+    block: () => {
+      blocked = true;
+    },
+    unblock: () => {
+      blocked = false;
     },
     close: async () => {
       cut();

@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import { connectAsync } from 'mqtt';
+import { spawnRunner } from '../../src/agent/command.js';
+import { createAgent, type Agent } from '../../src/app/agent.js';
+import { parseConfig } from '../../src/config/parse.js';
+import { silentLogger } from '../../src/util/logger.js';
+import { FakeSystem } from '../agent/helpers.js';
+import { agentStateAtBridge, recordPowerWrites } from '../support/in-process-agent.js';
+import { requireMosquitto, startMosquitto, type Mosquitto } from '../support/mosquitto.js';
+import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
+import { delay, startLibraryBridge, until, type LibraryBridge } from './helpers.js';
+
+/**
+ * A mosquitto that keeps retained messages on disk (as distributions ship it) saves them at a
+ * clean stop or every autosave_interval, not at each change. Killed (a crash, a power cut of its
+ * host) and started again, it hands back what it last saved: for an agent whose node booted since,
+ * the `offline` of its previous boot. The bridge, back first, must not take that for the end of
+ * the OS of an agent still draining and not yet reconnected (its link comes back later).
+ *
+ * Real mosquitto with persistence; the bridge in this process on the simulated Turing Pi 1; the
+ * REAL agent of node 3 whose argv is a real child process, through a relay that stays down 2.5 s
+ * longer than the broker.
+ */
+
+const NODE = 3;
+const SETTLE_MS = 1000;
+const DRAIN_MS = 8000;
+
+describe("faults: a persistent mosquitto killed mid-shutdown hands back an earlier boot's agent state", function () {
+  this.timeout(60_000);
+  let mosquitto: Mosquitto | undefined;
+  let proxy: TcpProxy | undefined;
+  let lib: LibraryBridge | undefined;
+  let agent: Agent | undefined;
+
+  before(function () {
+    requireMosquitto(this);
+  });
+
+  after(async () => {
+    await agent?.stop();
+    await lib?.bridge.stop();
+    await proxy?.close();
+    await mosquitto?.stop();
+  });
+
+  it('cuts power only after the drain ended, never on the stale offline', async () => {
+    mosquitto = await startMosquitto({ persistence: true });
+    // The previous boot of node 3 ended with its agent's offline, saved at a clean stop.
+    const previous = await connectAsync(mosquitto.url, { clientId: 'previous-boot' });
+    await previous.publishAsync(`tp/node/${NODE}/agent/state`, 'offline', { qos: 1, retain: true });
+    await previous.endAsync();
+    await mosquitto.stop();
+    await mosquitto.start();
+    proxy = await startTcpProxy(mosquitto.port);
+
+    lib = await startLibraryBridge(mosquitto.url, {
+      sections: {
+        board: { poll_interval: '1h' },
+        nodes: { [NODE]: { agent: true } },
+        power: { settle_time: `${SETTLE_MS}ms`, graceful_timeout: '30s', min_off_time: 0, on_stagger: 0 },
+      },
+    });
+    const { bridge } = lib;
+    const writes = recordPowerWrites(bridge);
+    assert.equal((await bridge.power.execute(NODE, 'on', 'mqtt')).ok, true);
+
+    let argvStartedAt: number | undefined;
+    let argvEndedAt: number | undefined;
+    const runner = spawnRunner(60_000);
+    const config = parseConfig({
+      mqtt: { url: proxy.url, base_topic: 'tp', keepalive: 5 },
+      board: { id: 'lab' },
+      power: { graceful_timeout: '30s' },
+      agent: {
+        node: NODE,
+        interval: '1h',
+        shutdown_command: [process.execPath, '-e', `setTimeout(() => {}, ${DRAIN_MS})`],
+      },
+    });
+    const started: Agent = createAgent(config, {
+      logger: silentLogger(),
+      systemInfo: new FakeSystem(() => Date.now(), Date.now() - 60_000),
+      run: async (argv) => {
+        argvStartedAt = Date.now();
+        const result = await runner(argv);
+        argvEndedAt = Date.now();
+        // The OS goes down: systemd's SIGTERM, a clean offline.
+        if (result.code === 0) setTimeout(() => void started.stop(), 100);
+        return result;
+      },
+    });
+    agent = started;
+    await started.start();
+    await until(() => agentStateAtBridge(bridge, NODE) === 'online', 'the agent online at the bridge', 10_000);
+
+    const done = bridge.power.execute(NODE, 'shutdown', 'mqtt');
+    await until(() => argvStartedAt !== undefined, 'the agent running its argv', 10_000);
+    await delay(300);
+    // The broker dies and comes back from its last save; the agent's link is down 2.5 s longer.
+    proxy.block();
+    await mosquitto.kill();
+    await mosquitto.start();
+    await delay(2500);
+    proxy.unblock();
+
+    const result = await done;
+    await until(() => argvEndedAt !== undefined, 'the end of the argv', DRAIN_MS + 5000);
+    const cut = writes.find((w) => w.node === NODE && !w.on);
+    assert.ok(
+      cut === undefined || cut.at >= argvEndedAt!,
+      `power cut ${argvEndedAt! - (cut?.at ?? 0)} ms before the agent's argv finished (${result.error ?? 'ok'})`,
+    );
+    assert.equal(result.ok, true, result.error);
+    assert.ok(cut !== undefined && cut.at - argvEndedAt! >= SETTLE_MS - 200, 'settle_time after the real offline');
+    assert.equal(bridge.model.state(NODE), 'off');
+    console.log(
+      `      stale offline after a broker restart: power cut ${cut.at - argvEndedAt!} ms after the drain ended`,
+    );
+  });
+});
