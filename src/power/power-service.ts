@@ -237,7 +237,16 @@ export class PowerService {
       return this.result(n, action, true, 'already off');
     }
     view.cutting(n);
-    await this.writer.write(n, false);
+    try {
+      await this.writer.write(n, false);
+    } catch (error) {
+      // The cut of a graceful off (or a FORCE_OFF that ended one) failed: its sequence is over,
+      // and a poll leaves a node shutting_down or rebooting to its sequence: it would stay so.
+      const state = view.state(n);
+      if (state === 'shutting_down' || state === 'rebooting')
+        view.shutdownFailed(n, origin.source, `cutting power failed: ${errorMessage(error)}`);
+      throw error;
+    }
     view.switchedOff(n, origin.source, reason);
     this.deps.event(powerEvent(n, action, origin, { result: 'ok', message: reason }));
     return this.result(n, action, true);
@@ -274,16 +283,22 @@ export class PowerService {
     const { view, power, clock, driver } = this.deps;
     view.powerCycling(n, origin.source);
     this.deps.event(powerEvent(n, action, origin, { result: 'progress', message: 'power cycling' }));
-    if (driver.info.nativeReset && driver.reset) {
-      await this.writer.reset(n);
-      await sleep(clock, power.reboot_off_time);
-      await this.writer.refresh(n);
-    } else {
-      await this.writer.write(n, false);
-      // Not abortable: a reboot under way when a stop is asked finishes first (docs/reliability.md,
-      // "What happens to power when the bridge is stopped or killed").
-      await sleep(clock, power.reboot_off_time);
-      await this.writer.write(n, true, true);
+    try {
+      if (driver.info.nativeReset && driver.reset) {
+        await this.writer.reset(n);
+        await sleep(clock, power.reboot_off_time);
+        await this.writer.refresh(n);
+      } else {
+        await this.writer.write(n, false);
+        // Not abortable: a reboot under way when a stop is asked finishes first (docs/reliability.md,
+        // "What happens to power when the bridge is stopped or killed").
+        await sleep(clock, power.reboot_off_time);
+        await this.writer.write(n, true, true);
+      }
+    } catch (error) {
+      // Not left rebooting (a poll leaves that to the sequence): unknown until the next poll reads it.
+      view.rebootFailed(n, origin.source, `power cycle failed: ${errorMessage(error)}`);
+      throw error;
     }
     view.switchedOn(n, origin.source, 'power cycled');
     this.deps.event(powerEvent(n, action, origin, { result: 'ok', message: 'power cycled' }));

@@ -416,6 +416,39 @@ describe('PowerService', () => {
       assert.equal((await r.finish(reboot)).ok, true);
     });
 
+    it('a graceful off whose cut fails leaves the node as the board reads it, not shutting_down', async () => {
+      const r = await rig(config);
+      r.agents.update(3, 'online');
+      const done = r.service.execute(3, 'off', 'mqtt');
+      await r.clock.advance(10);
+      r.agents.update(3, 'shutting_down');
+      r.agents.update(3, 'offline');
+      r.driver.setPower = async () => {
+        throw new Error('EREMOTEIO, Remote I/O error (the bus is gone)');
+      };
+      const result = await r.finish(done);
+      assert.equal(result.ok, false);
+      assert.equal(r.powered(3), true);
+      r.view.observe(3, true);
+      assert.equal(r.view.state(3), 'on', 'left shutting_down after the sequence ended');
+    });
+
+    it('a FORCE_OFF ending a graceful sequence whose cut fails leaves the node as the board reads it', async () => {
+      const r = await rig(config);
+      r.agents.update(3, 'online');
+      const graceful = r.service.execute(3, 'shutdown', 'mqtt');
+      await r.clock.advance(10);
+      r.agents.update(3, 'shutting_down');
+      r.driver.setPower = async () => {
+        throw new Error('EREMOTEIO, Remote I/O error (the bus is gone)');
+      };
+      const forced = await r.finish(r.service.execute(3, 'force-off', 'mqtt'));
+      assert.equal(forced.ok, false);
+      assert.equal((await r.finish(graceful)).ok, false);
+      r.view.observe(3, true);
+      assert.equal(r.view.state(3), 'on', 'left shutting_down after both ended');
+    });
+
     it('leaves power on when the bridge stops during settle_time', async () => {
       const r = await rig(config);
       r.agents.update(3, 'online');
@@ -443,6 +476,21 @@ describe('PowerService', () => {
       );
       assert.ok((r.writes[1]?.at ?? 0) - (r.writes[0]?.at ?? 0) >= 2000);
       assert.equal(r.powered(6), true);
+    });
+
+    it('a power cycle whose on write fails leaves the node as the board reads it, not rebooting', async () => {
+      const r = await rig({ power: { reboot_off_time: '2s', min_off_time: 0 } });
+      const write = r.driver.setPower.bind(r.driver);
+      r.driver.setPower = async (node, on) => {
+        if (on) throw new Error('EREMOTEIO, Remote I/O error (the bus is gone)');
+        return write(node, on);
+      };
+      const result = await r.finish(r.service.execute(6, 'reboot', 'mqtt'));
+      assert.equal(result.ok, false);
+      assert.equal(r.powered(6), false);
+      // A poll reads the node off: the model must follow it (it leaves a node in a sequence alone).
+      r.view.observe(6, false);
+      assert.equal(r.view.state(6), 'off', 'left rebooting after the power cycle ended');
     });
 
     it('finishes (the node back on) before stop() resolves', async () => {
