@@ -289,7 +289,8 @@ export class PowerService {
         await sleep(clock, power.reboot_off_time);
         await this.writer.refresh(n);
       } else {
-        await this.writer.write(n, false);
+        this.writer.commanded(n, true);
+        await this.writer.write(n, false, false, true);
         // Not abortable: a reboot under way when a stop is asked finishes first (docs/reliability.md,
         // "What happens to power when the bridge is stopped or killed").
         await sleep(clock, power.reboot_off_time);

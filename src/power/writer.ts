@@ -46,8 +46,9 @@ export class PowerWriter {
   /**
    * Writes one node's power under the board lock and hands the read-back on. `mustFinish`:
    * the second half of a hard reboot, which a stop never prevents (its node must come back on).
+   * `passing`: the off of a hard reboot, not a power anyone asked for (see commanded()).
    */
-  write(n: number, on: boolean, mustFinish = false): Promise<boolean> {
+  write(n: number, on: boolean, mustFinish = false, passing = false): Promise<boolean> {
     const { clock, power, driver, view } = this.deps;
     // Not async itself: the lock's promise is the caller's (an async wrapper returning it would
     // cost every command another promise and two turns before its answer).
@@ -74,16 +75,23 @@ export class PowerWriter {
         );
       if (on) this.lastOnAt = clock.now();
       else this.lastOffAt.set(n, clock.now());
-      // Only restore_on_start: last reads it; written after the node is free again.
-      if (power.restore_on_start === 'last') {
-        const save: Promise<void> = this.deps.journal
-          .commanded(n, on)
-          .catch((error: unknown) => this.deps.logger.warn(`saving node ${n}'s power failed: ${errorMessage(error)}`))
-          .finally(() => this.saves.delete(save));
-        this.saves.add(save);
-      }
+      if (!passing) this.commanded(n, on);
       return readBack;
     });
+  }
+
+  /**
+   * Saves the power a node was asked for (only restore_on_start: last reads it), without
+   * waiting: written after the node is free again. A hard reboot asks for on, from its start:
+   * a crash between its off and its on leaves the node on at the next start, not off.
+   */
+  commanded(n: number, on: boolean): void {
+    if (this.deps.power.restore_on_start !== 'last') return;
+    const save: Promise<void> = this.deps.journal
+      .commanded(n, on)
+      .catch((error: unknown) => this.deps.logger.warn(`saving node ${n}'s power failed: ${errorMessage(error)}`))
+      .finally(() => this.saves.delete(save));
+    this.saves.add(save);
   }
 
   /** The board's own reset of a node (a Turing Pi 2's), under the same lock. */

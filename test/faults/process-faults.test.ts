@@ -4,7 +4,7 @@ import path from 'node:path';
 import { startBridge, tempDir, testBridgeConfig, writeConfig, type CliProcess } from '../support/cli.js';
 import { requireMosquitto, startMosquitto, type Mosquitto } from '../support/mosquitto.js';
 import { Recorder, type EventPayload } from '../support/recorder.js';
-import { delay, prng, stopProcesses } from './helpers.js';
+import { delay, prng, stopProcesses, until } from './helpers.js';
 
 /**
  * Issue 6, item 6: SIGTERM and SIGKILL of the BUILT bridge at random points of a hard reboot
@@ -171,4 +171,47 @@ describe('faults: the bridge process is stopped or killed mid-operation', functi
       `      process faults (${scenarios.length} kills, seed ${SEED}):\n${rows.map((r) => `        ${r}`).join('\n')}`,
     );
   });
+
+  it(
+    'with restore_on_start: last, a SIGKILL between the off and the on of a hard reboot: the next start ' +
+      'switches the node back on',
+    async () => {
+      mosquitto ??= await startMosquitto({ binary });
+      rec ??= await Recorder.connect(mosquitto.url, 'tp', { filters: ['tp/#'] });
+      const dir = tempDir('tpm-process-last-');
+      const file = writeConfig(
+        dir,
+        testBridgeConfig({
+          dir,
+          url: mosquitto.url,
+          overrides: {
+            homeassistant: { enabled: false },
+            power: {
+              reboot_mode: 'hard',
+              reboot_off_time: '2s',
+              min_off_time: 0,
+              on_stagger: 0,
+              restore_on_start: 'last',
+            },
+          },
+        }),
+      );
+      const simulatorFile = path.join(dir, 'simulator.json');
+      const node2Powered = (): boolean => {
+        const state = JSON.parse(readFileSync(simulatorFile, 'utf8')) as { control: number[] };
+        return ((state.control[2] ?? 0) & 0x04) !== 0;
+      };
+      bridge = await startBridge(file);
+      const on = await rec.request('power', { node: 2, action: 'on' });
+      assert.equal(on.status, 'ok', on.error);
+      await rec.command(2, 'REBOOT');
+      await until(() => !node2Powered(), 'node 2 switched off by the reboot', 5000);
+      await delay(300);
+      await bridge.stop('SIGKILL', 15_000);
+      assert.equal(node2Powered(), false, 'the kill fell between the off and the on');
+      bridge = await startBridge(file);
+      await until(node2Powered, 'node 2 switched back on: its last commanded power is on (it was rebooted)', 10_000);
+      await bridge.stop('SIGTERM');
+    },
+  );
 });

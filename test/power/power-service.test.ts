@@ -493,6 +493,21 @@ describe('PowerService', () => {
       assert.equal(r.view.state(6), 'off', 'left rebooting after the power cycle ended');
     });
 
+    it('saves on, never off, as the last commanded power (restore_on_start: last): a reboot asks for on', async () => {
+      const saved: string[] = [];
+      const r = await rig(
+        { power: { reboot_off_time: '2s', min_off_time: 0, restore_on_start: 'last' } },
+        { commanded: async (node, on) => void saved.push(`${node}:${on ? 'on' : 'off'}`) },
+      );
+      const reboot = r.service.execute(6, 'reboot', 'mqtt');
+      await r.clock.advance(500);
+      assert.equal(r.powered(6), false, 'the reboot is under way');
+      // A crash now: the next start restores what was saved last.
+      assert.equal(saved.at(-1), '6:on', 'the power to restore after a crash now');
+      assert.equal((await r.finish(reboot)).ok, true);
+      assert.ok(!saved.includes('6:off'), `the off half of a reboot saved as a power asked for: ${saved.join(' ')}`);
+    });
+
     it('finishes (the node back on) before stop() resolves', async () => {
       const r = await rig({ power: { reboot_off_time: '2s', min_off_time: '3s' } });
       const reboot = r.service.execute(6, 'reboot', 'mqtt');
