@@ -95,24 +95,25 @@ export class AgentTracker {
 
   /**
    * Waits until the agent has been `offline` for `settleMs` without a break, after it said
-   * `shutting_down` (since the command, and since the bridge last regained the broker): an
-   * `offline` before that is the will of a link lost before the agent took the command, or a
-   * state the broker kept from before (an earlier boot's), and the OS runs on however long the
-   * agent stays away. An offline is not the end of the OS when the agent comes back either: a
-   * connection dropped for a moment makes the broker publish the will, and the agent,
-   * reconnected, says `shutting_down` again while its argv runs on. So any other state (and
-   * `unknown`: the bridge lost the broker) calls the settle wait off, and it starts again at the
-   * next `offline`. `online` after `shutting_down` means the agent's command failed; a failure
-   * report, the deadline (no `offline` begun before it) and the signal end the wait too.
-   * Bounded: deadline + settleMs.
+   * `shutting_down` (since the command, and, unless it was already gone then, since the bridge
+   * last lost the broker): an `offline` before that is the will of a link lost before the agent
+   * took the command, or a state the broker kept from before (an earlier boot's), and the OS
+   * runs on however long the agent stays away. An offline is not the end of the OS when the
+   * agent comes back either: a connection dropped for a moment makes the broker publish the
+   * will, and the agent, reconnected, says `shutting_down` again while its argv runs on. So any
+   * other state (and `unknown`: the bridge lost the broker) calls the settle wait off, and it
+   * starts again at the next `offline`. `online` after `shutting_down` means the agent's command
+   * failed; a failure report, the deadline (no `offline` begun before it) and the signal end the
+   * wait too. Bounded: deadline + settleMs.
    */
   waitGone(node: number, options: GoneOptions): Promise<void> {
     return new Promise((resolve, reject) => {
       const { clock } = this;
       const set = this.listenersOf(node);
       let finished = false;
-      /** shutting_down heard since the command; and since the bridge last regained the broker. */
+      /** shutting_down heard since the command: an online after it is a failed command. */
       let acknowledged = false;
+      /** An offline counts: shutting_down heard since the command, and since the broker was lost (or gone then). */
       let goingDown = false;
       let settling: TimerHandle | undefined;
       // Set last, once the replay did not already end the wait.
@@ -132,9 +133,10 @@ export class AgentTracker {
         if (finished) return;
         if (failure) return finish(new TpmError('AGENT', failure));
         if (status === 'shutting_down') acknowledged = goingDown = true;
-        // The broker came back: the states it hands over may be older than the last word heard
-        // (a broker that kept them on disk restarts with its last save, an earlier boot's offline).
-        if (status === 'unknown') goingDown = false;
+        // The broker is lost. The states it hands over when it is back may be older than the last
+        // word heard (one that kept them on disk restarts with its last save: an earlier boot's
+        // offline); an offline then counts only if the agent was already gone, or said shutting_down.
+        if (status === 'unknown') goingDown = settling !== undefined;
         if (status === 'online' && acknowledged)
           return finish(new TpmError('AGENT', 'the agent went back online: its shutdown command failed'));
         if (status === 'offline') {

@@ -359,6 +359,26 @@ describe('PowerService', () => {
       },
     );
 
+    it('cuts settle_time after an offline handed over by a broker back, when the agent was gone already', async () => {
+      const r = await rig(config);
+      r.agents.update(3, 'online');
+      const done = r.service.execute(3, 'shutdown', 'mqtt');
+      await r.clock.advance(10);
+      r.agents.update(3, 'shutting_down');
+      await r.clock.advance(1000);
+      r.agents.update(3, 'offline');
+      await r.clock.advance(2000);
+      // The broker restarts during settle_time; it kept the agent's offline.
+      r.agents.connectionLost();
+      await r.clock.advance(1000);
+      r.agents.update(3, 'offline');
+      const backAt = r.clock.now();
+      const result = await r.finish(done);
+      assert.equal(result.ok, true, result.error);
+      assert.ok((r.writes[0]?.at ?? 0) - backAt >= 5000, 'a whole settle_time after the broker came back');
+      assert.equal(r.powered(3), false);
+    });
+
     it('cuts nothing when the agent keeps coming back until graceful_timeout, and names FORCE_OFF', async () => {
       const r = await rig(config);
       r.agents.update(3, 'online');
