@@ -5,7 +5,8 @@ import { createAgent, type Agent } from '../../src/app/agent.js';
 import { parseConfig } from '../../src/config/parse.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { FakeSystem } from '../agent/helpers.js';
-import { agentStateAtBridge, recordPowerWrites } from '../support/in-process-agent.js';
+import type { BridgeApp } from '../../src/app/bridge.js';
+import { agentStateAtBridge, recordPowerWrites, type PowerWrite } from '../support/in-process-agent.js';
 import { requireMosquitto, startMosquitto, type Mosquitto } from '../support/mosquitto.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import { delay, startLibraryBridge, until, type LibraryBridge } from './helpers.js';
@@ -26,7 +27,41 @@ const NODE = 3;
 const SETTLE_MS = 1000;
 const DRAIN_MS = 8000;
 
-describe("faults: a persistent mosquitto killed mid-shutdown hands back an earlier boot's agent state", function () {
+/** The REAL agent of node 3, its argv a real process that runs `drainMs`; after a success the "OS" stops it. */
+async function startDrainingAgent(
+  url: string,
+  drainMs: number,
+): Promise<{ agent: Agent; startedAt(): number | undefined; endedAt(): number | undefined }> {
+  let startedAt: number | undefined;
+  let endedAt: number | undefined;
+  const runner = spawnRunner(60_000);
+  const config = parseConfig({
+    mqtt: { url, base_topic: 'tp', keepalive: 5 },
+    board: { id: 'lab' },
+    power: { graceful_timeout: '30s' },
+    agent: {
+      node: NODE,
+      interval: '1h',
+      shutdown_command: [process.execPath, '-e', `setTimeout(() => {}, ${drainMs})`],
+    },
+  });
+  const agent: Agent = createAgent(config, {
+    logger: silentLogger(),
+    systemInfo: new FakeSystem(() => Date.now(), Date.now() - 60_000),
+    run: async (argv) => {
+      startedAt = Date.now();
+      const result = await runner(argv);
+      endedAt = Date.now();
+      // The OS goes down: systemd's SIGTERM, a clean offline.
+      if (result.code === 0) setTimeout(() => void agent.stop(), 100);
+      return result;
+    },
+  });
+  await agent.start();
+  return { agent, startedAt: () => startedAt, endedAt: () => endedAt };
+}
+
+describe("faults: a persistent mosquitto restarted mid-shutdown hands back the agent's state it saved", function () {
   this.timeout(60_000);
   let mosquitto: Mosquitto | undefined;
   let proxy: TcpProxy | undefined;
@@ -37,14 +72,31 @@ describe("faults: a persistent mosquitto killed mid-shutdown hands back an earli
     requireMosquitto(this);
   });
 
-  after(async () => {
+  afterEach(async () => {
     await agent?.stop();
+    agent = undefined;
     await lib?.bridge.stop();
+    lib = undefined;
     await proxy?.close();
+    proxy = undefined;
     await mosquitto?.stop();
+    mosquitto = undefined;
   });
 
-  it('cuts power only after the drain ended, never on the stale offline', async () => {
+  async function bridgeWithNodeOn(url: string): Promise<{ bridge: BridgeApp; writes: PowerWrite[] }> {
+    lib = await startLibraryBridge(url, {
+      sections: {
+        board: { poll_interval: '1h' },
+        nodes: { [NODE]: { agent: true } },
+        power: { settle_time: `${SETTLE_MS}ms`, graceful_timeout: '30s', min_off_time: 0, on_stagger: 0 },
+      },
+    });
+    const writes = recordPowerWrites(lib.bridge);
+    assert.equal((await lib.bridge.power.execute(NODE, 'on', 'mqtt')).ok, true);
+    return { bridge: lib.bridge, writes };
+  }
+
+  it("killed: an earlier boot's offline is no end of the OS; power cut only after the drain ended", async () => {
     mosquitto = await startMosquitto({ persistence: true });
     // The previous boot of node 3 ended with its agent's offline, saved at a clean stop.
     const previous = await connectAsync(mosquitto.url, { clientId: 'previous-boot' });
@@ -53,49 +105,13 @@ describe("faults: a persistent mosquitto killed mid-shutdown hands back an earli
     await mosquitto.stop();
     await mosquitto.start();
     proxy = await startTcpProxy(mosquitto.port);
-
-    lib = await startLibraryBridge(mosquitto.url, {
-      sections: {
-        board: { poll_interval: '1h' },
-        nodes: { [NODE]: { agent: true } },
-        power: { settle_time: `${SETTLE_MS}ms`, graceful_timeout: '30s', min_off_time: 0, on_stagger: 0 },
-      },
-    });
-    const { bridge } = lib;
-    const writes = recordPowerWrites(bridge);
-    assert.equal((await bridge.power.execute(NODE, 'on', 'mqtt')).ok, true);
-
-    let argvStartedAt: number | undefined;
-    let argvEndedAt: number | undefined;
-    const runner = spawnRunner(60_000);
-    const config = parseConfig({
-      mqtt: { url: proxy.url, base_topic: 'tp', keepalive: 5 },
-      board: { id: 'lab' },
-      power: { graceful_timeout: '30s' },
-      agent: {
-        node: NODE,
-        interval: '1h',
-        shutdown_command: [process.execPath, '-e', `setTimeout(() => {}, ${DRAIN_MS})`],
-      },
-    });
-    const started: Agent = createAgent(config, {
-      logger: silentLogger(),
-      systemInfo: new FakeSystem(() => Date.now(), Date.now() - 60_000),
-      run: async (argv) => {
-        argvStartedAt = Date.now();
-        const result = await runner(argv);
-        argvEndedAt = Date.now();
-        // The OS goes down: systemd's SIGTERM, a clean offline.
-        if (result.code === 0) setTimeout(() => void started.stop(), 100);
-        return result;
-      },
-    });
-    agent = started;
-    await started.start();
+    const { bridge, writes } = await bridgeWithNodeOn(mosquitto.url);
+    const draining = await startDrainingAgent(proxy.url, DRAIN_MS);
+    agent = draining.agent;
     await until(() => agentStateAtBridge(bridge, NODE) === 'online', 'the agent online at the bridge', 10_000);
 
     const done = bridge.power.execute(NODE, 'shutdown', 'mqtt');
-    await until(() => argvStartedAt !== undefined, 'the agent running its argv', 10_000);
+    await until(() => draining.startedAt() !== undefined, 'the agent running its argv', 10_000);
     await delay(300);
     // The broker dies and comes back from its last save; the agent's link is down 2.5 s longer.
     proxy.block();
@@ -105,17 +121,32 @@ describe("faults: a persistent mosquitto killed mid-shutdown hands back an earli
     proxy.unblock();
 
     const result = await done;
-    await until(() => argvEndedAt !== undefined, 'the end of the argv', DRAIN_MS + 5000);
+    await until(() => draining.endedAt() !== undefined, 'the end of the argv', DRAIN_MS + 5000);
+    const endedAt = draining.endedAt()!;
     const cut = writes.find((w) => w.node === NODE && !w.on);
     assert.ok(
-      cut === undefined || cut.at >= argvEndedAt!,
-      `power cut ${argvEndedAt! - (cut?.at ?? 0)} ms before the agent's argv finished (${result.error ?? 'ok'})`,
+      cut === undefined || cut.at >= endedAt,
+      `power cut ${endedAt - (cut?.at ?? 0)} ms before the agent's argv finished (${result.error ?? 'ok'})`,
     );
     assert.equal(result.ok, true, result.error);
-    assert.ok(cut !== undefined && cut.at - argvEndedAt! >= SETTLE_MS - 200, 'settle_time after the real offline');
+    assert.ok(cut !== undefined && cut.at - endedAt >= SETTLE_MS - 200, 'settle_time after the real offline');
     assert.equal(bridge.model.state(NODE), 'off');
-    console.log(
-      `      stale offline after a broker restart: power cut ${cut.at - argvEndedAt!} ms after the drain ended`,
-    );
+    console.log(`      stale offline after a broker restart: power cut ${cut.at - endedAt} ms after the drain ended`);
+  });
+
+  it('stopped and started during settle_time: the agent, gone before, is still gone; power cut', async () => {
+    mosquitto = await startMosquitto({ persistence: true });
+    const { bridge, writes } = await bridgeWithNodeOn(mosquitto.url);
+    const draining = await startDrainingAgent(mosquitto.url, 300);
+    agent = draining.agent;
+    await until(() => agentStateAtBridge(bridge, NODE) === 'online', 'the agent online at the bridge', 10_000);
+    const done = bridge.power.execute(NODE, 'shutdown', 'mqtt');
+    await until(() => agentStateAtBridge(bridge, NODE) === 'offline', 'the agent gone', 10_000);
+    // A clean restart saves the agent's offline and hands it back.
+    await mosquitto.restart();
+    const result = await done;
+    assert.equal(result.ok, true, result.error);
+    assert.ok(writes.some((w) => w.node === NODE && !w.on));
+    assert.equal(bridge.model.state(NODE), 'off');
   });
 });
