@@ -233,6 +233,9 @@ export class PowerService {
   private async cut(n: number, action: NodeAction, origin: Origin, reason: string): Promise<NodeResult> {
     const { view } = this.deps;
     if (view.power(n) === false) {
+      // Cut by someone else during a graceful sequence (or one a FORCE_OFF ended): the sequence is
+      // over, and a poll leaves a node shutting_down or rebooting to it: it would stay so.
+      if (inSequence(view.state(n))) view.switchedOff(n, origin.source, 'already off');
       this.deps.event(powerEvent(n, action, origin, { result: 'ok', message: 'already off' }));
       return this.result(n, action, true, 'already off');
     }
@@ -242,8 +245,7 @@ export class PowerService {
     } catch (error) {
       // The cut of a graceful off (or a FORCE_OFF that ended one) failed: its sequence is over,
       // and a poll leaves a node shutting_down or rebooting to its sequence: it would stay so.
-      const state = view.state(n);
-      if (state === 'shutting_down' || state === 'rebooting')
+      if (inSequence(view.state(n)))
         view.shutdownFailed(n, origin.source, `cutting power failed: ${errorMessage(error)}`);
       throw error;
     }
@@ -333,4 +335,9 @@ export class PowerService {
     await Promise.allSettled([...this.hardReboots, ...this.running]);
     await this.writer.saved();
   }
+}
+
+/** The states a poll leaves to the sequence under way (docs/ARCHITECTURE.md, "Node lifecycle"). */
+function inSequence(state: string): boolean {
+  return state === 'shutting_down' || state === 'rebooting';
 }

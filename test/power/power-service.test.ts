@@ -469,6 +469,34 @@ describe('PowerService', () => {
       assert.equal(r.view.state(3), 'on', 'left shutting_down after both ended');
     });
 
+    it('a graceful off that finds the node already off at its cut leaves it off, not shutting_down', async () => {
+      const r = await rig(config);
+      r.agents.update(3, 'online');
+      const done = r.service.execute(3, 'off', 'mqtt');
+      await r.clock.advance(10);
+      r.agents.update(3, 'shutting_down');
+      // Another tool (the BMC's web page, a button) cuts the node while its OS drains.
+      await r.setDirectly(3, false);
+      r.agents.update(3, 'offline');
+      const result = await r.finish(done);
+      assert.equal(result.ok, true, result.error);
+      r.view.observe(3, false);
+      assert.equal(r.view.state(3), 'off', 'left shutting_down after the sequence ended');
+    });
+
+    it('a FORCE_OFF ending a graceful reboot of a node already off leaves it off, not rebooting', async () => {
+      const r = await rig({ ...config, power: { ...(config.power as object), reboot_mode: 'graceful' } });
+      r.agents.update(3, 'online');
+      const reboot = r.service.execute(3, 'reboot', 'mqtt');
+      await r.clock.advance(10);
+      await r.setDirectly(3, false);
+      const forced = await r.finish(r.service.execute(3, 'force-off', 'mqtt'));
+      assert.equal(forced.ok, true, forced.error);
+      assert.equal((await r.finish(reboot)).ok, false);
+      r.view.observe(3, false);
+      assert.equal(r.view.state(3), 'off', 'left rebooting after both ended');
+    });
+
     it('leaves power on when the bridge stops during settle_time', async () => {
       const r = await rig(config);
       r.agents.update(3, 'online');
