@@ -116,6 +116,8 @@ export class AgentTracker {
       /** An offline counts: shutting_down heard since the command, and since the broker was lost (or gone then). */
       let goingDown = false;
       let settling: TimerHandle | undefined;
+      /** The status this wait was last told. */
+      let last: LastWord | undefined;
       // Set last, once the replay did not already end the wait.
       const timers: { deadline?: TimerHandle } = {};
       const finish = (error?: Error): void => {
@@ -132,11 +134,15 @@ export class AgentTracker {
       const listener: Listener = (status, failure) => {
         if (finished) return;
         if (failure) return finish(new TpmError('AGENT', failure));
+        const previous = last;
+        last = status;
         if (status === 'shutting_down') acknowledged = goingDown = true;
         // The broker is lost. The states it hands over when it is back may be older than the last
         // word heard (one that kept them on disk restarts with its last save: an earlier boot's
         // offline); an offline then counts only if the agent was already gone, or said shutting_down.
-        if (status === 'unknown') goingDown = settling !== undefined;
+        // Told again with no word between (the replay ends with the status as it is now), it is no
+        // news: an agent gone before the loss stays gone.
+        if (status === 'unknown' && previous !== 'unknown') goingDown = settling !== undefined;
         if (status === 'online' && acknowledged)
           return finish(new TpmError('AGENT', 'the agent went back online: its shutdown command failed'));
         if (status === 'offline') {

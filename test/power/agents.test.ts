@@ -88,3 +88,31 @@ describe('AgentTracker: what a fast agent says before the wait begins is not los
     assert.equal(clock.now(), new FakeClock().now(), 'no time had to pass');
   });
 });
+
+describe('AgentTracker.waitGone: the broker lost', () => {
+  const gone = (deadline: number) => ({ settleMs: 5000, deadline, timeoutMessage: 'timed out' });
+
+  it('an agent gone before the broker was lost stays gone, however often the loss is told', async () => {
+    const clock = new FakeClock();
+    const tracker = new AgentTracker(clock, async () => undefined);
+    tracker.update(3, 'online');
+    await tracker.command(3, 'SHUTDOWN');
+    tracker.update(3, 'shutting_down');
+    tracker.update(3, 'offline');
+    // Lost before the wait listens: the replay ends with it, and the status now says it again.
+    tracker.connectionLost();
+    let ended: string | undefined;
+    const waiting = tracker.waitGone(3, gone(clock.now() + 30_000)).then(
+      () => (ended = 'gone'),
+      (error: Error) => (ended = error.message),
+    );
+    tracker.connectionLost();
+    // The broker is back with the agent's offline: a whole settle_time, then the agent is gone.
+    tracker.update(3, 'offline');
+    await clock.advance(5000);
+    const afterSettle = ended;
+    await clock.advance(30_000);
+    await waiting;
+    assert.equal(afterSettle, 'gone', `still waiting settle_time after the offline; then: ${ended}`);
+  });
+});
