@@ -212,6 +212,8 @@ export class PowerService {
   private async switchOn(n: number, action: NodeAction, origin: Origin): Promise<NodeResult> {
     const { view, clock, power } = this.deps;
     if (view.power(n) === true) {
+      // Asked for all the same: a restart must not switch it back to an older power (restore_on_start: last).
+      this.writer.commanded(n, true);
       this.deps.event(powerEvent(n, action, origin, { result: 'ok', message: 'already on' }));
       return this.result(n, action, true, 'already on');
     }
@@ -236,6 +238,7 @@ export class PowerService {
       // Cut by someone else during a graceful sequence (or one a FORCE_OFF ended): the sequence is
       // over, and a poll leaves a node shutting_down or rebooting to it: it would stay so.
       if (inSequence(view.state(n))) view.switchedOff(n, origin.source, 'already off');
+      this.writer.commanded(n, false);
       this.deps.event(powerEvent(n, action, origin, { result: 'ok', message: 'already off' }));
       return this.result(n, action, true, 'already off');
     }

@@ -655,3 +655,23 @@ describe('PowerService stop and the saves of last commanded power', () => {
     assert.deepEqual(saved, ['3 off']);
   });
 });
+
+describe('PowerService: the last commanded power (restore_on_start: last)', () => {
+  it('an ON or OFF that finds the node already so is the power asked for last all the same', async () => {
+    const saved: string[] = [];
+    const r = await rig(
+      { power: { restore_on_start: 'last', min_off_time: 0 } },
+      { commanded: async (node, on) => void saved.push(`${node}:${on ? 'on' : 'off'}`) },
+    );
+    assert.equal((await r.finish(r.service.execute(5, 'off', 'mqtt'))).ok, true);
+    // Switched on by someone else (a button, another tool), then asked ON here: it is already on.
+    await r.setDirectly(5, true);
+    const on = await r.finish(r.service.execute(5, 'on', 'mqtt'));
+    assert.equal(on.note, 'already on');
+    // A restart now would switch node 5 to what was saved last: off, under its running OS.
+    assert.equal(saved.at(-1), '5:on', `saved: ${saved.join(' ')}`);
+    await r.setDirectly(5, false);
+    assert.equal((await r.finish(r.service.execute(5, 'force-off', 'mqtt'))).note, 'already off');
+    assert.equal(saved.at(-1), '5:off', `saved: ${saved.join(' ')}`);
+  });
+});
