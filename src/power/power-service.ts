@@ -288,13 +288,14 @@ export class PowerService {
     const { view, power, clock, driver } = this.deps;
     view.powerCycling(n, origin.source);
     this.deps.event(powerEvent(n, action, origin, { result: 'progress', message: 'power cycling' }));
+    // A reboot asks for on, from its start: a crash before its on must not leave off to restore.
+    this.writer.commanded(n, true);
     try {
       if (driver.info.nativeReset && driver.reset) {
         await this.writer.reset(n);
         await sleep(clock, power.reboot_off_time);
         await this.writer.refresh(n);
       } else {
-        this.writer.commanded(n, true);
         await this.writer.write(n, false, false, true);
         // Not abortable: a reboot under way when a stop is asked finishes first (docs/reliability.md,
         // "What happens to power when the bridge is stopped or killed").

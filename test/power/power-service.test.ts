@@ -674,4 +674,19 @@ describe('PowerService: the last commanded power (restore_on_start: last)', () =
     assert.equal((await r.finish(r.service.execute(5, 'force-off', 'mqtt'))).note, 'already off');
     assert.equal(saved.at(-1), '5:off', `saved: ${saved.join(' ')}`);
   });
+
+  it("a reboot by the board's own reset (a Turing Pi 2's) asks for on too", async () => {
+    const saved: string[] = [];
+    const r = await rig(
+      { power: { restore_on_start: 'last', min_off_time: 0, reboot_mode: 'hard', reboot_off_time: '1s' } },
+      { commanded: async (node, on) => void saved.push(`${node}:${on ? 'on' : 'off'}`) },
+    );
+    assert.equal((await r.finish(r.service.execute(6, 'off', 'mqtt'))).ok, true);
+    await r.setDirectly(6, true); // on again by someone else
+    Object.assign(r.driver.info, { nativeReset: true });
+    Object.assign(r.driver, { reset: async () => undefined });
+    const result = await r.finish(r.service.execute(6, 'reboot', 'mqtt'));
+    assert.equal(result.ok, true, result.error);
+    assert.equal(saved.at(-1), '6:on', `saved: ${saved.join(' ')}`);
+  });
 });
