@@ -138,7 +138,11 @@ export async function rebootOs(deps: GracefulDeps, seq: Sequence): Promise<void>
   const timeoutMessage = `node ${n} did not come back within ${formatDuration(power.graceful_timeout)}`;
   try {
     await within(clock, agents.command(n, 'REBOOT'), clock.now() + power.graceful_timeout, signal, timeoutMessage);
-    await agents.waitFor(n, (s) => s === 'offline', { timeoutMs: power.graceful_timeout, signal, timeoutMessage });
+    // As for a shutdown, an offline before shutting_down is a link lost before the agent took the
+    // command: with it, the agent's return would pass for a reboot that never happened.
+    let acknowledged = false;
+    const down = (s: string): boolean => (acknowledged ||= s === 'shutting_down') && s === 'offline';
+    await agents.waitFor(n, down, { timeoutMs: power.graceful_timeout, signal, timeoutMessage });
     await agents.waitFor(n, (s) => s === 'online', { timeoutMs: power.graceful_timeout, signal, timeoutMessage });
   } catch (error) {
     if (signal.aborted && signal.reason !== STOPPING)

@@ -431,9 +431,39 @@ describe('PowerService', () => {
       assert.equal(forced.ok, false);
       assert.match(forced.error ?? '', /protected/);
       assert.equal(r.powered(1), true);
+      r.agents.update(1, 'shutting_down');
       r.agents.update(1, 'offline');
       r.agents.update(1, 'online');
       assert.equal((await r.finish(reboot)).ok, true);
+    });
+
+    it('takes no offline before shutting_down for a reboot: a lost REBOOT is not "OS rebooted"', async () => {
+      const r = await rig({ ...config, power: { ...config.power, reboot_mode: 'graceful' } });
+      r.agents.update(3, 'online');
+      const reboot = r.service.execute(3, 'reboot', 'mqtt');
+      await r.clock.advance(10);
+      // The agent's link dropped before REBOOT reached it (the broker publishes its will); it is back.
+      r.agents.update(3, 'offline');
+      await r.clock.advance(1000);
+      r.agents.update(3, 'online');
+      const result = await r.finish(reboot);
+      assert.equal(result.ok, false, 'an OS that never rebooted reported rebooted');
+      assert.equal(r.events.filter((e) => e.node === 3 && e.message === 'OS rebooted').length, 0);
+    });
+
+    it('a graceful reboot: shutting_down, offline, online again', async () => {
+      const r = await rig({ ...config, power: { ...config.power, reboot_mode: 'graceful' } });
+      r.agents.update(3, 'online');
+      const reboot = r.service.execute(3, 'reboot', 'mqtt');
+      await r.clock.advance(10);
+      r.agents.update(3, 'offline'); // a will before the command arrived
+      r.agents.update(3, 'online');
+      r.agents.update(3, 'shutting_down');
+      r.agents.update(3, 'offline');
+      r.agents.update(3, 'online');
+      const result = await r.finish(reboot);
+      assert.equal(result.ok, true, result.error);
+      assert.equal(r.view.state(3), 'on');
     });
 
     it('a graceful off whose cut fails leaves the node as the board reads it, not shutting_down', async () => {
