@@ -118,7 +118,7 @@ describe('Tpi2Driver against the simulated BMC over HTTPS', () => {
     assert.equal(bmc.stats.requests, 0);
   });
 
-  it('refuses the http:// address of a firmware 2.x BMC (which redirects) asking for https://, not an upgrade', async () => {
+  it('refuses the http:// address of a firmware 2.x BMC (which redirects): asks for https://, no upgrade', async () => {
     // bmcd 2.x answers plain HTTP on port 80 with 308 to HTTPS: http:// says nothing about the firmware.
     await startBmc({ redirectHttp: true });
     assert.throws(
