@@ -138,7 +138,8 @@ function loaderScript(): string {
 
 /**
  * Start errors that exit 2, which the systemd units do not restart on: a config error, and a host
- * that cannot run the board (no sysfs GPIO, no native addon). Restarting fixes neither.
+ * that cannot run the board (no sysfs GPIO, no native addon). Restarting fixes neither (a
+ * PERMISSION it may: the gpio group given to sysfs by udev after the bridge's start at boot).
  */
 const RESTART_CANNOT_FIX: ReadonlySet<string> = new Set(['CONFIG', 'USAGE', 'UNSUPPORTED']);
 

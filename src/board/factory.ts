@@ -33,7 +33,7 @@ export interface OpenedBoard {
  * a login loop (docs/turing-pi-2.md, "Logins and bans"); the bridge stays up, board offline,
  * and says why.
  */
-const FATAL = new Set(['BUS_LOCKED', 'BMC_UNSUPPORTED', 'CONFIG', 'UNSUPPORTED']);
+const FATAL = new Set(['BUS_LOCKED', 'BMC_UNSUPPORTED', 'CONFIG', 'PERMISSION', 'UNSUPPORTED']);
 
 /**
  * Picks and opens the driver for board.type (docs/ARCHITECTURE.md "The parts"). Each hardware module is

@@ -17,6 +17,8 @@ export type ErrorCode =
   | 'BUSY'
   | 'BROKER'
   | 'UNSUPPORTED'
+  /** The process may not use the hardware (a group it is not in yet): a restart may fix it. */
+  | 'PERMISSION'
   | 'STATE'
   /** stop() came before start() was done: the start was given up (docs/library.md). */
   | 'STOPPED';

@@ -38,8 +38,10 @@ export function onoffFactory(): GpioFactory {
     loaded ??= loadOnoff();
     const onoff = await loaded;
     if (!onoff.Gpio.accessible) {
+      // Mostly the gpio group (missing, or not yet given to /sys/class/gpio/export early at boot):
+      // not UNSUPPORTED, which exits 2 and is never restarted.
       throw new TpmError(
-        'UNSUPPORTED',
+        'PERMISSION',
         'sysfs GPIO is not accessible on this host (onoff: Gpio.accessible is false): run the bridge on the ' +
           'host whose GPIO lines switch the nodes, as a member of the gpio group',
       );
