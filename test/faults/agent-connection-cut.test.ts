@@ -1,13 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawnRunner } from '../../src/agent/command.js';
-import { createAgent, type Agent } from '../../src/app/agent.js';
 import type { BridgeApp } from '../../src/app/bridge.js';
-import { parseConfig } from '../../src/config/parse.js';
-import { silentLogger } from '../../src/util/logger.js';
-import { FakeSystem } from '../agent/helpers.js';
 import { agentStateAtBridge, recordPowerWrites, type PowerWrite } from '../support/in-process-agent.js';
 import { requireMosquitto, startMosquitto, type Mosquitto } from '../support/mosquitto.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
+import { DRAINING_NODE, startDrainingAgent, type DrainingAgent } from './draining-agent.js';
 import { delay, prng, startLibraryBridge, until, type LibraryBridge } from './helpers.js';
 
 /**
@@ -21,49 +17,8 @@ import { delay, prng, startLibraryBridge, until, type LibraryBridge } from './he
  * TCP relay the test cuts (both sockets destroyed, no DISCONNECT: the broker sends the will).
  */
 
-const NODE = 3;
+const NODE = DRAINING_NODE;
 const SETTLE_MS = 2000;
-
-interface DrainingAgent {
-  agent: Agent;
-  /** When the argv's process ended (undefined while it runs). */
-  argvEndedAt(): number | undefined;
-  /** When the argv's process was started. */
-  argvStartedAt(): number | undefined;
-}
-
-/**
- * The real agent of node 3 with a real argv: a node process that runs for `drainMs`. When it
- * exits 0 the "OS" stops the agent 100 ms later (systemd's SIGTERM on poweroff: a clean offline).
- */
-async function startDrainingAgent(url: string, drainMs: number, gracefulTimeout: string): Promise<DrainingAgent> {
-  const config = parseConfig({
-    mqtt: { url, base_topic: 'tp', keepalive: 5 },
-    board: { id: 'lab' },
-    power: { graceful_timeout: gracefulTimeout },
-    agent: {
-      node: NODE,
-      interval: '1h',
-      shutdown_command: [process.execPath, '-e', `setTimeout(() => {}, ${drainMs})`],
-    },
-  });
-  let startedAt: number | undefined;
-  let endedAt: number | undefined;
-  const runner = spawnRunner(60_000);
-  const agent: Agent = createAgent(config, {
-    logger: silentLogger(),
-    systemInfo: new FakeSystem(() => Date.now(), Date.now() - 60_000),
-    run: async (argv) => {
-      startedAt = Date.now();
-      const result = await runner(argv);
-      endedAt = Date.now();
-      if (result.code === 0) setTimeout(() => void agent.stop(), 100);
-      return result;
-    },
-  });
-  await agent.start();
-  return { agent, argvEndedAt: () => endedAt, argvStartedAt: () => startedAt };
-}
 
 describe('faults: the agent connection cut during a graceful shutdown (real mosquitto)', function () {
   this.timeout(60_000);

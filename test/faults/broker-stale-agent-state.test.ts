@@ -1,14 +1,11 @@
 import assert from 'node:assert/strict';
 import { connectAsync } from 'mqtt';
-import { spawnRunner } from '../../src/agent/command.js';
-import { createAgent, type Agent } from '../../src/app/agent.js';
-import { parseConfig } from '../../src/config/parse.js';
-import { silentLogger } from '../../src/util/logger.js';
-import { FakeSystem } from '../agent/helpers.js';
+import type { Agent } from '../../src/app/agent.js';
 import type { BridgeApp } from '../../src/app/bridge.js';
 import { agentStateAtBridge, recordPowerWrites, type PowerWrite } from '../support/in-process-agent.js';
 import { requireMosquitto, startMosquitto, type Mosquitto } from '../support/mosquitto.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
+import { DRAINING_NODE, startDrainingAgent } from './draining-agent.js';
 import { delay, startLibraryBridge, until, type LibraryBridge } from './helpers.js';
 
 /**
@@ -23,43 +20,9 @@ import { delay, startLibraryBridge, until, type LibraryBridge } from './helpers.
  * longer than the broker.
  */
 
-const NODE = 3;
+const NODE = DRAINING_NODE;
 const SETTLE_MS = 1000;
 const DRAIN_MS = 8000;
-
-/** The REAL agent of node 3, its argv a real process that runs `drainMs`; after a success the "OS" stops it. */
-async function startDrainingAgent(
-  url: string,
-  drainMs: number,
-): Promise<{ agent: Agent; startedAt(): number | undefined; endedAt(): number | undefined }> {
-  let startedAt: number | undefined;
-  let endedAt: number | undefined;
-  const runner = spawnRunner(60_000);
-  const config = parseConfig({
-    mqtt: { url, base_topic: 'tp', keepalive: 5 },
-    board: { id: 'lab' },
-    power: { graceful_timeout: '30s' },
-    agent: {
-      node: NODE,
-      interval: '1h',
-      shutdown_command: [process.execPath, '-e', `setTimeout(() => {}, ${drainMs})`],
-    },
-  });
-  const agent: Agent = createAgent(config, {
-    logger: silentLogger(),
-    systemInfo: new FakeSystem(() => Date.now(), Date.now() - 60_000),
-    run: async (argv) => {
-      startedAt = Date.now();
-      const result = await runner(argv);
-      endedAt = Date.now();
-      // The OS goes down: systemd's SIGTERM, a clean offline.
-      if (result.code === 0) setTimeout(() => void agent.stop(), 100);
-      return result;
-    },
-  });
-  await agent.start();
-  return { agent, startedAt: () => startedAt, endedAt: () => endedAt };
-}
 
 describe("faults: a persistent mosquitto restarted mid-shutdown hands back the agent's state it saved", function () {
   this.timeout(60_000);
@@ -111,7 +74,7 @@ describe("faults: a persistent mosquitto restarted mid-shutdown hands back the a
     await until(() => agentStateAtBridge(bridge, NODE) === 'online', 'the agent online at the bridge', 10_000);
 
     const done = bridge.power.execute(NODE, 'shutdown', 'mqtt');
-    await until(() => draining.startedAt() !== undefined, 'the agent running its argv', 10_000);
+    await until(() => draining.argvStartedAt() !== undefined, 'the agent running its argv', 10_000);
     await delay(300);
     // The broker dies and comes back from its last save; the agent's link is down 2.5 s longer.
     proxy.block();
@@ -121,8 +84,8 @@ describe("faults: a persistent mosquitto restarted mid-shutdown hands back the a
     proxy.unblock();
 
     const result = await done;
-    await until(() => draining.endedAt() !== undefined, 'the end of the argv', DRAIN_MS + 5000);
-    const endedAt = draining.endedAt()!;
+    await until(() => draining.argvEndedAt() !== undefined, 'the end of the argv', DRAIN_MS + 5000);
+    const endedAt = draining.argvEndedAt()!;
     const cut = writes.find((w) => w.node === NODE && !w.on);
     assert.ok(
       cut === undefined || cut.at >= endedAt,
