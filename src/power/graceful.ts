@@ -139,11 +139,11 @@ export async function rebootOs(deps: GracefulDeps, seq: Sequence): Promise<void>
   try {
     await within(clock, agents.command(n, 'REBOOT'), clock.now() + power.graceful_timeout, signal, timeoutMessage);
     // As for a shutdown, an offline before shutting_down is a link lost before the agent took the
-    // command: with it, the agent's return would pass for a reboot that never happened.
-    let acknowledged = false;
-    const down = (s: string): boolean => (acknowledged ||= s === 'shutting_down') && s === 'offline';
-    await agents.waitFor(n, down, { timeoutMs: power.graceful_timeout, signal, timeoutMessage });
-    await agents.waitFor(n, (s) => s === 'online', { timeoutMs: power.graceful_timeout, signal, timeoutMessage });
+    // command: with it, the agent's return would pass for a reboot that never happened. Each wait
+    // replays all the agent said since the command: the second counts only an online after that offline.
+    const options = { timeoutMs: power.graceful_timeout, signal, timeoutMessage };
+    await agents.waitFor(n, rebootSteps('offline'), options);
+    await agents.waitFor(n, rebootSteps('online'), options);
   } catch (error) {
     if (signal.aborted && signal.reason !== STOPPING)
       throw new TpmError('AGENT', `reboot ended: ${String(signal.reason)}`);
@@ -151,4 +151,14 @@ export async function rebootOs(deps: GracefulDeps, seq: Sequence): Promise<void>
     throw new TpmError('AGENT', `reboot failed: ${errorMessage(error)}`);
   }
   view.rebooted(n, source);
+}
+
+/** True once the agent has said, in this order, shutting_down, offline and (for `until` online) online. */
+function rebootSteps(until: 'offline' | 'online'): (status: string) => boolean {
+  const steps = ['shutting_down', 'offline', 'online'];
+  let next = 0;
+  return (status) => {
+    if (status === steps[next]) next++;
+    return steps[next - 1] === until;
+  };
 }

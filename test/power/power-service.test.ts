@@ -466,6 +466,25 @@ describe('PowerService', () => {
       assert.equal(r.view.state(3), 'on');
     });
 
+    it('a graceful reboot is done at the online after its offline, not at one before shutting_down', async () => {
+      const r = await rig({ ...config, power: { ...config.power, reboot_mode: 'graceful' } });
+      r.agents.update(3, 'online');
+      let ended = false;
+      const reboot = r.service.execute(3, 'reboot', 'mqtt').finally(() => (ended = true));
+      await r.clock.advance(10);
+      r.agents.update(3, 'offline'); // a will before the command arrived
+      r.agents.update(3, 'online');
+      r.agents.update(3, 'shutting_down');
+      r.agents.update(3, 'offline'); // the OS goes down: it has not come back yet
+      await r.clock.advance(10);
+      assert.equal(ended, false, 'reported rebooted while the OS was down');
+      assert.notEqual(r.view.state(3), 'on');
+      r.agents.update(3, 'online');
+      const result = await r.finish(reboot);
+      assert.equal(result.ok, true, result.error);
+      assert.equal(r.view.state(3), 'on');
+    });
+
     it('a graceful off whose cut fails leaves the node as the board reads it, not shutting_down', async () => {
       const r = await rig(config);
       r.agents.update(3, 'online');
