@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { TpmError } from '../../util/errors.js';
 import { ALLOW_ADDON_SCRIPTS, addonLoadProblem } from '../native-addon.js';
 
@@ -13,6 +14,9 @@ export interface GpioLine {
 
 /** Opens a line by its sysfs number. */
 export type GpioFactory = (line: number, direction: GpioDirection) => GpioLine | Promise<GpioLine>;
+
+/** Where onoff exports lines (its Gpio.accessible opens it for writing). */
+const SYSFS_EXPORT = '/sys/class/gpio/export';
 
 interface OnoffModule {
   Gpio: (new (
@@ -31,15 +35,29 @@ interface OnoffModule {
  *   a stale sysfs active_low left by another program cannot flip our view.
  * - reconfigureDirection false: a line already driven as an output is not rewritten when
  *   reopened, so a bridge restart does not touch it.
+ *
+ * `exportPath` and `load` stand in for sysfs and the onoff module in tests.
  */
-export function onoffFactory(): GpioFactory {
+export function onoffFactory({
+  exportPath = SYSFS_EXPORT,
+  load = loadOnoff,
+}: { exportPath?: string; load?: () => Promise<OnoffModule> } = {}): GpioFactory {
   let loaded: Promise<OnoffModule> | null = null;
   return async (line, direction) => {
-    loaded ??= loadOnoff();
+    loaded ??= load();
     const onoff = await loaded;
     if (!onoff.Gpio.accessible) {
+      // onoff says false for a missing export file too: a host without sysfs GPIO, which no
+      // restart fixes (UNSUPPORTED, exit 2, never restarted).
+      if (!existsSync(exportPath)) {
+        throw new TpmError(
+          'UNSUPPORTED',
+          `sysfs GPIO is not available (${exportPath} does not exist); the gpio board needs a kernel with ` +
+            '/sys/class/gpio',
+        );
+      }
       // Mostly the gpio group (missing, or not yet given to /sys/class/gpio/export early at boot):
-      // not UNSUPPORTED, which exits 2 and is never restarted.
+      // a restart may fix it.
       throw new TpmError(
         'PERMISSION',
         'sysfs GPIO is not accessible on this host (onoff: Gpio.accessible is false): run the bridge on the ' +
