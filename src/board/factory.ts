@@ -28,7 +28,8 @@ export interface OpenedBoard {
 }
 
 /**
- * Errors that retrying cannot fix: the bridge refuses to start with their reason. A refused BMC
+ * Errors that retrying in this process cannot fix: the bridge refuses to start with their reason
+ * (a PERMISSION is onoff's, which looks at sysfs once per process: a restart may fix it). A refused BMC
  * login or certificate is not among them: exiting would make a service manager's restart loop
  * a login loop (docs/turing-pi-2.md, "Logins and bans"); the bridge stays up, board offline,
  * and says why.
