@@ -47,8 +47,8 @@ export function requestCommand(table: RequestTable, { connection, topics, event 
     // Until the payload is read: a request that cannot be read is from someone on MQTT.
     let origin: Origin = { source: 'mqtt' };
     const respond = async (body: object): Promise<void> => {
-      const { transaction } = origin;
-      const response = transaction === undefined ? body : { ...body, transaction };
+      // A transaction left undefined is not in the JSON.
+      const response = { ...body, transaction: origin.transaction };
       if (RESPONSE_ACTION.test(action)) await connection.publish(topics.response(action), JSON.stringify(response));
     };
     try {
@@ -56,8 +56,7 @@ export function requestCommand(table: RequestTable, { connection, topics, event 
       // `source: "cli"` comes from `turingpi-mqtt power`; a bad transaction is refused after it.
       origin = { source: request.source === 'cli' ? 'cli' : 'mqtt' };
       delete request.source;
-      const transaction = transactionOf(request);
-      if (transaction !== undefined) origin = { ...origin, transaction };
+      origin = { ...origin, transaction: transactionOf(request) };
       const handler = Object.hasOwn(table, action) ? table[action] : undefined;
       if (!handler) throw new InputError(`unknown request ${quote(action)}: use ${alternatives(actions)}`);
       await respond({ status: 'ok', data: await handler(request, origin) });

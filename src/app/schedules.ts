@@ -146,10 +146,7 @@ export class Schedules {
     const { action, name } = schedule;
     const message = `schedule ${name}: ${how}, nodes ${nodes.join(', ')}`;
     // A run asked by a request: its events carry the request's transaction (docs/topics.md).
-    const origin: Origin =
-      context.transaction === undefined
-        ? { source: 'schedule' }
-        : { source: 'schedule', transaction: context.transaction };
+    const origin: Origin = { source: 'schedule', transaction: context.transaction };
     event({ type: 'schedule', action, ...origin, result: 'progress', message });
     const results = await power.executeMany(nodes, SCHEDULE_ACTIONS[action], origin);
     const failed = results.filter((r) => !r.ok);
