@@ -296,11 +296,11 @@ export class PowerService {
         await sleep(clock, power.reboot_off_time);
         await this.writer.refresh(n);
       } else {
-        await this.writer.write(n, false, false, true);
+        await this.writer.write(n, false, 'off');
         // Not abortable: a reboot under way when a stop is asked finishes first (docs/reliability.md,
         // "What happens to power when the bridge is stopped or killed").
         await sleep(clock, power.reboot_off_time);
-        await this.writer.write(n, true, true);
+        await this.writer.write(n, true, 'on');
       }
     } catch (error) {
       // Not left rebooting (a poll leaves that to the sequence): unknown until the next poll reads it.

@@ -44,11 +44,11 @@ export class PowerWriter {
   }
 
   /**
-   * Writes one node's power under the board lock and hands the read-back on. `mustFinish`:
-   * the second half of a hard reboot, which a stop never prevents (its node must come back on).
-   * `passing`: the off of a hard reboot, not a power anyone asked for (see commanded()).
+   * Writes one node's power under the board lock and hands the read-back on. A half of a hard
+   * reboot: its off is no power anyone asked for (not saved: see commanded()); its on is one a
+   * stop never prevents (its node must come back on).
    */
-  write(n: number, on: boolean, mustFinish = false, passing = false): Promise<boolean> {
+  write(n: number, on: boolean, rebootHalf?: 'off' | 'on'): Promise<boolean> {
     const { clock, power, driver, view } = this.deps;
     // Not async itself: the lock's promise is the caller's (an async wrapper returning it would
     // cost every command another promise and two turns before its answer).
@@ -56,7 +56,7 @@ export class PowerWriter {
       if (on) {
         // on_stagger: nodes switched on together start this far apart (inrush current).
         const wait = this.lastOnAt + power.on_stagger - clock.now();
-        if (wait > 0 && mustFinish) await sleep(clock, wait);
+        if (wait > 0 && rebootHalf === 'on') await sleep(clock, wait);
         else if (wait > 0) await this.waitBeforeWrite(wait, n);
       }
       let readBack: boolean;
@@ -75,7 +75,7 @@ export class PowerWriter {
         );
       if (on) this.lastOnAt = clock.now();
       else this.lastOffAt.set(n, clock.now());
-      if (!passing) this.commanded(n, on);
+      if (rebootHalf !== 'off') this.commanded(n, on);
       return readBack;
     });
   }
