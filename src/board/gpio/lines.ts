@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { TpmError } from '../../util/errors.js';
 import { ALLOW_ADDON_SCRIPTS, addonLoadProblem } from '../native-addon.js';
+import { DEFAULT_SYSFS_GPIO_ROOT, noSysfsGpio } from './sysfs.js';
 
 /** onoff's directions: 'high' and 'low' make an output starting at that level, glitch-free. */
 export type GpioDirection = 'in' | 'out' | 'high' | 'low';
@@ -16,7 +18,7 @@ export interface GpioLine {
 export type GpioFactory = (line: number, direction: GpioDirection) => GpioLine | Promise<GpioLine>;
 
 /** Where onoff exports lines (its Gpio.accessible opens it for writing). */
-const SYSFS_EXPORT = '/sys/class/gpio/export';
+const SYSFS_EXPORT = join(DEFAULT_SYSFS_GPIO_ROOT, 'export');
 
 interface OnoffModule {
   Gpio: (new (
@@ -47,15 +49,8 @@ export function onoffFactory({
     loaded ??= load();
     const onoff = await loaded;
     if (!onoff.Gpio.accessible) {
-      // onoff says false for a missing export file too: a host without sysfs GPIO, which no
-      // restart fixes (UNSUPPORTED, exit 2, never restarted).
-      if (!existsSync(exportPath)) {
-        throw new TpmError(
-          'UNSUPPORTED',
-          `sysfs GPIO is not available (${exportPath} does not exist); the gpio board needs a kernel with ` +
-            '/sys/class/gpio',
-        );
-      }
+      // onoff says false for a missing export file too: a host without sysfs GPIO.
+      if (!existsSync(exportPath)) throw noSysfsGpio(`${exportPath} does not exist`);
       // Mostly the gpio group (missing, or not yet given to /sys/class/gpio/export early at boot):
       // a restart may fix it.
       throw new TpmError(

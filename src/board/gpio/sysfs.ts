@@ -25,17 +25,21 @@ export interface GpioChip {
   ngpio: number | null;
 }
 
+/** A host without sysfs GPIO (`why`: what was not found): no restart fixes it (UNSUPPORTED, exit 2). */
+export function noSysfsGpio(why: string, cause?: unknown): TpmError {
+  return new TpmError(
+    'UNSUPPORTED',
+    `sysfs GPIO is not available (${why}); the gpio board needs a kernel with /sys/class/gpio`,
+    cause === undefined ? {} : { cause },
+  );
+}
+
 async function listGpioChips(root = DEFAULT_SYSFS_GPIO_ROOT): Promise<GpioChip[]> {
   let entries: string[];
   try {
     entries = await readdir(root);
   } catch (error) {
-    throw new TpmError(
-      'UNSUPPORTED',
-      `sysfs GPIO is not available (${root}: ${errorMessage(error)}); the gpio board needs a kernel with ` +
-        `/sys/class/gpio`,
-      { cause: error },
-    );
+    throw noSysfsGpio(`${root}: ${errorMessage(error)}`, error);
   }
   const chips: GpioChip[] = [];
   for (const name of entries.filter((entry) => entry.startsWith('gpiochip')).sort()) {
