@@ -147,6 +147,9 @@ export class BridgeApp implements Bridge {
     this.parts?.feed.brokerConnection(true);
     if (!this.started || !this.opened) return;
     await this.opened.connection.publishState(this.topics.bridgeState, 'online', { force: true });
+    // Discovery that changed while the broker was away (e.g. what the BMC told meanwhile) is sent
+    // now; with nothing pending this publishes nothing.
+    await this.parts?.ha?.refresh();
   }
 
   stop(): Promise<void> {

@@ -89,9 +89,12 @@ export class HaPublisher {
    */
   refresh(): Promise<void> {
     if (!this.publishedAtStart) return this.refreshes.idle();
-    return this.refreshes
-      .run(() => this.publishChanges(this.sent?.index ?? {}))
-      .catch((error: unknown) => this.deps.logger.warn(`republishing discovery failed: ${errorMessage(error)}`));
+    return (
+      this.refreshes
+        // Before anything was sent, what the last run published is still what HA has.
+        .run(() => this.publishChanges(this.sent?.index ?? this.deps.previousIndex))
+        .catch((error: unknown) => this.deps.logger.warn(`republishing discovery failed: ${errorMessage(error)}`))
+    );
   }
 
   private async publishChanges(previous: DiscoveryIndex): Promise<void> {
@@ -101,7 +104,6 @@ export class HaPublisher {
     // Each device's JSON, made once: hashed here, and sent as it is if it changed.
     const texts = new Map(messages.map((m) => [m.topic, JSON.stringify(m.payload)]));
     const hashes = new Map([...texts].map(([topic, text]) => [topic, textHash(text)]));
-    this.sent = { index: indexOf(messages), hashes };
     const plan = planDiscoveryChanges(previous, messages);
     const then = plan.then.filter((m) => m.payload === null || before.get(m.topic) !== hashes.get(m.topic));
     if (plan.first.length === 0 && then.length === 0) return;
@@ -111,6 +113,9 @@ export class HaPublisher {
       await sleep(this.deps.clock, 1000);
     }
     for (const message of then) await this.send(message, texts.get(message.topic));
+    // Only once all went out: a send that failed (the broker away) leaves the last publication
+    // as it was, so that the next refresh (the reconnection's) sends this one again.
+    this.sent = { index: indexOf(messages), hashes };
     await this.deps.saveIndex(this.sent.index);
   }
 

@@ -187,3 +187,67 @@ describe('HaPublisher: refreshes', () => {
     assert.match(sent.find(node2)?.payload ?? '', /temperature/i, "node 2's device with its agent sensors");
   });
 });
+
+/**
+ * A refresh that could not be sent (the broker was away) is not taken for sent: discovery is
+ * retained on the broker and nothing else would send it again until Home Assistant restarts.
+ */
+describe('HaPublisher: a refresh the broker did not take', () => {
+  const config = parseConfig({ board: { type: 'simulator' } });
+  let clock: FakeClock;
+  let agentNodes: Set<number>;
+  let sent: { topic: string; payload: string }[];
+  let brokerAway: boolean;
+  let publisher: HaPublisher;
+
+  beforeEach(async () => {
+    clock = new FakeClock();
+    agentNodes = new Set();
+    sent = [];
+    brokerAway = false;
+    const connection = {
+      publish: async (topic: string, payload: string) => {
+        if (brokerAway) throw new Error('not connected to the MQTT broker');
+        sent.push({ topic, payload });
+      },
+    } as unknown as MqttConnection;
+    publisher = testPublisher(clock, {
+      connection,
+      nodes: () => resolveNodes(config).map((n) => ({ ...n, agent: agentNodes.has(n.number) })),
+    });
+    await publisher.publishAtStart();
+    sent = [];
+  });
+
+  afterEach(() => publisher.stop());
+
+  it('sends the changed device at the next refresh', async () => {
+    brokerAway = true;
+    agentNodes.add(2);
+    await publisher.refresh();
+    assert.equal(sent.length, 0);
+    brokerAway = false;
+    await publisher.refresh();
+    assert.equal(sent.length, 1, `node 2's device: ${sent.map((m) => m.topic).join(', ')}`);
+    assert.match(sent[0]?.payload ?? '', /temperature/i, 'with the agent sensors');
+  });
+
+  it('retires the components that went away at the next refresh, first', async () => {
+    agentNodes.add(2);
+    await publisher.refresh();
+    sent = [];
+    brokerAway = true;
+    agentNodes.delete(2);
+    const failed = publisher.refresh();
+    await clock.advance(1000);
+    await failed;
+    brokerAway = false;
+    const done = publisher.refresh();
+    await clock.advance(1000);
+    await done;
+    assert.equal(sent.length, 2, sent.map((m) => m.topic).join(', '));
+    const reduced = JSON.parse(sent[0]?.payload ?? '{}') as { components: Record<string, object> };
+    assert.deepEqual(reduced.components.temperature, { platform: 'sensor' });
+    assert.doesNotMatch(sent[1]?.payload ?? '', /temperature/i);
+  });
+});

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { startBmcSimulator, type BmcSimulator } from '../../src/board/simulator/bmc-server.js';
 import { FakeClock } from '../../src/util/fake-clock.js';
-import { BASE, bridgeFixture, delay } from './helpers.js';
+import { BASE, advanceUntil, bridgeFixture, delay } from './helpers.js';
 
 /**
  * A BMC that does not answer when the bridge starts: the bridge comes up without knowing the
@@ -101,4 +101,42 @@ describe('bridge: a Turing Pi 2 BMC that answers only after the start', function
       await env.rec.publish(`${BASE}/board/fan/set`, '', { retain: true });
     },
   );
+  it('sends the discovery the BMC changed while the broker was away once the bridge is back', async () => {
+    const probe = await startBmcSimulator({ password });
+    const port = Number(new URL(probe.url).port);
+    await probe.close();
+    const clock = new FakeClock(Date.now());
+    await env.start({
+      clock,
+      sections: {
+        homeassistant: { enabled: true },
+        board: { type: 'tpi2', id: 'away', bmc: { url: `https://127.0.0.1:${port}`, password, insecure: true } },
+      },
+    });
+    const discoveryTopic = 'homeassistant/device/away/config';
+    await env.rec.waitFor(discoveryTopic, (m) => m.payload.length > 0);
+    await env.rec.waitForPayload(`${BASE}/board/state`, 'offline');
+    // The bridge's link drops; it reconnects only when the fake clock says so.
+    let seen = 0;
+    env.broker.onSubscribe((_filter, clientId) => {
+      if (clientId === 'turingpi-away-bridge') seen++;
+    });
+    env.broker.killClient('turingpi-away-bridge');
+    await delay(100);
+    bmc = await startBmcSimulator({
+      password,
+      port,
+      release: '2.1.0',
+      board: '2.5',
+      power: [true, false, false, false],
+    });
+    await env.run.bridge.poll(); // the BMC answers now: the fan, the firmware, while no broker hears it
+    const mark = env.rec.mark();
+    await advanceUntil(clock, () => seen > 0, 'the reconnection');
+    const later = await env.rec.waitFor(discoveryTopic, (m) => m.payload.includes('"fan"'), 5000, mark);
+    assert.equal(
+      (JSON.parse(later.payload) as { device: { sw_version: string } }).device.sw_version,
+      '2.1 (bmcd 2.3.4)',
+    );
+  });
 });
