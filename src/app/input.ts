@@ -37,7 +37,8 @@ export function payloadText(payload: CommandPayload): string {
 /** Parses a request's JSON object; anything else is an InputError. */
 export function requestObject(payload: CommandPayload): Record<string, unknown> {
   const text = payloadText(payload).trim();
-  if (text === '') return {};
+  // Spaces alone are no request (an empty message, a clear, never reaches here: command-table.ts).
+  if (text === '') throw new InputError('payload is blank: a request needs a JSON object, {} at least');
   let value: unknown;
   try {
     value = JSON.parse(text);

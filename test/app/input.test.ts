@@ -24,8 +24,11 @@ describe('input parsing (app/input.ts)', () => {
     assert.equal(payloadText(Buffer.from('{"a":\t1}\r\n')), '{"a":\t1}\r\n');
   });
 
-  it('requestObject takes a JSON object (or nothing) and refuses anything else', () => {
-    assert.deepEqual(requestObject(Buffer.from('')), {});
+  it('requestObject takes a JSON object and refuses anything else, spaces alone too', () => {
+    refused(
+      () => requestObject(Buffer.from(' \n ')),
+      /^payload is blank: a request needs a JSON object, \{\} at least$/,
+    );
     assert.deepEqual(requestObject(Buffer.from(' {"node": 3} ')), { node: 3 });
     refused(() => requestObject(Buffer.from('{node: 3}')), /not valid JSON/);
     for (const text of ['[1]', '3', '"x"', 'null'])
