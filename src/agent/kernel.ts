@@ -73,6 +73,10 @@ export function parseUptime(text: string): number | null {
 /**
  * CPU load in % over the time since the previous reading (two readings' deltas, as `top`
  * computes it). The first reading has no previous one: it gives the average since boot.
+ * The counters can fall: the idle time after a resume from suspend, and any of them when a CPU
+ * goes offline (the sum then leaves its counts out). Such an interval is not measured (the last
+ * figure stands, not a load of 100 % or more); the next one is measured from the reading after
+ * the fall, rather than not at all until the counters had made it up.
  */
 export class CpuLoadMeter {
   private previous: CpuTimes = { busy: 0, total: 0 };
@@ -86,9 +90,10 @@ export class CpuLoadMeter {
     const total = now.total - this.previous.total;
     const busy = now.busy - this.previous.busy;
     // Asked twice within one clock tick: nothing new to tell, the last figure stands.
-    if (total <= 0) return this.last;
+    if (total === 0 && busy === 0) return this.last;
     this.previous = now;
-    this.last = (Math.max(0, busy) / total) * 100;
+    if (busy < 0 || busy > total) return this.last; // busy or idle time fell
+    this.last = (busy / total) * 100;
     return this.last;
   }
 }
@@ -172,11 +177,20 @@ export interface SensorReading {
   celsius: number;
 }
 
-/** A sensor file's temperature in °C, or null where it does not read as a number. */
+/**
+ * Where a reading can lie: no node runs outside it. A sensor that reads beyond has failed, as a
+ * Raspberry Pi's zone now and then reads a large negative number (raspberrypi/firmware#133), or
+ * marks "no value" (the kernel's THERMAL_TEMP_INVALID is -274 °C); published, it would stand in
+ * the history and trip a thermal policy. The top lies above any max_celsius the config allows.
+ */
+const PLAUSIBLE_CELSIUS = { min: -100, max: 200 } as const;
+
+/** A sensor file's temperature in °C, or null where it does not read as a plausible number. */
 export async function readCelsius(file: string): Promise<number | null> {
   const text = (await readText(file))?.trim() ?? '';
-  const milli = Number(text);
-  return text !== '' && Number.isFinite(milli) ? milli / 1000 : null;
+  const celsius = Number(text) / 1000;
+  const plausible = celsius >= PLAUSIBLE_CELSIUS.min && celsius <= PLAUSIBLE_CELSIUS.max;
+  return text !== '' && plausible ? celsius : null;
 }
 
 /**

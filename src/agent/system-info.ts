@@ -161,7 +161,9 @@ export function kernelFirstTemperature(
     const known = sensor === null ? null : await readCelsius(sensor);
     if (known !== null) return { main: known };
     const found = await search();
-    sensor = found?.file ?? null;
+    // A search that found nothing keeps the known file: a sensor that fails one read (EAGAIN,
+    // a glitch) is read again next sample, not after the hour the search then stays quiet.
+    if (found) sensor = found.file;
     return { main: found?.celsius ?? (await quietFallback()) };
   };
 }

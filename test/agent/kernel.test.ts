@@ -160,6 +160,35 @@ describe("agent readings from the kernel's files", () => {
     assert.equal(await meter.percent(), null, 'unreadable: null');
   });
 
+  it('counters that go backwards (a suspend, a CPU unplugged) restart the measure instead of freezing it', async () => {
+    // After a resume the idle counter fell by thousands of seconds (giampaolo/psutil#2172).
+    const times = [
+      { busy: 20_000, total: 400_000 },
+      { busy: 20_100, total: 50_000 }, // idle fell by 350,000 jiffies
+      { busy: 20_200, total: 51_000 }, // 100 busy of 1,000
+      { busy: 20_800, total: 52_000 }, // 600 busy of 1,000
+    ];
+    let i = 0;
+    const meter = new CpuLoadMeter(async () => times[i++] ?? null);
+    assert.equal(await meter.percent(), 5);
+    assert.equal(await meter.percent(), 5, 'an interval whose counters went backwards says nothing: the last figure');
+    assert.equal(await meter.percent(), 10, 'measured from the reading after the fall, not frozen until it is made up');
+    assert.equal(await meter.percent(), 60);
+  });
+
+  it('an idle counter that fell while busy time grew is no 100 % load', async () => {
+    const times = [
+      { busy: 1_000, total: 10_000 },
+      { busy: 1_100, total: 10_050 }, // busy +100, idle -50: "200 %" of 50 jiffies
+      { busy: 1_300, total: 10_550 }, // 200 of 500
+    ];
+    let i = 0;
+    const meter = new CpuLoadMeter(async () => times[i++] ?? null);
+    assert.equal(await meter.percent(), 10);
+    assert.equal(await meter.percent(), 10, 'not measured: the last figure stands');
+    assert.equal(await meter.percent(), 40);
+  });
+
   it(
     'reads the CPU temperature from hwmon where there is no thermal zone: the CPU driver, its first ' + 'input',
     async () => {

@@ -102,6 +102,35 @@ describe('agent temperature from the kernel', () => {
     assert.deepEqual(await temperature(), { main: 52 }, 'the known file gone: the folder searched again');
   });
 
+  it('takes an impossible reading (a Pi firmware glitch) for no reading: skipped, never published', async () => {
+    // raspberrypi/firmware#133: thermal_zone0 now and then reads a large negative value.
+    const dir = thermalDir({
+      thermal_zone0: ['cpu-thermal', '-650788984'],
+      thermal_zone1: ['gpu-thermal', '48000'],
+    });
+    assert.deepEqual(await findThermalZone(dir), { file: join(dir, 'thermal_zone1', 'temp'), celsius: 48 });
+    const broken = thermalDir({ thermal_zone0: ['cpu-thermal', '2147483647'] });
+    assert.equal(await findThermalZone(broken), null);
+    const cold = thermalDir({ thermal_zone0: ['cpu-thermal', '-274000'] });
+    assert.equal(await findThermalZone(cold), null, 'below absolute zero');
+    const winter = thermalDir({ thermal_zone0: ['cpu-thermal', '-25000'] });
+    assert.equal((await findThermalZone(winter))?.celsius, -25, 'a cold but possible reading stands');
+  });
+
+  it('reads the one sensor again on the next sample after a failed read, not an hour later', async () => {
+    let now = 5_000_000;
+    const dir = thermalDir({ thermal_zone0: ['cpu-thermal', '45000'] });
+    const temperature = kernelFirstTemperature(async () => ({ main: null }), { dir, hwmon: NO_HWMON, now: () => now });
+    assert.deepEqual(await temperature(), { main: 45 });
+    // A sensor that answers nothing for a moment (some answer EINVAL or EAGAIN while busy).
+    writeFileSync(join(dir, 'thermal_zone0', 'temp'), '\n');
+    now += 15_000;
+    assert.deepEqual(await temperature(), { main: null });
+    writeFileSync(join(dir, 'thermal_zone0', 'temp'), '46000\n');
+    now += 15_000;
+    assert.deepEqual(await temperature(), { main: 46 }, 'the known file read again');
+  });
+
   it('lists folders that held no sensor again only after an hour', async () => {
     let now = 5_000_000;
     const dir = thermalDir({});
