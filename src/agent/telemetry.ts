@@ -40,6 +40,9 @@ export function changedMeaningfully(previous: Telemetry | undefined, next: Telem
   return previous.throttled?.raw !== next.throttled?.raw;
 }
 
+/** A move of now - uptime beyond this is a step of the wall clock, not the jitter of two reads. */
+const CLOCK_STEP_MS = 30_000;
+
 type Field = 'temperature' | 'cpu_load' | 'memory_used' | 'disk_used' | 'uptime' | 'hostname' | 'throttled';
 
 const UNAVAILABLE_REASON: Record<Field, string> = {
@@ -59,6 +62,7 @@ const UNAVAILABLE_REASON: Record<Field, string> = {
 export class TelemetrySampler {
   private readonly unavailable = new Set<Field>();
   private bootTime: string | null = null;
+  private bootMs: number | null = null;
 
   constructor(
     private readonly source: SystemInfoSource,
@@ -102,12 +106,17 @@ export class TelemetrySampler {
   }
 
   /**
-   * Computed once, from the first uptime read: now - uptime differs by a fraction of a
-   * second between samples, and a boot time that moved would look like a reboot.
+   * Computed from the first uptime read, and again only when the wall clock was stepped: now -
+   * uptime differs by a fraction of a second between samples, and a boot time that moved would
+   * look like a reboot. A step is the first sync of a node without a real-time clock where the
+   * agent started before it (its unit's After=time-sync.target waits only where
+   * systemd-time-wait-sync is enabled): kept, the boot time would be days off until the next boot.
    */
   private bootTimeFrom(uptime: number | null): string | null {
-    if (this.bootTime === null && uptime !== null) {
-      const bootMs = Math.round((this.clock.now() - uptime * 1000) / 1000) * 1000;
+    if (uptime === null) return this.bootTime;
+    const bootMs = Math.round((this.clock.now() - uptime * 1000) / 1000) * 1000;
+    if (this.bootMs === null || Math.abs(bootMs - this.bootMs) > CLOCK_STEP_MS) {
+      this.bootMs = bootMs;
       this.bootTime = isoTime(bootMs).replace('.000Z', 'Z');
     }
     return this.bootTime;
