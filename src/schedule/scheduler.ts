@@ -134,10 +134,6 @@ export class Scheduler {
     return this.book.save();
   }
 
-  private refreshNext(entry: Entry, now: number): void {
-    entry.next = nextOccurrence(entry.cron, entry.timeZone, now);
-  }
-
   // ---- the wake loop ----
 
   private arm(delayMs: number): void {
@@ -222,9 +218,10 @@ export class Scheduler {
   /** Makes up the latest occurrence in [upTo - catch_up, upTo] not handled yet, if the schedule had it. */
   private async catchUp(entry: Entry, upTo: number): Promise<void> {
     const { config } = entry;
-    if (!isEnabled(entry) || config.catch_up <= 0) return;
+    if (config.catch_up <= 0) return;
     const missed = missedOccurrence(entry.cron, entry.timeZone, entry.record, config.catch_up, upTo);
-    if (missed) await this.handleOccurrence(entry, missed, true);
+    if (missed && isEnabled(entry)) await this.handleOccurrence(entry, missed, true);
+    else if (missed) await this.passDisabled(entry, missed);
   }
 
   /**
@@ -234,7 +231,7 @@ export class Scheduler {
   private rearm(lookedAt: number): void {
     let earliest = Infinity;
     for (const entry of this.entries.values()) {
-      if (this.armed) this.refreshNext(entry, lookedAt);
+      if (this.armed) entry.next = nextOccurrence(entry.cron, entry.timeZone, lookedAt);
       if (entry.next) earliest = Math.min(earliest, entry.next.at);
       this.publish(entry);
     }
@@ -246,12 +243,7 @@ export class Scheduler {
     if (now <= from) return;
     const due = latestOccurrence(entry.cron, entry.timeZone, from, now);
     if (!due || alreadyHandled(entry.record, due)) return;
-    if (!isEnabled(entry)) {
-      // Remembered (saved with the next write, e.g. when it is enabled again) so that a
-      // restart soon after enabling it does not "catch up" an occurrence it was disabled for.
-      remember(entry.record, due);
-      return;
-    }
+    if (!isEnabled(entry)) return this.passDisabled(entry, due);
     const lateMs = now - due.at;
     if (lateMs <= this.lateGraceMs) {
       await this.handleOccurrence(entry, due, false);
@@ -266,6 +258,12 @@ export class Scheduler {
           (entry.config.action === 'reboot' ? '; reboots are never made up' : '; outside the catch_up window'),
       );
     }
+  }
+
+  /** Handled at once, saved: a restart soon after enabling must not make up an occurrence it was disabled for. */
+  private async passDisabled(entry: Entry, occurrence: Occurrence): Promise<void> {
+    remember(entry.record, occurrence);
+    await this.persist();
   }
 
   private async handleOccurrence(entry: Entry, occurrence: Occurrence, catchUp: boolean): Promise<void> {

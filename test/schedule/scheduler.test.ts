@@ -617,6 +617,40 @@ describe('Scheduler', () => {
       assert.deepEqual(second.runs, []);
     });
 
+    it('an occurrence missed while down and disabled is not made up after enabling and restarting', async () => {
+      const schedules = [schedule({ enabled: false })];
+      // Armed long before; down across 23:00 Berlin (22:00Z), back at 22:05Z while disabled.
+      const store = await armedAt('2026-01-09T12:00:00Z', schedules);
+      const first = new Harness('2026-01-10T22:05:00Z', store);
+      await first.start(schedules);
+      assert.deepEqual(first.runs, []);
+      await first.advance(MINUTE);
+      await first.scheduler.setEnabled('nightly-off', true);
+      await first.scheduler.stop();
+
+      const second = new Harness('2026-01-10T22:08:00Z', store);
+      await second.start(schedules);
+      assert.equal(second.scheduler.state('nightly-off').enabled, true);
+      assert.deepEqual(second.runs, [], 'the 23:00 it was disabled for is not made up');
+    });
+
+    it('an occurrence passed while disabled is not made up after a restart, enabling and a restart', async () => {
+      const schedules = [schedule({ enabled: false })];
+      const store = await armedAt('2026-01-09T12:00:00Z', schedules);
+      const first = new Harness('2026-01-10T21:58:00Z', store);
+      await first.start(schedules);
+      await first.advance(4 * MINUTE); // 23:00 Berlin passes while disabled
+      await first.scheduler.stop();
+      const second = new Harness('2026-01-10T22:03:00Z', store);
+      await second.start(schedules);
+      await second.scheduler.setEnabled('nightly-off', true);
+      await second.scheduler.stop();
+
+      const third = new Harness('2026-01-10T22:05:00Z', store);
+      await third.start(schedules);
+      assert.deepEqual(third.runs, [], 'the 23:00 it was disabled for is not made up');
+    });
+
     it('when the config file changes enabled, the file wins over the flag set at run time', async () => {
       const store = new MemoryState(emptySchedulesState());
       const first = new Harness('2026-01-10T21:00:00Z', store);
