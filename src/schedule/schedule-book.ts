@@ -12,6 +12,7 @@ type BookOptions = Pick<SchedulerOptions, 'schedules' | 'store' | 'logger' | 'on
  */
 export class ScheduleBook {
   readonly entries: Map<string, ScheduleEntry>;
+  private loading: Promise<void> | undefined;
 
   constructor(private readonly options: BookOptions) {
     this.entries = scheduleEntries(options.schedules);
@@ -34,8 +35,23 @@ export class ScheduleBook {
     return entry;
   }
 
+  /**
+   * Resolves once the saved records are in. A change before that (a command taken while the bridge
+   * starts) would be saved over them, enable flags and first armings of every schedule lost:
+   * it waits for the load, and is refused before the load began.
+   */
+  async ready(): Promise<void> {
+    if (!this.loading) throw new TpmError('BUSY', 'the schedules have not started yet; try again in a moment');
+    await this.loading;
+  }
+
   /** Takes the saved records; saves again when the config overrode one or a schedule is gone. */
-  async load(): Promise<void> {
+  load(): Promise<void> {
+    this.loading ??= this.loadRecords();
+    return this.loading;
+  }
+
+  private async loadRecords(): Promise<void> {
     const stored = await this.options.store.load();
     let changed = false;
     for (const entry of this.entries.values()) {

@@ -97,6 +97,7 @@ export class Scheduler {
   /** Enables or disables a schedule (`schedule/<name>/set ON|OFF`); persisted. */
   async setEnabled(name: string, enabled: boolean): Promise<ScheduleStatePayload> {
     const entry = this.entry(name);
+    await this.book.ready();
     entry.record.enabled = { value: enabled, config_enabled: entry.config.enabled };
     this.logger.info({ schedule: name, enabled }, `schedule ${name} ${enabled ? 'enabled' : 'disabled'}`);
     await this.persist();
@@ -112,6 +113,7 @@ export class Scheduler {
    */
   async runNow(name: string, transaction?: string | number): Promise<RunOutcome> {
     const entry = this.entry(name);
+    await this.book.ready();
     if (entry.running) throw new TpmError('BUSY', `schedule "${name}" is still running; try again when it is done`);
     const context: RunContext = { occurrenceKey: null, scheduledAt: null, catchUp: false, manual: true };
     const run = this.run(entry, transaction === undefined ? context : { ...context, transaction });

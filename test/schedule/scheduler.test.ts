@@ -651,6 +651,53 @@ describe('Scheduler', () => {
       assert.deepEqual(third.runs, [], 'the 23:00 it was disabled for is not made up');
     });
 
+    it('a flag or run asked before the state file is loaded is refused, the file kept whole', async () => {
+      const schedules = [schedule(), schedule({ name: 'morning-on', cron: '0 7 * * *', action: 'on' })];
+      const store = await armedAt('2026-01-09T12:00:00Z', schedules);
+      const before = new Harness('2026-01-09T13:00:00Z', store);
+      await before.start(schedules);
+      await before.scheduler.setEnabled('nightly-off', false);
+      await before.scheduler.stop();
+      const armedAtBefore = store.peek().schedules['morning-on']?.armed_at;
+
+      // The bridge takes commands a moment before its schedules start (and load schedules.json).
+      const h = new Harness('2026-01-10T21:00:00Z', store);
+      const scheduler = h.create(schedules);
+      await assert.rejects(scheduler.setEnabled('morning-on', false), /schedules have not started yet/);
+      await assert.rejects(scheduler.runNow('morning-on'), /schedules have not started yet/);
+      await scheduler.start();
+      await scheduler.idle();
+      assert.equal(scheduler.state('nightly-off').enabled, false, 'disabled last week, still disabled');
+      assert.equal(store.peek().schedules['nightly-off']?.enabled?.value, false);
+      assert.equal(store.peek().schedules['morning-on']?.armed_at, armedAtBefore, 'first arming kept');
+      await h.advance(2 * HOUR);
+      assert.deepEqual(h.runs, [], 'the disabled nightly-off does not run');
+    });
+
+    it('a flag set while the state file loads keeps what the file holds too', async () => {
+      const schedules = [schedule(), schedule({ name: 'morning-on', cron: '0 7 * * *', action: 'on' })];
+      const memory = await armedAt('2026-01-09T12:00:00Z', schedules);
+      const before = new Harness('2026-01-09T13:00:00Z', memory);
+      await before.start(schedules);
+      await before.scheduler.setEnabled('nightly-off', false);
+      await before.scheduler.stop();
+
+      const store = new GatedState(memory);
+      const h = new Harness('2026-01-10T21:00:00Z', store);
+      const scheduler = h.create(schedules);
+      store.hold('load');
+      const start = scheduler.start();
+      await store.held;
+      const set = scheduler.setEnabled('morning-on', false);
+      store.release();
+      await start;
+      await set;
+      await scheduler.idle();
+      assert.equal(scheduler.state('nightly-off').enabled, false, 'disabled last week, still disabled');
+      assert.equal(scheduler.state('morning-on').enabled, false, 'the flag set during the load holds');
+      assert.equal(store.peek().schedules['nightly-off']?.enabled?.value, false);
+    });
+
     it('when the config file changes enabled, the file wins over the flag set at run time', async () => {
       const store = new MemoryState(emptySchedulesState());
       const first = new Harness('2026-01-10T21:00:00Z', store);
