@@ -55,7 +55,8 @@ export class ScheduleBook {
     const stored = await this.options.store.load();
     let changed = false;
     for (const entry of this.entries.values()) {
-      const record = stored.schedules[entry.config.name];
+      // Own keys only: a schedule may be called `constructor` (a valid name), which every object has.
+      const record = Object.hasOwn(stored.schedules, entry.config.name) ? stored.schedules[entry.config.name] : null;
       if (!record) continue;
       entry.record = record;
       if (record.enabled && record.enabled.config_enabled !== entry.config.enabled) {
@@ -71,8 +72,10 @@ export class ScheduleBook {
   }
 
   async save(): Promise<void> {
-    const schedules: Record<string, ScheduleRecord> = {};
-    for (const [name, entry] of this.entries) schedules[name] = structuredClone(entry.record);
+    // fromEntries: a schedule called `__proto__` is a key like any other (an assignment sets the prototype).
+    const schedules: Record<string, ScheduleRecord> = Object.fromEntries(
+      [...this.entries].map(([name, entry]) => [name, structuredClone(entry.record)]),
+    );
     try {
       await this.options.store.save({ version: 1, schedules });
     } catch (error) {

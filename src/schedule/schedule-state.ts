@@ -76,9 +76,11 @@ export function schedulesStateFile(stateDir: string, logger?: Logger): JsonState
 export function parseSchedulesState(raw: unknown): SchedulesState {
   const file = object(raw, 'document');
   if (file.version !== 1) throw new Error(`version: expected 1, got ${JSON.stringify(file.version)}`);
-  const schedules: Record<string, ScheduleRecord> = {};
   const given = file.schedules === undefined ? {} : object(file.schedules, 'schedules');
-  for (const [name, record] of Object.entries(given)) schedules[name] = checkRecord(record, `schedules.${name}`);
+  // fromEntries: a schedule may be called `__proto__`, which an assignment would take for the prototype.
+  const schedules = Object.fromEntries(
+    Object.entries(given).map(([name, record]) => [name, checkRecord(record, `schedules.${name}`)]),
+  );
   return { version: 1, schedules };
 }
 

@@ -525,6 +525,34 @@ describe('Scheduler', () => {
       }
     });
 
+    it('a schedule named like an Object property (constructor, __proto__) runs and is recorded', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'tpm-sched-'));
+      try {
+        const schedules = [schedule({ name: 'constructor' }), schedule({ name: '__proto__', cron: '0 7 * * *' })];
+        const first = new Harness('2026-01-10T21:59:00Z', schedulesStateFile(dir));
+        await first.start(schedules);
+        await first.advance(2 * MINUTE);
+        assert.deepEqual(
+          first.runs.map((r) => [r.name, r.context.occurrenceKey]),
+          [['constructor', '2026-01-10T23:00:00[Europe/Berlin]']],
+        );
+        await first.scheduler.stop();
+        const second = new Harness('2026-01-10T22:01:00Z', schedulesStateFile(dir));
+        await second.start(schedules);
+        await second.advance(HOUR);
+        assert.deepEqual(second.runs, [], 'not run again after the restart');
+        assert.equal(second.scheduler.state('constructor').last_result, 'ok');
+        await second.scheduler.setEnabled('__proto__', false);
+        await second.scheduler.stop();
+        const third = new Harness('2026-01-10T22:02:00Z', schedulesStateFile(dir));
+        await third.start(schedules);
+        assert.equal(third.scheduler.state('__proto__').enabled, false, 'its flag is kept in schedules.json');
+        assert.equal(({} as Record<string, unknown>).armed_for, undefined, 'Object.prototype untouched');
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+
     it('remembers a bounded number of occurrence keys, newest last', async () => {
       const store = new MemoryState(emptySchedulesState());
       const h = new Harness('2026-01-10T12:00:00.500Z', store);
