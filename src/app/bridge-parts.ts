@@ -97,7 +97,7 @@ export function buildParts(opened: Opened): Parts {
   });
   const maintenance = new Maintenance({ state, connection, topics, event });
   const isPaused = maintenance.paused;
-  const policies = buildPolicies({ config, clock, agentNodes, power, event, isPaused });
+  const policies = buildPolicies({ config, clock, agentNodes, power, event, isPaused, state, logger });
   // The watchdog hears every power change and every deliberate down from the node model.
   if (policies.watchdog) model.listen(policies.watchdog);
   const feed = new AgentFeed({ connection, topics, nodes, agentNodes, tracker, model, policies, logger, event });

@@ -4,6 +4,9 @@ import type { AgentNodes } from '../power/agent-nodes.js';
 import type { PowerService } from '../power/power-service.js';
 import { policyNodes, Thermal, Watchdog, type PolicyEvent } from '../schedule/policies.js';
 import type { Clock } from '../util/clock.js';
+import { errorMessage } from '../util/errors.js';
+import type { Logger } from '../util/logger.js';
+import type { BridgeState } from './bridge-state.js';
 import type { EventSink } from './event-sink.js';
 
 export interface PoliciesDeps {
@@ -14,6 +17,9 @@ export interface PoliciesDeps {
   event: EventSink;
   /** Maintenance mode: the policies pause while it is on. */
   isPaused(): boolean;
+  /** bridge.json: the watchdog's power cycles of the last hour are kept there across restarts. */
+  state: BridgeState;
+  logger: Logger;
 }
 
 /** The watchdog and the thermal policy as configured (docs/configuration.md, `policies`); each may be absent. */
@@ -26,7 +32,8 @@ export interface Policies {
  * Builds the policies with what they act through: the power service (a hung OS cannot shut
  * itself down, so the watchdog's cycle is always a hard one), the agent nodes and the event sink.
  */
-export function buildPolicies({ config, clock, agentNodes, power, event, isPaused }: PoliciesDeps): Policies {
+export function buildPolicies(deps: PoliciesDeps): Policies {
+  const { config, clock, agentNodes, power, event, isPaused, state, logger } = deps;
   const { watchdog, thermal } = config.policies;
   const onEvent = (e: PolicyEvent): void =>
     event({
@@ -49,6 +56,15 @@ export function buildPolicies({ config, clock, agentNodes, power, event, isPause
           },
           offlineAfterMs: watchdog.offline_after,
           maxPerHour: watchdog.max_per_hour,
+          earlierCycles: state.data.watchdog_cycles,
+          saveCycles: (cycles) =>
+            state
+              .update((d) => {
+                d.watchdog_cycles = [...cycles];
+              })
+              .catch((error: unknown) =>
+                logger.warn(`saving the watchdog's power cycles failed: ${errorMessage(error)}`),
+              ),
           clock,
           isPaused,
           powerCycle: async (n) => {

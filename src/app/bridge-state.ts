@@ -15,6 +15,8 @@ export interface BridgeStateData {
   discovery: DiscoveryIndex;
   /** The nodes whose retained topics the bridge published: one disabled since has them cleared at start. */
   published_nodes: number[];
+  /** When the watchdog power-cycled nodes (ms since the epoch, the last hour's): max_per_hour across restarts. */
+  watchdog_cycles: number[];
 }
 
 export function defaultBridgeState(): BridgeStateData {
@@ -26,8 +28,12 @@ export function defaultBridgeState(): BridgeStateData {
     commanded: {},
     discovery: {},
     published_nodes: [],
+    watchdog_cycles: [],
   };
 }
+
+/** More than max_per_hour's top (60) is never written: a damaged file cannot hand the watchdog thousands. */
+const MAX_CYCLES_KEPT = 60;
 
 /** Accepts what a file holds only when it has the right shape; else the caller uses defaults. */
 export function parseBridgeState(value: unknown): BridgeStateData | undefined {
@@ -62,6 +68,12 @@ export function parseBridgeState(value: unknown): BridgeStateData | undefined {
     // clears their topics (a damaged file must not make it clear thousands).
     published_nodes: Array.isArray(v.published_nodes)
       ? v.published_nodes.filter((n): n is number => Number.isInteger(n) && n > 0 && n <= MAX_NODES)
+      : [],
+    // Missing in a file of an older release; a damaged entry is dropped (the cap counts fewer).
+    watchdog_cycles: Array.isArray(v.watchdog_cycles)
+      ? v.watchdog_cycles
+          .filter((t): t is number => typeof t === 'number' && Number.isFinite(t))
+          .slice(-MAX_CYCLES_KEPT)
       : [],
   };
 }

@@ -24,6 +24,13 @@ export interface WatchdogOptions {
   clock: Clock;
   /** Maintenance ON pauses the policy (docs/topics.md, `bridge/maintenance`). */
   isPaused: () => boolean;
+  /**
+   * The times (ms) of the power cycles of earlier runs (state_dir): max_per_hour holds across
+   * restarts, so a bridge its service manager restarts in a loop cycles a hung node no more often.
+   */
+  earlierCycles?: readonly number[];
+  /** Saves the times of the last hour's power cycles; never rejects (a failure is the caller's to report). */
+  saveCycles?: (cycles: readonly number[]) => Promise<void>;
   /** A hard power cycle (off, reboot_off_time, on): the bridge's hard reboot. */
   powerCycle: (node: number) => Promise<void>;
   onEvent: (event: PolicyEvent) => void;
@@ -60,11 +67,13 @@ interface WatchedNode {
  */
 export class Watchdog {
   private readonly nodes = new Map<number, WatchedNode>();
-  private readonly cycles: number[] = [];
+  /** When the power cycles of the last hour were made, oldest first (this run's and earlier runs'). */
+  private cycles: number[];
   private stopped = false;
   private brokerUp = true;
 
   constructor(private readonly opts: WatchdogOptions) {
+    this.cycles = [...(opts.earlierCycles ?? [])].filter(Number.isFinite).sort((a, b) => a - b);
     for (const node of opts.nodes) {
       this.nodes.set(node, {
         agent: undefined,
@@ -201,7 +210,8 @@ export class Watchdog {
       this.evaluate(node, watched);
       return;
     }
-    while (this.cycles.length > 0 && this.cycles[0]! <= now - HOUR) this.cycles.shift();
+    // Cycles stamped ahead of now (the clock was stepped back, or an earlier run's) count until an hour away.
+    this.cycles = this.cycles.filter((at) => Math.abs(now - at) < HOUR);
     if (this.cycles.length >= this.opts.maxPerHour) {
       if (!watched.capReported) {
         watched.capReported = true;
@@ -222,6 +232,8 @@ export class Watchdog {
     watched.capReported = false;
     watched.pausedReported = false;
     try {
+      // Saved before the cycle: a bridge that crashes or is restarted during it still counts it.
+      await this.opts.saveCycles?.(this.cycles);
       await this.opts.powerCycle(node);
       watched.cycledWithoutAgent = watched.agent !== 'online';
       this.emit(node, 'ok', `power-cycled: ${reason}`);

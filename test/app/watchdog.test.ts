@@ -124,6 +124,41 @@ describe('bridge: watchdog policy end to end', function () {
     },
   );
 
+  it("counts earlier runs' cycles against max_per_hour: a bridge restarted in a loop cycles no more", async () => {
+    const watchdog = { enabled: true, nodes: [3], offline_after: '1m', max_per_hour: 1 };
+    await advanceUntil(
+      clock,
+      () => board.changes.some((c) => c.node === 3 && c.on),
+      'the first power cycle',
+      1000,
+      2 * MINUTE,
+    );
+    assert.equal(node3Cycles(), 1);
+    // Restarted by its service manager 5 minutes later, then again, each time with the agent still away.
+    for (let restart = 1; restart <= 2; restart++) {
+      await clock.advance(5 * MINUTE);
+      await env.stop();
+      const mark = env.rec.mark();
+      await env.start({
+        clock,
+        bus: board.countingBus,
+        sections: { nodes: { 3: { agent: true } }, policies: { watchdog } },
+      });
+      await clock.advance(MINUTE + 1000);
+      const capped = await env.rec.waitForEvent(
+        (e) => e.type === 'watchdog' && e.result === 'error' && /max_per_hour/.test(e.error ?? ''),
+        5000,
+        mark,
+      );
+      assert.match(capped.error ?? '', /already 1 watchdog power cycles in the last hour/, `restart ${restart}`);
+      assert.equal(node3Cycles(), 1, `restart ${restart}: no second power cycle within the hour`);
+    }
+    // Once the first cycle has left the hour, the node is cycled again.
+    const backOn = (): number => board.changes.filter((c) => c.node === 3 && c.on).length;
+    await advanceUntil(clock, () => backOn() === 2, 'the power cycle an hour later', 10_000, 60 * MINUTE);
+    assert.equal(node3Cycles(), 2);
+  });
+
   it('does not power-cycle during maintenance, says so, and does once maintenance is OFF', async () => {
     await env.rec.publish(`${BASE}/bridge/maintenance/set`, 'ON');
     await env.rec.waitForPayload(`${BASE}/bridge/maintenance`, 'ON');
