@@ -47,6 +47,8 @@ interface WatchedNode {
   hungSince: number | undefined;
   timer: TimerHandle | undefined;
   pausedReported: boolean;
+  /** Found hung while maintenance was ON: once it is OFF, offline_after starts again. */
+  pausedHung: boolean;
   capReported: boolean;
   cycling: boolean;
   /** Power-cycled by the watchdog, and its agent not online since. */
@@ -83,6 +85,7 @@ export class Watchdog {
         hungSince: undefined,
         timer: undefined,
         pausedReported: false,
+        pausedHung: false,
         capReported: false,
         cycling: false,
         cycledWithoutAgent: false,
@@ -160,6 +163,7 @@ export class Watchdog {
     if (!hung) {
       watched.hungSince = undefined;
       watched.pausedReported = false;
+      watched.pausedHung = false;
       watched.capReported = false;
       this.disarm(watched);
       return;
@@ -197,7 +201,17 @@ export class Watchdog {
         watched.pausedReported = true;
         this.emit(node, 'error', reason, `not power-cycled: maintenance is ON (${reason})`);
       }
+      watched.pausedHung = true;
       this.arm(node, watched, PAUSED_RECHECK_MS);
+      return;
+    }
+    if (watched.pausedHung) {
+      // Maintenance has just ended: whoever worked on the node (a new OS, an agent not yet
+      // installed) gets a whole offline_after before its power is cut, as after a broker outage.
+      watched.pausedHung = false;
+      watched.pausedReported = false;
+      watched.hungSince = now;
+      this.arm(node, watched, this.opts.offlineAfterMs);
       return;
     }
     if (watched.cycledWithoutAgent && this.opts.agentLost?.(node)) {

@@ -153,7 +153,7 @@ describe('watchdog policy', () => {
     assert.equal(events.filter((e) => e.result === 'error').length, 2); // one refusal per node
   });
 
-  it('is paused by maintenance, says so once, and acts when maintenance ends', async () => {
+  it('is paused by maintenance, says so once, and acts offline_after after maintenance ends', async () => {
     paused = true;
     hangNode3();
     await clock.advance(30 * MINUTE);
@@ -162,8 +162,59 @@ describe('watchdog policy', () => {
     assert.equal(events[0]?.result, 'error');
     assert.match(events[0]!.error!, /maintenance is ON/);
     paused = false;
+    // Noticed within a minute; whoever worked on the node gets a whole offline_after from then.
     await clock.advance(MINUTE);
+    assert.equal(cycled.length, 0, 'not at once when maintenance ends');
+    await clock.advance(10 * MINUTE - 1);
+    assert.equal(cycled.length, 0);
+    await clock.advance(1);
     assert.equal(cycled.length, 1);
+    assert.match(events.at(-1)!.reason, /agent offline for 10m while power is ON/);
+  });
+
+  it('leaves a node alone whose agent comes back in the offline_after after maintenance', async () => {
+    paused = true;
+    hangNode3();
+    await clock.advance(30 * MINUTE);
+    paused = false;
+    await clock.advance(5 * MINUTE);
+    watchdog.agentState(3, 'online');
+    await clock.advance(60 * MINUTE);
+    assert.equal(cycled.length, 0);
+  });
+
+  it('counts the power cycles of earlier runs against max_per_hour, and saves each before it is made', async () => {
+    watchdog.stop();
+    const saved: number[][] = [];
+    const now = clock.now();
+    watchdog = new Watchdog({
+      nodes: [3],
+      offlineAfterMs: 10 * MINUTE,
+      maxPerHour: 2,
+      clock,
+      isPaused: () => false,
+      // An earlier run's cycles 49 and 5 minutes ago, out of order, one from two hours ago.
+      earlierCycles: [now - 5 * MINUTE, now - 120 * MINUTE, now - 49 * MINUTE],
+      saveCycles: async (cycles) => {
+        saved.push([...cycles]);
+      },
+      powerCycle: (node) => {
+        cycled.push({ node, at: clock.now() });
+        assert.equal(saved.length, cycled.length, 'saved before the cycle');
+        return Promise.resolve();
+      },
+      onEvent: (event) => events.push(event),
+    });
+    hangNode3();
+    await clock.advance(10 * MINUTE);
+    assert.equal(cycled.length, 0, 'two cycles in the last hour already');
+    assert.match(events.at(-1)!.error ?? '', /already 2 watchdog power cycles in the last hour/);
+    // The one of 49 minutes ago leaves the hour 11 minutes after the start.
+    await clock.advance(MINUTE - 1);
+    assert.equal(cycled.length, 0);
+    await clock.advance(1);
+    assert.equal(cycled.length, 1);
+    assert.deepEqual(saved, [[now - 5 * MINUTE, now + 11 * MINUTE]]);
   });
 
   it('leaves a node alone whose agent said shutting_down', async () => {
