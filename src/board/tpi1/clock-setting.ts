@@ -1,7 +1,7 @@
 import { sleep } from '../../util/clock.js';
 import { TpmError } from '../../util/errors.js';
 import { MCP7940N, MCP7940N_ADDRESS } from './registers.js';
-import { decodeRtcFields, encodeRtcRegisters, fieldsToDate, weekdayFor } from './rtc.js';
+import { assertRtcYear, decodeRtcFields, encodeRtcRegisters, fieldsToDate, weekdayFor } from './rtc.js';
 import type { BusTransactions } from './transactions.js';
 import { isoTime } from '../../util/iso-time.js';
 
@@ -31,6 +31,8 @@ export async function writeRtcRegisters(io: BusTransactions, time: Date): Promis
   const { bus, clock } = io;
   const offsetMs = time.getTime() - clock.now();
   const target = new Date(Math.ceil(time.getTime() / 1000) * 1000);
+  // Before ST is cleared: a time the chip cannot hold (a 1970 system clock) must not leave it stopped.
+  assertRtcYear(target);
   const before = await readRtcRegisters(io);
   const previous = decodeRtcFields(before);
   const seconds = before[MCP7940N.RTCSEC] ?? 0;

@@ -107,12 +107,18 @@ export interface EncodeRtcOptions {
   powerFailed: boolean;
 }
 
-/** Encodes a UTC time into registers 0x00-0x06, always in 24-hour mode. */
-export function encodeRtcRegisters(time: Date, options: EncodeRtcOptions): number[] {
+/** Throws USAGE for a time the chip cannot hold: its year register counts 2000-2099 only. */
+export function assertRtcYear(time: Date): void {
   const year = time.getUTCFullYear();
-  if (year < 2000 || year > 2099) {
+  if (!(year >= 2000 && year <= 2099)) {
     throw new TpmError('USAGE', `the RTC holds years 2000-2099 only, not ${isoTime(time)}`);
   }
+}
+
+/** Encodes a UTC time into registers 0x00-0x06, always in 24-hour mode. */
+export function encodeRtcRegisters(time: Date, options: EncodeRtcOptions): number[] {
+  assertRtcYear(time);
+  const year = time.getUTCFullYear();
   if (!(options.weekday >= 1 && options.weekday <= 7))
     throw new RangeError(`weekday must be 1-7, not ${options.weekday}`);
   return [

@@ -189,6 +189,27 @@ describe('Tpi1Driver: the clock', () => {
     assert.equal(sim.rtc.time()?.getUTCFullYear(), 2025, 'the time was not changed');
   });
 
+  it('refuses a time outside 2000-2099 before it stops the oscillator (a 1970 system clock)', async () => {
+    sim = createSimulatedTpi1({ clock, startTime: Date.parse('2025-05-05T05:05:05Z') });
+    const driver = driverFor(sim, clock);
+    const records = recordTransactions(sim);
+    for (const time of [new Date(0), new Date('2100-01-01T00:00:00Z')]) {
+      await assert.rejects(settle(clock, driver.writeRtc(time)), (error: unknown) => {
+        assert.ok(error instanceof TpmError && error.code === 'USAGE');
+        assert.match(error.message, /years 2000-2099/);
+        return true;
+      });
+    }
+    assert.deepEqual(
+      records.filter((r) => r.operation === 'write'),
+      [],
+      'nothing written: ST was never cleared',
+    );
+    const before = sim.rtc.time()?.getTime() ?? 0;
+    await clock.advance(3000);
+    assert.equal((sim.rtc.time()?.getTime() ?? 0) - before, 3000, 'the clock still ticks');
+  });
+
   it('fails with VERIFY when the registers do not take', async () => {
     sim = createSimulatedTpi1({ clock, startTime: Date.parse('2025-05-05T05:05:05Z') });
     sim.faults.dropWrites({ address: 0x6f, register: 0x04 });
