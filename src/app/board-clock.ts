@@ -62,7 +62,9 @@ export class BoardClock {
   /** From the poll: reads the clock when a minute has passed since the last reading. */
   async poll(): Promise<void> {
     const { rtc, clock, connection, topics } = this.deps;
-    if (!rtc || clock.now() - this.lastRead < RTC_READ_INTERVAL_MS) return;
+    const since = clock.now() - this.lastRead;
+    // A system clock stepped back (set right by network time) must not hold the readings off until it catches up.
+    if (!rtc || (since >= 0 && since < RTC_READ_INTERVAL_MS)) return;
     this.lastRead = clock.now();
     const payload = await rtc.poll();
     if (payload) await connection.publishState(topics.rtc, JSON.stringify(payload));

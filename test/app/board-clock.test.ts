@@ -1,0 +1,42 @@
+import assert from 'node:assert/strict';
+import { BoardClock } from '../../src/app/board-clock.js';
+import { RtcMonitor } from '../../src/app/rtc-monitor.js';
+import type { MqttConnection } from '../../src/mqtt/connection.js';
+import type { Topics } from '../../src/mqtt/topics.js';
+import { createSimulatedTpi1 } from '../../src/board/simulator/tpi1.js';
+import { FakeClock } from '../../src/util/fake-clock.js';
+import { driverFor } from '../board/tpi1/helpers.js';
+
+interface Published {
+  topic: string;
+  payload: string;
+}
+
+function boardClockOn(clock: FakeClock, rtc: RtcMonitor): { boardClock: BoardClock; published: Published[] } {
+  const published: Published[] = [];
+  const connection = {
+    publishState: async (topic: string, payload: string) => {
+      published.push({ topic, payload });
+      return true;
+    },
+  } as unknown as MqttConnection;
+  const topics = { rtc: 'tp/rtc', rtcSet: 'tp/rtc/set' } as unknown as Topics;
+  const boardClock = new BoardClock({ rtc, connection, topics, clock, event: () => undefined });
+  return { boardClock, published };
+}
+
+describe('BoardClock', () => {
+  it('keeps reading the clock once a minute after the system clock stepped back', async () => {
+    const clock = new FakeClock(Date.UTC(2031, 5, 1, 12, 0, 0, 0)); // a system clock set years ahead
+    const sim = createSimulatedTpi1({ clock, startTime: Date.UTC(2026, 11, 7, 12, 0, 0) });
+    const driver = driverFor(sim, clock);
+    const { boardClock, published } = boardClockOn(clock, new RtcMonitor(driver, clock));
+    await boardClock.poll();
+    assert.equal(published.length, 1);
+    clock.jump(Date.UTC(2026, 11, 7, 12, 0, 0, 0)); // network time puts it right
+    await clock.advance(61_000);
+    await boardClock.poll();
+    assert.equal(published.length, 2, 'the clock was read again a minute after the step');
+    assert.equal(JSON.parse(published[1]?.payload ?? '{}').drift, -61);
+  });
+});
