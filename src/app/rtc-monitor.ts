@@ -1,6 +1,8 @@
 import type { BoardDriver, RtcReading } from '../board/types.js';
 import type { Clock } from '../util/clock.js';
+import { TpmError } from '../util/errors.js';
 import { isoTime } from '../util/iso-time.js';
+import { BUILD_DATE } from './version.js';
 
 /** `<b>/rtc` (docs/topics.md). */
 export interface RtcPayload {
@@ -81,10 +83,23 @@ export class RtcMonitor {
     return payload;
   }
 
-  /** Writes the system time to the clock, then reads it back. */
+  /**
+   * Writes the system time to the clock, then reads it back. Not while the system clock is before
+   * the build date (docs/hardware.md "Setting the clock"): a board that booted without network
+   * time reads 1970 or a stale date, and writing that would spoil the clock that is probably right.
+   */
   async sync(): Promise<RtcPayload> {
     if (!this.driver.writeRtc || !this.driver.readRtc) throw new Error('this board has no real-time clock');
-    await this.driver.writeRtc(new Date(this.clock.now()));
+    const now = this.clock.now();
+    if (now < BUILD_DATE) {
+      throw new TpmError(
+        'USAGE',
+        `the system clock reads ${isoTime(now)}, before this version was built ` +
+          `(${isoTime(BUILD_DATE).slice(0, 10)}): ` +
+          "it is not plausible (not set by network time yet?), so the board's clock was left as it is",
+      );
+    }
+    await this.driver.writeRtc(new Date(now));
     // A fresh start: the drift of the clock just set, not one kept from before.
     this.last = rtcPayload(await this.driver.readRtc(), this.clock.now());
     return this.last;

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { BoardClock } from '../../src/app/board-clock.js';
 import { RtcMonitor } from '../../src/app/rtc-monitor.js';
+import { BUILD_DATE } from '../../src/app/version.js';
 import type { MqttConnection } from '../../src/mqtt/connection.js';
 import type { Topics } from '../../src/mqtt/topics.js';
 import { createSimulatedTpi1 } from '../../src/board/simulator/tpi1.js';
 import { FakeClock } from '../../src/util/fake-clock.js';
-import { driverFor } from '../board/tpi1/helpers.js';
+import { driverFor, settle } from '../board/tpi1/helpers.js';
 
 interface Published {
   topic: string;
@@ -38,5 +39,42 @@ describe('BoardClock', () => {
     await boardClock.poll();
     assert.equal(published.length, 2, 'the clock was read again a minute after the step');
     assert.equal(JSON.parse(published[1]?.payload ?? '{}').drift, -61);
+  });
+});
+
+describe('RTC sync while the system clock is not plausible', () => {
+  for (const [what, now] of [
+    ['1970 (a board that booted without network time)', Date.UTC(1970, 0, 1, 0, 2, 0)],
+    ['a year before this version was built', BUILD_DATE - 365 * 86_400_000],
+  ] as const) {
+    it(`writes nothing to the board's clock when the system clock reads ${what}`, async () => {
+      const clock = new FakeClock(now);
+      const rtcTime = Date.UTC(2026, 11, 7, 12, 0, 0);
+      const sim = createSimulatedTpi1({ clock, startTime: rtcTime });
+      const driver = driverFor(sim, clock);
+      const { boardClock } = boardClockOn(clock, new RtcMonitor(driver, clock));
+      await assert.rejects(settle(clock, boardClock.sync({ source: 'mqtt' })), /system clock.*not plausible/);
+      const held = sim.rtc.time()?.getTime() ?? 0;
+      assert.ok(
+        Math.abs(held - rtcTime) < 10_000,
+        `the board's clock keeps its time, not ${new Date(held).toISOString()}`,
+      );
+      assert.ok(sim.rtc.oscillatorRunning, 'and keeps running');
+    });
+  }
+
+  it('runs no hwclock --systohc either when the kernel owns the clock', async () => {
+    const clock = new FakeClock(Date.UTC(1970, 0, 1, 0, 2, 0));
+    const sim = createSimulatedTpi1({ clock, startTime: Date.UTC(2026, 11, 7, 12, 0, 0) });
+    const runs: (readonly string[])[] = [];
+    const driver = driverFor(sim, clock, {
+      rtcOwnedByKernel: async () => true,
+      runHwclock: async (argv) => {
+        runs.push(argv);
+      },
+    });
+    const { boardClock } = boardClockOn(clock, new RtcMonitor(driver, clock));
+    await assert.rejects(settle(clock, boardClock.sync({ source: 'mqtt' })), /not plausible/);
+    assert.deepEqual(runs, []);
   });
 });
