@@ -3,6 +3,7 @@ import type { Topics } from '../mqtt/topics.js';
 import type { Origin } from '../power/types.js';
 import type { Clock } from '../util/clock.js';
 import { errorMessage } from '../util/errors.js';
+import type { Logger } from '../util/logger.js';
 import { commandWord, type CommandTable } from './command-table.js';
 import type { EventSink } from './event-sink.js';
 import { InputError, knownKeys } from './input.js';
@@ -19,6 +20,7 @@ export interface BoardClockDeps {
   topics: Topics;
   clock: Clock;
   event: EventSink;
+  logger: Logger;
 }
 
 const NO_CLOCK = 'this board has no real-time clock';
@@ -31,6 +33,8 @@ const NO_CLOCK = 'this board has no real-time clock';
 export class BoardClock {
   private syncing: Promise<unknown> | undefined;
   private lastRead = Number.NEGATIVE_INFINITY;
+  /** The last problem logged (a failed read, a clock without a date), so that one that repeats is logged once. */
+  private lastProblem = '';
 
   constructor(private readonly deps: BoardClockDeps) {}
 
@@ -59,15 +63,31 @@ export class BoardClock {
     };
   }
 
-  /** From the poll: reads the clock when a minute has passed since the last reading. */
+  /**
+   * From the poll: reads the clock when a minute has passed since the last reading. A clock that
+   * fails to read is logged (once while it repeats), not thrown: the clock is not the board, and must
+   * not fail the poll of node power.
+   */
   async poll(): Promise<void> {
     const { rtc, clock, connection, topics } = this.deps;
     const since = clock.now() - this.lastRead;
     // A system clock stepped back (set right by network time) must not hold the readings off until it catches up.
     if (!rtc || (since >= 0 && since < RTC_READ_INTERVAL_MS)) return;
     this.lastRead = clock.now();
-    const payload = await rtc.poll();
+    let payload;
+    try {
+      payload = await rtc.poll();
+    } catch (error) {
+      this.noteProblem(`reading the board's clock failed: ${errorMessage(error)}`);
+      return;
+    }
+    this.noteProblem(rtc.problem ?? '');
     if (payload) await connection.publishState(topics.rtc, JSON.stringify(payload));
+  }
+
+  private noteProblem(problem: string): void {
+    if (problem && problem !== this.lastProblem) this.deps.logger.warn(problem);
+    this.lastProblem = problem;
   }
 
   /**
@@ -89,6 +109,7 @@ export class BoardClock {
     const { connection, topics, event } = this.deps;
     try {
       const payload = await rtc.sync(); // the driver orders it with every other bus operation
+      this.lastProblem = rtc.problem ?? '';
       await connection.publishState(topics.rtc, JSON.stringify(payload));
       const message = `clock set from the system time (drift now ${payload.drift}s)`;
       event({ type: 'rtc', action: 'sync', ...origin, result: 'ok', message });

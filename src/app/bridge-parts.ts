@@ -103,7 +103,7 @@ export function buildParts(opened: Opened): Parts {
   const feed = new AgentFeed({ connection, topics, nodes, agentNodes, tracker, model, policies, logger, event });
 
   const rtc = driver.info.hasRtc ? new RtcMonitor(driver, clock) : undefined;
-  const boardClock = new BoardClock({ rtc, connection, topics, clock, event });
+  const boardClock = new BoardClock({ rtc, connection, topics, clock, event, logger });
   const schedules = new Schedules({ config, nodes, power, connection, topics, clock, logger, event, isPaused });
   const nodeCommands = new NodeCommands({ nodes, topics, power, event });
   const bmcLogin = driver.login ? new BmcLoginReporter({ driver, connection, topics, event }, driver.login) : undefined;

@@ -6,8 +6,9 @@ import { BUILD_DATE } from './version.js';
 
 /** `<b>/rtc` (docs/topics.md). */
 export interface RtcPayload {
-  time: string;
-  drift: number;
+  /** null (and drift null) while the clock holds no valid date. */
+  time: string | null;
+  drift: number | null;
   oscillator_running: boolean;
   battery_backup: boolean;
   power_failed: boolean;
@@ -43,10 +44,11 @@ export function rtcDrift(rtcTime: number, systemNow: number, previous?: number):
   return Math.ceil(estimate - 0.5) + 0; // + 0: never -0
 }
 
-export function rtcPayload(reading: RtcReading, systemNow: number, previousDrift?: number): RtcPayload {
+export function rtcPayload(reading: RtcReading, systemNow: number, previousDrift?: number | null): RtcPayload {
+  const { time } = reading;
   return {
-    time: isoWithOffset(new Date(Math.floor(reading.time.getTime() / 1000) * 1000)),
-    drift: rtcDrift(reading.time.getTime(), systemNow, previousDrift),
+    time: time ? isoWithOffset(new Date(Math.floor(time.getTime() / 1000) * 1000)) : null,
+    drift: time ? rtcDrift(time.getTime(), systemNow, previousDrift ?? undefined) : null,
     oscillator_running: reading.oscillatorRunning,
     battery_backup: reading.batteryBackup,
     power_failed: reading.powerFailed,
@@ -59,6 +61,8 @@ export function rtcPayload(reading: RtcReading, systemNow: number, previousDrift
  */
 export class RtcMonitor {
   private last: RtcPayload | undefined;
+  /** Why the last reading had no time (RtcReading.problem), for the log. */
+  problem: string | undefined;
 
   constructor(
     private readonly driver: BoardDriver,
@@ -69,8 +73,10 @@ export class RtcMonitor {
   async poll(): Promise<RtcPayload | undefined> {
     if (!this.driver.readRtc) return undefined;
     const last = this.last;
-    const payload = rtcPayload(await this.driver.readRtc(), this.clock.now(), last?.drift);
+    const reading = await this.driver.readRtc();
+    const payload = rtcPayload(reading, this.clock.now(), last?.drift);
     this.last = payload;
+    this.problem = reading.problem;
     if (
       last &&
       last.drift === payload.drift &&
@@ -101,7 +107,9 @@ export class RtcMonitor {
     }
     await this.driver.writeRtc(new Date(now));
     // A fresh start: the drift of the clock just set, not one kept from before.
-    this.last = rtcPayload(await this.driver.readRtc(), this.clock.now());
+    const reading = await this.driver.readRtc();
+    this.last = rtcPayload(reading, this.clock.now());
+    this.problem = reading.problem;
     return this.last;
   }
 }

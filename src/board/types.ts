@@ -60,8 +60,13 @@ export interface PowerReading {
 }
 
 export interface RtcReading {
-  /** The clock's time (the chip holds UTC). */
-  time: Date;
+  /**
+   * The clock's time (the chip holds UTC); null when its registers hold no valid date (a clock
+   * that lost its time with its battery, or a chip that reads garbage). The flags are read all the same.
+   */
+  time: Date | null;
+  /** Why `time` is null: what the registers held. */
+  problem?: string;
   oscillatorRunning: boolean;
   /** VBATEN: the clock is set to run from the battery when main power fails. */
   batteryBackup: boolean;

@@ -163,9 +163,15 @@ export class Tpi1Driver implements BoardDriver {
     });
   }
 
-  /** Whole RTC reading: one 7-byte block read from 0x00 (single reads would straddle a roll-over). */
+  /**
+   * Whole RTC reading: one 7-byte block read from 0x00 (single reads would straddle a roll-over).
+   * A time that does not decode is read once more: a glitch on the bus is not a clock without a date.
+   */
   readRtc(): Promise<RtcReading> {
-    return this.exclusive(async () => decodeRtcReading(await readRtcRegisters(this.io)));
+    return this.exclusive(async () => {
+      const reading = decodeRtcReading(await readRtcRegisters(this.io));
+      return reading.time ? reading : decodeRtcReading(await readRtcRegisters(this.io));
+    });
   }
 
   /**

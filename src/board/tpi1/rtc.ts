@@ -77,23 +77,27 @@ export function fieldsToDate(fields: RtcFields): Date {
   return new Date(Date.UTC(fields.year, fields.month - 1, fields.day, fields.hour, fields.minute, fields.second));
 }
 
-/** Decodes a 7-byte block read from 0x00 into the driver's RtcReading. */
+/**
+ * Decodes a 7-byte block read from 0x00 into the driver's RtcReading. Registers that hold no valid
+ * date give time null and the reason, never a wrong date; the flags are still reported: a clock
+ * that lost its date with its battery has a stopped oscillator, which is what the user must see.
+ */
 export function decodeRtcReading(registers: ArrayLike<number>): RtcReading {
   const fields = decodeRtcFields(registers);
-  if (!fields) {
-    const bytes = Array.from({ length: 7 }, (_, i) => hex(registers[i] ?? 0)).join(' ');
-    throw new TpmError(
-      'BUS',
-      `the RTC (MCP7940N at 0x6f) holds no valid date (registers 0x00-0x06: ${bytes}); set it with a clock sync`,
-    );
-  }
   const flags = registers[MCP7940N.RTCWKDAY] ?? 0;
-  return {
-    time: fieldsToDate(fields),
+  const reading: RtcReading = {
+    time: fields ? fieldsToDate(fields) : null,
     oscillatorRunning: (flags & MCP7940N.OSCRUN) !== 0,
     batteryBackup: (flags & MCP7940N.VBATEN) !== 0,
     powerFailed: (flags & MCP7940N.PWRFAIL) !== 0,
   };
+  if (!fields) {
+    const bytes = Array.from({ length: 7 }, (_, i) => hex(registers[i] ?? 0)).join(' ');
+    reading.problem =
+      `the RTC (MCP7940N at 0x6f) holds no valid date (registers 0x00-0x06: ${bytes}); ` +
+      'set it with rtc/set SYNC (or the Sync RTC button)';
+  }
+  return reading;
 }
 
 export interface EncodeRtcOptions {
