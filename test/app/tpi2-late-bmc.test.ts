@@ -15,6 +15,22 @@ describe('bridge: a Turing Pi 2 BMC that answers only after the start', function
   const password = 'late-bmc-pw';
   let bmc: BmcSimulator | undefined;
 
+  /** Starts a bridge of board id `id` whose BMC does not answer: its port is one nobody listens on. */
+  async function startWithBmcDown(id: string): Promise<{ port: number; clock: FakeClock }> {
+    const probe = await startBmcSimulator({ password });
+    const port = Number(new URL(probe.url).port);
+    await probe.close();
+    const clock = new FakeClock(Date.now());
+    await env.start({
+      clock,
+      sections: {
+        homeassistant: { enabled: true },
+        board: { type: 'tpi2', id, bmc: { url: `https://127.0.0.1:${port}`, password, insecure: true } },
+      },
+    });
+    return { port, clock };
+  }
+
   afterEach(async () => {
     await env.stop();
     await bmc?.close();
@@ -25,18 +41,7 @@ describe('bridge: a Turing Pi 2 BMC that answers only after the start', function
     'publishes the fan entity, the firmware and node names once the BMC answers, and ignores a retained fan ' +
       'command',
     async () => {
-      // A port nobody listens on now: the BMC is down.
-      const probe = await startBmcSimulator({ password });
-      const port = Number(new URL(probe.url).port);
-      await probe.close();
-      const clock = new FakeClock(Date.now());
-      await env.start({
-        clock,
-        sections: {
-          homeassistant: { enabled: true },
-          board: { type: 'tpi2', id: 'late', bmc: { url: `https://127.0.0.1:${port}`, password, insecure: true } },
-        },
-      });
+      const { port, clock } = await startWithBmcDown('late');
       const discoveryTopic = 'homeassistant/device/late/config';
       const first = JSON.parse((await env.rec.waitFor(discoveryTopic, (m) => m.payload.length > 0)).payload) as {
         device: { sw_version: string };
@@ -102,17 +107,7 @@ describe('bridge: a Turing Pi 2 BMC that answers only after the start', function
     },
   );
   it('sends the discovery the BMC changed while the broker was away once the bridge is back', async () => {
-    const probe = await startBmcSimulator({ password });
-    const port = Number(new URL(probe.url).port);
-    await probe.close();
-    const clock = new FakeClock(Date.now());
-    await env.start({
-      clock,
-      sections: {
-        homeassistant: { enabled: true },
-        board: { type: 'tpi2', id: 'away', bmc: { url: `https://127.0.0.1:${port}`, password, insecure: true } },
-      },
-    });
+    const { port, clock } = await startWithBmcDown('away');
     const discoveryTopic = 'homeassistant/device/away/config';
     await env.rec.waitFor(discoveryTopic, (m) => m.payload.length > 0);
     await env.rec.waitForPayload(`${BASE}/board/state`, 'offline');
