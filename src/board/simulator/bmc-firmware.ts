@@ -33,7 +33,11 @@ type UsbModeName = 'Host' | 'Device' | 'Flash';
 type UsbRouteName = 'Port' | 'Bmc';
 
 /** An answer: the HTTP status and the whole JSON body as text (u64 values are written exactly). */
-export type FirmwareAnswer = { status: number; body: string } | 'crash';
+export type FirmwareAnswer = HttpAnswer | 'crash';
+export interface HttpAnswer {
+  status: number;
+  body: string;
+}
 
 /** The firmware's state beyond power: USB switch, fan level, names set on the BMC. */
 export class BmcFirmware {
@@ -204,11 +208,8 @@ export class BmcFirmware {
   }
 
   private setUsb(query: URLSearchParams): FirmwareAnswer {
-    const node = query.get('node');
-    if (node === null) return error(400, 'Missing `node` parameter');
-    if (!/^-?[0-9]+$/.test(node)) return error(400, 'Parameter `node` is not a number');
-    const index = Number(node);
-    if (index < 0 || index > 3) return error(400, 'Parameter `node` is out of range 0..3 of node IDs');
+    const index = nodeParam(query);
+    if (typeof index !== 'number') return index;
     const modeText = query.get('mode');
     if (modeText === null) return error(400, 'Missing `mode` parameter');
     if (!/^-?[0-9]+$/.test(modeText)) return error(400, 'Parameter `mode` is not a number');
@@ -225,10 +226,27 @@ export class BmcFirmware {
   }
 }
 
+/**
+ * bmcd's `node` parameter (get_node_param): an i32, then `value as u8` into a node id 0-3, so the
+ * cast wraps: 256 is node 1 and -255 node 2. Answers the index, or bmcd's 400.
+ */
+export function nodeParam(query: URLSearchParams): number | HttpAnswer {
+  const node = query.get('node');
+  if (node === null) return error(400, 'Missing `node` parameter');
+  // Rust's i32::from_str: an optional sign and decimal digits, within the i32 range.
+  const value = /^[+-]?[0-9]+$/.test(node) ? Number(node) : NaN;
+  if (!Number.isSafeInteger(value) || value < -(2 ** 31) || value >= 2 ** 31) {
+    return error(400, 'Parameter `node` is not a number');
+  }
+  const index = value & 0xff;
+  if (index > 3) return error(400, 'Parameter `node` is out of range 0..3 of node IDs');
+  return index;
+}
+
 function ok(result: unknown): FirmwareAnswer {
   return { status: 200, body: JSON.stringify({ response: [{ result: result === null ? 'ok' : result }] }) };
 }
 
-function error(status: number, message: string): FirmwareAnswer {
+function error(status: number, message: string): HttpAnswer {
   return { status, body: JSON.stringify({ response: [{ result: message }] }) };
 }

@@ -5,7 +5,7 @@ import { X509Certificate } from 'node:crypto';
 import { generate } from 'selfsigned';
 import { fingerprintOf } from '../../util/certificate-fingerprint.js';
 import { systemClock, type Clock } from '../../util/clock.js';
-import { BmcFirmware, type SimulatedBoardRevision, type SimulatedFirmware } from './bmc-firmware.js';
+import { BmcFirmware, nodeParam, type SimulatedBoardRevision, type SimulatedFirmware } from './bmc-firmware.js';
 import { BMC_NODES, BmcModel, type BmcStats } from './bmc-model.js';
 import { SIMULATOR_FACTORY_CERT, SIMULATOR_FACTORY_KEY } from './factory-certificate.js';
 
@@ -74,6 +74,8 @@ export interface BmcSimulator {
 }
 
 const REALM = 'bmcd';
+/** bmcd's answer (500) to a power set without a node1..node4 parameter: its `ensure!` in anyhow's words. */
+const NO_NODE_TO_SET = 'Failed to set power state: Condition failed: `mask != 0` (0 vs 0)';
 
 export async function startBmcSimulator(options: BmcSimulatorOptions): Promise<BmcSimulator> {
   const clock = options.clock ?? systemClock;
@@ -165,17 +167,14 @@ export async function startBmcSimulator(options: BmcSimulatorOptions): Promise<B
         }
         changes.push([i, value === '1']);
       }
+      // bmcd's activate_slot: ensure!(mask != 0), under the context "set power state".
+      if (changes.length === 0) return sendResult(response, 500, NO_NODE_TO_SET);
       for (const [index, on] of changes) model.setPower(index, on);
       return sendResult(response, 200, 'ok');
     }
     if (key === 'reset:set') {
-      const node = query.get('node');
-      if (node === null) return sendResult(response, 400, 'Missing `node` parameter');
-      if (!/^-?[0-9]+$/.test(node)) return sendResult(response, 400, 'Parameter `node` is not a number');
-      const index = Number(node);
-      if (index < 0 || index >= BMC_NODES) {
-        return sendResult(response, 400, 'Parameter `node` is out of range 0..3 of node IDs');
-      }
+      const index = nodeParam(query);
+      if (typeof index !== 'number') return sendBody(response, index.status, index.body);
       model.reset(index);
       return sendResult(response, 200, 'ok');
     }

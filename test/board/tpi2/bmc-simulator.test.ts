@@ -175,6 +175,35 @@ describe('BMC simulator (docs/hardware.md "Turing Pi 2 / 2.5: the BMC API")', ()
     assert.deepEqual(bmc.state.stored, [true, false, false, false]);
   });
 
+  it('answers a power set that names no node with a 500, as bmcd does, and changes nothing', async () => {
+    // bmcd's activate_slot: ensure!(mask != 0), an anyhow error under the context "set power state".
+    const basic = `Basic ${Buffer.from('root:turing').toString('base64')}`;
+    for (const query of ['opt=set&type=power', 'opt=set&type=power&node5=1', 'opt=set&type=power&node=1']) {
+      const answer = await get(query, basic);
+      assert.equal(answer.status, 500, query);
+      assert.deepEqual(JSON.parse(answer.text), {
+        response: [{ result: 'Failed to set power state: Condition failed: `mask != 0` (0 vs 0)' }],
+      });
+    }
+    assert.deepEqual(bmc.state.stored, [true, false, false, false]);
+    assert.equal(bmc.stats.powerSets, 0);
+  });
+
+  it('reads the node of a reset as bmcd does: an i32 cast to u8, so 256 is node 1', async () => {
+    const basic = `Basic ${Buffer.from('root:turing').toString('base64')}`;
+    // bmcd's get_node_param: i32::from_str, then `value as u8` into a NodeId (0-3).
+    assert.equal((await get('opt=set&type=reset&node=256', basic)).status, 200);
+    assert.equal(bmc.stats.resets, 1);
+    assert.equal(bmc.state.physical[0], false, 'node 1 is in its power cycle');
+    const tooBig = await get('opt=set&type=reset&node=2147483648', basic);
+    assert.equal(tooBig.status, 400);
+    assert.match(tooBig.text, /Parameter `node` is not a number/);
+    const negative = await get('opt=set&type=reset&node=-1', basic);
+    assert.equal(negative.status, 400);
+    assert.match(negative.text, /out of range 0\.\.3 of node IDs/);
+    assert.equal(bmc.stats.resets, 1);
+  });
+
   it(
     'resets with a zero-based index, bypassing the stored state: an off node comes on while power says ' + '"0"',
     async () => {
