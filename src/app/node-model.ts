@@ -140,7 +140,14 @@ export class NodeModel implements NodeLifecycle {
   }
 
   shutdownFailed(node: number, source: CommandSource, reason: string): void {
-    this.setState(node, this.power(node) === false ? 'off' : 'on', source, reason);
+    const power = this.power(node);
+    this.setState(node, power === null ? 'unknown' : power ? 'on' : 'off', source, reason);
+  }
+
+  powerUnknown(node: number, reason: string): void {
+    this.setPower(node, null);
+    const state = this.state(node);
+    if (state !== 'shutting_down' && state !== 'rebooting') this.setState(node, 'unknown', BOARD_READING, reason);
   }
 
   powerCycling(node: number, source: CommandSource): void {

@@ -105,6 +105,11 @@ export interface NodeLifecycle {
   state(node: number): NodeStateName;
   /** What the board reads back after a write (or reads after a failed one). */
   setPower(node: number, on: boolean | null): void;
+  /**
+   * A write failed without telling whether it took, and the board could not be read after it:
+   * power and state are unknown until a read (a busy state is left to its sequence).
+   */
+  powerUnknown(node: number, reason: string): void;
   /** Power is about to be cut on purpose: the node going down is no hang. */
   cutting(node: number): void;
   /** Switched on (or power cycled): `starting` for an agent node until its agent is online, else `on`. */
@@ -112,7 +117,7 @@ export interface NodeLifecycle {
   switchedOff(node: number, source: CommandSource, reason: string): void;
   /** The agent was asked to shut the OS down: `shutting_down` (and the node goes down on purpose). */
   shuttingDown(node: number, source: CommandSource): void;
-  /** The shutdown failed: the node is as its power says. */
+  /** The shutdown failed: the node is as its power says (unknown when that is). */
   shutdownFailed(node: number, source: CommandSource, reason: string): void;
   /** A power cycle begins (`rebooting`; the node goes down on purpose). */
   powerCycling(node: number, source: CommandSource): void;

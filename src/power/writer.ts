@@ -63,8 +63,12 @@ export class PowerWriter {
       try {
         readBack = await driver.setPower(n, on);
       } catch (error) {
-        // The write may or may not have happened: learn what the board says now, never assume.
-        await this.refresh(n);
+        // The write may or may not have happened (a BMC stores the new power before it answers, so
+        // a lost answer tells nothing): learn what the board says now, and never keep the reading
+        // from before the write as if it were known.
+        if (!(await this.refresh(n))) {
+          view.powerUnknown(n, `switching ${on ? 'on' : 'off'} failed: ${errorMessage(error)}`);
+        }
         throw error;
       }
       view.setPower(n, readBack);
@@ -110,13 +114,17 @@ export class PowerWriter {
     }
   }
 
-  /** Reads the board again and hands the node's power to the model; a failure is left to the poll. */
-  async refresh(n: number): Promise<void> {
+  /**
+   * Reads the board again and hands the node's power to the model; false when the board could not
+   * be read (the poll will tell; the caller's error already says what failed).
+   */
+  async refresh(n: number): Promise<boolean> {
     try {
       const reading = await this.deps.driver.readPower();
       this.deps.view.setPower(n, reading.power[n - 1] ?? null);
+      return true;
     } catch {
-      // The poll will tell; the command's error already says the write failed.
+      return false;
     }
   }
 }

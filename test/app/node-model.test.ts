@@ -149,6 +149,29 @@ describe('NodeModel (app/node-model.ts)', () => {
     assert.equal(m.snapshot(5)?.state.source, 'policy');
   });
 
+  it('a failed shutdown of a node whose power is unknown is unknown, not on', () => {
+    const { m } = model([3]);
+    m.observe(3, true);
+    m.shuttingDown(3, 'mqtt');
+    m.setPower(3, null);
+    m.shutdownFailed(3, 'mqtt', 'cutting power failed: timeout');
+    assert.equal(m.state(3), 'unknown');
+  });
+
+  it('power unknown after a write: power and state unknown, a busy state left to its sequence', () => {
+    const { m, powers } = model();
+    m.observe(2, false);
+    m.powerUnknown(2, 'switching on failed: timeout');
+    assert.equal(m.power(2), null);
+    assert.equal(m.state(2), 'unknown');
+    assert.equal(m.snapshot(2)?.state.reason, 'switching on failed: timeout');
+    assert.deepEqual(powers, ['2 false', '2 null']);
+    m.observe(4, true);
+    m.powerCycling(4, 'mqtt');
+    m.powerUnknown(4, 'switching off failed: timeout');
+    assert.equal(m.state(4), 'rebooting');
+  });
+
   it('tells the watchdog of a deliberate down: a cut, a shutdown, a power cycle (not an OS reboot)', () => {
     const { m, downs } = model([3]);
     m.cutting(1);

@@ -70,6 +70,11 @@ export interface BmcSimulator {
   restart(): void;
   /** While true, requests are received and never answered. */
   stopAnswering(stop: boolean): void;
+  /**
+   * The next API call of `type:opt` (e.g. "power:set") is carried out, then its connection is cut
+   * before the answer (a BMC rebooting mid-request, a dropped link); `then` runs as it arrives.
+   */
+  cutAnswer(call: string, then?: () => void): void;
   close(): Promise<void>;
 }
 
@@ -85,6 +90,7 @@ export async function startBmcSimulator(options: BmcSimulatorOptions): Promise<B
   options.power?.slice(0, BMC_NODES).forEach((on, index) => model.setPower(index, on));
   model.stats.powerSets = 0;
   let silent = false;
+  let cut: { call: string; then?: () => void } | null = null;
 
   const handler = (request: IncomingMessage, response: ServerResponse): void => {
     model.stats.requests++;
@@ -147,6 +153,11 @@ export async function startBmcSimulator(options: BmcSimulatorOptions): Promise<B
     if (type === null) return sendResult(response, 400, 'Missing `type` parameter');
     const key = `${type}:${opt}`;
     release.count(type, opt);
+    if (cut?.call === key) {
+      CUT.add(response);
+      cut.then?.();
+      cut = null;
+    }
     if (key === 'power:get') {
       if (firmware === 1) {
         const numbers = Object.fromEntries(model.stored.map((on, i) => [`node${i + 1}`, on ? 1 : 0]));
@@ -235,6 +246,9 @@ export async function startBmcSimulator(options: BmcSimulatorOptions): Promise<B
     stopAnswering: (stop) => {
       silent = stop;
     },
+    cutAnswer: (call, then) => {
+      cut = { call, ...(then ? { then } : {}) };
+    },
     close: async () => {
       for (const s of [server, redirect]) {
         if (!s) continue;
@@ -279,7 +293,14 @@ function sendJson(response: ServerResponse, status: number, body: unknown): void
   sendBody(response, status, JSON.stringify(body));
 }
 
+/** Answers carried out but never sent: their connection is cut instead (cutAnswer). */
+const CUT = new WeakSet<ServerResponse>();
+
 function sendBody(response: ServerResponse, status: number, text: string): void {
+  if (CUT.has(response)) {
+    response.socket?.destroy();
+    return;
+  }
   response.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   response.end(text);
 }
