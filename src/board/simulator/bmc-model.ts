@@ -88,10 +88,14 @@ export class BmcModel {
     readonly users: Record<string, string>,
   ) {}
 
-  /** A restart of bmcd (or of the BMC): tokens and penalties live only in its memory; power is kept. */
+  /**
+   * A restart of bmcd (or of the BMC): tokens and penalties live only in its memory; power is kept,
+   * and bmcd's start sets the stored power again, which renews power_on_time of nodes 2-4 (setPower).
+   */
   restart(): void {
     this.tokens.clear();
     this.penalties.clear();
+    for (let index = 1; index < BMC_NODES; index++) if (this.stored[index]) this.poweredSince[index] = this.bmcNow();
   }
 
   /** Ban deadline of a peer, or null when not banned (bmcd's BanPatrol::patrole_ban). */
@@ -203,10 +207,14 @@ export class BmcModel {
     return { ok: false, status: 401, message: `token expired ${Math.round(idle / 1000)}s ago`, scheme: 'Bearer' };
   }
 
-  /** opt=set&type=power: the stored state and the slot follow. */
+  /**
+   * opt=set&type=power: the stored state and the slot follow. bmcd 2.3's update_power_on_times
+   * compares the stored bit (1 << index) with the new state (1): for nodes 2-4 they never match,
+   * so switching on a node 2-4 that is on already renews its power_on_time; node 1 keeps it.
+   */
   setPower(index: number, on: boolean): void {
     this.stats.powerSets++;
-    if (on && !this.stored[index]) this.poweredSince[index] = this.bmcNow();
+    if (on && (!this.stored[index] || index > 0)) this.poweredSince[index] = this.bmcNow();
     if (!on) this.poweredSince[index] = null;
     this.stored[index] = on;
     this.switchSlot(index, on);

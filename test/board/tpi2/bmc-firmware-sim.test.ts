@@ -131,6 +131,23 @@ describe('BMC simulator: firmware releases 2.0.5 and 2.1.0, boards 2.4 and 2.5',
     },
   );
 
+  it('node_info: a power set on, or a restart of bmcd, renews power_on_time of nodes 2-4 already on', async () => {
+    // bmcd 2.3.4 update_power_on_times compares the stored bit (1 << idx) with the new state (0/1):
+    // for nodes 2-4 an "on" never equals it, and bmcd's start activates the stored power again.
+    await start({ release: '2.1.0', board: '2.5', power: [true, true, true, false] });
+    await clock.advance(600_000);
+    const times = async (): Promise<unknown[]> => {
+      const { result } = (await get('opt=get&type=node_info')).body.response[0];
+      return (result as { power_on_time: unknown }[]).map((node) => node.power_on_time);
+    };
+    assert.deepEqual(await times(), [600, 600, 600, null]);
+    assert.equal((await get('opt=set&type=power&node1=1&node3=1')).status, 200);
+    assert.deepEqual(await times(), [600, 600, 0, null]);
+    await clock.advance(60_000);
+    bmc!.restart();
+    assert.deepEqual(await times(), [660, 0, 0, null]);
+  });
+
   for (const release of ['2.0.5', '2.1.0'] as const) {
     it(
       `${release}: every get bmcd ${release === '2.0.5' ? '2.0.5' : '2.3.4'} has answers 200, every other ` +
