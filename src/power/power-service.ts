@@ -211,7 +211,9 @@ export class PowerService {
 
   private async switchOn(n: number, action: NodeAction, origin: Origin): Promise<NodeResult> {
     const { view, clock, power } = this.deps;
-    if (view.power(n) === true) {
+    // "Already on" from a reading made now, never from the last poll's: the node may have been
+    // switched off elsewhere since (a button, the BMC's web page).
+    if (view.power(n) === true && (await this.writer.look(n)) === true) {
       // Asked for all the same: a restart must not switch it back to an older power (restore_on_start: last).
       this.writer.commanded(n, true);
       this.deps.event(powerEvent(n, action, origin, { result: 'ok', message: 'already on' }));
@@ -234,7 +236,8 @@ export class PowerService {
 
   private async cut(n: number, action: NodeAction, origin: Origin, reason: string): Promise<NodeResult> {
     const { view } = this.deps;
-    if (view.power(n) === false) {
+    // "Already off" from a reading made now (as "already on" above).
+    if (view.power(n) === false && (await this.writer.look(n)) === false) {
       // Cut by someone else during a graceful sequence (or one a FORCE_OFF ended): the sequence is
       // over, and a poll leaves a node shutting_down or rebooting to it: it would stay so.
       if (inSequence(view.state(n))) view.switchedOff(n, origin.source, 'already off');

@@ -105,6 +105,8 @@ export interface NodeLifecycle {
   state(node: number): NodeStateName;
   /** What the board reads back after a write (or reads after a failed one). */
   setPower(node: number, on: boolean | null): void;
+  /** A reading of the board, as a poll's: power, and the state a change made elsewhere leads to. */
+  observe(node: number, power: boolean | null): void;
   /**
    * A write failed without telling whether it took, and the board could not be read after it:
    * power and state are unknown until a read (a busy state is left to its sequence).

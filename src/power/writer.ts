@@ -115,6 +115,21 @@ export class PowerWriter {
   }
 
   /**
+   * Reads the node's power now, as a poll would (the model's reading may be a poll old: the node
+   * may have been switched elsewhere since); undefined when the board could not be read.
+   */
+  async look(n: number): Promise<boolean | null | undefined> {
+    let power: boolean | null;
+    try {
+      power = (await this.deps.driver.readPower()).power[n - 1] ?? null;
+    } catch {
+      return undefined;
+    }
+    this.deps.view.observe(n, power);
+    return power;
+  }
+
+  /**
    * Reads the board again and hands the node's power to the model; false when the board could not
    * be read (the poll will tell; the caller's error already says what failed).
    */

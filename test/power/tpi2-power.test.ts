@@ -8,10 +8,11 @@ import { silentLogger } from '../../src/util/logger.js';
 import { BmcRig } from '../support/bmc-rig.js';
 
 /**
- * The power writer against a Turing Pi 2's BMC whose answer to a write is lost: the write may have
- * taken, so what the bridge says of the node must be what the board reads, or unknown.
+ * The power service and its writer against a Turing Pi 2's BMC: what the bridge says of a node is
+ * what the board reads, or unknown; never a reading from before a write whose answer was lost, nor a
+ * poll's reading older than a change made elsewhere.
  */
-describe('PowerWriter: a write whose answer is lost (Turing Pi 2 BMC)', () => {
+describe('PowerService over a Turing Pi 2 BMC: power as read, or unknown', () => {
   let rig: BmcRig;
   let bmc: BmcSimulator;
 
@@ -68,5 +69,28 @@ describe('PowerWriter: a write whose answer is lost (Turing Pi 2 BMC)', () => {
     const result = await finish(service.execute(2, 'on', 'mqtt'));
     assert.equal(result.ok, false);
     assert.equal(view.power(2), true);
+  });
+
+  it('OFF and ON after the node was switched elsewhere since the last poll switch it, not "already"', async () => {
+    const { service, view } = await start();
+    // The BMC's web page switches node 2 on; no poll has read it yet.
+    bmc.state.setPower(1, true);
+    const off = await finish(service.execute(2, 'force-off', 'mqtt'));
+    assert.equal(off.ok, true, off.error);
+    assert.notEqual(off.note, 'already off');
+    assert.equal(bmc.state.stored[1], false, 'left on, answered "already off"');
+    assert.equal(view.power(2), false);
+    bmc.state.setPower(0, false);
+    const on = await finish(service.execute(1, 'on', 'mqtt'));
+    assert.equal(on.ok, true, on.error);
+    assert.equal(bmc.state.stored[0], true, 'left off, answered "already on"');
+  });
+
+  it('an OFF of a node that is off is "already off" after a fresh reading, with nothing written', async () => {
+    const { service } = await start();
+    const sets = bmc.stats.powerSets;
+    const off = await finish(service.execute(3, 'force-off', 'mqtt'));
+    assert.equal(off.note, 'already off');
+    assert.equal(bmc.stats.powerSets, sets);
   });
 });
