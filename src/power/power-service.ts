@@ -7,7 +7,7 @@ import type { Logger } from '../util/logger.js';
 import type { AgentTracker } from './agents.js';
 import { rebootOs, shutDownOs, STOPPING, type Sequence } from './graceful.js';
 import type { JournalEntry, PowerJournal } from './journal.js';
-import { checkProtected, resolveStep, type Step } from './steps.js';
+import { checkProtected, noAgentMessage, resolveStep, type Step } from './steps.js';
 import {
   powerEvent,
   type CommandSource,
@@ -202,8 +202,7 @@ export class PowerService {
       }
       throw new TpmError('BAD_COMMAND', `unknown step ${String(step)}`);
     } finally {
-      // Not busy from the moment the outcome is known: a command right after the "ok" must
-      // not be refused while the journal's file is being written (slow SD cards).
+      // Not busy once the outcome is known: a command right after the "ok" waits for no journal write.
       this.busy.delete(n);
       if (begun) await journal.end(begun);
     }
@@ -211,8 +210,7 @@ export class PowerService {
 
   private async switchOn(n: number, action: NodeAction, origin: Origin): Promise<NodeResult> {
     const { view, clock, power } = this.deps;
-    // "Already on" from a reading made now, never from the last poll's: the node may have been
-    // switched off elsewhere since (a button, the BMC's web page).
+    // "Already on" only from a reading made now: it may have been switched elsewhere since the last poll.
     if (view.power(n) === true && (await this.writer.look(n)) === true) {
       // Asked for all the same: a restart must not switch it back to an older power (restore_on_start: last).
       this.writer.commanded(n, true);
@@ -236,7 +234,7 @@ export class PowerService {
 
   private async cut(n: number, action: NodeAction, origin: Origin, reason: string): Promise<NodeResult> {
     const { view } = this.deps;
-    // "Already off" from a reading made now (as "already on" above).
+    // "Already off" likewise. SHUTDOWN cuts only a node read off: one on now has an OS (and no agent).
     if (view.power(n) === false && (await this.writer.look(n)) === false) {
       // Cut by someone else during a graceful sequence (or one a FORCE_OFF ended): the sequence is
       // over, and a poll leaves a node shutting_down or rebooting to it: it would stay so.
@@ -245,12 +243,12 @@ export class PowerService {
       this.deps.event(powerEvent(n, action, origin, { result: 'ok', message: 'already off' }));
       return this.result(n, action, true, 'already off');
     }
+    if (action === 'shutdown' && reason === 'switched off') throw new TpmError('AGENT', noAgentMessage(this.node(n)));
     view.cutting(n);
     try {
       await this.writer.write(n, false);
     } catch (error) {
-      // The cut of a graceful off (or a FORCE_OFF that ended one) failed: its sequence is over,
-      // and a poll leaves a node shutting_down or rebooting to its sequence: it would stay so.
+      // As above: the sequence is over, and a poll would leave the node shutting_down or rebooting.
       if (inSequence(view.state(n)))
         view.shutdownFailed(n, origin.source, `cutting power failed: ${errorMessage(error)}`);
       throw error;
@@ -268,7 +266,9 @@ export class PowerService {
   }
 
   private async gracefulOff(n: number, action: NodeAction, origin: Origin): Promise<NodeResult> {
-    if (this.deps.view.power(n) === false) return this.cut(n, action, origin, 'already off');
+    // Off as last read, and still off now; switched on since, its OS is shut down first.
+    if (this.deps.view.power(n) === false && (await this.writer.look(n)) === false)
+      return this.cut(n, action, origin, 'already off');
     try {
       await shutDownOs(this.deps, this.sequence(n, action, origin));
     } finally {

@@ -54,7 +54,7 @@ export function checkProtected(node: ResolvedNode, step: Step, action: NodeActio
 }
 
 /** SHUTDOWN of a node without an agent: refused (power stays on), saying why and what cuts instead. */
-function noAgentMessage(node: ResolvedNode): string {
+export function noAgentMessage(node: ResolvedNode): string {
   const n = node.number;
   const why = node.agent === 'auto' ? `no agent has been seen on node ${n}` : `nodes.${n}.agent is false`;
   return (

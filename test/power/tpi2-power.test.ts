@@ -3,6 +3,7 @@ import { NodeModel } from '../../src/app/node-model.js';
 import type { BmcSimulator } from '../../src/board/simulator/bmc-server.js';
 import { resolveNodes } from '../../src/config/nodes.js';
 import { parseConfig } from '../../src/config/parse.js';
+import { AgentTracker } from '../../src/power/agents.js';
 import { PowerService } from '../../src/power/power-service.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { BmcRig } from '../support/bmc-rig.js';
@@ -23,8 +24,8 @@ describe('PowerService over a Turing Pi 2 BMC: power as read, or unknown', () =>
 
   afterEach(() => rig.close());
 
-  async function start(): Promise<{ service: PowerService; view: NodeModel }> {
-    const parsed = parseConfig({ board: { type: 'simulator', simulate: { model: 'tpi2' } } });
+  async function start(config: Record<string, unknown> = {}): Promise<{ service: PowerService; view: NodeModel }> {
+    const parsed = parseConfig({ board: { type: 'simulator', simulate: { model: 'tpi2' } }, ...config });
     const nodes = resolveNodes(parsed);
     const driver = rig.driver();
     await driver.open();
@@ -36,7 +37,10 @@ describe('PowerService over a Turing Pi 2 BMC: power as read, or unknown', () =>
     const power = parsed.power;
     const events = (): void => {};
     return {
-      service: new PowerService({ driver, nodes, power, clock: rig.clock, logger, view, event: events, journal }),
+      service: new PowerService({
+        ...{ driver, nodes, power, clock: rig.clock, logger, view, event: events, journal },
+        agents: new AgentTracker(rig.clock, async () => {}),
+      }),
       view,
     };
   }
@@ -92,5 +96,19 @@ describe('PowerService over a Turing Pi 2 BMC: power as read, or unknown', () =>
     const off = await finish(service.execute(3, 'force-off', 'mqtt'));
     assert.equal(off.note, 'already off');
     assert.equal(bmc.stats.powerSets, sets);
+  });
+
+  it('a graceful OFF or a SHUTDOWN of a node switched on since the last poll never cuts it unannounced', async () => {
+    const { service } = await start({ nodes: { 2: { agent: true }, 3: { agent: false } } });
+    bmc.state.setPower(1, true);
+    bmc.state.setPower(2, true);
+    // Node 2's agent is not online: a graceful OFF cuts nothing. Node 3 has no agent: SHUTDOWN cuts nothing.
+    const off = await finish(service.execute(2, 'off', 'mqtt'));
+    assert.equal(off.ok, false);
+    assert.equal(bmc.state.stored[1], true, 'cut without asking its OS to shut down');
+    const shutdown = await finish(service.execute(3, 'shutdown', 'mqtt'));
+    assert.equal(shutdown.ok, false);
+    assert.match(shutdown.error ?? '', /agent/);
+    assert.equal(bmc.state.stored[2], true, 'SHUTDOWN cut power of a running node without an agent');
   });
 });
