@@ -201,7 +201,9 @@ export function problemsFromIssue(issue: z.core.$ZodIssue, rootInput: unknown): 
         return [{ segments, message: 'the file must be a map of sections (mqtt, board, nodes, ...)' }];
       }
       const expected = typeName(issue.expected) + (isNullable(schemaAt(segments)) ? ' or null' : '');
-      let message = `expected ${expected}, got ${describeInput(input)}`;
+      // A number where a number belongs is named by its value: "got a number" said nothing of .inf or 1.5.
+      const numeric = typeof input === 'number' && (issue.expected === 'number' || issue.expected === 'int');
+      let message = `expected ${expected}, got ${numeric ? describeNumber(input) : describeInput(input)}`;
       if (issue.expected === 'boolean' && typeof input === 'string') message += ' (write true or false)';
       if (issue.expected === 'string' && (typeof input === 'number' || typeof input === 'boolean')) {
         message += ' (put the value in quotes)';
@@ -252,6 +254,13 @@ export function problemsFromIssue(issue: z.core.$ZodIssue, rootInput: unknown): 
     default:
       return [{ segments, message: issue.message }];
   }
+}
+
+/** A number as YAML writes it: `.inf` and `.nan` (also what 1e400 reads as) are no numbers to a person. */
+function describeNumber(input: number): string {
+  if (Number.isNaN(input)) return '.nan (not a number)';
+  if (!Number.isFinite(input)) return `${input < 0 ? '-' : ''}.inf (infinity)`;
+  return String(input);
 }
 
 function describeValue(input: unknown): string {

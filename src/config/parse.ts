@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import { agentProblems, configWarnings, crossFieldProblems } from './checks.js';
 import { dottedPath, problemsFromIssue, type RawProblem } from './issues.js';
 import { ConfigError, type Problem } from './problems.js';
@@ -21,13 +22,27 @@ export function validateConfigObject(object: unknown): Validation {
   if (!parsed.success) {
     return {
       config: undefined,
-      problems: parsed.error.issues.flatMap((issue) => problemsFromIssue(issue, input)),
+      problems: withoutSafeIntegerBounds(parsed.error.issues).flatMap((issue) => problemsFromIssue(issue, input)),
       warnings: [],
     };
   }
   const problems = crossFieldProblems(parsed.data);
   if (problems.length > 0) return { config: undefined, problems, warnings: [] };
   return { config: parsed.data, problems: [], warnings: configWarnings(parsed.data) };
+}
+
+/**
+ * Without the bound every whole number has (±2^53-1) where the key has its own: a number beyond
+ * both got two problems, "at most 9007199254740991" and "at most 3600".
+ */
+function withoutSafeIntegerBounds(issues: readonly z.core.$ZodIssue[]): z.core.$ZodIssue[] {
+  const key = (issue: z.core.$ZodIssue): string => issue.path.map(String).join('\0');
+  const safeBound = (issue: z.core.$ZodIssue): boolean =>
+    (issue.code === 'too_big' && Math.abs(Number(issue.maximum)) === Number.MAX_SAFE_INTEGER) ||
+    (issue.code === 'too_small' && Math.abs(Number(issue.minimum)) === Number.MAX_SAFE_INTEGER);
+  return issues.filter(
+    (issue) => !(safeBound(issue) && issues.some((other) => other !== issue && key(other) === key(issue))),
+  );
 }
 
 function toProblem(raw: RawProblem): Problem {

@@ -52,6 +52,18 @@ const BMC_URL_MESSAGE =
   'never sent in clear';
 const ID_PATTERN = /^[a-z0-9_-]{1,32}$/;
 
+/** Read as the clients read it (WHATWG URL): `mqtt://host:99999` passed, and the start failed with "Invalid URL". */
+function parsesAsUrl(url: string): boolean {
+  try {
+    return new URL(url).hostname !== '';
+  } catch {
+    return false;
+  }
+}
+const URL_MESSAGE =
+  'is not a URL: write scheme://host:port (a port up to 65535); in a user or password, write / # ? @ % as ' +
+  '%2F %23 %3F %40 %25';
+
 const tlsSchema = z.strictObject({
   ca: nullableString.default(null).describe('path of a CA certificate file (PEM)'),
   cert: nullableString.default(null).describe('path of a client certificate file (PEM)'),
@@ -66,6 +78,7 @@ const mqttSchema = z.strictObject({
     .refine((url) => url === 'embedded' || /^(mqtts?|wss?):\/\/[^\s]+$/.test(url), {
       message: 'must be mqtt://, mqtts://, ws://, wss:// URL or "embedded"',
     })
+    .refine((url) => !/^(mqtts?|wss?):\/\//.test(url) || parsesAsUrl(url), { message: URL_MESSAGE })
     .default('mqtt://127.0.0.1:1883')
     .describe('broker URL (mqtt://, mqtts://, ws://, wss://), or "embedded" for the built-in broker'),
   embedded: z
@@ -147,6 +160,7 @@ const boardSchema = z.strictObject({
       url: z
         .string()
         .regex(/^https:\/\/[^\s]+$/, BMC_URL_MESSAGE)
+        .refine((url) => !url.startsWith('https://') || parsesAsUrl(url), { message: URL_MESSAGE })
         .default(BMC_DEFAULTS.url)
         .describe('https:// only (firmware 2.x); firmware 1.x (plain http://, no login) is not supported'),
       username: z.string().default(BMC_DEFAULTS.username),

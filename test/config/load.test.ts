@@ -76,6 +76,42 @@ describe('config files', () => {
       ]);
     });
 
+    it('names a number that is no usable number by its value: .inf, .nan, 1e400, 1.5 for a whole number', () => {
+      // It said "expected a number, got a number".
+      assert.deepEqual(problemLines('mqtt:\n  keepalive: .inf\n'), [
+        'c.yaml:2:14 mqtt.keepalive: expected a number, got .inf (infinity)',
+      ]);
+      assert.deepEqual(problemLines('mqtt:\n  keepalive: .nan\n'), [
+        'c.yaml:2:14 mqtt.keepalive: expected a number, got .nan (not a number)',
+      ]);
+      assert.deepEqual(problemLines('agent:\n  node: 1e400\n'), [
+        'c.yaml:2:9 agent.node: expected a number or null, got .inf (infinity)',
+      ]);
+      assert.deepEqual(problemLines('mqtt:\n  keepalive: 1.5\n'), [
+        'c.yaml:2:14 mqtt.keepalive: expected a whole number, got 1.5',
+      ]);
+    });
+
+    it('gives a number too large one problem, with the bound of its key', () => {
+      // It gave two: "at most 9007199254740991" (any whole number's) and "at most 3600".
+      assert.deepEqual(problemLines('mqtt:\n  keepalive: 99999999999999999999999\n'), [
+        'c.yaml:2:14 mqtt.keepalive: must be at most 3600, not 1e+23',
+      ]);
+      assert.deepEqual(problemLines('board:\n  type: tpi1\n  i2c_bus: -99999999999999999999\n'), [
+        'c.yaml:3:12 board.i2c_bus: must be at least 0, not -100000000000000000000',
+      ]);
+    });
+
+    it('refuses a board.bmc.url that is no URL, without echoing it', () => {
+      // https://[bmc passed; the BMC client then failed with "Invalid URL".
+      for (const url of ['https://[bmc', 'https://root:pa#ss@tpi', 'https://tpi:70000']) {
+        const lines = problemLines(`board:\n  type: tpi2\n  bmc:\n    url: "${url}"\n    insecure: true\n`);
+        assert.equal(lines.length, 1, lines.join('\n'));
+        assert.match(lines[0] ?? '', /^c\.yaml:4:10 board\.bmc\.url: is not a URL/);
+        assert.doesNotMatch(lines[0] ?? '', /pa#ss/);
+      }
+    });
+
     it('points at the enclosing map for a missing required key', () => {
       const text = 'schedules:\n  - name: night\n    cron: "0 23 * * *"\n    nodes: all\n';
       assert.deepEqual(problemLines(text), [
