@@ -10,6 +10,7 @@ import { TpmError, errorMessage } from './util/errors.js';
 import type { Logger } from './util/logger.js';
 import { loadConfigSeparately } from './config/load-separately.js';
 import { parseTimeoutOption } from './cli/timeout-option.js';
+import { optionNotTaken } from './cli/options.js';
 
 const HELP = `turingpi-mqtt ${VERSION}: Turing Pi cluster boards in MQTT and Home Assistant
 
@@ -62,6 +63,8 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const [command = 'bridge', ...rest] = positionals;
+  const notTaken = optionNotTaken(command, values);
+  if (notTaken) return usage(notTaken);
   switch (command) {
     case 'bridge':
       if (rest.length > 0) return usage(`unexpected argument "${rest[0]}"`);
@@ -71,6 +74,7 @@ async function main(argv: string[]): Promise<number> {
       if (!values.config) return usage('agent needs -c FILE (the agent config of this node)');
       return runAgent(values.config);
     case 'validate': {
+      if (rest.length > 0) return usage(`unexpected argument "${rest[0]}"`);
       if (!values.config) return usage('validate needs -c FILE');
       const { runValidate } = await import('./config/validate.js');
       return runValidate(values.config, process.stdout);
@@ -109,11 +113,11 @@ function usage(reason: string): number {
  */
 async function readConfig(
   path: string | undefined,
-  role: 'bridge' | 'agent',
+  role: 'bridge' | 'agent' | 'either',
   separately = false,
   unsetVariables: 'refuse' | 'broker' = 'refuse',
 ): Promise<{ config: Config; warnings: string[]; demo: boolean }> {
-  if (path === undefined && role === 'bridge' && !existsSync(DEFAULT_CONFIG)) {
+  if (path === undefined && role !== 'agent' && !existsSync(DEFAULT_CONFIG)) {
     const { demoConfig } = await import('./cli/demo.js');
     return { config: demoConfig(), warnings: [], demo: true };
   }
@@ -121,7 +125,7 @@ async function readConfig(
   // Imported with the CLI, not on demand: the child is then started before the first await, ahead
   // of the service's own modules (whose evaluation would otherwise hold the event loop first).
   const { config, warnings } = separately
-    ? await loadConfigSeparately(file, role, loaderScript())
+    ? await loadConfigSeparately(file, role === 'agent' ? 'agent' : 'bridge', loaderScript())
     : await (await import('./config/load.js')).loadConfigFile(file, { role, unsetVariables });
   return { config, warnings, demo: false };
 }
@@ -281,8 +285,9 @@ async function runPower(
     if (args.length > 2) throw new TpmError('USAGE', `unexpected argument "${args[2]}"`);
     command = parsePowerArgs(args[0], args[1]);
     timeoutMs = parseTimeoutOption(timeout);
-    // Only the broker's settings are used: the BMC's password need not be in this shell.
-    config = (await readConfig(path, 'bridge', false, 'broker')).config;
+    // Only the broker's settings are used: the BMC's password need not be in this shell, and an
+    // agent's file serves as well as the bridge's.
+    config = (await readConfig(path, 'either', false, 'broker')).config;
   } catch (error) {
     if (error instanceof TpmError && error.code === 'USAGE') return usage(error.message);
     return reportStartError(error);

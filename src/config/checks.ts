@@ -253,6 +253,32 @@ export function unsetLogin(login: UnsetLogin[], unused: boolean): { problems: Ra
   };
 }
 
+/**
+ * What the file's role asks beyond a valid file. The bridge refuses an agent's file (an `agent`
+ * section, no `board`): it ran the default simulated board on the agent's broker and base topic.
+ * The agent (and validate, for a file with an `agent` section) needs `agent.node`; a bridge's file
+ * given to the agent is named as such. `config`: the validated file, if it is valid.
+ */
+export function roleProblems(
+  role: 'bridge' | 'agent' | 'either' | undefined,
+  written: { agent: boolean; board: boolean },
+  config: Config | undefined,
+): RawProblem[] {
+  if (role === 'bridge' && written.agent && !written.board) {
+    const message =
+      "an agent's file (an agent section, no board): run turingpi-mqtt agent -c FILE; the bridge's file says " +
+      'its board (board.type)';
+    return [{ segments: ['agent'], message, at: 'key' }];
+  }
+  if (!config || !(role === 'agent' || (role === 'either' && written.agent))) return [];
+  const bridges =
+    role === 'agent' && written.board && !written.agent
+      ? "; this is a bridge's file (a board section, no agent section): each node's agent has its own, as " +
+        'config/agent.yaml'
+      : '';
+  return agentProblems(config).map((problem) => ({ ...problem, message: problem.message + bridges }));
+}
+
 /** What the agent role needs beyond a valid file: the node it runs on. */
 export function agentProblems(config: Config): RawProblem[] {
   if (config.agent.node === null) {

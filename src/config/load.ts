@@ -3,7 +3,7 @@ import { access, readFile, stat } from 'node:fs/promises';
 import { isInlinePem } from '../util/fingerprint.js';
 import { urlPassword } from '../util/redact.js';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Scalar } from 'yaml';
-import { agentProblems, isBmcLogin, unsetLogin, type UnsetLogin } from './checks.js';
+import { isBmcLogin, roleProblems, unsetLogin, type UnsetLogin } from './checks.js';
 import { substituteEnv, type Environment } from './env.js';
 import { dottedPath, schemaAt, type PathSegment, type RawProblem } from './issues.js';
 import { validateConfigObject } from './parse.js';
@@ -38,6 +38,13 @@ function isEmptyMap(contents: unknown): boolean {
 
 /** Keys whose value is a secret: no `${VAR:-default}`, and an empty variable counts as unset. */
 const SECRET_PATHS = new Set(['mqtt.password', 'board.bmc.password']);
+
+/** Why a config file could not be read, in words: "EISDIR: illegal operation on a directory, read" was told. */
+const READ_FAILURES: Readonly<Record<string, string>> = {
+  ENOENT: 'no such file',
+  EISDIR: 'it is a directory',
+  EACCES: 'permission denied',
+};
 
 export interface LoadedConfig {
   config: Config;
@@ -121,9 +128,9 @@ export function checkConfigText(text: string, file: string, options: LoadOptions
   }
   const validation = validateConfigObject(object);
   const problems = validation.problems.map(place);
-  const agentsFile =
-    options.role === 'agent' || (options.role === 'either' && isMap(doc.contents) && doc.contents.has('agent'));
-  if (validation.config && agentsFile) problems.push(...agentProblems(validation.config).map(place));
+  const written = (key: string): boolean => isMap(doc.contents) && doc.contents.has(key);
+  const roles = roleProblems(options.role, { agent: written('agent'), board: written('board') }, validation.config);
+  problems.push(...roles.map(place));
   const { problems: loginProblems, warnings: loginWarnings } = login(validation.config?.board.type ?? writtenType);
   problems.push(...loginProblems.map(place));
   // A key whose variable is unset has its own warning; what the schema says of its absence is noise.
@@ -146,7 +153,8 @@ export async function loadConfigFile(path: string, options: LoadOptions = {}): P
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message;
+    const code = (error as NodeJS.ErrnoException).code ?? '';
+    const reason = READ_FAILURES[code] ?? (error as Error).message;
     throw new ConfigError([{ file: path, path: '', message: `cannot read the config file: ${reason}` }]);
   }
   const checked = checkConfigText(text, path, options);

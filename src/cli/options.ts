@@ -1,0 +1,26 @@
+/** The options each command takes (README.md "Command line"): any other is a usage error, not ignored. */
+const TAKES: Readonly<Record<string, readonly string[]>> = {
+  bridge: ['config'],
+  agent: ['config'],
+  validate: ['config'],
+  power: ['config', 'json', 'timeout'],
+  bmc: ['config', 'timeout'],
+  addon: [],
+};
+
+const NOT_TAKEN: Readonly<Record<string, string>> = {
+  json: '--json is an option of power only',
+  timeout: '--timeout is an option of power and bmc trust only',
+};
+
+/**
+ * Why `command` does not take one of the options given, or undefined. `validate -c FILE --json`
+ * printed text and `agent -c FILE --timeout 5` waited as ever: an option ignored looks obeyed.
+ */
+export function optionNotTaken(command: string, given: Readonly<Record<string, unknown>>): string | undefined {
+  const takes = TAKES[command];
+  if (!takes) return undefined; // an unknown command: said as such
+  const option = Object.keys(given).find((name) => given[name] !== undefined && !takes.includes(name));
+  if (option === undefined) return undefined;
+  return NOT_TAKEN[option] ?? `-c is not an option of ${command}${command === 'addon' ? ' (addon/DOCS.md)' : ''}`;
+}
