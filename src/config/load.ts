@@ -8,7 +8,7 @@ import { substituteEnv, type Environment } from './env.js';
 import { dottedPath, schemaAt, type PathSegment, type RawProblem } from './issues.js';
 import { validateConfigObject } from './parse.js';
 import { ConfigError, formatProblem, sortProblems, type Problem } from './problems.js';
-import { openerOf } from './syntax-place.js';
+import { openerOf, unresolvedAlias, withoutSource } from './syntax-place.js';
 import type { Config } from './schema.js';
 
 export interface LoadOptions {
@@ -85,7 +85,9 @@ export function checkConfigText(text: string, file: string, options: LoadOptions
     fromEnvironment,
   });
 
-  const yamlWarnings = doc.warnings.map((w) => formatProblem({ file, path: '', message: w.message, ...at(w.pos[0]) }));
+  const yamlWarnings = doc.warnings.map((w) =>
+    formatProblem({ file, path: '', message: withoutSource(w.message), ...at(w.pos[0]) }),
+  );
   // An empty file (or one of comments only) is valid, but every default then applies: a simulated board.
   if (doc.errors.length === 0 && (doc.contents === null || isEmptyMap(doc.contents))) {
     yamlWarnings.push(formatProblem({ file, path: '', message: EMPTY_FILE }));
@@ -96,7 +98,7 @@ export function checkConfigText(text: string, file: string, options: LoadOptions
       const position = at(openerOf(text, e.message, e.pos[0]));
       // In [ ] and { }, "{" is YAML syntax: an unquoted ${VAR} there breaks the parse.
       const hint = lines[(position.line ?? 0) - 1]?.includes('${') ? ' (in [ ] or { }, quote a ${VAR}: "${VAR}")' : '';
-      return { file, path: '', message: `YAML syntax error: ${e.message}${hint}`, ...position };
+      return { file, path: '', message: `YAML syntax error: ${withoutSource(e.message)}${hint}`, ...position };
     });
     return result(problems, yamlWarnings);
   }
@@ -121,10 +123,8 @@ export function checkConfigText(text: string, file: string, options: LoadOptions
   try {
     object = doc.toJS({ maxAliasCount: 1000 });
   } catch (error) {
-    return result(
-      [{ file, path: '', message: `cannot read the YAML: ${error instanceof Error ? error.message : String(error)}` }],
-      yamlWarnings,
-    );
+    const message = `cannot read the YAML: ${withoutSource(error instanceof Error ? error.message : String(error))}`;
+    return result([{ file, path: '', message, ...at(unresolvedAlias(doc)) }], yamlWarnings);
   }
   const validation = validateConfigObject(object);
   const problems = validation.problems.map(place);

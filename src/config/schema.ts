@@ -78,7 +78,7 @@ const mqttSchema = z.strictObject({
     .refine((url) => url === 'embedded' || /^(mqtts?|wss?):\/\/[^\s]+$/.test(url), {
       message: 'must be mqtt://, mqtts://, ws://, wss:// URL or "embedded"',
     })
-    .refine((url) => !/^(mqtts?|wss?):\/\//.test(url) || parsesAsUrl(url), { message: URL_MESSAGE })
+    .refine((url) => !/^(mqtts?|wss?):\/\/[^\s]+$/.test(url) || parsesAsUrl(url), { message: URL_MESSAGE })
     .default('mqtt://127.0.0.1:1883')
     .describe('broker URL (mqtt://, mqtts://, ws://, wss://), or "embedded" for the built-in broker'),
   embedded: z
@@ -160,7 +160,7 @@ const boardSchema = z.strictObject({
       url: z
         .string()
         .regex(/^https:\/\/[^\s]+$/, BMC_URL_MESSAGE)
-        .refine((url) => !url.startsWith('https://') || parsesAsUrl(url), { message: URL_MESSAGE })
+        .refine((url) => !/^https:\/\/[^\s]+$/.test(url) || parsesAsUrl(url), { message: URL_MESSAGE })
         .default(BMC_DEFAULTS.url)
         .describe('https:// only (firmware 2.x); firmware 1.x (plain http://, no login) is not supported'),
       username: z.string().default(BMC_DEFAULTS.username),

@@ -1,4 +1,4 @@
-import { CST, Parser } from 'yaml';
+import { CST, isAlias, Parser, visit, type Document } from 'yaml';
 
 const QUOTED = { '"': 'double-quoted-scalar', "'": 'single-quoted-scalar' } as const;
 const OPENER = { '}': '{', ']': '[' } as const;
@@ -40,4 +40,31 @@ function valueTokens(text: string): CST.Token[] {
     });
   }
   return tokens;
+}
+
+/**
+ * yaml's message without the text it quotes: a password that begins with `*` or `!` is YAML
+ * syntax (an alias, a tag) unless quoted, and "Unresolved alias ...: Hunter2" showed it.
+ */
+export function withoutSource(message: string): string {
+  if (message.startsWith('Unresolved alias'))
+    return 'an alias (*name) with no anchor (&name) before it: quote the value if it begins with * itself';
+  if (message.startsWith('Unresolved tag'))
+    return 'an unknown tag (!name), ignored: the value is read without it; quote the value if it begins with ! itself';
+  if (message.startsWith('Invalid escape sequence'))
+    return 'Invalid escape sequence in a "double-quoted" value: write \\\\ for \\, or use single quotes';
+  return message;
+}
+
+/** The offset of the first alias whose anchor is not set before it, if any. */
+export function unresolvedAlias(doc: Document.Parsed): number | undefined {
+  let offset: number | undefined;
+  visit(doc, {
+    Alias(_key, node) {
+      if (!isAlias(node) || node.resolve(doc) !== undefined) return undefined;
+      offset = node.range?.[0];
+      return visit.BREAK;
+    },
+  });
+  return offset;
 }

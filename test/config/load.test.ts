@@ -195,6 +195,43 @@ describe('config files', () => {
     });
   });
 
+  describe('YAML that would echo a password', () => {
+    // A password that begins with * or ! is YAML syntax unless quoted: yaml's messages quoted it.
+    function check(text: string): { problems: string[]; warnings: string[] } {
+      const checked = checkConfigText(text, 'c.yaml', { env: {} });
+      return { problems: formatProblems(checked.problems), warnings: checked.warnings };
+    }
+
+    it('an unquoted password beginning with *: refused at its place, without its text', () => {
+      const { problems } = check('mqtt:\n  username: bob\n  password: *Hunter2x\n');
+      assert.equal(problems.length, 1, problems.join('\n'));
+      assert.match(problems[0] ?? '', /^c\.yaml:3:13: .*alias.*quote the value/);
+      assert.doesNotMatch(problems.join('\n'), /Hunter2x/);
+    });
+
+    it('an unquoted password beginning with !: its warning leaves the text out', () => {
+      const { warnings } = check('mqtt:\n  password: !Hunter2x\n');
+      assert.ok(
+        warnings.some((w) => /^c\.yaml:2:13: .*tag.*quote the value/.test(w)),
+        warnings.join('\n'),
+      );
+      assert.doesNotMatch(warnings.join('\n'), /Hunter2x/);
+    });
+
+    it('a bad escape in a double-quoted password: refused without its text', () => {
+      const { problems } = check('mqtt:\n  password: "Hunter2\\qx"\n');
+      assert.ok(problems.length > 0);
+      assert.doesNotMatch(problems.join('\n'), /\\q/);
+    });
+  });
+
+  describe('URLs', () => {
+    it('an mqtt.url that is neither of the schemes nor a URL: one problem', () => {
+      const lines = problemLines('mqtt:\n  url: mqtt://u:pw@host:1 }\n');
+      assert.deepEqual(lines, ['c.yaml:2:8 mqtt.url: must be mqtt://, mqtts://, ws://, wss:// URL or "embedded"']);
+    });
+  });
+
   describe('loadConfig', () => {
     it('reads an empty file as the all-defaults config', async () => {
       const config = await loadConfig(await file('empty.yaml', ''));
