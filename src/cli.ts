@@ -307,7 +307,9 @@ async function runPower(
     else printer.answer(answer);
     return answer.status === 'ok' ? 0 : 1;
   } catch (error) {
-    process.stderr.write(`turingpi-mqtt: ${errorMessage(error)}\n`);
+    // With --json a script reads stdout: a broker never reached is answered there, as a lost one is.
+    if (json) process.stdout.write(`${JSON.stringify({ status: 'error', error: errorMessage(error) })}\n`);
+    else process.stderr.write(`turingpi-mqtt: ${errorMessage(error)}\n`);
     return 1;
   }
 }

@@ -62,6 +62,19 @@ describe('turingpi-mqtt command line: what a command does not take', function ()
     assert.match(result.stderr, /a bridge's file \(a board section, no agent section\)/);
   });
 
+  it("power --json answers on stdout when the broker cannot be reached, without the URL's password", async () => {
+    // A lost connection was a JSON answer, a broker never reached a line on stderr: `| jq` got nothing.
+    const dir = tempDir('tpm-usage-');
+    const url = `mqtt://bob:Hunter2x@127.0.0.1:${await freePort()}`;
+    const file = writeConfig(dir, { mqtt: { url, base_topic: 'tp' } });
+    const result = await runCli(['power', '3', 'status', '-c', file, '--json', '--timeout', '2'], { cwd: dir });
+    assert.equal(result.code, 1, result.stdout + result.stderr);
+    const answer = JSON.parse(result.stdout) as { status: string; error: string };
+    assert.equal(answer.status, 'error');
+    assert.match(answer.error, /cannot connect to MQTT broker mqtt:\/\/bob:\*\*\*@127\.0\.0\.1:\d+/);
+    assert.doesNotMatch(result.stdout + result.stderr, /Hunter2x/);
+  });
+
   it('a config path that is a directory: one line that says so, exit 2', async () => {
     const dir = tempDir('tpm-usage-');
     for (const args of [
