@@ -2,13 +2,13 @@ import { constants } from 'node:fs';
 import { access, readFile, stat } from 'node:fs/promises';
 import { isInlinePem } from '../util/fingerprint.js';
 import { urlPassword } from '../util/redact.js';
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Scalar } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Scalar } from 'yaml';
 import { isBmcLogin, roleProblems, unsetLogin, type UnsetLogin } from './checks.js';
 import { substituteEnv, type Environment } from './env.js';
 import { dottedPath, schemaAt, type PathSegment, type RawProblem } from './issues.js';
 import { validateConfigObject } from './parse.js';
 import { ConfigError, formatProblem, sortProblems, type Problem } from './problems.js';
-import { openerOf, unresolvedAlias, withoutSource } from './syntax-place.js';
+import { keyText, locate, openerOf, unresolvedAlias, unusedAnchors, withoutSource } from './syntax-place.js';
 import type { Config } from './schema.js';
 
 export interface LoadOptions {
@@ -85,9 +85,10 @@ export function checkConfigText(text: string, file: string, options: LoadOptions
     fromEnvironment,
   });
 
-  const yamlWarnings = doc.warnings.map((w) =>
-    formatProblem({ file, path: '', message: withoutSource(w.message), ...at(w.pos[0]) }),
-  );
+  const yamlWarnings = [
+    ...doc.warnings.map((w): [string, number] => [withoutSource(w.message), w.pos[0]]),
+    ...(doc.errors.length === 0 ? unusedAnchors(doc, text) : []),
+  ].map(([message, offset]) => formatProblem({ file, path: '', message, ...at(offset) }));
   // An empty file (or one of comments only) is valid, but every default then applies: a simulated board.
   if (doc.errors.length === 0 && (doc.contents === null || isEmptyMap(doc.contents))) {
     yamlWarnings.push(formatProblem({ file, path: '', message: EMPTY_FILE }));
@@ -229,10 +230,6 @@ async function exposesPassword(
   return (mode & 0o044) !== 0;
 }
 
-function keyText(key: unknown): string | undefined {
-  return isScalar(key) ? String(key.value) : undefined;
-}
-
 /**
  * Replaces `${VAR}` in every string value (not in keys), in place in the document so that
  * positions stay known. A value that was a reference and does not fit the schema as a string
@@ -302,48 +299,4 @@ function coerce(text: string, segments: PathSegment[]): unknown {
   if (trimmed === 'true' || trimmed === 'false') candidates.push(trimmed === 'true');
   if (trimmed === '' || trimmed === 'null' || trimmed === '~') candidates.push(null);
   return candidates.find((candidate) => schema.safeParse(candidate).success) ?? text;
-}
-
-/**
- * The offset in the text that a path names: the value (or with `at: 'key'`, the key); for a
- * path that is not in the file (a missing key), the nearest enclosing map or list, or no place
- * for a missing top-level key.
- */
-function locate(doc: YamlDocument, segments: readonly PathSegment[], at: 'key' | 'value'): number | undefined {
-  let node: unknown = doc.contents;
-  let offset = rangeStart(node);
-  for (let index = 0; index < segments.length; index++) {
-    if (isAlias(node)) node = node.resolve(doc);
-    const segment = segments[index] as PathSegment;
-    const last = index === segments.length - 1;
-    if (isMap(node)) {
-      const pair = node.items.find((p) => keyText(p.key) === String(segment));
-      // A missing top-level key belongs to no line: the file's first key would point elsewhere.
-      if (!pair) return index === 0 ? undefined : offset;
-      const keyStart = rangeStart(pair.key);
-      const valueStart = hasSource(pair.value) ? rangeStart(pair.value) : undefined;
-      if (last) return at === 'key' ? (keyStart ?? offset) : (valueStart ?? keyStart ?? offset);
-      node = pair.value;
-      offset = valueStart ?? keyStart ?? offset;
-    } else if (isSeq(node) && typeof segment === 'number') {
-      const item = node.items[segment];
-      if (item === undefined) return offset;
-      node = item;
-      offset = rangeStart(item) ?? offset;
-    } else {
-      return offset;
-    }
-  }
-  return offset;
-}
-
-function rangeStart(node: unknown): number | undefined {
-  const range = (node as { range?: [number, number, number] } | null)?.range;
-  return range?.[0];
-}
-
-/** An empty value (`key:` with nothing after it) has no text to point at; its key does. */
-function hasSource(node: unknown): boolean {
-  const range = (node as { range?: [number, number, number] } | null)?.range;
-  return range !== undefined && range[1] > range[0];
 }

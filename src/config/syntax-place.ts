@@ -1,4 +1,5 @@
-import { CST, isAlias, Parser, visit, type Document } from 'yaml';
+import { CST, isAlias, isMap, isNode, isScalar, isSeq, Parser, visit, type Document } from 'yaml';
+import type { PathSegment } from './issues.js';
 
 const QUOTED = { '"': 'double-quoted-scalar', "'": 'single-quoted-scalar' } as const;
 const OPENER = { '}': '{', ']': '[' } as const;
@@ -67,4 +68,76 @@ export function unresolvedAlias(doc: Document.Parsed): number | undefined {
     },
   });
   return offset;
+}
+
+export function keyText(key: unknown): string | undefined {
+  return isScalar(key) ? String(key.value) : undefined;
+}
+
+/**
+ * The offset in the text that a path names: the value (or with `at: 'key'`, the key); for a
+ * path that is not in the file (a missing key), the nearest enclosing map or list, or no place
+ * for a missing top-level key.
+ */
+export function locate(
+  doc: Document.Parsed,
+  segments: readonly PathSegment[],
+  at: 'key' | 'value',
+): number | undefined {
+  let node: unknown = doc.contents;
+  let offset = rangeStart(node);
+  for (let index = 0; index < segments.length; index++) {
+    if (isAlias(node)) node = node.resolve(doc);
+    const segment = segments[index] as PathSegment;
+    const last = index === segments.length - 1;
+    if (isMap(node)) {
+      const pair = node.items.find((p) => keyText(p.key) === String(segment));
+      // A missing top-level key belongs to no line: the file's first key would point elsewhere.
+      if (!pair) return index === 0 ? undefined : offset;
+      const keyStart = rangeStart(pair.key);
+      const valueStart = hasSource(pair.value) ? rangeStart(pair.value) : undefined;
+      if (last) return at === 'key' ? (keyStart ?? offset) : (valueStart ?? keyStart ?? offset);
+      node = pair.value;
+      offset = valueStart ?? keyStart ?? offset;
+    } else if (isSeq(node) && typeof segment === 'number') {
+      const item = node.items[segment];
+      if (item === undefined) return offset;
+      node = item;
+      offset = rangeStart(item) ?? offset;
+    } else {
+      return offset;
+    }
+  }
+  return offset;
+}
+
+function rangeStart(node: unknown): number | undefined {
+  const range = (node as { range?: [number, number, number] } | null)?.range;
+  return range?.[0];
+}
+
+/** An empty value (`key:` with nothing after it) has no text to point at; its key does. */
+function hasSource(node: unknown): boolean {
+  const range = (node as { range?: [number, number, number] } | null)?.range;
+  return range !== undefined && range[1] > range[0];
+}
+
+/**
+ * The offsets of anchors (`&name`) that no alias uses, whose message leaves the name out: a
+ * password that begins with `&` and is not quoted is an anchor, and the value is what follows it
+ * (nothing, for `password: &Hunter2`), which no message said.
+ */
+export function unusedAnchors(doc: Document.Parsed, text: string): [string, number | undefined][] {
+  const anchored: { anchor: string; offset: number | undefined }[] = [];
+  const used = new Set<string>();
+  visit(doc, (_key, node) => {
+    if (isAlias(node)) used.add(node.source);
+    // The node begins after its anchor (`&name` is not part of its range): the anchor is the place.
+    else if (isNode(node) && node.anchor) {
+      const offset = text.lastIndexOf(`&${node.anchor}`, node.range?.[0]);
+      anchored.push({ anchor: node.anchor, offset: offset >= 0 ? offset : node.range?.[0] });
+    }
+  });
+  const message = 'an anchor (&name) that no alias (*name) uses: quote the value if it begins with & itself';
+  return anchored.filter(({ anchor }) => !used.has(anchor)).map(({ offset }) => [message, offset]);
 }

@@ -218,6 +218,20 @@ describe('config files', () => {
       assert.doesNotMatch(warnings.join('\n'), /Hunter2x/);
     });
 
+    it('an unquoted password beginning with &: a warning at its place (the value was what follows it)', () => {
+      // `password: &Hunter2x` is an anchor on an empty value: the login went without a password, unsaid.
+      const { warnings } = check('mqtt:\n  password: &Hunter2x\n');
+      assert.ok(
+        warnings.some((w) => /^c\.yaml:2:13: an anchor .*quote the value/.test(w)),
+        warnings.join('\n'),
+      );
+      assert.doesNotMatch(warnings.join('\n'), /Hunter2x/);
+      // An anchor an alias uses is no slip.
+      const shared =
+        'schedules:\n  - &a { name: a, cron: "0 1 * * *", action: on, nodes: [2] }\n  - { <<: *a, name: b }\n';
+      assert.deepEqual(check(shared).warnings, []);
+    });
+
     it('a bad escape in a double-quoted password: refused without its text', () => {
       const { problems } = check('mqtt:\n  password: "Hunter2\\qx"\n');
       assert.ok(problems.length > 0);
