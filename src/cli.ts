@@ -10,7 +10,7 @@ import { TpmError, errorMessage } from './util/errors.js';
 import type { Logger } from './util/logger.js';
 import { loadConfigSeparately } from './config/load-separately.js';
 import { parseTimeoutOption } from './cli/timeout-option.js';
-import { optionNotTaken } from './cli/options.js';
+import { argumentsProblem, optionNotTaken } from './cli/options.js';
 
 const HELP = `turingpi-mqtt ${VERSION}: Turing Pi cluster boards in MQTT and Home Assistant
 
@@ -51,7 +51,7 @@ async function main(argv: string[]): Promise<number> {
       },
     });
   } catch (error) {
-    return usage(errorMessage(error));
+    return usage(argumentsProblem(error));
   }
   const { values, positionals } = parsed;
   if (values.help) {

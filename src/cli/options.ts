@@ -24,3 +24,20 @@ export function optionNotTaken(command: string, given: Readonly<Record<string, u
   if (option === undefined) return undefined;
   return NOT_TAKEN[option] ?? `-c is not an option of ${command}${command === 'addon' ? ' (addon/DOCS.md)' : ''}`;
 }
+
+/**
+ * node's parseArgs error as one line in this command's terms: it told of `--` for an unknown
+ * option, and of '--config=-XYZ' over three lines for `-c` followed by another option.
+ */
+export function argumentsProblem(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const code = (error as { code?: string } | null)?.code;
+  const option = /^Option '(-[\w-]+)|^Unknown option '(-[^']*)'/.exec(message);
+  const name = option?.[1] ?? option?.[2];
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && name) return `unknown option ${name}`;
+  if (name && /argument missing|argument is ambiguous/.test(message)) {
+    return `${name} needs a value: ${name.includes('timeout') ? '--timeout S' : '-c FILE'}`;
+  }
+  const line = message.split('\n', 1)[0] ?? message;
+  return line.charAt(0).toLowerCase() + line.slice(1);
+}

@@ -35,6 +35,23 @@ describe('turingpi-mqtt command line: what a command does not take', function ()
     usageError(await runCli(['bmc', 'trust', '-c', file, '--json']), /--json is an option of power only/);
   });
 
+  it('an unknown option or an option without its value: one line that says so', async () => {
+    // node's parseArgs told of `--` and '-c-XYZ' (over three lines for `-c --json`): no use here.
+    const cases: [string[], string][] = [
+      [['--bogus'], 'unknown option --bogus'],
+      [['power', '1', 'on', '-x'], 'unknown option -x'],
+      [['validate', '-c'], '-c needs a value: -c FILE'],
+      [['validate', '-c', '--json'], '-c needs a value: -c FILE'],
+      [['power', '1', 'on', '--timeout'], '--timeout needs a value: --timeout S'],
+      [['power', '1', 'on', '--json=yes'], "option '--json' does not take an argument"],
+    ];
+    for (const [args, reason] of cases) {
+      const result = await runCli(args);
+      assert.equal(result.code, 2, `${args.join(' ')}: ${result.stderr}`);
+      assert.equal(result.stderr, `turingpi-mqtt: ${reason}\nRun turingpi-mqtt --help for usage.\n`, args.join(' '));
+    }
+  });
+
   it("the bridge refuses an agent's file (an agent section, no board) instead of running a simulator", async () => {
     const dir = tempDir('tpm-usage-');
     // Nothing listens: a bridge that starts anyway only retries the broker, until killed.
