@@ -8,7 +8,7 @@ import { substituteEnv, type Environment } from './env.js';
 import { dottedPath, schemaAt, type PathSegment, type RawProblem } from './issues.js';
 import { validateConfigObject } from './parse.js';
 import { ConfigError, formatProblem, sortProblems, type Problem } from './problems.js';
-import { keyText, locate, openerOf, unresolvedAlias, unusedAnchors, withoutSource } from './syntax-place.js';
+import { keyText, locate, openerOf, unresolvedAlias, unusedAnchors, yamlMessage } from './syntax-place.js';
 import type { Config } from './schema.js';
 
 export interface LoadOptions {
@@ -86,7 +86,7 @@ export function checkConfigText(text: string, file: string, options: LoadOptions
   });
 
   const yamlWarnings = [
-    ...doc.warnings.map((w): [string, number] => [withoutSource(w.message), w.pos[0]]),
+    ...doc.warnings.map((w): [string, number] => [yamlMessage(w.message), w.pos[0]]),
     ...(doc.errors.length === 0 ? unusedAnchors(doc, text) : []),
   ].map(([message, offset]) => formatProblem({ file, path: '', message, ...at(offset) }));
   // An empty file (or one of comments only) is valid, but every default then applies: a simulated board.
@@ -99,7 +99,7 @@ export function checkConfigText(text: string, file: string, options: LoadOptions
       const position = at(openerOf(text, e.message, e.pos[0]));
       // In [ ] and { }, "{" is YAML syntax: an unquoted ${VAR} there breaks the parse.
       const hint = lines[(position.line ?? 0) - 1]?.includes('${') ? ' (in [ ] or { }, quote a ${VAR}: "${VAR}")' : '';
-      return { file, path: '', message: `YAML syntax error: ${withoutSource(e.message)}${hint}`, ...position };
+      return { file, path: '', message: `YAML syntax error: ${yamlMessage(e.message)}${hint}`, ...position };
     });
     return result(problems, yamlWarnings);
   }
@@ -124,7 +124,7 @@ export function checkConfigText(text: string, file: string, options: LoadOptions
   try {
     object = doc.toJS({ maxAliasCount: 1000 });
   } catch (error) {
-    const message = `cannot read the YAML: ${withoutSource(error instanceof Error ? error.message : String(error))}`;
+    const message = `cannot read the YAML: ${yamlMessage(error instanceof Error ? error.message : String(error))}`;
     return result([{ file, path: '', message, ...at(unresolvedAlias(doc)) }], yamlWarnings);
   }
   const validation = validateConfigObject(object);

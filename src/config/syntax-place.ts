@@ -44,10 +44,12 @@ function valueTokens(text: string): CST.Token[] {
 }
 
 /**
- * yaml's message without the text it quotes: a password that begins with `*` or `!` is YAML
- * syntax (an alias, a tag) unless quoted, and "Unresolved alias ...: Hunter2" showed it.
+ * yaml's message for a person, without the text it quotes: a password that begins with `*` or `!`
+ * is YAML syntax (an alias, a tag) unless quoted, and "Unresolved alias ...: Hunter2" showed it.
  */
-export function withoutSource(message: string): string {
+export function yamlMessage(message: string): string {
+  if (message.startsWith('Source contains multiple documents'))
+    return 'a second document (---): a config file is one YAML document';
   if (message.startsWith('Unresolved alias'))
     return 'an alias (*name) with no anchor (&name) before it: quote the value if it begins with * itself';
   if (message.startsWith('Unresolved tag'))

@@ -239,6 +239,15 @@ describe('config files', () => {
     });
   });
 
+  describe('a file of two YAML documents', () => {
+    it('says so in its own terms, where the second begins', () => {
+      // It said "Source contains multiple documents; please use YAML.parseAllDocuments()".
+      assert.deepEqual(problemLines('board:\n  type: tpi1\n---\nboard:\n  type: tpi2\n'), [
+        'c.yaml:3:1: YAML syntax error: a second document (---): a config file is one YAML document',
+      ]);
+    });
+  });
+
   describe('URLs', () => {
     it('an mqtt.url that is neither of the schemes nor a URL: one problem', () => {
       const lines = problemLines('mqtt:\n  url: mqtt://u:pw@host:1 }\n');
