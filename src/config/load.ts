@@ -8,7 +8,7 @@ import { substituteEnv, type Environment } from './env.js';
 import { dottedPath, schemaAt, type PathSegment, type RawProblem } from './issues.js';
 import { validateConfigObject } from './parse.js';
 import { ConfigError, formatProblem, sortProblems, type Problem } from './problems.js';
-import { keyText, locate, openerOf, unresolvedAlias, unusedAnchors, yamlMessage } from './syntax-place.js';
+import { keyPathAt, keyText, locate, openerOf, unresolvedAlias, unusedAnchors, yamlMessage } from './syntax-place.js';
 import type { Config } from './schema.js';
 
 export interface LoadOptions {
@@ -31,6 +31,8 @@ export interface LoadOptions {
 
 const EMPTY_FILE =
   'holds no settings: every key takes its default, which is a simulated board (board.type: simulator), not hardware';
+
+const DUPLICATE_KEY = 'written twice in its map (a key is given once)';
 
 function isEmptyMap(contents: unknown): boolean {
   return isMap(contents) && contents.items.length === 0;
@@ -97,6 +99,8 @@ export function checkConfigText(text: string, file: string, options: LoadOptions
     const lines = text.split('\n');
     const problems = doc.errors.map((e) => {
       const position = at(openerOf(text, e.message, e.pos[0]));
+      const twice = e.code === 'DUPLICATE_KEY' ? keyPathAt(doc, e.pos[0]) : undefined;
+      if (twice) return { file, path: dottedPath(twice), message: DUPLICATE_KEY, ...position };
       // In [ ] and { }, "{" is YAML syntax: an unquoted ${VAR} there breaks the parse.
       const hint = lines[(position.line ?? 0) - 1]?.includes('${') ? ' (in [ ] or { }, quote a ${VAR}: "${VAR}")' : '';
       return { file, path: '', message: `YAML syntax error: ${yamlMessage(e.message)}${hint}`, ...position };

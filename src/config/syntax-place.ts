@@ -143,3 +143,25 @@ export function unusedAnchors(doc: Document.Parsed, text: string): [string, numb
   const message = 'an anchor (&name) that no alias (*name) uses: quote the value if it begins with & itself';
   return anchored.filter(({ anchor }) => !used.has(anchor)).map(({ offset }) => [message, offset]);
 }
+
+/** The path of the key that begins at `offset` (a key written twice: yaml names no key), or undefined. */
+export function keyPathAt(doc: Document.Parsed, offset: number): PathSegment[] | undefined {
+  const search = (node: unknown, segments: PathSegment[]): PathSegment[] | undefined => {
+    if (isSeq(node)) {
+      for (const [index, item] of node.items.entries()) {
+        const found = search(item, [...segments, index]);
+        if (found) return found;
+      }
+    } else if (isMap(node)) {
+      for (const pair of node.items) {
+        const key = keyText(pair.key);
+        if (key === undefined) continue;
+        if (rangeStart(pair.key) === offset) return [...segments, key];
+        const found = search(pair.value, [...segments, key]);
+        if (found) return found;
+      }
+    }
+    return undefined;
+  };
+  return search(doc.contents, []);
+}

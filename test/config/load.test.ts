@@ -168,7 +168,7 @@ describe('config files', () => {
         /^c\.yaml:2:9: YAML syntax error: Missing closing "quote/,
       );
       const [duplicate] = problemLines('log:\n  level: info\n  level: debug\n');
-      assert.match(duplicate ?? '', /^c\.yaml:3:3: YAML syntax error: Map keys must be unique/);
+      assert.match(duplicate ?? '', /^c\.yaml:3:3 log\.level: written twice in its map/);
     });
 
     it('reports a file that is not a map', () => {
@@ -236,6 +236,17 @@ describe('config files', () => {
       const { problems } = check('mqtt:\n  password: "Hunter2\\qx"\n');
       assert.ok(problems.length > 0);
       assert.doesNotMatch(problems.join('\n'), /\\q/);
+    });
+  });
+
+  describe('a key written twice', () => {
+    it('is named by its path, at its second place', () => {
+      // It was "c.yaml:4:3: YAML syntax error: Map keys must be unique", which named no key.
+      const text = 'board:\n  type: tpi1\n  id: a\n  type: tpi2\nschedules:\n  - { name: a, name: b }\n';
+      assert.deepEqual(problemLines(text), [
+        'c.yaml:4:3 board.type: written twice in its map (a key is given once)',
+        'c.yaml:6:16 schedules.0.name: written twice in its map (a key is given once)',
+      ]);
     });
   });
 

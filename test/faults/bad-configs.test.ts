@@ -12,7 +12,7 @@ const EXPECTED: Record<string, { at: string; path: string; message: RegExp }> = 
   '01-tab-indent.yaml': { at: '3:1', path: '', message: /Tabs are not allowed/ },
   '02-unclosed-quote.yaml': { at: '2:8', path: '', message: /Missing closing "quote/ },
   '03-bad-indent.yaml': { at: '2:9', path: '', message: /Nested mappings are not allowed/ },
-  '04-duplicate-key.yaml': { at: '3:3', path: '', message: /Map keys must be unique/ },
+  '04-duplicate-key.yaml': { at: '3:3', path: 'mqtt.base_topic', message: /written twice in its map/ },
   '05-wrong-type-number.yaml': { at: '3:14', path: 'mqtt.keepalive', message: /expected a number, got a string/ },
   '06-wrong-type-boolean.yaml': { at: '2:12', path: 'homeassistant.enabled', message: /expected a boolean/ },
   '07-unknown-top-key.yaml': { at: '3:1', path: 'mqttt', message: /unknown key "mqttt" \(did you mean "mqtt"\?\)/ },
