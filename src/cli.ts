@@ -42,6 +42,7 @@ async function main(argv: string[]): Promise<number> {
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
+      tokens: true,
       options: {
         config: { type: 'string', short: 'c' },
         json: { type: 'boolean' },
@@ -63,7 +64,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const [command = 'bridge', ...rest] = positionals;
-  const notTaken = optionNotTaken(command, values);
+  const notTaken = optionNotTaken(command, values, parsed.tokens);
   if (notTaken) return usage(notTaken);
   switch (command) {
     case 'bridge':

@@ -14,10 +14,18 @@ const NOT_TAKEN: Readonly<Record<string, string>> = {
 };
 
 /**
- * Why `command` does not take one of the options given, or undefined. `validate -c FILE --json`
+ * Why `command` does not take one of the options given (or one is given twice), or undefined. `validate -c FILE --json`
  * printed text and `agent -c FILE --timeout 5` waited as ever: an option ignored looks obeyed.
  */
-export function optionNotTaken(command: string, given: Readonly<Record<string, unknown>>): string | undefined {
+export function optionNotTaken(
+  command: string,
+  given: Readonly<Record<string, unknown>>,
+  tokens: readonly { kind: string; name?: string; rawName?: string }[] = [],
+): string | undefined {
+  // One value each: the last of two was taken, and `validate -c a.yaml -c b.yaml` checked b.yaml alone.
+  const options = tokens.filter((token) => token.kind === 'option');
+  const twice = options.find((token, index) => options.findIndex((other) => other.name === token.name) < index);
+  if (twice) return `${twice.rawName ?? twice.name} is given twice`;
   const takes = TAKES[command];
   if (!takes) return undefined; // an unknown command: said as such
   const option = Object.keys(given).find((name) => given[name] !== undefined && !takes.includes(name));

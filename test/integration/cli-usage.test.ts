@@ -44,6 +44,9 @@ describe('turingpi-mqtt command line: what a command does not take', function ()
       [['validate', '-c', '--json'], '-c needs a value: -c FILE'],
       [['power', '1', 'on', '--timeout'], '--timeout needs a value: --timeout S'],
       [['power', '1', 'on', '--json=yes'], "option '--json' does not take an argument"],
+      // The last one was taken: `validate -c a.yaml -c b.yaml` checked b.yaml alone.
+      [['validate', '-c', 'a.yaml', '-c', 'b.yaml'], '-c is given twice'],
+      [['power', '1', 'on', '--timeout', '5', '--timeout=9'], '--timeout is given twice'],
     ];
     for (const [args, reason] of cases) {
       const result = await runCli(args);
