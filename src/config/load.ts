@@ -69,7 +69,9 @@ type YamlDocument = Document.Parsed;
  * Validates YAML text as a config file named `file`, without throwing: YAML syntax, `${VAR}`
  * substitution, the schema and the checks across keys, each problem placed at its line:col.
  */
-export function checkConfigText(text: string, file: string, options: LoadOptions = {}): TextCheck {
+export function checkConfigText(source: string, file: string, options: LoadOptions = {}): TextCheck {
+  // A byte order mark is no column to a person: yaml counted it, so line 1 was told one to the right.
+  const text = source.replace(/^\uFEFF/, '');
   const env = options.env ?? process.env;
   const lineCounter = new LineCounter();
   // merge: true lets users share settings with anchors and `<<:` (e.g. across schedules).

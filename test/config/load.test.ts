@@ -171,6 +171,14 @@ describe('config files', () => {
       assert.match(duplicate ?? '', /^c\.yaml:3:3 log\.level: written twice in its map/);
     });
 
+    it('counts no column for a byte order mark (editors show none)', () => {
+      // A file saved with a BOM had every problem of its first line one column to the right.
+      assert.match(problemLines('\uFEFFboardd: 1\n')[0] ?? '', /^c\.yaml:1:1 boardd: unknown key/);
+      assert.deepEqual(problemLines('\uFEFFmqtt: { keepalive: x }\n'), [
+        'c.yaml:1:20 mqtt.keepalive: expected a number, got a string',
+      ]);
+    });
+
     it('reports a file that is not a map', () => {
       assert.deepEqual(problemLines('- mqtt\n- board\n'), [
         'c.yaml:1:1: the file must be a map of sections (mqtt, board, nodes, ...)',
