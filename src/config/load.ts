@@ -17,7 +17,8 @@ export interface LoadOptions {
   /**
    * 'agent' also requires what the agent role needs (agent.node), located in the file; 'either'
    * (validate, which is not told whose file it is) requires it of a file that writes an `agent`
-   * section, which only the agent reads.
+   * section, which only the agent reads; 'bridge' refuses an agent's file (an `agent` section and
+   * no `board`). None: no check of the role.
    */
   role?: 'bridge' | 'agent' | 'either';
   /**
