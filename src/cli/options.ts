@@ -14,8 +14,9 @@ const NOT_TAKEN: Readonly<Record<string, string>> = {
 };
 
 /**
- * Why `command` does not take one of the options given (or one is given twice), or undefined. `validate -c FILE --json`
- * printed text and `agent -c FILE --timeout 5` waited as ever: an option ignored looks obeyed.
+ * Why `command` does not take one of the options given (or one is given twice), or undefined.
+ * `validate -c FILE --json` printed text and `agent -c FILE --timeout 5` waited as ever: an option
+ * ignored looks obeyed.
  */
 export function optionNotTaken(
   command: string,
