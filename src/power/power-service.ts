@@ -7,7 +7,7 @@ import type { Logger } from '../util/logger.js';
 import type { AgentTracker } from './agents.js';
 import { rebootOs, shutDownOs, STOPPING, type Sequence } from './graceful.js';
 import type { JournalEntry, PowerJournal } from './journal.js';
-import { checkProtected, noAgentMessage, resolveStep, type Step } from './steps.js';
+import { checkProtected, inSequence, noAgentMessage, nodeOffError, resolveStep, type Step } from './steps.js';
 import {
   powerEvent,
   type CommandSource,
@@ -185,7 +185,8 @@ export class PowerService {
         case 'on':
           return await this.switchOn(n, action, origin);
         case 'cut':
-          return await this.cut(n, action, origin, 'switched off');
+          // SHUTDOWN comes to a cut only for a node read off (steps.ts): one found on now is not cut.
+          return await this.cut(n, action, origin, 'switched off', action === 'shutdown');
         case 'graceful-off':
           return await this.gracefulOff(n, action, origin);
         case 'graceful-reboot':
@@ -232,9 +233,9 @@ export class PowerService {
     return this.result(n, action, true, note);
   }
 
-  private async cut(n: number, action: NodeAction, origin: Origin, reason: string): Promise<NodeResult> {
+  private async cut(n: number, action: NodeAction, origin: Origin, reason: string, ifOff = false): Promise<NodeResult> {
     const { view } = this.deps;
-    // "Already off" likewise. SHUTDOWN cuts only a node read off: one on now has an OS (and no agent).
+    // "Already off" likewise, read now. `ifOff`: a SHUTDOWN's, which is only ever an "already off".
     if (view.power(n) === false && (await this.writer.look(n)) === false) {
       // Cut by someone else during a graceful sequence (or one a FORCE_OFF ended): the sequence is
       // over, and a poll leaves a node shutting_down or rebooting to it: it would stay so.
@@ -243,7 +244,8 @@ export class PowerService {
       this.deps.event(powerEvent(n, action, origin, { result: 'ok', message: 'already off' }));
       return this.result(n, action, true, 'already off');
     }
-    if (action === 'shutdown' && reason === 'switched off') throw new TpmError('AGENT', noAgentMessage(this.node(n)));
+    // On now: it has an OS, and no agent to shut it down (else this were a graceful off).
+    if (ifOff) throw new TpmError('AGENT', noAgentMessage(this.node(n)));
     view.cutting(n);
     try {
       await this.writer.write(n, false);
@@ -289,6 +291,8 @@ export class PowerService {
 
   private async hardReboot(n: number, action: NodeAction, origin: Origin): Promise<NodeResult> {
     const { view, power, clock, driver } = this.deps;
+    // Read now, as for "already off": a node switched off elsewhere since the last poll is not switched on.
+    if ((await this.writer.look(n)) === false) throw nodeOffError(n);
     view.powerCycling(n, origin.source);
     this.deps.event(powerEvent(n, action, origin, { result: 'progress', message: 'power cycling' }));
     // A reboot asks for on, from its start: a crash before its on must not leave off to restore.
@@ -342,9 +346,4 @@ export class PowerService {
     await Promise.allSettled([...this.hardReboots, ...this.running]);
     await this.writer.saved();
   }
-}
-
-/** The states a poll leaves to the sequence under way (docs/ARCHITECTURE.md, "Node lifecycle"). */
-function inSequence(state: string): boolean {
-  return state === 'shutting_down' || state === 'rebooting';
 }

@@ -34,8 +34,7 @@ export function resolveStep(
     case 'force-off':
       return 'cut';
     case 'reboot':
-      if (current !== true)
-        throw new TpmError('NODE_OFF', `node ${node.number} is off: REBOOT does not switch it on (say ON)`);
+      if (current !== true) throw nodeOffError(node.number);
       return power.reboot_mode === 'graceful' && hasAgent ? 'graceful-reboot' : 'hard-reboot';
     case 'status':
       throw new TpmError('BAD_COMMAND', 'status is not a power change');
@@ -61,4 +60,14 @@ export function noAgentMessage(node: ResolvedNode): string {
     `node ${n} has no agent (${why}): SHUTDOWN shuts the OS down and needs the agent; nothing was cut; ` +
     'use FORCE_OFF (or OFF) to cut power without an OS shutdown'
   );
+}
+
+/** REBOOT of a node that is off: refused, never a switch on. */
+export function nodeOffError(n: number): TpmError {
+  return new TpmError('NODE_OFF', `node ${n} is off: REBOOT does not switch it on (say ON)`);
+}
+
+/** The states a poll leaves to the sequence under way (docs/ARCHITECTURE.md, "Node lifecycle"). */
+export function inSequence(state: string): boolean {
+  return state === 'shutting_down' || state === 'rebooting';
 }

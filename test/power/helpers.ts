@@ -39,6 +39,8 @@ export interface Rig {
   finish<T>(promise: Promise<T>, limitMs?: number): Promise<T>;
   /** Switches a node directly on the simulated board (not through the service) and reads back. */
   setDirectly(node: number, on: boolean): Promise<void>;
+  /** Switches a node on the simulated board as another tool would: the service's view is not told (no poll yet). */
+  switchElsewhere(node: number, on: boolean): Promise<void>;
 }
 
 /**
@@ -147,6 +149,9 @@ export async function rig(
     setDirectly: async (node, on) => {
       await finish(setPower(node, on));
       view.setPower(node, on);
+    },
+    switchElsewhere: async (node, on) => {
+      await finish(setPower(node, on));
     },
   };
   return result;

@@ -155,6 +155,18 @@ describe('PowerService', () => {
     assert.deepEqual(r.writes, []);
   });
 
+  it('refuses a hard REBOOT of a node switched off elsewhere since the last poll, never switching it on', async () => {
+    const r = await rig({ power: { reboot_mode: 'hard' } });
+    await r.switchElsewhere(6, false);
+    assert.equal(r.view.power(6), true, 'the last poll read it on');
+    const result = await r.finish(r.service.execute(6, 'reboot', 'mqtt'));
+    assert.equal(result.ok, false);
+    assert.match(result.error ?? '', /node 6 is off/);
+    assert.equal(r.powered(6), false);
+    assert.deepEqual(r.writes, []);
+    assert.equal(r.view.power(6), false, 'the model takes the reading made now');
+  });
+
   describe('graceful off with an agent', () => {
     const config = {
       nodes: { 3: { agent: true } },
