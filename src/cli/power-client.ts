@@ -22,7 +22,8 @@ export function parsePowerArgs(
     throw new TpmError('USAGE', 'usage: turingpi-mqtt power NODE|all on|off|force-off|toggle|reboot|shutdown|status');
   }
   let target: number | 'all';
-  if (node === 'all') target = 'all';
+  // In any case, as the action is: `ALL` is no typo to refuse.
+  if (node.toLowerCase() === 'all') target = 'all';
   else if (/^[1-9][0-9]{0,3}$/.test(node)) target = Number(node);
   else throw new TpmError('USAGE', `"${node}" is not a node number or "all"`);
   const named = parseActionName(action);

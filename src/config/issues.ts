@@ -208,6 +208,11 @@ export function problemsFromIssue(issue: z.core.$ZodIssue, rootInput: unknown): 
       if (issue.expected === 'string' && (typeof input === 'number' || typeof input === 'boolean')) {
         message += ' (put the value in quotes)';
       }
+      // `shutdown_command: systemctl poweroff`: a command is its program and arguments, no shell.
+      if (issue.expected === 'array' && typeof input === 'string' && input.includes(' ')) {
+        const words = input.trim().split(/\s+/);
+        message += ` (one item per word: [${words.slice(0, 4).join(', ')}${words.length > 4 ? ', ...' : ''}])`;
+      }
       return [{ segments, message }];
     }
     case 'invalid_value':

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import mqtt from 'mqtt';
-import { defaultTimeoutMs, requestPower } from '../../src/cli/power-client.js';
+import { defaultTimeoutMs, parsePowerArgs, requestPower } from '../../src/cli/power-client.js';
 import { checkConfigText } from '../../src/config/index.js';
 import type { Config } from '../../src/config/schema.js';
 import { createLogger } from '../../src/util/logger.js';
@@ -34,6 +34,15 @@ async function fakeBridge(
  * a bridge stopped in the middle of `power all on` left the command waiting 84 s, and then sent
  * the user to watch a broker that was gone.
  */
+describe('turingpi-mqtt power: its arguments', () => {
+  it('takes the node as a number or all, in any case, and the action in any case', () => {
+    assert.deepEqual(parsePowerArgs('ALL', 'On'), { target: 'all', action: 'on' });
+    assert.deepEqual(parsePowerArgs('3', 'FORCE_OFF'), { target: 3, action: 'force-off' });
+    for (const node of ['0', 'al', '3x', '-1'])
+      assert.throws(() => parsePowerArgs(node, 'on'), /is not a node number or "all"/, node);
+  });
+});
+
 describe('turingpi-mqtt power: the wait', function () {
   this.timeout(15_000);
   let broker: TestBroker;

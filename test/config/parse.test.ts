@@ -112,6 +112,16 @@ describe('parseConfig', () => {
       ]);
     });
 
+    it('shows a command written as one string as the list it must be', () => {
+      const problems = problemsOf({
+        agent: { shutdown_command: 'systemctl poweroff', reboot_command: 'sudo -n systemctl reboot now' },
+      });
+      assert.deepEqual(problems, [
+        'agent.shutdown_command: expected a list, got a string (one item per word: [systemctl, poweroff])',
+        'agent.reboot_command: expected a list, got a string (one item per word: [sudo, -n, systemctl, reboot, ...])',
+      ]);
+    });
+
     it('lists the allowed words of an enumeration', () => {
       assert.deepEqual(problemsOf({ board: { type: 'tpi3' } }), [
         'board.type: must be one of "simulator", "tpi1", "tpi2", "gpio", not "tpi3"',
