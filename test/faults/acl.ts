@@ -19,6 +19,8 @@ export function mosquittoAcl(base: string, agents: number[]): string {
     `topic write ${base}/bridge/maintenance/set`,
     `topic write ${base}/rtc/set`,
     `topic write ${base}/schedule/+/set`,
+    `topic write ${base}/board/fan/set`,
+    `topic write ${base}/board/usb/set`,
     'topic readwrite homeassistant/#',
     '',
     '# turingpi-mqtt power: asks the bridge and follows its answer, its steps and whether it is online.',

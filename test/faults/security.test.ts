@@ -6,6 +6,7 @@ import { requireMosquitto } from '../support/mosquitto.js';
 import { makeTestPki, startSecureMosquitto, type SecureMosquitto, type TestPki } from '../support/mosquitto-secure.js';
 import { Recorder } from '../support/recorder.js';
 import { connectAsync } from 'mqtt';
+import { topics } from '../../src/mqtt/topics.js';
 import { mosquittoAcl } from './acl.js';
 import { delay, startLibraryBridge, until } from './helpers.js';
 
@@ -172,6 +173,44 @@ describe('faults: security of the broker connection and of secrets', function ()
     console.log(
       '      security: config with a password and mode 644 -> warning (chmod 600); mode 600 or ${VAR} -> none',
     );
+  });
+
+  it('with the documented ACL, Home Assistant sends every command the bridge takes, and no agent command', async () => {
+    const users = { 'turingpi-bridge': PASSWORD, homeassistant: 'pw-ha-8Qw3' };
+    const aclBroker = await startSecureMosquitto(binary, { listenerLines: [], users, acl: mosquittoAcl('tp', [3]) });
+    const url = `mqtt://127.0.0.1:${aclBroker.port}`;
+    const client = (user: keyof typeof users) =>
+      connectAsync(url, { username: user, password: users[user], clean: true, reconnectPeriod: 0 });
+    const [bridge, ha] = await Promise.all([client('turingpi-bridge'), client('homeassistant')]);
+    try {
+      const arrived: string[] = [];
+      bridge.on('message', (topic) => arrived.push(topic));
+      await bridge.subscribeAsync('tp/#', { qos: 1 });
+      // Every topic the bridge takes commands on (docs/topics.md): its entities publish there.
+      const t = topics('tp');
+      const commands = [
+        t.nodeSet(2),
+        t.request('power'),
+        t.request('bmc/login'),
+        t.maintenanceSet,
+        t.rtcSet,
+        t.scheduleSet('nightly'),
+        t.fanSet,
+        t.usbSet,
+      ];
+      for (const topic of [...commands, t.agentCommand(3)]) await ha.publishAsync(topic, 'x', { qos: 1 });
+      await bridge.publishAsync(t.bridgeState, 'online', { qos: 1 }); // the last to arrive, if all went through
+      await until(() => arrived.includes(t.bridgeState), 'the round trip', 3000);
+      assert.deepEqual(
+        commands.filter((topic) => !arrived.includes(topic)),
+        [],
+        'command topics Home Assistant may not publish on',
+      );
+      assert.ok(!arrived.includes(t.agentCommand(3)), 'Home Assistant commanded an agent');
+    } finally {
+      await Promise.all([bridge, ha].map((c) => c.endAsync(true).catch(() => undefined)));
+      await aclBroker.stop();
+    }
   });
 
   it('with the documented ACL, only the bridge and Home Assistant command nodes, the CLI user only asks', async () => {
