@@ -150,6 +150,48 @@ describe('faults: security of the broker connection and of secrets', function ()
     },
   );
 
+  it('says what is wrong with a TLS connection: the host, the client certificate', async () => {
+    const certBroker = await startSecureMosquitto(binary, {
+      listenerLines: [
+        `cafile ${pki.ca}`,
+        `certfile ${pki.serverCert}`,
+        `keyfile ${pki.serverKey}`,
+        'require_certificate true',
+      ],
+      users: { bridge: PASSWORD },
+    });
+    const ask = async (port: number, tls: Record<string, unknown>): Promise<string> => {
+      const dir = tempDir('tpm-sec-tls-');
+      const file = writeConfig(dir, {
+        mqtt: { url: `mqtts://127.0.0.1:${port}`, username: 'bridge', password: '${TPM_TLS_PASSWORD}', tls },
+      });
+      const env = { TPM_TLS_PASSWORD: PASSWORD };
+      const run = await runCli(['power', '1', 'status', '-c', file, '--timeout', '5'], { env });
+      assert.equal(run.code, 1);
+      const said = run.stdout + run.stderr;
+      assert.ok(!said.includes(PASSWORD));
+      assert.doesNotMatch(said, /SSL routines|openssl|\\n/, 'no raw OpenSSL text');
+      return said;
+    };
+    try {
+      const notFor = await ask(broker!.port, { ca: pki.ca, server_name: 'broker.lan' });
+      assert.match(notFor, /certificate .*broker\.lan.*mqtt\.tls\.server_name/s);
+      assert.doesNotMatch(notFor, /check mqtt\.tls\.ca/, 'the CA is right: the name is not');
+      const noCert = await ask(certBroker.port, { ca: pki.ca });
+      assert.match(noCert, /asks for a client certificate: set mqtt\.tls\.cert and mqtt\.tls\.key/);
+      const stranger = await ask(certBroker.port, { ca: pki.ca, cert: pki.strangerCert, key: pki.strangerKey });
+      assert.match(stranger, /refused this client's certificate .*check mqtt\.tls\.cert and mqtt\.tls\.key/);
+      // What works gets as far as asking: no bridge on that base topic.
+      const good = await ask(certBroker.port, { ca: pki.ca, cert: pki.clientCert, key: pki.clientKey });
+      assert.match(good, /no bridge has announced itself/);
+      const insecure = await ask(broker!.port, { ca: pki.otherCa, reject_unauthorized: false });
+      assert.match(insecure, /no bridge has announced itself/);
+      console.log(`      security, TLS: ${[notFor, noCert, stranger].map((m) => m.trim()).join(' | ')}`);
+    } finally {
+      await certBroker.stop();
+    }
+  });
+
   it('warns about a config file with a password that others may read', async () => {
     const dir = tempDir('tpm-sec-mode-');
     const file = writeConfig(dir, { mqtt: { url: 'mqtt://127.0.0.1:1883', username: 'bridge', password: PASSWORD } });

@@ -12,6 +12,11 @@ export interface TestPki {
   serverKey: string;
   /** A CA that did not sign the server certificate. */
   otherCa: string;
+  /** A client certificate and key signed by `ca`, and one signed by `otherCa`. */
+  clientCert: string;
+  clientKey: string;
+  strangerCert: string;
+  strangerKey: string;
 }
 
 /** Makes the PKI with openssl (EC P-256 keys: fast), valid for two days. */
@@ -67,6 +72,14 @@ export function makeTestPki(): TestPki {
     '-extfile',
     file('san.ext'),
   );
+  for (const [name, ca] of [
+    ['client', 'ca'],
+    ['stranger', 'other-ca'],
+  ] as const) {
+    openssl('req', ...ec, '-keyout', file(`${name}.key`), '-out', file(`${name}.csr`), '-subj', `/CN=${name}`);
+    const signer = ['-CA', file(`${ca}.crt`), '-CAkey', file(`${ca}.key`), '-CAcreateserial'];
+    openssl('x509', '-req', '-in', file(`${name}.csr`), ...signer, '-out', file(`${name}.crt`), '-days', '2');
+  }
   chmodSync(file('server.key'), 0o644); // mosquitto may run as another user
   return {
     dir,
@@ -74,6 +87,10 @@ export function makeTestPki(): TestPki {
     serverCert: file('server.crt'),
     serverKey: file('server.key'),
     otherCa: file('other-ca.crt'),
+    clientCert: file('client.crt'),
+    clientKey: file('client.key'),
+    strangerCert: file('stranger.crt'),
+    strangerKey: file('stranger.key'),
   };
 }
 
