@@ -33,7 +33,7 @@ export function mosquittoAcl(base: string, agents: number[]): string {
   for (const n of agents) {
     lines.push(
       '',
-      `# The agent of node ${n}: its own topics only.`,
+      `# The agent of node ${n}: its own topics only (one block per node with an agent).`,
       `user turingpi-agent-${n}`,
       `topic read ${base}/node/${n}/agent/command`,
       `topic write ${base}/node/${n}/agent/state`,
