@@ -180,6 +180,15 @@ export function configWarnings(config: Config): RawProblem[] {
         'turingpi-mqtt bmc trust -c FILE prints the line to add',
     });
   }
+  // As board.bmc.insecure is warned about: the password goes to whoever answers at that address.
+  if (!config.mqtt.tls.reject_unauthorized && /^(mqtts|wss):/.test(config.mqtt.url)) {
+    warnings.push({
+      segments: ['mqtt', 'tls', 'reject_unauthorized'],
+      message:
+        "is false: the broker's certificate is not checked, so whoever answers at that address gets the MQTT " +
+        'login; better give its CA in mqtt.tls.ca',
+    });
+  }
   if (board.type === 'simulator') warnings.push(...unusedBmcLogin(board.bmc));
   if (board.type === 'tpi1' && config.nodes['1']?.protected === false) {
     // docs/hardware.md: a tpi1 whose master is off cannot recover by itself.

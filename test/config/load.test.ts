@@ -203,6 +203,18 @@ describe('config files', () => {
     });
   });
 
+  it('warns of a broker certificate left unchecked over TLS, as of an unchecked BMC certificate', () => {
+    const warned = (url: string): string[] =>
+      checkConfigText(`mqtt:\n  url: ${url}\n  tls:\n    reject_unauthorized: false\n`, 'c.yaml', { env: {} }).warnings;
+    assert.ok(
+      warned('mqtts://broker.lan:8883').some((w) =>
+        /^c\.yaml:4:26 mqtt\.tls\.reject_unauthorized: is false: the broker's certificate is not checked/.test(w),
+      ),
+      warned('mqtts://broker.lan:8883').join('\n'),
+    );
+    assert.deepEqual(warned('mqtt://broker.lan:1883'), [], 'no TLS, no certificate to check');
+  });
+
   describe('YAML that would echo a password', () => {
     // A password that begins with * or ! is YAML syntax unless quoted: yaml's messages quoted it.
     function check(text: string): { problems: string[]; warnings: string[] } {
