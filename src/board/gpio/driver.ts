@@ -58,6 +58,12 @@ export class GpioDriver implements BoardDriver {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private lines = new Map<number, OpenLine>();
+  /**
+   * Lines opened by an open() that failed at a later line, kept for the retry: onoff frees a
+   * line's value file only by unexporting it (which can switch its node), so opening it again
+   * would leak a descriptor at every retry of the poll.
+   */
+  private partlyOpened = new Map<number, OpenLine>();
 
   constructor(private readonly options: GpioDriverOptions) {
     this.config = validateLines(options.lines);
@@ -92,14 +98,16 @@ export class GpioDriver implements BoardDriver {
         );
       }
     }
-    const opened = new Map<number, OpenLine>();
+    const opened = this.partlyOpened;
     for (const [node, { line, active_low: activeLow }] of this.config) {
+      if (opened.has(node)) continue;
       const sysfs = base + line;
       const label = `BCM ${line}, node ${node}`;
       const handle = await this.openLine(sysfs, label);
       opened.set(node, { node, bcm: line, sysfs, activeLow, handle, label });
     }
     this.lines = opened;
+    this.partlyOpened = new Map();
     this.logger.info({ nodes: opened.size, base }, 'GPIO lines opened as outputs at their current levels');
   }
 
@@ -132,7 +140,7 @@ export class GpioDriver implements BoardDriver {
     try {
       await line.handle.write(raw);
     } catch (error) {
-      throw permissionOr(error, line.sysfs, line.label);
+      throw await this.writeFailed(error, line, on);
     }
     const after = await this.readLine(line);
     if (after !== on) {
@@ -143,6 +151,25 @@ export class GpioDriver implements BoardDriver {
       );
     }
     return after;
+  }
+
+  /**
+   * sysfs refuses a write to an input's value with EPERM. The value file was opened when the line
+   * was, so a missing group is not the reason: another program made the line an input. It is
+   * left to that program; the next start opens it as an output at the level it has then.
+   */
+  private async writeFailed(error: unknown, line: OpenLine, on: boolean): Promise<TpmError> {
+    const code = (error as NodeJS.ErrnoException | undefined)?.code;
+    if (code !== 'EPERM' && code !== 'EACCES') return permissionOr(error, line.sysfs, line.label);
+    const direction = this.sysfsRoot === null ? 'in' : await readSysfsDirection(line.sysfs, this.sysfsRoot);
+    if (direction === 'out') return permissionOr(error, line.sysfs, line.label);
+    return new TpmError(
+      'BUS',
+      `node ${line.node} was not switched ${on ? 'on' : 'off'}: GPIO ${line.label} (sysfs ${line.sysfs}) is an ` +
+        'input now: another program changed its direction (the bridge leaves the line to it; the bridge ' +
+        'opens it as an output again, at the level it has, when it next starts)',
+      { cause: error },
+    );
   }
 
   private lineOf(node: number): OpenLine {

@@ -131,6 +131,17 @@ export function permissionOr(error: unknown, sysfsLine: number, line?: string): 
     );
   }
   if (error instanceof TpmError) return error;
+  // The kernel refuses to export a line someone has requested: the character device's users
+  // hold their lines as long as they run, a device-tree overlay's driver for good.
+  if (code === 'EBUSY') {
+    return new TpmError(
+      'BUS',
+      `${which} is held by another program or a kernel driver: a libgpiod tool such as gpioset ` +
+        '(/dev/gpiochip*) or a device-tree overlay on that line (w1-gpio, gpio-shutdown, ...); ' +
+        `stop it or choose another line (docs/gpio.md) (${errorMessage(error)})`,
+      { cause: error },
+    );
+  }
   return new TpmError('BUS', `${which}: ${errorMessage(error)}`, { cause: error });
 }
 

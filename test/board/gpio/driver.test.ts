@@ -65,6 +65,58 @@ describe('GpioDriver with injected lines', () => {
     assert.equal(sim.levelOf(2), 0);
   });
 
+  it('says a line another program made an input is an input, not a matter of the gpio group', async () => {
+    // sysfs refuses a write to the value of an input with EPERM; the value file was opened long
+    // before, so no group is missing: another program changed the line's direction.
+    const { sim, driver } = board(2, { 1: plain(1), 2: plain(2) });
+    await driver.open();
+    await sim.gpio(2, 'in');
+    await assert.rejects(driver.setPower(2, true), (error: TpmError) => {
+      assert.equal(error.code, 'BUS');
+      assert.doesNotMatch(error.message, /gpio group/);
+      assert.match(error.message, /^node 2 was not switched on: GPIO BCM 2, node 2 \(sysfs 2\) is an input now/);
+      return true;
+    });
+    assert.equal(sim.directionOf(2), 'in', 'the line is left to the program that took it');
+  });
+
+  it('opens each line once when an open is retried after a line failed (onoff frees one by unexporting)', async () => {
+    const sim = createSimulatedGpioLines({ nodes: 3 });
+    let refuse = true;
+    const opens = new Map<number, number>();
+    const gpio: GpioFactory = (line, direction) => {
+      if (line === 3 && refuse) throw Object.assign(new Error('EBUSY: resource busy or locked'), { code: 'EBUSY' });
+      opens.set(line, (opens.get(line) ?? 0) + 1);
+      return sim.gpio(line, direction);
+    };
+    const driver = new GpioDriver({
+      lines: { 1: plain(1), 2: plain(2), 3: plain(3) },
+      gpio,
+      currentLevel: sim.currentLevel,
+    });
+    const heldElsewhere = (error: TpmError): boolean => {
+      assert.equal(error.code, 'BUS');
+      assert.match(error.message, /^GPIO BCM 3, node 3 \(sysfs 3\) is held by another program or a kernel driver/);
+      assert.match(error.message, /gpioset/);
+      return true;
+    };
+    await assert.rejects(driver.open(), heldElsewhere);
+    await assert.rejects(driver.open(), heldElsewhere);
+    refuse = false;
+    await driver.open();
+    assert.deepEqual(
+      [...opens],
+      [
+        [1, 1],
+        [2, 1],
+        [3, 1],
+      ],
+      'a retry opened a line again, leaking its value file',
+    );
+    assert.equal(await driver.setPower(1, true), true);
+    assert.equal(sim.stats.glitches, 0);
+  });
+
   it('never unexports output lines on close, so powered nodes stay powered', async () => {
     const { sim, driver } = board(3, { 1: plain(1), 2: plain(2), 3: plain(3) });
     await driver.open();
