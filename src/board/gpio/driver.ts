@@ -91,10 +91,15 @@ export class GpioDriver implements BoardDriver {
     // expander, which drives the camera, LEDs and more): never opened, whatever the config says.
     for (const [node, { line }] of this.config) {
       if (ngpio !== null && line >= ngpio) {
+        // Guides for current kernels export base + BCM (529 for BCM 17): the number they show.
+        const sysfsNumber = line >= base && line - base < ngpio;
         throw new TpmError(
           'CONFIG',
           `board.gpio.${node}.line: BCM ${line} is not a line of the chip that carries the header's GPIO ` +
-            `(lines 0-${ngpio - 1}; the 40-pin header has BCM 0-27)`,
+            `(lines 0-${ngpio - 1}; the 40-pin header has BCM 0-27)` +
+            (sysfsNumber
+              ? `: ${line} is the sysfs number of BCM ${line - base} (base ${base}): write line: ${line - base}`
+              : ''),
         );
       }
     }

@@ -280,6 +280,19 @@ describe('GpioDriver on a (fake) sysfs tree', () => {
     assert.doesNotMatch(readFileSync(join(root, 'export'), 'utf8'), /572/);
   });
 
+  it('says a line given as its sysfs number (529 for BCM 17 on a 6.6 kernel) is one, with the BCM number', async () => {
+    // Guides for current Raspberry Pi OS export 529 for BCM 17; board.gpio takes the BCM number.
+    chip('gpiochip512', 'pinctrl-bcm2711', 512, 58);
+    const fake: GpioFactory = () => ({ read: () => 0, write: () => undefined, unexport: () => {} });
+    const lines = { 1: { line: 529, active_low: false } };
+    const driver = new GpioDriver({ lines, gpio: fake, sysfsRoot: root, clock: new FakeClock() });
+    await assert.rejects(driver.open(), (error: TpmError) => {
+      assert.equal(error.code, 'CONFIG');
+      assert.match(error.message, /529 is the sysfs number of BCM 17 \(base 512\): write line: 17/);
+      return true;
+    });
+  });
+
   it('refuses a line that stayed an input after it was opened as an output (onoff says nothing then)', async () => {
     chip('gpiochip512', 'pinctrl-bcm2711', 512, 58);
     exported(529, '0');
