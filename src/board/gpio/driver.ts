@@ -3,7 +3,7 @@ import { TpmError, errorMessage } from '../../util/errors.js';
 import { silentLogger, type Logger } from '../../util/logger.js';
 import type { BoardDriver, BoardInfo, BoardType, PowerReading } from '../types.js';
 import { onoffFactory, type GpioFactory, type GpioLine } from './lines.js';
-import { DEFAULT_SYSFS_GPIO_ROOT, permissionOr, readSysfsDirection, readSysfsLevel, socGpioBase } from './sysfs.js';
+import { DEFAULT_SYSFS_GPIO_ROOT, permissionOr, readSysfsAttribute, readSysfsLevel, socGpioBase } from './sysfs.js';
 
 /** One node's line as in config `board.gpio` (BCM number). */
 export interface GpioLineConfig {
@@ -166,7 +166,8 @@ export class GpioDriver implements BoardDriver {
   private async writeFailed(error: unknown, line: OpenLine, on: boolean): Promise<TpmError> {
     const code = (error as NodeJS.ErrnoException | undefined)?.code;
     if (code !== 'EPERM' && code !== 'EACCES') return permissionOr(error, line.sysfs, line.label);
-    const direction = this.sysfsRoot === null ? 'in' : await readSysfsDirection(line.sysfs, this.sysfsRoot);
+    const direction =
+      this.sysfsRoot === null ? 'in' : await readSysfsAttribute(line.sysfs, 'direction', this.sysfsRoot);
     if (direction === 'out') return permissionOr(error, line.sysfs, line.label);
     return new TpmError(
       'BUS',
@@ -240,13 +241,23 @@ export class GpioDriver implements BoardDriver {
     }
     // Verified, not trusted: onoff says nothing when it cannot set the direction of a line that
     // was exported already (ours, by the probe), and an input would take no command.
-    const direction = this.sysfsRoot === null ? 'out' : await readSysfsDirection(sysfs, this.sysfsRoot);
+    const direction = this.sysfsRoot === null ? 'out' : await readSysfsAttribute(sysfs, 'direction', this.sysfsRoot);
     if (direction !== 'out' && direction !== null) {
       throw new TpmError(
         'BUS',
         `GPIO ${which} (sysfs ${sysfs}) is still an input after it was opened as an output: the bridge's user ` +
           `may not write ${this.sysfsRoot}/gpio${sysfs}/direction (the gpio ` +
           'group, docs/gpio.md), or another program holds the line',
+      );
+    }
+    // onoff reads and writes the logical value. It resets active_low, silently where it cannot:
+    // left at 1, "on" would drive the line off, and the read-back would agree with the write.
+    if (this.sysfsRoot !== null && (await readSysfsAttribute(sysfs, 'active_low', this.sysfsRoot)) === '1') {
+      throw new TpmError(
+        'BUS',
+        `GPIO ${which} (sysfs ${sysfs}) has active_low 1 in sysfs, which the bridge could not reset: every ` +
+          `level would be read and written inverted. Write 0 to ${this.sysfsRoot}/gpio${sysfs}/active_low ` +
+          '(the gpio group may write it, docs/gpio.md) and restart the bridge; board.gpio says which level is on',
       );
     }
     return handle;

@@ -106,9 +106,13 @@ export async function readSysfsLevel(
   }
 }
 
-/** The line's direction as sysfs says ('in' or 'out'); null when it cannot be read. */
-export async function readSysfsDirection(sysfsLine: number, root = DEFAULT_SYSFS_GPIO_ROOT): Promise<string | null> {
-  return readFile(join(root, `gpio${sysfsLine}`, 'direction'), 'utf8').then(
+/** A line's sysfs attribute as sysfs says it (direction: 'in' or 'out'); null when it cannot be read. */
+export async function readSysfsAttribute(
+  sysfsLine: number,
+  attribute: 'direction' | 'active_low',
+  root = DEFAULT_SYSFS_GPIO_ROOT,
+): Promise<string | null> {
+  return readFile(join(root, `gpio${sysfsLine}`, attribute), 'utf8').then(
     (text) => text.trim(),
     () => null,
   );

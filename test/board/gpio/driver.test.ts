@@ -243,6 +243,7 @@ describe('GpioDriver on a (fake) sysfs tree', () => {
     const fake: GpioFactory = (line, direction) => {
       opened.push([line, direction]);
       levels.set(line, direction === 'high' ? 1 : 0);
+      writeFileSync(join(root, `gpio${line}`, 'active_low'), '0\n'); // as onoff does: activeLow false
       return { read: () => levels.get(line) ?? 0, write: async (v) => void levels.set(line, v), unexport: () => {} };
     };
     const driver = new GpioDriver({
@@ -289,6 +290,22 @@ describe('GpioDriver on a (fake) sysfs tree', () => {
     await assert.rejects(driver.open(), (error: TpmError) => {
       assert.equal(error.code, 'CONFIG');
       assert.match(error.message, /529 is the sysfs number of BCM 17 \(base 512\): write line: 17/);
+      return true;
+    });
+  });
+
+  it('refuses a line whose sysfs active_low stayed 1: every read and write through it would be inverted', async () => {
+    // onoff resets active_low on a line exported before (the probe's export) but says nothing when it
+    // cannot; then a write of "on" drove the line off, and its read-back said on.
+    chip('gpiochip512', 'pinctrl-bcm2711', 512, 58);
+    exported(529, '1', '1');
+    writeFileSync(join(root, 'gpio529', 'direction'), 'out\n');
+    const fake: GpioFactory = () => ({ read: () => 1, write: () => undefined, unexport: () => {} });
+    const lines = { 1: { line: 17, active_low: false } };
+    const driver = new GpioDriver({ lines, gpio: fake, sysfsRoot: root, clock: new FakeClock() });
+    await assert.rejects(driver.open(), (error: TpmError) => {
+      assert.equal(error.code, 'BUS');
+      assert.match(error.message, /^GPIO BCM 17, node 1 \(sysfs 529\) has active_low 1 in sysfs/);
       return true;
     });
   });
