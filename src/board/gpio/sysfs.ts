@@ -146,6 +146,15 @@ export function permissionOr(error: unknown, sysfsLine: number, line?: string): 
       { cause: error },
     );
   }
+  // An unexported line's value file is gone: the descriptor the bridge holds answers ENODEV.
+  if (code === 'ENODEV') {
+    return new TpmError(
+      'BUS',
+      `${which} was unexported by another program while the bridge ran: the line is an input now, at the ` +
+        'level its pull gives it; restart the bridge, which opens it again as an output at that level',
+      { cause: error },
+    );
+  }
   return new TpmError('BUS', `${which}: ${errorMessage(error)}`, { cause: error });
 }
 

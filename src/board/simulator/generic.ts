@@ -11,7 +11,8 @@ import type { GpioDirection, GpioFactory, GpioLine } from '../gpio/lines.js';
  * Each line behaves as sysfs GPIO does: an input reads the level its pull gives it (the
  * relay board's default: node off), opening as 'high'/'low' drives that level at once,
  * 'out' drives low, a write to an input fails, and unexporting turns an output back into an
- * input, which switches its node (docs/hardware.md "GPIO-switched clusters").
+ * input, which switches its node (docs/hardware.md "GPIO-switched clusters"); every handle on a
+ * line unexported since it was opened (by any program) then fails with ENODEV, as its value file is gone.
  */
 export interface SimulatedGpioFaults {
   /** Lines whose writes are silently ignored (a dead relay): read-back catches it. */
@@ -62,6 +63,8 @@ export function createSimulatedGpioLines(options: SimulatedGpioOptions): Simulat
   const lines = new Map<number, LineState>();
   for (let line = 1; line <= nodes; line++) lines.set(line, { direction: 'in', level: 0 });
   loadState(options.stateFile, lines);
+  /** How often each line was unexported: a handle from before an unexport is stale. */
+  const unexported = new Map<number, number>();
   const stats = { opens: { in: 0, out: 0, high: 0, low: 0 }, writes: 0, unexports: 0, glitches: 0 };
   // Many lines change together when a large board opens: one save per turn of the event loop.
   let savePending = false;
@@ -104,11 +107,21 @@ export function createSimulatedGpioLines(options: SimulatedGpioOptions): Simulat
     if (direction === 'in') change(line, { direction: 'in', level: 0 }, false);
     else change(line, { direction: 'out', level: direction === 'high' ? 1 : 0 }, false);
     let released = false;
+    const generation = unexported.get(line) ?? 0;
+    const gone = (): void => {
+      if ((unexported.get(line) ?? 0) === generation) return;
+      const path = `/sys/class/gpio/gpio${line}/value`;
+      throw Object.assign(new Error(`ENODEV: no such device, ${path}`), { code: 'ENODEV' });
+    };
     const handle: GpioLine = {
       // sysfs's value file reads at once: answered synchronously, as GpioLine allows.
-      read: () => levelOf(line),
+      read: () => {
+        gone();
+        return levelOf(line);
+      },
       write: async (value) => {
         if (released) throw new Error(`EINVAL: GPIO ${line} was unexported`);
+        gone();
         if (stateOf(line).direction !== 'out') {
           throw Object.assign(new Error(`EPERM: GPIO ${line} is an input`), { code: 'EPERM' });
         }
@@ -119,6 +132,7 @@ export function createSimulatedGpioLines(options: SimulatedGpioOptions): Simulat
       unexport: () => {
         released = true;
         stats.unexports++;
+        unexported.set(line, (unexported.get(line) ?? 0) + 1);
         change(line, { direction: 'in', level: 0 }, false);
       },
     };

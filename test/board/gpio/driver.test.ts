@@ -117,6 +117,22 @@ describe('GpioDriver with injected lines', () => {
     assert.equal(sim.stats.glitches, 0);
   });
 
+  it('says a line another program unexported meanwhile was unexported, and to restart', async () => {
+    const { sim, driver } = board(2, { 1: plain(1), 2: plain(2) });
+    await driver.open();
+    await driver.setPower(2, true);
+    (await sim.gpio(2, 'high')).unexport(); // e.g. echo 2 > /sys/class/gpio/unexport
+    assert.equal(sim.isOn(2), false, 'an unexported line is an input: its node fell to the pull level');
+    for (const attempt of [driver.readPower(), driver.setPower(2, true)]) {
+      await assert.rejects(attempt, (error: TpmError) => {
+        assert.equal(error.code, 'BUS');
+        assert.match(error.message, /^GPIO BCM 2, node 2 \(sysfs 2\) was unexported by another program/);
+        assert.match(error.message, /restart the bridge/);
+        return true;
+      });
+    }
+  });
+
   it('never unexports output lines on close, so powered nodes stay powered', async () => {
     const { sim, driver } = board(3, { 1: plain(1), 2: plain(2), 3: plain(3) });
     await driver.open();
