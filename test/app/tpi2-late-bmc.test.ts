@@ -31,6 +31,10 @@ describe('bridge: a Turing Pi 2 BMC that answers only after the start', function
     return { port, clock };
   }
 
+  /** The BMC coming up at last at `port`: a 2.5 board with firmware 2.1, node 1 on. */
+  const bmcAnswersAt = (port: number): Promise<BmcSimulator> =>
+    startBmcSimulator({ password, port, release: '2.1.0', board: '2.5', power: [true, false, false, false] });
+
   afterEach(async () => {
     await env.stop();
     await bmc?.close();
@@ -51,13 +55,7 @@ describe('bridge: a Turing Pi 2 BMC that answers only after the start', function
       await env.rec.waitForPayload(`${BASE}/board/state`, 'offline');
       const mark = env.rec.mark();
 
-      bmc = await startBmcSimulator({
-        password,
-        port,
-        release: '2.1.0',
-        board: '2.5',
-        power: [true, false, false, false],
-      });
+      bmc = await bmcAnswersAt(port);
       await env.run.bridge.poll();
       await env.rec.waitForPayload(`${BASE}/board/state`, 'online', 5000, mark);
       const info = await env.rec.waitFor(
@@ -118,13 +116,7 @@ describe('bridge: a Turing Pi 2 BMC that answers only after the start', function
     });
     env.broker.killClient('turingpi-away-bridge');
     await delay(100);
-    bmc = await startBmcSimulator({
-      password,
-      port,
-      release: '2.1.0',
-      board: '2.5',
-      power: [true, false, false, false],
-    });
+    bmc = await bmcAnswersAt(port);
     await env.run.bridge.poll(); // the BMC answers now: the fan, the firmware, while no broker hears it
     const mark = env.rec.mark();
     await advanceUntil(clock, () => seen > 0, 'the reconnection');
