@@ -160,6 +160,12 @@ export function createAgent(config: Config, deps: AgentDeps = {}): Agent {
       if (!stopped) goingDown = { action, timer: clock.setTimeout(() => void stillUp(action, argv), commandTimeoutMs) };
       return;
     }
+    // As the OS goes down, systemd stops the unit's whole cgroup: this process and the command
+    // it started. A command ended so is no failed shutdown (nor is one a person's stop ended).
+    if (stopped) {
+      logger.info(`${action} command ended as the agent was stopped (${failure})`);
+      return;
+    }
     logger.error(`${action} failed: ${failure}`);
     await reportAndComeBack(action, published);
   };

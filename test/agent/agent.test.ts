@@ -258,6 +258,22 @@ describe('agent', () => {
       assert.equal(logged('shutdown failed').length, 1);
     });
 
+    it('logs no failure for a shutdown command ended by the agent stopping (systemd stops both)', async () => {
+      // As the OS goes down, systemd sends SIGTERM to the unit's whole cgroup: the agent and the
+      // systemctl poweroff it started. The command then ends killed, which is no failed shutdown.
+      let end: (result: RunResult) => void = () => undefined;
+      runResult = () => new Promise((resolve) => (end = resolve));
+      await startAgent();
+      await command('SHUTDOWN');
+      await waitFor(() => runs.length === 1, 'the shutdown command running');
+      const stopping = agent!.stop();
+      end({ code: -1, stderr: 'killed by SIGTERM' });
+      await stopping;
+      assert.deepEqual(logged('shutdown failed'), []);
+      assert.equal(logged('ended as the agent was stopped').length, 1);
+      assert.equal(on('event').length, 0, 'no error event');
+    });
+
     it('goes back online with an error event when the argv cannot be spawned', async () => {
       runResult = () => Promise.reject(Object.assign(new Error('spawn systemctl ENOENT'), { code: 'ENOENT' }));
       await startAgent();
