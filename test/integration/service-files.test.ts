@@ -248,6 +248,24 @@ describe('docker/', function () {
     assert.equal(example.mqtt.username, 'turingpi');
     assert.equal(example.mqtt.password, '${MQTT_PASSWORD}');
   });
+
+  it("README's docker run stops the bridge as the compose file does: under an init, with its grace", () => {
+    const compose = parseYaml(readFileSync(repoPath('docker/compose.yaml'), 'utf8')) as {
+      services: { bridge: { init?: boolean; stop_grace_period?: string } };
+    };
+    const { bridge } = compose.services;
+    assert.equal(bridge.init, true);
+    const grace = /^(\d+)s$/.exec(bridge.stop_grace_period ?? '')?.[1];
+    assert.ok(grace, `compose stop_grace_period ${bridge.stop_grace_period} is not in seconds`);
+    // docker stop's own default is 10 s: a hard reboot with a long reboot_off_time would be cut.
+    const readme = readFileSync(repoPath('docker/README.md'), 'utf8').replace(/\\\n/g, ' ');
+    const runs = readme.split('\n').filter((line) => /^\s*docker run /.test(line));
+    assert.ok(runs.length > 0, 'docker/README.md shows a docker run');
+    for (const run of runs) {
+      assert.match(run, /\s--init\s/, run);
+      assert.match(run, new RegExp(`\\s--stop-timeout ${grace}\\s`), run);
+    }
+  });
 });
 
 // ---- systemd ------------------------------------------------------------------------------
