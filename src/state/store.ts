@@ -1,5 +1,5 @@
 import { basename, join } from 'node:path';
-import { writeFileDurably } from '../util/durable-file.js';
+import { removeLeftTemporaries, writeFileDurably } from '../util/durable-file.js';
 import { callAsPromise } from '../util/errors.js';
 import { readFile, rename } from '../util/files.js';
 import type { Logger } from '../util/logger.js';
@@ -65,6 +65,8 @@ export class JsonStateFile<T> implements StateStore<T> {
 
   /** Like load, and says whether defaults replaced a bad file (also logged as a warning). */
   async loadWithReport(): Promise<LoadResult<T>> {
+    // Done at each load (a start): what a writer killed mid-write left goes.
+    await removeLeftTemporaries(this.path);
     let text: string;
     try {
       text = await readFile(this.path, 'utf8');

@@ -1,5 +1,5 @@
 import { basename, dirname, join } from 'node:path';
-import { close, fsync, mkdir, open, rename, rm, writeFile } from './files.js';
+import { close, fsync, mkdir, open, readdir, rename, rm, writeFile } from './files.js';
 
 let temporaryFiles = 0;
 
@@ -42,5 +42,37 @@ async function syncDirectory(dir: string): Promise<void> {
     // Not supported here (e.g. some network or Windows file systems); the rename is done.
   } finally {
     if (fd !== undefined) await close(fd).catch(() => undefined);
+  }
+}
+
+/**
+ * Removes the temporary files of `file` that a writer killed between its write and its rename
+ * (SIGKILL, a power cut) left behind: without this each such crash adds one to the directory for
+ * good. A file whose writer still runs (this process, or another live one) is left alone.
+ */
+export async function removeLeftTemporaries(file: string): Promise<void> {
+  const prefix = `.${basename(file)}.`;
+  let names: string[];
+  try {
+    names = await readdir(dirname(file));
+  } catch {
+    return; // no directory yet: nothing was left
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = /^(\d+)\.\d+\.tmp$/.exec(name.slice(prefix.length))?.[1];
+    if (pid === undefined || isRunning(Number(pid))) continue;
+    await rm(join(dirname(file), name), { force: true }).catch(() => undefined);
+  }
+}
+
+function isRunning(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it runs, as another user.
+    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
   }
 }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { JsonStateFile } from '../../src/state/store.js';
@@ -142,6 +143,25 @@ describe('JsonStateFile', () => {
       () => new JsonStateFile({ dir, name: '../x.json', defaults: () => 0, validate: () => 0 }),
       /plain file name/,
     );
+  });
+
+  it("removes the temporary files a writer killed mid-write left, not a live writer's", async () => {
+    // A process that has exited: its pid names no writer any more.
+    const child = spawn(process.execPath, ['-e', '0']);
+    const deadPid = await new Promise<number>((resolve) => child.once('exit', () => resolve(child.pid ?? 0)));
+    const left = [`.counter.json.${deadPid}.1.tmp`, `.counter.json.${deadPid}.7.tmp`];
+    const live = `.counter.json.${process.pid}.99.tmp`;
+    const other = `.other.json.${deadPid}.1.tmp`;
+    for (const name of [...left, live, other]) await writeFile(join(dir, name), '{"version":1,"count":');
+    const file = new JsonStateFile<Counter>({
+      dir,
+      name: 'counter.json',
+      defaults: () => ({ version: 1, count: 0 }),
+      validate: validateCounter,
+    });
+    await file.save({ version: 1, count: 2 });
+    assert.deepEqual(await file.load(), { version: 1, count: 2 });
+    assert.deepEqual((await readdir(dir)).sort(), [live, other, 'counter.json'].sort());
   });
 });
 
