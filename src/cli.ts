@@ -11,6 +11,7 @@ import type { Logger } from './util/logger.js';
 import { loadConfigSeparately } from './config/load-separately.js';
 import { parseTimeoutOption } from './cli/timeout-option.js';
 import { argumentsProblem, optionNotTaken } from './cli/options.js';
+import { listenForStop, runService, type StopSignals } from './cli/run-service.js';
 
 const HELP = `turingpi-mqtt ${VERSION}: Turing Pi cluster boards in MQTT and Home Assistant
 
@@ -159,56 +160,6 @@ function reportStartError(error: unknown): number {
   return error instanceof TpmError && RESTART_CANNOT_FIX.has(error.code) ? 2 : 1;
 }
 
-interface Service {
-  start(): Promise<void>;
-  stop(): Promise<void>;
-}
-
-/**
- * Runs a service until SIGINT/SIGTERM. A stop never touches power; a hard reboot under way
- * finishes first. The hard-exit timer is the last resort (homebridge's habit).
- */
-async function runService(service: Service, logger: Logger, graceMs: number): Promise<number> {
-  let stopping = false;
-  const done = new Promise<number>((resolve) => {
-    const onSignal = (signal: string): void => {
-      if (stopping) return;
-      stopping = true;
-      logger.info(`${signal}: stopping`);
-      setTimeout(() => {
-        logger.error('stop took too long: exiting anyway');
-        process.exit(1);
-      }, graceMs).unref();
-      service.stop().then(
-        () => resolve(0),
-        (error: unknown) => {
-          logger.error(`stop failed: ${errorMessage(error)}`);
-          resolve(1);
-        },
-      );
-    };
-    process.on('SIGINT', () => onSignal('SIGINT'));
-    process.on('SIGTERM', () => onSignal('SIGTERM'));
-  });
-  // A signal while the start still waits (for a broker that refuses us, say) stops at once:
-  // the start then rejects with STOPPED, which is no failure to report.
-  let startError: unknown;
-  const started = service.start().then(
-    () => 'started' as const,
-    (error: unknown) => {
-      startError = error;
-      return 'failed' as const;
-    },
-  );
-  const first = await Promise.race([started, done.then(() => 'stopped' as const)]);
-  if (first === 'failed' && !stopping) {
-    stopping = true;
-    await service.stop().catch(() => undefined);
-    return reportStartError(startError);
-  }
-  return done;
-}
-
 /**
  * Starts loading a module at once; a failure stays quiet until the module is awaited, so that a
  * refused config, found meanwhile, is what gets reported.
@@ -223,14 +174,18 @@ function prefetch<T>(load: () => Promise<T>): Promise<T> {
  * A service's start: the config child first (synchronously, inside readConfig), then, while it
  * reads, the service's own modules and the logger. The config child (a node start, the YAML parser
  * and the schema: ~0.2 s) and that loading overlap: with two cores both are done in the time of
- * one. A refused config is reported and its exit code returned.
+ * one. A refused config is reported and its exit code returned; a stop asked for meanwhile
+ * (SIGTERM, SIGINT) ends it with exit 0, whatever the read gave (systemd stops the child too).
  */
 async function startService<M>(
   path: string | undefined,
   role: 'bridge' | 'agent',
   load: () => Promise<M>,
   restate?: (problem: Problem) => Problem,
-): Promise<{ loaded: Awaited<ReturnType<typeof readConfig>>; logger: Logger; service: M } | number> {
+): Promise<
+  { loaded: Awaited<ReturnType<typeof readConfig>>; logger: Logger; service: M; signals: StopSignals } | number
+> {
+  const signals = listenForStop();
   const reading = readConfig(path, role, true);
   const service = prefetch(load);
   const loggerModule = prefetch(() => import('./util/logger.js'));
@@ -238,6 +193,7 @@ async function startService<M>(
   try {
     loaded = await reading;
   } catch (error) {
+    if (signals.asked !== undefined) return 0;
     // A file the user did not write (the add-on's) is told in the user's own terms.
     if (error instanceof ConfigError && restate) return reportStartError(new ConfigError(error.problems.map(restate)));
     return reportStartError(error);
@@ -245,14 +201,14 @@ async function startService<M>(
   const { createLogger } = await loggerModule;
   const logger = createLogger({ level: loaded.config.log.level, format: loaded.config.log.format });
   for (const warning of loaded.warnings) logger.warn(warning);
-  return { loaded, logger, service: await service };
+  return { loaded, logger, service: await service, signals };
 }
 
 /** `asOption`: the add-on's bridge, whose file the user never wrote or sees. */
 async function runBridge(path: string | undefined, asOption?: (problem: Problem) => Problem): Promise<number> {
   const started = await startService(path, 'bridge', () => import('./app/bridge.js'), asOption);
   if (typeof started === 'number') return started;
-  const { loaded, logger, service } = started;
+  const { loaded, logger, service, signals } = started;
   const { config, demo } = loaded;
   if (demo) logger.info(`no ${DEFAULT_CONFIG}: running the demo (simulated Turing Pi 1, embedded broker)`);
   // Absolute: the message that names it reaches MQTT and Home Assistant, far from this directory.
@@ -260,16 +216,17 @@ async function runBridge(path: string | undefined, asOption?: (problem: Problem)
   const bridge = service.createBridge(config, { logger, configFile });
   if (config.board.type === 'simulator' && config.board.simulate.agents) {
     const { withDemoAgents } = await import('./cli/demo.js');
-    return runService(withDemoAgents(bridge, config, logger), logger, 5000 + config.power.reboot_off_time);
+    const demoService = withDemoAgents(bridge, config, logger);
+    return runService(demoService, logger, 5000 + config.power.reboot_off_time, signals, reportStartError);
   }
-  return runService(bridge, logger, 5000 + config.power.reboot_off_time);
+  return runService(bridge, logger, 5000 + config.power.reboot_off_time, signals, reportStartError);
 }
 
 async function runAgent(path: string): Promise<number> {
   const started = await startService(path, 'agent', () => import('./app/agent.js'));
   if (typeof started === 'number') return started;
-  const { loaded, logger, service } = started;
-  return runService(service.createAgent(loaded.config, { logger }), logger, 5000);
+  const { loaded, logger, service, signals } = started;
+  return runService(service.createAgent(loaded.config, { logger }), logger, 5000, signals, reportStartError);
 }
 
 async function runPower(
