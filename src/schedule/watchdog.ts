@@ -46,9 +46,8 @@ interface WatchedNode {
   /** Since when the agent has been away while power is on; undefined while it is not. */
   hungSince: number | undefined;
   timer: TimerHandle | undefined;
+  /** Found hung while maintenance was ON, and said so: once it is OFF, offline_after starts again. */
   pausedReported: boolean;
-  /** Found hung while maintenance was ON: once it is OFF, offline_after starts again. */
-  pausedHung: boolean;
   capReported: boolean;
   cycling: boolean;
   /** Power-cycled by the watchdog, and its agent not online since. */
@@ -85,7 +84,6 @@ export class Watchdog {
         hungSince: undefined,
         timer: undefined,
         pausedReported: false,
-        pausedHung: false,
         capReported: false,
         cycling: false,
         cycledWithoutAgent: false,
@@ -163,7 +161,6 @@ export class Watchdog {
     if (!hung) {
       watched.hungSince = undefined;
       watched.pausedReported = false;
-      watched.pausedHung = false;
       watched.capReported = false;
       this.disarm(watched);
       return;
@@ -201,14 +198,12 @@ export class Watchdog {
         watched.pausedReported = true;
         this.emit(node, 'error', reason, `not power-cycled: maintenance is ON (${reason})`);
       }
-      watched.pausedHung = true;
       this.arm(node, watched, PAUSED_RECHECK_MS);
       return;
     }
-    if (watched.pausedHung) {
+    if (watched.pausedReported) {
       // Maintenance has just ended: whoever worked on the node (a new OS, an agent not yet
       // installed) gets a whole offline_after before its power is cut, as after a broker outage.
-      watched.pausedHung = false;
       watched.pausedReported = false;
       watched.hungSince = now;
       this.arm(node, watched, this.opts.offlineAfterMs);
@@ -244,7 +239,6 @@ export class Watchdog {
     this.cycles.push(now);
     watched.cycling = true;
     watched.capReported = false;
-    watched.pausedReported = false;
     try {
       // Saved before the cycle: a bridge that crashes or is restarted during it still counts it.
       await this.opts.saveCycles?.(this.cycles);
