@@ -166,10 +166,9 @@ export class PowerService {
   private async run(node: ResolvedNode, step: Step, action: NodeAction, origin: Origin): Promise<NodeResult> {
     const n = node.number;
     const { journal } = this.deps;
-    // Only sequences of several steps are journalled: a single verified write ends in
-    // milliseconds and the next start reads its result anyway, while each journal write is an
-    // fsync'd file on an SD card (5-30 ms and wear) in the path of every command. (Nor is the
-    // entry made for the others: its time is text built on every ON and OFF for nothing.)
+    // Only sequences of several steps are journalled (nor is an entry built for the others): a
+    // single verified write ends in milliseconds and the next start reads its result anyway, while
+    // a journal write is an fsync'd file on an SD card (5-30 ms and wear) in every command's path.
     const entry: JournalEntry | undefined =
       step === 'on' || step === 'cut'
         ? undefined
@@ -236,21 +235,14 @@ export class PowerService {
   private async cut(n: number, action: NodeAction, origin: Origin, reason: string, ifOff = false): Promise<NodeResult> {
     const { view } = this.deps;
     // "Already off" likewise, read now. `ifOff`: a SHUTDOWN's, which is only ever an "already off".
-    if (view.power(n) === false && (await this.writer.look(n)) === false) {
-      // Cut by someone else during a graceful sequence (or one a FORCE_OFF ended): the sequence is
-      // over, and a poll leaves a node shutting_down or rebooting to it: it would stay so.
-      if (inSequence(view.state(n))) view.switchedOff(n, origin.source, 'already off');
-      this.writer.commanded(n, false);
-      this.deps.event(powerEvent(n, action, origin, { result: 'ok', message: 'already off' }));
-      return this.result(n, action, true, 'already off');
-    }
+    if (view.power(n) === false && (await this.writer.look(n)) === false) return this.alreadyOff(n, action, origin);
     // On now: it has an OS, and no agent to shut it down (else this were a graceful off).
     if (ifOff) throw new TpmError('AGENT', noAgentMessage(this.node(n)));
     view.cutting(n);
     try {
       await this.writer.write(n, false);
     } catch (error) {
-      // As above: the sequence is over, and a poll would leave the node shutting_down or rebooting.
+      // A failed cut ends a sequence too: a poll would leave the node shutting_down or rebooting.
       if (inSequence(view.state(n)))
         view.shutdownFailed(n, origin.source, `cutting power failed: ${errorMessage(error)}`);
       throw error;
@@ -267,10 +259,19 @@ export class PowerService {
     return { ...origin, node: n, action, signal: AbortSignal.any([this.stopping.signal, own.signal]) };
   }
 
+  /** Read off now: nothing written. Cut elsewhere mid-sequence, it ends the sequence (a poll would not). */
+  private alreadyOff(n: number, action: NodeAction, origin: Origin): NodeResult {
+    const { view } = this.deps;
+    if (inSequence(view.state(n))) view.switchedOff(n, origin.source, 'already off');
+    this.writer.commanded(n, false);
+    this.deps.event(powerEvent(n, action, origin, { result: 'ok', message: 'already off' }));
+    return this.result(n, action, true, 'already off');
+  }
+
   private async gracefulOff(n: number, action: NodeAction, origin: Origin): Promise<NodeResult> {
-    // Off as last read, and still off now; switched on since, its OS is shut down first.
+    // Off as last read and still off now; switched on since, its OS is shut down first.
     if (this.deps.view.power(n) === false && (await this.writer.look(n)) === false)
-      return this.cut(n, action, origin, 'already off');
+      return this.alreadyOff(n, action, origin);
     try {
       await shutDownOs(this.deps, this.sequence(n, action, origin));
     } finally {
