@@ -98,7 +98,8 @@ export class PowerService {
       if (action === 'status') return this.result(number, action, true);
       this.refuseWhileStopping(number, action);
       if (!node.enabled) throw new TpmError('BAD_COMMAND', `node ${number} is disabled in the config`);
-      const resolved = resolveStep(node, action, this.deps.view.power(number), this.deps.power, this.hasAgent(node));
+      const current = action === 'toggle' ? await this.currentPower(number) : this.deps.view.power(number);
+      const resolved = resolveStep(node, action, current, this.deps.power, this.hasAgent(node));
       checkProtected(node, resolved, action);
       return await this.exclusive(node, resolved, action, origin);
     } catch (error) {
@@ -106,6 +107,16 @@ export class PowerService {
       this.deps.event(powerEvent(number, action, origin, { result: 'error', error: message }));
       return { ...this.result(number, action, false), error: message };
     }
+  }
+
+  /**
+   * What TOGGLE flips: read now (switched elsewhere since the last poll, a flip of that reading
+   * changes nothing); a busy node is refused anyway, an unreadable board leaves the last reading.
+   */
+  private async currentPower(n: number): Promise<boolean | null> {
+    const last = this.deps.view.power(n);
+    const now = this.busy.has(n) ? undefined : await this.writer.look(n);
+    return now === undefined ? last : now;
   }
 
   /** Once a stop began, nothing new starts: it could not finish (a stop never cuts power). */

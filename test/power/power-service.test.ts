@@ -167,6 +167,26 @@ describe('PowerService', () => {
     assert.equal(r.view.power(6), false, 'the model takes the reading made now');
   });
 
+  it("TOGGLE flips the power the board reads now, not the last poll's (switched elsewhere since)", async () => {
+    const r = await rig({ power: { off_mode: 'hard', min_off_time: 0, on_stagger: 0 } });
+    await r.switchElsewhere(6, false);
+    assert.equal(r.view.power(6), true, 'the last poll read it on');
+    const on = await r.finish(r.service.execute(6, 'toggle', 'mqtt'));
+    assert.equal(on.ok, true);
+    assert.equal(on.power, true);
+    assert.equal(r.powered(6), true, 'switched on: it was off');
+    assert.deepEqual(
+      r.writes.map((w) => [w.node, w.on]),
+      [[6, true]],
+    );
+    await r.finish(r.service.execute(6, 'off', 'mqtt'));
+    await r.switchElsewhere(6, true);
+    assert.equal(r.view.power(6), false, 'the last reading: off');
+    const off = await r.finish(r.service.execute(6, 'toggle', 'mqtt'));
+    assert.equal(off.power, false);
+    assert.equal(r.powered(6), false, 'switched off: it was on');
+  });
+
   describe('graceful off with an agent', () => {
     const config = {
       nodes: { 3: { agent: true } },
