@@ -211,8 +211,8 @@ export async function loadConfig(path: string, options: LoadOptions = {}): Promi
 
 /**
  * A password written in the file (not just a `${VAR}` reference) while group or others may read
- * it: in mqtt.password, board.bmc.password, or the user information of mqtt.url or board.bmc.url
- * (one that the file's text spells out, rather than one substituted into the URL).
+ * it: in mqtt.password, board.bmc.password, or the user information of mqtt.url (one that the
+ * file's text spells out, rather than one substituted into the URL; board.bmc.url holds none).
  */
 async function exposesPassword(
   path: string,
@@ -221,10 +221,8 @@ async function exposesPassword(
   fromEnvironment: Set<string>,
 ): Promise<boolean> {
   if (process.platform === 'win32') return false; // no POSIX modes to speak of
-  const inUrl = [config.mqtt.url, config.board.bmc.url].some((url) => {
-    const password = urlPassword(url);
-    return password !== undefined && (text.includes(password) || text.includes(encodeURIComponent(password)));
-  });
+  const password = urlPassword(config.mqtt.url);
+  const inUrl = password !== undefined && (text.includes(password) || text.includes(encodeURIComponent(password)));
   // An empty password is no secret to expose.
   const held =
     inUrl ||

@@ -60,6 +60,14 @@ function parsesAsUrl(url: string): boolean {
     return false;
   }
 }
+/** A user or password in a URL (`https://root:pw@host`): the BMC's login has keys of its own. */
+function hasUserInfo(url: string): boolean {
+  const parsed = new URL(url);
+  return parsed.username !== '' || parsed.password !== '';
+}
+const BMC_URL_LOGIN_MESSAGE =
+  'must not hold a user or password: write the login in board.bmc.username and board.bmc.password ' +
+  '(better password: ${TPI_BMC_PASSWORD})';
 const URL_MESSAGE =
   'is not a URL: write scheme://host:port (a port up to 65535); in a user or password, write / # ? @ % as ' +
   '%2F %23 %3F %40 %25';
@@ -161,6 +169,7 @@ const boardSchema = z.strictObject({
         .string()
         .regex(/^https:\/\/[^\s]+$/, BMC_URL_MESSAGE)
         .refine((url) => !/^https:\/\/[^\s]+$/.test(url) || parsesAsUrl(url), { message: URL_MESSAGE })
+        .refine((url) => !parsesAsUrl(url) || !hasUserInfo(url), { message: BMC_URL_LOGIN_MESSAGE })
         .default(BMC_DEFAULTS.url)
         .describe('https:// only (firmware 2.x); firmware 1.x (plain http://, no login) is not supported'),
       username: z.string().default(BMC_DEFAULTS.username),

@@ -336,19 +336,6 @@ describe('Home Assistant discovery', () => {
       assert.equal(deviceAt(messages, 'ha/device/tp2/config').device.configuration_url, 'https://bmc.lan');
     });
 
-    it('never publishes a password written into board.bmc.url: the link leaves the user information out', () => {
-      const withSecret = inputFor(
-        { board: { type: 'tpi2', id: 'tp2', name: 'TP2', bmc: { url: 'https://root:UrlSecret99@bmc.lan:8443' } } },
-        TPI2,
-      );
-      const published = buildDiscovery(withSecret);
-      assert.equal(
-        deviceAt(published, 'homeassistant/device/tp2/config').device.configuration_url,
-        'https://bmc.lan:8443/',
-      );
-      for (const message of published) assert.doesNotMatch(JSON.stringify(message.payload), /UrlSecret99|root:/);
-    });
-
     it('shows when a node without an agent booted from node/<n>/booted, as a diagnostic timestamp', () => {
       const booted = componentOf(messages, 'ha/device/tp2_node1/config', 'booted');
       assert.equal(booted.platform, 'sensor');
