@@ -8,8 +8,11 @@ const CLIENT_CERTIFICATE_ALERT = new RegExp(
 
 type NodeError = Error & { code?: string | number; reason?: unknown };
 
-/** A reason a person can act on, without credentials. */
-export function describeMqttError(error: NodeError, url: string): string {
+/**
+ * A reason a person can act on, without credentials. `connecting`: no CONNACK yet on this
+ * connection (a reset then is most often the URL's scheme not matching the port).
+ */
+export function describeMqttError(error: NodeError, url: string, connecting = false): string {
   const code = error.code;
   if (typeof code === 'number' && AUTH_CODES.has(code)) {
     // A user written into the URL (shown here with its password as ***) is where to look first.
@@ -21,6 +24,7 @@ export function describeMqttError(error: NodeError, url: string): string {
   if (code === 'ECONNREFUSED')
     return `cannot connect to MQTT broker ${url}: connection refused (is the broker running?)`;
   if (code === 'ENOTFOUND') return `cannot connect to MQTT broker ${url}: host not found`;
+  if (code === 'ECONNRESET' && connecting) return `${url} closed the connection at once: ${schemeHint(url)}`;
   if (typeof code === 'string') {
     const tls = describeTlsError(code, error);
     if (tls !== undefined) return `TLS to MQTT broker ${url} failed: ${tls}`;
@@ -48,4 +52,24 @@ function describeTlsError(code: string, error: NodeError): string | undefined {
   if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code)) return `${reason} (check mqtt.tls.ca)`;
   if (code.startsWith('ERR_SSL_')) return reason;
   return undefined;
+}
+
+const PLAIN_OF: Record<string, string | undefined> = { mqtts: 'mqtt', wss: 'ws' };
+const TLS_OF: Record<string, string | undefined> = { mqtt: 'mqtts', ws: 'wss' };
+
+/**
+ * Either side of a TLS mismatch ends in a reset before any MQTT: a TLS listener reading a plain
+ * CONNECT ("wrong version number"), or a plain one reading a TLS hello.
+ */
+function schemeHint(url: string): string {
+  const scheme = /^([a-z]+):/.exec(url)?.[1] ?? '';
+  const plain = PLAIN_OF[scheme];
+  const tls = TLS_OF[scheme];
+  const ports = scheme.startsWith('mqtt')
+    ? { plain: ' (usually 1883)', tls: ' (usually 8883)' }
+    : { plain: '', tls: '' };
+  if (plain)
+    return `is this port plain${ports.plain}? ${scheme}:// needs the broker's TLS port, else write ${plain}://`;
+  if (tls) return `is this port TLS${ports.tls}? ${scheme}:// needs the broker's plain port, else write ${tls}://`;
+  return 'the broker may not speak MQTT on this port';
 }

@@ -117,7 +117,7 @@ export class MqttConnection {
         });
       });
       client.on('error', (error) => {
-        const reason = describeMqttError(error, displayUrl(this.opts.url));
+        const reason = describeMqttError(error, displayUrl(this.opts.url), !this.up);
         if (failFast && !this.connectedOnce) {
           this.stopping = true;
           client.end(true);

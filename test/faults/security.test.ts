@@ -192,6 +192,26 @@ describe('faults: security of the broker connection and of secrets', function ()
     }
   });
 
+  it('says which scheme to write when the URL and the port disagree on TLS (mosquitto only resets)', async () => {
+    const plain = await startSecureMosquitto(binary, { listenerLines: ['allow_anonymous true'] });
+    const ask = async (url: string): Promise<string> => {
+      const dir = tempDir('tpm-sec-scheme-');
+      const file = writeConfig(dir, { mqtt: { url, tls: { ca: pki.ca } } });
+      const run = await runCli(['power', '1', 'status', '-c', file, '--timeout', '5']);
+      assert.equal(run.code, 1);
+      return run.stdout + run.stderr;
+    };
+    try {
+      // It said "MQTT broker mqtts://127.0.0.1:PORT: read ECONNRESET".
+      const tlsToPlain = await ask(`mqtts://127.0.0.1:${plain.port}`);
+      assert.match(tlsToPlain, /closed the connection at once: is this port plain .*else write mqtt:\/\//);
+      const plainToTls = await ask(`mqtt://127.0.0.1:${broker!.port}`);
+      assert.match(plainToTls, /closed the connection at once: is this port TLS .*else write mqtts:\/\//);
+    } finally {
+      await plain.stop();
+    }
+  });
+
   it('warns about a config file with a password that others may read', async () => {
     const dir = tempDir('tpm-sec-mode-');
     const file = writeConfig(dir, { mqtt: { url: 'mqtt://127.0.0.1:1883', username: 'bridge', password: PASSWORD } });

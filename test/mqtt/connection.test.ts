@@ -269,6 +269,21 @@ describe('MqttConnection', function () {
     );
     assert.match(inUrl, /check the user and password in mqtt\.url$/);
   });
+
+  it('says a reset before the CONNACK may be a scheme that does not match the port, and which to write', () => {
+    const reset = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+    assert.match(
+      describeMqttError(reset, 'mqtts://broker:1883', true),
+      /^mqtts:\/\/broker:1883 closed the connection at once: is this port plain \(usually 1883\)\? .*write mqtt:\/\/$/,
+    );
+    assert.match(
+      describeMqttError(reset, 'mqtt://broker:8883', true),
+      /is this port TLS \(usually 8883\)\? .*write mqtts:\/\/$/,
+    );
+    assert.match(describeMqttError(reset, 'wss://broker:9001', true), /is this port plain\? .*write ws:\/\/$/);
+    // A reset of a connection that was up is not about the scheme.
+    assert.equal(describeMqttError(reset, 'mqtts://broker:8883'), 'MQTT broker mqtts://broker:8883: read ECONNRESET');
+  });
 });
 
 describe('topicMatches', () => {
