@@ -96,9 +96,9 @@ export class PowerService {
     try {
       const node = this.node(number);
       if (action === 'status') return this.result(number, action, true);
-      this.refuseWhileStopping(number, action);
       if (!node.enabled) throw new TpmError('BAD_COMMAND', `node ${number} is disabled in the config`);
       const current = action === 'toggle' ? await this.currentPower(number) : this.deps.view.power(number);
+      this.refuseWhileStopping(number, action);
       const resolved = resolveStep(node, action, current, this.deps.power, this.hasAgent(node));
       checkProtected(node, resolved, action);
       return await this.exclusive(node, resolved, action, origin);
