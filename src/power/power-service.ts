@@ -224,7 +224,7 @@ export class PowerService {
     // "Already on" only from a reading made now: it may have been switched elsewhere since the last poll.
     if (view.power(n) === true && (await this.writer.look(n)) === true) {
       // Asked for all the same: a restart must not switch it back to an older power (restore_on_start: last).
-      this.writer.commanded(n, true);
+      void this.writer.commanded(n, true);
       this.deps.event(powerEvent(n, action, origin, { result: 'ok', message: 'already on' }));
       return this.result(n, action, true, 'already on');
     }
@@ -274,7 +274,7 @@ export class PowerService {
   private alreadyOff(n: number, action: NodeAction, origin: Origin): NodeResult {
     const { view } = this.deps;
     if (inSequence(view.state(n))) view.switchedOff(n, origin.source, 'already off');
-    this.writer.commanded(n, false);
+    void this.writer.commanded(n, false);
     this.deps.event(powerEvent(n, action, origin, { result: 'ok', message: 'already off' }));
     return this.result(n, action, true, 'already off');
   }
@@ -307,8 +307,9 @@ export class PowerService {
     if ((await this.writer.look(n)) === false) throw nodeOffError(n);
     view.powerCycling(n, origin.source);
     this.deps.event(powerEvent(n, action, origin, { result: 'progress', message: 'power cycling' }));
-    // A reboot asks for on, from its start: a crash before its on must not leave off to restore.
-    this.writer.commanded(n, true);
+    // A reboot asks for on, from its start, saved before its off: a crash before its on must not
+    // leave an older off to restore (a node switched on elsewhere since its last OFF here).
+    await this.writer.commanded(n, true);
     try {
       if (driver.info.nativeReset && driver.reset) {
         await this.writer.reset(n);

@@ -79,23 +79,25 @@ export class PowerWriter {
         );
       if (on) this.lastOnAt = clock.now();
       else this.lastOffAt.set(n, clock.now());
-      if (rebootHalf !== 'off') this.commanded(n, on);
+      if (rebootHalf !== 'off') void this.commanded(n, on);
       return readBack;
     });
   }
 
   /**
    * Saves the power a node was asked for (only restore_on_start: last reads it), without
-   * waiting: written after the node is free again. A hard reboot asks for on, from its start:
-   * a crash between its off and its on leaves the node on at the next start, not off.
+   * waiting: written after the node is free again. A hard reboot asks for on, from its start,
+   * and waits for the returned save (never rejects) before its off: a crash between its off and
+   * its on leaves the node on at the next start, not off.
    */
-  commanded(n: number, on: boolean): void {
-    if (this.deps.power.restore_on_start !== 'last') return;
+  commanded(n: number, on: boolean): Promise<void> {
+    if (this.deps.power.restore_on_start !== 'last') return Promise.resolve();
     const save: Promise<void> = this.deps.journal
       .commanded(n, on)
       .catch((error: unknown) => this.deps.logger.warn(`saving node ${n}'s power failed: ${errorMessage(error)}`))
       .finally(() => this.saves.delete(save));
     this.saves.add(save);
+    return save;
   }
 
   /** The board's own reset of a node (a Turing Pi 2's), under the same lock. */

@@ -637,6 +637,30 @@ describe('PowerService', () => {
       assert.ok(!saved.includes('6:off'), `the off half of a reboot saved as a power asked for: ${saved.join(' ')}`);
     });
 
+    it('cuts only once on is saved as the last commanded power: a crash after the cut restores on', async () => {
+      // A slow SD card: the save of on is still being written when the cut could be made.
+      let release: () => void = () => undefined;
+      const saving = new Promise<void>((resolve) => (release = resolve));
+      const saved: string[] = [];
+      const r = await rig(
+        { power: { reboot_off_time: '2s', min_off_time: 0, restore_on_start: 'last' } },
+        {
+          commanded: async (node, on) => {
+            await saving;
+            saved.push(`${node}:${on ? 'on' : 'off'}`);
+          },
+        },
+      );
+      const reboot = r.service.execute(6, 'reboot', 'mqtt');
+      await r.clock.advance(500);
+      // A crash now would restore what was saved before (off, for a node switched on elsewhere).
+      assert.equal(r.powered(6), true, 'node 6 was cut before on was saved');
+      release();
+      assert.equal((await r.finish(reboot)).ok, true);
+      assert.deepEqual([...new Set(saved)], ['6:on'], 'only on is saved');
+      assert.equal(r.powered(6), true);
+    });
+
     it('finishes (the node back on) before stop() resolves', async () => {
       const r = await rig({ power: { reboot_off_time: '2s', min_off_time: '3s' } });
       const reboot = r.service.execute(6, 'reboot', 'mqtt');
