@@ -5,7 +5,9 @@ import { MqttConnection } from '../mqtt/connection.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../mqtt/embedded-broker.js';
 import { brokerUrl, mqttClientOptions, mqttUrl } from '../mqtt/options.js';
 import type { Topics } from '../mqtt/topics.js';
-import { openAgentNodes } from '../power/agent-nodes.js';
+import { AGENTS_SEEN_FILE, openAgentNodes } from '../power/agent-nodes.js';
+import { SCHEDULES_STATE_FILE } from '../schedule/schedule-state.js';
+import { refuseNewerStateFile } from '../state/store.js';
 import { settledWithin, systemClock, type Clock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import { displayUrl } from '../util/redact.js';
@@ -43,7 +45,10 @@ export interface OpenOptions {
 export async function openBridge(o: OpenOptions): Promise<Opened> {
   const { config, clock, logger, topics, nodes, stops, signal } = o;
   const startedAt = isoTime(clock.now());
-  const file = await openStateFile(config.state_dir, 'bridge.json', defaultBridgeState, parseBridgeState, logger);
+  const { state_dir: dir } = config;
+  const file = await openStateFile(dir, 'bridge.json', defaultBridgeState, parseBridgeState, logger, 1);
+  // Those loaded later too: a start that fails on one of them may have switched power already.
+  for (const name of [SCHEDULES_STATE_FILE, AGENTS_SEEN_FILE]) await refuseNewerStateFile(dir, name, 1);
   const state = new BridgeState(file.store, file.value);
 
   let broker: EmbeddedBroker | undefined;

@@ -9,12 +9,15 @@ export async function openStateFile<T>(
   defaults: () => T,
   parse: (raw: unknown) => T | undefined,
   logger: Logger,
+  /** The version this release writes: a newer release's file is refused, left as it is. */
+  version?: number,
 ): Promise<{ store: StateFile<T>; value: T }> {
   const store = new JsonStateFile<T>({
     dir,
     name,
     defaults,
     logger,
+    ...(version === undefined ? {} : { version }),
     validate: (raw) => {
       const value = parse(raw);
       if (value === undefined) throw new Error('unexpected content');

@@ -5,7 +5,7 @@ import { errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { Mutex } from '../util/mutex.js';
 
-const AGENTS_SEEN_FILE = 'agents.json';
+export const AGENTS_SEEN_FILE = 'agents.json';
 
 /** What state_dir/agents.json keeps: the nodes whose agent has been seen (agent: auto). */
 export interface AgentsSeenData {
@@ -133,6 +133,8 @@ export async function openAgentNodes(
     dir: stateDir,
     name: AGENTS_SEEN_FILE,
     defaults: defaultAgentsSeen,
+    // A newer release's file is refused, left as it is (docs/configuration.md `state_dir`).
+    version: 1,
     logger,
     validate: (raw) => {
       const value = parseAgentsSeen(raw);

@@ -52,7 +52,7 @@ export function emptySchedulesState(): SchedulesState {
   return { version: 1, schedules: {} };
 }
 
-const SCHEDULES_STATE_FILE = 'schedules.json';
+export const SCHEDULES_STATE_FILE = 'schedules.json';
 
 /** The file `<state_dir>/schedules.json`. */
 export function schedulesStateFile(stateDir: string, logger?: Logger): JsonStateFile<SchedulesState> {
@@ -61,6 +61,8 @@ export function schedulesStateFile(stateDir: string, logger?: Logger): JsonState
     name: SCHEDULES_STATE_FILE,
     defaults: emptySchedulesState,
     validate: parseSchedulesState,
+    // A newer release's file is refused, left as it is (docs/configuration.md `state_dir`).
+    version: 1,
     ...(logger ? { logger } : {}),
   });
 }

@@ -1,6 +1,6 @@
 import { basename, join } from 'node:path';
 import { removeLeftTemporaries, writeFileDurably } from '../util/durable-file.js';
-import { callAsPromise } from '../util/errors.js';
+import { TpmError, callAsPromise } from '../util/errors.js';
 import { readFile, rename } from '../util/files.js';
 import type { Logger } from '../util/logger.js';
 import { Mutex } from '../util/mutex.js';
@@ -34,6 +34,12 @@ export interface JsonStateFileOptions<T> {
    * zod schema's `parse`. Unknown or partly wrong content is the validator's call.
    */
   validate: (raw: unknown) => T;
+  /**
+   * The `version` this release writes: a file of a higher one (a newer release's, found after a
+   * downgrade) is refused with a TpmError STATE and left as it is (defaults would throw away what
+   * the newer release kept, maintenance among it). Unset: no version check.
+   */
+  version?: number;
   logger?: Logger;
   /** Time for the name of a corrupt file kept aside; default Date.now. */
   now?: () => number;
@@ -76,8 +82,17 @@ export class JsonStateFile<T> implements StateStore<T> {
       this.options.logger?.warn(warning);
       return { value: this.options.defaults(), warning };
     }
+    let raw: unknown;
+    let notJson: unknown;
     try {
-      return { value: this.options.validate(JSON.parse(text)) };
+      raw = JSON.parse(text);
+    } catch (error) {
+      notJson = error;
+    }
+    this.refuseNewer(raw);
+    try {
+      if (notJson !== undefined) throw notJson;
+      return { value: this.options.validate(raw) };
     } catch (error) {
       const problem = text.trim().length === 0 ? 'is empty' : `is not valid (${describe(error)})`;
       const keptAt = await this.keepAside();
@@ -97,6 +112,10 @@ export class JsonStateFile<T> implements StateStore<T> {
     });
   }
 
+  private refuseNewer(raw: unknown): void {
+    if (this.options.version !== undefined) refuseNewer(this.path, raw, this.options.version);
+  }
+
   private async keepAside(): Promise<string | null> {
     const stamp = isoTime((this.options.now ?? Date.now)()).replace(/[:.]/g, '-');
     const target = `${this.path}.corrupt-${stamp}`;
@@ -112,4 +131,32 @@ export class JsonStateFile<T> implements StateStore<T> {
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** Throws TpmError STATE when `raw` (a state file's JSON) has a `version` above `ours`: a newer release wrote it. */
+function refuseNewer(path: string, raw: unknown, ours: number): void {
+  const theirs = (raw as { version?: unknown } | null | undefined)?.version;
+  if (typeof theirs !== 'number' || !(theirs > ours)) return;
+  throw new TpmError(
+    'STATE',
+    `state file ${path} was written by a newer release of turingpi-mqtt (version ${theirs}; this one ` +
+      `reads version ${ours}); nothing was changed. Run the newer release again, or move the file away ` +
+      'to start this one from defaults',
+  );
+}
+
+/**
+ * Refuses a newer release's state file before anything starts (one loaded later, such as
+ * schedules.json, would fail a start that had already switched power). Any other content passes:
+ * its own load judges it.
+ */
+export async function refuseNewerStateFile(dir: string, name: string, ours: number): Promise<void> {
+  const path = join(dir, name);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(path, 'utf8'));
+  } catch {
+    return;
+  }
+  refuseNewer(path, raw, ours);
 }

@@ -105,6 +105,51 @@ describe('bridge: state_dir at start', function () {
     },
   );
 
+  it('refuses a bridge.json of a newer release (a downgrade): says so, leaves the file as it is', async () => {
+    // What a newer release might write: a version of its own, maintenance on, node 5 asked off.
+    const newer = JSON.stringify({ ...defaultBridgeState(), version: 2, maintenance: true, commanded: { '5': false } });
+    writeFileSync(path.join(stateDir, 'bridge.json'), newer);
+    const clock = new FakeClock(Date.now());
+    const board = createCountedTpi1(clock);
+
+    await assert.rejects(
+      env.start({ clock, bus: board.countingBus, sections: { power: { restore_on_start: 'last' } } }),
+      (error: Error & { code?: string }) => {
+        assert.equal(error.code, 'STATE', error.message);
+        assert.match(error.message, /bridge\.json/);
+        assert.match(error.message, /newer release/);
+        assert.match(error.message, /version 2/);
+        return true;
+      },
+    );
+    assert.equal(readFileSync(path.join(stateDir, 'bridge.json'), 'utf8'), newer, 'bridge.json left as it was');
+    assert.deepEqual(filesIn(stateDir), ['bridge.json'], 'nothing kept aside, nothing else written');
+    assert.equal(board.powerWrites(), 0, 'no power written');
+  });
+
+  it('refuses a schedules.json of a newer release before restore_on_start switched anything', async () => {
+    const asked = JSON.stringify({ ...defaultBridgeState(), commanded: { '5': false } });
+    const newer = JSON.stringify({ version: 3, schedules: {} });
+    writeFileSync(path.join(stateDir, 'bridge.json'), asked);
+    writeFileSync(path.join(stateDir, 'schedules.json'), newer);
+    const clock = new FakeClock(Date.now());
+    const board = createCountedTpi1(clock);
+    const sections = {
+      power: { restore_on_start: 'last' },
+      schedules: [{ name: 'nightly', cron: '0 3 * * *', timezone: 'UTC', action: 'off', nodes: [5] }],
+    };
+
+    const start = env.start({ clock, bus: board.countingBus, sections });
+    await assert.rejects(start, (error: Error & { code?: string }) => {
+      assert.equal(error.code, 'STATE', error.message);
+      assert.match(error.message, /schedules\.json.*newer release.*version 3/);
+      return true;
+    });
+    assert.equal(readFileSync(path.join(stateDir, 'schedules.json'), 'utf8'), newer, 'schedules.json left as it was');
+    assert.deepEqual(filesIn(stateDir).sort(), ['bridge.json', 'schedules.json'], 'nothing kept aside');
+    assert.equal(board.powerWrites(), 0, 'node 5 not switched off by the restore');
+  });
+
   it('reports an operation a crash left in bridge.json as interrupted, and removes it', async () => {
     const crashed = defaultBridgeState();
     crashed.in_flight = [{ node: 5, action: 'shutdown', source: 'schedule', started_at: '2026-11-20T03:00:00.000Z' }];
