@@ -14,7 +14,7 @@ import { displayUrl } from '../util/redact.js';
 import type { Opened } from './bridge-parts.js';
 import { BridgeState, defaultBridgeState, parseBridgeState } from './bridge-state.js';
 import { refuseSecondBridge } from './second-bridge.js';
-import { openStateFile } from './state-file.js';
+import { openStateFile, proveWritable } from './state-file.js';
 import { isoTime } from '../util/iso-time.js';
 
 /** How to undo one thing opened or started: stops run last first. */
@@ -49,6 +49,7 @@ export async function openBridge(o: OpenOptions): Promise<Opened> {
   const file = await openStateFile(dir, 'bridge.json', defaultBridgeState, parseBridgeState, logger, 1);
   // Those loaded later too: a start that fails on one of them may have switched power already.
   for (const name of [SCHEDULES_STATE_FILE, AGENTS_SEEN_FILE]) await refuseNewerStateFile(dir, name, 1);
+  await proveWritable(dir, () => file.store.save(file.value));
   const state = new BridgeState(file.store, file.value);
 
   let broker: EmbeddedBroker | undefined;

@@ -1,4 +1,5 @@
 import { JsonStateFile } from '../state/store.js';
+import { TpmError, errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import type { StateFile } from './bridge-state.js';
 
@@ -25,4 +26,25 @@ export async function openStateFile<T>(
     },
   });
   return { store, value: await store.load() };
+}
+
+/**
+ * Writes the state just loaded back, before anything else starts: a state_dir this user cannot
+ * write fails the start here, with a TpmError STATE that says what to do, instead of a bare
+ * EACCES on a temporary file once the board had been opened and the broker told our state.
+ */
+export async function proveWritable(dir: string, save: () => Promise<void>): Promise<void> {
+  try {
+    await save();
+  } catch (error) {
+    const uid = process.getuid?.();
+    const user = uid === undefined ? 'this user' : `this user (uid ${uid})`;
+    throw new TpmError(
+      'STATE',
+      `state_dir ${dir} cannot be written (${errorMessage(error)}); the bridge keeps there what must survive ` +
+        `a restart (docs/configuration.md, state_dir): make it writable by ${user}, or set state_dir to a ` +
+        'directory that is. Nothing was changed',
+      { cause: error },
+    );
+  }
 }

@@ -150,6 +150,30 @@ describe('bridge: state_dir at start', function () {
     assert.equal(board.powerWrites(), 0, 'node 5 not switched off by the restore');
   });
 
+  it('refuses a state_dir it cannot write with code STATE, naming it, before the board is touched', async () => {
+    // A state_dir below a file cannot be created: as a directory of another user cannot be written.
+    const blocked = path.join(stateDir, 'a-file');
+    writeFileSync(blocked, 'not a directory');
+    const clock = new FakeClock(Date.now());
+    const board = createCountedTpi1(clock);
+    let configWrites = 0;
+    const bus = {
+      ...board.countingBus,
+      writeByte: (address: number, register: number, byte: number) => {
+        configWrites++;
+        return board.countingBus.writeByte(address, register, byte);
+      },
+    };
+
+    const start = env.start({ clock, bus }, path.join(blocked, 'state'));
+    await assert.rejects(start, (error: Error & { code?: string }) => {
+      assert.equal(error.code, 'STATE', error.message);
+      assert.match(error.message, /state_dir .*a-file\/state cannot be written/);
+      return true;
+    });
+    assert.equal(configWrites, 0, 'nothing written to the board (not even SEE)');
+  });
+
   it('reports an operation a crash left in bridge.json as interrupted, and removes it', async () => {
     const crashed = defaultBridgeState();
     crashed.in_flight = [{ node: 5, action: 'shutdown', source: 'schedule', started_at: '2026-11-20T03:00:00.000Z' }];
