@@ -59,6 +59,9 @@ export class PowerWriter {
         if (wait > 0 && rebootHalf === 'on') await sleep(clock, wait);
         else if (wait > 0) await this.waitBeforeWrite(wait, n);
       }
+      // restore_on_start: last: saved before the write (a kill between a write and its save would
+      // restore the older power); the halves of a hard reboot were saved as on at its start.
+      if (power.restore_on_start === 'last' && !rebootHalf) await this.commanded(n, on);
       let readBack: boolean;
       try {
         readBack = await driver.setPower(n, on);
@@ -79,16 +82,15 @@ export class PowerWriter {
         );
       if (on) this.lastOnAt = clock.now();
       else this.lastOffAt.set(n, clock.now());
-      if (rebootHalf !== 'off') void this.commanded(n, on);
       return readBack;
     });
   }
 
   /**
-   * Saves the power a node was asked for (only restore_on_start: last reads it), without
-   * waiting: written after the node is free again. A hard reboot asks for on, from its start,
-   * and waits for the returned save (never rejects) before its off: a crash between its off and
-   * its on leaves the node on at the next start, not off.
+   * Saves the power a node was asked for (only restore_on_start: last reads it); the returned
+   * save never rejects. write() waits for it before the write, and a hard reboot, which asks for
+   * on from its start, before its off: a crash after a write never restores the power before it.
+   * An "already on/off" answer, which writes nothing, does not wait.
    */
   commanded(n: number, on: boolean): Promise<void> {
     if (this.deps.power.restore_on_start !== 'last') return Promise.resolve();

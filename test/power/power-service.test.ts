@@ -661,6 +661,30 @@ describe('PowerService', () => {
       assert.equal(r.powered(6), true);
     });
 
+    it('restore_on_start: last saves an OFF before its write: a crash after the cut never restores on', async () => {
+      // The save went after the write: a kill in that window (an fsync, 5-30 ms on an SD card)
+      // switched a node the user had switched off back on at the next start.
+      let release: () => void = () => undefined;
+      const saving = new Promise<void>((resolve) => (release = resolve));
+      const saved: string[] = [];
+      const r = await rig(
+        { power: { off_mode: 'hard', min_off_time: 0, restore_on_start: 'last' } },
+        {
+          commanded: async (node, on) => {
+            await saving;
+            saved.push(`${node}:${on ? 'on' : 'off'}`);
+          },
+        },
+      );
+      const off = r.service.execute(6, 'off', 'mqtt');
+      await r.clock.advance(500);
+      assert.equal(r.powered(6), true, 'node 6 was cut before off was saved');
+      release();
+      assert.equal((await r.finish(off)).ok, true);
+      assert.deepEqual(saved, ['6:off']);
+      assert.equal(r.powered(6), false);
+    });
+
     it('finishes (the node back on) before stop() resolves', async () => {
       const r = await rig({ power: { reboot_off_time: '2s', min_off_time: '3s' } });
       const reboot = r.service.execute(6, 'reboot', 'mqtt');
@@ -749,8 +773,11 @@ describe('PowerService stop and the saves of last commanded power', () => {
         },
       },
     );
+    // An answer that writes nothing does not wait for its save (a write waits, before it writes).
+    await r.setDirectly(3, false);
     const result = await r.finish(r.service.execute(3, 'force-off', 'mqtt'));
     assert.equal(result.ok, true, result.error);
+    assert.equal(result.note, 'already off');
     let stopped = false;
     const stop = r.service.stop().then(() => (stopped = true));
     for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
