@@ -41,7 +41,8 @@ export interface AgentFeedDeps {
 /**
  * What the agents say, to whom it concerns (docs/agent.md): `node/<n>/agent/state` to the agent
  * nodes (an auto node's agent seen), the tracker (graceful sequences), the watchdog and the node
- * model (a starting node is on once its agent is online); `agent/event` failures to the tracker;
+ * model (a starting node is on once its agent is online) and the thermal policy (only an online
+ * agent's readings count); `agent/event` failures to the tracker;
  * `agent/telemetry` temperatures to the thermal policy. And the broker's loss and return, which
  * make every agent unknown until its retained state comes again.
  */
@@ -109,6 +110,7 @@ export class AgentFeed {
     agentNodes.observed(n, status);
     tracker?.update(n, status);
     policies.watchdog?.agentState(n, status);
+    policies.thermal?.agentState(n, status);
     if (status === 'online') model.agentOnline(n);
   }
 

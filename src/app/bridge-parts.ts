@@ -100,6 +100,12 @@ export function buildParts(opened: Opened): Parts {
   const policies = buildPolicies({ config, clock, agentNodes, power, event, isPaused, state, logger });
   // The watchdog hears every power change and every deliberate down from the node model.
   if (policies.watchdog) model.listen(policies.watchdog);
+  // A node that got hot during maintenance may publish nothing more (the agent publishes changes only).
+  const { thermal } = policies;
+  if (thermal)
+    maintenance.listen((on) => {
+      if (!on) void thermal.maintenanceEnded();
+    });
   const feed = new AgentFeed({ connection, topics, nodes, agentNodes, tracker, model, policies, logger, event });
 
   const rtc = driver.info.hasRtc ? new RtcMonitor(driver, clock) : undefined;

@@ -17,7 +17,14 @@ export interface MaintenanceDeps {
  * while on, the schedules and the policies pause (they ask `paused`).
  */
 export class Maintenance {
+  private readonly listeners: ((on: boolean) => void)[] = [];
+
   constructor(private readonly deps: MaintenanceDeps) {}
+
+  /** Told of every change once it is saved and published (the thermal policy acts when maintenance ends). */
+  listen(listener: (on: boolean) => void): void {
+    this.listeners.push(listener);
+  }
 
   /** Arrow: handed to the scheduler and the policies as their isPaused. */
   readonly paused = (): boolean => this.deps.state.data.maintenance;
@@ -44,5 +51,6 @@ export class Maintenance {
     await connection.publishState(topics.maintenance, on ? 'ON' : 'OFF');
     const message = on ? 'maintenance on: schedules and policies paused' : 'maintenance off';
     event({ type: 'maintenance', source, result: 'ok', message });
+    for (const listener of this.listeners) listener(on);
   }
 }

@@ -26,6 +26,8 @@ describe('thermal policy', () => {
       },
       onEvent: (event) => events.push(event),
     });
+    thermal.agentState(3, 'online');
+    thermal.agentState(4, 'online');
   });
 
   it('shuts a node down once when it goes above max_celsius', async () => {
@@ -47,6 +49,10 @@ describe('thermal policy', () => {
       await thermal.temperature(3, 95);
       assert.deepEqual(acted, []);
       thermal.brokerConnection(true);
+      // Retained telemetry may come before the agent's retained state: not yet known to be online.
+      await thermal.temperature(3, 95);
+      assert.deepEqual(acted, []);
+      thermal.agentState(3, 'online');
       await thermal.temperature(3, 95);
       assert.deepEqual(acted, [{ node: 3, action: 'shutdown' }]);
     },
@@ -91,6 +97,74 @@ describe('thermal policy', () => {
     assert.equal(events.length, 0);
   });
 
+  it('does not act again on a tripped node after a lost and regained broker', async () => {
+    await thermal.temperature(3, 95);
+    thermal.brokerConnection(false);
+    thermal.brokerConnection(true);
+    thermal.agentState(3, 'online');
+    await thermal.temperature(3, 95); // the retained reading, sent again at the resubscription
+    assert.equal(acted.length, 1);
+  });
+
+  it('ignores the readings of an agent that is not online, and forgets the last one when it goes', async () => {
+    thermal.agentState(3, 'offline');
+    await thermal.temperature(3, 95);
+    assert.equal(acted.length, 0);
+    paused = true;
+    thermal.agentState(4, 'online');
+    await thermal.temperature(4, 95);
+    thermal.agentState(4, 'offline');
+    paused = false;
+    await thermal.maintenanceEnded();
+    assert.equal(acted.length, 0, 'a reading of an agent gone since is not acted on');
+  });
+
+  it('acts on the last reading when maintenance ends, once', async () => {
+    paused = true;
+    await thermal.temperature(3, 90);
+    await thermal.temperature(4, 60);
+    paused = false;
+    await thermal.maintenanceEnded();
+    await thermal.maintenanceEnded();
+    assert.deepEqual(acted, [{ node: 3, action: 'shutdown' }]);
+  });
+
+  it('tries a failed action again at a reading after a back-off that doubles', async () => {
+    const clock = new FakeClock();
+    let fail = true;
+    thermal = new Thermal({
+      nodes: [3],
+      maxCelsius: 85,
+      clearCelsius: 75,
+      action: 'shutdown',
+      isPaused: () => false,
+      clock,
+      act: (node, action) => {
+        acted.push({ node, action });
+        return fail ? Promise.reject(new Error('node 3 is busy')) : Promise.resolve();
+      },
+      onEvent: (event) => events.push(event),
+    });
+    thermal.agentState(3, 'online');
+    await thermal.temperature(3, 95);
+    await clock.advance(59_000);
+    await thermal.temperature(3, 96);
+    assert.equal(acted.length, 1, 'not again within a minute');
+    await clock.advance(1_000);
+    await thermal.temperature(3, 95);
+    assert.equal(acted.length, 2, 'again a minute after');
+    await clock.advance(60_000);
+    await thermal.temperature(3, 96);
+    assert.equal(acted.length, 2, 'the second wait is two minutes');
+    fail = false;
+    await clock.advance(60_000);
+    await thermal.temperature(3, 95);
+    assert.equal(acted.length, 3);
+    await thermal.temperature(3, 96);
+    assert.equal(acted.length, 3, 'done: tripped');
+    assert.match(events[0]!.error!, /shutdown failed: node 3 is busy; tried again/);
+  });
+
   it('reports a failed action as an error event and does not retry per sample', async () => {
     thermal = new Thermal({
       nodes: [3],
@@ -102,6 +176,7 @@ describe('thermal policy', () => {
       act: () => Promise.reject(new Error('node 3 is protected')),
       onEvent: (event) => events.push(event),
     });
+    thermal.agentState(3, 'online');
     await thermal.temperature(3, 95);
     await thermal.temperature(3, 96);
     assert.equal(events.length, 1);
