@@ -31,6 +31,8 @@ export interface TestAgentOptions {
   base?: string;
   boardId?: string;
   protocolVersion?: 4 | 5;
+  /** The temperature its OS reports (°C; default the stand-in's 50). */
+  temperature?: number;
 }
 
 export async function startTestAgent(options: TestAgentOptions): Promise<TestAgent> {
@@ -57,9 +59,11 @@ export async function startTestAgent(options: TestAgentOptions): Promise<TestAge
       await state.agent.stop();
     },
   };
+  const system = new FakeSystem(() => Date.now(), Date.now() - 60_000);
+  if (options.temperature !== undefined) system.temperature = options.temperature;
   state.agent = createAgent(config, {
     logger: silentLogger(),
-    systemInfo: new FakeSystem(() => Date.now(), Date.now() - 60_000),
+    systemInfo: system,
     run: (): Promise<RunResult> => {
       state.runs++;
       state.startedAt = Date.now();
