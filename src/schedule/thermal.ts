@@ -51,7 +51,11 @@ export class Thermal {
     this.watched = new Set(opts.nodes);
   }
 
-  /** Without the broker no agent can be commanded nor heard: readings count again once the agents' states are back. */
+  /**
+   * Without the broker no agent can be commanded nor heard: readings count again once each agent's
+   * state is back. Not later (the reconnection is told after the resubscription): the retained
+   * readings handed back with it may be the only ones of a node that got hot meanwhile.
+   */
   brokerConnection(connected: boolean): void {
     this.brokerUp = connected;
     if (connected) return;
@@ -71,7 +75,7 @@ export class Thermal {
 
   /** A temperature from `<b>/node/<n>/agent/telemetry` (null: not readable, ignored). */
   async temperature(node: number, celsius: number | null): Promise<void> {
-    if (!this.brokerUp || !this.watched.has(node) || !this.online.has(node)) return;
+    if (!this.watched.has(node) || !this.online.has(node)) return;
     if (celsius === null || !Number.isFinite(celsius)) return;
     this.last.set(node, celsius);
     await this.judge(node, celsius);

@@ -7,6 +7,7 @@ import { agentStateAtBridge, recordPowerWrites, startTestAgent, type TestAgent }
 import { requireMosquitto, startMosquitto, type Mosquitto } from '../support/mosquitto.js';
 import type { CapturedLog } from '../support/log-capture.js';
 import { Recorder } from '../support/recorder.js';
+import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import { delay, until } from './helpers.js';
 
 /**
@@ -24,6 +25,7 @@ describe('faults: the thermal policy through a broker restart (real mosquitto)',
   let agent: TestAgent | undefined;
   let rec: Recorder | undefined;
   let log: CapturedLog;
+  let proxy: TcpProxy | undefined;
 
   before(function () {
     requireMosquitto(this);
@@ -36,11 +38,13 @@ describe('faults: the thermal policy through a broker restart (real mosquitto)',
     bridge = undefined;
     await rec?.close();
     rec = undefined;
+    await proxy?.close();
+    proxy = undefined;
     await mosquitto?.stop();
   });
 
-  async function start(): Promise<void> {
-    const run = await runBridge(mosquitto!.url, stateDirOf(tempDir('tpm-thermal-')), {
+  async function start(url = mosquitto!.url): Promise<void> {
+    const run = await runBridge(url, stateDirOf(tempDir('tpm-thermal-')), {
       clock: systemClock,
       sections: {
         board: { type: 'simulator', poll_interval: '1h', simulate: { model: 'tpi1' } },
@@ -104,5 +108,26 @@ describe('faults: the thermal policy through a broker restart (real mosquitto)',
     assert.deepEqual(writes, []);
     assert.deepEqual(byPolicy(), []);
     assert.equal(bridge!.model.power(NODE), true);
+  });
+
+  it('a node that got hot while the bridge had lost the broker is acted on at the reconnection', async () => {
+    mosquitto = await startMosquitto();
+    proxy = await startTcpProxy(mosquitto.port);
+    rec = await Recorder.connect(mosquitto.url, 'tp', { filters: ['tp/#'] });
+    // The agent of node 3, played by the test on its own connection (it keeps it through the bridge's outage).
+    await rec.publish(`tp/node/${NODE}/agent/state`, 'online', { retain: true });
+    await rec.publish(`tp/node/${NODE}/agent/telemetry`, JSON.stringify({ temperature: 60 }), { retain: true });
+    await start(proxy.url);
+    await until(() => agentStateAtBridge(bridge!, NODE) === 'online', 'the agent online at the bridge', 10_000);
+    proxy.block();
+    proxy.cut();
+    await until(() => !bridge!.connection.connected, 'the bridge losing the broker', 10_000);
+    // Hot while the bridge is away: the agent publishes it once (a change), retained.
+    await rec.publish(`tp/node/${NODE}/agent/telemetry`, JSON.stringify({ temperature: 95 }), { retain: true });
+    const mark = rec.mark();
+    proxy.unblock();
+    await until(() => bridge!.connection.connected, 'the bridge back on the broker', 15_000);
+    const command = await rec.waitFor(`tp/node/${NODE}/agent/command`, undefined, 5000, mark);
+    assert.equal(command.payload, 'SHUTDOWN');
   });
 });
