@@ -113,20 +113,32 @@ export async function requestPower(
     loseBroker?.();
   };
   const connection = new MqttConnection({ url: brokerUrl(config), options, logger, onDisconnect });
-  await connection.start(true);
+  const timeoutMs = command.timeoutMs ?? defaultTimeoutMs(config, command);
+  let bridgeState: string | undefined;
+  // What the time-out says, by what the command waits for when it runs out.
+  let expired = (): PowerAnswer => ({
+    status: 'error',
+    error: `the broker did not answer within ${Math.round(timeoutMs / 1000)} s: nothing was asked`,
+  });
+  // The time-out bounds the whole command: a broker that goes silent (a stopped process, a dead
+  // link) answers no connect, subscribe or publish, and only its keepalive (45 s by default) would.
+  let deadline: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<PowerAnswer>((resolve) => (deadline = setTimeout(() => resolve(expired()), timeoutMs)));
   const step = (work: Promise<void>): Promise<PowerAnswer | undefined> =>
     Promise.race([
       work.then(
         () => undefined,
-        (error: unknown) => {
+        async (error: unknown) => {
+          // MQTT.js fails what waits for the broker ("Connection closed") before it reports the
+          // close: a step that failed with the connection going is that connection's loss.
+          if (!lost) await Promise.race([brokerLost, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
           if (lost) return lostAnswer();
           throw error;
         },
       ),
       brokerLost,
+      timedOut,
     ]);
-  const timeoutMs = command.timeoutMs ?? defaultTimeoutMs(config, command);
-  let bridgeState: string | undefined;
   let timer: NodeJS.Timeout | undefined;
   let answered: ((answer: PowerAnswer) => void) | undefined;
   const answer = new Promise<PowerAnswer>((resolve) => (answered = resolve));
@@ -166,6 +178,8 @@ export async function requestPower(
     ]);
   }
   try {
+    const notConnected = await Promise.race([connection.start(true).then(() => undefined), timedOut]);
+    if (notConnected) return notConnected;
     for (const [filter, handler] of handlers) {
       const gone = await step(connection.subscribe(filter, handler));
       if (gone) return gone;
@@ -176,6 +190,7 @@ export async function requestPower(
     if (gone) return gone;
     // None retained: a bridge starting now still announces itself (ANNOUNCE_WAIT_MS).
     if (bridgeState === undefined) {
+      expired = () => ({ status: 'error', error: noBridge(config) });
       const heard = new Promise<void>((resolve) => {
         announced = resolve;
         timer = setTimeout(resolve, ANNOUNCE_WAIT_MS);
@@ -184,23 +199,23 @@ export async function requestPower(
       clearTimeout(timer);
       if (goneWhileWaiting) return goneWhileWaiting;
     }
-    if (bridgeState === undefined) {
-      const error = `no bridge has announced itself on this base topic (${config.mqtt.base_topic}): nothing was asked`;
-      return { status: 'error', error };
-    }
+    if (bridgeState === undefined) return { status: 'error', error: noBridge(config) };
     if (bridgeState === 'offline') return { status: 'error', error: 'the bridge is offline: nothing was asked' };
     asked = true;
+    expired = () => noAnswer(config, timeoutMs, bridgeState);
     const request = { transaction, node: command.target, action: command.action, source: 'cli' };
     const goneWhileAsking = await step(connection.publish(t.request('power'), JSON.stringify(request)));
     if (goneWhileAsking) return goneWhileAsking;
-    const timeout = new Promise<PowerAnswer>((resolve) => {
-      timer = setTimeout(() => resolve(noAnswer(config, timeoutMs, bridgeState)), timeoutMs);
-    });
-    return await Promise.race([answer, timeout, offline, brokerLost]);
+    return await Promise.race([answer, timedOut, offline, brokerLost]);
   } finally {
     clearTimeout(timer);
+    clearTimeout(deadline);
     await connection.stop();
   }
+}
+
+function noBridge(config: Config): string {
+  return `no bridge has announced itself on this base topic (${config.mqtt.base_topic}): nothing was asked`;
 }
 
 /** A message of this request (its transaction), or undefined: another client's, or malformed. */

@@ -5,6 +5,7 @@ import { checkConfigText } from '../../src/config/index.js';
 import type { Config } from '../../src/config/schema.js';
 import { createLogger } from '../../src/util/logger.js';
 import { startAedes, type TestBroker } from '../support/aedes.js';
+import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 
 const logger = createLogger({ level: 'silent' });
 
@@ -203,6 +204,72 @@ describe('turingpi-mqtt power: the wait', function () {
     const answer = await requestPower(config(broker.url), { target: 5, action: 'on', timeoutMs: 10_000 }, logger);
     assert.equal(answer.status, 'ok');
     assert.deepEqual(answer.data, { node: 5, power: 'ON', state: 'on' });
+  });
+});
+
+/**
+ * `--timeout` bounds the whole command. A broker that went silent (a stopped process, a dead link:
+ * the socket stays open) left the command waiting for an acknowledgement until the keepalive gave
+ * up, 45 s with the default 30 s, whatever `--timeout` said; and that end was thrown as MQTT.js's
+ * "Connection closed" instead of saying that the broker was lost.
+ */
+describe('turingpi-mqtt power: a broker that goes silent', function () {
+  this.timeout(20_000);
+  let broker: TestBroker;
+  let proxy: TcpProxy;
+  let fake: { requests: string[]; client: mqtt.MqttClient };
+
+  beforeEach(async () => {
+    broker = await startAedes();
+    proxy = await startTcpProxy(broker.port);
+    fake = await fakeBridge(broker.url, 'online');
+  });
+  afterEach(async () => {
+    await fake.client.endAsync(true);
+    await proxy.close();
+    await broker.close();
+  });
+
+  /** The link of the command's client goes silent once it subscribed to `filter`. */
+  const silentAfter = (filter: string): void =>
+    broker.onSubscribe((subscribed, clientId) => {
+      if (subscribed === filter && clientId.startsWith('turingpi-cli-')) proxy.freeze();
+    });
+
+  it('ends at --timeout while it subscribes, saying that nothing was asked', async () => {
+    silentAfter('pc/bridge/response/power');
+    const started = Date.now();
+    const answer = await requestPower(config(proxy.url), { target: 3, action: 'off', timeoutMs: 2000 }, logger);
+    assert.deepEqual(answer, {
+      status: 'error',
+      error: 'the broker did not answer within 2 s: nothing was asked',
+    });
+    // Then at most 2 s for the goodbye the silent broker does not acknowledge (MqttConnection.stop).
+    assert.ok(Date.now() - started < 5000, `at the time-out (${Date.now() - started} ms)`);
+    assert.deepEqual(fake.requests, []);
+  });
+
+  it('ends at --timeout while it connects', async () => {
+    proxy.freeze();
+    const started = Date.now();
+    const answer = await requestPower(config(proxy.url), { target: 3, action: 'on', timeoutMs: 2000 }, logger);
+    assert.deepEqual(answer, {
+      status: 'error',
+      error: 'the broker did not answer within 2 s: nothing was asked',
+    });
+    assert.ok(Date.now() - started < 4000, `at the time-out (${Date.now() - started} ms)`);
+  });
+
+  it('says the broker was lost when its keepalive ends the wait first', async () => {
+    silentAfter('pc/bridge/state');
+    // The shortest keepalive: the link is given up after 7.5 s.
+    const short = { ...config(proxy.url) };
+    short.mqtt = { ...short.mqtt, keepalive: 5 };
+    const answer = await requestPower(short, { target: 3, action: 'off', timeoutMs: 60_000 }, logger);
+    assert.deepEqual(answer, {
+      status: 'error',
+      error: 'lost the connection to the broker before the bridge answered',
+    });
   });
 });
 
