@@ -53,14 +53,18 @@ export function requestObject(payload: CommandPayload): Record<string, unknown> 
 /**
  * The transaction id to echo: a string of at most 128 characters or a finite number. Anything
  * else is refused, as an unknown field is: dropped without a word, the client would wait for
- * an answer that never names it.
+ * an answer that never names it. So is a whole number beyond 2^53: JSON.parse rounds it, and the
+ * answer would carry another number than a client that reads whole numbers exactly had sent.
  */
 export function transactionOf(request: Record<string, unknown>): string | number | undefined {
   const t = request.transaction;
   if (t === undefined) return undefined;
-  if (typeof t === 'number' && Number.isFinite(t)) return t;
+  if (typeof t === 'number' && Number.isFinite(t) && (!Number.isInteger(t) || Number.isSafeInteger(t))) return t;
   if (typeof t === 'string' && t.length <= 128) return t;
-  throw new InputError('"transaction" must be a string of at most 128 characters or a number');
+  throw new InputError(
+    '"transaction" must be a string of at most 128 characters or a number ' +
+      `(a whole number at most ${Number.MAX_SAFE_INTEGER} in size)`,
+  );
 }
 
 export function knownKeys(request: Record<string, unknown>, allowed: string[]): void {

@@ -114,6 +114,26 @@ describe('request table (app/request-table.ts)', () => {
     assert.deepEqual(events, []);
   });
 
+  it('refuses a whole-number transaction too big to echo as it was sent, and runs nothing', async () => {
+    // JSON.parse rounds it to a double: 12345678901234567890 was answered as 12345678901234567000,
+    // which a client reading whole numbers exactly (Python, Go) never matched to its request.
+    const seen: unknown[] = [];
+    const table = { status: async (request: Record<string, unknown>) => void seen.push(request) };
+    for (const big of ['12345678901234567890', '9007199254740993', '-9007199254740993', '1e300']) {
+      const { responses } = await ask(table, 'status', `{"transaction": ${big}}`);
+      assert.deepEqual(responses[0], {
+        topic: 'tp/bridge/response/status',
+        status: 'error',
+        error:
+          '"transaction" must be a string of at most 128 characters or a number ' +
+          '(a whole number at most 9007199254740991 in size)',
+      });
+    }
+    assert.deepEqual(seen, []);
+    for (const fine of [9007199254740991, -9007199254740991, 1.5, 0.25])
+      assert.equal((await ask(table, 'status', `{"transaction": ${fine}}`)).responses[0]?.transaction, fine);
+  });
+
   it('an unknown action lists the keys of the table, and is one error event', async () => {
     const nothing = async () => undefined;
     const table = { power: nothing, status: nothing, 'rtc/sync': nothing, 'schedule/run': nothing };
@@ -169,7 +189,9 @@ describe('request table (app/request-table.ts)', () => {
     };
     const { events, responses } = await ask(table, 'status', '{"source": "cli", "transaction": {"a": 1}}');
     assert.equal(ran, false);
-    const error = '"transaction" must be a string of at most 128 characters or a number';
+    const error =
+      '"transaction" must be a string of at most 128 characters or a number ' +
+      '(a whole number at most 9007199254740991 in size)';
     assert.deepEqual(responses, [{ topic: 'tp/bridge/response/status', status: 'error', error }]);
     assert.equal(events[0]?.source, 'cli');
   });
