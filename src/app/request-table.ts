@@ -4,7 +4,8 @@ import type { Origin } from '../power/types.js';
 import { errorMessage } from '../util/errors.js';
 import { alternatives, type CommandHandler } from './command-table.js';
 import type { EventSink } from './event-sink.js';
-import { InputError, quote, requestObject, transactionOf } from './input.js';
+import { InputError, quote, requestObject, transactionOf, UnreadPayload } from './input.js';
+import { TakenRequests } from './request-resends.js';
 
 /**
  * An error answer that also says what was done: a request on several nodes that failed on some
@@ -42,11 +43,14 @@ export interface RequestTableDeps {
  */
 export function requestCommand(table: RequestTable, { connection, topics, event }: RequestTableDeps): CommandHandler {
   const actions = Object.keys(table);
+  const taken = new TakenRequests();
   return async (topic, payload) => {
     const action = topic.slice(topics.requestPrefix.length);
     // Until the payload is read: a request that cannot be read is from someone on MQTT.
     let origin: Origin = { source: 'mqtt' };
+    let answered: (body: object) => void = () => undefined;
     const respond = async (body: object): Promise<void> => {
+      answered(body);
       // A transaction left undefined is not in the JSON.
       const response = { ...body, transaction: origin.transaction };
       if (RESPONSE_ACTION.test(action)) await connection.publish(topics.response(action), JSON.stringify(response));
@@ -57,6 +61,11 @@ export function requestCommand(table: RequestTable, { connection, topics, event 
       origin = { source: request.source === 'cli' ? 'cli' : 'mqtt' };
       delete request.source;
       origin = { ...origin, transaction: transactionOf(request) };
+      // A request sent again (its acknowledgement was lost) is answered as the first was, not done twice.
+      const text = payload instanceof UnreadPayload ? '' : payload.toString('utf8');
+      const earlier = taken.earlier(action, origin.transaction, text);
+      if (earlier) return await respond(await earlier);
+      answered = taken.take(action, origin.transaction, text);
       const handler = Object.hasOwn(table, action) ? table[action] : undefined;
       if (!handler) throw new InputError(`unknown request ${quote(action)}: use ${alternatives(actions)}`);
       await respond({ status: 'ok', data: await handler(request, origin) });
@@ -64,7 +73,11 @@ export function requestCommand(table: RequestTable, { connection, topics, event 
       const reason = errorMessage(error);
       // A refused power change was already reported by the power service (one event per
       // node): a second event here would count one bad request twice.
-      if (error instanceof InputError) event({ type: 'request', action, ...origin, result: 'error', error: reason });
+      if (error instanceof InputError) {
+        event({ type: 'request', action, ...origin, result: 'error', error: reason });
+        // Bad input did nothing: sent again, it is refused again, with its own event.
+        taken.forget(action, origin.transaction);
+      }
       await respond({ status: 'error', error: reason, ...(error instanceof PartlyDone ? { data: error.data } : {}) });
     }
   };

@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import mqtt from 'mqtt';
+import { systemClock } from '../../src/util/clock.js';
+import { tempDir } from '../support/cli.js';
+import { BASE, runBridge, stateDirOf, type BridgeRun } from '../support/in-process-bridge.js';
+import { requireMosquitto, startMosquitto, type Mosquitto } from '../support/mosquitto.js';
+import { Recorder } from '../support/recorder.js';
+import { until } from '../support/wait.js';
+
+/**
+ * A relay whose answers from the broker can be lost: what a script's client meets when its link
+ * drops after its request reached the broker, before the broker's PUBACK came back.
+ */
+async function lossyRelay(
+  targetPort: number,
+): Promise<{ url: string; loseAnswers(on: boolean): void; cut(): void; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  let losing = false;
+  const server: Server = createServer((client) => {
+    const upstream = connect({ host: '127.0.0.1', port: targetPort });
+    sockets.add(client).add(upstream);
+    const drop = (): void => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', drop).on('close', drop);
+    upstream.on('error', drop).on('close', drop);
+    client.on('data', (chunk: Buffer) => upstream.write(chunk));
+    upstream.on('data', (chunk: Buffer) => {
+      if (!losing) client.write(chunk);
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  const cut = (): void => {
+    for (const socket of sockets) socket.destroy();
+    sockets.clear();
+  };
+  return {
+    url: `mqtt://127.0.0.1:${port}`,
+    loseAnswers: (on) => (losing = on),
+    cut,
+    close: async () => {
+      cut();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/**
+ * QoS 1 is "at least once": a client whose PUBACK was lost sends its request again when it is
+ * back (a persistent session, as paho and MQTT.js keep with clean: false), and the broker hands the
+ * bridge a second, new-looking message. A reboot or a toggle must not be done twice for it.
+ */
+describe('faults: a request sent again after a lost acknowledgement', function () {
+  this.timeout(30_000);
+  let mosquitto: Mosquitto | undefined;
+  let run: BridgeRun | undefined;
+  let rec: Recorder | undefined;
+  let script: mqtt.MqttClient | undefined;
+
+  afterEach(async () => {
+    await script?.endAsync(true);
+    await rec?.close();
+    await run?.bridge.stop();
+    await mosquitto?.stop();
+  });
+
+  it('is answered again with the first answer, and acted on once', async function () {
+    mosquitto = await startMosquitto({ binary: requireMosquitto(this) });
+    run = await runBridge(mosquitto.url, stateDirOf(tempDir('tpm-resend-')), {
+      clock: systemClock,
+      sections: {
+        board: { type: 'simulator', poll_interval: '1h', simulate: { model: 'tpi1' } },
+        power: { reboot_off_time: '500ms', min_off_time: 0, on_stagger: 0, settle_time: 0 },
+      },
+    });
+    rec = await Recorder.connect(mosquitto.url, BASE);
+    const relay = await lossyRelay(mosquitto.port);
+    script = await mqtt.connectAsync(relay.url, { clientId: 'resend-script', clean: false, reconnectPeriod: 200 });
+    const request = JSON.stringify({ transaction: 'r-1', node: 3, action: 'reboot' });
+    relay.loseAnswers(true);
+    void script.publishAsync(`${BASE}/bridge/request/power`, request, { qos: 1 }).catch(() => undefined);
+    const first = await rec.waitFor(`${BASE}/bridge/response/power`, (m) => m.payload.includes('"r-1"'));
+    // The link drops; the client comes back and sends its unacknowledged request again.
+    relay.loseAnswers(false);
+    relay.cut();
+    await until(() => rec!.since(0, `${BASE}/bridge/request/power`).length === 2, 'the request sent again', 10_000);
+    await until(
+      () => rec!.since(0, `${BASE}/bridge/response/power`).length === 2,
+      'the answer to the request sent again',
+      10_000,
+    );
+    const responses = rec.since(0, `${BASE}/bridge/response/power`).map((m) => m.payload);
+    assert.deepEqual(responses, [first.payload, first.payload]);
+    const cycles = rec
+      .since(0, `${BASE}/bridge/event`)
+      .filter((m) => m.payload.includes('"r-1"') && m.payload.includes('power cycling'));
+    assert.equal(cycles.length, 1, 'node 3 was power cycled once');
+    await relay.close();
+  });
+});
