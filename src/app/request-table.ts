@@ -1,6 +1,6 @@
 import type { MqttConnection } from '../mqtt/connection.js';
 import type { Topics } from '../mqtt/topics.js';
-import type { Origin } from '../power/types.js';
+import { parseActionName, type Origin } from '../power/types.js';
 import { errorMessage } from '../util/errors.js';
 import { alternatives, type CommandHandler } from './command-table.js';
 import type { EventSink } from './event-sink.js';
@@ -62,10 +62,12 @@ export function requestCommand(table: RequestTable, { connection, topics, event 
       delete request.source;
       origin = { ...origin, transaction: transactionOf(request) };
       // A request sent again (its acknowledgement was lost) is answered as the first was, not done twice.
-      const text = payload instanceof UnreadPayload ? '' : payload.toString('utf8');
-      const earlier = taken.earlier(action, origin.transaction, text);
-      if (earlier) return await respond(await earlier);
-      answered = taken.take(action, origin.transaction, text);
+      if (!onlyReads(action, request)) {
+        const text = payload instanceof UnreadPayload ? '' : payload.toString('utf8');
+        const earlier = taken.earlier(action, origin.transaction, text);
+        if (earlier) return await respond(await earlier);
+        answered = taken.take(action, origin.transaction, text);
+      }
       const handler = Object.hasOwn(table, action) ? table[action] : undefined;
       if (!handler) throw new InputError(`unknown request ${quote(action)}: use ${alternatives(actions)}`);
       await respond({ status: 'ok', data: await handler(request, origin) });
@@ -81,6 +83,17 @@ export function requestCommand(table: RequestTable, { connection, topics, event 
       await respond({ status: 'error', error: reason, ...(error instanceof PartlyDone ? { data: error.data } : {}) });
     }
   };
+}
+
+/**
+ * A request that changes nothing (`status`, a `power` `status`): asked again, even with the same
+ * transaction (a script polling with a fixed one), it is answered as things are now.
+ */
+function onlyReads(action: string, request: Record<string, unknown>): boolean {
+  return (
+    action === 'status' ||
+    (action === 'power' && typeof request.action === 'string' && parseActionName(request.action) === 'status')
+  );
 }
 
 /**

@@ -134,6 +134,23 @@ describe('request table (app/request-table.ts)', () => {
       assert.equal((await ask(table, 'status', `{"transaction": ${fine}}`)).responses[0]?.transaction, fine);
   });
 
+  it('answers a request that only reads anew, whatever its transaction (a script polling with one)', async () => {
+    let asked = 0;
+    const { connection, published } = fakeConnection();
+    const table = { status: async () => ++asked, power: async () => ++asked };
+    const handle = requestCommand(table, { connection, topics: t, event: () => undefined });
+    const polls: [string, string][] = [
+      ['status', '{"transaction": "poll"}'],
+      ['power', '{"transaction": "poll", "node": 3, "action": "STATUS"}'],
+    ];
+    for (const [action, body] of polls)
+      for (let round = 0; round < 2; round++) await handle(`${t.requestPrefix}${action}`, Buffer.from(body));
+    assert.deepEqual(
+      published.map((p) => (JSON.parse(p.payload) as { data: number }).data),
+      [1, 2, 3, 4],
+    );
+  });
+
   it('an unknown action lists the keys of the table, and is one error event', async () => {
     const nothing = async () => undefined;
     const table = { power: nothing, status: nothing, 'rtc/sync': nothing, 'schedule/run': nothing };
