@@ -145,6 +145,13 @@ export function crossFieldProblems(config: Config): RawProblem[] {
       thermal.action === 'off' ? 'switches nodes off' : 'shuts nodes down',
     ),
   );
+  if (config.mqtt.url === 'embedded' && config.mqtt.protocol_version === 5) {
+    // aedes speaks MQTT 3.1.1 only: it refuses a version 5 CONNECT, and the bridge would retry for ever.
+    problems.push({
+      segments: ['mqtt', 'protocol_version'],
+      message: 'the built-in broker (url: embedded) speaks MQTT 3.1.1 only: write 4, or leave it out',
+    });
+  }
   if (thermal.clear_celsius >= thermal.max_celsius) {
     problems.push({
       segments: ['policies', 'thermal', 'clear_celsius'],

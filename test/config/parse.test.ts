@@ -270,6 +270,18 @@ describe('parseConfig', () => {
     });
   });
 
+  describe('mqtt', () => {
+    // The built-in broker (aedes) speaks MQTT 3.1.1 only: the bridge retried its refusal for ever.
+    it('refuses protocol_version 5 with the built-in broker', () => {
+      assert.deepEqual(problemsOf({ mqtt: { url: 'embedded', protocol_version: 5 } }), [
+        'mqtt.protocol_version: the built-in broker (url: embedded) speaks MQTT 3.1.1 only: write 4, or leave ' +
+          'it out',
+      ]);
+      assert.equal(parseConfig({ mqtt: { url: 'embedded', protocol_version: 4 } }).mqtt.protocol_version, 4);
+      assert.equal(parseConfig({ mqtt: { url: 'mqtt://b:1883', protocol_version: 5 } }).mqtt.protocol_version, 5);
+    });
+  });
+
   it('throws a CONFIG error whose message lists every problem, one per line', () => {
     try {
       parseConfig({ board: { poll_interval: '0s', type: 'nope' }, log: { level: 'loud' } });
