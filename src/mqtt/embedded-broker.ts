@@ -3,6 +3,7 @@ import { TpmError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { escapeControl } from '../util/printable.js';
 import { PacketLimitFilter } from './packet-limit.js';
+import { RETAINED_BUDGET_BYTES, RetainedBudget } from './retained-budget.js';
 
 /** The largest packet a client may send the embedded broker (our own discovery messages fit many times). */
 const EMBEDDED_MAX_PACKET_BYTES = 1024 * 1024;
@@ -35,8 +36,9 @@ export async function startEmbeddedBroker(
   const digest = (value: string | Buffer): Buffer => createHash('sha256').update(value).digest();
   const sameSecret = (given: Buffer, expected: string): boolean => timingSafeEqual(digest(given), digest(expected));
   const required = credentials.username !== null || credentials.password !== null;
-  const broker = await Aedes.createBroker(
-    required
+  const retained = new RetainedBudget();
+  const broker = await Aedes.createBroker({
+    ...(required
       ? {
           authenticate: (client, username, password, done) => {
             if (credentialsMatch(credentials, username, password, sameSecret)) return done(null, true);
@@ -44,8 +46,19 @@ export async function startEmbeddedBroker(
             done(Object.assign(new Error('bad username or password'), { returnCode: 4 as const }), false);
           },
         }
-      : {},
-  );
+      : {}),
+    // A refused publish disconnects its client (MQTT 3.1.1 has no way to refuse one alone): the
+    // messages already retained stay, and anyone may still replace or clear them.
+    authorizePublish: (client, packet, done) => {
+      if (!packet.retain || retained.take(packet.topic, Buffer.byteLength(packet.payload))) return done(null);
+      logger.warn(
+        `embedded broker: disconnected client ${escapeControl(client?.id ?? '(will)')}: its retained message on ` +
+          `${escapeControl(packet.topic.slice(0, 200))} would take the retained messages over ` +
+          `${RETAINED_BUDGET_BYTES / 1024 / 1024} MiB`,
+      );
+      done(new Error('too many retained messages'));
+    },
+  });
   const server: Server = createServer((socket) => {
     closeOnOversizedPackets(socket, logger);
     broker.handle(socket);

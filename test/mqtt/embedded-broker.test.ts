@@ -83,4 +83,48 @@ describe('mqtt: the embedded broker', function () {
     assert.deepEqual(received, ['t/small']);
     assert.ok(log.messages(40).some((m) => /disconnected a client that sent a packet of/.test(m)));
   });
+
+  it('keeps at most its budget of retained messages: a client filling it is disconnected; others go on', async () => {
+    // aedes keeps every retained message in memory: one client publishing retained 1 MB messages on
+    // ever new topics took the bridge from 75 MB to 2.5 GB in 12 s.
+    const log = captureLogger();
+    broker = await startEmbeddedBroker('127.0.0.1', 0, log.logger);
+    const payload = Buffer.alloc(1000 * 1000, 'x');
+    const filler = await connect();
+    let closed = false;
+    const close = new Promise<void>((resolve) => filler.once('close', () => resolve()));
+    void close.then(() => (closed = true));
+    let sent = 0;
+    // 200 MB offered; each QoS 1 publish waits for its acknowledgement (or the disconnection).
+    while (!closed && sent < 200) {
+      await Promise.race([filler.publishAsync(`fill/${sent}`, payload, { qos: 1, retain: true }), close]);
+      sent++;
+    }
+    assert.ok(closed, 'the filler is disconnected');
+    assert.ok(sent > 32 && sent <= 70, `disconnected after ${sent} messages of 1 MB`);
+    assert.ok(
+      log.messages(40).some((m) => /embedded broker: disconnected client .* retained messages/.test(m)),
+      log.text(),
+    );
+
+    // What it kept stays; a retained message is still replaced or cleared, and a small new one fits.
+    const other = await connect();
+    await other.publishAsync('fill/0', 'small', { qos: 1, retain: true });
+    await other.publishAsync('fill/1', '', { qos: 1, retain: true });
+    await other.publishAsync('turingpi/bridge/state', 'online', { qos: 1, retain: true });
+    const watcher = await connect();
+    const retained = new Map<string, string>();
+    watcher.on('message', (topic, message, packet) => {
+      if (packet.retain) retained.set(topic, message.length > 100 ? 'big' : message.toString());
+    });
+    await watcher.subscribeAsync(['fill/0', 'fill/1', 'fill/2', 'turingpi/#'], { qos: 1 });
+    const deadline = Date.now() + 5000;
+    while (retained.size < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(
+      Object.fromEntries(retained),
+      { 'fill/0': 'small', 'fill/2': 'big', 'turingpi/bridge/state': 'online' },
+      'fill/1 cleared',
+    );
+    assert.equal(other.connected, true);
+  });
 });
