@@ -91,7 +91,8 @@ const mqttSchema = z.strictObject({
     .describe('broker URL (mqtt://, mqtts://, ws://, wss://), or "embedded" for the built-in broker'),
   embedded: z
     .strictObject({
-      host: z.string().default('127.0.0.1'),
+      // An empty host listened on every address (logged as ":1883").
+      host: z.string().min(1).default('127.0.0.1'),
       port: z.number().int().min(0).max(65535).default(1883),
     })
     .prefault({})

@@ -280,6 +280,13 @@ describe('parseConfig', () => {
       assert.equal(parseConfig({ mqtt: { url: 'embedded', protocol_version: 4 } }).mqtt.protocol_version, 4);
       assert.equal(parseConfig({ mqtt: { url: 'mqtt://b:1883', protocol_version: 5 } }).mqtt.protocol_version, 5);
     });
+
+    // An empty host listened on every address, logged as ":1883", with a watch command without -h.
+    it('refuses an empty mqtt.embedded.host', () => {
+      assert.deepEqual(problemsOf({ mqtt: { url: 'embedded', embedded: { host: '' } } }), [
+        'mqtt.embedded.host: must not be empty',
+      ]);
+    });
   });
 
   it('throws a CONFIG error whose message lists every problem, one per line', () => {
