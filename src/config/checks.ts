@@ -145,6 +145,13 @@ export function crossFieldProblems(config: Config): RawProblem[] {
       thermal.action === 'off' ? 'switches nodes off' : 'shuts nodes down',
     ),
   );
+  if (config.mqtt.password !== null && config.mqtt.username === null && config.mqtt.protocol_version === 4) {
+    // MQTT 3.1.1 forbids a password flag without a user name flag: the connection never came up.
+    problems.push({
+      segments: ['mqtt', 'password'],
+      message: 'needs mqtt.username too: MQTT 3.1.1 (protocol_version 4) sends no password without one',
+    });
+  }
   if (config.mqtt.url === 'embedded' && config.mqtt.protocol_version === 5) {
     // aedes speaks MQTT 3.1.1 only: it refuses a version 5 CONNECT, and the bridge would retry for ever.
     problems.push({

@@ -80,7 +80,9 @@ describe('environment variables in a config file', () => {
   });
 
   it('reads a reference as the number or boolean the key needs', () => {
-    const text = 'mqtt:\n  keepalive: ${KEEPALIVE:-45}\n  password: ${PASSWORD}\nhomeassistant:\n  enabled: ${HA}\n';
+    const text =
+      'mqtt:\n  keepalive: ${KEEPALIVE:-45}\n  username: u\n  password: ${PASSWORD}\n' +
+      'homeassistant:\n  enabled: ${HA}\n';
     const { config } = checkConfigText(text, 'c.yaml', { env: { PASSWORD: '12345', HA: 'false' } });
     assert.equal(config?.mqtt.keepalive, 45);
     assert.equal(config?.mqtt.password, '12345'); // a string key stays a string, digits or not

@@ -370,7 +370,7 @@ describe('config files', () => {
         (await loadConfigFile(await file('nopass.yaml', 'mqtt:\n  username: bridge\n', 0o644))).warnings,
         [],
       );
-      const fromEnv = await file('fromenv.yaml', 'mqtt:\n  password: ${MQTT_PASSWORD}\n', 0o644);
+      const fromEnv = await file('fromenv.yaml', 'mqtt:\n  username: bridge\n  password: ${MQTT_PASSWORD}\n', 0o644);
       assert.deepEqual((await loadConfigFile(fromEnv, { env: { MQTT_PASSWORD: 'x' } })).warnings, []);
     });
 
@@ -546,7 +546,7 @@ describe('config files', () => {
     });
 
     it('prints warnings after "valid"', async () => {
-      const path = await file('warn.yaml', 'mqtt: { password: secret }\n', 0o644);
+      const path = await file('warn.yaml', 'mqtt: { username: bridge, password: secret }\n', 0o644);
       const out = collector();
       assert.equal(await runValidate(path, out), 0);
       assert.equal(out.lines.length, 2);

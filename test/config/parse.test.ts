@@ -281,6 +281,16 @@ describe('parseConfig', () => {
       assert.equal(parseConfig({ mqtt: { url: 'mqtt://b:1883', protocol_version: 5 } }).mqtt.protocol_version, 5);
     });
 
+    // MQTT 3.1.1 sends a password only after a user name: the bridge retried "not connected" for ever.
+    it('refuses mqtt.password without mqtt.username with MQTT 3.1.1', () => {
+      const message =
+        'mqtt.password: needs mqtt.username too: MQTT 3.1.1 (protocol_version 4) sends no password without one';
+      assert.deepEqual(problemsOf({ mqtt: { password: 'secret' } }), [message]);
+      assert.deepEqual(problemsOf({ mqtt: { url: 'embedded', password: 'secret' } }), [message]);
+      assert.equal(parseConfig({ mqtt: { password: 'secret', protocol_version: 5 } }).mqtt.password, 'secret');
+      assert.equal(parseConfig({ mqtt: { username: 'u', password: 'secret' } }).mqtt.password, 'secret');
+    });
+
     // An empty host listened on every address, logged as ":1883", with a watch command without -h.
     it('refuses an empty mqtt.embedded.host', () => {
       assert.deepEqual(problemsOf({ mqtt: { url: 'embedded', embedded: { host: '' } } }), [

@@ -224,7 +224,8 @@ describe('faults: security of the broker connection and of secrets', function ()
     const closed = await runCli(['validate', '-c', file]);
     assert.doesNotMatch(closed.stdout, /readable by other users/);
     // A ${VAR} reference keeps the secret out of the file: no warning even when readable.
-    const byEnv = writeConfig(dir, { mqtt: { password: '${TPM_FAULTS_MQTT_PASSWORD}' } }, 'env.yaml');
+    const byEnvConfig = { mqtt: { username: 'bridge', password: '${TPM_FAULTS_MQTT_PASSWORD}' } };
+    const byEnv = writeConfig(dir, byEnvConfig, 'env.yaml');
     chmodSync(byEnv, 0o644);
     const env = await runCli(['validate', '-c', path.basename(byEnv)], {
       cwd: dir,
