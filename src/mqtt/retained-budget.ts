@@ -1,8 +1,8 @@
 /**
  * The embedded broker's retained messages, counted: aedes keeps every one in memory, with no
  * limit, so one client publishing retained messages on ever new topics grew the bridge's
- * process without end (75 MB to 2.5 GB in 12 s). What the bridge itself keeps retained is some
- * 6 topics and 3 KB per node: a few MB on the largest board.
+ * process without end (75 MB to 2.5 GB in 12 s). What the bridge itself keeps retained on a
+ * simulated 1024-node board: 3,077 messages, counted here as 5.8 MB.
  */
 export const RETAINED_BUDGET_BYTES = 64 * 1024 * 1024;
 
