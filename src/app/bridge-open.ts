@@ -9,6 +9,7 @@ import { AGENTS_SEEN_FILE, openAgentNodes } from '../power/agent-nodes.js';
 import { SCHEDULES_STATE_FILE } from '../schedule/schedule-state.js';
 import { refuseNewerStateFile } from '../state/store.js';
 import { settledWithin, systemClock, type Clock } from '../util/clock.js';
+import { TpmError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { displayUrl } from '../util/redact.js';
 import type { Opened } from './bridge-parts.js';
@@ -49,6 +50,7 @@ export async function openBridge(o: OpenOptions): Promise<Opened> {
   const file = await openStateFile(dir, 'bridge.json', defaultBridgeState, parseBridgeState, logger, 1);
   // Those loaded later too: a start that fails on one of them may have switched power already.
   for (const name of [SCHEDULES_STATE_FILE, AGENTS_SEEN_FILE]) await refuseNewerStateFile(dir, name, 1);
+  file.value.board_id = ownBoardState(dir, file.value.board_id, config.board.id);
   await proveWritable(dir, () => file.store.save(file.value));
   const state = new BridgeState(file.store, file.value);
 
@@ -111,4 +113,19 @@ export function watchCommand(
   const user =
     mqtt.username === null ? '' : ` -u ${mqtt.username}${mqtt.password === null ? '' : " -P '<mqtt.password>'"}`;
   return `mosquitto_sub -h ${host} -p ${broker.port}${user} -t '${mqtt.base_topic}/#' -v`;
+}
+
+/**
+ * The board.id kept in state_dir/bridge.json, which must be this bridge's: two boards' bridges
+ * on one state_dir (two units given the same directory) would restore each other's power, report
+ * each other's interrupted actions and clear each other's Home Assistant entities.
+ */
+function ownBoardState(dir: string, kept: string | null, ours: string): string {
+  if (kept === null || kept === ours) return ours;
+  throw new TpmError(
+    'STATE',
+    `state_dir ${dir} holds the state of board "${kept}" (board.id), not of this board "${ours}": give each ` +
+      `board a state_dir of its own. If you renamed board.id, move ${dir}/bridge.json away (this board then ` +
+      'starts from defaults). Nothing was changed',
+  );
 }

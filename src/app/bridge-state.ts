@@ -5,6 +5,8 @@ import type { JournalEntry, PowerJournal } from '../power/journal.js';
 /** What the bridge keeps in state_dir/bridge.json across restarts. */
 export interface BridgeStateData {
   version: 1;
+  /** The board.id of the bridge that keeps this file: another board's is refused (one state_dir per board). */
+  board_id: string | null;
   maintenance: boolean;
   /** started_at of the last run, to tell our own stale retained `online` from another bridge's. */
   last_started_at: string | null;
@@ -22,6 +24,7 @@ export interface BridgeStateData {
 export function defaultBridgeState(): BridgeStateData {
   return {
     version: 1,
+    board_id: null,
     maintenance: false,
     last_started_at: null,
     in_flight: [],
@@ -49,6 +52,8 @@ export function parseBridgeState(value: unknown): BridgeStateData | undefined {
     return undefined;
   return {
     version: 1,
+    // Missing in a file of an older release: taken as this board's.
+    board_id: typeof v.board_id === 'string' ? v.board_id : null,
     maintenance: v.maintenance,
     last_started_at: typeof v.last_started_at === 'string' ? v.last_started_at : null,
     // Only whole entries: a damaged one would make the interruption report unreadable.

@@ -174,6 +174,37 @@ describe('bridge: state_dir at start', function () {
     assert.equal(configWrites, 0, 'nothing written to the board (not even SEE)');
   });
 
+  it("refuses a state_dir holding another board's state: two boards' bridges given one directory", async () => {
+    // It was taken as this board's: node 5 switched off as the other board last asked, its
+    // interrupted actions reported here, its Home Assistant entities cleared.
+    const other = JSON.stringify({ ...defaultBridgeState(), board_id: 'rack-b', commanded: { '5': false } });
+    writeFileSync(path.join(stateDir, 'bridge.json'), other);
+    const clock = new FakeClock(Date.now());
+    const board = createCountedTpi1(clock);
+
+    await assert.rejects(
+      env.start({ clock, bus: board.countingBus, sections: { power: { restore_on_start: 'last' } } }),
+      (error: Error & { code?: string }) => {
+        assert.equal(error.code, 'STATE', error.message);
+        assert.match(error.message, /holds the state of board "rack-b" \(board\.id\), not of this board "lab"/);
+        assert.match(error.message, /a state_dir of its own/);
+        return true;
+      },
+    );
+    assert.equal(readFileSync(path.join(stateDir, 'bridge.json'), 'utf8'), other, 'bridge.json left as it was');
+    assert.equal(board.powerWrites(), 0, 'no power written');
+  });
+
+  it('keeps its board.id in bridge.json, taking a file of an older release (none kept) as its own', async () => {
+    const older = { ...defaultBridgeState() } as Record<string, unknown>;
+    delete older.board_id;
+    writeFileSync(path.join(stateDir, 'bridge.json'), JSON.stringify(older));
+    const clock = new FakeClock(Date.now());
+    await env.start({ clock, bus: createCountedTpi1(clock).countingBus });
+    await env.rec.waitForPayload(`${BASE}/bridge/state`, 'online');
+    assert.equal(readBridgeState(stateDir).board_id, 'lab');
+  });
+
   it('reports an operation a crash left in bridge.json as interrupted, and removes it', async () => {
     const crashed = defaultBridgeState();
     crashed.in_flight = [{ node: 5, action: 'shutdown', source: 'schedule', started_at: '2026-11-20T03:00:00.000Z' }];
