@@ -65,7 +65,11 @@ export function requestCommand(table: RequestTable, { connection, topics, event 
       if (!onlyReads(action, request)) {
         const text = payload instanceof UnreadPayload ? '' : payload.toString('utf8');
         const earlier = taken.earlier(action, origin.transaction, text);
-        if (earlier) return await respond(await earlier);
+        if (earlier) {
+          // Said on the bus: a script that repeats a transaction on purpose learns why nothing happened.
+          event({ type: 'request', action, ...origin, result: 'ok', message: SENT_AGAIN });
+          return await respond(await earlier);
+        }
         answered = taken.take(action, origin.transaction, text);
       }
       const handler = Object.hasOwn(table, action) ? table[action] : undefined;
@@ -84,6 +88,10 @@ export function requestCommand(table: RequestTable, { connection, topics, event 
     }
   };
 }
+
+const SENT_AGAIN =
+  'the same request sent again (its action, transaction and payload taken in the last 10 minutes): answered ' +
+  'as the first one, nothing was done again; give every request a new transaction';
 
 /**
  * A request that changes nothing (`status`, a `power` `status`): asked again, even with the same

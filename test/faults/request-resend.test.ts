@@ -101,6 +101,12 @@ describe('faults: a request sent again after a lost acknowledgement', function (
       .since(0, `${BASE}/bridge/event`)
       .filter((m) => m.payload.includes('"r-1"') && m.payload.includes('power cycling'));
     assert.equal(cycles.length, 1, 'node 3 was power cycled once');
+    // Said where a script's author looks: a request repeated on purpose is not silently skipped.
+    const again = rec
+      .since(0, `${BASE}/bridge/event`)
+      .filter((m) => m.payload.includes('"r-1"') && m.payload.includes('sent again'));
+    assert.equal(again.length, 1, 'one event says the request was taken as sent again');
+    assert.match(again[0]?.payload ?? '', /nothing was done again.*new transaction/);
     await relay.close();
   });
 });
