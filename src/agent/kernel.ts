@@ -1,4 +1,5 @@
-import { closeSync, openSync, readSync, readdirSync, statfs } from 'node:fs';
+import { closeSync, openSync, readSync, readdirSync } from 'node:fs';
+import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /**
@@ -166,12 +167,8 @@ function readKernelFile(path: string, whole: boolean): string | null {
 /** What fsUse needs of statfs(2): node's own, or a test's. */
 export type Statfs = (path: string) => Promise<{ blocks: number; bfree: number; bavail: number }>;
 
-/** statfs(2) in libuv's threads; node:fs/promises is not loaded for it (the agent keeps it out). */
-const statfsInThreads: Statfs = (path) =>
-  new Promise((resolve, reject) => statfs(path, (error, stats) => (error ? reject(error) : resolve(stats))));
-
 /** Use of the file system holding `path` in %, as df computes it (blocks available to users). */
-export async function fsUse(path = '/', read: Statfs = statfsInThreads): Promise<number | null> {
+export async function fsUse(path = '/', read: Statfs = statfs): Promise<number | null> {
   const fs = await read(path);
   const used = fs.blocks - fs.bfree;
   const usable = used + fs.bavail;
