@@ -1,5 +1,4 @@
-import { closeSync, openSync, readSync, readdirSync } from 'node:fs';
-import { statfs } from 'node:fs/promises';
+import { closeSync, openSync, readSync, readdirSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
@@ -164,12 +163,9 @@ function readKernelFile(path: string, whole: boolean): string | null {
   }
 }
 
-/** What fsUse needs of statfs(2): node's own, or a test's. */
-export type Statfs = (path: string) => Promise<{ blocks: number; bfree: number; bavail: number }>;
-
 /** Use of the file system holding `path` in %, as df computes it (blocks available to users). */
-export async function fsUse(path = '/', read: Statfs = statfs): Promise<number | null> {
-  const fs = await read(path);
+export async function fsUse(path = '/'): Promise<number | null> {
+  const fs = statfsSync(path);
   const used = fs.blocks - fs.bfree;
   const usable = used + fs.bavail;
   return usable > 0 ? Math.round((used / usable) * 1000) / 10 : null;

@@ -13,7 +13,6 @@ import {
   readCelsius,
   readHead,
   readText,
-  type Statfs,
 } from './kernel.js';
 
 /**
@@ -50,17 +49,7 @@ export interface DefaultSystemInfoOptions {
   /** Loads the fallback; default: systeminformation, imported only when first needed. */
   loadFallback?: () => Promise<FallbackSource>;
   now?: () => number;
-  /** statfs(2) of the root: node's by default. */
-  statfs?: Statfs;
-  /** How long a sample waits for it (default STATFS_WAIT_MS). */
-  statfsWaitMs?: number;
 }
-
-/**
- * How long a sample waits for statfs of `/`. On a network root whose server is away (NFS) it
- * may not answer for minutes: the sample goes on without disk_used, as it does without any value.
- */
-const STATFS_WAIT_MS = 2000;
 
 /** systeminformation, loaded the first time the kernel's files do not answer (on a system without /proc). */
 async function loadSystemInformation(): Promise<FallbackSource> {
@@ -81,11 +70,6 @@ export function defaultSystemInfo(options: DefaultSystemInfoOptions = {}): Syste
   const load = options.loadFallback ?? loadSystemInformation;
   let fallback: Promise<FallbackSource> | undefined;
   const fallbackSource = (): Promise<FallbackSource> => (fallback ??= load());
-  const rootUse = oneAtATime(
-    () => fsUse(options.root ?? '/', options.statfs),
-    options.statfsWaitMs ?? STATFS_WAIT_MS,
-    'statfs of /',
-  );
   const cpu = new CpuLoadMeter(async () => {
     const text = await readHead(paths.stat);
     return text === null ? null : parseProcStatCpu(text);
@@ -107,7 +91,7 @@ export function defaultSystemInfo(options: DefaultSystemInfoOptions = {}): Syste
       // Active as systeminformation and `free` count it: what programs hold, not the page cache.
       return mem ? { total: mem.total, active: mem.total - mem.available } : (await fallbackSource()).mem();
     },
-    fsSize: async () => [{ mount: '/', use: await rootUse() }],
+    fsSize: async () => [{ mount: '/', use: await fsUse(options.root ?? '/') }],
     time: async () => {
       const text = await readText(paths.uptime);
       return { uptime: (text === null ? null : parseUptime(text)) ?? uptime() };
@@ -199,32 +183,5 @@ export function quietAfterNothing<T>(
     const value = await read();
     if (value === null) quietUntil = now() + NO_SENSOR_RETRY_MS;
     return value;
-  };
-}
-
-/**
- * `read` with a bound on the wait, and never twice at once: a call that does not answer is
- * waited for by the next caller (each call would hold one of libuv's four threads for good).
- * After `waitMs` a caller gets an error naming `what`; the read goes on, and once it has answered
- * the next caller starts another.
- */
-function oneAtATime<T>(read: () => Promise<T>, waitMs: number, what: string): () => Promise<T> {
-  let pending: Promise<T> | undefined;
-  return () => {
-    const call = (pending ??= read().finally(() => (pending = undefined)));
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${what} did not answer within ${waitMs / 1000} s`)), waitMs);
-      timer.unref();
-      call.then(
-        (value) => {
-          clearTimeout(timer);
-          resolve(value);
-        },
-        (error: unknown) => {
-          clearTimeout(timer);
-          reject(error instanceof Error ? error : new Error(String(error)));
-        },
-      );
-    });
   };
 }

@@ -49,7 +49,7 @@ const UNAVAILABLE_REASON: Record<Field, string> = {
   temperature: 'no readable thermal zone',
   cpu_load: 'CPU load not readable',
   memory_used: 'memory not readable',
-  disk_used: 'root file system (/) not readable',
+  disk_used: 'root file system (/) not found',
   uptime: 'uptime not readable',
   hostname: 'hostname not readable',
   throttled: 'no Raspberry Pi firmware throttle flags on this machine',
