@@ -163,7 +163,11 @@ function readKernelFile(path: string, whole: boolean): string | null {
   }
 }
 
-/** Use of the file system holding `path` in %, as df computes it (blocks available to users). */
+/**
+ * Use of the file system holding `path` in %, as df computes it (blocks available to users).
+ * Synchronous on purpose: the async statfs runs in libuv's threads, and each got a malloc arena
+ * of its own (docs/agent.md, telemetry).
+ */
 export async function fsUse(path = '/'): Promise<number | null> {
   const fs = statfsSync(path);
   const used = fs.blocks - fs.bfree;
