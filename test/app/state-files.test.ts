@@ -19,6 +19,26 @@ describe('bridge: state_dir at start', function () {
     mkdirSync(stateDir, { recursive: true });
   });
 
+  /**
+   * Starts with `bridge.json` holding `text` and restore_on_start: last, expecting a refusal of
+   * code STATE whose message matches each of `said`; the file is left as it was, no power written.
+   */
+  async function refusedWithBridgeJson(text: string, said: RegExp[]): Promise<void> {
+    writeFileSync(path.join(stateDir, 'bridge.json'), text);
+    const clock = new FakeClock(Date.now());
+    const board = createCountedTpi1(clock);
+    await assert.rejects(
+      env.start({ clock, bus: board.countingBus, sections: { power: { restore_on_start: 'last' } } }),
+      (error: Error & { code?: string }) => {
+        assert.equal(error.code, 'STATE', error.message);
+        for (const pattern of said) assert.match(error.message, pattern);
+        return true;
+      },
+    );
+    assert.equal(readFileSync(path.join(stateDir, 'bridge.json'), 'utf8'), text, 'bridge.json left as it was');
+    assert.equal(board.powerWrites(), 0, 'no power written');
+  }
+
   it(
     'starts with garbage in bridge.json and schedules.json: warns, keeps the bad files aside, goes ' + 'online',
     async () => {
@@ -108,23 +128,8 @@ describe('bridge: state_dir at start', function () {
   it('refuses a bridge.json of a newer release (a downgrade): says so, leaves the file as it is', async () => {
     // What a newer release might write: a version of its own, maintenance on, node 5 asked off.
     const newer = JSON.stringify({ ...defaultBridgeState(), version: 2, maintenance: true, commanded: { '5': false } });
-    writeFileSync(path.join(stateDir, 'bridge.json'), newer);
-    const clock = new FakeClock(Date.now());
-    const board = createCountedTpi1(clock);
-
-    await assert.rejects(
-      env.start({ clock, bus: board.countingBus, sections: { power: { restore_on_start: 'last' } } }),
-      (error: Error & { code?: string }) => {
-        assert.equal(error.code, 'STATE', error.message);
-        assert.match(error.message, /bridge\.json/);
-        assert.match(error.message, /newer release/);
-        assert.match(error.message, /version 2/);
-        return true;
-      },
-    );
-    assert.equal(readFileSync(path.join(stateDir, 'bridge.json'), 'utf8'), newer, 'bridge.json left as it was');
+    await refusedWithBridgeJson(newer, [/bridge\.json/, /newer release/, /version 2/]);
     assert.deepEqual(filesIn(stateDir), ['bridge.json'], 'nothing kept aside, nothing else written');
-    assert.equal(board.powerWrites(), 0, 'no power written');
   });
 
   it('refuses a schedules.json of a newer release before restore_on_start switched anything', async () => {
@@ -178,21 +183,10 @@ describe('bridge: state_dir at start', function () {
     // It was taken as this board's: node 5 switched off as the other board last asked, its
     // interrupted actions reported here, its Home Assistant entities cleared.
     const other = JSON.stringify({ ...defaultBridgeState(), board_id: 'rack-b', commanded: { '5': false } });
-    writeFileSync(path.join(stateDir, 'bridge.json'), other);
-    const clock = new FakeClock(Date.now());
-    const board = createCountedTpi1(clock);
-
-    await assert.rejects(
-      env.start({ clock, bus: board.countingBus, sections: { power: { restore_on_start: 'last' } } }),
-      (error: Error & { code?: string }) => {
-        assert.equal(error.code, 'STATE', error.message);
-        assert.match(error.message, /holds the state of board "rack-b" \(board\.id\), not of this board "lab"/);
-        assert.match(error.message, /a state_dir of its own/);
-        return true;
-      },
-    );
-    assert.equal(readFileSync(path.join(stateDir, 'bridge.json'), 'utf8'), other, 'bridge.json left as it was');
-    assert.equal(board.powerWrites(), 0, 'no power written');
+    await refusedWithBridgeJson(other, [
+      /holds the state of board "rack-b" \(board\.id\), not of this board "lab"/,
+      /a state_dir of its own/,
+    ]);
   });
 
   it('keeps its board.id in bridge.json, taking a file of an older release (none kept) as its own', async () => {

@@ -1,55 +1,12 @@
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { connect, createServer, type Server, type Socket } from 'node:net';
 import mqtt from 'mqtt';
 import { systemClock } from '../../src/util/clock.js';
 import { tempDir } from '../support/cli.js';
 import { BASE, runBridge, stateDirOf, type BridgeRun } from '../support/in-process-bridge.js';
 import { requireMosquitto, startMosquitto, type Mosquitto } from '../support/mosquitto.js';
 import { Recorder } from '../support/recorder.js';
+import { startTcpProxy } from '../support/tcp-proxy.js';
 import { until } from '../support/wait.js';
-
-/**
- * A relay whose answers from the broker can be lost: what a script's client meets when its link
- * drops after its request reached the broker, before the broker's PUBACK came back.
- */
-async function lossyRelay(
-  targetPort: number,
-): Promise<{ url: string; loseAnswers(on: boolean): void; cut(): void; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  let losing = false;
-  const server: Server = createServer((client) => {
-    const upstream = connect({ host: '127.0.0.1', port: targetPort });
-    sockets.add(client).add(upstream);
-    const drop = (): void => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', drop).on('close', drop);
-    upstream.on('error', drop).on('close', drop);
-    client.on('data', (chunk: Buffer) => upstream.write(chunk));
-    upstream.on('data', (chunk: Buffer) => {
-      if (!losing) client.write(chunk);
-    });
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  const cut = (): void => {
-    for (const socket of sockets) socket.destroy();
-    sockets.clear();
-  };
-  return {
-    url: `mqtt://127.0.0.1:${port}`,
-    loseAnswers: (on) => (losing = on),
-    cut,
-    close: async () => {
-      cut();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
 
 /**
  * QoS 1 is "at least once": a client whose PUBACK was lost sends its request again when it is
@@ -80,7 +37,8 @@ describe('faults: a request sent again after a lost acknowledgement', function (
       },
     });
     rec = await Recorder.connect(mosquitto.url, BASE);
-    const relay = await lossyRelay(mosquitto.port);
+    // A link lost right after the request reached the broker, before its PUBACK came back.
+    const relay = await startTcpProxy(mosquitto.port);
     script = await mqtt.connectAsync(relay.url, { clientId: 'resend-script', clean: false, reconnectPeriod: 200 });
     const request = JSON.stringify({ transaction: 'r-1', node: 3, action: 'reboot' });
     relay.loseAnswers(true);

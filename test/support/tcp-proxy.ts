@@ -11,13 +11,18 @@ export interface TcpProxy {
   url: string;
   /** Connections relayed so far (a reconnection counts again). */
   accepted: number;
-  /** Destroys every relayed connection now (and ends a freeze); new ones are relayed as before. */
+  /** Destroys every relayed connection now (and ends a freeze or lost answers); new ones are relayed as before. */
   cut(): number;
   /**
    * From now on, bytes of the relayed connections are dropped in both directions while the
    * sockets stay open (a link that went silent): a publish gets no acknowledgement.
    */
   freeze(): void;
+  /**
+   * While on, only the broker's bytes are dropped: a client's publish reaches the broker, its
+   * acknowledgement never comes back (a link lost right after the request went out).
+   */
+  loseAnswers(on: boolean): void;
   /** Until unblock(), a new connection is closed as soon as it is accepted (the link is still down). */
   block(): void;
   unblock(): void;
@@ -28,6 +33,7 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const pairs = new Set<[Socket, Socket]>();
   let accepted = 0;
   let frozen = false;
+  let losingAnswers = false;
   let blocked = false;
   const server: Server = createServer((client) => {
     if (blocked) {
@@ -49,7 +55,7 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
       if (!frozen) upstream.write(chunk);
     });
     upstream.on('data', (chunk: Buffer) => {
-      if (!frozen) client.write(chunk);
+      if (!frozen && !losingAnswers) client.write(chunk);
     });
   });
   server.listen(0, '127.0.0.1');
@@ -64,6 +70,7 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     }
     pairs.clear();
     frozen = false;
+    losingAnswers = false;
     return count;
   };
   return {
@@ -75,6 +82,9 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     cut,
     freeze: () => {
       frozen = true;
+    },
+    loseAnswers: (on) => {
+      losingAnswers = on;
     },
     block: () => {
       blocked = true;
