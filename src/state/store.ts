@@ -77,7 +77,11 @@ export class JsonStateFile<T> implements StateStore<T> {
     try {
       text = await readFile(this.path, 'utf8');
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { value: this.options.defaults() };
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return { value: this.options.defaults() };
+      // Another user's file (a run with sudo, then the service's user): defaults would be saved
+      // over it at the first write, and what it keeps (maintenance, saved power) lost.
+      if (code === 'EACCES' || code === 'EPERM') throw unreadable(this.path, error);
       const warning = `state file ${this.path} cannot be read (${describe(error)}); using defaults`;
       this.options.logger?.warn(warning);
       return { value: this.options.defaults(), warning };
@@ -159,4 +163,15 @@ export async function refuseNewerStateFile(dir: string, name: string, ours: numb
     return;
   }
   refuseNewer(path, raw, ours);
+}
+
+function unreadable(path: string, error: unknown): TpmError {
+  const uid = process.getuid?.();
+  const user = uid === undefined ? 'this user' : `this user (uid ${uid})`;
+  return new TpmError(
+    'STATE',
+    `state file ${path} cannot be read by ${user} (${describe(error)}): another user wrote it (a run with ` +
+      'sudo?). Give it to the user the bridge runs as (chown), or run the bridge as its owner. Nothing was changed',
+    { cause: error },
+  );
 }

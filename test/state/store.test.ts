@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { chown, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -143,6 +144,37 @@ describe('JsonStateFile', () => {
       () => new JsonStateFile({ dir, name: '../x.json', defaults: () => 0, validate: () => 0 }),
       /plain file name/,
     );
+  });
+
+  it('refuses a file this user cannot read (another user wrote it), leaving it as it is', async function () {
+    // Run once with sudo, then as the service's user: bridge.json (mode 0600) was unreadable, the
+    // start used defaults and its first save replaced the file (maintenance, saved power lost).
+    // Root reads anything: the child runs as root without the capabilities that let it.
+    if (process.getuid?.() !== 0 || !existsSync('/usr/bin/setpriv')) return this.skip();
+    const file = join(dir, 'counter.json');
+    await writeFile(file, '{"version":1,"count":5}', { mode: 0o600 });
+    await chown(file, 65534, 65534);
+    const store = new URL('../../src/state/store.js', import.meta.url).href;
+    const script =
+      `const { JsonStateFile } = await import(${JSON.stringify(store)});` +
+      `const file = new JsonStateFile({ dir: ${JSON.stringify(dir)}, name: 'counter.json', ` +
+      `defaults: () => ({ version: 1, count: 0 }), validate: (raw) => raw });` +
+      'try { console.log(JSON.stringify({ value: await file.load() })); } ' +
+      'catch (error) { console.log(JSON.stringify({ code: error.code, message: error.message })); }';
+    const child = spawn('/usr/bin/setpriv', [
+      '--bounding-set=-dac_override,-dac_read_search',
+      process.execPath,
+      '--input-type=module',
+      '-e',
+      script,
+    ]);
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    await new Promise((resolve) => child.once('exit', resolve));
+    const said = JSON.parse(out) as { code?: string; message?: string };
+    assert.equal(said.code, 'STATE', out);
+    assert.match(said.message ?? '', /counter\.json cannot be read by this user .*EACCES.*chown/);
+    assert.equal(await readFile(file, 'utf8'), '{"version":1,"count":5}', 'left as it was');
   });
 
   it("removes the temporary files a writer killed mid-write left, not a live writer's", async () => {
