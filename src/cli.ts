@@ -214,12 +214,9 @@ async function runBridge(path: string | undefined, asOption?: (problem: Problem)
   // Absolute: the message that names it reaches MQTT and Home Assistant, far from this directory.
   const configFile = demo || asOption ? undefined : resolve(path ?? DEFAULT_CONFIG);
   const bridge = service.createBridge(config, { logger, configFile });
-  if (config.board.type === 'simulator' && config.board.simulate.agents) {
-    const { withDemoAgents } = await import('./cli/demo.js');
-    const demoService = withDemoAgents(bridge, config, logger);
-    return runService(demoService, logger, 5000 + config.power.reboot_off_time, signals, reportStartError);
-  }
-  return runService(bridge, logger, 5000 + config.power.reboot_off_time, signals, reportStartError);
+  const withAgents = config.board.type === 'simulator' && config.board.simulate.agents;
+  const run = withAgents ? (await import('./cli/demo.js')).withDemoAgents(bridge, config, logger) : bridge;
+  return runService(run, logger, 5000 + config.power.reboot_off_time, signals, reportStartError);
 }
 
 async function runAgent(path: string): Promise<number> {

@@ -1,4 +1,4 @@
-import { JsonStateFile } from '../state/store.js';
+import { JsonStateFile, thisUser } from '../state/store.js';
 import { TpmError, errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import type { StateFile } from './bridge-state.js';
@@ -37,12 +37,10 @@ export async function proveWritable(dir: string, save: () => Promise<void>): Pro
   try {
     await save();
   } catch (error) {
-    const uid = process.getuid?.();
-    const user = uid === undefined ? 'this user' : `this user (uid ${uid})`;
     throw new TpmError(
       'STATE',
       `state_dir ${dir} cannot be written (${errorMessage(error)}); the bridge keeps there what must survive ` +
-        `a restart (docs/configuration.md, state_dir): make it writable by ${user}, or set state_dir to a ` +
+        `a restart (docs/configuration.md, state_dir): make it writable by ${thisUser()}, or set state_dir to a ` +
         'directory that is. Nothing was changed',
       { cause: error },
     );

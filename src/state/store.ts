@@ -87,24 +87,27 @@ export class JsonStateFile<T> implements StateStore<T> {
       return { value: this.options.defaults(), warning };
     }
     let raw: unknown;
-    let notJson: unknown;
     try {
       raw = JSON.parse(text);
     } catch (error) {
-      notJson = error;
+      return this.replaceBad(text, error);
     }
     this.refuseNewer(raw);
     try {
-      if (notJson !== undefined) throw notJson;
       return { value: this.options.validate(raw) };
     } catch (error) {
-      const problem = text.trim().length === 0 ? 'is empty' : `is not valid (${describe(error)})`;
-      const keptAt = await this.keepAside();
-      const where = keptAt ? `kept as ${keptAt}` : 'could not be moved aside';
-      const warning = `state file ${this.path} ${problem}; using defaults, the bad file is ${where}`;
-      this.options.logger?.warn(warning);
-      return { value: this.options.defaults(), warning };
+      return this.replaceBad(text, error);
     }
+  }
+
+  /** A file that is no JSON, or not what validate takes: kept aside, defaults used, a warning. */
+  private async replaceBad(text: string, error: unknown): Promise<LoadResult<T>> {
+    const problem = text.trim().length === 0 ? 'is empty' : `is not valid (${describe(error)})`;
+    const keptAt = await this.keepAside();
+    const where = keptAt ? `kept as ${keptAt}` : 'could not be moved aside';
+    const warning = `state file ${this.path} ${problem}; using defaults, the bad file is ${where}`;
+    this.options.logger?.warn(warning);
+    return { value: this.options.defaults(), warning };
   }
 
   save(value: T): Promise<void> {
@@ -165,12 +168,16 @@ export async function refuseNewerStateFile(dir: string, name: string, ours: numb
   refuseNewer(path, raw, ours);
 }
 
-function unreadable(path: string, error: unknown): TpmError {
+/** "this user (uid 1000)", for messages that say who must be able to read or write a file. */
+export function thisUser(): string {
   const uid = process.getuid?.();
-  const user = uid === undefined ? 'this user' : `this user (uid ${uid})`;
+  return uid === undefined ? 'this user' : `this user (uid ${uid})`;
+}
+
+function unreadable(path: string, error: unknown): TpmError {
   return new TpmError(
     'STATE',
-    `state file ${path} cannot be read by ${user} (${describe(error)}): another user wrote it (a run with ` +
+    `state file ${path} cannot be read by ${thisUser()} (${describe(error)}): another user wrote it (a run with ` +
       'sudo?). Give it to the user the bridge runs as (chown), or run the bridge as its owner. Nothing was changed',
     { cause: error },
   );
