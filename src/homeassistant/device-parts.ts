@@ -44,7 +44,7 @@ export interface OriginInfo {
 export interface DeviceDiscoveryPayload {
   device: DeviceInfo;
   origin: OriginInfo;
-  /** Shared by every component: state subscriptions and commands at QoS 1 (docs/topics.md). */
+  /** Shared by every component: state subscriptions and commands at QoS 1; each also says it (docs/topics.md). */
   qos: 1;
   components: Record<string, ComponentConfig>;
 }
@@ -122,16 +122,22 @@ export function boardIdentifier(boardId: string): string {
   return `turingpi-mqtt_${boardId}`;
 }
 
-/** The discovery message of one device: `<prefix>/device/<objectId>/config` with QoS 1 for all. */
+/**
+ * The discovery message of one device: `<prefix>/device/<objectId>/config` with QoS 1 for all.
+ * Each component says `qos: 1` itself too: Home Assistant 2024.11 to 2026.5.1 at least does not hand
+ * the device's `qos` down to its components and uses QoS 0 for them (docs/topics.md).
+ */
 export function deviceMessage(
   input: DiscoveryInput,
   objectId: string,
   device: DeviceInfo,
   components: Record<string, ComponentConfig>,
 ): DiscoveryMessage {
+  const withQos: Record<string, ComponentConfig> = {};
+  for (const [key, component] of Object.entries(components)) withQos[key] = { ...component, qos: 1 };
   return {
     topic: deviceDiscoveryTopic(input.config.homeassistant.discovery_prefix, objectId),
-    payload: { device, origin: originOf(input), qos: 1, components },
+    payload: { device, origin: originOf(input), qos: 1, components: withQos },
   };
 }
 
