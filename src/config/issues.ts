@@ -12,6 +12,8 @@ export interface RawProblem {
   segments: PathSegment[];
   message: string;
   at?: 'key' | 'value';
+  /** Where in the text, when no path names the place (an item whose key cannot be shown). */
+  offset?: number;
 }
 
 export function dottedPath(segments: readonly PathSegment[]): string {

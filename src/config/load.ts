@@ -8,7 +8,16 @@ import { substituteEnv, type Environment } from './env.js';
 import { dottedPath, schemaAt, type PathSegment, type RawProblem } from './issues.js';
 import { validateConfigObject } from './parse.js';
 import { ConfigError, formatProblem, sortProblems, type Problem } from './problems.js';
-import { keyPathAt, keyText, locate, openerOf, unresolvedAlias, unusedAnchors, yamlMessage } from './syntax-place.js';
+import {
+  keyPathAt,
+  keyText,
+  locate,
+  openerOf,
+  unresolvedAlias,
+  unshownKey,
+  unusedAnchors,
+  yamlMessage,
+} from './syntax-place.js';
 import type { Config } from './schema.js';
 
 export interface LoadOptions {
@@ -76,7 +85,14 @@ export function checkConfigText(source: string, file: string, options: LoadOptio
   const env = options.env ?? process.env;
   const lineCounter = new LineCounter();
   // merge: true lets users share settings with anchors and `<<:` (e.g. across schedules).
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, merge: true, uniqueKeys: true });
+  const doc = parseDocument(text, {
+    lineCounter,
+    prettyErrors: false,
+    merge: true,
+    uniqueKeys: true,
+    // yaml prints some warnings itself (a key that is a list: "...: [ Hunter2 ]"); ours say them without the text.
+    logLevel: 'error',
+  });
   const at = (offset: number | undefined): Pick<Problem, 'line' | 'col'> => {
     if (offset === undefined) return {};
     const { line, col } = lineCounter.linePos(offset);
@@ -115,7 +131,7 @@ export function checkConfigText(source: string, file: string, options: LoadOptio
     file,
     path: dottedPath(raw.segments),
     message: raw.message,
-    ...at(locate(doc, raw.segments, raw.at ?? 'value')),
+    ...at(raw.offset ?? locate(doc, raw.segments, raw.at ?? 'value')),
   });
 
   const substitution = substituteScalars(doc, env, fromEnvironment, options.unsetVariables ?? 'refuse');
@@ -135,7 +151,7 @@ export function checkConfigText(source: string, file: string, options: LoadOptio
     return result([{ file, path: '', message, ...at(unresolvedAlias(doc)) }], yamlWarnings);
   }
   const validation = validateConfigObject(object);
-  const problems = validation.problems.map(place);
+  const problems = validation.problems.map((raw) => place(unshownKey(doc, raw)));
   const written = (key: string): boolean => isMap(doc.contents) && doc.contents.has(key);
   const roles = roleProblems(options.role, { agent: written('agent'), board: written('board') }, validation.config);
   problems.push(...roles.map(place));

@@ -1,5 +1,5 @@
 import { CST, isAlias, isMap, isNode, isScalar, isSeq, Parser, visit, type Document } from 'yaml';
-import type { PathSegment } from './issues.js';
+import type { PathSegment, RawProblem } from './issues.js';
 
 const QUOTED = { '"': 'double-quoted-scalar', "'": 'single-quoted-scalar' } as const;
 const OPENER = { '}': '{', ']': '[' } as const;
@@ -56,7 +56,22 @@ export function yamlMessage(message: string): string {
     return 'an unknown tag (!name), ignored: the value is read without it; quote the value if it begins with ! itself';
   if (message.startsWith('Invalid escape sequence'))
     return 'Invalid escape sequence in a "double-quoted" value: write \\\\ for \\, or use single quotes';
-  return message;
+  // The messages below end with the text they found (`password: |Hunter2`, `password: }Hunter2`).
+  if (message.startsWith('Block scalar header'))
+    return 'a value that begins with | or > is a block of lines (| or > ends its line): quote the value';
+  if (/^(Could not resolve tag|Not a valid tag|Verbatim tags|The .* tag has no suffix)/s.test(message))
+    return 'a tag (!name, !a!name) that cannot be read: quote the value if it begins with ! itself';
+  if (message.startsWith('Unknown directive'))
+    return 'an unknown directive (a line that begins with %): quote a value that begins with % itself';
+  for (const prefix of [
+    'Not a YAML token',
+    'Unresolved plain scalar',
+    'Ordered maps must not include duplicate keys',
+  ]) {
+    if (message.startsWith(prefix)) return prefix;
+  }
+  // "Unexpected scalar token in YAML stream: "Hunter2"": the composer adds the token's text.
+  return message.replace(/^(Unexpected [\w-]+ token in YAML stream): [\s\S]*$/, '$1');
 }
 
 /** The offset of the first alias whose anchor is not set before it, if any. */
@@ -70,6 +85,32 @@ export function unresolvedAlias(doc: Document.Parsed): number | undefined {
     },
   });
   return offset;
+}
+
+/**
+ * An unknown key that is not one, said without its text: in `{ password:Hunter2 }` or
+ * `{ password: abc,Hunter2 }` yaml reads a key with no value (`password:Hunter2`, `Hunter2`), and a
+ * key that is a list or a map (`{ [Hunter2]: 1 }`) is text too. Either is a piece of a value,
+ * maybe of a password: the problem names the map that holds it, and points at the item.
+ */
+export function unshownKey(doc: Document.Parsed, raw: RawProblem): RawProblem {
+  if (raw.at !== 'key' || !raw.message.startsWith('unknown key')) return raw;
+  const parent = raw.segments.slice(0, -1);
+  const node = parent.length === 0 ? doc.contents : doc.getIn(parent, true);
+  if (!isMap(node)) return raw;
+  const name = String(raw.segments[raw.segments.length - 1]);
+  const pair = node.items.find((p) => keyText(p.key) === name) ?? node.items.find((p) => !isScalar(p.key));
+  if (!pair) return raw;
+  const offset = rangeStart(pair.key);
+  if (!isScalar(pair.key)) {
+    const message = 'a key that is a list or a map: an item of [ ] or { } needs a plain key; quote the value';
+    return { segments: parent, message, offset };
+  }
+  if (pair.value !== null) return raw;
+  const message =
+    'an item with no value (no ": " after it): a "," or a ":" with no space after it splits an unquoted ' +
+    'value in { }; quote the value';
+  return { segments: parent, message, offset };
 }
 
 export function keyText(key: unknown): string | undefined {

@@ -268,6 +268,52 @@ describe('config files', () => {
       assert.ok(problems.length > 0);
       assert.doesNotMatch(problems.join('\n'), /\\q/);
     });
+
+    it('any other YAML message that quotes the text: refused or warned about without it', () => {
+      // Each of these values (unquoted, after `password: `) makes yaml name the text in its message.
+      const values = ['|Hunter2x', '>Hunter2x', '|2Hunter2x', '>+ Hunter2x', '}Hunter2x', ']Hunter2x', '!a!Hunter2x'];
+      for (const value of values) {
+        const { problems, warnings } = check(`mqtt:\n  username: bob\n  password: ${value}\n`);
+        assert.ok(problems.length > 0, value);
+        assert.match(problems[0] ?? '', /^c\.yaml:3:\d+: /, value);
+        assert.doesNotMatch([...problems, ...warnings].join('\n'), /Hunter2x/, value);
+      }
+      // A block scalar's header: the message says what the | or > did.
+      assert.match(check('mqtt:\n  password: |Hunter2x\n').problems[0] ?? '', /begins with \| or >.*quote the value/);
+      // A directive is a line of its own: `%Hunter2x` at the start of a line.
+      const directive = check('%Hunter2x\n---\nmqtt: {}\n');
+      assert.doesNotMatch([...formatProblems([]), ...directive.problems, ...directive.warnings].join('\n'), /Hunter2x/);
+    });
+
+    it('an item of a { } map without ": ": refused without its text (a `,` or a `:` with no space split it)', () => {
+      for (const text of [
+        'mqtt: { username: bob, password:Hunter2x }\n',
+        'mqtt: { username: bob, password: abc,Hunter2x }\n',
+        '{ mqtt: { username: bob, password: abc, Hunter2x } }\n',
+      ]) {
+        const { problems } = check(text);
+        assert.equal(problems.length, 1, `${text}: ${problems.join('\n')}`);
+        assert.match(problems[0] ?? '', /^c\.yaml:1:\d+ mqtt: an item with no value .*quote the value/, text);
+        assert.doesNotMatch(problems.join('\n'), /Hunter2x/, text);
+      }
+      // A misspelt key with a value is still named, as a key.
+      assert.match(check('mqtt: { pasword: x }\n').problems[0] ?? '', /unknown key "pasword"/);
+    });
+
+    it('a key that is a list or a map: refused without its text, and nothing printed by yaml itself', () => {
+      const printed: string[] = [];
+      const onWarning = (warning: Error): void => void printed.push(warning.message);
+      process.on('warning', onWarning);
+      try {
+        const { problems } = check('mqtt: { username: bob, [Hunter2x]: 1 }\n');
+        assert.equal(problems.length, 1, problems.join('\n'));
+        assert.match(problems[0] ?? '', /^c\.yaml:1:\d+ mqtt: a key that is a list or a map/);
+        assert.doesNotMatch(problems.join('\n'), /Hunter2x/);
+      } finally {
+        process.off('warning', onWarning);
+      }
+      assert.deepEqual(printed, []);
+    });
   });
 
   describe('a key written twice', () => {
