@@ -11,7 +11,7 @@ import { openBridge, type Stop } from './bridge-open.js';
 import { buildParts, type Opened, type Parts } from './bridge-parts.js';
 import { subscribeCommands } from './command-table.js';
 import type { NodeModel } from './node-model.js';
-import { reportInterrupted, restoreLast } from './start-up.js';
+import { keepHalted, reportInterrupted, restoreLast } from './start-up.js';
 
 export interface BridgeDeps extends BoardDeps {
   clock?: Clock;
@@ -109,9 +109,11 @@ export class BridgeApp implements Bridge {
     // First reading: state is published as the board has it; no power is changed (restore_on_start: keep).
     await parts.poller.poll();
     reportInterrupted(interrupted, parts.event);
+    const watched = { tracker: parts.tracker, watchdog: parts.policies.watchdog };
+    const halted = keepHalted(interrupted, watched, (n) => parts.model.power(n));
     const publishedNodes = await parts.nodePublisher.clearRetired(state.data.published_nodes);
     await state.update((d) => {
-      d.in_flight = [];
+      d.in_flight = halted;
       d.last_started_at = opened.startedAt;
       d.published_nodes = publishedNodes;
     });

@@ -3,6 +3,7 @@ import type { JournalEntry } from '../power/journal.js';
 import type { PowerService } from '../power/power-service.js';
 import type { EventSink } from './event-sink.js';
 import type { NodeModel } from './node-model.js';
+import type { AgentTracker } from '../power/agents.js';
 
 /**
  * Operations a stop or crash of the last run left unfinished (state_dir's journal): one error
@@ -10,6 +11,7 @@ import type { NodeModel } from './node-model.js';
  */
 export function reportInterrupted(interrupted: JournalEntry[], event: EventSink): void {
   for (const entry of interrupted) {
+    if (entry.reported) continue;
     event({
       type: 'power',
       node: entry.node,
@@ -22,6 +24,29 @@ export function reportInterrupted(interrupted: JournalEntry[], event: EventSink)
         'it was not resumed and power was left as the board reports it',
     });
   }
+}
+
+/**
+ * An interrupted graceful off (every journalled action but a reboot: OFF, SHUTDOWN, a TOGGLE of a
+ * node on) may have taken its OS down under power left on: the previous run's watchdog knew that
+ * down was on purpose, this one must too, or it would power-cycle the node offline_after later and
+ * boot the OS the user shut down. Returns the entries to keep journalled (reported), so that a
+ * restart loop does not lose them: those whose node is still on with its agent not online. An
+ * agent online now, or power off, ends it (the node is watched as any other).
+ */
+export function keepHalted(
+  interrupted: JournalEntry[],
+  parts: { tracker: AgentTracker | undefined; watchdog: { expectDown(node: number): void } | undefined },
+  power: (node: number) => boolean | null,
+): JournalEntry[] {
+  const kept: JournalEntry[] = [];
+  for (const entry of interrupted) {
+    const n = entry.node;
+    if (entry.action === 'reboot' || parts.tracker?.status(n) === 'online' || power(n) !== true) continue;
+    parts.watchdog?.expectDown(n);
+    kept.push({ ...entry, reported: true });
+  }
+  return kept;
 }
 
 /**

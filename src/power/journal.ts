@@ -6,6 +6,11 @@ export interface JournalEntry {
   action: NodeAction;
   source: CommandSource;
   started_at: string;
+  /**
+   * Reported by an earlier start, and kept since: a graceful off whose node was still halted then
+   * (src/app/start-up.ts, keepHalted).
+   */
+  reported?: boolean;
 }
 
 /** Where the power service records what it does (the bridge's state file, src/app/bridge-state.ts). */

@@ -186,6 +186,7 @@ export class PowerService {
         : { node: n, action, source: origin.source, started_at: isoTime(this.deps.clock.now()) };
     /** The entry once journal.begin took it: journal.end is owed for it. */
     let begun: JournalEntry | undefined;
+    let finished = false;
     try {
       if (entry) {
         await journal.begin(entry);
@@ -197,8 +198,11 @@ export class PowerService {
         case 'cut':
           // SHUTDOWN comes to a cut only for a node read off (steps.ts): one found on now is not cut.
           return await this.cut(n, action, origin, 'switched off', action === 'shutdown');
-        case 'graceful-off':
-          return await this.gracefulOff(n, action, origin);
+        case 'graceful-off': {
+          const result = await this.gracefulOff(n, action, origin);
+          finished = true;
+          return result;
+        }
         case 'graceful-reboot':
           return await this.gracefulReboot(n, action, origin);
         case 'hard-reboot': {
@@ -215,7 +219,10 @@ export class PowerService {
     } finally {
       // Not busy once the outcome is known: a command right after the "ok" waits for no journal write.
       this.busy.delete(n);
-      if (begun) await journal.end(begun);
+      // A graceful off a stop abandoned stays journalled: its OS may be going down under power
+      // left on, and the next start must say so and keep its watchdog off it (start-up.ts).
+      const abandoned = step === 'graceful-off' && !finished && this.stopping.signal.aborted;
+      if (begun && !abandoned) await journal.end(begun);
     }
   }
 
