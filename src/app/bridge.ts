@@ -11,7 +11,7 @@ import { openBridge, type Stop } from './bridge-open.js';
 import { buildParts, type Opened, type Parts } from './bridge-parts.js';
 import { subscribeCommands } from './command-table.js';
 import type { NodeModel } from './node-model.js';
-import { keepHalted, reportInterrupted, restoreLast } from './start-up.js';
+import { keepHalted, releaseHalted, reportInterrupted, restoreLast } from './start-up.js';
 
 export interface BridgeDeps extends BoardDeps {
   clock?: Clock;
@@ -117,6 +117,7 @@ export class BridgeApp implements Bridge {
       d.last_started_at = opened.startedAt;
       d.published_nodes = publishedNodes;
     });
+    releaseHalted(halted, parts.model, state);
     await connection.publishState(t.bridgeInfo, JSON.stringify(parts.info()));
     await parts.maintenance.start();
     const { ha } = parts;

@@ -27,6 +27,8 @@ export interface NodeListener {
   power?(node: number, on: boolean | null): void;
   /** The bridge takes the node down on purpose (a cut, a shutdown, a power cycle): not a hang. */
   expectDown?(node: number): void;
+  /** The node's agent said online (its OS runs). */
+  agentOnline?(node: number): void;
 }
 
 /** What the model knows of the agents: which nodes are agent nodes, and what each agent last said. */
@@ -118,6 +120,7 @@ export class NodeModel implements NodeLifecycle {
   /** The node's agent said online: a node starting is on. */
   agentOnline(node: number): void {
     if (this.state(node) === 'starting') this.setState(node, 'on', 'mqtt', 'agent online');
+    for (const listener of this.listeners) listener.agentOnline?.(node);
   }
 
   // ---- what the power service did (NodeLifecycle) --------------------------------------------

@@ -1,13 +1,14 @@
 import type { BoardDriver } from '../board/types.js';
 import type { Config } from '../config/schema.js';
 import { expandNodeList, findNode, unknownNodeMessage, type ResolvedNode } from '../config/nodes.js';
-import { sleep, type Clock } from '../util/clock.js';
+import type { Clock } from '../util/clock.js';
 import { TpmError, errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import type { AgentTracker } from './agents.js';
 import { rebootOs, shutDownOs, STOPPING, type Sequence } from './graceful.js';
 import type { JournalEntry, PowerJournal } from './journal.js';
-import { checkProtected, inSequence, noAgentMessage, nodeOffError, resolveStep, type Step } from './steps.js';
+import { hardReboot } from './hard-reboot.js';
+import { checkProtected, inSequence, noAgentMessage, resolveStep, type Step } from './steps.js';
 import {
   powerEvent,
   type CommandSource,
@@ -309,33 +310,7 @@ export class PowerService {
   }
 
   private async hardReboot(n: number, action: NodeAction, origin: Origin): Promise<NodeResult> {
-    const { view, power, clock, driver } = this.deps;
-    // Read now, as for "already off": a node switched off elsewhere since the last poll is not switched on.
-    if ((await this.writer.look(n)) === false) throw nodeOffError(n);
-    view.powerCycling(n, origin.source);
-    this.deps.event(powerEvent(n, action, origin, { result: 'progress', message: 'power cycling' }));
-    // A reboot asks for on, from its start, saved before its off: a crash before its on must not
-    // leave an older off to restore (a node switched on elsewhere since its last OFF here).
-    await this.writer.commanded(n, true);
-    try {
-      if (driver.info.nativeReset && driver.reset) {
-        await this.writer.reset(n);
-        await sleep(clock, power.reboot_off_time);
-        await this.writer.refresh(n);
-      } else {
-        await this.writer.write(n, false, 'off');
-        // Not abortable: a reboot under way when a stop is asked finishes first (docs/reliability.md,
-        // "What happens to power when the bridge is stopped or killed").
-        await sleep(clock, power.reboot_off_time);
-        await this.writer.write(n, true, 'on');
-      }
-    } catch (error) {
-      // Not left rebooting (a poll leaves that to the sequence): unknown until the next poll reads it.
-      view.rebootFailed(n, origin.source, `power cycle failed: ${errorMessage(error)}`);
-      throw error;
-    }
-    view.switchedOn(n, origin.source, 'power cycled');
-    this.deps.event(powerEvent(n, action, origin, { result: 'ok', message: 'power cycled' }));
+    await hardReboot(this.deps, this.writer, n, action, origin);
     return this.result(n, action, true);
   }
 

@@ -120,6 +120,11 @@ export class Watchdog {
     this.evaluate(node, watched, at);
   }
 
+  /** Whether this node is one the policy watches (its `nodes`). */
+  watches(node: number): boolean {
+    return this.nodes.has(node);
+  }
+
   /** The bridge starts a graceful off / shutdown of this node: its agent going away is expected. */
   expectDown(node: number): void {
     const watched = this.nodes.get(node);

@@ -5,13 +5,17 @@ import { startBridge, tempDir, testBridgeConfig, writeConfig, type CliProcess } 
 import { requireMosquitto, startMosquitto, type Mosquitto } from '../support/mosquitto.js';
 import { Recorder, type EventPayload } from '../support/recorder.js';
 import { delay, stopProcesses } from './helpers.js';
+import { until } from '../support/wait.js';
 
 /**
  * The BUILT bridge stopped (SIGTERM, node 3) or killed (SIGKILL, node 4) while a graceful
  * SHUTDOWN waits for its agent; the agents (played here) finish: their OS is down, power stays
  * on (docs/reliability.md). The restarted bridge, with the watchdog on, must take those nodes
  * for halted on purpose: no power cycle boots the OS the user shut down. Before the fix the
- * watchdog power-cycled both offline_after (1 min) after the restart. About 70 s.
+ * watchdog power-cycled both offline_after (1 min) after the restart. Here the restarted bridge
+ * keeps both entries in its journal, marked reported, which is what keeps its watchdog off them
+ * (and a restart loop's next start too); the watchdog's minute itself is run on a fake clock in
+ * test/app/halted-restart.test.ts. A few seconds.
  */
 describe('faults: a bridge restarted after a shutdown it did not finish', function () {
   this.timeout(120_000);
@@ -96,7 +100,14 @@ describe('faults: a bridge restarted after a shutdown it did not finish', functi
     const from = rec.mark();
     changes.length = 0;
     bridge = await startBridge(file);
-    await delay(65_000);
+    const kept = (): string => {
+      const state = JSON.parse(readFileSync(path.join(dir, 'state', 'bridge.json'), 'utf8')) as {
+        in_flight: { node: number; reported?: boolean }[];
+      };
+      return JSON.stringify(state.in_flight.map((e) => [e.node, e.reported]).sort());
+    };
+    await until(() => kept() === '[[3,true],[4,true]]', 'both halted nodes kept in the journal, reported');
+    await delay(2000);
     watching = false;
     await watch;
     const cycles = rec.events(from).filter((e) => e.type === 'watchdog');
