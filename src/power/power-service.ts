@@ -1,7 +1,7 @@
 import type { BoardDriver } from '../board/types.js';
 import type { Config } from '../config/schema.js';
 import { expandNodeList, findNode, unknownNodeMessage, type ResolvedNode } from '../config/nodes.js';
-import type { Clock } from '../util/clock.js';
+import { monotonicNow, type Clock } from '../util/clock.js';
 import { TpmError, errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import type { AgentTracker } from './agents.js';
@@ -238,7 +238,8 @@ export class PowerService {
     }
     let note: string | undefined;
     const offAt = this.writer.offAt(n);
-    const delay = offAt === undefined ? 0 : offAt + power.min_off_time - clock.now();
+    // Both on the monotonic clock: a clock step neither cuts min_off_time short nor makes it years.
+    const delay = offAt === undefined ? 0 : offAt + power.min_off_time - monotonicNow(clock);
     if (delay > 0) {
       // Tenths of a second, as people read them: "delayed 2.3s", "delayed 3s".
       note = `delayed ${Math.ceil(delay / 100) / 10}s by min_off_time`;

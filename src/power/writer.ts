@@ -1,6 +1,6 @@
 import type { BoardDriver } from '../board/types.js';
 import type { Config } from '../config/schema.js';
-import { sleep, type Clock } from '../util/clock.js';
+import { monotonicNow, sleep, type Clock } from '../util/clock.js';
 import { TpmError, errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { Mutex } from '../util/mutex.js';
@@ -38,7 +38,7 @@ export class PowerWriter {
     await Promise.all([...this.saves]);
   }
 
-  /** When this bridge last switched the node off (for min_off_time). */
+  /** When this bridge last switched the node off (for min_off_time), on the monotonic clock (monotonicNow). */
   offAt(n: number): number | undefined {
     return this.lastOffAt.get(n);
   }
@@ -54,8 +54,9 @@ export class PowerWriter {
     // cost every command another promise and two turns before its answer).
     return this.lock.run(async () => {
       if (on) {
-        // on_stagger: nodes switched on together start this far apart (inrush current).
-        const wait = this.lastOnAt + power.on_stagger - clock.now();
+        // on_stagger: nodes switched on together start this far apart (inrush current). Monotonic:
+        // a wall clock stepped back by NTP would otherwise hold the ON for as long as the step.
+        const wait = this.lastOnAt + power.on_stagger - monotonicNow(clock);
         if (wait > 0 && rebootHalf === 'on') await sleep(clock, wait);
         else if (wait > 0) await this.waitBeforeWrite(wait, n);
       }
@@ -80,8 +81,8 @@ export class PowerWriter {
           'VERIFY',
           `node ${n} reads ${readBack ? 'ON' : 'OFF'} after switching it ${on ? 'on' : 'off'}`,
         );
-      if (on) this.lastOnAt = clock.now();
-      else this.lastOffAt.set(n, clock.now());
+      if (on) this.lastOnAt = monotonicNow(clock);
+      else this.lastOffAt.set(n, monotonicNow(clock));
       return readBack;
     });
   }

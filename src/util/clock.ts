@@ -7,12 +7,19 @@ export type TimerHandle = { readonly __timer: true } | ReturnType<typeof setTime
 export interface Clock {
   /** Milliseconds since the epoch, like Date.now(). */
   now(): number;
+  /**
+   * Milliseconds on a clock that never steps (like performance.now()), for waits measured
+   * between two moments: NTP or a person setting the date moves now(), not this. Optional for
+   * clocks written before it; monotonicNow() falls back to now().
+   */
+  monotonic?(): number;
   setTimeout(callback: () => void, ms: number): TimerHandle;
   clearTimeout(handle: TimerHandle | undefined): void;
 }
 
 export const systemClock: Clock = {
   now: () => Date.now(),
+  monotonic: () => performance.now(),
   setTimeout: (callback, ms) => {
     const handle = setTimeout(callback, ms);
     return handle;
@@ -21,6 +28,15 @@ export const systemClock: Clock = {
     if (handle !== undefined) clearTimeout(handle as ReturnType<typeof setTimeout>);
   },
 };
+
+/**
+ * The clock's monotonic reading (its now() when it has none). Intervals (min_off_time, on_stagger,
+ * time-outs, back-offs) are measured with it: a wall clock stepped by NTP (a Raspberry Pi without a
+ * real-time clock boots in the past) or by hand must not make a wait last years or end at once.
+ */
+export function monotonicNow(clock: Clock): number {
+  return clock.monotonic ? clock.monotonic() : clock.now();
+}
 
 /** Resolves after `ms` on the given clock; rejects with the signal's reason when aborted. */
 export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {

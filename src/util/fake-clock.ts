@@ -12,6 +12,8 @@ interface PendingTimer {
  */
 export class FakeClock implements Clock {
   private current: number;
+  /** The monotonic reading: moved only by advance(), never by a step of the wall clock. */
+  private elapsed = 0;
   private timers: PendingTimer[] = [];
   private nextId = 1;
 
@@ -21,6 +23,10 @@ export class FakeClock implements Clock {
 
   now(): number {
     return this.current;
+  }
+
+  monotonic(): number {
+    return this.elapsed;
   }
 
   setTimeout(callback: () => void, ms: number): TimerHandle {
@@ -40,9 +46,25 @@ export class FakeClock implements Clock {
     return this.timers.length;
   }
 
-  /** Steps the wall clock without firing timers (a clock step, as NTP or a user makes it). */
+  /**
+   * Sets the wall clock without firing timers. Timers stay due at the wall-clock time they had:
+   * an advance after a jump forward fires them at once. For a step as a real system makes one,
+   * where timers keep running on the monotonic clock, use step().
+   */
   jump(toMs: number | Date): void {
     this.current = typeof toMs === 'number' ? toMs : toMs.getTime();
+  }
+
+  /**
+   * Steps the wall clock as NTP or a person setting the date does: now() moves, monotonic() does
+   * not, and every pending timer still fires after the time it had left (Node's timers run on the
+   * monotonic clock).
+   */
+  step(toMs: number | Date): void {
+    const to = typeof toMs === 'number' ? toMs : toMs.getTime();
+    const delta = to - this.current;
+    for (const timer of this.timers) timer.due += delta;
+    this.current = to;
   }
 
   /**
@@ -57,10 +79,13 @@ export class FakeClock implements Clock {
       const next = this.timers.filter((t) => t.due <= target).sort((a, b) => a.due - b.due || a.id - b.id)[0];
       if (!next) break;
       this.timers = this.timers.filter((t) => t !== next);
-      this.current = Math.max(this.current, next.due);
+      const at = Math.max(this.current, next.due);
+      this.elapsed += at - this.current;
+      this.current = at;
       next.callback();
       await flushMicrotasks();
     }
+    this.elapsed += Math.max(0, target - this.current);
     this.current = target;
     await flushMicrotasks();
   }

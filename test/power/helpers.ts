@@ -15,6 +15,8 @@ export interface Write {
   node: number;
   on: boolean;
   at: number;
+  /** The clock's monotonic reading at the write (unmoved by a step of the wall clock). */
+  mono: number;
 }
 
 export interface Rig {
@@ -100,7 +102,7 @@ export async function rig(
   // Watch every write the service makes, and how many overlap.
   const setPower = driver.setPower.bind(driver);
   driver.setPower = async (node: number, on: boolean): Promise<boolean> => {
-    writes.push({ node, on, at: clock.now() });
+    writes.push({ node, on, at: clock.now(), mono: clock.monotonic() });
     active++;
     result.maxConcurrentWrites = Math.max(result.maxConcurrentWrites, active);
     try {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { settledWithin } from '../../src/util/clock.js';
+import { monotonicNow, settledWithin } from '../../src/util/clock.js';
 import { FakeClock } from '../../src/util/fake-clock.js';
 
 describe('settledWithin', () => {
@@ -33,5 +33,29 @@ describe('settledWithin', () => {
     const clock = new FakeClock();
     await assert.rejects(settledWithin(clock, 1000, Promise.reject(new Error('lost'))), /lost/);
     assert.equal(clock.pending, 0);
+  });
+});
+
+describe('FakeClock.step (a wall-clock step, as NTP makes one)', () => {
+  it('moves now() but neither monotonic() nor the time the timers have left', async () => {
+    const clock = new FakeClock(Date.UTC(2026, 0, 1));
+    let fired = 0;
+    clock.setTimeout(() => fired++, 1000);
+    clock.step(Date.UTC(2030, 0, 1));
+    assert.equal(clock.now(), Date.UTC(2030, 0, 1));
+    assert.equal(clock.monotonic(), 0);
+    await clock.advance(999);
+    assert.equal(fired, 0);
+    await clock.advance(1);
+    assert.equal(fired, 1);
+    assert.equal(clock.monotonic(), 1000);
+    clock.step(Date.UTC(1970, 0, 1));
+    clock.setTimeout(() => fired++, 500);
+    await clock.advance(500);
+    assert.equal(fired, 2);
+  });
+
+  it('monotonicNow() falls back to now() for a clock without monotonic()', () => {
+    assert.equal(monotonicNow({ now: () => 42, setTimeout: () => 0 as never, clearTimeout: () => undefined }), 42);
   });
 });
