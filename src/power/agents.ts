@@ -1,4 +1,4 @@
-import { sleep, type Clock, type TimerHandle } from '../util/clock.js';
+import { monotonicNow, sleep, type Clock, type TimerHandle } from '../util/clock.js';
 import { TpmError } from '../util/errors.js';
 import type { AgentState } from '../agent/state.js';
 
@@ -17,7 +17,10 @@ interface Heard {
 export interface GoneOptions {
   /** How long `offline` must hold, without a break, before the agent counts as gone. */
   settleMs: number;
-  /** Clock time after which an `offline` that begins no longer counts: the wait fails then. */
+  /**
+   * Monotonic time (monotonicNow) after which an `offline` that begins no longer counts: the wait
+   * fails then. Not the wall clock: NTP stepping it forward while the OS goes down ended the wait at once.
+   */
   deadline: number;
   signal?: AbortSignal;
   timeoutMessage: string;
@@ -150,7 +153,7 @@ export class AgentTracker {
           // command, or a stale state (its OS runs on): only an agent that said it goes down is gone.
           if (!goingDown) return options.onProgress?.('lost', status);
           if (settling !== undefined) return;
-          if (clock.now() >= options.deadline) return timedOut();
+          if (monotonicNow(clock) >= options.deadline) return timedOut();
           settling = clock.setTimeout(() => finish(), options.settleMs);
           options.onProgress?.('gone', status);
           return;
@@ -159,7 +162,7 @@ export class AgentTracker {
         clock.clearTimeout(settling);
         settling = undefined;
         options.onProgress?.('back', status);
-        if (clock.now() >= options.deadline) timedOut();
+        if (monotonicNow(clock) >= options.deadline) timedOut();
       };
       const onAbort = (): void => finish(new TpmError('AGENT', 'the bridge is stopping'));
       for (const entry of this.heard.get(node) ?? []) listener(entry.status, entry.failure);
@@ -173,7 +176,7 @@ export class AgentTracker {
         () => {
           if (settling === undefined) timedOut();
         },
-        Math.max(0, options.deadline - clock.now()),
+        Math.max(0, options.deadline - monotonicNow(clock)),
       );
     });
   }

@@ -1,6 +1,6 @@
 import type { Config } from '../config/schema.js';
 import { formatDuration } from '../config/duration.js';
-import type { Clock } from '../util/clock.js';
+import { monotonicNow, type Clock } from '../util/clock.js';
 import { TpmError, errorMessage } from '../util/errors.js';
 import type { AgentTracker } from './agents.js';
 import { powerEvent, type EventInput, type NodeAction, type NodeLifecycle, type Origin } from './types.js';
@@ -45,8 +45,9 @@ function requireAgent(deps: GracefulDeps, n: number): AgentTracker {
 }
 
 /**
- * Resolves with `promise`, or rejects when `deadline` (clock time) passes or `signal` aborts
- * first: the agent command's delivery is part of graceful_timeout, and a stop ends it.
+ * Resolves with `promise`, or rejects when `deadline` (monotonicNow: a clock step moves no
+ * deadline) passes or `signal` aborts first: the agent command's delivery is part of
+ * graceful_timeout, and a stop ends it.
  */
 function within<T>(
   clock: Clock,
@@ -58,7 +59,7 @@ function within<T>(
   return new Promise((resolve, reject) => {
     const timer = clock.setTimeout(
       () => done(new TpmError('TIMEOUT', timeoutMessage)),
-      Math.max(0, deadline - clock.now()),
+      Math.max(0, deadline - monotonicNow(clock)),
     );
     const onAbort = (): void => done(new TpmError('AGENT', String(signal.reason ?? STOPPING)));
     const done = (error?: Error, value?: T): void => {
@@ -98,7 +99,7 @@ export async function shutDownOs(deps: GracefulDeps, seq: Sequence): Promise<voi
   const { node: n, source, signal } = seq;
   const agents = requireAgent(deps, n);
   const words = settleWords(power);
-  const deadline = clock.now() + power.graceful_timeout;
+  const deadline = monotonicNow(clock) + power.graceful_timeout;
   const timeoutMessage =
     `node ${n}'s OS did not go down within ${formatDuration(power.graceful_timeout)}: ` +
     `nothing was cut; use FORCE_OFF to cut power anyway`;
@@ -137,7 +138,13 @@ export async function rebootOs(deps: GracefulDeps, seq: Sequence): Promise<void>
   progress(deps, seq, 'asking the agent to reboot the OS');
   const timeoutMessage = `node ${n} did not come back within ${formatDuration(power.graceful_timeout)}`;
   try {
-    await within(clock, agents.command(n, 'REBOOT'), clock.now() + power.graceful_timeout, signal, timeoutMessage);
+    await within(
+      clock,
+      agents.command(n, 'REBOOT'),
+      monotonicNow(clock) + power.graceful_timeout,
+      signal,
+      timeoutMessage,
+    );
     // As for a shutdown, an offline before shutting_down is a link lost before the agent took the
     // command: with it, the agent's return would pass for a reboot that never happened. Each wait
     // replays all the agent said since the command: the second counts only an online after that offline.

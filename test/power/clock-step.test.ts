@@ -49,3 +49,38 @@ describe('PowerService across a clock step', () => {
     assert.ok(second!.mono - first!.mono >= 2000, `second ON ${second!.mono - first!.mono} ms after the first`);
   });
 });
+
+describe('a graceful OFF across a clock step', () => {
+  const config = {
+    nodes: { 3: { agent: true } },
+    power: { settle_time: '5s', graceful_timeout: '30s', min_off_time: 0, on_stagger: 0 },
+  };
+
+  it('still cuts when the clock steps forward while the OS goes down (graceful_timeout is not over)', async () => {
+    const r = await rig(config);
+    r.agents.update(3, 'online');
+    const done = r.service.execute(3, 'off', 'mqtt');
+    await r.clock.advance(10);
+    r.agents.update(3, 'shutting_down');
+    await r.clock.advance(2000);
+    r.clock.step(r.clock.now() + YEAR); // NTP answers while the node shuts down
+    r.agents.update(3, 'offline');
+    const result = await r.finish(done);
+    assert.equal(result.ok, true, result.error);
+    assert.equal(r.powered(3), false);
+  });
+
+  it('still gives up at graceful_timeout, cutting nothing, when the clock steps back while it waits', async () => {
+    const r = await rig(config);
+    r.agents.update(3, 'online');
+    const done = r.service.execute(3, 'off', 'mqtt');
+    await r.clock.advance(10);
+    r.agents.update(3, 'shutting_down');
+    await r.clock.advance(1000);
+    r.clock.step(r.clock.now() - YEAR);
+    const result = await r.finish(done, 31_000);
+    assert.equal(result.ok, false);
+    assert.match(result.error ?? '', /did not go down within 30s/);
+    assert.equal(r.powered(3), true);
+  });
+});

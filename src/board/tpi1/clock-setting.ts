@@ -1,4 +1,4 @@
-import { sleep } from '../../util/clock.js';
+import { monotonicNow, sleep } from '../../util/clock.js';
 import { TpmError } from '../../util/errors.js';
 import { MCP7940N, MCP7940N_ADDRESS } from './registers.js';
 import { assertRtcYear, decodeRtcFields, encodeRtcRegisters, fieldsToDate, weekdayFor } from './rtc.js';
@@ -64,11 +64,11 @@ export async function writeRtcRegisters(io: BusTransactions, time: Date): Promis
 /** Polls RTCWKDAY until OSCRUN clears; on time-out restarts the oscillator and gives up. */
 async function waitOscillatorStopped(io: BusTransactions, originalSeconds: number): Promise<number> {
   const { bus, clock, timing } = io;
-  const deadline = clock.now() + timing.oscillatorStopTimeoutMs;
+  const deadline = monotonicNow(clock) + timing.oscillatorStopTimeoutMs;
   for (;;) {
     const weekday = await io.transfer('read of RTCWKDAY', () => bus.readByte(MCP7940N_ADDRESS, MCP7940N.RTCWKDAY));
     if ((weekday & MCP7940N.OSCRUN) === 0) return weekday;
-    if (clock.now() >= deadline) {
+    if (monotonicNow(clock) >= deadline) {
       await bus.writeByte(MCP7940N_ADDRESS, MCP7940N.RTCSEC, originalSeconds).catch(() => undefined);
       throw new TpmError(
         'TIMEOUT',

@@ -1,4 +1,4 @@
-import { sleep } from '../../util/clock.js';
+import { monotonicNow, sleep } from '../../util/clock.js';
 import { TpmError, errorMessage } from '../../util/errors.js';
 import type { PowerReading } from '../types.js';
 import type { EepromWriteBudget } from './eeprom-budget.js';
@@ -243,12 +243,12 @@ export class Ds4520PowerControl {
 
   private async readAfterWrite(register: number): Promise<number> {
     const { bus, clock, timing } = this.io;
-    const deadline = clock.now() + timing.readBackTimeoutMs;
+    const deadline = monotonicNow(clock) + timing.readBackTimeoutMs;
     for (;;) {
       try {
         return await bus.readByte(DS4520_ADDRESS, register);
       } catch (error) {
-        if (clock.now() >= deadline) {
+        if (monotonicNow(clock) >= deadline) {
           throw new TpmError(
             'BUS',
             `the DS4520 at 0x57 did not answer for ${timing.readBackTimeoutMs} ms after a write of ` +
