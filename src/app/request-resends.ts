@@ -23,7 +23,12 @@ interface Taken {
 export class TakenRequests {
   private readonly taken = new Map<string, Taken>();
 
-  constructor(private readonly now: () => number = Date.now) {}
+  /**
+   * `now`: milliseconds on a clock that never steps. Not Date.now: a system clock stepped forward
+   * (NTP setting a Pi that booted in the past) forgot every request at once, and a resend ran its
+   * reboot again; stepped back, the window lasted as long as the step.
+   */
+  constructor(private readonly now: () => number = () => performance.now()) {}
 
   /** The answer of the same request taken earlier, or undefined: a request not seen lately. */
   earlier(action: string, transaction: string | number | undefined, text: string): Promise<object> | undefined {

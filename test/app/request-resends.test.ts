@@ -35,4 +35,20 @@ describe('requests sent again (app/request-resends.ts)', () => {
     assert.ok(taken.earlier('status', 1, '{}'));
     assert.ok(taken.earlier('status', 200, '{}'));
   });
+
+  it('knows a request sent again after a step of the system clock (NTP setting the time)', async () => {
+    const wallClock = Date.now;
+    let step = 0;
+    // The process's own Date.now, stepped as the system's clock is by NTP or `date -s`.
+    Date.now = () => wallClock() + step;
+    try {
+      const taken = new TakenRequests();
+      const text = '{"transaction":"t","node":3,"action":"reboot"}';
+      taken.take('power', 't', text)({ status: 'ok' });
+      step = 365 * 24 * 3_600_000;
+      assert.deepEqual(await taken.earlier('power', 't', text), { status: 'ok' }, 'a resend must not reboot twice');
+    } finally {
+      Date.now = wallClock;
+    }
+  });
 });
