@@ -1,5 +1,5 @@
 import type { AgentState } from '../agent/state.js';
-import type { Clock } from '../util/clock.js';
+import { monotonicNow, type Clock } from '../util/clock.js';
 import { errorMessage } from '../util/errors.js';
 import { type PolicyEvent, policyEvent } from './policy-event.js';
 
@@ -106,7 +106,7 @@ export class Thermal {
       return;
     }
     const failed = this.failed.get(node);
-    if (failed && this.opts.clock.now() < failed.retryAt) return;
+    if (failed && monotonicNow(this.opts.clock) < failed.retryAt) return;
     this.pausedReported.delete(node);
     this.tripped.add(node); // before acting: a second sample during the action does not act again
     try {
@@ -118,7 +118,8 @@ export class Thermal {
       this.tripped.delete(node);
       const count = (failed?.count ?? 0) + 1;
       const wait = Math.min(THERMAL_RETRY_MS * 2 ** (count - 1), THERMAL_RETRY_MAX_MS);
-      this.failed.set(node, { retryAt: this.opts.clock.now() + wait, count });
+      // Monotonic: a clock stepped back must not leave a hot node alone for as long as the step.
+      this.failed.set(node, { retryAt: monotonicNow(this.opts.clock) + wait, count });
       const again = `tried again at a reading from ${Math.round(wait / 60_000)} min on`;
       this.emit(node, 'error', reason, `${this.opts.action} failed: ${errorMessage(error)}; ${again}`);
     }

@@ -183,4 +183,27 @@ describe('thermal policy', () => {
     assert.equal(events[0]?.action, 'off');
     assert.match(events[0]!.error!, /off failed: node 3 is protected/);
   });
+
+  it('tries a failed action again a minute later even when the clock stepped back meanwhile', async () => {
+    const clock = new FakeClock(Date.UTC(2027, 0, 1));
+    thermal = new Thermal({
+      nodes: [3],
+      maxCelsius: 85,
+      clearCelsius: 75,
+      action: 'shutdown',
+      isPaused: () => false,
+      clock,
+      act: (node, action) => {
+        acted.push({ node, action });
+        return acted.length === 1 ? Promise.reject(new Error('node 3 is busy')) : Promise.resolve();
+      },
+      onEvent: (event) => events.push(event),
+    });
+    thermal.agentState(3, 'online');
+    await thermal.temperature(3, 95);
+    clock.step(Date.UTC(2026, 0, 1)); // NTP sets right a clock that was a year ahead
+    await clock.advance(60_000);
+    await thermal.temperature(3, 95);
+    assert.equal(acted.length, 2, 'a hot node is not left alone for a year');
+  });
 });

@@ -1,4 +1,4 @@
-import type { Clock } from '../../util/clock.js';
+import { monotonicNow, type Clock } from '../../util/clock.js';
 import type { BmcLoginStatus } from '../types.js';
 import {
   credentialsKey,
@@ -46,7 +46,8 @@ export class LoginGuard {
   private record: LoginRecordData;
   private loaded: Promise<void> | null = null;
   private passwordChanged = false;
-  private nextAttemptAt = 0;
+  /** On the monotonic clock (monotonicNow): a step of the system clock neither stretches nor ends the wait. */
+  private nextAttemptAt = Number.NEGATIVE_INFINITY;
   private refusedThisRun = 0;
   private manualGrant = false;
   private forced = false;
@@ -121,11 +122,11 @@ export class LoginGuard {
       );
     }
     if (!grant && !this.forced) {
-      const wait = this.nextAttemptAt - this.clock.now();
+      const wait = this.nextAttemptAt - monotonicNow(this.clock);
       if (wait > 0) {
         // A retained status says when, not how long from a moment its reader does not know.
         const next = retained
-          ? `next attempt at ${isoTime(this.nextAttemptAt)}`
+          ? `next attempt at ${isoTime(this.clock.now() + wait)}`
           : `next attempt in ${Math.ceil(wait / 1000)} s`;
         return withLastReason ? `${last('the last login failed (', ')')}; ${next}` : next;
       }
@@ -177,7 +178,7 @@ export class LoginGuard {
   /** The BMC refused the credentials (403): the attempt stays counted. */
   async refused(reason: string): Promise<void> {
     this.refusedThisRun++;
-    this.nextAttemptAt = this.clock.now() + this.policy.firstDelayMs * 2 ** (this.refusedThisRun - 1);
+    this.nextAttemptAt = monotonicNow(this.clock) + this.policy.firstDelayMs * 2 ** (this.refusedThisRun - 1);
     this.record.reason = reason;
     this.record.last_failure_at = isoTime(this.clock.now());
     const key = await credentialsKey(this.credentials.username, this.credentials.password);
@@ -197,13 +198,13 @@ export class LoginGuard {
 
   /** A fresh token was refused at once: no login again for a while (a BMC gone strange). */
   holdOff(): void {
-    this.nextAttemptAt = this.clock.now() + this.policy.firstDelayMs;
+    this.nextAttemptAt = monotonicNow(this.clock) + this.policy.firstDelayMs;
   }
 
   /** The BMC accepted the credentials or the token: its count for this host is zero again. */
   async succeeded(): Promise<void> {
     this.refusedThisRun = 0;
-    this.nextAttemptAt = 0;
+    this.nextAttemptAt = Number.NEGATIVE_INFINITY;
     if (this.record.failures !== 0 || this.record.key !== null) {
       this.record = emptyLoginRecord(this.credentials.bmc);
       await this.save();
