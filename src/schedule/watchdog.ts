@@ -1,5 +1,5 @@
 import type { AgentState } from '../agent/state.js';
-import type { Clock, TimerHandle } from '../util/clock.js';
+import { monotonicNow, type Clock, type TimerHandle } from '../util/clock.js';
 import { errorMessage } from '../util/errors.js';
 import { type PolicyEvent, policyEvent } from './policy-event.js';
 
@@ -39,7 +39,7 @@ export interface WatchdogOptions {
 interface WatchedNode {
   agent: AgentState | undefined;
   power: boolean | null;
-  /** When power was last seen switching ON. */
+  /** When power was last seen switching ON (monotonic, as every time kept here). */
   powerOnSince: number;
   /** The OS was taken down on purpose (agent shutting_down, or a graceful off under way). */
   downOnPurpose: boolean;
@@ -68,13 +68,21 @@ interface WatchedNode {
  */
 export class Watchdog {
   private readonly nodes = new Map<number, WatchedNode>();
-  /** When the power cycles of the last hour were made, oldest first (this run's and earlier runs'). */
+  /**
+   * When the power cycles of the last hour were made, oldest first (this run's and earlier runs'),
+   * on the monotonic clock: the hour of max_per_hour neither ends at once nor lasts years when
+   * network time or a person steps the system clock. Earlier runs' wall-clock times are turned
+   * into monotonic ones at the start, and back into wall-clock times for the file.
+   */
   private cycles: number[];
   private stopped = false;
   private brokerUp = true;
 
   constructor(private readonly opts: WatchdogOptions) {
-    this.cycles = [...(opts.earlierCycles ?? [])].filter(Number.isFinite).sort((a, b) => a - b);
+    this.cycles = [...(opts.earlierCycles ?? [])]
+      .filter(Number.isFinite)
+      .map((at) => this.monotonicOf(at))
+      .sort((a, b) => a - b);
     for (const node of opts.nodes) {
       this.nodes.set(node, {
         agent: undefined,
@@ -114,7 +122,7 @@ export class Watchdog {
     if (on === false) watched.downOnPurpose = false;
     if (on === true && !wasOn) {
       // A fresh boot gets a full offline_after before its agent is missed.
-      watched.powerOnSince = Math.min(at ?? this.opts.clock.now(), this.opts.clock.now());
+      watched.powerOnSince = Math.min(this.monotonicOf(at), this.now());
       watched.hungSince = undefined;
     }
     this.evaluate(node, watched, at);
@@ -172,9 +180,9 @@ export class Watchdog {
     }
     if (watched.hungSince !== undefined) return; // already counting
     // Offline "while power is ON": counted from the later of the two.
-    const now = this.opts.clock.now();
-    watched.hungSince = Math.min(now, Math.max(at ?? now, watched.powerOnSince));
-    this.arm(node, watched, watched.hungSince + this.opts.offlineAfterMs - this.opts.clock.now());
+    const now = this.now();
+    watched.hungSince = Math.min(now, Math.max(this.monotonicOf(at), watched.powerOnSince));
+    this.arm(node, watched, watched.hungSince + this.opts.offlineAfterMs - this.now());
   }
 
   private arm(node: number, watched: WatchedNode, delayMs: number): void {
@@ -195,7 +203,7 @@ export class Watchdog {
 
   private async fire(node: number, watched: WatchedNode): Promise<void> {
     if (this.stopped || watched.hungSince === undefined) return;
-    const now = this.opts.clock.now();
+    const now = this.now();
     const away = formatMinutes(now - watched.hungSince);
     const reason = `agent offline for ${away} while power is ON`;
     if (this.opts.isPaused()) {
@@ -224,7 +232,7 @@ export class Watchdog {
       this.evaluate(node, watched);
       return;
     }
-    // Cycles stamped ahead of now (the clock was stepped back, or an earlier run's) count until an hour away.
+    // Cycles stamped ahead of now (an earlier run's, the clock stepped back since) count until an hour away.
     this.cycles = this.cycles.filter((at) => Math.abs(now - at) < HOUR);
     if (this.cycles.length >= this.opts.maxPerHour) {
       if (!watched.capReported) {
@@ -246,7 +254,7 @@ export class Watchdog {
     watched.capReported = false;
     try {
       // Saved before the cycle: a bridge that crashes or is restarted during it still counts it.
-      await this.opts.saveCycles?.(this.cycles);
+      await this.opts.saveCycles?.(this.cycles.map((at) => this.wallTimeOf(at)));
       await this.opts.powerCycle(node);
       watched.cycledWithoutAgent = watched.agent !== 'online';
       this.emit(node, 'ok', `power-cycled: ${reason}`);
@@ -259,6 +267,19 @@ export class Watchdog {
     watched.hungSince = undefined;
     this.disarm(watched);
     this.evaluate(node, watched);
+  }
+
+  private now(): number {
+    return monotonicNow(this.opts.clock);
+  }
+
+  /** A wall-clock time (default: now) on the monotonic clock. */
+  private monotonicOf(wallMs: number | undefined): number {
+    return wallMs === undefined ? this.now() : this.now() - (this.opts.clock.now() - wallMs);
+  }
+
+  private wallTimeOf(monotonicMs: number): number {
+    return this.opts.clock.now() - (this.now() - monotonicMs);
   }
 
   private emit(node: number, result: 'ok' | 'error', reason: string, error?: string): void {

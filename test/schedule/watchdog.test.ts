@@ -217,6 +217,47 @@ describe('watchdog policy', () => {
     assert.deepEqual(saved, [[now - 5 * MINUTE, now + 11 * MINUTE]]);
   });
 
+  for (const [direction, by] of [
+    ['forward', 365 * 24 * 60 * MINUTE],
+    ['back', -365 * 24 * 60 * MINUTE],
+  ] as const) {
+    it(`keeps max_per_hour's hour when the clock steps ${direction} a year (NTP, date -s)`, async () => {
+      hangNode3();
+      await clock.advance(20 * MINUTE); // cycles at 10 and 20 min
+      assert.equal(cycled.length, 2);
+      clock.step(clock.now() + by);
+      await clock.advance(49 * MINUTE); // 69 min: the first cycle is still inside the hour
+      assert.equal(cycled.length, 2, 'no third cycle within the hour');
+      await clock.advance(MINUTE);
+      assert.equal(cycled.length, 3, 'the third once the first has left the hour');
+      // Away since the second cycle (20 min), 50 min of real time, whatever the wall clock says.
+      assert.match(events.at(-1)!.reason, /agent offline for 50m while power is ON/);
+    });
+  }
+
+  it('saves the earlier cycles as wall-clock times, right across a step of the clock', async () => {
+    watchdog.stop();
+    const saved: number[][] = [];
+    const now = clock.now();
+    watchdog = new Watchdog({
+      nodes: [3],
+      offlineAfterMs: 10 * MINUTE,
+      maxPerHour: 3,
+      clock,
+      isPaused: () => false,
+      earlierCycles: [now - 5 * MINUTE],
+      saveCycles: async (cycles) => {
+        saved.push([...cycles]);
+      },
+      powerCycle: () => Promise.resolve(),
+      onEvent: (event) => events.push(event),
+    });
+    hangNode3();
+    clock.step(now + 60 * MINUTE); // an hour forward, in an instant
+    await clock.advance(10 * MINUTE);
+    assert.deepEqual(saved, [[now + 55 * MINUTE, now + 70 * MINUTE]], 'the earlier one 15 minutes before');
+  });
+
   it('leaves a node alone whose agent said shutting_down', async () => {
     watchdog.power(3, true);
     watchdog.agentState(3, 'online');
