@@ -175,7 +175,9 @@ export function kernelFirstTemperature(
  */
 export function quietAfterNothing<T>(
   read: () => Promise<T | null>,
-  now: () => number = Date.now,
+  // Monotonic: a system clock set back (NTP on a Pi without a real-time clock) must not keep a
+  // sensor that was not ready at boot unread for as long as the step.
+  now: () => number = () => performance.now(),
 ): () => Promise<T | null> {
   let quietUntil = Number.NEGATIVE_INFINITY;
   return async () => {

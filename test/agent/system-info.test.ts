@@ -161,4 +161,21 @@ describe('agent temperature from the kernel', () => {
     assert.equal(await throttled(), 'throttled=0x50005');
     assert.equal(asked, 3);
   });
+
+  it('asks a source that found nothing again after an hour, though the clock stepped back meanwhile', async () => {
+    const wallClock = Date.now;
+    const elapsed = performance.now.bind(performance);
+    let asked = 0;
+    const throttled = quietAfterNothing(async () => (asked++ === 0 ? null : 'temp=41.2'));
+    try {
+      assert.equal(await throttled(), null);
+      // NTP sets right a clock that was a year ahead, and an hour passes.
+      Date.now = () => wallClock() - 365 * 24 * 3_600_000;
+      performance.now = () => elapsed() + NO_SENSOR_RETRY_MS;
+      assert.equal(await throttled(), 'temp=41.2');
+    } finally {
+      Date.now = wallClock;
+      performance.now = elapsed;
+    }
+  });
 });
