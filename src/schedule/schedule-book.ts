@@ -1,9 +1,15 @@
 import { TpmError, errorMessage } from '../util/errors.js';
 import { type ScheduleEntry, scheduleEntries, schedulePayload } from './schedule-entry.js';
 import type { ScheduleRecord } from './schedule-state.js';
+import type { Occurrence } from './cron.js';
+import { remember } from './occurrence-book.js';
+import { formatInstant } from './time-zone.js';
 import type { SchedulerOptions } from './scheduler-types.js';
 
-type BookOptions = Pick<SchedulerOptions, 'schedules' | 'store' | 'logger' | 'onStateChange' | 'onRemoved'>;
+type BookOptions = Pick<
+  SchedulerOptions,
+  'schedules' | 'store' | 'logger' | 'onStateChange' | 'onRemoved' | 'onSkipped'
+>;
 
 /**
  * The configured schedules with what `state_dir/schedules.json` keeps of them (docs/schedules.md):
@@ -101,5 +107,35 @@ export class ScheduleBook {
         'publishing schedule state failed',
       );
     }
+  }
+
+  /** Records an occurrence as handled and skipped at `now`, saved, logged and reported (onSkipped). */
+  async skip(
+    now: number,
+    entry: ScheduleEntry,
+    occurrence: Occurrence,
+    catchUp: boolean,
+    reason: string,
+  ): Promise<void> {
+    remember(entry.record, occurrence);
+    entry.record.last_run = formatInstant(now, entry.timeZone);
+    entry.record.last_result = 'skipped';
+    await this.save();
+    this.options.logger.warn(
+      { schedule: entry.config.name, occurrence: occurrence.key, reason },
+      `schedule ${entry.config.name}: ${occurrence.wallTime} not run: ${reason}`,
+    );
+    try {
+      this.options.onSkipped?.(entry.config, {
+        occurrenceKey: occurrence.key,
+        scheduledAt: occurrence.at,
+        catchUp,
+        reason,
+      });
+    } catch (error) {
+      this.options.logger.error({ err: errorMessage(error) }, 'reporting a skipped schedule run failed');
+    }
+    // Not published here: its next run is still the skipped one (or none yet, at the first arming).
+    // Every skip happens in a wake, whose rearm publishes the schedule with its next run.
   }
 }

@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from '../util/clock.js';
+import { monotonicNow, type Clock, type TimerHandle } from '../util/clock.js';
 import { TpmError, errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { Mutex } from '../util/mutex.js';
@@ -43,8 +43,11 @@ export class Scheduler {
   private stopped = false;
   private armed = false;
   private warnedImplausible = false;
-  /** Occurrences up to this instant have been looked at. */
+  /** Occurrences up to this instant have been looked at; `lookedAt` is when, on the monotonic clock. */
   private cursor = 0;
+  private lookedAt = 0;
+  /** Schedules first armed by this run: their armed_at moves with a step of the clock (shiftArmings). */
+  private readonly armedNow = new Set<Entry>();
   /** Wakes run one after another: a wake that comes while one is going waits for it. */
   private readonly wakes = new Mutex();
   private readonly runs = new Set<Promise<unknown>>();
@@ -100,7 +103,7 @@ export class Scheduler {
     await this.book.ready();
     entry.record.enabled = { value: enabled, config_enabled: entry.config.enabled };
     this.logger.info({ schedule: name, enabled }, `schedule ${name} ${enabled ? 'enabled' : 'disabled'}`);
-    await this.persist();
+    await this.book.save();
     // Re-plan at once, so an occurrence due within the next timer period is not late.
     if (this.started && this.armed && !this.stopped) await this.wake();
     else this.publish(entry);
@@ -130,10 +133,6 @@ export class Scheduler {
 
   private publish(entry: Entry): void {
     if (!this.stopped) this.book.publish(entry, this.armed);
-  }
-
-  private persist(): Promise<void> {
-    return this.book.save();
   }
 
   // ---- the wake loop ----
@@ -169,9 +168,9 @@ export class Scheduler {
       this.waitForPlausibleClock(now);
       return;
     }
-    if (!this.armed) {
-      await this.armAt(now);
-    } else if (now < this.cursor) {
+    if (!this.armed) await this.armAt(now);
+    else await this.shiftArmings(now - this.cursor - (monotonicNow(this.clock) - this.lookedAt));
+    if (now < this.cursor) {
       this.logger.warn(
         { steppedBackMs: this.cursor - now },
         'system clock went back; occurrences already handled will not run again',
@@ -181,6 +180,7 @@ export class Scheduler {
     }
     for (const entry of this.entries.values()) await this.handleDue(entry, this.cursor, now);
     this.cursor = now;
+    this.lookedAt = monotonicNow(this.clock);
     this.rearm(now);
   }
 
@@ -210,11 +210,25 @@ export class Scheduler {
     this.armed = true;
     let firstArmed = false;
     for (const entry of this.entries.values()) {
-      if (markArmed(entry.record, scheduleIdentity(entry.config, entry.timeZone), now)) firstArmed = true;
+      if (!markArmed(entry.record, scheduleIdentity(entry.config, entry.timeZone), now)) continue;
+      firstArmed = true;
+      this.armedNow.add(entry);
     }
-    if (firstArmed) await this.persist();
+    if (firstArmed) await this.book.save();
     for (const entry of this.entries.values()) await this.catchUp(entry, now - 1);
     this.cursor = now - 1;
+    this.lookedAt = monotonicNow(this.clock) - 1;
+  }
+
+  /**
+   * The wall clock moved `stepMs` more than the monotonic one since the last look: stepped (NTP
+   * setting a Pi that booted at its last shutdown's time). A schedule first armed by this run has
+   * armed_at moved with it: nothing from before its real arming is made up, now or at a restart.
+   */
+  private async shiftArmings(stepMs: number): Promise<void> {
+    if (Math.abs(stepMs) <= SECOND || this.armedNow.size === 0) return;
+    for (const { record } of this.armedNow) record.armed_at = (record.armed_at ?? 0) + stepMs;
+    await this.book.save();
   }
 
   /** Makes up the latest occurrence in [upTo - catch_up, upTo] not handled yet, if the schedule had it. */
@@ -245,14 +259,16 @@ export class Scheduler {
     if (now <= from) return;
     const due = latestOccurrence(entry.cron, entry.timeZone, from, now);
     if (!due || alreadyHandled(entry.record, due)) return;
-    if (!isEnabled(entry)) return this.passDisabled(entry, due);
+    const armedAt = this.armedNow.has(entry) ? entry.record.armed_at : null;
+    if (!isEnabled(entry) || (armedAt !== null && due.at < armedAt)) return this.passDisabled(entry, due);
     const lateMs = now - due.at;
     if (lateMs <= this.lateGraceMs) {
       await this.handleOccurrence(entry, due, false);
     } else if (entry.config.action !== 'reboot' && entry.config.catch_up > 0 && lateMs <= entry.config.catch_up) {
       await this.handleOccurrence(entry, due, true);
     } else {
-      await this.skip(
+      await this.book.skip(
+        this.clock.now(),
         entry,
         due,
         false,
@@ -265,26 +281,32 @@ export class Scheduler {
   /** Handled at once, saved: a restart soon after enabling must not make up an occurrence it was disabled for. */
   private async passDisabled(entry: Entry, occurrence: Occurrence): Promise<void> {
     remember(entry.record, occurrence);
-    await this.persist();
+    await this.book.save();
   }
 
   private async handleOccurrence(entry: Entry, occurrence: Occurrence, catchUp: boolean): Promise<void> {
     // Stopped meanwhile (during the start's catch-up): nothing run or recorded; the next start makes it up.
     if (this.stopped) return;
     if (catchUp && entry.config.action === 'reboot') {
-      await this.skip(entry, occurrence, catchUp, 'reboots are never made up');
+      await this.book.skip(this.clock.now(), entry, occurrence, catchUp, 'reboots are never made up');
     } else if (this.options.isPaused?.()) {
-      await this.skip(entry, occurrence, catchUp, 'maintenance is on');
+      await this.book.skip(this.clock.now(), entry, occurrence, catchUp, 'maintenance is on');
     } else if (entry.running) {
-      await this.skip(entry, occurrence, catchUp, 'the previous run of this schedule is still going');
+      await this.book.skip(
+        this.clock.now(),
+        entry,
+        occurrence,
+        catchUp,
+        'the previous run of this schedule is still going',
+      );
     } else {
       // Recorded before it runs: a crash during the run must not make it run again.
       const before = { done: entry.record.done, latest_at: entry.record.latest_at };
       remember(entry.record, occurrence);
-      await this.persist();
+      await this.book.save();
       if (this.stopped) {
         Object.assign(entry.record, before); // stopped while it was written: never run, so not handled
-        await this.persist();
+        await this.book.save();
         return;
       }
       this.logger.info(
@@ -304,29 +326,6 @@ export class Scheduler {
     }
   }
 
-  private async skip(entry: Entry, occurrence: Occurrence, catchUp: boolean, reason: string): Promise<void> {
-    remember(entry.record, occurrence);
-    entry.record.last_run = formatInstant(this.clock.now(), entry.timeZone);
-    entry.record.last_result = 'skipped';
-    await this.persist();
-    this.logger.warn(
-      { schedule: entry.config.name, occurrence: occurrence.key, reason },
-      `schedule ${entry.config.name}: ${occurrence.wallTime} not run: ${reason}`,
-    );
-    try {
-      this.options.onSkipped?.(entry.config, {
-        occurrenceKey: occurrence.key,
-        scheduledAt: occurrence.at,
-        catchUp,
-        reason,
-      });
-    } catch (error) {
-      this.logger.error({ err: errorMessage(error) }, 'reporting a skipped schedule run failed');
-    }
-    // Not published here: its next run is still the skipped one (or none yet, at the first arming).
-    // Every skip happens in a wake, whose rearm publishes the schedule with its next run.
-  }
-
   private async run(entry: Entry, context: RunContext): Promise<RunOutcome> {
     entry.running = true;
     const startedAt = this.clock.now();
@@ -340,7 +339,7 @@ export class Scheduler {
     }
     entry.record.last_run = formatInstant(startedAt, entry.timeZone);
     entry.record.last_result = outcome.result;
-    await this.persist();
+    await this.book.save();
     if (outcome.result === 'error') {
       this.logger.warn({ schedule: entry.config.name, error: outcome.error }, `schedule ${entry.config.name} failed`);
     }

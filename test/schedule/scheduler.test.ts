@@ -585,8 +585,33 @@ describe('Scheduler', () => {
       assert.deepEqual(h.runTimes(), ['2026-01-17T22:00:00Z', '2026-01-10T22:00:00Z']);
     });
 
+    it('first armed while the clock was behind: nothing from before its arming made up once NTP sets it', async () => {
+      const store = new MemoryState(emptySchedulesState());
+      const h = new Harness('2026-01-10T21:40:00Z', store); // fake-hwclock: the time of the last shutdown
+      await h.start([schedule({ catch_up: 15 * MINUTE })]); // new: first armed at this start
+      await h.advance(MINUTE);
+      h.clock.jump(Date.parse('2026-01-10T22:06:00Z')); // NTP: the bridge really started at 22:05
+      await h.advance(MINUTE);
+      assert.deepEqual(h.runs, [], 'the 22:00 OFF passed before the schedule existed');
+      // The file says when it was really armed: a restart within catch_up makes nothing up either.
+      assert.equal(store.peek().schedules['nightly-off']?.armed_at, Date.parse('2026-01-10T22:05:00Z'));
+      await h.advance(DAY);
+      assert.deepEqual(h.runTimes(), ['2026-01-11T22:00:00Z']);
+    });
+
+    it('first armed while the clock was a year ahead: runs at its real times once it is set back', async () => {
+      const h = new Harness('2027-01-10T21:40:00Z');
+      await h.start([schedule()]);
+      await h.advance(MINUTE);
+      h.clock.jump(Date.parse('2026-01-10T21:50:00Z'));
+      await h.advance(15 * MINUTE);
+      assert.deepEqual(h.runTimes(), ['2026-01-10T22:00:00Z']);
+    });
+
     it('a clock step forward past an occurrence: made up within catch_up, else skipped and reported', async () => {
-      const h = new Harness('2026-01-10T21:58:00Z');
+      // Armed the day before: an occurrence from before a schedule's first arming is never made up.
+      const store = await armedAt('2026-01-09T12:00:00Z', [schedule({ catch_up: 15 * MINUTE })]);
+      const h = new Harness('2026-01-10T21:58:00Z', store);
       await h.start([schedule({ catch_up: 15 * MINUTE })]);
       h.clock.jump(Date.parse('2026-01-10T22:05:00Z'));
       await h.advance(MINUTE);

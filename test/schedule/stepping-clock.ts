@@ -20,6 +20,11 @@ export class SteppingClock implements Clock {
     return this.elapsed.now() + this.wallOffset;
   }
 
+  /** Elapsed time: a jump of the wall clock does not move it. */
+  monotonic(): number {
+    return this.elapsed.now();
+  }
+
   setTimeout(callback: () => void, ms: number): TimerHandle {
     return this.elapsed.setTimeout(callback, ms);
   }
