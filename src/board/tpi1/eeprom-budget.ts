@@ -1,5 +1,5 @@
 import { JsonStateFile } from '../../state/store.js';
-import type { Clock } from '../../util/clock.js';
+import { monotonicNow, type Clock } from '../../util/clock.js';
 import { TpmError } from '../../util/errors.js';
 import type { Logger } from '../../util/logger.js';
 import { isoTime } from '../../util/iso-time.js';
@@ -58,6 +58,12 @@ export function fileBudgetStore(directory: string, logger?: Logger): EepromBudge
 }
 
 export class EepromWriteBudget {
+  /**
+   * The writes' times on the monotonic clock: a step of the system clock (NTP setting a Pi that
+   * booted in the past) neither empties the 24 hours nor stretches them. The store holds wall-clock
+   * times (a restart's monotonic clock starts afresh): turned into monotonic ones when loaded, and
+   * back, in the clock's time as it is then, when saved.
+   */
   private writes: number[] | null = null;
 
   constructor(
@@ -80,7 +86,7 @@ export class EepromWriteBudget {
     const writes = await this.recent();
     if (writes.length >= this.writesPerDay) {
       const oldest = Math.min(...writes);
-      const nextAllowed = isoTime(oldest + DAY_MS);
+      const nextAllowed = isoTime(this.clock.now() + (oldest + DAY_MS - monotonicNow(this.clock)));
       throw new TpmError(
         'BUSY',
         `EEPROM write budget spent: ${writes.length} writes of 0xF2 to the DS4520's EEPROM in the last 24 hours ` +
@@ -88,15 +94,20 @@ export class EepromWriteBudget {
           'Raise the limit, or set persist_power_state: false to write the shadow SRAM instead',
       );
     }
-    writes.push(this.clock.now());
+    writes.push(monotonicNow(this.clock));
     this.writes = writes;
-    await this.store.save(writes);
+    const wallMinusMonotonic = this.clock.now() - monotonicNow(this.clock);
+    await this.store.save(writes.map((at) => at + wallMinusMonotonic));
   }
 
   private async recent(): Promise<number[]> {
-    this.writes ??= await this.store.load();
-    const now = this.clock.now();
-    // Writes stamped in the future (the clock was stepped back) still count until 24 h away.
+    if (this.writes === null) {
+      const saved = await this.store.load();
+      const wallMinusMonotonic = this.clock.now() - monotonicNow(this.clock);
+      this.writes ??= saved.map((at) => at - wallMinusMonotonic);
+    }
+    const now = monotonicNow(this.clock);
+    // Writes stamped in the future (an earlier run's, the clock stepped back since) count until 24 h away.
     this.writes = this.writes.filter((time) => Math.abs(now - time) < DAY_MS);
     return this.writes;
   }

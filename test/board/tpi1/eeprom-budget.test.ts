@@ -40,6 +40,18 @@ describe('EEPROM write budget', () => {
     await assert.rejects(budget.reserve(), /the next is allowed at 2026-01-02T12:00:00.000Z/);
   });
 
+  it('keeps its 24 hours when the system clock steps forward a year (NTP) or back', async () => {
+    const clock = new FakeClock(Date.UTC(2026, 0, 1));
+    const budget = new EepromWriteBudget(fileBudgetStore(dir), 2, clock);
+    await budget.reserve();
+    await budget.reserve();
+    clock.step(Date.UTC(2027, 0, 1));
+    await assert.rejects(budget.reserve(), /budget spent: 2 writes .* the next is allowed at 2027-01-02T00:00:00.000Z/);
+    clock.step(Date.UTC(2025, 0, 1));
+    await clock.advance(DAY_MS);
+    await budget.reserve();
+  });
+
   it('keeps the count across a restart in a JSON file', async () => {
     const clock = new FakeClock(Date.UTC(2026, 0, 1));
     await new EepromWriteBudget(fileBudgetStore(dir), 2, clock).reserve();
