@@ -235,6 +235,17 @@ describe('watchdog policy', () => {
     });
   }
 
+  it('waits a whole offline_after of real time when the clock steps forward a year meanwhile', async () => {
+    hangNode3();
+    await clock.advance(MINUTE);
+    clock.step(clock.now() + 365 * 24 * 60 * MINUTE); // NTP answers
+    await clock.advance(9 * MINUTE - 1);
+    assert.equal(cycled.length, 0, 'offline_after did not pass in an instant');
+    await clock.advance(1);
+    assert.equal(cycled.length, 1);
+    assert.match(events.at(-1)!.reason, /agent offline for 10m while power is ON/);
+  });
+
   it('saves the earlier cycles as wall-clock times, right across a step of the clock', async () => {
     watchdog.stop();
     const saved: number[][] = [];
