@@ -8,9 +8,9 @@ export interface Clock {
   /** Milliseconds since the epoch, like Date.now(). */
   now(): number;
   /**
-   * Milliseconds on a clock that never steps (like performance.now()), for waits measured
-   * between two moments: NTP or a person setting the date moves now(), not this. Optional for
-   * clocks written before it; monotonicNow() falls back to now().
+   * Milliseconds on a clock that never steps, for waits measured between two moments: NTP or a
+   * person setting the date moves now(), not this. Optional for clocks written before it;
+   * monotonicNow() falls back to now().
    */
   monotonic?(): number;
   setTimeout(callback: () => void, ms: number): TimerHandle;
@@ -19,7 +19,9 @@ export interface Clock {
 
 export const systemClock: Clock = {
   now: () => Date.now(),
-  monotonic: () => performance.now(),
+  // process.hrtime, not performance.now(): the global `performance` loads node's perf_hooks
+  // modules, some 320 KiB kept for as long as the service runs (docs/performance-log.md).
+  monotonic: () => Number(process.hrtime.bigint()) / 1e6,
   setTimeout: (callback, ms) => {
     const handle = setTimeout(callback, ms);
     return handle;
