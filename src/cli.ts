@@ -223,7 +223,13 @@ async function runAgent(path: string): Promise<number> {
   const started = await startService(path, 'agent', () => import('./app/agent.js'));
   if (typeof started === 'number') return started;
   const { loaded, logger, service, signals } = started;
-  return runService(service.createAgent(loaded.config, { logger }), logger, 5000, signals, reportStartError);
+  return runService(
+    service.createAgent(loaded.config, { logger, journalDir: process.env.RUNTIME_DIRECTORY }),
+    logger,
+    5000,
+    signals,
+    reportStartError,
+  );
 }
 
 async function runPower(

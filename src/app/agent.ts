@@ -9,6 +9,7 @@ import {
   type CommandRunner,
   type RunResult,
 } from '../agent/command.js';
+import { commandJournal, leftoverReason } from '../agent/journal.js';
 import { defaultSystemInfo, type SystemInfoSource } from '../agent/system-info.js';
 import { changedMeaningfully, TelemetrySampler, type Telemetry } from '../agent/telemetry.js';
 import { agentNodeMissing } from '../config/agent-node.js';
@@ -28,6 +29,11 @@ export interface AgentDeps {
   run?: CommandRunner;
   clock?: Clock;
   logger?: Logger;
+  /**
+   * Where the command journal is kept (docs/agent.md, "When the agent is restarted"): the CLI
+   * passes systemd's `$RUNTIME_DIRECTORY`. Without one, a restart forgets a command under way.
+   */
+  journalDir?: string;
 }
 
 export interface Agent {
@@ -74,11 +80,18 @@ export function createAgent(config: Config, deps: AgentDeps = {}): Agent {
   const commandTopic = t.agentCommand(node);
   const eventTopic = t.agentEvent(node);
 
+  const journal = commandJournal(deps.journalDir, node);
+  /** An error event the broker has not acknowledged (it was away): sent again at the reconnection. */
+  let pendingEvent: AgentEvent | undefined;
+
   const connection = new MqttConnection({
     url: brokerUrl(config),
     options: mqttClientOptions(config, agentClientId(config, node), { topic: stateTopic, payload: 'offline' }),
     logger,
     clock,
+    onConnect: () => {
+      if (pendingEvent && !stopped) void sendEvent(pendingEvent);
+    },
   });
 
   let sampler: TelemetrySampler | undefined;
@@ -93,6 +106,35 @@ export function createAgent(config: Config, deps: AgentDeps = {}): Agent {
    * graceful_timeout later (a cancelled `shutdown +5`, a script that did nothing).
    */
   let goingDown: { action: AgentAction; timer: TimerHandle } | undefined;
+
+  /** The journal is a help, not a condition: a full or read-only /run costs the report, not the command. */
+  const note = async (what: string, change: () => Promise<void>): Promise<void> => {
+    try {
+      await change();
+    } catch (error) {
+      logger.warn(`command journal ${journal.file ?? ''}: ${what} failed: ${errorMessage(error)}`);
+    }
+  };
+
+  const eventOf = (action: AgentAction, reason: string): AgentEvent => ({
+    time: isoTime(clock.now()),
+    type: 'command',
+    action,
+    result: 'error',
+    error: reason,
+  });
+
+  /** Resolves when acknowledged or failed (kept for the reconnection then): the journal entry goes with the ack. */
+  const sendEvent = async (event: AgentEvent): Promise<void> => {
+    try {
+      await connection.publish(eventTopic, JSON.stringify(event), { retain: false, qos: 1 });
+      if (pendingEvent === event) pendingEvent = undefined;
+      if (!commandRunning && !goingDown && !pendingEvent) await note('clearing', journal.clear);
+    } catch (error) {
+      pendingEvent = event;
+      logger.warn(`publishing the command error event failed (sent again when reconnected): ${errorMessage(error)}`);
+    }
+  };
 
   const setState = async (state: AgentState): Promise<void> => {
     try {
@@ -132,6 +174,8 @@ export function createAgent(config: Config, deps: AgentDeps = {}): Agent {
     const argv = action === 'shutdown' ? config.agent.shutdown_command : config.agent.reboot_command;
     commandRunning = true;
     logger.info(`${action.toUpperCase()} received: running ${JSON.stringify(argv)}`);
+    // Before anything is run: an agent restarted from here on reports the command, never runs it again.
+    await note('writing', () => journal.write(action, 'running'));
     await setState('shutting_down');
     let failure: string | undefined;
     let published = ''; // the reason on agent/event: never the argv
@@ -156,6 +200,7 @@ export function createAgent(config: Config, deps: AgentDeps = {}): Agent {
     if (failure === undefined) {
       // The OS is going down: it stops this process, and the clean offline (SIGTERM) or the
       // last will tells the bridge. Until then the state stays shutting_down.
+      await note('writing', () => journal.write(action, 'succeeded'));
       logger.info(`${action} command accepted by the system; waiting for the OS to stop the agent`);
       if (!stopped) goingDown = { action, timer: clock.setTimeout(() => void stillUp(action, argv), commandTimeoutMs) };
       return;
@@ -186,19 +231,10 @@ export function createAgent(config: Config, deps: AgentDeps = {}): Agent {
     // The reason is sent before `online`: the bridge ends its sequence at whichever comes
     // first, and only the event says why. One client's QoS 1 messages arrive in the order they
     // were handed to the client, so the event is not awaited first. While the broker is away
-    // the event fails at once (logged) and `online` goes out with the reconnection.
-    const event: AgentEvent = {
-      time: isoTime(clock.now()),
-      type: 'command',
-      action,
-      result: 'error',
-      error: reason,
-    };
-    const sent = connection
-      .publish(eventTopic, JSON.stringify(event), { retain: false, qos: 1 })
-      .catch((error: unknown) => {
-        logger.warn(`publishing the command error event failed: ${errorMessage(error)}`);
-      });
+    // the event fails at once and is kept: it goes out at the reconnection, after `online`.
+    // Journalled until acknowledged, so a restart meanwhile still reports it.
+    await note('writing', () => journal.write(action, 'failed', reason));
+    const sent = sendEvent(eventOf(action, reason));
     await setState('online');
     await sent;
   };
@@ -240,10 +276,18 @@ export function createAgent(config: Config, deps: AgentDeps = {}): Agent {
       if (running) return;
       running = true;
       sampler = new TelemetrySampler(deps.systemInfo ?? defaultSystemInfo(), clock, logger);
+      let leftover;
+      try {
+        leftover = await journal.leftover();
+      } catch (error) {
+        logger.warn(`command journal ${journal.file ?? ''}: reading failed: ${errorMessage(error)}`);
+      }
       // Retain As Published (MQTT 5): a command published retained now is refused, not run.
       await connection.subscribe(commandTopic, onCommand, { retainAsPublished: true });
-      // Held by the connection and (re)published on every connection, after the will.
-      await connection.publishState(stateTopic, 'online');
+      // Held by the connection and (re)published on every connection, after the will. After a
+      // restart in the middle of a command, only once its report is out: a bridge that sees
+      // `online` may send a new command, and must not take the old report for its answer.
+      if (!leftover) await connection.publishState(stateTopic, 'online');
       logger.info(`agent of node ${node} connecting to ${displayUrl(brokerUrl(config))}`);
       try {
         await connection.start();
@@ -252,6 +296,12 @@ export function createAgent(config: Config, deps: AgentDeps = {}): Agent {
         throw stopped ? stoppedBefore(error) : error;
       }
       if (stopped) throw stoppedBefore();
+      if (leftover) {
+        const reason = leftoverReason(leftover);
+        logger.warn(`${leftover.action} command of the agent's previous run: ${reason}`);
+        await sendEvent(eventOf(leftover.action, reason));
+        await setState('online');
+      }
       logger.info(`agent of node ${node} online`);
       try {
         await sampleOnce();

@@ -337,6 +337,12 @@ describe('systemd units', function () {
           'compose mounts another lock directory',
         );
       }
+      if (role === 'agent') {
+        // The command journal ($RUNTIME_DIRECTORY): kept across restarts and stops, emptied at boot.
+        assert.deepEqual(value('RuntimeDirectory'), ['turingpi-mqtt-agent']);
+        assert.deepEqual(value('RuntimeDirectoryPreserve'), ['yes']);
+        assert.deepEqual(value('RuntimeDirectoryMode'), ['0700']);
+      }
     });
 
     it(`${role}: systemd-analyze verify finds nothing to say`, async function () {
