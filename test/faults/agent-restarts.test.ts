@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { startCli, tempDir, writeConfig, type CliProcess } from '../support/cli.js';
 import { requireMosquitto, startMosquitto, type Mosquitto } from '../support/mosquitto.js';
+import { startTcpProxy } from '../support/tcp-proxy.js';
 import { delay, until } from '../support/wait.js';
 import { watch, type Received } from '../agent/helpers.js';
 
@@ -50,8 +51,8 @@ describe('faults: the agent restarted, stopped and cut off around a command (rea
   const states = (): string[] => on('state').map((m) => m.payload);
   const events = (): AgentEvent[] => on('event').map((m) => JSON.parse(m.payload) as AgentEvent);
 
-  async function startAgent(): Promise<CliProcess> {
-    const agent = startCli(['agent', '-c', config], { env: { RUNTIME_DIRECTORY: runtime } });
+  async function startAgent(file = config): Promise<CliProcess> {
+    const agent = startCli(['agent', '-c', file], { env: { RUNTIME_DIRECTORY: runtime } });
     agents.push(agent);
     await agent.waitForLog(/^agent of node 3 online/);
     return agent;
@@ -184,6 +185,39 @@ describe('faults: the agent restarted, stopped and cut off around a command (rea
     assert.deepEqual(calls(), ['shutdown', 'shutdown']);
     await fresh.stop();
   });
+
+  for (const version of [4, 5]) {
+    it(`a command in flight when the link dropped is not delivered again after the reconnection (MQTT ${version})`, async () => {
+      // The broker sends SHUTDOWN into a link gone silent (no PUBACK comes back), the link is cut,
+      // the agent reconnects. With a session kept, the broker would deliver it again (DUP).
+      const proxy = await startTcpProxy(mosquitto!.port);
+      const viaProxy = writeConfig(
+        dir,
+        {
+          mqtt: { url: proxy.url, base_topic: 'tp', protocol_version: version, keepalive: 60 },
+          board: { id: 'lab' },
+          agent: { node: 3, interval: '1h', shutdown_command: [path.join(dir, 'shutdown.sh'), 'shutdown'] },
+          power: { graceful_timeout: '5s' },
+          log: { format: 'json', level: 'info' },
+        },
+        'proxied.yaml',
+      );
+      try {
+        const agent = await startAgent(viaProxy);
+        proxy.freeze();
+        await command('SHUTDOWN');
+        await delay(300);
+        proxy.cut();
+        await until(() => proxy.accepted === 2, 'the reconnection', 10_000);
+        await delay(1000);
+        assert.deepEqual(calls(), [], 'the command was run after the reconnection');
+        assert.equal(agent.logLines().filter((l) => /SHUTDOWN received/.test(l.msg)).length, 0);
+        await agent.stop();
+      } finally {
+        await proxy.close();
+      }
+    });
+  }
 
   it('the failure of a command that ended while the broker was away is published after the reconnection', async () => {
     mode('latefail');
