@@ -187,7 +187,7 @@ describe('faults: the agent restarted, stopped and cut off around a command (rea
   });
 
   for (const version of [4, 5]) {
-    it(`a command in flight when the link dropped is not delivered again after the reconnection (MQTT ${version})`, async () => {
+    it(`a command in flight as the link dropped: not delivered again once reconnected (MQTT ${version})`, async () => {
       // The broker sends SHUTDOWN into a link gone silent (no PUBACK comes back), the link is cut,
       // the agent reconnects. With a session kept, the broker would deliver it again (DUP).
       const proxy = await startTcpProxy(mosquitto!.port);
