@@ -21,7 +21,7 @@ const STDERR_LIMIT = 4096;
 
 /**
  * The real runner: spawn without a shell, so no word of any payload or config can become
- * shell syntax; killed when it outlives `timeoutMs`. A spawn error (command not found,
+ * shell syntax; killed with every process it started when it outlives `timeoutMs`. A spawn error (command not found,
  * permission denied) rejects.
  */
 export function spawnRunner(timeoutMs: number): CommandRunner {
@@ -34,12 +34,16 @@ export function spawnRunner(timeoutMs: number): CommandRunner {
         reject(new Error('empty command'));
         return;
       }
-      const child = spawn(file, args, {
-        shell: false,
-        stdio: ['ignore', 'ignore', 'pipe'],
-        timeout: timeoutMs,
-        killSignal: 'SIGKILL',
-      });
+      // A process group of its own, killed whole at the time-out: a script's children (a drain's
+      // kubectl) would go on after the agent said the command failed, and hold stderr open.
+      const child = spawn(file, args, { shell: false, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+      const timer = setTimeout(() => {
+        try {
+          if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          // the group is gone already
+        }
+      }, timeoutMs);
       let stderr = '';
       child.stderr?.setEncoding('utf8');
       // The last words are kept, not the first: a drain's conclusion ("not powering off") comes
@@ -47,8 +51,12 @@ export function spawnRunner(timeoutMs: number): CommandRunner {
       child.stderr?.on('data', (chunk: string) => {
         stderr = (stderr + chunk).slice(-STDERR_LIMIT);
       });
-      child.on('error', reject);
+      child.on('error', (error) => {
+        clearTimeout(timer);
+        reject(error);
+      });
       child.on('close', (code, signal) => {
+        clearTimeout(timer);
         if (code !== null) resolve({ code, stderr: stderr.trim() });
         else resolve({ code: -1, stderr: (stderr.trim() || `killed by ${signal ?? 'a signal'}`).trim() });
       });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
 import { parseAgentCommand, spawnRunner } from '../../src/agent/command.js';
 
 describe('agent commands', () => {
@@ -53,6 +54,23 @@ describe('agent commands', () => {
       const result = await spawnRunner(200)([process.execPath, '-e', 'setTimeout(() => {}, 10000)']);
       assert.notEqual(result.code, 0);
       assert.match(result.stderr, /SIGKILL/);
+    });
+
+    it('kills the processes a timed-out command started too (a drain script and its kubectl)', async () => {
+      // The script starts a child that would go on (evicting pods, or powering off later) after
+      // the agent has said the command failed and gone back online.
+      const script = 'sleep 30 & echo $! >&2; wait';
+      const started = Date.now();
+      const result = await spawnRunner(300)(['/bin/sh', '-c', script]);
+      assert.ok(Date.now() - started < 5000, 'the run ended at its time-out');
+      const pid = Number(/\d+/.exec(result.stderr)?.[0]);
+      assert.ok(pid > 0, result.stderr);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      // Gone, or a zombie left to an init that reaps slowly (this test machine's).
+      const state = existsSync(`/proc/${pid}/stat`)
+        ? readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0]
+        : 'gone';
+      assert.ok(state === 'gone' || state === 'Z', `the command's child ${pid} is still running (state ${state})`);
     });
   });
 });

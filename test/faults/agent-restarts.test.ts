@@ -19,6 +19,7 @@ import { watch, type Received } from '../agent/helpers.js';
 const SCRIPT = `#!/bin/sh
 d=$(dirname "$0")
 echo "$1" >> "$d/calls"
+echo $$ >> "$d/pids"
 case "$(cat "$d/mode")" in
   fail) echo "polkit says no" >&2; exit 1;;
   hang) exec sleep 600;;
@@ -95,6 +96,15 @@ describe('faults: the agent restarted, stopped and cut off around a command (rea
 
   afterEach(async () => {
     for (const agent of agents.splice(0)) await agent.stop('SIGKILL');
+    // A command outlives an agent SIGKILLed here (under systemd the unit's cgroup ends it).
+    const pids = path.join(dir, 'pids');
+    for (const pid of existsSync(pids) ? readFileSync(pids, 'utf8').trim().split('\n') : []) {
+      try {
+        process.kill(-Number(pid), 'SIGKILL');
+      } catch {
+        // ended already
+      }
+    }
     await watcher?.client.endAsync();
     // The clean state for the next test: no retained state of this one.
     const cleaner = await watch(mosquitto!.url, ['tp/unused']);
