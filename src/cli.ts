@@ -223,13 +223,12 @@ async function runAgent(path: string): Promise<number> {
   const started = await startService(path, 'agent', () => import('./app/agent.js'));
   if (typeof started === 'number') return started;
   const { loaded, logger, service, signals } = started;
-  return runService(
-    service.createAgent(loaded.config, { logger, journalDir: process.env.RUNTIME_DIRECTORY }),
-    logger,
-    5000,
-    signals,
-    reportStartError,
-  );
+  const journalDir = process.env.RUNTIME_DIRECTORY || undefined;
+  // Under systemd (INVOCATION_ID) with a unit file from before RuntimeDirectory= was added to it.
+  if (process.env.INVOCATION_ID && !journalDir)
+    logger.warn('the unit sets no RuntimeDirectory=: a restart forgets a command under way (docs/agent.md)');
+  const agent = service.createAgent(loaded.config, { logger, journalDir });
+  return runService(agent, logger, 5000, signals, reportStartError);
 }
 
 async function runPower(

@@ -196,6 +196,21 @@ describe('faults: the agent restarted, stopped and cut off around a command (rea
     await fresh.stop();
   });
 
+  it('says so under systemd when the unit gives it no RuntimeDirectory= (a unit file from before)', async () => {
+    const agent = startCli(['agent', '-c', config], { env: { INVOCATION_ID: 'abc123', RUNTIME_DIRECTORY: '' } });
+    agents.push(agent);
+    await agent.waitForLog(/^agent of node 3 online/);
+    assert.ok(
+      agent.logLines().some((l) => /sets no RuntimeDirectory=/.test(l.msg)),
+      agent.describe(),
+    );
+    await agent.stop();
+    const withIt = startCli(['agent', '-c', config], { env: { INVOCATION_ID: 'abc124', RUNTIME_DIRECTORY: runtime } });
+    agents.push(withIt);
+    await withIt.waitForLog(/^agent of node 3 online/);
+    assert.ok(!withIt.logLines().some((l) => /RuntimeDirectory/.test(l.msg)));
+  });
+
   for (const version of [4, 5]) {
     it(`a command in flight as the link dropped: not delivered again once reconnected (MQTT ${version})`, async () => {
       // The broker sends SHUTDOWN into a link gone silent (no PUBACK comes back), the link is cut,
