@@ -6,6 +6,8 @@ import { startCli, tempDir, writeConfig, type CliProcess } from '../support/cli.
 import { requireMosquitto, startMosquitto, type Mosquitto } from '../support/mosquitto.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
 import { delay, until } from '../support/wait.js';
+import { agentStateAtBridge, recordPowerWrites } from '../support/in-process-agent.js';
+import { startLibraryBridge } from './helpers.js';
 import { watch, type Received } from '../agent/helpers.js';
 
 /**
@@ -194,6 +196,36 @@ describe('faults: the agent restarted, stopped and cut off around a command (rea
     await until(() => events().length === 1, 'the new failure');
     assert.deepEqual(calls(), ['shutdown', 'shutdown']);
     await fresh.stop();
+  });
+
+  it("the bridge's SHUTDOWN ends with the restarted agent's report, power left on", async () => {
+    const lib = await startLibraryBridge(mosquitto!.url, {
+      sections: {
+        board: { poll_interval: '1h' },
+        nodes: { 3: { agent: true } },
+        power: { off_mode: 'graceful', settle_time: '10s', graceful_timeout: '20s', min_off_time: 0, on_stagger: 0 },
+      },
+    });
+    try {
+      const on = await lib.bridge.power.execute(3, 'on', 'mqtt');
+      assert.equal(on.ok, true, on.error);
+      mode('hang');
+      const first = await startAgent();
+      await until(() => agentStateAtBridge(lib.bridge, 3) === 'online', 'the agent online at the bridge', 10_000);
+      const writes = recordPowerWrites(lib.bridge);
+      const done = lib.bridge.power.execute(3, 'shutdown', 'mqtt');
+      await until(() => calls().length === 1, 'the command running', 10_000);
+      await first.stop('SIGKILL');
+      await delay(1000); // systemd's RestartSec= is 5 s: well within settle_time either way
+      await startAgent();
+      const result = await done;
+      assert.equal(result.ok, false);
+      assert.match(result.error ?? '', /restarted while the shutdown command ran: it did not finish/);
+      assert.deepEqual(writes, [], 'power was cut');
+      assert.deepEqual(calls(), ['shutdown']);
+    } finally {
+      await lib.bridge.stop();
+    }
   });
 
   it('says so under systemd when the unit gives it no RuntimeDirectory= (a unit file from before)', async () => {
