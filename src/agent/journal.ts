@@ -1,4 +1,4 @@
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from '../util/files.js';
 import path from 'node:path';
 import type { AgentAction } from './command.js';
 
