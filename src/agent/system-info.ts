@@ -1,5 +1,6 @@
 import { hostname, uptime } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { monotonicMs } from '../util/clock.js';
 import { access, constants } from '../util/files.js';
 import {
   CpuLoadMeter,
@@ -177,7 +178,7 @@ export function quietAfterNothing<T>(
   read: () => Promise<T | null>,
   // Monotonic: a system clock set back (NTP on a Pi without a real-time clock) must not keep a
   // sensor that was not ready at boot unread for as long as the step.
-  now: () => number = () => performance.now(),
+  now: () => number = monotonicMs,
 ): () => Promise<T | null> {
   let quietUntil = Number.NEGATIVE_INFINITY;
   return async () => {

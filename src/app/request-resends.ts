@@ -1,3 +1,5 @@
+import { monotonicMs } from '../util/clock.js';
+
 /**
  * How long a request with a transaction is remembered. A client whose QoS 1 request was not
  * acknowledged (its connection dropped) sends it again once it is back: within seconds, or the
@@ -28,7 +30,7 @@ export class TakenRequests {
    * (NTP setting a Pi that booted in the past) forgot every request at once, and a resend ran its
    * reboot again; stepped back, the window lasted as long as the step.
    */
-  constructor(private readonly now: () => number = () => performance.now()) {}
+  constructor(private readonly now: () => number = monotonicMs) {}
 
   /** The answer of the same request taken earlier, or undefined: a request not seen lately. */
   earlier(action: string, transaction: string | number | undefined, text: string): Promise<object> | undefined {

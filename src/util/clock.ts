@@ -17,11 +17,18 @@ export interface Clock {
   clearTimeout(handle: TimerHandle | undefined): void;
 }
 
+/**
+ * Milliseconds on the system's monotonic clock. process.hrtime, not performance.now(): the global
+ * `performance` loads node's perf_hooks modules, some 320 KiB kept for as long as the service runs
+ * (docs/performance-log.md).
+ */
+export function monotonicMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
 export const systemClock: Clock = {
   now: () => Date.now(),
-  // process.hrtime, not performance.now(): the global `performance` loads node's perf_hooks
-  // modules, some 320 KiB kept for as long as the service runs (docs/performance-log.md).
-  monotonic: () => Number(process.hrtime.bigint()) / 1e6,
+  monotonic: monotonicMs,
   setTimeout: (callback, ms) => {
     const handle = setTimeout(callback, ms);
     return handle;

@@ -164,18 +164,19 @@ describe('agent temperature from the kernel', () => {
 
   it('asks a source that found nothing again after an hour, though the clock stepped back meanwhile', async () => {
     const wallClock = Date.now;
-    const elapsed = performance.now.bind(performance);
+    // The monotonic clock (src/util/clock.ts monotonicMs) reads process.hrtime.
+    const elapsed = process.hrtime.bigint;
     let asked = 0;
     const throttled = quietAfterNothing(async () => (asked++ === 0 ? null : 'temp=41.2'));
     try {
       assert.equal(await throttled(), null);
       // NTP sets right a clock that was a year ahead, and an hour passes.
       Date.now = () => wallClock() - 365 * 24 * 3_600_000;
-      performance.now = () => elapsed() + NO_SENSOR_RETRY_MS;
+      process.hrtime.bigint = () => elapsed() + BigInt(NO_SENSOR_RETRY_MS) * 1_000_000n;
       assert.equal(await throttled(), 'temp=41.2');
     } finally {
       Date.now = wallClock;
-      performance.now = elapsed;
+      process.hrtime.bigint = elapsed;
     }
   });
 });
