@@ -1,5 +1,5 @@
 import type { AgentState } from '../agent/state.js';
-import { monotonicNow, type Clock, type TimerHandle } from '../util/clock.js';
+import { monotonicNow, monotonicOfWall, wallOfMonotonic, type Clock, type TimerHandle } from '../util/clock.js';
 import { errorMessage } from '../util/errors.js';
 import { type PolicyEvent, policyEvent } from './policy-event.js';
 
@@ -254,7 +254,7 @@ export class Watchdog {
     watched.capReported = false;
     try {
       // Saved before the cycle: a bridge that crashes or is restarted during it still counts it.
-      await this.opts.saveCycles?.(this.cycles.map((at) => this.wallTimeOf(at)));
+      await this.opts.saveCycles?.(this.cycles.map((at) => wallOfMonotonic(this.opts.clock, at)));
       await this.opts.powerCycle(node);
       watched.cycledWithoutAgent = watched.agent !== 'online';
       this.emit(node, 'ok', `power-cycled: ${reason}`);
@@ -275,11 +275,7 @@ export class Watchdog {
 
   /** A wall-clock time (default: now) on the monotonic clock. */
   private monotonicOf(wallMs: number | undefined): number {
-    return wallMs === undefined ? this.now() : this.now() - (this.opts.clock.now() - wallMs);
-  }
-
-  private wallTimeOf(monotonicMs: number): number {
-    return this.opts.clock.now() - (this.now() - monotonicMs);
+    return wallMs === undefined ? this.now() : monotonicOfWall(this.opts.clock, wallMs);
   }
 
   private emit(node: number, result: 'ok' | 'error', reason: string, error?: string): void {

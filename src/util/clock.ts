@@ -47,6 +47,16 @@ export function monotonicNow(clock: Clock): number {
   return clock.monotonic ? clock.monotonic() : clock.now();
 }
 
+/** A wall-clock time (ms since the epoch) on the clock's monotonic scale, as the two read now. */
+export function monotonicOfWall(clock: Clock, wallMs: number): number {
+  return monotonicNow(clock) - (clock.now() - wallMs);
+}
+
+/** A monotonic reading as a wall-clock time (to save, or to show), as the two read now. */
+export function wallOfMonotonic(clock: Clock, monotonicMs: number): number {
+  return clock.now() - (monotonicNow(clock) - monotonicMs);
+}
+
 /** Resolves after `ms` on the given clock; rejects with the signal's reason when aborted. */
 export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -1,5 +1,5 @@
 import { JsonStateFile } from '../../state/store.js';
-import { monotonicNow, type Clock } from '../../util/clock.js';
+import { monotonicNow, monotonicOfWall, wallOfMonotonic, type Clock } from '../../util/clock.js';
 import { TpmError } from '../../util/errors.js';
 import type { Logger } from '../../util/logger.js';
 import { isoTime } from '../../util/iso-time.js';
@@ -86,7 +86,7 @@ export class EepromWriteBudget {
     const writes = await this.recent();
     if (writes.length >= this.writesPerDay) {
       const oldest = Math.min(...writes);
-      const nextAllowed = isoTime(this.clock.now() + (oldest + DAY_MS - monotonicNow(this.clock)));
+      const nextAllowed = isoTime(wallOfMonotonic(this.clock, oldest + DAY_MS));
       throw new TpmError(
         'BUSY',
         `EEPROM write budget spent: ${writes.length} writes of 0xF2 to the DS4520's EEPROM in the last 24 hours ` +
@@ -96,15 +96,13 @@ export class EepromWriteBudget {
     }
     writes.push(monotonicNow(this.clock));
     this.writes = writes;
-    const wallMinusMonotonic = this.clock.now() - monotonicNow(this.clock);
-    await this.store.save(writes.map((at) => at + wallMinusMonotonic));
+    await this.store.save(writes.map((at) => wallOfMonotonic(this.clock, at)));
   }
 
   private async recent(): Promise<number[]> {
     if (this.writes === null) {
       const saved = await this.store.load();
-      const wallMinusMonotonic = this.clock.now() - monotonicNow(this.clock);
-      this.writes ??= saved.map((at) => at - wallMinusMonotonic);
+      this.writes ??= saved.map((at) => monotonicOfWall(this.clock, at));
     }
     const now = monotonicNow(this.clock);
     // Writes stamped in the future (an earlier run's, the clock stepped back since) count until 24 h away.

@@ -1,4 +1,4 @@
-import { monotonicNow, type Clock } from '../../util/clock.js';
+import { monotonicNow, wallOfMonotonic, type Clock } from '../../util/clock.js';
 import type { BmcLoginStatus } from '../types.js';
 import {
   credentialsKey,
@@ -126,7 +126,7 @@ export class LoginGuard {
       if (wait > 0) {
         // A retained status says when, not how long from a moment its reader does not know.
         const next = retained
-          ? `next attempt at ${isoTime(this.clock.now() + wait)}`
+          ? `next attempt at ${isoTime(wallOfMonotonic(this.clock, this.nextAttemptAt))}`
           : `next attempt in ${Math.ceil(wait / 1000)} s`;
         return withLastReason ? `${last('the last login failed (', ')')}; ${next}` : next;
       }
