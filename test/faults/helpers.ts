@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { BridgeApp } from '../../src/app/bridge.js';
 import { createSimulatedTpi1, type SimulatedTpi1 } from '../../src/board/simulator/tpi1.js';
 import { systemClock, type Clock } from '../../src/util/clock.js';
@@ -6,6 +8,16 @@ import { runBridge, stateDirOf } from '../support/in-process-bridge.js';
 import type { CapturedLog } from '../support/log-capture.js';
 import type { Mosquitto } from '../support/mosquitto.js';
 import type { Recorder } from '../support/recorder.js';
+
+/**
+ * DS4520 SRAM 0xF2 (the power register) of the simulated board the built bridge keeps in
+ * `dir`/simulator.json (`simulate.state_file` of testBridgeConfig; docs/hardware.md masks: node n
+ * is bit n).
+ */
+export function simulatedPowerRegister(dir: string): number {
+  const state = JSON.parse(readFileSync(path.join(dir, 'simulator.json'), 'utf8')) as { control: number[] };
+  return state.control[2] ?? 0;
+}
 
 /** mulberry32: a small, seedable PRNG. */
 export function prng(seed: number): () => number {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { startBridge, tempDir, testBridgeConfig, writeConfig, type CliProcess } from '../support/cli.js';
 import { requireMosquitto, startMosquitto, type Mosquitto } from '../support/mosquitto.js';
 import { Recorder, type EventPayload } from '../support/recorder.js';
-import { delay, prng, stopProcesses, until } from './helpers.js';
+import { delay, prng, simulatedPowerRegister, stopProcesses, until } from './helpers.js';
 
 /**
  * Issue 6, item 6: SIGTERM and SIGKILL of the BUILT bridge at random points of a hard reboot
@@ -59,12 +59,9 @@ describe('faults: the bridge process is stopped or killed mid-operation', functi
         },
       }),
     );
-    const simulatorFile = path.join(dir, 'simulator.json');
     /** Node power as the simulated board holds it (DS4520 SRAM 0xF2, docs/hardware.md masks). */
-    const boardPower = (n: number): boolean => {
-      const state = JSON.parse(readFileSync(simulatorFile, 'utf8')) as { control: number[] };
-      return ((state.control[2] ?? 0) & ({ 2: 0x04, 3: 0x08 } as Record<number, number>)[n]!) !== 0;
-    };
+    const boardPower = (n: number): boolean =>
+      (simulatedPowerRegister(dir) & ({ 2: 0x04, 3: 0x08 } as Record<number, number>)[n]!) !== 0;
     const stateFilesParse = (): string[] => {
       const stateDir = path.join(dir, 'state');
       const files = readdirSync(stateDir).filter((f) => f.endsWith('.json'));
@@ -199,11 +196,7 @@ describe('faults: the bridge process is stopped or killed mid-operation', functi
           },
         }),
       );
-      const simulatorFile = path.join(dir, 'simulator.json');
-      const node2Powered = (): boolean => {
-        const state = JSON.parse(readFileSync(simulatorFile, 'utf8')) as { control: number[] };
-        return ((state.control[2] ?? 0) & 0x04) !== 0;
-      };
+      const node2Powered = (): boolean => (simulatedPowerRegister(dir) & 0x04) !== 0;
       bridge = await startBridge(file);
       const on = await rec.request('power', { node: 2, action: 'on' });
       assert.equal(on.status, 'ok', on.error);

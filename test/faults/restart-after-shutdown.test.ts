@@ -4,8 +4,7 @@ import path from 'node:path';
 import { startBridge, tempDir, testBridgeConfig, writeConfig, type CliProcess } from '../support/cli.js';
 import { requireMosquitto, startMosquitto, type Mosquitto } from '../support/mosquitto.js';
 import { Recorder, type EventPayload } from '../support/recorder.js';
-import { delay, stopProcesses } from './helpers.js';
-import { until } from '../support/wait.js';
+import { delay, simulatedPowerRegister, stopProcesses, until } from './helpers.js';
 
 /**
  * The BUILT bridge stopped (SIGTERM, node 3) or killed (SIGKILL, node 4) while a graceful
@@ -52,8 +51,7 @@ describe('faults: a bridge restarted after a shutdown it did not finish', functi
     let lastControl = 0;
     const control = (): number => {
       try {
-        const state = JSON.parse(readFileSync(path.join(dir, 'simulator.json'), 'utf8')) as { control: number[] };
-        lastControl = state.control[2] ?? 0;
+        lastControl = simulatedPowerRegister(dir);
       } catch {
         // Caught between the simulator's writes: the last reading stands.
       }
